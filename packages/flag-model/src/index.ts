@@ -1,1 +1,16 @@
-export {};
+// Public API of @flagraft/flag-model (see docs/CONTRACTS.md and README.md).
+export type {
+  JsonPrimitive, JsonValue, FlagType, ConditionOp, ConditionScalar, Condition, RolloutWeight, Rollout, Rule,
+  FlagDefinition, SegmentDefinition, StoredFlag, StoredSegment, ValidationIssue,
+  PutFlagOp, DeleteFlagOp, PutSegmentOp, DeleteSegmentOp, SubCommand, BatchOp, CommandEnvelope, Command,
+  CommandErrorCode, CommandError, Change, ApplyResult, StateView,
+  EvaluationContext, EvaluationReason, EvaluationErrorCode, EvaluationResult, SegmentLookup,
+} from './types.js';
+export { LIMITS, KEY_PATTERN, NAME_PATTERN } from './limits.js';
+export type { Limits } from './limits.js';
+export { ValidationError, CommandDecodeError } from './errors.js';
+export { validateFlag, validateSegment, flagIssues, referencedSegments, FLAG_TYPES, CONDITION_OPS } from './validate.js';
+export { encodeCommand, decodeCommand, commandProblem, encodedCommandBytes, COMMAND_ENCODING_VERSION } from './commands.js';
+export { applyCommand, MemoryStateView } from './apply.js';
+export { parseSemver, compareSemver } from './semver.js';
+export type { SemVer } from './semver.js';
