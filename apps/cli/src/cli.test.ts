@@ -1,0 +1,115 @@
+import { describe, expect, it } from 'vitest';
+import { mkdtempSync, readFileSync, writeFileSync, readdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { runCli, ExitCode, exitCodeForStatus, formatTable, checkBackup, writeBackupFile, readBackupFile } from './index.js';
+
+function io(env: Record<string, string> = {}) {
+  const out: string[] = [];
+  const err: string[] = [];
+  return {
+    io: { env, stdout: { write: (s: string) => out.push(s) }, stderr: { write: (s: string) => err.push(s) } },
+    out: () => out.join(''),
+    err: () => err.join(''),
+  };
+}
+
+describe('command line parsing', () => {
+  it('prints help and exits 0 with --help, 2 with no command', async () => {
+    const a = io();
+    expect(await runCli(['--help'], a.io)).toBe(ExitCode.OK);
+    expect(a.out()).toContain('flags list');
+    expect(a.out()).toContain('snapshot restore');
+    const b = io();
+    expect(await runCli([], b.io)).toBe(ExitCode.USAGE);
+  });
+
+  it('names the unknown command and the known ones', async () => {
+    const a = io();
+    expect(await runCli(['flags', 'lsit'], a.io)).toBe(ExitCode.USAGE);
+    expect(a.err()).toContain("unknown command 'flagraft flags lsit'");
+    expect(a.err()).toContain('list, get, set, delete, history');
+    const b = io();
+    expect(await runCli(['nodes'], b.io)).toBe(ExitCode.USAGE);
+    expect(b.err()).toContain("unknown command 'nodes'");
+  });
+
+  it('rejects options that the command does not take, and unknown options', async () => {
+    const a = io();
+    expect(await runCli(['cluster', 'status', '--prefix', 'x'], a.io)).toBe(ExitCode.USAGE);
+    expect(a.err()).toContain('does not take --prefix');
+    const b = io();
+    expect(await runCli(['flags', 'list', '--colour'], b.io)).toBe(ExitCode.USAGE);
+    expect(b.err()).toContain('--colour');
+  });
+
+  it('checks argument counts and values before any request', async () => {
+    const cases: Array<[string[], string]> = [
+      [['flags', 'get'], 'usage: flagraft flags get'],
+      [['flags', 'set', 'a'], 'exactly one of'],
+      [['flags', 'set', 'a', '--enable', '--disable'], 'exclude each other'],
+      [['flags', 'list', '--limit=-3'], '--limit must be a non-negative integer'],
+      [['cluster', 'promote', 'abc'], 'member id must be a positive integer'],
+      [['cluster', 'add-learner', '4', 'nohost'], 'address must be host:port'],
+      [['flags', 'list', '--url', 'ftp://x'], 'must be an http(s) URL'],
+    ];
+    for (const [argv, msg] of cases) {
+      const a = io();
+      expect(await runCli(argv, a.io), argv.join(' ')).toBe(ExitCode.USAGE);
+      expect(a.err(), argv.join(' ')).toContain(msg);
+    }
+  });
+
+  it('reports an unreachable server as UNAVAILABLE, as JSON with --json', async () => {
+    const a = io({ FLAGRAFT_URL: 'http://127.0.0.1:1' });
+    expect(await runCli(['flags', 'list', '--json'], a.io)).toBe(ExitCode.UNAVAILABLE);
+    const e = JSON.parse(a.err());
+    expect(e.exitCode).toBe(ExitCode.UNAVAILABLE);
+    expect(e.error).toContain('cannot reach http://127.0.0.1:1');
+  });
+});
+
+describe('exit codes', () => {
+  it('maps HTTP statuses to distinct codes', () => {
+    expect(exitCodeForStatus(401)).toBe(ExitCode.AUTH);
+    expect(exitCodeForStatus(403)).toBe(ExitCode.AUTH);
+    expect(exitCodeForStatus(404)).toBe(ExitCode.NOT_FOUND);
+    expect(exitCodeForStatus(412)).toBe(ExitCode.CONFLICT);
+    expect(exitCodeForStatus(422)).toBe(ExitCode.INVALID);
+    expect(exitCodeForStatus(503)).toBe(ExitCode.UNAVAILABLE);
+    expect(exitCodeForStatus(500)).toBe(ExitCode.ERROR);
+  });
+});
+
+describe('tables', () => {
+  it('aligns columns and shows missing values as -', () => {
+    const t = formatTable(['KEY', 'ON'], [['a', true], ['longer-key', undefined]]);
+    expect(t).toBe('KEY         ON\na           true\nlonger-key  -\n');
+  });
+});
+
+describe('backup files', () => {
+  it('writes atomically and reads back, refusing what is not a backup', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'flagraft-cli-'));
+    const file = join(dir, 'b.json');
+    const doc = { format: 'flagraft-backup', v: 1, revision: 7, flags: [{ flag: { key: 'a' } }], segments: [], changes: [] };
+    writeBackupFile(file, doc);
+    expect(readdirSync(dir)).toEqual(['b.json']);
+    expect(readBackupFile(file)).toEqual(doc);
+    expect(() => checkBackup({ flags: {} }, 'x')).toThrow('"flags" must be an array');
+    expect(() => checkBackup({ format: 'other', flags: [] }, 'x')).toThrow('"format" is "other"');
+    expect(() => checkBackup({ flags: [], revision: -1 }, 'x')).toThrow('"revision" must be a non-negative integer');
+    writeFileSync(file, '{nope');
+    expect(() => readBackupFile(file)).toThrow('is not valid JSON');
+    expect(readFileSync(file, 'utf8')).toBe('{nope');
+  });
+
+  it('restore checks the file before contacting the server', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'flagraft-cli-'));
+    const file = join(dir, 'bad.json');
+    writeFileSync(file, JSON.stringify({ flags: 'no' }));
+    const a = io({ FLAGRAFT_URL: 'http://127.0.0.1:1' });
+    expect(await runCli(['snapshot', 'restore', file], a.io)).toBe(ExitCode.INVALID);
+    expect(a.err()).toContain('"flags" must be an array');
+  });
+});

@@ -1,0 +1,221 @@
+// The commands. Each prints a human table by default and the server's JSON
+// with --json; failures are CliErrors carrying an exit code.
+import { readFileSync } from 'node:fs';
+import * as api from './api.js';
+import { readBackupFile, summarizeBackup, writeBackupFile, checkBackup } from './backup-file.js';
+import type { CommandContext, CommandSpec } from './cli.js';
+import { CliError, ExitCode, usageError } from './errors.js';
+import { formatFields, formatTable, formatTime } from './table.js';
+
+/** Largest flag definition file read by `flags set --file`, in bytes. */
+export const MAX_FLAG_FILE_BYTES = 1024 * 1024;
+
+function intOpt(ctx: CommandContext, name: string): number | undefined {
+  const v = ctx.opts[name];
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!Number.isSafeInteger(n) || n < 0) throw usageError(`--${name} must be a non-negative integer, got ${JSON.stringify(v)}`);
+  return n;
+}
+
+function memberId(raw: string): number {
+  const n = Number(raw);
+  if (!Number.isSafeInteger(n) || n <= 0) throw usageError(`member id must be a positive integer, got ${JSON.stringify(raw)}`);
+  return n;
+}
+
+function condition(ctx: CommandContext): api.WriteCondition {
+  return { ifRevision: intOpt(ctx, 'if-revision'), createOnly: ctx.opts.create === true };
+}
+
+function describeWrite(verb: string, key: string, body: unknown): string {
+  const b = (body ?? {}) as Record<string, unknown>;
+  let rev = b.revision;
+  if (rev === undefined && b.flag && typeof b.flag === 'object') rev = (b.flag as Record<string, unknown>).modRevision;
+  if (rev === undefined) rev = b.modRevision;
+  return `${verb} ${key}${rev !== undefined ? ` at revision ${String(rev)}` : ''}\n`;
+}
+
+async function readDefinition(ctx: CommandContext, file: string): Promise<Record<string, unknown>> {
+  let text: string;
+  try {
+    if (file === '-') {
+      if (!ctx.io.readStdin) throw new Error('standard input is not available');
+      text = await ctx.io.readStdin();
+    } else {
+      text = readFileSync(file, 'utf8');
+    }
+  } catch (err) {
+    throw usageError(`cannot read ${file}: ${(err as Error).message}`);
+  }
+  if (Buffer.byteLength(text) > MAX_FLAG_FILE_BYTES) throw new CliError(`${file} is larger than MAX_FLAG_FILE_BYTES (${MAX_FLAG_FILE_BYTES} bytes)`, ExitCode.INVALID);
+  try {
+    const v = JSON.parse(text) as unknown;
+    if (!v || typeof v !== 'object' || Array.isArray(v)) throw new Error('expected a JSON object (a flag definition)');
+    return v as Record<string, unknown>;
+  } catch (err) {
+    throw new CliError(`${file}: ${(err as Error).message}`, ExitCode.INVALID);
+  }
+}
+
+function flagRow(s: api.StoredFlagView) {
+  const f = s.flag;
+  return [f.key, f.type, f.enabled === undefined ? undefined : f.enabled ? 'on' : 'off', f.defaultVariant,
+    s.modRevision, s.updatedBy, formatTime(s.updatedAt)];
+}
+const FLAG_HEADERS = ['KEY', 'TYPE', 'ENABLED', 'DEFAULT', 'REVISION', 'UPDATED BY', 'UPDATED AT'];
+
+export const flagCommands: CommandSpec[] = [
+  {
+    words: ['flags', 'list'], usage: 'flags list [--prefix p] [--limit n] [--stale]', help: 'list flags',
+    arity: [0, 0], options: ['prefix', 'limit', 'stale'],
+    async run(ctx) {
+      const r = await api.listFlags(ctx.api(), { prefix: ctx.opts.prefix as string | undefined, limit: intOpt(ctx, 'limit'), stale: ctx.opts.stale === true });
+      ctx.emit(r, () => formatTable(FLAG_HEADERS, r.flags.map(flagRow)) + `${r.flags.length} flag(s)${r.revision !== undefined ? ` at revision ${r.revision}` : ''}\n`);
+    },
+  },
+  {
+    words: ['flags', 'get'], usage: 'flags get <key> [--stale]', help: 'show one flag', arity: [1, 1], options: ['stale'],
+    async run(ctx) {
+      const { stored, raw } = await api.getFlag(ctx.api(), ctx.args[0], ctx.opts.stale === true);
+      ctx.emit(raw, () => {
+        const f = stored.flag;
+        return formatFields([
+          ['key', f.key], ['type', f.type], ['enabled', f.enabled === undefined ? undefined : String(f.enabled)],
+          ['default variant', f.defaultVariant], ['off variant', f.offVariant as string | undefined],
+          ['description', f.description as string | undefined], ['tags', (f.tags ?? []).join(', ')],
+          ['revision', stored.modRevision], ['version', stored.version], ['created at revision', stored.createRevision],
+          ['updated by', stored.updatedBy], ['updated at', formatTime(stored.updatedAt)],
+        ]) + `variants: ${JSON.stringify(f.variants ?? {})}\nrules: ${JSON.stringify(f.rules ?? [])}\n`;
+      });
+    },
+  },
+  {
+    words: ['flags', 'set'],
+    usage: 'flags set <key> --file f.json|-|--value v|--enable|--disable|--default v',
+    help: 'create or change a flag (--if-revision n, --create)', arity: [1, 1], options: ['file', 'value', 'enable', 'disable', 'default', 'if-revision', 'create'],
+    async run(ctx) {
+      const key = ctx.args[0];
+      const { file, value } = ctx.opts as { file?: string; value?: string };
+      const patch: Record<string, unknown> = {};
+      if (ctx.opts.enable) patch.enabled = true;
+      if (ctx.opts.disable) patch.enabled = false;
+      if (ctx.opts.enable && ctx.opts.disable) throw usageError('--enable and --disable exclude each other');
+      if (ctx.opts.default !== undefined) patch.defaultVariant = ctx.opts.default;
+      const modes = [file !== undefined, value !== undefined, Object.keys(patch).length > 0].filter(Boolean).length;
+      if (modes !== 1) throw usageError('give exactly one of --file, --value, or --enable/--disable/--default');
+      const cond = condition(ctx);
+      let body: unknown;
+      if (file !== undefined) {
+        const def = await readDefinition(ctx, file);
+        if (def.key !== undefined && def.key !== key) throw usageError(`the file defines flag ${JSON.stringify(def.key)}, not ${JSON.stringify(key)}`);
+        body = await api.putFlag(ctx.api(), key, { ...def, key }, cond);
+      } else if (value !== undefined) {
+        if (cond.ifRevision !== undefined || cond.createOnly) throw usageError('--value does not support --if-revision/--create; use --file');
+        body = await api.setLegacyValue(ctx.api(), key, value);
+      } else {
+        if (cond.createOnly) throw usageError('--create needs --file (a full definition)');
+        body = await api.patchFlag(ctx.api(), key, patch, cond);
+      }
+      ctx.emit(body, () => describeWrite('set', key, body));
+    },
+  },
+  {
+    words: ['flags', 'delete'], usage: 'flags delete <key> [--if-revision n]', help: 'delete a flag', arity: [1, 1], options: ['if-revision'],
+    async run(ctx) {
+      const body = await api.deleteFlag(ctx.api(), ctx.args[0], condition(ctx));
+      ctx.emit(body ?? { deleted: ctx.args[0] }, () => describeWrite('deleted', ctx.args[0], body));
+    },
+  },
+  {
+    words: ['flags', 'history'], usage: 'flags history <key> [--limit n]', help: 'audit trail of a flag', arity: [1, 1], options: ['limit'],
+    async run(ctx) {
+      const { changes, raw } = await api.flagHistory(ctx.api(), ctx.args[0], intOpt(ctx, 'limit'));
+      ctx.emit(raw, () => formatTable(['REVISION', 'OP', 'ACTOR', 'TIME', 'ENABLED', 'DEFAULT'], changes.map((c) => {
+        const after = (c.after ?? null) as { flag?: { enabled?: boolean; defaultVariant?: string } } | null;
+        return [c.revision, c.op, c.actor, formatTime(c.time), after?.flag?.enabled === undefined ? undefined : after.flag.enabled ? 'on' : 'off', after?.flag?.defaultVariant];
+      })));
+    },
+  },
+];
+
+export const clusterCommands: CommandSpec[] = [
+  {
+    words: ['cluster', 'status'], usage: 'cluster status', help: 'members, leader, term, lag', arity: [0, 0],
+    async run(ctx) {
+      const s = await api.clusterStatus(ctx.api());
+      ctx.emit(s, () => {
+        const members = (Array.isArray(s.members) ? s.members : []) as Array<Record<string, unknown>>;
+        const head = formatFields([
+          ['cluster', s.clusterId as string], ['leader', s.leaderId as number], ['term', s.term as number],
+          ['commit index', s.commitIndex as number], ['applied index', s.appliedIndex as number],
+          ['published revision', s.publishedRevision as number | undefined],
+        ]);
+        const rows = members.map((m) => [m.id as number, m.address as string, m.role as string,
+          m.id === s.leaderId ? 'yes' : '', m.matchIndex as number, m.lag as number,
+          m.reachable === undefined ? undefined : m.reachable ? 'yes' : 'NO']);
+        return `${head}\n${formatTable(['ID', 'ADDRESS', 'ROLE', 'LEADER', 'MATCH', 'LAG', 'REACHABLE'], rows)}`;
+      });
+    },
+  },
+  {
+    words: ['cluster', 'add-learner'], usage: 'cluster add-learner <id> <host:port>', help: 'add a non-voting member', arity: [2, 2],
+    async run(ctx) {
+      const id = memberId(ctx.args[0]);
+      const address = ctx.args[1];
+      if (!/^[^\s:]+:\d{1,5}$/.test(address) && !/^\[[0-9a-fA-F:]+\]:\d{1,5}$/.test(address)) throw usageError(`address must be host:port, got ${JSON.stringify(address)}`);
+      const body = await api.addLearner(ctx.api(), id, address);
+      ctx.emit(body ?? {}, () => `added node ${id} (${address}) as a learner; promote it once it has caught up: flagraft cluster promote ${id}\n`);
+    },
+  },
+  {
+    words: ['cluster', 'promote'], usage: 'cluster promote <id>', help: 'make a learner a voter', arity: [1, 1],
+    async run(ctx) {
+      const id = memberId(ctx.args[0]);
+      const body = await api.promoteMember(ctx.api(), id);
+      ctx.emit(body ?? {}, () => `node ${id} is now a voter\n`);
+    },
+  },
+  {
+    words: ['cluster', 'remove'], usage: 'cluster remove <id>', help: 'remove a member', arity: [1, 1],
+    async run(ctx) {
+      const id = memberId(ctx.args[0]);
+      const body = await api.removeMember(ctx.api(), id);
+      ctx.emit(body ?? {}, () => `node ${id} removed from the cluster\n`);
+    },
+  },
+  {
+    words: ['cluster', 'transfer-leader'], usage: 'cluster transfer-leader <id>', help: 'hand leadership to a voter', arity: [1, 1],
+    async run(ctx) {
+      const id = memberId(ctx.args[0]);
+      const body = await api.transferLeader(ctx.api(), id);
+      ctx.emit(body ?? {}, () => `leadership transferred to node ${id}\n`);
+    },
+  },
+];
+
+export const snapshotCommands: CommandSpec[] = [
+  {
+    words: ['snapshot', 'save'], usage: 'snapshot save <file>', help: 'consistent backup of flags, segments, history', arity: [1, 1],
+    async run(ctx) {
+      const doc = await api.exportBackup(ctx.api());
+      checkBackup(doc, 'the gateway\'s answer');
+      const bytes = writeBackupFile(ctx.args[0], doc);
+      const s = summarizeBackup(doc);
+      ctx.emit({ file: ctx.args[0], bytes, ...s }, () =>
+        `saved ${s.flags} flag(s), ${s.segments} segment(s), ${s.changes} change(s) at revision ${s.revision} to ${ctx.args[0]} (${bytes} bytes)\n`);
+    },
+  },
+  {
+    words: ['snapshot', 'restore'], usage: 'snapshot restore <file> [--force]', help: 'load a backup into an empty cluster', arity: [1, 1], options: ['force'],
+    async run(ctx) {
+      const doc = readBackupFile(ctx.args[0]);
+      const s = summarizeBackup(doc);
+      const body = await api.importBackup(ctx.api(), doc, ctx.opts.force === true);
+      ctx.emit(body ?? {}, () => {
+        const rev = (body as Record<string, unknown> | undefined)?.revision;
+        return `restored ${s.flags} flag(s), ${s.segments} segment(s), ${s.changes} change(s) from ${ctx.args[0]}${rev !== undefined ? ` (cluster revision now ${String(rev)})` : ''}\n`;
+      });
+    },
+  },
+];

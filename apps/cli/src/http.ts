@@ -1,0 +1,141 @@
+// A small HTTP(S) client for the gateway API. node:http/https rather than
+// fetch so that a CA file (Caddy's internal CA) can be given per request
+// without a global agent, and so that timeouts and size limits are explicit.
+import http from 'node:http';
+import https from 'node:https';
+import { readFileSync } from 'node:fs';
+import { CliError, ExitCode, exitCodeForStatus } from './errors.js';
+
+/** Largest response body the CLI reads into memory, in bytes (a backup of a big cluster fits). */
+export const MAX_RESPONSE_BYTES = 512 * 1024 * 1024;
+/** Default per-request timeout, in milliseconds. */
+export const DEFAULT_TIMEOUT_MS = 30_000;
+
+export interface ApiClientOptions {
+  /** Base URL of the gateway (or of Caddy in front of it), e.g. https://localhost:8443 */
+  baseUrl: string;
+  token?: string;
+  /** PEM file with an extra CA to trust (e.g. Caddy's internal root). */
+  caFile?: string;
+  timeoutMs?: number;
+}
+
+export interface ApiResponse {
+  status: number;
+  headers: http.IncomingHttpHeaders;
+  body: unknown;
+  text: string;
+}
+
+export interface RequestOptions {
+  query?: Record<string, string | number | boolean | undefined>;
+  body?: unknown;
+  headers?: Record<string, string>;
+  /** Statuses that are not errors for this call (e.g. 404 for "does it exist?"). */
+  okStatuses?: number[];
+}
+
+export interface ApiClient {
+  readonly baseUrl: string;
+  request(method: string, path: string, opts?: RequestOptions): Promise<ApiResponse>;
+}
+
+export function createApiClient(options: ApiClientOptions): ApiClient {
+  let base: URL;
+  try {
+    base = new URL(options.baseUrl);
+    if (base.protocol !== 'http:' && base.protocol !== 'https:') throw new Error('protocol');
+  } catch {
+    throw new CliError(`--url / FLAGRAFT_URL must be an http(s) URL, got ${JSON.stringify(options.baseUrl)}`, ExitCode.USAGE);
+  }
+  let ca: Buffer | undefined;
+  if (options.caFile) {
+    try {
+      ca = readFileSync(options.caFile);
+    } catch (err) {
+      throw new CliError(`cannot read CA file ${options.caFile}: ${(err as Error).message}`, ExitCode.USAGE);
+    }
+  }
+  const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+  const basePath = base.pathname.replace(/\/+$/, '');
+
+  async function request(method: string, path: string, opts: RequestOptions = {}): Promise<ApiResponse> {
+    const url = new URL(base.href);
+    url.pathname = basePath + path;
+    for (const [k, v] of Object.entries(opts.query ?? {})) if (v !== undefined) url.searchParams.set(k, String(v));
+    const headers: Record<string, string> = { accept: 'application/json, application/problem+json', ...opts.headers };
+    if (options.token) headers.authorization = `Bearer ${options.token}`;
+    let payload: Buffer | undefined;
+    if (opts.body !== undefined) {
+      payload = Buffer.from(JSON.stringify(opts.body));
+      headers['content-type'] = 'application/json';
+      headers['content-length'] = String(payload.length);
+    }
+    const res = await send(url, method, headers, payload, ca, timeoutMs);
+    const ok = (res.status >= 200 && res.status < 300) || (opts.okStatuses ?? []).includes(res.status);
+    if (!ok) throw errorFromResponse(method, url, res);
+    return res;
+  }
+
+  return { baseUrl: base.href.replace(/\/+$/, ''), request };
+}
+
+function send(url: URL, method: string, headers: Record<string, string>, payload: Buffer | undefined,
+  ca: Buffer | undefined, timeoutMs: number): Promise<ApiResponse> {
+  const mod = url.protocol === 'https:' ? https : http;
+  return new Promise((resolve, reject) => {
+    const req = mod.request(url, { method, headers, ...(ca ? { ca } : {}), timeout: timeoutMs }, (res) => {
+      const chunks: Buffer[] = [];
+      let size = 0;
+      res.on('data', (c: Buffer) => {
+        size += c.length;
+        if (size > MAX_RESPONSE_BYTES) {
+          req.destroy();
+          reject(new CliError(`response from ${url.pathname} exceeds MAX_RESPONSE_BYTES (${MAX_RESPONSE_BYTES} bytes)`, ExitCode.ERROR));
+          return;
+        }
+        chunks.push(c);
+      });
+      res.on('end', () => {
+        const text = Buffer.concat(chunks).toString('utf8');
+        let body: unknown = text;
+        if (text && /json/.test(String(res.headers['content-type'] ?? ''))) {
+          try { body = JSON.parse(text); } catch { /* keep the text: reported below if it matters */ }
+        }
+        resolve({ status: res.statusCode ?? 0, headers: res.headers, body, text });
+      });
+      res.on('error', reject);
+    });
+    req.on('timeout', () => {
+      req.destroy(new CliError(`${method} ${url.pathname}: no answer within ${timeoutMs} ms`, ExitCode.UNAVAILABLE));
+    });
+    req.on('error', (err) => {
+      if (err instanceof CliError) return reject(err);
+      const code = (err as NodeJS.ErrnoException).code ?? '';
+      const hint = /CERT|SELF_SIGNED|UNABLE_TO_VERIFY/.test(code)
+        ? ' (is the server using Caddy\'s internal CA? pass --ca <root.crt> or set NODE_EXTRA_CA_CERTS)'
+        : '';
+      reject(new CliError(`cannot reach ${url.origin}: ${err.message}${hint}`, ExitCode.UNAVAILABLE));
+    });
+    if (payload) req.write(payload);
+    req.end();
+  });
+}
+
+/** Turns an error answer (RFC 9457 problem document or anything else) into one clear CliError. */
+export function errorFromResponse(method: string, url: URL, res: ApiResponse): CliError {
+  const p = (typeof res.body === 'object' && res.body !== null ? res.body : {}) as Record<string, unknown>;
+  const title = typeof p.title === 'string' ? p.title : `HTTP ${res.status}`;
+  const detail = typeof p.detail === 'string' ? p.detail : typeof p.message === 'string' ? p.message : '';
+  const details: string[] = [];
+  const issues = Array.isArray(p.issues) ? p.issues : Array.isArray(p.errors) ? p.errors : [];
+  for (const i of issues as Array<Record<string, unknown>>) {
+    const path = Array.isArray(i.path) ? i.path.join('.') : String(i.path ?? i.pointer ?? '');
+    details.push(`${path || '(body)'}: ${String(i.message ?? i.detail ?? JSON.stringify(i))}`);
+  }
+  if (p.currentRevision !== undefined) details.push(`current revision: ${String(p.currentRevision)}`);
+  if (res.status === 503 && res.headers['retry-after']) details.push(`retry after ${String(res.headers['retry-after'])} s`);
+  if (!detail && !issues.length && typeof res.body === 'string' && res.body.trim()) details.push(res.body.trim().slice(0, 500));
+  const msg = `${method} ${url.pathname} failed: ${res.status} ${title}${detail ? ` — ${detail}` : ''}`;
+  return new CliError(msg, exitCodeForStatus(res.status), details, res.body);
+}
