@@ -1,1 +1,14 @@
-export {};
+export { createRelay } from './relay.js';
+export type { Relay } from './relay.js';
+export { loadConfigFromEnv, resolveRelayConfig, RelayConfigError, RELAY_DEFAULTS } from './config.js';
+export type { RelayConfig, RelayOptions, AwsConfig, ProvisionConfig } from './config.js';
+export { parseSqsBody, validateChangeEvent, MalformedMessageError, MAX_MESSAGE_BODY_BYTES } from './event.js';
+export type { ChangeEvent } from './event.js';
+export { Sequencer } from './sequencer.js';
+export type { SequencerOptions, SequencerSink, Delivery, Gap } from './sequencer.js';
+export { ReplayWindow } from './window.js';
+export { provisionResources } from './provision.js';
+export type { ProvisionedResources } from './provision.js';
+export { CLOSE_UNAUTHORIZED, CLOSE_FORBIDDEN, CLOSE_AUTH_TIMEOUT, CLOSE_SLOW_CONSUMER, CLOSE_BAD_REQUEST, CLOSE_GOING_AWAY } from './hub.js';
+export { createJsonLogger } from './log.js';
+export type { LogFn, LogLevel } from './log.js';

@@ -1,0 +1,90 @@
+/**
+ * Change events as they travel SNS -> SQS -> relay -> WebSocket
+ * (CONTRACTS.md "Change events"), and parsing of an SQS message body into one.
+ *
+ * Chain fields (optional, added by the flagraft SNS outbox): `part`/`parts`
+ * number the changes that share one revision (an atomic batch), and
+ * `prevRevision` is the revision of the previous change in the cluster's
+ * `changes` table. With them the relay can put events back into revision
+ * order and can prove it has not missed one; events without them are
+ * de-duplicated per key only.
+ */
+export interface ChangeEvent {
+  v: 1;
+  revision: number;
+  kind: 'flag' | 'segment';
+  key: string;
+  op: 'put' | 'delete';
+  flag?: unknown;
+  segment?: unknown;
+  actor: string;
+  time: string;
+  part?: number;
+  parts?: number;
+  prevRevision?: number;
+  /** Set when the event body was too large for SNS and `flag`/`segment` were left out: reload via the gateway. */
+  truncated?: boolean;
+}
+
+export class MalformedMessageError extends Error {
+  override readonly name = 'MalformedMessageError';
+}
+
+/** Largest SQS body the relay will try to parse (SQS allows 1 MiB; SNS 256 KiB). */
+export const MAX_MESSAGE_BODY_BYTES = 1024 * 1024;
+
+function isNonNegInt(x: unknown): x is number {
+  return typeof x === 'number' && Number.isSafeInteger(x) && x >= 0;
+}
+
+/** Validates a decoded JSON value as a v1 ChangeEvent; throws MalformedMessageError naming the field. */
+export function validateChangeEvent(x: unknown): ChangeEvent {
+  const bad = (field: string, why: string): never => {
+    throw new MalformedMessageError(`change event: ${field} ${why}`);
+  };
+  if (typeof x !== 'object' || x === null || Array.isArray(x)) bad('body', 'is not a JSON object');
+  const e = x as Record<string, unknown>;
+  if (e.v !== 1) bad('v', `must be 1 (got ${JSON.stringify(e.v)})`);
+  if (!isNonNegInt(e.revision) || e.revision === 0) bad('revision', 'must be a positive integer');
+  if (e.kind !== 'flag' && e.kind !== 'segment') bad('kind', 'must be "flag" or "segment"');
+  if (typeof e.key !== 'string' || e.key.length === 0) bad('key', 'must be a non-empty string');
+  if (e.op !== 'put' && e.op !== 'delete') bad('op', 'must be "put" or "delete"');
+  if (typeof e.actor !== 'string') bad('actor', 'must be a string');
+  if (typeof e.time !== 'string') bad('time', 'must be an ISO time string');
+  const hasChain = e.prevRevision !== undefined || e.part !== undefined || e.parts !== undefined;
+  if (hasChain) {
+    if (!isNonNegInt(e.prevRevision) || (e.prevRevision as number) >= (e.revision as number)) bad('prevRevision', 'must be an integer below revision');
+    if (!isNonNegInt(e.parts) || e.parts === 0) bad('parts', 'must be a positive integer');
+    if (!isNonNegInt(e.part) || (e.part as number) >= (e.parts as number)) bad('part', 'must be an integer below parts');
+  }
+  return e as unknown as ChangeEvent;
+}
+
+/**
+ * Parses an SQS message body: either an SNS envelope (`Type: "Notification"`,
+ * the event JSON in `Message`) or raw message delivery (the event JSON itself).
+ */
+export function parseSqsBody(body: string | undefined): ChangeEvent {
+  if (body === undefined || body.length === 0) throw new MalformedMessageError('SQS message: empty body');
+  if (Buffer.byteLength(body) > MAX_MESSAGE_BODY_BYTES) {
+    throw new MalformedMessageError(`SQS message: body larger than ${MAX_MESSAGE_BODY_BYTES} bytes`);
+  }
+  let outer: unknown;
+  try {
+    outer = JSON.parse(body);
+  } catch {
+    throw new MalformedMessageError('SQS message: body is not JSON');
+  }
+  if (typeof outer === 'object' && outer !== null && (outer as Record<string, unknown>).Type === 'Notification') {
+    const inner = (outer as Record<string, unknown>).Message;
+    if (typeof inner !== 'string') throw new MalformedMessageError('SNS envelope: Message is not a string');
+    let ev: unknown;
+    try {
+      ev = JSON.parse(inner);
+    } catch {
+      throw new MalformedMessageError('SNS envelope: Message is not JSON');
+    }
+    return validateChangeEvent(ev);
+  }
+  return validateChangeEvent(outer);
+}

@@ -1,0 +1,306 @@
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { WebSocketServer, WebSocket, type RawData } from 'ws';
+import { roleAllows, tokenFromHeaders, type Principal } from '@flagraft/auth';
+import type { ChangeEvent } from './event.js';
+import type { RelayConfig } from './config.js';
+import type { RelayMetrics } from './metrics.js';
+import type { LogFn } from './log.js';
+import type { ReplayWindow } from './window.js';
+
+/**
+ * The WebSocket side of the relay: authentication (header or first message),
+ * `?since=` replay or resync, key-prefix filters, heartbeats, and the
+ * slow-consumer rule (a client whose unsent bytes exceed
+ * maxClientBufferBytes is disconnected instead of buffered without bound).
+ * The protocol is documented in README.md.
+ */
+
+/** Close codes (4000-4999 are the application's). */
+export const CLOSE_UNAUTHORIZED = 4401;
+export const CLOSE_FORBIDDEN = 4403;
+export const CLOSE_AUTH_TIMEOUT = 4408;
+export const CLOSE_SLOW_CONSUMER = 4008;
+export const CLOSE_BAD_REQUEST = 4400;
+export const CLOSE_GOING_AWAY = 1001;
+
+/** After a close frame, how long a slow client gets before its socket is destroyed, ms. */
+const CLOSE_GRACE_MS = 1000;
+
+interface Subscription {
+  since?: number;
+  prefixes: string[];
+  kinds?: Set<'flag' | 'segment'>;
+}
+
+interface Client {
+  ws: WebSocket;
+  sub: Subscription;
+  principal?: Principal;
+  live: boolean;
+  alive: boolean;
+  authTimer?: NodeJS.Timeout;
+  remote: string;
+}
+
+export class BadRequest extends Error {}
+
+function parseSince(v: unknown, field: string): number | undefined {
+  if (v === undefined || v === null || v === '') return undefined;
+  const n = typeof v === 'number' ? v : typeof v === 'string' && /^\d{1,16}$/.test(v) ? Number(v) : NaN;
+  if (!Number.isSafeInteger(n) || n < 0) throw new BadRequest(`${field}: must be a non-negative integer revision`);
+  return n;
+}
+
+function parsePrefixes(v: unknown, max: number, field: string): string[] {
+  if (v === undefined || v === null) return [];
+  const list = Array.isArray(v) ? v : [v];
+  if (list.length > max) throw new BadRequest(`${field}: at most ${max} prefixes`);
+  for (const p of list) {
+    if (typeof p !== 'string' || p.length > 256) throw new BadRequest(`${field}: each prefix must be a string of at most 256 characters`);
+  }
+  return (list as string[]).filter((p) => p !== '');
+}
+
+function parseKinds(v: unknown, field: string): Set<'flag' | 'segment'> | undefined {
+  if (v === undefined || v === null || v === '') return undefined;
+  const list = (Array.isArray(v) ? v : String(v).split(',')) as unknown[];
+  const out = new Set<'flag' | 'segment'>();
+  for (const k of list) {
+    if (k !== 'flag' && k !== 'segment') throw new BadRequest(`${field}: must be "flag" and/or "segment"`);
+    out.add(k);
+  }
+  return out;
+}
+
+export class Hub {
+  private readonly wss: WebSocketServer;
+  private readonly clients = new Set<Client>();
+  private readonly pinger: NodeJS.Timeout;
+  private closing = false;
+
+  constructor(
+    private readonly cfg: RelayConfig,
+    private readonly metrics: RelayMetrics,
+    private readonly log: LogFn,
+    private readonly window: ReplayWindow,
+    private readonly frontier: () => number | undefined,
+  ) {
+    this.wss = new WebSocketServer({ noServer: true, maxPayload: cfg.maxClientMessageBytes, perMessageDeflate: false, clientTracking: false });
+    this.pinger = setInterval(() => this.heartbeat(), cfg.pingIntervalMs);
+    this.pinger.unref();
+  }
+
+  get clientCount(): number { return this.clients.size; }
+
+  /** HTTP upgrade on /ws. Anything wrong is answered with an HTTP status before the upgrade. */
+  handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    const reject = (status: number, code: string, message: string) => {
+      const body = JSON.stringify({ error: { code, message } });
+      socket.end(`HTTP/1.1 ${status} ${code}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+    };
+    const url = new URL(req.url ?? '/', 'http://relay');
+    if (url.pathname !== '/ws') return reject(404, 'NOT_FOUND', 'WebSocket endpoint is /ws');
+    if (this.closing) return reject(503, 'SHUTTING_DOWN', 'relay is shutting down');
+    if (this.clients.size >= this.cfg.maxClients) return reject(503, 'TOO_MANY_CLIENTS', `relay has ${this.cfg.maxClients} clients (maxClients)`);
+    let sub: Subscription;
+    try {
+      sub = {
+        since: parseSince(url.searchParams.get('since') ?? undefined, 'since'),
+        prefixes: parsePrefixes(url.searchParams.getAll('prefix'), this.cfg.maxPrefixesPerClient, 'prefix'),
+        kinds: parseKinds(url.searchParams.get('kinds') ?? undefined, 'kinds'),
+      };
+    } catch (err) {
+      return reject(400, 'BAD_REQUEST', (err as Error).message);
+    }
+    let principal: Principal | undefined;
+    const token = tokenFromHeaders(req.headers);
+    if (this.cfg.auth === 'none') {
+      principal = { name: 'anonymous', role: 'reader' };
+    } else if (token !== undefined) {
+      principal = this.cfg.auth.authenticate(token);
+      if (!principal) {
+        this.metrics.authFailures.inc();
+        return reject(401, 'UNAUTHORIZED', 'unknown token');
+      }
+      if (!roleAllows(principal.role, 'read')) {
+        this.metrics.authFailures.inc();
+        return reject(403, 'FORBIDDEN', `role ${principal.role} may not subscribe (reader or above required)`);
+      }
+    }
+    this.wss.handleUpgrade(req, socket, head, (ws) => this.accept(ws, sub, principal, req.socket.remoteAddress ?? ''));
+  }
+
+  private accept(ws: WebSocket, sub: Subscription, principal: Principal | undefined, remote: string): void {
+    const c: Client = { ws, sub, live: false, alive: true, remote };
+    this.clients.add(c);
+    ws.on('pong', () => { c.alive = true; });
+    ws.on('message', (data, isBinary) => this.onMessage(c, data, isBinary));
+    ws.on('error', (err) => this.log('debug', 'websocket error', { err, remote }));
+    ws.on('close', () => {
+      if (c.authTimer) clearTimeout(c.authTimer);
+      this.clients.delete(c);
+      if (c.live) this.metrics.connectedClients.dec();
+    });
+    if (principal) {
+      c.principal = principal;
+      this.goLive(c);
+    } else {
+      c.authTimer = setTimeout(() => {
+        this.metrics.authFailures.inc();
+        this.sendControl(c, { type: 'error', code: 'AUTH_TIMEOUT', message: `no auth message within ${this.cfg.authTimeoutMs} ms` });
+        ws.close(CLOSE_AUTH_TIMEOUT, 'auth timeout');
+      }, this.cfg.authTimeoutMs);
+    }
+  }
+
+  private onMessage(c: Client, data: RawData, isBinary: boolean): void {
+    let msg: Record<string, unknown>;
+    try {
+      if (isBinary) throw new Error('binary');
+      const parsed: unknown = JSON.parse(data.toString());
+      if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new Error('not an object');
+      msg = parsed as Record<string, unknown>;
+    } catch {
+      this.sendControl(c, { type: 'error', code: 'BAD_MESSAGE', message: 'messages must be JSON objects with a "type"' });
+      return;
+    }
+    if (msg.type === 'auth') {
+      if (c.principal) {
+        this.sendControl(c, { type: 'error', code: 'ALREADY_AUTHENTICATED', message: 'auth was already done' });
+        return;
+      }
+      if (c.authTimer) clearTimeout(c.authTimer);
+      const p = this.cfg.auth === 'none' ? undefined : this.cfg.auth.authenticate(typeof msg.token === 'string' ? msg.token : undefined);
+      if (!p || !roleAllows(p.role, 'read')) {
+        this.metrics.authFailures.inc();
+        const forbidden = p !== undefined;
+        this.sendControl(c, { type: 'error', code: forbidden ? 'FORBIDDEN' : 'UNAUTHORIZED', message: forbidden ? `role ${p.role} may not subscribe` : 'unknown or missing token' });
+        c.ws.close(forbidden ? CLOSE_FORBIDDEN : CLOSE_UNAUTHORIZED, forbidden ? 'forbidden' : 'unauthorized');
+        return;
+      }
+      try {
+        // The auth message may also carry the subscription (query parameters win when both are given).
+        if (c.sub.since === undefined) c.sub.since = parseSince(msg.since, 'since');
+        if (c.sub.prefixes.length === 0) c.sub.prefixes = parsePrefixes(msg.prefixes, this.cfg.maxPrefixesPerClient, 'prefixes');
+        if (c.sub.kinds === undefined) c.sub.kinds = parseKinds(msg.kinds, 'kinds');
+      } catch (err) {
+        this.sendControl(c, { type: 'error', code: 'BAD_REQUEST', message: (err as Error).message });
+        c.ws.close(CLOSE_BAD_REQUEST, 'bad request');
+        return;
+      }
+      c.principal = p;
+      this.goLive(c);
+      return;
+    }
+    if (msg.type === 'ping') {
+      this.sendControl(c, { type: 'pong', revision: this.frontier() ?? null });
+      return;
+    }
+    this.sendControl(c, { type: 'error', code: 'BAD_MESSAGE', message: `unknown message type ${JSON.stringify(msg.type)}` });
+  }
+
+  /** Hello, then replay from the window (or a resync instruction), then live events. */
+  private goLive(c: Client): void {
+    if (c.ws.readyState !== WebSocket.OPEN) return;
+    c.live = true;
+    this.metrics.connectedClients.inc();
+    const frontier = this.frontier();
+    this.sendControl(c, { type: 'hello', revision: frontier ?? null, replayFloor: this.window.floor ?? null, principal: c.principal?.name });
+    if (c.sub.since === undefined) return;
+    const missed = this.window.since(c.sub.since);
+    if (!missed) {
+      this.metrics.resyncsSent.inc({ reason: 'out-of-window' });
+      this.sendControl(c, { type: 'resync', reason: 'out-of-window', since: c.sub.since, revision: frontier ?? null });
+      // Live events from here on; the client reloads through the gateway.
+      c.sub.since = undefined;
+      return;
+    }
+    let n = 0;
+    for (const ev of missed) {
+      if (!this.matches(c, ev)) continue;
+      if (!this.send(c, JSON.stringify({ type: 'change', event: ev }))) return;
+      n++;
+    }
+    this.metrics.replayedEvents.inc(n);
+    this.sendControl(c, { type: 'replayed', count: n, revision: frontier ?? null });
+  }
+
+  private matches(c: Client, ev: ChangeEvent): boolean {
+    if (c.sub.since !== undefined && ev.revision <= c.sub.since) return false;
+    if (c.sub.kinds && !c.sub.kinds.has(ev.kind)) return false;
+    if (c.sub.prefixes.length === 0) return true;
+    return c.sub.prefixes.some((p) => ev.key.startsWith(p));
+  }
+
+  /** Sends one event to every live client whose filter matches. */
+  broadcast(events: ChangeEvent[]): void {
+    for (const ev of events) {
+      const frame = JSON.stringify({ type: 'change', event: ev });
+      for (const c of this.clients) if (c.live && this.matches(c, ev)) this.send(c, frame);
+    }
+  }
+
+  /** The stream has a hole: every client must reload through the gateway. */
+  resyncAll(reason: string, revision: number | null): void {
+    for (const c of this.clients) {
+      if (!c.live) continue;
+      this.metrics.resyncsSent.inc({ reason });
+      this.sendControl(c, { type: 'resync', reason, revision });
+    }
+  }
+
+  private sendControl(c: Client, msg: Record<string, unknown>): void {
+    this.send(c, JSON.stringify(msg));
+  }
+
+  /** Returns false when the client was dropped as a slow consumer. */
+  private send(c: Client, frame: string): boolean {
+    if (c.ws.readyState !== WebSocket.OPEN) return false;
+    if (c.ws.bufferedAmount > this.cfg.maxClientBufferBytes) {
+      this.dropSlow(c);
+      return false;
+    }
+    c.ws.send(frame);
+    return true;
+  }
+
+  private dropSlow(c: Client): void {
+    this.metrics.slowClientsDisconnected.inc();
+    this.log('warn', 'disconnecting slow client', { remote: c.remote, principal: c.principal?.name, bufferedBytes: c.ws.bufferedAmount, limitBytes: this.cfg.maxClientBufferBytes });
+    // The close frame queues behind the unsent data; the socket is destroyed
+    // shortly after so memory is released even if the peer never reads.
+    c.ws.close(CLOSE_SLOW_CONSUMER, 'slow consumer');
+    const t = setTimeout(() => c.ws.terminate(), CLOSE_GRACE_MS);
+    t.unref();
+  }
+
+  private heartbeat(): void {
+    for (const c of this.clients) {
+      if (!c.alive) {
+        this.log('info', 'client missed a heartbeat; terminating', { remote: c.remote });
+        c.ws.terminate();
+        continue;
+      }
+      c.alive = false;
+      try { c.ws.ping(); } catch { /* socket already closing */ }
+    }
+  }
+
+  /** Closes every client with 1001 and waits for them (bounded by timeoutMs). */
+  async close(timeoutMs: number): Promise<void> {
+    this.closing = true;
+    clearInterval(this.pinger);
+    const all = [...this.clients];
+    const done = Promise.all(all.map((c) => new Promise<void>((res) => {
+      if (c.ws.readyState === WebSocket.CLOSED) return res();
+      c.ws.once('close', () => res());
+      c.ws.close(CLOSE_GOING_AWAY, 'relay shutting down');
+    })));
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([done, new Promise<void>((res) => { timer = setTimeout(res, timeoutMs); })]);
+    if (timer) clearTimeout(timer);
+    for (const c of this.clients) c.ws.terminate();
+    this.wss.close();
+  }
+}

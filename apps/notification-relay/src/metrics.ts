@@ -1,0 +1,39 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+/** Prometheus metrics of one relay (its own registry, so several relays can share a process). */
+export function createRelayMetrics(defaultMetrics: boolean) {
+  const registry = new Registry();
+  if (defaultMetrics) collectDefaultMetrics({ register: registry, prefix: 'flagraft_relay_' });
+  const r = [registry];
+  return {
+    registry,
+    eventsReceived: new Counter({ name: 'flagraft_relay_events_received_total', help: 'Change events received from SQS (including duplicates)', registers: r }),
+    eventsDelivered: new Counter({ name: 'flagraft_relay_events_fanned_out_total', help: 'Change events released to WebSocket fan-out', registers: r }),
+    duplicatesDropped: new Counter({ name: 'flagraft_relay_duplicates_dropped_total', help: 'Events dropped as duplicate or stale by revision', labelNames: ['reason'] as const, registers: r }),
+    malformed: new Counter({ name: 'flagraft_relay_malformed_messages_total', help: 'SQS messages that are not a valid change event (left for the DLQ)', registers: r }),
+    receiveErrors: new Counter({ name: 'flagraft_relay_sqs_receive_errors_total', help: 'Failed SQS ReceiveMessage calls', registers: r }),
+    deleteErrors: new Counter({ name: 'flagraft_relay_sqs_delete_errors_total', help: 'SQS messages whose delete failed (they will be redelivered and de-duplicated)', registers: r }),
+    fanoutLatency: new Histogram({
+      name: 'flagraft_relay_fanout_latency_seconds',
+      help: 'From SQS receipt of an event to its send to every client',
+      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5, 30],
+      registers: r,
+    }),
+    eventAge: new Histogram({
+      name: 'flagraft_relay_event_age_seconds',
+      help: 'From the change time stamped by the cluster to fan-out (includes clock skew between hosts)',
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5, 30, 300],
+      registers: r,
+    }),
+    connectedClients: new Gauge({ name: 'flagraft_relay_connected_clients', help: 'Authenticated WebSocket clients', registers: r }),
+    slowClientsDisconnected: new Counter({ name: 'flagraft_relay_slow_clients_disconnected_total', help: 'Clients disconnected because their send buffer exceeded the limit', registers: r }),
+    authFailures: new Counter({ name: 'flagraft_relay_auth_failures_total', help: 'WebSocket connections refused for a missing, unknown or under-privileged token', registers: r }),
+    resyncsSent: new Counter({ name: 'flagraft_relay_resyncs_sent_total', help: 'Resync instructions sent to clients', labelNames: ['reason'] as const, registers: r }),
+    replayedEvents: new Counter({ name: 'flagraft_relay_replayed_events_total', help: 'Events replayed to reconnecting clients from the window', registers: r }),
+    gaps: new Counter({ name: 'flagraft_relay_gaps_total', help: 'Holes in the revision chain declared after waiting (clients told to resync)', registers: r }),
+    pendingEvents: new Gauge({ name: 'flagraft_relay_pending_events', help: 'Events held waiting for a missing predecessor', registers: r }),
+    frontierRevision: new Gauge({ name: 'flagraft_relay_frontier_revision', help: 'Last revision fanned out in chain order', registers: r }),
+  };
+}
+
+export type RelayMetrics = ReturnType<typeof createRelayMetrics>;

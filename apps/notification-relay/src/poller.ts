@@ -1,0 +1,171 @@
+import {
+  ChangeMessageVisibilityCommand, DeleteMessageBatchCommand, ReceiveMessageCommand, type Message, type SQSClient,
+} from '@aws-sdk/client-sqs';
+import type { RelayConfig } from './config.js';
+import { MalformedMessageError, parseSqsBody } from './event.js';
+import type { LogFn } from './log.js';
+import type { RelayMetrics } from './metrics.js';
+import type { Delivery } from './sequencer.js';
+
+/** Longest pause between failed receives, ms. */
+const MAX_RECEIVE_BACKOFF_MS = 30_000;
+/** SQS DeleteMessageBatch takes at most 10 entries. */
+const DELETE_BATCH_MAX = 10;
+
+export interface ReceivedDelivery extends Delivery {
+  receivedAtMs: number;
+  /** Gives the message back to SQS at once (visibility 0), for events not fanned out at shutdown. */
+  nack: () => Promise<void>;
+}
+
+/**
+ * Several long-poll loops on the relay's queue, plus batched deletes.
+ * A message is deleted only when `ack()` is called, which the relay does after
+ * the event was fanned out (or dropped as a duplicate). A message that is not a
+ * valid change event is never deleted: it is made visible again after
+ * poisonRetryDelaySeconds, and the queue's RedrivePolicy moves it to the DLQ
+ * after maxReceiveCount receives.
+ */
+export class SqsPollers {
+  private running = false;
+  private readonly abort = new AbortController();
+  private loops: Promise<void>[] = [];
+  private toDelete: { id: string; handle: string }[] = [];
+  private flushScheduled = false;
+  private readonly inflightDeletes = new Set<Promise<void>>();
+  private consecutiveErrors = 0;
+  private okOnce = false;
+  private seq = 0;
+
+  constructor(
+    private readonly sqs: SQSClient,
+    private readonly queueUrl: string,
+    private readonly cfg: RelayConfig,
+    private readonly metrics: RelayMetrics,
+    private readonly log: LogFn,
+    private readonly onBatch: (batch: ReceivedDelivery[]) => void,
+  ) {}
+
+  /** True once a receive succeeded and the last ones did not all fail. */
+  get healthy(): boolean { return this.running && this.okOnce && this.consecutiveErrors < 3; }
+
+  start(): void {
+    this.running = true;
+    for (let i = 0; i < this.cfg.pollers; i++) this.loops.push(this.loop(i));
+  }
+
+  /**
+   * Stops receiving and waits for pending deletes. Long polls in flight are
+   * allowed to finish (at most waitTimeSeconds) and what they bring is
+   * handled normally: aborting them would leave messages that the server
+   * already handed out invisible for the whole visibility timeout. Polls
+   * still running after `timeoutMs` are aborted.
+   */
+  async stop(timeoutMs: number): Promise<void> {
+    this.running = false;
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      Promise.all(this.loops),
+      new Promise<void>((res) => { timer = setTimeout(res, timeoutMs); }),
+    ]);
+    if (timer) clearTimeout(timer);
+    this.abort.abort();
+    await Promise.all(this.loops);
+    this.flushDeletes();
+    await Promise.all([...this.inflightDeletes]);
+  }
+
+  private async loop(n: number): Promise<void> {
+    let backoff = this.cfg.receiveErrorBackoffMs;
+    while (this.running) {
+      let messages: Message[];
+      try {
+        const out = await this.sqs.send(new ReceiveMessageCommand({
+          QueueUrl: this.queueUrl,
+          MaxNumberOfMessages: this.cfg.maxMessagesPerReceive,
+          WaitTimeSeconds: this.cfg.waitTimeSeconds,
+          VisibilityTimeout: this.cfg.visibilityTimeoutSeconds,
+          MessageSystemAttributeNames: ['ApproximateReceiveCount'],
+        }), { abortSignal: this.abort.signal });
+        messages = out.Messages ?? [];
+        this.consecutiveErrors = 0;
+        this.okOnce = true;
+        backoff = this.cfg.receiveErrorBackoffMs;
+      } catch (err) {
+        if (!this.running) break;
+        this.consecutiveErrors++;
+        this.metrics.receiveErrors.inc();
+        this.log('warn', 'SQS receive failed; backing off', { poller: n, err, backoffMs: backoff, queueUrl: this.queueUrl });
+        await this.sleep(backoff);
+        backoff = Math.min(backoff * 2, MAX_RECEIVE_BACKOFF_MS);
+        continue;
+      }
+      if (messages.length > 0) this.handle(messages);
+    }
+  }
+
+  private handle(messages: Message[]): void {
+    const now = Date.now();
+    const batch: ReceivedDelivery[] = [];
+    for (const m of messages) {
+      const handle = m.ReceiptHandle;
+      if (!handle) continue;
+      try {
+        const event = parseSqsBody(m.Body);
+        this.metrics.eventsReceived.inc();
+        batch.push({ event, receivedAtMs: now, ack: () => this.scheduleDelete(handle), nack: () => this.makeVisible(handle) });
+      } catch (err) {
+        if (!(err instanceof MalformedMessageError)) throw err;
+        this.metrics.malformed.inc();
+        this.log('error', 'malformed SQS message; leaving it for the dead-letter queue', {
+          messageId: m.MessageId, receiveCount: Number(m.Attributes?.ApproximateReceiveCount ?? 0), error: err.message,
+        });
+        this.sqs.send(new ChangeMessageVisibilityCommand({ QueueUrl: this.queueUrl, ReceiptHandle: handle, VisibilityTimeout: this.cfg.poisonRetryDelaySeconds }))
+          .catch((e: unknown) => this.log('warn', 'could not reset visibility of a malformed message', { messageId: m.MessageId, err: e }));
+      }
+    }
+    if (batch.length > 0) this.onBatch(batch);
+  }
+
+  private makeVisible(handle: string): Promise<void> {
+    return this.sqs.send(new ChangeMessageVisibilityCommand({ QueueUrl: this.queueUrl, ReceiptHandle: handle, VisibilityTimeout: 0 }))
+      .then(() => undefined, (err: unknown) => this.log('warn', 'could not return a held message to the queue; it reappears after the visibility timeout', { err }));
+  }
+
+  private scheduleDelete(handle: string): void {
+    this.toDelete.push({ id: String(this.seq++), handle });
+    if (this.toDelete.length >= DELETE_BATCH_MAX) this.flushDeletes();
+    else if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      setImmediate(() => { this.flushScheduled = false; this.flushDeletes(); });
+    }
+  }
+
+  private flushDeletes(): void {
+    while (this.toDelete.length > 0) {
+      const chunk = this.toDelete.splice(0, DELETE_BATCH_MAX);
+      const p = this.sqs.send(new DeleteMessageBatchCommand({
+        QueueUrl: this.queueUrl,
+        Entries: chunk.map((e) => ({ Id: e.id, ReceiptHandle: e.handle })),
+      })).then((out) => {
+        const failed = out.Failed ?? [];
+        if (failed.length > 0) {
+          this.metrics.deleteErrors.inc(failed.length);
+          this.log('warn', 'some SQS deletes failed; those messages will be redelivered and de-duplicated', { failed: failed.length, code: failed[0]?.Code });
+        }
+      }, (err: unknown) => {
+        this.metrics.deleteErrors.inc(chunk.length);
+        this.log('warn', 'SQS delete batch failed; messages will be redelivered and de-duplicated', { count: chunk.length, err });
+      }).finally(() => { this.inflightDeletes.delete(p); });
+      this.inflightDeletes.add(p);
+    }
+  }
+
+  private sleep(ms: number): Promise<void> {
+    return new Promise((res) => {
+      const onAbort = () => { clearTimeout(t); res(); };
+      const t = setTimeout(() => { this.abort.signal.removeEventListener('abort', onAbort); res(); }, ms);
+      this.abort.signal.addEventListener('abort', onAbort, { once: true });
+    });
+  }
+}

@@ -1,0 +1,202 @@
+import type { ChangeEvent } from './event.js';
+
+/**
+ * Puts change events back into revision order and drops duplicates.
+ *
+ * SQS standard queues reorder and redeliver, and several pollers receive in
+ * parallel, so events arrive in any order, some twice. Events carrying the
+ * outbox chain (`prevRevision`, `part`, `parts`) are held until their
+ * predecessor has been released, so clients see one gap-free, revision-ordered
+ * stream; a hole that does not fill within `gapTimeoutMs` (its message went
+ * to the DLQ, or a previous relay incarnation deleted it) is declared a gap,
+ * and the relay tells clients to resync instead of pretending nothing was
+ * missed. Events without chain fields are only de-duplicated per key: an
+ * event whose revision is not above the last one released for its key is a
+ * duplicate (equal) or stale (lower) and is dropped.
+ */
+
+export interface SequencerOptions {
+  /** Most events held while waiting for a missing predecessor; beyond it the hole is declared a gap. */
+  maxPendingEvents: number;
+  /** How long a hole may stay open before it is declared a gap, in ms. */
+  gapTimeoutMs: number;
+  /** Most keys whose last revision is remembered for per-key de-duplication (oldest forgotten first). */
+  maxTrackedKeys: number;
+  now?: () => number;
+}
+
+/** A received copy of an event, with what to do once it has been fanned out (delete it from SQS). */
+export interface Delivery {
+  event: ChangeEvent;
+  ack: () => void;
+}
+
+export interface Gap {
+  /** Last revision released before the hole. */
+  afterRevision: number | undefined;
+  /** The stream resumes after this revision: everything in (afterRevision, resumeAfter] may be missing. */
+  resumeAfter: number;
+  reason: 'timeout' | 'pending-limit';
+}
+
+export interface SequencerSink {
+  /** Events to fan out, in order. Called synchronously; ack the deliveries afterwards. */
+  release(events: ChangeEvent[]): void;
+  /** The stream has a hole: clients must resync. Called before the events after the hole are released. */
+  gap(gap: Gap): void;
+  /** Chain start: the first chained events after startup follow `floor`. */
+  established(floor: number): void;
+  dropped(reason: 'duplicate' | 'stale', event: ChangeEvent): void;
+}
+
+interface PendingRevision {
+  revision: number;
+  prevRevision: number;
+  parts: number;
+  got: Map<number, Delivery[]>;
+  firstSeenMs: number;
+}
+
+export class Sequencer {
+  private frontier: number | undefined;
+  private readonly pending = new Map<number, PendingRevision>();
+  private readonly byPrev = new Map<number, number>();
+  private pendingEvents = 0;
+  private readonly keyRevision = new Map<string, number>();
+  private readonly now: () => number;
+
+  constructor(private readonly opts: SequencerOptions, private readonly sink: SequencerSink) {
+    this.now = opts.now ?? Date.now;
+  }
+
+  /** Last revision released in chain order (undefined until the first chained event). */
+  get frontierRevision(): number | undefined { return this.frontier; }
+  get pendingCount(): number { return this.pendingEvents; }
+
+  /** Offers one receive batch. Deliveries that are duplicates are acked at once. */
+  offer(batch: Delivery[]): void {
+    const chained = batch.filter((d) => d.event.prevRevision !== undefined);
+    if (this.frontier === undefined && chained.length > 0) {
+      // Start of coverage: everything at or below the lowest predecessor in
+      // the first batch is treated as before our time (clients asking for it
+      // get a resync). Picking the lowest reduces needless resyncs when the
+      // first batch arrived reordered.
+      const floor = Math.min(...chained.map((d) => d.event.prevRevision as number));
+      this.frontier = floor;
+      this.sink.established(floor);
+    }
+    for (const d of batch) {
+      if (d.event.prevRevision === undefined) this.offerUnchained(d);
+      else this.offerChained(d);
+    }
+    this.releaseReady();
+    if (this.pendingEvents > this.opts.maxPendingEvents) this.declareGap('pending-limit');
+  }
+
+  /** Every delivery held waiting for a predecessor (for giving them back to SQS at shutdown). */
+  heldDeliveries(): Delivery[] {
+    const out: Delivery[] = [];
+    for (const p of this.pending.values()) for (const copies of p.got.values()) out.push(...copies);
+    return out;
+  }
+
+  /** Declares a gap when the oldest hole has been open longer than gapTimeoutMs. Call periodically. */
+  checkGaps(): void {
+    if (this.pending.size === 0) return;
+    const oldest = Math.min(...[...this.pending.values()].map((p) => p.firstSeenMs));
+    if (this.now() - oldest >= this.opts.gapTimeoutMs) this.declareGap('timeout');
+  }
+
+  private offerUnchained(d: Delivery): void {
+    const k = `${d.event.kind}:${d.event.key}`;
+    const last = this.keyRevision.get(k);
+    if (last !== undefined && d.event.revision <= last) {
+      this.sink.dropped(d.event.revision === last ? 'duplicate' : 'stale', d.event);
+      d.ack();
+      return;
+    }
+    this.rememberKey(k, d.event.revision);
+    this.sink.release([d.event]);
+    d.ack();
+  }
+
+  private offerChained(d: Delivery): void {
+    const ev = d.event;
+    if (this.frontier !== undefined && ev.revision <= this.frontier) {
+      this.sink.dropped('duplicate', ev);
+      d.ack();
+      return;
+    }
+    let p = this.pending.get(ev.revision);
+    if (!p) {
+      p = { revision: ev.revision, prevRevision: ev.prevRevision as number, parts: ev.parts as number, got: new Map(), firstSeenMs: this.now() };
+      this.pending.set(ev.revision, p);
+      this.byPrev.set(p.prevRevision, p.revision);
+    }
+    const copies = p.got.get(ev.part as number);
+    if (copies) {
+      // A redelivered copy: keep its receipt so it is deleted with the first one.
+      this.sink.dropped('duplicate', ev);
+      copies.push(d);
+      return;
+    }
+    p.got.set(ev.part as number, [d]);
+    this.pendingEvents++;
+  }
+
+  private releaseReady(): void {
+    for (;;) {
+      if (this.frontier === undefined) return;
+      const next = this.byPrev.get(this.frontier);
+      if (next === undefined) return;
+      const p = this.pending.get(next)!;
+      if (p.got.size < p.parts) return;
+      this.releaseRevision(p);
+    }
+  }
+
+  private releaseRevision(p: PendingRevision): void {
+    this.pending.delete(p.revision);
+    this.byPrev.delete(p.prevRevision);
+    const parts = [...p.got.entries()].sort((a, b) => a[0] - b[0]);
+    this.pendingEvents -= parts.length;
+    const events: ChangeEvent[] = [];
+    for (const [, copies] of parts) {
+      const ev = copies[0]!.event;
+      const k = `${ev.kind}:${ev.key}`;
+      const last = this.keyRevision.get(k);
+      if (last !== undefined && ev.revision < last) {
+        // Cannot happen for one producer's chain; guards against a second producer.
+        this.sink.dropped('stale', ev);
+        continue;
+      }
+      this.rememberKey(k, ev.revision);
+      events.push(ev);
+    }
+    this.frontier = p.revision;
+    if (events.length > 0) this.sink.release(events);
+    for (const [, copies] of parts) for (const c of copies) c.ack();
+  }
+
+  /** Skips the hole before the lowest pending revision and releases what follows it. */
+  private declareGap(reason: Gap['reason']): void {
+    if (this.pending.size === 0) return;
+    const lowest = this.pending.get(Math.min(...this.pending.keys()))!;
+    const gap: Gap = { afterRevision: this.frontier, resumeAfter: lowest.prevRevision, reason };
+    this.sink.gap(gap);
+    // An incomplete lowest revision is released with the parts that arrived;
+    // the gap already told clients that something may be missing.
+    this.frontier = lowest.prevRevision;
+    this.releaseRevision(lowest);
+    this.releaseReady();
+  }
+
+  private rememberKey(k: string, revision: number): void {
+    this.keyRevision.delete(k);
+    this.keyRevision.set(k, revision);
+    if (this.keyRevision.size > this.opts.maxTrackedKeys) {
+      const oldest = this.keyRevision.keys().next().value as string;
+      this.keyRevision.delete(oldest);
+    }
+  }
+}

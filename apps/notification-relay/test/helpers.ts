@@ -1,0 +1,135 @@
+import { startFauxqs, type FauxqsServer } from 'fauxqs';
+import { SNSClient, PublishBatchCommand, PublishCommand } from '@aws-sdk/client-sns';
+import { SQSClient } from '@aws-sdk/client-sqs';
+import { WebSocket } from 'ws';
+import { createTokenStore, hashToken } from '@flagraft/auth';
+import type { ChangeEvent } from '../src/index.js';
+
+export const REGION = 'us-east-1';
+export const CREDS = { accessKeyId: 'test', secretAccessKey: 'test' };
+
+export const TOKENS = { reader: 'reader-secret', evaluator: 'eval-secret', admin: 'admin-secret' };
+export const tokenStore = () => createTokenStore([
+  { name: 'rita', role: 'reader', sha256: hashToken(TOKENS.reader) },
+  { name: 'eve', role: 'evaluator', sha256: hashToken(TOKENS.evaluator) },
+  { name: 'ada', role: 'admin', sha256: hashToken(TOKENS.admin) },
+]);
+
+export async function startEmulator(): Promise<{ server: FauxqsServer; endpoint: string; sns: SNSClient; sqs: SQSClient; stop(): Promise<void> }> {
+  const server = await startFauxqs({ port: 0, logger: false, host: '127.0.0.1' });
+  const endpoint = `http://127.0.0.1:${server.port}`;
+  const sns = new SNSClient({ endpoint, region: REGION, credentials: CREDS });
+  const sqs = new SQSClient({ endpoint, region: REGION, credentials: CREDS });
+  return { server, endpoint, sns, sqs, async stop() { sns.destroy(); sqs.destroy(); await server.stop(); } };
+}
+
+let uniq = 0;
+export const uniqueName = (p: string) => `${p}-${process.pid}-${Date.now().toString(36)}-${uniq++}`;
+
+/** A chained event as the flagraft outbox would publish it. */
+export function ev(revision: number, key: string, prevRevision?: number, extra: Partial<ChangeEvent> = {}): ChangeEvent {
+  const e: ChangeEvent = {
+    v: 1, revision, kind: 'flag', key, op: 'put',
+    flag: { flag: { key, type: 'boolean', variants: { on: true, off: false }, defaultVariant: 'on', enabled: true, rules: [] }, modRevision: revision },
+    actor: 'test', time: new Date().toISOString(), ...extra,
+  };
+  if (prevRevision !== undefined) Object.assign(e, { prevRevision, part: 0, parts: 1 });
+  return e;
+}
+
+export async function publish(sns: SNSClient, topicArn: string, events: ChangeEvent[]): Promise<void> {
+  for (let i = 0; i < events.length; i += 10) {
+    const chunk = events.slice(i, i + 10);
+    const out = await sns.send(new PublishBatchCommand({
+      TopicArn: topicArn,
+      PublishBatchRequestEntries: chunk.map((e, j) => ({
+        Id: String(j), Message: JSON.stringify(e),
+        MessageAttributes: {
+          key: { DataType: 'String', StringValue: e.key }, op: { DataType: 'String', StringValue: e.op },
+          revision: { DataType: 'Number', StringValue: String(e.revision) }, kind: { DataType: 'String', StringValue: e.kind },
+        },
+      })),
+    }));
+    if ((out.Failed ?? []).length > 0) throw new Error(`publish failed: ${JSON.stringify(out.Failed)}`);
+  }
+}
+
+export async function publishRaw(sns: SNSClient, topicArn: string, message: string): Promise<void> {
+  await sns.send(new PublishCommand({ TopicArn: topicArn, Message: message }));
+}
+
+/** Polls `cond` until it is true or the deadline passes (then throws with `what`). */
+export async function waitFor(cond: () => boolean | Promise<boolean>, what: string, timeoutMs = 10_000, everyMs = 10): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (await cond()) return;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for: ${what}`);
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+}
+
+export interface TestClient {
+  ws: WebSocket;
+  messages: any[];
+  changes(): ChangeEvent[];
+  closed: { code: number; reason: string } | undefined;
+  opened: Promise<void>;
+  close(): Promise<void>;
+}
+
+/** A real WebSocket client that records everything it receives. */
+export function connect(url: string, opts: { token?: string; headers?: Record<string, string> } = {}): TestClient {
+  const headers: Record<string, string> = { ...opts.headers };
+  if (opts.token) headers.authorization = `Bearer ${opts.token}`;
+  const ws = new WebSocket(url, { headers });
+  const c: TestClient = {
+    ws, messages: [], closed: undefined,
+    changes: () => c.messages.filter((m) => m.type === 'change').map((m) => m.event),
+    opened: new Promise((res, rej) => { ws.once('open', () => res()); ws.once('error', rej); ws.once('unexpected-response', (_q, r) => rej(new Error(`HTTP ${r.statusCode}`))); }),
+    async close() {
+      if (ws.readyState === WebSocket.CLOSED) return;
+      await new Promise<void>((res) => { ws.once('close', () => res()); ws.terminate(); });
+    },
+  };
+  ws.on('message', (d) => c.messages.push(JSON.parse(d.toString())));
+  ws.on('close', (code, reason) => { c.closed = { code, reason: reason.toString() }; });
+  ws.on('error', () => {});
+  return c;
+}
+
+/** The HTTP status of a refused upgrade. */
+export function upgradeStatus(url: string, headers: Record<string, string> = {}): Promise<number> {
+  return new Promise((res, rej) => {
+    const ws = new WebSocket(url, { headers });
+    ws.on('unexpected-response', (_req, r) => { res(r.statusCode ?? 0); ws.terminate(); });
+    ws.on('open', () => { ws.terminate(); res(101); });
+    ws.on('error', (e) => rej(e));
+  });
+}
+
+import { createRelay, type Relay, type RelayOptions } from '../src/index.js';
+
+export interface RelayFixture { relay: Relay; topicArn: string; queueName: string; wsUrl: string; logs: any[] }
+
+/** A relay on a free port with its own topic, queue and DLQ created by the provision option. */
+export async function startRelay(endpoint: string, opts: Partial<RelayOptions> & { topicArn?: string; queueName?: string } = {}): Promise<RelayFixture> {
+  const logs: any[] = [];
+  const queueName = opts.queueName ?? uniqueName('relayq');
+  const { topicArn, ...rest } = opts;
+  const relay = createRelay({
+    host: '127.0.0.1', port: 0, aws: { region: REGION, endpoint, credentials: CREDS }, auth: tokenStore(),
+    queueName, waitTimeSeconds: 1, pollers: 3, processMetrics: false,
+    provision: { ...(topicArn ? { topicArn } : { topicName: uniqueName('topic') }), maxReceiveCount: 2, rawDelivery: false },
+    log: (level, msg, fields) => logs.push({ level, msg, ...fields }),
+    ...rest,
+  });
+  await relay.start();
+  const arn = topicArn ?? await findTopicArn(relay, logs);
+  return { relay, topicArn: arn, queueName, wsUrl: `ws://127.0.0.1:${relay.address.port}/ws`, logs };
+}
+
+async function findTopicArn(_relay: Relay, logs: any[]): Promise<string> {
+  const rec = logs.find((l) => l.msg.startsWith('provisioned'));
+  if (!rec) throw new Error('relay did not log its provisioned topic');
+  return rec.topicArn as string;
+}

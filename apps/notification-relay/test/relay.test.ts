@@ -1,0 +1,274 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { GetQueueUrlCommand, ReceiveMessageCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
+import { CLOSE_AUTH_TIMEOUT, CLOSE_GOING_AWAY, CLOSE_UNAUTHORIZED } from '../src/index.js';
+import {
+  TOKENS, connect, ev, publish, publishRaw, startEmulator, startRelay, upgradeStatus, waitFor, type RelayFixture, type TestClient,
+} from './helpers.js';
+
+let emu: Awaited<ReturnType<typeof startEmulator>>;
+const relays: RelayFixture[] = [];
+const clients: TestClient[] = [];
+
+beforeAll(async () => { emu = await startEmulator(); });
+afterEach(async () => {
+  await Promise.all(clients.splice(0).map((c) => c.close()));
+  await Promise.all(relays.splice(0).map((r) => r.relay.close()));
+});
+afterAll(async () => { await emu?.stop(); });
+
+async function relay(opts: Parameters<typeof startRelay>[1] = {}) {
+  const r = await startRelay(emu.endpoint, opts);
+  relays.push(r);
+  return r;
+}
+function client(url: string, opts: Parameters<typeof connect>[1] = { token: TOKENS.reader }) {
+  const c = connect(url, opts);
+  clients.push(c);
+  return c;
+}
+const hello = (c: TestClient) => waitFor(() => c.messages.some((m) => m.type === 'hello'), 'hello');
+
+describe('relay fan-out', () => {
+  it('delivers an event to two clients once each, with its revision', async () => {
+    const r = await relay();
+    const a = client(r.wsUrl), b = client(r.wsUrl);
+    await Promise.all([hello(a), hello(b)]);
+    await publish(emu.sns, r.topicArn, [ev(7, 'checkout', 3)]);
+    await waitFor(() => a.changes().length === 1 && b.changes().length === 1, 'both clients got the event');
+    // A second event proves nothing else (no duplicate of 7) was queued before it.
+    await publish(emu.sns, r.topicArn, [ev(9, 'checkout', 7)]);
+    await waitFor(() => a.changes().length === 2 && b.changes().length === 2, 'second event');
+    for (const c of [a, b]) expect(c.changes().map((e) => [e.key, e.revision])).toEqual([['checkout', 7], ['checkout', 9]]);
+    await waitFor(async () => (await r.relay.metrics.eventsDelivered.get()).values[0]?.value === 2, 'metric');
+  });
+
+  it('drops duplicates and puts reordered events back into revision order', async () => {
+    const r = await relay();
+    const a = client(r.wsUrl);
+    await hello(a);
+    await publish(emu.sns, r.topicArn, [ev(10, 'k1', 5)]);
+    await waitFor(() => a.changes().length === 1, 'first');
+    // 12 arrives before 11 and 11 arrives twice.
+    await publish(emu.sns, r.topicArn, [ev(12, 'k1', 11)]);
+    await publish(emu.sns, r.topicArn, [ev(11, 'k2', 10), ev(11, 'k2', 10), ev(10, 'k1', 5)]);
+    await waitFor(() => a.changes().length === 3, 'three events');
+    await publish(emu.sns, r.topicArn, [ev(13, 'k2', 12)]);
+    await waitFor(() => a.changes().length === 4, 'four events');
+    expect(a.changes().map((e) => e.revision)).toEqual([10, 11, 12, 13]);
+    const dup = await r.relay.metrics.duplicatesDropped.get();
+    expect(dup.values.reduce((s, v) => s + v.value, 0)).toBe(2);
+  });
+
+  it('de-duplicates unchained events per key and drops stale ones', async () => {
+    const r = await relay();
+    const a = client(r.wsUrl);
+    await hello(a);
+    await publish(emu.sns, r.topicArn, [ev(5, 'x')]);
+    await waitFor(() => a.changes().length === 1, 'first');
+    await publish(emu.sns, r.topicArn, [ev(5, 'x'), ev(4, 'x'), ev(6, 'x')]);
+    await waitFor(() => a.changes().length === 2, 'second');
+    await publish(emu.sns, r.topicArn, [ev(7, 'x')]);
+    await waitFor(() => a.changes().length === 3, 'third');
+    expect(a.changes().map((e) => e.revision)).toEqual([5, 6, 7]);
+  });
+
+  it('accepts raw message delivery (no SNS envelope)', async () => {
+    const r = await relay({ provision: { topicName: `raw-${Date.now()}`, maxReceiveCount: 2, rawDelivery: true } });
+    const a = client(r.wsUrl);
+    await hello(a);
+    await publish(emu.sns, r.topicArn, [ev(3, 'raw-key', 1)]);
+    await waitFor(() => a.changes().length === 1, 'raw event');
+    expect(a.changes()[0]).toMatchObject({ key: 'raw-key', revision: 3, v: 1 });
+  });
+
+  it('filters by key prefix and kind', async () => {
+    const r = await relay();
+    const url = new URL(r.wsUrl);
+    url.searchParams.append('prefix', 'pay-');
+    url.searchParams.append('prefix', 'checkout');
+    const f = client(url.toString());
+    const all = client(r.wsUrl);
+    const seg = client(`${r.wsUrl}?kinds=segment`);
+    await Promise.all([hello(f), hello(all), hello(seg)]);
+    await publish(emu.sns, r.topicArn, [ev(2, 'pay-now', 1), ev(3, 'other', 2), ev(4, 'checkout-v2', 3), ev(5, 'beta', 4, { kind: 'segment' })]);
+    await waitFor(() => all.changes().length === 4, 'all four');
+    await waitFor(() => f.changes().length === 2 && seg.changes().length === 1, 'filtered');
+    expect(f.changes().map((e) => e.key)).toEqual(['pay-now', 'checkout-v2']);
+    expect(seg.changes().map((e) => e.key)).toEqual(['beta']);
+  });
+});
+
+describe('replay and resync', () => {
+  it('replays what a reconnecting client missed, and says resync below the window', async () => {
+    const r = await relay({ replayWindowEvents: 5 });
+    const a = client(r.wsUrl);
+    await hello(a);
+    const events = Array.from({ length: 8 }, (_, i) => ev(i + 2, `k${i % 3}`, i + 1));
+    await publish(emu.sns, r.topicArn, events);
+    await waitFor(() => a.changes().length === 8, 'all 8');
+    const since6 = client(`${r.wsUrl}?since=6`);
+    await waitFor(() => since6.messages.some((m) => m.type === 'replayed'), 'replay done');
+    expect(since6.changes().map((e) => e.revision)).toEqual([7, 8, 9]);
+    // The window holds 5 events (5..9): asking for everything after 2 cannot be answered.
+    const since2 = client(`${r.wsUrl}?since=2`);
+    await waitFor(() => since2.messages.some((m) => m.type === 'resync'), 'resync');
+    expect(since2.messages.find((m) => m.type === 'resync')).toMatchObject({ reason: 'out-of-window', revision: 9 });
+    expect(since2.changes()).toEqual([]);
+    // Both keep receiving live events.
+    await publish(emu.sns, r.topicArn, [ev(10, 'k0', 9)]);
+    await waitFor(() => since6.changes().length === 4 && since2.changes().length === 1, 'live after replay');
+  });
+
+  it('relay restart: a client reconnecting with ?since= gets what it missed, or a resync, never a silent gap', async () => {
+    const first = await startRelay(emu.endpoint, {});
+    let stopped = false;
+    try {
+      const a = client(first.wsUrl);
+      await hello(a);
+      await publish(emu.sns, first.topicArn, [ev(2, 'a', 1), ev(3, 'b', 2), ev(4, 'a', 3)]);
+      await waitFor(() => a.changes().length === 3, 'before restart');
+      await first.relay.close();
+      stopped = true;
+      await waitFor(() => a.closed !== undefined, 'client saw the shutdown');
+      expect(a.closed!.code).toBe(CLOSE_GOING_AWAY);
+      // Changes made while the relay is down wait in its queue.
+      await publish(emu.sns, first.topicArn, [ev(5, 'b', 4), ev(6, 'c', 5)]);
+    } finally {
+      if (!stopped) await first.relay.close();
+    }
+    const second = await relay({ queueName: first.queueName, topicArn: first.topicArn });
+    // Before the relay has seen its first event it cannot prove coverage: resync.
+    const early = client(`${second.wsUrl}?since=4`);
+    await waitFor(() => early.messages.some((m) => m.type === 'resync' || m.type === 'replayed'), 'early answer');
+    await waitFor(() => second.relay.frontierRevision() === 6, 'second relay caught up');
+    const back = client(`${second.wsUrl}?since=4`);
+    await waitFor(() => back.messages.some((m) => m.type === 'replayed' || m.type === 'resync'), 'reconnect answer');
+    expect(back.messages.some((m) => m.type === 'resync')).toBe(false);
+    expect(back.changes().map((e) => e.revision)).toEqual([5, 6]);
+    // Asking from before what this relay can prove is a resync, not a partial replay.
+    const old = client(`${second.wsUrl}?since=2`);
+    await waitFor(() => old.messages.some((m) => m.type === 'resync' || m.type === 'replayed'), 'old answer');
+    expect(old.messages.some((m) => m.type === 'resync')).toBe(true);
+    expect(old.changes()).toEqual([]);
+    // The early client either got a full replay or a resync; never a partial one.
+    const earlyRevs = early.changes().map((e) => e.revision).filter((x) => x <= 6);
+    if (!early.messages.some((m) => m.type === 'resync')) expect(earlyRevs).toEqual([5, 6]);
+  });
+
+  it('declares a gap after gapTimeoutMs when a predecessor never arrives, and tells clients to resync', async () => {
+    const r = await relay({ gapTimeoutMs: 300 });
+    const a = client(r.wsUrl);
+    await hello(a);
+    await publish(emu.sns, r.topicArn, [ev(2, 'a', 1)]);
+    await waitFor(() => a.changes().length === 1, 'first');
+    // 3 is lost; 4 names 3 as its predecessor.
+    await publish(emu.sns, r.topicArn, [ev(4, 'a', 3)]);
+    await waitFor(() => a.messages.some((m) => m.type === 'resync'), 'gap resync', 5000);
+    await waitFor(() => a.changes().length === 2, 'event after the gap');
+    const idx = a.messages.findIndex((m) => m.type === 'resync');
+    expect(a.messages[idx]).toMatchObject({ reason: 'gap', revision: 3 });
+    expect(a.messages.slice(idx + 1).filter((m) => m.type === 'change').map((m) => m.event.revision)).toEqual([4]);
+    expect((await r.relay.metrics.gaps.get()).values[0]!.value).toBe(1);
+    // A client that last saw 2 cannot be replayed across the gap.
+    const c = client(`${r.wsUrl}?since=2`);
+    await waitFor(() => c.messages.some((m) => m.type === 'resync' || m.type === 'replayed'), 'answer');
+    expect(c.messages.some((m) => m.type === 'resync')).toBe(true);
+  });
+});
+
+describe('poison messages and slow clients', () => {
+  it('moves a malformed SQS message to the dead-letter queue and keeps running', async () => {
+    const r = await relay({ poisonRetryDelaySeconds: 0 });
+    const a = client(r.wsUrl);
+    await hello(a);
+    await emu.sqs.send(new SendMessageCommand({ QueueUrl: r.relay.queueUrl, MessageBody: 'not json at all {' }));
+    await publishRaw(emu.sns, r.topicArn, JSON.stringify({ v: 1, revision: 'seven' }));
+    const dlqUrl = (await emu.sqs.send(new GetQueueUrlCommand({ QueueName: `${r.queueName}-dlq` }))).QueueUrl!;
+    const dead: string[] = [];
+    await waitFor(async () => {
+      const out = await emu.sqs.send(new ReceiveMessageCommand({ QueueUrl: dlqUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 0 }));
+      for (const m of out.Messages ?? []) dead.push(m.Body ?? '');
+      return dead.length >= 2;
+    }, 'both poison messages in the DLQ', 15_000, 100);
+    expect(dead.some((b) => b === 'not json at all {')).toBe(true);
+    expect(dead.some((b) => b.includes('seven'))).toBe(true);
+    expect((await r.relay.metrics.malformed.get()).values[0]!.value).toBeGreaterThanOrEqual(2);
+    expect(r.logs.some((l) => l.level === 'error' && /malformed/.test(l.msg) && /revision/.test(l.error))).toBe(true);
+    // Still serving.
+    await publish(emu.sns, r.topicArn, [ev(2, 'after-poison', 1)]);
+    await waitFor(() => a.changes().length === 1, 'event after poison');
+    const h = await fetch(`${r.relay.url}/health`);
+    expect(h.status).toBe(200);
+  });
+
+  it('disconnects a client that does not read, without affecting the others', async () => {
+    const r = await relay({ maxClientBufferBytes: 64 * 1024 });
+    const fast = client(r.wsUrl);
+    const slow = client(r.wsUrl);
+    await Promise.all([hello(fast), hello(slow)]);
+    // The slow client stops reading from its socket: the kernel buffers fill, then the relay's.
+    (slow.ws as any)._socket.pause();
+    const big = 'x'.repeat(20_000);
+    const N = 300;
+    const events = Array.from({ length: N }, (_, i) => ev(i + 2, `big-${i % 10}`, i + 1, { flag: { description: big } }));
+    await publish(emu.sns, r.topicArn, events);
+    await waitFor(() => fast.changes().length === N, 'fast client got everything', 30_000);
+    expect(fast.changes().map((e) => e.revision)).toEqual(events.map((e) => e.revision));
+    await waitFor(async () => (await r.relay.metrics.slowClientsDisconnected.get()).values[0]?.value === 1, 'slow client dropped', 10_000);
+    expect(fast.closed).toBeUndefined();
+    expect(r.logs.some((l) => l.msg === 'disconnecting slow client')).toBe(true);
+  });
+});
+
+describe('auth and endpoints', () => {
+  it('authenticates by header or by first message; refuses unknown tokens and the evaluator role', async () => {
+    const r = await relay({ authTimeoutMs: 300 });
+    expect(await upgradeStatus(r.wsUrl, { authorization: 'Bearer wrong' })).toBe(401);
+    expect(await upgradeStatus(r.wsUrl, { authorization: `Bearer ${TOKENS.evaluator}` })).toBe(403);
+    expect(await upgradeStatus(r.wsUrl.replace('/ws', '/nope'), {})).toBe(404);
+    expect(await upgradeStatus(`${r.wsUrl}?since=abc`, { 'x-api-key': TOKENS.reader })).toBe(400);
+    const byKey = client(r.wsUrl, { headers: { 'x-api-key': TOKENS.admin } });
+    await hello(byKey);
+    // Browser style: no header, the token in the first message.
+    const browser = client(r.wsUrl, {});
+    await browser.opened;
+    browser.ws.send(JSON.stringify({ type: 'auth', token: TOKENS.reader }));
+    await hello(browser);
+    expect(browser.messages[0]).toMatchObject({ type: 'hello', principal: 'rita' });
+    const bad = client(r.wsUrl, {});
+    await bad.opened;
+    bad.ws.send(JSON.stringify({ type: 'auth', token: 'nope' }));
+    await waitFor(() => bad.closed !== undefined, 'bad token closed');
+    expect(bad.closed!.code).toBe(CLOSE_UNAUTHORIZED);
+    const silent = client(r.wsUrl, {});
+    await waitFor(() => silent.closed !== undefined, 'auth timeout');
+    expect(silent.closed!.code).toBe(CLOSE_AUTH_TIMEOUT);
+    // Unauthenticated sockets get no events.
+    const waiting = client(r.wsUrl, {});
+    await waiting.opened;
+    await publish(emu.sns, r.topicArn, [ev(2, 'secret', 1)]);
+    await waitFor(() => byKey.changes().length === 1 && browser.changes().length === 1, 'authed clients got it');
+    expect(waiting.messages).toEqual([]);
+  });
+
+  it('serves /health, /ready and /metrics', async () => {
+    const r = await relay();
+    expect((await fetch(`${r.relay.url}/health`)).status).toBe(200);
+    await waitFor(async () => (await fetch(`${r.relay.url}/ready`)).status === 200, 'ready');
+    const a = client(r.wsUrl);
+    await hello(a);
+    await publish(emu.sns, r.topicArn, [ev(2, 'm', 1), ev(2, 'm', 1)]);
+    await waitFor(() => a.changes().length === 1, 'event');
+    const text = await (await fetch(`${r.relay.url}/metrics`)).text();
+    for (const name of ['flagraft_relay_events_received_total', 'flagraft_relay_duplicates_dropped_total', 'flagraft_relay_fanout_latency_seconds_bucket', 'flagraft_relay_connected_clients 1', 'flagraft_relay_sqs_receive_errors_total']) {
+      expect(text).toContain(name);
+    }
+    expect((await fetch(`${r.relay.url}/nothing`)).status).toBe(404);
+  });
+
+  it('refuses bad config with the field named', async () => {
+    const { createRelay } = await import('../src/index.js');
+    expect(() => createRelay({ aws: { region: 'us-east-1' }, auth: 'none', queueName: 'q', pollers: 0 })).toThrow(/pollers/);
+    expect(() => createRelay({ aws: { region: 'us-east-1' }, auth: 'none' })).toThrow(/queueUrl or queueName/);
+  });
+});
