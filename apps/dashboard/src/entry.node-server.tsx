@@ -1,0 +1,41 @@
+/*
+ * The dashboard's production server: Qwik City's Node middleware on a plain
+ * node:http server, plus the /live WebSocket proxy. `node server/entry.node-server.js`
+ * reads its config from the environment (README.md) and listens.
+ */
+import { createQwikCity } from '@builder.io/qwik-city/middleware/node';
+import qwikCityPlan from '@qwik-city-plan';
+import render from './entry.ssr';
+import { createDashboard } from './server/dashboard';
+import { ConfigError, loadConfigFromEnv } from './server/config';
+import { log } from './server/log';
+
+const qwik = createQwikCity({
+  render,
+  qwikCityPlan,
+  static: { cacheControl: 'public, max-age=31536000, immutable' },
+});
+
+async function main(): Promise<void> {
+  let config;
+  try {
+    config = loadConfigFromEnv(process.env);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      log('error', 'bad configuration', { err: err.message });
+      process.exit(2);
+    }
+    throw err;
+  }
+  const app = createDashboard(config, qwik);
+  await app.start();
+  const stop = async (signal: string) => {
+    log('info', 'shutting down', { signal });
+    await app.close();
+    process.exit(0);
+  };
+  process.once('SIGTERM', () => void stop('SIGTERM'));
+  process.once('SIGINT', () => void stop('SIGINT'));
+}
+
+void main();

@@ -1,0 +1,338 @@
+import { component$, useContext, useSignal, useStore, useTask$ } from '@builder.io/qwik';
+import { Link, routeAction$, routeLoader$, useLocation, type DocumentHead } from '@builder.io/qwik-city';
+import { LiveContext } from '~/components/live';
+import { plural, when } from '~/components/format';
+import { pageOf, parseListQuery, queryString, PAGE_SIZES } from '~/lib/list';
+import type { StoredFlag } from '~/lib/types';
+import { GatewayError } from '~/server/gateway';
+import { canEdit, gatewayFor, problemOf } from '~/server/request';
+
+export const useFlagList = routeLoader$(async (ev) => {
+  const q = parseListQuery(ev.url.searchParams);
+  try {
+    const { flags, revision } = await gatewayFor(ev).listAllFlags();
+    return { ok: true as const, query: q, revision, canEdit: canEdit(ev), ...pageOf(flags, q) };
+  } catch (err) {
+    return { ok: false as const, query: q, error: problemOf(err).message, canEdit: false };
+  }
+});
+
+/** Kill switch: PATCH {enabled} with If-Match, so a stale row never overwrites a newer change. */
+export const useToggle = routeAction$(async (data, ev) => {
+  const key = String(data.key ?? '');
+  const revision = Number(data.revision);
+  const enabled = data.enabled === 'true';
+  if (!key || !Number.isInteger(revision) || revision <= 0) return ev.fail(400, { message: 'key and revision are required', key });
+  const gw = gatewayFor(ev);
+  try {
+    const stored = await gw.patchFlag(key, { enabled }, revision);
+    return { ok: true as const, key, stored };
+  } catch (err) {
+    if (err instanceof GatewayError && err.status === 412) {
+      const current = await gw.getFlag(key).catch(() => undefined);
+      return ev.fail(412, {
+        key,
+        current,
+        message: `“${key}” changed since this page loaded${current ? ` (now revision ${current.modRevision} by ${current.updatedBy})` : ''}. The row shows the current state; confirm again if you still want to switch it.`,
+      });
+    }
+    return ev.fail(problemOf(err).status, { key, message: problemOf(err).message });
+  }
+});
+
+interface RowOverride {
+  stored: StoredFlag | null;
+  flash: number;
+}
+
+export default component$(() => {
+  const list = useFlagList();
+  const toggle = useToggle();
+  const live = useContext(LiveContext);
+  const loc = useLocation();
+  // Live and toggled rows, by key; newer than the loader's copy when modRevision is higher.
+  const over = useStore<Record<string, RowOverride>>({});
+  const unseen = useSignal(0);
+  const seenSeq = useSignal(0);
+  const pending = useSignal<{ key: string; enabled: boolean; revision: number } | null>(null);
+  const dialogRef = useSignal<HTMLDialogElement>();
+  const message = useSignal<{ kind: 'ok' | 'bad'; text: string } | null>(null);
+
+  // Resume the live feed from the revision this list was read at.
+  useTask$(({ track }) => {
+    const v = track(() => list.value);
+    if (v.ok && v.revision > live.since) live.since = v.revision;
+    unseen.value = 0;
+  });
+
+  useTask$(({ track }) => {
+    track(() => live.seq);
+    const shown = list.value.ok ? new Set(list.value.rows.map((r) => r.flag.key)) : new Set<string>();
+    for (const { seq, event } of live.events) {
+      if (seq <= seenSeq.value) continue;
+      seenSeq.value = seq;
+      if (event.kind !== 'flag') continue;
+      if (shown.has(event.key)) {
+        const loaded = list.value.ok ? list.value.rows.find((r) => r.flag.key === event.key) : undefined;
+        const curRev = over[event.key]?.stored?.modRevision ?? loaded?.modRevision ?? 0;
+        if (event.op === 'delete' || event.revision > curRev) {
+          over[event.key] = { stored: event.op === 'delete' ? null : (event.flag ?? null), flash: (over[event.key]?.flash ?? 0) + 1 };
+        }
+      } else {
+        unseen.value++;
+      }
+    }
+  });
+
+  useTask$(({ track }) => {
+    const r = track(() => toggle.value);
+    if (!r) return;
+    if (r.failed) {
+      const f = r as unknown as { key: string; message: string; current?: StoredFlag };
+      message.value = { kind: 'bad', text: f.message };
+      if (f.current) over[f.key] = { stored: f.current, flash: (over[f.key]?.flash ?? 0) + 1 };
+    } else if ('stored' in r && r.stored) {
+      const st = r.stored as StoredFlag;
+      message.value = { kind: 'ok', text: `“${st.flag.key}” is now ${st.flag.enabled ? 'enabled' : 'disabled'} (revision ${st.modRevision}).` };
+      over[st.flag.key] = { stored: st, flash: (over[st.flag.key]?.flash ?? 0) + 1 };
+    }
+  });
+
+  if (!list.value.ok) {
+    return (
+      <section>
+        <h1>Flags</h1>
+        <p class="notice bad" role="alert">
+          Could not load flags: {list.value.error}
+        </p>
+      </section>
+    );
+  }
+  const v = list.value;
+  const q = v.query;
+  const rowOf = (r: StoredFlag): { s: StoredFlag | null; flash: number } => {
+    const o = over[r.flag.key];
+    if (o && (o.stored === null || o.stored.modRevision >= r.modRevision)) return { s: o.stored, flash: o.flash };
+    return { s: r, flash: 0 };
+  };
+
+  return (
+    <section aria-labelledby="flags-title">
+      <div class="page-head">
+        <h1 id="flags-title">Flags</h1>
+        <span class="muted">
+          {plural(v.matching, 'flag')}
+          {v.matching !== v.total ? ` of ${v.total.toLocaleString('en-US')}` : ''}
+        </span>
+        <div class="actions">
+          {v.canEdit && (
+            <Link class="button primary" href="/flags/new">
+              New flag
+            </Link>
+          )}
+        </div>
+      </div>
+
+      <form class="filters" method="get" action="/flags" role="search" aria-label="Filter flags">
+        <div class="field">
+          <label for="q">Search key or tag</label>
+          <input id="q" name="q" type="search" value={q.q} maxLength={200} placeholder="e.g. checkout" />
+        </div>
+        <div class="field">
+          <label for="tag">Tag</label>
+          <select id="tag" name="tag">
+            <option value="">Any tag</option>
+            {v.tags.map((t) => (
+              <option key={t} value={t} selected={t === q.tag}>
+                {t}
+              </option>
+            ))}
+          </select>
+        </div>
+        <div class="field">
+          <label for="state">State</label>
+          <select id="state" name="state">
+            <option value="all" selected={q.state === 'all'}>
+              All
+            </option>
+            <option value="enabled" selected={q.state === 'enabled'}>
+              Enabled
+            </option>
+            <option value="disabled" selected={q.state === 'disabled'}>
+              Disabled
+            </option>
+          </select>
+        </div>
+        <div class="field">
+          <label for="size">Per page</label>
+          <select id="size" name="size">
+            {PAGE_SIZES.map((n) => (
+              <option key={n} value={String(n)} selected={n === q.pageSize}>
+                {n}
+              </option>
+            ))}
+          </select>
+        </div>
+        <button type="submit">Apply</button>
+        {(q.q || q.tag || q.state !== 'all') && (
+          <Link class="button" href="/flags">
+            Clear
+          </Link>
+        )}
+      </form>
+
+      {message.value && (
+        <p class={`notice ${message.value.kind}`} role={message.value.kind === 'bad' ? 'alert' : 'status'} data-testid="list-message">
+          {message.value.text}
+        </p>
+      )}
+      {unseen.value > 0 && (
+        <p class="notice warn" role="status">
+          {plural(unseen.value, 'change')} to flags not on this page.{' '}
+          <Link href={loc.url.pathname + loc.url.search} reload>
+            Refresh the list
+          </Link>
+        </p>
+      )}
+
+      {v.rows.length === 0 ? (
+        <p class="panel">{v.total === 0 ? 'No flags yet.' : 'No flag matches these filters.'}</p>
+      ) : (
+        <div class="table-wrap">
+          <table class="cards" aria-describedby="flags-title">
+            <thead>
+              <tr>
+                <th scope="col">Key</th>
+                <th scope="col">Type</th>
+                <th scope="col">Enabled</th>
+                <th scope="col">Default</th>
+                <th scope="col">Tags</th>
+                <th scope="col">Last change</th>
+              </tr>
+            </thead>
+            <tbody>
+              {v.rows.map((r) => {
+                const { s, flash } = rowOf(r);
+                const key = r.flag.key;
+                if (!s) {
+                  return (
+                    <tr key={key} class={`gone ${flash % 2 ? 'flash-a' : flash ? 'flash-b' : ''}`} data-key={key}>
+                      <td data-label="Key">
+                        <code>{key}</code>
+                      </td>
+                      <td colSpan={5}>deleted</td>
+                    </tr>
+                  );
+                }
+                const f = s.flag;
+                return (
+                  <tr key={key} class={flash ? (flash % 2 ? 'flash-a' : 'flash-b') : ''} data-key={key} data-revision={s.modRevision}>
+                    <td data-label="Key">
+                      <Link href={`/flags/${encodeURIComponent(key)}`}>
+                        <code>{key}</code>
+                      </Link>
+                      {f.description && <div class="muted small">{f.description}</div>}
+                    </td>
+                    <td data-label="Type">{f.type}</td>
+                    <td data-label="Enabled">
+                      {v.canEdit ? (
+                        <button
+                          type="button"
+                          class="switch"
+                          role="switch"
+                          aria-checked={f.enabled ? 'true' : 'false'}
+                          aria-label={`${f.enabled ? 'Disable' : 'Enable'} ${key}`}
+                          data-testid={`toggle-${key}`}
+                          onClick$={() => {
+                            pending.value = { key, enabled: !f.enabled, revision: s.modRevision };
+                            dialogRef.value?.showModal();
+                          }}
+                        >
+                          <span class="knob" aria-hidden="true" />
+                          {f.enabled ? 'On' : 'Off'}
+                        </button>
+                      ) : (
+                        <span class={`badge ${f.enabled ? 'on' : 'off'}`}>{f.enabled ? 'On' : 'Off'}</span>
+                      )}
+                    </td>
+                    <td data-label="Default">
+                      <code>{f.defaultVariant}</code>
+                    </td>
+                    <td data-label="Tags">
+                      {(f.tags ?? []).map((t) => (
+                        <Link key={t} class="tag" href={`/flags${queryString({ ...q, page: 1 }, { tag: t })}`}>
+                          {t}
+                        </Link>
+                      ))}
+                    </td>
+                    <td data-label="Last change" class="small">
+                      {s.updatedBy} · {when(s.updatedAt)}
+                      <div class="muted">rev {s.modRevision}</div>
+                    </td>
+                  </tr>
+                );
+              })}
+            </tbody>
+          </table>
+        </div>
+      )}
+
+      <nav class="pager" aria-label="Pages">
+        {v.page > 1 ? (
+          <Link class="button" href={`/flags${queryString(q, { page: v.page - 1 })}`} rel="prev">
+            ← Previous
+          </Link>
+        ) : (
+          <span />
+        )}
+        <span class="muted">
+          Page {v.page} of {v.pages}
+        </span>
+        {v.page < v.pages ? (
+          <Link class="button" href={`/flags${queryString(q, { page: v.page + 1 })}`} rel="next">
+            Next →
+          </Link>
+        ) : (
+          <span />
+        )}
+      </nav>
+
+      <dialog ref={dialogRef} aria-labelledby="toggle-title" data-testid="toggle-dialog">
+        {pending.value && (
+          <>
+            <h2 id="toggle-title">
+              {pending.value.enabled ? 'Enable' : 'Disable'} <code>{pending.value.key}</code>?
+            </h2>
+            <p>
+              {pending.value.enabled
+                ? 'The flag will serve its targeting rules and default variant again.'
+                : 'Kill switch: every evaluation will serve the off variant until it is enabled again.'}
+            </p>
+            <div class="dialog-actions">
+              <button type="button" onClick$={() => dialogRef.value?.close()}>
+                Cancel
+              </button>
+              <button
+                type="button"
+                class={pending.value.enabled ? 'primary' : 'danger solid'}
+                data-testid="toggle-confirm"
+                disabled={toggle.isRunning}
+                onClick$={async () => {
+                  const p = pending.value;
+                  if (!p) return;
+                  await toggle.submit({ key: p.key, enabled: String(p.enabled), revision: String(p.revision) });
+                  dialogRef.value?.close();
+                  pending.value = null;
+                }}
+              >
+                {pending.value.enabled ? 'Enable' : 'Disable'}
+              </button>
+            </div>
+          </>
+        )}
+      </dialog>
+    </section>
+  );
+});
+
+export const head: DocumentHead = { title: 'Flags' };

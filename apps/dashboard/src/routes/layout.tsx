@@ -1,0 +1,107 @@
+import { component$, Slot, useContextProvider, useStore, useVisibleTask$ } from '@builder.io/qwik';
+import { Link, routeLoader$, useLocation, useNavigate } from '@builder.io/qwik-city';
+import { applyFrame, LiveContext, reconnectDelayMs, type LiveStore } from '~/components/live';
+import { sessionView } from '~/server/request';
+
+export const useSessionView = routeLoader$((ev) => sessionView(ev));
+
+const NAV = [
+  { href: '/flags', label: 'Flags' },
+  { href: '/segments', label: 'Segments' },
+  { href: '/cluster', label: 'Cluster' },
+];
+
+export default component$(() => {
+  const session = useSessionView();
+  const loc = useLocation();
+  const nav = useNavigate();
+  const live = useStore<LiveStore>({ state: 'connecting', since: 0, seq: 0, events: [], resync: 0 });
+  useContextProvider(LiveContext, live);
+
+  // One WebSocket per tab, opened once the page is interactive.
+  // eslint-disable-next-line qwik/no-use-visible-task
+  useVisibleTask$(({ cleanup }) => {
+    if (!session.value) return;
+    let ws: WebSocket | undefined;
+    let attempt = 0;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    let stopped = false;
+    const connect = () => {
+      const url = new URL('/live', location.href);
+      url.protocol = location.protocol === 'https:' ? 'wss:' : 'ws:';
+      if (live.since > 0) url.searchParams.set('since', String(live.since));
+      const sock = new WebSocket(url);
+      ws = sock;
+      sock.onopen = () => {
+        attempt = 0;
+        live.state = 'live';
+      };
+      sock.onmessage = (m) => {
+        if (typeof m.data !== 'string') return;
+        if (applyFrame(live, m.data) === 'resync') {
+          // The relay cannot prove we missed nothing: reload the data.
+          nav(loc.url.pathname + loc.url.search, { forceReload: true });
+        }
+      };
+      sock.onclose = (e) => {
+        if (stopped) return;
+        if (e.code === 4401 || e.code === 4403) {
+          live.state = 'offline';
+          return;
+        }
+        live.state = 'reconnecting';
+        timer = setTimeout(connect, reconnectDelayMs(attempt++, Math.random()));
+      };
+    };
+    connect();
+    cleanup(() => {
+      stopped = true;
+      if (timer) clearTimeout(timer);
+      ws?.close(1000);
+    });
+  });
+
+  if (!session.value) return <Slot />;
+  const s = session.value;
+  const liveLabel = { connecting: 'Connecting…', live: 'Live', reconnecting: 'Reconnecting…', offline: 'Offline' }[live.state];
+  return (
+    <>
+      <a class="skip-link" href="#main">
+        Skip to content
+      </a>
+      <header class="topbar">
+        <Link class="brand" href="/flags">
+          flagraft
+        </Link>
+        <nav aria-label="Main">
+          <ul>
+            {NAV.map((n) => (
+              <li key={n.href}>
+                <Link href={n.href} aria-current={loc.url.pathname.startsWith(n.href) ? 'page' : undefined}>
+                  {n.label}
+                </Link>
+              </li>
+            ))}
+          </ul>
+        </nav>
+        <span class="spacer" />
+        <span class="live" data-state={live.state} role="status" aria-live="polite" data-testid="live-indicator">
+          {liveLabel}
+        </span>
+        <div class="who">
+          <span>
+            {s.name} <span class="role">{s.role}</span>
+          </span>
+          <form method="post" action="/logout">
+            <button type="submit" class="link">
+              Sign out
+            </button>
+          </form>
+        </div>
+      </header>
+      <main id="main" tabIndex={-1}>
+        <Slot />
+      </main>
+    </>
+  );
+});

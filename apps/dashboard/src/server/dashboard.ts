@@ -1,0 +1,74 @@
+// createDashboard(config, qwik): the HTTP server around Qwik City's Node
+// middleware. Static assets first, then pages; WebSocket upgrades on /live.
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { setConfig, type DashboardConfig } from './config';
+import { createLiveProxy, LIVE_PATH } from './live-proxy';
+import { log } from './log';
+
+type Next = (err?: unknown) => void;
+type Handler = (req: IncomingMessage, res: ServerResponse, next: Next) => void;
+export interface QwikHandlers {
+  router: Handler;
+  notFound: Handler;
+  staticFile: Handler;
+}
+
+export interface Dashboard {
+  start(): Promise<void>;
+  close(): Promise<void>;
+  /** Bound address once started. */
+  address(): { host: string; port: number };
+  readonly server: Server;
+}
+
+export function createDashboard(config: DashboardConfig, qwik: QwikHandlers): Dashboard {
+  setConfig(config);
+  const live = createLiveProxy(config);
+  const server = createServer((req, res) => {
+    const fail: Next = (err) => {
+      if (err) log('error', 'request failed', { err: err as Error, path: req.url });
+      if (!res.headersSent) {
+        res.statusCode = 500;
+        res.setHeader('content-type', 'text/plain');
+      }
+      res.end('Internal error');
+    };
+    qwik.staticFile(req, res, (e1) => {
+      if (e1) return fail(e1);
+      qwik.router(req, res, (e2) => {
+        if (e2) return fail(e2);
+        qwik.notFound(req, res, (e3) => fail(e3));
+      });
+    });
+  });
+  server.on('upgrade', (req, socket, head) => {
+    const path = (req.url ?? '/').split('?')[0];
+    if (path === LIVE_PATH) live.handleUpgrade(req, socket, head);
+    else socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+  });
+  server.on('clientError', (_err, socket) => {
+    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
+  });
+  let bound = { host: config.host, port: config.port };
+  return {
+    server,
+    address: () => bound,
+    start: () =>
+      new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(config.port, config.host, () => {
+          const a = server.address() as AddressInfo;
+          bound = { host: a.address, port: a.port };
+          log('info', 'listening', { host: a.address, port: a.port, gateway: config.gatewayUrl, relay: config.relayUrl });
+          resolve();
+        });
+      }),
+    close: () =>
+      new Promise<void>((resolve) => {
+        live.close();
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}

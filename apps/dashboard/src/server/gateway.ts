@@ -1,0 +1,252 @@
+// The dashboard server's client for the gateway REST API (/api/v1). Every
+// call carries the signed-in user's token, so the gateway enforces roles
+// and records the right actor; the dashboard never holds a token of its own.
+import type { FlagDefinition, SegmentDefinition, StoredFlag, StoredSegment } from '~/lib/types';
+
+/** Largest gateway answer we read, in bytes (10,000 flags fit comfortably). */
+export const MAX_GATEWAY_RESPONSE_BYTES = 64 * 1024 * 1024;
+/** Page size used when the dashboard walks the whole flag list. */
+export const LIST_PAGE_LIMIT = 1000;
+/** Pages walked at most for one list (LIST_PAGE_LIMIT * this = flags). */
+export const MAX_LIST_PAGES = 200;
+
+export interface Problem {
+  type?: string;
+  title?: string;
+  status: number;
+  detail?: string;
+  issues?: { path: string; message: string }[];
+  currentRevision?: number;
+  [k: string]: unknown;
+}
+
+export class GatewayError extends Error {
+  readonly status: number;
+  readonly problem: Problem;
+  constructor(problem: Problem) {
+    super(problem.detail || problem.title || `gateway answered ${problem.status}`);
+    this.name = 'GatewayError';
+    this.status = problem.status;
+    this.problem = problem;
+  }
+}
+
+export interface HistoryEntry {
+  revision: number;
+  key: string;
+  kind?: 'flag' | 'segment';
+  op: 'put' | 'delete';
+  actor: string;
+  time: number | string;
+  before: StoredFlag | null;
+  after: StoredFlag | null;
+}
+
+export interface ClusterMember {
+  id: number | string;
+  address?: string;
+  role?: string;
+  matchIndex?: number;
+  lag?: number;
+  reachable?: boolean;
+  [k: string]: unknown;
+}
+export interface ClusterStatus {
+  clusterId?: string;
+  leaderId?: number | string;
+  term?: number;
+  commitIndex?: number;
+  appliedIndex?: number;
+  publishedRevision?: number;
+  publishLag?: number;
+  members: ClusterMember[];
+  [k: string]: unknown;
+}
+
+interface Req {
+  body?: unknown;
+  ifMatch?: number;
+  ifNoneMatch?: '*';
+}
+
+function etagRevision(etag: string | null): number | undefined {
+  if (!etag) return undefined;
+  const m = /^(?:W\/)?"?(\d+)"?$/.exec(etag.trim());
+  return m ? Number(m[1]) : undefined;
+}
+
+/** Accepts the StoredFlag itself or a `{flag: StoredFlag}`-style wrapper. */
+function asStoredFlag(body: unknown): StoredFlag {
+  const b = body as Record<string, unknown>;
+  if (b && typeof b === 'object' && b.flag && typeof (b.flag as Record<string, unknown>).key === 'string' && 'modRevision' in b) {
+    return b as unknown as StoredFlag;
+  }
+  if (b && typeof b === 'object' && b.flag && typeof b.flag === 'object' && 'modRevision' in (b.flag as object)) {
+    return b.flag as StoredFlag;
+  }
+  throw new GatewayError({ status: 502, title: 'Bad gateway answer', detail: 'expected a stored flag' });
+}
+
+function asStoredSegment(body: unknown): StoredSegment {
+  const b = body as Record<string, unknown>;
+  if (b && typeof b === 'object' && b.segment && 'modRevision' in b) return b as unknown as StoredSegment;
+  if (b && typeof b === 'object' && b.segment && typeof b.segment === 'object' && 'modRevision' in (b.segment as object)) {
+    return b.segment as StoredSegment;
+  }
+  throw new GatewayError({ status: 502, title: 'Bad gateway answer', detail: 'expected a stored segment' });
+}
+
+function listOf<T>(body: unknown, field: string): T[] {
+  if (Array.isArray(body)) return body as T[];
+  const b = body as Record<string, unknown>;
+  for (const f of [field, 'items', 'changes', 'history']) {
+    if (b && Array.isArray(b[f])) return b[f] as T[];
+  }
+  return [];
+}
+
+export class GatewayClient {
+  constructor(
+    private readonly baseUrl: string,
+    private readonly token: string,
+    private readonly timeoutMs = 10_000,
+  ) {}
+
+  private async call(method: string, path: string, req: Req = {}): Promise<{ status: number; body: unknown; etag?: number; headers: Headers }> {
+    const headers: Record<string, string> = { authorization: `Bearer ${this.token}`, accept: 'application/json' };
+    if (req.body !== undefined) headers['content-type'] = 'application/json';
+    if (req.ifMatch !== undefined) headers['if-match'] = `"${req.ifMatch}"`;
+    if (req.ifNoneMatch) headers['if-none-match'] = req.ifNoneMatch;
+    let res: Response;
+    try {
+      res = await fetch(this.baseUrl + path, {
+        method,
+        headers,
+        body: req.body === undefined ? undefined : JSON.stringify(req.body),
+        signal: AbortSignal.timeout(this.timeoutMs),
+      });
+    } catch (err) {
+      throw new GatewayError({
+        status: 503,
+        title: 'Gateway unreachable',
+        detail: `could not reach the gateway (${(err as Error).name === 'TimeoutError' ? `no answer in ${this.timeoutMs} ms` : (err as Error).message})`,
+      });
+    }
+    const len = Number(res.headers.get('content-length') ?? 0);
+    if (len > MAX_GATEWAY_RESPONSE_BYTES) {
+      await res.body?.cancel();
+      throw new GatewayError({ status: 502, title: 'Gateway answer too large', detail: `over ${MAX_GATEWAY_RESPONSE_BYTES} bytes` });
+    }
+    const text = res.status === 204 ? '' : await res.text();
+    let body: unknown = undefined;
+    if (text) {
+      try {
+        body = JSON.parse(text);
+      } catch {
+        body = { detail: text.slice(0, 500) };
+      }
+    }
+    if (!res.ok) {
+      const p = (body && typeof body === 'object' ? body : {}) as Problem;
+      throw new GatewayError({ ...p, status: res.status, title: p.title ?? res.statusText });
+    }
+    return { status: res.status, body, etag: etagRevision(res.headers.get('etag')), headers: res.headers };
+  }
+
+  async listFlagsPage(opts: { prefix?: string; limit?: number; pageToken?: string } = {}): Promise<{ flags: StoredFlag[]; nextPageToken?: string; revision?: number }> {
+    const q = new URLSearchParams();
+    if (opts.prefix) q.set('prefix', opts.prefix);
+    q.set('limit', String(opts.limit ?? LIST_PAGE_LIMIT));
+    if (opts.pageToken) q.set('pageToken', opts.pageToken);
+    const { body, headers } = await this.call('GET', `/api/v1/flags?${q}`);
+    const b = body as Record<string, unknown>;
+    const revision = typeof b?.revision === 'number' ? b.revision : Number(headers.get('x-flagraft-revision') ?? '') || undefined;
+    return {
+      flags: listOf<StoredFlag>(body, 'flags'),
+      nextPageToken: typeof b?.nextPageToken === 'string' && b.nextPageToken ? b.nextPageToken : undefined,
+      revision,
+    };
+  }
+
+  /** Walks every page; `revision` is the highest revision any page reported. */
+  async listAllFlags(): Promise<{ flags: StoredFlag[]; revision: number }> {
+    const flags: StoredFlag[] = [];
+    let revision = 0;
+    let pageToken: string | undefined;
+    for (let page = 0; page < MAX_LIST_PAGES; page++) {
+      const p = await this.listFlagsPage({ pageToken });
+      flags.push(...p.flags);
+      revision = Math.max(revision, p.revision ?? 0);
+      if (!p.nextPageToken) break;
+      pageToken = p.nextPageToken;
+    }
+    for (const f of flags) revision = Math.max(revision, f.modRevision);
+    return { flags, revision };
+  }
+
+  async getFlag(key: string): Promise<StoredFlag> {
+    const { body } = await this.call('GET', `/api/v1/flags/${encodeURIComponent(key)}`);
+    return asStoredFlag(body);
+  }
+
+  /** Create (expectedRevision 0 -> If-None-Match: *) or replace with If-Match. */
+  async putFlag(flag: FlagDefinition, expectedRevision: number | undefined): Promise<StoredFlag> {
+    const req: Req = { body: flag };
+    if (expectedRevision === 0) req.ifNoneMatch = '*';
+    else if (expectedRevision !== undefined) req.ifMatch = expectedRevision;
+    const { body } = await this.call('PUT', `/api/v1/flags/${encodeURIComponent(flag.key)}`, req);
+    return asStoredFlag(body);
+  }
+
+  async patchFlag(key: string, patch: Partial<FlagDefinition>, expectedRevision?: number): Promise<StoredFlag> {
+    const { body } = await this.call('PATCH', `/api/v1/flags/${encodeURIComponent(key)}`, { body: patch, ifMatch: expectedRevision });
+    return asStoredFlag(body);
+  }
+
+  async deleteFlag(key: string, expectedRevision?: number): Promise<void> {
+    await this.call('DELETE', `/api/v1/flags/${encodeURIComponent(key)}`, { ifMatch: expectedRevision });
+  }
+
+  async history(key: string, limit = 100): Promise<HistoryEntry[]> {
+    const { body } = await this.call('GET', `/api/v1/flags/${encodeURIComponent(key)}/history?limit=${limit}`);
+    return listOf<HistoryEntry>(body, 'history');
+  }
+
+  async listSegments(): Promise<StoredSegment[]> {
+    const { body } = await this.call('GET', `/api/v1/segments?limit=${LIST_PAGE_LIMIT}`);
+    return listOf<StoredSegment>(body, 'segments');
+  }
+
+  async getSegment(name: string): Promise<StoredSegment> {
+    const { body } = await this.call('GET', `/api/v1/segments/${encodeURIComponent(name)}`);
+    return asStoredSegment(body);
+  }
+
+  async putSegment(segment: SegmentDefinition, expectedRevision: number | undefined): Promise<StoredSegment> {
+    const req: Req = { body: segment };
+    if (expectedRevision === 0) req.ifNoneMatch = '*';
+    else if (expectedRevision !== undefined) req.ifMatch = expectedRevision;
+    const { body } = await this.call('PUT', `/api/v1/segments/${encodeURIComponent(segment.name)}`, req);
+    return asStoredSegment(body);
+  }
+
+  async deleteSegment(name: string, expectedRevision?: number): Promise<void> {
+    await this.call('DELETE', `/api/v1/segments/${encodeURIComponent(name)}`, { ifMatch: expectedRevision });
+  }
+
+  async cluster(): Promise<ClusterStatus> {
+    const { body } = await this.call('GET', '/api/v1/cluster');
+    const b = (body ?? {}) as ClusterStatus;
+    return { ...b, members: Array.isArray(b.members) ? b.members : [] };
+  }
+
+  /** A GET used to check the token at sign-in: resolves, or throws 401/403. */
+  async probeRead(): Promise<void> {
+    await this.call('GET', '/api/v1/flags?limit=1');
+  }
+
+  /** Raw call for identity discovery. */
+  async raw(method: string, path: string, body?: unknown) {
+    return this.call(method, path, { body });
+  }
+}

@@ -1,0 +1,38 @@
+// Validation with the same package the gateway and the cluster use, so the
+// editor shows exactly the messages a save would be refused with.
+import { ValidationError, validateFlag, validateSegment } from '@flagraft/flag-model';
+import type { FlagDefinition, SegmentDefinition, ValidationIssue } from '~/lib/types';
+
+export type Checked<T> = { ok: true; value: T } | { ok: false; issues: ValidationIssue[] };
+
+function check<T>(fn: () => T): Checked<T> {
+  try {
+    return { ok: true, value: fn() };
+  } catch (err) {
+    if (err instanceof ValidationError) return { ok: false, issues: err.issues };
+    return { ok: false, issues: [{ path: '', message: (err as Error).message }] };
+  }
+}
+
+export function checkFlag(input: unknown): Checked<FlagDefinition> {
+  return check(() => validateFlag(input) as unknown as FlagDefinition);
+}
+
+export function checkSegment(input: unknown): Checked<SegmentDefinition> {
+  return check(() => validateSegment(input) as unknown as SegmentDefinition);
+}
+
+/** Largest JSON body an editor action accepts, in characters. */
+export const MAX_EDITOR_JSON_CHARS = 512 * 1024;
+
+export function parseEditorJson(text: unknown): { ok: true; value: unknown } | { ok: false; issues: ValidationIssue[] } {
+  if (typeof text !== 'string' || text.length === 0) return { ok: false, issues: [{ path: '', message: 'missing flag document' }] };
+  if (text.length > MAX_EDITOR_JSON_CHARS) {
+    return { ok: false, issues: [{ path: '', message: `flag document larger than ${MAX_EDITOR_JSON_CHARS} characters` }] };
+  }
+  try {
+    return { ok: true, value: JSON.parse(text) };
+  } catch (e) {
+    return { ok: false, issues: [{ path: '', message: `not valid JSON: ${(e as Error).message}` }] };
+  }
+}

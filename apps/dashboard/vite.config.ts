@@ -1,0 +1,22 @@
+/**
+ * Base vite config (client build). The Node adapter build
+ * (adapters/node-server/vite.config.ts) extends it for the server bundle.
+ */
+import { defineConfig, type UserConfig } from 'vite';
+import { qwikVite } from '@builder.io/qwik/optimizer';
+import { qwikCity } from '@builder.io/qwik-city/vite';
+import { fileURLToPath } from 'node:url';
+import pkg from './package.json';
+
+// The Qwik starter insists: qwik packages must be devDependencies (they are
+// bundled), never runtime dependencies of the server.
+const deps = Object.keys((pkg as { dependencies?: Record<string, string> }).dependencies ?? {});
+if (deps.some((d) => /qwik/i.test(d))) throw new Error('Move qwik packages to devDependencies');
+
+export default defineConfig((): UserConfig => ({
+  // trailingSlash false: /health and /flags/x, as the README and Caddy expect.
+  plugins: [qwikCity({ trailingSlash: false }), qwikVite()],
+  resolve: { alias: { '~': fileURLToPath(new URL('./src', import.meta.url)) } },
+  server: { headers: { 'Cache-Control': 'public, max-age=0' } },
+  preview: { headers: { 'Cache-Control': 'public, max-age=600' } },
+}));
