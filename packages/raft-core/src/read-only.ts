@@ -1,0 +1,65 @@
+// ReadIndex bookkeeping (thesis §6.4): a read request is recorded with the
+// leader's commit index at arrival and is released once a quorum has
+// acknowledged a heartbeat carrying its context, proving that this node was
+// still the leader when the request arrived.
+import type { Message, NodeId } from './types.js';
+import { bytesKey } from './util.js';
+
+export interface ReadIndexStatus {
+  req: Message;
+  index: number;
+  acks: Map<NodeId, boolean>;
+}
+
+/** Upper bound on read requests waiting for a quorum (requests beyond it are dropped; clients retry). */
+export const MAX_PENDING_READ_INDEX = 65_536;
+
+export class ReadOnly {
+  private pending = new Map<string, ReadIndexStatus>();
+  private queue: string[] = [];
+
+  get size(): number {
+    return this.queue.length;
+  }
+
+  /** Returns false if the request was dropped (duplicate context or queue full). */
+  addRequest(index: number, m: Message): boolean {
+    const key = bytesKey(m.entries[0]?.data);
+    if (this.pending.has(key)) return false;
+    if (this.queue.length >= MAX_PENDING_READ_INDEX) return false;
+    this.pending.set(key, { index, req: m, acks: new Map() });
+    this.queue.push(key);
+    return true;
+  }
+
+  /** Record a heartbeat ack for a context; returns the acks so far, or undefined if unknown. */
+  recvAck(id: NodeId, context: Uint8Array | undefined): Map<NodeId, boolean> | undefined {
+    const rs = this.pending.get(bytesKey(context));
+    if (!rs) return undefined;
+    rs.acks.set(id, true);
+    return rs.acks;
+  }
+
+  /**
+   * Release the request with this context and every request queued before it
+   * (a quorum that confirmed a later heartbeat also confirms the earlier ones).
+   */
+  advance(context: Uint8Array | undefined): ReadIndexStatus[] {
+    const key = bytesKey(context);
+    const at = this.queue.indexOf(key);
+    if (at < 0) return [];
+    const released = this.queue.splice(0, at + 1);
+    const out: ReadIndexStatus[] = [];
+    for (const k of released) {
+      const rs = this.pending.get(k);
+      if (rs) out.push(rs);
+      this.pending.delete(k);
+    }
+    return out;
+  }
+
+  lastPendingRequestCtx(): Uint8Array | undefined {
+    if (this.queue.length === 0) return undefined;
+    return this.pending.get(this.queue[this.queue.length - 1])!.req.entries[0]?.data;
+  }
+}

@@ -1,0 +1,225 @@
+// Protocol tests named after the Raft paper's rules (Ongaro & Ousterhout,
+// "In Search of an Understandable Consensus Algorithm", and the thesis).
+import { describe, expect, it } from 'vitest';
+import { MemoryStorage, MessageType, NotLeaderError, RawNode, StateType, createRng, EntryType } from '../src/index.js';
+import type { Message } from '../src/index.js';
+import { TestCluster, enc } from './helpers/cluster.js';
+
+describe('§5.2 leader election', () => {
+  it('elects exactly one leader and the others follow it', () => {
+    const c = new TestCluster();
+    const l = c.electSomeone();
+    const st = l.node.status();
+    for (const n of c.nodes.values()) {
+      const s = n.node.status();
+      expect(s.term).toBe(st.term);
+      expect(s.lead).toBe(l.id);
+      if (n !== l) expect(s.raftState).toBe(StateType.Follower);
+    }
+  });
+
+  it('a node grants at most one vote per term', () => {
+    const s = new MemoryStorage({ voters: [1, 2, 3] });
+    const n = new RawNode({ id: 1, storage: s, electionTick: 10, heartbeatTick: 1, preVote: false, checkQuorum: false });
+    const vote = (from: number): Message => ({ type: MessageType.MsgVote, from, to: 1, term: 5, logTerm: 0, index: 0, entries: [], commit: 0, reject: false, rejectHint: 0 });
+    n.step(vote(2));
+    n.step(vote(3));
+    const rd = n.ready();
+    const resps = rd.messages.filter((m) => m.type === MessageType.MsgVoteResp);
+    expect(resps.map((m) => [m.to, m.reject])).toEqual([
+      [2, false],
+      [3, true],
+    ]);
+    // The vote is in the hard state of the same Ready, so it is persisted before the grant leaves.
+    expect(rd.hardState).toEqual({ term: 5, vote: 2, commit: 0 });
+    expect(rd.mustSync).toBe(true);
+  });
+
+  it('§5.4.1 election restriction: a candidate whose log is less up-to-date does not get the vote', () => {
+    const c = new TestCluster({ config: { preVote: false } });
+    c.campaign(1);
+    c.isolate(3);
+    c.get(1).node.propose(enc('a'));
+    c.stabilize();
+    c.heal();
+    // 3 missed the entry: its campaign must fail, 1 or 2 keeps/gets leadership.
+    c.get(3).node.campaign();
+    c.stabilize();
+    expect(c.get(3).node.status().raftState).not.toBe(StateType.Leader);
+  });
+
+  it('randomized election timeouts come from the injected seed (replayable)', () => {
+    const run = (seed: number) => {
+      const c = new TestCluster({ seed });
+      const l = c.electSomeone();
+      return `${l.id}@${l.node.status().term}:${c.delivered}`;
+    };
+    expect(run(7)).toBe(run(7));
+    const outcomes = new Set([1, 2, 3, 4, 5, 6, 7, 8].map(run));
+    expect(outcomes.size).toBeGreaterThan(1);
+  });
+});
+
+describe('§5.3 log replication', () => {
+  it('commits and applies proposals on every node in order, after the no-op of the new term', () => {
+    const c = new TestCluster();
+    const l = c.electSomeone();
+    for (const s of ['a', 'b', 'c']) l.node.propose(enc(s));
+    c.stabilize();
+    c.tick(undefined, 2);
+    for (const id of [1, 2, 3]) {
+      expect(c.appliedData(id)).toEqual(['a', 'b', 'c']);
+      const first = c.get(id).applied[0];
+      expect(first.type === EntryType.Normal && first.data.byteLength === 0).toBe(true);
+    }
+  });
+
+  it('a follower refuses proposals with NotLeaderError naming the leader', () => {
+    const c = new TestCluster();
+    const l = c.electSomeone();
+    const f = [...c.nodes.values()].find((n) => n !== l)!;
+    try {
+      f.node.propose(enc('x'));
+      expect.unreachable();
+    } catch (e) {
+      expect(e).toBeInstanceOf(NotLeaderError);
+      expect((e as NotLeaderError).leaderHint).toBe(l.id);
+    }
+  });
+
+  it('§5.3 a follower with conflicting uncommitted entries has them overwritten by the leader', () => {
+    const c = new TestCluster({ config: { preVote: false, checkQuorum: false } });
+    c.campaign(1);
+    // 1 appends entries nobody else gets, then loses leadership.
+    c.isolate(1);
+    for (const s of ['x1', 'x2', 'x3']) c.get(1).node.propose(enc(s));
+    c.stabilize();
+    c.campaign(2);
+    c.get(2).node.propose(enc('y'));
+    c.stabilize();
+    c.heal();
+    c.tick(undefined, 3);
+    for (const id of [1, 2, 3]) expect(c.appliedData(id)).toEqual(['y']);
+    expect(c.get(1).storage.lastIndex()).toBe(c.get(2).storage.lastIndex());
+  });
+
+  it('batching: many proposals travel in few MsgApps, limited by maxEntriesPerMsg', () => {
+    const c = new TestCluster({ config: { maxEntriesPerMsg: 100 } });
+    const l = c.campaign(1);
+    const before = c.queue.length;
+    expect(before).toBe(0);
+    for (let i = 0; i < 1000; i++) l.node.propose(enc(`p${i}`));
+    const rd = l.node.ready();
+    const apps = rd.messages.filter((m) => m.type === MessageType.MsgApp && m.to === 2);
+    expect(apps.length).toBe(10);
+    expect(apps.every((m) => m.entries.length === 100)).toBe(true);
+    c.handleReady(l, rd);
+    c.stabilize();
+    expect(c.appliedData(1).length).toBe(1000);
+  });
+
+  it('pipelining: at most maxInflightMsgs unacknowledged MsgApps per follower', () => {
+    const c = new TestCluster({ config: { maxEntriesPerMsg: 1, maxInflightMsgs: 4 } });
+    const l = c.campaign(1);
+    for (let i = 0; i < 20; i++) l.node.propose(enc(`p${i}`));
+    const rd = l.node.ready();
+    const apps = rd.messages.filter((m) => m.type === MessageType.MsgApp && m.to === 2);
+    expect(apps.length).toBe(4);
+    expect(l.node.status().progress[2].inflight).toBe(4);
+    c.handleReady(l, rd);
+    c.stabilize();
+    expect(c.appliedData(2).length).toBe(20);
+  });
+
+  it('fast back-off: a follower with a long divergent tail converges in a few round trips', () => {
+    const c = new TestCluster({ config: { preVote: false, checkQuorum: false, maxEntriesPerMsg: 1000 } });
+    c.campaign(1);
+    c.isolate(1);
+    for (let i = 0; i < 500; i++) c.get(1).node.propose(enc(`stale${i}`));
+    c.stabilize();
+    c.campaign(2);
+    for (let i = 0; i < 500; i++) c.get(2).node.propose(enc(`new${i}`));
+    c.stabilize();
+    c.heal();
+    let rejects = 0;
+    c.filter = (m) => {
+      if (m.type === MessageType.MsgAppResp && m.reject) rejects++;
+      return true;
+    };
+    c.tick(undefined, 3);
+    expect(c.appliedData(1)).toEqual(c.appliedData(2));
+    expect(c.appliedData(1).length).toBe(500);
+    // Without the hint this would take ~500 rejections (one per entry).
+    expect(rejects).toBeLessThanOrEqual(3);
+  });
+
+  it('heartbeats carry the commit index to followers, but never beyond what they hold', () => {
+    const c = new TestCluster();
+    const l = c.campaign(1);
+    l.node.propose(enc('a'));
+    c.stabilize();
+    // After one more heartbeat round followers know the commit of 'a'.
+    c.tick([1], 1);
+    expect(c.get(2).node.status().commit).toBe(l.node.status().commit);
+  });
+});
+
+describe('§9.6 PreVote and §6.2 CheckQuorum', () => {
+  it('a partitioned node does not inflate its term, and on rejoining does not depose the leader', () => {
+    const c = new TestCluster();
+    const l = c.campaign(1);
+    const term = l.node.status().term;
+    c.isolate(3);
+    c.tick(undefined, 100);
+    expect(c.get(3).node.status().term).toBe(term);
+    expect(c.get(3).node.status().raftState).toBe(StateType.PreCandidate);
+    c.heal();
+    c.tick(undefined, 5);
+    expect(c.get(1).node.status().raftState).toBe(StateType.Leader);
+    expect(c.get(1).node.status().term).toBe(term);
+    expect(c.get(3).node.status().lead).toBe(1);
+  });
+
+  it('without PreVote the rejoining node would disrupt (control: the check above can fail)', () => {
+    const c = new TestCluster({ config: { preVote: false, checkQuorum: false } });
+    const l = c.campaign(1);
+    const term = l.node.status().term;
+    c.isolate(3);
+    c.tick(undefined, 100);
+    expect(c.get(3).node.status().term).toBeGreaterThan(term);
+    c.heal();
+    c.tick(undefined, 30);
+    expect(c.leader()!.node.status().term).toBeGreaterThan(term);
+  });
+
+  it('a leader that loses its quorum steps down within an election timeout', () => {
+    const c = new TestCluster();
+    c.campaign(1);
+    c.isolate(1);
+    c.tick([1], 10);
+    expect(c.get(1).node.status().raftState).toBe(StateType.Leader);
+    c.tick([1], 11);
+    expect(c.get(1).node.status().raftState).toBe(StateType.Follower);
+  });
+
+  it('followers ignore vote requests while they hear from a leader (leader lease)', () => {
+    const c = new TestCluster({ config: { preVote: false } });
+    c.campaign(1);
+    const term = c.get(1).node.status().term;
+    // Node 3 campaigns (no pre-vote) while 1 is healthy: 2 must refuse because of the lease.
+    c.get(3).node.campaign();
+    c.stabilize();
+    expect(c.get(2).node.status().term).toBe(term);
+    expect(c.get(1).node.status().raftState).toBe(StateType.Leader);
+  });
+
+  it('a single-voter cluster elects itself and commits alone', () => {
+    const s = new MemoryStorage({ voters: [1] });
+    const n = new RawNode({ id: 1, storage: s, electionTick: 10, heartbeatTick: 1, rng: createRng(1) });
+    n.campaign();
+    expect(n.status().raftState).toBe(StateType.Leader);
+    n.propose(enc('solo'));
+    const rd = n.ready();
+    expect(rd.committedEntries.map((e) => e.index)).toEqual([1, 2]);
+  });
+});
