@@ -1,0 +1,6 @@
+// SNS outbox publisher (owned by the notifications work; see sns-outbox.ts).
+// Loaded by ../outbox-registry.ts when the node is configured with an SNS topic.
+export { createSnsOutbox, OutboxConfigError, SNS_MAX_BATCH_ENTRIES } from './sns-outbox.js';
+export type { SnsOutboxOptions, SnsOutboxTuning } from './sns-outbox.js';
+export { chainEvents, encodeEvent, deduplicationId, messageGroupId, SNS_MAX_PAYLOAD_BYTES, MAX_EVENT_BODY_BYTES } from './event-body.js';
+export type { PublishedEvent } from './event-body.js';

@@ -1,0 +1,257 @@
+// The outbox against the real AWS SDK and the fauxqs emulator. The
+// OutboxContext here is a small in-memory stand-in for the node (our own
+// interface, not a mock of AWS): a changes table, a leadership flag and a
+// published revision that proposePublished advances.
+import { createServer, connect as tcpConnect, type Server, type Socket } from 'node:net';
+import type { AddressInfo } from 'node:net';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { startFauxqs, type FauxqsServer } from 'fauxqs';
+import { CreateTopicCommand, SNSClient, SubscribeCommand } from '@aws-sdk/client-sns';
+import { CreateQueueCommand, DeleteMessageBatchCommand, GetQueueAttributesCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import type { ChangeEvent, OutboxContext, Outbox } from '../outbox-types.js';
+import { createSnsOutbox, OutboxConfigError } from './index.js';
+
+const REGION = 'us-east-1';
+const CREDS = { accessKeyId: 'test', secretAccessKey: 'test' };
+let fx: FauxqsServer;
+let endpoint: string;
+let sns: SNSClient;
+let sqs: SQSClient;
+let n = 0;
+const outboxes: Outbox[] = [];
+
+beforeAll(async () => {
+  fx = await startFauxqs({ port: 0, logger: false, host: '127.0.0.1' });
+  endpoint = `http://127.0.0.1:${fx.port}`;
+  sns = new SNSClient({ endpoint, region: REGION, credentials: CREDS });
+  sqs = new SQSClient({ endpoint, region: REGION, credentials: CREDS });
+});
+afterEach(async () => { await Promise.all(outboxes.splice(0).map((o) => o.stop())); });
+afterAll(async () => { sns?.destroy(); sqs?.destroy(); await fx?.stop(); });
+
+async function waitFor(cond: () => boolean | Promise<boolean>, what: string, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await cond())) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for: ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+/** A topic with a raw-delivery queue behind it, and a reader that drains the queue. */
+async function topicWithQueue(fifo = false) {
+  const name = `outbox-${process.pid}-${n++}${fifo ? '.fifo' : ''}`;
+  const topicArn = (await sns.send(new CreateTopicCommand({ Name: name, Attributes: fifo ? { FifoTopic: 'true' } : {} }))).TopicArn!;
+  const queueUrl = (await sqs.send(new CreateQueueCommand({ QueueName: name, Attributes: fifo ? { FifoQueue: 'true' } : {} }))).QueueUrl!;
+  const arn = (await sqs.send(new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ['QueueArn'] }))).Attributes!.QueueArn!;
+  await sns.send(new SubscribeCommand({ TopicArn: topicArn, Protocol: 'sqs', Endpoint: arn, Attributes: { RawMessageDelivery: 'true' } }));
+  const got: { body: any; attrs: Record<string, string>; sys: Record<string, string> }[] = [];
+  const drain = async () => {
+    const out = await sqs.send(new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 0, MessageAttributeNames: ['All'], MessageSystemAttributeNames: ['All'] }));
+    const msgs = out.Messages ?? [];
+    for (const m of msgs) {
+      got.push({
+        body: JSON.parse(m.Body!),
+        attrs: Object.fromEntries(Object.entries(m.MessageAttributes ?? {}).map(([k, v]) => [k, v.StringValue ?? ''])),
+        sys: (m.Attributes ?? {}) as Record<string, string>,
+      });
+    }
+    if (msgs.length) await sqs.send(new DeleteMessageBatchCommand({ QueueUrl: queueUrl, Entries: msgs.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle! })) }));
+    return msgs.length;
+  };
+  return { topicArn, got, drain };
+}
+
+class FakeNode implements OutboxContext {
+  nodeId = 1;
+  leader = true;
+  published = 0;
+  oldest = 1;
+  changes: ChangeEvent[] = [];
+  proposals: number[] = [];
+  private leaderCbs = new Set<(l: boolean, t: number) => void>();
+  private appliedCbs = new Set<(r: number) => void>();
+  logs: { level: string; msg: string; fields?: Record<string, unknown> }[] = [];
+  private rev = 0;
+
+  isLeader() { return this.leader; }
+  onLeadershipChange(cb: (l: boolean, t: number) => void) { this.leaderCbs.add(cb); return () => this.leaderCbs.delete(cb); }
+  onApplied(cb: (r: number) => void) { this.appliedCbs.add(cb); return () => this.appliedCbs.delete(cb); }
+  readChanges(after: number, limit: number) {
+    const out = this.changes.filter((c) => c.revision > after);
+    // Whole revisions only, as the node promises.
+    let end = Math.min(limit, out.length);
+    while (end < out.length && end > 0 && out[end]!.revision === out[end - 1]!.revision) end++;
+    return out.slice(0, end);
+  }
+  publishedRevision() { return this.published; }
+  async proposePublished(r: number) {
+    if (!this.leader) throw new Error('not leader');
+    this.proposals.push(r);
+    await new Promise((res) => setImmediate(res));
+    this.published = Math.max(this.published, r);
+  }
+  oldestRetainedRevision() { return this.oldest; }
+  log(level: string, msg: string, fields?: Record<string, unknown>) { this.logs.push({ level, msg, fields }); }
+
+  /** A committed write: `keys.length` changes at one new revision (an atomic batch when > 1). */
+  write(keys: string[], flagExtra: Record<string, unknown> = {}): number {
+    this.rev += 1 + (this.rev % 3 === 0 ? 1 : 0); // revisions have holes, like a Raft log with no-ops
+    for (const key of keys) {
+      this.changes.push({ v: 1, revision: this.rev, kind: 'flag', key, op: 'put', flag: { flag: { key, ...flagExtra }, modRevision: this.rev }, actor: 'alice', time: new Date().toISOString() });
+    }
+    for (const cb of this.appliedCbs) cb(this.rev);
+    return this.rev;
+  }
+  setLeader(l: boolean) { this.leader = l; for (const cb of this.leaderCbs) cb(l, 2); }
+}
+
+function outbox(cfg: Parameters<typeof createSnsOutbox>[0]) {
+  const o = createSnsOutbox(cfg);
+  outboxes.push(o);
+  return o;
+}
+
+describe('SNS outbox', () => {
+  it('publishes committed changes in revision order with attributes and a versioned, chained body', async () => {
+    const t = await topicWithQueue();
+    const node = new FakeNode();
+    const revs = [node.write(['a']), node.write(['b']), node.write(['a'])];
+    outbox({ topicArn: t.topicArn, region: REGION, endpoint, credentials: CREDS }).start(node);
+    await waitFor(async () => { await t.drain(); return t.got.length === 3; }, 'three messages');
+    expect(t.got.map((m) => m.body.revision)).toEqual(revs);
+    expect(t.got[0]!.body).toMatchObject({ v: 1, kind: 'flag', key: 'a', op: 'put', actor: 'alice', part: 0, parts: 1, prevRevision: 0 });
+    expect(t.got.map((m) => m.body.prevRevision)).toEqual([0, revs[0], revs[1]]);
+    expect(t.got[1]!.attrs).toEqual({ key: 'b', op: 'put', revision: String(revs[1]), kind: 'flag' });
+    await waitFor(() => node.published === revs[2], 'published(R) proposed');
+  });
+
+  it('batches published(R) proposals instead of one per message', async () => {
+    const t = await topicWithQueue();
+    const node = new FakeNode();
+    const o = outbox({ topicArn: t.topicArn, region: REGION, endpoint, credentials: CREDS, proposeIntervalMs: 50 });
+    o.start(node);
+    let last = 0;
+    for (let i = 0; i < 200; i++) last = node.write([`k${i % 7}`]);
+    await waitFor(() => node.published === last, 'all published');
+    expect(node.proposals.length).toBeLessThan(40);
+    expect(node.proposals).toEqual([...node.proposals].sort((x, y) => x - y));
+    expect(o.metrics()).toMatchObject({ ackedRevision: last, proposedRevision: last, published: 200, lagRevisions: 0 });
+    while (await t.drain()) { /* drain */ }
+    expect(t.got.map((m) => m.body.revision)).toEqual(node.changes.map((c) => c.revision));
+  });
+
+  it('FIFO topics get MessageGroupId per key and MessageDeduplicationId = revision (part-suffixed in a batch)', async () => {
+    const t = await topicWithQueue(true);
+    const node = new FakeNode();
+    const r1 = node.write(['x']);
+    const r2 = node.write(['y', 'z']);
+    outbox({ topicArn: t.topicArn, region: REGION, endpoint, credentials: CREDS }).start(node);
+    await waitFor(async () => { await t.drain(); return t.got.length === 3; }, 'three FIFO messages');
+    const byKey = Object.fromEntries(t.got.map((m) => [m.body.key, m]));
+    expect(byKey.x!.sys).toMatchObject({ MessageGroupId: 'flag:x', MessageDeduplicationId: String(r1) });
+    expect(byKey.y!.sys).toMatchObject({ MessageGroupId: 'flag:y', MessageDeduplicationId: `${r2}.0` });
+    expect(byKey.z!.body).toMatchObject({ revision: r2, part: 1, parts: 2, prevRevision: r1 });
+    await waitFor(() => node.published === r2, 'published');
+  });
+
+  it('only the leader publishes; a new leader resumes from the replicated published revision', async () => {
+    const t = await topicWithQueue();
+    const node = new FakeNode();
+    node.leader = false;
+    const r1 = node.write(['a']);
+    const r2 = node.write(['b']);
+    node.published = r1; // a previous leader got r1 acknowledged and replicated
+    const o = outbox({ topicArn: t.topicArn, region: REGION, endpoint, credentials: CREDS, idlePollMs: 20 });
+    o.start(node);
+    node.write(['c']);
+    // A follower publishes nothing (a follower that did would also show r1 below).
+    await waitFor(() => node.logs.length === 0 && o.metrics().publishCalls === 0, 'follower idle');
+    expect(await t.drain()).toBe(0);
+    node.setLeader(true);
+    await waitFor(async () => { await t.drain(); return t.got.length === 2; }, 'new leader published the rest');
+    expect(t.got.map((m) => m.body.revision)).toEqual([r2, node.changes[2]!.revision]);
+    expect(t.got[0]!.body.prevRevision).toBe(r1);
+    // Losing leadership stops publishing.
+    node.setLeader(false);
+    const before = o.metrics().publishCalls;
+    node.write(['d']);
+    await new Promise((r) => setImmediate(r));
+    expect(o.metrics().publishCalls).toBe(before);
+    expect(o.metrics().publishing).toBe(0);
+  });
+
+  it('keeps accepting changes while SNS is unreachable, reports the lag, and delivers the backlog in order when it is back', async () => {
+    const t = await topicWithQueue();
+    const proxy = await startProxy(fx.port);
+    try {
+      proxy.setUp(false);
+      const node = new FakeNode();
+      const o = outbox({ topicArn: t.topicArn, region: REGION, endpoint: `http://127.0.0.1:${proxy.port}`, credentials: CREDS, minBackoffMs: 20, maxBackoffMs: 200, publishTimeoutMs: 1000 });
+      o.start(node);
+      const written: number[] = [];
+      for (let i = 0; i < 50; i++) written.push(node.write([`k${i % 5}`]));
+      await waitFor(() => o.metrics().publishErrors >= 3, 'publish retried');
+      expect(o.metrics()).toMatchObject({ ackedRevision: 0, published: 0 });
+      expect(o.metrics().lagRevisions).toBeGreaterThan(0);
+      await waitFor(() => o.metrics().lagMs > 0, 'lag in ms');
+      expect(node.logs.some((l) => l.level === 'warn' && /retrying with backoff/.test(l.msg))).toBe(true);
+      for (let i = 0; i < 50; i++) written.push(node.write([`k${i % 5}`]));
+      proxy.setUp(true);
+      await waitFor(() => node.published === written[written.length - 1], 'backlog published', 15_000);
+      while (await t.drain()) { /* drain */ }
+      // At least once: every revision, in order once duplicates (retries) are removed.
+      const seen = t.got.map((m) => m.body.revision as number);
+      expect([...new Set(seen)]).toEqual(written);
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  it('sends a truncated event when a flag is too large for SNS', async () => {
+    const t = await topicWithQueue();
+    const node = new FakeNode();
+    const r = node.write(['huge'], { description: 'x'.repeat(300_000) });
+    outbox({ topicArn: t.topicArn, region: REGION, endpoint, credentials: CREDS }).start(node);
+    await waitFor(async () => { await t.drain(); return t.got.length === 1; }, 'one message');
+    expect(t.got[0]!.body).toMatchObject({ revision: r, key: 'huge', truncated: true });
+    expect(t.got[0]!.body.flag).toBeUndefined();
+  });
+
+  it('links across pruned changes so consumers see the hole', async () => {
+    const t = await topicWithQueue();
+    const node = new FakeNode();
+    node.write(['a']); node.write(['b']);
+    const r3 = node.write(['c']);
+    node.changes = node.changes.filter((c) => c.revision >= r3);
+    node.oldest = r3;
+    outbox({ topicArn: t.topicArn, region: REGION, endpoint, credentials: CREDS }).start(node);
+    await waitFor(async () => { await t.drain(); return t.got.length === 1; }, 'one message');
+    expect(t.got[0]!.body.prevRevision).toBe(r3 - 1);
+    expect(node.logs.some((l) => l.level === 'error' && /pruned/.test(l.msg))).toBe(true);
+  });
+
+  it('refuses bad configuration with the field named', () => {
+    expect(() => createSnsOutbox({ topicArn: 'nope', region: REGION })).toThrow(OutboxConfigError);
+    expect(() => createSnsOutbox({ topicArn: 'arn:aws:sns:us-east-1:1:t', region: REGION, batchSize: 11 })).toThrow(/batchSize/);
+  });
+});
+
+/** A TCP proxy to the emulator that can refuse and cut connections (SNS "unreachable"). */
+async function startProxy(targetPort: number): Promise<{ port: number; setUp(up: boolean): void; close(): Promise<void> }> {
+  let up = true;
+  const sockets = new Set<Socket>();
+  const server: Server = createServer((client) => {
+    if (!up) { client.destroy(); return; }
+    const upstream = tcpConnect(targetPort, '127.0.0.1');
+    sockets.add(client); sockets.add(upstream);
+    const drop = () => { client.destroy(); upstream.destroy(); sockets.delete(client); sockets.delete(upstream); };
+    client.on('error', drop); upstream.on('error', drop); client.on('close', drop); upstream.on('close', drop);
+    client.pipe(upstream); upstream.pipe(client);
+  });
+  await new Promise<void>((res) => server.listen(0, '127.0.0.1', res));
+  return {
+    port: (server.address() as AddressInfo).port,
+    setUp(v: boolean) { up = v; if (!v) for (const s of sockets) s.destroy(); },
+    close: () => new Promise<void>((res) => { for (const s of sockets) s.destroy(); server.close(() => res()); }),
+  };
+}
