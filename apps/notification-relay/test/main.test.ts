@@ -1,0 +1,67 @@
+// The real entry point as a process: env config, JSON logs, SIGTERM shutdown.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { hashToken } from '@flagraft/auth';
+import { TOKENS, connect, ev, publish, startEmulator, uniqueName, waitFor } from './helpers.js';
+
+const MAIN = fileURLToPath(new URL('../dist/main.js', import.meta.url));
+let emu: Awaited<ReturnType<typeof startEmulator>>;
+const procs: ChildProcess[] = [];
+
+beforeAll(async () => { emu = await startEmulator(); });
+afterAll(async () => {
+  for (const p of procs) if (p.exitCode === null && p.pid) process.kill(p.pid, 'SIGKILL');
+  await emu?.stop();
+});
+
+function run(env: Record<string, string>) {
+  const p = spawn(process.execPath, [MAIN], { env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  procs.push(p);
+  const lines: any[] = [];
+  let buf = '';
+  p.stdout!.on('data', (d) => {
+    buf += d.toString();
+    let i;
+    while ((i = buf.indexOf('\n')) >= 0) {
+      const line = buf.slice(0, i);
+      buf = buf.slice(i + 1);
+      try { lines.push(JSON.parse(line)); } catch { lines.push({ raw: line }); }
+    }
+  });
+  const exited = new Promise<number | null>((res) => p.on('exit', (code) => res(code)));
+  return { p, lines, exited };
+}
+
+describe('main.ts', () => {
+  it('starts from environment variables, creates resources when asked, relays, and shuts down on SIGTERM', async () => {
+    const topic = uniqueName('main-topic');
+    const r = run({
+      FLAGRAFT_RELAY_PORT: '0', FLAGRAFT_AWS_ENDPOINT: emu.endpoint, FLAGRAFT_RELAY_QUEUE_NAME: uniqueName('main-q'),
+      FLAGRAFT_RELAY_CREATE_RESOURCES: 'true', FLAGRAFT_RELAY_TOPIC_NAME: topic, FLAGRAFT_RELAY_WAIT_TIME_SECONDS: '1',
+      FLAGRAFT_TOKENS: JSON.stringify([{ name: 'rita', role: 'reader', sha256: hashToken(TOKENS.reader) }]),
+    });
+    await waitFor(() => r.lines.some((l) => l.msg === 'relay listening'), 'listening log', 15_000);
+    const listening = r.lines.find((l) => l.msg === 'relay listening');
+    expect(listening).toMatchObject({ level: 'info', app: 'notification-relay', host: '127.0.0.1' });
+    expect(typeof listening.t).toBe('string');
+    const base = `http://127.0.0.1:${listening.port}`;
+    await waitFor(async () => (await fetch(`${base}/ready`)).status === 200, 'ready');
+    const topicArn = r.lines.find((l) => l.msg.startsWith('provisioned')).topicArn;
+    const c = connect(`ws://127.0.0.1:${listening.port}/ws`, { token: TOKENS.reader });
+    await waitFor(() => c.messages.some((m) => m.type === 'hello'), 'hello');
+    await publish(emu.sns, topicArn, [ev(3, 'from-main', 2)]);
+    await waitFor(() => c.changes().length === 1, 'event via the process');
+    r.p.kill('SIGTERM');
+    expect(await r.exited).toBe(0);
+    await waitFor(() => c.closed !== undefined, 'client closed');
+    expect(c.closed!.code).toBe(1001);
+    expect(r.lines.some((l) => l.msg === 'relay stopped')).toBe(true);
+  });
+
+  it('exits 1 with a log line naming the bad setting', async () => {
+    const r = run({ FLAGRAFT_RELAY_AUTH: 'none', FLAGRAFT_RELAY_QUEUE_NAME: 'q', FLAGRAFT_RELAY_POLLERS: '0' });
+    expect(await r.exited).toBe(1);
+    expect(r.lines.find((l) => l.level === 'error')).toMatchObject({ msg: 'relay failed to start', error: expect.stringMatching(/pollers/) });
+  });
+});
