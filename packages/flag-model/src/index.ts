@@ -14,3 +14,9 @@ export { encodeCommand, decodeCommand, commandProblem, encodedCommandBytes, COMM
 export { applyCommand, MemoryStateView } from './apply.js';
 export { parseSemver, compareSemver } from './semver.js';
 export type { SemVer } from './semver.js';
+export { evaluate, compileFlag, compileSegment, CompiledFlag } from './evaluate.js';
+export type { CompiledSegment } from './evaluate.js';
+export { murmur3, murmur3Bytes } from './murmur3.js';
+export { bucketOf, bucketBigInt, fractionalIndex, Bucketer } from './bucketing.js';
+export { legacyFlagFromValue, legacyValueOf } from './legacy.js';
+export { flagJsonSchema, segmentJsonSchema } from './schema.js';
