@@ -93,6 +93,13 @@ function finish(): number {
   return h >>> 0;
 }
 
+function reset(seed: number): void {
+  sh = seed | 0;
+  sk = 0;
+  sn = 0;
+  slen = 0;
+}
+
 function load(st: Murmur3State): void {
   sh = st.h;
   sk = st.k;
@@ -116,20 +123,14 @@ export function murmur3Finish(st: Murmur3State, s = ''): number {
 
 /** MurmurHash3 x86_32 of the UTF-8 bytes of a string. */
 export function murmur3(s: string, seed = 0): number {
-  sh = seed | 0;
-  sk = 0;
-  sn = 0;
-  slen = 0;
+  reset(seed);
   pushString(s);
   return finish();
 }
 
 /** MurmurHash3 x86_32 of raw bytes. */
 export function murmur3Bytes(bytes: Uint8Array, seed = 0): number {
-  sh = seed | 0;
-  sk = 0;
-  sn = 0;
-  slen = 0;
+  reset(seed);
   for (let i = 0; i < bytes.length; i++) pushByte(bytes[i]);
   return finish();
 }
