@@ -133,3 +133,26 @@ async function findTopicArn(_relay: Relay, logs: any[]): Promise<string> {
   if (!rec) throw new Error('relay did not log its provisioned topic');
   return rec.topicArn as string;
 }
+
+import { createServer as createTcpServer, connect as tcpConnect, type Server as TcpServer, type Socket } from 'node:net';
+import type { AddressInfo } from 'node:net';
+
+/** A TCP proxy that can refuse and cut connections: makes SNS "unreachable" for the cluster. */
+export async function startProxy(targetPort: number): Promise<{ port: number; setUp(up: boolean): void; close(): Promise<void> }> {
+  let up = true;
+  const sockets = new Set<Socket>();
+  const server: TcpServer = createTcpServer((client) => {
+    if (!up) { client.destroy(); return; }
+    const upstream = tcpConnect(targetPort, '127.0.0.1');
+    sockets.add(client); sockets.add(upstream);
+    const drop = () => { client.destroy(); upstream.destroy(); sockets.delete(client); sockets.delete(upstream); };
+    client.on('error', drop); upstream.on('error', drop); client.on('close', drop); upstream.on('close', drop);
+    client.pipe(upstream); upstream.pipe(client);
+  });
+  await new Promise<void>((res) => server.listen(0, '127.0.0.1', res));
+  return {
+    port: (server.address() as AddressInfo).port,
+    setUp(v: boolean) { up = v; if (!v) for (const s of sockets) s.destroy(); },
+    close: () => new Promise<void>((res) => { for (const s of sockets) s.destroy(); server.close(() => res()); }),
+  };
+}

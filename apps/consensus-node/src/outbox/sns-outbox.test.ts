@@ -195,7 +195,14 @@ describe('SNS outbox', () => {
       expect(o.metrics().lagRevisions).toBeGreaterThan(0);
       await waitFor(() => o.metrics().lagMs > 0, 'lag in ms');
       expect(node.logs.some((l) => l.level === 'warn' && /retrying with backoff/.test(l.msg))).toBe(true);
-      for (let i = 0; i < 50; i++) written.push(node.write([`k${i % 5}`]));
+      // Writes keep coming during the outage; they must not cut the backoff short.
+      const callsBefore = o.metrics().publishCalls;
+      for (let i = 0; i < 50; i++) {
+        written.push(node.write([`k${i % 5}`]));
+        await new Promise((r) => setTimeout(r, 5)); // pacing the writes, not waiting for a condition
+      }
+      // 50 writes over >= 250 ms with backoff 20 -> 200 ms: a handful of retries, not one per write.
+      expect(o.metrics().publishCalls - callsBefore).toBeLessThan(12);
       proxy.setUp(true);
       await waitFor(() => node.published === written[written.length - 1], 'backlog published', 15_000);
       while (await t.drain()) { /* drain */ }

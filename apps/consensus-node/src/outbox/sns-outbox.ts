@@ -112,12 +112,24 @@ export function createSnsOutbox(config: SnsOutboxOptions): Outbox {
   const wake = () => { const w = wakeUp; wakeUp = undefined; w?.(); };
   const log = (level: 'debug' | 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>) => ctx?.log(level, msg, fields);
 
-  /** Sleeps until woken (new changes, leadership change, stop) or `ms` passes. */
-  const nap = (ms: number) => new Promise<void>((res) => {
-    const t = setTimeout(() => { if (wakeUp === done) wakeUp = undefined; res(); }, ms);
-    const done = () => { clearTimeout(t); res(); };
+  /**
+   * Sleeps `ms`. Leadership changes and stop() always end the nap; new
+   * changes (onApplied) end it only when `onData` is set, so that a busy
+   * cluster does not turn a retry backoff into a retry storm.
+   */
+  let dataWaiter: (() => void) | undefined;
+  const nap = (ms: number, onData: boolean) => new Promise<void>((res) => {
+    const done = () => {
+      clearTimeout(t);
+      if (wakeUp === done) wakeUp = undefined;
+      if (dataWaiter === done) dataWaiter = undefined;
+      res();
+    };
+    const t = setTimeout(done, ms);
     wakeUp = done;
+    if (onData) dataWaiter = done;
   });
+  const wakeOnData = () => { const w = dataWaiter; dataWaiter = undefined; w?.(); };
 
   const current = (gen: number) => !stopped && gen === generation && ctx !== undefined && ctx.isLeader();
 
@@ -206,7 +218,7 @@ export function createSnsOutbox(config: SnsOutboxOptions): Outbox {
         continue;
       }
       log('warn', 'SNS publish failed; retrying with backoff', { revision: head.event.revision, pending: rest.length, backoffMs: backoff, error: lastError });
-      await nap(backoff * (0.5 + Math.random() / 2));
+      await nap(backoff * (0.5 + Math.random() / 2), false);
       backoff = Math.min(backoff * 2, o.maxBackoffMs);
     }
     return true;
@@ -244,13 +256,13 @@ export function createSnsOutbox(config: SnsOutboxOptions): Outbox {
         page = cx.readChanges(cursor, o.pageSize);
       } catch (err) {
         log('error', 'reading the changes table failed; retrying', { error: String(err) });
-        await nap(o.maxBackoffMs);
+        await nap(o.maxBackoffMs, false);
         continue;
       }
       if (page.length === 0) {
         lagRevisions = 0;
         oldestUnackedMs = undefined;
-        await nap(o.idlePollMs);
+        await nap(o.idlePollMs, true);
         continue;
       }
       // Defensive: only whole revisions after the cursor, in order.
@@ -292,7 +304,7 @@ export function createSnsOutbox(config: SnsOutboxOptions): Outbox {
       proposed = context.publishedRevision();
       unsubscribe = [
         context.onLeadershipChange((isLeader) => onLeadership(isLeader)),
-        context.onApplied(() => wake()),
+        context.onApplied(() => wakeOnData()),
       ];
       if (context.isLeader()) onLeadership(true);
     },
