@@ -44,9 +44,9 @@ function pushByte(b: number): void {
   slen++;
 }
 
-function pushString(s: string): void {
+function pushString(s: string, from = 0): void {
   const n = s.length;
-  for (let i = 0; i < n; i++) {
+  for (let i = from; i < n; i++) {
     let c = s.charCodeAt(i);
     if (c < 0x80) {
       pushByte(c);
@@ -116,8 +116,37 @@ export function murmur3Update(st: Murmur3State, s: string): Murmur3State {
 
 /** The 32-bit unsigned hash of state + the UTF-8 bytes of s, without changing the state. */
 export function murmur3Finish(st: Murmur3State, s = ''): number {
-  load(st);
-  pushString(s);
+  // Hot path (user ids are nearly always ASCII): whole blocks in locals; the
+  // general byte-wise path takes over at the first non-ASCII code unit.
+  let h = st.h, k = st.k, n = st.n, len = st.len;
+  const end = s.length;
+  for (let i = 0; i < end; i++) {
+    const c = s.charCodeAt(i);
+    if (c >= 0x80) {
+      sh = h;
+      sk = k;
+      sn = n;
+      slen = len;
+      pushString(s, i);
+      return finish();
+    }
+    k |= c << (n << 3);
+    len++;
+    if (++n === 4) {
+      k = Math.imul(k, C1);
+      k = (k << 15) | (k >>> 17);
+      k = Math.imul(k, C2);
+      h ^= k;
+      h = (h << 13) | (h >>> 19);
+      h = (Math.imul(h, 5) + 0xe6546b64) | 0;
+      k = 0;
+      n = 0;
+    }
+  }
+  sh = h;
+  sk = k;
+  sn = n;
+  slen = len;
   return finish();
 }
 
