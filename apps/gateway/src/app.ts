@@ -1,0 +1,93 @@
+// The Express application: REST API, original endpoints, change stream,
+// operations endpoints, and the problem+json error handler. (OFREP is served
+// in front of this app, see ofrep.ts.)
+import express, { type NextFunction, type Request, type Response } from 'express';
+import { requestInfo } from './http-util.js';
+import { openapiDocument } from './openapi.js';
+import { HttpProblem, isClusterError, problemFromClusterError, sendProblem } from './problem.js';
+import { registerAdminRoutes } from './routes/admin.js';
+import { Routes, type RouteContext } from './routes/context.js';
+import { registerFlagRoutes } from './routes/flags.js';
+import { registerLegacyRoutes } from './routes/legacy.js';
+import { registerSegmentRoutes } from './routes/segments.js';
+import type { SseHub } from './sse.js';
+import { openChangeStream, parseFilter, resumePosition } from './streams.js';
+
+export interface AppDeps extends RouteContext {
+  hub: SseHub;
+  isReady(): { ready: boolean; checks: Record<string, boolean | number | string> };
+}
+
+const JSON_TYPES = ['application/json', 'application/*+json'];
+
+export function createApp(deps: AppDeps): express.Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('etag', false); // ETags are revisions, set by the routes
+  app.use('/api/v1/batch', express.json({ limit: deps.config.maxBatchBodyBytes, type: JSON_TYPES }));
+  app.use(express.json({ limit: deps.config.maxBodyBytes, type: JSON_TYPES }));
+
+  const r = new Routes(app, deps);
+  registerLegacyRoutes(r, deps); // before /api/v1/flags/:key: "set" and "all" are routes there
+  registerFlagRoutes(r, deps);
+  registerSegmentRoutes(r, deps);
+  registerAdminRoutes(r, deps);
+
+  r.add('get', '/api/v1/stream', 'read', (req, res) => {
+    const pos = resumePosition(req, req.query);
+    const filter = parseFilter(req.query);
+    openChangeStream({ hub: deps.hub, replica: deps.replica, cluster: deps.cluster, log: deps.log }, req, res, pos, filter);
+  });
+
+  const openapiJson = JSON.stringify(openapiDocument);
+  r.add('get', '/api/v1/openapi.json', 'public', (_req, res) => {
+    res.type('application/json').send(openapiJson);
+  });
+  r.add('get', '/health', 'public', (_req, res) => {
+    res.json({ status: 'ok' });
+  });
+  r.add('get', '/ready', 'public', (_req, res) => {
+    const { ready, checks } = deps.isReady();
+    res.status(ready ? 200 : 503);
+    if (!ready) res.set('retry-after', String(deps.config.retryAfterSeconds));
+    res.json({ ready, ...checks });
+  });
+  r.add('get', '/metrics', 'public', async (_req, res) => {
+    res.type(deps.metrics.registry.contentType).send(await deps.metrics.registry.metrics());
+  });
+  r.finish();
+
+  app.use((req: Request) => {
+    throw new HttpProblem('not-found', `no route for ${req.method} ${req.path.slice(0, 200)}`);
+  });
+
+  // Express 5 passes rejected promises here too.
+  app.use((err: unknown, req: Request, res: Response, _next: NextFunction) => {
+    const problem = toProblem(err, deps);
+    if (problem.status >= 500) {
+      deps.log.log('error', 'request failed', { route: requestInfo(req)?.route, error: (err as Error)?.stack ?? String(err) });
+    }
+    sendProblem(res, problem, req.originalUrl.split('?')[0].slice(0, 200));
+  });
+  return app;
+}
+
+function toProblem(err: unknown, deps: AppDeps): HttpProblem {
+  if (err instanceof HttpProblem) return err;
+  if (isClusterError(err)) return problemFromClusterError(err, { retryAfterSeconds: deps.config.retryAfterSeconds });
+  const e = err as { type?: string; status?: number; statusCode?: number; limit?: number; message?: string };
+  switch (e?.type) {
+    case 'entity.too.large':
+      return new HttpProblem('payload-too-large', `the body is larger than ${e.limit} bytes`, { limitBytes: e.limit });
+    case 'entity.parse.failed':
+      return new HttpProblem('malformed-json', `the body is not valid JSON: ${String(e.message).slice(0, 200)}`);
+    case 'encoding.unsupported':
+    case 'charset.unsupported':
+      return new HttpProblem('unsupported-media-type', String(e.message));
+  }
+  const status = e?.status ?? e?.statusCode;
+  if (typeof status === 'number' && status >= 400 && status < 500) {
+    return new HttpProblem(status === 413 ? 'payload-too-large' : 'bad-request', String(e.message ?? 'bad request').slice(0, 200));
+  }
+  return new HttpProblem('internal', 'internal error');
+}

@@ -1,0 +1,187 @@
+// Gateway configuration: every field has a unit in its name and a default; the
+// environment variables that set them are documented in ../README.md.
+import { hostname } from 'node:os';
+import { loadTokens, type TokenStore } from '@flagraft/auth';
+import type { LogLevel } from './log.js';
+import type { ClusterPort } from './types.js';
+
+export interface GatewayConfig {
+  /** Address to listen on. Default 127.0.0.1. */
+  host: string;
+  /** TCP port; 0 picks a free one. Default 8080. */
+  port: number;
+  /** Consensus node gRPC endpoints, host:port. */
+  clusterEndpoints: string[];
+  clusterId: string;
+  /** Identifies this gateway to the cluster (write de-duplication). */
+  clientId: string;
+  /** Passed to the cluster client: one RPC attempt, and the whole retry budget (leader changes). */
+  clusterRequestTimeoutMs?: number;
+  clusterRetryDeadlineMs?: number;
+  /** Use this cluster client instead of creating one (the gateway does not close it). */
+  cluster?: ClusterPort;
+  tokens: TokenStore;
+  /** Development mode: requests without a token may evaluate flags (OFREP), nothing else. */
+  anonymousEvaluation: boolean;
+  /** Largest JSON body on the REST API, bytes. */
+  maxBodyBytes: number;
+  /** Largest body of POST /api/v1/batch, bytes. */
+  maxBatchBodyBytes: number;
+  /** Largest OFREP evaluation request body (the context), bytes. */
+  maxEvaluationBodyBytes: number;
+  /** Allowed origins for the OFREP endpoints ('*' = any). */
+  corsOrigins: string[];
+  /** Public base URL (scheme://host[:port]) used in OFREP eventStreams; default: from the request's Host. */
+  publicBaseUrl?: string;
+  /** SSE comment sent when a stream has been idle this long, ms. */
+  sseHeartbeatMs: number;
+  /** A stream client whose unsent data exceeds this is disconnected, bytes. */
+  sseMaxBufferedBytes: number;
+  /** Concurrent SSE clients (both streams together). */
+  sseMaxClients: number;
+  /** Recent change events kept in memory for Last-Event-ID resume (events); older resumes replay from the cluster. */
+  sseReplayEvents: number;
+  /** OFREP eventStreams `inactivityDelaySec`. */
+  ofrepInactivityDelaySec: number;
+  /** After a write commits, wait up to this long for the local replica to apply it before answering, ms. */
+  writeVisibilityTimeoutMs: number;
+  /** How often readiness probes the cluster, ms. */
+  readyProbeIntervalMs: number;
+  /** Ready only if the last successful probe is at most this old, ms. */
+  readyMaxProbeAgeMs: number;
+  /** Retry-After on 503 answers, seconds. */
+  retryAfterSeconds: number;
+  /** In-flight requests get this long to finish on shutdown, ms. */
+  shutdownTimeoutMs: number;
+  /** Request logs: every request, only 4xx/5xx, or none. */
+  accessLog: 'all' | 'errors' | 'off';
+  logLevel: LogLevel;
+  /** Log sink (default stdout). */
+  logWrite?: (chunk: string) => void;
+}
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+export const DEFAULTS = {
+  host: '127.0.0.1',
+  port: 8080,
+  clusterEndpoints: ['127.0.0.1:7001', '127.0.0.1:7002', '127.0.0.1:7003'],
+  clusterId: 'flagraft',
+  anonymousEvaluation: false,
+  maxBodyBytes: 1024 * 1024,
+  maxBatchBodyBytes: 8 * 1024 * 1024,
+  maxEvaluationBodyBytes: 64 * 1024,
+  corsOrigins: ['*'],
+  sseHeartbeatMs: 15_000,
+  sseMaxBufferedBytes: 1024 * 1024,
+  sseMaxClients: 10_000,
+  sseReplayEvents: 10_000,
+  ofrepInactivityDelaySec: 120,
+  writeVisibilityTimeoutMs: 2_000,
+  readyProbeIntervalMs: 2_000,
+  readyMaxProbeAgeMs: 6_000,
+  retryAfterSeconds: 1,
+  shutdownTimeoutMs: 10_000,
+  accessLog: 'all',
+  logLevel: 'info',
+} as const;
+
+/** Fills defaults; `tokens` defaults to an empty store (only anonymous evaluation, if enabled, works). */
+export function resolveConfig(partial: Partial<GatewayConfig>): GatewayConfig {
+  const cfg: GatewayConfig = {
+    ...DEFAULTS,
+    corsOrigins: [...DEFAULTS.corsOrigins],
+    clusterEndpoints: [...DEFAULTS.clusterEndpoints],
+    clientId: `gateway-${hostname()}-${process.pid}`,
+    tokens: partial.tokens ?? loadTokens({}),
+    ...stripUndefined(partial),
+  };
+  for (const key of [
+    'maxBodyBytes', 'maxBatchBodyBytes', 'maxEvaluationBodyBytes', 'sseHeartbeatMs', 'sseMaxBufferedBytes', 'sseMaxClients',
+    'sseReplayEvents', 'writeVisibilityTimeoutMs', 'readyProbeIntervalMs', 'readyMaxProbeAgeMs', 'shutdownTimeoutMs',
+  ] as const) {
+    if (!Number.isInteger(cfg[key]) || cfg[key] <= 0) throw new ConfigError(`${key}: must be a positive integer, got ${cfg[key]}`);
+  }
+  if (!Number.isInteger(cfg.port) || cfg.port < 0 || cfg.port > 65535) throw new ConfigError(`port: must be 0..65535, got ${cfg.port}`);
+  if (!cfg.cluster && cfg.clusterEndpoints.length === 0) throw new ConfigError('clusterEndpoints: at least one host:port is needed');
+  if (cfg.publicBaseUrl !== undefined) {
+    try {
+      new URL(cfg.publicBaseUrl);
+    } catch {
+      throw new ConfigError(`publicBaseUrl: not a URL: ${cfg.publicBaseUrl}`);
+    }
+    cfg.publicBaseUrl = cfg.publicBaseUrl.replace(/\/+$/, '');
+  }
+  return cfg;
+}
+
+function stripUndefined<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
+type Env = Record<string, string | undefined>;
+
+/** Reads the configuration from FLAGRAFT_* variables (see README.md). Throws ConfigError naming the variable. */
+export function loadConfigFromEnv(env: Env = process.env): GatewayConfig {
+  const int = (name: string): number | undefined => {
+    const raw = env[name];
+    if (raw === undefined || raw === '') return undefined;
+    if (!/^\d+$/.test(raw.trim())) throw new ConfigError(`${name}: expected a non-negative integer, got ${JSON.stringify(raw)}`);
+    return Number(raw.trim());
+  };
+  const bool = (name: string): boolean | undefined => {
+    const raw = env[name];
+    if (raw === undefined || raw === '') return undefined;
+    if (/^(1|true|yes|on)$/i.test(raw)) return true;
+    if (/^(0|false|no|off)$/i.test(raw)) return false;
+    throw new ConfigError(`${name}: expected true or false, got ${JSON.stringify(raw)}`);
+  };
+  const list = (name: string): string[] | undefined => {
+    const raw = env[name];
+    if (raw === undefined || raw.trim() === '') return undefined;
+    return raw.split(',').map((s) => s.trim()).filter(Boolean);
+  };
+  const accessLog = env.FLAGRAFT_ACCESS_LOG;
+  if (accessLog !== undefined && !['all', 'errors', 'off'].includes(accessLog)) {
+    throw new ConfigError(`FLAGRAFT_ACCESS_LOG: expected all, errors or off, got ${JSON.stringify(accessLog)}`);
+  }
+  const logLevel = env.FLAGRAFT_LOG_LEVEL;
+  if (logLevel !== undefined && !['debug', 'info', 'warn', 'error'].includes(logLevel)) {
+    throw new ConfigError(`FLAGRAFT_LOG_LEVEL: expected debug, info, warn or error, got ${JSON.stringify(logLevel)}`);
+  }
+  let tokens: TokenStore;
+  try {
+    tokens = loadTokens(env);
+  } catch (err) {
+    throw new ConfigError((err as Error).message);
+  }
+  return resolveConfig({
+    host: env.FLAGRAFT_GATEWAY_HOST || undefined,
+    port: int('FLAGRAFT_GATEWAY_PORT'),
+    clusterEndpoints: list('FLAGRAFT_CLUSTER_ENDPOINTS'),
+    clusterId: env.FLAGRAFT_CLUSTER_ID || undefined,
+    clientId: env.FLAGRAFT_GATEWAY_ID || undefined,
+    clusterRequestTimeoutMs: int('FLAGRAFT_CLUSTER_REQUEST_TIMEOUT_MS'),
+    clusterRetryDeadlineMs: int('FLAGRAFT_CLUSTER_RETRY_DEADLINE_MS'),
+    tokens,
+    anonymousEvaluation: bool('FLAGRAFT_ANONYMOUS_EVALUATION'),
+    maxBodyBytes: int('FLAGRAFT_MAX_BODY_BYTES'),
+    maxBatchBodyBytes: int('FLAGRAFT_MAX_BATCH_BODY_BYTES'),
+    maxEvaluationBodyBytes: int('FLAGRAFT_MAX_EVALUATION_BODY_BYTES'),
+    corsOrigins: list('FLAGRAFT_CORS_ORIGINS'),
+    publicBaseUrl: env.FLAGRAFT_PUBLIC_URL || undefined,
+    sseHeartbeatMs: int('FLAGRAFT_SSE_HEARTBEAT_MS'),
+    sseMaxBufferedBytes: int('FLAGRAFT_SSE_MAX_BUFFERED_BYTES'),
+    sseMaxClients: int('FLAGRAFT_SSE_MAX_CLIENTS'),
+    sseReplayEvents: int('FLAGRAFT_SSE_REPLAY_EVENTS'),
+    writeVisibilityTimeoutMs: int('FLAGRAFT_WRITE_VISIBILITY_TIMEOUT_MS'),
+    readyProbeIntervalMs: int('FLAGRAFT_READY_PROBE_INTERVAL_MS'),
+    readyMaxProbeAgeMs: int('FLAGRAFT_READY_MAX_PROBE_AGE_MS'),
+    retryAfterSeconds: int('FLAGRAFT_RETRY_AFTER_SECONDS'),
+    shutdownTimeoutMs: int('FLAGRAFT_SHUTDOWN_TIMEOUT_MS'),
+    accessLog: accessLog as GatewayConfig['accessLog'] | undefined,
+    logLevel: logLevel as LogLevel | undefined,
+  });
+}

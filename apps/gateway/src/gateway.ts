@@ -1,0 +1,164 @@
+// createGateway(config): the whole gateway as an object tests and main.ts
+// drive: start() listens and begins loading the replica, close() drains.
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { createClusterClient } from '@flagraft/cluster-client';
+import { createApp } from './app.js';
+import { resolveConfig, type GatewayConfig } from './config.js';
+import { instrument } from './http-util.js';
+import { createLogger, type Logger } from './log.js';
+import { createMetrics, type GatewayMetrics } from './metrics.js';
+import { createOfrepHandler } from './ofrep.js';
+import { Replica } from './replica.js';
+import { SseHub } from './sse.js';
+import type { ClusterPort } from './types.js';
+
+export interface Gateway {
+  readonly config: GatewayConfig;
+  readonly replica: Replica;
+  readonly metrics: GatewayMetrics;
+  readonly log: Logger;
+  /** Listens and starts loading the replica. Resolves once listening (not when ready). */
+  start(): Promise<void>;
+  /** Stops accepting, ends streams, lets in-flight requests finish (up to shutdownTimeoutMs). */
+  close(): Promise<void>;
+  /** Bound address; valid after start(). */
+  address(): { host: string; port: number };
+  /** http://host:port, after start(). */
+  url(): string;
+  /** Resolves when /ready would answer 200; rejects after timeoutMs. */
+  waitUntilReady(timeoutMs: number): Promise<void>;
+  isReady(): { ready: boolean; checks: Record<string, boolean | number | string> };
+}
+
+export function createGateway(partial: Partial<GatewayConfig>): Gateway {
+  const config = resolveConfig(partial);
+  const log = createLogger({ app: 'gateway', level: config.logLevel, write: config.logWrite });
+  const metrics = createMetrics({ defaultMetrics: true });
+  const ownsCluster = !config.cluster;
+  const cluster: ClusterPort =
+    config.cluster ??
+    (createClusterClient({
+      endpoints: config.clusterEndpoints,
+      clusterId: config.clusterId,
+      clientId: config.clientId,
+      requestTimeoutMs: config.clusterRequestTimeoutMs,
+      retryDeadlineMs: config.clusterRetryDeadlineMs,
+    }) as unknown as ClusterPort);
+  const replica = new Replica({ cluster, log, metrics, replayEvents: config.sseReplayEvents });
+  const hub = new SseHub({
+    heartbeatMs: config.sseHeartbeatMs,
+    maxBufferedBytes: config.sseMaxBufferedBytes,
+    maxClients: config.sseMaxClients,
+    metrics,
+    onDrop: (conn, reason) => log.log('warn', 'stream client dropped', { stream: conn.stream, reason }),
+  });
+
+  let lastProbeOkAt = 0;
+  let lastProbeError = '';
+  let shuttingDown = false;
+  const isReady = () => {
+    const probeAgeMs = lastProbeOkAt === 0 ? -1 : Date.now() - lastProbeOkAt;
+    const clusterReachable = lastProbeOkAt > 0 && probeAgeMs <= config.readyMaxProbeAgeMs;
+    const checks: Record<string, boolean | number | string> = {
+      replicaLoaded: replica.loaded,
+      replicaRevision: replica.revision,
+      clusterReachable,
+      shuttingDown,
+    };
+    if (!clusterReachable && lastProbeError) checks.clusterError = lastProbeError;
+    return { ready: replica.loaded && clusterReachable && !shuttingDown, checks };
+  };
+
+  const app = createApp({ config, cluster, replica, tokens: config.tokens, log, metrics, hub, isReady });
+  const ofrep = createOfrepHandler({
+    config,
+    tokens: config.tokens,
+    replica,
+    metrics,
+    streams: { hub, replica, cluster, log },
+  });
+  const server: Server = createServer((req, res) => {
+    instrument(req, res, { metrics, log, config });
+    if (!ofrep(req, res)) app(req, res);
+  });
+  // Behind Caddy / load balancers: keep idle connections longer than they do.
+  server.keepAliveTimeout = 65_000;
+  server.headersTimeout = 66_000;
+  server.requestTimeout = 30_000;
+
+  let probeTimer: NodeJS.Timeout | undefined;
+  const probe = async () => {
+    try {
+      const status = await cluster.status();
+      lastProbeOkAt = Date.now();
+      lastProbeError = '';
+      const applied = Number(status.appliedIndex ?? status.commitIndex ?? 0);
+      if (replica.loaded && Number.isFinite(applied)) metrics.replicaLag.set(Math.max(0, applied - replica.revision));
+    } catch (err) {
+      lastProbeError = (err as Error)?.message ?? String(err);
+    }
+    if (!shuttingDown) {
+      probeTimer = setTimeout(probe, config.readyProbeIntervalMs);
+      probeTimer.unref();
+    }
+  };
+
+  let bound: { host: string; port: number } | undefined;
+  return {
+    config,
+    replica,
+    metrics,
+    log,
+    isReady,
+    async start() {
+      replica.start();
+      void probe();
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(config.port, config.host, () => {
+          server.off('error', reject);
+          resolve();
+        });
+      });
+      const a = server.address() as AddressInfo;
+      bound = { host: a.address, port: a.port };
+      log.log('info', 'gateway listening', { host: a.address, port: a.port, cluster: config.cluster ? 'injected' : config.clusterEndpoints });
+    },
+    async close() {
+      if (shuttingDown) return;
+      shuttingDown = true;
+      clearTimeout(probeTimer);
+      log.log('info', 'gateway shutting down', {});
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      hub.closeAll();
+      server.closeIdleConnections();
+      const timer = setTimeout(() => server.closeAllConnections(), config.shutdownTimeoutMs);
+      await closed;
+      clearTimeout(timer);
+      await replica.close();
+      if (ownsCluster) await cluster.close();
+      log.log('info', 'gateway stopped', {});
+      log.flush();
+    },
+    address() {
+      if (!bound) throw new Error('gateway not started');
+      return bound;
+    },
+    url() {
+      const { host, port } = this.address();
+      return `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+    },
+    async waitUntilReady(timeoutMs) {
+      const deadline = Date.now() + timeoutMs;
+      while (!isReady().ready) {
+        if (Date.now() > deadline) throw new Error(`gateway not ready after ${timeoutMs} ms: ${JSON.stringify(isReady().checks)}`);
+        await new Promise((r) => setTimeout(r, 20));
+        if (lastProbeOkAt === 0 || Date.now() - lastProbeOkAt > config.readyMaxProbeAgeMs) {
+          clearTimeout(probeTimer);
+          await probe();
+        }
+      }
+    },
+  };
+}

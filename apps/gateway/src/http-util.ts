@@ -1,0 +1,140 @@
+// Small HTTP helpers shared by the Express routes and the raw OFREP handlers.
+import { createHash, randomUUID } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Principal } from '@flagraft/auth';
+import type { GatewayConfig } from './config.js';
+import type { Logger } from './log.js';
+import type { GatewayMetrics } from './metrics.js';
+
+export class BodyTooLargeError extends Error {
+  constructor(readonly limitBytes: number) {
+    super(`request body larger than ${limitBytes} bytes`);
+  }
+}
+
+/** Reads the whole body, refusing (without buffering) anything over limitBytes. */
+export function readBody(req: IncomingMessage, limitBytes: number): Promise<Buffer> {
+  const declared = Number(req.headers['content-length']);
+  if (Number.isFinite(declared) && declared > limitBytes) {
+    req.resume();
+    return Promise.reject(new BodyTooLargeError(limitBytes));
+  }
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let failed = false;
+    req.on('data', (chunk: Buffer) => {
+      if (failed) return;
+      size += chunk.length;
+      if (size > limitBytes) {
+        failed = true;
+        chunks.length = 0;
+        reject(new BodyTooLargeError(limitBytes));
+        return;
+      }
+      chunks.push(chunk);
+    });
+    req.on('end', () => {
+      if (!failed) resolve(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks));
+    });
+    req.on('error', (err) => {
+      if (!failed) {
+        failed = true;
+        reject(err);
+      }
+    });
+  });
+}
+
+export function sendJson(res: ServerResponse, status: number, body: string, headers?: Record<string, string>): void {
+  res.writeHead(status, {
+    'content-type': 'application/json; charset=utf-8',
+    'content-length': Buffer.byteLength(body),
+    ...headers,
+  });
+  res.end(body);
+}
+
+/** JSON with object keys sorted at every level, so equal values serialise equally. */
+export function canonicalJson(value: unknown): string {
+  if (value === null || typeof value !== 'object') return JSON.stringify(value) ?? 'null';
+  if (Array.isArray(value)) return '[' + value.map(canonicalJson).join(',') + ']';
+  const keys = Object.keys(value as object).sort();
+  return '{' + keys.map((k) => JSON.stringify(k) + ':' + canonicalJson((value as Record<string, unknown>)[k])).join(',') + '}';
+}
+
+export function shortHash(text: string): string {
+  return createHash('sha256').update(text).digest('base64url').slice(0, 22);
+}
+
+/** Per-request bookkeeping the access log and metrics read when the response closes. */
+export interface RequestInfo {
+  route: string;
+  principal?: Principal;
+  requestId: string;
+}
+
+const infoKey = Symbol('flagraft.request');
+
+export function requestInfo(req: IncomingMessage): RequestInfo {
+  return (req as unknown as Record<symbol, RequestInfo>)[infoKey];
+}
+
+/**
+ * Starts timing a request: when the response closes, records the metrics and
+ * one access-log line (never headers or bodies, so never a token).
+ */
+export function instrument(
+  req: IncomingMessage,
+  res: ServerResponse,
+  deps: { metrics: GatewayMetrics; log: Logger; config: Pick<GatewayConfig, 'accessLog'> },
+): RequestInfo {
+  const start = process.hrtime.bigint();
+  const incomingId = req.headers['x-request-id'];
+  const requestId = typeof incomingId === 'string' && /^[\w.:-]{1,128}$/.test(incomingId) ? incomingId : randomUUID();
+  const info: RequestInfo = { route: 'unmatched', requestId };
+  (req as unknown as Record<symbol, RequestInfo>)[infoKey] = info;
+  res.setHeader('x-request-id', requestId);
+  res.once('close', () => {
+    const status = res.writableFinished || res.headersSent ? res.statusCode : 499;
+    const seconds = Number(process.hrtime.bigint() - start) / 1e9;
+    const labels = { method: req.method ?? 'GET', route: info.route, status: String(status) };
+    deps.metrics.httpRequests.inc(labels);
+    deps.metrics.httpDuration.observe(labels, seconds);
+    const mode = deps.config.accessLog;
+    if (mode === 'all' || (mode === 'errors' && status >= 400)) {
+      const q = req.url?.indexOf('?') ?? -1;
+      deps.log.log(status >= 500 ? 'error' : 'info', 'request', {
+        method: req.method,
+        path: q >= 0 ? req.url!.slice(0, q) : req.url,
+        route: info.route,
+        status,
+        ms: Math.round(seconds * 1e4) / 10,
+        actor: info.principal?.name,
+        requestId,
+      });
+    }
+  });
+  return info;
+}
+
+/** CORS headers for OFREP answers; empty when the origin is not allowed. */
+export function corsHeaders(req: IncomingMessage, origins: string[]): Record<string, string> {
+  const origin = req.headers.origin;
+  if (origins.includes('*')) return { 'access-control-allow-origin': '*', 'access-control-expose-headers': 'ETag, Retry-After' };
+  if (typeof origin === 'string' && origins.includes(origin)) {
+    return { 'access-control-allow-origin': origin, 'access-control-expose-headers': 'ETag, Retry-After', vary: 'Origin' };
+  }
+  return {};
+}
+
+export function preflightHeaders(req: IncomingMessage, origins: string[]): Record<string, string> {
+  const base = corsHeaders(req, origins);
+  if (!base['access-control-allow-origin']) return base;
+  return {
+    ...base,
+    'access-control-allow-methods': 'GET, POST, OPTIONS',
+    'access-control-allow-headers': 'Content-Type, Authorization, X-API-Key, If-None-Match, Last-Event-ID',
+    'access-control-max-age': '600',
+  };
+}

@@ -1,0 +1,65 @@
+// Prometheus metrics, one registry per gateway instance (tests run several
+// gateways in one process, and prom-client's global registry would collide).
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+export interface GatewayMetrics {
+  registry: Registry;
+  httpRequests: Counter<'method' | 'route' | 'status'>;
+  httpDuration: Histogram<'method' | 'route' | 'status'>;
+  evaluations: Counter<'flag' | 'reason'>;
+  replicaRevision: Gauge;
+  replicaLoaded: Gauge;
+  replicaLag: Gauge;
+  replicaFlags: Gauge;
+  replicaReloads: Counter;
+  watchReconnects: Counter;
+  sseClients: Gauge<'stream'>;
+  sseDropped: Counter<'stream' | 'reason'>;
+  clusterErrors: Counter<'code'>;
+}
+
+export function createMetrics(opts: { defaultMetrics: boolean }): GatewayMetrics {
+  const registry = new Registry();
+  if (opts.defaultMetrics) collectDefaultMetrics({ register: registry, prefix: 'flagraft_gateway_' });
+  const registers = [registry];
+  return {
+    registry,
+    httpRequests: new Counter({
+      name: 'flagraft_gateway_http_requests_total',
+      help: 'HTTP requests answered, by method, route template and status code',
+      labelNames: ['method', 'route', 'status'] as const,
+      registers,
+    }),
+    httpDuration: new Histogram({
+      name: 'flagraft_gateway_http_request_duration_seconds',
+      help: 'Time from request start to the last byte of the response, seconds',
+      labelNames: ['method', 'route', 'status'] as const,
+      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers,
+    }),
+    evaluations: new Counter({
+      name: 'flagraft_gateway_evaluations_total',
+      help: 'OFREP flag evaluations by flag key and reason (bulk evaluations count each flag)',
+      labelNames: ['flag', 'reason'] as const,
+      registers,
+    }),
+    replicaRevision: new Gauge({ name: 'flagraft_gateway_replica_revision', help: 'Revision the in-memory replica has applied', registers }),
+    replicaLoaded: new Gauge({ name: 'flagraft_gateway_replica_loaded', help: '1 once the replica holds a full snapshot', registers }),
+    replicaLag: new Gauge({
+      name: 'flagraft_gateway_replica_lag_revisions',
+      help: 'Cluster applied index at the last probe minus the replica revision (includes no-op log entries)',
+      registers,
+    }),
+    replicaFlags: new Gauge({ name: 'flagraft_gateway_replica_flags', help: 'Flags held by the replica', registers }),
+    replicaReloads: new Counter({ name: 'flagraft_gateway_replica_reloads_total', help: 'Full snapshot loads (start, compaction, errors)', registers }),
+    watchReconnects: new Counter({ name: 'flagraft_gateway_watch_reconnects_total', help: 'Cluster watch errors after which the watch resumed', registers }),
+    sseClients: new Gauge({ name: 'flagraft_gateway_sse_clients', help: 'Connected SSE clients', labelNames: ['stream'] as const, registers }),
+    sseDropped: new Counter({
+      name: 'flagraft_gateway_sse_dropped_total',
+      help: 'SSE clients disconnected by the gateway',
+      labelNames: ['stream', 'reason'] as const,
+      registers,
+    }),
+    clusterErrors: new Counter({ name: 'flagraft_gateway_cluster_errors_total', help: 'Cluster client errors by code', labelNames: ['code'] as const, registers }),
+  };
+}

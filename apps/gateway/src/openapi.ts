@@ -1,0 +1,368 @@
+// OpenAPI 3.1 description of the gateway's HTTP API, served at
+// /api/v1/openapi.json. test/openapi.test.ts checks real responses against it,
+// so it stays true. Flag and segment bodies use flag-model's JSON Schemas.
+import { flagJsonSchema, segmentJsonSchema } from '@flagraft/flag-model';
+
+const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
+const json = (schema: object) => ({ content: { 'application/json': { schema } } });
+const problem = (description: string) => ({ description, content: { 'application/problem+json': { schema: ref('Problem') } } });
+const etagHeader = { ETag: { description: 'The revision, quoted: "42"', schema: { type: 'string' } } };
+
+const commonErrors = {
+  '400': problem('Bad request (query, headers or path)'),
+  '401': problem('No valid token'),
+  '403': problem('The token\'s role does not allow this'),
+  '503': problem('No leader / cluster unreachable; see Retry-After'),
+  '504': problem('The cluster did not answer in time'),
+};
+const writeErrors = {
+  ...commonErrors,
+  '409': problem('Conflict (a segment in use, or a revision mismatch inside a batch)'),
+  '412': problem('If-Match / If-None-Match did not hold; has currentRevision'),
+  '413': problem('Body larger than the limit'),
+  '415': problem('The body is not JSON'),
+  '422': problem('Invalid definition; issues name each bad field'),
+};
+
+const keyParam = { name: 'key', in: 'path', required: true, schema: { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9._:-]*$', maxLength: 128 } };
+const nameParam = { ...keyParam, name: 'name' };
+const consistencyParam = { name: 'consistency', in: 'query', schema: { enum: ['linearizable', 'stale'] } };
+const listParams = [
+  { name: 'prefix', in: 'query', schema: { type: 'string', maxLength: 128 } },
+  { name: 'limit', in: 'query', schema: { type: 'integer', minimum: 1, maximum: 1000 } },
+  { name: 'pageToken', in: 'query', schema: { type: 'string' } },
+  consistencyParam,
+];
+const historyParams = [
+  { name: 'limit', in: 'query', schema: { type: 'integer', minimum: 1, maximum: 1000 } },
+  { name: 'before', in: 'query', description: 'Only changes with a smaller revision', schema: { type: 'integer', minimum: 1 } },
+];
+const ifMatch = { name: 'If-Match', in: 'header', description: 'Compare-and-set: "<revision>" (or *: must exist)', schema: { type: 'string' } };
+const ifNoneMatchStar = { name: 'If-None-Match', in: 'header', description: '* = create only', schema: { type: 'string' } };
+
+/**
+ * Embeds one of flag-model's JSON Schemas as a component: drops its own
+ * $schema/$id (the document's dialect applies) and re-points its internal
+ * "#/$defs/..." references at the component's location in this document.
+ */
+function embedSchema(schema: unknown, component: string): object {
+  if (!schema || typeof schema !== 'object') return {};
+  const { $schema: _s, $id: _i, ...rest } = schema as Record<string, unknown>;
+  const rewrite = (v: unknown): unknown => {
+    if (Array.isArray(v)) return v.map(rewrite);
+    if (!v || typeof v !== 'object') return v;
+    return Object.fromEntries(
+      Object.entries(v as Record<string, unknown>).map(([k, x]) => [
+        k,
+        k === '$ref' && typeof x === 'string' && x.startsWith('#/') ? `#/components/schemas/${component}/${x.slice(2)}` : rewrite(x),
+      ]),
+    );
+  };
+  return rewrite(rest) as object;
+}
+
+const storedMeta = {
+  createRevision: { type: 'integer', minimum: 1 },
+  modRevision: { type: 'integer', minimum: 1 },
+  version: { type: 'integer', minimum: 1 },
+  updatedAt: { type: 'number', description: 'ms since the epoch' },
+  updatedBy: { type: 'string' },
+};
+
+export const openapiDocument = {
+  openapi: '3.1.0',
+  info: {
+    title: 'flagraft gateway',
+    version: '1.0.0',
+    description:
+      'REST API for flags and segments (ETag = revision, If-Match for compare-and-set), the original endpoints, ' +
+      'the live change stream and cluster operations. OFREP evaluation (/ofrep/v1) follows the OpenFeature protocol. ' +
+      'Errors are RFC 9457 problem documents. Auth: Authorization: Bearer <token> or X-API-Key.',
+  },
+  jsonSchemaDialect: 'https://json-schema.org/draft/2020-12/schema',
+  security: [{ bearer: [] }, { apiKey: [] }],
+  paths: {
+    '/api/v1/flags': {
+      get: {
+        summary: 'List flags (role reader)',
+        parameters: listParams,
+        responses: { '200': { description: 'A page of flags', ...json(ref('FlagPage')) }, ...commonErrors },
+      },
+    },
+    '/api/v1/flags/{key}': {
+      parameters: [keyParam],
+      get: {
+        summary: 'Read a flag (role reader); ETag = modRevision',
+        parameters: [consistencyParam, { name: 'If-None-Match', in: 'header', schema: { type: 'string' } }],
+        responses: {
+          '200': { description: 'The flag', headers: etagHeader, ...json(ref('StoredFlag')) },
+          '304': { description: 'Unchanged since the given ETag' },
+          '404': problem('No such flag'),
+          ...commonErrors,
+        },
+      },
+      put: {
+        summary: 'Create or replace a flag (role editor)',
+        parameters: [ifMatch, ifNoneMatchStar],
+        requestBody: { required: true, ...json(ref('FlagDefinition')) },
+        responses: {
+          '200': { description: 'Replaced', headers: etagHeader, ...json(ref('StoredFlag')) },
+          '201': { description: 'Created', headers: etagHeader, ...json(ref('StoredFlag')) },
+          ...writeErrors,
+        },
+      },
+      patch: {
+        summary: 'Edit a flag (role editor): JSON Merge Patch (object) or JSON Patch (array)',
+        parameters: [ifMatch],
+        requestBody: {
+          required: true,
+          content: {
+            'application/merge-patch+json': { schema: { type: 'object' } },
+            'application/json-patch+json': { schema: { type: 'array', items: { type: 'object' } } },
+          },
+        },
+        responses: {
+          '200': { description: 'Edited', headers: etagHeader, ...json(ref('StoredFlag')) },
+          '404': problem('No such flag'),
+          ...writeErrors,
+        },
+      },
+      delete: {
+        summary: 'Delete a flag (role editor)',
+        parameters: [ifMatch],
+        responses: { '200': { description: 'Deleted', ...json(ref('Deleted')) }, '404': problem('No such flag'), ...writeErrors },
+      },
+    },
+    '/api/v1/flags/{key}/history': {
+      parameters: [keyParam],
+      get: {
+        summary: 'Audit trail of a flag, newest first (role reader)',
+        parameters: historyParams,
+        responses: { '200': { description: 'Changes', ...json(ref('FlagHistory')) }, ...commonErrors, '410': problem('Older than retained') },
+      },
+    },
+    '/api/v1/segments': {
+      get: {
+        summary: 'List segments (role reader)',
+        parameters: listParams,
+        responses: { '200': { description: 'A page of segments', ...json(ref('SegmentPage')) }, ...commonErrors },
+      },
+    },
+    '/api/v1/segments/{name}': {
+      parameters: [nameParam],
+      get: {
+        summary: 'Read a segment (role reader)',
+        parameters: [consistencyParam],
+        responses: { '200': { description: 'The segment', headers: etagHeader, ...json(ref('StoredSegment')) }, '404': problem('No such segment'), ...commonErrors },
+      },
+      put: {
+        summary: 'Create or replace a segment (role editor)',
+        parameters: [ifMatch, ifNoneMatchStar],
+        requestBody: { required: true, ...json(ref('SegmentDefinition')) },
+        responses: {
+          '200': { description: 'Replaced', headers: etagHeader, ...json(ref('StoredSegment')) },
+          '201': { description: 'Created', headers: etagHeader, ...json(ref('StoredSegment')) },
+          ...writeErrors,
+        },
+      },
+      delete: {
+        summary: 'Delete a segment (role editor); 409 while flags use it',
+        parameters: [ifMatch],
+        responses: { '200': { description: 'Deleted', ...json(ref('SegmentDeleted')) }, '404': problem('No such segment'), ...writeErrors },
+      },
+    },
+    '/api/v1/segments/{name}/history': {
+      parameters: [nameParam],
+      get: {
+        summary: 'Audit trail of a segment (role reader)',
+        parameters: historyParams,
+        responses: { '200': { description: 'Changes', ...json(ref('SegmentHistory')) }, ...commonErrors },
+      },
+    },
+    '/api/v1/batch': {
+      post: {
+        summary: 'Atomic multi-flag/segment change (role editor): all operations commit at one revision or none',
+        requestBody: { required: true, ...json(ref('BatchRequest')) },
+        responses: { '200': { description: 'Committed', ...json(ref('BatchResult')) }, '404': problem('A deleted key does not exist'), ...writeErrors },
+      },
+    },
+    '/api/v1/cluster': {
+      get: { summary: 'Cluster status (role reader)', responses: { '200': { description: 'Status', ...json(ref('ClusterStatus')) }, ...commonErrors } },
+    },
+    '/api/v1/cluster/members': {
+      post: {
+        summary: 'Add a learner (role admin)',
+        requestBody: { required: true, ...json({ type: 'object', required: ['id', 'address'], properties: { id: { type: 'integer', minimum: 1 }, address: { type: 'string' } } }) },
+        responses: { '201': { description: 'Added', ...json({ type: 'object' }) }, ...writeErrors },
+      },
+    },
+    '/api/v1/cluster/members/{id}/promote': {
+      parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'integer', minimum: 1 } }],
+      post: { summary: 'Promote a learner to voter (role admin)', responses: { '200': { description: 'Promoted', ...json({ type: 'object' }) }, ...writeErrors } },
+    },
+    '/api/v1/cluster/members/{id}': {
+      parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'integer', minimum: 1 } }],
+      delete: { summary: 'Remove a member (role admin)', responses: { '200': { description: 'Removed', ...json({ type: 'object' }) }, ...writeErrors } },
+    },
+    '/api/v1/cluster/leader': {
+      post: {
+        summary: 'Transfer leadership (role admin)',
+        requestBody: { required: true, ...json({ type: 'object', required: ['id'], properties: { id: { type: 'integer', minimum: 1 } } }) },
+        responses: { '200': { description: 'Transferred', ...json({ type: 'object' }) }, ...writeErrors },
+      },
+    },
+    '/api/v1/stream': {
+      get: {
+        summary: 'Server-Sent Events of committed changes (role reader)',
+        description:
+          'Each change is `id: <id>` + `data: <ChangeEvent JSON>`. The id is the revision, or `<revision>:<index>` for all but the last ' +
+          'event of a multi-change revision (a batch). Resume with Last-Event-ID (or ?since=<revision>): no change is lost or repeated. ' +
+          '`event: ready` opens the stream; `event: reset` means the client must re-read the state (history no longer retained). ' +
+          'Comment lines are heartbeats. A client that cannot keep up is disconnected.',
+        parameters: [
+          { name: 'since', in: 'query', schema: { type: 'string', pattern: '^\\d+(:\\d+)?$' } },
+          { name: 'Last-Event-ID', in: 'header', schema: { type: 'string' } },
+          { name: 'prefix', in: 'query', schema: { type: 'string' } },
+          { name: 'kind', in: 'query', schema: { enum: ['flag', 'segment'] } },
+        ],
+        responses: { '200': { description: 'The stream', content: { 'text/event-stream': { schema: { type: 'string' } } } }, ...commonErrors },
+      },
+    },
+    '/set': {
+      post: {
+        summary: 'Original API: set a flag from a text value (role editor); answers after commit',
+        requestBody: { required: true, ...json(ref('LegacySet')) },
+        responses: { '200': { description: 'Committed', ...json(ref('LegacyValue')) }, ...writeErrors },
+      },
+    },
+    '/api/v1/flags/set': {
+      post: {
+        summary: 'Original API (dashboard): same as POST /set',
+        requestBody: { required: true, ...json(ref('LegacySet')) },
+        responses: { '200': { description: 'Committed', ...json(ref('LegacyValue')) }, ...writeErrors },
+      },
+    },
+    '/get/{key}': {
+      parameters: [keyParam],
+      get: {
+        summary: 'Original API: a flag as a text value (role reader)',
+        parameters: [consistencyParam],
+        responses: { '200': { description: 'The value', ...json(ref('LegacyValue')) }, '404': problem('No such flag'), ...commonErrors },
+      },
+    },
+    '/api/v1/flags/all': {
+      get: {
+        summary: 'Original API: every flag as {key: text value} (role reader)',
+        parameters: [consistencyParam],
+        responses: { '200': { description: 'The map', ...json({ type: 'object', additionalProperties: { type: 'string' } }) }, ...commonErrors },
+      },
+    },
+    '/api/v1/openapi.json': { get: { summary: 'This document', security: [], responses: { '200': { description: 'OpenAPI 3.1', ...json({ type: 'object' }) } } } },
+    '/health': { get: { summary: 'The process is alive', security: [], responses: { '200': { description: 'Alive', ...json({ type: 'object', required: ['status'], properties: { status: { const: 'ok' } } }) } } } },
+    '/ready': {
+      get: {
+        summary: 'Replica loaded and cluster reachable',
+        security: [],
+        responses: { '200': { description: 'Ready', ...json(ref('Readiness')) }, '503': { description: 'Not ready', ...json(ref('Readiness')) } },
+      },
+    },
+    '/metrics': { get: { summary: 'Prometheus metrics', security: [], responses: { '200': { description: 'Text exposition format', content: { 'text/plain': { schema: { type: 'string' } } } } } } },
+  },
+  components: {
+    securitySchemes: {
+      bearer: { type: 'http', scheme: 'bearer' },
+      apiKey: { type: 'apiKey', in: 'header', name: 'X-API-Key' },
+    },
+    schemas: {
+      Problem: {
+        type: 'object',
+        required: ['type', 'title', 'status'],
+        properties: {
+          type: { type: 'string' },
+          title: { type: 'string' },
+          status: { type: 'integer', minimum: 400, maximum: 599 },
+          detail: { type: 'string' },
+          instance: { type: 'string' },
+          issues: { type: 'array', items: { type: 'object', required: ['path', 'message'], properties: { path: { type: 'string' }, message: { type: 'string' } } } },
+          currentRevision: { type: ['integer', 'null'] },
+          key: { type: 'string' },
+        },
+      },
+      FlagDefinition: embedSchema(flagJsonSchema, 'FlagDefinition'),
+      SegmentDefinition: embedSchema(segmentJsonSchema, 'SegmentDefinition'),
+      StoredFlag: { type: 'object', required: ['flag', 'createRevision', 'modRevision', 'version', 'updatedAt', 'updatedBy'], properties: { flag: ref('FlagDefinition'), ...storedMeta } },
+      StoredSegment: {
+        type: 'object',
+        required: ['segment', 'createRevision', 'modRevision', 'version', 'updatedAt', 'updatedBy'],
+        properties: { segment: ref('SegmentDefinition'), ...storedMeta },
+      },
+      FlagPage: { type: 'object', required: ['flags', 'revision'], properties: { flags: { type: 'array', items: ref('StoredFlag') }, nextPageToken: { type: 'string' }, revision: { type: 'integer' } } },
+      SegmentPage: {
+        type: 'object',
+        required: ['segments', 'revision'],
+        properties: { segments: { type: 'array', items: ref('StoredSegment') }, nextPageToken: { type: 'string' }, revision: { type: 'integer' } },
+      },
+      Deleted: { type: 'object', required: ['key', 'deleted', 'revision'], properties: { key: { type: 'string' }, deleted: { const: true }, revision: { type: 'integer' } } },
+      SegmentDeleted: { type: 'object', required: ['name', 'deleted', 'revision'], properties: { name: { type: 'string' }, deleted: { const: true }, revision: { type: 'integer' } } },
+      HistoryEntry: {
+        type: 'object',
+        required: ['revision', 'op', 'actor', 'time', 'before', 'after'],
+        properties: {
+          revision: { type: 'integer' },
+          kind: { enum: ['flag', 'segment'] },
+          key: { type: 'string' },
+          op: { enum: ['put', 'delete'] },
+          actor: { type: 'string' },
+          time: { type: 'string', format: 'date-time' },
+          before: { type: ['object', 'null'] },
+          after: { type: ['object', 'null'] },
+        },
+      },
+      FlagHistory: { type: 'object', required: ['key', 'changes'], properties: { key: { type: 'string' }, changes: { type: 'array', items: ref('HistoryEntry') } } },
+      SegmentHistory: { type: 'object', required: ['name', 'changes'], properties: { name: { type: 'string' }, changes: { type: 'array', items: ref('HistoryEntry') } } },
+      BatchRequest: {
+        type: 'object',
+        required: ['ops'],
+        properties: {
+          ops: {
+            type: 'array',
+            minItems: 1,
+            maxItems: 100,
+            items: {
+              oneOf: [
+                { type: 'object', required: ['op', 'flag'], properties: { op: { const: 'putFlag' }, flag: ref('FlagDefinition'), expectedRevision: { type: 'integer', minimum: 0 } } },
+                { type: 'object', required: ['op', 'key'], properties: { op: { const: 'deleteFlag' }, key: { type: 'string' }, expectedRevision: { type: 'integer', minimum: 0 } } },
+                { type: 'object', required: ['op', 'segment'], properties: { op: { const: 'putSegment' }, segment: ref('SegmentDefinition'), expectedRevision: { type: 'integer', minimum: 0 } } },
+                { type: 'object', required: ['op', 'name'], properties: { op: { const: 'deleteSegment' }, name: { type: 'string' }, expectedRevision: { type: 'integer', minimum: 0 } } },
+              ],
+            },
+          },
+        },
+      },
+      BatchResult: { type: 'object', required: ['revision', 'changes'], properties: { revision: { type: 'integer' }, changes: { type: 'array', items: ref('HistoryEntry') } } },
+      ClusterStatus: {
+        type: 'object',
+        required: ['members', 'gateway'],
+        properties: {
+          clusterId: { type: 'string' },
+          leaderId: { type: ['integer', 'string'] },
+          term: { type: 'integer' },
+          commitIndex: { type: 'integer' },
+          appliedIndex: { type: 'integer' },
+          members: {
+            type: 'array',
+            items: { type: 'object', required: ['id', 'address', 'role'], properties: { id: { type: ['integer', 'string'] }, address: { type: 'string' }, role: { type: 'string' }, lag: { type: 'integer' } } },
+          },
+          gateway: { type: 'object', required: ['replicaRevision', 'replicaLoaded'], properties: { replicaRevision: { type: 'integer' }, replicaLoaded: { type: 'boolean' }, flags: { type: 'integer' } } },
+        },
+      },
+      LegacySet: { type: 'object', required: ['key', 'value'], properties: { key: { type: 'string' }, value: { type: ['string', 'number', 'boolean'] } } },
+      LegacyValue: { type: 'object', required: ['key', 'value', 'revision'], properties: { key: { type: 'string' }, value: { type: 'string' }, revision: { type: 'integer' } } },
+      Readiness: {
+        type: 'object',
+        required: ['ready', 'replicaLoaded', 'replicaRevision', 'clusterReachable'],
+        properties: { ready: { type: 'boolean' }, replicaLoaded: { type: 'boolean' }, replicaRevision: { type: 'integer' }, clusterReachable: { type: 'boolean' }, shuttingDown: { type: 'boolean' }, clusterError: { type: 'string' } },
+      },
+    },
+  },
+} as const;

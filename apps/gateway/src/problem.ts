@@ -1,0 +1,181 @@
+// RFC 9457 problem documents for the REST API. Every error the gateway answers
+// on /api/* is one of these, with a stable `type` URI per kind of problem so
+// clients can branch on it without parsing `detail`.
+import type { ServerResponse } from 'node:http';
+
+export const PROBLEM_CONTENT_TYPE = 'application/problem+json';
+const TYPE_PREFIX = 'urn:flagraft:problem:';
+
+export interface ProblemDocument {
+  type: string;
+  title: string;
+  status: number;
+  detail?: string;
+  instance?: string;
+  [extension: string]: unknown;
+}
+
+export type ProblemKind =
+  | 'bad-request'
+  | 'malformed-json'
+  | 'unsupported-media-type'
+  | 'payload-too-large'
+  | 'unauthorized'
+  | 'forbidden'
+  | 'not-found'
+  | 'method-not-allowed'
+  | 'conflict'
+  | 'precondition-failed'
+  | 'precondition-required'
+  | 'validation'
+  | 'gone'
+  | 'too-many-requests'
+  | 'unavailable'
+  | 'timeout'
+  | 'internal';
+
+const TITLES: Record<ProblemKind, [number, string]> = {
+  'bad-request': [400, 'Bad request'],
+  'malformed-json': [400, 'Malformed JSON body'],
+  'unsupported-media-type': [415, 'Unsupported media type'],
+  'payload-too-large': [413, 'Request body too large'],
+  unauthorized: [401, 'Authentication required'],
+  forbidden: [403, 'Forbidden'],
+  'not-found': [404, 'Not found'],
+  'method-not-allowed': [405, 'Method not allowed'],
+  conflict: [409, 'Conflict'],
+  'precondition-failed': [412, 'Precondition failed'],
+  'precondition-required': [428, 'Precondition required'],
+  validation: [422, 'Validation failed'],
+  gone: [410, 'Gone'],
+  'too-many-requests': [429, 'Too many requests'],
+  unavailable: [503, 'Cluster unavailable'],
+  timeout: [504, 'Cluster did not answer in time'],
+  internal: [500, 'Internal error'],
+};
+
+/** An error that maps onto one problem document. Thrown by handlers, rendered by the error middleware. */
+export class HttpProblem extends Error {
+  readonly status: number;
+  readonly kind: ProblemKind;
+  readonly extensions: Record<string, unknown>;
+  readonly headers: Record<string, string>;
+  constructor(kind: ProblemKind, detail: string, extensions: Record<string, unknown> = {}, headers: Record<string, string> = {}) {
+    super(detail);
+    this.name = 'HttpProblem';
+    this.kind = kind;
+    this.status = TITLES[kind][0];
+    this.extensions = extensions;
+    this.headers = headers;
+  }
+  toDocument(instance?: string): ProblemDocument {
+    return problemDocument(this.kind, this.message, instance, this.extensions);
+  }
+}
+
+export function problemDocument(kind: ProblemKind, detail: string, instance?: string, extensions: Record<string, unknown> = {}): ProblemDocument {
+  const [status, title] = TITLES[kind];
+  const doc: ProblemDocument = { type: TYPE_PREFIX + kind, title, status, detail };
+  if (instance !== undefined) doc.instance = instance;
+  return Object.assign(doc, extensions);
+}
+
+export function sendProblem(res: ServerResponse, problem: HttpProblem, instance?: string): void {
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  const body = JSON.stringify(problem.toDocument(instance));
+  const headers: Record<string, string | number> = {
+    'content-type': PROBLEM_CONTENT_TYPE,
+    'content-length': Buffer.byteLength(body),
+    'cache-control': 'no-store',
+    ...problem.headers,
+  };
+  res.writeHead(problem.status, headers);
+  res.end(body);
+}
+
+/** Codes of @flagraft/cluster-client's ClusterError (CONTRACTS.md). */
+const CLUSTER_CODES = new Set([
+  'REVISION_MISMATCH',
+  'NOT_FOUND',
+  'VALIDATION',
+  'SEGMENT_MISSING',
+  'SEGMENT_IN_USE',
+  'UNAVAILABLE',
+  'NOT_LEADER',
+  'DEADLINE',
+  'COMPACTED',
+  'INVALID_ARGUMENT',
+  'PERMISSION',
+  'INTERNAL',
+  'FAILED_PRECONDITION',
+]);
+
+export interface ClusterErrorLike extends Error {
+  code: string;
+  currentRevision?: number;
+  issues?: { path: string; message: string }[];
+  usedBy?: string[];
+  key?: string;
+  opIndex?: number;
+  /** cluster-client puts the node's extra fields here (usedBy, key, opIndex, ...). */
+  details?: Record<string, unknown>;
+}
+
+export function isClusterError(err: unknown): err is ClusterErrorLike {
+  const code = (err as { code?: unknown } | null)?.code;
+  return err instanceof Error && typeof code === 'string' && CLUSTER_CODES.has(code);
+}
+
+/**
+ * Maps a cluster error to a problem. `precondition` says whether the caller
+ * sent If-Match / If-None-Match: a revision mismatch is then 412 (RFC 9110),
+ * otherwise (an expectedRevision inside a batch body) 409.
+ */
+export function problemFromClusterError(err: ClusterErrorLike, opts: { retryAfterSeconds: number; precondition?: boolean }): HttpProblem {
+  const ext: Record<string, unknown> = {};
+  const d = err.details ?? {};
+  const key = err.key ?? d.key;
+  const opIndex = err.opIndex ?? d.opIndex;
+  if (typeof key === 'string') ext.key = key;
+  if (typeof opIndex === 'number') ext.opIndex = opIndex;
+  const usedBy = err.usedBy ?? d.usedBy;
+  switch (err.code) {
+    case 'REVISION_MISMATCH':
+      return new HttpProblem(opts.precondition ? 'precondition-failed' : 'conflict', err.message, {
+        ...ext,
+        currentRevision: err.currentRevision ?? null,
+      });
+    case 'NOT_FOUND':
+      return new HttpProblem('not-found', err.message, ext);
+    case 'VALIDATION':
+      return new HttpProblem('validation', err.message, { ...ext, issues: err.issues ?? [] });
+    case 'SEGMENT_MISSING':
+      return new HttpProblem('validation', err.message, {
+        ...ext,
+        issues: err.issues ?? [{ path: 'rules', message: err.message }],
+      });
+    case 'SEGMENT_IN_USE':
+      return new HttpProblem('conflict', err.message, { ...ext, usedBy: Array.isArray(usedBy) ? usedBy : [] });
+    case 'UNAVAILABLE':
+    case 'NOT_LEADER':
+      return new HttpProblem('unavailable', `${err.message} (retry shortly)`, ext, { 'retry-after': String(opts.retryAfterSeconds) });
+    case 'DEADLINE':
+      // A write that timed out may still commit: the outcome is unknown, say so.
+      return new HttpProblem('timeout', `${err.message}; the outcome of a write is unknown, read before retrying`, ext, {
+        'retry-after': String(opts.retryAfterSeconds),
+      });
+    case 'COMPACTED':
+      return new HttpProblem('gone', err.message, ext);
+    case 'INVALID_ARGUMENT':
+      return new HttpProblem('bad-request', err.message, ext);
+    case 'PERMISSION':
+      return new HttpProblem('forbidden', err.message, ext);
+    case 'FAILED_PRECONDITION':
+      return new HttpProblem('conflict', err.message, ext);
+    default:
+      return new HttpProblem('internal', 'the cluster reported an internal error', ext);
+  }
+}

@@ -1,0 +1,351 @@
+// The gateway's in-memory replica of every flag and segment. Evaluation reads
+// only this, never the cluster: it is loaded with one consistent SnapshotAll
+// and kept current by the cluster Watch (the client resumes by revision after
+// failures; on COMPACTED we reload the whole snapshot). Subscribers (SSE
+// streams) receive applied changes grouped by revision, with each event's
+// JSON serialised once for all of them.
+import type { EvaluationResult, FlagDefinition, SegmentDefinition, StoredFlag, StoredSegment } from '@flagraft/flag-model';
+import { compileFlag, type CompiledFlag } from '@flagraft/flag-model';
+import type { Logger } from './log.js';
+import type { GatewayMetrics } from './metrics.js';
+import type { ChangeEvent, ClusterPort, WatchHandle } from './types.js';
+import { isClusterError } from './problem.js';
+
+/** A flag prepared for the evaluation hot path. */
+export interface ReplicaFlag {
+  stored: StoredFlag;
+  flag: FlagDefinition;
+  /** flag-model's compiled form: conditions and rollout hashing prepared once per revision. */
+  compiled: CompiledFlag;
+  /**
+   * Flags without rules evaluate the same for every context, so their result
+   * (and its OFREP JSON body) is computed once per revision here.
+   */
+  fixed?: { result: EvaluationResult; body: string };
+}
+
+/** One applied change with its stream position: (revision, index within the revision). */
+export interface ReplicaEvent {
+  event: ChangeEvent;
+  index: number;
+  /** SSE `id:` — `R` when it is the last event of revision R, else `R:index`. */
+  id: string;
+  /** The event as JSON, serialised once. */
+  json: string;
+}
+
+export interface ReplicaSubscriber {
+  onEvents(events: ReplicaEvent[], revision: number): void;
+  /** The replica reloaded a snapshot at `revision`: events between may be missing. */
+  onReset(revision: number, reason: string): void;
+}
+
+export interface ReplicaOptions {
+  cluster: ClusterPort;
+  log: Logger;
+  metrics: GatewayMetrics;
+  /** Events kept for resume (events). */
+  replayEvents: number;
+  /** Backoff between failed snapshot loads, ms. */
+  minBackoffMs?: number;
+  maxBackoffMs?: number;
+}
+
+export class Replica {
+  revision = 0;
+  loaded = false;
+  readonly flags = new Map<string, ReplicaFlag>();
+  readonly segments = new Map<string, StoredSegment>();
+  readonly segmentLookup = (name: string): SegmentDefinition | undefined => this.segments.get(name)?.segment;
+
+  private readonly opts: Required<ReplicaOptions>;
+  private readonly subscribers = new Set<ReplicaSubscriber>();
+  private readonly ring: ReplicaEvent[] = [];
+  /** Every event with revision > ringFloor is in the ring. */
+  private ringFloor = 0;
+  private pending: ChangeEvent[] = [];
+  private flushScheduled = false;
+  private waiters: { revision: number; resolve: (ok: boolean) => void; timer: NodeJS.Timeout }[] = [];
+  private watch: WatchHandle | undefined;
+  private closed = false;
+  private wake: (() => void) | undefined;
+  private runPromise: Promise<void> | undefined;
+  /** Revision the watch last reported as applied cluster-wide (progress), for lag. */
+  watchRevision = 0;
+
+  constructor(opts: ReplicaOptions) {
+    this.opts = { minBackoffMs: 100, maxBackoffMs: 5_000, ...opts };
+  }
+
+  start(): void {
+    this.runPromise ??= this.run();
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    this.watch?.close();
+    this.watch = undefined;
+    this.wake?.();
+    for (const w of this.waiters) {
+      clearTimeout(w.timer);
+      w.resolve(false);
+    }
+    this.waiters = [];
+    await this.runPromise;
+  }
+
+  subscribe(sub: ReplicaSubscriber): () => void {
+    this.subscribers.add(sub);
+    return () => this.subscribers.delete(sub);
+  }
+
+  /**
+   * Events after a stream position, from memory. `index` undefined means all of
+   * `revision` was seen. Undefined when the position is older than what we keep.
+   */
+  eventsAfter(revision: number, index?: number): ReplicaEvent[] | undefined {
+    if (index === undefined ? revision < this.ringFloor : revision <= this.ringFloor) return undefined;
+    const out: ReplicaEvent[] = [];
+    // The ring is in stream order; scan back to the first event past the position.
+    let i = this.ring.length;
+    while (i > 0) {
+      const e = this.ring[i - 1];
+      const after = e.event.revision > revision || (index !== undefined && e.event.revision === revision && e.index > index);
+      if (!after) break;
+      i--;
+    }
+    for (; i < this.ring.length; i++) out.push(this.ring[i]);
+    return out;
+  }
+
+  /** Resolves true once the replica has applied `revision`, false after timeoutMs or on close. */
+  waitFor(revision: number, timeoutMs: number): Promise<boolean> {
+    if (this.revision >= revision) return Promise.resolve(true);
+    if (this.closed) return Promise.resolve(false);
+    return new Promise((resolve) => {
+      const waiter = {
+        revision,
+        resolve,
+        timer: setTimeout(() => {
+          this.waiters = this.waiters.filter((w) => w !== waiter);
+          resolve(false);
+        }, timeoutMs),
+      };
+      this.waiters.push(waiter);
+    });
+  }
+
+  private async run(): Promise<void> {
+    let backoff = this.opts.minBackoffMs;
+    while (!this.closed) {
+      try {
+        const snap = await this.opts.cluster.snapshotAll();
+        if (this.closed) return;
+        const wasLoaded = this.loaded;
+        this.install(snap.revision, snap.flags, snap.segments);
+        this.opts.metrics.replicaReloads.inc();
+        this.opts.log.log('info', 'replica loaded', { revision: snap.revision, flags: snap.flags.length, segments: snap.segments.length });
+        if (wasLoaded) for (const s of this.subscribers) s.onReset(snap.revision, 'reloaded');
+        backoff = this.opts.minBackoffMs;
+        const reason = await this.follow(snap.revision);
+        if (this.closed) return;
+        this.opts.log.log('warn', 'replica reloading', { revision: this.revision, reason });
+      } catch (err) {
+        if (this.closed) return;
+        this.opts.metrics.clusterErrors.inc({ code: isClusterError(err) ? err.code : 'OTHER' });
+        this.opts.log.log('warn', 'replica snapshot failed', { error: (err as Error).message, retryInMs: backoff });
+        await this.sleep(backoff);
+        backoff = Math.min(backoff * 2, this.opts.maxBackoffMs);
+      }
+    }
+  }
+
+  /** Follows the watch from `fromRevision`; resolves with a reason when a full reload is needed. */
+  private follow(fromRevision: number): Promise<string> {
+    return new Promise<string>((resolve) => {
+      let done = false;
+      const finish = (reason: string) => {
+        if (done) return;
+        done = true;
+        this.watch?.close();
+        this.watch = undefined;
+        this.wake = undefined;
+        resolve(reason);
+      };
+      this.wake = () => finish('closed');
+      this.watch = this.opts.cluster.watch({
+        fromRevision,
+        onChange: (raw) => {
+          const event = toChangeEvent(raw);
+          if (!event) {
+            this.opts.log.log('error', 'unreadable watch event; reloading', {});
+            finish('bad event');
+            return;
+          }
+          this.enqueue(event);
+        },
+        onProgress: (revision) => {
+          this.watchRevision = Math.max(this.watchRevision, revision);
+          this.resolveWaiters(revision);
+        },
+        onCompacted: () => finish('compacted'),
+        onError: (err, willRetry) => {
+          // The client resumes by itself when it can (willRetry); otherwise the
+          // watch has stopped and we start over from a fresh snapshot.
+          const message = (err as Error)?.message ?? String(err);
+          if (isClusterError(err) && err.code === 'COMPACTED') finish('compacted');
+          else if (willRetry === false) finish(`watch stopped: ${message}`);
+          else {
+            this.opts.metrics.watchReconnects.inc();
+            this.opts.log.log('warn', 'watch error; resuming', { error: message });
+          }
+        },
+      });
+    });
+  }
+
+  private install(revision: number, flags: StoredFlag[], segments: StoredSegment[]): void {
+    this.flushPending();
+    this.flags.clear();
+    this.segments.clear();
+    for (const s of segments) this.segments.set(s.segment.name, s);
+    for (const f of flags) this.flags.set(f.flag.key, this.compile(f));
+    this.revision = revision;
+    this.ring.length = 0;
+    this.ringFloor = revision;
+    this.loaded = true;
+    this.opts.metrics.replicaLoaded.set(1);
+    this.opts.metrics.replicaRevision.set(revision);
+    this.opts.metrics.replicaFlags.set(this.flags.size);
+    this.resolveWaiters(revision);
+  }
+
+  private compile(stored: StoredFlag): ReplicaFlag {
+    const flag = stored.flag;
+    const compiled = compileFlag(flag);
+    const entry: ReplicaFlag = { stored, flag, compiled };
+    if (flag.rules.length === 0) {
+      const result = compiled.evaluate({}, this.segmentLookup, flag.key);
+      if (result.errorCode === undefined) entry.fixed = { result, body: JSON.stringify(ofrepSuccessBody(result)) };
+    }
+    return entry;
+  }
+
+  // Events of one revision arrive back to back (one WatchResponse); grouping
+  // them per microtask lets us mark the last one of each revision in its id.
+  private enqueue(event: ChangeEvent): void {
+    if (event.revision < this.revision) return; // already applied (e.g. part of the snapshot)
+    this.apply(event);
+    this.pending.push(event);
+    if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      queueMicrotask(() => this.flushPending());
+    }
+  }
+
+  private apply(event: ChangeEvent): void {
+    if (event.kind === 'flag') {
+      if (event.op === 'delete' || !event.flag) this.flags.delete(event.key);
+      else this.flags.set(event.key, this.compile(event.flag));
+    } else {
+      if (event.op === 'delete' || !event.segment) this.segments.delete(event.key);
+      else this.segments.set(event.key, event.segment);
+    }
+    this.revision = Math.max(this.revision, event.revision);
+  }
+
+  private flushPending(): void {
+    this.flushScheduled = false;
+    if (this.pending.length === 0) return;
+    const batch = this.pending;
+    this.pending = [];
+    const out: ReplicaEvent[] = [];
+    for (let i = 0; i < batch.length; i++) {
+      const event = batch[i];
+      const prev = this.ring.length > 0 ? this.ring[this.ring.length - 1] : undefined;
+      const index = out.length > 0 && out[out.length - 1].event.revision === event.revision
+        ? out[out.length - 1].index + 1
+        : prev && prev.event.revision === event.revision
+          ? prev.index + 1
+          : 0;
+      const last = i + 1 === batch.length || batch[i + 1].revision !== event.revision;
+      const re: ReplicaEvent = { event, index, id: last ? String(event.revision) : `${event.revision}:${index}`, json: JSON.stringify(event) };
+      out.push(re);
+      this.ring.push(re);
+    }
+    const excess = this.ring.length - this.opts.replayEvents;
+    if (excess > 0) {
+      this.ringFloor = this.ring[excess - 1].event.revision;
+      this.ring.splice(0, excess);
+    }
+    this.opts.metrics.replicaRevision.set(this.revision);
+    this.opts.metrics.replicaFlags.set(this.flags.size);
+    this.resolveWaiters(this.revision);
+    for (const s of this.subscribers) {
+      try {
+        s.onEvents(out, this.revision);
+      } catch (err) {
+        this.opts.log.log('error', 'stream subscriber failed', { error: (err as Error).message });
+      }
+    }
+  }
+
+  private resolveWaiters(revision: number): void {
+    if (this.waiters.length === 0) return;
+    const still: typeof this.waiters = [];
+    for (const w of this.waiters) {
+      if (w.revision <= revision && w.revision <= this.revision) {
+        clearTimeout(w.timer);
+        w.resolve(true);
+      } else still.push(w);
+    }
+    this.waiters = still;
+  }
+
+  private sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.wake = undefined;
+        resolve();
+      }, ms);
+      this.wake = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
+  }
+}
+
+/** OFREP 200 body for a successful evaluation. */
+export function ofrepSuccessBody(result: EvaluationResult): Record<string, unknown> {
+  const body: Record<string, unknown> = { key: result.key, reason: result.reason };
+  if (result.variant !== undefined) body.variant = result.variant;
+  if (result.value !== undefined) body.value = result.value;
+  if (result.metadata && Object.keys(result.metadata).length > 0) body.metadata = result.metadata;
+  return body;
+}
+
+/**
+ * Accepts either the contract's ChangeEvent or flag-model's Change (before /
+ * after, numeric time) and returns a ChangeEvent; undefined if it is neither.
+ */
+export function toChangeEvent(raw: unknown): ChangeEvent | undefined {
+  if (!raw || typeof raw !== 'object') return undefined;
+  const c = raw as Record<string, unknown>;
+  if ((c.kind !== 'flag' && c.kind !== 'segment') || typeof c.key !== 'string' || (c.op !== 'put' && c.op !== 'delete')) return undefined;
+  if (typeof c.revision !== 'number' || !Number.isFinite(c.revision)) return undefined;
+  const time = typeof c.time === 'number' ? new Date(c.time).toISOString() : typeof c.time === 'string' ? c.time : new Date(0).toISOString();
+  const value = 'after' in c ? c.after : c.kind === 'flag' ? c.flag : c.segment;
+  const event: ChangeEvent = {
+    v: 1,
+    revision: c.revision,
+    kind: c.kind,
+    key: c.key,
+    op: c.op,
+    actor: typeof c.actor === 'string' ? c.actor : '',
+    time,
+  };
+  if (c.kind === 'flag') event.flag = c.op === 'delete' ? null : ((value ?? null) as StoredFlag | null);
+  else event.segment = c.op === 'delete' ? null : ((value ?? null) as StoredSegment | null);
+  return event;
+}

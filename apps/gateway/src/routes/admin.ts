@@ -1,0 +1,125 @@
+// POST /api/v1/batch (atomic multi-flag change) and /api/v1/cluster (status,
+// membership: admin only).
+import type { SubCommand } from '@flagraft/flag-model';
+import { HttpProblem } from '../problem.js';
+import { intParam, jsonBody, viaCluster, type RouteContext, type Routes } from './context.js';
+import { checkFlag, historyEntry } from './flags.js';
+import { checkSegment } from './segments.js';
+
+/** Operations in one batch (flag-model's maxBatchOps). */
+export const MAX_BATCH_OPS = 100;
+
+function prefixIssues(err: unknown, prefix: string): never {
+  if (err instanceof HttpProblem && Array.isArray(err.extensions.issues)) {
+    const issues = (err.extensions.issues as { path: string; message: string }[]).map((i) => ({ path: prefix + (i.path ? '.' + i.path : ''), message: i.message }));
+    throw new HttpProblem(err.kind, `${prefix}: ${err.message}`, { ...err.extensions, issues });
+  }
+  throw err;
+}
+
+function checkOp(raw: unknown, i: number): SubCommand {
+  const at = `ops[${i}]`;
+  const issue = (path: string, message: string) => new HttpProblem('validation', `${path}: ${message}`, { issues: [{ path, message }] });
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) throw issue(at, 'must be an object');
+  const op = raw as Record<string, unknown>;
+  const expected = op.expectedRevision;
+  if (expected !== undefined && (typeof expected !== 'number' || !Number.isInteger(expected) || expected < 0)) {
+    throw issue(`${at}.expectedRevision`, 'must be a non-negative integer (0 = must not exist)');
+  }
+  const exp = expected === undefined ? {} : { expectedRevision: expected as number };
+  const keyLike = (v: unknown, field: string): string => {
+    if (typeof v !== 'string' || !/^[A-Za-z0-9][A-Za-z0-9._:-]*$/.test(v) || v.length > 128) throw issue(`${at}.${field}`, 'must be a valid key');
+    return v;
+  };
+  switch (op.op) {
+    case 'putFlag': {
+      const f = op.flag as Record<string, unknown> | undefined;
+      if (!f || typeof f !== 'object') throw issue(`${at}.flag`, 'must be a flag definition');
+      let flag;
+      try {
+        flag = checkFlag(f, keyLike(f.key, 'flag.key'));
+      } catch (err) {
+        prefixIssues(err, `${at}.flag`);
+      }
+      return { op: 'putFlag', flag, ...exp };
+    }
+    case 'deleteFlag':
+      return { op: 'deleteFlag', key: keyLike(op.key, 'key'), ...exp };
+    case 'putSegment': {
+      const s = op.segment as Record<string, unknown> | undefined;
+      if (!s || typeof s !== 'object') throw issue(`${at}.segment`, 'must be a segment definition');
+      let segment;
+      try {
+        segment = checkSegment(s, keyLike(s.name, 'segment.name'));
+      } catch (err) {
+        prefixIssues(err, `${at}.segment`);
+      }
+      return { op: 'putSegment', segment, ...exp };
+    }
+    case 'deleteSegment':
+      return { op: 'deleteSegment', name: keyLike(op.name, 'name'), ...exp };
+    default:
+      throw issue(`${at}.op`, 'must be putFlag, deleteFlag, putSegment or deleteSegment');
+  }
+}
+
+export function registerAdminRoutes(r: Routes, ctx: RouteContext): void {
+  const { cluster, replica, config } = ctx;
+
+  r.add('post', '/api/v1/batch', 'write', async (req, res, who) => {
+    const body = jsonBody(req) as { ops?: unknown };
+    if (body === null || typeof body !== 'object' || !Array.isArray(body.ops)) {
+      throw new HttpProblem('validation', 'the body must be {"ops": [...]}', { issues: [{ path: 'ops', message: 'must be an array' }] });
+    }
+    if (body.ops.length === 0 || body.ops.length > MAX_BATCH_OPS) {
+      throw new HttpProblem('validation', `ops: between 1 and ${MAX_BATCH_OPS} operations`, { issues: [{ path: 'ops', message: `must hold 1 to ${MAX_BATCH_OPS} operations` }] });
+    }
+    const ops = body.ops.map(checkOp);
+    const out = await viaCluster(ctx, () => cluster.batch(ops, { actor: who.name }));
+    await replica.waitFor(out.revision, config.writeVisibilityTimeoutMs);
+    res.json({ revision: out.revision, changes: out.changes.map(historyEntry) });
+  });
+
+  r.add('get', '/api/v1/cluster', 'read', async (_req, res) => {
+    const status = await viaCluster(ctx, () => cluster.status());
+    res.json({ ...status, gateway: { replicaRevision: replica.revision, replicaLoaded: replica.loaded, flags: replica.flags.size } });
+  });
+
+  const memberId = (v: unknown, field: string): number => {
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < 1) {
+      throw new HttpProblem('validation', `${field}: must be a positive integer node id`, { issues: [{ path: field, message: 'must be a positive integer' }] });
+    }
+    return v;
+  };
+  const pathId = (v: unknown): number => intParam(v, 'id', 1, Number.MAX_SAFE_INTEGER)!;
+
+  r.add('post', '/api/v1/cluster/members', 'admin', async (req, res) => {
+    const body = jsonBody(req) as { id?: unknown; address?: unknown };
+    const id = memberId(body?.id, 'id');
+    const address = body?.address;
+    if (typeof address !== 'string' || !/^[\w.-]+:\d{1,5}$|^\[[0-9a-fA-F:]+\]:\d{1,5}$/.test(address)) {
+      throw new HttpProblem('validation', 'address: must be host:port', { issues: [{ path: 'address', message: 'must be host:port' }] });
+    }
+    const out = await viaCluster(ctx, () => cluster.addLearner(id, address));
+    res.status(201).json({ added: { id, address, role: 'learner' }, result: out ?? null });
+  });
+
+  r.add('post', '/api/v1/cluster/members/:id/promote', 'admin', async (req, res) => {
+    const id = pathId(req.params.id);
+    const out = await viaCluster(ctx, () => cluster.promoteLearner(id));
+    res.json({ promoted: id, result: out ?? null });
+  });
+
+  r.add('delete', '/api/v1/cluster/members/:id', 'admin', async (req, res) => {
+    const id = pathId(req.params.id);
+    const out = await viaCluster(ctx, () => cluster.removeMember(id));
+    res.json({ removed: id, result: out ?? null });
+  });
+
+  r.add('post', '/api/v1/cluster/leader', 'admin', async (req, res) => {
+    const body = jsonBody(req) as { id?: unknown };
+    const id = memberId(body?.id, 'id');
+    const out = await viaCluster(ctx, () => cluster.transferLeader(id));
+    res.json({ transferredTo: id, result: out ?? null });
+  });
+}

@@ -1,0 +1,143 @@
+// What every REST route needs, and the helper that registers a route with its
+// metrics label, permission check and 405 handling.
+import type { Express, Request, Response } from 'express';
+import type { Permission, Principal, TokenStore } from '@flagraft/auth';
+import { authorize } from '../authz.js';
+import type { GatewayConfig } from '../config.js';
+import { requestInfo } from '../http-util.js';
+import type { Logger } from '../log.js';
+import type { GatewayMetrics } from '../metrics.js';
+import { HttpProblem, isClusterError, problemFromClusterError } from '../problem.js';
+import type { Replica } from '../replica.js';
+import type { Consistency, ClusterPort } from '../types.js';
+
+export interface RouteContext {
+  config: GatewayConfig;
+  cluster: ClusterPort;
+  replica: Replica;
+  tokens: TokenStore;
+  log: Logger;
+  metrics: GatewayMetrics;
+}
+
+export type Handler = (req: Request, res: Response, principal: Principal) => Promise<void> | void;
+type Method = 'get' | 'put' | 'post' | 'patch' | 'delete';
+
+/** Registers routes path by path so every other method on a known path answers 405 with Allow. */
+export class Routes {
+  private readonly methods = new Map<string, Set<string>>();
+  constructor(
+    private readonly app: Express,
+    private readonly ctx: RouteContext,
+  ) {}
+
+  add(method: Method, path: string, permission: Permission | 'public', handler: Handler): this {
+    let set = this.methods.get(path);
+    if (!set) {
+      set = new Set();
+      this.methods.set(path, set);
+    }
+    set.add(method.toUpperCase());
+    if (method === 'get') set.add('HEAD');
+    this.app[method](path, async (req: Request, res: Response) => {
+      const info = requestInfo(req);
+      info.route = path;
+      const principal =
+        permission === 'public'
+          ? { name: 'anonymous', role: 'evaluator' as const }
+          : authorize(req, this.ctx.tokens, permission, this.ctx.config.anonymousEvaluation);
+      info.principal = principal;
+      await handler(req, res, principal);
+    });
+    return this;
+  }
+
+  /** Call after all add(): 405 for known paths with an unsupported method. */
+  finish(): void {
+    for (const [path, set] of this.methods) {
+      const allow = [...set].join(', ');
+      this.app.all(path, (req: Request) => {
+        requestInfo(req).route = path;
+        throw new HttpProblem('method-not-allowed', `${req.method} is not supported here; use ${allow}`, {}, { allow });
+      });
+    }
+  }
+}
+
+/** Runs a cluster call, turning ClusterError into the matching problem. */
+export async function viaCluster<T>(ctx: RouteContext, fn: () => Promise<T>, opts: { precondition?: boolean } = {}): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    if (isClusterError(err)) {
+      ctx.metrics.clusterErrors.inc({ code: err.code });
+      throw problemFromClusterError(err, { retryAfterSeconds: ctx.config.retryAfterSeconds, precondition: opts.precondition });
+    }
+    throw err;
+  }
+}
+
+export function consistencyOf(req: Request): Consistency {
+  const c = req.query.consistency;
+  if (c === undefined || c === 'linearizable') return 'linearizable';
+  if (c === 'stale') return 'stale';
+  throw new HttpProblem('bad-request', 'consistency: must be linearizable or stale');
+}
+
+export function intParam(value: unknown, name: string, min: number, max: number): number | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'string' || !/^\d{1,15}$/.test(value)) throw new HttpProblem('bad-request', `${name}: must be an integer from ${min} to ${max}`);
+  const n = Number(value);
+  if (n < min || n > max) throw new HttpProblem('bad-request', `${name}: must be an integer from ${min} to ${max}`);
+  return n;
+}
+
+/** The JSON body; 415 when the request did not send JSON at all. */
+export function jsonBody(req: Request): unknown {
+  if (req.body === undefined) {
+    throw new HttpProblem('unsupported-media-type', 'send the body as application/json (Content-Type header)');
+  }
+  return req.body;
+}
+
+/** Parses If-Match / If-None-Match for a write: the revision to expect, if any. */
+export interface Precondition {
+  expectedRevision?: number;
+  /** If-Match: * (must exist; resolved by the route). */
+  mustExist?: boolean;
+}
+
+export function writePrecondition(req: Request): Precondition {
+  const ifMatch = req.get('if-match');
+  const ifNoneMatch = req.get('if-none-match');
+  if (ifMatch !== undefined && ifNoneMatch !== undefined) throw new HttpProblem('bad-request', 'send If-Match or If-None-Match, not both');
+  if (ifNoneMatch !== undefined) {
+    if (ifNoneMatch.trim() !== '*') throw new HttpProblem('bad-request', 'If-None-Match on a write must be "*" (create only)');
+    return { expectedRevision: 0 };
+  }
+  if (ifMatch !== undefined) {
+    if (ifMatch.trim() === '*') return { mustExist: true };
+    return { expectedRevision: parseEtag(ifMatch, 'If-Match') };
+  }
+  return {};
+}
+
+/** `"42"` -> 42. Weak validators (W/) are not allowed for writes (RFC 9110 13.1.1). */
+export function parseEtag(value: string, header: string): number {
+  const m = /^\s*"(\d{1,15})"\s*$/.exec(value);
+  if (!m) throw new HttpProblem('bad-request', `${header}: expected one strong ETag like "42" (the revision), got ${JSON.stringify(value.slice(0, 40))}`);
+  return Number(m[1]);
+}
+
+export function etagOf(revision: number): string {
+  return `"${revision}"`;
+}
+
+/** Key in the path: the same pattern flag-model enforces, checked early for a clear 400. */
+export function pathKey(req: Request, name = 'key'): string {
+  const key = req.params[name];
+  if (typeof key !== 'string' || key.length === 0 || key.length > 128 || !/^[A-Za-z0-9][A-Za-z0-9._:-]*$/.test(key)) {
+    throw new HttpProblem('bad-request', `${name} in the path must match ^[A-Za-z0-9][A-Za-z0-9._:-]*$ and be at most 128 characters`);
+  }
+  return key;
+}

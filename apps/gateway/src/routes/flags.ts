@@ -1,0 +1,168 @@
+// /api/v1/flags: list, read, create/replace (PUT), edit (PATCH), delete, history.
+// ETags are revisions: GET answers ETag "<modRevision>", writes take If-Match
+// "<revision>" (compare-and-set) or If-None-Match * (create only).
+import type { Request, Response } from 'express';
+import type { FlagDefinition, StoredFlag } from '@flagraft/flag-model';
+import { validateFlag, ValidationError } from '@flagraft/flag-model';
+import { HttpProblem } from '../problem.js';
+import { jsonPatch, mergePatch } from '../patch.js';
+import {
+  consistencyOf,
+  etagOf,
+  intParam,
+  jsonBody,
+  parseEtag,
+  pathKey,
+  viaCluster,
+  writePrecondition,
+  type RouteContext,
+  type Routes,
+} from './context.js';
+
+/** Attempts of a PATCH without If-Match when another writer got in between. */
+export const PATCH_ATTEMPTS = 5;
+
+export function validationProblem(err: ValidationError, prefix = ''): HttpProblem {
+  const issues = err.issues.map((i) => ({ path: prefix + (prefix && i.path ? '.' : '') + i.path, message: i.message }));
+  return new HttpProblem('validation', err.message, { issues });
+}
+
+/** Validates a definition whose key must equal the one in the URL. */
+export function checkFlag(body: unknown, key: string): FlagDefinition {
+  if (body === null || typeof body !== 'object' || Array.isArray(body)) {
+    throw new HttpProblem('validation', 'the body must be a flag definition object', { issues: [{ path: '', message: 'must be an object' }] });
+  }
+  const input = { ...(body as Record<string, unknown>) };
+  if (input.key === undefined) input.key = key;
+  if (input.key !== key) {
+    throw new HttpProblem('validation', `key in the body (${String(input.key)}) differs from the URL (${key})`, {
+      issues: [{ path: 'key', message: `must equal the key in the URL (${key})` }],
+    });
+  }
+  try {
+    return validateFlag(input);
+  } catch (err) {
+    if (err instanceof ValidationError) throw validationProblem(err);
+    throw err;
+  }
+}
+
+export function sendStored(res: Response, status: number, stored: StoredFlag): void {
+  res.status(status).set('etag', etagOf(stored.modRevision)).json(stored);
+}
+
+export function historyEntry(c: { revision: number; op: string; actor: string; time: number | string; before: unknown; after: unknown; kind?: string; key?: string }) {
+  return {
+    revision: c.revision,
+    kind: c.kind,
+    key: c.key,
+    op: c.op,
+    actor: c.actor,
+    time: typeof c.time === 'number' ? new Date(c.time).toISOString() : c.time,
+    before: c.before,
+    after: c.after,
+  };
+}
+
+export function registerFlagRoutes(r: Routes, ctx: RouteContext): void {
+  const { cluster, replica, config } = ctx;
+  const waitVisible = (revision: number) => replica.waitFor(revision, config.writeVisibilityTimeoutMs);
+
+  r.add('get', '/api/v1/flags', 'read', async (req, res) => {
+    const prefix = req.query.prefix;
+    if (prefix !== undefined && (typeof prefix !== 'string' || prefix.length > 128)) throw new HttpProblem('bad-request', 'prefix: must be a string of at most 128 characters');
+    const pageToken = req.query.pageToken;
+    if (pageToken !== undefined && (typeof pageToken !== 'string' || pageToken.length > 1024)) throw new HttpProblem('bad-request', 'pageToken: must be the nextPageToken of a previous page');
+    const limit = intParam(req.query.limit, 'limit', 1, 1000);
+    const consistency = consistencyOf(req);
+    const page = await viaCluster(ctx, () => cluster.listFlags({ prefix, limit, pageToken, consistency }));
+    const body: Record<string, unknown> = { flags: page.flags, revision: page.revision };
+    if (page.nextPageToken) body.nextPageToken = page.nextPageToken;
+    res.json(body);
+  });
+
+  r.add('get', '/api/v1/flags/:key', 'read', async (req, res) => {
+    const key = pathKey(req);
+    const stored = await viaCluster(ctx, () => cluster.getFlag(key, { consistency: consistencyOf(req) }));
+    if (!stored) throw new HttpProblem('not-found', `flag ${key} does not exist`, { key });
+    const inm = req.get('if-none-match');
+    if (inm !== undefined && inm.split(',').some((t) => t.trim().replace(/^W\//, '') === etagOf(stored.modRevision))) {
+      res.status(304).set('etag', etagOf(stored.modRevision)).end();
+      return;
+    }
+    sendStored(res, 200, stored);
+  });
+
+  r.add('put', '/api/v1/flags/:key', 'write', async (req, res, who) => {
+    const key = pathKey(req);
+    const pre = writePrecondition(req);
+    const flag = checkFlag(jsonBody(req), key);
+    let expectedRevision = pre.expectedRevision;
+    if (pre.mustExist) {
+      const current = await viaCluster(ctx, () => cluster.getFlag(key));
+      if (!current) throw new HttpProblem('precondition-failed', `flag ${key} does not exist (If-Match: *)`, { key, currentRevision: 0 });
+      expectedRevision = current.modRevision;
+    }
+    const precondition = pre.expectedRevision !== undefined || pre.mustExist === true;
+    const out = await viaCluster(ctx, () => cluster.putFlag(flag, { expectedRevision, actor: who.name }), { precondition });
+    await waitVisible(out.revision);
+    const created = out.flag.version === 1;
+    if (created) res.location(`/api/v1/flags/${encodeURIComponent(key)}`);
+    sendStored(res, created ? 201 : 200, out.flag);
+  });
+
+  r.add('patch', '/api/v1/flags/:key', 'write', async (req, res, who) => {
+    const key = pathKey(req);
+    const body = jsonBody(req);
+    const ifMatch = req.get('if-match');
+    const pinned = ifMatch !== undefined && ifMatch.trim() !== '*' ? parseEtag(ifMatch, 'If-Match') : undefined;
+    const isJsonPatch = Array.isArray(body) || req.is('application/json-patch+json') !== false;
+    if (!isJsonPatch && (body === null || typeof body !== 'object')) {
+      throw new HttpProblem('validation', 'a merge patch must be a JSON object', { issues: [{ path: '', message: 'must be an object' }] });
+    }
+    // Without If-Match the edit is applied to the current version with CAS,
+    // retried if someone else wrote in between: never a lost update.
+    for (let attempt = 1; ; attempt++) {
+      const current = await viaCluster(ctx, () => cluster.getFlag(key));
+      if (!current) throw new HttpProblem('not-found', `flag ${key} does not exist`, { key });
+      if (pinned !== undefined && current.modRevision !== pinned) {
+        throw new HttpProblem('precondition-failed', `flag ${key} is at revision ${current.modRevision}, not ${pinned}`, { key, currentRevision: current.modRevision });
+      }
+      const base = JSON.parse(JSON.stringify(current.flag));
+      const patched = isJsonPatch ? jsonPatch(base, body) : mergePatch(base, body as never);
+      const flag = checkFlag(patched, key);
+      try {
+        const out = await viaCluster(ctx, () => cluster.putFlag(flag, { expectedRevision: current.modRevision, actor: who.name }), {
+          precondition: true,
+        });
+        await waitVisible(out.revision);
+        sendStored(res, 200, out.flag);
+        return;
+      } catch (err) {
+        const retry = pinned === undefined && err instanceof HttpProblem && err.status === 412 && attempt < PATCH_ATTEMPTS;
+        if (!retry) throw err;
+      }
+    }
+  });
+
+  r.add('delete', '/api/v1/flags/:key', 'write', async (req, res, who) => {
+    const key = pathKey(req);
+    const pre = writePrecondition(req);
+    if (pre.expectedRevision === 0) throw new HttpProblem('bad-request', 'If-None-Match: * makes no sense on DELETE');
+    const out = await viaCluster(ctx, () => cluster.deleteFlag(key, { expectedRevision: pre.expectedRevision, actor: who.name }), {
+      precondition: pre.expectedRevision !== undefined,
+    });
+    await waitVisible(out.revision);
+    res.status(200).json({ key, deleted: true, revision: out.revision });
+  });
+
+  r.add('get', '/api/v1/flags/:key/history', 'read', async (req, res) => {
+    const key = pathKey(req);
+    const limit = intParam(req.query.limit, 'limit', 1, 1000);
+    const beforeRevision = intParam(req.query.before, 'before', 1, Number.MAX_SAFE_INTEGER);
+    const changes = await viaCluster(ctx, () => cluster.history(key, { limit, beforeRevision, kind: 'flag' }));
+    res.json({ key, changes: changes.map(historyEntry) });
+  });
+}
+
+export type { Request };

@@ -1,0 +1,203 @@
+// GET /api/v1/stream (committed changes) and GET /ofrep/v1/events (OFREP
+// refetchEvaluation pushes). Resume: Last-Event-ID (or ?since=) names the last
+// event seen; recent events replay from the replica's memory, older ones from a
+// cluster Watch started at that revision, after which the stream switches to
+// the live feed without gaps or duplicates (events are ordered by
+// (revision, index) and anything at or before the last sent position is skipped).
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Logger } from './log.js';
+import { HttpProblem } from './problem.js';
+import type { Replica, ReplicaEvent } from './replica.js';
+import { toChangeEvent } from './replica.js';
+import { frame, parsePosition, type SseConnection, type SseHub, type StreamPosition } from './sse.js';
+import type { ChangeEvent, ClusterPort, WatchHandle } from './types.js';
+import { isClusterError } from './problem.js';
+
+export interface StreamDeps {
+  hub: SseHub;
+  replica: Replica;
+  cluster: ClusterPort;
+  log: Logger;
+}
+
+interface Filter {
+  prefix?: string;
+  kind?: 'flag' | 'segment';
+}
+
+function matches(filter: Filter, e: ChangeEvent): boolean {
+  if (filter.kind && e.kind !== filter.kind) return false;
+  if (filter.prefix && !e.key.startsWith(filter.prefix)) return false;
+  return true;
+}
+
+function isAfter(rev: number, index: number, pos: StreamPosition): boolean {
+  return rev > pos.revision || (pos.index !== undefined && rev === pos.revision && index > pos.index);
+}
+
+/** Reads the resume position: the Last-Event-ID header wins over ?since= (EventSource re-sends the header, not a new URL). */
+export function resumePosition(req: IncomingMessage, query: Record<string, unknown>): StreamPosition | undefined {
+  const header = req.headers['last-event-id'];
+  const raw = typeof header === 'string' && header !== '' ? header : typeof query.since === 'string' ? query.since : undefined;
+  if (raw === undefined) return undefined;
+  const pos = parsePosition(raw);
+  if (!pos) throw new HttpProblem('bad-request', `Last-Event-ID / since must be a revision like "42" or "42:1", got ${JSON.stringify(raw.slice(0, 40))}`);
+  return pos;
+}
+
+export function parseFilter(query: Record<string, unknown>): Filter {
+  const filter: Filter = {};
+  if (query.prefix !== undefined) {
+    if (typeof query.prefix !== 'string' || query.prefix.length > 128) throw new HttpProblem('bad-request', 'prefix: must be a string of at most 128 characters');
+    filter.prefix = query.prefix;
+  }
+  if (query.kind !== undefined) {
+    if (query.kind !== 'flag' && query.kind !== 'segment') throw new HttpProblem('bad-request', 'kind: must be flag or segment');
+    filter.kind = query.kind;
+  }
+  return filter;
+}
+
+export function openChangeStream(
+  deps: StreamDeps,
+  req: IncomingMessage,
+  res: ServerResponse,
+  pos: StreamPosition | undefined,
+  filter: Filter,
+  corsHeaders: Record<string, string> = {},
+): void {
+  const { hub, replica } = deps;
+  if (!replica.loaded) throw new HttpProblem('unavailable', 'the gateway has not loaded its replica yet', {}, { 'retry-after': '1' });
+  if (hub.full()) throw new HttpProblem('unavailable', 'too many stream clients on this gateway', {}, { 'retry-after': '5' });
+
+  let last: StreamPosition = pos ?? { revision: replica.revision };
+  let live = false;
+  let pendingLive: ReplicaEvent[] = [];
+  let pendingBytes = 0;
+  let catchup: WatchHandle | undefined;
+  let unsubscribe = () => {};
+  const conn: SseConnection = hub.open(res, 'changes', corsHeaders, () => {
+    unsubscribe();
+    catchup?.close();
+  });
+
+  const send = (e: ChangeEvent, index: number, id: string, json?: string): boolean => {
+    if (!isAfter(e.revision, index, last)) return true;
+    last = id.includes(':') ? { revision: e.revision, index } : { revision: e.revision };
+    if (!matches(filter, e)) return true;
+    return conn.write(frame(json ?? JSON.stringify(e), id));
+  };
+  const sendAll = (events: ReplicaEvent[]) => {
+    let chunk = '';
+    for (const e of events) {
+      if (!isAfter(e.event.revision, e.index, last)) continue;
+      last = e.id.includes(':') ? { revision: e.event.revision, index: e.index } : { revision: e.event.revision };
+      if (matches(filter, e.event)) chunk += frame(e.json, e.id);
+    }
+    if (chunk) conn.write(chunk);
+  };
+  const reset = (revision: number, reason: string) => {
+    last = { revision };
+    conn.write(frame(JSON.stringify({ revision, reason }), String(revision), 'reset'));
+  };
+
+  unsubscribe = replica.subscribe({
+    onEvents(events) {
+      if (live) return sendAll(events);
+      // While catching up from the cluster, hold live events; the bound is the
+      // same as the socket's so a catch-up cannot grow memory without limit.
+      for (const e of events) pendingBytes += e.json.length;
+      if (pendingBytes > hub.maxBufferedBytes) return hub.drop(conn, 'slow');
+      pendingLive.push(...events);
+    },
+    onReset(revision, reason) {
+      if (!live) {
+        catchup?.close();
+        catchup = undefined;
+        pendingLive = [];
+        live = true;
+      }
+      reset(revision, reason);
+    },
+  });
+
+  if (pos === undefined) {
+    // A fresh subscriber: tell it where it starts, with an id so a reconnect resumes from here.
+    conn.write(frame(JSON.stringify({ revision: replica.revision }), String(replica.revision), 'ready'));
+    live = true;
+    return;
+  }
+  conn.write(frame(JSON.stringify({ revision: replica.revision, resumeFrom: pos.index === undefined ? String(pos.revision) : `${pos.revision}:${pos.index}` }), undefined, 'ready'));
+  const fromMemory = replica.eventsAfter(pos.revision, pos.index);
+  if (fromMemory) {
+    sendAll(fromMemory);
+    live = true;
+    return;
+  }
+  // Older than memory: replay from the cluster up to the revision the replica had
+  // when we subscribed, then drain what arrived live meanwhile.
+  const target = replica.revision;
+  let watchRev = -1;
+  let watchIndex = -1;
+  const goLive = () => {
+    if (live) return;
+    catchup?.close();
+    catchup = undefined;
+    live = true;
+    const held = pendingLive;
+    pendingLive = [];
+    sendAll(held);
+  };
+  // The position is past what the cluster keeps: the client must re-read the state.
+  const compacted = () => {
+    if (live) return;
+    catchup?.close();
+    catchup = undefined;
+    live = true;
+    reset(target, 'compacted');
+    const held = pendingLive;
+    pendingLive = [];
+    sendAll(held);
+  };
+  if (pos.revision >= target) return goLive();
+  catchup = deps.cluster.watch({
+    fromRevision: pos.index === undefined ? pos.revision : pos.revision - 1,
+    onChange(raw) {
+      if (live || conn.closed) return;
+      const e = toChangeEvent(raw);
+      if (!e) return;
+      watchIndex = e.revision === watchRev ? watchIndex + 1 : 0;
+      watchRev = e.revision;
+      if (e.revision > target) return goLive();
+      // Ids from the cluster replay carry the index; the live feed marks the last of a revision with the bare revision.
+      if (!send(e, watchIndex, `${e.revision}:${watchIndex}`)) return;
+    },
+    onProgress(revision) {
+      if (revision >= target) goLive();
+    },
+    onCompacted: compacted,
+    onError(err) {
+      if (isClusterError(err) && err.code === 'COMPACTED') compacted();
+      else deps.log.log('warn', 'stream catch-up watch error; resuming', { error: (err as Error)?.message });
+    },
+  });
+}
+
+/**
+ * OFREP event stream: a `refetchEvaluation` message whenever the configuration
+ * changes. A client that resumes with an older Last-Event-ID gets one at once.
+ */
+export function openOfrepStream(deps: StreamDeps, req: IncomingMessage, res: ServerResponse, corsHeaders: Record<string, string>): void {
+  const { hub, replica } = deps;
+  if (hub.full()) throw new HttpProblem('unavailable', 'too many stream clients on this gateway', {}, { 'retry-after': '5' });
+  const header = req.headers['last-event-id'];
+  const pos = typeof header === 'string' ? parsePosition(header) : undefined;
+  let unsubscribe = () => {};
+  const conn = hub.open(res, 'ofrep', corsHeaders, () => unsubscribe());
+  const refetch = (revision: number) => conn.write(frame(JSON.stringify({ type: 'refetchEvaluation' }), String(revision), 'message'));
+  unsubscribe = replica.subscribe({
+    onEvents: (_events, revision) => refetch(revision),
+    onReset: (revision) => refetch(revision),
+  });
+  if (pos && pos.revision < replica.revision) refetch(replica.revision);
+}

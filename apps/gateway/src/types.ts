@@ -1,0 +1,95 @@
+// The slice of @flagraft/cluster-client the gateway uses, and the change event
+// shape (docs/CONTRACTS.md). Typed here so the gateway states exactly what it
+// depends on; the real client satisfies it structurally.
+import type {
+  Change,
+  FlagDefinition,
+  SegmentDefinition,
+  StoredFlag,
+  StoredSegment,
+  SubCommand,
+} from '@flagraft/flag-model';
+
+export type Consistency = 'linearizable' | 'stale';
+
+export interface WriteOptions {
+  expectedRevision?: number;
+  actor: string;
+}
+
+export interface ListOptions {
+  prefix?: string;
+  limit?: number;
+  pageToken?: string;
+  consistency?: Consistency;
+}
+
+export interface WatchHandle {
+  close(): void;
+}
+
+export interface WatchOptions {
+  /** Deliver changes with revision > fromRevision. */
+  fromRevision: number;
+  onChange(change: unknown): void;
+  onProgress?(revision: number): void;
+  onCompacted?(): void;
+  /** willRetry false: the watch has stopped. */
+  onError?(err: unknown, willRetry?: boolean): void;
+}
+
+export interface ClusterMember {
+  id: number | string;
+  address: string;
+  role: string;
+  matchIndex?: number;
+  lag?: number;
+  reachable?: boolean;
+}
+
+export interface ClusterStatus {
+  clusterId: string;
+  leaderId?: number | string;
+  term?: number;
+  members: ClusterMember[];
+  commitIndex?: number;
+  appliedIndex?: number;
+  publishedRevision?: number;
+  [extra: string]: unknown;
+}
+
+export interface ClusterPort {
+  putFlag(flag: FlagDefinition, opts: WriteOptions): Promise<{ revision: number; flag: StoredFlag }>;
+  deleteFlag(key: string, opts: WriteOptions): Promise<{ revision: number }>;
+  putSegment(segment: SegmentDefinition, opts: WriteOptions): Promise<{ revision: number; segment?: StoredSegment }>;
+  deleteSegment(name: string, opts: WriteOptions): Promise<{ revision: number }>;
+  batch(ops: SubCommand[], opts: { actor: string }): Promise<{ revision: number; changes: Change[] }>;
+  getFlag(key: string, opts?: { consistency?: Consistency }): Promise<StoredFlag | undefined>;
+  /** Not in the CONTRACTS list; used when the client has it, else a prefix list. */
+  getSegment?(name: string, opts?: { consistency?: Consistency }): Promise<StoredSegment | undefined>;
+  listFlags(opts?: ListOptions): Promise<{ flags: StoredFlag[]; nextPageToken?: string; revision: number }>;
+  listSegments(opts?: ListOptions): Promise<{ segments: StoredSegment[]; nextPageToken?: string; revision: number }>;
+  snapshotAll(): Promise<{ revision: number; flags: StoredFlag[]; segments: StoredSegment[] }>;
+  history(key: string, opts?: { limit?: number; beforeRevision?: number; kind?: 'flag' | 'segment' }): Promise<Change[]>;
+  watch(opts: WatchOptions): WatchHandle;
+  status(): Promise<ClusterStatus>;
+  addLearner(id: number, address: string): Promise<unknown>;
+  promoteLearner(id: number): Promise<unknown>;
+  removeMember(id: number): Promise<unknown>;
+  transferLeader(id: number): Promise<unknown>;
+  close(): void | Promise<void>;
+}
+
+/** A committed change as streamed to clients (CONTRACTS.md "Change events"). */
+export interface ChangeEvent {
+  v: 1;
+  revision: number;
+  kind: 'flag' | 'segment';
+  key: string;
+  op: 'put' | 'delete';
+  flag?: StoredFlag | null;
+  segment?: StoredSegment | null;
+  actor: string;
+  /** ISO 8601. */
+  time: string;
+}

@@ -1,0 +1,125 @@
+// Test stack: a real 3-node cluster (consensus-node's startLocalCluster: real
+// processes, SQLite files, gRPC on loopback) and a gateway in this process on
+// a free port. Everything started here is stopped in stop(), by PID.
+import { startLocalCluster, type LocalCluster, type LocalClusterOptions } from '@flagraft/consensus-node';
+import { createTokenStore, hashToken, type Role } from '@flagraft/auth';
+import { createGateway, type Gateway, type GatewayConfig } from '../../src/index.js';
+
+export const TOKENS: Record<Role, string> = {
+  admin: 'tok-admin-9f1c2a',
+  editor: 'tok-editor-77ab31',
+  reader: 'tok-reader-0c4e5d',
+  evaluator: 'tok-evaluator-5e6f70',
+};
+export const NAMES: Record<Role, string> = { admin: 'alice', editor: 'ed', reader: 'rita', evaluator: 'svc-eval' };
+
+export const tokenStore = () =>
+  createTokenStore((Object.keys(TOKENS) as Role[]).map((role) => ({ name: NAMES[role], role, sha256: hashToken(TOKENS[role]) })));
+
+export interface Reply {
+  status: number;
+  headers: Headers;
+  text: string;
+  json: any;
+}
+
+export interface RequestOptions {
+  role?: Role;
+  token?: string;
+  body?: unknown;
+  rawBody?: string;
+  headers?: Record<string, string>;
+}
+
+export interface Stack {
+  cluster: LocalCluster;
+  gateway: Gateway;
+  url: string;
+  logs: string[];
+  req(method: string, path: string, opts?: RequestOptions): Promise<Reply>;
+  newGateway(config?: Partial<GatewayConfig>): Promise<Gateway>;
+  stop(): Promise<void>;
+}
+
+export async function request(base: string, method: string, path: string, opts: RequestOptions = {}): Promise<Reply> {
+  const headers: Record<string, string> = { ...opts.headers };
+  const token = opts.token ?? (opts.role ? TOKENS[opts.role] : undefined);
+  if (token !== undefined && !('authorization' in headers) && !('x-api-key' in headers)) headers.authorization = `Bearer ${token}`;
+  let body: string | undefined = opts.rawBody;
+  if (opts.body !== undefined) {
+    body = JSON.stringify(opts.body);
+    headers['content-type'] ??= 'application/json';
+  }
+  const res = await fetch(base + path, { method, headers, body });
+  const text = await res.text();
+  let json: unknown;
+  try {
+    json = text ? JSON.parse(text) : undefined;
+  } catch {
+    json = undefined;
+  }
+  return { status: res.status, headers: res.headers, text, json };
+}
+
+export async function startStack(opts: { gateway?: Partial<GatewayConfig>; cluster?: LocalClusterOptions } = {}): Promise<Stack> {
+  const cluster = await startLocalCluster({ size: 3, ...opts.cluster });
+  const logs: string[] = [];
+  const gateways: Gateway[] = [];
+  const newGateway = async (config: Partial<GatewayConfig> = {}) => {
+    const gw = createGateway({
+      port: 0,
+      clusterEndpoints: cluster.endpoints,
+      clusterId: cluster.clusterId,
+      tokens: tokenStore(),
+      logWrite: (chunk) => logs.push(...chunk.split('\n').filter(Boolean)),
+      shutdownTimeoutMs: 2_000,
+      ...opts.gateway,
+      ...config,
+    });
+    gateways.push(gw);
+    await gw.start();
+    await gw.waitUntilReady(30_000);
+    return gw;
+  };
+  let gateway: Gateway;
+  try {
+    gateway = await newGateway();
+  } catch (err) {
+    await Promise.allSettled(gateways.map((g) => g.close()));
+    await cluster.stop();
+    throw err;
+  }
+  const url = gateway.url();
+  return {
+    cluster,
+    gateway,
+    url,
+    logs,
+    newGateway,
+    req: (method, path, o) => request(url, method, path, o),
+    async stop() {
+      await Promise.allSettled(gateways.map((g) => g.close()));
+      await cluster.stop();
+    },
+  };
+}
+
+/** Polls `check` until it returns a truthy value or the deadline passes. */
+export async function eventually<T>(check: () => T | Promise<T>, timeoutMs = 10_000, what = 'condition'): Promise<NonNullable<T>> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await check();
+      if (v) return v as NonNullable<T>;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+export function boolFlag(key: string, extra: Record<string, unknown> = {}) {
+  return { key, type: 'boolean', variants: { on: true, off: false }, defaultVariant: 'off', enabled: true, rules: [], ...extra };
+}
