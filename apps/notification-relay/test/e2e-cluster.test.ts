@@ -144,6 +144,7 @@ describe('cluster -> SNS -> SQS -> relay -> WebSocket', () => {
     };
     await Promise.all(Array.from({ length: concurrency }, worker));
     expect(killed).toBe(true);
+    console.log(JSON.stringify({ burst: { acked: acked.length, indeterminate: failed.length } }));
     expect(acked.length).toBeGreaterThan(total * 0.9);
     // What the cluster committed, from its own change history (Watch from before the burst).
     const committed: ChangeEvent[] = [];
