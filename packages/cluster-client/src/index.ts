@@ -1,1 +1,5 @@
-export {};
+export { createClusterClient } from './client.js';
+export type {
+  ClusterClient, ClusterClientOptions, ClusterStatus, MemberInfo, ChangeEvent, WatchOptions, WriteOptions, Consistency,
+} from './client.js';
+export { ClusterError, type ClusterErrorCode } from './errors.js';

@@ -1,0 +1,194 @@
+// Node configuration: environment variables (FLAGRAFT_*) and command-line flags
+// (--node-id 1 == FLAGRAFT_NODE_ID=1). Every limit names its unit.
+import type { LogLevel, SnsOutboxConfig } from './outbox-types.js';
+import type { TlsFiles } from './tls.js';
+import { DEFAULT_TRANSPORT_LIMITS, type TransportLimits } from './transport.js';
+
+export interface NodeConfig {
+  nodeId: number;
+  clusterId: string;
+  /** host:port the gRPC server binds (peers and clients share it). Port 0 = any free port. */
+  listen: string;
+  /** Address other nodes and clients use to reach this node (default: the bound listen address). */
+  advertise?: string;
+  dataDir: string;
+  /** id -> address of the initial voters; used to bootstrap a new cluster and as known peers. */
+  initialCluster: Map<number, string>;
+  /** Join an existing cluster (start with empty membership; the leader adds us as a learner). */
+  join: boolean;
+  tickMs: number;
+  electionTimeoutMs: number;
+  heartbeatMs: number;
+  /** Take a snapshot and compact the log every N applied entries. */
+  snapshotEveryEntries: number;
+  /** Entries kept in the log behind a snapshot so slightly slow followers avoid a snapshot. */
+  snapshotCatchUpEntries: number;
+  changesRetentionRevisions: number;
+  dedupWindowRevisions: number;
+  /** A proposal that has not applied after this is answered UNAVAILABLE (the client retries with the same id). */
+  proposalTimeoutMs: number;
+  /** Proposals waiting for apply on this node before new writes are refused (count). */
+  maxPendingProposals: number;
+  /** Reads waiting for a ReadIndex before new reads are refused (count). */
+  maxPendingReads: number;
+  /** gRPC message size limit for every message this node receives, clients and peers (bytes). */
+  maxMessageBytes: number;
+  /** Concurrent Watch streams (count). */
+  maxWatchers: number;
+  maxSizePerMsgBytes: number;
+  maxInflightMsgs: number;
+  maxUncommittedEntriesBytes: number;
+  maxCommittedSizePerReadyBytes: number;
+  transport: TransportLimits;
+  tls?: TlsFiles;
+  sns?: SnsOutboxConfig;
+  logLevel: LogLevel;
+  /** Log Ready/fsync counters every N ms (0 = never). */
+  metricsLogMs: number;
+  /** How long SIGTERM waits for leadership transfer and in-flight requests (ms). */
+  shutdownGraceMs: number;
+}
+
+export const DEFAULTS = {
+  tickMs: 25,
+  electionTimeoutMs: 250,
+  heartbeatMs: 50,
+  snapshotEveryEntries: 10_000,
+  snapshotCatchUpEntries: 5_000,
+  changesRetentionRevisions: 20_000,
+  dedupWindowRevisions: 50_000,
+  proposalTimeoutMs: 5_000,
+  maxPendingProposals: 10_000,
+  maxPendingReads: 10_000,
+  maxMessageBytes: 8 * 1024 * 1024,
+  maxWatchers: 1_000,
+  maxSizePerMsgBytes: 512 * 1024,
+  maxInflightMsgs: 256,
+  maxUncommittedEntriesBytes: 64 * 1024 * 1024,
+  maxCommittedSizePerReadyBytes: 16 * 1024 * 1024,
+  shutdownGraceMs: 3_000,
+};
+
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConfigError';
+  }
+}
+
+/** "1=127.0.0.1:7001,2=127.0.0.1:7002" */
+export function parseMembers(s: string, name: string): Map<number, string> {
+  const out = new Map<number, string>();
+  for (const part of s.split(',').map((p) => p.trim()).filter(Boolean)) {
+    const m = /^(\d+)=(.+:\d+)$/.exec(part);
+    if (!m) throw new ConfigError(`${name}: "${part}" is not id=host:port`);
+    const id = Number(m[1]);
+    if (!Number.isSafeInteger(id) || id <= 0) throw new ConfigError(`${name}: node id ${m[1]} must be a positive integer`);
+    out.set(id, m[2]);
+  }
+  return out;
+}
+
+/** --foo-bar=x / --foo-bar x / --flag  ->  FLAGRAFT_FOO_BAR */
+export function argsToEnv(argv: string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (!a.startsWith('--')) throw new ConfigError(`unexpected argument "${a}"`);
+    const eq = a.indexOf('=');
+    const name = (eq > 0 ? a.slice(2, eq) : a.slice(2)).toUpperCase().replace(/-/g, '_');
+    let value: string;
+    if (eq > 0) value = a.slice(eq + 1);
+    else if (i + 1 < argv.length && !argv[i + 1].startsWith('--')) value = argv[++i];
+    else value = 'true';
+    out[`FLAGRAFT_${name}`] = value;
+  }
+  return out;
+}
+
+export function loadConfigFromEnv(env: NodeJS.ProcessEnv = process.env, argv: string[] = []): NodeConfig {
+  const e: Record<string, string | undefined> = { ...env, ...argsToEnv(argv) };
+  const str = (k: string, def?: string): string => {
+    const v = e[`FLAGRAFT_${k}`];
+    if (v === undefined || v === '') {
+      if (def === undefined) throw new ConfigError(`FLAGRAFT_${k} is required`);
+      return def;
+    }
+    return v;
+  };
+  const int = (k: string, def: number, min = 1): number => {
+    const raw = e[`FLAGRAFT_${k}`];
+    if (raw === undefined || raw === '') return def;
+    const n = Number(raw);
+    if (!Number.isSafeInteger(n) || n < min) throw new ConfigError(`FLAGRAFT_${k}="${raw}" must be an integer >= ${min}`);
+    return n;
+  };
+  const bool = (k: string): boolean => ['1', 'true', 'yes'].includes((e[`FLAGRAFT_${k}`] ?? '').toLowerCase());
+
+  const nodeId = int('NODE_ID', 0, 1);
+  if (!nodeId) throw new ConfigError('FLAGRAFT_NODE_ID is required (a positive integer)');
+  const listen = str('LISTEN', '127.0.0.1:7001');
+  const initialCluster = parseMembers(str('INITIAL_CLUSTER', ''), 'FLAGRAFT_INITIAL_CLUSTER');
+  const join = bool('JOIN');
+  if (!join && initialCluster.size === 0) initialCluster.set(nodeId, e.FLAGRAFT_ADVERTISE || listen);
+  if (!join && !initialCluster.has(nodeId)) throw new ConfigError(`FLAGRAFT_INITIAL_CLUSTER does not list this node (${nodeId}); set FLAGRAFT_JOIN=1 to join an existing cluster`);
+  if (join && initialCluster.size === 0) throw new ConfigError('FLAGRAFT_JOIN=1 needs FLAGRAFT_INITIAL_CLUSTER listing the current members (id=host:port,...)');
+
+  const tickMs = int('TICK_MS', DEFAULTS.tickMs);
+  const electionTimeoutMs = int('ELECTION_TIMEOUT_MS', DEFAULTS.electionTimeoutMs);
+  const heartbeatMs = int('HEARTBEAT_MS', DEFAULTS.heartbeatMs);
+  if (heartbeatMs < tickMs) throw new ConfigError(`FLAGRAFT_HEARTBEAT_MS (${heartbeatMs}) must be >= FLAGRAFT_TICK_MS (${tickMs})`);
+  if (electionTimeoutMs < 2 * heartbeatMs) throw new ConfigError(`FLAGRAFT_ELECTION_TIMEOUT_MS (${electionTimeoutMs}) must be at least twice FLAGRAFT_HEARTBEAT_MS (${heartbeatMs})`);
+
+  let tls: TlsFiles | undefined;
+  if (e.FLAGRAFT_TLS_CERT || e.FLAGRAFT_TLS_KEY || e.FLAGRAFT_TLS_CA) {
+    tls = { certFile: str('TLS_CERT'), keyFile: str('TLS_KEY'), caFile: str('TLS_CA'), requireClientCert: bool('TLS_CLIENT_AUTH') };
+  }
+  let sns: SnsOutboxConfig | undefined;
+  if (e.FLAGRAFT_SNS_TOPIC_ARN) {
+    sns = {
+      topicArn: str('SNS_TOPIC_ARN'),
+      region: str('SNS_REGION', e.AWS_REGION ?? 'us-east-1'),
+      endpoint: e.FLAGRAFT_SNS_ENDPOINT || undefined,
+      fifo: e.FLAGRAFT_SNS_FIFO ? bool('SNS_FIFO') : str('SNS_TOPIC_ARN').endsWith('.fifo'),
+      batchSize: int('SNS_BATCH_SIZE', 10),
+    };
+    if (e.AWS_ACCESS_KEY_ID && e.AWS_SECRET_ACCESS_KEY) {
+      sns.credentials = { accessKeyId: e.AWS_ACCESS_KEY_ID, secretAccessKey: e.AWS_SECRET_ACCESS_KEY, sessionToken: e.AWS_SESSION_TOKEN };
+    }
+  }
+  const logLevel = str('LOG_LEVEL', 'info') as LogLevel;
+  if (!['debug', 'info', 'warn', 'error'].includes(logLevel)) throw new ConfigError(`FLAGRAFT_LOG_LEVEL="${logLevel}" must be debug, info, warn or error`);
+
+  return {
+    nodeId,
+    clusterId: str('CLUSTER_ID', 'flagraft'),
+    listen,
+    advertise: e.FLAGRAFT_ADVERTISE || undefined,
+    dataDir: str('DATA_DIR', `./data/node-${nodeId}`),
+    initialCluster,
+    join,
+    tickMs,
+    electionTimeoutMs,
+    heartbeatMs,
+    snapshotEveryEntries: int('SNAPSHOT_EVERY', DEFAULTS.snapshotEveryEntries),
+    snapshotCatchUpEntries: int('SNAPSHOT_CATCHUP_ENTRIES', DEFAULTS.snapshotCatchUpEntries, 0),
+    changesRetentionRevisions: int('CHANGES_RETENTION', DEFAULTS.changesRetentionRevisions),
+    dedupWindowRevisions: int('DEDUP_WINDOW', DEFAULTS.dedupWindowRevisions),
+    proposalTimeoutMs: int('PROPOSAL_TIMEOUT_MS', DEFAULTS.proposalTimeoutMs),
+    maxPendingProposals: int('MAX_PENDING_PROPOSALS', DEFAULTS.maxPendingProposals),
+    maxPendingReads: int('MAX_PENDING_READS', DEFAULTS.maxPendingReads),
+    maxMessageBytes: int('MAX_MESSAGE_BYTES', DEFAULTS.maxMessageBytes, 65536),
+    maxWatchers: int('MAX_WATCHERS', DEFAULTS.maxWatchers),
+    maxSizePerMsgBytes: DEFAULTS.maxSizePerMsgBytes,
+    maxInflightMsgs: DEFAULTS.maxInflightMsgs,
+    maxUncommittedEntriesBytes: DEFAULTS.maxUncommittedEntriesBytes,
+    maxCommittedSizePerReadyBytes: DEFAULTS.maxCommittedSizePerReadyBytes,
+    transport: { ...DEFAULT_TRANSPORT_LIMITS, maxPeerMessageBytes: int('MAX_MESSAGE_BYTES', DEFAULTS.maxMessageBytes, 65536) },
+    tls,
+    sns,
+    logLevel,
+    shutdownGraceMs: int('SHUTDOWN_GRACE_MS', DEFAULTS.shutdownGraceMs),
+    metricsLogMs: int('METRICS_LOG_MS', 0, 0),
+  };
+}

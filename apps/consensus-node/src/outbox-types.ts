@@ -1,0 +1,55 @@
+// The hook between the node core and the SNS outbox (apps/consensus-node/src/outbox/,
+// owned by the notifications work). The node defines and drives it; the outbox only
+// reads changes and proposes `published(R)` through Raft. See docs/CONTRACTS.md.
+
+/** A change as it travels on Watch, SSE, SNS and WebSocket (JSON). */
+export interface ChangeEvent {
+  v: 1;
+  /** Raft log index of the entry that made the change. */
+  revision: number;
+  kind: 'flag' | 'segment';
+  key: string;
+  op: 'put' | 'delete';
+  /** StoredFlag after the change (kind 'flag'); null on delete. */
+  flag?: unknown | null;
+  /** StoredSegment after the change (kind 'segment'); null on delete. */
+  segment?: unknown | null;
+  actor: string;
+  /** ISO 8601 time stamped by the proposing node. */
+  time: string;
+}
+
+export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
+
+export interface OutboxContext {
+  nodeId: number;
+  isLeader(): boolean;
+  /** Called on every leadership change of this node; returns an unsubscribe function. */
+  onLeadershipChange(cb: (isLeader: boolean, term: number) => void): () => void;
+  /** Called after each apply batch with the highest applied revision. */
+  onApplied(cb: (revision: number) => void): () => void;
+  /** Changes with revision > afterRevision, in revision order, at most `limit` of them. */
+  readChanges(afterRevision: number, limit: number): ChangeEvent[];
+  /** The replicated published revision (from the state machine). */
+  publishedRevision(): number;
+  /** Replicates published(R) through Raft; resolves once applied locally. Rejects when not leader. */
+  proposePublished(revision: number): Promise<void>;
+  /** Every change with revision >= this value is still in the changes table (older ones were pruned). */
+  oldestRetainedRevision(): number;
+  log(level: LogLevel, msg: string, fields?: Record<string, unknown>): void;
+}
+
+export interface Outbox {
+  start(ctx: OutboxContext): void;
+  stop(): Promise<void>;
+  metrics(): Record<string, number>;
+}
+
+export interface SnsOutboxConfig {
+  topicArn: string;
+  region: string;
+  endpoint?: string;
+  credentials?: { accessKeyId: string; secretAccessKey: string; sessionToken?: string };
+  fifo?: boolean;
+  batchSize?: number;
+}

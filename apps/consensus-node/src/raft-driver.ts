@@ -1,0 +1,495 @@
+// Drives raft-core: ticks from a timer, steps peer messages, and runs the
+// Ready loop in the contract's order. One Ready = one SQLite transaction
+// (entries + hard state + snapshot + applying the committed entries +
+// applied index) = one fsync (group commit); then messages are sent, waiting
+// clients are answered, and advance() is called.
+import { randomBytes } from 'node:crypto';
+import {
+  ConfChangeType, EntryType, ErrProposalDropped, MessageType, NotLeaderError, RawNode, SnapshotStatus, StateType,
+  createRng, decodeConfChange, encodeConfChange,
+  type ConfChange, type ConfState, type Entry, type Message, type NodeId, type Ready, type Rng,
+} from '@flagraft/raft-core';
+import { encodeCommand, type BatchOp, type Command, type SubCommand } from '@flagraft/flag-model';
+import type { NodeConfig } from './config.js';
+import { ApiError } from './errors.js';
+import type { Logger } from './log.js';
+import type { SqliteStore } from './storage/sqlite-store.js';
+import { StateMachine, TAG_COMMAND, TAG_INTERNAL, encodeEntry, type WriteOutcome } from './state-machine.js';
+import type { Transport } from './transport.js';
+
+/** A command as a client sends it: the node stamps `v` and `time`. */
+export type CommandInput = { actor: string; clientId?: string; requestId?: string } & (SubCommand | BatchOp);
+
+const EARLY_TYPES = new Set<MessageType>([MessageType.MsgApp, MessageType.MsgHeartbeat]);
+
+interface Waiter<T> { resolve(v: T): void; reject(e: Error): void; timer: NodeJS.Timeout }
+
+/** Context carried in a ConfChange entry (replicated address book + waiter id). */
+interface ConfContext { address?: string; nonce: string }
+
+export interface DriverEvents {
+  onApplied(revision: number, changed: boolean): void;
+  onLeadership(isLeader: boolean, term: number, lead: NodeId): void;
+  onMembersChanged(): void;
+}
+
+export class RaftDriver {
+  readonly node: RawNode;
+  readonly rng: Rng;
+  private transport!: Transport;
+  private tickTimer?: NodeJS.Timeout;
+  private metricsTimer?: NodeJS.Timeout;
+  private scheduled = false;
+  private stopped = false;
+  private readonly clientId: string;
+  private seq = 0;
+  private readonly proposals = new Map<string, Waiter<WriteOutcome>>();
+  private readonly internalWaiters = new Map<string, Waiter<void>>();
+  private readonly confWaiters = new Map<string, Waiter<void>>();
+  // ReadIndex batching: reads queue while one ReadIndex is in flight.
+  private pendingReads: Waiter<void>[] = [];
+  private inflightRead?: { ctx: string; waiters: Waiter<void>[]; timer: NodeJS.Timeout };
+  private readyReads: { index: number; waiters: Waiter<void>[] }[] = [];
+  private applied: number;
+  private lead: NodeId = 0;
+  private raftState: StateType = StateType.Follower;
+  private term = 0;
+  private lastSnapshotIndex: number;
+  /** Counters for logs and benchmarks. */
+  readonly metrics = { readies: 0, fsyncs: 0, txMs: 0, entriesPersisted: 0, entriesApplied: 0, messagesSent: 0, readBatches: 0, reads: 0 };
+
+  constructor(
+    private readonly cfg: NodeConfig,
+    private readonly store: SqliteStore,
+    readonly state: StateMachine,
+    private readonly log: Logger,
+    private readonly events: DriverEvents,
+  ) {
+    this.clientId = `n${cfg.nodeId}-${randomBytes(6).toString('hex')}`;
+    this.rng = createRng(randomBytes(4).readUInt32LE(0));
+    this.applied = state.appliedIndex();
+    this.lastSnapshotIndex = this.applied;
+    this.node = new RawNode({
+      id: cfg.nodeId,
+      storage: store,
+      electionTick: Math.max(2, Math.round(cfg.electionTimeoutMs / cfg.tickMs)),
+      heartbeatTick: Math.max(1, Math.round(cfg.heartbeatMs / cfg.tickMs)),
+      maxSizePerMsg: cfg.maxSizePerMsgBytes,
+      maxInflightMsgs: cfg.maxInflightMsgs,
+      maxUncommittedEntriesSize: cfg.maxUncommittedEntriesBytes,
+      maxCommittedSizePerReady: cfg.maxCommittedSizePerReadyBytes,
+      preVote: true,
+      checkQuorum: true,
+      applied: this.applied,
+      rng: this.rng,
+      logger: (level, msg, fields) => log.log(level === 'debug' ? 'debug' : level, `raft: ${msg}`, fields),
+    });
+    this.term = store.initialState().hardState.term;
+  }
+
+  setTransport(t: Transport): void {
+    this.transport = t;
+  }
+
+  start(): void {
+    if (this.cfg.metricsLogMs > 0) {
+      this.metricsTimer = setInterval(() => {
+        this.log.info('metrics', { ...this.metrics, txMs: Math.round(this.metrics.txMs), applied: this.applied, term: this.term, lead: this.lead });
+      }, this.cfg.metricsLogMs);
+      this.metricsTimer.unref();
+    }
+    this.tickTimer = setInterval(() => {
+      this.node.tick();
+      this.kick();
+    }, this.cfg.tickMs);
+    this.kick();
+  }
+
+  // ---- accessors ----------------------------------------------------------------
+
+  isLeader(): boolean { return this.raftState === StateType.Leader; }
+  leaderId(): NodeId { return this.lead; }
+  currentTerm(): number { return this.term; }
+  appliedIndex(): number { return this.applied; }
+  pendingProposals(): number { return this.proposals.size; }
+
+  // ---- inputs -----------------------------------------------------------------------
+
+  step(m: Message): void {
+    if (this.stopped) return;
+    try {
+      this.node.step(m);
+    } catch (e) {
+      this.log.debug('step rejected a message', { from: m.from, type: m.type, error: (e as Error).message });
+    }
+    this.kick();
+  }
+
+  reportUnreachable(id: NodeId): void {
+    if (!this.stopped) this.node.reportUnreachable(id);
+  }
+
+  reportSnapshot(id: NodeId, ok: boolean): void {
+    if (this.stopped) return;
+    this.node.reportSnapshot(id, ok ? SnapshotStatus.Finish : SnapshotStatus.Failure);
+    this.kick();
+  }
+
+  private notLeader(hint: NodeId): ApiError {
+    return ApiError.of('NOT_LEADER', hint ? `node ${this.cfg.nodeId} is not the leader; the leader is node ${hint}` : `node ${this.cfg.nodeId} is not the leader and knows no leader`,
+      { leaderId: hint, leaderAddress: hint ? this.transport.peerAddress(hint) ?? this.state.members().get(hint) : undefined });
+  }
+
+  private proposeRaw(data: Uint8Array): void {
+    if (this.stopped) throw ApiError.of('UNAVAILABLE', 'node is shutting down');
+    try {
+      this.node.propose(data);
+    } catch (e) {
+      if (e instanceof NotLeaderError) throw this.notLeader(e.leaderHint);
+      if (e === ErrProposalDropped) throw ApiError.of('UNAVAILABLE', 'proposal dropped (leadership transfer or overload); retry');
+      throw e;
+    }
+    this.kick();
+  }
+
+  private waiter<T>(map: Map<string, Waiter<T>>, key: string, what: string): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        map.delete(key);
+        reject(ApiError.of('UNAVAILABLE', `${what} not applied within ${this.cfg.proposalTimeoutMs} ms; retry with the same request id`));
+      }, this.cfg.proposalTimeoutMs);
+      map.set(key, { resolve, reject, timer });
+    });
+  }
+
+  /** Proposes a flag-model command and resolves with its applied outcome. */
+  async propose(cmd: CommandInput): Promise<WriteOutcome> {
+    if (!this.isLeader()) throw this.notLeader(this.lead);
+    if (this.proposals.size >= this.cfg.maxPendingProposals) throw ApiError.of('RESOURCE_EXHAUSTED', `too many pending writes (maxPendingProposals ${this.cfg.maxPendingProposals})`);
+    const full = { ...cmd, v: 1, time: Date.now() } as Command;
+    if (!full.clientId || !full.requestId) {
+      full.clientId = this.clientId;
+      full.requestId = String(++this.seq);
+    }
+    const key = `${full.clientId}\u0000${full.requestId}`;
+    const existing = this.proposals.get(key);
+    if (existing) {
+      // The same request is already waiting here (a client retry): share its outcome.
+      return new Promise((resolve, reject) => {
+        const prev = { ...existing };
+        this.proposals.set(key, { timer: existing.timer, resolve: (v) => { prev.resolve(v); resolve(v); }, reject: (e) => { prev.reject(e); reject(e); } });
+      });
+    }
+    const p = this.waiter(this.proposals, key, 'write');
+    try {
+      this.proposeRaw(encodeEntry(TAG_COMMAND, encodeCommand(full)));
+    } catch (e) {
+      const w = this.proposals.get(key);
+      if (w) { clearTimeout(w.timer); this.proposals.delete(key); }
+      throw e;
+    }
+    return p;
+  }
+
+  async proposeInternal(cmd: { op: 'published'; revision: number }): Promise<void> {
+    if (!this.isLeader()) throw this.notLeader(this.lead);
+    const nonce = `${this.clientId}-${++this.seq}`;
+    const p = this.waiter(this.internalWaiters, nonce, 'internal command');
+    try {
+      this.proposeRaw(encodeEntry(TAG_INTERNAL, Buffer.from(JSON.stringify({ ...cmd, nonce }))));
+    } catch (e) {
+      const w = this.internalWaiters.get(nonce);
+      if (w) { clearTimeout(w.timer); this.internalWaiters.delete(nonce); }
+      throw e;
+    }
+    return p;
+  }
+
+  async changeMembership(type: ConfChangeType, nodeId: NodeId, address?: string): Promise<void> {
+    if (!this.isLeader()) throw this.notLeader(this.lead);
+    const nonce = `${this.clientId}-${++this.seq}`;
+    const ctx: ConfContext = { nonce, address };
+    const cc: ConfChange = { changes: [{ type, nodeId }], context: Buffer.from(JSON.stringify(ctx)) };
+    const p = this.waiter(this.confWaiters, nonce, 'membership change');
+    try {
+      this.node.proposeConfChange(cc);
+    } catch (e) {
+      const w = this.confWaiters.get(nonce);
+      if (w) { clearTimeout(w.timer); this.confWaiters.delete(nonce); }
+      if (e instanceof NotLeaderError) throw this.notLeader(e.leaderHint);
+      throw ApiError.of('FAILED_PRECONDITION', `membership change refused: ${(e as Error).message}`);
+    }
+    this.kick();
+    return p;
+  }
+
+  async transferLeader(to: NodeId, timeoutMs: number): Promise<void> {
+    if (!this.isLeader()) throw this.notLeader(this.lead);
+    if (to === this.cfg.nodeId) return;
+    this.node.transferLeader(to);
+    this.kick();
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+      if (this.lead === to) return;
+      await new Promise((r) => setTimeout(r, this.cfg.tickMs));
+    }
+    throw ApiError.of('UNAVAILABLE', `leadership did not move to node ${to} within ${timeoutMs} ms`);
+  }
+
+  /** Resolves once this node's state is at least as new as any write acknowledged before the call (ReadIndex). */
+  linearizableBarrier(): Promise<void> {
+    if (this.stopped) return Promise.reject(ApiError.of('UNAVAILABLE', 'node is shutting down'));
+    if (this.pendingReads.length >= this.cfg.maxPendingReads) return Promise.reject(ApiError.of('RESOURCE_EXHAUSTED', `too many pending reads (maxPendingReads ${this.cfg.maxPendingReads})`));
+    return new Promise((resolve, reject) => {
+      this.pendingReads.push({ resolve, reject, timer: undefined as unknown as NodeJS.Timeout });
+      this.maybeIssueRead();
+    });
+  }
+
+  private maybeIssueRead(): void {
+    if (this.inflightRead || this.pendingReads.length === 0 || this.stopped) return;
+    const waiters = this.pendingReads;
+    this.pendingReads = [];
+    const ctx = `${this.clientId}-r${++this.seq}`;
+    const fail = (e: Error) => { for (const w of waiters) w.reject(e); };
+    if (this.lead === 0) {
+      fail(ApiError.of('UNAVAILABLE', 'no leader: cannot serve a linearizable read'));
+      return;
+    }
+    // If the ReadIndex is lost (leader change, dropped message), give up after
+    // an election timeout and let the client retry.
+    const timer = setTimeout(() => {
+      if (this.inflightRead?.ctx !== ctx) return;
+      this.inflightRead = undefined;
+      fail(ApiError.of('UNAVAILABLE', 'linearizable read timed out waiting for the leader'));
+      this.maybeIssueRead();
+    }, Math.max(2 * this.cfg.electionTimeoutMs, 500));
+    this.inflightRead = { ctx, waiters, timer };
+    this.metrics.readBatches++;
+    this.metrics.reads += waiters.length;
+    try {
+      this.node.readIndex(Buffer.from(ctx));
+    } catch (e) {
+      clearTimeout(timer);
+      this.inflightRead = undefined;
+      fail(ApiError.of('UNAVAILABLE', `read barrier refused: ${(e as Error).message}`));
+      return;
+    }
+    this.kick();
+  }
+
+  // ---- the Ready loop ---------------------------------------------------------------
+
+  kick(): void {
+    if (this.scheduled || this.stopped) return;
+    this.scheduled = true;
+    setImmediate(() => {
+      this.scheduled = false;
+      this.runReady();
+    });
+  }
+
+  private runReady(): void {
+    for (let i = 0; i < 8 && !this.stopped && this.node.hasReady(); i++) {
+      this.handleReady(this.node.ready());
+    }
+    if (!this.stopped && this.node.hasReady()) this.kick();
+  }
+
+  private handleReady(rd: Ready): void {
+    const outcomes: { key: string; outcome: WriteOutcome }[] = [];
+    const internalDone: string[] = [];
+    const confDone: string[] = [];
+    let changed = false;
+    let membersChanged = false;
+    const hasSnap = !!rd.snapshot && rd.snapshot.metadata.index > 0;
+    const toApply = rd.committedEntries.filter((e) => e.index > this.applied);
+    const needTx = hasSnap || rd.entries.length > 0 || !!rd.hardState || toApply.length > 0;
+    // Raft thesis 10.2.1: a leader may replicate to followers while it writes
+    // to its own disk. Only replication messages of a node that was and still
+    // is leader go early; everything else (votes, acks) waits for the fsync.
+    // Safe here because the Ready is handled synchronously: no follower ack can
+    // be counted before this node's own write has finished.
+    let late = rd.messages;
+    if (this.raftState === StateType.Leader && !rd.softState && rd.messages.length) {
+      const early: Message[] = [];
+      late = [];
+      for (const m of rd.messages) (EARLY_TYPES.has(m.type) ? early : late).push(m);
+      if (early.length) this.transport.send(early);
+    }
+    if (needTx) {
+      // Only entries, votes and terms need an fsync (rd.mustSync); applying and
+      // the commit index may be lost in an OS crash and are redone from the log.
+      this.store.setSync(rd.mustSync || hasSnap);
+      const t0 = performance.now();
+      try {
+        this.store.transaction(() => {
+          if (hasSnap) {
+            const s = rd.snapshot!;
+            this.store.applySnapshotMeta(s.metadata.index, s.metadata.term, s.metadata.confState);
+            this.state.restore(s.data, s.metadata.index);
+            this.applied = s.metadata.index;
+            this.lastSnapshotIndex = s.metadata.index;
+            membersChanged = true;
+            changed = true;
+          }
+          this.store.append(rd.entries);
+          if (rd.hardState) this.store.setHardState(rd.hardState);
+          for (const e of toApply) {
+            const r = this.applyEntry(e);
+            if (r.outcome && r.key) outcomes.push({ key: r.key, outcome: r.outcome });
+            if (r.outcome?.ok) changed = true;
+            if (r.internal) internalDone.push(r.internal);
+            if (r.conf) { confDone.push(r.conf); membersChanged = true; }
+          }
+          if (toApply.length) {
+            this.applied = toApply[toApply.length - 1].index;
+            this.state.setApplied(this.applied);
+          }
+        });
+      } catch (e) {
+        // A failed write to the log cannot be retried safely: stop rather than diverge.
+        this.log.error('fatal: persisting a Ready failed', { error: (e as Error).message, stack: (e as Error).stack });
+        process.exit(70);
+      }
+      this.metrics.txMs += performance.now() - t0;
+      if (rd.mustSync || hasSnap) this.metrics.fsyncs++;
+    }
+    this.metrics.readies++;
+    this.metrics.entriesPersisted += rd.entries.length;
+    this.metrics.entriesApplied += toApply.length;
+    this.metrics.messagesSent += rd.messages.length;
+    if (rd.hardState) this.term = rd.hardState.term;
+    if (late.length) this.transport.send(late);
+    if (rd.softState) this.onSoftState(rd.softState.lead, rd.softState.raftState);
+    if (membersChanged) this.events.onMembersChanged();
+    for (const { key, outcome } of outcomes) {
+      const w = this.proposals.get(key);
+      if (w) { clearTimeout(w.timer); this.proposals.delete(key); w.resolve(outcome); }
+    }
+    for (const n of internalDone) this.settle(this.internalWaiters, n);
+    for (const n of confDone) this.settle(this.confWaiters, n);
+    for (const rs of rd.readStates) {
+      const ctx = Buffer.from(rs.requestCtx).toString();
+      if (this.inflightRead?.ctx === ctx) {
+        clearTimeout(this.inflightRead.timer);
+        this.readyReads.push({ index: rs.index, waiters: this.inflightRead.waiters });
+        this.inflightRead = undefined;
+      }
+    }
+    this.releaseReads();
+    this.node.advance();
+    if (toApply.length || hasSnap) this.events.onApplied(this.applied, changed);
+    this.maybeSnapshot();
+    this.maybeIssueRead();
+  }
+
+  private settle(map: Map<string, Waiter<void>>, key: string): void {
+    const w = map.get(key);
+    if (w) { clearTimeout(w.timer); map.delete(key); w.resolve(); }
+  }
+
+  private releaseReads(): void {
+    if (!this.readyReads.length) return;
+    const still: typeof this.readyReads = [];
+    for (const r of this.readyReads) {
+      if (r.index <= this.applied) for (const w of r.waiters) w.resolve();
+      else still.push(r);
+    }
+    this.readyReads = still;
+  }
+
+  private applyEntry(e: Entry): { key?: string; outcome?: WriteOutcome; internal?: string; conf?: string } {
+    if (e.type === EntryType.ConfChange) {
+      const cc = decodeConfChange(e.data);
+      let ctx: ConfContext | undefined;
+      try { ctx = cc.context && cc.context.length ? JSON.parse(Buffer.from(cc.context).toString()) as ConfContext : undefined; } catch { ctx = undefined; }
+      const adds = cc.changes.filter((c) => c.type !== ConfChangeType.RemoveNode).map((c) => ({ id: c.nodeId, address: ctx?.address }));
+      const removes = cc.changes.filter((c) => c.type === ConfChangeType.RemoveNode).map((c) => c.nodeId);
+      let cs: ConfState;
+      try {
+        cs = this.node.applyConfChange(cc);
+      } catch (err) {
+        // An invalid change (e.g. removing an unknown node) is a no-op on every replica.
+        this.log.warn('membership change not applied', { index: e.index, error: (err as Error).message });
+        return { conf: ctx?.nonce };
+      }
+      this.store.setConfState(cs);
+      this.state.applyMembers(adds, removes);
+      this.log.info('membership changed', { index: e.index, voters: cs.voters, learners: cs.learners });
+      return { conf: ctx?.nonce };
+    }
+    if (e.data.length === 0) return {}; // a new leader's no-op
+    const tag = e.data[0];
+    const payload = e.data.subarray(1);
+    if (tag === TAG_COMMAND) {
+      const r = this.state.applyCommandEntry(e.index, payload);
+      return { key: r.dedupKey, outcome: r.outcome };
+    }
+    if (tag === TAG_INTERNAL) {
+      this.state.applyInternal(e.index, payload);
+      try { return { internal: (JSON.parse(Buffer.from(payload).toString()) as { nonce?: string }).nonce }; } catch { return {}; }
+    }
+    this.log.warn('skipping entry with unknown tag', { index: e.index, tag });
+    return {};
+  }
+
+  private onSoftState(lead: NodeId, raftState: StateType): void {
+    const wasLeader = this.raftState === StateType.Leader;
+    const leadChanged = lead !== this.lead;
+    this.lead = lead;
+    this.raftState = raftState;
+    const isLeader = raftState === StateType.Leader;
+    if (leadChanged || wasLeader !== isLeader) {
+      this.log.info(isLeader ? 'became leader' : 'leader changed', { term: this.term, lead, role: raftState });
+    }
+    if (wasLeader && !isLeader) {
+      // Writes proposed here may or may not commit under the new leader: answer
+      // "retry"; the client's retry carries the same request id, so it applies once.
+      const err = ApiError.of('UNAVAILABLE', 'leadership lost while the write was in flight; retry with the same request id');
+      for (const [k, w] of this.proposals) { clearTimeout(w.timer); w.reject(err); this.proposals.delete(k); }
+      for (const [k, w] of this.internalWaiters) { clearTimeout(w.timer); w.reject(err); this.internalWaiters.delete(k); }
+    }
+    if (leadChanged && this.inflightRead) {
+      clearTimeout(this.inflightRead.timer);
+      const ws = this.inflightRead.waiters;
+      this.inflightRead = undefined;
+      // Re-issue against the new leader rather than failing the reads.
+      this.pendingReads.unshift(...ws);
+    }
+    if (leadChanged || wasLeader !== isLeader) this.events.onLeadership(isLeader, this.term, lead);
+  }
+
+  /** Automatic snapshot every N applied entries, then log compaction behind it. */
+  private maybeSnapshot(): void {
+    if (this.applied - this.lastSnapshotIndex < this.cfg.snapshotEveryEntries) return;
+    this.lastSnapshotIndex = this.applied;
+    const compactTo = this.applied - this.cfg.snapshotCatchUpEntries;
+    if (compactTo > this.store.firstIndex()) {
+      const started = Date.now();
+      this.store.compact(compactTo);
+      this.log.info('log compacted', { applied: this.applied, compactedThrough: compactTo, ms: Date.now() - started, dbBytes: this.store.dbBytes() });
+    }
+  }
+
+  /** Stops timers and fails everything still waiting. */
+  stop(): void {
+    this.stopped = true;
+    clearInterval(this.tickTimer);
+    clearInterval(this.metricsTimer);
+    const err = ApiError.of('UNAVAILABLE', 'node is shutting down; retry on another node');
+    for (const map of [this.proposals, this.internalWaiters, this.confWaiters] as Map<string, Waiter<unknown>>[]) {
+      for (const [k, w] of map) { clearTimeout(w.timer); w.reject(err); map.delete(k); }
+    }
+    for (const w of this.pendingReads) w.reject(err);
+    this.pendingReads = [];
+    if (this.inflightRead) { clearTimeout(this.inflightRead.timer); for (const w of this.inflightRead.waiters) w.reject(err); this.inflightRead = undefined; }
+    for (const r of this.readyReads) for (const w of r.waiters) w.reject(err);
+    this.readyReads = [];
+  }
+
+  /** Encodes a ConfChange for tests/tools that need the raw bytes. */
+  static encodeConfChange(cc: ConfChange): Uint8Array {
+    return encodeConfChange(cc);
+  }
+}

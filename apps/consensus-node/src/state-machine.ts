@@ -1,0 +1,300 @@
+// The flag state machine over the node's SQLite file: applies committed
+// entries (inside the node's per-Ready transaction), serves reads, and makes /
+// restores snapshots. Everything it does on apply is deterministic, so every
+// replica holds the same rows at the same applied index.
+import { crc32 } from 'node:zlib';
+import type Database from 'better-sqlite3';
+import type { ConfState } from '@flagraft/raft-core';
+import {
+  applyCommand, decodeCommand, referencedSegments,
+  type Change, type Command, type CommandError, type StateView, type StoredFlag, type StoredSegment,
+} from '@flagraft/flag-model';
+import type { ChangeEvent } from './outbox-types.js';
+import type { SqliteStore } from './storage/sqlite-store.js';
+
+/** First byte of every Normal entry's data: what kind of payload follows. */
+export const TAG_COMMAND = 1; // a flag-model Command (encodeCommand)
+export const TAG_INTERNAL = 2; // a node-internal JSON command, e.g. published(R)
+
+export interface InternalCommand { op: 'published'; revision: number }
+
+export function encodeEntry(tag: number, payload: Uint8Array): Uint8Array {
+  const out = new Uint8Array(payload.length + 1);
+  out[0] = tag;
+  out.set(payload, 1);
+  return out;
+}
+
+export type WriteOutcome =
+  | { ok: true; revision: number; changes: Change[]; deduplicated?: boolean }
+  | { ok: false; revision: number; error: CommandError };
+
+export interface StateOptions {
+  /** Changes of the last N revisions are kept (Watch resume window, history, outbox). */
+  changesRetentionRevisions: number;
+  /** A (clientId, requestId) is remembered for N revisions after it applied. */
+  dedupWindowRevisions: number;
+  /** Pruning runs at revisions that are multiples of this (deterministic on every replica). */
+  pruneEveryRevisions: number;
+}
+
+interface ChangeRow { revision: number; seq: number; kind: 'flag' | 'segment'; key: string; op: 'put' | 'delete'; before: string | null; after: string | null; actor: string; time: number }
+
+const SNAPSHOT_FORMAT = 1;
+
+export class StateMachine {
+  private readonly db: Database.Database;
+  private published = 0;
+  private changesPruned = 0;
+  private readonly q;
+  readonly view: StateView;
+
+  constructor(private readonly store: SqliteStore, private readonly opts: StateOptions) {
+    this.db = store.db;
+    const db = this.db;
+    this.q = {
+      getFlag: db.prepare('SELECT json FROM flags WHERE key = ?').pluck(),
+      getSegment: db.prepare('SELECT json FROM segments WHERE name = ?').pluck(),
+      putFlag: db.prepare('INSERT OR REPLACE INTO flags (key, json) VALUES (?, ?)'),
+      delFlag: db.prepare('DELETE FROM flags WHERE key = ?'),
+      putSegment: db.prepare('INSERT OR REPLACE INTO segments (name, json) VALUES (?, ?)'),
+      delSegment: db.prepare('DELETE FROM segments WHERE name = ?'),
+      segUsers: db.prepare('SELECT flag FROM flag_segments WHERE segment = ? ORDER BY flag').pluck(),
+      delFlagSegs: db.prepare('DELETE FROM flag_segments WHERE flag = ?'),
+      addFlagSeg: db.prepare('INSERT OR IGNORE INTO flag_segments (segment, flag) VALUES (?, ?)'),
+      addChange: db.prepare('INSERT INTO changes (revision, seq, kind, key, op, before, after, actor, time) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)'),
+      changesAt: db.prepare('SELECT * FROM changes WHERE revision = ? ORDER BY seq'),
+      changesAfter: db.prepare('SELECT * FROM changes WHERE revision > ? ORDER BY revision, seq LIMIT ?'),
+      history: db.prepare('SELECT * FROM changes WHERE kind = ? AND key = ? AND revision < ? ORDER BY revision DESC, seq DESC LIMIT ?'),
+      getDedup: db.prepare('SELECT revision, result FROM client_requests WHERE client_id = ? AND request_id = ?'),
+      putDedup: db.prepare('INSERT OR REPLACE INTO client_requests (client_id, request_id, revision, result) VALUES (?, ?, ?, ?)'),
+      pruneDedup: db.prepare('DELETE FROM client_requests WHERE revision <= ?'),
+      pruneChanges: db.prepare('DELETE FROM changes WHERE revision <= ?'),
+      members: db.prepare('SELECT id, address FROM members ORDER BY id'),
+      putMember: db.prepare('INSERT OR REPLACE INTO members (id, address) VALUES (?, ?)'),
+      delMember: db.prepare('DELETE FROM members WHERE id = ?'),
+    };
+    this.published = Number(store.meta('published'));
+    this.changesPruned = Number(store.meta('changes_pruned'));
+    const q = this.q;
+    this.view = {
+      getFlag: (key) => { const j = q.getFlag.get(key) as string | undefined; return j === undefined ? undefined : JSON.parse(j) as StoredFlag; },
+      getSegment: (name) => { const j = q.getSegment.get(name) as string | undefined; return j === undefined ? undefined : JSON.parse(j) as StoredSegment; },
+      segmentUsers: (name) => q.segUsers.all(name) as string[],
+    };
+  }
+
+  appliedIndex(): number {
+    return Number(this.store.meta('applied'));
+  }
+
+  /** Must run inside the Ready transaction, together with the entry's effects. */
+  setApplied(index: number): void {
+    this.store.setMeta('applied', index);
+  }
+
+  publishedRevision(): number {
+    return this.published;
+  }
+
+  oldestRetainedRevision(): number {
+    return this.changesPruned + 1;
+  }
+
+  // ---- apply ------------------------------------------------------------------
+
+  /** Applies one Normal entry's command; returns the outcome for a waiting client. */
+  applyCommandEntry(index: number, payload: Uint8Array): { outcome: WriteOutcome; dedupKey?: string } {
+    let cmd: Command;
+    try {
+      cmd = decodeCommand(payload);
+    } catch (e) {
+      return { outcome: { ok: false, revision: index, error: { code: 'BAD_COMMAND', message: (e as Error).message } } };
+    }
+    const dedupKey = cmd.clientId && cmd.requestId ? `${cmd.clientId}\u0000${cmd.requestId}` : undefined;
+    if (dedupKey) {
+      const prior = this.q.getDedup.get(cmd.clientId, cmd.requestId) as { revision: number; result: string } | undefined;
+      if (prior) return { outcome: this.priorOutcome(prior.revision, prior.result), dedupKey };
+    }
+    const res = applyCommand(this.view, cmd, index);
+    let outcome: WriteOutcome;
+    if (res.ok) {
+      res.changes.forEach((c, seq) => this.writeChange(c, seq));
+      outcome = { ok: true, revision: index, changes: res.changes };
+    } else {
+      outcome = { ok: false, revision: index, error: res.error };
+    }
+    if (dedupKey) {
+      const stored = res.ok ? { ok: true } : { ok: false, error: res.error };
+      this.q.putDedup.run(cmd.clientId, cmd.requestId, index, JSON.stringify(stored));
+    }
+    this.maybePrune(index);
+    return { outcome, dedupKey };
+  }
+
+  private priorOutcome(revision: number, result: string): WriteOutcome {
+    const r = JSON.parse(result) as { ok: boolean; error?: CommandError };
+    if (!r.ok) return { ok: false, revision, error: r.error! };
+    const changes = (this.q.changesAt.all(revision) as ChangeRow[]).map(rowToChange);
+    return { ok: true, revision, changes, deduplicated: true };
+  }
+
+  private writeChange(c: Change, seq: number): void {
+    if (c.kind === 'flag') {
+      if (c.after) {
+        const sf = c.after as StoredFlag;
+        this.q.putFlag.run(c.key, JSON.stringify(sf));
+        this.q.delFlagSegs.run(c.key);
+        for (const s of referencedSegments(sf.flag)) this.q.addFlagSeg.run(s, c.key);
+      } else {
+        this.q.delFlag.run(c.key);
+        this.q.delFlagSegs.run(c.key);
+      }
+    } else if (c.after) this.q.putSegment.run(c.key, JSON.stringify(c.after));
+    else this.q.delSegment.run(c.key);
+    this.q.addChange.run(c.revision, seq, c.kind, c.key, c.op,
+      c.before ? JSON.stringify(c.before) : null, c.after ? JSON.stringify(c.after) : null, c.actor, c.time);
+  }
+
+  applyInternal(index: number, payload: Uint8Array): void {
+    let cmd: InternalCommand;
+    try {
+      cmd = JSON.parse(Buffer.from(payload).toString('utf8')) as InternalCommand;
+    } catch {
+      return; // a malformed internal entry cannot come from this code; skip it deterministically
+    }
+    if (cmd.op === 'published' && Number.isSafeInteger(cmd.revision) && cmd.revision > this.published) {
+      this.published = cmd.revision;
+      this.store.setMeta('published', cmd.revision);
+    }
+    this.maybePrune(index);
+  }
+
+  private maybePrune(index: number): void {
+    if (index % this.opts.pruneEveryRevisions !== 0) return;
+    const dedupBelow = index - this.opts.dedupWindowRevisions;
+    if (dedupBelow > 0) this.q.pruneDedup.run(dedupBelow);
+    const changesBelow = index - this.opts.changesRetentionRevisions;
+    if (changesBelow > this.changesPruned) {
+      this.q.pruneChanges.run(changesBelow);
+      this.changesPruned = changesBelow;
+      this.store.setMeta('changes_pruned', changesBelow);
+    }
+  }
+
+  /** A membership change entry: keeps the replicated address book in step. */
+  applyMembers(adds: { id: number; address?: string }[], removes: number[]): void {
+    for (const a of adds) if (a.address) this.q.putMember.run(a.id, a.address);
+    for (const id of removes) this.q.delMember.run(id);
+  }
+
+  members(): Map<number, string> {
+    return new Map((this.q.members.all() as { id: number; address: string }[]).map((m) => [m.id, m.address]));
+  }
+
+  // ---- reads --------------------------------------------------------------------
+
+  getFlag(key: string): StoredFlag | undefined { return this.view.getFlag(key); }
+  getSegment(name: string): StoredSegment | undefined { return this.view.getSegment(name); }
+
+  /** Items in key order after `afterKey`, with the given prefix. */
+  list(kind: 'flag' | 'segment', prefix: string, afterKey: string, limit: number): string[] {
+    const table = kind === 'flag' ? 'flags' : 'segments';
+    const col = kind === 'flag' ? 'key' : 'name';
+    const from = afterKey > prefix ? afterKey : prefix;
+    const op = afterKey > prefix ? '>' : '>=';
+    return this.db.prepare(`SELECT json FROM ${table} WHERE ${col} ${op} ? AND substr(${col}, 1, ?) = ? ORDER BY ${col} LIMIT ?`)
+      .pluck().all(from, prefix.length, prefix, limit) as string[];
+  }
+
+  allItems(kind: 'flag' | 'segment'): string[] {
+    return this.db.prepare(kind === 'flag' ? 'SELECT json FROM flags ORDER BY key' : 'SELECT json FROM segments ORDER BY name').pluck().all() as string[];
+  }
+
+  history(kind: 'flag' | 'segment', key: string, beforeRevision: number, limit: number): Change[] {
+    return (this.q.history.all(kind, key, beforeRevision, limit) as ChangeRow[]).map(rowToChange);
+  }
+
+  /** Change events with revision > afterRevision, whole revisions only (a batch is never split). */
+  changesAfter(afterRevision: number, limit: number): ChangeEvent[] {
+    const rows = this.q.changesAfter.all(afterRevision, limit + 1) as ChangeRow[];
+    if (rows.length > limit) {
+      const lastRev = rows[rows.length - 1].revision;
+      const whole = rows.filter((r) => r.revision !== lastRev);
+      // A single batch larger than the limit is still delivered whole.
+      const out = whole.length ? whole : (this.q.changesAt.all(lastRev) as ChangeRow[]);
+      return out.map(rowToEvent);
+    }
+    return rows.map(rowToEvent);
+  }
+
+  // ---- snapshots ------------------------------------------------------------------
+
+  /** The whole state at the applied index, with a checksum (see restore). */
+  makeSnapshot(confState: ConfState): { index: number; confState: ConfState; data: Uint8Array } {
+    const index = this.appliedIndex();
+    const body = Buffer.from(JSON.stringify({
+      format: SNAPSHOT_FORMAT,
+      index,
+      published: this.published,
+      changesPruned: this.changesPruned,
+      flags: this.db.prepare('SELECT key, json FROM flags').raw().all(),
+      segments: this.db.prepare('SELECT name, json FROM segments').raw().all(),
+      changes: this.db.prepare('SELECT revision, seq, kind, key, op, before, after, actor, time FROM changes ORDER BY revision, seq').raw().all(),
+      dedup: this.db.prepare('SELECT client_id, request_id, revision, result FROM client_requests').raw().all(),
+      members: this.db.prepare('SELECT id, address FROM members').raw().all(),
+    }));
+    const out = Buffer.allocUnsafe(body.length + 4);
+    out.writeUInt32LE(crc32(body), 0);
+    body.copy(out, 4);
+    return { index, confState, data: out };
+  }
+
+  /** Replaces the whole state with a snapshot's (inside the Ready transaction). */
+  restore(data: Uint8Array, index: number): void {
+    const buf = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+    if (buf.length < 4) throw new Error('snapshot data too short');
+    const body = buf.subarray(4);
+    if (crc32(body) !== buf.readUInt32LE(0)) throw new Error(`snapshot at ${index} failed its checksum`);
+    const s = JSON.parse(body.toString('utf8')) as {
+      format: number; index: number; published: number; changesPruned: number;
+      flags: [string, string][]; segments: [string, string][]; changes: unknown[][]; dedup: unknown[][]; members: [number, string][];
+    };
+    if (s.format !== SNAPSHOT_FORMAT) throw new Error(`snapshot format ${s.format} not supported`);
+    if (s.index !== index) throw new Error(`snapshot data is for index ${s.index}, metadata says ${index}`);
+    for (const t of ['flags', 'segments', 'flag_segments', 'changes', 'client_requests', 'members']) this.db.prepare(`DELETE FROM ${t}`).run();
+    for (const [k, j] of s.flags) {
+      this.q.putFlag.run(k, j);
+      for (const seg of referencedSegments((JSON.parse(j) as StoredFlag).flag)) this.q.addFlagSeg.run(seg, k);
+    }
+    for (const [k, j] of s.segments) this.q.putSegment.run(k, j);
+    for (const r of s.changes) this.q.addChange.run(...r);
+    for (const r of s.dedup) this.q.putDedup.run(...r);
+    for (const [id, addr] of s.members) this.q.putMember.run(id, addr);
+    this.published = s.published;
+    this.changesPruned = s.changesPruned;
+    this.store.setMeta('published', s.published);
+    this.store.setMeta('changes_pruned', s.changesPruned);
+    this.setApplied(index);
+  }
+}
+
+function rowToChange(r: ChangeRow): Change {
+  return {
+    kind: r.kind, key: r.key, op: r.op, actor: r.actor, time: r.time, revision: r.revision,
+    before: r.before ? JSON.parse(r.before) : null, after: r.after ? JSON.parse(r.after) : null,
+  };
+}
+
+export function changeToEvent(c: Change): ChangeEvent {
+  const ev: ChangeEvent = { v: 1, revision: c.revision, kind: c.kind, key: c.key, op: c.op, actor: c.actor, time: new Date(c.time).toISOString() };
+  if (c.kind === 'flag') ev.flag = c.after; else ev.segment = c.after;
+  return ev;
+}
+
+function rowToEvent(r: ChangeRow): ChangeEvent {
+  const ev: ChangeEvent = { v: 1, revision: r.revision, kind: r.kind, key: r.key, op: r.op, actor: r.actor, time: new Date(r.time).toISOString() };
+  const after = r.after ? JSON.parse(r.after) : null;
+  if (r.kind === 'flag') ev.flag = after; else ev.segment = after;
+  return ev;
+}

@@ -1,0 +1,355 @@
+// Node-to-node transport over gRPC: one long-lived client stream per peer that
+// carries batches of Raft messages, bounded queues that drop (Raft
+// retransmits), reconnection with jittered backoff, and chunked snapshots.
+import * as grpc from '@grpc/grpc-js';
+import { MessageType, type Message, type NodeId } from '@flagraft/raft-core';
+import { serviceOf } from './proto-files.js';
+import type { Logger } from './log.js';
+
+export interface TransportLimits {
+  /** Messages waiting per peer before new ones are dropped. */
+  maxQueuedMsgsPerPeer: number;
+  /** Bytes waiting per peer before new messages are dropped. */
+  maxQueuedBytesPerPeer: number;
+  /** Upper bound of one batch on the wire (bytes). */
+  maxBatchBytes: number;
+  /** gRPC message size limit for node-to-node traffic (bytes). */
+  maxPeerMessageBytes: number;
+  /** Snapshot data is streamed in chunks of this size (bytes). */
+  snapshotChunkBytes: number;
+  /** A received snapshot larger than this is refused (bytes). */
+  maxSnapshotBytes: number;
+  /** Reconnect backoff bounds (ms). */
+  minBackoffMs: number;
+  maxBackoffMs: number;
+}
+
+export const DEFAULT_TRANSPORT_LIMITS: TransportLimits = {
+  maxQueuedMsgsPerPeer: 4096,
+  maxQueuedBytesPerPeer: 64 * 1024 * 1024,
+  maxBatchBytes: 2 * 1024 * 1024,
+  maxPeerMessageBytes: 8 * 1024 * 1024,
+  snapshotChunkBytes: 1024 * 1024,
+  maxSnapshotBytes: 1024 * 1024 * 1024,
+  minBackoffMs: 20,
+  maxBackoffMs: 1000,
+};
+
+export interface TransportOptions {
+  nodeId: NodeId;
+  clusterId: string;
+  log: Logger;
+  credentials: grpc.ChannelCredentials;
+  limits: TransportLimits;
+  /** Is `id` a member (or a configured peer) we accept messages from? */
+  isKnownPeer(id: NodeId): boolean;
+  onMessage(msg: Message): void;
+  onUnreachable(id: NodeId): void;
+  onSnapshotStatus(id: NodeId, ok: boolean): void;
+  random(): number;
+}
+
+interface Peer {
+  id: NodeId;
+  address: string;
+  client: grpc.Client;
+  stream?: grpc.ClientWritableStream<unknown>;
+  blocked: boolean;
+  queue: Message[];
+  queuedBytes: number;
+  failures: number;
+  retryTimer?: NodeJS.Timeout;
+  snapshotInFlight: boolean;
+  dropped: number;
+}
+
+export const MD_CLUSTER = 'flagraft-cluster-id';
+export const MD_FROM = 'flagraft-from';
+
+function msgBytes(m: Message): number {
+  let n = 64 + (m.context?.length ?? 0);
+  for (const e of m.entries) n += e.data.length + 24;
+  return n;
+}
+
+export function toWire(m: Message): Record<string, unknown> {
+  return {
+    type: m.type, to: m.to, from: m.from, term: m.term, logTerm: m.logTerm, index: m.index,
+    entries: m.entries, commit: m.commit, reject: m.reject, rejectHint: m.rejectHint,
+    context: m.context ?? Buffer.alloc(0), hasContext: m.context !== undefined,
+    snapshot: m.snapshot ? { index: m.snapshot.metadata.index, term: m.snapshot.metadata.term, confState: m.snapshot.metadata.confState } : undefined,
+  };
+}
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export function fromWire(w: any, snapshotData?: Uint8Array): Message {
+  const m: Message = {
+    type: w.type, to: w.to, from: w.from, term: w.term, logTerm: w.logTerm, index: w.index,
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any
+    entries: (w.entries ?? []).map((e: any) => ({ term: e.term, index: e.index, type: e.type, data: e.data })),
+    commit: w.commit, reject: w.reject, rejectHint: w.rejectHint,
+  };
+  if (w.hasContext) m.context = w.context;
+  if (w.snapshot && snapshotData) {
+    const cs = w.snapshot.confState ?? {};
+    m.snapshot = {
+      metadata: { index: w.snapshot.index, term: w.snapshot.term, confState: {
+        voters: cs.voters ?? [], learners: cs.learners ?? [], votersOutgoing: cs.votersOutgoing ?? [], learnersNext: cs.learnersNext ?? [], autoLeave: !!cs.autoLeave,
+      } },
+      data: snapshotData,
+    };
+  }
+  return m;
+}
+
+export class Transport {
+  private readonly peers = new Map<NodeId, Peer>();
+  private readonly RaftClient = serviceOf('flagraft.raft.v1.Raft');
+  private closed = false;
+
+  constructor(private readonly o: TransportOptions) {}
+
+  setPeer(id: NodeId, address: string): void {
+    if (id === this.o.nodeId) return;
+    const cur = this.peers.get(id);
+    if (cur && cur.address === address) return;
+    if (cur) this.removePeer(id);
+    const client = new this.RaftClient(address, this.o.credentials, {
+      'grpc.max_send_message_length': this.o.limits.maxPeerMessageBytes,
+      'grpc.max_receive_message_length': this.o.limits.maxPeerMessageBytes,
+      'grpc.initial_reconnect_backoff_ms': this.o.limits.minBackoffMs,
+      'grpc.max_reconnect_backoff_ms': this.o.limits.maxBackoffMs,
+      'grpc.keepalive_time_ms': 10_000,
+      'grpc.keepalive_timeout_ms': 5_000,
+    });
+    this.peers.set(id, { id, address, client, blocked: false, queue: [], queuedBytes: 0, failures: 0, snapshotInFlight: false, dropped: 0 });
+  }
+
+  removePeer(id: NodeId): void {
+    const p = this.peers.get(id);
+    if (!p) return;
+    this.peers.delete(id);
+    clearTimeout(p.retryTimer);
+    p.stream?.end();
+    p.client.close();
+  }
+
+  peerIds(): NodeId[] {
+    return [...this.peers.keys()];
+  }
+
+  peerAddress(id: NodeId): string | undefined {
+    return this.peers.get(id)?.address;
+  }
+
+  /** Connected = a stream is open and no error was seen since. */
+  isReachable(id: NodeId): boolean {
+    const p = this.peers.get(id);
+    return !!p && !!p.stream && p.failures === 0;
+  }
+
+  send(msgs: Message[]): void {
+    const touched = new Set<Peer>();
+    for (const m of msgs) {
+      const p = this.peers.get(m.to);
+      if (!p) {
+        this.o.onUnreachable(m.to);
+        continue;
+      }
+      if (m.type === MessageType.MsgSnap) {
+        this.sendSnapshot(p, m);
+        continue;
+      }
+      const size = msgBytes(m);
+      if (p.queue.length >= this.o.limits.maxQueuedMsgsPerPeer || p.queuedBytes + size > this.o.limits.maxQueuedBytesPerPeer) {
+        // Dropping is safe: Raft retransmits. Growing without bound is not.
+        p.dropped++;
+        if (p.dropped % 1000 === 1) this.o.log.warn('peer queue full, dropping messages', { peer: p.id, dropped: p.dropped });
+        this.o.onUnreachable(p.id);
+        continue;
+      }
+      p.queue.push(m);
+      p.queuedBytes += size;
+      touched.add(p);
+    }
+    for (const p of touched) this.flush(p);
+  }
+
+  private metadata(): grpc.Metadata {
+    const md = new grpc.Metadata();
+    md.set(MD_CLUSTER, this.o.clusterId);
+    md.set(MD_FROM, String(this.o.nodeId));
+    return md;
+  }
+
+  private openStream(p: Peer): void {
+    if (this.closed || p.stream || p.retryTimer) return;
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any
+    const stream = (p.client as any).Send(this.metadata(), (err: grpc.ServiceError | null) => {
+      if (p.stream === stream) p.stream = undefined;
+      if (!err || this.closed || this.peers.get(p.id) !== p) return;
+      this.onStreamFailure(p, err);
+    }) as grpc.ClientWritableStream<unknown>;
+    stream.on('error', () => { /* reported through the callback */ });
+    stream.on('drain', () => { p.blocked = false; this.flush(p); });
+    p.stream = stream;
+    p.blocked = false;
+  }
+
+  private onStreamFailure(p: Peer, err: grpc.ServiceError): void {
+    p.failures++;
+    // Everything queued for a dead stream is dropped; Raft will retransmit.
+    p.queue = [];
+    p.queuedBytes = 0;
+    this.o.onUnreachable(p.id);
+    if (p.failures === 1 || p.failures % 50 === 0) this.o.log.warn('peer stream failed', { peer: p.id, address: p.address, code: err.code, error: err.details, failures: p.failures });
+    const base = Math.min(this.o.limits.maxBackoffMs, this.o.limits.minBackoffMs * 2 ** Math.min(p.failures - 1, 10));
+    const delay = base * (0.5 + this.o.random() * 0.5);
+    p.retryTimer = setTimeout(() => {
+      p.retryTimer = undefined;
+      if (p.queue.length) this.flush(p);
+    }, delay);
+  }
+
+  private flush(p: Peer): void {
+    if (this.closed) return;
+    if (!p.stream) this.openStream(p);
+    const s = p.stream;
+    if (!s) return;
+    if (p.failures && p.client.getChannel().getConnectivityState(false) === grpc.connectivityState.READY) p.failures = 0;
+    while (p.queue.length && !p.blocked) {
+      const batch: Record<string, unknown>[] = [];
+      let bytes = 0;
+      while (p.queue.length && (batch.length === 0 || bytes + msgBytes(p.queue[0]) <= this.o.limits.maxBatchBytes)) {
+        const m = p.queue.shift()!;
+        const b = msgBytes(m);
+        bytes += b;
+        p.queuedBytes -= b;
+        batch.push(toWire(m));
+      }
+      const ok = s.write({ clusterId: this.o.clusterId, from: this.o.nodeId, messages: batch });
+      if (!ok) p.blocked = true;
+    }
+  }
+
+  private sendSnapshot(p: Peer, m: Message): void {
+    if (p.snapshotInFlight || !m.snapshot) return;
+    p.snapshotInFlight = true;
+    const data = m.snapshot.data;
+    const started = Date.now();
+    this.o.log.info('sending snapshot', { peer: p.id, index: m.snapshot.metadata.index, bytes: data.length });
+    const done = (ok: boolean, err?: string) => {
+      if (!p.snapshotInFlight) return;
+      p.snapshotInFlight = false;
+      this.o.log.info(ok ? 'snapshot sent' : 'snapshot send failed', { peer: p.id, index: m.snapshot!.metadata.index, ms: Date.now() - started, error: err });
+      this.o.onSnapshotStatus(p.id, ok);
+    };
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any
+    const call = (p.client as any).Snapshot(this.metadata(), { deadline: Date.now() + 300_000 }, (err: grpc.ServiceError | null) => {
+      done(!err, err?.details);
+    }) as grpc.ClientWritableStream<unknown>;
+    call.on('error', () => { /* reported through the callback */ });
+    const chunk = this.o.limits.snapshotChunkBytes;
+    let off = 0;
+    const writeMore = () => {
+      while (off < data.length) {
+        const part = Buffer.from(data.buffer, data.byteOffset + off, Math.min(chunk, data.length - off));
+        off += part.length;
+        if (!call.write({ clusterId: this.o.clusterId, from: this.o.nodeId, data: part })) {
+          call.once('drain', writeMore);
+          return;
+        }
+      }
+      call.end();
+    };
+    call.write({ clusterId: this.o.clusterId, from: this.o.nodeId, message: toWire(m), totalBytes: data.length });
+    writeMore();
+  }
+
+  /** Checks the caller's metadata; returns an error to answer with, or undefined. */
+  checkCaller(md: grpc.Metadata): { code: grpc.status; details: string } | undefined {
+    const cid = md.get(MD_CLUSTER)[0];
+    if (cid !== this.o.clusterId) return { code: grpc.status.PERMISSION_DENIED, details: `cluster id mismatch: this node is in cluster "${this.o.clusterId}", caller sent "${String(cid ?? '')}"` };
+    const from = Number(md.get(MD_FROM)[0]);
+    if (!Number.isSafeInteger(from) || from <= 0 || !this.o.isKnownPeer(from)) return { code: grpc.status.PERMISSION_DENIED, details: `unknown node id ${String(md.get(MD_FROM)[0] ?? '')}` };
+    return undefined;
+  }
+
+  /** Handlers for the Raft service on this node's gRPC server. */
+  serverHandlers(): grpc.UntypedServiceImplementation {
+    return {
+      Send: (call: grpc.ServerReadableStream<any, unknown>, cb: grpc.sendUnaryData<unknown>) => {
+        const bad = this.checkCaller(call.metadata);
+        if (bad) { cb(bad); return; }
+        let finished = false;
+        const finish = (err: { code: grpc.status; details: string } | null) => {
+          if (finished) return;
+          finished = true;
+          if (err) cb(err); else cb(null, {});
+        };
+        // eslint-disable-next-line @typescript-eslint/no-explicit-any
+        call.on('data', (batch: any) => {
+          if (finished) return;
+          const from = Number(batch.from);
+          if (batch.clusterId !== this.o.clusterId || !this.o.isKnownPeer(from)) {
+            finish({ code: grpc.status.PERMISSION_DENIED, details: `batch from unknown node ${from} or cluster ${batch.clusterId}` });
+            return;
+          }
+          for (const w of batch.messages ?? []) {
+            if (w.from !== from || w.to !== this.o.nodeId || w.type === MessageType.MsgSnap) {
+              this.o.log.warn('dropping misaddressed peer message', { from: w.from, to: w.to, type: w.type });
+              continue;
+            }
+            this.o.onMessage(fromWire(w));
+          }
+        });
+        call.on('end', () => finish(null));
+        call.on('error', () => finish(null));
+      },
+      Snapshot: (call: grpc.ServerReadableStream<any, unknown>, cb: grpc.sendUnaryData<unknown>) => {
+        const bad = this.checkCaller(call.metadata);
+        if (bad) { cb(bad); return; }
+        // eslint-disable-next-line @typescript-eslint/no-explicit-any
+        let head: any;
+        let total = 0;
+        let buf: Buffer | undefined;
+        let got = 0;
+        let failed = false;
+        const fail = (details: string) => {
+          if (failed) return;
+          failed = true;
+          cb({ code: grpc.status.INVALID_ARGUMENT, details });
+        };
+        // eslint-disable-next-line @typescript-eslint/no-explicit-any
+        call.on('data', (c: any) => {
+          if (failed) return;
+          if (!head) {
+            if (!c.message || c.message.type !== MessageType.MsgSnap || !c.message.snapshot) return fail('first snapshot chunk must carry the MsgSnap message');
+            if (c.message.to !== this.o.nodeId) return fail(`snapshot addressed to node ${c.message.to}`);
+            total = Number(c.totalBytes);
+            if (total > this.o.limits.maxSnapshotBytes) return fail(`snapshot of ${total} bytes exceeds maxSnapshotBytes ${this.o.limits.maxSnapshotBytes}`);
+            head = c.message;
+            buf = Buffer.allocUnsafe(total);
+            return;
+          }
+          const d: Buffer = c.data;
+          if (got + d.length > total) return fail(`snapshot data exceeds announced ${total} bytes`);
+          d.copy(buf!, got);
+          got += d.length;
+        });
+        call.on('end', () => {
+          if (failed) return;
+          if (!head || got !== total) return fail(`snapshot incomplete: ${got} of ${total} bytes`);
+          this.o.onMessage(fromWire(head, buf!));
+          cb(null, { receivedBytes: got });
+        });
+        call.on('error', () => { failed = true; });
+      },
+    };
+  }
+
+  close(): void {
+    this.closed = true;
+    for (const id of [...this.peers.keys()]) this.removePeer(id);
+  }
+}

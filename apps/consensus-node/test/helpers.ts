@@ -1,0 +1,62 @@
+import type { ClusterClient } from '@flagraft/cluster-client';
+
+export function flag(key: string, note = '') {
+  return { key, type: 'boolean' as const, variants: { on: true, off: false }, defaultVariant: 'on', enabled: true, rules: [], description: note };
+}
+
+/** Polls `fn` until it returns a truthy value or the deadline passes. */
+export async function waitFor<T>(what: string, fn: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 15_000, everyMs = 20): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let lastErr: unknown;
+  while (Date.now() < deadline) {
+    try {
+      const v = await fn();
+      if (v) return v;
+    } catch (e) {
+      lastErr = e;
+    }
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${lastErr ? `: ${(lastErr as Error).message}` : ''}`);
+}
+
+/** Closed-loop writers on unique keys; records every acknowledged write and when. */
+export function writeLoad(client: ClusterClient, prefix: string, writers = 8) {
+  const acked = new Map<string, { revision: number; at: number }>();
+  const failed: string[] = [];
+  let stopped = false;
+  let n = 0;
+  const loops = Array.from({ length: writers }, async () => {
+    while (!stopped) {
+      const key = `${prefix}-${++n}`;
+      try {
+        const r = await client.putFlag(flag(key, key), { actor: 'load' });
+        acked.set(key, { revision: r.revision, at: Date.now() });
+      } catch (e) {
+        failed.push(`${key}: ${(e as Error).message}`);
+      }
+    }
+  });
+  return {
+    acked,
+    failed,
+    count: () => acked.size,
+    async stop() { stopped = true; await Promise.all(loops); },
+  };
+}
+
+/** Every acknowledged write is present exactly once (version 1, one history entry) with its value. */
+export async function verifyAcked(client: ClusterClient, acked: Map<string, { revision: number }>): Promise<void> {
+  const missing: string[] = [];
+  const keys = [...acked.keys()];
+  for (let i = 0; i < keys.length; i += 32) {
+    await Promise.all(keys.slice(i, i + 32).map(async (k) => {
+      const f = await client.getFlag(k);
+      if (!f) { missing.push(`${k} missing`); return; }
+      if (f.flag.description !== k) missing.push(`${k} has wrong value`);
+      if (f.version !== 1) missing.push(`${k} applied ${f.version} times`);
+      if (f.modRevision !== acked.get(k)!.revision) missing.push(`${k} revision ${f.modRevision} != acked ${acked.get(k)!.revision}`);
+    }));
+  }
+  if (missing.length) throw new Error(`${missing.length} acknowledged writes wrong: ${missing.slice(0, 10).join('; ')}`);
+}

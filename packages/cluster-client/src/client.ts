@@ -1,0 +1,330 @@
+// gRPC client for a flagraft cluster: finds and follows the leader (nodes
+// answer NOT_LEADER with the leader's address), retries safely (writes keep
+// their (clientId, requestId), so a retry across a leader change applies
+// once), and resumes Watch streams from the last delivered revision.
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import * as grpc from '@grpc/grpc-js';
+import type { Change, FlagDefinition, SegmentDefinition, StoredFlag, StoredSegment, SubCommand } from '@flagraft/flag-model';
+import { ClusterError, bodyOf, toClusterError, type NodeErrorBody } from './errors.js';
+import { flagsClientCtor } from './proto.js';
+
+export interface ClusterClientOptions {
+  /** host:port of the nodes (any subset; the leader is found from there). */
+  endpoints: string[];
+  clusterId: string;
+  /** Identifies this client for write de-duplication; default random. */
+  clientId?: string;
+  tls?: { caFile: string; certFile?: string; keyFile?: string };
+  /** Deadline of one attempt (ms). */
+  requestTimeoutMs?: number;
+  /** Total time a call keeps retrying retryable failures (ms). */
+  retryDeadlineMs?: number;
+  /** Largest message accepted from a node (bytes). */
+  maxReceiveMessageBytes?: number;
+}
+
+export type Consistency = 'linearizable' | 'stale';
+export interface WriteOptions { expectedRevision?: number; actor: string; requestId?: string }
+
+export interface ChangeEvent {
+  v: 1; revision: number; kind: 'flag' | 'segment'; key: string; op: 'put' | 'delete';
+  flag?: StoredFlag | null; segment?: StoredSegment | null; actor: string; time: string;
+}
+
+export interface MemberInfo { id: number; address: string; role: 'voter' | 'learner'; matchIndex: number; lag: number; reachable: boolean }
+
+export interface ClusterStatus {
+  clusterId: string;
+  /** The node that answered. */
+  nodeId: number;
+  role: string;
+  leaderId: number;
+  leaderAddress: string;
+  term: number;
+  members: MemberInfo[];
+  commitIndex: number;
+  appliedIndex: number;
+  publishedRevision?: number;
+  publishLag?: number;
+  firstIndex: number;
+  lastIndex: number;
+  oldestRetainedRevision: number;
+  dbBytes: number;
+}
+
+export interface WatchOptions {
+  /** Deliver changes with revision > fromRevision. */
+  fromRevision: number;
+  onChange(change: ChangeEvent): void;
+  /** The stream is alive and everything up to `revision` was delivered. */
+  onProgress?(revision: number): void;
+  /** fromRevision (or the resume point) is older than the cluster keeps: resync (snapshotAll) and watch again. The watch stops. */
+  onCompacted?(): void;
+  /** A non-retryable error stopped the watch, or a retryable one is being retried (`willRetry`). */
+  onError?(err: ClusterError, willRetry: boolean): void;
+  /** Server progress interval (ms); the stream is restarted after 3 silent intervals. */
+  progressIntervalMs?: number;
+}
+
+export interface ClusterClient {
+  readonly clientId: string;
+  putFlag(flag: FlagDefinition, o: WriteOptions): Promise<{ revision: number; flag: StoredFlag }>;
+  deleteFlag(key: string, o: WriteOptions): Promise<{ revision: number }>;
+  putSegment(segment: SegmentDefinition, o: WriteOptions): Promise<{ revision: number; segment: StoredSegment }>;
+  deleteSegment(name: string, o: WriteOptions): Promise<{ revision: number }>;
+  batch(ops: SubCommand[], o: { actor: string; requestId?: string }): Promise<{ revision: number; changes: Change[] }>;
+  getFlag(key: string, o?: { consistency?: Consistency }): Promise<StoredFlag | undefined>;
+  getSegment(name: string, o?: { consistency?: Consistency }): Promise<StoredSegment | undefined>;
+  listFlags(o?: { prefix?: string; limit?: number; pageToken?: string; consistency?: Consistency }): Promise<{ flags: StoredFlag[]; nextPageToken?: string; revision: number }>;
+  listSegments(o?: { prefix?: string; limit?: number; pageToken?: string; consistency?: Consistency }): Promise<{ segments: StoredSegment[]; nextPageToken?: string; revision: number }>;
+  snapshotAll(): Promise<{ revision: number; flags: StoredFlag[]; segments: StoredSegment[] }>;
+  history(key: string, o?: { limit?: number; beforeRevision?: number; kind?: 'flag' | 'segment' }): Promise<Change[]>;
+  watch(o: WatchOptions): { close(): void };
+  status(o?: { endpoint?: string }): Promise<ClusterStatus>;
+  addLearner(id: number, address: string): Promise<MemberInfo[]>;
+  promoteLearner(id: number): Promise<MemberInfo[]>;
+  removeMember(id: number): Promise<MemberInfo[]>;
+  transferLeader(id: number): Promise<MemberInfo[]>;
+  close(): void;
+}
+
+const RETRYABLE = new Set(['UNAVAILABLE', 'NOT_LEADER', 'RESOURCE_EXHAUSTED', 'DEADLINE']);
+const MIN_BACKOFF_MS = 5;
+const MAX_BACKOFF_MS = 200;
+
+export function createClusterClient(opts: ClusterClientOptions): ClusterClient {
+  if (!opts.endpoints?.length) throw new ClusterError('INVALID_ARGUMENT', 'endpoints must list at least one host:port');
+  if (!opts.clusterId) throw new ClusterError('INVALID_ARGUMENT', 'clusterId is required');
+  const Flags = flagsClientCtor();
+  const clientId = opts.clientId ?? `c-${randomBytes(8).toString('hex')}`;
+  const requestTimeoutMs = opts.requestTimeoutMs ?? 5_000;
+  const retryDeadlineMs = opts.retryDeadlineMs ?? 10_000;
+  const creds = opts.tls
+    ? grpc.credentials.createSsl(readFileSync(opts.tls.caFile), opts.tls.keyFile ? readFileSync(opts.tls.keyFile) : null, opts.tls.certFile ? readFileSync(opts.tls.certFile) : null)
+    : grpc.credentials.createInsecure();
+  const endpoints = [...opts.endpoints];
+  const clients = new Map<string, grpc.Client>();
+  let leader = 0; // index into endpoints of the node believed to lead
+  let seq = 0;
+  let closed = false;
+  const watches = new Set<{ close(): void }>();
+
+  const clientFor = (ep: string): any => {
+    let c = clients.get(ep);
+    if (!c) {
+      c = new Flags(ep, creds, {
+        'grpc.max_receive_message_length': opts.maxReceiveMessageBytes ?? 64 * 1024 * 1024,
+        'grpc.initial_reconnect_backoff_ms': 50,
+        'grpc.max_reconnect_backoff_ms': 1000,
+        'grpc.keepalive_time_ms': 10_000,
+        'grpc.keepalive_timeout_ms': 5_000,
+      });
+      clients.set(ep, c);
+    }
+    return c;
+  };
+  const metadata = () => {
+    const md = new grpc.Metadata();
+    md.set('flagraft-cluster-id', opts.clusterId);
+    return md;
+  };
+  const call = (ep: string, method: string, req: unknown, timeoutMs: number): Promise<any> =>
+    new Promise((resolve, reject) => {
+      clientFor(ep)[method](req, metadata(), { deadline: Date.now() + timeoutMs }, (err: grpc.ServiceError | null, res: unknown) => {
+        if (err) reject(bodyOf(err)); else resolve(res);
+      });
+    });
+  const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+  /** Calls the leader (or any node for `anyNode`), following NOT_LEADER hints, until the retry deadline. */
+  async function invoke(method: string, req: unknown, anyNode = false): Promise<any> {
+    if (closed) throw new ClusterError('UNAVAILABLE', 'client is closed');
+    const deadline = Date.now() + retryDeadlineMs;
+    let attempt = 0;
+    let last: NodeErrorBody | undefined;
+    for (;;) {
+      const idx = leader;
+      const ep = endpoints[idx];
+      const left = deadline - Date.now();
+      if (left <= 0) break;
+      try {
+        return await call(ep, method, req, Math.min(requestTimeoutMs, left));
+      } catch (b) {
+        const body = b as NodeErrorBody;
+        last = body;
+        if (!RETRYABLE.has(body.code)) throw toClusterError(body);
+        if (body.code === 'NOT_LEADER' && body.leaderAddress && !anyNode) {
+          let li = endpoints.indexOf(body.leaderAddress);
+          if (li < 0) { endpoints.push(body.leaderAddress); li = endpoints.length - 1; }
+          if (li !== idx) { leader = li; attempt = 0; continue; }
+        }
+        // No usable hint: try the next node, backing off once we have gone around.
+        if (leader === idx) leader = (idx + 1) % endpoints.length;
+        attempt++;
+        if (attempt >= endpoints.length) {
+          const n = attempt - endpoints.length;
+          const backoff = Math.min(MAX_BACKOFF_MS, MIN_BACKOFF_MS * 2 ** Math.min(n, 8));
+          await sleep(Math.min(backoff * (0.5 + Math.random() / 2), Math.max(0, deadline - Date.now())));
+        }
+      }
+    }
+    if (last?.code === 'DEADLINE' || !last) throw new ClusterError('DEADLINE', `${method}: no answer within ${retryDeadlineMs} ms`);
+    throw new ClusterError(last.code === 'NOT_LEADER' ? 'UNAVAILABLE' : 'DEADLINE', `${method}: gave up after ${retryDeadlineMs} ms: ${last.message}`, { lastError: last });
+  }
+
+  const writeMeta = (actor: string, requestId?: string) => ({ actor, clientId, requestId: requestId ?? `${Date.now().toString(36)}-${++seq}` });
+  const exp = (o: WriteOptions) => (o.expectedRevision !== undefined ? { hasExpectedRevision: true, expectedRevision: o.expectedRevision } : {});
+  const changesOf = (r: any): Change[] => JSON.parse(r.changesJson || '[]') as Change[];
+  const parseMembers = (r: any): MemberInfo[] => (r.members ?? []).map((m: any) => ({ id: Number(m.id), address: m.address, role: m.role, matchIndex: Number(m.matchIndex), lag: Number(m.lag), reachable: !!m.reachable }));
+
+  const client: ClusterClient = {
+    clientId,
+    async putFlag(flag, o) {
+      const r = await invoke('PutFlag', { meta: writeMeta(o.actor, o.requestId), definitionJson: JSON.stringify(flag), ...exp(o) });
+      const ch = changesOf(r);
+      return { revision: Number(r.revision), flag: ch.find((c) => c.kind === 'flag')?.after as StoredFlag };
+    },
+    async deleteFlag(key, o) {
+      const r = await invoke('DeleteFlag', { meta: writeMeta(o.actor, o.requestId), key, ...exp(o) });
+      return { revision: Number(r.revision) };
+    },
+    async putSegment(segment, o) {
+      const r = await invoke('PutSegment', { meta: writeMeta(o.actor, o.requestId), definitionJson: JSON.stringify(segment), ...exp(o) });
+      return { revision: Number(r.revision), segment: changesOf(r).find((c) => c.kind === 'segment')?.after as StoredSegment };
+    },
+    async deleteSegment(name, o) {
+      const r = await invoke('DeleteSegment', { meta: writeMeta(o.actor, o.requestId), key: name, ...exp(o) });
+      return { revision: Number(r.revision) };
+    },
+    async batch(ops, o) {
+      const r = await invoke('Batch', { meta: writeMeta(o.actor, o.requestId), opsJson: JSON.stringify(ops) });
+      return { revision: Number(r.revision), changes: changesOf(r) };
+    },
+    async getFlag(key, o = {}) {
+      const r = await invoke('GetFlag', { key, consistency: o.consistency ?? 'linearizable' }, o.consistency === 'stale');
+      return r.found ? JSON.parse(r.itemJson) as StoredFlag : undefined;
+    },
+    async getSegment(name, o = {}) {
+      const r = await invoke('GetSegment', { key: name, consistency: o.consistency ?? 'linearizable' }, o.consistency === 'stale');
+      return r.found ? JSON.parse(r.itemJson) as StoredSegment : undefined;
+    },
+    async listFlags(o = {}) {
+      const r = await invoke('ListFlags', { prefix: o.prefix ?? '', limit: o.limit ?? 0, pageToken: o.pageToken ?? '', consistency: o.consistency ?? 'linearizable' }, o.consistency === 'stale');
+      return { flags: r.itemsJson.map((j: string) => JSON.parse(j)), nextPageToken: r.nextPageToken || undefined, revision: Number(r.revision) };
+    },
+    async listSegments(o = {}) {
+      const r = await invoke('ListSegments', { prefix: o.prefix ?? '', limit: o.limit ?? 0, pageToken: o.pageToken ?? '', consistency: o.consistency ?? 'linearizable' }, o.consistency === 'stale');
+      return { segments: r.itemsJson.map((j: string) => JSON.parse(j)), nextPageToken: r.nextPageToken || undefined, revision: Number(r.revision) };
+    },
+    async snapshotAll() {
+      const r = await invoke('SnapshotAll', {});
+      return { revision: Number(r.revision), flags: r.flagsJson.map((j: string) => JSON.parse(j)), segments: r.segmentsJson.map((j: string) => JSON.parse(j)) };
+    },
+    async history(key, o = {}) {
+      const r = await invoke('History', { key, kind: o.kind ?? 'flag', limit: o.limit ?? 0, beforeRevision: o.beforeRevision ?? 0 }, true);
+      return r.changesJson.map((j: string) => JSON.parse(j));
+    },
+    watch(o) {
+      const w = startWatch(o);
+      watches.add(w);
+      return { close: () => { w.close(); watches.delete(w); } };
+    },
+    async status(o = {}) {
+      const r = o.endpoint ? await call(o.endpoint, 'Status', {}, requestTimeoutMs).catch((b: NodeErrorBody) => { throw toClusterError(b); }) : await invoke('Status', {}, true);
+      return {
+        clusterId: r.clusterId, nodeId: Number(r.id), role: r.role, leaderId: Number(r.leaderId), leaderAddress: r.leaderAddress, term: Number(r.term),
+        members: parseMembers(r), commitIndex: Number(r.commitIndex), appliedIndex: Number(r.appliedIndex),
+        publishedRevision: Number(r.publishedRevision), publishLag: Number(r.publishLag), firstIndex: Number(r.firstIndex), lastIndex: Number(r.lastIndex),
+        oldestRetainedRevision: Number(r.oldestRetainedRevision), dbBytes: Number(r.dbBytes),
+      };
+    },
+    async addLearner(id, address) { return parseMembers(await invoke('AddLearner', { nodeId: id, address })); },
+    async promoteLearner(id) { return parseMembers(await invoke('PromoteLearner', { nodeId: id })); },
+    async removeMember(id) { return parseMembers(await invoke('RemoveMember', { nodeId: id })); },
+    async transferLeader(id) { return parseMembers(await invoke('TransferLeader', { nodeId: id })); },
+    close() {
+      closed = true;
+      for (const w of watches) w.close();
+      watches.clear();
+      for (const c of clients.values()) c.close();
+      clients.clear();
+    },
+  };
+
+  function startWatch(o: WatchOptions): { close(): void } {
+    let last = o.fromRevision;
+    let stopped = false;
+    let stream: grpc.ClientReadableStream<any> | undefined;
+    let failures = 0;
+    let silenceTimer: NodeJS.Timeout | undefined;
+    const progressMs = o.progressIntervalMs ?? 1000;
+    const armSilence = () => {
+      clearTimeout(silenceTimer);
+      // No message (not even progress) for 3 intervals: the node is gone or stuck.
+      silenceTimer = setTimeout(() => stream?.cancel(), 3 * progressMs + 500);
+    };
+    const connect = () => {
+      if (stopped || closed) return;
+      const ep = endpoints[leader];
+      const s: grpc.ClientReadableStream<any> = clientFor(ep).Watch({ fromRevision: last, progressIntervalMs: progressMs }, metadata());
+      stream = s;
+      let ended = false;
+      armSilence();
+      s.on('data', (msg: any) => {
+        if (stopped || stream !== s) return;
+        failures = 0;
+        armSilence();
+        const rev = Number(msg.revision);
+        if (msg.progress) {
+          if (rev > last) last = rev;
+          o.onProgress?.(rev);
+          return;
+        }
+        if (rev <= last) return; // already delivered before a reconnect
+        for (const j of msg.eventsJson as string[]) {
+          try { o.onChange(JSON.parse(j) as ChangeEvent); } catch (e) { o.onError?.(new ClusterError('INTERNAL', `onChange threw: ${(e as Error).message}`), true); }
+        }
+        last = rev;
+      });
+      const retry = (err: grpc.ServiceError | undefined) => {
+        if (ended) return;
+        ended = true;
+        clearTimeout(silenceTimer);
+        if (stopped || closed || stream !== s) return;
+        const body = err ? bodyOf(err) : { code: 'UNAVAILABLE', message: 'watch stream ended' };
+        if (body.code === 'COMPACTED') {
+          stopped = true;
+          if (o.onCompacted) o.onCompacted(); else o.onError?.(toClusterError(body), false);
+          return;
+        }
+        if (body.code === 'PERMISSION' || body.code === 'INVALID_ARGUMENT') {
+          stopped = true;
+          o.onError?.(toClusterError(body), false);
+          return;
+        }
+        o.onError?.(toClusterError(body), true);
+        failures++;
+        // Go to another node (or the leader it names) and resume from `last`.
+        if (body.code === 'NOT_LEADER' && body.leaderAddress) {
+          const li = endpoints.indexOf(body.leaderAddress);
+          leader = li >= 0 ? li : leader;
+        } else if (failures > 0) leader = (leader + 1) % endpoints.length;
+        const delay = failures <= endpoints.length ? MIN_BACKOFF_MS : Math.min(MAX_BACKOFF_MS * 5, MIN_BACKOFF_MS * 2 ** Math.min(failures, 10));
+        setTimeout(connect, delay * (0.5 + Math.random() / 2));
+      };
+      s.on('error', (e: grpc.ServiceError) => retry(e));
+      s.on('end', () => retry(undefined));
+    };
+    connect();
+    return {
+      close() {
+        stopped = true;
+        clearTimeout(silenceTimer);
+        stream?.cancel();
+      },
+    };
+  }
+
+  return client;
+}
