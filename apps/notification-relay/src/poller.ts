@@ -100,7 +100,13 @@ export class SqsPollers {
         backoff = Math.min(backoff * 2, MAX_RECEIVE_BACKOFF_MS);
         continue;
       }
-      if (messages.length > 0) this.handle(messages);
+      if (messages.length === 0) continue;
+      try {
+        this.handle(messages);
+      } catch (err) {
+        // A bug must not end the poller: the messages were not deleted and come back.
+        this.log('error', 'handling received messages failed; they will be redelivered', { poller: n, err, error: String((err as Error)?.stack ?? err) });
+      }
     }
   }
 

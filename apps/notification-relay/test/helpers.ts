@@ -78,10 +78,10 @@ export interface TestClient {
 }
 
 /** A real WebSocket client that records everything it receives. */
-export function connect(url: string, opts: { token?: string; headers?: Record<string, string> } = {}): TestClient {
+export function connect(url: string, opts: { token?: string; headers?: Record<string, string>; autoPong?: boolean } = {}): TestClient {
   const headers: Record<string, string> = { ...opts.headers };
   if (opts.token) headers.authorization = `Bearer ${opts.token}`;
-  const ws = new WebSocket(url, { headers });
+  const ws = new WebSocket(url, { headers, autoPong: opts.autoPong ?? true });
   const c: TestClient = {
     ws, messages: [], closed: undefined,
     changes: () => c.messages.filter((m) => m.type === 'change').map((m) => m.event),

@@ -251,6 +251,27 @@ describe('auth and endpoints', () => {
     expect(waiting.messages).toEqual([]);
   });
 
+  it('drops a client that stops answering pings, keeps the ones that do', async () => {
+    const r = await relay({ pingIntervalMs: 100 });
+    const ok = client(r.wsUrl);
+    const mute = connect(r.wsUrl, { token: TOKENS.reader, autoPong: false });
+    clients.push(mute);
+    await Promise.all([hello(ok), hello(mute)]);
+    await waitFor(() => mute.closed !== undefined, 'mute client dropped', 5000);
+    expect(mute.closed!.code).toBe(1006); // terminated, no close frame
+    expect(ok.closed).toBeUndefined();
+    expect(r.logs.some((l) => /missed a heartbeat/.test(l.msg))).toBe(true);
+  });
+
+  it('refuses connections beyond maxClients with HTTP 503', async () => {
+    const r = await relay({ maxClients: 2 });
+    const a = client(r.wsUrl), b = client(r.wsUrl);
+    await Promise.all([hello(a), hello(b)]);
+    expect(await upgradeStatus(r.wsUrl, { authorization: `Bearer ${TOKENS.reader}` })).toBe(503);
+    await a.close();
+    await waitFor(async () => (await upgradeStatus(r.wsUrl, { authorization: `Bearer ${TOKENS.reader}` })) === 101, 'room again');
+  });
+
   it('serves /health, /ready and /metrics', async () => {
     const r = await relay();
     expect((await fetch(`${r.relay.url}/health`)).status).toBe(200);
