@@ -205,6 +205,15 @@ export class Raft {
     return true;
   }
 
+  /** An empty MsgApp at pr.next-1, ignoring the in-flight window (loss detection while replicating). */
+  sendEmptyAppend(to: NodeId): void {
+    const pr = this.trk.progress.get(to);
+    if (!pr) return;
+    const prevTerm = this.raftLog.maybeTerm(pr.next - 1);
+    if (prevTerm === undefined) return;
+    this.send(newMessage({ type: MessageType.MsgApp, to, index: pr.next - 1, logTerm: prevTerm, commit: this.raftLog.committed }));
+  }
+
   sendAppend(to: NodeId): void {
     this.maybeSendAppend(to, true);
   }

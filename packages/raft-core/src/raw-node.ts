@@ -158,9 +158,9 @@ export class RawNode {
     if (this.outstanding) return false;
     const r = this.raft;
     r.flushAppends();
-    const ss = r.softState();
-    if (ss.lead !== this.prevSoftSt.lead || ss.raftState !== this.prevSoftSt.raftState) return true;
-    if (!hardStateEqual(r.hardState(), this.prevHardSt)) return true;
+    if (r.lead !== this.prevSoftSt.lead || r.state !== this.prevSoftSt.raftState) return true;
+    const hs = this.prevHardSt;
+    if (r.term !== hs.term || r.vote !== hs.vote || r.raftLog.committed !== hs.commit) return true;
     if (r.raftLog.hasPendingSnapshot()) return true;
     if (r.msgs.length > 0 || r.raftLog.unstable.entries.length > 0 || r.raftLog.hasNextCommittedEnts()) return true;
     return r.readStates.length > 0;

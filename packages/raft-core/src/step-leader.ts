@@ -82,7 +82,16 @@ export function stepLeader(r: Raft, m: Message): void {
     case MessageType.MsgHeartbeatResp: {
       pr.recentActive = true;
       pr.probeSent = false;
-      if (pr.match < r.raftLog.lastIndex() || pr.state === ProgressState.Probe) r.sendAppend(m.from);
+      if (pr.match < r.raftLog.lastIndex() || pr.state === ProgressState.Probe) {
+        if (pr.state === ProgressState.Replicate && pr.inflights.full()) {
+          // The window is full and nothing was acknowledged since: an append
+          // may have been lost. An empty append at next-1 (outside the window)
+          // either gets acked (freeing the window) or rejected (back to probing).
+          r.sendEmptyAppend(m.from);
+        } else {
+          r.sendAppend(m.from);
+        }
+      }
       if (!m.context || m.context.byteLength === 0) return;
       const acks = r.readOnly.recvAck(m.from, m.context);
       if (!acks || r.trk.config.voters.voteResult(acks) !== VoteResult.Won) return;

@@ -15,6 +15,8 @@ export type AckedIndexer = (id: NodeId) => number | undefined;
 /** Index committed by an empty configuration: "infinity", so it never constrains a joint min(). */
 export const EMPTY_CONFIG_COMMIT = Number.MAX_SAFE_INTEGER;
 
+const scratch: number[] = [];
+
 /** A set of voters; a decision needs floor(n/2)+1 of them. */
 export class MajorityConfig {
   readonly ids: ReadonlySet<NodeId>;
@@ -40,9 +42,19 @@ export class MajorityConfig {
   committedIndex(acked: AckedIndexer): number {
     const n = this.ids.size;
     if (n === 0) return EMPTY_CONFIG_COMMIT;
-    const idx: number[] = [];
-    for (const id of this.ids) idx.push(acked(id) ?? 0);
-    idx.sort((a, b) => b - a);
+    // Insertion sort (descending) into a reused scratch array: n is tiny and
+    // this runs on every acknowledgement, so avoid allocating.
+    const idx = scratch;
+    let k = 0;
+    for (const id of this.ids) {
+      const v = acked(id) ?? 0;
+      let j = k++;
+      while (j > 0 && idx[j - 1] < v) {
+        idx[j] = idx[j - 1];
+        j--;
+      }
+      idx[j] = v;
+    }
     return idx[Math.floor(n / 2)];
   }
 

@@ -1,0 +1,158 @@
+// Safety properties checked incrementally after every simulator step:
+//   election safety (§5.2): at most one leader per term;
+//   log matching (§5.3): entries with the same index and term have the same
+//     payload and the same predecessor term (so, inductively, equal prefixes);
+//   leader completeness (§5.4): a new leader holds every committed entry;
+//   state machine safety (§5.4.3): no two nodes apply different entries at one index;
+//   no committed entry lost or changed (persisted commit indexes and applies agree);
+//   linearizable reads: a read returns state at an index >= everything applied
+//     anywhere before the read was invoked, equal to the committed history there.
+import type { Entry, NodeId, Storage } from '../../src/index.js';
+import { EntryType } from '../../src/index.js';
+import { dataKey, decodeKv } from './kv.js';
+
+export interface Violation {
+  time: number;
+  kind: string;
+  detail: string;
+}
+
+interface CommittedEntry {
+  term: number;
+  data: string;
+}
+
+export class Checker {
+  violations: Violation[] = [];
+  now = 0;
+  private leaders = new Map<number, NodeId>();
+  /** `${index}:${term}` -> predecessor term and payload, as first persisted by anyone. */
+  private logIndex = new Map<string, { prevTerm: number; data: string }>();
+  /** Committed entries by index (from applies and persisted commit indexes). */
+  readonly committed = new Map<number, CommittedEntry>();
+  maxCommitted = 0;
+  /** Highest index applied by any node (all indexes below it were applied by someone). */
+  maxApplied = 0;
+  /** Per key: [index, value] in index order, from the committed history. */
+  private history = new Map<string, [number, string][]>();
+  /** Per node: highest persisted commit index already folded into `committed`. */
+  private recordedCommit = new Map<NodeId, number>();
+  private lastHard = new Map<NodeId, { term: number; commit: number }>();
+  readsChecked = 0;
+
+  violate(kind: string, detail: string): void {
+    this.violations.push({ time: this.now, kind, detail });
+  }
+
+  onLeader(id: NodeId, term: number, hasEntry: (i: number) => number | undefined, firstIndex: number): void {
+    const prev = this.leaders.get(term);
+    if (prev !== undefined && prev !== id) {
+      this.violate('election-safety', `two leaders in term ${term}: ${prev} and ${id}`);
+      return;
+    }
+    if (prev === id) return;
+    this.leaders.set(term, id);
+    // Leader completeness: every committed entry must be in the new leader's log.
+    for (let i = Math.max(firstIndex, 1); i <= this.maxCommitted; i++) {
+      const c = this.committed.get(i);
+      if (!c) continue;
+      const t = hasEntry(i);
+      if (t !== c.term) {
+        this.violate('leader-completeness', `leader ${id} of term ${term} has term ${String(t)} at committed index ${i} (committed term ${c.term})`);
+        return;
+      }
+    }
+  }
+
+  /** Entries just persisted by `id` (after appending them to its storage). */
+  onPersistEntries(id: NodeId, ents: Entry[], storage: Storage): void {
+    for (const e of ents) {
+      let prevTerm: number;
+      try {
+        prevTerm = storage.term(e.index - 1);
+      } catch {
+        continue;
+      }
+      const key = `${e.index}:${e.term}`;
+      const data = dataKey(e.data);
+      const seen = this.logIndex.get(key);
+      if (!seen) this.logIndex.set(key, { prevTerm, data });
+      else if (seen.prevTerm !== prevTerm || seen.data !== data) {
+        this.violate('log-matching', `node ${id} persisted (${key}) with prevTerm ${prevTerm} / data ${data}; seen elsewhere with prevTerm ${seen.prevTerm} / data ${seen.data}`);
+      }
+    }
+  }
+
+  /** A hard state was persisted: commit must not go backwards, and what it commits joins the committed set. */
+  onPersistHardState(id: NodeId, hs: { term: number; commit: number }, storage: Storage): void {
+    const last = this.lastHard.get(id);
+    if (last && (hs.term < last.term || hs.commit < last.commit)) {
+      this.violate('durability', `node ${id} persisted term/commit ${hs.term}/${hs.commit} after ${last.term}/${last.commit}`);
+    }
+    this.lastHard.set(id, { term: hs.term, commit: hs.commit });
+    const from = Math.max(this.recordedCommit.get(id) ?? 0, storage.firstIndex() - 1) + 1;
+    for (let i = from; i <= hs.commit && i <= storage.lastIndex(); i++) {
+      this.recordCommitted(id, i, storage.term(i), dataKey(storage.entries(i, i + 1, Infinity)[0].data));
+    }
+    this.recordedCommit.set(id, Math.max(this.recordedCommit.get(id) ?? 0, hs.commit));
+  }
+
+  private recordCommitted(id: NodeId, index: number, term: number, data: string): void {
+    const c = this.committed.get(index);
+    if (!c) {
+      this.committed.set(index, { term, data });
+      if (index > this.maxCommitted) this.maxCommitted = index;
+    } else if (c.term !== term || c.data !== data) {
+      this.violate('committed-entry-changed', `node ${id} has (${index}, term ${term}, ${data}) but (${index}, term ${c.term}, ${c.data}) was committed`);
+    }
+  }
+
+  /** State machine safety: node `id` applies `e`. */
+  onApply(id: NodeId, e: Entry): void {
+    const data = dataKey(e.data);
+    const c = this.committed.get(e.index);
+    if (c && (c.term !== e.term || c.data !== data)) {
+      this.violate('state-machine-safety', `node ${id} applied (${e.index}, term ${e.term}, ${data}); committed was (term ${c.term}, ${c.data})`);
+      return;
+    }
+    if (!c) this.recordCommitted(id, e.index, e.term, data);
+    if (e.index > this.maxApplied) {
+      this.maxApplied = e.index;
+      if (e.type === EntryType.Normal && e.data.byteLength > 0) {
+        const cmd = decodeKv(e.data);
+        let h = this.history.get(cmd.k);
+        if (!h) this.history.set(cmd.k, (h = []));
+        h.push([e.index, cmd.v]);
+      }
+    }
+  }
+
+  /** Value of key k in the committed history as of index `at`. */
+  valueAt(k: string, at: number): string | undefined {
+    const h = this.history.get(k);
+    if (!h) return undefined;
+    let v: string | undefined;
+    for (const [i, val] of h) {
+      if (i > at) break;
+      v = val;
+    }
+    return v;
+  }
+
+  /**
+   * A read of `key` served by `id` with read index `readIndex` after applying
+   * up to `servedAt`, returning `value`; `minIndex` = maxApplied at invocation.
+   */
+  onRead(id: NodeId, key: string, value: string | undefined, readIndex: number, servedAt: number, minIndex: number): void {
+    this.readsChecked++;
+    if (readIndex < minIndex) {
+      this.violate('linearizability', `node ${id} got read index ${readIndex} for ${key}, but index ${minIndex} was applied before the read began (stale read)`);
+      return;
+    }
+    if (servedAt > this.maxApplied) return; // cannot happen: the node applied servedAt itself
+    const expected = this.valueAt(key, servedAt);
+    if (expected !== value) {
+      this.violate('linearizability', `node ${id} read ${key}=${String(value)} at index ${servedAt}; committed history says ${String(expected)}`);
+    }
+  }
+}

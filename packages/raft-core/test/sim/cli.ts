@@ -1,0 +1,98 @@
+// pnpm --filter @flagraft/raft-core sim -- --seeds 1000 [--start N] [--seed N] [--bug NAME] [--fault-units N] [--verbose]
+// Runs seeds, prints totals (faults by kind, elections, snapshots,
+// membership changes, violations) and, for any failing seed, the one
+// command that replays it.
+import { runSeed, type SimStats } from './simulator.js';
+import { BUGS, type BugName } from './bugs.js';
+
+interface Args {
+  seeds: number;
+  start: number;
+  seed?: number;
+  bug?: BugName;
+  faultUnits?: number;
+  verbose: boolean;
+}
+
+function parseArgs(argv: string[]): Args {
+  const a: Args = { seeds: 100, start: 1, verbose: false };
+  const num = (flag: string, v: string | undefined): number => {
+    const n = Number(v);
+    if (!Number.isSafeInteger(n) || n < 0) throw new Error(`${flag} needs a non-negative integer, got ${String(v)}`);
+    return n;
+  };
+  for (let i = 0; i < argv.length; i++) {
+    const f = argv[i];
+    if (f === '--') continue;
+    if (f === '--seeds') a.seeds = num(f, argv[++i]);
+    else if (f === '--start') a.start = num(f, argv[++i]);
+    else if (f === '--seed') a.seed = num(f, argv[++i]);
+    else if (f === '--fault-units') a.faultUnits = num(f, argv[++i]);
+    else if (f === '--bug') {
+      const b = argv[++i] as BugName;
+      if (!(b in BUGS)) throw new Error(`--bug must be one of ${Object.keys(BUGS).join(', ')}, got ${String(b)}`);
+      a.bug = b;
+    } else if (f === '--verbose') a.verbose = true;
+    else throw new Error(`unknown flag ${f} (use --seeds N, --start N, --seed N, --bug NAME, --fault-units N, --verbose)`);
+  }
+  return a;
+}
+
+function main(): void {
+  const args = parseArgs(process.argv.slice(2));
+  const seeds = args.seed !== undefined ? [args.seed] : Array.from({ length: args.seeds }, (_, i) => args.start + i);
+  const totals: SimStats = {
+    faults: {},
+    elections: 0,
+    snapshotsCreated: 0,
+    snapshotsInstalled: 0,
+    membershipChanges: 0,
+    writesCommitted: 0,
+    readsChecked: 0,
+    transfers: 0,
+    messagesDelivered: 0,
+  };
+  const failures: { seed: number; time: number; kind: string; detail: string }[] = [];
+  const t0 = performance.now();
+  for (const seed of seeds) {
+    const r = runSeed({ seed, faultUnits: args.faultUnits, makeRawNode: args.bug ? BUGS[args.bug] : undefined });
+    for (const [k, v] of Object.entries(r.stats.faults)) totals.faults[k] = (totals.faults[k] ?? 0) + v;
+    for (const k of ['elections', 'snapshotsCreated', 'snapshotsInstalled', 'membershipChanges', 'writesCommitted', 'readsChecked', 'transfers', 'messagesDelivered'] as const) {
+      totals[k] += r.stats[k];
+    }
+    if (args.verbose) console.log(JSON.stringify({ seed, params: r.params, stats: r.stats, violations: r.violations }));
+    for (const v of r.violations) failures.push({ seed, time: v.time, kind: v.kind, detail: v.detail });
+  }
+  const secs = (performance.now() - t0) / 1000;
+  console.log(
+    JSON.stringify(
+      {
+        seedsRun: seeds.length,
+        bug: args.bug ?? null,
+        seconds: Number(secs.toFixed(1)),
+        secondsPer1000Seeds: Number(((secs * 1000) / seeds.length).toFixed(1)),
+        faultsInjected: totals.faults,
+        elections: totals.elections,
+        snapshotsCreated: totals.snapshotsCreated,
+        snapshotsInstalled: totals.snapshotsInstalled,
+        membershipChanges: totals.membershipChanges,
+        leaderTransfers: totals.transfers,
+        committedEntries: totals.writesCommitted,
+        linearizableReadsChecked: totals.readsChecked,
+        messagesDelivered: totals.messagesDelivered,
+        violations: failures.length,
+      },
+      null,
+      2,
+    ),
+  );
+  const failedSeeds = [...new Set(failures.map((f) => f.seed))];
+  for (const f of failures.slice(0, 20)) console.log(`VIOLATION seed=${f.seed} time=${f.time} ${f.kind}: ${f.detail}`);
+  for (const s of failedSeeds.slice(0, 20)) {
+    console.log(`replay: pnpm --filter @flagraft/raft-core sim -- --seed ${s}${args.bug ? ` --bug ${args.bug}` : ''}${args.faultUnits ? ` --fault-units ${args.faultUnits}` : ''} --verbose`);
+  }
+  console.log(`${seeds.length - failedSeeds.length} passed, ${failedSeeds.length} failed`);
+  if (failures.length > 0 && !args.bug) process.exitCode = 1;
+}
+
+main();
