@@ -92,6 +92,14 @@ function validationError(kind: string, e: unknown, key: string | undefined): Com
   return err;
 }
 
+/** Revision bookkeeping of a put: createRevision survives updates, version counts them. */
+function nextRecord(before: StoredFlag | StoredSegment | null, env: Env): Omit<StoredFlag, 'flag'> {
+  return {
+    createRevision: before?.createRevision ?? env.revision, modRevision: env.revision,
+    version: (before?.version ?? 0) + 1, updatedAt: env.time, updatedBy: env.actor,
+  };
+}
+
 function applyOne(view: StateView, op: SubCommand, env: Env): Change | CommandError {
   switch (op.op) {
     case 'putFlag': {
@@ -112,10 +120,7 @@ function applyOne(view: StateView, op: SubCommand, env: Env): Change | CommandEr
           message: `flag "${flag.key}" references segment${missing.length > 1 ? 's' : ''} that do${missing.length > 1 ? '' : 'es'} not exist: ${missing.join(', ')}`,
         };
       }
-      const after: StoredFlag = {
-        flag, createRevision: before?.createRevision ?? env.revision, modRevision: env.revision,
-        version: (before?.version ?? 0) + 1, updatedAt: env.time, updatedBy: env.actor,
-      };
+      const after: StoredFlag = { flag, ...nextRecord(before, env) };
       return { kind: 'flag', key: flag.key, op: 'put', before, after, actor: env.actor, time: env.time, revision: env.revision };
     }
     case 'deleteFlag': {
@@ -136,10 +141,7 @@ function applyOne(view: StateView, op: SubCommand, env: Env): Change | CommandEr
       const before = view.getSegment(segment.name) ?? null;
       const mismatch = checkRevision('segment', segment.name, op.expectedRevision, before?.modRevision ?? 0);
       if (mismatch) return mismatch;
-      const after: StoredSegment = {
-        segment, createRevision: before?.createRevision ?? env.revision, modRevision: env.revision,
-        version: (before?.version ?? 0) + 1, updatedAt: env.time, updatedBy: env.actor,
-      };
+      const after: StoredSegment = { segment, ...nextRecord(before, env) };
       return { kind: 'segment', key: segment.name, op: 'put', before, after, actor: env.actor, time: env.time, revision: env.revision };
     }
     case 'deleteSegment': {

@@ -39,7 +39,7 @@ export const LIMITS = Object.freeze({
   /** A regex pattern in a `matches` condition. */
   maxRegexChars: 256,
   /** A context string a `matches` condition is run against (longer: no match). */
-  maxRegexInputChars: 4096,
+  maxRegexInputChars: 1024,
   /** Whole flag definition, as compact JSON, UTF-8. */
   maxFlagBytes: 256 * 1024,
   /** Whole segment definition, as compact JSON, UTF-8. */

@@ -47,6 +47,15 @@ describe('linear-time regex', () => {
     expect(re('(x+x+)+y').test('x'.repeat(3000))).toBe(false);
   });
 
+  it('stays correct when the DFA cache overflows and is flushed', () => {
+    // (a|b)*a(a|b){10} needs ~2^11 DFA states, far above the cache size.
+    const r = re('(a|b)*a(a|b){10}$');
+    const js = /(a|b)*a(a|b){10}$/;
+    fc.assert(fc.property(fc.string({ unit: fc.constantFrom('a', 'b'), minLength: 0, maxLength: 300 }), (s) => {
+      expect(r.test(s)).toBe(js.test(s));
+    }), { numRuns: 300, seed: 12 });
+  });
+
   it('property: agrees with RegExp on generated patterns', () => {
     const atom = fc.oneof(
       fc.constantFrom('a', 'b', '.', '\\d', '\\w', '[ab]', '[^a]', '\\.', 'ab'),

@@ -3,8 +3,9 @@
 // JavaScript's RegExp backtracks: a pattern such as (a+)+$ takes exponential
 // time on "aaaa...b", and a flag definition is user input evaluated on the
 // gateway's hot path. So patterns are compiled here into a Thompson NFA and
-// run by state-set simulation (no backtracking): time O(input length x program
-// size), both bounded (LIMITS.maxRegexInputChars, MAX_PROGRAM). Only a
+// run as a lazily built DFA (no backtracking): time O(input length x program
+// size) at worst, both bounded (LIMITS.maxRegexInputChars, MAX_PROGRAM), and
+// one table lookup per code unit once the DFA states are cached. Only a
 // boolean "is there a match anywhere" is computed, so no captures.
 //
 // Supported: literals and escaped metacharacters, `.`, [classes] with ranges
@@ -23,7 +24,7 @@ export interface SafeRegex {
 }
 
 /** Instructions in a compiled program (after {n,m} expansion). */
-export const MAX_PROGRAM = 2000;
+export const MAX_PROGRAM = 400;
 const MAX_REPEAT = 100;
 const MAX_GROUP_DEPTH = 32;
 
@@ -273,100 +274,160 @@ class Compiler {
   }
 }
 
-class NfaRegex implements SafeRegex {
+/** A DFA state: a set of NFA threads (SET and EOL instructions), with cached transitions. */
+interface DState {
+  readonly pcs: Int32Array;
+  /** The closure that built this state reached MATCH: the input matches. */
+  readonly match: boolean;
+  /** Next state id per ASCII code unit; -1 = not computed yet. */
+  readonly next: Int32Array;
+  /** Next state ids for other code units (at most MAX_OTHER_TRANSITIONS cached). */
+  readonly other: Map<number, number>;
+  /** Whether the input matches if it ends in this state: -1 unknown, 0 no, 1 yes. */
+  endMatch: number;
+}
+
+/** DFA states cached per pattern; past it the cache is flushed (RE2's approach). */
+const MAX_DFA_STATES = 256;
+const MAX_OTHER_TRANSITIONS = 64;
+
+/**
+ * Lazy DFA over the Thompson NFA: each DFA state is the set of NFA threads
+ * alive at a position, built on first use and cached, so matching costs one
+ * table lookup per input code unit once warm. When a pattern would need more
+ * than MAX_DFA_STATES states the cache is flushed and rebuilt as it goes,
+ * which degrades to NFA simulation speed (O(program size) per code unit),
+ * never to backtracking.
+ */
+class LazyDfaRegex implements SafeRegex {
   private readonly op: Int32Array;
   private readonly x: Int32Array;
   private readonly y: Int32Array;
   private readonly sets: (Int32Array | null)[];
-  private readonly n: number;
-  // Reused thread lists and visit marks: allocation-free matching.
-  private cur: Int32Array;
-  private next: Int32Array;
   private readonly mark: Int32Array;
   private readonly stack: Int32Array;
+  private readonly scratch: Int32Array;
   private gen = 0;
+  /** Starts with ^ on every path: threads start only at position 0. */
+  private readonly anchored: boolean;
+  private states: DState[] = [];
+  private index = new Map<string, number>();
+  private start = -1;
 
   constructor(readonly source: string, c: Compiler) {
     this.op = Int32Array.from(c.op);
     this.x = Int32Array.from(c.x);
     this.y = Int32Array.from(c.y);
     this.sets = c.sets;
-    this.n = c.op.length;
-    this.cur = new Int32Array(this.n);
-    this.next = new Int32Array(this.n);
-    this.mark = new Int32Array(this.n);
-    this.stack = new Int32Array(this.n * 2 + 2);
+    const n = c.op.length;
+    this.mark = new Int32Array(n);
+    this.stack = new Int32Array(n * 2 + 2);
+    this.scratch = new Int32Array(n);
+    this.anchored = c.op[0] === OP_BOL;
   }
 
-  /** Follows epsilon edges from pc at position pos, adding SET/MATCH states to list; returns true on MATCH. */
-  private add(list: Int32Array, count: number[], pc0: number, pos: number, len: number): boolean {
-    const { op, x, y, mark, stack } = this;
-    let sp = 0;
-    stack[sp++] = pc0;
-    while (sp > 0) {
-      const pc = stack[--sp];
-      if (mark[pc] === this.gen) continue;
-      mark[pc] = this.gen;
-      switch (op[pc]) {
-        case OP_SET:
-          list[count[0]++] = pc;
-          break;
-        case OP_MATCH:
-          return true;
-        case OP_JMP:
-          stack[sp++] = x[pc];
-          break;
-        case OP_SPLIT:
-          stack[sp++] = y[pc];
-          stack[sp++] = x[pc];
-          break;
-        case OP_BOL:
-          if (pos === 0) stack[sp++] = pc + 1;
-          break;
-        case OP_EOL:
-          if (pos === len) stack[sp++] = pc + 1;
-          break;
+  /**
+   * Epsilon closure of the seeds. Collects SET and (unless atEnd) EOL
+   * instructions into scratch; returns [count, reachedMatch].
+   */
+  private closure(seeds: number[], atStart: boolean, atEnd: boolean): [number, boolean] {
+    const { op, x, y, mark, stack, scratch } = this;
+    const gen = ++this.gen;
+    let count = 0;
+    let matched = false;
+    for (let s = seeds.length - 1; s >= 0; s--) {
+      let sp = 0;
+      stack[sp++] = seeds[s];
+      while (sp > 0) {
+        const pc = stack[--sp];
+        if (mark[pc] === gen) continue;
+        mark[pc] = gen;
+        switch (op[pc]) {
+          case OP_SET:
+            scratch[count++] = pc;
+            break;
+          case OP_MATCH:
+            matched = true;
+            break;
+          case OP_JMP:
+            stack[sp++] = x[pc];
+            break;
+          case OP_SPLIT:
+            stack[sp++] = y[pc];
+            stack[sp++] = x[pc];
+            break;
+          case OP_BOL:
+            if (atStart) stack[sp++] = pc + 1;
+            break;
+          case OP_EOL:
+            if (atEnd) stack[sp++] = pc + 1;
+            else scratch[count++] = pc;
+            break;
+        }
       }
     }
-    return false;
+    return [count, matched];
+  }
+
+  private intern(seeds: number[], atStart: boolean): number {
+    const [count, match] = this.closure(seeds, atStart, false);
+    const pcs = this.scratch.slice(0, count).sort();
+    const key = (match ? 'm' : '') + pcs.join(',');
+    const known = this.index.get(key);
+    if (known !== undefined) return known;
+    if (this.states.length >= MAX_DFA_STATES) {
+      this.states = [];
+      this.index = new Map();
+      this.start = -1;
+    }
+    const id = this.states.length;
+    this.states.push({ pcs, match, next: new Int32Array(128).fill(-1), other: new Map(), endMatch: -1 });
+    this.index.set(key, id);
+    return id;
+  }
+
+  private step(s: DState, c: number): number {
+    const seeds: number[] = [];
+    for (const pc of s.pcs) {
+      if (this.op[pc] !== OP_SET) continue;
+      const set = this.sets[pc]!;
+      for (let r = 0; r < set.length; r += 2) {
+        if (c >= set[r] && c <= set[r + 1]) {
+          seeds.push(pc + 1);
+          break;
+        }
+      }
+    }
+    if (!this.anchored) seeds.push(0); // a new thread at every position
+    const id = this.intern(seeds, false);
+    if (c < 128) s.next[c] = id;
+    else if (s.other.size < MAX_OTHER_TRANSITIONS) s.other.set(c, id);
+    return id;
+  }
+
+  private matchesAtEnd(s: DState, atStart: boolean): boolean {
+    if (s.endMatch >= 0 && !atStart) return s.endMatch === 1;
+    const seeds: number[] = [];
+    for (const pc of s.pcs) if (this.op[pc] === OP_EOL) seeds.push(pc);
+    const m = seeds.length > 0 && this.closure(seeds, atStart, true)[1];
+    if (!atStart) s.endMatch = m ? 1 : 0;
+    return m;
   }
 
   test(input: string): boolean {
+    if (this.start < 0) this.start = this.intern([0], true);
+    let s = this.states[this.start];
+    if (s.match) return true;
     const len = input.length;
-    const cnt = [0];
-    let cur = this.cur;
-    let next = this.next;
-    let curCount = 0;
-    for (let pos = 0; ; pos++) {
-      // Unanchored search: a new thread starts at every position.
-      this.gen++;
-      // Re-mark the states already in cur so the new thread does not duplicate them.
-      for (let k = 0; k < curCount; k++) this.mark[cur[k]] = this.gen;
-      cnt[0] = curCount;
-      if (this.add(cur, cnt, 0, pos, len)) return true;
-      curCount = cnt[0];
-      if (pos === len) break;
-      const ch = input.charCodeAt(pos);
-      this.gen++;
-      cnt[0] = 0;
-      for (let k = 0; k < curCount; k++) {
-        const pc = cur[k];
-        const set = this.sets[pc]!;
-        let hit = false;
-        for (let r = 0; r < set.length; r += 2) {
-          if (ch >= set[r] && ch <= set[r + 1]) {
-            hit = true;
-            break;
-          }
-        }
-        if (hit && this.add(next, cnt, pc + 1, pos + 1, len)) return true;
-      }
-      curCount = cnt[0];
-      const t = cur;
-      cur = next;
-      next = t;
+    for (let pos = 0; pos < len; pos++) {
+      const c = input.charCodeAt(pos);
+      let id = c < 128 ? s.next[c] : s.other.get(c) ?? -1;
+      if (id < 0) id = this.step(s, c);
+      s = this.states[id];
+      if (s.match) return true;
+      if (s.pcs.length === 0) return false; // dead: no thread left and none can start
     }
-    return false;
+    return this.matchesAtEnd(s, len === 0);
   }
 }
 
@@ -379,7 +440,7 @@ export function compileSafeRegex(pattern: string): SafeRegex | string {
     const c = new Compiler();
     c.gen(ast);
     c.finish();
-    return new NfaRegex(pattern, c);
+    return new LazyDfaRegex(pattern, c);
   } catch (e) {
     if (e instanceof RegexSyntaxError) return `unsupported or invalid pattern: ${e.message}`;
     return `unsupported or invalid pattern: ${e instanceof Error ? e.message : String(e)}`;
