@@ -5,6 +5,9 @@
 //   leader completeness (§5.4): a new leader holds every committed entry;
 //   state machine safety (§5.4.3): no two nodes apply different entries at one index;
 //   no committed entry lost or changed (persisted commit indexes and applies agree);
+//   committed entries are durable: when an entry becomes committed, no node
+//     lacking it could win an election against the persisted logs (the core
+//     of the leader completeness proof, §5.4.3; catches Figure 8 at once);
 //   linearizable reads: a read returns state at an index >= everything applied
 //     anywhere before the read was invoked, equal to the committed history there.
 import type { Entry, NodeId, Storage } from '../../src/index.js';
@@ -39,6 +42,8 @@ export class Checker {
   private recordedCommit = new Map<NodeId, number>();
   private lastHard = new Map<NodeId, { term: number; commit: number }>();
   readsChecked = 0;
+  /** Called once per index when it is first known committed (the simulator checks electability there). */
+  onNewCommitted: ((index: number, term: number, by: NodeId) => void) | undefined;
 
   violate(kind: string, detail: string): void {
     this.violations.push({ time: this.now, kind, detail });
@@ -102,6 +107,7 @@ export class Checker {
     if (!c) {
       this.committed.set(index, { term, data });
       if (index > this.maxCommitted) this.maxCommitted = index;
+      this.onNewCommitted?.(index, term, id);
     } else if (c.term !== term || c.data !== data) {
       this.violate('committed-entry-changed', `node ${id} has (${index}, term ${term}, ${data}) but (${index}, term ${c.term}, ${c.data}) was committed`);
     }

@@ -191,6 +191,7 @@ export class Simulation {
     this.params = drawParams(this.rng);
     this.net = new Network(createRng(opts.seed ^ 0x5bd1e995), { dropRate: this.params.dropRate, dupRate: this.params.dupRate, maxDelay: this.params.maxDelay });
     this.makeRawNode = opts.makeRawNode ?? ((c) => new RawNode(c));
+    this.checker.onNewCommitted = (i, t, by) => this.checkNoElectableNodeLacks(i, t, by);
     const voters: NodeId[] = [];
     for (let i = 0; i < this.params.initialVoters; i++) voters.push(this.nextId++);
     for (const id of voters) {
@@ -257,6 +258,50 @@ export class Simulation {
       if (r.state === StateType.Leader && (!best || r.term > best.raw!.raft.term)) best = n;
     }
     return best;
+  }
+
+  /**
+   * Entry (i, t) just became committed: no voter whose persisted log lacks it
+   * may be able to collect a quorum of votes (by the §5.4.1 up-to-date rule)
+   * from the persisted logs of the voters, in both halves of a joint config.
+   */
+  private checkNoElectableNodeLacks(i: number, t: number, by: NodeId): void {
+    const reporter = this.nodes.get(by);
+    const raft = reporter?.raw?.raft;
+    if (!raft) return;
+    const cfg = raft.trk.config.voters;
+    const halves = [cfg.incoming.sorted(), cfg.outgoing.sorted()].filter((h) => h.length > 0);
+    const logOf = (id: NodeId): { last: number; term: number; has: boolean } | undefined => {
+      const n = this.nodes.get(id);
+      if (!n) return undefined;
+      const st = n.storage;
+      const last = st.lastIndex();
+      const term = st.term(last);
+      let has = true;
+      if (i >= st.firstIndex()) has = i <= last && st.term(i) === t;
+      else if (i > st.snapshot().metadata.index) has = false;
+      return { last, term, has };
+    };
+    for (const cand of cfg.ids()) {
+      const c = logOf(cand);
+      if (!c || c.has) continue;
+      const wins = halves.every((h) => {
+        let votes = 0;
+        for (const v of h) {
+          const l = logOf(v);
+          // v grants if the candidate's log is at least as up-to-date as its own.
+          if (l && (c.term > l.term || (c.term === l.term && c.last >= l.last))) votes++;
+        }
+        return votes > h.length / 2;
+      });
+      if (wins) {
+        this.checker.violate(
+          'unsafe-commit',
+          `entry (${i}, term ${t}) is committed (seen at node ${by}), but node ${cand} lacks it and could still be elected (last ${c.last}/term ${c.term})`,
+        );
+        return;
+      }
+    }
   }
 
   // ------------------------------------------------------------ ready loop
