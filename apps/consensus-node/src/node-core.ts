@@ -57,7 +57,8 @@ export class ConsensusNodeCore {
     this.state = new StateMachine(this.store, {
       changesRetentionRevisions: config.changesRetentionRevisions,
       dedupWindowRevisions: config.dedupWindowRevisions,
-      pruneEveryRevisions: 1000,
+      // Prune often enough that the window is honoured within a quarter of its size.
+      pruneEveryRevisions: Math.max(1, Math.min(1000, Math.floor(Math.min(config.changesRetentionRevisions, config.dedupWindowRevisions) / 4))),
     });
     this.store.setSnapshotProvider(() => this.state.makeSnapshot(this.store.initialState().confState));
     this.driver = new RaftDriver(config, this.store, this.state, this.log, {

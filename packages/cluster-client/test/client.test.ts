@@ -1,0 +1,122 @@
+// The client's routing and retry logic against real gRPC servers on loopback
+// that implement proto/flags.proto with scripted answers (the real cluster is
+// exercised by apps/consensus-node's integration tests, which use this client).
+import * as grpc from '@grpc/grpc-js';
+import * as protoLoader from '@grpc/proto-loader';
+import { afterEach, describe, expect, it } from 'vitest';
+import { ClusterError, createClusterClient } from '../src/index.js';
+import { findProtoDir } from '../src/proto.js';
+
+const def = protoLoader.loadSync(['flags.proto'], { keepCase: false, longs: Number, enums: Number, defaults: true, includeDirs: [findProtoDir()] });
+const Flags = (grpc.loadPackageDefinition(def) as any).flagraft.v1.Flags;
+
+function errorWith(code: grpc.status, body: Record<string, unknown>): Partial<grpc.StatusObject> {
+  const md = new grpc.Metadata();
+  md.set('flagraft-error-bin', Buffer.from(JSON.stringify(body)));
+  return { code, details: String(body.message), metadata: md };
+}
+
+async function serve(impl: grpc.UntypedServiceImplementation): Promise<{ address: string; server: grpc.Server }> {
+  const server = new grpc.Server();
+  server.addService(Flags.service, impl);
+  const port = await new Promise<number>((res, rej) => server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (e, p) => (e ? rej(e) : res(p))));
+  return { address: `127.0.0.1:${port}`, server };
+}
+
+const flag = { key: 'f', type: 'boolean' as const, variants: { on: true, off: false }, defaultVariant: 'on', enabled: true, rules: [] };
+
+describe('cluster-client', () => {
+  const servers: grpc.Server[] = [];
+  afterEach(() => { for (const s of servers.splice(0)) s.forceShutdown(); });
+
+  it('validates its options', () => {
+    expect(() => createClusterClient({ endpoints: [], clusterId: 'c' })).toThrow(ClusterError);
+    expect(() => createClusterClient({ endpoints: ['127.0.0.1:1'], clusterId: '' })).toThrow(/clusterId/);
+  });
+
+  it('follows NOT_LEADER to the leader and keeps the request id across retries', async () => {
+    const seen: { node: string; requestId: string; cluster: string }[] = [];
+    let leaderFailures = 1;
+    const leader = await serve({
+      PutFlag: (call: any, cb: any) => {
+        seen.push({ node: 'leader', requestId: call.request.meta.requestId, cluster: String(call.metadata.get('flagraft-cluster-id')[0]) });
+        if (leaderFailures-- > 0) return cb(errorWith(grpc.status.UNAVAILABLE, { code: 'UNAVAILABLE', message: 'leadership lost; retry' }));
+        const stored = { flag: JSON.parse(call.request.definitionJson), createRevision: 7, modRevision: 7, version: 1, updatedAt: 0, updatedBy: 'a' };
+        cb(null, { revision: 7, changesJson: JSON.stringify([{ kind: 'flag', key: 'f', op: 'put', before: null, after: stored, actor: 'a', time: 0, revision: 7 }]) });
+      },
+    });
+    const follower = await serve({
+      PutFlag: (call: any, cb: any) => {
+        seen.push({ node: 'follower', requestId: call.request.meta.requestId, cluster: String(call.metadata.get('flagraft-cluster-id')[0]) });
+        cb(errorWith(grpc.status.FAILED_PRECONDITION, { code: 'NOT_LEADER', message: 'not the leader', leaderId: 1, leaderAddress: leader.address }));
+      },
+    });
+    servers.push(leader.server, follower.server);
+    const c = createClusterClient({ endpoints: [follower.address], clusterId: 'cid' });
+    const r = await c.putFlag(flag, { actor: 'a' });
+    c.close();
+    expect(r.revision).toBe(7);
+    expect(r.flag.version).toBe(1);
+    // after UNAVAILABLE from the leader it asks another node, which points back to the leader
+    expect(seen.map((s) => s.node)).toEqual(['follower', 'leader', 'follower', 'leader']);
+    expect(new Set(seen.map((s) => s.requestId)).size).toBe(1);
+    expect(seen.every((s) => s.cluster === 'cid')).toBe(true);
+  });
+
+  it('maps node errors to typed ClusterErrors without retrying them', async () => {
+    let calls = 0;
+    const node = await serve({
+      PutFlag: (_call: any, cb: any) => { calls++; cb(errorWith(grpc.status.ABORTED, { code: 'REVISION_MISMATCH', message: 'mismatch', currentRevision: 12 })); },
+    });
+    servers.push(node.server);
+    const c = createClusterClient({ endpoints: [node.address], clusterId: 'cid' });
+    const err = await c.putFlag(flag, { actor: 'a', expectedRevision: 3 }).catch((e) => e);
+    c.close();
+    expect(err).toBeInstanceOf(ClusterError);
+    expect(err.code).toBe('REVISION_MISMATCH');
+    expect(err.currentRevision).toBe(12);
+    expect(calls).toBe(1);
+  });
+
+  it('gives up with UNAVAILABLE/DEADLINE after the retry deadline when nothing answers', async () => {
+    const c = createClusterClient({ endpoints: ['127.0.0.1:1'], clusterId: 'cid', retryDeadlineMs: 300, requestTimeoutMs: 100 });
+    const t0 = Date.now();
+    const err = await c.getFlag('x').catch((e) => e);
+    c.close();
+    expect(err).toBeInstanceOf(ClusterError);
+    expect(['UNAVAILABLE', 'DEADLINE']).toContain(err.code);
+    expect(Date.now() - t0).toBeLessThan(3000);
+  });
+
+  it('resumes a watch after the stream breaks, from the last delivered revision, without duplicates', async () => {
+    const froms: number[] = [];
+    let first = true;
+    const node = await serve({
+      Watch: (call: any) => {
+        const from = Number(call.request.fromRevision);
+        froms.push(from);
+        const ev = (rev: number) => ({ revision: rev, eventsJson: [JSON.stringify({ v: 1, revision: rev, kind: 'flag', key: `k${rev}`, op: 'put', flag: null, actor: 'a', time: '' })], progress: false });
+        if (first) {
+          first = false;
+          call.write(ev(from + 1));
+          call.write(ev(from + 2));
+          call.emit('error', { code: grpc.status.UNAVAILABLE, details: 'node going away' });
+          return;
+        }
+        // the resumed stream repeats one old revision: the client must skip it
+        call.write(ev(from));
+        call.write(ev(from + 1));
+      },
+    });
+    servers.push(node.server);
+    const c = createClusterClient({ endpoints: [node.address], clusterId: 'cid' });
+    const got: number[] = [];
+    const w = c.watch({ fromRevision: 10, onChange: (e) => got.push(e.revision) });
+    const deadline = Date.now() + 5000;
+    while (got.length < 3 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    w.close();
+    c.close();
+    expect(got).toEqual([11, 12, 13]);
+    expect(froms).toEqual([10, 12]);
+  });
+});
