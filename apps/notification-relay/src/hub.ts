@@ -236,7 +236,9 @@ export class Hub {
   /** Sends one event to every live client whose filter matches. */
   broadcast(events: ChangeEvent[]): void {
     for (const ev of events) {
-      const frame = JSON.stringify({ type: 'change', event: ev });
+      // Encoded once, sent as a text frame to every client (ws would otherwise
+      // convert the string to bytes again for each of them).
+      const frame = Buffer.from(JSON.stringify({ type: 'change', event: ev }));
       for (const c of this.clients) if (c.live && this.matches(c, ev)) this.send(c, frame);
     }
   }
@@ -255,13 +257,13 @@ export class Hub {
   }
 
   /** Returns false when the client was dropped as a slow consumer. */
-  private send(c: Client, frame: string): boolean {
+  private send(c: Client, frame: string | Buffer): boolean {
     if (c.ws.readyState !== WebSocket.OPEN) return false;
     if (c.ws.bufferedAmount > this.cfg.maxClientBufferBytes) {
       this.dropSlow(c);
       return false;
     }
-    c.ws.send(frame);
+    c.ws.send(frame, { binary: false });
     return true;
   }
 

@@ -158,7 +158,7 @@ export function createSnsOutbox(config: SnsOutboxOptions): Outbox {
   async function publishBatch(gen: number, batch: SnsEntry[]): Promise<boolean> {
     let rest = batch;
     let backoff = o.minBackoffMs;
-    let truncatedOnce = new Set<number>();
+    const truncatedOnce = new Set<string>();
     while (rest.length > 0) {
       if (!current(gen)) return false;
       const entries: PublishBatchRequestEntry[] = rest.map((e, i) => {
@@ -203,8 +203,8 @@ export function createSnsOutbox(config: SnsOutboxOptions): Outbox {
         // SNS refuses this message itself (not a transient fault): try it without
         // the flag body once, then give up on it so the rest are not held back
         // forever. Consumers see the hole in the revision chain and resync.
-        if (!truncatedOnce.has(head.event.revision * 1000 + head.event.part) && !head.event.truncated) {
-          truncatedOnce.add(head.event.revision * 1000 + head.event.part);
+        if (!truncatedOnce.has(`${head.event.revision}.${head.event.part}`) && !head.event.truncated) {
+          truncatedOnce.add(`${head.event.revision}.${head.event.part}`);
           const { flag: _f, segment: _s, ...slim } = head.event;
           rest = [encodeEvent({ ...slim, truncated: true } as typeof head.event), ...rest.slice(1)];
           c.truncated++;
