@@ -7,7 +7,7 @@
 // becomePreCandidate / becomeLeader install `stepFn` and `tickFn`; term
 // handling happens once, in step(), before dispatch.
 import { resolveConfig, type Config, type LogLevel, type Logger, type ResolvedConfig } from './config.js';
-import { Changer, decodeConfChange, encodeConfChange, enterJoint, isLeaveJoint, restoreConfState, type ChangeResult } from './confchange/confchange.js';
+import { Changer, encodeConfChange, enterJoint, isLeaveJoint, restoreConfState, type ChangeResult } from './confchange/confchange.js';
 import { ConfChangeError, ErrCompacted, ErrConfChangePending, ErrSnapshotTemporarilyUnavailable, invariant } from './errors.js';
 import { NO_LIMIT, RaftLog } from './log/raft-log.js';
 import { VoteResult } from './quorum/quorum.js';
@@ -719,14 +719,5 @@ export class Raft {
     const msgs = this.pendingReadIndexMessages;
     this.pendingReadIndexMessages = [];
     for (const m of msgs) this.sendMsgReadIndexResponse(m);
-  }
-
-  /** Encode a ConfChange entry (data) for proposal. */
-  static confChangeEntry(cc: ConfChange): Entry {
-    return { index: 0, term: 0, type: EntryType.ConfChange, data: encodeConfChange(cc) };
-  }
-
-  static decodeConfChangeEntry(e: Entry): ConfChange {
-    return decodeConfChange(e.data);
   }
 }

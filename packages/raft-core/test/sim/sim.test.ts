@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { runSeed } from './simulator.js';
 
-const SEEDS = Number(process.env.SIM_SEEDS ?? 60);
+const SEEDS = Number(process.env.SIM_SEEDS ?? 100);
 
 describe('deterministic simulation', () => {
   it(`${SEEDS} seeds under faults: no safety violation, and every healed cluster makes progress`, () => {
