@@ -51,17 +51,24 @@ function main(): void {
     readsChecked: 0,
     transfers: 0,
     messagesDelivered: 0,
+    confChangesProposed: {},
   };
   const failures: { seed: number; time: number; kind: string; detail: string }[] = [];
   const t0 = performance.now();
+  let done = 0;
   for (const seed of seeds) {
     const r = runSeed({ seed, faultUnits: args.faultUnits, makeRawNode: args.bug ? BUGS[args.bug] : undefined });
     for (const [k, v] of Object.entries(r.stats.faults)) totals.faults[k] = (totals.faults[k] ?? 0) + v;
+    for (const [k, v] of Object.entries(r.stats.confChangesProposed)) totals.confChangesProposed[k] = (totals.confChangesProposed[k] ?? 0) + v;
     for (const k of ['elections', 'snapshotsCreated', 'snapshotsInstalled', 'membershipChanges', 'writesCommitted', 'readsChecked', 'transfers', 'messagesDelivered'] as const) {
       totals[k] += r.stats[k];
     }
     if (args.verbose) console.log(JSON.stringify({ seed, params: r.params, stats: r.stats, violations: r.violations }));
     for (const v of r.violations) failures.push({ seed, time: v.time, kind: v.kind, detail: v.detail });
+    done++;
+    if (seeds.length >= 1000 && done % 500 === 0) {
+      console.error(JSON.stringify({ progress: done, of: seeds.length, violations: failures.length, seconds: Math.round((performance.now() - t0) / 1000) }));
+    }
   }
   const secs = (performance.now() - t0) / 1000;
   console.log(
@@ -76,6 +83,7 @@ function main(): void {
         snapshotsCreated: totals.snapshotsCreated,
         snapshotsInstalled: totals.snapshotsInstalled,
         membershipChanges: totals.membershipChanges,
+        membershipChangesProposed: totals.confChangesProposed,
         leaderTransfers: totals.transfers,
         committedEntries: totals.writesCommitted,
         linearizableReadsChecked: totals.readsChecked,

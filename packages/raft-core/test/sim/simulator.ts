@@ -88,6 +88,8 @@ export interface SimStats {
   readsChecked: number;
   transfers: number;
   messagesDelivered: number;
+  /** Membership changes proposed (accepted by the leader), by kind. */
+  confChangesProposed: Record<string, number>;
 }
 
 export interface SimResult {
@@ -115,7 +117,7 @@ export function drawParams(rng: Rng): SimParams {
     writeRate: 0.02 + rng.next() * 0.3,
     readRate: rng.next() * 0.1,
     snapshotRate: maybe(0.8, () => rng.next() * 0.3),
-    confChangeRate: maybe(0.6, () => rng.next() * 0.003),
+    confChangeRate: maybe(0.6, () => rng.next() * 0.006),
     transferRate: maybe(0.4, () => rng.next() * 0.002),
     preVote: rng.next() < 0.75,
     checkQuorum: rng.next() < 0.75,
@@ -182,6 +184,7 @@ export class Simulation {
     readsChecked: 0,
     transfers: 0,
     messagesDelivered: 0,
+    confChangesProposed: { addLearner: 0, promote: 0, removeVoter: 0, removeLeaderItself: 0, jointReplace: 0 },
   };
   private readonly makeRawNode: (cfg: Config) => RawNode;
   private faultsOn = true;
@@ -542,12 +545,15 @@ export class Simulation {
     const learners = [...cfg.learners].sort((a, b) => a - b);
     const rng = this.rng;
     let cc: ConfChange;
+    let kind: string;
     let newId = 0;
     const r = rng.next();
-    if (learners.length > 0 && r < 0.4) {
+    if (learners.length > 0 && r < 0.35) {
+      kind = 'promote';
       cc = { changes: [{ type: ConfChangeType.AddNode, nodeId: learners[0] }] };
-    } else if (learners.length > 0 && voters.length > MIN_VOTERS && r < 0.6) {
-      // Joint consensus: swap a voter for the learner in one change.
+    } else if (learners.length > 0 && voters.length >= MIN_VOTERS && r < 0.55) {
+      // Joint consensus: swap a voter (maybe the leader) for the learner in one change.
+      kind = 'jointReplace';
       const out = voters[rng.int(voters.length)];
       cc = {
         changes: [
@@ -555,11 +561,15 @@ export class Simulation {
           { type: ConfChangeType.RemoveNode, nodeId: out },
         ],
       };
-    } else if (voters.length + learners.length < MAX_MEMBERS && r < 0.8) {
+    } else if (voters.length > MIN_VOTERS && r < 0.8) {
+      // A third of removals take out the leader itself.
+      const out = rng.next() < 0.33 ? l.id : voters[rng.int(voters.length)];
+      kind = out === l.id ? 'removeLeaderItself' : 'removeVoter';
+      cc = { changes: [{ type: ConfChangeType.RemoveNode, nodeId: out }] };
+    } else if (voters.length + learners.length < MAX_MEMBERS) {
       newId = this.nextId++;
+      kind = 'addLearner';
       cc = { changes: [{ type: ConfChangeType.AddLearnerNode, nodeId: newId }] };
-    } else if (voters.length > MIN_VOTERS) {
-      cc = { changes: [{ type: ConfChangeType.RemoveNode, nodeId: voters[rng.int(voters.length)] }] };
     } else {
       return;
     }
@@ -570,6 +580,7 @@ export class Simulation {
       if (name === 'ErrConfChangePending' || name === 'ErrProposalDropped' || name === 'ErrConfChangeInvalid' || e instanceof NotLeaderError) return;
       throw e;
     }
+    this.stats.confChangesProposed[kind]++;
     if (newId) this.startNode(this.createNode(newId, new MemoryStorage()));
   }
 
