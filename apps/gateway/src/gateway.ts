@@ -56,6 +56,7 @@ export function createGateway(partial: Partial<GatewayConfig>): Gateway {
 
   let lastProbeOkAt = 0;
   let lastProbeError = '';
+  let lastLeaderId = 0;
   let shuttingDown = false;
   const isReady = () => {
     const probeAgeMs = lastProbeOkAt === 0 ? -1 : Date.now() - lastProbeOkAt;
@@ -64,6 +65,9 @@ export function createGateway(partial: Partial<GatewayConfig>): Gateway {
       replicaLoaded: replica.loaded,
       replicaRevision: replica.revision,
       clusterReachable,
+      // Informational: without a leader writes answer 503, but evaluation from
+      // the replica still works, so a gateway stays ready while a node answers.
+      clusterLeader: clusterReachable && lastLeaderId > 0,
       shuttingDown,
     };
     if (!clusterReachable && lastProbeError) checks.clusterError = lastProbeError;
@@ -93,6 +97,7 @@ export function createGateway(partial: Partial<GatewayConfig>): Gateway {
       const status = await cluster.status();
       lastProbeOkAt = Date.now();
       lastProbeError = '';
+      lastLeaderId = Number(status.leaderId ?? 0) || 0;
       const applied = Number(status.appliedIndex ?? status.commitIndex ?? 0);
       if (replica.loaded && Number.isFinite(applied)) metrics.replicaLag.set(Math.max(0, applied - replica.revision));
     } catch (err) {

@@ -12,8 +12,7 @@ const commonErrors = {
   '400': problem('Bad request (query, headers or path)'),
   '401': problem('No valid token'),
   '403': problem('The token\'s role does not allow this'),
-  '503': problem('No leader / cluster unreachable; see Retry-After'),
-  '504': problem('The cluster did not answer in time'),
+  '503': problem('No leader / cluster unreachable / no answer in time (type ...:timeout: a write\'s outcome is unknown); see Retry-After'),
 };
 const writeErrors = {
   ...commonErrors,
@@ -361,7 +360,7 @@ export const openapiDocument = {
       Readiness: {
         type: 'object',
         required: ['ready', 'replicaLoaded', 'replicaRevision', 'clusterReachable'],
-        properties: { ready: { type: 'boolean' }, replicaLoaded: { type: 'boolean' }, replicaRevision: { type: 'integer' }, clusterReachable: { type: 'boolean' }, shuttingDown: { type: 'boolean' }, clusterError: { type: 'string' } },
+        properties: { ready: { type: 'boolean' }, replicaLoaded: { type: 'boolean' }, replicaRevision: { type: 'integer' }, clusterReachable: { type: 'boolean' }, clusterLeader: { type: 'boolean' }, shuttingDown: { type: 'boolean' }, clusterError: { type: 'string' } },
       },
     },
   },

@@ -50,7 +50,8 @@ const TITLES: Record<ProblemKind, [number, string]> = {
   gone: [410, 'Gone'],
   'too-many-requests': [429, 'Too many requests'],
   unavailable: [503, 'Cluster unavailable'],
-  timeout: [504, 'Cluster did not answer in time'],
+  // 503, not 504: for clients both mean "cluster unavailable, retry later"; the type tells them apart.
+  timeout: [503, 'Cluster did not answer in time'],
   internal: [500, 'Internal error'],
 };
 

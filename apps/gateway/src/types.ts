@@ -81,15 +81,4 @@ export interface ClusterPort {
 }
 
 /** A committed change as streamed to clients (CONTRACTS.md "Change events"). */
-export interface ChangeEvent {
-  v: 1;
-  revision: number;
-  kind: 'flag' | 'segment';
-  key: string;
-  op: 'put' | 'delete';
-  flag?: StoredFlag | null;
-  segment?: StoredSegment | null;
-  actor: string;
-  /** ISO 8601. */
-  time: string;
-}
+export type { ChangeEvent } from '@flagraft/cluster-client';
