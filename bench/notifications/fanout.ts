@@ -40,6 +40,8 @@ try {
   }
   await waitUntil(() => counts.every((c) => c >= 1), 'hello on every client', 30_000);
   const events = Array.from({ length: EVENTS }, (_, i) => ev(i + 2, `bench-${i % 50}`, i + 1));
+  const cpu0 = process.cpuUsage();
+  const relayCpu0 = relay.cpuSeconds();
   const t0 = performance.now();
   let publishedAt = 0;
   void publish(emu.sns, topicArn, events).then(() => { publishedAt = performance.now(); });
@@ -47,12 +49,19 @@ try {
   const t1 = performance.now();
   if (closed > 0) throw new Error(`${closed} clients were disconnected (slow consumer?)`);
   const secs = (t1 - t0) / 1000;
+  const cpu = process.cpuUsage(cpu0);
+  const relayCpu = relay.cpuSeconds() - relayCpu0;
   console.log(JSON.stringify({
     bench: 'relay-fanout', clients: CLIENTS, events: EVENTS,
     seconds: Math.round(secs * 100) / 100,
     publishSeconds: Math.round((publishedAt - t0) / 10) / 100,
     eventsPerSecondToAllClients: Math.round(EVENTS / secs),
     messagesPerSecond: Math.round((EVENTS * CLIENTS) / secs),
+    // CPU spent: the relay process, and this process (clients + emulator + publisher).
+    relayCpuSeconds: Math.round(relayCpu * 100) / 100,
+    relayMessagesPerCpuSecond: Math.round((EVENTS * CLIENTS) / relayCpu),
+    benchProcessCpuSeconds: Math.round((cpu.user + cpu.system) / 1e4) / 100,
+    loadAverage: (await import('node:os')).loadavg().map((x) => Math.round(x * 100) / 100),
   }));
 } finally {
   for (const s of sockets) s.terminate();

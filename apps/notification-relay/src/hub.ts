@@ -233,13 +233,25 @@ export class Hub {
     return c.sub.prefixes.some((p) => ev.key.startsWith(p));
   }
 
-  /** Sends one event to every live client whose filter matches. */
+  /** Sends the events, in order, to every live client whose filter matches. */
   broadcast(events: ChangeEvent[]): void {
-    for (const ev of events) {
-      // Encoded once, sent as a text frame to every client (ws would otherwise
-      // convert the string to bytes again for each of them).
-      const frame = Buffer.from(JSON.stringify({ type: 'change', event: ev }));
-      for (const c of this.clients) if (c.live && this.matches(c, ev)) this.send(c, frame);
+    // Each frame is encoded once and sent as a text frame to every client (ws
+    // would otherwise convert a string to bytes again for each of them).
+    const frames = events.map((ev) => Buffer.from(JSON.stringify({ type: 'change', event: ev })));
+    for (const c of this.clients) {
+      if (!c.live) continue;
+      // Several events for one client leave in one write: the socket is corked
+      // around them (ws corks each frame itself; corks nest).
+      const sock = events.length > 1 ? (c.ws as unknown as { _socket?: { cork?: () => void; uncork?: () => void } })._socket : undefined;
+      const cork = typeof sock?.cork === 'function' && typeof sock.uncork === 'function';
+      if (cork) sock!.cork!();
+      try {
+        for (let i = 0; i < events.length; i++) {
+          if (this.matches(c, events[i]!) && !this.send(c, frames[i]!)) break;
+        }
+      } finally {
+        if (cork) sock!.uncork!();
+      }
     }
   }
 
