@@ -20,6 +20,9 @@ import type { Transport } from './transport.js';
 /** A command as a client sends it: the node stamps `v` and `time`. */
 export type CommandInput = { actor: string; clientId?: string; requestId?: string } & (SubCommand | BatchOp);
 
+/** ReadIndex requests in flight at once (count). */
+const MAX_READ_BATCHES = 2;
+
 const EARLY_TYPES = new Set<MessageType>([MessageType.MsgApp, MessageType.MsgHeartbeat]);
 
 interface Waiter<T> { resolve(v: T): void; reject(e: Error): void; timer: NodeJS.Timeout }
@@ -48,7 +51,9 @@ export class RaftDriver {
   private readonly confWaiters = new Map<string, Waiter<void>>();
   // ReadIndex batching: reads queue while one ReadIndex is in flight.
   private pendingReads: Waiter<void>[] = [];
-  private inflightRead?: { ctx: string; waiters: Waiter<void>[]; timer: NodeJS.Timeout };
+  // Up to MAX_READ_BATCHES ReadIndex requests in flight: pipelining keeps
+  // latency at about one heartbeat round trip while batching keeps the count low.
+  private readonly inflightReads = new Map<string, { waiters: Waiter<void>[]; timer: NodeJS.Timeout }>();
   private readyReads: { index: number; waiters: Waiter<void>[] }[] = [];
   private applied: number;
   private lead: NodeId = 0;
@@ -247,7 +252,7 @@ export class RaftDriver {
   }
 
   private maybeIssueRead(): void {
-    if (this.inflightRead || this.pendingReads.length === 0 || this.stopped) return;
+    if (this.inflightReads.size >= MAX_READ_BATCHES || this.pendingReads.length === 0 || this.stopped) return;
     const waiters = this.pendingReads;
     this.pendingReads = [];
     const ctx = `${this.clientId}-r${++this.seq}`;
@@ -259,19 +264,18 @@ export class RaftDriver {
     // If the ReadIndex is lost (leader change, dropped message), give up after
     // an election timeout and let the client retry.
     const timer = setTimeout(() => {
-      if (this.inflightRead?.ctx !== ctx) return;
-      this.inflightRead = undefined;
+      if (!this.inflightReads.delete(ctx)) return;
       fail(ApiError.of('UNAVAILABLE', 'linearizable read timed out waiting for the leader'));
       this.maybeIssueRead();
     }, Math.max(2 * this.cfg.electionTimeoutMs, 500));
-    this.inflightRead = { ctx, waiters, timer };
+    this.inflightReads.set(ctx, { waiters, timer });
     this.metrics.readBatches++;
     this.metrics.reads += waiters.length;
     try {
       this.node.readIndex(Buffer.from(ctx));
     } catch (e) {
       clearTimeout(timer);
-      this.inflightRead = undefined;
+      this.inflightReads.delete(ctx);
       fail(ApiError.of('UNAVAILABLE', `read barrier refused: ${(e as Error).message}`));
       return;
     }
@@ -371,16 +375,18 @@ export class RaftDriver {
     for (const n of confDone) this.settle(this.confWaiters, n);
     for (const rs of rd.readStates) {
       const ctx = Buffer.from(rs.requestCtx).toString();
-      if (this.inflightRead?.ctx === ctx) {
-        clearTimeout(this.inflightRead.timer);
-        this.readyReads.push({ index: rs.index, waiters: this.inflightRead.waiters });
-        this.inflightRead = undefined;
+      const r = this.inflightReads.get(ctx);
+      if (r) {
+        clearTimeout(r.timer);
+        this.readyReads.push({ index: rs.index, waiters: r.waiters });
+        this.inflightReads.delete(ctx);
       }
     }
     this.releaseReads();
     this.node.advance();
     if (toApply.length || hasSnap) this.events.onApplied(this.applied, changed);
     this.maybeSnapshot();
+    this.maybeIssueRead();
     this.maybeIssueRead();
   }
 
@@ -450,12 +456,10 @@ export class RaftDriver {
       for (const [k, w] of this.proposals) { clearTimeout(w.timer); w.reject(err); this.proposals.delete(k); }
       for (const [k, w] of this.internalWaiters) { clearTimeout(w.timer); w.reject(err); this.internalWaiters.delete(k); }
     }
-    if (leadChanged && this.inflightRead) {
-      clearTimeout(this.inflightRead.timer);
-      const ws = this.inflightRead.waiters;
-      this.inflightRead = undefined;
+    if (leadChanged && this.inflightReads.size) {
       // Re-issue against the new leader rather than failing the reads.
-      this.pendingReads.unshift(...ws);
+      for (const r of this.inflightReads.values()) { clearTimeout(r.timer); this.pendingReads.unshift(...r.waiters); }
+      this.inflightReads.clear();
     }
     if (leadChanged || wasLeader !== isLeader) this.events.onLeadership(isLeader, this.term, lead);
   }
@@ -483,7 +487,8 @@ export class RaftDriver {
     }
     for (const w of this.pendingReads) w.reject(err);
     this.pendingReads = [];
-    if (this.inflightRead) { clearTimeout(this.inflightRead.timer); for (const w of this.inflightRead.waiters) w.reject(err); this.inflightRead = undefined; }
+    for (const r of this.inflightReads.values()) { clearTimeout(r.timer); for (const w of r.waiters) w.reject(err); }
+    this.inflightReads.clear();
     for (const r of this.readyReads) for (const w of r.waiters) w.reject(err);
     this.readyReads = [];
   }

@@ -12,7 +12,7 @@ describe('3-node cluster', () => {
   let client: ClusterClient;
 
   beforeAll(async () => {
-    cluster = await startLocalCluster({ size: 3, snapshotEvery: 300 });
+    cluster = await startLocalCluster({ size: 3, snapshotEvery: 100 });
     client = createClusterClient({ endpoints: cluster.endpoints, clusterId: cluster.clusterId, retryDeadlineMs: 15_000 });
   });
   afterAll(async () => {
@@ -166,9 +166,9 @@ describe('3-node cluster', () => {
   });
 
   it('a node whose data is wiped comes back through remove + join and is rebuilt from a snapshot', async () => {
-    // enough writes that the log is compacted past the start (snapshotEvery 300)
+    // enough writes that the log is compacted past the start (snapshotEvery 100)
     const load = writeLoad(client, 'wipe', 16);
-    await waitFor('log compacted', async () => (await client.status()).firstIndex > 1 && load.count() >= 700, 30_000);
+    await waitFor('log compacted', async () => (await client.status()).firstIndex > 1 && load.count() >= 250, 30_000);
     const leader = await cluster.leader();
     const victim = cluster.nodes.find((n) => n.id !== leader.id)!;
     await victim.wipe();
