@@ -2,6 +2,7 @@
 import { ErrProposalDropped } from './errors.js';
 import type { Raft } from './raft.js';
 import { VoteResult } from './quorum/quorum.js';
+import { MAX_PENDING_READ_INDEX } from './read-only.js';
 import { ProgressState } from './tracker/progress.js';
 import { EntryType, MessageType, NONE, type Message } from './types.js';
 import { decodeConfChange } from './confchange/confchange.js';
@@ -157,7 +158,8 @@ function stepReadIndex(r: Raft, m: Message): void {
   // §6.4 step 1: until an entry of this term commits, our commit index may be
   // behind the true one; hold the request until then.
   if (!r.committedEntryInCurrentTerm()) {
-    r.pendingReadIndexMessages.push(m);
+    // Bounded like the read queue itself; a dropped read times out at the client and is retried.
+    if (r.pendingReadIndexMessages.length < MAX_PENDING_READ_INDEX) r.pendingReadIndexMessages.push(m);
     return;
   }
   r.sendMsgReadIndexResponse(m);

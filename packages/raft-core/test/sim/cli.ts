@@ -64,7 +64,10 @@ function main(): void {
       totals[k] += r.stats[k];
     }
     if (args.verbose) console.log(JSON.stringify({ seed, params: r.params, stats: r.stats, violations: r.violations }));
-    for (const v of r.violations) failures.push({ seed, time: v.time, kind: v.kind, detail: v.detail });
+    for (const v of r.violations) {
+      failures.push({ seed, time: v.time, kind: v.kind, detail: v.detail });
+      if (seeds.length >= 1000) console.error(`VIOLATION seed=${seed} time=${v.time} ${v.kind}: ${v.detail}`);
+    }
     done++;
     if (seeds.length >= 1000 && done % 500 === 0) {
       console.error(JSON.stringify({ progress: done, of: seeds.length, violations: failures.length, seconds: Math.round((performance.now() - t0) / 1000) }));
