@@ -2,6 +2,7 @@
 // {"defaultVariant":"on"}) or RFC 6902 JSON Patch (an array of operations,
 // needed to reach inside arrays: [{"op":"replace","path":"/rules/0/rollout/weights/1/weight","value":50}]).
 // Both work on a copy; errors name the operation and path.
+import { canonicalJson } from './http-util.js';
 import { HttpProblem } from './problem.js';
 
 type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
@@ -115,7 +116,7 @@ export function jsonPatch(target: Json, ops: unknown): Json {
       }
       case 'test': {
         const actual = get(doc, tokens, where);
-        if (JSON.stringify(actual) !== JSON.stringify(op.value)) throw bad(`${where}: test failed at ${op.path}`);
+        if (canonicalJson(actual) !== canonicalJson(op.value)) throw bad(`${where}: test failed at ${op.path}`);
         break;
       }
       default:

@@ -1,0 +1,86 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfigFromEnv } from './config.js';
+import { canonicalJson } from './http-util.js';
+import { problemFromClusterError } from './problem.js';
+import { toChangeEvent } from './replica.js';
+import { parsePosition } from './sse.js';
+
+describe('loadConfigFromEnv', () => {
+  it('has documented defaults', () => {
+    const c = loadConfigFromEnv({});
+    expect(c).toMatchObject({ host: '127.0.0.1', port: 8080, clusterId: 'flagraft', anonymousEvaluation: false, maxBodyBytes: 1048576, accessLog: 'all' });
+    expect(c.clusterEndpoints).toEqual(['127.0.0.1:7001', '127.0.0.1:7002', '127.0.0.1:7003']);
+    expect(c.tokens.size).toBe(0);
+  });
+  it('reads variables', () => {
+    const c = loadConfigFromEnv({
+      FLAGRAFT_GATEWAY_PORT: '0',
+      FLAGRAFT_CLUSTER_ENDPOINTS: 'a:1, b:2',
+      FLAGRAFT_ANONYMOUS_EVALUATION: 'true',
+      FLAGRAFT_CORS_ORIGINS: 'https://x.example,https://y.example',
+      FLAGRAFT_PUBLIC_URL: 'https://flags.example/',
+      FLAGRAFT_TOKENS: '[{"name":"a","role":"admin","sha256":"' + 'a'.repeat(64) + '"}]',
+    });
+    expect(c.port).toBe(0);
+    expect(c.clusterEndpoints).toEqual(['a:1', 'b:2']);
+    expect(c.anonymousEvaluation).toBe(true);
+    expect(c.corsOrigins).toEqual(['https://x.example', 'https://y.example']);
+    expect(c.publicBaseUrl).toBe('https://flags.example');
+    expect(c.tokens.size).toBe(1);
+  });
+  it.each([
+    [{ FLAGRAFT_GATEWAY_PORT: 'eighty' }, /FLAGRAFT_GATEWAY_PORT: expected a non-negative integer/],
+    [{ FLAGRAFT_GATEWAY_PORT: '70000' }, /port: must be 0..65535/],
+    [{ FLAGRAFT_MAX_BODY_BYTES: '0' }, /maxBodyBytes: must be a positive integer/],
+    [{ FLAGRAFT_ANONYMOUS_EVALUATION: 'maybe' }, /FLAGRAFT_ANONYMOUS_EVALUATION: expected true or false/],
+    [{ FLAGRAFT_ACCESS_LOG: 'loud' }, /FLAGRAFT_ACCESS_LOG/],
+    [{ FLAGRAFT_PUBLIC_URL: 'not a url' }, /publicBaseUrl: not a URL/],
+    [{ FLAGRAFT_TOKENS: '[{"name":"a","role":"god","sha256":"x"}]' }, /FLAGRAFT_TOKENS\[0\]\.role/],
+  ])('rejects %j naming the variable', (env, message) => {
+    expect(() => loadConfigFromEnv(env)).toThrow(ConfigError);
+    expect(() => loadConfigFromEnv(env)).toThrow(message);
+  });
+});
+
+describe('stream positions', () => {
+  it('parses R and R:i, rejects the rest', () => {
+    expect(parsePosition('42')).toEqual({ revision: 42 });
+    expect(parsePosition(' 42:3 ')).toEqual({ revision: 42, index: 3 });
+    for (const bad of ['', 'x', '-1', '1.5', '4:', ':4', '1:2:3', '9'.repeat(16)]) expect(parsePosition(bad)).toBeUndefined();
+  });
+});
+
+describe('toChangeEvent', () => {
+  it('accepts contract events and flag-model changes', () => {
+    const stored = { flag: { key: 'k' } };
+    expect(toChangeEvent({ v: 1, revision: 3, kind: 'flag', key: 'k', op: 'put', flag: stored, actor: 'a', time: '2026-01-01T00:00:00.000Z' })).toMatchObject({ revision: 3, flag: stored });
+    expect(toChangeEvent({ revision: 4, kind: 'segment', key: 's', op: 'delete', before: {}, after: null, actor: 'a', time: 0 })).toEqual({
+      v: 1, revision: 4, kind: 'segment', key: 's', op: 'delete', segment: null, actor: 'a', time: '1970-01-01T00:00:00.000Z',
+    });
+    expect(toChangeEvent({ revision: 'x', kind: 'flag', key: 'k', op: 'put' })).toBeUndefined();
+    expect(toChangeEvent(null)).toBeUndefined();
+  });
+});
+
+describe('problemFromClusterError', () => {
+  const err = (code: string, extra: Record<string, unknown> = {}) => Object.assign(new Error(`boom ${code}`), { code, ...extra });
+  it('maps codes to statuses', () => {
+    const opts = { retryAfterSeconds: 2 };
+    expect(problemFromClusterError(err('REVISION_MISMATCH', { currentRevision: 7 }), { ...opts, precondition: true })).toMatchObject({ status: 412, extensions: { currentRevision: 7 } });
+    expect(problemFromClusterError(err('REVISION_MISMATCH'), opts).status).toBe(409);
+    expect(problemFromClusterError(err('NOT_FOUND'), opts).status).toBe(404);
+    expect(problemFromClusterError(err('VALIDATION', { issues: [{ path: 'x', message: 'y' }] }), opts).extensions.issues).toEqual([{ path: 'x', message: 'y' }]);
+    expect(problemFromClusterError(err('SEGMENT_IN_USE', { details: { usedBy: ['f'] } }), opts)).toMatchObject({ status: 409, extensions: { usedBy: ['f'] } });
+    const unavailable = problemFromClusterError(err('UNAVAILABLE'), opts);
+    expect(unavailable.status).toBe(503);
+    expect(unavailable.headers['retry-after']).toBe('2');
+    expect(problemFromClusterError(err('DEADLINE'), opts).status).toBe(503);
+    expect(problemFromClusterError(err('INTERNAL'), opts).status).toBe(500);
+  });
+});
+
+describe('canonicalJson', () => {
+  it('sorts keys at every level', () => {
+    expect(canonicalJson({ b: 1, a: { d: [2, { y: 1, x: 2 }], c: null } })).toBe('{"a":{"c":null,"d":[2,{"x":2,"y":1}]},"b":1}');
+  });
+});
