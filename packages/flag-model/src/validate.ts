@@ -4,49 +4,25 @@
 // input (cycles, proxies, throwing getters, huge arrays), the only thing that
 // escapes is a ValidationError: the work done is bounded by the limits, checked
 // before iterating.
-import { ValidationError } from './errors.js';
-import { LIMITS, KEY_PATTERN, NAME_PATTERN } from './limits.js';
-import { fieldPath, hasOwn, indexPath, isPlainObject, utf8Length } from './json-util.js';
-import { parseSemver } from './semver.js';
-import { compileSafeRegex } from './regex.js';
+import type { ValidationError } from './errors.js';
+import { LIMITS } from './limits.js';
+import { fieldPath, indexPath, isPlainObject, utf8Length } from './json-util.js';
+import { checkString, checkUnknown, guarded, Issues, key, name, opt } from './validate-util.js';
+import { checkConditions } from './validate-conditions.js';
 import type {
-  Condition, ConditionOp, ConditionScalar, FlagDefinition, FlagType, JsonValue, Rollout, RolloutWeight, Rule,
-  SegmentDefinition, ValidationIssue,
+  FlagDefinition, FlagType, JsonValue, Rollout, RolloutWeight, Rule, SegmentDefinition, ValidationIssue,
 } from './types.js';
 
-/** Issues collected before validation stops looking (bounds the error size). */
-export const MAX_ISSUES = 50;
+export { CONDITION_OPS } from './validate-conditions.js';
+export { MAX_ISSUES } from './validate-util.js';
 
 export const FLAG_TYPES: readonly FlagType[] = ['boolean', 'string', 'number', 'object'];
-export const CONDITION_OPS: readonly ConditionOp[] = [
-  'equals', 'notEquals', 'in', 'notIn', 'contains', 'notContains', 'startsWith', 'endsWith',
-  'lt', 'lte', 'gt', 'gte', 'semverEq', 'semverNeq', 'semverLt', 'semverLte', 'semverGt', 'semverGte',
-  'exists', 'notExists', 'matches',
-];
-const SCALAR_OPS = new Set<ConditionOp>(['equals', 'notEquals']);
-const LIST_OPS = new Set<ConditionOp>(['in', 'notIn']);
-const STRING_OPS = new Set<ConditionOp>(['contains', 'notContains', 'startsWith', 'endsWith']);
-const NUMBER_OPS = new Set<ConditionOp>(['lt', 'lte', 'gt', 'gte']);
-const SEMVER_OPS = new Set<ConditionOp>(['semverEq', 'semverNeq', 'semverLt', 'semverLte', 'semverGt', 'semverGte']);
-const PRESENCE_OPS = new Set<ConditionOp>(['exists', 'notExists']);
-
 const FLAG_FIELDS = new Set(['key', 'type', 'variants', 'defaultVariant', 'offVariant', 'enabled', 'rules',
   'description', 'tags', 'owner', 'metadata']);
 const RULE_FIELDS = new Set(['id', 'description', 'conditions', 'segments', 'excludeSegments', 'variant', 'rollout']);
 const ROLLOUT_FIELDS = new Set(['weights', 'bucketBy', 'onMissing']);
 const WEIGHT_FIELDS = new Set(['variant', 'weight']);
-const CONDITION_FIELDS = new Set(['attribute', 'op', 'value']);
 const SEGMENT_FIELDS = new Set(['name', 'description', 'conditions']);
-
-class Issues {
-  readonly list: ValidationIssue[] = [];
-  add(path: string, message: string): void {
-    if (this.list.length < MAX_ISSUES) this.list.push({ path, message });
-  }
-  get full(): boolean {
-    return this.list.length >= MAX_ISSUES;
-  }
-}
 
 /** Validates a flag definition; returns a normalized copy or throws ValidationError. */
 export function validateFlag(input: unknown): FlagDefinition {
@@ -67,67 +43,6 @@ export function flagIssues(input: unknown): ValidationIssue[] {
     return (e as ValidationError).issues;
   }
 }
-
-function guarded<T>(what: string, run: (is: Issues) => T | undefined): T {
-  const is = new Issues();
-  let out: T | undefined;
-  try {
-    out = run(is);
-  } catch (e) {
-    // A hostile input (throwing getter, revoked proxy, stack overflow) must
-    // still produce our own error, never an arbitrary exception.
-    is.add('', `could not be read: ${safeMessage(e)}`);
-  }
-  if (is.list.length > 0 || out === undefined) {
-    if (is.list.length === 0) is.add('', 'is invalid');
-    throw new ValidationError(is.list, what);
-  }
-  return out;
-}
-
-function safeMessage(e: unknown): string {
-  try {
-    return e instanceof Error ? String(e.message).slice(0, 200) : 'unexpected value';
-  } catch {
-    return 'unexpected value';
-  }
-}
-
-function checkUnknown(o: Record<string, unknown>, allowed: Set<string>, path: string, is: Issues): void {
-  for (const k of Object.keys(o)) if (!allowed.has(k)) is.add(fieldPath(path, k), 'unknown field');
-}
-
-/** Reads an optional field: undefined and null both mean absent. */
-function opt(o: Record<string, unknown>, k: string): unknown {
-  if (!hasOwn(o, k)) return undefined;
-  const v = o[k];
-  return v === null ? undefined : v;
-}
-
-function checkString(v: unknown, path: string, is: Issues, maxChars: number, pattern?: RegExp, patternText?: string): string | undefined {
-  if (typeof v !== 'string') {
-    is.add(path, 'must be a string');
-    return undefined;
-  }
-  if (v.length === 0 && pattern) {
-    is.add(path, 'must not be empty');
-    return undefined;
-  }
-  if (v.length > maxChars) {
-    is.add(path, `must be at most ${maxChars} characters (got ${v.length})`);
-    return undefined;
-  }
-  if (pattern && !pattern.test(v)) {
-    is.add(path, `must match ${patternText ?? String(pattern)}`);
-    return undefined;
-  }
-  return v;
-}
-
-const KEY_TEXT = '^[A-Za-z0-9][A-Za-z0-9._:-]*$';
-const NAME_TEXT = '^[A-Za-z0-9][A-Za-z0-9_.:-]*$';
-const key = (v: unknown, p: string, is: Issues) => checkString(v, p, is, LIMITS.maxKeyChars, KEY_PATTERN, KEY_TEXT);
-const name = (v: unknown, p: string, is: Issues) => checkString(v, p, is, LIMITS.maxNameChars, NAME_PATTERN, NAME_TEXT);
 
 function checkFlag(input: unknown, is: Issues): FlagDefinition | undefined {
   if (!isPlainObject(input)) {
@@ -427,94 +342,6 @@ function checkRollout(
     else is.add(path + '.onMissing', 'must be "error" or "skip"');
   }
   return is.list.length === before ? out : undefined;
-}
-
-function checkConditions(v: unknown, path: string, is: Issues, required: boolean): Condition[] | undefined {
-  if (v === undefined && !required) return [];
-  if (!Array.isArray(v)) {
-    is.add(path, 'must be an array of conditions');
-    return undefined;
-  }
-  if (v.length > LIMITS.maxConditions) {
-    is.add(path, `must have at most ${LIMITS.maxConditions} conditions (got ${v.length})`);
-    return undefined;
-  }
-  const out: Condition[] = [];
-  for (let i = 0; i < v.length && !is.full; i++) {
-    const c = checkCondition(v[i], indexPath(path, i), is);
-    if (c) out.push(c);
-  }
-  return out;
-}
-
-function checkScalar(v: unknown, path: string, is: Issues): ConditionScalar | undefined {
-  if (typeof v === 'boolean') return v;
-  if (typeof v === 'number') {
-    if (Number.isFinite(v)) return v;
-    is.add(path, 'must be a finite number');
-    return undefined;
-  }
-  if (typeof v === 'string') return checkString(v, path, is, LIMITS.maxStringValueChars);
-  is.add(path, 'must be a string, number or boolean');
-  return undefined;
-}
-
-function checkCondition(v: unknown, path: string, is: Issues): Condition | undefined {
-  if (!isPlainObject(v)) {
-    is.add(path, 'must be an object {attribute, op, value}');
-    return undefined;
-  }
-  const before = is.list.length;
-  checkUnknown(v, CONDITION_FIELDS, path, is);
-  const attribute = checkString(v.attribute, path + '.attribute', is, LIMITS.maxAttributeChars);
-  if (attribute !== undefined && attribute.length === 0) is.add(path + '.attribute', 'must not be empty');
-  const op = v.op;
-  if (typeof op !== 'string' || !(CONDITION_OPS as readonly string[]).includes(op)) {
-    is.add(path + '.op', `must be one of ${CONDITION_OPS.join(', ')}`);
-    return undefined;
-  }
-  const o = op as ConditionOp;
-  const vp = path + '.value';
-  const raw = hasOwn(v, 'value') ? v.value : undefined;
-  let value: ConditionScalar | ConditionScalar[] | undefined;
-  if (PRESENCE_OPS.has(o)) {
-    if (raw !== undefined && raw !== null) is.add(vp, `must be absent for ${o}`);
-  } else if (raw === undefined || raw === null) {
-    is.add(vp, `is required for ${o}`);
-  } else if (SCALAR_OPS.has(o)) {
-    value = checkScalar(raw, vp, is);
-  } else if (LIST_OPS.has(o)) {
-    if (!Array.isArray(raw)) is.add(vp, `must be an array for ${o}`);
-    else if (raw.length === 0) is.add(vp, 'must have at least 1 item');
-    else if (raw.length > LIMITS.maxListItems) is.add(vp, `must have at most ${LIMITS.maxListItems} items (got ${raw.length})`);
-    else {
-      const list: ConditionScalar[] = [];
-      for (let i = 0; i < raw.length; i++) {
-        const s = checkScalar(raw[i], indexPath(vp, i), is);
-        if (s !== undefined) list.push(s);
-      }
-      value = list;
-    }
-  } else if (STRING_OPS.has(o)) {
-    value = checkString(raw, vp, is, LIMITS.maxStringValueChars);
-  } else if (NUMBER_OPS.has(o)) {
-    if (typeof raw === 'number' && Number.isFinite(raw)) value = raw;
-    else is.add(vp, `must be a finite number for ${o}`);
-  } else if (SEMVER_OPS.has(o)) {
-    if (typeof raw === 'string' && parseSemver(raw)) value = raw;
-    else is.add(vp, `must be a semantic version such as "1.2.3" for ${o}`);
-  } else if (o === 'matches') {
-    const pattern = checkString(raw, vp, is, LIMITS.maxRegexChars);
-    if (pattern !== undefined) {
-      const re = compileSafeRegex(pattern);
-      if (typeof re === 'string') is.add(vp, re);
-      else value = pattern;
-    }
-  }
-  if (is.list.length !== before) return undefined;
-  const c: Condition = { attribute: attribute as string, op: o };
-  if (value !== undefined) c.value = value;
-  return c;
 }
 
 function checkTags(v: unknown, is: Issues): string[] | undefined {
