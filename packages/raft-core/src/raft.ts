@@ -210,7 +210,12 @@ export class Raft {
     const pr = this.trk.progress.get(to);
     if (!pr) return;
     const prevTerm = this.raftLog.maybeTerm(pr.next - 1);
-    if (prevTerm === undefined) return;
+    if (prevTerm === undefined) {
+      // The entries in flight are compacted meanwhile: start over by probing (which sends a snapshot).
+      pr.becomeProbe();
+      this.sendAppend(to);
+      return;
+    }
     this.send(newMessage({ type: MessageType.MsgApp, to, index: pr.next - 1, logTerm: prevTerm, commit: this.raftLog.committed }));
   }
 

@@ -223,3 +223,23 @@ describe('§9.6 PreVote and §6.2 CheckQuorum', () => {
     expect(rd.committedEntries.map((e) => e.index)).toEqual([1, 2]);
   });
 });
+
+describe('loss recovery while pipelining', () => {
+  it('a follower whose in-flight appends were lost, and whose entries were then compacted, is caught up by snapshot', () => {
+    const c = new TestCluster({ config: { maxEntriesPerMsg: 1, maxInflightMsgs: 2 } });
+    const l = c.campaign(1);
+    // Every append to 3 is lost from now on: its window fills up.
+    c.filter = (m) => !(m.type === MessageType.MsgApp && m.to === 3);
+    for (let i = 0; i < 10; i++) l.node.propose(enc(`e${i}`));
+    c.stabilize();
+    expect(l.node.status().progress[3].inflight).toBe(2);
+    const applied = l.node.status().applied;
+    l.storage.createSnapshot(applied, l.confState, enc('snap'));
+    l.storage.compact(applied);
+    c.heal();
+    // The next heartbeat round notices the stalled window and falls back to probing, hence a snapshot.
+    c.tick(undefined, 3);
+    expect(c.get(3).storage.snapshot().metadata.index).toBe(applied);
+    expect(l.node.status().progress[3].match).toBeGreaterThanOrEqual(applied);
+  });
+});
