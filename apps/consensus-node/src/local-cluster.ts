@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
 import { serviceOf } from './proto-files.js';
 import { MD_CLUSTER } from './transport.js';
+import { channelCredentials } from './tls.js';
 
 export interface LocalClusterOptions {
   size?: number;
@@ -24,6 +25,8 @@ export interface LocalClusterOptions {
   snapshotEvery?: number;
   /** How long start/restart waits for a healthy cluster (ms). */
   readyTimeoutMs?: number;
+  /** TLS for every node (peer and client traffic); the helper's own status calls use it too. */
+  tls?: { certFile: string; keyFile: string; caFile: string; requireClientCert?: boolean };
 }
 
 export interface LocalNode {
@@ -68,9 +71,9 @@ export async function freePorts(n: number): Promise<number[]> {
 }
 
 /** One Status call (used to find the leader and wait for health). */
-export function nodeStatus(address: string, clusterId: string, timeoutMs = 1000): Promise<any> {
+export function nodeStatus(address: string, clusterId: string, timeoutMs = 1000, tls?: LocalClusterOptions['tls']): Promise<any> {
   const Flags = serviceOf('flagraft.v1.Flags');
-  const client = new Flags(address, grpc.credentials.createInsecure());
+  const client = new Flags(address, tls ? channelCredentials({ ...tls, requireClientCert: !!tls.requireClientCert }) : grpc.credentials.createInsecure());
   const md = new grpc.Metadata();
   md.set(MD_CLUSTER, clusterId);
   return new Promise((resolve, reject) => {
@@ -102,6 +105,7 @@ export async function startLocalCluster(opts: LocalClusterOptions = {}): Promise
       ...(opts.heartbeatMs ? { FLAGRAFT_HEARTBEAT_MS: String(opts.heartbeatMs) } : {}),
       ...(opts.tickMs ? { FLAGRAFT_TICK_MS: String(opts.tickMs) } : {}),
       ...(opts.snapshotEvery ? { FLAGRAFT_SNAPSHOT_EVERY: String(opts.snapshotEvery), FLAGRAFT_SNAPSHOT_CATCHUP_ENTRIES: String(Math.floor(opts.snapshotEvery / 2)) } : {}),
+      ...(opts.tls ? { FLAGRAFT_TLS_CERT: opts.tls.certFile, FLAGRAFT_TLS_KEY: opts.tls.keyFile, FLAGRAFT_TLS_CA: opts.tls.caFile, FLAGRAFT_TLS_CLIENT_AUTH: opts.tls.requireClientCert ? '1' : '0' } : {}),
       ...opts.env,
     };
     return env;
@@ -131,15 +135,15 @@ export async function startLocalCluster(opts: LocalClusterOptions = {}): Promise
         process.kill(node.pid, signal);
         await exited;
       },
-      async restart(opts: { join?: boolean } = {}) {
+      async restart(ro: { join?: boolean } = {}) {
         await node.kill('SIGKILL');
-        if (opts.join) {
+        if (ro.join) {
           const members = nodes.filter((n) => n.pid && n.id !== id).map((n) => `${n.id}=${n.address}`).join(',');
           launch({ FLAGRAFT_JOIN: '1', FLAGRAFT_INITIAL_CLUSTER: members });
-          await waitServing(address, clusterId, readyTimeoutMs, false);
+          await waitServing(address, clusterId, readyTimeoutMs, false, opts.tls);
         } else {
           launch();
-          await waitServing(address, clusterId, readyTimeoutMs);
+          await waitServing(address, clusterId, readyTimeoutMs, true, opts.tls);
         }
       },
       async wipe() {
@@ -172,7 +176,7 @@ export async function startLocalCluster(opts: LocalClusterOptions = {}): Promise
       const deadline = Date.now() + timeoutMs;
       let lastErr = '';
       while (Date.now() < deadline) {
-        const st = await Promise.all(nodes.filter((n) => n.pid).map((n) => nodeStatus(n.address, clusterId, 500).catch((e: Error) => { lastErr = e.message; return undefined; })));
+        const st = await Promise.all(nodes.filter((n) => n.pid).map((n) => nodeStatus(n.address, clusterId, 500, opts.tls).catch((e: Error) => { lastErr = e.message; return undefined; })));
         const leaders = st.filter((s) => s && s.role === 'leader');
         if (leaders.length === 1) {
           const l = nodes.find((n) => n.id === Number(leaders[0].id));
@@ -188,13 +192,13 @@ export async function startLocalCluster(opts: LocalClusterOptions = {}): Promise
       const n = makeNode(id, `127.0.0.1:${port}`, { FLAGRAFT_JOIN: '1', FLAGRAFT_INITIAL_CLUSTER: members });
       nodes.push(n);
       cluster.endpoints.push(n.address);
-      await waitServing(n.address, clusterId, readyTimeoutMs, false);
+      await waitServing(n.address, clusterId, readyTimeoutMs, false, opts.tls);
       return n;
     },
     stop,
   };
   try {
-    await Promise.all(nodes.map((n) => waitServing(n.address, clusterId, readyTimeoutMs)));
+    await Promise.all(nodes.map((n) => waitServing(n.address, clusterId, readyTimeoutMs, true, opts.tls)));
     await cluster.leader();
   } catch (e) {
     await stop();
@@ -204,12 +208,12 @@ export async function startLocalCluster(opts: LocalClusterOptions = {}): Promise
 }
 
 /** Waits until the node answers Status (and, with needLeader, knows a leader). */
-async function waitServing(address: string, clusterId: string, timeoutMs: number, needLeader = true): Promise<void> {
+async function waitServing(address: string, clusterId: string, timeoutMs: number, needLeader = true, tls?: LocalClusterOptions['tls']): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let last = '';
   while (Date.now() < deadline) {
     try {
-      const s = await nodeStatus(address, clusterId, 500);
+      const s = await nodeStatus(address, clusterId, 500, tls);
       if (!needLeader || Number(s.leaderId) > 0) return;
       last = 'no leader yet';
     } catch (e) {

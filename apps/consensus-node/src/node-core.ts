@@ -93,7 +93,7 @@ export class ConsensusNodeCore {
   /** The replicated address book once we have one; before that (a joining node) the configured peers. */
   private addressBook(): Map<number, string> {
     const book = this.state.members();
-    return book.size ? book : new Map(this.config.initialCluster);
+    return book.size ? book : this.config.initialCluster;
   }
 
   private isKnownPeer(id: NodeId): boolean {
@@ -104,7 +104,7 @@ export class ConsensusNodeCore {
 
   private syncPeers(): void {
     const book = this.addressBook();
-    for (const [id, a] of book) this.transport.setPeer(id, a);
+    for (const [id, a] of [...book]) this.transport.setPeer(id, a);
     for (const id of this.transport.peerIds()) if (!book.has(id)) this.transport.removePeer(id);
   }
 

@@ -186,10 +186,15 @@ export class StateMachine {
   applyMembers(adds: { id: number; address?: string }[], removes: number[]): void {
     for (const a of adds) if (a.address) this.q.putMember.run(a.id, a.address);
     for (const id of removes) this.q.delMember.run(id);
+    this.membersCache = undefined;
   }
 
+  private membersCache?: Map<number, string>;
+
+  /** The replicated address book (cached: it is consulted on every peer batch). */
   members(): Map<number, string> {
-    return new Map((this.q.members.all() as { id: number; address: string }[]).map((m) => [m.id, m.address]));
+    if (!this.membersCache) this.membersCache = new Map((this.q.members.all() as { id: number; address: string }[]).map((m) => [m.id, m.address]));
+    return this.membersCache;
   }
 
   // ---- reads --------------------------------------------------------------------
@@ -271,6 +276,7 @@ export class StateMachine {
     for (const r of s.changes) this.q.addChange.run(...r);
     for (const r of s.dedup) this.q.putDedup.run(...r);
     for (const [id, addr] of s.members) this.q.putMember.run(id, addr);
+    this.membersCache = undefined;
     this.published = s.published;
     this.changesPruned = s.changesPruned;
     this.store.setMeta('published', s.published);

@@ -87,6 +87,8 @@ export class SqliteStore {
       setHard: this.db.prepare('INSERT OR REPLACE INTO hard_state (id, term, vote, commit_idx) VALUES (1, ?, ?, ?)'),
       setMeta: this.db.prepare('INSERT OR REPLACE INTO meta (k, v) VALUES (?, ?)'),
       getMeta: this.db.prepare('SELECT v FROM meta WHERE k = ?'),
+      syncFull: this.db.prepare('PRAGMA synchronous = FULL'),
+      syncNormal: this.db.prepare('PRAGMA synchronous = NORMAL'),
     };
     this.loadState();
   }
@@ -242,7 +244,7 @@ export class SqliteStore {
   /** FULL: the next commit fsyncs (log entries, votes). NORMAL: it does not (apply only). */
   setSync(full: boolean): void {
     if (full === this.syncFull) return;
-    this.db.pragma(full ? 'synchronous = FULL' : 'synchronous = NORMAL');
+    (full ? this.stmts.syncFull : this.stmts.syncNormal).run();
     this.syncFull = full;
   }
 
