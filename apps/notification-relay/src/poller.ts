@@ -34,7 +34,6 @@ export class SqsPollers {
   private flushScheduled = false;
   private readonly inflightDeletes = new Set<Promise<void>>();
   private consecutiveErrors = 0;
-  private okOnce = false;
   private seq = 0;
 
   constructor(
@@ -46,8 +45,12 @@ export class SqsPollers {
     private readonly onBatch: (batch: ReceivedDelivery[]) => void,
   ) {}
 
-  /** True once a receive succeeded and the last ones did not all fail. */
-  get healthy(): boolean { return this.running && this.okOnce && this.consecutiveErrors < 3; }
+  /**
+   * False once three receives in a row have failed. (The queue was reached
+   * before start(), so an idle queue - whose first long poll takes
+   * waitTimeSeconds to return - does not keep the relay unready.)
+   */
+  get healthy(): boolean { return this.running && this.consecutiveErrors < 3; }
 
   start(): void {
     this.running = true;
@@ -77,23 +80,27 @@ export class SqsPollers {
 
   private async loop(n: number): Promise<void> {
     let backoff = this.cfg.receiveErrorBackoffMs;
+    // After a failure the next receive is a short poll, so recovery (and
+    // readiness) shows at once instead of after a full long-poll wait.
+    let probe = false;
     while (this.running) {
       let messages: Message[];
       try {
         const out = await this.sqs.send(new ReceiveMessageCommand({
           QueueUrl: this.queueUrl,
           MaxNumberOfMessages: this.cfg.maxMessagesPerReceive,
-          WaitTimeSeconds: this.cfg.waitTimeSeconds,
+          WaitTimeSeconds: probe ? 0 : this.cfg.waitTimeSeconds,
           VisibilityTimeout: this.cfg.visibilityTimeoutSeconds,
           MessageSystemAttributeNames: ['ApproximateReceiveCount'],
         }), { abortSignal: this.abort.signal });
         messages = out.Messages ?? [];
         this.consecutiveErrors = 0;
-        this.okOnce = true;
+        probe = false;
         backoff = this.cfg.receiveErrorBackoffMs;
       } catch (err) {
         if (!this.running) break;
         this.consecutiveErrors++;
+        probe = true;
         this.metrics.receiveErrors.inc();
         this.log('warn', 'SQS receive failed; backing off', { poller: n, err, backoffMs: backoff, queueUrl: this.queueUrl });
         await this.sleep(backoff);

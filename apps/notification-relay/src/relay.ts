@@ -122,6 +122,7 @@ export function createRelay(options: RelayOptions): Relay {
       } else if (!queueUrl) {
         queueUrl = (await sqs.send(new GetQueueUrlCommand({ QueueName: cfg.queueName }))).QueueUrl!;
       }
+      // Also proves the queue is reachable before the relay reports ready.
       const attrs = await sqs.send(new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ['RedrivePolicy'] }));
       if (!attrs.Attributes?.RedrivePolicy) {
         log('warn', 'queue has no RedrivePolicy: malformed messages will be retried forever instead of going to a dead-letter queue', { queueUrl });

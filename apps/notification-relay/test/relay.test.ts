@@ -287,6 +287,23 @@ describe('auth and endpoints', () => {
     expect((await fetch(`${r.relay.url}/nothing`)).status).toBe(404);
   });
 
+  it('is ready at once on an idle queue with 20 s long polls, and unready when SQS goes away', async () => {
+    const { startProxy, startRelay: sr } = await import('./helpers.js');
+    const proxy = await startProxy(emu.server.port);
+    try {
+      const r = await sr(`http://127.0.0.1:${proxy.port}`, { waitTimeSeconds: 20, shutdownTimeoutMs: 200, receiveErrorBackoffMs: 10 });
+      relays.push(r);
+      expect((await fetch(`${r.relay.url}/ready`)).status).toBe(200);
+      proxy.setUp(false);
+      await waitFor(async () => (await fetch(`${r.relay.url}/ready`)).status === 503, 'unready without SQS', 15_000);
+      expect((await r.relay.metrics.receiveErrors.get()).values[0]!.value).toBeGreaterThanOrEqual(3);
+      proxy.setUp(true);
+      await waitFor(async () => (await fetch(`${r.relay.url}/ready`)).status === 200, 'ready again', 15_000);
+    } finally {
+      await proxy.close();
+    }
+  });
+
   it('refuses bad config with the field named', async () => {
     const { createRelay } = await import('../src/index.js');
     expect(() => createRelay({ aws: { region: 'us-east-1' }, auth: 'none', queueName: 'q', pollers: 0 })).toThrow(/pollers/);
