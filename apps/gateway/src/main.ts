@@ -1,20 +1,27 @@
 // Entry point: config from the environment, start, drain on SIGTERM/SIGINT.
-import { createGateway, loadConfigFromEnv } from './index.js';
+import { ConfigError, createGateway, loadConfigFromEnv } from './index.js';
 
-const gateway = createGateway(loadConfigFromEnv());
-await gateway.start();
+function fatal(msg: string, err: unknown): never {
+  process.stdout.write(JSON.stringify({ t: new Date().toISOString(), level: 'error', msg, app: 'gateway', error: (err as Error)?.message ?? String(err) }) + '\n');
+  process.exit(err instanceof ConfigError ? 2 : 1);
+}
+
+let gateway;
+try {
+  gateway = createGateway(loadConfigFromEnv());
+  await gateway.start();
+} catch (err) {
+  fatal('gateway failed to start', err);
+}
+const gw = gateway;
 let stopping = false;
 for (const signal of ['SIGTERM', 'SIGINT'] as const) {
   process.on(signal, () => {
     if (stopping) return;
     stopping = true;
-    gateway.close().then(
+    gw.close().then(
       () => process.exit(0),
-      (err) => {
-        gateway.log.log('error', 'shutdown failed', { error: String(err) });
-        gateway.log.flush();
-        process.exit(1);
-      },
+      (err) => fatal('shutdown failed', err),
     );
   });
 }

@@ -1,0 +1,253 @@
+#!/usr/bin/env node
+// Gateway benchmark: autocannon against the gateway and, side by side in the
+// same run, a bare node:http server; plus writes/s through the gateway and
+// straight to the cluster with the cluster client.
+//
+//   pnpm build && node bench/gateway/bench.mjs [--duration 10] [--warmup 2] [--connections 64] [--out results.json]
+//
+// Starts (and stops, by PID) a real 3-node cluster, one gateway process
+// (apps/gateway/dist/main.js) and the bare server; all on 127.0.0.1.
+import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { mkdtempSync, openSync, readFileSync, rmSync, writeFileSync, closeSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { tmpdir, cpus, loadavg } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { parseArgs } from 'node:util';
+
+const { values: args } = parseArgs({
+  options: {
+    duration: { type: 'string', default: '10' },
+    warmup: { type: 'string', default: '2' },
+    connections: { type: 'string', default: '64' },
+    'write-connections': { type: 'string', default: '64' },
+    'access-log': { type: 'string', default: 'all' },
+    out: { type: 'string', default: '' },
+    'idle-load': { type: 'string', default: '1.5' },
+    'idle-wait-s': { type: 'string', default: '0' },
+  },
+});
+const DURATION = Number(args.duration);
+const WARMUP = Number(args.warmup);
+const CONNECTIONS = Number(args.connections);
+const WRITE_CONNECTIONS = Number(args['write-connections']);
+
+const root = fileURLToPath(new URL('../../', import.meta.url));
+const gatewayDir = join(root, 'apps/gateway');
+const requireFromGateway = createRequire(join(gatewayDir, 'package.json'));
+const load = async (name) => import(pathToFileURL(requireFromGateway.resolve(name)).href);
+const autocannon = (await load('autocannon')).default;
+const { startLocalCluster } = await load('@flagraft/consensus-node');
+const { createClusterClient } = await load('@flagraft/cluster-client');
+
+const TOKEN = 'bench-token-' + Math.random().toString(36).slice(2);
+const tokens = JSON.stringify([{ name: 'bench', role: 'admin', sha256: createHash('sha256').update(TOKEN).digest('hex') }]);
+const workDir = mkdtempSync(join(tmpdir(), 'flagraft-bench-'));
+const children = [];
+
+function startChild(name, argv, env, readyPattern) {
+  const logFile = join(workDir, `${name}.log`);
+  const fd = openSync(logFile, 'a');
+  const child = spawn(process.execPath, argv, { env: { ...process.env, ...env }, stdio: ['ignore', fd, fd] });
+  closeSync(fd);
+  children.push(child);
+  const deadline = Date.now() + 30_000;
+  return new Promise((resolve, reject) => {
+    const poll = () => {
+      const text = readFileSync(logFile, 'utf8');
+      const m = readyPattern.exec(text);
+      if (m) return resolve({ child, port: Number(m[1]), logFile });
+      if (child.exitCode !== null) return reject(new Error(`${name} exited: ${text.slice(-2000)}`));
+      if (Date.now() > deadline) return reject(new Error(`${name} did not start: ${text.slice(-2000)}`));
+      setTimeout(poll, 50);
+    };
+    poll();
+  });
+}
+
+async function http(method, url, body) {
+  const res = await fetch(url, { method, headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' }, body: body && JSON.stringify(body) });
+  const text = await res.text();
+  if (res.status >= 300) throw new Error(`${method} ${url}: ${res.status} ${text}`);
+  return text ? JSON.parse(text) : undefined;
+}
+
+function run(opts) {
+  return new Promise((resolve, reject) => {
+    autocannon({ connections: CONNECTIONS, pipelining: 1, ...opts }, (err, r) => (err ? reject(err) : resolve(r)));
+  });
+}
+
+/** CPU time (user+system, ms) a process has used, from /proc (Linux). */
+function cpuMs(pid) {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // utime + stime, at 100 ticks/s
+  } catch {
+    return NaN;
+  }
+}
+
+async function measure(label, opts, pid) {
+  if (WARMUP > 0) await run({ ...opts, duration: WARMUP });
+  const cpu0 = pid ? cpuMs(pid) : NaN;
+  const r = await run({ ...opts, duration: DURATION });
+  const cpu1 = pid ? cpuMs(pid) : NaN;
+  const out = {
+    label,
+    connections: opts.connections ?? CONNECTIONS,
+    rps: Math.round(r.requests.average),
+    p50ms: r.latency.p50,
+    p99ms: r.latency.p99,
+    maxms: r.latency.max,
+    non2xx: r.non2xx,
+    errors: r.errors,
+    timeouts: r.timeouts,
+    // Server CPU per answered request: less sensitive than req/s to other load on the machine.
+    serverCpuUsPerReq: pid ? Math.round(((cpu1 - cpu0) * 1000) / Math.max(1, r.requests.total)) : undefined,
+  };
+  console.log(JSON.stringify(out));
+  return out;
+}
+
+const ruled = {
+  key: 'bench-ruled',
+  type: 'string',
+  variants: { control: 'blue', treatment: 'green', internal: 'red' },
+  defaultVariant: 'control',
+  enabled: true,
+  rules: [
+    { conditions: [{ attribute: 'email', op: 'endsWith', value: '@flagraft.dev' }], variant: 'internal' },
+    { conditions: [{ attribute: 'country', op: 'in', value: ['DE', 'AT', 'CH'] }, { attribute: 'appVersion', op: 'semverGte', value: '2.1.0' }], variant: 'treatment' },
+    { conditions: [{ attribute: 'plan', op: 'equals', value: 'pro' }], rollout: { weights: [{ variant: 'treatment', weight: 25 }, { variant: 'control', weight: 75 }] } },
+  ],
+};
+const context = { context: { targetingKey: 'user-4711', email: 'someone@example.com', country: 'FR', appVersion: '2.3.1', plan: 'pro' } };
+
+let cluster;
+const results = { when: new Date().toISOString(), node: process.version, cpus: cpus().length, loadavgBefore: loadavg(), duration: DURATION, warmup: WARMUP, runs: [] };
+try {
+  cluster = await startLocalCluster({ size: 3 });
+  const gw = await startChild(
+    'gateway',
+    [join(gatewayDir, 'dist/main.js')],
+    {
+      FLAGRAFT_GATEWAY_PORT: '0',
+      FLAGRAFT_CLUSTER_ENDPOINTS: cluster.endpoints.join(','),
+      FLAGRAFT_CLUSTER_ID: cluster.clusterId,
+      FLAGRAFT_TOKENS: tokens,
+      FLAGRAFT_ACCESS_LOG: args['access-log'],
+    },
+    /"msg":"gateway listening".*?"port":(\d+)/,
+  );
+  const bare = await startChild('bare', [fileURLToPath(new URL('./bare-server.mjs', import.meta.url))], {}, /"port":(\d+)/);
+  const G = `http://127.0.0.1:${gw.port}`;
+  const B = `http://127.0.0.1:${bare.port}`;
+  for (const deadline = Date.now() + 30_000; ; ) {
+    const r = await fetch(`${G}/ready`).catch(() => undefined);
+    if (r?.status === 200) break;
+    if (Date.now() > deadline) throw new Error('gateway not ready');
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  await http('PUT', `${G}/api/v1/flags/${ruled.key}`, ruled);
+  // 100 flags for the bulk run: half with rules, half static.
+  const ops = [];
+  for (let i = 0; i < 99; i++) {
+    ops.push({ op: 'putFlag', flag: i % 2 ? { ...ruled, key: `bulk-${i}` } : { key: `bulk-${i}`, type: 'boolean', variants: { on: true, off: false }, defaultVariant: 'on', enabled: true, rules: [] } });
+  }
+  await http('POST', `${G}/api/v1/batch`, { ops });
+  const check = await http('POST', `${G}/ofrep/v1/evaluate/flags/${ruled.key}`, context);
+  if (check.reason !== 'SPLIT') throw new Error(`unexpected evaluation ${JSON.stringify(check)}`);
+
+  const evalOpts = { method: 'POST', body: JSON.stringify(context), headers: { 'content-type': 'application/json', authorization: `Bearer ${TOKEN}` } };
+  const idleWait = Number(args['idle-wait-s']);
+  for (const deadline = Date.now() + idleWait * 1000; loadavg()[0] > Number(args['idle-load']) && Date.now() < deadline; ) {
+    await new Promise((r) => setTimeout(r, 2000));
+  }
+  results.loadavgAtStart = loadavg();
+  const bp = bare.child.pid;
+  const gp = gw.child.pid;
+  results.runs.push(await measure('bare node:http (fixed JSON)', { url: `${B}/ofrep/v1/evaluate/flags/x`, ...evalOpts }, bp));
+  results.runs.push(await measure('gateway OFREP single flag with rules', { url: `${G}/ofrep/v1/evaluate/flags/${ruled.key}`, ...evalOpts }, gp));
+  results.runs.push(await measure('bare node:http (fixed JSON), again', { url: `${B}/ofrep/v1/evaluate/flags/x`, ...evalOpts }, bp));
+  results.runs.push(await measure('gateway OFREP bulk (100 flags)', { url: `${G}/ofrep/v1/evaluate/flags`, ...evalOpts }, gp));
+
+  let n = 0;
+  results.runs.push(
+    await measure('gateway writes (PUT, answered after commit)', {
+      url: `${G}/api/v1/flags/w-0`,
+      connections: WRITE_CONNECTIONS,
+      requests: [
+        {
+          method: 'PUT',
+          headers: { 'content-type': 'application/json', authorization: `Bearer ${TOKEN}` },
+          setupRequest: (req) => {
+            const key = `w-${n++ % 1000}`;
+            return { ...req, path: `/api/v1/flags/${key}`, body: JSON.stringify({ key, type: 'boolean', variants: { on: true, off: false }, defaultVariant: n % 2 ? 'on' : 'off', enabled: true, rules: [] }) };
+          },
+        },
+      ],
+    }, gp),
+  );
+
+  // Straight to the cluster: the same writes with the cluster client, same concurrency.
+  const client = createClusterClient({ endpoints: cluster.endpoints, clusterId: cluster.clusterId });
+  const direct = async (seconds) => {
+    const lat = [];
+    let errors = 0;
+    let m = 0;
+    const end = Date.now() + seconds * 1000;
+    await Promise.all(
+      Array.from({ length: WRITE_CONNECTIONS }, async () => {
+        while (Date.now() < end) {
+          const key = `d-${m++ % 1000}`;
+          const t = performance.now();
+          try {
+            await client.putFlag({ key, type: 'boolean', variants: { on: true, off: false }, defaultVariant: m % 2 ? 'on' : 'off', enabled: true, rules: [] }, { actor: 'bench' });
+            lat.push(performance.now() - t);
+          } catch {
+            errors++;
+          }
+        }
+      }),
+    );
+    lat.sort((a, b) => a - b);
+    return { count: lat.length, errors, p50: lat[Math.floor(lat.length * 0.5)], p99: lat[Math.floor(lat.length * 0.99)] };
+  };
+  if (WARMUP > 0) await direct(WARMUP);
+  const d = await direct(DURATION);
+  const directOut = {
+    label: 'cluster client writes (putFlag, straight to the cluster)',
+    connections: WRITE_CONNECTIONS,
+    rps: Math.round(d.count / DURATION),
+    p50ms: Math.round(d.p50 * 10) / 10,
+    p99ms: Math.round(d.p99 * 10) / 10,
+    errors: d.errors,
+  };
+  console.log(JSON.stringify(directOut));
+  results.runs.push(directOut);
+  client.close();
+
+  const [bare1, single, bare2, bulk, gwWrites, clWrites] = results.runs;
+  results.loadavgAfter = loadavg();
+  const bareRps = (bare1.rps + bare2.rps) / 2;
+  results.summary = {
+    bareRps: Math.round(bareRps),
+    singleRps: single.rps,
+    singleVsBare: Math.round((single.rps / bareRps) * 1000) / 10 + '%',
+    singleP99ms: single.p99ms,
+    cpuUsPerReq: { bare: bare1.serverCpuUsPerReq, single: single.serverCpuUsPerReq, bulk: bulk.serverCpuUsPerReq },
+    bulkRps: bulk.rps,
+    bulkP99ms: bulk.p99ms,
+    gatewayWritesPerSec: gwWrites.rps,
+    clusterWritesPerSec: clWrites.rps,
+  };
+  console.log('\nsummary ' + JSON.stringify(results.summary, null, 2));
+  if (args.out) writeFileSync(args.out, JSON.stringify(results, null, 2) + '\n');
+} finally {
+  for (const c of children) if (c.exitCode === null) c.kill('SIGTERM');
+  await Promise.all(children.map((c) => (c.exitCode === null ? new Promise((r) => c.once('exit', r)) : undefined)));
+  if (cluster) await cluster.stop();
+  rmSync(workDir, { recursive: true, force: true });
+}
