@@ -216,10 +216,19 @@ export class Hub {
       c.sub.since = undefined;
       return;
     }
+    const frames = missed.filter((ev) => this.matches(c, ev)).map((ev) => JSON.stringify({ type: 'change', event: ev }));
+    const bytes = frames.reduce((sum, f) => sum + Buffer.byteLength(f), 0);
+    if (bytes > this.cfg.maxClientBufferBytes / 2) {
+      // A replay this large would trip the slow-consumer limit on its own, and
+      // reloading through the gateway is cheaper for a gap this big anyway.
+      this.metrics.resyncsSent.inc({ reason: 'replay-too-large' });
+      this.sendControl(c, { type: 'resync', reason: 'replay-too-large', since: c.sub.since, revision: frontier ?? null });
+      c.sub.since = undefined;
+      return;
+    }
     let n = 0;
-    for (const ev of missed) {
-      if (!this.matches(c, ev)) continue;
-      if (!this.send(c, JSON.stringify({ type: 'change', event: ev }))) return;
+    for (const f of frames) {
+      if (!this.send(c, f)) return;
       n++;
     }
     this.metrics.replayedEvents.inc(n);

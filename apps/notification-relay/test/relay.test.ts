@@ -119,6 +119,23 @@ describe('replay and resync', () => {
     await waitFor(() => since6.changes().length === 4 && since2.changes().length === 1, 'live after replay');
   });
 
+  it('tells a client to resync when its replay would not fit its send buffer', async () => {
+    const r = await relay({ maxClientBufferBytes: 64 * 1024 });
+    const a = client(r.wsUrl);
+    await hello(a);
+    const big = 'y'.repeat(10_000);
+    await publish(emu.sns, r.topicArn, Array.from({ length: 10 }, (_, i) => ev(i + 2, `big-${i}`, i + 1, { flag: { description: big } })));
+    await waitFor(() => a.changes().length === 10, 'all live');
+    const small = client(`${r.wsUrl}?since=9`);
+    await waitFor(() => small.messages.some((m) => m.type === 'replayed'), 'small replay');
+    expect(small.changes().map((e) => e.revision)).toEqual([10, 11]);
+    const large = client(`${r.wsUrl}?since=1`);
+    await waitFor(() => large.messages.some((m) => m.type === 'resync'), 'resync');
+    expect(large.messages.find((m) => m.type === 'resync')).toMatchObject({ reason: 'replay-too-large', revision: 11 });
+    expect(large.changes()).toEqual([]);
+    expect(large.closed).toBeUndefined();
+  });
+
   it('relay restart: a client reconnecting with ?since= gets what it missed, or a resync, never a silent gap', async () => {
     const first = await startRelay(emu.endpoint, {});
     let stopped = false;
