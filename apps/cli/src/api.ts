@@ -118,15 +118,95 @@ export async function removeMember(api: ApiClient, id: number) {
 }
 
 export async function transferLeader(api: ApiClient, id: number) {
-  return (await api.request('POST', '/api/v1/cluster/transfer-leader', { body: { id } })).body;
+  return (await api.request('POST', '/api/v1/cluster/leader', { body: { id } })).body;
 }
 
-/** A consistent export of all flags, segments and their history at one revision. */
-export async function exportBackup(api: ApiClient) {
-  return (await api.request('GET', '/api/v1/admin/backup')).body;
+/** Listing attempts when the cluster's revision moves between pages of an assembled backup. */
+export const BACKUP_LIST_ATTEMPTS = 5;
+/** Ops per POST /api/v1/batch when restoring without the server-side import (the gateway's MAX_BATCH_OPS). */
+export const RESTORE_BATCH_OPS = 100;
+
+const isNoRoute = (r: { status: number }) => r.status === 404 || r.status === 405;
+
+/**
+ * A consistent export of all flags, segments and their history at one
+ * revision. Uses the gateway's export endpoint; a gateway without it gets
+ * the export assembled from list + history reads that all saw the same
+ * revision (retried while writes move it).
+ */
+export async function exportBackup(api: ApiClient): Promise<Record<string, unknown>> {
+  const direct = await api.request('GET', '/api/v1/admin/backup', { okStatuses: [404, 405] });
+  if (!isNoRoute(direct)) return direct.body as Record<string, unknown>;
+  for (let attempt = 1; attempt <= BACKUP_LIST_ATTEMPTS; attempt++) {
+    const doc = await assembleBackup(api);
+    if (doc) return doc;
+  }
+  throw new CliError(`the cluster kept changing during ${BACKUP_LIST_ATTEMPTS} export attempts; retry when writes are quieter`, ExitCode.UNAVAILABLE);
 }
 
-/** Loads a backup into an empty cluster (the gateway refuses a non-empty one unless force). */
-export async function importBackup(api: ApiClient, backup: unknown, force: boolean) {
-  return (await api.request('POST', '/api/v1/admin/restore', { body: backup, query: { force: force ? 'true' : undefined } })).body;
+async function listAll(api: ApiClient, path: string, field: 'flags' | 'segments'): Promise<{ items: unknown[]; revisions: Set<number> }> {
+  const items: unknown[] = [];
+  const revisions = new Set<number>();
+  let pageToken: string | undefined;
+  do {
+    const body = (await api.request('GET', path, { query: { limit: LIST_PAGE_SIZE, pageToken } })).body as Record<string, unknown>;
+    items.push(...((body[field] as unknown[]) ?? []));
+    if (typeof body.revision === 'number') revisions.add(body.revision);
+    pageToken = (body.nextPageToken as string | undefined) || undefined;
+  } while (pageToken);
+  return { items, revisions };
+}
+
+async function historyUpTo(api: ApiClient, path: string, revision: number): Promise<ChangeView[]> {
+  const out: ChangeView[] = [];
+  let before: number | undefined;
+  for (;;) {
+    const body = (await api.request('GET', path, { query: { limit: 1000, before } })).body as { changes?: ChangeView[] };
+    const page = body.changes ?? [];
+    out.push(...page.filter((c) => c.revision <= revision));
+    if (page.length < 1000) return out;
+    before = Math.min(...page.map((c) => c.revision));
+  }
+}
+
+async function assembleBackup(api: ApiClient): Promise<Record<string, unknown> | undefined> {
+  const flags = await listAll(api, '/api/v1/flags', 'flags');
+  const segments = await listAll(api, '/api/v1/segments', 'segments');
+  const revisions = new Set([...flags.revisions, ...segments.revisions]);
+  if (revisions.size !== 1) return undefined;
+  const [revision] = [...revisions];
+  const changes: ChangeView[] = [];
+  for (const f of flags.items as StoredFlagView[]) changes.push(...await historyUpTo(api, `/api/v1/flags/${enc(f.flag.key)}/history`, revision));
+  for (const s of segments.items as Array<{ segment: { name: string } }>) {
+    changes.push(...await historyUpTo(api, `/api/v1/segments/${enc(s.segment.name)}/history`, revision));
+  }
+  // Nothing may have changed while history was read, or the lists are stale.
+  const again = await api.request('GET', '/api/v1/flags', { query: { limit: 1 } });
+  if ((again.body as { revision?: number }).revision !== revision) return undefined;
+  changes.sort((a, b) => a.revision - b.revision);
+  return {
+    format: 'flagraft-backup', v: 1, revision, createdAt: new Date().toISOString(), source: 'gateway-api',
+    flags: flags.items, segments: segments.items, changes,
+  };
+}
+
+/**
+ * Loads a backup into a cluster: the gateway's import endpoint when it has
+ * one; otherwise segments then flags through POST /api/v1/batch, each write
+ * create-only unless `force` (history then starts at the restore).
+ */
+export async function importBackup(api: ApiClient, backup: Record<string, unknown>, force: boolean) {
+  const direct = await api.request('POST', '/api/v1/admin/restore', { body: backup, query: { force: force ? 'true' : undefined }, okStatuses: [404, 405] });
+  if (!isNoRoute(direct)) return direct.body as Record<string, unknown>;
+  const cond = force ? {} : { expectedRevision: 0 };
+  const ops = [
+    ...((backup.segments as Array<{ segment: unknown }>) ?? []).map((s) => ({ op: 'putSegment', segment: s.segment, ...cond })),
+    ...((backup.flags as StoredFlagView[]) ?? []).map((f) => ({ op: 'putFlag', flag: f.flag, ...cond })),
+  ];
+  let revision: number | undefined;
+  for (let i = 0; i < ops.length; i += RESTORE_BATCH_OPS) {
+    const body = (await api.request('POST', '/api/v1/batch', { body: { ops: ops.slice(i, i + RESTORE_BATCH_OPS) } })).body as { revision?: number };
+    revision = body.revision;
+  }
+  return { revision, restored: ops.length, historyPreserved: false };
 }

@@ -211,10 +211,12 @@ export const snapshotCommands: CommandSpec[] = [
     async run(ctx) {
       const doc = readBackupFile(ctx.args[0]);
       const s = summarizeBackup(doc);
-      const body = await api.importBackup(ctx.api(), doc, ctx.opts.force === true);
+      const body = await api.importBackup(ctx.api(), doc as Record<string, unknown>, ctx.opts.force === true);
       ctx.emit(body ?? {}, () => {
         const rev = (body as Record<string, unknown> | undefined)?.revision;
-        return `restored ${s.flags} flag(s), ${s.segments} segment(s), ${s.changes} change(s) from ${ctx.args[0]}${rev !== undefined ? ` (cluster revision now ${String(rev)})` : ''}\n`;
+        const lost = (body as Record<string, unknown> | undefined)?.historyPreserved === false;
+        return `restored ${s.flags} flag(s) and ${s.segments} segment(s) from ${ctx.args[0]}${rev !== undefined ? ` (cluster revision now ${String(rev)})` : ''}\n`
+          + (lost ? `note: the gateway has no import endpoint, so the ${s.changes} historical change(s) in the file were not loaded; each flag's history starts with this restore\n` : '');
       });
     },
   },

@@ -1,0 +1,137 @@
+// Starts and stops the local stack exactly as `npm start` does (after the
+// build): `node scripts/start.mjs`, here with free ports and a data folder of
+// the test's own. Everything is found through the stack.json the launcher
+// writes once all components answer; everything is stopped by PID.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createWriteStream, existsSync, readFileSync, rmSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
+
+/** How long the whole stack may take to become ready, in milliseconds. */
+export const STACK_START_TIMEOUT_MS = 150_000;
+/** How long a stop (SIGTERM, then SIGKILL) may take, in milliseconds. */
+export const STACK_STOP_TIMEOUT_MS = 30_000;
+const POLL_MS = 200;
+
+export interface StackInfo {
+  pid: number;
+  dataDir: string;
+  clusterId: string;
+  url: string;
+  caFile?: string;
+  gateways: string[];
+  relay: string;
+  dashboard: string;
+  nodes: string[];
+  sqs: string;
+  ports: Record<string, number>;
+  processes: Array<{ name: string; pid: number }>;
+}
+
+export interface RunningStack {
+  info: StackInfo;
+  pid: number;
+  /** Everything the launcher printed so far (for failure messages). */
+  output(): string;
+  stop(): Promise<void>;
+}
+
+export function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export async function waitFor<T>(what: string, timeoutMs: number, fn: () => Promise<T | undefined> | T | undefined): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let lastErr: unknown;
+  for (;;) {
+    try {
+      const v = await fn();
+      if (v !== undefined && v !== false) return v;
+    } catch (err) {
+      lastErr = err;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${lastErr ? `: ${String(lastErr)}` : ''}`);
+    await new Promise((r) => setTimeout(r, POLL_MS));
+  }
+}
+
+/** Stops a process by PID: SIGTERM, then SIGKILL after the grace period; resolves once it is gone. */
+export async function stopPid(pid: number, graceMs = STACK_STOP_TIMEOUT_MS): Promise<void> {
+  if (!isAlive(pid)) return;
+  try { process.kill(pid, 'SIGTERM'); } catch { return; }
+  try {
+    await waitFor(`pid ${pid} to exit`, graceMs, () => !isAlive(pid) || undefined);
+  } catch {
+    try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ }
+    await waitFor(`pid ${pid} to exit after SIGKILL`, 5_000, () => !isAlive(pid) || undefined);
+  }
+}
+
+export function readStackInfo(dataDir: string): StackInfo | undefined {
+  const file = join(dataDir, 'stack.json');
+  if (!existsSync(file)) return undefined;
+  try {
+    return JSON.parse(readFileSync(file, 'utf8')) as StackInfo;
+  } catch {
+    return undefined; // being written
+  }
+}
+
+export interface StartOptions {
+  dataDir: string;
+  adminToken: string;
+  args?: string[];
+}
+
+export async function startStack(opts: StartOptions): Promise<RunningStack> {
+  rmSync(join(opts.dataDir, 'stack.json'), { force: true });
+  const child: ChildProcess = spawn(process.execPath, [join(repoRoot, 'scripts', 'start.mjs'), '--ports', 'free', '--data-dir', opts.dataDir, '--no-install', ...(opts.args ?? [])], {
+    cwd: repoRoot,
+    env: { ...process.env, FLAGRAFT_ADMIN_TOKEN: opts.adminToken },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  /** Kept bounded: the last bytes of the launcher's output, in characters. */
+  const MAX_OUTPUT_CHARS = 200_000;
+  // Also appended to <dataDir>/launcher.log so a failing test in another process can show it.
+  const logFile = createWriteStream(join(opts.dataDir, 'launcher.log'), { flags: 'a' });
+  const keep = (b: Buffer) => { out = (out + b.toString()).slice(-MAX_OUTPUT_CHARS); logFile.write(b); };
+  child.stdout!.on('data', keep);
+  child.stderr!.on('data', keep);
+  let exited = false;
+  child.on('exit', () => { exited = true; logFile.end(); });
+  const pid = child.pid!;
+  const stop = async () => {
+    await stopPid(pid);
+    // A launcher killed hard cannot stop its children: do it from stack.json.
+    const info = readStackInfo(opts.dataDir);
+    for (const p of info?.processes ?? []) if (isAlive(p.pid)) await stopPid(p.pid, 5_000);
+  };
+  try {
+    const info = await waitFor('the stack to be ready (stack.json)', STACK_START_TIMEOUT_MS, () => {
+      const i = readStackInfo(opts.dataDir);
+      return i && i.pid === pid ? i : exited ? ({ exited: true } as const) : undefined;
+    });
+    if ('exited' in info) throw new Error('the launcher exited during start-up');
+    return { info, pid, output: () => out, stop };
+  } catch (err) {
+    await stop();
+    throw new Error(`${(err as Error).message}\n--- launcher output (last 8000 chars) ---\n${out.slice(-8000)}`);
+  }
+}
+
+/** The last `chars` characters the launcher(s) of this data folder printed. */
+export function launcherLogTail(dataDir: string, chars = 6000): string {
+  try {
+    return readFileSync(join(dataDir, 'launcher.log'), 'utf8').slice(-chars);
+  } catch {
+    return '(no launcher.log)';
+  }
+}

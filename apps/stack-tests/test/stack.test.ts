@@ -1,0 +1,261 @@
+// The whole system as `npm start` runs it: 3 consensus nodes, 2 gateways,
+// the relay, the dashboard, the SNS/SQS emulator and Caddy in front, reached
+// only through https://localhost:<port> (Caddy's internal CA, trusted by
+// NODE_EXTRA_CA_CERTS). The tests run in order and share the stack.
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, inject, it } from 'vitest';
+import { chromium } from 'playwright-core';
+import { call, openSocket, runCli } from '../src/client.js';
+import { isAlive, launcherLogTail, readStackInfo, repoRoot, startStack, stopPid, waitFor, type StackInfo } from '../src/stack.js';
+
+const { dataDir, adminToken } = inject('stack');
+let info: StackInfo = readStackInfo(dataDir)!;
+const work = mkdtempSync(join(tmpdir(), 'flagraft-stack-test-'));
+afterAll(() => rmSync(work, { recursive: true, force: true }));
+
+const api = (method: string, path: string, body?: unknown, headers?: Record<string, string>) =>
+  call(info.url, adminToken, method, path, body, headers);
+const cliEnv = () => ({ FLAGRAFT_URL: info.url, FLAGRAFT_TOKEN: adminToken });
+
+const checkout = {
+  key: 'stack-checkout', type: 'boolean', variants: { on: true, off: false }, defaultVariant: 'off', enabled: true,
+  rules: [{ conditions: [{ attribute: 'plan', op: 'equals', value: 'pro' }], variant: 'on' }],
+};
+
+async function allFlags(): Promise<Map<string, { flag: unknown; modRevision: number }>> {
+  const r = await api('GET', '/api/v1/flags?limit=1000');
+  expect(r.status).toBe(200);
+  return new Map(r.body.flags.map((f: { flag: { key: string }; modRevision: number }) => [f.flag.key, { flag: f.flag, modRevision: f.modRevision }]));
+}
+
+/** Stops the running launcher (and so every process it started) and starts a new one on the same data. */
+async function restartStack(beforeStart?: () => void): Promise<void> {
+  const old = info;
+  await stopPid(old.pid);
+  for (const p of old.processes) await waitFor(`${p.name} (pid ${p.pid}) to stop`, 30_000, () => !isAlive(p.pid) || undefined);
+  beforeStart?.();
+  info = (await startStack({ dataDir, adminToken })).info;
+  expect(info.caFile).toBe(old.caFile); // same Caddy CA: the clients' trust stays valid
+}
+
+describe('the stack through Caddy', () => {
+  it('serves the API over HTTPS with Caddy\'s internal CA, security headers and JSON errors', async () => {
+    expect(info.url).toMatch(/^https:\/\/localhost:\d+$/);
+    const r = await api('GET', '/api/v1/flags');
+    expect(r.status).toBe(200);
+    expect(Array.isArray(r.body.flags)).toBe(true);
+    expect(r.headers.get('strict-transport-security')).toContain('max-age=');
+    expect(r.headers.get('x-content-type-options')).toBe('nosniff');
+    expect(r.headers.get('server')).toBeNull();
+    const anon = await call(info.url, undefined, 'GET', '/api/v1/flags');
+    expect(anon.status).toBe(401);
+    expect(anon.headers.get('content-type')).toContain('application/problem+json');
+  });
+
+  it('creates a flag and evaluates it through OFREP', async () => {
+    const put = await api('PUT', `/api/v1/flags/${checkout.key}`, checkout, { 'if-none-match': '*' });
+    expect([200, 201]).toContain(put.status);
+    expect(put.body.flag.key).toBe(checkout.key);
+    const pro = await api('POST', `/ofrep/v1/evaluate/flags/${checkout.key}`, { context: { targetingKey: 'user-1', plan: 'pro' } });
+    expect(pro.status).toBe(200);
+    expect(pro.body).toMatchObject({ key: checkout.key, value: true, variant: 'on', reason: 'TARGETING_MATCH' });
+    const free = await api('POST', `/ofrep/v1/evaluate/flags/${checkout.key}`, { context: { targetingKey: 'user-2', plan: 'free' } });
+    expect(free.body).toMatchObject({ key: checkout.key, value: false, variant: 'off' });
+    const missing = await api('POST', '/ofrep/v1/evaluate/flags/no-such-flag', { context: { targetingKey: 'u' } });
+    expect(missing.status).toBe(404);
+    expect(missing.body.errorCode).toBe('FLAG_NOT_FOUND');
+  });
+
+  it('delivers the change on a wss:// WebSocket through Caddy', async () => {
+    const sock = await openSocket(`${info.url.replace(/^https/, 'wss')}/ws`, adminToken);
+    try {
+      await sock.waitForMessage('hello', (m) => m.type === 'hello');
+      const patch = await api('PATCH', `/api/v1/flags/${checkout.key}`, { enabled: false });
+      expect(patch.status).toBe(200);
+      const revision = patch.body.modRevision;
+      expect(revision).toBeGreaterThan(0);
+      const msg = await sock.waitForMessage(`change of ${checkout.key} at revision ${revision}`,
+        (m) => m.type === 'change' && m.event?.key === checkout.key && m.event?.revision === revision);
+      expect(msg.event.op).toBe('put');
+      expect(msg.event.flag.flag.enabled).toBe(false);
+    } finally {
+      sock.close();
+    }
+  });
+
+  it('loads the dashboard through Caddy in headless Chromium and signs in', async () => {
+    const shown = { ...checkout, key: 'dashboard-visible' };
+    expect([200, 201]).toContain((await api('PUT', `/api/v1/flags/${shown.key}`, shown)).status);
+    const browser = await chromium.launch({
+      executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
+      headless: true,
+      args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--disable-quic', '--no-first-run',
+        '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    });
+    try {
+      // Chromium does not read NODE_EXTRA_CA_CERTS; the Node clients above verify the chain.
+      const context = await browser.newContext({ ignoreHTTPSErrors: true });
+      const page = await context.newPage();
+      const artifacts = join(repoRoot, 'test-artifacts', 'stack');
+      mkdirSync(artifacts, { recursive: true });
+      try {
+        const res = await page.goto(`${info.url}/`, { waitUntil: 'networkidle' });
+        expect(res?.status()).toBe(200);
+        await page.getByRole('heading', { name: 'Sign in to flagraft' }).waitFor({ timeout: 15_000 });
+        await page.getByLabel('Gateway token').fill(adminToken);
+        await page.getByRole('button', { name: 'Sign in' }).click();
+        await page.waitForURL(/\/flags/, { timeout: 15_000 });
+        await page.getByText(shown.key, { exact: true }).first().waitFor({ timeout: 15_000 });
+        await page.screenshot({ path: join(artifacts, 'dashboard-flags.png'), fullPage: true });
+      } catch (err) {
+        await page.screenshot({ path: join(artifacts, 'dashboard-failure.png'), fullPage: true }).catch(() => {});
+        const dash = launcherLogTail(dataDir, 200_000).split('\n').filter((l) => /dashboard|caddy/.test(l)).slice(-40).join('\n');
+        throw new Error(`${(err as Error).message}\npage: ${page.url()}\n--- dashboard/caddy log ---\n${dash}`);
+      }
+    } finally {
+      await browser.close();
+    }
+  });
+
+  it('keeps answering through Caddy when one gateway is killed', async () => {
+    const g1 = info.processes.find((p) => p.name === 'gateway-1')!;
+    process.kill(g1.pid, 'SIGKILL');
+    await waitFor('gateway-1 to die', 10_000, () => !isAlive(g1.pid) || undefined);
+    // Reads, OFREP evaluations and writes: every one must succeed (Caddy
+    // retries a dial failure on the other gateway, then marks the dead one down).
+    for (let i = 0; i < 20; i++) {
+      const get = await api('GET', `/api/v1/flags/${checkout.key}`);
+      expect(get.status, `read ${i}`).toBe(200);
+      const ev = await api('POST', `/ofrep/v1/evaluate/flags/${checkout.key}`, { context: { targetingKey: `u${i}` } });
+      expect(ev.status, `evaluation ${i}`).toBe(200);
+    }
+    for (let i = 0; i < 5; i++) {
+      const w = await api('PATCH', `/api/v1/flags/${checkout.key}`, { enabled: i % 2 === 0 });
+      expect(w.status, `write ${i}`).toBe(200);
+    }
+  });
+});
+
+describe('the flagraft CLI against the running stack', () => {
+  it('manages flags with tables, --json and distinct exit codes', async () => {
+    const env = cliEnv();
+    const def = join(work, 'cli-flag.json');
+    writeFileSync(def, JSON.stringify({ type: 'string', variants: { a: 'alpha', b: 'beta' }, defaultVariant: 'a', enabled: true, rules: [] }));
+
+    let r = await runCli(['flags', 'set', 'cli-flag', '--file', def, '--create'], env);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^set cli-flag at revision \d+/);
+    r = await runCli(['flags', 'set', 'cli-flag', '--file', def, '--create'], env);
+    expect(r.code).toBe(5); // conflict: exists already
+    r = await runCli(['flags', 'get', 'cli-flag', '--json'], env);
+    expect(r.code).toBe(0);
+    const got = JSON.parse(r.stdout);
+    expect(got.flag).toMatchObject({ key: 'cli-flag', type: 'string', defaultVariant: 'a' });
+    const rev = got.modRevision as number;
+
+    r = await runCli(['flags', 'set', 'cli-flag', '--default', 'b', '--if-revision', String(rev)], env);
+    expect(r.code).toBe(0);
+    r = await runCli(['flags', 'set', 'cli-flag', '--disable', '--if-revision', String(rev)], env);
+    expect(r.code).toBe(5); // stale revision: compare-and-set refused
+    r = await runCli(['flags', 'list', '--prefix', 'cli-'], env);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^KEY\s+TYPE\s+ENABLED\s+DEFAULT\s+REVISION/);
+    expect(r.stdout).toMatch(/cli-flag\s+string\s+on\s+b\s+\d+\s+admin/);
+    r = await runCli(['flags', 'history', 'cli-flag', '--json'], env);
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.stdout).changes.map((c: { actor: string }) => c.actor)).toEqual(['admin', 'admin']);
+
+    writeFileSync(def, JSON.stringify({ type: 'boolean', variants: { on: 'yes' }, defaultVariant: 'missing', enabled: true, rules: [] }));
+    r = await runCli(['flags', 'set', 'bad-flag', '--file', def], env);
+    expect(r.code).toBe(6);
+    expect(r.stderr).toContain('422');
+
+    r = await runCli(['flags', 'set', 'legacy-banner', '--value', 'hello'], env);
+    expect(r.code).toBe(0);
+    expect((await api('GET', '/get/legacy-banner')).body).toMatchObject({ key: 'legacy-banner', value: 'hello' });
+
+    r = await runCli(['flags', 'delete', 'cli-flag', '--if-revision', '1'], env);
+    expect(r.code).toBe(5);
+    r = await runCli(['flags', 'delete', 'cli-flag'], env);
+    expect(r.code).toBe(0);
+    r = await runCli(['flags', 'get', 'cli-flag'], env);
+    expect(r.code).toBe(4);
+    expect(r.stderr).toContain('does not exist');
+
+    r = await runCli(['flags', 'list'], { ...env, FLAGRAFT_TOKEN: 'not-a-token' });
+    expect(r.code).toBe(3);
+    r = await runCli(['flags', 'list'], { ...env, FLAGRAFT_URL: 'http://127.0.0.1:1' });
+    expect(r.code).toBe(7);
+  });
+
+  it('shows the cluster and transfers leadership', async () => {
+    const env = cliEnv();
+    let r = await runCli(['cluster', 'status', '--json'], env);
+    expect(r.code).toBe(0);
+    const status = JSON.parse(r.stdout);
+    expect(status.members).toHaveLength(3);
+    expect(status.members.every((m: { role: string }) => m.role === 'voter')).toBe(true);
+    const follower = status.members.find((m: { id: number }) => m.id !== status.leaderId).id as number;
+    r = await runCli(['cluster', 'status'], env);
+    expect(r.stdout).toMatch(/ID\s+ADDRESS\s+ROLE\s+LEADER/);
+    r = await runCli(['cluster', 'transfer-leader', String(follower)], env);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    await waitFor(`node ${follower} to lead`, 10_000, async () => (await api('GET', '/api/v1/cluster')).body.leaderId === follower || undefined);
+    r = await runCli(['cluster', 'promote', 'x'], env);
+    expect(r.code).toBe(2);
+  });
+});
+
+describe('persistence, backup and restore', () => {
+  it('keeps every flag across a restart of the whole stack', async () => {
+    const before = await allFlags();
+    expect(before.size).toBeGreaterThanOrEqual(2);
+    await restartStack();
+    const after = await allFlags();
+    expect(after).toEqual(before);
+  });
+
+  it('backs up, wipes every node, restores into a new cluster: every flag and segment is back', async () => {
+    const seg = await api('PUT', '/api/v1/segments/beta-users', { name: 'beta-users', conditions: [{ attribute: 'beta', op: 'equals', value: true }] });
+    expect([200, 201]).toContain(seg.status);
+    const withSeg = { ...checkout, key: 'beta-feature', rules: [{ conditions: [], segments: ['beta-users'], variant: 'on' }] };
+    expect([200, 201]).toContain((await api('PUT', '/api/v1/flags/beta-feature', withSeg)).status);
+
+    const flagsBefore = await allFlags();
+    const segmentsBefore = (await api('GET', '/api/v1/segments')).body.segments.map((s: { segment: unknown }) => s.segment);
+    const historyBefore = (await api('GET', `/api/v1/flags/${checkout.key}/history`)).body.changes;
+    expect(historyBefore.length).toBeGreaterThanOrEqual(3);
+
+    const file = join(work, 'backup.json');
+    let r = await runCli(['snapshot', 'save', file], cliEnv());
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    const backup = JSON.parse(readFileSync(file, 'utf8'));
+    expect(backup.format).toBe('flagraft-backup');
+    expect(backup.flags.map((f: { flag: { key: string } }) => f.flag.key).sort()).toEqual([...flagsBefore.keys()].sort());
+    // The file holds the full audit trail of every flag at the backup's revision.
+    const inFile = backup.changes.filter((c: { key: string; kind?: string }) => c.key === checkout.key && c.kind !== 'segment');
+    expect(inFile.map((c: { revision: number }) => c.revision).sort((a: number, b: number) => a - b))
+      .toEqual(historyBefore.map((c: { revision: number }) => c.revision).sort((a: number, b: number) => a - b));
+
+    await restartStack(() => {
+      for (const n of [1, 2, 3]) rmSync(join(dataDir, `node-${n}`), { recursive: true, force: true });
+    });
+    expect((await allFlags()).size).toBe(0); // a new, empty cluster
+
+    r = await runCli(['snapshot', 'restore', file], cliEnv());
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    const flagsAfter = await allFlags();
+    expect([...flagsAfter.keys()].sort()).toEqual([...flagsBefore.keys()].sort());
+    for (const [key, v] of flagsBefore) expect(flagsAfter.get(key)!.flag, key).toEqual(v.flag);
+    const segmentsAfter = (await api('GET', '/api/v1/segments')).body.segments.map((s: { segment: unknown }) => s.segment);
+    expect(segmentsAfter).toEqual(segmentsBefore);
+    const ev = await api('POST', '/ofrep/v1/evaluate/flags/beta-feature', { context: { targetingKey: 'u', beta: true } });
+    expect(ev.body).toMatchObject({ value: true, variant: 'on' });
+  });
+});

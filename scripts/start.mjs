@@ -1,0 +1,505 @@
+#!/usr/bin/env node
+// The local stack launcher (`npm start` builds, then runs this).
+//
+// Starts the whole flagraft system on this machine, all on loopback:
+//   the SNS/SQS emulator (fauxqs, in this process), 3 consensus nodes,
+//   2 gateways, the notification relay, the dashboard, and Caddy in front
+//   (https://localhost:8443, `tls internal`) when Caddy is installed.
+// Prints the URLs and, on the first start, an admin token (only its SHA-256
+// is stored). Logs of every process are streamed with a name prefix.
+// Ctrl-C (SIGINT) or SIGTERM stops everything, by PID, in reverse order.
+//
+//   node scripts/start.mjs [--fresh] [--demo] [--ports free] [--https-port N]
+//                          [--data-dir DIR] [--no-caddy] [--new-admin-token]
+//
+// Data lives in .data/ (git-ignored) and is kept across restarts; --fresh
+// wipes it first. --demo creates a few example flags (only missing ones).
+// --ports free picks free ports for everything (tests use it); the default
+// ports are the documented ones (DESIGN.md) and a busy one is an error.
+// FLAGRAFT_ADMIN_TOKEN=<token> sets the first admin token instead of a random one.
+import { spawn, spawnSync } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync, renameSync } from 'node:fs';
+import http from 'node:http';
+import https from 'node:https';
+import net from 'node:net';
+import { createRequire } from 'node:module';
+import { dirname, join, resolve } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { parseArgs } from 'node:util';
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+
+// Named limits (milliseconds).
+const READY_TIMEOUT_MS = 90_000; // whole stack ready, after the processes are spawned
+const STOP_GRACE_MS = 8_000; // SIGTERM -> SIGKILL for each process
+const POLL_INTERVAL_MS = 200;
+
+const DEFAULT_PORTS = {
+  node1: 7001, node2: 7002, node3: 7003, gateway1: 8080, gateway2: 8081,
+  relay: 8090, dashboard: 3000, sqs: 4566, https: 8443, http: 8880,
+};
+
+// ---------------------------------------------------------------- options
+let opts;
+try {
+  opts = parseArgs({
+    options: {
+      fresh: { type: 'boolean' }, demo: { type: 'boolean' }, 'no-caddy': { type: 'boolean' },
+      'no-install': { type: 'boolean' }, 'new-admin-token': { type: 'boolean' },
+      ports: { type: 'string' }, 'https-port': { type: 'string' }, 'data-dir': { type: 'string' },
+      'raw-logs': { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
+    },
+    strict: true,
+  }).values;
+} catch (err) {
+  fatal(`${err.message} (see --help)`);
+}
+if (opts.help) {
+  const head = readFileSync(fileURLToPath(import.meta.url), 'utf8').split('\n').slice(1, 21);
+  console.log(head.map((l) => l.replace(/^\/\/ ?/, '')).join('\n'));
+  process.exit(0);
+}
+if (opts.ports !== undefined && opts.ports !== 'free' && opts.ports !== 'default') fatal(`--ports must be "free" or "default", got ${JSON.stringify(opts.ports)}`);
+const dataDir = resolve(opts['data-dir'] ?? join(root, '.data'));
+
+function fatal(msg) {
+  console.error(`start: ${msg}`);
+  process.exit(1);
+}
+
+// ---------------------------------------------------------------- logging
+const COLORS = [36, 32, 33, 35, 34, 96, 92, 93, 95, 94];
+const tty = process.stdout.isTTY;
+let colorIndex = 0;
+function say(msg) {
+  process.stdout.write(`${tty ? '\x1b[1m' : ''}start     |${tty ? '\x1b[0m' : ''} ${msg}\n`);
+}
+/** One line of a child's output, prefixed; JSON log lines are shown as `level msg key=value`. */
+function makePrinter(name) {
+  const c = COLORS[colorIndex++ % COLORS.length];
+  const prefix = tty ? `\x1b[${c}m${name.padEnd(10)}|\x1b[0m ` : `${name.padEnd(10)}| `;
+  return (line) => {
+    let text = line;
+    if (!opts['raw-logs'] && line.startsWith('{')) {
+      try {
+        const o = JSON.parse(line);
+        const { t, ts, time, level, msg, app, ...rest } = o;
+        const fields = Object.entries(rest).map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`).join(' ');
+        text = `${String(level ?? '').padEnd(5)} ${msg ?? ''}${fields ? ` ${fields}` : ''}`;
+      } catch { /* not JSON: print as is */ }
+    }
+    process.stdout.write(prefix + text + '\n');
+  };
+}
+
+// ---------------------------------------------------------------- helpers
+function freePort() {
+  return new Promise((res, rej) => {
+    const s = net.createServer();
+    s.unref();
+    s.on('error', rej);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => res(port));
+    });
+  });
+}
+function portIsFree(port) {
+  return new Promise((res) => {
+    const s = net.createServer();
+    s.once('error', () => res(false));
+    s.listen(port, '127.0.0.1', () => s.close(() => res(true)));
+  });
+}
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/** GET url; resolves to the status code, or 0 when it cannot connect. */
+function probe(url, ca) {
+  return new Promise((res) => {
+    const u = new URL(url);
+    const mod = u.protocol === 'https:' ? https : http;
+    const req = mod.request(u, { method: 'GET', timeout: 2000, ...(ca ? { ca } : {}) }, (r) => {
+      r.resume();
+      res(r.statusCode ?? 0);
+    });
+    req.on('error', () => res(0)).on('timeout', () => req.destroy());
+    req.end();
+  });
+}
+
+function writeJson(path, value, mode = 0o600) {
+  writeFileSync(`${path}.tmp`, JSON.stringify(value, null, 2) + '\n', { mode });
+  renameSync(`${path}.tmp`, path);
+}
+const sha256 = (s) => createHash('sha256').update(s, 'utf8').digest('hex');
+
+// ---------------------------------------------------------------- processes
+/** Every process we started: {name, child, pid, stopping}. Stopped in reverse order. */
+const procs = [];
+let shuttingDown = false;
+
+function startProcess(name, cmd, args, env, cwd = root) {
+  const child = spawn(cmd, args, {
+    cwd,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+    // Own process group: a terminal Ctrl-C reaches only the launcher, which
+    // then stops the processes in order (gateways before nodes, ...).
+    detached: true,
+  });
+  const print = makePrinter(name);
+  createInterface({ input: child.stdout }).on('line', print);
+  createInterface({ input: child.stderr }).on('line', print);
+  const p = { name, child, pid: child.pid, exited: false, lastLines: [] };
+  createInterface({ input: child.stderr }).on('line', (l) => { p.lastLines.push(l); if (p.lastLines.length > 5) p.lastLines.shift(); });
+  child.on('exit', (code, signal) => {
+    p.exited = true;
+    if (!shuttingDown) say(`${name} (pid ${child.pid}) exited ${signal ?? `with code ${code}`}; the rest keeps running (restart the stack to bring it back)`);
+  });
+  child.on('error', (err) => say(`${name}: cannot start ${cmd}: ${err.message}`));
+  procs.push(p);
+  return p;
+}
+
+async function stopProcess(p) {
+  if (p.exited) return;
+  const exited = new Promise((r) => p.child.once('exit', r));
+  try { process.kill(p.pid, 'SIGTERM'); } catch { return; }
+  const timer = setTimeout(() => { try { process.kill(p.pid, 'SIGKILL'); } catch { /* gone */ } }, STOP_GRACE_MS);
+  await exited;
+  clearTimeout(timer);
+}
+
+let fauxqs;
+async function shutdown(code) {
+  if (shuttingDown) return;
+  shuttingDown = true;
+  say('stopping...');
+  // Reverse start order: Caddy, dashboard, relay, gateways first; nodes together at the end.
+  const nodes = procs.filter((p) => p.name.startsWith('node-'));
+  for (const p of procs.filter((q) => !q.name.startsWith('node-')).reverse()) await stopProcess(p);
+  await Promise.all(nodes.map(stopProcess));
+  if (fauxqs) await fauxqs.close().catch(() => {});
+  try { rmSync(join(dataDir, 'stack.json'), { force: true }); } catch { /* ignore */ }
+  say('stopped');
+  process.exit(code);
+}
+process.on('SIGINT', () => shutdown(0));
+process.on('SIGTERM', () => shutdown(0));
+
+/** A previous launcher that was killed hard may have left processes behind: stop those we recorded. */
+function stopLeftovers() {
+  const file = join(dataDir, 'stack.json');
+  if (!existsSync(file)) return;
+  let prev;
+  try { prev = JSON.parse(readFileSync(file, 'utf8')); } catch { return; }
+  for (const { name, pid } of prev.processes ?? []) {
+    let cmdline = '';
+    try { cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8'); } catch { continue; }
+    // Only processes that are still ours (same repository path on their command line).
+    if (cmdline.includes(root) || (name === 'caddy' && cmdline.includes('caddy'))) {
+      say(`stopping ${name} (pid ${pid}) left over from a previous run`);
+      try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ }
+    }
+  }
+}
+
+// ---------------------------------------------------------------- Caddy
+function findCaddy() {
+  const r = spawnSync('sh', ['-c', 'command -v caddy'], { encoding: 'utf8' });
+  if (r.status === 0 && r.stdout.trim()) return r.stdout.trim();
+  if (opts['no-install'] || process.getuid?.() !== 0 || spawnSync('sh', ['-c', 'command -v apt-get']).status !== 0) return undefined;
+  say('Caddy is not installed: installing Debian\'s package (apt-get install caddy)...');
+  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+  let ok = spawnSync('apt-get', ['install', '-y', '-qq', '--no-install-recommends', 'caddy'], { env, stdio: 'ignore' }).status === 0;
+  if (!ok) {
+    spawnSync('apt-get', ['update', '-qq'], { env, stdio: 'ignore' });
+    ok = spawnSync('apt-get', ['install', '-y', '-qq', '--no-install-recommends', 'caddy'], { env, stdio: 'ignore' }).status === 0;
+  }
+  // Debian's package also starts a system-wide caddy service on :80; we run our own process.
+  return ok ? '/usr/bin/caddy' : undefined;
+}
+
+// ---------------------------------------------------------------- fauxqs
+/**
+ * The SNS/SQS emulator, in this process. fauxqs's own startFauxqs() binds
+ * 0.0.0.0; we build its app and listen on loopback only.
+ */
+async function startEmulator(port) {
+  const candidates = ['apps/stack-tests', 'apps/notification-relay', 'apps/consensus-node'];
+  let entry;
+  for (const c of candidates) {
+    try {
+      entry = createRequire(join(root, c, 'package.json')).resolve('fauxqs');
+      break;
+    } catch { /* next */ }
+  }
+  if (!entry) {
+    // fauxqs is ESM-only with an "import" condition: resolve the file ourselves.
+    for (const c of candidates) {
+      const f = join(root, c, 'node_modules', 'fauxqs', 'dist', 'app.js');
+      if (existsSync(f)) { entry = f; break; }
+    }
+  }
+  if (!entry) fatal('the SNS/SQS emulator (npm package fauxqs) is not installed: run `npm start` (it installs the workspace)');
+  const { buildApp } = await import(pathToFileURL(entry).href);
+  const app = buildApp({ logger: false });
+  await app.listen({ port, host: '127.0.0.1' });
+  return app;
+}
+
+async function createTopic(endpoint, name) {
+  const body = new URLSearchParams({ Action: 'CreateTopic', Name: name, Version: '2010-03-31' });
+  const res = await fetch(endpoint, {
+    method: 'POST', body,
+    headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: 'AWS4-HMAC-SHA256 Credential=local/20260101/us-east-1/sns/aws4_request, SignedHeaders=host, Signature=0' },
+  });
+  const text = await res.text();
+  const arn = /<TopicArn>([^<]+)<\/TopicArn>/.exec(text)?.[1];
+  if (!res.ok || !arn) throw new Error(`CreateTopic failed: ${res.status} ${text.slice(0, 200)}`);
+  return arn;
+}
+
+// ---------------------------------------------------------------- demo flags
+const DEMO_FLAGS = [
+  { key: 'new-checkout', type: 'boolean', variants: { on: true, off: false }, defaultVariant: 'off', enabled: true,
+    description: 'The redesigned checkout: 25% of users, everyone in the beta segment', tags: ['demo', 'checkout'], owner: 'payments',
+    rules: [
+      { description: 'beta testers', conditions: [{ attribute: 'beta', op: 'equals', value: true }], variant: 'on' },
+      { description: 'gradual rollout', conditions: [], rollout: { weights: [{ variant: 'on', weight: 25 }, { variant: 'off', weight: 75 }] } },
+    ] },
+  { key: 'banner-text', type: 'string', variants: { none: '', sale: 'Winter sale: 20% off', launch: 'New: flagraft 1.0' },
+    defaultVariant: 'none', enabled: true, tags: ['demo', 'marketing'],
+    rules: [{ conditions: [{ attribute: 'country', op: 'in', value: ['DE', 'AT', 'CH'] }], variant: 'sale' }] },
+  { key: 'search-results-per-page', type: 'number', variants: { small: 10, large: 50 }, defaultVariant: 'small', enabled: true, tags: ['demo'], rules: [] },
+  { key: 'maintenance-mode', type: 'boolean', variants: { on: true, off: false }, defaultVariant: 'on', offVariant: 'off', enabled: false,
+    description: 'Kill switch: turn on to show the maintenance page', tags: ['demo', 'ops'], rules: [] },
+];
+
+async function seedDemo(gatewayUrl, token) {
+  let created = 0;
+  for (const flag of DEMO_FLAGS) {
+    const res = await fetch(`${gatewayUrl}/api/v1/flags/${flag.key}`, {
+      method: 'PUT',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${token}`, 'if-none-match': '*' },
+      body: JSON.stringify(flag),
+    });
+    if (res.ok) created++;
+    else if (res.status !== 412 && res.status !== 409) say(`demo: ${flag.key}: ${res.status} ${(await res.text()).slice(0, 300)}`);
+  }
+  say(`demo: ${created} example flag(s) created (${DEMO_FLAGS.length - created} already there)`);
+}
+
+// ---------------------------------------------------------------- main
+async function main() {
+  const needBuilt = {
+    'consensus-node': 'apps/consensus-node/dist/main.js',
+    gateway: 'apps/gateway/dist/main.js',
+    'notification-relay': 'apps/notification-relay/dist/main.js',
+    dashboard: 'apps/dashboard/server/entry.node-server.js',
+  };
+  // Components not built yet are skipped with a warning (the stack is built
+  // by several teams at once); without consensus nodes there is nothing to run.
+  const built = Object.fromEntries(Object.entries(needBuilt).map(([a, f]) => [a, existsSync(join(root, f))]));
+  for (const [a, ok] of Object.entries(built)) if (!ok) say(`WARNING: ${a} is not built (${needBuilt[a]} missing): starting without it`);
+  if (!built['consensus-node']) {
+    const demo = join(root, 'packages/raft-core/dist/demo.js');
+    if (!existsSync(demo)) fatal('nothing is built yet: run `npm start`, which builds first');
+    say('the consensus node is not built: running the raft-core demo instead');
+    const r = spawnSync(process.execPath, [demo], { stdio: 'inherit' });
+    process.exit(r.status ?? 1);
+  }
+
+  if (opts.fresh && existsSync(dataDir)) {
+    stopLeftovers();
+    say(`--fresh: wiping ${dataDir}`);
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  stopLeftovers();
+
+  // Secrets made once and kept: cluster id, dashboard cookie secret, tokens (hashed).
+  const secretsFile = join(dataDir, 'secrets.json');
+  let secrets = existsSync(secretsFile) ? JSON.parse(readFileSync(secretsFile, 'utf8')) : undefined;
+  if (!secrets) {
+    secrets = { clusterId: `local-${randomBytes(4).toString('hex')}`, cookieSecret: randomBytes(32).toString('hex') };
+    writeJson(secretsFile, secrets);
+  }
+  const tokensFile = join(dataDir, 'tokens.json');
+  let newToken;
+  let tokens = existsSync(tokensFile) ? JSON.parse(readFileSync(tokensFile, 'utf8')) : [];
+  if (tokens.length === 0 || opts['new-admin-token']) {
+    newToken = (tokens.length === 0 && process.env.FLAGRAFT_ADMIN_TOKEN) || `fr_${randomBytes(24).toString('base64url')}`;
+    tokens = [...tokens, { name: tokens.length === 0 ? 'admin' : `admin-${tokens.length + 1}`, role: 'admin', sha256: sha256(newToken) }];
+    writeJson(tokensFile, tokens);
+  }
+
+  // Ports. Chosen once per data folder and kept: the consensus nodes store
+  // their peers' addresses, so a restart must bring them back on the same ports.
+  const portsFile = join(dataDir, 'ports.json');
+  let ports = existsSync(portsFile) ? { ...DEFAULT_PORTS, ...JSON.parse(readFileSync(portsFile, 'utf8')) } : undefined;
+  if (!ports) {
+    ports = { ...DEFAULT_PORTS, http: await freePort() };
+    if (opts.ports === 'free') for (const k of Object.keys(ports)) ports[k] = await freePort();
+    if (opts['https-port']) {
+      const p = Number(opts['https-port']);
+      if (!Number.isInteger(p) || p < 1 || p > 65535) fatal(`--https-port must be 1..65535, got ${opts['https-port']}`);
+      ports.https = p;
+    }
+    writeJson(portsFile, ports);
+  } else if (opts.ports || opts['https-port']) {
+    say(`using the ports chosen at the first start (${portsFile}); --fresh to choose again`);
+  }
+  for (const [k, p] of Object.entries(ports)) {
+    if (!(await portIsFree(p))) fatal(`port ${p} (${k}) is in use on 127.0.0.1: is flagraft already running? (ports are kept in ${portsFile}; --fresh with --ports free picks new ones)`);
+  }
+
+  // 1. SNS/SQS emulator + the topic the nodes publish to.
+  const sqsUrl = `http://127.0.0.1:${ports.sqs}`;
+  fauxqs = await startEmulator(ports.sqs);
+  const topicArn = await createTopic(sqsUrl, 'flagraft-changes');
+  say(`SNS/SQS emulator on ${sqsUrl} (topic ${topicArn})`);
+
+  const aws = {
+    AWS_ACCESS_KEY_ID: 'local', AWS_SECRET_ACCESS_KEY: 'local', AWS_REGION: 'us-east-1',
+    // The SDK versions are pinned to ones that run on Node 20; its notice about future releases is noise here.
+    AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+  };
+  const common = { FLAGRAFT_CLUSTER_ID: secrets.clusterId, FLAGRAFT_TOKENS_FILE: tokensFile };
+
+  // 2. Consensus nodes.
+  const nodeAddrs = [1, 2, 3].map((i) => `127.0.0.1:${ports[`node${i}`]}`);
+  const initialCluster = nodeAddrs.map((a, i) => `${i + 1}=${a}`).join(',');
+  for (let i = 1; i <= 3; i++) {
+    startProcess(`node-${i}`, process.execPath, [join(root, needBuilt['consensus-node'])], {
+      ...aws, FLAGRAFT_CLUSTER_ID: secrets.clusterId, FLAGRAFT_NODE_ID: String(i), FLAGRAFT_LISTEN: nodeAddrs[i - 1],
+      FLAGRAFT_INITIAL_CLUSTER: initialCluster, FLAGRAFT_DATA_DIR: join(dataDir, `node-${i}`),
+      FLAGRAFT_SNS_TOPIC_ARN: topicArn, FLAGRAFT_SNS_ENDPOINT: sqsUrl, FLAGRAFT_SNS_REGION: 'us-east-1',
+    });
+  }
+
+  // 3. Gateways, relay, dashboard.
+  const publicUrl = `https://localhost:${ports.https}`;
+  const caddyBin = opts['no-caddy'] ? undefined : findCaddy();
+  if (built.gateway) for (const i of [1, 2]) {
+    startProcess(`gateway-${i}`, process.execPath, [join(root, needBuilt.gateway)], {
+      ...common, FLAGRAFT_GATEWAY_HOST: '127.0.0.1', FLAGRAFT_GATEWAY_PORT: String(ports[`gateway${i}`]),
+      FLAGRAFT_GATEWAY_ID: `gateway-${i}`, FLAGRAFT_CLUSTER_ENDPOINTS: nodeAddrs.join(','),
+      // Caddy's health checks would fill the terminal; FLAGRAFT_ACCESS_LOG=all shows every request.
+      FLAGRAFT_ACCESS_LOG: process.env.FLAGRAFT_ACCESS_LOG ?? 'errors',
+      ...(caddyBin ? { FLAGRAFT_PUBLIC_URL: publicUrl } : {}),
+    });
+  }
+  if (built['notification-relay']) startProcess('relay', process.execPath, [join(root, needBuilt['notification-relay'])], {
+    ...common, ...aws, FLAGRAFT_RELAY_HOST: '127.0.0.1', FLAGRAFT_RELAY_PORT: String(ports.relay),
+    FLAGRAFT_AWS_ENDPOINT: sqsUrl, FLAGRAFT_AWS_REGION: 'us-east-1', FLAGRAFT_RELAY_CREATE_RESOURCES: '1',
+    FLAGRAFT_RELAY_TOPIC_ARN: topicArn, FLAGRAFT_RELAY_QUEUE_NAME: 'flagraft-relay-1',
+  });
+  const gatewayUrls = [1, 2].map((i) => `http://127.0.0.1:${ports[`gateway${i}`]}`);
+  // 4. Caddy in front, with the production Caddyfile and local settings.
+  const caddyDir = join(dataDir, 'caddy');
+  const caFile = join(caddyDir, 'pki', 'authorities', 'local', 'root.crt');
+  if (caddyBin) {
+    mkdirSync(caddyDir, { recursive: true });
+    startProcess('caddy', caddyBin, ['run', '--config', join(root, 'Caddyfile'), '--adapter', 'caddyfile'], {
+      HOME: caddyDir, XDG_DATA_HOME: caddyDir, XDG_CONFIG_HOME: caddyDir,
+      FLAGRAFT_DOMAIN: 'localhost', FLAGRAFT_CADDY_TLS: 'internal', FLAGRAFT_CADDY_ADMIN: 'off',
+      FLAGRAFT_CADDY_BIND: '127.0.0.1', FLAGRAFT_CADDY_HTTP_PORT: String(ports.http), FLAGRAFT_CADDY_HTTPS_PORT: String(ports.https),
+      FLAGRAFT_CADDY_STORAGE: caddyDir, FLAGRAFT_CADDY_ACCESS_LOG: join(caddyDir, 'access.log'),
+      FLAGRAFT_UPSTREAM_GATEWAYS: gatewayUrls.map((u) => u.replace('http://', '')).join(' '),
+      FLAGRAFT_UPSTREAM_RELAYS: `127.0.0.1:${ports.relay}`, FLAGRAFT_UPSTREAM_DASHBOARD: `127.0.0.1:${ports.dashboard}`,
+    });
+  } else {
+    say(opts['no-caddy'] ? 'Caddy disabled (--no-caddy): no HTTPS entry point' : 'Caddy is not installed (Debian: apt-get install caddy): running without the HTTPS entry point; use the gateway and dashboard URLs below');
+  }
+
+  // The dashboard reaches the gateways through Caddy, trusting its CA, which
+  // Caddy creates at its first start: wait for the file.
+  let dashboardGateway = gatewayUrls[0];
+  if (caddyBin) {
+    const deadline = Date.now() + READY_TIMEOUT_MS;
+    while (!existsSync(caFile) && Date.now() < deadline && !shuttingDown) await sleep(POLL_INTERVAL_MS);
+    if (existsSync(caFile)) dashboardGateway = publicUrl;
+  }
+  if (built.dashboard) startProcess('dashboard', process.execPath, [join(root, needBuilt.dashboard)], {
+    ...common, FLAGRAFT_DASHBOARD_HOST: '127.0.0.1', FLAGRAFT_DASHBOARD_PORT: String(ports.dashboard),
+    // Through Caddy when it runs, so the dashboard also survives a dead gateway.
+    FLAGRAFT_GATEWAY_URL: dashboardGateway,
+    ...(caddyBin ? { NODE_EXTRA_CA_CERTS: caFile } : {}), FLAGRAFT_RELAY_URL: `http://127.0.0.1:${ports.relay}`,
+    FLAGRAFT_DASHBOARD_COOKIE_SECRET: secrets.cookieSecret, FLAGRAFT_DASHBOARD_COOKIE_SECURE: caddyBin ? '1' : '0',
+    // Qwik City's CSRF check compares Origin with the server's own origin:
+    // behind Caddy that is https, which Caddy says in X-Forwarded-Proto.
+    PROTOCOL_HEADER: 'x-forwarded-proto',
+  }, join(root, 'apps', 'dashboard'));
+
+  // Wait until everything answers.
+  const checks = [
+    ...(built.gateway ? gatewayUrls.map((u, i) => ({ name: `gateway-${i + 1}`, url: `${u}/ready` })) : []),
+    ...(built['notification-relay'] ? [{ name: 'relay', url: `http://127.0.0.1:${ports.relay}/ready` }] : []),
+    ...(built.dashboard ? [{ name: 'dashboard', url: `http://127.0.0.1:${ports.dashboard}/health` }] : []),
+    ...(caddyBin && built.gateway ? [{ name: 'caddy', url: `${publicUrl}/api/v1/flags`, caddy: true }] : []),
+  ];
+  const deadline = Date.now() + READY_TIMEOUT_MS;
+  for (const c of checks) {
+    for (;;) {
+      if (shuttingDown) return;
+      const p = procs.find((q) => q.name === c.name);
+      if (p?.exited) return failStart(`${c.name} exited during start-up`);
+      let ca;
+      if (c.caddy) ca = existsSync(caFile) ? readFileSync(caFile) : undefined;
+      // Through Caddy, any answer from the gateway (401 without a token) means the path works.
+      const status = c.caddy && !ca ? 0 : await probe(c.url, ca);
+      if (c.caddy ? status > 0 && status < 500 : status === 200) break;
+      if (Date.now() > deadline) return failStart(`${c.name} not ready after ${READY_TIMEOUT_MS} ms (${c.url} answered ${status || 'nothing'})`);
+      await sleep(POLL_INTERVAL_MS);
+    }
+  }
+
+  const adminTokenFromEnv = newToken && newToken === process.env.FLAGRAFT_ADMIN_TOKEN;
+  if (opts.demo) await seedDemo(gatewayUrls[0], newToken ?? process.env.FLAGRAFT_ADMIN_TOKEN ?? '').catch((e) => say(`demo: ${e.message}`));
+
+  const info = {
+    pid: process.pid, dataDir, clusterId: secrets.clusterId,
+    url: caddyBin ? publicUrl : gatewayUrls[0], caFile: caddyBin ? caFile : undefined,
+    gateways: gatewayUrls, relay: `http://127.0.0.1:${ports.relay}`, dashboard: `http://127.0.0.1:${ports.dashboard}`,
+    nodes: nodeAddrs, sqs: sqsUrl, topicArn, ports,
+    processes: procs.map((p) => ({ name: p.name, pid: p.pid })),
+  };
+  writeJson(join(dataDir, 'stack.json'), info);
+
+  const lines = [
+    '',
+    'flagraft is running.',
+    caddyBin ? `  Dashboard + API   ${publicUrl}   (Caddy, TLS from its local CA)` : `  Dashboard         ${info.dashboard}`,
+    `  API (gateways)    ${gatewayUrls.join('  ')}`,
+    `  OFREP             ${info.url}/ofrep/v1/evaluate/flags/<key>`,
+    `  Live WebSocket    ${caddyBin ? publicUrl.replace('https', 'wss') : info.relay.replace('http', 'ws')}/ws`,
+    `  Consensus nodes   ${nodeAddrs.join('  ')}   (cluster ${secrets.clusterId})`,
+    `  Data              ${dataDir}   (kept across restarts; --fresh wipes it)`,
+    caddyBin ? `  Caddy root CA     ${caFile}` : '',
+    '',
+    newToken && !adminTokenFromEnv
+      ? `  Admin token (shown once, only its hash is stored):\n\n    ${newToken}\n`
+      : newToken ? '  Admin token: the one given in FLAGRAFT_ADMIN_TOKEN' : '  Admin token: shown at the first start (make another with --new-admin-token)',
+    '  Use it from a shell:',
+    `    export FLAGRAFT_URL=${info.url} FLAGRAFT_TOKEN=<admin token>${caddyBin ? ` NODE_EXTRA_CA_CERTS=${caFile}` : ''}`,
+    '    node apps/cli/dist/main.js flags list',
+    '',
+    'Press Ctrl-C to stop.',
+    '',
+  ];
+  for (const l of lines.filter((x) => x !== '')) say(l);
+}
+
+async function failStart(msg) {
+  say(`start-up failed: ${msg}`);
+  for (const p of procs.filter((q) => q.lastLines.length)) say(`  last lines of ${p.name}:\n${p.lastLines.map((l) => `    ${l}`).join('\n')}`);
+  await shutdown(1);
+}
+
+main().catch(async (err) => {
+  say(`start-up failed: ${err.stack ?? err}`);
+  await shutdown(1);
+});
