@@ -7,10 +7,11 @@
 // becomePreCandidate / becomeLeader install `stepFn` and `tickFn`; term
 // handling happens once, in step(), before dispatch.
 import { resolveConfig, type Config, type LogLevel, type Logger, type ResolvedConfig } from './config.js';
-import { Changer, encodeConfChange, enterJoint, isLeaveJoint, restoreConfState, type ChangeResult } from './confchange/confchange.js';
-import { ConfChangeError, ErrCompacted, ErrConfChangePending, ErrSnapshotTemporarilyUnavailable, invariant } from './errors.js';
+import { encodeConfChange, restoreConfState } from './confchange/confchange.js';
+import { ErrCompacted, ErrSnapshotTemporarilyUnavailable, invariant } from './errors.js';
 import { NO_LIMIT, RaftLog } from './log/raft-log.js';
 import { VoteResult } from './quorum/quorum.js';
+import { switchToConfig } from './membership.js';
 import { ReadOnly } from './read-only.js';
 import { stepCandidate } from './step-candidate.js';
 import { stepFollower } from './step-follower.js';
@@ -22,8 +23,6 @@ import {
   MessageType,
   NONE,
   StateType,
-  type ConfChange,
-  type ConfState,
   type Entry,
   type HardState,
   type Message,
@@ -89,7 +88,7 @@ export class Raft {
     const { hardState, confState } = this.cfg.storage.initialState();
     this.trk = new ProgressTracker(this.cfg.maxInflightMsgs, this.cfg.maxInflightBytes);
     const restored = restoreConfState(this.changerBase(), confState);
-    this.switchToConfig(restored);
+    switchToConfig(this, restored);
     if (hardState.term !== 0 || hardState.vote !== 0 || hardState.commit !== 0) this.loadState(hardState);
     if (this.cfg.applied > 0) this.raftLog.appliedTo(this.cfg.applied);
     this.becomeFollower(this.term, NONE);
@@ -132,12 +131,8 @@ export class Raft {
     return pr !== undefined && !pr.isLearner && !this.raftLog.hasPendingSnapshot();
   }
 
-  private changerBase() {
+  changerBase() {
     return { maxInflight: this.cfg.maxInflightMsgs, maxInflightBytes: this.cfg.maxInflightBytes, lastIndex: this.raftLog.lastIndex() };
-  }
-
-  private changer(): Changer {
-    return new Changer({ ...this.changerBase(), config: this.trk.config, progress: this.trk.progress });
   }
 
   // ---------------------------------------------------------------- sending
@@ -562,167 +557,9 @@ export class Raft {
     }
   }
 
-  // ---------------------------------------------------------------- follower handlers
-
-  handleAppendEntries(m: Message): void {
-    if (m.index < this.raftLog.committed) {
-      // Everything up to our commit is already known to match.
-      this.send(newMessage({ type: MessageType.MsgAppResp, to: m.from, index: this.raftLog.committed }));
-      return;
-    }
-    if (this.raftLog.lastIndex() === 0 && this.trk.config.voters.incoming.size === 0 && this.trk.config.learners.size === 0) {
-      // A joining node without any configuration cannot interpret a log that
-      // starts at index 1 (the bootstrap membership is not in the log): ask
-      // for a snapshot. Index 0 marks this; a normal follower never rejects prev index 0.
-      this.send(newMessage({ type: MessageType.MsgAppResp, to: m.from, index: 0, reject: true, rejectHint: 0 }));
-      return;
-    }
-    const last = this.raftLog.maybeAppend(m.index, m.logTerm, m.commit, m.entries);
-    if (last !== undefined) {
-      this.send(newMessage({ type: MessageType.MsgAppResp, to: m.from, index: last }));
-      return;
-    }
-    // Prev-log check failed (Figure 2, receiver rule 2). Hint the leader at
-    // the largest index whose term is <= the leader's prev term, so it can
-    // skip a whole conflicting term per round trip.
-    const hintIndex = Math.min(m.index, this.raftLog.lastIndex());
-    const hint = this.raftLog.findConflictByTerm(hintIndex, m.logTerm);
-    this.send(newMessage({ type: MessageType.MsgAppResp, to: m.from, index: m.index, reject: true, rejectHint: hint.index, logTerm: hint.term }));
-  }
-
-  handleHeartbeat(m: Message): void {
-    this.raftLog.commitTo(m.commit);
-    this.send(newMessage({ type: MessageType.MsgHeartbeatResp, to: m.from, context: m.context }));
-  }
-
-  handleSnapshot(m: Message): void {
-    const s = m.snapshot;
-    if (!s) return;
-    if (this.restore(s)) {
-      this.log('info', 'restored snapshot', { index: s.metadata.index, snapTerm: s.metadata.term });
-      this.send(newMessage({ type: MessageType.MsgAppResp, to: m.from, index: this.raftLog.lastIndex() }));
-    } else {
-      this.send(newMessage({ type: MessageType.MsgAppResp, to: m.from, index: this.raftLog.committed }));
-    }
-  }
-
-  /** Install a snapshot (thesis §5.1) unless we already have what it covers. */
-  restore(s: Snapshot): boolean {
-    if (s.metadata.index <= this.raftLog.committed) return false;
-    if (this.state !== StateType.Follower) {
-      // Defensive (etcd): only a follower of the sender's term gets here.
-      this.log('warn', 'attempted to restore snapshot as non-follower; should never happen');
-      this.becomeFollower(this.term + 1, NONE);
-      return false;
-    }
-    const cs = s.metadata.confState;
-    const members = [...cs.voters, ...cs.learners, ...cs.votersOutgoing];
-    if (!members.includes(this.id)) {
-      // A snapshot from before we were added: wait for a newer one.
-      this.log('warn', 'attempted to restore snapshot but it is not in the ConfState; should never happen', { index: s.metadata.index });
-      return false;
-    }
-    if (this.raftLog.matchTerm(s.metadata.index, s.metadata.term)) {
-      // We already have the entries: just fast-forward commit.
-      this.raftLog.commitTo(s.metadata.index);
-      return false;
-    }
-    this.raftLog.restore(s);
-    this.trk = new ProgressTracker(this.cfg.maxInflightMsgs, this.cfg.maxInflightBytes);
-    this.switchToConfig(restoreConfState(this.changerBase(), cs));
-    const pr = this.trk.progress.get(this.id)!;
-    pr.maybeUpdate(pr.next - 1);
-    return true;
-  }
-
-  // ---------------------------------------------------------------- membership
-
-  /** Build the result of applying cc to the current config without installing it (throws ConfChangeError). */
-  planConfChange(cc: ConfChange): ChangeResult {
-    const ch = this.changer();
-    if (isLeaveJoint(cc)) return ch.leaveJoint();
-    const j = enterJoint(cc);
-    if (j.joint) return ch.enterJoint(j.autoLeave, cc.changes);
-    return ch.simple(cc.changes);
-  }
-
-  applyConfChange(cc: ConfChange): ConfState {
-    return this.switchToConfig(this.planConfChange(cc));
-  }
-
-  /** Install a new configuration and react to it (a removed leader steps down). */
-  switchToConfig(res: ChangeResult): ConfState {
-    this.trk.config = res.config;
-    this.trk.progress = res.progress;
-    const cs = this.trk.confState();
-    const pr = this.trk.progress.get(this.id);
-    this.isLearner = pr?.isLearner ?? false;
-    if ((!pr || this.isLearner) && this.state === StateType.Leader) {
-      // This leader was removed (or demoted). Hand leadership to the most
-      // up-to-date voter at once instead of leaving the cluster to wait an
-      // election timeout, then step down (thesis §4.2.2).
-      let best = NONE;
-      let bestMatch = -1;
-      this.trk.visit((id, p) => {
-        if (id === this.id || p.isLearner || !this.trk.config.voters.has(id)) return;
-        if (p.match > bestMatch) {
-          best = id;
-          bestMatch = p.match;
-        }
-      });
-      if (best !== NONE && bestMatch === this.raftLog.lastIndex()) this.sendTimeoutNow(best);
-      this.log('info', 'leader removed from configuration; stepping down', { handoff: best });
-      this.becomeFollower(this.term, NONE);
-      return cs;
-    }
-    if (this.state !== StateType.Leader || cs.voters.length === 0) return cs;
-    // The quorum changed: maybe more is committed now; new members need appends.
-    this.maybeCommit();
-    this.needBcast = true;
-    if (this.leadTransferee !== NONE && !this.trk.config.voters.has(this.leadTransferee)) this.abortLeaderTransfer();
-    return cs;
-  }
-
-  /** Leader-side validation of a proposed conf change; throws a named error if it cannot be accepted now. */
-  checkConfChangeProposal(cc: ConfChange): void {
-    if (this.pendingConfIndex > this.raftLog.applied) {
-      throw ErrConfChangePending;
-    }
-    const alreadyJoint = this.trk.config.voters.isJoint();
-    const wantsLeaveJoint = isLeaveJoint(cc);
-    if (alreadyJoint && !wantsLeaveJoint) throw new ConfChangeError('must transition out of joint config first');
-    if (!alreadyJoint && wantsLeaveJoint) throw new ConfChangeError('not in joint state; refusing empty conf change');
-    // Dry run against the current config, which is exactly the config this
-    // change will be applied to (no other change is pending).
-    this.planConfChange(cc);
-  }
-
   // ---------------------------------------------------------------- misc
 
   abortLeaderTransfer(): void {
     this.leadTransferee = NONE;
-  }
-
-  responseToReadIndexReq(req: Message, readIndex: number): Message | undefined {
-    if (req.from === NONE || req.from === this.id) {
-      this.readStates.push({ index: readIndex, requestCtx: req.entries[0].data });
-      return undefined;
-    }
-    return newMessage({ type: MessageType.MsgReadIndexResp, to: req.from, index: readIndex, entries: req.entries });
-  }
-
-  /** ReadIndex step 2 (§6.4): record the commit index and confirm leadership with a heartbeat round. */
-  sendMsgReadIndexResponse(m: Message): void {
-    if (!this.readOnly.addRequest(this.raftLog.committed, m)) return;
-    const ctx = m.entries[0].data;
-    this.readOnly.recvAck(this.id, ctx);
-    this.bcastHeartbeatWithCtx(ctx);
-  }
-
-  releasePendingReadIndexMessages(): void {
-    if (this.pendingReadIndexMessages.length === 0 || !this.committedEntryInCurrentTerm()) return;
-    const msgs = this.pendingReadIndexMessages;
-    this.pendingReadIndexMessages = [];
-    for (const m of msgs) this.sendMsgReadIndexResponse(m);
   }
 }

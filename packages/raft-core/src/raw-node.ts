@@ -14,6 +14,7 @@
 import type { Config } from './config.js';
 import { decodeConfChange, encodeConfChange } from './confchange/confchange.js';
 import { ErrNoReady, ErrProposalDropped, ErrReadyOutstanding, ErrStepLocalMsg, ErrStepPeerNotFound, InvalidMessageError, NotLeaderError } from './errors.js';
+import { applyConfChange } from './membership.js';
 import { Raft } from './raft.js';
 import type { Status, ProgressStatus } from './status.js';
 import {
@@ -140,7 +141,7 @@ export class RawNode {
 
   /** Apply a committed ConfChange entry's change; returns the new membership (store it with the applied index). */
   applyConfChange(cc: ConfChange): ConfState {
-    return this.raft.applyConfChange(cc);
+    return applyConfChange(this.raft, cc);
   }
 
   /** The transport could not reach `id`: the leader stops pipelining to it. */

@@ -2,8 +2,9 @@
 // leader's commit index at arrival and is released once a quorum has
 // acknowledged a heartbeat carrying its context, proving that this node was
 // still the leader when the request arrived.
-import type { Message, NodeId } from './types.js';
-import { bytesKey } from './util.js';
+import type { Raft } from './raft.js';
+import { MessageType, NONE, type Message, type NodeId } from './types.js';
+import { bytesKey, newMessage } from './util.js';
 
 export interface ReadIndexStatus {
   req: Message;
@@ -62,4 +63,30 @@ export class ReadOnly {
     if (this.queue.length === 0) return undefined;
     return this.pending.get(this.queue[this.queue.length - 1])!.req.entries[0]?.data;
   }
+}
+
+// ---- the leader side of ReadIndex ----
+
+/** Hand a confirmed read to its requester: a ReadState locally, a MsgReadIndexResp to a follower. */
+export function responseToReadIndexReq(r: Raft, req: Message, readIndex: number): Message | undefined {
+  if (req.from === NONE || req.from === r.id) {
+    r.readStates.push({ index: readIndex, requestCtx: req.entries[0].data });
+    return undefined;
+  }
+  return newMessage({ type: MessageType.MsgReadIndexResp, to: req.from, index: readIndex, entries: req.entries });
+}
+
+/** ReadIndex step 2 (§6.4): record the commit index and confirm leadership with a heartbeat round. */
+export function sendMsgReadIndexResponse(r: Raft, m: Message): void {
+  if (!r.readOnly.addRequest(r.raftLog.committed, m)) return;
+  const ctx = m.entries[0].data;
+  r.readOnly.recvAck(r.id, ctx);
+  r.bcastHeartbeatWithCtx(ctx);
+}
+
+export function releasePendingReadIndexMessages(r: Raft): void {
+  if (r.pendingReadIndexMessages.length === 0 || !r.committedEntryInCurrentTerm()) return;
+  const msgs = r.pendingReadIndexMessages;
+  r.pendingReadIndexMessages = [];
+  for (const m of msgs) sendMsgReadIndexResponse(r, m);
 }

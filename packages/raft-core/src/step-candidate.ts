@@ -1,6 +1,7 @@
 // Candidate and pre-candidate behaviour (installed by becomeCandidate / becomePreCandidate).
 import { ErrProposalDropped } from './errors.js';
 import { CampaignType, type Raft } from './raft.js';
+import { handleAppendEntries, handleHeartbeat, handleSnapshot } from './step-follower.js';
 import { VoteResult } from './quorum/quorum.js';
 import { MessageType, NONE, StateType, type Message } from './types.js';
 
@@ -14,15 +15,15 @@ export function stepCandidate(r: Raft, m: Message): void {
     case MessageType.MsgApp:
       // A leader of our term exists (§5.2): give up.
       r.becomeFollower(m.term, m.from);
-      r.handleAppendEntries(m);
+      handleAppendEntries(r, m);
       return;
     case MessageType.MsgHeartbeat:
       r.becomeFollower(m.term, m.from);
-      r.handleHeartbeat(m);
+      handleHeartbeat(r, m);
       return;
     case MessageType.MsgSnap:
       r.becomeFollower(m.term, m.from);
-      r.handleSnapshot(m);
+      handleSnapshot(r, m);
       return;
     case myVoteRespType: {
       const res = r.poll(m.from, m.type, !m.reject);

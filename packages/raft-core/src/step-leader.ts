@@ -2,7 +2,8 @@
 import { ErrProposalDropped } from './errors.js';
 import type { Raft } from './raft.js';
 import { VoteResult } from './quorum/quorum.js';
-import { MAX_PENDING_READ_INDEX } from './read-only.js';
+import { MAX_PENDING_READ_INDEX, releasePendingReadIndexMessages, responseToReadIndexReq, sendMsgReadIndexResponse } from './read-only.js';
+import { checkConfChangeProposal } from './membership.js';
 import { ProgressState } from './tracker/progress.js';
 import { EntryType, MessageType, NONE, type Message } from './types.js';
 import { decodeConfChange } from './confchange/confchange.js';
@@ -66,7 +67,7 @@ export function stepLeader(r: Raft, m: Message): void {
           pr.inflights.freeLE(m.index);
         }
         if (r.maybeCommit()) {
-          r.releasePendingReadIndexMessages();
+          releasePendingReadIndexMessages(r);
           r.needBcast = true;
         } else if (oldPaused) {
           // The window was full and just opened: resume.
@@ -97,7 +98,7 @@ export function stepLeader(r: Raft, m: Message): void {
       const acks = r.readOnly.recvAck(m.from, m.context);
       if (!acks || r.trk.config.voters.voteResult(acks) !== VoteResult.Won) return;
       for (const rs of r.readOnly.advance(m.context)) {
-        const resp = r.responseToReadIndexReq(rs.req, rs.index);
+        const resp = responseToReadIndexReq(r, rs.req, rs.index);
         if (resp) r.send(resp);
       }
       return;
@@ -140,7 +141,7 @@ function stepProposal(r: Raft, m: Message): void {
   if (!r.trk.progress.has(r.id)) throw ErrProposalDropped; // removed from the config
   if (r.leadTransferee !== NONE) throw ErrProposalDropped; // §3.10: stop accepting while transferring
   for (const e of m.entries) {
-    if (e.type === EntryType.ConfChange) r.checkConfChangeProposal(decodeConfChange(e.data));
+    if (e.type === EntryType.ConfChange) checkConfChangeProposal(r, decodeConfChange(e.data));
   }
   if (!r.appendEntry(m.entries)) throw ErrProposalDropped;
   for (const e of m.entries) {
@@ -151,7 +152,7 @@ function stepProposal(r: Raft, m: Message): void {
 function stepReadIndex(r: Raft, m: Message): void {
   if (r.trk.isSingleton()) {
     // A single voter is trivially still the leader.
-    const resp = r.responseToReadIndexReq(m, r.raftLog.committed);
+    const resp = responseToReadIndexReq(r, m, r.raftLog.committed);
     if (resp) r.send(resp);
     return;
   }
@@ -162,5 +163,5 @@ function stepReadIndex(r: Raft, m: Message): void {
     if (r.pendingReadIndexMessages.length < MAX_PENDING_READ_INDEX) r.pendingReadIndexMessages.push(m);
     return;
   }
-  r.sendMsgReadIndexResponse(m);
+  sendMsgReadIndexResponse(r, m);
 }

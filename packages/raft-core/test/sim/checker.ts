@@ -162,3 +162,40 @@ export class Checker {
     }
   }
 }
+
+/**
+ * Entry (i, t) is committed: can a voter whose persisted log lacks it still
+ * collect a quorum of votes (by the §5.4.1 up-to-date rule) from the
+ * persisted logs of the voters, in every non-empty half of a joint config?
+ * Returns a description of such a voter, or undefined. Correct Raft never
+ * allows it: the majority that stored (i, t) refuses every such candidate.
+ */
+export function electableWithout(i: number, t: number, halves: NodeId[][], storages: Map<NodeId, Storage>): string | undefined {
+  const quorums = halves.filter((h) => h.length > 0);
+  const logOf = (id: NodeId): { last: number; term: number; has: boolean } | undefined => {
+    const st = storages.get(id);
+    if (!st) return undefined;
+    const last = st.lastIndex();
+    const term = st.term(last);
+    let has = true;
+    if (i >= st.firstIndex()) has = i <= last && st.term(i) === t;
+    else if (i > st.snapshot().metadata.index) has = false;
+    return { last, term, has };
+  };
+  const candidates = new Set(quorums.flat());
+  for (const cand of candidates) {
+    const c = logOf(cand);
+    if (!c || c.has) continue;
+    const wins = quorums.every((h) => {
+      let votes = 0;
+      for (const v of h) {
+        const l = logOf(v);
+        // v grants if the candidate's log is at least as up-to-date as its own.
+        if (l && (c.term > l.term || (c.term === l.term && c.last >= l.last))) votes++;
+      }
+      return votes > h.length / 2;
+    });
+    if (wins) return `node ${cand} lacks it and could still be elected (last ${c.last}/term ${c.term})`;
+  }
+  return undefined;
+}

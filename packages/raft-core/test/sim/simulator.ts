@@ -23,9 +23,10 @@ import {
   type Ready,
   type Rng,
 } from '../../src/index.js';
-import { Checker, type Violation } from './checker.js';
+import { Checker, electableWithout, type Violation } from './checker.js';
 import { KvStore, encodeKv } from './kv.js';
 import { Network } from './network.js';
+import { drawParams, type SimParams } from './params.js';
 
 /** A node ticks about every TICK_UNITS time units (per-node skew of +-1). */
 export const TICK_UNITS = 10;
@@ -42,29 +43,7 @@ export const MAX_MEMBERS = 6;
 /** Never go below this many voters through removals (so a removal never needs the removed node). */
 export const MIN_VOTERS = 3;
 
-export interface SimParams {
-  initialVoters: number;
-  dropRate: number;
-  dupRate: number;
-  maxDelay: number;
-  partitionRate: number;
-  /** Fraction of partitions and crashes aimed at the current leader (a nemesis that targets leadership). */
-  leaderFaultFraction: number;
-  oneWayFraction: number;
-  healRate: number;
-  crashRate: number;
-  midReadyCrashFraction: number;
-  writeRate: number;
-  readRate: number;
-  snapshotRate: number;
-  confChangeRate: number;
-  transferRate: number;
-  preVote: boolean;
-  checkQuorum: boolean;
-  maxEntriesPerMsg: number;
-  maxInflightMsgs: number;
-  maxSizePerMsg: number;
-}
+export type { SimParams } from './params.js';
 
 export interface SimOptions {
   seed: number;
@@ -98,33 +77,6 @@ export interface SimResult {
   violations: Violation[];
   stats: SimStats;
   timeUnits: number;
-}
-
-/** Draw a seed's own fault rates (swarm testing: some seeds are calm, some brutal, most in between). */
-export function drawParams(rng: Rng): SimParams {
-  const maybe = (p: number, v: () => number): number => (rng.next() < p ? v() : 0);
-  return {
-    initialVoters: rng.next() < 0.6 ? 3 : 5,
-    dropRate: maybe(0.7, () => rng.next() * 0.2),
-    dupRate: maybe(0.5, () => rng.next() * 0.1),
-    maxDelay: 1 + rng.int(rng.next() < 0.3 ? 60 : 15),
-    partitionRate: maybe(0.7, () => rng.next() * 0.006),
-    leaderFaultFraction: rng.next(),
-    oneWayFraction: rng.next(),
-    healRate: 0.001 + rng.next() * 0.01,
-    crashRate: maybe(0.7, () => rng.next() * 0.004),
-    midReadyCrashFraction: rng.next() * 0.5,
-    writeRate: 0.02 + rng.next() * 0.3,
-    readRate: rng.next() * 0.1,
-    snapshotRate: maybe(0.8, () => rng.next() * 0.3),
-    confChangeRate: maybe(0.6, () => rng.next() * 0.006),
-    transferRate: maybe(0.4, () => rng.next() * 0.002),
-    preVote: rng.next() < 0.75,
-    checkQuorum: rng.next() < 0.75,
-    maxEntriesPerMsg: 1 + rng.int(rng.next() < 0.5 ? 4 : 64),
-    maxInflightMsgs: 1 + rng.int(16),
-    maxSizePerMsg: 64 + rng.int(4096),
-  };
 }
 
 interface PendingRead {
@@ -263,48 +215,15 @@ export class Simulation {
     return best;
   }
 
-  /**
-   * Entry (i, t) just became committed: no voter whose persisted log lacks it
-   * may be able to collect a quorum of votes (by the §5.4.1 up-to-date rule)
-   * from the persisted logs of the voters, in both halves of a joint config.
-   */
+  /** Entry (i, t) just became committed: check no voter lacking it could still be elected. */
   private checkNoElectableNodeLacks(i: number, t: number, by: NodeId): void {
-    const reporter = this.nodes.get(by);
-    const raft = reporter?.raw?.raft;
+    const raft = this.nodes.get(by)?.raw?.raft;
     if (!raft) return;
     const cfg = raft.trk.config.voters;
-    const halves = [cfg.incoming.sorted(), cfg.outgoing.sorted()].filter((h) => h.length > 0);
-    const logOf = (id: NodeId): { last: number; term: number; has: boolean } | undefined => {
-      const n = this.nodes.get(id);
-      if (!n) return undefined;
-      const st = n.storage;
-      const last = st.lastIndex();
-      const term = st.term(last);
-      let has = true;
-      if (i >= st.firstIndex()) has = i <= last && st.term(i) === t;
-      else if (i > st.snapshot().metadata.index) has = false;
-      return { last, term, has };
-    };
-    for (const cand of cfg.ids()) {
-      const c = logOf(cand);
-      if (!c || c.has) continue;
-      const wins = halves.every((h) => {
-        let votes = 0;
-        for (const v of h) {
-          const l = logOf(v);
-          // v grants if the candidate's log is at least as up-to-date as its own.
-          if (l && (c.term > l.term || (c.term === l.term && c.last >= l.last))) votes++;
-        }
-        return votes > h.length / 2;
-      });
-      if (wins) {
-        this.checker.violate(
-          'unsafe-commit',
-          `entry (${i}, term ${t}) is committed (seen at node ${by}), but node ${cand} lacks it and could still be elected (last ${c.last}/term ${c.term})`,
-        );
-        return;
-      }
-    }
+    const storages = new Map<NodeId, MemoryStorage>();
+    for (const n of this.nodes.values()) storages.set(n.id, n.storage);
+    const who = electableWithout(i, t, [cfg.incoming.sorted(), cfg.outgoing.sorted()], storages);
+    if (who) this.checker.violate('unsafe-commit', `entry (${i}, term ${t}) is committed (seen at node ${by}), but ${who}`);
   }
 
   // ------------------------------------------------------------ ready loop
