@@ -1,4 +1,4 @@
-// Seeded pseudo-random numbers. The core never touches Math.random: every
+// Seeded pseudo-random numbers. The core never uses a global random source: every
 // randomized election timeout comes from the Rng in its Config, so a run is
 // reproducible from its seed (the one thing we do better than etcd).
 
