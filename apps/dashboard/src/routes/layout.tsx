@@ -1,9 +1,12 @@
-import { component$, Slot, useContextProvider, useStore, useVisibleTask$ } from '@builder.io/qwik';
+import { component$, Slot, useContextProvider, useSignal, useStore, useTask$, useVisibleTask$ } from '@builder.io/qwik';
 import { Link, routeLoader$, useLocation, useNavigate } from '@builder.io/qwik-city';
 import { applyFrame, LiveContext, reconnectDelayMs, type LiveStore } from '~/components/live';
 import { sessionView } from '~/server/request';
 
 export const useSessionView = routeLoader$((ev) => sessionView(ev));
+
+/** Shortest time between two data reloads asked for by relay `resync` frames, in ms. */
+const RESYNC_RELOAD_MIN_INTERVAL_MS = 5000;
 
 const NAV = [
   { href: '/flags', label: 'Flags' },
@@ -17,15 +20,24 @@ export default component$(() => {
   const nav = useNavigate();
   const live = useStore<LiveStore>({ state: 'connecting', since: 0, seq: 0, events: [], resync: 0 });
   useContextProvider(LiveContext, live);
+  // The signed-in user's name; a signal that only changes when the user does,
+  // so page navigations (which refresh the loader) keep the same socket.
+  const liveUser = useSignal(session.value?.name ?? '');
+  useTask$(({ track }) => {
+    const name = track(() => session.value?.name ?? '');
+    if (name !== liveUser.value) liveUser.value = name;
+  });
 
   // One WebSocket per tab, opened once the page is interactive.
   // eslint-disable-next-line qwik/no-use-visible-task
-  useVisibleTask$(({ cleanup }) => {
-    if (!session.value) return;
+  // Tracks the session so signing in (an SPA navigation) opens it, and signing out closes it.
+  useVisibleTask$(({ track, cleanup }) => {
+    if (!track(() => liveUser.value)) return;
     let ws: WebSocket | undefined;
     let attempt = 0;
     let timer: ReturnType<typeof setTimeout> | undefined;
     let stopped = false;
+    let lastReload = 0;
     const connect = () => {
       const url = new URL('/live', location.href);
       url.protocol = location.protocol === 'https:' ? 'wss:' : 'ws:';
@@ -39,8 +51,14 @@ export default component$(() => {
       sock.onmessage = (m) => {
         if (typeof m.data !== 'string') return;
         if (applyFrame(live, m.data) === 'resync') {
-          // The relay cannot prove we missed nothing: reload the data.
-          nav(loc.url.pathname + loc.url.search, { forceReload: true });
+          // The relay cannot prove we missed nothing: reload the page's data
+          // through the gateway and keep this socket (README of the relay).
+          // At most once per RESYNC_RELOAD_MIN_INTERVAL_MS.
+          const now = Date.now();
+          if (now - lastReload >= RESYNC_RELOAD_MIN_INTERVAL_MS) {
+            lastReload = now;
+            nav(location.pathname + location.search, { forceReload: true });
+          }
         }
       };
       sock.onclose = (e) => {
@@ -59,7 +77,7 @@ export default component$(() => {
       if (timer) clearTimeout(timer);
       ws?.close(1000);
     });
-  });
+  }, { strategy: 'document-ready' });
 
   if (!session.value) return <Slot />;
   const s = session.value;

@@ -167,8 +167,8 @@ export default component$(() => {
           <label for="size">Per page</label>
           <select id="size" name="size">
             {PAGE_SIZES.map((n) => (
-              <option key={n} value={String(n)} selected={n === q.pageSize}>
-                {n}
+              <option key={String(n)} value={String(n)} selected={n === q.pageSize}>
+                {String(n)}
               </option>
             ))}
           </select>

@@ -1,0 +1,30 @@
+import { component$ } from '@builder.io/qwik';
+import type { DiffEntry } from '~/lib/diff';
+
+/** A readable field-by-field diff: path, before, after. */
+export const DiffTable = component$((props: { entries: DiffEntry[]; caption: string; empty?: string }) => {
+  if (props.entries.length === 0) return <p class="muted small">{props.empty ?? 'No differences.'}</p>;
+  return (
+    <div class="table-wrap">
+      <table class="diff">
+        <caption class="visually-hidden">{props.caption}</caption>
+        <thead>
+          <tr>
+            <th scope="col">Field</th>
+            <th scope="col">Before</th>
+            <th scope="col">After</th>
+          </tr>
+        </thead>
+        <tbody>
+          {props.entries.map((d) => (
+            <tr key={d.path}>
+              <td>{d.path || '(whole document)'}</td>
+              <td class={d.kind !== 'added' ? 'before' : ''}>{d.kind === 'added' ? <span class="muted">—</span> : d.before}</td>
+              <td class={d.kind !== 'removed' ? 'after' : ''}>{d.kind === 'removed' ? <span class="muted">—</span> : d.after}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </div>
+  );
+});

@@ -1,0 +1,29 @@
+import { component$ } from '@builder.io/qwik';
+import { Link, routeLoader$, type DocumentHead } from '@builder.io/qwik-city';
+import { FlagEditor } from '~/components/flag-editor';
+import { canEdit, gatewayFor } from '~/server/request';
+
+export { useSaveFlag, useDeleteFlag } from '~/server/flag-actions';
+
+export const useNewFlag = routeLoader$(async (ev) => {
+  if (!canEdit(ev)) throw ev.redirect(302, '/flags');
+  const segments = await gatewayFor(ev).listSegments().catch(() => []);
+  return { segmentNames: segments.map((s) => s.segment.name).sort() };
+});
+
+export default component$(() => {
+  const data = useNewFlag();
+  return (
+    <section aria-labelledby="new-title">
+      <div class="page-head">
+        <h1 id="new-title">New flag</h1>
+        <div class="actions">
+          <Link href="/flags">Back to flags</Link>
+        </div>
+      </div>
+      <FlagEditor canEdit={true} segmentNames={data.value.segmentNames} />
+    </section>
+  );
+});
+
+export const head: DocumentHead = { title: 'New flag' };

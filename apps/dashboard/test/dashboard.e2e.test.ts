@@ -1,0 +1,226 @@
+// End to end in headless Chromium against the real stack (test/stack.ts):
+// 3-node cluster, gateway, relay on fauxqs, the built dashboard process.
+// The tests run in order and share one stack: create -> toggle -> live ->
+// conflict -> history -> delete, then the reader's view.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { launchBrowser, screenshot, signIn } from './browser';
+import { NAMES, startStack, TOKENS, waitFor, type Stack } from './stack';
+
+let stack: Stack;
+let browser: Browser;
+const contexts: BrowserContext[] = [];
+const KEY = `checkout-${Date.now().toString(36)}`;
+
+async function newPage(token: string, viewport = { width: 1280, height: 900 }): Promise<Page> {
+  const ctx = await browser.newContext({ viewport });
+  contexts.push(ctx);
+  const page = await ctx.newPage();
+  page.on('pageerror', (e) => process.stderr.write(`pageerror: ${e.message}\n`));
+  await signIn(page, stack.dashboardUrl, token);
+  return page;
+}
+
+async function live(page: Page): Promise<void> {
+  await page.locator('[data-testid="live-indicator"][data-state="live"]').waitFor({ timeout: 20_000 });
+}
+
+beforeAll(async () => {
+  stack = await startStack({ log: (m) => process.stderr.write(m + '\n') });
+  browser = await launchBrowser();
+  // A segment for the rule to reference.
+  const seg = await stack.api('PUT', '/api/v1/segments/beta-testers', {
+    name: 'beta-testers',
+    description: 'People in the beta programme',
+    conditions: [{ attribute: 'beta', op: 'equals', value: true }],
+  });
+  expect(seg.status).toBeLessThan(300);
+}, 240_000);
+
+afterAll(async () => {
+  for (const c of contexts) await c.close().catch(() => {});
+  await browser?.close().catch(() => {});
+  await stack?.stop();
+}, 60_000);
+
+describe('dashboard in Chromium against the real stack', () => {
+  let eddie: Page;
+  let erin: Page;
+
+  it('signs in; the session cookie is HttpOnly and the token is not in the page', async () => {
+    eddie = await newPage(TOKENS.editor);
+    await expect(eddie.getByText(NAMES.editor, { exact: false }).first().isVisible()).resolves.toBe(true);
+    const cookies = await eddie.context().cookies();
+    const session = cookies.find((c) => c.name === 'flagraft_session');
+    expect(session?.httpOnly).toBe(true);
+    expect(session?.sameSite).toBe('Lax');
+    expect(session?.value).not.toContain(TOKENS.editor);
+    expect(await eddie.evaluate(() => document.cookie)).not.toContain('flagraft_session');
+    expect(await eddie.content()).not.toContain(TOKENS.editor);
+    await live(eddie);
+    await screenshot(eddie, 'flags-list');
+  });
+
+  it('creates a flag with a targeting rule and a percentage rollout', async () => {
+    await eddie.goto(`${stack.dashboardUrl}/flags/new`);
+    await eddie.locator('#flag-key').fill(KEY);
+    await eddie.locator('#flag-desc').fill('The new checkout flow');
+    await eddie.locator('#flag-tags').fill('payments, web');
+    await eddie.getByTestId('add-rule').click();
+    await eddie.locator('#rule-0-cond-0-attr').fill('country');
+    await eddie.locator('#rule-0-cond-0-val').fill('DE');
+    await eddie.locator('#rule-0-segs').fill('beta-testers');
+    await eddie.getByTestId('rule-0-rollout').check();
+    await eddie.getByTestId('rule-0-weight-on').fill('30');
+    await eddie.getByTestId('rule-0-weight-off').fill('60');
+    await expect(eddie.getByTestId('rule-0-total').textContent()).resolves.toContain('must add up to 100');
+    await eddie.getByTestId('rule-0-weight-off').fill('70');
+    await waitFor(async () => (await eddie.getByTestId('rule-0-total').textContent())?.includes('100%'), 'total 100%');
+    await screenshot(eddie, 'flag-new');
+    await eddie.getByTestId('save').click();
+    await eddie.getByText('Flag created.').waitFor();
+    const got = await stack.api('GET', `/api/v1/flags/${KEY}`);
+    expect(got.status).toBe(200);
+    expect(got.body.updatedBy).toBe(NAMES.editor);
+    expect(got.body.flag).toMatchObject({
+      key: KEY,
+      type: 'boolean',
+      enabled: true,
+      description: 'The new checkout flow',
+      tags: ['payments', 'web'],
+      rules: [
+        {
+          conditions: [{ attribute: 'country', op: 'equals', value: 'DE' }],
+          segments: ['beta-testers'],
+          rollout: { weights: [{ variant: 'on', weight: 30 }, { variant: 'off', weight: 70 }] },
+        },
+      ],
+    });
+    await screenshot(eddie, 'flag-editor');
+  });
+
+  it('toggles the kill switch with confirmation, and a second browser sees it live without reload', async () => {
+    erin = await newPage(TOKENS.editor2);
+    await erin.goto(`${stack.dashboardUrl}/flags?q=${KEY}`);
+    await live(erin);
+    await erin.evaluate(() => ((window as unknown as { __noReload: number }).__noReload = 1));
+    const erinSwitch = erin.getByTestId(`toggle-${KEY}`);
+    await expect(erinSwitch.getAttribute('aria-checked')).resolves.toBe('true');
+
+    await eddie.goto(`${stack.dashboardUrl}/flags?q=${KEY}`);
+    await live(eddie);
+    await eddie.getByTestId(`toggle-${KEY}`).click();
+    const dialog = eddie.getByTestId('toggle-dialog');
+    await dialog.waitFor();
+    await expect(dialog.textContent()).resolves.toContain('Kill switch');
+    await screenshot(eddie, 'toggle-confirm', false);
+    await eddie.getByTestId('toggle-confirm').click();
+    await eddie.getByTestId('list-message').waitFor();
+    await expect(eddie.getByTestId(`toggle-${KEY}`).getAttribute('aria-checked')).resolves.toBe('false');
+    expect((await stack.api('GET', `/api/v1/flags/${KEY}`)).body.flag.enabled).toBe(false);
+
+    // Erin's page updates in place through the relay WebSocket.
+    await erin.waitForFunction((key) => document.querySelector(`[data-testid="toggle-${key}"]`)?.getAttribute('aria-checked') === 'false', KEY, { timeout: 20_000 });
+    expect(await erin.evaluate(() => (window as unknown as { __noReload?: number }).__noReload)).toBe(1);
+    await expect(erin.locator(`tr[data-key="${KEY}"]`).getAttribute('class')).resolves.toMatch(/flash-/);
+    await screenshot(erin, 'live-update');
+  });
+
+  it('conflicting edits: the second save gets the conflict dialog, then reapplies on top', async () => {
+    await eddie.goto(`${stack.dashboardUrl}/flags/${KEY}`);
+    await erin.goto(`${stack.dashboardUrl}/flags/${KEY}`);
+    await live(erin);
+    await eddie.locator('#flag-desc').fill('Eddie was here');
+    await erin.locator('#flag-owner').fill('team-payments');
+    await eddie.getByTestId('save').click();
+    await eddie.getByText(/Saved: revision \d+/).waitFor();
+    // Erin's editor learns of it live, before she saves.
+    await erin.getByTestId('remote-change').waitFor({ timeout: 20_000 });
+    await erin.getByTestId('save').click();
+    const dialog = erin.getByTestId('conflict-dialog');
+    await dialog.getByText('Someone else changed this flag').waitFor();
+    const text = (await dialog.textContent()) ?? '';
+    expect(text).toContain(NAMES.editor);
+    expect(text).toContain('description');
+    expect(text).toContain('owner');
+    await screenshot(erin, 'conflict-dialog', false);
+    // Nothing was overwritten.
+    const mid = await stack.api('GET', `/api/v1/flags/${KEY}`);
+    expect(mid.body.flag.description).toBe('Eddie was here');
+    expect(mid.body.flag.owner).toBeUndefined();
+    await erin.getByTestId('conflict-reapply').click();
+    await erin.getByTestId('save').click();
+    await erin.getByText(/Saved: revision \d+/).waitFor();
+    const after = await stack.api('GET', `/api/v1/flags/${KEY}`);
+    expect(after.body.flag).toMatchObject({ description: 'Eddie was here', owner: 'team-payments' });
+    expect(after.body.updatedBy).toBe(NAMES.editor2);
+  });
+
+  it('history shows every change with the right actor and a readable diff', async () => {
+    await eddie.goto(`${stack.dashboardUrl}/flags/${KEY}/history`);
+    const entries = eddie.getByTestId('history-entry');
+    await entries.first().waitFor();
+    const actors = await entries.evaluateAll((els) => els.map((e) => e.getAttribute('data-actor')));
+    // Newest first: erin's owner, eddie's description, eddie's toggle, eddie's create.
+    expect(actors).toEqual([NAMES.editor2, NAMES.editor, NAMES.editor, NAMES.editor]);
+    const api = await stack.api('GET', `/api/v1/flags/${KEY}/history`);
+    expect(api.body.changes.map((c: { actor: string }) => c.actor).sort()).toEqual([...actors].sort());
+    const newest = (await entries.first().textContent()) ?? '';
+    expect(newest).toContain('owner');
+    expect(newest).toContain('"team-payments"');
+    await screenshot(eddie, 'history');
+  });
+
+  it('deletes with typed confirmation', async () => {
+    await eddie.goto(`${stack.dashboardUrl}/flags/${KEY}`);
+    await eddie.getByTestId('delete').click();
+    const submit = eddie.getByTestId('delete-submit');
+    await expect(submit.isDisabled()).resolves.toBe(true);
+    await eddie.getByTestId('delete-confirm').fill(KEY.slice(0, -1));
+    await expect(submit.isDisabled()).resolves.toBe(true);
+    await eddie.getByTestId('delete-confirm').fill(KEY);
+    await waitFor(async () => !(await submit.isDisabled()), 'delete enabled');
+    await screenshot(eddie, 'delete-confirm', false);
+    await submit.click();
+    await eddie.waitForURL(/\/flags\?deleted=/);
+    expect((await stack.api('GET', `/api/v1/flags/${KEY}`)).status).toBe(404);
+  });
+
+  it('a reader sees no edit controls', async () => {
+    await stack.api('PUT', '/api/v1/flags/reader-visible', {
+      key: 'reader-visible',
+      type: 'string',
+      variants: { a: 'x', b: 'y' },
+      defaultVariant: 'a',
+      enabled: true,
+      rules: [],
+    });
+    const rita = await newPage(TOKENS.reader);
+    await rita.goto(`${stack.dashboardUrl}/flags?q=reader-visible`);
+    await rita.locator('tr[data-key="reader-visible"]').waitFor();
+    expect(await rita.getByRole('switch').count()).toBe(0);
+    expect(await rita.getByRole('link', { name: 'New flag' }).count()).toBe(0);
+    await rita.goto(`${stack.dashboardUrl}/flags/reader-visible`);
+    await rita.getByText('Read-only').waitFor();
+    expect(await rita.getByTestId('save').count()).toBe(0);
+    expect(await rita.getByTestId('delete').count()).toBe(0);
+    expect(await rita.getByTestId('add-rule').count()).toBe(0);
+    await screenshot(rita, 'reader-flag');
+    await rita.goto(`${stack.dashboardUrl}/flags/new`);
+    await rita.getByRole('heading', { name: 'Flags', exact: true }).waitFor();
+  });
+
+  it('cluster page shows members and the leader, and a phone-width list renders', async () => {
+    await eddie.goto(`${stack.dashboardUrl}/cluster`);
+    await eddie.getByTestId('cluster-member').first().waitFor();
+    expect(await eddie.getByTestId('cluster-member').count()).toBe(3);
+    await expect(eddie.getByTestId('cluster-leader').textContent()).resolves.toMatch(/node \d/);
+    const first = await eddie.getByTestId('cluster-updated').textContent();
+    await waitFor(async () => (await eddie.getByTestId('cluster-updated').textContent()) !== first, 'cluster refresh', 10_000);
+    await screenshot(eddie, 'cluster');
+    const phone = await newPage(TOKENS.admin, { width: 390, height: 844 });
+    await screenshot(phone, 'flags-phone', false);
+    const overflow = await phone.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    expect(overflow).toBeLessThanOrEqual(0);
+  });
+});

@@ -1,0 +1,184 @@
+// The real stack for the dashboard's end-to-end tests: fauxqs (SNS/SQS
+// emulator, in process), a notification relay with its own queue, a 3-node
+// consensus cluster (real processes, SQLite, gRPC) publishing to SNS, a
+// gateway, and the built dashboard as its own process. Every port is free
+// (port 0); everything binds 127.0.0.1 and is stopped by stop(), by PID.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { once } from 'node:events';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { startFauxqs, type FauxqsServer } from 'fauxqs';
+import { createTokenStore, hashToken } from '@flagraft/auth';
+import { startLocalCluster, type LocalCluster } from '@flagraft/consensus-node';
+import { createGateway, type Gateway } from '@flagraft/gateway';
+import { createRelay, type Relay } from '@flagraft/notification-relay';
+
+export const APP_DIR = fileURLToPath(new URL('..', import.meta.url));
+const SERVER_ENTRY = fileURLToPath(new URL('../server/entry.node-server.js', import.meta.url));
+
+export const TOKENS = {
+  admin: `admin-${randomBytes(8).toString('hex')}`,
+  editor: `editor-${randomBytes(8).toString('hex')}`,
+  editor2: `editor2-${randomBytes(8).toString('hex')}`,
+  reader: `reader-${randomBytes(8).toString('hex')}`,
+};
+export const NAMES = { admin: 'ada', editor: 'eddie', editor2: 'erin', reader: 'rita' } as const;
+
+const tokenEntries = [
+  { name: NAMES.admin, role: 'admin' as const, sha256: hashToken(TOKENS.admin) },
+  { name: NAMES.editor, role: 'editor' as const, sha256: hashToken(TOKENS.editor) },
+  { name: NAMES.editor2, role: 'editor' as const, sha256: hashToken(TOKENS.editor2) },
+  { name: NAMES.reader, role: 'reader' as const, sha256: hashToken(TOKENS.reader) },
+];
+
+/** Polls `cond` until it holds or `timeoutMs` passes. */
+export async function waitFor<T>(cond: () => T | undefined | false | Promise<T | undefined | false>, what: string, timeoutMs = 15_000, everyMs = 25): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await cond();
+    if (v) return v;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for: ${what}`);
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+}
+
+export interface Stack {
+  dashboardUrl: string;
+  gatewayUrl: string;
+  relayUrl: string;
+  cluster: LocalCluster;
+  gateway: Gateway;
+  dashboardLogs: string[];
+  /** Calls the gateway REST API as the admin token. */
+  api(method: string, path: string, body?: unknown, headers?: Record<string, string>): Promise<{ status: number; body: any }>;
+  stop(): Promise<void>;
+}
+
+export async function startStack(opts: { log?: (msg: string) => void } = {}): Promise<Stack> {
+  if (!existsSync(SERVER_ENTRY)) throw new Error(`${SERVER_ENTRY} is missing: run \`pnpm --filter @flagraft/dashboard build\` first`);
+  const say = opts.log ?? (() => {});
+  const cleanups: (() => Promise<void>)[] = [];
+  const stop = async () => {
+    for (const c of cleanups.reverse()) await c().catch(() => {});
+    cleanups.length = 0;
+  };
+  try {
+    const fauxqs: FauxqsServer = await startFauxqs({ port: 0, logger: false, host: '127.0.0.1' });
+    cleanups.push(() => fauxqs.stop());
+    const awsEndpoint = `http://127.0.0.1:${fauxqs.port}`;
+    const creds = { accessKeyId: 'test', secretAccessKey: 'test' };
+    let topicArn = '';
+    const relay: Relay = createRelay({
+      host: '127.0.0.1',
+      port: 0,
+      aws: { region: 'us-east-1', endpoint: awsEndpoint, credentials: creds },
+      auth: createTokenStore(tokenEntries),
+      queueName: `dash-e2e-${process.pid}-${Date.now().toString(36)}`,
+      waitTimeSeconds: 1,
+      pollers: 2,
+      processMetrics: false,
+      provision: { topicName: `dash-e2e-topic-${process.pid}-${Date.now().toString(36)}`, maxReceiveCount: 3, rawDelivery: false },
+      logLevel: 'warn',
+      log: (level, msg, fields) => {
+        if (msg.startsWith('provisioned') && fields && typeof (fields as Record<string, unknown>).topicArn === 'string') {
+          topicArn = (fields as Record<string, string>).topicArn;
+        }
+        if (level === 'error' || level === 'warn') say(`relay ${level}: ${msg} ${JSON.stringify(fields ?? {})}`);
+      },
+    } as Parameters<typeof createRelay>[0]);
+    await relay.start();
+    cleanups.push(() => relay.close());
+    if (!topicArn) throw new Error('relay did not report the topic it provisioned');
+    say(`relay ${relay.url} topic ${topicArn}`);
+
+    const cluster = await startLocalCluster({
+      size: 3,
+      env: { FLAGRAFT_SNS_TOPIC_ARN: topicArn, FLAGRAFT_SNS_ENDPOINT: awsEndpoint, FLAGRAFT_SNS_REGION: 'us-east-1' },
+    });
+    cleanups.push(() => cluster.stop());
+    say(`cluster ${cluster.endpoints.join(',')}`);
+
+    const gateway = createGateway({
+      host: '127.0.0.1',
+      port: 0,
+      clusterEndpoints: cluster.endpoints,
+      clusterId: cluster.clusterId,
+      tokens: createTokenStore(tokenEntries),
+      accessLog: 'errors',
+      logLevel: 'warn',
+      logWrite: (line) => say(`gateway: ${line.trim()}`),
+    });
+    await gateway.start();
+    cleanups.push(() => gateway.close());
+    const gatewayUrl = gateway.url();
+    await waitFor(async () => (await fetch(`${gatewayUrl}/ready`).catch(() => undefined))?.ok, 'gateway ready', 60_000, 100);
+    say(`gateway ${gatewayUrl}`);
+
+    const dash = await startDashboard({ gatewayUrl, relayUrl: relay.url, say });
+    cleanups.push(dash.stop);
+
+    const api: Stack['api'] = async (method, path, body, headers = {}) => {
+      const res = await fetch(gatewayUrl + path, {
+        method,
+        headers: { authorization: `Bearer ${TOKENS.admin}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}), ...headers },
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
+      const text = await res.text();
+      return { status: res.status, body: text ? JSON.parse(text) : undefined };
+    };
+    return { dashboardUrl: dash.url, gatewayUrl, relayUrl: relay.url, cluster, gateway, dashboardLogs: dash.logs, api, stop };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+}
+
+/** Starts the built dashboard (`server/entry.node-server.js`) as a child process on a free port. */
+export async function startDashboard(o: { gatewayUrl: string; relayUrl: string; say?: (m: string) => void }): Promise<{ url: string; pid: number; logs: string[]; stop(): Promise<void> }> {
+  const logs: string[] = [];
+  const child: ChildProcess = spawn(process.execPath, [SERVER_ENTRY], {
+    cwd: APP_DIR,
+    env: {
+      PATH: process.env.PATH ?? '',
+      NODE_ENV: 'production',
+      FLAGRAFT_DASHBOARD_PORT: '0',
+      FLAGRAFT_DASHBOARD_HOST: '127.0.0.1',
+      FLAGRAFT_GATEWAY_URL: o.gatewayUrl,
+      FLAGRAFT_RELAY_URL: o.relayUrl,
+      FLAGRAFT_DASHBOARD_COOKIE_SECRET: randomBytes(32).toString('hex'),
+      FLAGRAFT_TOKENS: JSON.stringify(tokenEntries),
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let port = 0;
+  const onLine = (chunk: Buffer) => {
+    for (const line of chunk.toString().split('\n').filter(Boolean)) {
+      logs.push(line);
+      try {
+        const j = JSON.parse(line);
+        if (j.msg === 'listening') port = j.port;
+        if (j.level === 'error' || j.level === 'warn') o.say?.(`dashboard: ${line}`);
+      } catch {
+        o.say?.(`dashboard: ${line}`);
+      }
+    }
+  };
+  child.stdout!.on('data', onLine);
+  child.stderr!.on('data', onLine);
+  const stop = async () => {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    const exited = once(child, 'exit');
+    process.kill(child.pid!, 'SIGTERM');
+    const t = setTimeout(() => child.exitCode === null && process.kill(child.pid!, 'SIGKILL'), 5000);
+    await exited;
+    clearTimeout(t);
+  };
+  try {
+    await waitFor(() => port || (child.exitCode !== null && Promise.reject(new Error(`dashboard exited: ${logs.join('\n')}`))), 'dashboard listening', 20_000);
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  return { url: `http://127.0.0.1:${port}`, pid: child.pid!, logs, stop };
+}
