@@ -1,8 +1,8 @@
-// pnpm --filter @flagraft/raft-core sim -- --seeds 1000 [--start N] [--seed N] [--bug NAME] [--fault-units N] [--verbose]
+// pnpm --filter @flagraft/raft-core sim -- --seeds 1000 [--start N] [--seed N] [--bug NAME] [--fault-units N] [--verbose] [--dump]
 // Runs seeds, prints totals (faults by kind, elections, snapshots,
 // membership changes, violations) and, for any failing seed, the one
 // command that replays it.
-import { runSeed, type SimStats } from './simulator.js';
+import { Simulation, type SimStats } from './simulator.js';
 import { BUGS, type BugName } from './bugs.js';
 
 interface Args {
@@ -12,10 +12,12 @@ interface Args {
   bug?: BugName;
   faultUnits?: number;
   verbose: boolean;
+  /** Print every node's final status (for replaying one seed). */
+  dump: boolean;
 }
 
 function parseArgs(argv: string[]): Args {
-  const a: Args = { seeds: 100, start: 1, verbose: false };
+  const a: Args = { seeds: 100, start: 1, verbose: false, dump: false };
   const num = (flag: string, v: string | undefined): number => {
     const n = Number(v);
     if (!Number.isSafeInteger(n) || n < 0) throw new Error(`${flag} needs a non-negative integer, got ${String(v)}`);
@@ -33,7 +35,8 @@ function parseArgs(argv: string[]): Args {
       if (!(b in BUGS)) throw new Error(`--bug must be one of ${Object.keys(BUGS).join(', ')}, got ${String(b)}`);
       a.bug = b;
     } else if (f === '--verbose') a.verbose = true;
-    else throw new Error(`unknown flag ${f} (use --seeds N, --start N, --seed N, --bug NAME, --fault-units N, --verbose)`);
+    else if (f === '--dump') a.dump = true;
+    else throw new Error(`unknown flag ${f} (use --seeds N, --start N, --seed N, --bug NAME, --fault-units N, --verbose, --dump)`);
   }
   return a;
 }
@@ -57,7 +60,13 @@ function main(): void {
   const t0 = performance.now();
   let done = 0;
   for (const seed of seeds) {
-    const r = runSeed({ seed, faultUnits: args.faultUnits, makeRawNode: args.bug ? BUGS[args.bug] : undefined });
+    const sim = new Simulation({ seed, faultUnits: args.faultUnits, makeRawNode: args.bug ? BUGS[args.bug] : undefined });
+    const r = sim.run();
+    if (args.dump) {
+      for (const n of sim.nodes.values()) {
+        console.log(JSON.stringify({ node: n.id, up: n.up, decommissioned: n.decommissioned, status: n.raw?.status() }));
+      }
+    }
     for (const [k, v] of Object.entries(r.stats.faults)) totals.faults[k] = (totals.faults[k] ?? 0) + v;
     for (const [k, v] of Object.entries(r.stats.confChangesProposed)) totals.confChangesProposed[k] = (totals.confChangesProposed[k] ?? 0) + v;
     for (const k of ['elections', 'snapshotsCreated', 'snapshotsInstalled', 'membershipChanges', 'writesCommitted', 'readsChecked', 'transfers', 'messagesDelivered'] as const) {

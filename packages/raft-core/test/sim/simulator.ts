@@ -38,6 +38,8 @@ export const READ_TIMEOUT_UNITS = 3000;
 export const DEFAULT_FAULT_UNITS = 3000;
 /** After healing, a leader, a commit and a read must happen within this. Unit: time units (= 500 ticks). */
 export const DEFAULT_LIVENESS_UNITS = 5000;
+/** In the liveness phase a client retries a read that got no answer within this. Unit: time units (= 50 ticks). */
+export const LIVENESS_READ_RETRY_UNITS = 500;
 /** At most this many members (voters + learners) at once. */
 export const MAX_MEMBERS = 6;
 /** Never go below this many voters through removals (so a removal never needs the removed node). */
@@ -539,7 +541,7 @@ export class Simulation {
     for (const n of this.nodes.values()) if (!n.up && !n.decommissioned) n.restartAt = this.now;
     const marker = `live${this.opts.seed}`;
     let proposed: { index: number; node: SimNode } | undefined;
-    let readCtx: { ctx: string; node: SimNode } | undefined;
+    let readCtx: { ctx: string; node: SimNode; at: number } | undefined;
     const until = this.now + bound;
     while (this.now < until) {
       this.step();
@@ -550,11 +552,15 @@ export class Simulation {
         const l = this.leader();
         if (!readCtx && l) {
           const ctx = this.tryRead(l, 'live');
-          if (ctx) readCtx = { ctx, node: l };
+          if (ctx) readCtx = { ctx, node: l, at: this.now };
         }
         if (readCtx && !readCtx.node.reads.has(readCtx.ctx)) {
           if (!readCtx.node.up) readCtx = undefined;
           else return true;
+        } else if (readCtx && this.now - readCtx.at > LIVENESS_READ_RETRY_UNITS) {
+          // The read was lost with a leader change: the client times out and retries.
+          readCtx.node.reads.delete(readCtx.ctx);
+          readCtx = undefined;
         }
         continue;
       }
