@@ -75,9 +75,22 @@ export interface RequestInfo {
 }
 
 const infoKey = Symbol('flagraft.request');
+/** Distinct (method, route, status) label sets whose metric children are cached. */
+const MAX_LABEL_SETS = 1000;
 
 export function requestInfo(req: IncomingMessage): RequestInfo {
   return (req as unknown as Record<symbol, RequestInfo>)[infoKey];
+}
+
+type Children = { count: { inc(): void }; duration: { observe(v: number): void } };
+const caches = new WeakMap<GatewayMetrics, Map<string, Children>>();
+function cacheFor(metrics: GatewayMetrics): Map<string, Children> {
+  let c = caches.get(metrics);
+  if (!c) {
+    c = new Map();
+    caches.set(metrics, c);
+  }
+  return c;
 }
 
 /**
@@ -89,6 +102,7 @@ export function instrument(
   res: ServerResponse,
   deps: { metrics: GatewayMetrics; log: Logger; config: Pick<GatewayConfig, 'accessLog'> },
 ): RequestInfo {
+  const childCache = cacheFor(deps.metrics);
   const start = process.hrtime.bigint();
   const incomingId = req.headers['x-request-id'];
   const requestId = typeof incomingId === 'string' && /^[\w.:-]{1,128}$/.test(incomingId) ? incomingId : randomUUID();
@@ -98,9 +112,17 @@ export function instrument(
   res.once('close', () => {
     const status = res.writableFinished || res.headersSent ? res.statusCode : 499;
     const seconds = Number(process.hrtime.bigint() - start) / 1e9;
-    const labels = { method: req.method ?? 'GET', route: info.route, status: String(status) };
-    deps.metrics.httpRequests.inc(labels);
-    deps.metrics.httpDuration.observe(labels, seconds);
+    const method = req.method ?? 'GET';
+    const id = `${method} ${info.route} ${status}`;
+    let children = childCache.get(id);
+    if (!children) {
+      // prom-client hashes the label object on every call; cache the children per label set.
+      const labels = { method, route: info.route, status: String(status) };
+      children = { count: deps.metrics.httpRequests.labels(labels), duration: deps.metrics.httpDuration.labels(labels) };
+      if (childCache.size < MAX_LABEL_SETS) childCache.set(id, children);
+    }
+    children.count.inc();
+    children.duration.observe(seconds);
     const mode = deps.config.accessLog;
     if (mode === 'all' || (mode === 'errors' && status >= 400)) {
       const q = req.url?.indexOf('?') ?? -1;
