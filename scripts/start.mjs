@@ -480,12 +480,12 @@ async function main() {
     `  Data              ${dataDir}   (kept across restarts; --fresh wipes it)`,
     caddyBin ? `  Caddy root CA     ${caFile}` : '',
     '',
-    newToken && !adminTokenFromEnv
-      ? `  Admin token (shown once, only its hash is stored):\n\n    ${newToken}\n`
-      : newToken ? '  Admin token: the one given in FLAGRAFT_ADMIN_TOKEN' : '  Admin token: shown at the first start (make another with --new-admin-token)',
+    ...(newToken && !adminTokenFromEnv
+      ? ['  Admin token (shown once, only its hash is stored):', `      ${newToken}`]
+      : [newToken ? '  Admin token: the one given in FLAGRAFT_ADMIN_TOKEN' : '  Admin token: shown at the first start (make another with --new-admin-token)']),
     '  Use it from a shell:',
     `    export FLAGRAFT_URL=${info.url} FLAGRAFT_TOKEN=<admin token>${caddyBin ? ` NODE_EXTRA_CA_CERTS=${caFile}` : ''}`,
-    '    node apps/cli/dist/main.js flags list',
+    `    alias flagraft="node ${join(root, 'apps', 'cli', 'dist', 'main.js')}"; flagraft flags list`,
     '',
     'Press Ctrl-C to stop.',
     '',

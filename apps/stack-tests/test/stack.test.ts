@@ -68,6 +68,22 @@ describe('the stack through Caddy', () => {
     expect(missing.body.errorCode).toBe('FLAG_NOT_FOUND');
   });
 
+  it('evaluates with the OpenFeature SDK and its OFREP provider, as in the README', async () => {
+    const { OpenFeature } = await import('@openfeature/server-sdk');
+    const { OFREPProvider } = await import('@openfeature/ofrep-provider');
+    await OpenFeature.setProviderAndWait(new OFREPProvider({ baseUrl: info.url, headers: [['Authorization', `Bearer ${adminToken}`]] }));
+    try {
+      const client = OpenFeature.getClient();
+      expect(await client.getBooleanValue(checkout.key, false, { targetingKey: 'user-42', plan: 'pro' })).toBe(true);
+      const details = await client.getBooleanDetails(checkout.key, true, { targetingKey: 'user-43', plan: 'free' });
+      expect(details).toMatchObject({ value: false, variant: 'off' });
+      const missing = await client.getBooleanDetails('no-such-flag', true, { targetingKey: 'u' });
+      expect(missing).toMatchObject({ value: true, errorCode: 'FLAG_NOT_FOUND' });
+    } finally {
+      await OpenFeature.close();
+    }
+  });
+
   it('delivers the change on a wss:// WebSocket through Caddy', async () => {
     const sock = await openSocket(`${info.url.replace(/^https/, 'wss')}/ws`, adminToken);
     try {
