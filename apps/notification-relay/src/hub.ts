@@ -24,6 +24,8 @@ export const CLOSE_SLOW_CONSUMER = 4008;
 export const CLOSE_BAD_REQUEST = 4400;
 export const CLOSE_GOING_AWAY = 1001;
 
+/** Largest WebSocket frame header a server sends (no mask), bytes. */
+const WS_FRAME_HEADER_MAX_BYTES = 10;
 /** After a close frame, how long a slow client gets before its socket is destroyed, ms. */
 const CLOSE_GRACE_MS = 1000;
 
@@ -78,6 +80,10 @@ export class Hub {
   private readonly clients = new Set<Client>();
   private readonly pinger: NodeJS.Timeout;
   private closing = false;
+  private queued: ChangeEvent[] = [];
+  private flushScheduled = false;
+  /** Called with the events each flush sent (for the fan-out latency metric). */
+  onFlushed?: (events: ChangeEvent[]) => void;
 
   constructor(
     private readonly cfg: RelayConfig,
@@ -203,6 +209,9 @@ export class Hub {
   /** Hello, then replay from the window (or a resync instruction), then live events. */
   private goLive(c: Client): void {
     if (c.ws.readyState !== WebSocket.OPEN) return;
+    // Events queued before this client joined go to the others first; the
+    // replay below (from the window) covers them for this client.
+    this.flush();
     c.live = true;
     this.metrics.connectedClients.inc();
     const frontier = this.frontier();
@@ -242,8 +251,26 @@ export class Hub {
     return c.sub.prefixes.some((p) => ev.key.startsWith(p));
   }
 
-  /** Sends the events, in order, to every live client whose filter matches. */
+  /**
+   * Queues the events, in order, for every live client whose filter matches.
+   * They leave at the end of this turn of the event loop (setImmediate, which
+   * runs before the SQS deletes the relay schedules afterwards), so events
+   * released by several receives in one turn share one write per client.
+   */
   broadcast(events: ChangeEvent[]): void {
+    for (const ev of events) this.queued.push(ev);
+    if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      setImmediate(() => this.flush());
+    }
+  }
+
+  /** Sends everything queued by broadcast(). Also called before anything that must come after it. */
+  flush(): void {
+    this.flushScheduled = false;
+    if (this.queued.length === 0) return;
+    const events = this.queued;
+    this.queued = [];
     // Each frame is encoded once and sent as a text frame to every client (ws
     // would otherwise convert a string to bytes again for each of them).
     const frames = events.map((ev) => Buffer.from(JSON.stringify({ type: 'change', event: ev })));
@@ -254,18 +281,26 @@ export class Hub {
       const sock = events.length > 1 ? (c.ws as unknown as { _socket?: { cork?: () => void; uncork?: () => void } })._socket : undefined;
       const cork = typeof sock?.cork === 'function' && typeof sock.uncork === 'function';
       if (cork) sock!.cork!();
+      // Bytes handed to this client in this flush: they show in bufferedAmount
+      // until the socket's write callbacks run (next tick), so the slow-consumer
+      // test looks at the backlog left from earlier turns only.
+      let sent = 0;
       try {
         for (let i = 0; i < events.length; i++) {
-          if (this.matches(c, events[i]!) && !this.send(c, frames[i]!)) break;
+          if (!this.matches(c, events[i]!)) continue;
+          if (!this.send(c, frames[i]!, sent)) break;
+          sent += frames[i]!.length + WS_FRAME_HEADER_MAX_BYTES;
         }
       } finally {
         if (cork) sock!.uncork!();
       }
     }
+    this.onFlushed?.(events);
   }
 
   /** The stream has a hole: every client must reload through the gateway. */
   resyncAll(reason: string, revision: number | null): void {
+    this.flush();
     for (const c of this.clients) {
       if (!c.live) continue;
       this.metrics.resyncsSent.inc({ reason });
@@ -277,10 +312,10 @@ export class Hub {
     this.send(c, JSON.stringify(msg));
   }
 
-  /** Returns false when the client was dropped as a slow consumer. */
-  private send(c: Client, frame: string | Buffer): boolean {
+  /** Returns false when the client was dropped as a slow consumer. `sentThisTurn`: bytes already given to it in this synchronous flush. */
+  private send(c: Client, frame: string | Buffer, sentThisTurn = 0): boolean {
     if (c.ws.readyState !== WebSocket.OPEN) return false;
-    if (c.ws.bufferedAmount > this.cfg.maxClientBufferBytes) {
+    if (c.ws.bufferedAmount - sentThisTurn > this.cfg.maxClientBufferBytes) {
       this.dropSlow(c);
       return false;
     }
@@ -313,6 +348,7 @@ export class Hub {
   /** Closes every client with 1001 and waits for them (bounded by timeoutMs). */
   async close(timeoutMs: number): Promise<void> {
     this.closing = true;
+    this.flush();
     clearInterval(this.pinger);
     const all = [...this.clients];
     const done = Promise.all(all.map((c) => new Promise<void>((res) => {

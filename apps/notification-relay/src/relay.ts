@@ -49,14 +49,9 @@ export function createRelay(options: RelayOptions): Relay {
       },
       release(events) {
         hub.broadcast(events);
-        const now = Date.now();
         for (const ev of events) {
           if (ev.prevRevision === undefined) window.invalidate();
           else window.push(ev);
-          const at = receivedAt.get(ev);
-          if (at !== undefined) metrics.fanoutLatency.observe((now - at) / 1000);
-          const t = Date.parse(ev.time);
-          if (Number.isFinite(t)) metrics.eventAge.observe(Math.max(0, now - t) / 1000);
         }
         metrics.eventsDelivered.inc(events.length);
         const f = sequencer.frontierRevision;
@@ -73,6 +68,16 @@ export function createRelay(options: RelayOptions): Relay {
       },
     },
   );
+
+  hub.onFlushed = (events) => {
+    const now = Date.now();
+    for (const ev of events) {
+      const at = receivedAt.get(ev);
+      if (at !== undefined) metrics.fanoutLatency.observe((now - at) / 1000);
+      const t = Date.parse(ev.time);
+      if (Number.isFinite(t)) metrics.eventAge.observe(Math.max(0, now - t) / 1000);
+    }
+  };
 
   let server: Server | undefined;
   let pollers: SqsPollers | undefined;
