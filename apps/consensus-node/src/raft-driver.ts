@@ -308,7 +308,6 @@ export class RaftDriver {
     let membersChanged = false;
     const hasSnap = !!rd.snapshot && rd.snapshot.metadata.index > 0;
     const toApply = rd.committedEntries.filter((e) => e.index > this.applied);
-    const needTx = hasSnap || rd.entries.length > 0 || !!rd.hardState || toApply.length > 0;
     // Raft thesis 10.2.1: a leader may replicate to followers while it writes
     // to its own disk. Only replication messages of a node that was and still
     // is leader go early; everything else (votes, acks) waits for the fsync.
@@ -321,24 +320,42 @@ export class RaftDriver {
       for (const m of rd.messages) (EARLY_TYPES.has(m.type) ? early : late).push(m);
       if (early.length) this.transport.send(early);
     }
-    if (needTx) {
-      // Only entries, votes and terms need an fsync (rd.mustSync); applying and
-      // the commit index may be lost in an OS crash and are redone from the log.
-      this.store.setSync(rd.mustSync || hasSnap);
-      const t0 = performance.now();
-      try {
-        this.store.transaction(() => {
-          if (hasSnap) {
-            const s = rd.snapshot!;
-            this.store.applySnapshotMeta(s.metadata.index, s.metadata.term, s.metadata.confState);
-            this.state.restore(s.data, s.metadata.index);
-            this.applied = s.metadata.index;
-            this.lastSnapshotIndex = s.metadata.index;
-            membersChanged = true;
-            changed = true;
-          }
+    const t0 = performance.now();
+    try {
+      if (hasSnap) {
+        // A snapshot from the leader: the state file first (fsynced), then the
+        // log is cut to it; SqliteStore.reconcile finishes the cut after a crash.
+        const s = rd.snapshot!;
+        this.store.durableStateTransaction(() => {
+          this.state.restore(s.data, s.metadata.index, s.metadata.term);
+          this.store.setConfState(s.metadata.confState);
+        });
+        this.applied = s.metadata.index;
+        this.lastSnapshotIndex = s.metadata.index;
+        membersChanged = true;
+        changed = true;
+      }
+      if (hasSnap || rd.entries.length > 0 || rd.hardState) {
+        // One transaction, one fsync when Raft needs one (entries, vote, term).
+        this.store.setSync(rd.mustSync || hasSnap);
+        this.store.logTransaction(() => {
+          if (hasSnap) this.store.applySnapshotMeta(rd.snapshot!.metadata.index, rd.snapshot!.metadata.term);
           this.store.append(rd.entries);
           if (rd.hardState) this.store.setHardState(rd.hardState);
+        });
+        if (rd.mustSync || hasSnap) this.metrics.fsyncs++;
+      }
+    } catch (e) {
+      // A failed write to the log cannot be retried safely: stop rather than diverge.
+      this.log.error('fatal: persisting a Ready failed', { error: (e as Error).message, stack: (e as Error).stack });
+      process.exit(70);
+    }
+    if (rd.hardState) this.term = rd.hardState.term;
+    if (late.length) this.transport.send(late);
+    if (toApply.length) {
+      try {
+        // Applying and moving the applied index: one transaction on the state file.
+        this.store.transaction(() => {
           for (const e of toApply) {
             const r = this.applyEntry(e);
             if (r.outcome && r.key) outcomes.push({ key: r.key, outcome: r.outcome });
@@ -346,25 +363,20 @@ export class RaftDriver {
             if (r.internal) internalDone.push(r.internal);
             if (r.conf) { confDone.push(r.conf); membersChanged = true; }
           }
-          if (toApply.length) {
-            this.applied = toApply[toApply.length - 1].index;
-            this.state.setApplied(this.applied);
-          }
+          const lastE = toApply[toApply.length - 1];
+          this.state.setApplied(lastE.index, lastE.term);
         });
+        this.applied = toApply[toApply.length - 1].index;
       } catch (e) {
-        // A failed write to the log cannot be retried safely: stop rather than diverge.
-        this.log.error('fatal: persisting a Ready failed', { error: (e as Error).message, stack: (e as Error).stack });
+        this.log.error('fatal: applying committed entries failed', { error: (e as Error).message, stack: (e as Error).stack });
         process.exit(70);
       }
-      this.metrics.txMs += performance.now() - t0;
-      if (rd.mustSync || hasSnap) this.metrics.fsyncs++;
     }
+    this.metrics.txMs += performance.now() - t0;
     this.metrics.readies++;
     this.metrics.entriesPersisted += rd.entries.length;
     this.metrics.entriesApplied += toApply.length;
     this.metrics.messagesSent += rd.messages.length;
-    if (rd.hardState) this.term = rd.hardState.term;
-    if (late.length) this.transport.send(late);
     if (rd.softState) this.onSoftState(rd.softState.lead, rd.softState.raftState);
     if (membersChanged) this.events.onMembersChanged();
     for (const { key, outcome } of outcomes) {

@@ -89,8 +89,9 @@ export class StateMachine {
   }
 
   /** Must run inside the Ready transaction, together with the entry's effects. */
-  setApplied(index: number): void {
+  setApplied(index: number, term: number): void {
     this.store.setMeta('applied', index);
+    this.store.setMeta('applied_term', term);
   }
 
   publishedRevision(): number {
@@ -256,7 +257,7 @@ export class StateMachine {
   }
 
   /** Replaces the whole state with a snapshot's (inside the Ready transaction). */
-  restore(data: Uint8Array, index: number): void {
+  restore(data: Uint8Array, index: number, term: number): void {
     const buf = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
     if (buf.length < 4) throw new Error('snapshot data too short');
     const body = buf.subarray(4);
@@ -281,7 +282,7 @@ export class StateMachine {
     this.changesPruned = s.changesPruned;
     this.store.setMeta('published', s.published);
     this.store.setMeta('changes_pruned', s.changesPruned);
-    this.setApplied(index);
+    this.setApplied(index, term);
   }
 }
 

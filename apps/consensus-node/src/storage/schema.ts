@@ -1,13 +1,24 @@
-// The one SQLite file of a node: Raft log + hard state + snapshot metadata and
-// the flag state machine, so applying an entry and moving applied_index is one
-// transaction, and one Ready is one transaction with one fsync (group commit).
-export const FORMAT_VERSION = 1;
+// A node keeps two SQLite files in its data dir:
+//  - raft-log.db: the Raft log, hard state and compaction point. Its commits
+//    fsync (synchronous=FULL) whenever Raft needs it: one fsync per Ready.
+//  - flagraft.db: the state machine (flags, segments, changes, de-dup, members)
+//    and the applied index, moved in the same transaction as each apply. Its
+//    commits do not fsync (synchronous=NORMAL): after an OS crash the state may
+//    be a few entries behind, and those are re-applied from the durable log. It
+//    is synced before the log is compacted behind it.
+// Keeping them apart means the per-Ready fsync covers only the appended log
+// pages, not the random B-tree pages the apply dirtied.
+export const FORMAT_VERSION = 2;
 
-export const SCHEMA = `
+export const LOG_SCHEMA = `
 CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v TEXT NOT NULL) WITHOUT ROWID;
 -- crc = crc32 of (term, index, type, data); checked on every read.
 CREATE TABLE IF NOT EXISTS log (idx INTEGER PRIMARY KEY, term INTEGER NOT NULL, type INTEGER NOT NULL, data BLOB NOT NULL, crc INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS hard_state (id INTEGER PRIMARY KEY CHECK (id = 1), term INTEGER NOT NULL, vote INTEGER NOT NULL, commit_idx INTEGER NOT NULL);
+`;
+
+export const STATE_SCHEMA = `
+CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v TEXT NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS flags (key TEXT PRIMARY KEY, json TEXT NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS segments (name TEXT PRIMARY KEY, json TEXT NOT NULL) WITHOUT ROWID;
 -- which flags reference which segment (rules[].segments / excludeSegments), for SEGMENT_IN_USE.

@@ -20,7 +20,7 @@ describe('SqliteStore', () => {
   it('bootstraps membership and recovers log and hard state after reopen', () => {
     const s = open();
     expect(s.initialState().confState.voters).toEqual([1, 2, 3]);
-    s.transaction(() => { s.append([ent(1, 1), ent(2, 1), ent(3, 2)]); s.setHardState({ term: 2, vote: 3, commit: 2 }); });
+    s.logTransaction(() => { s.append([ent(1, 1), ent(2, 1), ent(3, 2)]); s.setHardState({ term: 2, vote: 3, commit: 2 }); });
     s.close();
     const r = open({ bootstrap: undefined });
     expect(r.initialState().hardState).toEqual({ term: 2, vote: 3, commit: 2 });
@@ -33,8 +33,8 @@ describe('SqliteStore', () => {
 
   it('truncates a conflicting suffix, reads beyond the tail cache, compacts', () => {
     const s = open();
-    s.transaction(() => s.append(Array.from({ length: 10 }, (_, i) => ent(i + 1, 1))));
-    s.transaction(() => s.append([ent(6, 2, 'x6'), ent(7, 2, 'x7')]));
+    s.logTransaction(() => s.append(Array.from({ length: 10 }, (_, i) => ent(i + 1, 1))));
+    s.logTransaction(() => s.append([ent(6, 2, 'x6'), ent(7, 2, 'x7')]));
     expect(s.lastIndex()).toBe(7);
     expect(s.term(6)).toBe(2);
     expect(s.term(5)).toBe(1);
@@ -61,10 +61,18 @@ describe('SqliteStore', () => {
     expect(() => open({ clusterId: 'other' })).toThrow(StoreOpenError);
   });
 
-  it('refuses a file that is not a flagraft database', () => {
+  it('refuses a file that is not a flagraft database, and a data dir missing one of its two files', () => {
     writeFileSync(path, 'this is not sqlite at all'.repeat(100));
     expect(() => open()).toThrow(StoreOpenError);
-    rmSync(path);
+    rmSync(path, { force: true });
+    rmSync(join(dir, 'raft-log.db'), { force: true });
+    open().close();
+    rmSync(join(dir, 'raft-log.db'));
+    rmSync(join(dir, 'raft-log.db-wal'), { force: true });
+    expect(() => open({ bootstrap: undefined })).toThrow(/raft-log.db is missing or empty/);
+    rmSync(dir, { recursive: true, force: true });
+    dir = mkdtempSync(join(tmpdir(), 'store-'));
+    path = join(dir, 'n.db');
     const db = new Database(path);
     db.exec('CREATE TABLE x (a)');
     db.close();
@@ -73,9 +81,9 @@ describe('SqliteStore', () => {
 
   it('detects a corrupted log entry by its checksum', () => {
     const s = open();
-    s.transaction(() => s.append([ent(1, 1), ent(2, 1)]));
+    s.logTransaction(() => s.append([ent(1, 1), ent(2, 1)]));
     s.close();
-    const db = new Database(path);
+    const db = new Database(join(dir, 'raft-log.db'));
     db.prepare('UPDATE log SET data = ? WHERE idx = 1').run(Buffer.from('tampered'));
     db.close();
     expect(() => open({ bootstrap: undefined })).toThrow(StoreCorruptError);
@@ -84,11 +92,35 @@ describe('SqliteStore', () => {
 
   it('detects missing log entries', () => {
     const s = open();
-    s.transaction(() => s.append([ent(1, 1), ent(2, 1), ent(3, 1)]));
+    s.logTransaction(() => s.append([ent(1, 1), ent(2, 1), ent(3, 1)]));
     s.close();
-    const db = new Database(path);
+    const db = new Database(join(dir, 'raft-log.db'));
     db.prepare('DELETE FROM log WHERE idx = 2').run();
     db.close();
     expect(() => open({ bootstrap: undefined })).toThrow(/missing/);
+  });
+
+  it('after a crash between installing a snapshot and cutting the log, finishes the cut on open', () => {
+    const s = open();
+    s.logTransaction(() => { s.append([ent(1, 1), ent(2, 1), ent(3, 1)]); s.setHardState({ term: 1, vote: 1, commit: 3 }); });
+    // the state file says a snapshot at index 50 (term 4) was installed; the log never heard of it
+    s.durableStateTransaction(() => { s.setMeta('applied', 50); s.setMeta('applied_term', 4); });
+    s.close();
+    const r = open({ bootstrap: undefined });
+    expect(r.firstIndex()).toBe(51);
+    expect(r.lastIndex()).toBe(50);
+    expect(r.term(50)).toBe(4);
+    expect(r.initialState().hardState.commit).toBe(50);
+    r.close();
+  });
+
+  it('refuses a state file older than the compacted log', () => {
+    const s = open();
+    s.logTransaction(() => s.append(Array.from({ length: 10 }, (_, i) => ent(i + 1, 1))));
+    s.durableStateTransaction(() => { s.setMeta('applied', 8); s.setMeta('applied_term', 1); });
+    s.compact(8);
+    s.durableStateTransaction(() => { s.setMeta('applied', 5); s.setMeta('applied_term', 1); });
+    s.close();
+    expect(() => open({ bootstrap: undefined })).toThrow(/older than the log/);
   });
 });

@@ -2,11 +2,12 @@
 // Reads are served from an in-memory tail of recent entries when possible:
 // the leader re-reads the newest entries for every follower it replicates to.
 import { existsSync, statSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { crc32 } from 'node:zlib';
 import Database from 'better-sqlite3';
 import type { ConfState, Entry, HardState, Snapshot } from '@flagraft/raft-core';
 import { ErrCompacted, ErrUnavailable } from '@flagraft/raft-core';
-import { FORMAT_VERSION, SCHEMA } from './schema.js';
+import { FORMAT_VERSION, LOG_SCHEMA, STATE_SCHEMA } from './schema.js';
 
 export class StoreOpenError extends Error {
   constructor(message: string) {
@@ -45,8 +46,37 @@ export function entryCrc(term: number, index: number, type: number, data: Uint8A
   return crc32(data, crc32(head));
 }
 
+function openDb(path: string, what: string, synchronous: 'FULL' | 'NORMAL'): { db: Database.Database; fresh: boolean } {
+  const fresh = !existsSync(path) || statSync(path).size === 0;
+  let db: Database.Database;
+  try {
+    db = new Database(path);
+    db.pragma('journal_mode = WAL');
+    db.pragma(`synchronous = ${synchronous}`);
+    // Bound the WAL file after checkpoints (bytes).
+    db.pragma('journal_size_limit = 67108864');
+  } catch (e) {
+    throw new StoreOpenError(`cannot open ${path} as a flagraft ${what} database: ${(e as Error).message}`);
+  }
+  if (!fresh) {
+    let check: unknown;
+    try {
+      check = db.pragma('quick_check', { simple: true });
+    } catch (e) {
+      db.close();
+      throw new StoreOpenError(`cannot open ${path} as a flagraft ${what} database: ${(e as Error).message}`);
+    }
+    if (check !== 'ok') { db.close(); throw new StoreCorruptError(`database ${path} failed quick_check: ${String(check)}`); }
+  }
+  return { db, fresh };
+}
+
 export class SqliteStore {
+  /** The state machine's file (flags, changes, applied index, membership). */
   readonly db: Database.Database;
+  /** The Raft log's file (entries, hard state, compaction point). */
+  readonly logDb: Database.Database;
+  readonly logPath: string;
   private compactIndex = 0;
   private compactTerm = 0;
   private last = 0;
@@ -60,50 +90,69 @@ export class SqliteStore {
 
   constructor(private readonly opts: StoreOptions) {
     this.tailMax = opts.tailCacheEntries ?? 4096;
-    const fresh = !existsSync(opts.path) || statSync(opts.path).size === 0;
+    this.logPath = join(dirname(opts.path), 'raft-log.db');
+    const state = openDb(opts.path, 'state', 'NORMAL');
+    let log: { db: Database.Database; fresh: boolean };
     try {
-      this.db = new Database(opts.path);
-      this.db.pragma('journal_mode = WAL');
-      this.db.pragma('synchronous = FULL');
-      // Bound the WAL file after checkpoints (bytes).
-      this.db.pragma('journal_size_limit = 67108864');
-      this.db.pragma('foreign_keys = OFF');
-      if (!fresh) {
-        const check = this.db.pragma('quick_check', { simple: true });
-        if (check !== 'ok') throw new StoreCorruptError(`database ${opts.path} failed quick_check: ${String(check)}`);
-      }
+      log = openDb(this.logPath, 'log', 'FULL');
     } catch (e) {
-      if (e instanceof StoreCorruptError) throw e;
-      throw new StoreOpenError(`cannot open ${opts.path} as a flagraft database: ${(e as Error).message}`);
+      state.db.close();
+      throw e;
     }
-    if (fresh) this.initFresh();
-    else this.checkExisting();
+    this.db = state.db;
+    this.logDb = log.db;
+    try {
+      if (!state.fresh) this.checkExisting(this.db, opts.path, STATE_SCHEMA);
+      if (!log.fresh) this.checkExisting(this.logDb, this.logPath, LOG_SCHEMA);
+      if (state.fresh !== log.fresh) {
+        throw new StoreCorruptError(`${state.fresh ? opts.path : this.logPath} is missing or empty while ${state.fresh ? this.logPath : opts.path} holds data: restore both files or wipe the data dir and rejoin`);
+      }
+      if (state.fresh) this.initFresh();
+    } catch (e) {
+      this.db.close();
+      this.logDb.close();
+      throw e;
+    }
     this.stmts = {
-      insertEntry: this.db.prepare('INSERT OR REPLACE INTO log (idx, term, type, data, crc) VALUES (?, ?, ?, ?, ?)'),
-      deleteFrom: this.db.prepare('DELETE FROM log WHERE idx >= ?'),
-      deleteThrough: this.db.prepare('DELETE FROM log WHERE idx <= ?'),
-      range: this.db.prepare('SELECT idx, term, type, data, crc FROM log WHERE idx >= ? AND idx < ? ORDER BY idx LIMIT ?'),
-      termOf: this.db.prepare('SELECT term FROM log WHERE idx = ?'),
-      setHard: this.db.prepare('INSERT OR REPLACE INTO hard_state (id, term, vote, commit_idx) VALUES (1, ?, ?, ?)'),
+      insertEntry: this.logDb.prepare('INSERT OR REPLACE INTO log (idx, term, type, data, crc) VALUES (?, ?, ?, ?, ?)'),
+      deleteFrom: this.logDb.prepare('DELETE FROM log WHERE idx >= ?'),
+      deleteThrough: this.logDb.prepare('DELETE FROM log WHERE idx <= ?'),
+      range: this.logDb.prepare('SELECT idx, term, type, data, crc FROM log WHERE idx >= ? AND idx < ? ORDER BY idx LIMIT ?'),
+      termOf: this.logDb.prepare('SELECT term FROM log WHERE idx = ?'),
+      setHard: this.logDb.prepare('INSERT OR REPLACE INTO hard_state (id, term, vote, commit_idx) VALUES (1, ?, ?, ?)'),
+      setLogMeta: this.logDb.prepare('INSERT OR REPLACE INTO meta (k, v) VALUES (?, ?)'),
+      getLogMeta: this.logDb.prepare('SELECT v FROM meta WHERE k = ?'),
       setMeta: this.db.prepare('INSERT OR REPLACE INTO meta (k, v) VALUES (?, ?)'),
       getMeta: this.db.prepare('SELECT v FROM meta WHERE k = ?'),
-      syncFull: this.db.prepare('PRAGMA synchronous = FULL'),
-      syncNormal: this.db.prepare('PRAGMA synchronous = NORMAL'),
+      syncFull: this.logDb.prepare('PRAGMA synchronous = FULL'),
+      syncNormal: this.logDb.prepare('PRAGMA synchronous = NORMAL'),
+      stateSyncFull: this.db.prepare('PRAGMA synchronous = FULL'),
+      stateSyncNormal: this.db.prepare('PRAGMA synchronous = NORMAL'),
     };
     this.loadState();
   }
 
   private initFresh(): void {
     const { clusterId, nodeId, bootstrap } = this.opts;
-    this.db.transaction(() => {
-      this.db.exec(SCHEMA);
-      const set = this.db.prepare('INSERT INTO meta (k, v) VALUES (?, ?)');
+    const identity = (db: Database.Database) => {
+      const set = db.prepare('INSERT INTO meta (k, v) VALUES (?, ?)');
       set.run('format', String(FORMAT_VERSION));
       set.run('cluster_id', clusterId);
       set.run('node_id', String(nodeId));
-      set.run('applied', '0');
+      return set;
+    };
+    this.logDb.transaction(() => {
+      this.logDb.exec(LOG_SCHEMA);
+      const set = identity(this.logDb);
       set.run('compact_index', '0');
       set.run('compact_term', '0');
+      this.logDb.prepare('INSERT INTO hard_state (id, term, vote, commit_idx) VALUES (1, 0, 0, 0)').run();
+    })();
+    this.db.transaction(() => {
+      this.db.exec(STATE_SCHEMA);
+      const set = identity(this.db);
+      set.run('applied', '0');
+      set.run('applied_term', '0');
       set.run('published', '0');
       set.run('changes_pruned', '0');
       const conf: ConfState = bootstrap
@@ -111,15 +160,14 @@ export class SqliteStore {
         : EMPTY_CONF;
       set.run('conf_state', JSON.stringify(conf));
       for (const m of bootstrap?.members ?? []) this.db.prepare('INSERT INTO members (id, address) VALUES (?, ?)').run(m.id, m.address);
-      this.db.prepare('INSERT INTO hard_state (id, term, vote, commit_idx) VALUES (1, 0, 0, 0)').run();
     })();
   }
 
-  private checkExisting(): void {
-    const { path, clusterId, nodeId } = this.opts;
+  private checkExisting(db: Database.Database, path: string, schema: string): void {
+    const { clusterId, nodeId } = this.opts;
     let rows: { k: string; v: string }[];
     try {
-      rows = this.db.prepare('SELECT k, v FROM meta').all() as { k: string; v: string }[];
+      rows = db.prepare('SELECT k, v FROM meta').all() as { k: string; v: string }[];
     } catch {
       throw new StoreOpenError(`${path} is an SQLite file but not a flagraft node database (no meta table)`);
     }
@@ -128,28 +176,55 @@ export class SqliteStore {
     if (meta.get('format') !== String(FORMAT_VERSION)) throw new StoreOpenError(`${path} has storage format ${meta.get('format')}, this node reads format ${FORMAT_VERSION}`);
     if (meta.get('cluster_id') !== clusterId) throw new StoreOpenError(`${path} belongs to cluster "${meta.get('cluster_id')}", not "${clusterId}": refusing to serve foreign data`);
     if (meta.get('node_id') !== String(nodeId)) throw new StoreOpenError(`${path} belongs to node ${meta.get('node_id')}, not node ${nodeId}`);
-    this.db.exec(SCHEMA);
+    db.exec(schema);
+  }
+
+  private logMeta(k: string): string {
+    const r = this.stmts.getLogMeta.get(k) as { v: string } | undefined;
+    if (!r) throw new StoreCorruptError(`log meta key ${k} missing`);
+    return r.v;
   }
 
   private loadState(): void {
-    this.compactIndex = Number(this.meta('compact_index'));
-    this.compactTerm = Number(this.meta('compact_term'));
+    this.compactIndex = Number(this.logMeta('compact_index'));
+    this.compactTerm = Number(this.logMeta('compact_term'));
     this.conf = JSON.parse(this.meta('conf_state')) as ConfState;
-    const h = this.db.prepare('SELECT term, vote, commit_idx FROM hard_state WHERE id = 1').get() as { term: number; vote: number; commit_idx: number };
+    const h = this.logDb.prepare('SELECT term, vote, commit_idx FROM hard_state WHERE id = 1').get() as { term: number; vote: number; commit_idx: number };
     this.hard = { term: h.term, vote: h.vote, commit: h.commit_idx };
-    const max = this.db.prepare('SELECT MAX(idx) AS m FROM log').get() as { m: number | null };
+    const max = this.logDb.prepare('SELECT MAX(idx) AS m FROM log').get() as { m: number | null };
     this.last = max.m ?? this.compactIndex;
-    const first = this.db.prepare('SELECT MIN(idx) AS m FROM log').get() as { m: number | null };
+    const first = this.logDb.prepare('SELECT MIN(idx) AS m FROM log').get() as { m: number | null };
     if (first.m !== null && first.m !== this.compactIndex + 1) {
       throw new StoreCorruptError(`log starts at ${first.m} but the compaction point is ${this.compactIndex}: entries are missing`);
     }
-    const count = this.db.prepare('SELECT COUNT(*) AS c FROM log').get() as { c: number };
+    const count = this.logDb.prepare('SELECT COUNT(*) AS c FROM log').get() as { c: number };
     if (count.c !== this.last - this.compactIndex) throw new StoreCorruptError(`log has ${count.c} entries between ${this.compactIndex + 1} and ${this.last}: entries are missing`);
     // Verify the checksums of the newest entries now (all entries are verified when read).
     const lo = Math.max(this.compactIndex + 1, this.last - this.tailMax + 1);
     if (this.last >= lo) this.tail = this.readRange(lo, this.last + 1, Number.MAX_SAFE_INTEGER);
+    this.reconcile();
   }
 
+  /**
+   * The state file is written after the log file, except when a snapshot from
+   * the leader is installed (state first, then the log is cut). A crash in
+   * between leaves the state ahead of the log: finish the cut now.
+   */
+  private reconcile(): void {
+    const applied = Number(this.meta('applied'));
+    const appliedTerm = Number(this.meta('applied_term'));
+    if (applied === 0) return;
+    if (applied < this.compactIndex) {
+      throw new StoreCorruptError(`state is at index ${applied} but the log was compacted through ${this.compactIndex}: state file is older than the log; wipe the data dir and rejoin`);
+    }
+    const termAt = applied === this.compactIndex ? this.compactTerm : applied <= this.last ? this.term(applied) : undefined;
+    if (termAt !== appliedTerm) {
+      this.logDb.transaction(() => this.applySnapshotMeta(applied, appliedTerm))();
+    }
+    if (this.hard.commit < applied) this.logDb.transaction(() => this.setHardState({ ...this.hard, commit: applied }))();
+  }
+
+  /** State-file meta (applied index, conf state, published revision, ...). */
   meta(k: string): string {
     const r = this.stmts.getMeta.get(k) as { v: string } | undefined;
     if (!r) throw new StoreCorruptError(`meta key ${k} missing`);
@@ -248,8 +323,24 @@ export class SqliteStore {
     this.syncFull = full;
   }
 
+  /** A transaction on the state file (apply, snapshot restore). */
   transaction<T>(fn: () => T): T {
     return this.db.transaction(fn)();
+  }
+
+  /** A transaction on the log file (entries, hard state, compaction point). */
+  logTransaction<T>(fn: () => T): T {
+    return this.logDb.transaction(fn)();
+  }
+
+  /** Runs fn in a state transaction that is fsynced (snapshot restore, before compaction). */
+  durableStateTransaction<T>(fn: () => T): T {
+    this.stmts.stateSyncFull.run();
+    try {
+      return this.db.transaction(fn)();
+    } finally {
+      this.stmts.stateSyncNormal.run();
+    }
   }
 
   /** Appends entries, truncating any conflicting suffix first (Raft 5.3). */
@@ -277,21 +368,21 @@ export class SqliteStore {
     this.hard = { ...h };
   }
 
+  /** In a state transaction: membership as of the applied index. */
   setConfState(cs: ConfState): void {
     this.setMeta('conf_state', JSON.stringify(cs));
     this.conf = cs;
   }
 
-  /** A snapshot received from the leader replaces the whole log (etcd's ApplySnapshot). */
-  applySnapshotMeta(index: number, term: number, cs: ConfState): void {
-    this.db.prepare('DELETE FROM log').run();
+  /** In a log transaction: a snapshot received from the leader replaces the whole log (etcd's ApplySnapshot). */
+  applySnapshotMeta(index: number, term: number): void {
+    this.logDb.prepare('DELETE FROM log').run();
     this.compactIndex = index;
     this.compactTerm = term;
     this.last = index;
     this.tail = [];
-    this.setMeta('compact_index', index);
-    this.setMeta('compact_term', term);
-    this.setConfState(cs);
+    this.stmts.setLogMeta.run('compact_index', String(index));
+    this.stmts.setLogMeta.run('compact_term', String(term));
     this.snapCache = undefined;
   }
 
@@ -299,12 +390,14 @@ export class SqliteStore {
   compact(index: number): void {
     if (index <= this.compactIndex) return;
     if (index > this.last) throw new Error(`compact ${index} beyond last index ${this.last}`);
-    this.setSync(true);
     const term = this.term(index);
-    this.transaction(() => {
+    // The state must be durable past `index` before the entries behind it go.
+    this.durableStateTransaction(() => this.setMeta('synced_at', index));
+    this.setSync(true);
+    this.logTransaction(() => {
       this.stmts.deleteThrough.run(index);
-      this.setMeta('compact_index', index);
-      this.setMeta('compact_term', term);
+      this.stmts.setLogMeta.run('compact_index', String(index));
+      this.stmts.setLogMeta.run('compact_term', String(term));
     });
     this.compactIndex = index;
     this.compactTerm = term;
@@ -313,16 +406,19 @@ export class SqliteStore {
 
   dbBytes(): number {
     let total = 0;
-    for (const suffix of ['', '-wal', '-shm']) {
-      try { total += statSync(this.opts.path + suffix).size; } catch { /* absent */ }
+    for (const base of [this.opts.path, this.logPath]) {
+      for (const suffix of ['', '-wal', '-shm']) {
+        try { total += statSync(base + suffix).size; } catch { /* absent */ }
+      }
     }
     return total;
   }
 
   close(): void {
-    if (this.db.open) {
-      try { this.db.pragma('wal_checkpoint(TRUNCATE)'); } catch { /* best effort */ }
-      this.db.close();
+    for (const db of [this.db, this.logDb]) {
+      if (!db.open) continue;
+      try { db.pragma('wal_checkpoint(TRUNCATE)'); } catch { /* best effort */ }
+      db.close();
     }
   }
 }
