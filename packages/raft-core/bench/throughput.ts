@@ -71,6 +71,7 @@ const payload = new Uint8Array(PAYLOAD_BYTES).fill(7);
 let proposed = 0;
 let rounds = 0;
 const t0 = performance.now();
+const cpu0 = process.cpuUsage();
 const deadline = t0 + SECONDS * 1000;
 let compactAt = 200_000;
 while (performance.now() < deadline) {
@@ -95,6 +96,9 @@ while (performance.now() < deadline) {
 // Drain what is in flight so every proposal is counted only once committed.
 for (let i = 0; i < 100 && queue.length + (leader.node.hasReady() ? 1 : 0) > 0; i++) pass();
 const secs = (performance.now() - t0) / 1000;
+const cpu = process.cpuUsage(cpu0);
+// On a shared machine wall-clock throughput depends on the load; per CPU-second it does not (much).
+const cpuSecs = (cpu.user + cpu.system) / 1e6;
 const committed = leader.applied;
 const followersApplied = [nodes.get(2)!.applied, nodes.get(3)!.applied];
 console.log(
@@ -108,6 +112,8 @@ console.log(
     appliedOnFollowers: followersApplied,
     rounds,
     committedEntriesPerSecond: Math.round(committed / secs),
+    cpuSeconds: Number(cpuSecs.toFixed(2)),
+    committedEntriesPerCpuSecond: Math.round(committed / cpuSecs),
   }),
 );
 if (committed < proposed * 0.99) throw new Error(`only ${committed} of ${proposed} proposals committed`);
