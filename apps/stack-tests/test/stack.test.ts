@@ -189,6 +189,11 @@ describe('the flagraft CLI against the running stack', () => {
     expect(r.code).toBe(6);
     expect(r.stderr).toContain('422');
 
+    r = await runCli(['flags', 'set', 'from-stdin', '--file', '-', '--json'], env,
+      JSON.stringify({ type: 'number', variants: { low: 1, high: 9 }, defaultVariant: 'high', enabled: true, rules: [] }));
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.stdout).flag).toMatchObject({ key: 'from-stdin', type: 'number', defaultVariant: 'high' });
+
     r = await runCli(['flags', 'set', 'legacy-banner', '--value', 'hello'], env);
     expect(r.code).toBe(0);
     expect((await api('GET', '/get/legacy-banner')).body).toMatchObject({ key: 'legacy-banner', value: 'hello' });
