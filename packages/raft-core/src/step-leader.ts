@@ -54,6 +54,11 @@ export function stepLeader(r: Raft, m: Message): void {
         }
         return;
       }
+      if (m.index > r.raftLog.lastIndex()) {
+        // Acknowledges entries we never had: a stale incarnation or a corrupt peer. Never trust it.
+        r.log('warn', 'ignored MsgAppResp beyond our last index', { from: m.from, index: m.index, lastIndex: r.raftLog.lastIndex() });
+        return;
+      }
       const oldPaused = pr.isPaused();
       if (pr.maybeUpdate(m.index) || (pr.match === m.index && pr.state === ProgressState.Probe)) {
         if (pr.state === ProgressState.Probe) {

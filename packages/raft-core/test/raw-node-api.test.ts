@@ -108,3 +108,16 @@ describe('the Ready contract', () => {
     expect(c.get(1).node.status().raftState).toBe(StateType.Leader);
   });
 });
+
+describe('defensive input handling', () => {
+  it('a leader ignores an acknowledgement beyond its own log instead of corrupting its progress', () => {
+    const c = new TestCluster();
+    const l = c.campaign(1);
+    const match = l.node.status().progress[2].match;
+    l.node.step(msg({ type: MessageType.MsgAppResp, from: 2, to: 1, term: l.node.status().term, index: 1_000_000 }));
+    expect(l.node.status().progress[2].match).toBe(match);
+    l.node.propose(enc('still fine'));
+    c.stabilize();
+    expect(c.appliedData(2)).toEqual(['still fine']);
+  });
+});
