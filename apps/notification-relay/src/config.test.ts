@@ -13,6 +13,8 @@ describe('loadConfigFromEnv', () => {
     expect(c).toMatchObject({ queueName: 'q', port: 0, pollers: 5, maxClientBufferBytes: 65536, waitTimeSeconds: 20, maxMessagesPerReceive: 10 });
     expect(c.aws).toMatchObject({ region: 'us-east-1', endpoint: 'http://127.0.0.1:4566', credentials: { accessKeyId: 'local' } });
     expect(c.provision).toBeUndefined();
+    const remote = loadConfigFromEnv({ FLAGRAFT_RELAY_AUTH: 'none', FLAGRAFT_RELAY_QUEUE_NAME: 'q', FLAGRAFT_AWS_ENDPOINT: 'https://sqs.vpce.example.com' }, loadTokens);
+    expect(remote.aws.credentials).toBeUndefined();
   });
 
   it('creates resources only when asked', () => {

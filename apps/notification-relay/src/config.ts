@@ -184,8 +184,9 @@ export function loadConfigFromEnv(env: Env, loadTokens: (env: Env) => TokenStore
   const aws: AwsConfig = { region: env.FLAGRAFT_AWS_REGION || env.AWS_REGION || 'us-east-1' };
   if (endpoint) {
     aws.endpoint = endpoint;
-    // The emulator accepts any credentials; real AWS uses the SDK's default chain.
-    if (!env.AWS_ACCESS_KEY_ID) aws.credentials = { accessKeyId: 'local', secretAccessKey: 'local' };
+    // A local emulator accepts any credentials; elsewhere (real AWS, VPC
+    // endpoints) the SDK's default chain applies.
+    if (!env.AWS_ACCESS_KEY_ID && isLoopback(endpoint)) aws.credentials = { accessKeyId: 'local', secretAccessKey: 'local' };
   }
   const o: RelayOptions = { aws, auth };
   if (env.FLAGRAFT_RELAY_HOST) o.host = env.FLAGRAFT_RELAY_HOST;
@@ -221,4 +222,13 @@ export function loadConfigFromEnv(env: Env, loadTokens: (env: Env) => TokenStore
     o.provision = p;
   }
   return resolveRelayConfig(o);
+}
+
+function isLoopback(endpoint: string): boolean {
+  try {
+    const h = new URL(endpoint).hostname;
+    return h === 'localhost' || h === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(h);
+  } catch {
+    return false;
+  }
 }

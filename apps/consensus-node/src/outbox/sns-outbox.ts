@@ -88,8 +88,10 @@ export function createSnsOutbox(config: SnsOutboxOptions): Outbox {
   checkInt('idlePollMs', o.idlePollMs, 10, 600_000);
   if (o.messageGroup !== 'key' && o.messageGroup !== 'single') throw new OutboxConfigError('sns outbox: messageGroup must be "key" or "single"');
 
-  // The emulator accepts any credentials; with a real endpoint the SDK's default chain is used.
-  const credentials = config.credentials ?? (config.endpoint && !process.env.AWS_ACCESS_KEY_ID ? { accessKeyId: 'local', secretAccessKey: 'local' } : undefined);
+  // A local emulator accepts any credentials: with a loopback endpoint and no
+  // credentials anywhere, use placeholders. Otherwise the SDK's default chain
+  // (env, profile, instance/IRSA role) applies, also for VPC endpoints.
+  const credentials = config.credentials ?? (isLoopbackEndpoint(config.endpoint) && !process.env.AWS_ACCESS_KEY_ID ? { accessKeyId: 'local', secretAccessKey: 'local' } : undefined);
   // Retries are ours (with backoff, metrics and leadership checks), not the SDK's.
   const sns = new SNSClient({ region: config.region, endpoint: config.endpoint, credentials, maxAttempts: 1 });
 
@@ -344,4 +346,14 @@ export function createSnsOutbox(config: SnsOutboxOptions): Outbox {
 
 function stripUndefined<T extends object>(o: T): Partial<T> {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
+function isLoopbackEndpoint(endpoint: string | undefined): boolean {
+  if (!endpoint) return false;
+  try {
+    const h = new URL(endpoint).hostname;
+    return h === 'localhost' || h === '[::1]' || h === '::1' || /^127\.\d+\.\d+\.\d+$/.test(h);
+  } catch {
+    return false;
+  }
 }
