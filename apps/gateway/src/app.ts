@@ -53,6 +53,7 @@ export function createApp(deps: AppDeps): express.Express {
     res.json({ ready, ...checks });
   });
   r.add('get', '/metrics', 'public', async (_req, res) => {
+    deps.metrics.logDropped.set(deps.log.dropped);
     res.type(deps.metrics.registry.contentType).send(await deps.metrics.registry.metrics());
   });
   r.finish();

@@ -144,7 +144,7 @@ export function createGateway(partial: Partial<GatewayConfig>): Gateway {
       await replica.close();
       if (ownsCluster) await cluster.close();
       log.log('info', 'gateway stopped', {});
-      log.flush();
+      await log.drain();
     },
     address() {
       if (!bound) throw new Error('gateway not started');

@@ -1,36 +1,88 @@
-// Structured logs: one JSON object per line on stdout. Lines are queued and
-// written once per event-loop turn, so a burst of request logs costs one write
-// syscall instead of one per request; close() flushes synchronously.
+// Structured logs: one JSON object per line on stdout.
+//
+// Node writes to a stdout pipe synchronously on Linux, so a slow log reader
+// (a container runtime, journald, a busy parent) would stall the event loop
+// on every request log. Instead lines are queued and written with
+// asynchronous fs.write on fd 1, one write in flight at a time, batching what
+// accumulated meanwhile. The queue is bounded (MAX_QUEUED_LOG_LINES); lines
+// beyond it are dropped and counted rather than growing memory.
+import { write as fsWrite, writeSync } from 'node:fs';
+
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 const LEVELS: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
 
-/** Largest number of queued log lines (lines); beyond it lines are counted as dropped. */
+/** Largest number of log lines waiting to be written (lines). */
 export const MAX_QUEUED_LOG_LINES = 10_000;
 
 export interface Logger {
   log(level: LogLevel, msg: string, fields?: Record<string, unknown>): void;
+  /** Writes what is queued (synchronously when nothing is in flight); for shutdown. */
   flush(): void;
+  /** Resolves once everything queued so far is written. */
+  drain(): Promise<void>;
+  /** Lines dropped because the queue was full. */
   readonly dropped: number;
 }
 
-export function createLogger(opts: { app: string; level?: LogLevel; write?: (chunk: string) => void }): Logger {
+export function createLogger(opts: { app: string; level?: LogLevel; write?: (chunk: string) => void; fd?: number }): Logger {
   const min = LEVELS[opts.level ?? 'info'];
-  const write = opts.write ?? ((chunk: string) => process.stdout.write(chunk));
+  const fd = opts.fd ?? 1;
   let queue: string[] = [];
   let scheduled = false;
+  let inflight = false;
   let dropped = 0;
-  const flush = () => {
+  let drained: (() => void)[] = [];
+
+  const settle = () => {
+    if (queue.length === 0 && !inflight) {
+      const waiters = drained;
+      drained = [];
+      for (const w of waiters) w();
+    }
+  };
+  const writeAsync = (buf: Buffer) => {
+    inflight = true;
+    fsWrite(fd, buf, 0, buf.length, null, (err, written) => {
+      if (!err && written < buf.length) return writeAsync(buf.subarray(written));
+      inflight = false;
+      if (queue.length > 0) flushQueued();
+      else settle();
+    });
+  };
+  const flushQueued = () => {
     scheduled = false;
-    if (queue.length === 0) return;
+    if (queue.length === 0 || inflight) return settle();
     const chunk = queue.join('');
     queue = [];
-    write(chunk);
+    if (opts.write) {
+      opts.write(chunk);
+      settle();
+    } else writeAsync(Buffer.from(chunk));
   };
+
   return {
     get dropped() {
       return dropped;
     },
-    flush,
+    flush() {
+      if (inflight || queue.length === 0) return;
+      const chunk = queue.join('');
+      queue = [];
+      if (opts.write) opts.write(chunk);
+      else {
+        try {
+          writeSync(fd, chunk);
+        } catch {
+          // stdout gone (EPIPE): nothing else to do with a log line
+        }
+      }
+      settle();
+    },
+    drain() {
+      if (queue.length === 0 && !inflight) return Promise.resolve();
+      if (!scheduled && !inflight) flushQueued();
+      return new Promise((resolve) => drained.push(resolve));
+    },
     log(level, msg, fields) {
       if (LEVELS[level] < min) return;
       if (queue.length >= MAX_QUEUED_LOG_LINES) {
@@ -44,9 +96,9 @@ export function createLogger(opts: { app: string; level?: LogLevel; write?: (chu
         line = JSON.stringify({ t: new Date().toISOString(), level, msg, app: opts.app, note: 'fields not serialisable' });
       }
       queue.push(line + '\n');
-      if (!scheduled) {
+      if (!scheduled && !inflight) {
         scheduled = true;
-        setImmediate(flush);
+        setImmediate(flushQueued);
       }
     },
   };

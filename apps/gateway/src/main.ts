@@ -2,6 +2,7 @@
 import { ConfigError, createGateway, loadConfigFromEnv } from './index.js';
 
 function fatal(msg: string, err: unknown): never {
+  // Synchronous on purpose: the process exits right after.
   process.stdout.write(JSON.stringify({ t: new Date().toISOString(), level: 'error', msg, app: 'gateway', error: (err as Error)?.message ?? String(err) }) + '\n');
   process.exit(err instanceof ConfigError ? 2 : 1);
 }

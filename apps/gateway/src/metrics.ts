@@ -16,6 +16,7 @@ export interface GatewayMetrics {
   sseClients: Gauge<'stream'>;
   sseDropped: Counter<'stream' | 'reason'>;
   clusterErrors: Counter<'code'>;
+  logDropped: Gauge;
 }
 
 export function createMetrics(opts: { defaultMetrics: boolean }): GatewayMetrics {
@@ -61,5 +62,6 @@ export function createMetrics(opts: { defaultMetrics: boolean }): GatewayMetrics
       registers,
     }),
     clusterErrors: new Counter({ name: 'flagraft_gateway_cluster_errors_total', help: 'Cluster client errors by code', labelNames: ['code'] as const, registers }),
+    logDropped: new Gauge({ name: 'flagraft_gateway_log_lines_dropped', help: 'Log lines dropped because the log queue was full (stdout too slow)', registers }),
   };
 }
