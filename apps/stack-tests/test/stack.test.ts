@@ -101,7 +101,7 @@ describe('the stack through Caddy', () => {
     }
   });
 
-  it('loads the dashboard through Caddy in headless Chromium and signs in', async () => {
+  it('loads the dashboard through Caddy in headless Chromium, signs in and sees a change live', async () => {
     const shown = { ...checkout, key: 'dashboard-visible' };
     expect([200, 201]).toContain((await api('PUT', `/api/v1/flags/${shown.key}`, shown)).status);
     const browser = await chromium.launch({
@@ -125,6 +125,13 @@ describe('the stack through Caddy', () => {
         await page.waitForURL(/\/flags/, { timeout: 15_000 });
         await page.getByText(shown.key, { exact: true }).first().waitFor({ timeout: 15_000 });
         await page.screenshot({ path: join(artifacts, 'dashboard-flags.png'), fullPage: true });
+        // Live: a change made elsewhere shows up in the open page without a reload.
+        await page.getByText('Live', { exact: true }).waitFor({ timeout: 15_000 });
+        const row = page.getByRole('row').filter({ hasText: shown.key });
+        await row.getByText('On', { exact: true }).waitFor({ timeout: 5_000 });
+        expect((await api('PATCH', `/api/v1/flags/${shown.key}`, { enabled: false })).status).toBe(200);
+        await row.getByText('Off', { exact: true }).waitFor({ timeout: 15_000 });
+        await page.screenshot({ path: join(artifacts, 'dashboard-live-update.png'), fullPage: true });
       } catch (err) {
         await page.screenshot({ path: join(artifacts, 'dashboard-failure.png'), fullPage: true }).catch(() => {});
         const dash = launcherLogTail(dataDir, 200_000).split('\n').filter((l) => /dashboard|caddy/.test(l)).slice(-40).join('\n');
