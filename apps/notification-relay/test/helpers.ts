@@ -4,6 +4,11 @@ import { SQSClient } from '@aws-sdk/client-sqs';
 import { WebSocket } from 'ws';
 import { createTokenStore, hashToken } from '@flagraft/auth';
 import type { ChangeEvent } from '../src/index.js';
+import { createRelay, type Relay, type RelayOptions } from '../src/index.js';
+import { createServer as createTcpServer, connect as tcpConnect, type Server as TcpServer, type Socket } from 'node:net';
+import type { AddressInfo } from 'node:net';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
 
 export const REGION = 'us-east-1';
 export const CREDS = { accessKeyId: 'test', secretAccessKey: 'test' };
@@ -107,8 +112,6 @@ export function upgradeStatus(url: string, headers: Record<string, string> = {})
   });
 }
 
-import { createRelay, type Relay, type RelayOptions } from '../src/index.js';
-
 export interface RelayFixture { relay: Relay; topicArn: string; queueName: string; wsUrl: string; logs: any[] }
 
 /** A relay on a free port with its own topic, queue and DLQ created by the provision option. */
@@ -134,9 +137,6 @@ async function findTopicArn(_relay: Relay, logs: any[]): Promise<string> {
   return rec.topicArn as string;
 }
 
-import { createServer as createTcpServer, connect as tcpConnect, type Server as TcpServer, type Socket } from 'node:net';
-import type { AddressInfo } from 'node:net';
-
 /** A TCP proxy that can refuse and cut connections: makes SNS "unreachable" for the cluster. */
 export async function startProxy(targetPort: number): Promise<{ port: number; setUp(up: boolean): void; close(): Promise<void> }> {
   let up = true;
@@ -154,5 +154,46 @@ export async function startProxy(targetPort: number): Promise<{ port: number; se
     port: (server.address() as AddressInfo).port,
     setUp(v: boolean) { up = v; if (!v) for (const s of sockets) s.destroy(); },
     close: () => new Promise<void>((res) => { for (const s of sockets) s.destroy(); server.close(() => res()); }),
+  };
+}
+
+export interface Proc { p: ChildProcess; lines: any[]; exited: Promise<number | null>; stop(): Promise<void>; cpuSeconds(): number }
+
+/**
+ * Spawns `node <main>` (flags from BENCH_NODE_ARGS) and collects its JSON log
+ * lines; stop() sends SIGTERM, then SIGKILL after 15 s, by PID.
+ */
+export function spawnJson(main: string, env: Record<string, string>): Proc {
+  if (!existsSync(main)) throw new Error(`${main} is missing: build it first (pnpm --filter ... build)`);
+  const nodeArgs = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  const p = spawn(process.execPath, [...nodeArgs, main], { env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'pipe', 'inherit'] });
+  const lines: any[] = [];
+  let buf = '';
+  p.stdout!.on('data', (d) => {
+    buf += d.toString();
+    let i;
+    while ((i = buf.indexOf('\n')) >= 0) {
+      const line = buf.slice(0, i);
+      buf = buf.slice(i + 1);
+      try { lines.push(JSON.parse(line)); } catch { /* not JSON */ }
+    }
+  });
+  const exited = new Promise<number | null>((res) => p.once('exit', (code) => res(code)));
+  return {
+    p, lines, exited,
+    cpuSeconds() {
+      // utime + stime from /proc (Linux), in clock ticks of 1/100 s.
+      try {
+        const f = readFileSync(`/proc/${p.pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+        return (Number(f[11]) + Number(f[12])) / 100;
+      } catch { return NaN; }
+    },
+    async stop() {
+      if (p.exitCode !== null || !p.pid) return;
+      process.kill(p.pid, 'SIGTERM');
+      const t = setTimeout(() => { if (p.exitCode === null && p.pid) process.kill(p.pid, 'SIGKILL'); }, 15_000);
+      await exited;
+      clearTimeout(t);
+    },
   };
 }

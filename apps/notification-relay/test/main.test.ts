@@ -1,9 +1,9 @@
 // The real entry point as a process: env config, JSON logs, SIGTERM shutdown.
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hashToken } from '@flagraft/auth';
-import { TOKENS, connect, ev, publish, startEmulator, uniqueName, waitFor } from './helpers.js';
+import { TOKENS, connect, ev, publish, spawnJson, startEmulator, uniqueName, waitFor } from './helpers.js';
 
 const MAIN = fileURLToPath(new URL('../dist/main.js', import.meta.url));
 let emu: Awaited<ReturnType<typeof startEmulator>>;
@@ -16,21 +16,9 @@ afterAll(async () => {
 });
 
 function run(env: Record<string, string>) {
-  const p = spawn(process.execPath, [MAIN], { env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  procs.push(p);
-  const lines: any[] = [];
-  let buf = '';
-  p.stdout!.on('data', (d) => {
-    buf += d.toString();
-    let i;
-    while ((i = buf.indexOf('\n')) >= 0) {
-      const line = buf.slice(0, i);
-      buf = buf.slice(i + 1);
-      try { lines.push(JSON.parse(line)); } catch { lines.push({ raw: line }); }
-    }
-  });
-  const exited = new Promise<number | null>((res) => p.on('exit', (code) => res(code)));
-  return { p, lines, exited };
+  const proc = spawnJson(MAIN, env);
+  procs.push(proc.p);
+  return proc;
 }
 
 describe('main.ts', () => {
