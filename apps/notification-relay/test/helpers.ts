@@ -43,6 +43,7 @@ export function ev(revision: number, key: string, prevRevision?: number, extra: 
 }
 
 export async function publish(sns: SNSClient, topicArn: string, events: ChangeEvent[]): Promise<void> {
+  const fifo = topicArn.endsWith('.fifo');
   for (let i = 0; i < events.length; i += 10) {
     const chunk = events.slice(i, i + 10);
     const out = await sns.send(new PublishBatchCommand({
@@ -53,6 +54,7 @@ export async function publish(sns: SNSClient, topicArn: string, events: ChangeEv
           key: { DataType: 'String', StringValue: e.key }, op: { DataType: 'String', StringValue: e.op },
           revision: { DataType: 'Number', StringValue: String(e.revision) }, kind: { DataType: 'String', StringValue: e.kind },
         },
+        ...(fifo ? { MessageGroupId: `${e.kind}:${e.key}`, MessageDeduplicationId: `${e.revision}.${e.part ?? 0}.${Math.random()}` } : {}),
       })),
     }));
     if ((out.Failed ?? []).length > 0) throw new Error(`publish failed: ${JSON.stringify(out.Failed)}`);

@@ -81,6 +81,32 @@ describe('relay fan-out', () => {
     expect(a.changes()[0]).toMatchObject({ key: 'raw-key', revision: 3, v: 1 });
   });
 
+  it('works with a FIFO topic and FIFO queue (and FIFO dead-letter queue)', async () => {
+    const q = `fifo-${Date.now()}.fifo`;
+    const r = await relay({ queueName: q, provision: { topicName: `fifo-topic-${Date.now()}.fifo`, maxReceiveCount: 2, rawDelivery: false } });
+    const a = client(r.wsUrl);
+    await hello(a);
+    await publish(emu.sns, r.topicArn, [ev(2, 'f1', 1), ev(3, 'f2', 2), ev(4, 'f1', 3)]);
+    await waitFor(() => a.changes().length === 3, 'three FIFO events');
+    expect(a.changes().map((e) => e.revision)).toEqual([2, 3, 4]);
+    const dlq = await emu.sqs.send(new GetQueueUrlCommand({ QueueName: `${q.slice(0, -5)}-dlq.fifo` }));
+    expect(dlq.QueueUrl).toBeTruthy();
+  });
+
+  it('several relays, each with its own queue on the topic, all see every change', async () => {
+    const r1 = await relay();
+    const r2 = await relay({ topicArn: r1.topicArn });
+    const a = client(r1.wsUrl), b = client(r2.wsUrl);
+    await Promise.all([hello(a), hello(b)]);
+    await publish(emu.sns, r1.topicArn, [ev(2, 'both', 1), ev(3, 'both', 2)]);
+    await waitFor(() => a.changes().length === 2 && b.changes().length === 2, 'both relays delivered');
+    expect(r1.relay.queueUrl).not.toBe(r2.relay.queueUrl);
+    // A client moving from one relay to the other resumes with ?since=.
+    const moved = client(`${r2.wsUrl}?since=2`);
+    await waitFor(() => moved.messages.some((m) => m.type === 'replayed'), 'replay on the other relay');
+    expect(moved.changes().map((e) => e.revision)).toEqual([3]);
+  });
+
   it('filters by key prefix and kind', async () => {
     const r = await relay();
     const url = new URL(r.wsUrl);
