@@ -36,6 +36,9 @@ export interface StoreOptions {
 /** State the node produces for a snapshot (at its applied index). */
 export type SnapshotProvider = () => { index: number; confState: ConfState; data: Uint8Array };
 
+/** A generated snapshot is reused for this long (ms) while the log still continues it. */
+const SNAPSHOT_REUSE_MS = 2000;
+
 const EMPTY_CONF: ConfState = { voters: [], learners: [], votersOutgoing: [], learnersNext: [], autoLeave: false };
 
 export function entryCrc(term: number, index: number, type: number, data: Uint8Array): number {
@@ -86,6 +89,7 @@ export class SqliteStore {
   private readonly tailMax: number;
   private snapshotProvider?: SnapshotProvider;
   private snapCache?: Snapshot;
+  private snapCachedAt = 0;
   private readonly stmts;
 
   constructor(private readonly opts: StoreOptions) {
@@ -303,12 +307,17 @@ export class SqliteStore {
   snapshot(): Snapshot {
     if (!this.snapshotProvider) throw new Error('snapshot provider not set');
     const applied = Number(this.meta('applied'));
-    if (this.snapCache && this.snapCache.metadata.index === applied) return this.snapCache;
+    const c = this.snapCache;
+    // Reuse a recent snapshot (even if a few entries old) while the log still
+    // continues it: a follower that keeps failing to receive one must not make
+    // the leader serialise the whole state every few milliseconds.
+    if (c && (c.metadata.index === applied || (Date.now() - this.snapCachedAt < SNAPSHOT_REUSE_MS && c.metadata.index >= this.compactIndex))) return c;
     if (applied === 0) {
       return { metadata: { index: this.compactIndex, term: this.compactTerm, confState: this.conf }, data: new Uint8Array() };
     }
     const s = this.snapshotProvider();
     this.snapCache = { metadata: { index: s.index, term: this.term(s.index), confState: s.confState }, data: s.data };
+    this.snapCachedAt = Date.now();
     return this.snapCache;
   }
 
