@@ -38,7 +38,7 @@ const extra = process.argv.slice(3);
 ensurePnpm();
 run('pnpm', ['install', '--frozen-lockfile']);
 if (mode === 'test') {
-  run('pnpm', ['exec', 'turbo', 'run', 'test', '--concurrency=1', '--log-order=grouped', ...extra]);
+  run('pnpm', ['exec', 'turbo', 'run', 'test', '--concurrency=1', '--continue', '--log-order=grouped', ...extra]);
 } else if (mode === 'start') {
   run('pnpm', ['exec', 'turbo', 'run', 'build']);
   run('node', [join(root, 'scripts', 'start.mjs'), ...extra]);
