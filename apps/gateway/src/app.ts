@@ -36,6 +36,11 @@ export function createApp(deps: AppDeps): express.Express {
   r.add('get', '/api/v1/stream', 'read', (req, res) => {
     const pos = resumePosition(req, req.query);
     const filter = parseFilter(req.query);
+    if (req.method === 'HEAD') {
+      // A stream has no end: answer HEAD with the headers alone instead of holding the connection.
+      res.status(200).type('text/event-stream').end();
+      return;
+    }
     openChangeStream({ hub: deps.hub, replica: deps.replica, cluster: deps.cluster, log: deps.log }, req, res, pos, filter);
   });
 

@@ -68,6 +68,9 @@ describe('change stream', () => {
     await r.waitFor((f) => changes(f).length === 2);
     expect(changes(r.frames).map((c) => c.key)).toEqual(['s2-b', 's2-c']);
     r.close();
+    const head = await fetch(`${stack.url}/api/v1/stream`, { method: 'HEAD', headers: auth });
+    expect(head.status).toBe(200);
+    expect(head.headers.get('content-type')).toMatch(/^text\/event-stream/);
     const bad = await fetch(`${stack.url}/api/v1/stream?since=yesterday`, { headers: auth });
     expect(bad.status).toBe(400);
     expect(bad.headers.get('content-type')).toMatch(/problem\+json/);
