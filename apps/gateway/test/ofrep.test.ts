@@ -118,6 +118,15 @@ describe('OFREP through the OpenFeature SDK', () => {
     expect(d.reason).toBe('ERROR');
   });
 
+  it('counts evaluations by flag and reason in /metrics', async () => {
+    const metrics = (await request(stack.url, 'GET', '/metrics')).text;
+    const count = (flag: string, reason: string) => Number(new RegExp(`flagraft_gateway_evaluations_total\\{flag="${flag}",reason="${reason}"\\} (\\d+)`).exec(metrics)?.[1] ?? 0);
+    expect(count('new-checkout', 'SPLIT')).toBeGreaterThanOrEqual(200);
+    expect(count('banner', 'TARGETING_MATCH')).toBeGreaterThanOrEqual(2);
+    expect(count('bool-disabled', 'DISABLED')).toBeGreaterThanOrEqual(1);
+    expect(metrics).toMatch(/flagraft_gateway_http_requests_total\{method="POST",route="\/ofrep\/v1\/evaluate\/flags\/:key",status="200"\} \d+/);
+  });
+
   it('sees a change right after the write that made it (the write waits for this gateway\'s replica)', async () => {
     const w = await stack.req('PUT', '/api/v1/flags/bool-static', { role: 'editor', body: { ...flags[0], defaultVariant: 'off' } });
     expect(w.status).toBe(200);
