@@ -556,7 +556,7 @@ export class Simulation {
         }
         if (readCtx && !readCtx.node.reads.has(readCtx.ctx)) {
           if (!readCtx.node.up) readCtx = undefined;
-          else return true;
+          else if (this.laggingMember(proposed!.index) === undefined) return true;
         } else if (readCtx && this.now - readCtx.at > LIVENESS_READ_RETRY_UNITS) {
           // The read was lost with a leader change: the client times out and retries.
           readCtx.node.reads.delete(readCtx.ctx);
@@ -573,11 +573,25 @@ export class Simulation {
       }
     }
     const l = this.leader();
+    const lag = proposed ? this.laggingMember(proposed.index) : undefined;
     this.checker.violate(
       'liveness',
-      `after healing, no commit + read within ${bound} time units (leader: ${l ? `${l.id} term ${l.raw!.raft.term}` : 'none'}, marker proposed: ${proposed ? proposed.index : 'no'})`,
+      `after healing, no commit + read + every member caught up within ${bound} time units (leader: ${l ? `${l.id} term ${l.raw!.raft.term}` : 'none'}, marker proposed: ${proposed ? proposed.index : 'no'}${lag ? `, lagging: ${lag}` : ''})`,
     );
     return false;
+  }
+
+  /** A member of the leader's configuration that has not applied `index` yet (described), or undefined if all have. */
+  private laggingMember(index: number): string | undefined {
+    const l = this.leader();
+    if (!l) return 'no leader';
+    const cs = l.raw!.raft.trk.confState();
+    for (const id of new Set([...cs.voters, ...cs.learners, ...cs.votersOutgoing, ...cs.learnersNext])) {
+      const n = this.nodes.get(id);
+      if (!n || n.decommissioned) continue;
+      if (!n.up || n.applied < index) return `node ${id} applied ${n.applied}${n.up ? '' : ' (down)'}`;
+    }
+    return undefined;
   }
 
   run(): SimResult {
