@@ -101,6 +101,34 @@ describe('the stack through Caddy', () => {
     }
   });
 
+  it('streams the change as Server-Sent Events through Caddy, without buffering', async () => {
+    const ac = new AbortController();
+    const res = await fetch(`${info.url}/api/v1/stream`, { headers: { authorization: `Bearer ${adminToken}` }, signal: ac.signal });
+    try {
+      expect(res.status).toBe(200);
+      expect(res.headers.get('content-type')).toContain('text/event-stream');
+      const reader = res.body!.getReader();
+      let text = '';
+      const readUntil = async (what: string, pred: () => boolean) => waitFor(what, 15_000, async () => {
+        if (pred()) return true;
+        const { value, done } = await reader.read();
+        if (done) throw new Error(`stream ended while waiting for ${what}`);
+        text += new TextDecoder().decode(value);
+        return pred() || undefined;
+      });
+      await readUntil('the ready event', () => text.includes('event: ready'));
+      const patch = await api('PATCH', `/api/v1/flags/${checkout.key}`, { enabled: true });
+      expect(patch.status).toBe(200);
+      const rev = patch.body.modRevision;
+      // Arrives while the request is still open: Caddy flushes each event (flush_interval -1).
+      await readUntil(`event id ${rev}`, () => text.includes(`id: ${rev}\n`));
+      const line = text.split('\n').find((l) => l.startsWith('data: ') && l.includes(`"revision":${rev}`))!;
+      expect(JSON.parse(line.slice(6))).toMatchObject({ key: checkout.key, op: 'put', revision: rev });
+    } finally {
+      ac.abort();
+    }
+  });
+
   it('loads the dashboard through Caddy in headless Chromium, signs in and sees a change live', async () => {
     const shown = { ...checkout, key: 'dashboard-visible' };
     expect([200, 201]).toContain((await api('PUT', `/api/v1/flags/${shown.key}`, shown)).status);
