@@ -156,7 +156,7 @@ describe('dashboard in Chromium against the real stack', () => {
     expect(after.body.updatedBy).toBe(NAMES.editor2);
   });
 
-  it('history shows every change with the right actor and a readable diff', async () => {
+  it('history shows every change with the right actor and a readable diff, and restores a version', async () => {
     await eddie.goto(`${stack.dashboardUrl}/flags/${KEY}/history`);
     const entries = eddie.getByTestId('history-entry');
     await entries.first().waitFor();
@@ -169,6 +169,15 @@ describe('dashboard in Chromium against the real stack', () => {
     expect(newest).toContain('owner');
     expect(newest).toContain('"team-payments"');
     await screenshot(eddie, 'history');
+
+    // Restore the first version as a new change.
+    await entries.last().getByRole('button', { name: /Restore/ }).click();
+    await eddie.getByText(/was restored as a new change/).waitFor();
+    const restored = await stack.api('GET', `/api/v1/flags/${KEY}`);
+    expect(restored.body.flag).toMatchObject({ description: 'The new checkout flow', enabled: true });
+    expect(restored.body.flag.owner).toBeUndefined();
+    expect(restored.body.updatedBy).toBe(NAMES.editor);
+    expect(await eddie.getByTestId('history-entry').count()).toBe(5);
   });
 
   it('deletes with typed confirmation', async () => {

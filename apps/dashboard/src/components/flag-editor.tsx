@@ -9,6 +9,7 @@ import { DiffTable } from './diff-table';
 import { when } from './format';
 import { LiveContext } from './live';
 import { RuleEditor } from './rule-editor';
+import { TypedConfirmDialog } from './typed-confirm';
 
 /** Validation with @flagraft/flag-model, run on the dashboard server. */
 const validateOnServer = server$(function (json: string): ValidationIssue[] {
@@ -49,7 +50,6 @@ export const FlagEditor = component$((props: FlagEditorProps) => {
   const remoteChange = useSignal<{ revision: number; actor: string; op: string } | null>(null);
   const conflictRef = useSignal<HTMLDialogElement>();
   const deleteRef = useSignal<HTMLDialogElement>();
-  const confirmText = useSignal('');
   const save = useSaveFlag();
   const del = useDeleteFlag();
   const live = useContext(LiveContext);
@@ -393,6 +393,7 @@ export const FlagEditor = component$((props: FlagEditorProps) => {
               {e.message}
             </p>
           ))}
+          {state.rules.length === 0 && <p class="muted">No targeting rules: every evaluation serves the default variant.</p>}
           {state.rules.map((_, i) => (
             <RuleEditor key={i} state={state} index={i} issues={issues} readOnly={readOnly} segmentNames={props.segmentNames} />
           ))}
@@ -426,10 +427,7 @@ export const FlagEditor = component$((props: FlagEditorProps) => {
                 class="danger"
                 style="margin-left:auto"
                 data-testid="delete"
-                onClick$={() => {
-                  confirmText.value = '';
-                  deleteRef.value?.showModal();
-                }}
+                onClick$={() => deleteRef.value?.showModal()}
               >
                 Delete flag…
               </button>
@@ -471,39 +469,19 @@ export const FlagEditor = component$((props: FlagEditorProps) => {
       </dialog>
 
       {!creating && (
-        <dialog ref={deleteRef} aria-labelledby="delete-title" data-testid="delete-dialog">
-          <h2 id="delete-title">
-            Delete <code>{state.key}</code>?
-          </h2>
+        <TypedConfirmDialog
+          dialogRef={deleteRef}
+          id="delete"
+          what="flag"
+          name={state.key}
+          error={del.value?.failed ? (del.value as { message?: string }).message : undefined}
+          running={del.isRunning}
+          onConfirm$={async (typed) => {
+            await del.submit({ key: state.key, confirm: typed, revision: String(revision.value) });
+          }}
+        >
           <p>Services evaluating it will get FLAG_NOT_FOUND and fall back to their code default. History is kept.</p>
-          <div class="field">
-            <label for="delete-confirm">
-              Type <code>{state.key}</code> to confirm
-            </label>
-            <input id="delete-confirm" autoComplete="off" value={confirmText.value} onInput$={(_, el) => (confirmText.value = el.value)} data-testid="delete-confirm" />
-          </div>
-          {del.value?.failed && (
-            <p class="error-text" role="alert">
-              {(del.value as { message?: string }).message}
-            </p>
-          )}
-          <div class="dialog-actions">
-            <button type="button" onClick$={() => deleteRef.value?.close()}>
-              Cancel
-            </button>
-            <button
-              type="button"
-              class="danger solid"
-              disabled={confirmText.value !== state.key || del.isRunning}
-              data-testid="delete-submit"
-              onClick$={async () => {
-                await del.submit({ key: state.key, confirm: confirmText.value, revision: String(revision.value) });
-              }}
-            >
-              Delete permanently
-            </button>
-          </div>
-        </dialog>
+        </TypedConfirmDialog>
       )}
       {!creating && (
         <p class="small" style="margin-top:1rem">

@@ -3,6 +3,7 @@ import { segmentState, toSegment, type SegmentState } from '~/lib/editor-model';
 import type { StoredSegment, ValidationIssue } from '~/lib/types';
 import { useDeleteSegment, useSaveSegment, type SegmentSaveFailure } from '~/server/segment-actions';
 import { ConditionRows } from './condition-rows';
+import { TypedConfirmDialog } from './typed-confirm';
 
 export const SegmentEditor = component$((props: { stored?: StoredSegment; canEdit: boolean }) => {
   const creating = !props.stored;
@@ -12,7 +13,6 @@ export const SegmentEditor = component$((props: { stored?: StoredSegment; canEdi
   const issues = useSignal<ValidationIssue[]>([]);
   const notice = useSignal<{ kind: 'ok' | 'bad'; text: string } | null>(null);
   const deleteRef = useSignal<HTMLDialogElement>();
-  const confirmText = useSignal('');
   const save = useSaveSegment();
   const del = useDeleteSegment();
 
@@ -80,10 +80,7 @@ export const SegmentEditor = component$((props: { stored?: StoredSegment; canEdi
                 type="button"
                 class="danger"
                 style="margin-left:auto"
-                onClick$={() => {
-                  confirmText.value = '';
-                  deleteRef.value?.showModal();
-                }}
+                onClick$={() => deleteRef.value?.showModal()}
               >
                 Delete segment…
               </button>
@@ -92,36 +89,19 @@ export const SegmentEditor = component$((props: { stored?: StoredSegment; canEdi
         )}
       </form>
       {!creating && (
-        <dialog ref={deleteRef} aria-labelledby="seg-delete-title">
-          <h2 id="seg-delete-title">
-            Delete segment <code>{state.name}</code>?
-          </h2>
+        <TypedConfirmDialog
+          dialogRef={deleteRef}
+          id="seg-delete"
+          what="segment"
+          name={state.name}
+          error={del.value?.failed ? (del.value as { message?: string }).message : undefined}
+          running={del.isRunning}
+          onConfirm$={async (typed) => {
+            await del.submit({ name: state.name, confirm: typed, revision: String(revision.value) });
+          }}
+        >
           <p>A segment used by a flag's rules cannot be deleted; remove it from those rules first.</p>
-          <div class="field">
-            <label for="seg-delete-confirm">
-              Type <code>{state.name}</code> to confirm
-            </label>
-            <input id="seg-delete-confirm" autoComplete="off" value={confirmText.value} onInput$={(_, el) => (confirmText.value = el.value)} />
-          </div>
-          {del.value?.failed && (
-            <p class="error-text" role="alert">
-              {(del.value as { message?: string }).message}
-            </p>
-          )}
-          <div class="dialog-actions">
-            <button type="button" onClick$={() => deleteRef.value?.close()}>
-              Cancel
-            </button>
-            <button
-              type="button"
-              class="danger solid"
-              disabled={confirmText.value !== state.name || del.isRunning}
-              onClick$={() => del.submit({ name: state.name, confirm: confirmText.value, revision: String(revision.value) })}
-            >
-              Delete permanently
-            </button>
-          </div>
-        </dialog>
+        </TypedConfirmDialog>
       )}
     </div>
   );

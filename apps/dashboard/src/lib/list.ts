@@ -85,3 +85,35 @@ export function queryString(q: ListQuery, patch: Partial<ListQuery>): string {
   const s = p.toString();
   return s ? `?${s}` : '';
 }
+
+/** What one list row shows: a slim copy of a stored flag (the page ships 50 of these, not whole definitions). */
+export interface Row {
+  key: string;
+  type: string;
+  enabled: boolean;
+  defaultVariant: string;
+  tags: string[];
+  description?: string;
+  updatedBy: string;
+  updatedAt: number;
+  modRevision: number;
+}
+
+/** Longest description shown in a row, in characters. */
+export const ROW_DESCRIPTION_CHARS = 140;
+
+export function toRow(s: StoredFlag): Row {
+  const f = s.flag;
+  const row: Row = {
+    key: f.key,
+    type: f.type,
+    enabled: f.enabled,
+    defaultVariant: f.defaultVariant,
+    tags: f.tags ?? [],
+    updatedBy: s.updatedBy,
+    updatedAt: s.updatedAt,
+    modRevision: s.modRevision,
+  };
+  if (f.description) row.description = f.description.length > ROW_DESCRIPTION_CHARS ? f.description.slice(0, ROW_DESCRIPTION_CHARS - 1) + '…' : f.description;
+  return row;
+}

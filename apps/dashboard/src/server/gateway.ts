@@ -153,8 +153,11 @@ export class GatewayClient {
     return { status: res.status, body, etag: etagRevision(res.headers.get('etag')), headers: res.headers };
   }
 
-  async listFlagsPage(opts: { prefix?: string; limit?: number; pageToken?: string } = {}): Promise<{ flags: StoredFlag[]; nextPageToken?: string; revision?: number }> {
+  async listFlagsPage(
+    opts: { prefix?: string; limit?: number; pageToken?: string; stale?: boolean } = {},
+  ): Promise<{ flags: StoredFlag[]; nextPageToken?: string; revision?: number }> {
     const q = new URLSearchParams();
+    if (opts.stale) q.set('consistency', 'stale');
     if (opts.prefix) q.set('prefix', opts.prefix);
     q.set('limit', String(opts.limit ?? LIST_PAGE_LIMIT));
     if (opts.pageToken) q.set('pageToken', opts.pageToken);
@@ -168,13 +171,19 @@ export class GatewayClient {
     };
   }
 
-  /** Walks every page; `revision` is the highest revision any page reported. */
-  async listAllFlags(): Promise<{ flags: StoredFlag[]; revision: number }> {
+  /**
+   * Walks every page; `revision` is the highest revision any page reported.
+   * `stale` reads come from the gateway's replica (milliseconds behind the
+   * cluster, and the gateway answers a write only once its replica has it):
+   * the list page uses them, because live events patch the rows afterwards
+   * and a linearizable read of 10,000 flags costs a cluster round trip per page.
+   */
+  async listAllFlags(opts: { stale?: boolean } = {}): Promise<{ flags: StoredFlag[]; revision: number }> {
     const flags: StoredFlag[] = [];
     let revision = 0;
     let pageToken: string | undefined;
     for (let page = 0; page < MAX_LIST_PAGES; page++) {
-      const p = await this.listFlagsPage({ pageToken });
+      const p = await this.listFlagsPage({ pageToken, stale: opts.stale });
       flags.push(...p.flags);
       revision = Math.max(revision, p.revision ?? 0);
       if (!p.nextPageToken) break;

@@ -2,7 +2,7 @@ import { component$, useContext, useSignal, useStore, useTask$ } from '@builder.
 import { Link, routeAction$, routeLoader$, useLocation, type DocumentHead } from '@builder.io/qwik-city';
 import { LiveContext } from '~/components/live';
 import { plural, when } from '~/components/format';
-import { pageOf, parseListQuery, queryString, PAGE_SIZES } from '~/lib/list';
+import { pageOf, parseListQuery, queryString, toRow, PAGE_SIZES, type Row } from '~/lib/list';
 import type { StoredFlag } from '~/lib/types';
 import { GatewayError } from '~/server/gateway';
 import { canEdit, gatewayFor, problemOf } from '~/server/request';
@@ -10,8 +10,12 @@ import { canEdit, gatewayFor, problemOf } from '~/server/request';
 export const useFlagList = routeLoader$(async (ev) => {
   const q = parseListQuery(ev.url.searchParams);
   try {
-    const { flags, revision } = await gatewayFor(ev).listAllFlags();
-    return { ok: true as const, query: q, revision, canEdit: canEdit(ev), ...pageOf(flags, q) };
+    const started = performance.now();
+    const { flags, revision } = await gatewayFor(ev).listAllFlags({ stale: true });
+    const gatewayMs = performance.now() - started;
+    const page = pageOf(flags, q);
+    ev.headers.set('Server-Timing', `gateway;dur=${gatewayMs.toFixed(1)}, list;dur=${(performance.now() - started - gatewayMs).toFixed(1)}`);
+    return { ok: true as const, query: q, revision, canEdit: canEdit(ev), ...page, rows: page.rows.map(toRow) };
   } catch (err) {
     return { ok: false as const, query: q, error: problemOf(err).message, canEdit: false };
   }
@@ -41,7 +45,7 @@ export const useToggle = routeAction$(async (data, ev) => {
 });
 
 interface RowOverride {
-  stored: StoredFlag | null;
+  stored: Row | null;
   flash: number;
 }
 
@@ -67,16 +71,16 @@ export default component$(() => {
 
   useTask$(({ track }) => {
     track(() => live.seq);
-    const shown = list.value.ok ? new Set(list.value.rows.map((r) => r.flag.key)) : new Set<string>();
+    const shown = list.value.ok ? new Set(list.value.rows.map((r) => r.key)) : new Set<string>();
     for (const { seq, event } of live.events) {
       if (seq <= seenSeq.value) continue;
       seenSeq.value = seq;
       if (event.kind !== 'flag') continue;
       if (shown.has(event.key)) {
-        const loaded = list.value.ok ? list.value.rows.find((r) => r.flag.key === event.key) : undefined;
+        const loaded = list.value.ok ? list.value.rows.find((r) => r.key === event.key) : undefined;
         const curRev = over[event.key]?.stored?.modRevision ?? loaded?.modRevision ?? 0;
         if (event.op === 'delete' || event.revision > curRev) {
-          over[event.key] = { stored: event.op === 'delete' ? null : (event.flag ?? null), flash: (over[event.key]?.flash ?? 0) + 1 };
+          over[event.key] = { stored: event.op === 'delete' || !event.flag ? null : toRow(event.flag), flash: (over[event.key]?.flash ?? 0) + 1 };
         }
       } else {
         unseen.value++;
@@ -90,11 +94,11 @@ export default component$(() => {
     if (r.failed) {
       const f = r as unknown as { key: string; message: string; current?: StoredFlag };
       message.value = { kind: 'bad', text: f.message };
-      if (f.current) over[f.key] = { stored: f.current, flash: (over[f.key]?.flash ?? 0) + 1 };
+      if (f.current) over[f.key] = { stored: toRow(f.current), flash: (over[f.key]?.flash ?? 0) + 1 };
     } else if ('stored' in r && r.stored) {
       const st = r.stored as StoredFlag;
       message.value = { kind: 'ok', text: `“${st.flag.key}” is now ${st.flag.enabled ? 'enabled' : 'disabled'} (revision ${st.modRevision}).` };
-      over[st.flag.key] = { stored: st, flash: (over[st.flag.key]?.flash ?? 0) + 1 };
+      over[st.flag.key] = { stored: toRow(st), flash: (over[st.flag.key]?.flash ?? 0) + 1 };
     }
   });
 
@@ -110,8 +114,8 @@ export default component$(() => {
   }
   const v = list.value;
   const q = v.query;
-  const rowOf = (r: StoredFlag): { s: StoredFlag | null; flash: number } => {
-    const o = over[r.flag.key];
+  const rowOf = (r: Row): { s: Row | null; flash: number } => {
+    const o = over[r.key];
     if (o && (o.stored === null || o.stored.modRevision >= r.modRevision)) return { s: o.stored, flash: o.flash };
     return { s: r, flash: 0 };
   };
@@ -213,7 +217,7 @@ export default component$(() => {
             <tbody>
               {v.rows.map((r) => {
                 const { s, flash } = rowOf(r);
-                const key = r.flag.key;
+                const key = r.key;
                 if (!s) {
                   return (
                     <tr key={key} class={`gone ${flash % 2 ? 'flash-a' : flash ? 'flash-b' : ''}`} data-key={key}>
@@ -224,7 +228,7 @@ export default component$(() => {
                     </tr>
                   );
                 }
-                const f = s.flag;
+                const f = s;
                 return (
                   <tr key={key} class={flash ? (flash % 2 ? 'flash-a' : 'flash-b') : ''} data-key={key} data-revision={s.modRevision}>
                     <td data-label="Key">
