@@ -5,7 +5,7 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { repoRoot } from '../src/stack.js';
+import { repoRoot, startStack } from '../src/stack.js';
 
 const dirs: string[] = [];
 afterAll(() => { for (const d of dirs) rmSync(d, { recursive: true, force: true }); });
@@ -45,6 +45,23 @@ describe('the local stack launcher', () => {
       expect(existsSync(join(dir, 'node-1'))).toBe(false);
     } finally {
       blocker.close();
+    }
+  });
+
+  it('runs without Caddy, saying so, with the gateways as the entry point', async () => {
+    const dir = tmp();
+    const token = 'fr_no_caddy_test_token_0123456789';
+    const stack = await startStack({ dataDir: dir, adminToken: token, args: ['--no-caddy'] });
+    try {
+      expect(stack.output()).toContain('Caddy disabled (--no-caddy)');
+      expect(stack.info.caFile).toBeUndefined();
+      expect(stack.info.url).toBe(stack.info.gateways[0]);
+      const res = await fetch(`${stack.info.url}/api/v1/flags`, { headers: { authorization: `Bearer ${token}` } });
+      expect(res.status).toBe(200);
+      const dash = await fetch(`${stack.info.dashboard}/login`);
+      expect(dash.status).toBe(200);
+    } finally {
+      await stack.stop();
     }
   });
 });
