@@ -141,9 +141,11 @@ export function instrument(
 }
 
 /** CORS headers for OFREP answers; empty when the origin is not allowed. */
+const ANY_ORIGIN: Record<string, string> = Object.freeze({ 'access-control-allow-origin': '*', 'access-control-expose-headers': 'ETag, Retry-After' }) as Record<string, string>;
+
 export function corsHeaders(req: IncomingMessage, origins: string[]): Record<string, string> {
   const origin = req.headers.origin;
-  if (origins.includes('*')) return { 'access-control-allow-origin': '*', 'access-control-expose-headers': 'ETag, Retry-After' };
+  if (origins.includes('*')) return ANY_ORIGIN; // shared and frozen: callers spread it, never mutate
   if (typeof origin === 'string' && origins.includes(origin)) {
     return { 'access-control-allow-origin': origin, 'access-control-expose-headers': 'ETag, Retry-After', vary: 'Origin' };
   }
