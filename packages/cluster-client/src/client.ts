@@ -126,6 +126,10 @@ export function createClusterClient(opts: ClusterClientOptions): ClusterClient {
     }
     return c;
   };
+  const channelDown = (ep: string): boolean => {
+    const c = clients.get(ep);
+    return !!c && c.getChannel().getConnectivityState(false) === grpc.connectivityState.TRANSIENT_FAILURE;
+  };
   const metadata = () => {
     const md = new grpc.Metadata();
     md.set('flagraft-cluster-id', opts.clusterId);
@@ -146,6 +150,12 @@ export function createClusterClient(opts: ClusterClientOptions): ClusterClient {
     let attempt = 0;
     let last: NodeErrorBody | undefined;
     for (;;) {
+      // An endpoint whose connection is known to be down is skipped while
+      // another one is not: waiting on it would burn the attempt's deadline.
+      if (channelDown(endpoints[leader])) {
+        const alt = endpoints.findIndex((e, i) => i !== leader && !channelDown(e));
+        if (alt >= 0) leader = alt;
+      }
       const idx = leader;
       const ep = endpoints[idx];
       const left = deadline - Date.now();
