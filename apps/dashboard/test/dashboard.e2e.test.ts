@@ -195,6 +195,24 @@ describe('dashboard in Chromium against the real stack', () => {
     expect((await stack.api('GET', `/api/v1/flags/${KEY}`)).status).toBe(404);
   });
 
+  it('creates a segment with the segment editor and lists it', async () => {
+    await eddie.goto(`${stack.dashboardUrl}/segments/new`);
+    await eddie.locator('#seg-name').fill('eu-users');
+    await eddie.locator('#seg-desc').fill('Users in Germany and France');
+    await eddie.locator('#seg-cond-0-attr').fill('country');
+    await eddie.locator('#seg-cond-0-op').selectOption('in');
+    await eddie.locator('#seg-cond-0-val').fill('DE, FR');
+    await eddie.getByRole('button', { name: 'Create segment' }).click();
+    await eddie.getByText('Segment created.').waitFor();
+    const seg = await stack.api('GET', '/api/v1/segments/eu-users');
+    expect(seg.status).toBe(200);
+    expect(seg.body.segment).toMatchObject({ name: 'eu-users', conditions: [{ attribute: 'country', op: 'in', value: ['DE', 'FR'] }] });
+    expect(seg.body.updatedBy).toBe(NAMES.editor);
+    await eddie.goto(`${stack.dashboardUrl}/segments`);
+    await eddie.getByRole('link', { name: 'eu-users' }).waitFor();
+    await screenshot(eddie, 'segments');
+  });
+
   it('a reader sees no edit controls', async () => {
     await stack.api('PUT', '/api/v1/flags/reader-visible', {
       key: 'reader-visible',

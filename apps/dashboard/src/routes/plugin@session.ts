@@ -12,6 +12,10 @@ export const onRequest: RequestHandler = async (ev) => {
   const path = ev.url.pathname.replace(/\/q-data\.json$/, '').replace(/\/$/, '') || '/';
   const session = unsealSession(ev.cookie.get(SESSION_COOKIE)?.value, getConfig().cookieSecret);
   if (session) ev.sharedMap.set(SESSION_KEY, session);
+  // Defence in depth when the dashboard is reached without Caddy in front.
+  ev.headers.set('X-Content-Type-Options', 'nosniff');
+  ev.headers.set('X-Frame-Options', 'DENY');
+  ev.headers.set('Referrer-Policy', 'same-origin');
   if (PUBLIC_PATHS.has(path)) return;
   ev.headers.set('Cache-Control', 'private, no-store');
   if (!session) {
