@@ -13,6 +13,8 @@ const LEVELS: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error:
 
 /** Largest number of log lines waiting to be written (lines). */
 export const MAX_QUEUED_LOG_LINES = 10_000;
+/** Lines are collected for this long before one write, ms: one syscall per batch, not per request. */
+export const LOG_FLUSH_INTERVAL_MS = 20;
 
 export interface Logger {
   log(level: LogLevel, msg: string, fields?: Record<string, unknown>): void;
@@ -98,7 +100,7 @@ export function createLogger(opts: { app: string; level?: LogLevel; write?: (chu
       queue.push(line + '\n');
       if (!scheduled && !inflight) {
         scheduled = true;
-        setImmediate(flushQueued);
+        setTimeout(flushQueued, LOG_FLUSH_INTERVAL_MS);
       }
     },
   };
