@@ -54,9 +54,9 @@ export default component$(() => {
               {data.value.segments.map((s) => (
                 <tr key={s.segment.name}>
                   <td data-label="Name">
-                    <Link href={`/segments/${encodeURIComponent(s.segment.name)}`}>
+                    <a href={`/segments/${encodeURIComponent(s.segment.name)}`}>
                       <code>{s.segment.name}</code>
-                    </Link>
+                    </a>
                   </td>
                   <td data-label="Description">{s.segment.description ?? ''}</td>
                   <td data-label="Conditions">
