@@ -55,6 +55,12 @@ export interface GatewayConfig {
   shutdownTimeoutMs: number;
   /** Request logs: every request, only 4xx/5xx, or none. */
   accessLog: 'all' | 'errors' | 'off';
+  /**
+   * Also log successful OFREP evaluations (with accessLog 'all'). Off by default:
+   * evaluations are the bulk of the traffic, a log line costs about as much as
+   * the evaluation, and the metrics already count them by flag and reason.
+   */
+  accessLogEvaluations: boolean;
   logLevel: LogLevel;
   /** Log sink (default stdout). */
   logWrite?: (chunk: string) => void;
@@ -85,6 +91,7 @@ export const DEFAULTS = {
   retryAfterSeconds: 1,
   shutdownTimeoutMs: 10_000,
   accessLog: 'all',
+  accessLogEvaluations: false,
   logLevel: 'info',
 } as const;
 
@@ -182,6 +189,7 @@ export function loadConfigFromEnv(env: Env = process.env): GatewayConfig {
     retryAfterSeconds: int('FLAGRAFT_RETRY_AFTER_SECONDS'),
     shutdownTimeoutMs: int('FLAGRAFT_SHUTDOWN_TIMEOUT_MS'),
     accessLog: accessLog as GatewayConfig['accessLog'] | undefined,
+    accessLogEvaluations: bool('FLAGRAFT_ACCESS_LOG_EVALUATIONS'),
     logLevel: logLevel as LogLevel | undefined,
   });
 }

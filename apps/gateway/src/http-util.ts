@@ -72,6 +72,8 @@ export interface RequestInfo {
   route: string;
   principal?: Principal;
   requestId: string;
+  /** An OFREP evaluation: its successful answers are logged only with accessLogEvaluations. */
+  evaluation?: boolean;
 }
 
 const infoKey = Symbol('flagraft.request');
@@ -100,7 +102,7 @@ function cacheFor(metrics: GatewayMetrics): Map<string, Children> {
 export function instrument(
   req: IncomingMessage,
   res: ServerResponse,
-  deps: { metrics: GatewayMetrics; log: Logger; config: Pick<GatewayConfig, 'accessLog'> },
+  deps: { metrics: GatewayMetrics; log: Logger; config: Pick<GatewayConfig, 'accessLog' | 'accessLogEvaluations'> },
 ): RequestInfo {
   const childCache = cacheFor(deps.metrics);
   const start = process.hrtime.bigint();
@@ -124,7 +126,8 @@ export function instrument(
     children.count.inc();
     children.duration.observe(seconds);
     const mode = deps.config.accessLog;
-    if (mode === 'all' || (mode === 'errors' && status >= 400)) {
+    const wanted = status >= 400 ? mode !== 'off' : mode === 'all' && (!info.evaluation || deps.config.accessLogEvaluations);
+    if (wanted) {
       const q = req.url?.indexOf('?') ?? -1;
       deps.log.log(status >= 500 ? 'error' : 'info', 'request', {
         method: req.method,

@@ -80,9 +80,11 @@ export function createOfrepHandler(deps: OfrepDeps): (req: IncomingMessage, res:
     if (path.startsWith(SINGLE) && path.length > SINGLE.length && path.indexOf('/', SINGLE.length) < 0) {
       route = 'single';
       info.route = '/ofrep/v1/evaluate/flags/:key';
+      info.evaluation = true;
     } else if (path === BULK) {
       route = 'bulk';
       info.route = BULK;
+      info.evaluation = true;
     } else if (path === EVENTS) {
       route = 'events';
       info.route = EVENTS;
