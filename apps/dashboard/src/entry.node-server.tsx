@@ -8,6 +8,7 @@ import qwikCityPlan from '@qwik-city-plan';
 import render from './entry.ssr';
 import { createDashboard } from './server/dashboard';
 import { ConfigError, loadConfigFromEnv } from './server/config';
+import { checkTokenConfig } from './server/identity';
 import { log } from './server/log';
 
 const qwik = createQwikCity({
@@ -20,9 +21,12 @@ async function main(): Promise<void> {
   let config;
   try {
     config = loadConfigFromEnv(process.env);
+    const tokens = checkTokenConfig();
+    if (tokens === 0) log('warn', 'no gateway tokens configured (FLAGRAFT_TOKENS / FLAGRAFT_TOKENS_FILE): nobody can sign in');
   } catch (err) {
-    if (err instanceof ConfigError) {
-      log('error', 'bad configuration', { err: err.message });
+    // ConfigError (ours) or TokenConfigError (@flagraft/auth): both name the variable.
+    if (err instanceof ConfigError || (err as Error).name === 'TokenConfigError') {
+      log('error', 'bad configuration', { err: (err as Error).message });
       process.exit(2);
     }
     throw err;

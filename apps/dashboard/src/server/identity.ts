@@ -35,6 +35,16 @@ export async function identify(token: string, gatewayUrl: string, timeoutMs: num
   return { ok: true, name: principal.name, role: principal.role };
 }
 
+/**
+ * Loads the token list once at start, so a malformed FLAGRAFT_TOKENS stops
+ * the process with a clear message instead of failing the first sign-in.
+ * Returns how many tokens are configured.
+ */
+export function checkTokenConfig(): number {
+  store = loadTokens(process.env);
+  return store.size;
+}
+
 /** For tests: forget the loaded token list. */
 export function resetIdentityCache(): void {
   store = undefined;
