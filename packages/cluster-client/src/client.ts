@@ -93,7 +93,7 @@ const RETRYABLE = new Set(['UNAVAILABLE', 'NOT_LEADER', 'RESOURCE_EXHAUSTED', 'D
 const MIN_BACKOFF_MS = 5;
 // Short: while a new leader is being elected, asking a follower again is cheap,
 // and a long sleep would add to the failover window.
-const MAX_BACKOFF_MS = 50;
+const MAX_BACKOFF_MS = 25;
 
 export function createClusterClient(opts: ClusterClientOptions): ClusterClient {
   if (!opts.endpoints?.length) throw new ClusterError('INVALID_ARGUMENT', 'endpoints must list at least one host:port');
