@@ -12,6 +12,46 @@ export class BodyTooLargeError extends Error {
   }
 }
 
+/**
+ * Callback form of readBody for the evaluation hot path: the answer is then
+ * written inside the request's 'end' event, not a promise continuation later.
+ */
+export function readBodyThen(req: IncomingMessage, limitBytes: number, done: (err: Error | undefined, body: Buffer) => void): void {
+  const declared = Number(req.headers['content-length']);
+  if (Number.isFinite(declared) && declared > limitBytes) {
+    req.resume();
+    done(new BodyTooLargeError(limitBytes), EMPTY);
+    return;
+  }
+  let first: Buffer | undefined;
+  let rest: Buffer[] | undefined;
+  let size = 0;
+  let failed = false;
+  req.on('data', (chunk: Buffer) => {
+    if (failed) return;
+    size += chunk.length;
+    if (size > limitBytes) {
+      failed = true;
+      first = undefined;
+      rest = undefined;
+      done(new BodyTooLargeError(limitBytes), EMPTY);
+      return;
+    }
+    if (first === undefined) first = chunk;
+    else (rest ??= [first]).push(chunk);
+  });
+  req.on('end', () => {
+    if (!failed) done(undefined, rest ? Buffer.concat(rest) : (first ?? EMPTY));
+  });
+  req.on('error', (err) => {
+    if (!failed) {
+      failed = true;
+      done(err, EMPTY);
+    }
+  });
+}
+const EMPTY = Buffer.alloc(0);
+
 /** Reads the whole body, refusing (without buffering) anything over limitBytes. */
 export function readBody(req: IncomingMessage, limitBytes: number): Promise<Buffer> {
   const declared = Number(req.headers['content-length']);

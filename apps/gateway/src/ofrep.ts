@@ -11,7 +11,7 @@ import type { EvaluationContext, EvaluationResult } from '@flagraft/flag-model';
 import type { TokenStore } from '@flagraft/auth';
 import { checkAuth } from './authz.js';
 import type { GatewayConfig } from './config.js';
-import { BodyTooLargeError, canonicalJson, corsHeaders, preflightHeaders, readBody, requestInfo, sendJson, shortHash } from './http-util.js';
+import { BodyTooLargeError, canonicalJson, corsHeaders, preflightHeaders, readBodyThen, requestInfo, sendJson, shortHash } from './http-util.js';
 import type { GatewayMetrics } from './metrics.js';
 import { HttpProblem } from './problem.js';
 import { ofrepSuccessBody, type Replica } from './replica.js';
@@ -138,15 +138,16 @@ export function createOfrepHandler(deps: OfrepDeps): (req: IncomingMessage, res:
         }
         return true;
       }
-      readBody(req, config.maxEvaluationBodyBytes).then((buf) => {
+      readBodyThen(req, config.maxEvaluationBodyBytes, (err, buf) => {
+        if (err) return fail(err);
         try {
           const context = parseContext(buf);
           if (route === 'single') answerSingle(res, key!, context, cors);
           else answerBulk(req, res, context, cors);
-        } catch (err) {
-          fail(err);
+        } catch (e) {
+          fail(e);
         }
-      }, fail);
+      });
     } catch (err) {
       fail(err);
     }
