@@ -17,7 +17,8 @@ import { HttpProblem } from './problem.js';
 import { ofrepSuccessBody, type Replica } from './replica.js';
 import { openOfrepStream, type StreamDeps } from './streams.js';
 
-const PREFIX = '/ofrep/v1/';
+// Everything under /ofrep/ answers in OFREP shapes, unknown paths included.
+const PREFIX = '/ofrep/';
 const SINGLE = '/ofrep/v1/evaluate/flags/';
 const BULK = '/ofrep/v1/evaluate/flags';
 const EVENTS = '/ofrep/v1/events';
