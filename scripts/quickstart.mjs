@@ -38,6 +38,9 @@ const extra = process.argv.slice(3);
 ensurePnpm();
 run('pnpm', ['install', '--frozen-lockfile']);
 if (mode === 'test') {
+  // The stack and dashboard tests need Debian's caddy and chromium; the
+  // script installs them when missing (root) and is silent otherwise.
+  run('bash', [join(root, 'scripts', 'install-system-deps.sh')]);
   run('pnpm', ['exec', 'turbo', 'run', 'test', '--concurrency=1', '--continue', '--log-order=grouped', ...extra]);
 } else if (mode === 'start') {
   run('pnpm', ['exec', 'turbo', 'run', 'build']);
