@@ -42,6 +42,23 @@ interface ChangeRow { revision: number; seq: number; kind: 'flag' | 'segment'; k
 
 const SNAPSHOT_FORMAT = 1;
 
+/** How far past the retention window unpublished changes are kept for the outbox during an SNS outage. */
+export const OUTBOX_HOLD_FACTOR = 10;
+
+/**
+ * The revision at or below which changes may be pruned at `index`. Once an
+ * outbox has published anything (published > 0, replicated state, so every
+ * replica decides alike), changes not yet acknowledged by SNS are kept so a
+ * new leader can still publish them — but never more than
+ * OUTBOX_HOLD_FACTOR x retention, so disk stays bounded in a very long outage
+ * (the relay then tells clients to resync: never a silent gap).
+ */
+export function changesPruneBelow(index: number, retention: number, published: number): number {
+  const byRetention = index - retention;
+  if (published <= 0) return byRetention;
+  return Math.max(Math.min(byRetention, published), index - retention * OUTBOX_HOLD_FACTOR);
+}
+
 export class StateMachine {
   private readonly db: Database.Database;
   private published = 0;
@@ -175,7 +192,7 @@ export class StateMachine {
     if (index % this.opts.pruneEveryRevisions !== 0) return;
     const dedupBelow = index - this.opts.dedupWindowRevisions;
     if (dedupBelow > 0) this.q.pruneDedup.run(dedupBelow);
-    const changesBelow = index - this.opts.changesRetentionRevisions;
+    const changesBelow = changesPruneBelow(index, this.opts.changesRetentionRevisions, this.published);
     if (changesBelow > this.changesPruned) {
       this.q.pruneChanges.run(changesBelow);
       this.changesPruned = changesBelow;
