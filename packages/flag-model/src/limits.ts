@@ -48,6 +48,10 @@ export const LIMITS = Object.freeze({
   maxBatchOps: 100,
   /** An encoded command. */
   maxCommandBytes: 4 * 1024 * 1024,
+  /** Items of one restore chunk (one Raft entry), as JSON, UTF-8. Far below maxCommandBytes and the gRPC message limits. */
+  maxRestoreChunkBytes: 1024 * 1024,
+  /** A whole backup document (GET /api/v1/admin/backup, POST /api/v1/admin/restore), as JSON, UTF-8. */
+  maxBackupBytes: 128 * 1024 * 1024,
   /** actor, clientId, requestId length. */
   maxActorChars: 256,
   maxRequestIdChars: 256,

@@ -1,0 +1,182 @@
+// The backup document (GET /api/v1/admin/backup, POST /api/v1/admin/restore)
+// and the checks that name the bad field of one. The same item checks run in
+// the gateway (whole document, before anything is proposed) and in every
+// node when a restore chunk is applied (so a document that slipped past a
+// gateway still cannot put bad rows into the state machine).
+import { LIMITS, KEY_PATTERN } from './limits.js';
+import { isPlainObject } from './json-util.js';
+import { ValidationError } from './errors.js';
+import { referencedSegments, validateFlag, validateSegment } from './validate.js';
+import type { Change, StoredFlag, StoredSegment, ValidationIssue } from './types.js';
+
+export const BACKUP_FORMAT = 'flagraft-backup';
+export const BACKUP_VERSION = 1;
+
+/** A consistent copy of a cluster's flags, segments and retained audit history at one revision. */
+export interface BackupDocument {
+  format: typeof BACKUP_FORMAT;
+  v: 1;
+  /** The cluster the backup was taken from (informational: a restore may target another cluster). */
+  clusterId: string;
+  /** Every row below reflects the cluster exactly at this revision. */
+  revision: number;
+  /** ISO 8601. */
+  createdAt: string;
+  flags: StoredFlag[];
+  segments: StoredSegment[];
+  /** Every retained change, ascending by revision (rows of one atomic batch share a revision, in order). */
+  changes: Change[];
+  /** Changes below this revision had been pruned by the source cluster (informational). */
+  oldestRetainedRevision?: number;
+}
+
+/** Largest revision a backup may carry: keeps revision arithmetic exact (below 2^52). */
+export const MAX_BACKUP_REVISION = 2 ** 52;
+/** Issues reported for one document before the list is cut short (count). */
+export const MAX_REPORTED_ISSUES = 50;
+
+type Kind = 'flag' | 'segment';
+
+function isRevision(x: unknown, max: number): x is number {
+  return typeof x === 'number' && Number.isSafeInteger(x) && x >= 1 && x <= max;
+}
+
+function isActor(x: unknown): x is string {
+  return typeof x === 'string' && x.length > 0 && x.length <= LIMITS.maxActorChars;
+}
+
+function isKey(x: unknown): x is string {
+  return typeof x === 'string' && x.length > 0 && x.length <= LIMITS.maxKeyChars && KEY_PATTERN.test(x);
+}
+
+/**
+ * Issues of one stored flag / segment view (`{flag|segment, createRevision,
+ * modRevision, version, updatedAt, updatedBy}`) whose revisions may not pass
+ * `maxRevision`. On success `normalized` is the view with its definition as
+ * validateFlag / validateSegment return it.
+ */
+export function storedItemIssues(kind: Kind, x: unknown, path: string, maxRevision: number): { issues: ValidationIssue[]; normalized?: StoredFlag | StoredSegment } {
+  const issues: ValidationIssue[] = [];
+  const at = (f: string) => `${path}.${f}`;
+  if (!isPlainObject(x)) return { issues: [{ path, message: `must be a stored ${kind} object` }] };
+  const body = kind === 'flag' ? 'flag' : 'segment';
+  let def: unknown;
+  try {
+    def = kind === 'flag' ? validateFlag(x[body]) : validateSegment(x[body]);
+  } catch (e) {
+    if (e instanceof ValidationError) {
+      for (const i of e.issues) issues.push({ path: i.path ? (i.path.startsWith('[') ? `${at(body)}${i.path}` : `${at(body)}.${i.path}`) : at(body), message: i.message });
+    } else issues.push({ path: at(body), message: String(e) });
+  }
+  const { createRevision: cr, modRevision: mr, version, updatedAt, updatedBy } = x;
+  if (!isRevision(cr, maxRevision)) issues.push({ path: at('createRevision'), message: `must be an integer from 1 to the backup's revision ${maxRevision}` });
+  if (!isRevision(mr, maxRevision)) issues.push({ path: at('modRevision'), message: `must be an integer from 1 to the backup's revision ${maxRevision}` });
+  else if (isRevision(cr, maxRevision) && mr < cr) issues.push({ path: at('modRevision'), message: `must not be below createRevision ${cr}` });
+  if (typeof version !== 'number' || !Number.isSafeInteger(version) || version < 1) issues.push({ path: at('version'), message: 'must be a positive integer' });
+  if (typeof updatedAt !== 'number' || !Number.isSafeInteger(updatedAt) || updatedAt < 0) issues.push({ path: at('updatedAt'), message: 'must be a non-negative integer (ms since the epoch)' });
+  if (!isActor(updatedBy)) issues.push({ path: at('updatedBy'), message: `must be a non-empty string of at most ${LIMITS.maxActorChars} characters` });
+  if (issues.length) return { issues };
+  const normalized = { [body]: def, createRevision: cr, modRevision: mr, version, updatedAt, updatedBy } as unknown as StoredFlag | StoredSegment;
+  return { issues, normalized };
+}
+
+/** The key of a stored view's definition, if it has one. */
+function viewKey(kind: Kind, v: unknown): unknown {
+  if (!isPlainObject(v)) return undefined;
+  const body = v[kind === 'flag' ? 'flag' : 'segment'];
+  return isPlainObject(body) ? body[kind === 'flag' ? 'key' : 'name'] : undefined;
+}
+
+/**
+ * Issues of one change row. History is checked for shape only (its bodies
+ * were valid when written; a later, stricter validator must not make an old
+ * backup unrestorable): kind/key/op, the before/after views belong to the
+ * key, revision ascending after `prevRevision`.
+ */
+export function changeIssues(x: unknown, path: string, maxRevision: number, prevRevision: number): ValidationIssue[] {
+  if (!isPlainObject(x)) return [{ path, message: 'must be a change object' }];
+  const issues: ValidationIssue[] = [];
+  const at = (f: string) => `${path}.${f}`;
+  const { revision, kind, key, op, before, after, actor, time } = x;
+  if (!isRevision(revision, maxRevision)) issues.push({ path: at('revision'), message: `must be an integer from 1 to the backup's revision ${maxRevision}` });
+  else if (revision < prevRevision) issues.push({ path: at('revision'), message: `must be ascending (${revision} follows ${prevRevision})` });
+  if (kind !== 'flag' && kind !== 'segment') issues.push({ path: at('kind'), message: 'must be "flag" or "segment"' });
+  if (!isKey(key)) issues.push({ path: at('key'), message: 'must be a valid flag key / segment name' });
+  if (op !== 'put' && op !== 'delete') issues.push({ path: at('op'), message: 'must be "put" or "delete"' });
+  for (const [name, v] of [['before', before], ['after', after]] as const) {
+    if (v === null) continue;
+    if (!isPlainObject(v)) { issues.push({ path: at(name), message: 'must be null or a stored view object' }); continue; }
+    if ((kind === 'flag' || kind === 'segment') && viewKey(kind, v) !== key) issues.push({ path: at(name), message: `must be a stored ${kind} whose ${kind === 'flag' ? 'flag.key' : 'segment.name'} is the change's key` });
+  }
+  if (op === 'put' && after === null) issues.push({ path: at('after'), message: 'must not be null for a put' });
+  if (op === 'delete' && after !== null) issues.push({ path: at('after'), message: 'must be null for a delete' });
+  if (op === 'delete' && before === null) issues.push({ path: at('before'), message: 'must not be null for a delete' });
+  if (before === undefined) issues.push({ path: at('before'), message: 'is required (null when there was none)' });
+  if (after === undefined && op !== 'delete') issues.push({ path: at('after'), message: 'is required (null for a delete)' });
+  if (!isActor(actor)) issues.push({ path: at('actor'), message: `must be a non-empty string of at most ${LIMITS.maxActorChars} characters` });
+  if (typeof time !== 'number' || !Number.isSafeInteger(time) || time < 0) issues.push({ path: at('time'), message: 'must be a non-negative integer (ms since the epoch)' });
+  return issues;
+}
+
+/** Normalizes a change row once changeIssues found nothing (drops unknown fields, `after` undefined -> null). */
+export function normalizeChange(x: Record<string, unknown>): Change {
+  return {
+    revision: x.revision as number, kind: x.kind as Kind, key: x.key as string, op: x.op as 'put' | 'delete',
+    before: (x.before ?? null) as Change['before'], after: (x.after ?? null) as Change['after'],
+    actor: x.actor as string, time: x.time as number,
+  };
+}
+
+/** Every problem of a backup document, each naming its field (`changes[12].revision: ...`); at most MAX_REPORTED_ISSUES. */
+export function backupIssues(doc: unknown): ValidationIssue[] {
+  const issues: ValidationIssue[] = [];
+  const full = () => issues.length >= MAX_REPORTED_ISSUES;
+  const add = (list: ValidationIssue[]) => { for (const i of list) if (!full()) issues.push(i); };
+  if (!isPlainObject(doc)) return [{ path: '', message: 'a backup must be a JSON object' }];
+  if (doc.format !== BACKUP_FORMAT) add([{ path: 'format', message: `must be "${BACKUP_FORMAT}"` }]);
+  if (doc.v !== BACKUP_VERSION) add([{ path: 'v', message: `must be ${BACKUP_VERSION} (this version reads backup format v1)` }]);
+  const rev = doc.revision;
+  const revOk = typeof rev === 'number' && Number.isSafeInteger(rev) && rev >= 0 && rev <= MAX_BACKUP_REVISION;
+  if (!revOk) add([{ path: 'revision', message: `must be an integer from 0 to ${MAX_BACKUP_REVISION}` }]);
+  if (doc.clusterId !== undefined && (typeof doc.clusterId !== 'string' || doc.clusterId.length > 256)) add([{ path: 'clusterId', message: 'must be a string of at most 256 characters' }]);
+  if (doc.createdAt !== undefined && (typeof doc.createdAt !== 'string' || Number.isNaN(Date.parse(doc.createdAt)))) add([{ path: 'createdAt', message: 'must be an ISO 8601 date-time' }]);
+  const max = revOk ? (rev as number) : MAX_BACKUP_REVISION;
+  const segmentNames = new Set<string>();
+  for (const [field, kind] of [['segments', 'segment'], ['flags', 'flag']] as const) {
+    const list = doc[field];
+    if (!Array.isArray(list)) { add([{ path: field, message: 'must be an array' }]); continue; }
+    const seen = new Set<string>();
+    for (let i = 0; i < list.length && !full(); i++) {
+      const path = `${field}[${i}]`;
+      const r = storedItemIssues(kind, list[i], path, max);
+      add(r.issues);
+      const k = viewKey(kind, list[i]);
+      if (typeof k !== 'string') continue;
+      if (seen.has(k)) add([{ path: `${path}.${kind === 'flag' ? 'flag.key' : 'segment.name'}`, message: `"${k}" appears more than once` }]);
+      seen.add(k);
+      if (kind === 'segment') segmentNames.add(k);
+      else if (r.normalized) {
+        const missing = referencedSegments((r.normalized as StoredFlag).flag).filter((s) => !segmentNames.has(s));
+        if (missing.length) add([{ path: `${path}.flag.rules`, message: `references segment(s) not in the backup: ${missing.join(', ')}` }]);
+      }
+    }
+  }
+  const changes = doc.changes;
+  if (!Array.isArray(changes)) add([{ path: 'changes', message: 'must be an array' }]);
+  else {
+    let prev = 0;
+    for (let i = 0; i < changes.length && !full(); i++) {
+      add(changeIssues(changes[i], `changes[${i}]`, max, prev));
+      const r = (changes[i] as { revision?: unknown } | null)?.revision;
+      if (typeof r === 'number' && Number.isSafeInteger(r) && r > prev) prev = r;
+    }
+  }
+  return issues;
+}
+
+/** Checks a backup document; throws ValidationError (issues name the fields) or returns it typed. */
+export function validateBackup(doc: unknown): BackupDocument {
+  const issues = backupIssues(doc);
+  if (issues.length) throw new ValidationError(issues, 'backup');
+  return doc as BackupDocument;
+}
