@@ -176,15 +176,24 @@ describe('the stack through Caddy', () => {
     await waitFor('gateway-1 to die', 10_000, () => !isAlive(g1.pid) || undefined);
     // Reads, OFREP evaluations and writes: every one must succeed (Caddy
     // retries a dial failure on the other gateway, then marks the dead one down).
-    for (let i = 0; i < 20; i++) {
-      const get = await api('GET', `/api/v1/flags/${checkout.key}`);
-      expect(get.status, `read ${i}`).toBe(200);
-      const ev = await api('POST', `/ofrep/v1/evaluate/flags/${checkout.key}`, { context: { targetingKey: `u${i}` } });
-      expect(ev.status, `evaluation ${i}`).toBe(200);
-    }
-    for (let i = 0; i < 5; i++) {
-      const w = await api('PATCH', `/api/v1/flags/${checkout.key}`, { enabled: i % 2 === 0 });
-      expect(w.status, `write ${i}`).toBe(200);
+    // Requests with bodies go first: until Caddy has marked the dead gateway
+    // down, each one may be dialled to it and must be retried with its body.
+    try {
+      const first = await api('PATCH', `/api/v1/flags/${checkout.key}`, { enabled: true });
+      expect(first.status, 'first write after the kill').toBe(200);
+      for (let i = 0; i < 20; i++) {
+        const ev = await api('POST', `/ofrep/v1/evaluate/flags/${checkout.key}`, { context: { targetingKey: `u${i}` } });
+        expect(ev.status, `evaluation ${i}`).toBe(200);
+        const get = await api('GET', `/api/v1/flags/${checkout.key}`);
+        expect(get.status, `read ${i}`).toBe(200);
+      }
+      for (let i = 0; i < 5; i++) {
+        const w = await api('PATCH', `/api/v1/flags/${checkout.key}`, { enabled: i % 2 === 0 });
+        expect(w.status, `write ${i}`).toBe(200);
+      }
+    } catch (err) {
+      const tail = launcherLogTail(dataDir, 400_000).split('\n').filter((l) => /caddy|gateway-2/.test(l) && !/"msg":"request"/.test(l)).slice(-30).join('\n');
+      throw new Error(`${(err as Error).message}\n--- caddy / gateway-2 log ---\n${tail}`);
     }
   });
 });
