@@ -2,7 +2,8 @@
 import * as grpc from '@grpc/grpc-js';
 import { ConfChangeType } from '@flagraft/raft-core';
 import { ValidationError, validateFlag, validateSegment, type Change, type SubCommand } from '@flagraft/flag-model';
-import { ApiError, toApiError } from './errors.js';
+import { backupStream, restoreStep } from './backup-api.js';
+import { ApiError, parseJson, toApiError } from './errors.js';
 import type { ChangeEvent } from './outbox-types.js';
 import type { WriteOutcome } from './state-machine.js';
 import type { ConsensusNodeCore } from './node-core.js';
@@ -23,15 +24,6 @@ function unary(core: ConsensusNodeCore, fn: (req: any, call: grpc.ServerUnaryCal
     if (bad) { cb(bad.toGrpc()); return; }
     Promise.resolve().then(() => fn(call.request, call)).then((r) => cb(null, r), (e) => cb(toApiError(e).toGrpc()));
   };
-}
-
-function parseJson(s: string, field: string): unknown {
-  if (typeof s !== 'string' || s === '') throw ApiError.of('INVALID_ARGUMENT', `${field} is required (JSON text)`);
-  try {
-    return JSON.parse(s);
-  } catch (e) {
-    throw ApiError.of('INVALID_ARGUMENT', `${field} is not valid JSON: ${(e as Error).message}`);
-  }
 }
 
 function validated<T>(fn: () => T): T {
@@ -96,7 +88,7 @@ function list(core: ConsensusNodeCore, kind: 'flag' | 'segment') {
       const lastItem = JSON.parse(page[page.length - 1]);
       next = Buffer.from(kind === 'flag' ? lastItem.flag.key : lastItem.segment.name).toString('base64url');
     }
-    return { itemsJson: page, nextPageToken: next, revision: core.driver.appliedIndex() };
+    return { itemsJson: page, nextPageToken: next, revision: core.driver.appliedRevision() };
   };
 }
 
@@ -133,19 +125,19 @@ export function flagsService(core: ConsensusNodeCore): grpc.UntypedServiceImplem
     GetFlag: unary(core, async (req) => {
       if (consistency(req.consistency) === 'linearizable') await d.linearizableBarrier();
       const f = core.state.getFlag(String(req.key));
-      return { found: !!f, itemJson: f ? JSON.stringify(f) : '', revision: d.appliedIndex() };
+      return { found: !!f, itemJson: f ? JSON.stringify(f) : '', revision: d.appliedRevision() };
     }),
     GetSegment: unary(core, async (req) => {
       if (consistency(req.consistency) === 'linearizable') await d.linearizableBarrier();
       const s = core.state.getSegment(String(req.key));
-      return { found: !!s, itemJson: s ? JSON.stringify(s) : '', revision: d.appliedIndex() };
+      return { found: !!s, itemJson: s ? JSON.stringify(s) : '', revision: d.appliedRevision() };
     }),
     ListFlags: unary(core, list(core, 'flag')),
     ListSegments: unary(core, list(core, 'segment')),
     SnapshotAll: unary(core, async () => {
       await d.linearizableBarrier();
       // Synchronous reads: nothing applies in between, so this is one revision.
-      return { revision: d.appliedIndex(), flagsJson: core.state.allItems('flag'), segmentsJson: core.state.allItems('segment') };
+      return { revision: d.appliedRevision(), flagsJson: core.state.allItems('flag'), segmentsJson: core.state.allItems('segment') };
     }),
     History: unary(core, async (req) => {
       const kind = req.kind === 'segment' ? 'segment' : req.kind && req.kind !== 'flag' ? undefined : 'flag';
@@ -185,6 +177,8 @@ export function flagsService(core: ConsensusNodeCore): grpc.UntypedServiceImplem
       return { members: core.status().members };
     }),
     Watch: (call: grpc.ServerWritableStream<any, any>) => watch(core, call),
+    Backup: (call: grpc.ServerWritableStream<any, any>) => backupStream(core, call),
+    Restore: unary(core, (req) => restoreStep(core, req, writeMeta(req).actor)),
   };
 }
 
@@ -240,8 +234,10 @@ function watch(core: ConsensusNodeCore, call: grpc.ServerWritableStream<any, any
   call.on('error', () => end());
   const timer = setInterval(() => {
     if (ended || blocked || Date.now() - lastSentAt < progressMs) return;
+    // Never report a revision past a restore this watcher has not been told about.
+    if (last + 1 < core.state.oldestRetainedRevision()) { end(ApiError.of('COMPACTED', `watcher fell behind: revision ${last} is compacted`)); return; }
     lastSentAt = Date.now();
-    call.write({ revision: Math.max(last, core.driver.appliedIndex()), eventsJson: [], progress: true });
+    call.write({ revision: Math.max(last, core.driver.appliedRevision()), eventsJson: [], progress: true });
   }, Math.min(progressMs, 1000));
   // An immediate progress message tells the client the stream is established.
   call.write({ revision: from, eventsJson: [], progress: true });

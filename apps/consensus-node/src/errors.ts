@@ -52,3 +52,13 @@ export function toApiError(e: unknown): ApiError {
   if (e instanceof ApiError) return e;
   return ApiError.of('INTERNAL', (e as Error)?.message ?? String(e));
 }
+
+/** A JSON text field of a request, parsed; INVALID_ARGUMENT naming the field otherwise. */
+export function parseJson(s: unknown, field: string): unknown {
+  if (typeof s !== 'string' || s === '') throw ApiError.of('INVALID_ARGUMENT', `${field} is required (JSON text)`);
+  try {
+    return JSON.parse(s);
+  } catch (e) {
+    throw ApiError.of('INVALID_ARGUMENT', `${field} is not valid JSON: ${(e as Error).message}`);
+  }
+}

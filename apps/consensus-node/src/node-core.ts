@@ -23,6 +23,10 @@ export interface NodeStatus {
   clusterId: string; id: number; role: string; term: number; leaderId: number; leaderAddress: string;
   commitIndex: number; appliedIndex: number; members: MemberStatus[]; publishedRevision: number; publishLag: number;
   firstIndex: number; lastIndex: number; oldestRetainedRevision: number; dbBytes: number;
+  /** The cluster revision at the applied index (differs from appliedIndex after a restore). */
+  appliedRevision: number;
+  /** Revision of the last restore (0 = never restored). */
+  restoredRevision: number;
 }
 
 export interface Watcher { pump(): void; end(err?: ApiError): void }
@@ -154,6 +158,7 @@ export class ConsensusNodeCore {
       publishedRevision: () => this.state.publishedRevision(),
       proposePublished: (revision) => this.driver.proposeInternal({ op: 'published', revision }),
       oldestRetainedRevision: () => this.state.oldestRetainedRevision(),
+      restoredRevision: () => this.state.restoredRevision(),
       log: (level, msg, fields) => this.log.log(level, msg, { component: 'outbox', ...fields }),
     };
   }
@@ -191,14 +196,18 @@ export class ConsensusNodeCore {
     const members = [...new Set([...cs.voters, ...cs.votersOutgoing])].sort((a, b) => a - b).map((id) => member(id, 'voter'))
       .concat([...new Set([...cs.learners, ...cs.learnersNext])].sort((a, b) => a - b).map((id) => member(id, 'learner')));
     const applied = this.driver.appliedIndex();
+    const appliedRevision = this.driver.appliedRevision();
+    const restoredRevision = this.state.restoredRevision();
     const published = this.state.publishedRevision();
     const lead = rs.lead;
     return {
       clusterId: this.config.clusterId, id: this.config.nodeId, role: String(rs.raftState), term: rs.term,
       leaderId: lead, leaderAddress: lead === this.config.nodeId ? this.address : lead ? book.get(lead) ?? this.config.initialCluster.get(lead) ?? '' : '',
       commitIndex: rs.commit, appliedIndex: applied, members, publishedRevision: published,
-      publishLag: Math.max(0, applied - published), firstIndex: this.store.firstIndex(), lastIndex: last,
+      // Imported history (at or below the restore) is never published: not lag.
+      publishLag: Math.max(0, appliedRevision - Math.max(published, restoredRevision)), firstIndex: this.store.firstIndex(), lastIndex: last,
       oldestRetainedRevision: this.state.oldestRetainedRevision(), dbBytes: this.store.dbBytes(),
+      appliedRevision, restoredRevision,
     };
   }
 

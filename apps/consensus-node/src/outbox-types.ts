@@ -5,7 +5,7 @@
 /** A change as it travels on Watch, SSE, SNS and WebSocket (JSON). */
 export interface ChangeEvent {
   v: 1;
-  /** Raft log index of the entry that made the change. */
+  /** Raft log index of the entry that made the change (plus the restore offset after a restore, see restore-state.ts). */
   revision: number;
   kind: 'flag' | 'segment';
   key: string;
@@ -36,6 +36,8 @@ export interface OutboxContext {
   proposePublished(revision: number): Promise<void>;
   /** Every change with revision >= this value is still in the changes table (older ones were pruned). */
   oldestRetainedRevision(): number;
+  /** Revision of the last restore from a backup (0 = never): changes at or below it are imported history, not to be published. */
+  restoredRevision?(): number;
   log(level: LogLevel, msg: string, fields?: Record<string, unknown>): void;
 }
 

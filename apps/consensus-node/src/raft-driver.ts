@@ -9,16 +9,19 @@ import {
   createRng, decodeConfChange, encodeConfChange,
   type ConfChange, type ConfState, type Entry, type Message, type NodeId, type Ready, type Rng,
 } from '@flagraft/raft-core';
-import { encodeCommand, type BatchOp, type Command, type SubCommand } from '@flagraft/flag-model';
+import { encodeCommand, encodeRestoreCommand, type BatchOp, type Command, type RestoreCommand, type SubCommand } from '@flagraft/flag-model';
 import type { NodeConfig } from './config.js';
 import { ApiError } from './errors.js';
 import type { Logger } from './log.js';
 import type { SqliteStore } from './storage/sqlite-store.js';
-import { StateMachine, TAG_COMMAND, TAG_INTERNAL, encodeEntry, type WriteOutcome } from './state-machine.js';
+import { StateMachine, TAG_COMMAND, TAG_INTERNAL, TAG_RESTORE, encodeEntry, restoreWaiterKey, type RestoreOutcome, type WriteOutcome } from './state-machine.js';
 import type { Transport } from './transport.js';
 
 /** A command as a client sends it: the node stamps `v` and `time`. */
 export type CommandInput = { actor: string; clientId?: string; requestId?: string } & (SubCommand | BatchOp);
+
+/** A restore command as the API hands it over: the node stamps `v` and `time`. */
+export type RestoreInput = RestoreCommand extends infer C ? (C extends RestoreCommand ? Omit<C, 'v' | 'time'> : never) : never;
 
 /** ReadIndex requests in flight at once (count). */
 const MAX_READ_BATCHES = 2;
@@ -48,6 +51,7 @@ export class RaftDriver {
   private seq = 0;
   private readonly proposals = new Map<string, Waiter<WriteOutcome>>();
   private readonly internalWaiters = new Map<string, Waiter<void>>();
+  private readonly restoreWaiters = new Map<string, Waiter<RestoreOutcome>>();
   private readonly confWaiters = new Map<string, Waiter<void>>();
   // ReadIndex batching: reads queue while one ReadIndex is in flight.
   private pendingReads: Waiter<void>[] = [];
@@ -116,6 +120,8 @@ export class RaftDriver {
   leaderId(): NodeId { return this.lead; }
   currentTerm(): number { return this.term; }
   appliedIndex(): number { return this.applied; }
+  /** The cluster revision at the applied index (index + the replicated restore offset). */
+  appliedRevision(): number { return this.state.revisionAt(this.applied); }
   pendingProposals(): number { return this.proposals.size; }
 
   // ---- inputs -----------------------------------------------------------------------
@@ -176,21 +182,25 @@ export class RaftDriver {
       full.clientId = this.clientId;
       full.requestId = String(++this.seq);
     }
-    const key = `${full.clientId}\u0000${full.requestId}`;
-    const existing = this.proposals.get(key);
+    return this.proposeAwaited(this.proposals, `${full.clientId}\u0000${full.requestId}`, 'write', () => encodeEntry(TAG_COMMAND, encodeCommand(full)));
+  }
+
+  /** Proposes an entry whose applied outcome resolves the waiter `key` of `map`. */
+  private proposeAwaited<T>(map: Map<string, Waiter<T>>, key: string, what: string, entry: () => Uint8Array): Promise<T> {
+    const existing = map.get(key);
     if (existing) {
       // The same request is already waiting here (a client retry): share its outcome.
       return new Promise((resolve, reject) => {
         const prev = { ...existing };
-        this.proposals.set(key, { timer: existing.timer, resolve: (v) => { prev.resolve(v); resolve(v); }, reject: (e) => { prev.reject(e); reject(e); } });
+        map.set(key, { timer: existing.timer, resolve: (v) => { prev.resolve(v); resolve(v); }, reject: (e) => { prev.reject(e); reject(e); } });
       });
     }
-    const p = this.waiter(this.proposals, key, 'write');
+    const p = this.waiter(map, key, what);
     try {
-      this.proposeRaw(encodeEntry(TAG_COMMAND, encodeCommand(full)));
+      this.proposeRaw(entry());
     } catch (e) {
-      const w = this.proposals.get(key);
-      if (w) { clearTimeout(w.timer); this.proposals.delete(key); }
+      const w = map.get(key);
+      if (w) { clearTimeout(w.timer); map.delete(key); }
       throw e;
     }
     return p;
@@ -208,6 +218,14 @@ export class RaftDriver {
       throw e;
     }
     return p;
+  }
+
+  /** Proposes one restore entry (the node stamps `v` and `time`) and resolves with its applied outcome. */
+  async proposeRestore(cmd: RestoreInput): Promise<RestoreOutcome> {
+    if (!this.isLeader()) throw this.notLeader(this.lead);
+    const full = { ...cmd, v: 1, time: Date.now() } as RestoreCommand;
+    const key = restoreWaiterKey(full as RestoreCommand & { seq?: number });
+    return this.proposeAwaited(this.restoreWaiters, key, 'restore entry', () => encodeEntry(TAG_RESTORE, encodeRestoreCommand(full)));
   }
 
   async changeMembership(type: ConfChangeType, nodeId: NodeId, address?: string): Promise<void> {
@@ -302,6 +320,7 @@ export class RaftDriver {
 
   private handleReady(rd: Ready): void {
     const outcomes: { key: string; outcome: WriteOutcome }[] = [];
+    const restoreOutcomes: { key: string; outcome: RestoreOutcome }[] = [];
     const internalDone: string[] = [];
     const confDone: string[] = [];
     let changed = false;
@@ -360,6 +379,10 @@ export class RaftDriver {
             const r = this.applyEntry(e);
             if (r.outcome && r.key) outcomes.push({ key: r.key, outcome: r.outcome });
             if (r.outcome?.ok) changed = true;
+            if (r.restore) {
+              if (r.restore.key) restoreOutcomes.push({ key: r.restore.key, outcome: r.restore.outcome });
+              if (r.restore.changed) changed = true;
+            }
             if (r.internal) internalDone.push(r.internal);
             if (r.conf) { confDone.push(r.conf); membersChanged = true; }
           }
@@ -383,6 +406,10 @@ export class RaftDriver {
       const w = this.proposals.get(key);
       if (w) { clearTimeout(w.timer); this.proposals.delete(key); w.resolve(outcome); }
     }
+    for (const { key, outcome } of restoreOutcomes) {
+      const w = this.restoreWaiters.get(key);
+      if (w) { clearTimeout(w.timer); this.restoreWaiters.delete(key); w.resolve(outcome); }
+    }
     for (const n of internalDone) this.settle(this.internalWaiters, n);
     for (const n of confDone) this.settle(this.confWaiters, n);
     for (const rs of rd.readStates) {
@@ -396,7 +423,7 @@ export class RaftDriver {
     }
     this.releaseReads();
     this.node.advance();
-    if (toApply.length || hasSnap) this.events.onApplied(this.applied, changed);
+    if (toApply.length || hasSnap) this.events.onApplied(this.state.revisionAt(this.applied), changed);
     this.maybeSnapshot();
     this.maybeIssueRead();
     this.maybeIssueRead();
@@ -417,7 +444,7 @@ export class RaftDriver {
     this.readyReads = still;
   }
 
-  private applyEntry(e: Entry): { key?: string; outcome?: WriteOutcome; internal?: string; conf?: string } {
+  private applyEntry(e: Entry): { key?: string; outcome?: WriteOutcome; internal?: string; conf?: string; restore?: { key?: string; outcome: RestoreOutcome; changed: boolean } } {
     if (e.type === EntryType.ConfChange) {
       const cc = decodeConfChange(e.data);
       let ctx: ConfContext | undefined;
@@ -444,6 +471,7 @@ export class RaftDriver {
       const r = this.state.applyCommandEntry(e.index, payload);
       return { key: r.dedupKey, outcome: r.outcome };
     }
+    if (tag === TAG_RESTORE) return { restore: this.state.applyRestoreEntry(e.index, payload) };
     if (tag === TAG_INTERNAL) {
       this.state.applyInternal(e.index, payload);
       try { return { internal: (JSON.parse(Buffer.from(payload).toString()) as { nonce?: string }).nonce }; } catch { return {}; }
@@ -467,6 +495,7 @@ export class RaftDriver {
       const err = ApiError.of('UNAVAILABLE', 'leadership lost while the write was in flight; retry with the same request id');
       for (const [k, w] of this.proposals) { clearTimeout(w.timer); w.reject(err); this.proposals.delete(k); }
       for (const [k, w] of this.internalWaiters) { clearTimeout(w.timer); w.reject(err); this.internalWaiters.delete(k); }
+      for (const [k, w] of this.restoreWaiters) { clearTimeout(w.timer); w.reject(err); this.restoreWaiters.delete(k); }
     }
     if (leadChanged && this.inflightReads.size) {
       // Re-issue against the new leader rather than failing the reads.
@@ -494,7 +523,7 @@ export class RaftDriver {
     clearInterval(this.tickTimer);
     clearInterval(this.metricsTimer);
     const err = ApiError.of('UNAVAILABLE', 'node is shutting down; retry on another node');
-    for (const map of [this.proposals, this.internalWaiters, this.confWaiters] as Map<string, Waiter<unknown>>[]) {
+    for (const map of [this.proposals, this.internalWaiters, this.confWaiters, this.restoreWaiters] as Map<string, Waiter<unknown>>[]) {
       for (const [k, w] of map) { clearTimeout(w.timer); w.reject(err); map.delete(k); }
     }
     for (const w of this.pendingReads) w.reject(err);

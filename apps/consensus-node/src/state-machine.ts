@@ -6,15 +6,17 @@ import { crc32 } from 'node:zlib';
 import type Database from 'better-sqlite3';
 import type { ConfState } from '@flagraft/raft-core';
 import {
-  applyCommand, decodeCommand, referencedSegments,
-  type Change, type Command, type CommandError, type StateView, type StoredFlag, type StoredSegment,
+  applyCommand, applyRestoreCommand, decodeCommand, decodeRestoreCommand, referencedSegments,
+  type Change, type Command, type CommandError, type RestoreCommand, type RestoreError, type StateView, type StoredFlag, type StoredSegment,
 } from '@flagraft/flag-model';
 import type { ChangeEvent } from './outbox-types.js';
+import { RestoreState, type RestoreMeta, type StagedTables } from './restore-state.js';
 import type { SqliteStore } from './storage/sqlite-store.js';
 
 /** First byte of every Normal entry's data: what kind of payload follows. */
 export const TAG_COMMAND = 1; // a flag-model Command (encodeCommand)
 export const TAG_INTERNAL = 2; // a node-internal JSON command, e.g. published(R)
+export const TAG_RESTORE = 3; // a flag-model RestoreCommand (encodeRestoreCommand)
 
 export interface InternalCommand { op: 'published'; revision: number }
 
@@ -28,6 +30,15 @@ export function encodeEntry(tag: number, payload: Uint8Array): Uint8Array {
 export type WriteOutcome =
   | { ok: true; revision: number; changes: Change[]; deduplicated?: boolean }
   | { ok: false; revision: number; error: CommandError };
+
+export type RestoreOutcome =
+  | { ok: true; revision: number; action: 'begin' | 'stage' | 'commit' | 'abort' | 'duplicate'; restoredRevision?: number }
+  | { ok: false; revision: number; error: RestoreError };
+
+/** Waiter key of a restore entry: a retried entry shares its waiter with the first. */
+export function restoreWaiterKey(c: Pick<RestoreCommand, 'restoreId' | 'op'> & { seq?: number }): string {
+  return `${c.restoreId}\u0000${c.op}\u0000${c.seq ?? ''}`;
+}
 
 export interface StateOptions {
   /** Changes of the last N revisions are kept (Watch resume window, history, outbox). */
@@ -65,6 +76,7 @@ export class StateMachine {
   private changesPruned = 0;
   private readonly q;
   readonly view: StateView;
+  readonly restoreState: RestoreState;
 
   constructor(private readonly store: SqliteStore, private readonly opts: StateOptions) {
     this.db = store.db;
@@ -91,6 +103,7 @@ export class StateMachine {
       putMember: db.prepare('INSERT OR REPLACE INTO members (id, address) VALUES (?, ?)'),
       delMember: db.prepare('DELETE FROM members WHERE id = ?'),
     };
+    this.restoreState = new RestoreState(store);
     this.published = Number(store.meta('published'));
     this.changesPruned = Number(store.meta('changes_pruned'));
     const q = this.q;
@@ -115,38 +128,50 @@ export class StateMachine {
     return this.published;
   }
 
+  /** Changes at or below the last restore's revision were imported, never live: Watch and the outbox start above them. */
   oldestRetainedRevision(): number {
-    return this.changesPruned + 1;
+    return Math.max(this.changesPruned, this.restoreState.meta.floor) + 1;
+  }
+
+  /** The revision of the entry at Raft index `index` (index + the replicated restore offset). */
+  revisionAt(index: number): number {
+    return index + this.restoreState.meta.offset;
+  }
+
+  /** Revision of the last restore commit (0 = never restored). */
+  restoredRevision(): number {
+    return this.restoreState.meta.floor;
   }
 
   // ---- apply ------------------------------------------------------------------
 
   /** Applies one Normal entry's command; returns the outcome for a waiting client. */
   applyCommandEntry(index: number, payload: Uint8Array): { outcome: WriteOutcome; dedupKey?: string } {
+    const revision = this.revisionAt(index);
     let cmd: Command;
     try {
       cmd = decodeCommand(payload);
     } catch (e) {
-      return { outcome: { ok: false, revision: index, error: { code: 'BAD_COMMAND', message: (e as Error).message } } };
+      return { outcome: { ok: false, revision, error: { code: 'BAD_COMMAND', message: (e as Error).message } } };
     }
     const dedupKey = cmd.clientId && cmd.requestId ? `${cmd.clientId}\u0000${cmd.requestId}` : undefined;
     if (dedupKey) {
       const prior = this.q.getDedup.get(cmd.clientId, cmd.requestId) as { revision: number; result: string } | undefined;
       if (prior) return { outcome: this.priorOutcome(prior.revision, prior.result), dedupKey };
     }
-    const res = applyCommand(this.view, cmd, index);
+    const res = applyCommand(this.view, cmd, revision);
     let outcome: WriteOutcome;
     if (res.ok) {
       res.changes.forEach((c, seq) => this.writeChange(c, seq));
-      outcome = { ok: true, revision: index, changes: res.changes };
+      outcome = { ok: true, revision, changes: res.changes };
     } else {
-      outcome = { ok: false, revision: index, error: res.error };
+      outcome = { ok: false, revision, error: res.error };
     }
     if (dedupKey) {
       const stored = res.ok ? { ok: true } : { ok: false, error: res.error };
-      this.q.putDedup.run(cmd.clientId, cmd.requestId, index, JSON.stringify(stored));
+      this.q.putDedup.run(cmd.clientId, cmd.requestId, revision, JSON.stringify(stored));
     }
-    this.maybePrune(index);
+    this.maybePrune(revision);
     return { outcome, dedupKey };
   }
 
@@ -185,14 +210,50 @@ export class StateMachine {
       this.published = cmd.revision;
       this.store.setMeta('published', cmd.revision);
     }
-    this.maybePrune(index);
+    this.maybePrune(this.revisionAt(index));
   }
 
-  private maybePrune(index: number): void {
-    if (index % this.opts.pruneEveryRevisions !== 0) return;
-    const dedupBelow = index - this.opts.dedupWindowRevisions;
+  /**
+   * Applies one restore entry (begin / chunk / commit / abort) as
+   * flag-model's applyRestoreCommand decides. Bad input is an outcome, never
+   * an exception: every replica reaches the same verdict from the same bytes.
+   */
+  applyRestoreEntry(index: number, payload: Uint8Array): { outcome: RestoreOutcome; key?: string; changed: boolean } {
+    const rs = this.restoreState;
+    let cmd: RestoreCommand;
+    try {
+      cmd = decodeRestoreCommand(payload);
+    } catch (e) {
+      return { outcome: { ok: false, revision: this.revisionAt(index), error: { code: 'BAD_COMMAND', message: (e as Error).message } }, changed: false };
+    }
+    const key = restoreWaiterKey(cmd as RestoreCommand & { seq?: number });
+    const step = applyRestoreCommand(rs.meta.session, cmd, rs.target, rs.meta.last?.restoreId);
+    if (!step.ok) {
+      if (step.abort) rs.abort();
+      return { outcome: { ok: false, revision: this.revisionAt(index), error: step.error }, key, changed: false };
+    }
+    switch (step.action) {
+      case 'begin': rs.begin(step.session); break;
+      case 'stage': rs.stage(step.session, step.rows); break;
+      case 'abort': rs.abort(); break;
+      case 'commit': {
+        const revision = rs.commit(index, step.session);
+        return { outcome: { ok: true, revision, action: 'commit', restoredRevision: step.session.source.revision }, key, changed: true };
+      }
+      case 'duplicate':
+        if (cmd.op === 'restoreCommit' && rs.meta.last?.restoreId === cmd.restoreId) {
+          return { outcome: { ok: true, revision: rs.meta.last.revision, action: 'duplicate' }, key, changed: false };
+        }
+        break;
+    }
+    return { outcome: { ok: true, revision: this.revisionAt(index), action: step.action }, key, changed: false };
+  }
+
+  private maybePrune(revision: number): void {
+    if (revision % this.opts.pruneEveryRevisions !== 0) return;
+    const dedupBelow = revision - this.opts.dedupWindowRevisions;
     if (dedupBelow > 0) this.q.pruneDedup.run(dedupBelow);
-    const changesBelow = changesPruneBelow(index, this.opts.changesRetentionRevisions, this.published);
+    const changesBelow = changesPruneBelow(revision, this.opts.changesRetentionRevisions, this.published);
     if (changesBelow > this.changesPruned) {
       this.q.pruneChanges.run(changesBelow);
       this.changesPruned = changesBelow;
@@ -238,8 +299,10 @@ export class StateMachine {
     return (this.q.history.all(kind, key, beforeRevision, limit) as ChangeRow[]).map(rowToChange);
   }
 
-  /** Change events with revision > afterRevision, whole revisions only (a batch is never split). */
+  /** Change events with revision > afterRevision (and above the last restore), whole revisions only (a batch is never split). */
   changesAfter(afterRevision: number, limit: number): ChangeEvent[] {
+    // Never the history a restore imported: it is not a stream of new changes.
+    afterRevision = Math.max(afterRevision, this.restoreState.meta.floor);
     const rows = this.q.changesAfter.all(afterRevision, limit + 1) as ChangeRow[];
     if (rows.length > limit) {
       const lastRev = rows[rows.length - 1].revision;
@@ -266,6 +329,8 @@ export class StateMachine {
       changes: this.db.prepare('SELECT revision, seq, kind, key, op, before, after, actor, time FROM changes ORDER BY revision, seq').raw().all(),
       dedup: this.db.prepare('SELECT client_id, request_id, revision, result FROM client_requests').raw().all(),
       members: this.db.prepare('SELECT id, address FROM members').raw().all(),
+      // Restore bookkeeping and any restore in progress (absent in older snapshots).
+      ...this.restoreState.snapshotPart(),
     }));
     const out = Buffer.allocUnsafe(body.length + 4);
     out.writeUInt32LE(crc32(body), 0);
@@ -282,6 +347,7 @@ export class StateMachine {
     const s = JSON.parse(body.toString('utf8')) as {
       format: number; index: number; published: number; changesPruned: number;
       flags: [string, string][]; segments: [string, string][]; changes: unknown[][]; dedup: unknown[][]; members: [number, string][];
+      restore?: RestoreMeta; staged?: StagedTables;
     };
     if (s.format !== SNAPSHOT_FORMAT) throw new Error(`snapshot format ${s.format} not supported`);
     if (s.index !== index) throw new Error(`snapshot data is for index ${s.index}, metadata says ${index}`);
@@ -294,6 +360,7 @@ export class StateMachine {
     for (const r of s.changes) this.q.addChange.run(...r);
     for (const r of s.dedup) this.q.putDedup.run(...r);
     for (const [id, addr] of s.members) this.q.putMember.run(id, addr);
+    this.restoreState.restoreSnapshotPart(s.restore, s.staged);
     this.membersCache = undefined;
     this.published = s.published;
     this.changesPruned = s.changesPruned;

@@ -5,7 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import * as grpc from '@grpc/grpc-js';
-import type { Change, FlagDefinition, SegmentDefinition, StoredFlag, StoredSegment, SubCommand } from '@flagraft/flag-model';
+import { LIMITS, chunkItems, type BackupDocument, type Change, type FlagDefinition, type SegmentDefinition, type StoredFlag, type StoredSegment, type SubCommand } from '@flagraft/flag-model';
 import { ClusterError, bodyOf, toClusterError, type NodeErrorBody } from './errors.js';
 import { flagsClientCtor } from './proto.js';
 
@@ -22,6 +22,29 @@ export interface ClusterClientOptions {
   retryDeadlineMs?: number;
   /** Largest message accepted from a node (bytes). */
   maxReceiveMessageBytes?: number;
+  /** Deadline of a whole backup read, and of each restore step (ms): these move far more data than a write. */
+  backupTimeoutMs?: number;
+}
+
+/** A backup as read from the leader: header fields plus every item as JSON text (ready to be written out unparsed). */
+export interface BackupData {
+  clusterId: string;
+  revision: number;
+  createdAt: string;
+  oldestRetainedRevision: number;
+  segmentsJson: string[];
+  flagsJson: string[];
+  changesJson: string[];
+}
+
+export interface RestoreResult {
+  /** The cluster's revision right after the restore (the backup's revision, or higher if the cluster was already past it). */
+  revision: number;
+  /** The backup's revision. */
+  restoredRevision: number;
+  counts: { segments: number; flags: number; changes: number };
+  /** Raft entries the import took (begin + chunks + commit). */
+  entries: number;
 }
 
 export type Consistency = 'linearizable' | 'stale';
@@ -47,6 +70,10 @@ export interface ClusterStatus {
   appliedIndex: number;
   publishedRevision?: number;
   publishLag?: number;
+  /** Revision at the applied index (differs from appliedIndex once the cluster was restored from a backup). */
+  appliedRevision?: number;
+  /** Revision of the last restore from a backup (0 = never). */
+  restoredRevision?: number;
   firstIndex: number;
   lastIndex: number;
   oldestRetainedRevision: number;
@@ -81,6 +108,15 @@ export interface ClusterClient {
   snapshotAll(): Promise<{ revision: number; flags: StoredFlag[]; segments: StoredSegment[] }>;
   history(key: string, o?: { limit?: number; beforeRevision?: number; kind?: 'flag' | 'segment' }): Promise<Change[]>;
   watch(o: WatchOptions): { close(): void };
+  /** Every flag, segment and retained change at one revision, read linearizably on the leader (streamed). */
+  backup(): Promise<BackupData>;
+  /**
+   * Imports a backup (validated by the caller with flag-model's validateBackup)
+   * through Raft in bounded chunks; atomic for readers. FAILED_PRECONDITION
+   * (details.reason NOT_EMPTY) when the cluster is not empty and `force` is not set.
+   * `chunkBytes`: items per Raft entry (bytes; default and most LIMITS.maxRestoreChunkBytes).
+   */
+  restore(doc: BackupDocument, o: { actor: string; force?: boolean; restoreId?: string; chunkBytes?: number }): Promise<RestoreResult>;
   status(o?: { endpoint?: string }): Promise<ClusterStatus>;
   addLearner(id: number, address: string): Promise<MemberInfo[]>;
   promoteLearner(id: number): Promise<MemberInfo[]>;
@@ -102,6 +138,7 @@ export function createClusterClient(opts: ClusterClientOptions): ClusterClient {
   const clientId = opts.clientId ?? `c-${randomBytes(8).toString('hex')}`;
   const requestTimeoutMs = opts.requestTimeoutMs ?? 5_000;
   const retryDeadlineMs = opts.retryDeadlineMs ?? 10_000;
+  const backupTimeoutMs = opts.backupTimeoutMs ?? 120_000;
   const creds = opts.tls
     ? grpc.credentials.createSsl(readFileSync(opts.tls.caFile), opts.tls.keyFile ? readFileSync(opts.tls.keyFile) : null, opts.tls.certFile ? readFileSync(opts.tls.certFile) : null)
     : grpc.credentials.createInsecure();
@@ -144,9 +181,9 @@ export function createClusterClient(opts: ClusterClientOptions): ClusterClient {
   const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
   /** Calls the leader (or any node for `anyNode`), following NOT_LEADER hints, until the retry deadline. */
-  async function invoke(method: string, req: unknown, anyNode = false): Promise<any> {
+  async function invoke(method: string, req: unknown, anyNode = false, attemptMs = requestTimeoutMs, totalMs = retryDeadlineMs): Promise<any> {
     if (closed) throw new ClusterError('UNAVAILABLE', 'client is closed');
-    const deadline = Date.now() + retryDeadlineMs;
+    const deadline = Date.now() + totalMs;
     let attempt = 0;
     let last: NodeErrorBody | undefined;
     for (;;) {
@@ -161,7 +198,7 @@ export function createClusterClient(opts: ClusterClientOptions): ClusterClient {
       const left = deadline - Date.now();
       if (left <= 0) break;
       try {
-        return await call(ep, method, req, Math.min(requestTimeoutMs, left));
+        return await call(ep, method, req, Math.min(attemptMs, left));
       } catch (b) {
         const body = b as NodeErrorBody;
         last = body;
@@ -181,8 +218,8 @@ export function createClusterClient(opts: ClusterClientOptions): ClusterClient {
         }
       }
     }
-    if (last?.code === 'DEADLINE' || !last) throw new ClusterError('DEADLINE', `${method}: no answer within ${retryDeadlineMs} ms`);
-    throw new ClusterError(last.code === 'NOT_LEADER' ? 'UNAVAILABLE' : 'DEADLINE', `${method}: gave up after ${retryDeadlineMs} ms: ${last.message}`, { lastError: last });
+    if (last?.code === 'DEADLINE' || !last) throw new ClusterError('DEADLINE', `${method}: no answer within ${totalMs} ms`);
+    throw new ClusterError(last.code === 'NOT_LEADER' ? 'UNAVAILABLE' : 'DEADLINE', `${method}: gave up after ${totalMs} ms: ${last.message}`, { lastError: last });
   }
 
   const writeMeta = (actor: string, requestId?: string) => ({ actor, clientId, requestId: requestId ?? `${Date.now().toString(36)}-${++seq}` });
@@ -247,9 +284,33 @@ export function createClusterClient(opts: ClusterClientOptions): ClusterClient {
       return {
         clusterId: r.clusterId, nodeId: Number(r.id), role: r.role, leaderId: Number(r.leaderId), leaderAddress: r.leaderAddress, term: Number(r.term),
         members: parseMembers(r), commitIndex: Number(r.commitIndex), appliedIndex: Number(r.appliedIndex),
-        publishedRevision: Number(r.publishedRevision), publishLag: Number(r.publishLag), firstIndex: Number(r.firstIndex), lastIndex: Number(r.lastIndex),
+        publishedRevision: Number(r.publishedRevision), publishLag: Number(r.publishLag),
+        appliedRevision: Number(r.appliedRevision ?? r.appliedIndex), restoredRevision: Number(r.restoredRevision ?? 0), firstIndex: Number(r.firstIndex), lastIndex: Number(r.lastIndex),
         oldestRetainedRevision: Number(r.oldestRetainedRevision), dbBytes: Number(r.dbBytes),
       };
+    },
+    backup: () => readBackup(),
+    async restore(doc, o) {
+      const restoreId = o.restoreId ?? `r-${randomBytes(8).toString('hex')}`;
+      const meta = writeMeta(o.actor);
+      const step = (req: Record<string, unknown>) => invoke('Restore', { meta, restoreId, ...req }, false, backupTimeoutMs, Math.max(retryDeadlineMs, backupTimeoutMs));
+      const counts = { segments: doc.segments.length, flags: doc.flags.length, changes: doc.changes.length };
+      await step({
+        op: 'begin', force: o.force === true, countsJson: JSON.stringify(counts),
+        sourceJson: JSON.stringify({ clusterId: doc.clusterId ?? '', revision: doc.revision, createdAt: doc.createdAt ?? '' }),
+      });
+      let seq = 0;
+      try {
+        for (const kind of ['segments', 'flags', 'changes'] as const) {
+          for (const items of chunkItems(doc[kind] as unknown[], Math.min(o.chunkBytes ?? LIMITS.maxRestoreChunkBytes, LIMITS.maxRestoreChunkBytes))) await step({ op: 'chunk', seq: seq++, kind, itemsJson: items.map((x) => JSON.stringify(x)) });
+        }
+        const r = await step({ op: 'commit' });
+        return { revision: Number(r.revision), restoredRevision: Number(r.restoredRevision), counts, entries: seq + 2 };
+      } catch (e) {
+        // Drop the staged rows now rather than leaving them until the next restore.
+        await step({ op: 'abort' }).catch(() => undefined);
+        throw e;
+      }
     },
     async addLearner(id, address) { return parseMembers(await invoke('AddLearner', { nodeId: id, address })); },
     async promoteLearner(id) { return parseMembers(await invoke('PromoteLearner', { nodeId: id })); },
@@ -263,6 +324,45 @@ export function createClusterClient(opts: ClusterClientOptions): ClusterClient {
       clients.clear();
     },
   };
+
+  /** Streams Backup from the leader, following NOT_LEADER hints and retrying retryable failures until the deadline. */
+  async function readBackup(): Promise<BackupData> {
+    if (closed) throw new ClusterError('UNAVAILABLE', 'client is closed');
+    const deadline = Date.now() + backupTimeoutMs;
+    let last: NodeErrorBody | undefined;
+    for (let attempt = 0; Date.now() < deadline; attempt++) {
+      const ep = endpoints[leader];
+      try {
+        return await new Promise<BackupData>((resolve, reject) => {
+          const out: BackupData = { clusterId: '', revision: 0, createdAt: '', oldestRetainedRevision: 0, segmentsJson: [], flagsJson: [], changesJson: [] };
+          let header = false;
+          const s: grpc.ClientReadableStream<any> = clientFor(ep).Backup({}, metadata(), { deadline });
+          s.on('data', (m: any) => {
+            if (m.headerJson) {
+              const h = JSON.parse(m.headerJson);
+              Object.assign(out, { clusterId: h.clusterId, revision: Number(h.revision), createdAt: h.createdAt, oldestRetainedRevision: Number(h.oldestRetainedRevision ?? 0) });
+              header = true;
+            }
+            const items = m.itemsJson as string[];
+            if (m.kind === 'segments') out.segmentsJson.push(...items);
+            else if (m.kind === 'flags') out.flagsJson.push(...items);
+            else if (m.kind === 'changes') out.changesJson.push(...items);
+          });
+          s.on('error', (e: grpc.ServiceError) => reject(bodyOf(e)));
+          s.on('end', () => (header ? resolve(out) : reject({ code: 'UNAVAILABLE', message: 'backup stream ended without a header' })));
+        });
+      } catch (b) {
+        const body = b as NodeErrorBody;
+        last = body;
+        if (!RETRYABLE.has(body.code)) throw toClusterError(body);
+        const li = body.code === 'NOT_LEADER' && body.leaderAddress ? endpoints.indexOf(body.leaderAddress) : -1;
+        if (body.code === 'NOT_LEADER' && body.leaderAddress && li < 0) { endpoints.push(body.leaderAddress); leader = endpoints.length - 1; }
+        else leader = li >= 0 && li !== leader ? li : (leader + 1) % endpoints.length;
+        if (attempt >= endpoints.length) await sleep(Math.min(MAX_BACKOFF_MS * 4, MIN_BACKOFF_MS * 2 ** Math.min(attempt, 8)));
+      }
+    }
+    throw new ClusterError('DEADLINE', `Backup: no complete answer within ${backupTimeoutMs} ms${last ? `: ${last.message}` : ''}`);
+  }
 
   function startWatch(o: WatchOptions): { close(): void } {
     let last = o.fromRevision;

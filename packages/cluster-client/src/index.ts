@@ -1,5 +1,5 @@
 export { createClusterClient } from './client.js';
 export type {
-  ClusterClient, ClusterClientOptions, ClusterStatus, MemberInfo, ChangeEvent, WatchOptions, WriteOptions, Consistency,
+  ClusterClient, ClusterClientOptions, ClusterStatus, MemberInfo, ChangeEvent, WatchOptions, WriteOptions, Consistency, BackupData, RestoreResult,
 } from './client.js';
 export { ClusterError, type ClusterErrorCode } from './errors.js';

@@ -243,16 +243,21 @@ export function createSnsOutbox(config: SnsOutboxOptions): Outbox {
     acked = cursor;
     proposed = Math.max(proposed, cx.publishedRevision());
     let prev = cursor;
-    const oldest = cx.oldestRetainedRevision();
-    if (cursor < oldest - 1) {
-      // Changes after `cursor` were pruned before being published. Linking the
-      // next event to `oldest - 1` (not `cursor`) makes the hole visible to the
-      // relay, which tells its clients to resync.
-      log('error', 'changes were pruned before they were published; consumers will be told to resync', { publishedRevision: cursor, oldestRetainedRevision: oldest });
-      prev = oldest - 1;
-    }
     log('info', 'outbox publishing as leader', { fromRevision: cursor, topicArn: config.topicArn, fifo });
     while (current(gen)) {
+      const oldest = cx.oldestRetainedRevision();
+      if (cursor < oldest - 1) {
+        // Changes after `cursor` are gone (pruned before being published) or
+        // were imported by a restore (history, not live changes: never
+        // published). Continuing from `oldest - 1` and linking the next event
+        // to it (not to `cursor`) makes the hole visible to the relay, which
+        // tells its clients to resync.
+        const restored = (cx.restoredRevision?.() ?? 0) === oldest - 1;
+        if (restored) log('info', 'the cluster was restored from a backup; its imported history is not published, consumers will be told to resync', { publishedRevision: cursor, restoredRevision: oldest - 1 });
+        else log('error', 'changes were pruned before they were published; consumers will be told to resync', { publishedRevision: cursor, oldestRetainedRevision: oldest });
+        prev = oldest - 1;
+        cursor = oldest - 1;
+      }
       let page;
       try {
         page = cx.readChanges(cursor, o.pageSize);

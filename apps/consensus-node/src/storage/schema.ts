@@ -33,4 +33,9 @@ CREATE TABLE IF NOT EXISTS client_requests (client_id TEXT NOT NULL, request_id 
   PRIMARY KEY (client_id, request_id)) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS client_requests_rev ON client_requests (revision);
 CREATE TABLE IF NOT EXISTS members (id INTEGER PRIMARY KEY, address TEXT NOT NULL);
+-- rows of a restore in progress (restoreChunk entries); moved into the live tables by restoreCommit.
+CREATE TABLE IF NOT EXISTS restore_flags (key TEXT PRIMARY KEY, json TEXT NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS restore_segments (name TEXT PRIMARY KEY, json TEXT NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS restore_changes (revision INTEGER NOT NULL, seq INTEGER NOT NULL, kind TEXT NOT NULL, key TEXT NOT NULL, op TEXT NOT NULL,
+  before TEXT, after TEXT, actor TEXT NOT NULL, time INTEGER NOT NULL, PRIMARY KEY (revision, seq)) WITHOUT ROWID;
 `;

@@ -235,6 +235,12 @@ export class SqliteStore {
     return r.v;
   }
 
+  /** State-file meta that older files may not have yet (added by later versions). */
+  metaOr(k: string, fallback: string): string {
+    const r = this.stmts.getMeta.get(k) as { v: string } | undefined;
+    return r ? r.v : fallback;
+  }
+
   setMeta(k: string, v: string | number): void {
     this.stmts.setMeta.run(k, String(v));
   }

@@ -1,0 +1,108 @@
+// The Backup (server stream) and Restore (one step per call) RPCs of a node.
+// See restore-state.ts for what a restore does to revisions and the Watch
+// window, and flag-model's restore.ts for the rules of a restore session.
+import type * as grpc from '@grpc/grpc-js';
+import {
+  LIMITS, restoreCommandProblem, restoreItemsBytes, type RestoreError,
+} from '@flagraft/flag-model';
+import { ApiError, parseJson, toApiError } from './errors.js';
+import type { ConsensusNodeCore } from './node-core.js';
+import type { RestoreInput } from './raft-driver.js';
+import { BackupTooLargeError } from './restore-state.js';
+
+/** Items per Backup stream message, as JSON text (bytes; far below the gRPC message limits). */
+export const BACKUP_CHUNK_BYTES = 1024 * 1024;
+
+function notLeader(core: ConsensusNodeCore): ApiError {
+  const st = core.status();
+  return ApiError.of('NOT_LEADER', `node ${core.config.nodeId} is not the leader; backups are read on the leader`, { leaderId: st.leaderId, leaderAddress: st.leaderAddress || undefined });
+}
+
+/** Sends every flag, segment and retained change at one revision, in chunks, with backpressure. */
+export function backupStream(core: ConsensusNodeCore, call: grpc.ServerWritableStream<any, any>): void {
+  const bad = core.checkClient(call.metadata);
+  if (bad) { call.emit('error', bad.toGrpc()); return; }
+  let cancelled = false;
+  call.on('cancelled', () => { cancelled = true; });
+  const d = core.driver;
+  const write = (msg: unknown) => new Promise<void>((resolve) => {
+    if (call.write(msg)) resolve(); else call.once('drain', () => resolve());
+  });
+  (async () => {
+    if (!d.isLeader()) throw notLeader(core);
+    await d.linearizableBarrier();
+    if (!d.isLeader()) throw notLeader(core);
+    // Synchronous from here to `revision`: nothing applies in between, so the
+    // rows and the revision belong together.
+    let rows;
+    try {
+      rows = core.state.restoreState.readBackupRows();
+    } catch (e) {
+      if (e instanceof BackupTooLargeError) throw ApiError.of('FAILED_PRECONDITION', e.message, { reason: 'BACKUP_TOO_LARGE', maxBackupBytes: LIMITS.maxBackupBytes });
+      throw e;
+    }
+    const revision = d.appliedRevision();
+    const header = {
+      clusterId: core.config.clusterId, revision, createdAt: new Date().toISOString(),
+      counts: { flags: rows.flags.length, segments: rows.segments.length, changes: rows.changes.length },
+      oldestRetainedRevision: rows.oldestChangeRevision || core.state.oldestRetainedRevision(),
+    };
+    core.log.info('backup read', { revision, ...header.counts, bytes: rows.bytes });
+    await write({ headerJson: JSON.stringify(header), kind: '', itemsJson: [] });
+    for (const [kind, items] of [['segments', rows.segments], ['flags', rows.flags], ['changes', rows.changes]] as const) {
+      let chunk: string[] = [];
+      let size = 0;
+      for (const it of items) {
+        if (cancelled) return;
+        if (chunk.length && size + it.length > BACKUP_CHUNK_BYTES) {
+          await write({ headerJson: '', kind, itemsJson: chunk });
+          chunk = [];
+          size = 0;
+        }
+        chunk.push(it);
+        size += it.length;
+      }
+      if (chunk.length) await write({ headerJson: '', kind, itemsJson: chunk });
+    }
+    call.end();
+  })().catch((e) => { if (!cancelled) call.emit('error', toApiError(e).toGrpc()); });
+}
+
+function restoreError(e: RestoreError): ApiError {
+  const { code, message, ...rest } = e;
+  switch (code) {
+    case 'NOT_EMPTY': return ApiError.of('FAILED_PRECONDITION', message, { ...rest, reason: 'NOT_EMPTY' });
+    case 'NO_RESTORE': return ApiError.of('FAILED_PRECONDITION', message, { ...rest, reason: 'NO_RESTORE' });
+    case 'VALIDATION': return ApiError.of('VALIDATION', message, rest);
+    default: return ApiError.of('INVALID_ARGUMENT', message, rest);
+  }
+}
+
+/** One restore step -> one Raft entry; answers once it has applied here. */
+export async function restoreStep(core: ConsensusNodeCore, req: any, actor: string): Promise<{ revision: number; action: string; restoredRevision: number }> {
+  const restoreId = String(req.restoreId ?? '');
+  const base = { restoreId, actor };
+  let cmd: RestoreInput;
+  switch (req.op) {
+    case 'begin':
+      cmd = { ...base, op: 'restoreBegin', force: req.force === true, source: parseJson(req.sourceJson, 'source_json') as never, counts: parseJson(req.countsJson, 'counts_json') as never };
+      break;
+    case 'chunk': {
+      const items = ((req.itemsJson ?? []) as unknown[]).map((j, i) => parseJson(j, `items_json[${i}]`));
+      const bytes = restoreItemsBytes(items);
+      if (bytes > LIMITS.maxRestoreChunkBytes) throw ApiError.of('INVALID_ARGUMENT', `chunk holds ${bytes} bytes of items, more than maxRestoreChunkBytes ${LIMITS.maxRestoreChunkBytes}`);
+      cmd = { ...base, op: 'restoreChunk', seq: Number(req.seq), kind: req.kind, items };
+      break;
+    }
+    case 'commit': cmd = { ...base, op: 'restoreCommit' }; break;
+    case 'abort': cmd = { ...base, op: 'restoreAbort' }; break;
+    default: throw ApiError.of('INVALID_ARGUMENT', `op must be "begin", "chunk", "commit" or "abort", got "${String(req.op)}"`);
+  }
+  // Checked here too so a malformed request is refused before it becomes an entry.
+  const problem = restoreCommandProblem({ ...cmd, v: 1, time: 0 });
+  if (problem) throw ApiError.of('INVALID_ARGUMENT', problem);
+  const o = await core.driver.proposeRestore(cmd);
+  if (!o.ok) throw restoreError(o.error);
+  if (o.action === 'commit') core.log.info('restored from a backup', { restoreId, revision: o.revision, backupRevision: o.restoredRevision, actor });
+  return { revision: o.revision, action: o.action, restoredRevision: o.restoredRevision ?? 0 };
+}

@@ -1,0 +1,156 @@
+// The state machine's restore path on real SQLite files: entries applied the
+// way the driver applies them, a snapshot taken in the middle of a restore
+// session installed on another replica, and the same commit on both.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { chunkItems, encodeCommand, encodeRestoreCommand, type Command, type RestoreCommand } from '@flagraft/flag-model';
+import { StateMachine } from './state-machine.js';
+import { SqliteStore } from './storage/sqlite-store.js';
+
+const dirs: string[] = [];
+const open: SqliteStore[] = [];
+afterEach(() => {
+  for (const s of open.splice(0)) s.close();
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+
+function replica(): { store: SqliteStore; sm: StateMachine; dir: string } {
+  const dir = mkdtempSync(join(tmpdir(), 'flagraft-restore-'));
+  dirs.push(dir);
+  const store = new SqliteStore({ path: join(dir, 'flagraft.db'), clusterId: 'c', nodeId: 1, bootstrap: { members: [{ id: 1, address: '127.0.0.1:1' }] } });
+  open.push(store);
+  const sm = new StateMachine(store, { changesRetentionRevisions: 10_000, dedupWindowRevisions: 10_000, pruneEveryRevisions: 100 });
+  return { store, sm, dir };
+}
+
+const flag = (key: string, extra: Record<string, unknown> = {}) => ({ key, type: 'boolean', variants: { on: true, off: false }, defaultVariant: 'on', enabled: true, rules: [], ...extra });
+
+/** Writes through the real apply path; returns the changes made. */
+function write(r: ReturnType<typeof replica>, index: number, body: Record<string, unknown>, actor = 'alice') {
+  const cmd = { v: 1, actor, time: 1_700_000_000_000 + index, ...body } as Command;
+  const out = r.store.transaction(() => {
+    const o = r.sm.applyCommandEntry(index, encodeCommand(cmd));
+    r.sm.setApplied(index, 1);
+    return o;
+  });
+  if (!out.outcome.ok) throw new Error(out.outcome.error.message);
+  return out.outcome;
+}
+
+function restoreEntry(r: ReturnType<typeof replica>, index: number, body: Record<string, unknown>) {
+  const cmd = { v: 1, restoreId: 'r1', actor: 'admin', time: 5, ...body } as RestoreCommand;
+  return r.store.transaction(() => {
+    const o = r.sm.applyRestoreEntry(index, encodeRestoreCommand(cmd));
+    r.sm.setApplied(index, 1);
+    return o;
+  });
+}
+
+/** A source cluster's state, as a backup would carry it. */
+function sourceBackup() {
+  const src = replica();
+  write(src, 1, { op: 'putSegment', segment: { name: 'beta', conditions: [{ attribute: 'plan', op: 'equals', value: 'beta' }] } });
+  for (let i = 2; i < 40; i++) write(src, i, { op: 'putFlag', flag: flag(`f${i % 7}`, { description: `v${i}` }) }, i % 2 ? 'alice' : 'bob');
+  write(src, 40, { op: 'putFlag', flag: flag('b', { rules: [{ conditions: [], segments: ['beta'], variant: 'on' }] }) });
+  write(src, 41, { op: 'deleteFlag', key: 'f3' });
+  const rows = src.sm.restoreState.readBackupRows();
+  return {
+    revision: 41,
+    segments: rows.segments.map((j) => JSON.parse(j)),
+    flags: rows.flags.map((j) => JSON.parse(j)),
+    changes: rows.changes.map((j) => JSON.parse(j)),
+    src,
+  };
+}
+
+describe('restore in the state machine', () => {
+  it('stages, survives a snapshot mid-session, commits the same on every replica, and continues revisions', () => {
+    const doc = sourceBackup();
+    const a = replica();
+    let index = 0;
+    const entry = (body: Record<string, unknown>) => restoreEntry(a, ++index, body);
+    const begin = entry({ op: 'restoreBegin', force: false, source: { clusterId: 'src', revision: doc.revision, createdAt: '' }, counts: { segments: doc.segments.length, flags: doc.flags.length, changes: doc.changes.length } });
+    expect(begin.outcome).toMatchObject({ ok: true, action: 'begin' });
+    const chunks: { kind: string; items: unknown[] }[] = [];
+    for (const kind of ['segments', 'flags', 'changes'] as const) for (const items of chunkItems(doc[kind], 1500)) chunks.push({ kind, items });
+    expect(chunks.length).toBeGreaterThan(5);
+    const half = Math.floor(chunks.length / 2);
+    for (let i = 0; i < half; i++) expect(entry({ op: 'restoreChunk', seq: i, ...chunks[i] }).outcome.ok).toBe(true);
+    // Nothing is visible while staging.
+    expect(a.sm.allItems('flag')).toEqual([]);
+    // A replica that joins now gets a snapshot with the open session in it.
+    const snap = a.sm.makeSnapshot({ voters: [1], learners: [], votersOutgoing: [], learnersNext: [], autoLeave: false });
+    const b = replica();
+    b.store.durableStateTransaction(() => b.sm.restore(snap.data, snap.index, 1));
+    let indexB = index;
+    for (let i = half; i < chunks.length; i++) {
+      expect(entry({ op: 'restoreChunk', seq: i, ...chunks[i] }).outcome.ok).toBe(true);
+      expect(restoreEntry(b, ++indexB, { op: 'restoreChunk', seq: i, ...chunks[i] }).outcome.ok).toBe(true);
+    }
+    const commitA = entry({ op: 'restoreCommit' });
+    const commitB = restoreEntry(b, ++indexB, { op: 'restoreCommit' });
+    expect(commitA.outcome).toEqual({ ok: true, revision: doc.revision, action: 'commit', restoredRevision: doc.revision });
+    expect(commitB.outcome).toEqual(commitA.outcome);
+    expect(commitA.changed).toBe(true);
+    for (const r of [a, b]) {
+      expect(r.sm.allItems('flag').map((j) => JSON.parse(j))).toEqual(doc.flags);
+      expect(r.sm.allItems('segment').map((j) => JSON.parse(j))).toEqual(doc.segments);
+      expect(r.sm.history('flag', 'f2', Number.MAX_SAFE_INTEGER, 100)).toEqual(doc.src.sm.history('flag', 'f2', Number.MAX_SAFE_INTEGER, 100));
+      expect(r.sm.view.segmentUsers('beta')).toEqual(['b']);
+      // The Watch window starts after the restore; imported history is not "new".
+      expect(r.sm.oldestRetainedRevision()).toBe(doc.revision + 1);
+      expect(r.sm.changesAfter(0, 100)).toEqual([]);
+    }
+    // The next write on the restored cluster continues after the backup's revision.
+    const next = write(a, ++index, { op: 'putFlag', flag: flag('f2', { description: 'after' }) }, 'carol');
+    expect(next.revision).toBe(doc.revision + 1);
+    expect(a.sm.history('flag', 'f2', Number.MAX_SAFE_INTEGER, 1)[0]).toMatchObject({ revision: doc.revision + 1, actor: 'carol' });
+    expect(a.sm.changesAfter(doc.revision, 10).map((e) => e.revision)).toEqual([doc.revision + 1]);
+    // A retried commit is answered with the restore's revision; a second restore is refused.
+    expect(entry({ op: 'restoreCommit' }).outcome).toMatchObject({ ok: true, action: 'duplicate', revision: doc.revision });
+    const again = restoreEntry(a, ++index, { op: 'restoreBegin', restoreId: 'r2', force: false, source: { clusterId: 'x', revision: 1, createdAt: '' }, counts: { segments: 0, flags: 0, changes: 0 } });
+    expect(again.outcome).toMatchObject({ ok: false, error: { code: 'NOT_EMPTY' } });
+  });
+
+  it('keeps the bookkeeping across a reopen of the file, and a forced restore never moves revisions backwards', () => {
+    const doc = sourceBackup();
+    const r = replica();
+    for (let i = 1; i <= 60; i++) write(r, i, { op: 'putFlag', flag: flag(`live-${i}`) });
+    let index = 60;
+    const e = (body: Record<string, unknown>) => restoreEntry(r, ++index, { restoreId: 'force-1', ...body });
+    expect(e({ op: 'restoreBegin', force: true, source: { clusterId: 'src', revision: doc.revision, createdAt: '' }, counts: { segments: doc.segments.length, flags: doc.flags.length, changes: doc.changes.length } }).outcome.ok).toBe(true);
+    let seq = 0;
+    for (const kind of ['segments', 'flags', 'changes'] as const) for (const items of chunkItems(doc[kind])) expect(e({ op: 'restoreChunk', seq: seq++, kind, items }).outcome.ok).toBe(true);
+    const c = e({ op: 'restoreCommit' });
+    // The cluster was at revision 60+, past the backup's 41: revisions go on from there.
+    expect(c.outcome).toMatchObject({ ok: true, revision: index });
+    expect(r.sm.allItems('flag').map((j) => JSON.parse(j).flag.key)).toEqual(doc.flags.map((f) => f.flag.key));
+    expect(r.sm.history('flag', 'live-1', Number.MAX_SAFE_INTEGER, 10)).toEqual([]);
+    // Reopen the same files: offset, floor and data are durable.
+    r.store.close();
+    open.splice(open.indexOf(r.store), 1);
+    const store = new SqliteStore({ path: join(r.dir, 'flagraft.db'), clusterId: 'c', nodeId: 1 });
+    open.push(store);
+    const sm = new StateMachine(store, { changesRetentionRevisions: 10_000, dedupWindowRevisions: 10_000, pruneEveryRevisions: 100 });
+    expect(sm.restoredRevision()).toBe(index);
+    expect(sm.revisionAt(index + 1)).toBe(index + 1);
+    expect(sm.allItems('flag').length).toBe(doc.flags.length);
+  });
+
+  it('answers bad restore entries with an error and leaves the state as it was', () => {
+    const r = replica();
+    write(r, 1, { op: 'putFlag', flag: flag('keep') });
+    const bad = r.store.transaction(() => r.sm.applyRestoreEntry(2, new TextEncoder().encode('{"v":1,"op":"restoreBegin"')));
+    expect(bad.outcome).toMatchObject({ ok: false, error: { code: 'BAD_COMMAND' } });
+    const begin = restoreEntry(r, 3, { op: 'restoreBegin', force: true, source: { clusterId: 'x', revision: 10, createdAt: '' }, counts: { segments: 0, flags: 1, changes: 0 } });
+    expect(begin.outcome.ok).toBe(true);
+    const chunk = restoreEntry(r, 4, { op: 'restoreChunk', seq: 0, kind: 'flags', items: [{ flag: flag('x'), createRevision: 11, modRevision: 11, version: 1, updatedAt: 0, updatedBy: 'a' }] });
+    expect(chunk.outcome).toMatchObject({ ok: false, error: { code: 'VALIDATION' } });
+    expect(!chunk.outcome.ok && chunk.outcome.error.issues?.[0]).toMatchObject({ path: 'flags[0].createRevision' });
+    expect(restoreEntry(r, 5, { op: 'restoreCommit' }).outcome).toMatchObject({ ok: false, error: { code: 'NO_RESTORE' } });
+    expect(r.sm.allItems('flag').map((j) => JSON.parse(j).flag.key)).toEqual(['keep']);
+    expect(r.sm.restoredRevision()).toBe(0);
+  });
+});
