@@ -123,6 +123,8 @@ export async function transferLeader(api: ApiClient, id: number) {
 
 /** Listing attempts when the cluster's revision moves between pages of an assembled backup. */
 export const BACKUP_LIST_ATTEMPTS = 5;
+/** Time a backup or restore may take on the server before the CLI gives up, in milliseconds (they move the whole data set). */
+export const BACKUP_TIMEOUT_MS = 10 * 60_000;
 /** Ops per POST /api/v1/batch when restoring without the server-side import (the gateway's MAX_BATCH_OPS). */
 export const RESTORE_BATCH_OPS = 100;
 
@@ -135,7 +137,7 @@ const isNoRoute = (r: { status: number }) => r.status === 404 || r.status === 40
  * revision (retried while writes move it).
  */
 export async function exportBackup(api: ApiClient): Promise<Record<string, unknown>> {
-  const direct = await api.request('GET', '/api/v1/admin/backup', { okStatuses: [404, 405] });
+  const direct = await api.request('GET', '/api/v1/admin/backup', { okStatuses: [404, 405], timeoutMs: BACKUP_TIMEOUT_MS });
   if (!isNoRoute(direct)) return direct.body as Record<string, unknown>;
   for (let attempt = 1; attempt <= BACKUP_LIST_ATTEMPTS; attempt++) {
     const doc = await assembleBackup(api);
@@ -192,11 +194,13 @@ async function assembleBackup(api: ApiClient): Promise<Record<string, unknown> |
 
 /**
  * Loads a backup into a cluster: the gateway's import endpoint when it has
- * one; otherwise segments then flags through POST /api/v1/batch, each write
- * create-only unless `force` (history then starts at the restore).
+ * one (flags keep their revisions and history; 409 when the cluster is not
+ * empty and `force` is not set); otherwise segments then flags through
+ * POST /api/v1/batch, each write create-only unless `force` (history then
+ * starts at the restore).
  */
 export async function importBackup(api: ApiClient, backup: Record<string, unknown>, force: boolean) {
-  const direct = await api.request('POST', '/api/v1/admin/restore', { body: backup, query: { force: force ? 'true' : undefined }, okStatuses: [404, 405] });
+  const direct = await api.request('POST', '/api/v1/admin/restore', { body: backup, query: { force: force ? 'true' : undefined }, okStatuses: [404, 405], timeoutMs: BACKUP_TIMEOUT_MS });
   if (!isNoRoute(direct)) return direct.body as Record<string, unknown>;
   const cond = force ? {} : { expectedRevision: 0 };
   const ops = [

@@ -3,6 +3,7 @@ import { mkdtempSync, readFileSync, writeFileSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runCli, ExitCode, exitCodeForStatus, formatTable, checkBackup, writeBackupFile, readBackupFile } from './index.js';
+import { restoreSummary } from './commands.js';
 
 function io(env: Record<string, string> = {}) {
   const out: string[] = [];
@@ -111,5 +112,18 @@ describe('backup files', () => {
     const a = io({ FLAGRAFT_URL: 'http://127.0.0.1:1' });
     expect(await runCli(['snapshot', 'restore', file], a.io)).toBe(ExitCode.INVALID);
     expect(a.err()).toContain('"flags" must be an array');
+  });
+});
+
+describe('restore summary', () => {
+  const s = { revision: 40, flags: 3, segments: 1, changes: 17 };
+  it('says the history came back when the server kept it', () => {
+    expect(restoreSummary(s, { revision: 40, historyPreserved: true }, 'b.json'))
+      .toBe('restored 3 flag(s), 1 segment(s) and 17 historical change(s) from b.json (cluster revision now 40); flags keep their revisions and history\n');
+  });
+  it('warns when a gateway without the import endpoint could not load it', () => {
+    const out = restoreSummary(s, { revision: 9, historyPreserved: false }, 'b.json');
+    expect(out).toContain('restored 3 flag(s) and 1 segment(s) from b.json (cluster revision now 9)');
+    expect(out).toContain('the 17 historical change(s) in the file were not loaded');
   });
 });

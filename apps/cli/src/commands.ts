@@ -2,7 +2,7 @@
 // with --json; failures are CliErrors carrying an exit code.
 import { readFileSync } from 'node:fs';
 import * as api from './api.js';
-import { readBackupFile, summarizeBackup, writeBackupFile, checkBackup } from './backup-file.js';
+import { readBackupFile, summarizeBackup, writeBackupFile, checkBackup, type BackupSummary } from './backup-file.js';
 import type { CommandContext, CommandSpec } from './cli.js';
 import { CliError, ExitCode, usageError } from './errors.js';
 import { formatFields, formatTable, formatTime } from './table.js';
@@ -194,6 +194,17 @@ export const clusterCommands: CommandSpec[] = [
   },
 ];
 
+/** The human summary of `snapshot restore`: what came back, and whether the history did. */
+export function restoreSummary(s: BackupSummary, body: Record<string, unknown> | undefined, file: string): string {
+  const rev = body?.revision;
+  const at = rev !== undefined ? ` (cluster revision now ${String(rev)})` : '';
+  if (body?.historyPreserved === true) {
+    return `restored ${s.flags} flag(s), ${s.segments} segment(s) and ${s.changes} historical change(s) from ${file}${at}; flags keep their revisions and history\n`;
+  }
+  return `restored ${s.flags} flag(s) and ${s.segments} segment(s) from ${file}${at}\n`
+    + (body?.historyPreserved === false ? `note: the gateway has no import endpoint, so the ${s.changes} historical change(s) in the file were not loaded; each flag's history starts with this restore\n` : '');
+}
+
 export const snapshotCommands: CommandSpec[] = [
   {
     words: ['snapshot', 'save'], usage: 'snapshot save <file>', help: 'consistent backup of flags, segments, history', arity: [1, 1],
@@ -212,12 +223,7 @@ export const snapshotCommands: CommandSpec[] = [
       const doc = readBackupFile(ctx.args[0]);
       const s = summarizeBackup(doc);
       const body = await api.importBackup(ctx.api(), doc as Record<string, unknown>, ctx.opts.force === true);
-      ctx.emit(body ?? {}, () => {
-        const rev = (body as Record<string, unknown> | undefined)?.revision;
-        const lost = (body as Record<string, unknown> | undefined)?.historyPreserved === false;
-        return `restored ${s.flags} flag(s) and ${s.segments} segment(s) from ${ctx.args[0]}${rev !== undefined ? ` (cluster revision now ${String(rev)})` : ''}\n`
-          + (lost ? `note: the gateway has no import endpoint, so the ${s.changes} historical change(s) in the file were not loaded; each flag's history starts with this restore\n` : '');
-      });
+      ctx.emit(body ?? {}, () => restoreSummary(s, body as Record<string, unknown> | undefined, ctx.args[0]));
     },
   },
 ];

@@ -33,6 +33,8 @@ export interface RequestOptions {
   headers?: Record<string, string>;
   /** Statuses that are not errors for this call (e.g. 404 for "does it exist?"). */
   okStatuses?: number[];
+  /** This call's timeout, in milliseconds (default: the client's). */
+  timeoutMs?: number;
 }
 
 export interface ApiClient {
@@ -71,7 +73,7 @@ export function createApiClient(options: ApiClientOptions): ApiClient {
       headers['content-type'] = 'application/json';
       headers['content-length'] = String(payload.length);
     }
-    const res = await send(url, method, headers, payload, ca, timeoutMs);
+    const res = await send(url, method, headers, payload, ca, opts.timeoutMs ?? timeoutMs);
     const ok = (res.status >= 200 && res.status < 300) || (opts.okStatuses ?? []).includes(res.status);
     if (!ok) throw errorFromResponse(method, url, res);
     return res;

@@ -6,6 +6,7 @@ import { requestInfo } from './http-util.js';
 import { openapiDocument } from './openapi.js';
 import { HttpProblem, isClusterError, problemFromClusterError, sendProblem } from './problem.js';
 import { registerAdminRoutes } from './routes/admin.js';
+import { MAX_RESTORE_BODY_BYTES, registerBackupRoutes } from './routes/backup.js';
 import { Routes, type RouteContext } from './routes/context.js';
 import { registerFlagRoutes } from './routes/flags.js';
 import { registerLegacyRoutes } from './routes/legacy.js';
@@ -25,6 +26,7 @@ export function createApp(deps: AppDeps): express.Express {
   app.disable('x-powered-by');
   app.set('etag', false); // ETags are revisions, set by the routes
   app.use('/api/v1/batch', express.json({ limit: deps.config.maxBatchBodyBytes, type: JSON_TYPES }));
+  app.use('/api/v1/admin/restore', express.json({ limit: MAX_RESTORE_BODY_BYTES, type: JSON_TYPES }));
   app.use(express.json({ limit: deps.config.maxBodyBytes, type: JSON_TYPES }));
 
   const r = new Routes(app, deps);
@@ -32,6 +34,7 @@ export function createApp(deps: AppDeps): express.Express {
   registerFlagRoutes(r, deps);
   registerSegmentRoutes(r, deps);
   registerAdminRoutes(r, deps);
+  registerBackupRoutes(r, deps);
 
   r.add('get', '/api/v1/stream', 'read', (req, res) => {
     const pos = resumePosition(req, req.query);

@@ -210,6 +210,30 @@ export const openapiDocument = {
         responses: { '200': { description: 'Transferred', ...json({ type: 'object' }) }, ...writeErrors },
       },
     },
+    '/api/v1/admin/backup': {
+      get: {
+        summary: 'Consistent backup of every flag, segment and retained change at one revision, read on the Raft leader (role admin)',
+        responses: {
+          '200': { description: 'The backup document (ETag: its revision)', headers: etagHeader, ...json(ref('BackupDocument')) },
+          '409': problem('The backup would exceed maxBackupBytes (134217728); reason backup-too-large'),
+          ...commonErrors,
+        },
+      },
+    },
+    '/api/v1/admin/restore': {
+      post: {
+        summary: 'Load a backup into an empty cluster through Raft, keeping revisions and history (role admin); atomic for readers',
+        parameters: [{ name: 'force', in: 'query', description: 'true = replace all flags, segments and history the cluster holds', schema: { enum: ['true', 'false'] } }],
+        requestBody: { required: true, ...json(ref('BackupDocument')) },
+        responses: {
+          '200': { description: 'Restored', ...json(ref('RestoreResult')) },
+          ...writeErrors,
+          '409': problem('The cluster is not empty (reason not-empty, liveCounts) and force is not set'),
+          '413': problem('The document is larger than maxBackupBytes (134217728)'),
+          '422': problem('Invalid backup document; issues name each bad field, e.g. changes[12].revision'),
+        },
+      },
+    },
     '/api/v1/stream': {
       get: {
         summary: 'Server-Sent Events of committed changes (role reader)',
@@ -336,6 +360,32 @@ export const openapiDocument = {
               ],
             },
           },
+        },
+      },
+      BackupChange: {
+        type: 'object', required: ['revision', 'kind', 'key', 'op', 'before', 'after', 'actor', 'time'],
+        properties: {
+          revision: { type: 'integer', minimum: 1 }, kind: { enum: ['flag', 'segment'] }, key: { type: 'string' }, op: { enum: ['put', 'delete'] },
+          before: { type: ['object', 'null'] }, after: { type: ['object', 'null'] }, actor: { type: 'string' }, time: { type: 'integer', description: 'ms since the epoch' },
+        },
+      },
+      BackupDocument: {
+        type: 'object', required: ['format', 'v', 'revision', 'flags', 'segments', 'changes'],
+        properties: {
+          format: { const: 'flagraft-backup' }, v: { const: 1 }, clusterId: { type: 'string' }, revision: { type: 'integer', minimum: 0 },
+          createdAt: { type: 'string', format: 'date-time' }, oldestRetainedRevision: { type: 'integer' },
+          flags: { type: 'array', items: ref('StoredFlag') }, segments: { type: 'array', items: ref('StoredSegment') },
+          changes: { type: 'array', description: 'Every retained change, ascending by revision', items: ref('BackupChange') },
+        },
+      },
+      RestoreResult: {
+        type: 'object', required: ['revision', 'restoredRevision', 'restored', 'historyPreserved'],
+        properties: {
+          revision: { type: 'integer', description: 'The cluster revision after the restore (later writes get higher ones)' },
+          restoredRevision: { type: 'integer', description: 'The backup\'s revision' },
+          restored: { type: 'object', properties: { flags: { type: 'integer' }, segments: { type: 'integer' }, changes: { type: 'integer' } } },
+          flags: { type: 'integer' }, segments: { type: 'integer' }, changes: { type: 'integer' },
+          historyPreserved: { const: true }, force: { type: 'boolean' }, entries: { type: 'integer', description: 'Raft entries the import took' },
         },
       },
       BatchResult: { type: 'object', required: ['revision', 'changes'], properties: { revision: { type: 'integer' }, changes: { type: 'array', items: ref('HistoryEntry') } } },
