@@ -284,7 +284,7 @@ describe('persistence, backup and restore', () => {
     expect(after).toEqual(before);
   });
 
-  it('backs up, wipes every node, restores into a new cluster: every flag and segment is back', async () => {
+  it('backs up, wipes every node, restores into a new cluster: every flag, segment and flag history is back', async () => {
     const seg = await api('PUT', '/api/v1/segments/beta-users', { name: 'beta-users', conditions: [{ attribute: 'beta', op: 'equals', value: true }] });
     expect([200, 201]).toContain(seg.status);
     const withSeg = { ...checkout, key: 'beta-feature', rules: [{ conditions: [], segments: ['beta-users'], variant: 'on' }] };
@@ -315,9 +315,28 @@ describe('persistence, backup and restore', () => {
     r = await runCli(['snapshot', 'restore', file], cliEnv());
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
+    expect(r.stdout).toContain(`historical change(s) from ${file}`);
+    expect(r.stdout).toContain('flags keep their revisions and history');
     const flagsAfter = await allFlags();
     expect([...flagsAfter.keys()].sort()).toEqual([...flagsBefore.keys()].sort());
-    for (const [key, v] of flagsBefore) expect(flagsAfter.get(key)!.flag, key).toEqual(v.flag);
+    // The same stored flags: definitions, revisions, versions, who changed them last.
+    for (const [key, v] of flagsBefore) expect(flagsAfter.get(key), key).toEqual(v);
+    // The audit trail is back: the pre-backup changes with their revisions and actors.
+    r = await runCli(['flags', 'history', checkout.key, '--json'], cliEnv());
+    expect(r.code).toBe(0);
+    const historyAfter = JSON.parse(r.stdout).changes;
+    expect(historyAfter).toEqual(historyBefore);
+    r = await runCli(['flags', 'history', checkout.key], cliEnv());
+    expect(r.code).toBe(0);
+    for (const c of historyBefore as { revision: number; actor: string }[]) expect(r.stdout).toMatch(new RegExp(`^${c.revision}\\s+\\S+\\s+${c.actor}\\s`, 'm'));
+    // A second restore into the now non-empty cluster is refused (409 -> exit code 5).
+    r = await runCli(['snapshot', 'restore', file], cliEnv());
+    expect(r.code).toBe(5);
+    expect(r.stderr).toContain('not empty');
+    // New writes continue after the backup's revision.
+    const next = await api('PUT', `/api/v1/flags/${checkout.key}`, { ...checkout, description: 'after the restore' });
+    expect(next.status).toBe(200);
+    expect(next.body.modRevision).toBeGreaterThan(backup.revision);
     const segmentsAfter = (await api('GET', '/api/v1/segments')).body.segments.map((s: { segment: unknown }) => s.segment);
     expect(segmentsAfter).toEqual(segmentsBefore);
     const ev = await api('POST', '/ofrep/v1/evaluate/flags/beta-feature', { context: { targetingKey: 'u', beta: true } });
