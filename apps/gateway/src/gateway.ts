@@ -98,7 +98,8 @@ export function createGateway(partial: Partial<GatewayConfig>): Gateway {
       lastProbeOkAt = Date.now();
       lastProbeError = '';
       lastLeaderId = Number(status.leaderId ?? 0) || 0;
-      const applied = Number(status.appliedIndex ?? status.commitIndex ?? 0);
+      // appliedRevision: after a restore from a backup, revisions are no longer Raft indexes.
+      const applied = Number(status.appliedRevision ?? status.appliedIndex ?? status.commitIndex ?? 0);
       if (replica.loaded && Number.isFinite(applied)) metrics.replicaLag.set(Math.max(0, applied - replica.revision));
     } catch (err) {
       lastProbeError = (err as Error)?.message ?? String(err);
