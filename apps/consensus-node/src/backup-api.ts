@@ -8,7 +8,7 @@ import {
 import { ApiError, parseJson, toApiError } from './errors.js';
 import type { ConsensusNodeCore } from './node-core.js';
 import type { RestoreInput } from './raft-driver.js';
-import { BackupTooLargeError } from './restore-state.js';
+import { BackupReader, BackupTooLargeError } from './backup-reader.js';
 
 /** Items per Backup stream message, as JSON text (bytes; far below the gRPC message limits). */
 export const BACKUP_CHUNK_BYTES = 1024 * 1024;
@@ -18,7 +18,12 @@ function notLeader(core: ConsensusNodeCore): ApiError {
   return ApiError.of('NOT_LEADER', `node ${core.config.nodeId} is not the leader; backups are read on the leader`, { leaderId: st.leaderId, leaderAddress: st.leaderAddress || undefined });
 }
 
-/** Sends every flag, segment and retained change at one revision, in chunks, with backpressure. */
+/**
+ * Sends every flag, segment and retained change at one revision, in chunks,
+ * with backpressure. The rows come from a read transaction on a separate
+ * connection (backup-reader.ts) opened after a ReadIndex barrier: the node
+ * keeps applying and answering while a large backup streams.
+ */
 export function backupStream(core: ConsensusNodeCore, call: grpc.ServerWritableStream<any, any>): void {
   const bad = core.checkClient(call.metadata);
   if (bad) { call.emit('error', bad.toGrpc()); return; }
@@ -26,46 +31,47 @@ export function backupStream(core: ConsensusNodeCore, call: grpc.ServerWritableS
   call.on('cancelled', () => { cancelled = true; });
   const d = core.driver;
   const write = (msg: unknown) => new Promise<void>((resolve) => {
-    if (call.write(msg)) resolve(); else call.once('drain', () => resolve());
+    if (call.write(msg)) setImmediate(resolve); else call.once('drain', () => resolve());
   });
+  let reader: BackupReader | undefined;
   (async () => {
     if (!d.isLeader()) throw notLeader(core);
     await d.linearizableBarrier();
     if (!d.isLeader()) throw notLeader(core);
-    // Synchronous from here to `revision`: nothing applies in between, so the
-    // rows and the revision belong together.
-    let rows;
+    reader = new BackupReader(core.store.db.name);
+    let h;
     try {
-      rows = core.state.restoreState.readBackupRows();
+      h = reader.header(); // the snapshot starts here: at or after the barrier's index
     } catch (e) {
       if (e instanceof BackupTooLargeError) throw ApiError.of('FAILED_PRECONDITION', e.message, { reason: 'BACKUP_TOO_LARGE', maxBackupBytes: LIMITS.maxBackupBytes });
       throw e;
     }
-    const revision = d.appliedRevision();
     const header = {
-      clusterId: core.config.clusterId, revision, createdAt: new Date().toISOString(),
-      counts: { flags: rows.flags.length, segments: rows.segments.length, changes: rows.changes.length },
-      oldestRetainedRevision: rows.oldestChangeRevision || core.state.oldestRetainedRevision(),
+      clusterId: core.config.clusterId, revision: h.revision, createdAt: new Date().toISOString(), counts: h.counts,
+      oldestRetainedRevision: h.oldestChangeRevision || h.revision + 1,
     };
-    core.log.info('backup read', { revision, ...header.counts, bytes: rows.bytes });
+    const started = Date.now();
     await write({ headerJson: JSON.stringify(header), kind: '', itemsJson: [] });
-    for (const [kind, items] of [['segments', rows.segments], ['flags', rows.flags], ['changes', rows.changes]] as const) {
+    for (const kind of ['segments', 'flags', 'changes'] as const) {
       let chunk: string[] = [];
       let size = 0;
-      for (const it of items) {
-        if (cancelled) return;
-        if (chunk.length && size + it.length > BACKUP_CHUNK_BYTES) {
-          await write({ headerJson: '', kind, itemsJson: chunk });
-          chunk = [];
-          size = 0;
+      for (const page of reader.pages(kind)) {
+        for (const it of page) {
+          if (chunk.length && size + it.length > BACKUP_CHUNK_BYTES) {
+            await write({ headerJson: '', kind, itemsJson: chunk });
+            if (cancelled) return;
+            chunk = [];
+            size = 0;
+          }
+          chunk.push(it);
+          size += it.length;
         }
-        chunk.push(it);
-        size += it.length;
       }
       if (chunk.length) await write({ headerJson: '', kind, itemsJson: chunk });
     }
     call.end();
-  })().catch((e) => { if (!cancelled) call.emit('error', toApiError(e).toGrpc()); });
+    core.log.info('backup sent', { revision: h.revision, ...h.counts, itemBytes: h.itemBytes, ms: Date.now() - started });
+  })().catch((e) => { if (!cancelled) call.emit('error', toApiError(e).toGrpc()); }).finally(() => reader?.close());
 }
 
 function restoreError(e: RestoreError): ApiError {

@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { chunkItems, encodeCommand, encodeRestoreCommand, type Command, type RestoreCommand } from '@flagraft/flag-model';
+import { BackupReader } from './backup-reader.js';
 import { StateMachine } from './state-machine.js';
 import { SqliteStore } from './storage/sqlite-store.js';
 
@@ -55,15 +56,55 @@ function sourceBackup() {
   for (let i = 2; i < 40; i++) write(src, i, { op: 'putFlag', flag: flag(`f${i % 7}`, { description: `v${i}` }) }, i % 2 ? 'alice' : 'bob');
   write(src, 40, { op: 'putFlag', flag: flag('b', { rules: [{ conditions: [], segments: ['beta'], variant: 'on' }] }) });
   write(src, 41, { op: 'deleteFlag', key: 'f3' });
-  const rows = src.sm.restoreState.readBackupRows();
-  return {
-    revision: 41,
-    segments: rows.segments.map((j) => JSON.parse(j)),
-    flags: rows.flags.map((j) => JSON.parse(j)),
-    changes: rows.changes.map((j) => JSON.parse(j)),
-    src,
-  };
+  const r = readAll(src.store);
+  expect(r.revision).toBe(41);
+  return { ...r, src };
 }
+
+/** A whole backup through BackupReader, parsed. */
+function readAll(store: SqliteStore, between?: () => void) {
+  const reader = new BackupReader(store.db.name);
+  try {
+    const h = reader.header();
+    between?.();
+    const items = (kind: 'segments' | 'flags' | 'changes') => [...reader.pages(kind)].flat().map((j) => JSON.parse(j));
+    return { revision: h.revision, header: h, segments: items('segments'), flags: items('flags'), changes: items('changes') };
+  } finally {
+    reader.close();
+  }
+}
+
+describe('backup reader', () => {
+  it('reads one snapshot of the state while the node keeps applying on its own connection', () => {
+    const r = replica();
+    for (let i = 1; i <= 1200; i++) write(r, i, { op: 'putFlag', flag: flag(`k${i % 700}`, { description: `v${i}` }) }, i % 3 ? 'alice' : 'bob');
+    const expected = { flags: r.sm.allItems('flag').map((j) => JSON.parse(j)), history: r.sm.history('flag', 'k5', Number.MAX_SAFE_INTEGER, 1000) };
+    const got = readAll(r.store, () => {
+      // Applied after the snapshot began: not in this backup.
+      for (let i = 1201; i <= 1300; i++) write(r, i, { op: 'putFlag', flag: flag(`k${i % 700}`, { description: 'later' }) });
+      write(r, 1301, { op: 'deleteFlag', key: 'k1' });
+    });
+    expect(got.revision).toBe(1200);
+    expect(got.header.counts).toEqual({ segments: 0, flags: 700, changes: 1200 });
+    expect(got.flags).toEqual(expected.flags); // more than one page of 500, in key order
+    expect(got.changes.map((c) => c.revision)).toEqual(Array.from({ length: 1200 }, (_, i) => i + 1));
+    expect(got.changes.filter((c) => c.key === 'k5').reverse()).toEqual(expected.history);
+    expect(got.header.itemBytes).toBe([...got.flags, ...got.changes].reduce((n, x) => n + Buffer.byteLength(JSON.stringify(x)), 0));
+    // The next backup sees the later writes.
+    expect(readAll(r.store).revision).toBe(1301);
+  });
+
+  it('refuses a backup larger than its limit before streaming anything', () => {
+    const r = replica();
+    for (let i = 1; i <= 20; i++) write(r, i, { op: 'putFlag', flag: flag(`k${i}`) });
+    const reader = new BackupReader(r.store.db.name, 1000);
+    try {
+      expect(() => reader.header()).toThrow(/more than maxBackupBytes 1000/);
+    } finally {
+      reader.close();
+    }
+  });
+});
 
 describe('restore in the state machine', () => {
   it('stages, survives a snapshot mid-session, commits the same on every replica, and continues revisions', () => {

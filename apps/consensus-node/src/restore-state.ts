@@ -1,7 +1,6 @@
 // The node side of backup and restore: staging tables for a restore in
 // progress, the commit that swaps them into the live tables, the replicated
-// restore bookkeeping (session, revision offset, restore floor), and the
-// consistent read a backup is made from. Everything applied here is decided by
+// restore bookkeeping (session, revision offset, restore floor). Everything applied here is decided by
 // flag-model's applyRestoreCommand (deterministic); this file only writes.
 //
 // Revisions after a restore: a revision is the Raft index of the entry that
@@ -16,7 +15,7 @@
 // it is told COMPACTED / linked past it, and resyncs from a snapshot.
 import type Database from 'better-sqlite3';
 import {
-  LIMITS, referencedSegments,
+  referencedSegments,
   type RestoreSession, type RestoreTarget, type StagedRow, type StoredFlag,
 } from '@flagraft/flag-model';
 import type { SqliteStore } from './storage/sqlite-store.js';
@@ -32,15 +31,6 @@ export interface RestoreMeta {
 
 /** Rows of the staging tables, for snapshots. */
 export interface StagedTables { flags: [string, string][]; segments: [string, string][]; changes: unknown[][] }
-
-export class BackupTooLargeError extends Error {
-  constructor(bytes: number) {
-    super(`the backup would be more than ${bytes} bytes (maxBackupBytes ${LIMITS.maxBackupBytes}); it is refused rather than held in memory`);
-    this.name = 'BackupTooLargeError';
-  }
-}
-
-export interface BackupRows { flags: string[]; segments: string[]; changes: string[]; bytes: number; oldestChangeRevision: number }
 
 export class RestoreState {
   meta: RestoreMeta;
@@ -58,8 +48,7 @@ export class RestoreState {
       countFlags: db.prepare('SELECT COUNT(*) FROM flags').pluck(),
       countSegments: db.prepare('SELECT COUNT(*) FROM segments').pluck(),
       countChanges: db.prepare('SELECT COUNT(*) FROM changes').pluck(),
-      stagedFlags: db.prepare('SELECT key, json FROM restore_flags'),
-      addFlagSeg: db.prepare('INSERT OR IGNORE INTO flag_segments (segment, flag) VALUES (?, ?)'),
+      stageFlagSeg: db.prepare('INSERT OR IGNORE INTO restore_flag_segments (segment, flag) VALUES (?, ?)'),
     };
     this.meta = {
       offset: Number(store.metaOr('revision_offset', '0')),
@@ -87,7 +76,7 @@ export class RestoreState {
   }
 
   clearStaging(): void {
-    for (const t of ['restore_flags', 'restore_segments', 'restore_changes']) this.db.prepare(`DELETE FROM ${t}`).run();
+    for (const t of ['restore_flags', 'restore_segments', 'restore_changes', 'restore_flag_segments']) this.db.prepare(`DELETE FROM ${t}`).run();
   }
 
   begin(session: RestoreSession): void {
@@ -98,7 +87,7 @@ export class RestoreState {
 
   stage(session: RestoreSession, rows: StagedRow[]): void {
     for (const r of rows) {
-      if (r.kind === 'flag') this.q.stageFlag.run(r.key, JSON.stringify(r.item));
+      if (r.kind === 'flag') this.stageFlag(r.key, r.item);
       else if (r.kind === 'segment') this.q.stageSegment.run(r.key, JSON.stringify(r.item));
       else {
         const c = r.change;
@@ -107,6 +96,12 @@ export class RestoreState {
     }
     this.meta.session = session;
     this.save();
+  }
+
+  /** A staged flag and the segments it references (so the commit is SQL only). */
+  private stageFlag(key: string, item: StoredFlag): void {
+    this.q.stageFlag.run(key, JSON.stringify(item));
+    for (const s of referencedSegments(item.flag)) this.q.stageFlagSeg.run(s, key);
   }
 
   abort(): void {
@@ -129,9 +124,7 @@ export class RestoreState {
     db.prepare('INSERT INTO flags (key, json) SELECT key, json FROM restore_flags').run();
     db.prepare('INSERT INTO segments (name, json) SELECT name, json FROM restore_segments').run();
     db.prepare('INSERT INTO changes (revision, seq, kind, key, op, before, after, actor, time) SELECT revision, seq, kind, key, op, before, after, actor, time FROM restore_changes').run();
-    for (const row of this.q.stagedFlags.all() as { key: string; json: string }[]) {
-      for (const s of referencedSegments((JSON.parse(row.json) as StoredFlag).flag)) this.q.addFlagSeg.run(s, row.key);
-    }
+    db.prepare('INSERT INTO flag_segments (segment, flag) SELECT segment, flag FROM restore_flag_segments').run();
     this.clearStaging();
     // Never backwards: the commit's revision is the backup's, or the next one
     // in this cluster's sequence when that is already higher.
@@ -161,37 +154,10 @@ export class RestoreState {
   restoreSnapshotPart(restore: RestoreMeta | undefined, staged: StagedTables | undefined): void {
     this.clearStaging();
     this.meta = { offset: restore?.offset ?? 0, floor: restore?.floor ?? 0, session: restore?.session, last: restore?.last };
-    for (const [k, j] of staged?.flags ?? []) this.q.stageFlag.run(k, j);
+    for (const [k, j] of staged?.flags ?? []) this.stageFlag(k, JSON.parse(j) as StoredFlag);
     for (const [k, j] of staged?.segments ?? []) this.q.stageSegment.run(k, j);
     for (const r of staged?.changes ?? []) this.q.stageChange.run(...r);
     this.save();
-  }
-
-  // ---- backup --------------------------------------------------------------------
-
-  /**
-   * Every flag, segment and retained change as JSON text, read synchronously
-   * (nothing is applied in between, so all of it is at one revision).
-   * Throws BackupTooLargeError past maxBackupBytes.
-   */
-  readBackupRows(maxBytes: number = LIMITS.maxBackupBytes): BackupRows {
-    let bytes = 0;
-    const take = (s: string): string => {
-      bytes += s.length + 1;
-      if (bytes > maxBytes) throw new BackupTooLargeError(maxBytes);
-      return s;
-    };
-    const flags = (this.db.prepare('SELECT json FROM flags ORDER BY key').pluck().all() as string[]).map(take);
-    const segments = (this.db.prepare('SELECT json FROM segments ORDER BY name').pluck().all() as string[]).map(take);
-    const changes: string[] = [];
-    let oldestChangeRevision = 0;
-    const rows = this.db.prepare('SELECT revision, kind, key, op, before, after, actor, time FROM changes ORDER BY revision, seq').raw().iterate() as IterableIterator<[number, string, string, string, string | null, string | null, string, number]>;
-    for (const [revision, kind, key, op, before, after, actor, time] of rows) {
-      if (!oldestChangeRevision) oldestChangeRevision = revision;
-      // Built from the stored JSON text: no parse / re-serialise per row.
-      changes.push(take(`{"revision":${revision},"kind":${JSON.stringify(kind)},"key":${JSON.stringify(key)},"op":${JSON.stringify(op)},"before":${before ?? 'null'},"after":${after ?? 'null'},"actor":${JSON.stringify(actor)},"time":${time}}`));
-    }
-    return { flags, segments, changes, bytes, oldestChangeRevision };
   }
 }
 

@@ -181,5 +181,10 @@ describe('restore commands', () => {
     if (!b.ok || b.action !== 'begin') throw new Error('begin failed');
     const items = Array.from({ length: 2 * Math.ceil(LIMITS.maxRestoreChunkBytes / restoreItemsBytes([doc.changes[0]])) }, () => doc.changes[0]);
     expect(applyRestoreCommand(b.session, { ...env, op: 'restoreChunk', seq: 0, kind: 'changes', items }, t)).toMatchObject({ ok: false, abort: true, error: { message: /maxRestoreChunkBytes/ } });
+    // The whole session is bounded too: staging is replicated and snapshotted.
+    const nearlyFull = { ...b.session, bytes: LIMITS.maxBackupBytes - 10 };
+    expect(applyRestoreCommand(nearlyFull, { ...env, op: 'restoreChunk', seq: 0, kind: 'changes', items: [doc.changes[0]] }, t)).toMatchObject({ ok: false, abort: true, error: { message: /maxBackupBytes/ } });
+    const ok = applyRestoreCommand(b.session, { ...env, op: 'restoreChunk', seq: 0, kind: 'changes', items: [doc.changes[0]] }, t);
+    expect(ok.ok && ok.action === 'stage' && ok.session.bytes).toBe(restoreItemsBytes([doc.changes[0]]));
   });
 });

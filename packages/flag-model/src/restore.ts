@@ -49,6 +49,8 @@ export interface RestoreSession {
   /** Revision and seq of the last staged change (seq numbers the rows of one revision). */
   lastRevision: number;
   lastSeq: number;
+  /** Bytes of items staged so far (bounded by maxBackupBytes: staging is replicated and snapshotted). */
+  bytes?: number;
 }
 
 /** Read access the decision needs: the live tables' sizes and what is already staged. */
@@ -179,7 +181,7 @@ export function applyRestoreCommand(session: RestoreSession | undefined, cmd: Re
       // A new session replaces an unfinished one (its client is gone or gave up).
       return {
         ok: true, action: 'begin',
-        session: { restoreId: cmd.restoreId, actor: cmd.actor, force: cmd.force, source: { ...cmd.source }, counts: { ...cmd.counts }, received: { ...ZERO }, nextSeq: 0, lastRevision: 0, lastSeq: -1 },
+        session: { restoreId: cmd.restoreId, actor: cmd.actor, force: cmd.force, source: { ...cmd.source }, counts: { ...cmd.counts }, received: { ...ZERO }, nextSeq: 0, lastRevision: 0, lastSeq: -1, bytes: 0 },
       };
     }
     case 'restoreAbort':
@@ -213,6 +215,10 @@ function stageChunk(s: RestoreSession, cmd: Extract<RestoreCommand, { op: 'resto
   const bytes = restoreItemsBytes(cmd.items);
   if (bytes > LIMITS.maxRestoreChunkBytes) {
     return fail({ code: 'BAD_COMMAND', message: `chunk ${cmd.seq} holds ${bytes} bytes of items, more than maxRestoreChunkBytes ${LIMITS.maxRestoreChunkBytes}` }, true);
+  }
+  const staged = (s.bytes ?? 0) + bytes;
+  if (staged > LIMITS.maxBackupBytes) {
+    return fail({ code: 'VALIDATION', message: `the restore would stage more than maxBackupBytes ${LIMITS.maxBackupBytes} bytes`, issues: [{ path: cmd.kind, message: `more than maxBackupBytes (${LIMITS.maxBackupBytes}) in total` }] }, true);
   }
   const kind = cmd.kind;
   // Segments, then flags, then changes: a flag's segments are staged before it.
@@ -256,7 +262,7 @@ function stageChunk(s: RestoreSession, cmd: Extract<RestoreCommand, { op: 'resto
   }
   if (issues.length) return fail({ code: 'VALIDATION', message: `invalid backup: ${issues.map((i) => `${i.path}: ${i.message}`).slice(0, 5).join('; ')}`, issues }, true);
   const session: RestoreSession = {
-    ...s, received: { ...s.received, [kind]: base + cmd.items.length }, nextSeq: s.nextSeq + 1, lastRevision, lastSeq,
+    ...s, received: { ...s.received, [kind]: base + cmd.items.length }, nextSeq: s.nextSeq + 1, lastRevision, lastSeq, bytes: staged,
   };
   return { ok: true, action: 'stage', session, rows };
 }

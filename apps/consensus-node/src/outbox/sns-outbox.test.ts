@@ -103,6 +103,21 @@ class FakeNode implements OutboxContext {
     return this.rev;
   }
   setLeader(l: boolean) { this.leader = l; for (const cb of this.leaderCbs) cb(l, 2); }
+
+  restored = 0;
+  restoredRevision() { return this.restored; }
+  /** A restore from a backup: `n` imported history rows at or below the restore's revision, which becomes the floor. */
+  restoreBackup(n: number): number {
+    const restoreRevision = this.rev + n + 10;
+    for (let i = 1; i <= n; i++) {
+      this.changes.push({ v: 1, revision: this.rev + i, kind: 'flag', key: `old-${i}`, op: 'put', flag: null, actor: 'imported', time: new Date(0).toISOString() });
+    }
+    this.rev = restoreRevision;
+    this.restored = restoreRevision;
+    this.oldest = restoreRevision + 1;
+    for (const cb of this.appliedCbs) cb(this.rev);
+    return restoreRevision;
+  }
 }
 
 function outbox(cfg: Parameters<typeof createSnsOutbox>[0]) {
@@ -235,6 +250,22 @@ describe('SNS outbox', () => {
     await waitFor(async () => { await t.drain(); return t.got.length === 1; }, 'one message');
     expect(t.got[0]!.body.prevRevision).toBe(r3 - 1);
     expect(node.logs.some((l) => l.level === 'error' && /pruned/.test(l.msg))).toBe(true);
+  });
+
+  it('never publishes history imported by a restore, and links the next change to the restore so consumers resync', async () => {
+    const t = await topicWithQueue();
+    const node = new FakeNode();
+    const r1 = node.write(['a']);
+    outbox({ topicArn: t.topicArn, region: REGION, endpoint, credentials: CREDS, idlePollMs: 20 } as Parameters<typeof createSnsOutbox>[0]).start(node);
+    await waitFor(async () => { await t.drain(); return t.got.length === 1; }, 'first message');
+    const restored = node.restoreBackup(5); // while the outbox runs as leader
+    const r2 = node.write(['b']);
+    await waitFor(async () => { await t.drain(); return t.got.some((m) => m.body.revision === r2); }, 'the change after the restore');
+    expect(t.got.map((m) => m.body.revision)).toEqual([r1, r2]);
+    expect(t.got[1]!.body.prevRevision).toBe(restored);
+    expect(t.got.some((m) => m.body.actor === 'imported')).toBe(false);
+    expect(node.logs.some((l) => l.level === 'info' && /restored from a backup/.test(l.msg))).toBe(true);
+    await waitFor(() => node.published === r2, 'published(R) after the restore');
   });
 
   it('refuses bad configuration with the field named', () => {

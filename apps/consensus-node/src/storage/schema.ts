@@ -36,6 +36,7 @@ CREATE TABLE IF NOT EXISTS members (id INTEGER PRIMARY KEY, address TEXT NOT NUL
 -- rows of a restore in progress (restoreChunk entries); moved into the live tables by restoreCommit.
 CREATE TABLE IF NOT EXISTS restore_flags (key TEXT PRIMARY KEY, json TEXT NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS restore_segments (name TEXT PRIMARY KEY, json TEXT NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS restore_flag_segments (segment TEXT NOT NULL, flag TEXT NOT NULL, PRIMARY KEY (segment, flag)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS restore_changes (revision INTEGER NOT NULL, seq INTEGER NOT NULL, kind TEXT NOT NULL, key TEXT NOT NULL, op TEXT NOT NULL,
   before TEXT, after TEXT, actor TEXT NOT NULL, time INTEGER NOT NULL, PRIMARY KEY (revision, seq)) WITHOUT ROWID;
 `;
