@@ -26,12 +26,18 @@ const { values: args } = parseArgs({
     out: { type: 'string', default: '' },
     'idle-load': { type: 'string', default: '1.5' },
     'idle-wait-s': { type: 'string', default: '0' },
+    // Comma-separated subset of single,bulk,writes (single includes the bare server).
+    stages: { type: 'string', default: 'single,bulk,writes' },
+    // The gateway entry point to run (e.g. an experimental build), relative to apps/gateway.
+    'gateway-main': { type: 'string', default: 'dist/main.js' },
   },
 });
 const DURATION = Number(args.duration);
 const WARMUP = Number(args.warmup);
 const CONNECTIONS = Number(args.connections);
 const WRITE_CONNECTIONS = Number(args['write-connections']);
+const STAGES = new Set(args.stages.split(',').map((x) => x.trim()));
+for (const s of STAGES) if (!['single', 'bulk', 'writes'].includes(s)) throw new Error(`--stages: unknown stage ${s} (single, bulk, writes)`);
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const gatewayDir = join(root, 'apps/gateway');
@@ -79,21 +85,21 @@ function run(opts) {
   });
 }
 
-/** CPU time (user+system, ms) a process has used, from /proc (Linux). */
+/** CPU time (user and system, ms) a process has used, from /proc (Linux). */
 function cpuMs(pid) {
   try {
     const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // utime + stime, at 100 ticks/s
+    return { user: (Number(fields[11]) * 1000) / 100, system: (Number(fields[12]) * 1000) / 100 }; // utime, stime at 100 ticks/s
   } catch {
-    return NaN;
+    return { user: NaN, system: NaN };
   }
 }
 
 async function measure(label, opts, pid) {
   if (WARMUP > 0) await run({ ...opts, duration: WARMUP });
-  const cpu0 = pid ? cpuMs(pid) : NaN;
+  const cpu0 = pid ? cpuMs(pid) : undefined;
   const r = await run({ ...opts, duration: DURATION });
-  const cpu1 = pid ? cpuMs(pid) : NaN;
+  const cpu1 = pid ? cpuMs(pid) : undefined;
   const out = {
     label,
     connections: opts.connections ?? CONNECTIONS,
@@ -105,7 +111,9 @@ async function measure(label, opts, pid) {
     errors: r.errors,
     timeouts: r.timeouts,
     // Server CPU per answered request: less sensitive than req/s to other load on the machine.
-    serverCpuUsPerReq: pid ? Math.round(((cpu1 - cpu0) * 1000) / Math.max(1, r.requests.total)) : undefined,
+    serverCpuUsPerReq: pid ? Math.round(((cpu1.user + cpu1.system - cpu0.user - cpu0.system) * 1000) / Math.max(1, r.requests.total)) : undefined,
+    // ... of which in the kernel (socket reads and writes): the same syscalls for every server.
+    serverSysUsPerReq: pid ? Math.round(((cpu1.system - cpu0.system) * 1000) / Math.max(1, r.requests.total)) : undefined,
   };
   console.log(JSON.stringify(out));
   return out;
@@ -131,7 +139,7 @@ try {
   cluster = await startLocalCluster({ size: 3 });
   const gw = await startChild(
     'gateway',
-    [join(gatewayDir, 'dist/main.js')],
+    [join(gatewayDir, args['gateway-main'])],
     {
       FLAGRAFT_GATEWAY_PORT: '0',
       FLAGRAFT_CLUSTER_ENDPOINTS: cluster.endpoints.join(','),
@@ -172,16 +180,16 @@ try {
   // exposes the noise instead of hiding it in one lucky or unlucky run.
   const bareRuns = [];
   const singleRuns = [];
-  for (let round = 1; round <= 2; round++) {
+  for (let round = 1; round <= 2 && STAGES.has('single'); round++) {
     bareRuns.push(await measure(`bare node:http (fixed JSON) #${round}`, { url: `${B}/ofrep/v1/evaluate/flags/x`, ...evalOpts }, bp));
     singleRuns.push(await measure(`gateway OFREP single flag with rules #${round}`, { url: `${G}/ofrep/v1/evaluate/flags/${ruled.key}`, ...evalOpts }, gp));
   }
   results.runs.push(...bareRuns, ...singleRuns);
-  const bulk = await measure('gateway OFREP bulk (100 flags)', { url: `${G}/ofrep/v1/evaluate/flags`, ...evalOpts }, gp);
-  results.runs.push(bulk);
+  const bulk = STAGES.has('bulk') ? await measure('gateway OFREP bulk (100 flags)', { url: `${G}/ofrep/v1/evaluate/flags`, ...evalOpts }, gp) : {};
+  if (STAGES.has('bulk')) results.runs.push(bulk);
 
   let n = 0;
-  const gwWrites = await measure('gateway writes (PUT, answered after commit)', {
+  const gwWrites = !STAGES.has('writes') ? {} : await measure('gateway writes (PUT, answered after commit)', {
       url: `${G}/api/v1/flags/w-0`,
       connections: WRITE_CONNECTIONS,
       requests: [
@@ -195,7 +203,7 @@ try {
         },
       ],
     }, gp);
-  results.runs.push(gwWrites);
+  if (STAGES.has('writes')) results.runs.push(gwWrites);
 
   // Straight to the cluster: the same writes with the cluster client, same concurrency.
   const client = createClusterClient({ endpoints: cluster.endpoints, clusterId: cluster.clusterId });
@@ -221,8 +229,8 @@ try {
     lat.sort((a, b) => a - b);
     return { count: lat.length, errors, p50: lat[Math.floor(lat.length * 0.5)], p99: lat[Math.floor(lat.length * 0.99)] };
   };
-  if (WARMUP > 0) await direct(WARMUP);
-  const d = await direct(DURATION);
+  if (WARMUP > 0 && STAGES.has('writes')) await direct(WARMUP);
+  const d = STAGES.has('writes') ? await direct(DURATION) : { count: NaN };
   const directOut = {
     label: 'cluster client writes (putFlag, straight to the cluster)',
     connections: WRITE_CONNECTIONS,
@@ -231,8 +239,10 @@ try {
     p99ms: Math.round(d.p99 * 10) / 10,
     errors: d.errors,
   };
-  console.log(JSON.stringify(directOut));
-  results.runs.push(directOut);
+  if (STAGES.has('writes')) {
+    console.log(JSON.stringify(directOut));
+    results.runs.push(directOut);
+  }
   client.close();
 
   const mean = (xs) => xs.reduce((a, b) => a + b, 0) / xs.length;
@@ -245,6 +255,7 @@ try {
     singleVsBare: Math.round((singleRps / bareRps) * 1000) / 10 + '%',
     p99ms: { bare: bareRuns.map((r) => r.p99ms), single: singleRuns.map((r) => r.p99ms) },
     cpuUsPerReq: { bare: bareRuns.map((r) => r.serverCpuUsPerReq), single: singleRuns.map((r) => r.serverCpuUsPerReq), bulk: bulk.serverCpuUsPerReq },
+    sysUsPerReq: { bare: bareRuns.map((r) => r.serverSysUsPerReq), single: singleRuns.map((r) => r.serverSysUsPerReq) },
     bulkRps: bulk.rps,
     bulkP99ms: bulk.p99ms,
     gatewayWritesPerSec: gwWrites.rps,

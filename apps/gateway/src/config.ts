@@ -21,6 +21,14 @@ export interface GatewayConfig {
   /** Use this cluster client instead of creating one (the gateway does not close it). */
   cluster?: ClusterPort;
   tokens: TokenStore;
+  /**
+   * The file `tokens` came from (FLAGRAFT_TOKENS_FILE): polled for changes every
+   * tokensReloadIntervalMs and re-read on SIGHUP, so revoking or rotating a token
+   * needs no restart.
+   */
+  tokensFile?: string;
+  /** How often tokensFile is checked for changes, ms; 0 = only on SIGHUP / reloadTokens(). */
+  tokensReloadIntervalMs: number;
   /** Development mode: requests without a token may evaluate flags (OFREP), nothing else. */
   anonymousEvaluation: boolean;
   /** Largest JSON body on the REST API, bytes. */
@@ -76,6 +84,7 @@ export const DEFAULTS = {
   clusterEndpoints: ['127.0.0.1:7001', '127.0.0.1:7002', '127.0.0.1:7003'],
   clusterId: 'flagraft',
   anonymousEvaluation: false,
+  tokensReloadIntervalMs: 2_000,
   maxBodyBytes: 1024 * 1024,
   maxBatchBodyBytes: 8 * 1024 * 1024,
   maxEvaluationBodyBytes: 64 * 1024,
@@ -110,6 +119,9 @@ export function resolveConfig(partial: Partial<GatewayConfig>): GatewayConfig {
     'sseReplayEvents', 'writeVisibilityTimeoutMs', 'readyProbeIntervalMs', 'readyMaxProbeAgeMs', 'shutdownTimeoutMs',
   ] as const) {
     if (!Number.isInteger(cfg[key]) || cfg[key] <= 0) throw new ConfigError(`${key}: must be a positive integer, got ${cfg[key]}`);
+  }
+  if (!Number.isInteger(cfg.tokensReloadIntervalMs) || cfg.tokensReloadIntervalMs < 0) {
+    throw new ConfigError(`tokensReloadIntervalMs: must be a non-negative integer, got ${cfg.tokensReloadIntervalMs}`);
   }
   if (!Number.isInteger(cfg.port) || cfg.port < 0 || cfg.port > 65535) throw new ConfigError(`port: must be 0..65535, got ${cfg.port}`);
   if (!cfg.cluster && cfg.clusterEndpoints.length === 0) throw new ConfigError('clusterEndpoints: at least one host:port is needed');
@@ -173,6 +185,8 @@ export function loadConfigFromEnv(env: Env = process.env): GatewayConfig {
     clusterRequestTimeoutMs: int('FLAGRAFT_CLUSTER_REQUEST_TIMEOUT_MS'),
     clusterRetryDeadlineMs: int('FLAGRAFT_CLUSTER_RETRY_DEADLINE_MS'),
     tokens,
+    tokensFile: env.FLAGRAFT_TOKENS_FILE || undefined,
+    tokensReloadIntervalMs: int('FLAGRAFT_TOKENS_RELOAD_INTERVAL_MS'),
     anonymousEvaluation: bool('FLAGRAFT_ANONYMOUS_EVALUATION'),
     maxBodyBytes: int('FLAGRAFT_MAX_BODY_BYTES'),
     maxBatchBodyBytes: int('FLAGRAFT_MAX_BATCH_BODY_BYTES'),

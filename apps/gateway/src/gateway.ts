@@ -4,8 +4,9 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createClusterClient } from '@flagraft/cluster-client';
 import { createApp } from './app.js';
+import { CachingTokenStore, watchTokensFile, type TokenFileWatch } from './auth-cache.js';
 import { resolveConfig, type GatewayConfig } from './config.js';
-import { instrument } from './http-util.js';
+import { createRequestRecorder, instrument } from './http-util.js';
 import { createLogger, type Logger } from './log.js';
 import { createMetrics, type GatewayMetrics } from './metrics.js';
 import { createOfrepHandler } from './ofrep.js';
@@ -29,6 +30,8 @@ export interface Gateway {
   /** Resolves when /ready would answer 200; rejects after timeoutMs. */
   waitUntilReady(timeoutMs: number): Promise<void>;
   isReady(): { ready: boolean; checks: Record<string, boolean | number | string> };
+  /** Re-reads config.tokensFile now (main.ts calls it on SIGHUP). False if there is no file or it is invalid (old tokens stay). */
+  reloadTokens(): boolean;
 }
 
 export function createGateway(partial: Partial<GatewayConfig>): Gateway {
@@ -74,17 +77,31 @@ export function createGateway(partial: Partial<GatewayConfig>): Gateway {
     return { ready: replica.loaded && clusterReachable && !shuttingDown, checks };
   };
 
-  const app = createApp({ config, cluster, replica, tokens: config.tokens, log, metrics, hub, isReady });
+  // Every token check goes through the cache; a reload of the tokens file replaces its contents.
+  const tokens = config.tokens instanceof CachingTokenStore ? config.tokens : new CachingTokenStore(config.tokens);
+  let tokenWatch: TokenFileWatch | undefined;
+  if (config.tokensFile) {
+    tokenWatch = watchTokensFile(config.tokensFile, tokens, config.tokensReloadIntervalMs, (r) => {
+      metrics.tokenReloads.inc({ result: r.ok ? 'ok' : 'error' });
+      if (r.ok) log.log('info', 'tokens reloaded', { file: config.tokensFile, tokens: r.tokens });
+      else log.log('error', 'tokens file rejected; the previous tokens stay in force', { error: r.error });
+    });
+  }
+  const recorder = createRequestRecorder({ metrics, log, config });
+  const app = createApp({ config, cluster, replica, tokens, log, metrics, hub, isReady });
   const ofrep = createOfrepHandler({
     config,
-    tokens: config.tokens,
+    tokens,
     replica,
     metrics,
     streams: { hub, replica, cluster, log },
+    recorder,
   });
   const server: Server = createServer((req, res) => {
-    instrument(req, res, { metrics, log, config });
-    if (!ofrep(req, res)) app(req, res);
+    // OFREP first, straight on node:http (the hot path; it records its own metrics and logs).
+    if (ofrep(req, res)) return;
+    instrument(req, res, recorder);
+    app(req, res);
   });
   // Behind Caddy / load balancers: keep idle connections longer than they do.
   server.keepAliveTimeout = 65_000;
@@ -135,6 +152,7 @@ export function createGateway(partial: Partial<GatewayConfig>): Gateway {
       if (shuttingDown) return;
       shuttingDown = true;
       clearTimeout(probeTimer);
+      tokenWatch?.close();
       log.log('info', 'gateway shutting down', {});
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       hub.closeAll();
@@ -146,6 +164,9 @@ export function createGateway(partial: Partial<GatewayConfig>): Gateway {
       if (ownsCluster) await cluster.close();
       log.log('info', 'gateway stopped', {});
       await log.drain();
+    },
+    reloadTokens() {
+      return tokenWatch?.reload() ?? false;
     },
     address() {
       if (!bound) throw new Error('gateway not started');

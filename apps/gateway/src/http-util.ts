@@ -1,10 +1,11 @@
 // Small HTTP helpers shared by the Express routes and the raw OFREP handlers.
-import { createHash, randomUUID } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Principal } from '@flagraft/auth';
 import type { GatewayConfig } from './config.js';
 import type { Logger } from './log.js';
 import type { GatewayMetrics } from './metrics.js';
+import { MAX_LABEL_SETS_PER_METRIC, type CounterChild, type HistogramChild } from './metric-families.js';
 
 export class BodyTooLargeError extends Error {
   constructor(readonly limitBytes: number) {
@@ -86,15 +87,6 @@ export function readBody(req: IncomingMessage, limitBytes: number): Promise<Buff
   });
 }
 
-export function sendJson(res: ServerResponse, status: number, body: string, headers?: Record<string, string>): void {
-  res.writeHead(status, {
-    'content-type': 'application/json; charset=utf-8',
-    'content-length': Buffer.byteLength(body),
-    ...headers,
-  });
-  res.end(body);
-}
-
 /** JSON with object keys sorted at every level, so equal values serialise equally. */
 export function canonicalJson(value: unknown): string {
   if (value === null || typeof value !== 'object') return JSON.stringify(value) ?? 'null';
@@ -114,72 +106,98 @@ export interface RequestInfo {
   requestId: string;
   /** An OFREP evaluation: its successful answers are logged only with accessLogEvaluations. */
   evaluation?: boolean;
+  /** performance.now() when the request arrived, ms. */
+  start: number;
+  req: IncomingMessage;
 }
 
 const infoKey = Symbol('flagraft.request');
-/** Distinct (method, route, status) label sets whose metric children are cached. */
-const MAX_LABEL_SETS = 1000;
 
 export function requestInfo(req: IncomingMessage): RequestInfo {
   return (req as unknown as Record<symbol, RequestInfo>)[infoKey];
 }
 
-type Children = { count: { inc(): void }; duration: { observe(v: number): void } };
-const caches = new WeakMap<GatewayMetrics, Map<string, Children>>();
-function cacheFor(metrics: GatewayMetrics): Map<string, Children> {
-  let c = caches.get(metrics);
-  if (!c) {
-    c = new Map();
-    caches.set(metrics, c);
-  }
-  return c;
+/** Longest accepted incoming X-Request-Id, characters; others are replaced by a generated id. */
+export const MAX_REQUEST_ID_CHARS = 128;
+const REQUEST_ID_PATTERN = /^[\w.:-]{1,128}$/;
+// Generated ids: a random per-process prefix and a counter. Unique across
+// gateways (48 random bits per process) without a random UUID per request.
+const ID_PREFIX = randomBytes(6).toString('base64url').replace(/[^\w]/g, 'x');
+let idSeq = 0;
+
+/** The client's X-Request-Id when it is sane, else a new one. */
+export function requestIdOf(req: IncomingMessage): string {
+  const incoming = req.headers['x-request-id'];
+  if (incoming !== undefined && typeof incoming === 'string' && REQUEST_ID_PATTERN.test(incoming)) return incoming;
+  return `${ID_PREFIX}-${(++idSeq).toString(36)}`;
 }
 
-/**
- * Starts timing a request: when the response closes, records the metrics and
- * one access-log line (never headers or bodies, so never a token).
- */
-export function instrument(
-  req: IncomingMessage,
-  res: ServerResponse,
-  deps: { metrics: GatewayMetrics; log: Logger; config: Pick<GatewayConfig, 'accessLog' | 'accessLogEvaluations'> },
-): RequestInfo {
-  const childCache = cacheFor(deps.metrics);
-  const start = process.hrtime.bigint();
-  const incomingId = req.headers['x-request-id'];
-  const requestId = typeof incomingId === 'string' && /^[\w.:-]{1,128}$/.test(incomingId) ? incomingId : randomUUID();
-  const info: RequestInfo = { route: 'unmatched', requestId };
-  (req as unknown as Record<symbol, RequestInfo>)[infoKey] = info;
-  res.setHeader('x-request-id', requestId);
-  res.once('close', () => {
-    const status = res.writableFinished || res.headersSent ? res.statusCode : 499;
-    const seconds = Number(process.hrtime.bigint() - start) / 1e9;
+type Children = { count: CounterChild; duration: HistogramChild };
+
+export interface RequestRecorder {
+  /**
+   * Starts timing a request. When the response closes, records the metrics and
+   * one access-log line (never headers or bodies, so never a token). Does not
+   * set X-Request-Id: instrument() does for Express, the OFREP handlers put it
+   * in their writeHead (cheaper than setHeader, which forces Node's slow path).
+   */
+  begin(req: IncomingMessage, res: ServerResponse): RequestInfo;
+}
+
+export function createRequestRecorder(deps: {
+  metrics: GatewayMetrics;
+  log: Logger;
+  config: Pick<GatewayConfig, 'accessLog' | 'accessLogEvaluations'>;
+}): RequestRecorder {
+  const { metrics, log, config } = deps;
+  const cache = new Map<string, Children>();
+  const childrenFor = (method: string, route: string, status: number): Children => {
+    const id = `${method} ${route} ${status}`;
+    let c = cache.get(id);
+    if (!c) {
+      const s = String(status);
+      c = { count: metrics.httpRequests.child(method, route, s), duration: metrics.httpDuration.child(method, route, s) };
+      if (cache.size < MAX_LABEL_SETS_PER_METRIC) cache.set(id, c);
+    }
+    return c;
+  };
+  // One listener function shared by all responses (no closure per request).
+  function onClose(this: ServerResponse): void {
+    const info = (this as unknown as Record<symbol, RequestInfo>)[infoKey];
+    const status = this.writableFinished || this.headersSent ? this.statusCode : 499;
+    const seconds = (performance.now() - info.start) / 1000;
+    const req = info.req;
     const method = req.method ?? 'GET';
-    const id = `${method} ${info.route} ${status}`;
-    let children = childCache.get(id);
-    if (!children) {
-      // prom-client hashes the label object on every call; cache the children per label set.
-      const labels = { method, route: info.route, status: String(status) };
-      children = { count: deps.metrics.httpRequests.labels(labels), duration: deps.metrics.httpDuration.labels(labels) };
-      if (childCache.size < MAX_LABEL_SETS) childCache.set(id, children);
-    }
-    children.count.inc();
-    children.duration.observe(seconds);
-    const mode = deps.config.accessLog;
-    const wanted = status >= 400 ? mode !== 'off' : mode === 'all' && (!info.evaluation || deps.config.accessLogEvaluations);
-    if (wanted) {
-      const q = req.url?.indexOf('?') ?? -1;
-      deps.log.log(status >= 500 ? 'error' : 'info', 'request', {
-        method: req.method,
-        path: q >= 0 ? req.url!.slice(0, q) : req.url,
-        route: info.route,
-        status,
-        ms: Math.round(seconds * 1e4) / 10,
-        actor: info.principal?.name,
-        requestId,
-      });
-    }
-  });
+    const c = childrenFor(method, info.route, status);
+    c.count.value++;
+    c.duration.observe(seconds);
+    const mode = config.accessLog;
+    const wanted = status >= 400 ? mode !== 'off' : mode === 'all' && (!info.evaluation || config.accessLogEvaluations);
+    if (!wanted) return;
+    const url = req.url ?? '';
+    const q = url.indexOf('?');
+    const path = q >= 0 ? url.slice(0, q) : url;
+    // Built by hand (the JSON of a plain object with known keys); strings from the client are JSON-encoded.
+    let fields = `"method":${JSON.stringify(method)},"path":${JSON.stringify(path)},"route":${JSON.stringify(info.route)},"status":${status},"ms":${Math.round(seconds * 1e4) / 10}`;
+    if (info.principal) fields += `,"actor":${JSON.stringify(info.principal.name)}`;
+    fields += `,"requestId":${JSON.stringify(info.requestId)}`;
+    log.logJson(status >= 500 ? 'error' : 'info', 'request', fields);
+  }
+  return {
+    begin(req, res) {
+      const info: RequestInfo = { route: 'unmatched', requestId: requestIdOf(req), start: performance.now(), req };
+      (req as unknown as Record<symbol, RequestInfo>)[infoKey] = info;
+      (res as unknown as Record<symbol, RequestInfo>)[infoKey] = info;
+      res.on('close', onClose);
+      return info;
+    },
+  };
+}
+
+/** For the Express app: begin() plus the X-Request-Id response header. */
+export function instrument(req: IncomingMessage, res: ServerResponse, recorder: RequestRecorder): RequestInfo {
+  const info = recorder.begin(req, res);
+  res.setHeader('x-request-id', info.requestId);
   return info;
 }
 

@@ -16,6 +16,8 @@ try {
 }
 const gw = gateway;
 let stopping = false;
+// SIGHUP: re-read FLAGRAFT_TOKENS_FILE now (it is also polled for changes).
+process.on('SIGHUP', () => gw.reloadTokens());
 for (const signal of ['SIGTERM', 'SIGINT'] as const) {
   process.on(signal, () => {
     if (stopping) return;

@@ -1,12 +1,14 @@
 // Prometheus metrics, one registry per gateway instance (tests run several
 // gateways in one process, and prom-client's global registry would collide).
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import { CounterFamily, HistogramFamily } from './metric-families.js';
 
 export interface GatewayMetrics {
   registry: Registry;
-  httpRequests: Counter<'method' | 'route' | 'status'>;
-  httpDuration: Histogram<'method' | 'route' | 'status'>;
-  evaluations: Counter<'flag' | 'reason'>;
+  /** Hot-path metrics: resolve a child per label set once, then add to it (see metric-families.ts). */
+  httpRequests: CounterFamily;
+  httpDuration: HistogramFamily;
+  evaluations: CounterFamily;
   replicaRevision: Gauge;
   replicaLoaded: Gauge;
   replicaLag: Gauge;
@@ -17,6 +19,7 @@ export interface GatewayMetrics {
   sseDropped: Counter<'stream' | 'reason'>;
   clusterErrors: Counter<'code'>;
   logDropped: Gauge;
+  tokenReloads: Counter<'result'>;
 }
 
 export function createMetrics(opts: { defaultMetrics: boolean }): GatewayMetrics {
@@ -25,25 +28,22 @@ export function createMetrics(opts: { defaultMetrics: boolean }): GatewayMetrics
   const registers = [registry];
   return {
     registry,
-    httpRequests: new Counter({
+    httpRequests: new CounterFamily({
       name: 'flagraft_gateway_http_requests_total',
       help: 'HTTP requests answered, by method, route template and status code',
-      labelNames: ['method', 'route', 'status'] as const,
-      registers,
-    }),
-    httpDuration: new Histogram({
+      labelNames: ['method', 'route', 'status'],
+    }).register(registry),
+    httpDuration: new HistogramFamily({
       name: 'flagraft_gateway_http_request_duration_seconds',
       help: 'Time from request start to the last byte of the response, seconds',
-      labelNames: ['method', 'route', 'status'] as const,
+      labelNames: ['method', 'route', 'status'],
       buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
-      registers,
-    }),
-    evaluations: new Counter({
+    }).register(registry),
+    evaluations: new CounterFamily({
       name: 'flagraft_gateway_evaluations_total',
       help: 'OFREP flag evaluations by flag key and reason (bulk evaluations count each flag)',
-      labelNames: ['flag', 'reason'] as const,
-      registers,
-    }),
+      labelNames: ['flag', 'reason'],
+    }).register(registry),
     replicaRevision: new Gauge({ name: 'flagraft_gateway_replica_revision', help: 'Revision the in-memory replica has applied', registers }),
     replicaLoaded: new Gauge({ name: 'flagraft_gateway_replica_loaded', help: '1 once the replica holds a full snapshot', registers }),
     replicaLag: new Gauge({
@@ -63,5 +63,11 @@ export function createMetrics(opts: { defaultMetrics: boolean }): GatewayMetrics
     }),
     clusterErrors: new Counter({ name: 'flagraft_gateway_cluster_errors_total', help: 'Cluster client errors by code', labelNames: ['code'] as const, registers }),
     logDropped: new Gauge({ name: 'flagraft_gateway_log_lines_dropped', help: 'Log lines dropped because the log queue was full (stdout too slow)', registers }),
+    tokenReloads: new Counter({
+      name: 'flagraft_gateway_token_reloads_total',
+      help: 'Reloads of FLAGRAFT_TOKENS_FILE by result (an error keeps the previous tokens)',
+      labelNames: ['result'] as const,
+      registers,
+    }),
   };
 }

@@ -11,10 +11,10 @@ import type { EvaluationContext, EvaluationResult } from '@flagraft/flag-model';
 import type { TokenStore } from '@flagraft/auth';
 import { checkAuth } from './authz.js';
 import type { GatewayConfig } from './config.js';
-import { BodyTooLargeError, canonicalJson, corsHeaders, preflightHeaders, readBodyThen, requestInfo, sendJson, shortHash } from './http-util.js';
+import { BodyTooLargeError, canonicalJson, corsHeaders, preflightHeaders, readBodyThen, shortHash, type RequestRecorder } from './http-util.js';
 import type { GatewayMetrics } from './metrics.js';
 import { HttpProblem } from './problem.js';
-import { ofrepSuccessBody, type Replica } from './replica.js';
+import { ofrepSuccessBody, type Replica, type ReplicaFlag } from './replica.js';
 import { openOfrepStream, type StreamDeps } from './streams.js';
 
 // Everything under /ofrep/ answers in OFREP shapes, unknown paths included.
@@ -29,6 +29,23 @@ export interface OfrepDeps {
   replica: Replica;
   metrics: GatewayMetrics;
   streams: StreamDeps;
+  /** Metrics and access log per request (the handlers run before, and without, Express). */
+  recorder: RequestRecorder;
+}
+
+const JSON_TYPE = 'application/json; charset=utf-8';
+
+/**
+ * Writes a JSON answer. Headers go in one writeHead object (X-Request-Id
+ * included): a setHeader() before writeHead would send Node down its slower
+ * header-merging path on every answer.
+ */
+function send(res: ServerResponse, status: number, body: string, requestId: string, cors: Record<string, string>, extra?: Record<string, string>): void {
+  const headers: Record<string, string | number> = { 'content-type': JSON_TYPE, 'content-length': Buffer.byteLength(body), 'x-request-id': requestId };
+  for (const k in cors) headers[k] = cors[k];
+  if (extra !== undefined) for (const k in extra) headers[k] = extra[k];
+  res.writeHead(status, headers);
+  res.end(body);
 }
 
 class OfrepError extends Error {
@@ -44,29 +61,32 @@ class OfrepError extends Error {
 
 /** Returns a handler that answers /ofrep/* requests and returns false for anything else. */
 export function createOfrepHandler(deps: OfrepDeps): (req: IncomingMessage, res: ServerResponse) => boolean {
-  const { config, replica, metrics } = deps;
-  // One child counter per (flag, reason), looked up without re-hashing labels on every evaluation.
-  const evalCounters = new Map<string, { inc(): void }>();
-  const countEvaluation = (key: string, reason: string) => {
-    const id = key + '\u0000' + reason;
-    let c = evalCounters.get(id);
-    if (!c) {
-      c = metrics.evaluations.labels(key, reason);
-      evalCounters.set(id, c);
+  const { config, replica, metrics, recorder } = deps;
+
+  /** The cached success answer (body + counter child) of a flag for this result. */
+  const answerFor = (entry: ReplicaFlag, result: EvaluationResult): { body: string; counter: { value: number } } => {
+    const id = result.variant === undefined ? result.reason : result.reason + '\u0000' + result.variant;
+    const answers = (entry.answers ??= new Map());
+    let a = answers.get(id);
+    if (a === undefined) {
+      a = { body: JSON.stringify(ofrepSuccessBody(result)), counter: metrics.evaluations.child(entry.flag.key, result.reason) };
+      answers.set(id, a);
     }
-    c.inc();
+    return a;
   };
 
+  /** A success answer as its JSON body (counted), or an error result (counted unless FLAG_NOT_FOUND). */
   const evaluateOne = (key: string, context: EvaluationContext): EvaluationResult | string => {
     const entry = replica.flags.get(key);
     if (!entry) return { key, reason: 'ERROR', errorCode: 'FLAG_NOT_FOUND', errorDetails: `flag ${key} does not exist`, metadata: {} };
-    if (entry.fixed) {
-      countEvaluation(key, entry.fixed.result.reason);
-      return entry.fixed.body;
+    const result = entry.fixed ? entry.fixed.result : entry.compiled.evaluate(context, replica.segmentLookup, key);
+    if (result.errorCode !== undefined) {
+      metrics.evaluations.child(key, result.reason).value++;
+      return result;
     }
-    const result = entry.compiled.evaluate(context, replica.segmentLookup, key);
-    countEvaluation(key, result.reason);
-    return result;
+    const a = answerFor(entry, result);
+    a.counter.value++;
+    return a.body;
   };
 
   return (req, res) => {
@@ -74,7 +94,8 @@ export function createOfrepHandler(deps: OfrepDeps): (req: IncomingMessage, res:
     if (!url.startsWith(PREFIX)) return false;
     const q = url.indexOf('?');
     const path = q >= 0 ? url.slice(0, q) : url;
-    const info = requestInfo(req);
+    const info = recorder.begin(req, res);
+    const requestId = info.requestId;
     const cors = corsHeaders(req, config.corsOrigins);
     let key: string | undefined;
     let route: 'single' | 'bulk' | 'events' | undefined;
@@ -94,7 +115,7 @@ export function createOfrepHandler(deps: OfrepDeps): (req: IncomingMessage, res:
     }
 
     if (req.method === 'OPTIONS') {
-      res.writeHead(204, preflightHeaders(req, config.corsOrigins));
+      res.writeHead(204, { ...preflightHeaders(req, config.corsOrigins), 'x-request-id': requestId });
       res.end();
       return true;
     }
@@ -108,7 +129,7 @@ export function createOfrepHandler(deps: OfrepDeps): (req: IncomingMessage, res:
             : new OfrepError(500, 'GENERAL', 'internal error');
       const body: Record<string, string> = { errorCode: e.errorCode, errorDetails: e.message };
       if (key !== undefined) body.key = key;
-      sendJson(res, e.status, JSON.stringify(body), { ...cors, ...e.headers });
+      send(res, e.status, JSON.stringify(body), requestId, cors, e.headers);
     };
 
     try {
@@ -132,6 +153,7 @@ export function createOfrepHandler(deps: OfrepDeps): (req: IncomingMessage, res:
       }
       if (route === 'events') {
         try {
+          res.setHeader('x-request-id', requestId);
           openOfrepStream(deps.streams, req, res, cors);
         } catch (err) {
           if (err instanceof HttpProblem) throw new OfrepError(err.status, 'GENERAL', err.message, err.headers);
@@ -143,8 +165,8 @@ export function createOfrepHandler(deps: OfrepDeps): (req: IncomingMessage, res:
         if (err) return fail(err);
         try {
           const context = parseContext(buf);
-          if (route === 'single') answerSingle(res, key!, context, cors);
-          else answerBulk(req, res, context, cors);
+          if (route === 'single') answerSingle(res, requestId, key!, context, cors);
+          else answerBulk(req, res, requestId, context, cors);
         } catch (e) {
           fail(e);
         }
@@ -155,25 +177,25 @@ export function createOfrepHandler(deps: OfrepDeps): (req: IncomingMessage, res:
     return true;
   };
 
-  function answerSingle(res: ServerResponse, key: string, context: EvaluationContext, cors: Record<string, string>): void {
+  function answerSingle(res: ServerResponse, requestId: string, key: string, context: EvaluationContext, cors: Record<string, string>): void {
     const out = evaluateOne(key, context);
-    if (typeof out === 'string') return sendJson(res, 200, out, cors);
+    if (typeof out === 'string') return send(res, 200, out, requestId, cors);
     if (out.errorCode !== undefined) {
       const status = out.errorCode === 'FLAG_NOT_FOUND' ? 404 : 400;
       const body: Record<string, unknown> = { key, errorCode: out.errorCode };
       if (out.errorDetails) body.errorDetails = out.errorDetails;
-      return sendJson(res, status, JSON.stringify(body), cors);
+      return send(res, status, JSON.stringify(body), requestId, cors);
     }
-    sendJson(res, 200, JSON.stringify(ofrepSuccessBody(out)), cors);
+    send(res, 200, JSON.stringify(ofrepSuccessBody(out)), requestId, cors);
   }
 
-  function answerBulk(req: IncomingMessage, res: ServerResponse, context: EvaluationContext, cors: Record<string, string>): void {
+  function answerBulk(req: IncomingMessage, res: ServerResponse, requestId: string, context: EvaluationContext, cors: Record<string, string>): void {
     // The ETag covers the configuration (revision) and the context, so a
     // client keeping its ETag across a context change still gets fresh values.
     const etag = `"${replica.revision}-${shortHash(canonicalJson(context))}"`;
     const inm = req.headers['if-none-match'];
     if (typeof inm === 'string' && inm.split(',').some((t) => t.trim() === etag || t.trim() === 'W/' + etag)) {
-      res.writeHead(304, { etag, ...cors });
+      res.writeHead(304, { etag, ...cors, 'x-request-id': requestId });
       res.end();
       return;
     }
@@ -191,7 +213,7 @@ export function createOfrepHandler(deps: OfrepDeps): (req: IncomingMessage, res:
     }
     const eventStreams = [{ type: 'sse', url: baseUrl(req) + EVENTS, inactivityDelaySec: config.ofrepInactivityDelaySec }];
     const body = `{"flags":[${items}],"metadata":{"revision":${replica.revision}},"eventStreams":${JSON.stringify(eventStreams)}}`;
-    sendJson(res, 200, body, { etag, 'cache-control': 'no-cache', ...cors });
+    send(res, 200, body, requestId, cors, { etag, 'cache-control': 'no-cache' });
   }
 
   function baseUrl(req: IncomingMessage): string {

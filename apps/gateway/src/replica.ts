@@ -22,6 +22,14 @@ export interface ReplicaFlag {
    * (and its OFREP JSON body) is computed once per revision here.
    */
   fixed?: { result: EvaluationResult; body: string };
+  /**
+   * OFREP success bodies by (reason, variant), filled by the evaluation path:
+   * a success answer's JSON depends only on the flag (variant values and
+   * metadata) and which variant was picked for what reason, never on the
+   * context, so it is serialised once per revision. Bounded by reasons x
+   * variants of this flag; dropped with the entry when the flag changes.
+   */
+  answers?: Map<string, { body: string; counter: { value: number } }>;
 }
 
 /** One applied change with its stream position: (revision, index within the revision). */
