@@ -131,6 +131,39 @@ describe('backup and restore between clusters', () => {
     expect(await allHistory(b, 'f1')).toEqual(await allHistory(a, 'f1'));
   });
 
+  it('a restore that loses its leader half way is finished by the client retrying the same steps', async () => {
+    const startIndex = (await b.status()).appliedIndex;
+    const leader = await dst.leader();
+    let killed = false;
+    // Small chunks: ~50 entries, so the kill lands in the middle of the session.
+    let finished = false;
+    const restoring = b.restore(doc, { actor: 'admin', force: true, chunkBytes: 300 }).finally(() => { finished = true; });
+    try {
+      await waitFor('restore under way', async () => (await b.status({ endpoint: leader.address })).appliedIndex >= startIndex + 10, 10_000, 5);
+      await leader.kill('SIGKILL');
+      killed = true;
+      // ~60 sequential steps, each waiting for a commit: about 50 were still to come.
+      expect(finished).toBe(false);
+      const r = await restoring;
+      expect(r.entries).toBeGreaterThan(30);
+      expect(r.restoredRevision).toBe(doc.revision);
+    } finally {
+      if (!killed) await restoring.catch(() => undefined);
+      await leader.restart();
+    }
+    expect((await b.snapshotAll()).flags).toEqual(doc.flags);
+    expect(await allHistory(b, 'f1')).toEqual(await allHistory(a, 'f1'));
+    // The restarted node catches up to the same state.
+    const one = createClusterClient({ endpoints: [leader.address], clusterId: dst.clusterId });
+    try {
+      const target = (await b.status()).appliedIndex;
+      await waitFor('killed node caught up', async () => (await one.status()).appliedIndex >= target, 20_000);
+      expect(await one.history('f1', { limit: 1000 })).toEqual(await allHistory(a, 'f1'));
+    } finally {
+      one.close();
+    }
+  });
+
   it('the restored state survives a restart of every node and a node rebuilt from a snapshot', async () => {
     const expected = await b.snapshotAll();
     const histories = await Promise.all(['f0', 'f1', 'seg-user'].map((k) => allHistory(b, k)));
