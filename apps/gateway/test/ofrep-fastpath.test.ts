@@ -1,0 +1,222 @@
+// The OFREP hot path (plain node:http, before Express): exact answers and
+// headers, request ids, CORS, metrics and access-log lines, the per-revision
+// answer cache, and the token cache with a reloaded tokens file. Against a
+// real 3-node cluster.
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { hashToken, loadTokens } from '@flagraft/auth';
+import { evaluate, type FlagDefinition } from '@flagraft/flag-model';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { eventually, request, startStack, TOKENS, NAMES, type Stack } from './support/harness.js';
+
+let stack: Stack;
+const dir = mkdtempSync(join(tmpdir(), 'gw-fastpath-'));
+
+const ruled: FlagDefinition = {
+  key: 'fp-ruled',
+  type: 'string',
+  variants: { control: 'blue', treatment: 'green', internal: 'red' },
+  defaultVariant: 'control',
+  enabled: true,
+  metadata: { team: 'growth' },
+  rules: [
+    { conditions: [{ attribute: 'email', op: 'endsWith', value: '@flagraft.dev' }], variant: 'internal' },
+    { conditions: [{ attribute: 'plan', op: 'equals', value: 'pro' }], rollout: { weights: [{ variant: 'treatment', weight: 50 }, { variant: 'control', weight: 50 }] } },
+  ],
+};
+const ctx = { targetingKey: 'user-1', email: 'a@example.com', plan: 'pro' };
+
+beforeAll(async () => {
+  stack = await startStack();
+  const r = await stack.req('PUT', `/api/v1/flags/${ruled.key}`, { role: 'editor', body: ruled });
+  expect(r.status, r.text).toBe(201);
+});
+afterAll(async () => {
+  await stack?.stop();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+const post = (base: string, key: string, opts: Parameters<typeof request>[3] = {}) =>
+  request(base, 'POST', `/ofrep/v1/evaluate/flags/${key}`, { role: 'evaluator', ...opts });
+
+async function metricValue(base: string, pattern: RegExp): Promise<number> {
+  const text = (await request(base, 'GET', '/metrics')).text;
+  const m = pattern.exec(text);
+  return m ? Number(m[1]) : 0;
+}
+
+describe('OFREP single-flag answers', () => {
+  it('success: the flag-model result in OFREP shape, byte for byte, with JSON headers and a request id', async () => {
+    const r = await post(stack.url, ruled.key, { body: { context: ctx } });
+    expect(r.status).toBe(200);
+    const expected = evaluate(ruled, ruled.key, ctx);
+    expect(r.text).toBe(JSON.stringify({ key: ruled.key, reason: expected.reason, variant: expected.variant, value: expected.value, metadata: { team: 'growth' } }));
+    expect(r.headers.get('content-type')).toBe('application/json; charset=utf-8');
+    expect(Number(r.headers.get('content-length'))).toBe(Buffer.byteLength(r.text));
+    expect(r.headers.get('access-control-allow-origin')).toBe('*');
+    expect(r.headers.get('access-control-expose-headers')).toMatch(/ETag/);
+    const id1 = r.headers.get('x-request-id');
+    const id2 = (await post(stack.url, ruled.key, { body: { context: ctx } })).headers.get('x-request-id');
+    expect(id1).toMatch(/^[\w.:-]{1,128}$/);
+    expect(id2).not.toBe(id1);
+    // A sane incoming id is kept; anything else is replaced.
+    expect((await post(stack.url, ruled.key, { body: {}, headers: { 'x-request-id': 'trace-42.a:b' } })).headers.get('x-request-id')).toBe('trace-42.a:b');
+    expect((await post(stack.url, ruled.key, { body: {}, headers: { 'x-request-id': 'has space' } })).headers.get('x-request-id')).not.toBe('has space');
+  });
+
+  it('every reason and variant answers as flag-model decides, for many contexts', async () => {
+    for (let i = 0; i < 40; i++) {
+      const c = { targetingKey: `u-${i}`, email: i % 5 === 0 ? `x${i}@flagraft.dev` : `x${i}@example.com`, plan: i % 3 === 0 ? 'free' : 'pro' };
+      const r = await post(stack.url, ruled.key, { body: { context: c } });
+      const e = evaluate(ruled, ruled.key, c);
+      expect(r.json, JSON.stringify(c)).toEqual({ key: ruled.key, reason: e.reason, variant: e.variant, value: e.value, metadata: { team: 'growth' } });
+    }
+  });
+
+  it('a changed flag answers with its new values at once (cached bodies are per revision)', async () => {
+    const before = await post(stack.url, ruled.key, { body: { context: { ...ctx, plan: 'free' } } });
+    expect(before.json).toMatchObject({ reason: 'DEFAULT', variant: 'control', value: 'blue' });
+    const changed = { ...ruled, variants: { ...ruled.variants, control: 'navy' } };
+    expect((await stack.req('PUT', `/api/v1/flags/${ruled.key}`, { role: 'editor', body: changed })).status).toBe(200);
+    const after = await post(stack.url, ruled.key, { body: { context: { ...ctx, plan: 'free' } } });
+    expect(after.json).toMatchObject({ reason: 'DEFAULT', variant: 'control', value: 'navy' });
+    expect((await stack.req('PUT', `/api/v1/flags/${ruled.key}`, { role: 'editor', body: ruled })).status).toBe(200);
+  });
+
+  it('errors: 404 FLAG_NOT_FOUND, 400 PARSE_ERROR / INVALID_CONTEXT, 401, 405, all in OFREP shape with CORS', async () => {
+    const nf = await post(stack.url, 'no-such', { body: {} });
+    expect(nf.status).toBe(404);
+    expect(nf.json).toEqual({ key: 'no-such', errorCode: 'FLAG_NOT_FOUND', errorDetails: 'flag no-such does not exist' });
+    expect(nf.headers.get('access-control-allow-origin')).toBe('*');
+    const parse = await post(stack.url, ruled.key, { rawBody: '{"context":', headers: { 'content-type': 'application/json' } });
+    expect(parse.status).toBe(400);
+    expect(parse.json).toEqual({ key: ruled.key, errorCode: 'PARSE_ERROR', errorDetails: 'the request body is not valid JSON' });
+    const arr = await post(stack.url, ruled.key, { body: [1] });
+    expect(arr.json).toEqual({ key: ruled.key, errorCode: 'PARSE_ERROR', errorDetails: 'the request body must be a JSON object like {"context": {...}}' });
+    const ictx = await post(stack.url, ruled.key, { body: { context: [] } });
+    expect(ictx.status).toBe(400);
+    expect(ictx.json).toEqual({ key: ruled.key, errorCode: 'INVALID_CONTEXT', errorDetails: 'context must be a JSON object' });
+    const noTk = await post(stack.url, ruled.key, { body: { context: { plan: 'pro' } } });
+    expect(noTk.status).toBe(400);
+    expect(noTk.json).toMatchObject({ key: ruled.key, errorCode: 'TARGETING_KEY_MISSING' });
+    const anon = await request(stack.url, 'POST', `/ofrep/v1/evaluate/flags/${ruled.key}`, { body: {} });
+    expect(anon.status).toBe(401);
+    expect(anon.headers.get('www-authenticate')).toBe('Bearer realm="flagraft"');
+    expect(anon.json).toMatchObject({ key: ruled.key, errorCode: 'GENERAL' });
+    const bad = await post(stack.url, ruled.key, { token: 'not-a-token', body: {} });
+    expect(bad.status).toBe(401);
+    expect(bad.json.errorDetails).toBe('the token is not valid');
+    const viaApiKey = await request(stack.url, 'POST', `/ofrep/v1/evaluate/flags/${ruled.key}`, { headers: { 'x-api-key': TOKENS.reader }, body: { context: ctx } });
+    expect(viaApiKey.status).toBe(200);
+    const get = await request(stack.url, 'GET', `/ofrep/v1/evaluate/flags/${ruled.key}`, { role: 'evaluator' });
+    expect(get.status).toBe(405);
+    expect(get.headers.get('allow')).toBe('POST, OPTIONS');
+    for (const r of [nf, parse, ictx, anon, get]) expect(r.headers.get('x-request-id')).toBeTruthy();
+  });
+
+  it('CORS with a configured origin list: echoed with Vary for allowed origins, absent for others; preflight', async () => {
+    const gw = await stack.newGateway({ corsOrigins: ['https://app.example'] });
+    try {
+      const ok = await post(gw.url(), ruled.key, { body: {}, headers: { origin: 'https://app.example' } });
+      expect(ok.headers.get('access-control-allow-origin')).toBe('https://app.example');
+      expect(ok.headers.get('vary')).toBe('Origin');
+      const other = await post(gw.url(), ruled.key, { body: {}, headers: { origin: 'https://evil.example' } });
+      expect(other.status).toBe(200);
+      expect(other.headers.get('access-control-allow-origin')).toBeNull();
+      const pre = await fetch(`${gw.url()}/ofrep/v1/evaluate/flags/${ruled.key}`, {
+        method: 'OPTIONS',
+        headers: { origin: 'https://app.example', 'access-control-request-method': 'POST', 'access-control-request-headers': 'authorization,content-type' },
+      });
+      expect(pre.status).toBe(204);
+      expect(pre.headers.get('access-control-allow-origin')).toBe('https://app.example');
+      expect(pre.headers.get('access-control-allow-methods')).toBe('GET, POST, OPTIONS');
+      expect(pre.headers.get('access-control-allow-headers')).toMatch(/Authorization/);
+      expect(pre.headers.get('access-control-max-age')).toBe('600');
+      expect(pre.headers.get('x-request-id')).toBeTruthy();
+      const preOther = await fetch(`${gw.url()}/ofrep/v1/evaluate/flags/${ruled.key}`, { method: 'OPTIONS', headers: { origin: 'https://evil.example' } });
+      expect(preOther.status).toBe(204);
+      expect(preOther.headers.get('access-control-allow-origin')).toBeNull();
+    } finally {
+      await gw.close();
+    }
+  });
+});
+
+describe('OFREP metrics and access log', () => {
+  it('counts every request by route and status and every evaluation by flag and reason, exactly', async () => {
+    const route = /flagraft_gateway_http_requests_total\{method="POST",route="\/ofrep\/v1\/evaluate\/flags\/:key",status="200"\} (\d+)/;
+    const notFound = /flagraft_gateway_http_requests_total\{method="POST",route="\/ofrep\/v1\/evaluate\/flags\/:key",status="404"\} (\d+)/;
+    const hist = /flagraft_gateway_http_request_duration_seconds_count\{method="POST",route="\/ofrep\/v1\/evaluate\/flags\/:key",status="200"\} (\d+)/;
+    const evals = /flagraft_gateway_evaluations_total\{flag="fp-ruled",reason="TARGETING_MATCH"\} (\d+)/;
+    const [r0, n0, h0, e0] = await Promise.all([route, notFound, hist, evals].map((p) => metricValue(stack.url, p)));
+    for (let i = 0; i < 7; i++) expect((await post(stack.url, ruled.key, { body: { context: { ...ctx, email: 'me@flagraft.dev' } } })).status).toBe(200);
+    for (let i = 0; i < 3; i++) expect((await post(stack.url, 'nope-x', { body: {} })).status).toBe(404);
+    // Metrics are recorded when the response closes: poll until all arrived.
+    await eventually(async () => (await metricValue(stack.url, route)) === r0 + 7, 5_000, 'request count');
+    expect(await metricValue(stack.url, notFound)).toBe(n0 + 3);
+    expect(await metricValue(stack.url, hist)).toBe(h0 + 7);
+    expect(await metricValue(stack.url, evals)).toBe(e0 + 7);
+  });
+
+  it('logs every failed evaluation with its request id and actor; successes only with accessLogEvaluations', async () => {
+    const nf = await post(stack.url, 'missing-for-log', { body: {} });
+    const id = nf.headers.get('x-request-id')!;
+    const line = await eventually(() => stack.logs.map((l) => JSON.parse(l)).find((l) => l.requestId === id), 5_000, 'the 404 log line');
+    expect(line).toMatchObject({ level: 'info', msg: 'request', app: 'gateway', method: 'POST', path: '/ofrep/v1/evaluate/flags/missing-for-log', route: '/ofrep/v1/evaluate/flags/:key', status: 404, actor: NAMES.evaluator });
+    expect(typeof line.ms).toBe('number');
+    expect(typeof line.t).toBe('string');
+    expect(JSON.stringify(line)).not.toContain(TOKENS.evaluator);
+
+    const ok = await post(stack.url, ruled.key, { body: { context: ctx } });
+    const okId = ok.headers.get('x-request-id')!;
+    // The 404 above was logged by now; give the success the same chance, then check it is absent.
+    const marker = await post(stack.url, 'marker-after-success', { body: {} });
+    await eventually(() => stack.logs.some((l) => l.includes(marker.headers.get('x-request-id')!)), 5_000, 'marker line');
+    expect(stack.logs.some((l) => l.includes(okId))).toBe(false);
+
+    const gw = await stack.newGateway({ accessLogEvaluations: true });
+    try {
+      const r = await post(gw.url(), ruled.key, { body: { context: ctx }, headers: { 'x-request-id': 'logged-success-1' } });
+      expect(r.status).toBe(200);
+      const l = await eventually(() => stack.logs.map((x) => JSON.parse(x)).find((x) => x.requestId === 'logged-success-1'), 5_000, 'success line');
+      expect(l).toMatchObject({ status: 200, route: '/ofrep/v1/evaluate/flags/:key', actor: NAMES.evaluator });
+    } finally {
+      await gw.close();
+    }
+  });
+});
+
+describe('token cache and tokens file reload', () => {
+  it('a token removed from the tokens file stops working without a restart; a new one starts working', async () => {
+    const file = join(dir, 'tokens.json');
+    const write = (entries: { name: string; role: string; token: string }[]) =>
+      writeFileSync(file, JSON.stringify(entries.map((e) => ({ name: e.name, role: e.role, sha256: hashToken(e.token) }))));
+    write([{ name: 'svc-old', role: 'evaluator', token: 'rotating-old-1' }]);
+    const gw = await stack.newGateway({ tokens: loadTokens({ FLAGRAFT_TOKENS_FILE: file }), tokensFile: file, tokensReloadIntervalMs: 20 });
+    try {
+      // Used several times: from the second request on, it is served from the cache.
+      for (let i = 0; i < 3; i++) expect((await post(gw.url(), ruled.key, { token: 'rotating-old-1', body: {} })).status).toBe(200);
+      write([{ name: 'svc-new', role: 'reader', token: 'rotating-new-22' }]);
+      await eventually(async () => (await post(gw.url(), ruled.key, { token: 'rotating-old-1', body: {} })).status === 401, 5_000, 'old token revoked');
+      expect((await post(gw.url(), ruled.key, { token: 'rotating-new-22', body: {} })).status).toBe(200);
+      // Roles still apply to cached tokens on the REST API: a reader may read, not write.
+      expect((await request(gw.url(), 'GET', `/api/v1/flags/${ruled.key}`, { token: 'rotating-new-22' })).status).toBe(200);
+      expect((await request(gw.url(), 'GET', `/api/v1/flags/${ruled.key}`, { token: 'rotating-new-22' })).status).toBe(200);
+      expect((await request(gw.url(), 'PUT', `/api/v1/flags/${ruled.key}`, { token: 'rotating-new-22', body: ruled })).status).toBe(403);
+      // A broken file keeps the current tokens and is counted.
+      writeFileSync(file, '{not json');
+      await eventually(
+        async () => (await metricValue(gw.url(), /flagraft_gateway_token_reloads_total\{result="error"\} (\d+)/)) >= 1,
+        5_000,
+        'rejected reload counted',
+      );
+      expect((await post(gw.url(), ruled.key, { token: 'rotating-new-22', body: {} })).status).toBe(200);
+      expect(await metricValue(gw.url(), /flagraft_gateway_token_reloads_total\{result="ok"\} (\d+)/)).toBeGreaterThanOrEqual(1);
+      // reloadTokens() (SIGHUP in main.ts) reports the broken file too.
+      expect(gw.reloadTokens()).toBe(false);
+    } finally {
+      await gw.close();
+    }
+  });
+});
