@@ -17,12 +17,12 @@ afterEach(() => {
   for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
 });
 
-function replica(): { store: SqliteStore; sm: StateMachine; dir: string } {
+function replica(opts = { changesRetentionRevisions: 10_000, dedupWindowRevisions: 10_000, pruneEveryRevisions: 100 }): { store: SqliteStore; sm: StateMachine; dir: string } {
   const dir = mkdtempSync(join(tmpdir(), 'flagraft-restore-'));
   dirs.push(dir);
   const store = new SqliteStore({ path: join(dir, 'flagraft.db'), clusterId: 'c', nodeId: 1, bootstrap: { members: [{ id: 1, address: '127.0.0.1:1' }] } });
   open.push(store);
-  const sm = new StateMachine(store, { changesRetentionRevisions: 10_000, dedupWindowRevisions: 10_000, pruneEveryRevisions: 100 });
+  const sm = new StateMachine(store, opts);
   return { store, sm, dir };
 }
 
@@ -178,6 +178,29 @@ describe('restore in the state machine', () => {
     expect(sm.restoredRevision()).toBe(index);
     expect(sm.revisionAt(index + 1)).toBe(index + 1);
     expect(sm.allItems('flag').length).toBe(doc.flags.length);
+  });
+
+  it('keeps imported history for its retention when the cluster was already far past the backup', () => {
+    const doc = sourceBackup();
+    const r = replica({ changesRetentionRevisions: 50, dedupWindowRevisions: 50, pruneEveryRevisions: 10 });
+    for (let i = 1; i <= 200; i++) write(r, i, { op: 'putFlag', flag: flag(`live-${i % 5}`) });
+    let index = 200;
+    const e = (body: Record<string, unknown>) => restoreEntry(r, ++index, { restoreId: 'far', ...body });
+    e({ op: 'restoreBegin', force: true, source: { clusterId: 'src', revision: doc.revision, createdAt: '' }, counts: { segments: doc.segments.length, flags: doc.flags.length, changes: doc.changes.length } });
+    let seq = 0;
+    for (const kind of ['segments', 'flags', 'changes'] as const) for (const items of chunkItems(doc[kind])) e({ op: 'restoreChunk', seq: seq++, kind, items });
+    const c = e({ op: 'restoreCommit' });
+    expect(c.outcome.ok && c.outcome.revision).toBe(index); // 200 + entries: far past the backup's 41
+    const history = doc.src.sm.history('flag', 'f2', Number.MAX_SAFE_INTEGER, 100);
+    // 10 live writes later pruning has run (every 10 revisions, window 50): the
+    // imported rows are aged by 10 revisions, not by ~170, so f2's history stays.
+    for (let i = 0; i < 10; i++) write(r, ++index, { op: 'putFlag', flag: flag('after') });
+    expect(r.sm.history('flag', 'f2', Number.MAX_SAFE_INTEGER, 100)).toEqual(history);
+    expect(r.sm.history('flag', 'after', Number.MAX_SAFE_INTEGER, 100)).toHaveLength(10);
+    // Disk stays bounded: once 50 more revisions pass, the imported history ages out too.
+    for (let i = 0; i < 60; i++) write(r, ++index, { op: 'putFlag', flag: flag('after') });
+    expect(r.sm.history('flag', 'f2', Number.MAX_SAFE_INTEGER, 100)).toEqual([]);
+    expect(r.sm.history('flag', 'after', Number.MAX_SAFE_INTEGER, 100).length).toBeLessThanOrEqual(60);
   });
 
   it('answers bad restore entries with an error and leaves the state as it was', () => {

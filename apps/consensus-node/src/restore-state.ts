@@ -27,6 +27,13 @@ export interface RestoreMeta {
   floor: number;
   session?: RestoreSession;
   last?: { restoreId: string; revision: number };
+  /**
+   * Restore revision minus the backup's revision (> 0 when the cluster was
+   * already past the backup). Imported history is aged for pruning as if it
+   * had been written that much later, so it keeps the retention it had in the
+   * source instead of being pruned at once.
+   */
+  importShift?: number;
 }
 
 /** Rows of the staging tables, for snapshots. */
@@ -55,6 +62,7 @@ export class RestoreState {
       floor: Number(store.metaOr('restore_floor', '0')),
       session: parseOr<RestoreSession>(store.metaOr('restore_session', '')),
       last: parseOr<{ restoreId: string; revision: number }>(store.metaOr('last_restore', '')),
+      importShift: Number(store.metaOr('import_shift', '0')),
     };
     const q = this.q;
     this.target = {
@@ -73,6 +81,7 @@ export class RestoreState {
     this.store.setMeta('restore_floor', this.meta.floor);
     this.store.setMeta('restore_session', this.meta.session ? JSON.stringify(this.meta.session) : '');
     this.store.setMeta('last_restore', this.meta.last ? JSON.stringify(this.meta.last) : '');
+    this.store.setMeta('import_shift', this.meta.importShift ?? 0);
   }
 
   clearStaging(): void {
@@ -133,6 +142,7 @@ export class RestoreState {
     this.meta.floor = revision;
     this.meta.session = undefined;
     this.meta.last = { restoreId: session.restoreId, revision };
+    this.meta.importShift = revision - session.source.revision;
     this.save();
     return revision;
   }
@@ -153,7 +163,7 @@ export class RestoreState {
   /** From a snapshot (inside its transaction); snapshots of older nodes have neither part. */
   restoreSnapshotPart(restore: RestoreMeta | undefined, staged: StagedTables | undefined): void {
     this.clearStaging();
-    this.meta = { offset: restore?.offset ?? 0, floor: restore?.floor ?? 0, session: restore?.session, last: restore?.last };
+    this.meta = { offset: restore?.offset ?? 0, floor: restore?.floor ?? 0, session: restore?.session, last: restore?.last, importShift: restore?.importShift ?? 0 };
     for (const [k, j] of staged?.flags ?? []) this.stageFlag(k, JSON.parse(j) as StoredFlag);
     for (const [k, j] of staged?.segments ?? []) this.q.stageSegment.run(k, j);
     for (const r of staged?.changes ?? []) this.q.stageChange.run(...r);

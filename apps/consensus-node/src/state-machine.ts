@@ -99,6 +99,7 @@ export class StateMachine {
       putDedup: db.prepare('INSERT OR REPLACE INTO client_requests (client_id, request_id, revision, result) VALUES (?, ?, ?, ?)'),
       pruneDedup: db.prepare('DELETE FROM client_requests WHERE revision <= ?'),
       pruneChanges: db.prepare('DELETE FROM changes WHERE revision <= ?'),
+      pruneShifted: db.prepare('DELETE FROM changes WHERE (revision > ? AND revision <= ?) OR revision <= ?'),
       members: db.prepare('SELECT id, address FROM members ORDER BY id'),
       putMember: db.prepare('INSERT OR REPLACE INTO members (id, address) VALUES (?, ?)'),
       delMember: db.prepare('DELETE FROM members WHERE id = ?'),
@@ -255,7 +256,12 @@ export class StateMachine {
     if (dedupBelow > 0) this.q.pruneDedup.run(dedupBelow);
     const changesBelow = changesPruneBelow(revision, this.opts.changesRetentionRevisions, this.published);
     if (changesBelow > this.changesPruned) {
-      this.q.pruneChanges.run(changesBelow);
+      const { floor, importShift = 0 } = this.restoreState.meta;
+      if (importShift > 0) {
+        // Live changes (above the restore) by retention; imported history as
+        // if it had been written importShift revisions later (restore-state.ts).
+        this.q.pruneShifted.run(floor, changesBelow, Math.min(floor, changesBelow - importShift));
+      } else this.q.pruneChanges.run(changesBelow);
       this.changesPruned = changesBelow;
       this.store.setMeta('changes_pruned', changesBelow);
     }
