@@ -4,7 +4,8 @@
 // a second gateway's replica both converge; errors are problem documents
 // naming the bad field. Responses are checked against the OpenAPI document.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { boolFlag, eventually, request, startStack, type Reply, type RequestOptions, type Stack } from './support/harness.js';
+import { TOKENS, boolFlag, eventually, request, startStack, type Reply, type RequestOptions, type Stack } from './support/harness.js';
+import { openSse } from './support/sse.js';
 import { OpenApiChecker, record, type Recorded } from './support/openapi-check.js';
 
 let src: Stack;
@@ -66,6 +67,9 @@ describe('backup and restore through the gateway', () => {
 
   it('restores into an empty cluster: flags, segments, revisions and history are back, every gateway converges', async () => {
     const second = await dst.newGateway();
+    // A live SSE subscriber on the other gateway: told to reset, then it sees new changes only.
+    const sse = await openSse(`${second.url()}/api/v1/stream`, { authorization: `Bearer ${TOKENS.reader}` });
+    expect(sse.status).toBe(200);
     const r = await call(dst, 'POST', '/api/v1/admin/restore', { body: backup });
     expect(r.status, r.text).toBe(200);
     expect(r.json).toMatchObject({ revision: backup.revision, restoredRevision: backup.revision, historyPreserved: true, flags: 2, segments: 1, changes: 6 });
@@ -84,6 +88,15 @@ describe('backup and restore through the gateway', () => {
     expect(w.status).toBe(200);
     expect(w.json.modRevision).toBeGreaterThan(backup.revision);
     expect(w.json.version).toBe(3);
+    try {
+      await sse.waitFor((f) => f.some((x) => x.event === 'reset'), 10_000, 'reset after the restore');
+      await sse.waitFor((f) => f.some((x) => x.data.includes(`"revision":${w.json.modRevision}`)), 10_000, 'the change after the restore');
+      const events = sse.frames.filter((x) => x.data.includes('"kind"'));
+      // The imported history is never streamed as if it were new.
+      expect(events.map((x) => JSON.parse(x.data).revision)).toEqual([w.json.modRevision]);
+    } finally {
+      sse.close();
+    }
   });
 
   it('refuses a non-empty cluster with 409 unless force=true, which replaces everything', async () => {
