@@ -61,6 +61,17 @@ export interface GatewayConfig {
   retryAfterSeconds: number;
   /** In-flight requests get this long to finish on shutdown, ms. */
   shutdownTimeoutMs: number;
+  /**
+   * Per-token limit on OFREP evaluation requests (single and bulk alike), requests/s;
+   * 0 = no limit (the default). Over it: 429 with Retry-After.
+   */
+  rateLimitEvaluationsPerSec: number;
+  /** Evaluation requests a token may make at once (bucket size); default: the per-second rate. */
+  rateLimitEvaluationsBurst?: number;
+  /** Per-token limit on writes (non-GET requests needing the write or admin role), requests/s; 0 = no limit (the default). */
+  rateLimitWritesPerSec: number;
+  /** Writes a token may make at once (bucket size); default: the per-second rate. */
+  rateLimitWritesBurst?: number;
   /** Request logs: every request, only 4xx/5xx, or none. */
   accessLog: 'all' | 'errors' | 'off';
   /**
@@ -99,6 +110,8 @@ export const DEFAULTS = {
   readyMaxProbeAgeMs: 6_000,
   retryAfterSeconds: 1,
   shutdownTimeoutMs: 10_000,
+  rateLimitEvaluationsPerSec: 0,
+  rateLimitWritesPerSec: 0,
   accessLog: 'all',
   accessLogEvaluations: false,
   logLevel: 'info',
@@ -119,6 +132,13 @@ export function resolveConfig(partial: Partial<GatewayConfig>): GatewayConfig {
     'sseReplayEvents', 'writeVisibilityTimeoutMs', 'readyProbeIntervalMs', 'readyMaxProbeAgeMs', 'shutdownTimeoutMs',
   ] as const) {
     if (!Number.isInteger(cfg[key]) || cfg[key] <= 0) throw new ConfigError(`${key}: must be a positive integer, got ${cfg[key]}`);
+  }
+  for (const key of ['rateLimitEvaluationsPerSec', 'rateLimitWritesPerSec'] as const) {
+    if (!Number.isFinite(cfg[key]) || cfg[key] < 0) throw new ConfigError(`${key}: must be a non-negative number (0 = no limit), got ${cfg[key]}`);
+  }
+  for (const key of ['rateLimitEvaluationsBurst', 'rateLimitWritesBurst'] as const) {
+    const v = cfg[key];
+    if (v !== undefined && (!Number.isInteger(v) || v < 1)) throw new ConfigError(`${key}: must be an integer of at least 1, got ${v}`);
   }
   if (!Number.isInteger(cfg.tokensReloadIntervalMs) || cfg.tokensReloadIntervalMs < 0) {
     throw new ConfigError(`tokensReloadIntervalMs: must be a non-negative integer, got ${cfg.tokensReloadIntervalMs}`);
@@ -202,6 +222,10 @@ export function loadConfigFromEnv(env: Env = process.env): GatewayConfig {
     readyMaxProbeAgeMs: int('FLAGRAFT_READY_MAX_PROBE_AGE_MS'),
     retryAfterSeconds: int('FLAGRAFT_RETRY_AFTER_SECONDS'),
     shutdownTimeoutMs: int('FLAGRAFT_SHUTDOWN_TIMEOUT_MS'),
+    rateLimitEvaluationsPerSec: int('FLAGRAFT_RATE_LIMIT_EVALUATIONS_PER_SEC'),
+    rateLimitEvaluationsBurst: int('FLAGRAFT_RATE_LIMIT_EVALUATIONS_BURST'),
+    rateLimitWritesPerSec: int('FLAGRAFT_RATE_LIMIT_WRITES_PER_SEC'),
+    rateLimitWritesBurst: int('FLAGRAFT_RATE_LIMIT_WRITES_BURST'),
     accessLog: accessLog as GatewayConfig['accessLog'] | undefined,
     accessLogEvaluations: bool('FLAGRAFT_ACCESS_LOG_EVALUATIONS'),
     logLevel: logLevel as LogLevel | undefined,

@@ -7,6 +7,7 @@ import { createApp } from './app.js';
 import { CachingTokenStore, watchTokensFile, type TokenFileWatch } from './auth-cache.js';
 import { resolveConfig, type GatewayConfig } from './config.js';
 import { createRequestRecorder, instrument } from './http-util.js';
+import { limiterFor } from './rate-limit.js';
 import { createLogger, type Logger } from './log.js';
 import { createMetrics, type GatewayMetrics } from './metrics.js';
 import { createOfrepHandler } from './ofrep.js';
@@ -88,7 +89,8 @@ export function createGateway(partial: Partial<GatewayConfig>): Gateway {
     });
   }
   const recorder = createRequestRecorder({ metrics, log, config });
-  const app = createApp({ config, cluster, replica, tokens, log, metrics, hub, isReady });
+  const writeLimiter = limiterFor(config.rateLimitWritesPerSec, config.rateLimitWritesBurst);
+  const app = createApp({ config, cluster, replica, tokens, log, metrics, hub, isReady, writeLimiter });
   const ofrep = createOfrepHandler({
     config,
     tokens,
@@ -96,6 +98,7 @@ export function createGateway(partial: Partial<GatewayConfig>): Gateway {
     metrics,
     streams: { hub, replica, cluster, log },
     recorder,
+    limiter: limiterFor(config.rateLimitEvaluationsPerSec, config.rateLimitEvaluationsBurst),
   });
   const server: Server = createServer((req, res) => {
     // OFREP first, straight on node:http (the hot path; it records its own metrics and logs).

@@ -20,6 +20,7 @@ export interface GatewayMetrics {
   clusterErrors: Counter<'code'>;
   logDropped: Gauge;
   tokenReloads: Counter<'result'>;
+  rateLimited: Counter<'kind'>;
 }
 
 export function createMetrics(opts: { defaultMetrics: boolean }): GatewayMetrics {
@@ -63,6 +64,12 @@ export function createMetrics(opts: { defaultMetrics: boolean }): GatewayMetrics
     }),
     clusterErrors: new Counter({ name: 'flagraft_gateway_cluster_errors_total', help: 'Cluster client errors by code', labelNames: ['code'] as const, registers }),
     logDropped: new Gauge({ name: 'flagraft_gateway_log_lines_dropped', help: 'Log lines dropped because the log queue was full (stdout too slow)', registers }),
+    rateLimited: new Counter({
+      name: 'flagraft_gateway_rate_limited_total',
+      help: 'Requests refused with 429 by the per-token rate limits, by kind (evaluation, write)',
+      labelNames: ['kind'] as const,
+      registers,
+    }),
     tokenReloads: new Counter({
       name: 'flagraft_gateway_token_reloads_total',
       help: 'Reloads of FLAGRAFT_TOKENS_FILE by result (an error keeps the previous tokens)',

@@ -13,6 +13,7 @@ import { checkAuth } from './authz.js';
 import type { GatewayConfig } from './config.js';
 import { BodyTooLargeError, canonicalJson, corsHeaders, preflightHeaders, readBodyThen, shortHash, type RequestRecorder } from './http-util.js';
 import type { GatewayMetrics } from './metrics.js';
+import type { RateLimiter } from './rate-limit.js';
 import { HttpProblem } from './problem.js';
 import { ofrepSuccessBody, type Replica, type ReplicaFlag } from './replica.js';
 import { openOfrepStream, type StreamDeps } from './streams.js';
@@ -31,6 +32,8 @@ export interface OfrepDeps {
   streams: StreamDeps;
   /** Metrics and access log per request (the handlers run before, and without, Express). */
   recorder: RequestRecorder;
+  /** Per-token limit on evaluation requests; undefined = none. */
+  limiter?: RateLimiter;
 }
 
 const JSON_TYPE = 'application/json; charset=utf-8';
@@ -148,6 +151,14 @@ export function createOfrepHandler(deps: OfrepDeps): (req: IncomingMessage, res:
         throw new OfrepError(auth.status, 'GENERAL', auth.detail, auth.status === 401 ? { 'www-authenticate': 'Bearer realm="flagraft"' } : {});
       }
       info.principal = auth.principal;
+      if (deps.limiter !== undefined && route !== 'events') {
+        const wait = deps.limiter.take(auth.principal.name);
+        if (wait > 0) {
+          metrics.rateLimited.inc({ kind: 'evaluation' });
+          const { perSecond } = deps.limiter.limit;
+          throw new OfrepError(429, 'GENERAL', `token ${auth.principal.name} is over its limit of ${perSecond} evaluation requests per second`, { 'retry-after': String(wait) });
+        }
+      }
       if (!replica.loaded) {
         throw new OfrepError(503, 'GENERAL', 'the gateway has not loaded the flag configuration yet', { 'retry-after': String(config.retryAfterSeconds) });
       }

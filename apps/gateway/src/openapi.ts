@@ -21,6 +21,7 @@ const writeErrors = {
   '413': problem('Body larger than the limit'),
   '415': problem('The body is not JSON'),
   '422': problem('Invalid definition; issues name each bad field'),
+  '429': problem('Over the token\'s write rate limit (FLAGRAFT_RATE_LIMIT_WRITES_PER_SEC); see Retry-After'),
 };
 
 const keyParam = { name: 'key', in: 'path', required: true, schema: { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9._:-]*$', maxLength: 128 } };

@@ -11,6 +11,18 @@ describe('loadConfigFromEnv', () => {
     expect(c).toMatchObject({ host: '127.0.0.1', port: 8080, clusterId: 'flagraft', anonymousEvaluation: false, maxBodyBytes: 1048576, accessLog: 'all' });
     expect(c.clusterEndpoints).toEqual(['127.0.0.1:7001', '127.0.0.1:7002', '127.0.0.1:7003']);
     expect(c.tokens.size).toBe(0);
+    expect(c).toMatchObject({ rateLimitEvaluationsPerSec: 0, rateLimitWritesPerSec: 0, tokensReloadIntervalMs: 2000 });
+    expect(c.tokensFile).toBeUndefined();
+  });
+  it('reads the rate limits and the tokens reload interval', () => {
+    const c = loadConfigFromEnv({
+      FLAGRAFT_RATE_LIMIT_EVALUATIONS_PER_SEC: '1000',
+      FLAGRAFT_RATE_LIMIT_EVALUATIONS_BURST: '2000',
+      FLAGRAFT_RATE_LIMIT_WRITES_PER_SEC: '20',
+      FLAGRAFT_TOKENS_RELOAD_INTERVAL_MS: '0',
+    });
+    expect(c).toMatchObject({ rateLimitEvaluationsPerSec: 1000, rateLimitEvaluationsBurst: 2000, rateLimitWritesPerSec: 20, tokensReloadIntervalMs: 0 });
+    expect(c.rateLimitWritesBurst).toBeUndefined();
   });
   it('reads variables', () => {
     const c = loadConfigFromEnv({
@@ -35,6 +47,9 @@ describe('loadConfigFromEnv', () => {
     [{ FLAGRAFT_ANONYMOUS_EVALUATION: 'maybe' }, /FLAGRAFT_ANONYMOUS_EVALUATION: expected true or false/],
     [{ FLAGRAFT_ACCESS_LOG: 'loud' }, /FLAGRAFT_ACCESS_LOG/],
     [{ FLAGRAFT_PUBLIC_URL: 'not a url' }, /publicBaseUrl: not a URL/],
+    [{ FLAGRAFT_RATE_LIMIT_WRITES_PER_SEC: '-1' }, /FLAGRAFT_RATE_LIMIT_WRITES_PER_SEC: expected a non-negative integer/],
+    [{ FLAGRAFT_RATE_LIMIT_EVALUATIONS_BURST: '0' }, /rateLimitEvaluationsBurst: must be an integer of at least 1/],
+    [{ FLAGRAFT_TOKENS_RELOAD_INTERVAL_MS: 'soon' }, /FLAGRAFT_TOKENS_RELOAD_INTERVAL_MS/],
     [{ FLAGRAFT_TOKENS: '[{"name":"a","role":"god","sha256":"x"}]' }, /FLAGRAFT_TOKENS\[0\]\.role/],
   ])('rejects %j naming the variable', (env, message) => {
     expect(() => loadConfigFromEnv(env)).toThrow(ConfigError);

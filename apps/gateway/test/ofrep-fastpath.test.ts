@@ -9,6 +9,7 @@ import { hashToken, loadTokens } from '@flagraft/auth';
 import { evaluate, type FlagDefinition } from '@flagraft/flag-model';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually, request, startStack, TOKENS, NAMES, type Stack } from './support/harness.js';
+import { OpenApiChecker, record, type Recorded } from './support/openapi-check.js';
 
 let stack: Stack;
 const dir = mkdtempSync(join(tmpdir(), 'gw-fastpath-'));
@@ -215,6 +216,63 @@ describe('token cache and tokens file reload', () => {
       expect(await metricValue(gw.url(), /flagraft_gateway_token_reloads_total\{result="ok"\} (\d+)/)).toBeGreaterThanOrEqual(1);
       // reloadTokens() (SIGHUP in main.ts) reports the broken file too.
       expect(gw.reloadTokens()).toBe(false);
+    } finally {
+      await gw.close();
+    }
+  });
+});
+
+describe('per-token rate limits (off by default)', () => {
+  it('evaluations: 429 in OFREP shape with Retry-After once a token has used its burst; other tokens unaffected', async () => {
+    // 0.1/s: a refill takes 10 s, far longer than this test, so the counts are exact.
+    const gw = await stack.newGateway({ rateLimitEvaluationsPerSec: 0.1, rateLimitEvaluationsBurst: 3 });
+    try {
+      const statuses = [];
+      for (let i = 0; i < 3; i++) statuses.push((await post(gw.url(), ruled.key, { body: { context: ctx } })).status);
+      expect(statuses).toEqual([200, 200, 200]);
+      const limited = await post(gw.url(), ruled.key, { body: { context: ctx } });
+      expect(limited.status).toBe(429);
+      expect(limited.headers.get('retry-after')).toBe('10');
+      expect(limited.headers.get('access-control-allow-origin')).toBe('*');
+      expect(limited.json).toEqual({ key: ruled.key, errorCode: 'GENERAL', errorDetails: `token ${NAMES.evaluator} is over its limit of 0.1 evaluation requests per second` });
+      // The bulk endpoint draws from the same budget.
+      expect((await request(gw.url(), 'POST', '/ofrep/v1/evaluate/flags', { role: 'evaluator', body: {} })).status).toBe(429);
+      // Another token has its own budget.
+      expect((await post(gw.url(), ruled.key, { role: 'reader', body: {} })).status).toBe(200);
+      expect(await metricValue(gw.url(), /flagraft_gateway_rate_limited_total\{kind="evaluation"\} (\d+)/)).toBe(2);
+    } finally {
+      await gw.close();
+    }
+    // The default gateway has no limit.
+    for (let i = 0; i < 5; i++) expect((await post(stack.url, ruled.key, { body: {} })).status).toBe(200);
+  });
+
+  it('writes: 429 problem document with Retry-After, reads unaffected, conforming to the OpenAPI document', async () => {
+    const gw = await stack.newGateway({ rateLimitWritesPerSec: 0.1, rateLimitWritesBurst: 2 });
+    const seen: Recorded[] = [];
+    const call = async (method: string, path: string, opts: Parameters<typeof request>[3]) => record(seen, method, path, await request(gw.url(), method, path, opts));
+    try {
+      const flag = (v: string) => ({ ...ruled, key: 'fp-limited', defaultVariant: v });
+      expect((await call('PUT', '/api/v1/flags/fp-limited', { role: 'editor', body: flag('control') })).status).toBe(201);
+      expect((await call('PUT', '/api/v1/flags/fp-limited', { role: 'editor', body: flag('treatment') })).status).toBe(200);
+      const limited = await call('PUT', '/api/v1/flags/fp-limited', { role: 'editor', body: flag('internal') });
+      expect(limited.status).toBe(429);
+      expect(limited.headers.get('retry-after')).toBe('10');
+      expect(limited.headers.get('content-type')).toMatch(/^application\/problem\+json/);
+      expect(limited.json).toMatchObject({ type: 'urn:flagraft:problem:too-many-requests', status: 429, retryAfterSeconds: 10 });
+      expect(limited.json.detail).toMatch(/token ed is over its limit of 0.1 writes per second/);
+      // The refused write did not happen; reads are not limited.
+      for (let i = 0; i < 3; i++) {
+        const r = await call('GET', '/api/v1/flags/fp-limited', { role: 'editor' });
+        expect(r.status).toBe(200);
+        expect(r.json.flag.defaultVariant).toBe('treatment');
+      }
+      // The original write endpoint shares the budget; another token has its own.
+      expect((await call('POST', '/set', { role: 'editor', body: { key: 'fp-legacy', value: true } })).status).toBe(429);
+      expect((await call('PUT', '/api/v1/flags/fp-limited-admin', { role: 'admin', body: { ...flag('control'), key: 'fp-limited-admin' } })).status).toBe(201);
+      expect(await metricValue(gw.url(), /flagraft_gateway_rate_limited_total\{kind="write"\} (\d+)/)).toBe(2);
+      const checker = new OpenApiChecker((await request(gw.url(), 'GET', '/api/v1/openapi.json')).json);
+      expect(seen.filter((r) => r.path.startsWith('/api/')).flatMap((r) => checker.check(r))).toEqual([]);
     } finally {
       await gw.close();
     }

@@ -8,6 +8,7 @@ import { requestInfo } from '../http-util.js';
 import type { Logger } from '../log.js';
 import type { GatewayMetrics } from '../metrics.js';
 import { HttpProblem, isClusterError, problemFromClusterError } from '../problem.js';
+import type { RateLimiter } from '../rate-limit.js';
 import type { Replica } from '../replica.js';
 import type { Consistency, ClusterPort } from '../types.js';
 
@@ -18,6 +19,8 @@ export interface RouteContext {
   tokens: TokenStore;
   log: Logger;
   metrics: GatewayMetrics;
+  /** Per-token limit on writes (non-GET routes needing write or admin); undefined = none. */
+  writeLimiter?: RateLimiter;
 }
 
 export type Handler = (req: Request, res: Response, principal: Principal) => Promise<void> | void;
@@ -47,6 +50,19 @@ export class Routes {
           ? { name: 'anonymous', role: 'evaluator' as const }
           : authorize(req, this.ctx.tokens, permission, this.ctx.config.anonymousEvaluation);
       info.principal = principal;
+      const limiter = this.ctx.writeLimiter;
+      if (limiter !== undefined && method !== 'get' && (permission === 'write' || permission === 'admin')) {
+        const wait = limiter.take(principal.name);
+        if (wait > 0) {
+          this.ctx.metrics.rateLimited.inc({ kind: 'write' });
+          throw new HttpProblem(
+            'too-many-requests',
+            `token ${principal.name} is over its limit of ${limiter.limit.perSecond} writes per second; retry after ${wait} s`,
+            { retryAfterSeconds: wait },
+            { 'retry-after': String(wait) },
+          );
+        }
+      }
       await handler(req, res, principal);
     });
     return this;

@@ -1,0 +1,66 @@
+// Per-token rate limits (token buckets) for evaluations and writes. Off unless
+// configured: a feature-flag service that starts refusing evaluations by
+// surprise does more harm than the load it sheds. When on, a caller over its
+// budget gets 429 with Retry-After (OFREP's documented answer, and a problem
+// document on the REST API).
+//
+// Buckets are keyed by the token's name (the audit identity): tokens sharing a
+// name share a budget, and anonymous evaluation (development mode) is one
+// caller. One request is one unit, so a bulk evaluation of every flag costs
+// the same as a single flag.
+
+/** Callers tracked at once (entries); beyond it the longest-tracked one is forgotten (it restarts with a full bucket). */
+export const MAX_RATE_LIMITED_CALLERS = 10_000;
+
+export interface RateLimit {
+  /** Sustained requests per second per caller. */
+  perSecond: number;
+  /** Requests a caller may make at once after being idle (bucket size). */
+  burst: number;
+}
+
+export class RateLimiter {
+  private readonly buckets = new Map<string, { tokens: number; at: number }>();
+
+  constructor(
+    readonly limit: RateLimit,
+    private readonly now: () => number = () => performance.now(),
+    private readonly maxCallers: number = MAX_RATE_LIMITED_CALLERS,
+  ) {
+    if (!(limit.perSecond > 0) || !(limit.burst >= 1)) throw new Error(`rate limit: perSecond must be > 0 and burst >= 1, got ${JSON.stringify(limit)}`);
+  }
+
+  /**
+   * Takes one request from `caller`'s budget. Returns 0 when allowed, else the
+   * whole seconds (at least 1) until a request would be allowed: the Retry-After.
+   */
+  take(caller: string): number {
+    const t = this.now();
+    const { perSecond, burst } = this.limit;
+    let b = this.buckets.get(caller);
+    if (b === undefined) {
+      if (this.buckets.size >= this.maxCallers) this.buckets.delete(this.buckets.keys().next().value as string);
+      b = { tokens: burst, at: t };
+      this.buckets.set(caller, b);
+    } else {
+      b.tokens = Math.min(burst, b.tokens + ((t - b.at) / 1000) * perSecond);
+      b.at = t;
+    }
+    if (b.tokens >= 1) {
+      b.tokens -= 1;
+      return 0;
+    }
+    return Math.max(1, Math.ceil((1 - b.tokens) / perSecond));
+  }
+
+  /** Callers currently tracked. */
+  get size(): number {
+    return this.buckets.size;
+  }
+}
+
+/** A limiter when the rate is set (> 0), else undefined (no limit). */
+export function limiterFor(perSecond: number, burst: number | undefined): RateLimiter | undefined {
+  if (perSecond <= 0) return undefined;
+  return new RateLimiter({ perSecond, burst: burst ?? Math.max(1, Math.ceil(perSecond)) });
+}
