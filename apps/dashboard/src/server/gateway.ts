@@ -57,6 +57,8 @@ export interface ClusterStatus {
   term?: number;
   commitIndex?: number;
   appliedIndex?: number;
+  /** The flag revision applied; differs from appliedIndex after a restore. */
+  appliedRevision?: number;
   publishedRevision?: number;
   publishLag?: number;
   members: ClusterMember[];

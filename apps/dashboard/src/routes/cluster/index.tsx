@@ -81,14 +81,17 @@ export default component$(() => {
               <dd>{num(d.status.commitIndex)}</dd>
               <dt>Applied index</dt>
               <dd>{num(d.status.appliedIndex)}</dd>
+              <dt>Applied revision</dt>
+              <dd>{num(d.status.appliedRevision)}</dd>
               <dt>Published revision</dt>
               <dd>{num(d.status.publishedRevision)}</dd>
               <dt>Notification publish lag</dt>
               <dd>
-                {typeof d.status.publishLag === 'number'
-                  ? `${num(d.status.publishLag)} changes`
-                  : typeof d.status.publishedRevision === 'number' && typeof d.status.appliedIndex === 'number'
-                    ? `${num(d.status.appliedIndex - d.status.publishedRevision)} entries`
+                {Number.isFinite(d.status.publishLag)
+                  ? `${num(d.status.publishLag!)} changes`
+                  // Revisions, not Raft indexes: after a restore they differ.
+                  : typeof d.status.publishedRevision === 'number' && typeof d.status.appliedRevision === 'number'
+                    ? `${num(d.status.appliedRevision - d.status.publishedRevision)} changes`
                     : '—'}
               </dd>
             </dl>
