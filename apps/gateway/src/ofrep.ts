@@ -141,7 +141,8 @@ export function createOfrepHandler(deps: OfrepDeps): (req: IncomingMessage, res:
       if (req.method !== wanted) throw new OfrepError(405, 'GENERAL', `use ${wanted}`, { allow: `${wanted}, OPTIONS` });
       if (route === 'single') {
         try {
-          key = decodeURIComponent(path.slice(SINGLE.length));
+          const raw = path.slice(SINGLE.length);
+          key = raw.includes('%') ? decodeURIComponent(raw) : raw;
         } catch {
           throw new OfrepError(400, 'PARSE_ERROR', 'the flag key in the path is not valid percent-encoding');
         }
