@@ -52,6 +52,23 @@ describe('the stack through Caddy', () => {
     const anon = await call(info.url, undefined, 'GET', '/api/v1/flags');
     expect(anon.status).toBe(401);
     expect(anon.headers.get('content-type')).toContain('application/problem+json');
+    // Body limits: the gateway's own (1 MiB) answers with its problem
+    // document; Caddy refuses 2 MB and more before proxying; the restore
+    // endpoint takes a whole backup through to the gateway, which judges it.
+    const overGateway = await api('PUT', '/api/v1/flags/too-big', { type: 'boolean', description: 'x'.repeat(1_500_000) });
+    expect(overGateway.status).toBe(413);
+    expect(overGateway.body.type).toContain('payload-too-large');
+    const padding = 'x'.repeat(2_000_000);
+    const overCaddy = await api('PUT', '/api/v1/flags/too-big', { type: 'boolean', description: padding });
+    expect(overCaddy.status).toBe(413);
+    expect(overCaddy.headers.get('content-type')).toContain('application/problem+json');
+    expect(overCaddy.body.detail).toMatch(/^proxy: 413/);
+    const restore = await api('POST', '/api/v1/admin/restore', { format: 'flagraft-backup', v: 1, padding });
+    expect(restore.status).toBe(422);
+    expect(JSON.stringify(restore.body)).toContain('revision');
+    // Refused bodies must not count as gateway failures (Caddy would take
+    // gateways out of rotation and answer 503 for fail_duration).
+    for (let i = 0; i < 4; i++) expect((await api('GET', '/api/v1/flags')).status).toBe(200);
   });
 
   it('creates a flag and evaluates it through OFREP', async () => {
