@@ -67,7 +67,11 @@ describe('Caddyfile', () => {
     expect(gw.health_checks.active.uri).toBe('/health');
     expect(gw.health_checks.passive.fail_duration).toBeGreaterThan(0);
     expect(json).toMatch(/"roll_size_mb":10/);
-    expect(json).toMatch(/"max_size":1000000/);
+    expect(json).toMatch(/"max_size":2000000/);
+    expect(json).toMatch(/"max_size":150000000/);
+    // Bodies are kept for retries, and retries of non-idempotent writes happen only after dial failures.
+    expect(gw.buffer_requests).toBe(true);
+    expect(gw.load_balancing.retry_match).toEqual([{ method: ['GET', 'HEAD'] }, { method: ['POST'], path: ['/ofrep/*'] }]);
     expect(json).toContain('application/problem+json');
   });
 
