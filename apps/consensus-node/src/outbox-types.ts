@@ -36,7 +36,11 @@ export interface OutboxContext {
   proposePublished(revision: number): Promise<void>;
   /** Every change with revision >= this value is still in the changes table (older ones were pruned). */
   oldestRetainedRevision(): number;
-  /** Revision of the last restore from a backup (0 = never): changes at or below it are imported history, not to be published. */
+  /**
+   * Revision of the last restore from a backup (0 = never): changes at or below it are imported history, not to be
+   * published. When it is above the published revision, the outbox publishes one reset marker at this revision
+   * (src/outbox/event-body.ts, ResetEvent) and then published(it), so consumers resync at once.
+   */
   restoredRevision?(): number;
   log(level: LogLevel, msg: string, fields?: Record<string, unknown>): void;
 }

@@ -1,10 +1,12 @@
 // The node wires the SNS outbox (src/outbox/) when FLAGRAFT_SNS_TOPIC_ARN is
 // set: real 3-node cluster, the real AWS SDK, the fauxqs SNS/SQS emulator.
-// A change is published once by the leader and published(R) is replicated.
+// A change is published once by the leader and published(R) is replicated; a
+// restore from a backup is announced by one reset marker in the chain.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFauxqs, type FauxqsServer } from 'fauxqs';
 import { CreateTopicCommand, SNSClient, SubscribeCommand } from '@aws-sdk/client-sns';
-import { CreateQueueCommand, GetQueueAttributesCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { CreateQueueCommand, DeleteMessageBatchCommand, GetQueueAttributesCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import type { BackupDocument } from '@flagraft/flag-model';
 import { createClusterClient, type ClusterClient } from '@flagraft/cluster-client';
 import { startLocalCluster, type LocalCluster } from '../src/index.js';
 import { flag, waitFor } from './helpers.js';
@@ -57,5 +59,51 @@ describe('SNS outbox wiring', () => {
     for (const ep of cluster.endpoints) {
       await waitFor(`publishedRevision on ${ep}`, async () => (await client.status({ endpoint: ep })).publishedRevision! >= w.revision);
     }
+  });
+
+  /** Receives (and deletes) what is on the queue: bodies and attributes, in receive order. */
+  const received: { body: any; attrs: Record<string, string> }[] = [];
+  async function drain(): Promise<number> {
+    const out = await sqs.send(new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 0, MessageAttributeNames: ['All'] }));
+    const msgs = out.Messages ?? [];
+    for (const m of msgs) {
+      received.push({ body: JSON.parse(m.Body!), attrs: Object.fromEntries(Object.entries(m.MessageAttributes ?? {}).map(([k, v]) => [k, v.StringValue ?? ''])) });
+    }
+    if (msgs.length) await sqs.send(new DeleteMessageBatchCommand({ QueueUrl: queueUrl, Entries: msgs.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle! })) }));
+    return msgs.length;
+  }
+
+  it('a forced restore publishes one reset marker at its revision, recorded without any later write; the next change chains to it', async () => {
+    const before = await client.putFlag(flag('pre-backup', 'x'), { actor: 'alice' });
+    const b = await client.backup();
+    const doc: BackupDocument = {
+      format: 'flagraft-backup', v: 1, clusterId: b.clusterId, revision: b.revision, createdAt: b.createdAt,
+      segments: b.segmentsJson.map((j) => JSON.parse(j)), flags: b.flagsJson.map((j) => JSON.parse(j)), changes: b.changesJson.map((j) => JSON.parse(j)),
+    };
+    const lastLive = await client.putFlag(flag('replaced-by-restore', 'y'), { actor: 'bob' });
+    await waitFor('last live change published', async () => { await drain(); return received.some((m) => m.body.revision === lastLive.revision); });
+    for (const ep of cluster.endpoints) {
+      await waitFor(`published ${lastLive.revision} on ${ep}`, async () => (await client.status({ endpoint: ep })).publishedRevision! >= lastLive.revision);
+    }
+    const seenBefore = received.length;
+    const r = await client.restore(doc, { actor: 'admin', force: true });
+    expect(r.revision).toBeGreaterThan(lastLive.revision);
+    expect((await client.status()).restoredRevision).toBe(r.revision);
+    // Nothing is written after the restore: the marker alone arrives and is recorded everywhere.
+    await waitFor('reset marker on the queue', async () => { await drain(); return received.some((m) => m.body.kind === 'reset'); });
+    for (const ep of cluster.endpoints) {
+      await waitFor(`publishedRevision reaches the restore on ${ep}`, async () => (await client.status({ endpoint: ep })).publishedRevision! >= r.revision);
+    }
+    const after = await client.putFlag(flag('post-restore', 'z'), { actor: 'carol' });
+    await waitFor('change after the restore', async () => { await drain(); return received.some((m) => m.body.revision === after.revision); });
+    const since = received.slice(seenBefore);
+    const markers = since.filter((m) => m.body.kind === 'reset');
+    expect(markers.length).toBe(1);
+    expect(markers[0]!.body).toMatchObject({ v: 1, kind: 'reset', reason: 'restore', revision: r.revision, prevRevision: lastLive.revision, part: 0, parts: 1 });
+    expect(markers[0]!.attrs).toMatchObject({ kind: 'reset', op: 'reset', reason: 'restore', revision: String(r.revision) });
+    // The imported history (e.g. the pre-backup write) is never published again.
+    expect(since.some((m) => m.body.revision === before.revision)).toBe(false);
+    expect(since.map((m) => m.body.revision)).toEqual([r.revision, after.revision]);
+    expect(since[1]!.body).toMatchObject({ kind: 'flag', key: 'post-restore', prevRevision: r.revision });
   });
 });

@@ -7,7 +7,14 @@ import type { ChangeEvent } from '../outbox-types.js';
  * revision order and prove it has missed nothing:
  *   part / parts   position of this change among those of its revision
  *                  (an atomic batch makes several changes at one revision)
- *   prevRevision   revision of the previous change in the `changes` table
+ *   prevRevision   revision of the previous event published in this chain
+ *
+ * Besides changes, the chain carries one kind of marker, ResetEvent: "what
+ * you hold is void, reload through the gateway". The outbox publishes one
+ * when the cluster was restored from a backup (the restore's imported
+ * history is never published), at the restore's revision, so the next
+ * change links to it and consumers learn of the restore at once instead of
+ * at the next write.
  */
 export interface PublishedEvent extends ChangeEvent {
   part: number;
@@ -15,6 +22,46 @@ export interface PublishedEvent extends ChangeEvent {
   prevRevision: number;
   /** The flag/segment was left out because the message would exceed SNS's size limit; reload through the gateway. */
   truncated?: true;
+}
+
+/** Why a reset marker was published. Consumers must treat an unknown reason like a known one (reload). */
+export type ResetReason = 'restore';
+
+/**
+ * The reset marker (docs/CONTRACTS.md "Change events"): no key, no op, no
+ * flag; `revision` is the restore's revision (its restoreCommit entry) and
+ * `prevRevision` the last revision published before it. Deterministic apart
+ * from `time`, so a new leader re-publishing it after a leader change sends
+ * the same marker again (FIFO dedup id = revision; consumers drop it as a
+ * duplicate by revision).
+ */
+export interface ResetEvent {
+  v: 1;
+  kind: 'reset';
+  reason: ResetReason;
+  revision: number;
+  prevRevision: number;
+  part: 0;
+  parts: 1;
+  /** Who caused it: the restore's own actor is not known to the outbox, so always RESET_ACTOR. */
+  actor: string;
+  /** ISO 8601 time the outbox published the marker. */
+  time: string;
+}
+
+/** Anything the outbox publishes in the revision chain. */
+export type OutboxEvent = PublishedEvent | ResetEvent;
+
+/** The actor of reset markers (the system, not a user). */
+export const RESET_ACTOR = 'flagraft';
+
+export function isResetEvent(ev: OutboxEvent): ev is ResetEvent {
+  return ev.kind === 'reset';
+}
+
+/** The marker for a restore at `revision`, chained after `prevRevision`. */
+export function resetEvent(revision: number, prevRevision: number, reason: ResetReason, now: Date = new Date()): ResetEvent {
+  return { v: 1, kind: 'reset', reason, revision, prevRevision, part: 0, parts: 1, actor: RESET_ACTOR, time: now.toISOString() };
 }
 
 /** SNS limit for one message, and for all messages of one PublishBatch together (bytes). */
@@ -42,16 +89,17 @@ export function chainEvents(page: ChangeEvent[], prevRevision: number): Publishe
 }
 
 export interface SnsEntry {
-  event: PublishedEvent;
+  event: OutboxEvent;
   body: string;
   bytes: number;
 }
 
 /** Serialises an event; a body over MAX_EVENT_BODY_BYTES is replaced by its truncated form. */
-export function encodeEvent(ev: PublishedEvent): SnsEntry {
+export function encodeEvent(ev: OutboxEvent): SnsEntry {
   let body = JSON.stringify(ev);
   let bytes = Buffer.byteLength(body);
-  if (bytes > MAX_EVENT_BODY_BYTES) {
+  // A marker is a few hundred bytes: never near the limit.
+  if (bytes > MAX_EVENT_BODY_BYTES && !isResetEvent(ev)) {
     const { flag: _f, segment: _s, ...rest } = ev;
     const t: PublishedEvent = { ...rest, truncated: true };
     body = JSON.stringify(t);
@@ -61,14 +109,42 @@ export function encodeEvent(ev: PublishedEvent): SnsEntry {
   return { event: ev, body, bytes };
 }
 
-export function messageGroupId(ev: ChangeEvent, mode: 'key' | 'single'): string {
+/**
+ * SNS message attributes, for subscription filter policies. A marker has no
+ * key: it carries kind = op = "reset" and its reason instead (SNS refuses
+ * empty attribute values), so a policy on `key` must also accept
+ * `{"kind": ["reset"]}` to see restores.
+ */
+export function messageAttributes(ev: OutboxEvent): Record<string, { DataType: 'String' | 'Number'; StringValue: string }> {
+  const revision = { DataType: 'Number' as const, StringValue: String(ev.revision) };
+  if (isResetEvent(ev)) {
+    return {
+      kind: { DataType: 'String', StringValue: 'reset' },
+      op: { DataType: 'String', StringValue: 'reset' },
+      reason: { DataType: 'String', StringValue: ev.reason },
+      revision,
+    };
+  }
+  return {
+    key: { DataType: 'String', StringValue: ev.key },
+    op: { DataType: 'String', StringValue: ev.op },
+    revision,
+    kind: { DataType: 'String', StringValue: ev.kind },
+  };
+}
+
+/** FIFO group of markers in 'key' mode (they belong to no key). */
+export const RESET_GROUP_ID = 'flagraft:reset';
+
+export function messageGroupId(ev: ChangeEvent | OutboxEvent, mode: 'key' | 'single'): string {
   if (mode === 'single') return 'flagraft';
+  if (ev.kind === 'reset') return RESET_GROUP_ID;
   const g = `${ev.kind}:${ev.key}`;
   return GROUP_ID_RE.test(g) ? g : `${ev.kind}:sha256:${createHash('sha256').update(ev.key).digest('hex')}`;
 }
 
 /** Deterministic, so a new leader re-publishing the same change is de-duplicated by a FIFO topic. */
-export function deduplicationId(ev: PublishedEvent): string {
+export function deduplicationId(ev: OutboxEvent): string {
   return ev.parts === 1 ? String(ev.revision) : `${ev.revision}.${ev.part}`;
 }
 

@@ -84,8 +84,10 @@ class FakeNode implements OutboxContext {
     return out.slice(0, end);
   }
   publishedRevision() { return this.published; }
+  /** Proposals fail as they would on a leader that loses its term before they commit. */
+  failProposals = false;
   async proposePublished(r: number) {
-    if (!this.leader) throw new Error('not leader');
+    if (!this.leader || this.failProposals) throw new Error('not leader');
     this.proposals.push(r);
     await new Promise((res) => setImmediate(res));
     this.published = Math.max(this.published, r);
@@ -252,20 +254,79 @@ describe('SNS outbox', () => {
     expect(node.logs.some((l) => l.level === 'error' && /pruned/.test(l.msg))).toBe(true);
   });
 
-  it('never publishes history imported by a restore, and links the next change to the restore so consumers resync', async () => {
+  it('never publishes history imported by a restore: one reset marker at the restore revision, and the next change chains to it', async () => {
     const t = await topicWithQueue();
     const node = new FakeNode();
     const r1 = node.write(['a']);
-    outbox({ topicArn: t.topicArn, region: REGION, endpoint, credentials: CREDS, idlePollMs: 20 } as Parameters<typeof createSnsOutbox>[0]).start(node);
+    const o = outbox({ topicArn: t.topicArn, region: REGION, endpoint, credentials: CREDS, idlePollMs: 20 });
+    o.start(node);
     await waitFor(async () => { await t.drain(); return t.got.length === 1; }, 'first message');
+    await waitFor(() => node.published === r1, 'published(r1)');
     const restored = node.restoreBackup(5); // while the outbox runs as leader
+    // Nothing is written after the restore: the marker alone must go out, and be recorded.
+    await waitFor(async () => { await t.drain(); return t.got.length === 2; }, 'the reset marker');
+    const marker = t.got[1]!;
+    expect(marker.body).toEqual({ v: 1, kind: 'reset', reason: 'restore', revision: restored, prevRevision: r1, part: 0, parts: 1, actor: 'flagraft', time: expect.any(String) });
+    expect(Number.isFinite(Date.parse(marker.body.time))).toBe(true);
+    expect(marker.attrs).toEqual({ kind: 'reset', op: 'reset', reason: 'restore', revision: String(restored) });
+    await waitFor(() => node.published === restored, 'published(restored) proposed without any later write');
     const r2 = node.write(['b']);
     await waitFor(async () => { await t.drain(); return t.got.some((m) => m.body.revision === r2); }, 'the change after the restore');
-    expect(t.got.map((m) => m.body.revision)).toEqual([r1, r2]);
-    expect(t.got[1]!.body.prevRevision).toBe(restored);
+    while (await t.drain()) { /* drain */ }
+    expect(t.got.map((m) => m.body.revision)).toEqual([r1, restored, r2]);
+    expect(t.got[2]!.body).toMatchObject({ kind: 'flag', key: 'b', prevRevision: restored });
     expect(t.got.some((m) => m.body.actor === 'imported')).toBe(false);
+    expect(o.metrics()).toMatchObject({ resets: 1, published: 3 });
     expect(node.logs.some((l) => l.level === 'info' && /restored from a backup/.test(l.msg))).toBe(true);
     await waitFor(() => node.published === r2, 'published(R) after the restore');
+  });
+
+  it('a second restore gets its own marker, chained to the first', async () => {
+    const t = await topicWithQueue();
+    const node = new FakeNode();
+    outbox({ topicArn: t.topicArn, region: REGION, endpoint, credentials: CREDS, idlePollMs: 20 }).start(node);
+    const first = node.restoreBackup(3);
+    await waitFor(() => node.published === first, 'first marker recorded');
+    const second = node.restoreBackup(3); // a forced restore over the restored cluster, nothing written between
+    await waitFor(() => node.published === second, 'second marker recorded');
+    while (await t.drain()) { /* drain */ }
+    expect(t.got.map((m) => [m.body.kind, m.body.revision, m.body.prevRevision])).toEqual([['reset', first, 0], ['reset', second, first]]);
+  });
+
+  it('a leader change does not lose the marker: a restore seen as follower, and a marker whose published(R) never replicated', async () => {
+    const t = await topicWithQueue(true);
+    const node = new FakeNode();
+    const r1 = node.write(['a']);
+    node.published = r1;
+    node.leader = false;
+    const o = outbox({ topicArn: t.topicArn, region: REGION, endpoint, credentials: CREDS, idlePollMs: 20 });
+    o.start(node);
+    const restored = node.restoreBackup(4); // applied while this node follows: it publishes nothing
+    expect(await t.drain()).toBe(0);
+    // It becomes leader, but its published(R) proposals fail (it loses leadership before they commit).
+    node.failProposals = true;
+    node.setLeader(true);
+    await waitFor(async () => { await t.drain(); return t.got.length === 1; }, 'marker from the new leader');
+    expect(t.got[0]!.body).toMatchObject({ kind: 'reset', revision: restored, prevRevision: r1 });
+    expect(t.got[0]!.sys).toMatchObject({ MessageGroupId: 'flagraft:reset', MessageDeduplicationId: String(restored) });
+    await waitFor(() => o.metrics().proposeErrors >= 1, 'published(restored) failed');
+    expect(node.published).toBe(r1);
+    node.setLeader(false);
+    await o.stop();
+    // Another outbox (the next leader, in another process) starts from the replicated
+    // published revision, which is still before the restore: it sends the marker again.
+    // A FIFO topic drops the copy by MessageDeduplicationId; a standard one would
+    // deliver it and consumers drop it by revision.
+    node.failProposals = false;
+    const o2 = outbox({ topicArn: t.topicArn, region: REGION, endpoint, credentials: CREDS, idlePollMs: 20 });
+    o2.start(node);
+    node.setLeader(true);
+    await waitFor(() => node.published === restored, 'the successor recorded the marker');
+    expect(o2.metrics().resets).toBe(1);
+    const r2 = node.write(['b']);
+    await waitFor(async () => { await t.drain(); return t.got.some((m) => m.body.revision === r2); }, 'the change after it');
+    expect(t.got.map((m) => m.body.revision)).toEqual([restored, r2]);
+    expect(t.got[1]!.body.prevRevision).toBe(restored);
   });
 
   it('refuses bad configuration with the field named', () => {

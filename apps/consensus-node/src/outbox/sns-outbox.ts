@@ -1,7 +1,7 @@
 import { PublishBatchCommand, SNSClient, type PublishBatchRequestEntry } from '@aws-sdk/client-sns';
 import type { Outbox, OutboxContext, SnsOutboxConfig } from '../outbox-types.js';
 import {
-  chainEvents, deduplicationId, encodeEvent, messageGroupId, splitBatches, type SnsEntry,
+  chainEvents, deduplicationId, encodeEvent, isResetEvent, messageAttributes, messageGroupId, resetEvent, splitBatches, type SnsEntry,
 } from './event-body.js';
 
 /**
@@ -15,6 +15,13 @@ import {
  * dies between publish and proposal makes the next one publish some changes
  * again: delivery is at least once, and consumers drop duplicates by revision
  * (FIFO topics also de-duplicate by MessageDeduplicationId = revision).
+ *
+ * A restore from a backup is announced, not replayed: the imported history is
+ * never published; when the restored revision is above the cursor, one reset
+ * marker (event-body.ts, ResetEvent) is published at the restore's revision,
+ * acked and recorded with published(R) like any change, so the following
+ * changes chain to it. A leader change before published(R) is replicated
+ * makes the successor publish the same marker again (a duplicate by revision).
  *
  * Nothing here is on the write path: the loop runs beside the node, woken by
  * onApplied, so SNS being slow or down never blocks or slows a write; it only
@@ -69,6 +76,8 @@ interface Counters {
   skipped: number;
   proposals: number;
   proposeErrors: number;
+  /** Reset markers acknowledged by SNS (restores announced; re-publications after a leader change count again). */
+  resets: number;
 }
 
 export function createSnsOutbox(config: SnsOutboxOptions): Outbox {
@@ -109,7 +118,7 @@ export function createSnsOutbox(config: SnsOutboxOptions): Outbox {
   let lagRevisions = 0;
   let oldestUnackedMs: number | undefined;
   let lastError = '';
-  const c: Counters = { published: 0, publishCalls: 0, publishErrors: 0, entryFailures: 0, truncated: 0, skipped: 0, proposals: 0, proposeErrors: 0 };
+  const c: Counters = { published: 0, publishCalls: 0, publishErrors: 0, entryFailures: 0, truncated: 0, skipped: 0, proposals: 0, proposeErrors: 0, resets: 0 };
 
   const wake = () => { const w = wakeUp; wakeUp = undefined; w?.(); };
   const log = (level: 'debug' | 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>) => ctx?.log(level, msg, fields);
@@ -165,16 +174,7 @@ export function createSnsOutbox(config: SnsOutboxOptions): Outbox {
       if (!current(gen)) return false;
       const entries: PublishBatchRequestEntry[] = rest.map((e, i) => {
         const ev = e.event;
-        const entry: PublishBatchRequestEntry = {
-          Id: String(i),
-          Message: e.body,
-          MessageAttributes: {
-            key: { DataType: 'String', StringValue: ev.key },
-            op: { DataType: 'String', StringValue: ev.op },
-            revision: { DataType: 'Number', StringValue: String(ev.revision) },
-            kind: { DataType: 'String', StringValue: ev.kind },
-          },
-        };
+        const entry: PublishBatchRequestEntry = { Id: String(i), Message: e.body, MessageAttributes: messageAttributes(ev) };
         if (fifo) {
           entry.MessageGroupId = messageGroupId(ev, o.messageGroup);
           entry.MessageDeduplicationId = deduplicationId(ev);
@@ -201,7 +201,17 @@ export function createSnsOutbox(config: SnsOutboxOptions): Outbox {
       rest = rest.slice(firstFailed);
       if (rest.length === 0) return true;
       const head = rest[0]!;
-      if (senderFault) {
+      if (senderFault && isResetEvent(head.event)) {
+        // Cannot happen for a few hundred bytes of JSON; if SNS refuses it anyway,
+        // the next change still links to the restore's revision, so consumers see
+        // the hole and resync after their gap timeout instead of at once.
+        c.skipped++;
+        log('error', 'SNS rejected the reset marker; skipping it (consumers will resync at the next change)', { revision: head.event.revision, error: lastError });
+        noteAcked([head]);
+        rest = rest.slice(1);
+        continue;
+      }
+      if (senderFault && !isResetEvent(head.event)) {
         // SNS refuses this message itself (not a transient fault): try it without
         // the flag body once, then give up on it so the rest are not held back
         // forever. Consumers see the hole in the revision chain and resync.
@@ -230,6 +240,7 @@ export function createSnsOutbox(config: SnsOutboxOptions): Outbox {
   function noteAcked(entries: SnsEntry[]): void {
     for (const e of entries) {
       c.published++;
+      if (isResetEvent(e.event)) c.resets++;
       if (e.event.part === e.event.parts - 1 && e.event.revision > acked) acked = e.event.revision;
     }
     scheduleProposal();
@@ -245,16 +256,31 @@ export function createSnsOutbox(config: SnsOutboxOptions): Outbox {
     let prev = cursor;
     log('info', 'outbox publishing as leader', { fromRevision: cursor, topicArn: config.topicArn, fifo });
     while (current(gen)) {
+      // Checked before every read, in the same synchronous step as the read:
+      // the node's readChanges never returns the imported history, so a
+      // restore applied between two pages must be seen here first.
+      const restored = cx.restoredRevision?.() ?? 0;
+      if (restored > cursor) {
+        // Changes at or below `restored` were imported from a backup (history,
+        // not live changes: never published), and anything live this leader
+        // had not yet published before the restore was replaced by it. One
+        // marker in the chain says so; the next change links to it.
+        log('info', 'the cluster was restored from a backup; publishing a reset marker instead of its imported history', { publishedRevision: cursor, restoredRevision: restored, prevRevision: prev });
+        const marker = encodeEvent(resetEvent(restored, prev, 'restore'));
+        lagRevisions = restored - acked;
+        if (oldestUnackedMs === undefined) oldestUnackedMs = Date.now();
+        if (!(await publishBatch(gen, [marker]))) return;
+        cursor = restored;
+        prev = restored;
+        continue;
+      }
       const oldest = cx.oldestRetainedRevision();
       if (cursor < oldest - 1) {
-        // Changes after `cursor` are gone (pruned before being published) or
-        // were imported by a restore (history, not live changes: never
-        // published). Continuing from `oldest - 1` and linking the next event
-        // to it (not to `cursor`) makes the hole visible to the relay, which
-        // tells its clients to resync.
-        const restored = (cx.restoredRevision?.() ?? 0) === oldest - 1;
-        if (restored) log('info', 'the cluster was restored from a backup; its imported history is not published, consumers will be told to resync', { publishedRevision: cursor, restoredRevision: oldest - 1 });
-        else log('error', 'changes were pruned before they were published; consumers will be told to resync', { publishedRevision: cursor, oldestRetainedRevision: oldest });
+        // Changes after `cursor` were pruned before being published.
+        // Continuing from `oldest - 1` and linking the next event to it (not
+        // to `cursor`) makes the hole visible to the relay, which tells its
+        // clients to resync.
+        log('error', 'changes were pruned before they were published; consumers will be told to resync', { publishedRevision: cursor, oldestRetainedRevision: oldest });
         prev = oldest - 1;
         cursor = oldest - 1;
       }
