@@ -31,6 +31,16 @@ describe('parseSqsBody', () => {
     expect(() => parseSqsBody(body)).toThrow(re);
   });
 
+  it('accepts a reset marker (no key, no op) and rejects one without its chain or reason', () => {
+    const m = { v: 1, kind: 'reset', reason: 'restore', revision: 40, prevRevision: 12, part: 0, parts: 1, actor: 'flagraft', time: '2026-11-25T20:00:00.000Z' };
+    expect(parseSqsBody(JSON.stringify({ Type: 'Notification', Message: JSON.stringify(m) }))).toEqual(m);
+    expect(() => parseSqsBody(JSON.stringify({ ...m, prevRevision: undefined }))).toThrow(/prevRevision/);
+    expect(() => parseSqsBody(JSON.stringify({ ...m, prevRevision: 40 }))).toThrow(/prevRevision/);
+    expect(() => parseSqsBody(JSON.stringify({ ...m, parts: 2 }))).toThrow(/part/);
+    expect(() => parseSqsBody(JSON.stringify({ ...m, reason: 'Restore <script>' }))).toThrow(/reason/);
+    expect(() => parseSqsBody(JSON.stringify({ ...m, reason: undefined }))).toThrow(MalformedMessageError);
+  });
+
   it('rejects bodies over the size limit', () => {
     expect(() => parseSqsBody('x'.repeat(1024 * 1024 + 1))).toThrow(/larger than/);
   });

@@ -8,6 +8,11 @@
  * `changes` table. With them the relay can put events back into revision
  * order and can prove it has not missed one; events without them are
  * de-duplicated per key only.
+ *
+ * The chain also carries reset markers (`kind: "reset"`, ResetMarker): the
+ * cluster was restored from a backup, so everything a client holds is void.
+ * They are ordered like any chained event and, when released, make the relay
+ * tell every client to resync; they are never sent to clients as changes.
  */
 export interface ChangeEvent {
   v: 1;
@@ -26,6 +31,34 @@ export interface ChangeEvent {
   truncated?: boolean;
 }
 
+/**
+ * A reset marker from the flagraft outbox (CONTRACTS.md "Change events"):
+ * `revision` is the restore's revision, `prevRevision` the last revision
+ * published before it; always one part.
+ */
+export interface ResetMarker {
+  v: 1;
+  kind: 'reset';
+  /** Why: "restore" today. An unknown reason is accepted and handled the same way (clients resync). */
+  reason: string;
+  revision: number;
+  prevRevision: number;
+  part: 0;
+  parts: 1;
+  actor: string;
+  time: string;
+}
+
+/** Anything the relay receives from the queue. */
+export type RelayEvent = ChangeEvent | ResetMarker;
+
+export function isResetMarker(e: RelayEvent): e is ResetMarker {
+  return e.kind === 'reset';
+}
+
+/** Reasons are short machine words (they are forwarded to clients in `resync` messages). */
+const REASON_RE = /^[a-z][a-z0-9-]{0,31}$/;
+
 export class MalformedMessageError extends Error {
   override readonly name = 'MalformedMessageError';
 }
@@ -37,8 +70,8 @@ function isNonNegInt(x: unknown): x is number {
   return typeof x === 'number' && Number.isSafeInteger(x) && x >= 0;
 }
 
-/** Validates a decoded JSON value as a v1 ChangeEvent; throws MalformedMessageError naming the field. */
-export function validateChangeEvent(x: unknown): ChangeEvent {
+/** Validates a decoded JSON value as a v1 ChangeEvent or ResetMarker; throws MalformedMessageError naming the field. */
+export function validateChangeEvent(x: unknown): RelayEvent {
   const bad = (field: string, why: string): never => {
     throw new MalformedMessageError(`change event: ${field} ${why}`);
   };
@@ -46,7 +79,8 @@ export function validateChangeEvent(x: unknown): ChangeEvent {
   const e = x as Record<string, unknown>;
   if (e.v !== 1) bad('v', `must be 1 (got ${JSON.stringify(e.v)})`);
   if (!isNonNegInt(e.revision) || e.revision === 0) bad('revision', 'must be a positive integer');
-  if (e.kind !== 'flag' && e.kind !== 'segment') bad('kind', 'must be "flag" or "segment"');
+  if (e.kind === 'reset') return validateResetMarker(e, bad);
+  if (e.kind !== 'flag' && e.kind !== 'segment') bad('kind', 'must be "flag", "segment" or "reset"');
   if (typeof e.key !== 'string' || e.key.length === 0) bad('key', 'must be a non-empty string');
   if (e.op !== 'put' && e.op !== 'delete') bad('op', 'must be "put" or "delete"');
   if (typeof e.actor !== 'string') bad('actor', 'must be a string');
@@ -60,11 +94,21 @@ export function validateChangeEvent(x: unknown): ChangeEvent {
   return e as unknown as ChangeEvent;
 }
 
+/** A marker must carry the chain (it has no key to de-duplicate by) and a short reason. */
+function validateResetMarker(e: Record<string, unknown>, bad: (field: string, why: string) => never): ResetMarker {
+  if (typeof e.reason !== 'string' || !REASON_RE.test(e.reason)) bad('reason', 'must be a short lower-case word (reset marker)');
+  if (!isNonNegInt(e.prevRevision) || (e.prevRevision as number) >= (e.revision as number)) bad('prevRevision', 'must be an integer below revision (reset marker)');
+  if (e.part !== 0 || e.parts !== 1) bad('part', 'must be 0 of parts 1 (reset marker)');
+  if (typeof e.actor !== 'string') bad('actor', 'must be a string');
+  if (typeof e.time !== 'string') bad('time', 'must be an ISO time string');
+  return e as unknown as ResetMarker;
+}
+
 /**
  * Parses an SQS message body: either an SNS envelope (`Type: "Notification"`,
  * the event JSON in `Message`) or raw message delivery (the event JSON itself).
  */
-export function parseSqsBody(body: string | undefined): ChangeEvent {
+export function parseSqsBody(body: string | undefined): RelayEvent {
   if (body === undefined || body.length === 0) throw new MalformedMessageError('SQS message: empty body');
   if (Buffer.byteLength(body) > MAX_MESSAGE_BODY_BYTES) {
     throw new MalformedMessageError(`SQS message: body larger than ${MAX_MESSAGE_BODY_BYTES} bytes`);

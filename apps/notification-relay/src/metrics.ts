@@ -30,6 +30,7 @@ export function createRelayMetrics(defaultMetrics: boolean) {
     authFailures: new Counter({ name: 'flagraft_relay_auth_failures_total', help: 'WebSocket connections refused for a missing, unknown or under-privileged token', registers: r }),
     resyncsSent: new Counter({ name: 'flagraft_relay_resyncs_sent_total', help: 'Resync instructions sent to clients', labelNames: ['reason'] as const, registers: r }),
     replayedEvents: new Counter({ name: 'flagraft_relay_replayed_events_total', help: 'Events replayed to reconnecting clients from the window', registers: r }),
+    resets: new Counter({ name: 'flagraft_relay_resets_total', help: 'Reset markers released (the cluster was restored from a backup; clients told to resync)', labelNames: ['reason'] as const, registers: r }),
     gaps: new Counter({ name: 'flagraft_relay_gaps_total', help: 'Holes in the revision chain declared after waiting (clients told to resync)', registers: r }),
     pendingEvents: new Gauge({ name: 'flagraft_relay_pending_events', help: 'Events held waiting for a missing predecessor', registers: r }),
     frontierRevision: new Gauge({ name: 'flagraft_relay_frontier_revision', help: 'Last revision fanned out in chain order', registers: r }),

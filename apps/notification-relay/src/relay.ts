@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { SNSClient } from '@aws-sdk/client-sns';
 import { GetQueueAttributesCommand, GetQueueUrlCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { resolveRelayConfig, type RelayConfig, type RelayOptions } from './config.js';
-import type { ChangeEvent } from './event.js';
+import type { ChangeEvent, RelayEvent } from './event.js';
 import { Hub } from './hub.js';
 import { createJsonLogger, type LogFn } from './log.js';
 import { createRelayMetrics, type RelayMetrics } from './metrics.js';
@@ -37,7 +37,7 @@ export function createRelay(options: RelayOptions): Relay {
   const sqs = new SQSClient(clientCfg);
   const sns = new SNSClient(clientCfg);
   const window = new ReplayWindow(cfg.replayWindowEvents);
-  const receivedAt = new WeakMap<ChangeEvent, number>();
+  const receivedAt = new WeakMap<RelayEvent, number>();
   let sequencer: Sequencer;
   const hub = new Hub(cfg, metrics, log, window, () => sequencer.frontierRevision);
   sequencer = new Sequencer(
@@ -65,6 +65,19 @@ export function createRelay(options: RelayOptions): Relay {
       },
       dropped(reason) {
         metrics.duplicatesDropped.inc({ reason });
+      },
+      reset(marker, skipped) {
+        // The cluster was restored from a backup: what every client holds is
+        // void. Tell them now (not at the next change, after gapTimeoutMs);
+        // replay starts again after the restore's revision, which the next
+        // change names as its predecessor.
+        log('info', 'reset marker: telling every client to resync', { reason: marker.reason, revision: marker.revision, prevRevision: marker.prevRevision, skippedEvents: skipped });
+        metrics.resets.inc({ reason: marker.reason });
+        hub.resyncAll(marker.reason, marker.revision);
+        window.reset(marker.revision);
+        metrics.frontierRevision.set(marker.revision);
+        const at = receivedAt.get(marker);
+        if (at !== undefined) metrics.fanoutLatency.observe((Date.now() - at) / 1000);
       },
     },
   );

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { ChangeEvent } from './event.js';
+import type { ChangeEvent, RelayEvent, ResetMarker } from './event.js';
 import { Sequencer, type Delivery, type Gap } from './sequencer.js';
 
 function ev(revision: number, prevRevision: number | undefined, key = 'k', part = 0, parts = 1): ChangeEvent {
@@ -8,19 +8,25 @@ function ev(revision: number, prevRevision: number | undefined, key = 'k', part 
   return e;
 }
 
+function marker(revision: number, prevRevision: number): ResetMarker {
+  return { v: 1, kind: 'reset', reason: 'restore', revision, prevRevision, part: 0, parts: 1, actor: 'flagraft', time: new Date(0).toISOString() };
+}
+
 function harness(opts: Partial<{ maxPendingEvents: number; gapTimeoutMs: number; maxTrackedKeys: number }> = {}) {
   let now = 0;
   const released: ChangeEvent[] = [];
   const gaps: Gap[] = [];
   const drops: string[] = [];
-  const acked: ChangeEvent[] = [];
+  const acked: RelayEvent[] = [];
   const floors: number[] = [];
+  const resets: { revision: number; skipped: number; releasedBefore: number }[] = [];
   const s = new Sequencer(
     { maxPendingEvents: 100, gapTimeoutMs: 1000, maxTrackedKeys: 1000, now: () => now, ...opts },
-    { release: (e) => released.push(...e), gap: (g) => gaps.push(g), dropped: (r) => drops.push(r), established: (f) => floors.push(f) },
+    { release: (e) => released.push(...e), gap: (g) => gaps.push(g), dropped: (r) => drops.push(r), established: (f) => floors.push(f),
+      reset: (m, skipped) => resets.push({ revision: m.revision, skipped, releasedBefore: released.length }) },
   );
-  const d = (e: ChangeEvent): Delivery => ({ event: e, ack: () => acked.push(e) });
-  return { s, d, released, gaps, drops, acked, floors, tick: (ms: number) => { now += ms; } };
+  const d = (e: RelayEvent): Delivery => ({ event: e, ack: () => acked.push(e) });
+  return { s, d, released, gaps, drops, acked, floors, resets, tick: (ms: number) => { now += ms; } };
 }
 
 describe('Sequencer', () => {
@@ -103,5 +109,61 @@ describe('Sequencer', () => {
     // 'a' was forgotten, so its duplicate passes (at least once); 'c' is still known.
     h.s.offer([h.d(ev(1, undefined, 'a')), h.d(ev(3, undefined, 'c'))]);
     expect(h.released.map((e) => e.key)).toEqual(['a', 'b', 'c', 'a']);
+  });
+});
+
+describe('Sequencer: reset markers', () => {
+  it('releases a marker in chain order through reset (not release), then the changes chained to it', () => {
+    const h = harness();
+    h.s.offer([h.d(ev(5, 3))]);
+    // The change after the restore arrives before the marker: held.
+    h.s.offer([h.d(ev(30, 20))]);
+    expect(h.released.map((e) => e.revision)).toEqual([5]);
+    h.s.offer([h.d(marker(20, 5))]);
+    expect(h.resets).toEqual([{ revision: 20, skipped: 0, releasedBefore: 1 }]);
+    expect(h.released.map((e) => e.revision)).toEqual([5, 30]);
+    expect(h.s.frontierRevision).toBe(30);
+    expect(h.acked.map((e) => e.revision).sort((a, b) => a - b)).toEqual([5, 20, 30]);
+    expect(h.gaps).toEqual([]);
+  });
+
+  it('drops duplicate markers (in one batch, held, and after release) and acks every copy', () => {
+    const h = harness();
+    h.s.offer([h.d(ev(5, 3))]);
+    h.s.offer([h.d(marker(20, 5)), h.d(marker(20, 5))]);
+    expect(h.resets.map((r) => r.revision)).toEqual([20]);
+    h.s.offer([h.d(marker(20, 5))]);
+    expect(h.resets.map((r) => r.revision)).toEqual([20]);
+    expect(h.drops).toEqual(['duplicate', 'duplicate']);
+    expect(h.acked.filter((e) => e.revision === 20)).toHaveLength(3);
+    h.s.offer([h.d(ev(21, 20))]);
+    expect(h.released.map((e) => e.revision)).toEqual([5, 21]);
+  });
+
+  it('does not wait behind a hole: the marker is released at once, events held before it are dropped as stale', () => {
+    const h = harness({ gapTimeoutMs: 60_000 });
+    h.s.offer([h.d(ev(5, 3))]);
+    // 6 never arrives; 7 waits for it; then the restore's marker names 7 as its predecessor.
+    h.s.offer([h.d(ev(7, 6, 'x'))]);
+    h.s.offer([h.d(marker(20, 7)), h.d(ev(22, 20, 'y'))]);
+    expect(h.resets).toEqual([{ revision: 20, skipped: 1, releasedBefore: 1 }]);
+    expect(h.released.map((e) => e.revision)).toEqual([5, 22]);
+    expect(h.drops).toEqual(['stale']);
+    expect(h.acked.map((e) => e.revision).sort((a, b) => a - b)).toEqual([5, 7, 20, 22]);
+    expect(h.s.pendingCount).toBe(0);
+    // The missing predecessor turns up late: it is before the restore, so a duplicate.
+    h.s.offer([h.d(ev(6, 5))]);
+    expect(h.released.map((e) => e.revision)).toEqual([5, 22]);
+    h.tick(120_000);
+    h.s.checkGaps();
+    expect(h.gaps).toEqual([]);
+  });
+
+  it('a marker as the very first event starts the chain and is released', () => {
+    const h = harness();
+    h.s.offer([h.d(marker(40, 12))]);
+    expect(h.floors).toEqual([12]);
+    expect(h.resets.map((r) => r.revision)).toEqual([40]);
+    expect(h.s.frontierRevision).toBe(40);
   });
 });

@@ -1,4 +1,4 @@
-import type { ChangeEvent } from './event.js';
+import { isResetMarker, type ChangeEvent, type RelayEvent, type ResetMarker } from './event.js';
 
 /**
  * Puts change events back into revision order and drops duplicates.
@@ -13,6 +13,12 @@ import type { ChangeEvent } from './event.js';
  * missed. Events without chain fields are only de-duplicated per key: an
  * event whose revision is not above the last one released for its key is a
  * duplicate (equal) or stale (lower) and is dropped.
+ *
+ * A reset marker (the cluster was restored from a backup) is chained like a
+ * change and released through `sink.reset` instead of `release`. It does not
+ * wait behind a hole: everything before a restore is void for clients (they
+ * resync on the marker), so a complete marker releases at once, and events
+ * held before it are dropped as stale (their late copies as duplicates).
  */
 
 export interface SequencerOptions {
@@ -27,7 +33,7 @@ export interface SequencerOptions {
 
 /** A received copy of an event, with what to do once it has been fanned out (delete it from SQS). */
 export interface Delivery {
-  event: ChangeEvent;
+  event: RelayEvent;
   ack: () => void;
 }
 
@@ -46,7 +52,13 @@ export interface SequencerSink {
   gap(gap: Gap): void;
   /** Chain start: the first chained events after startup follow `floor`. */
   established(floor: number): void;
-  dropped(reason: 'duplicate' | 'stale', event: ChangeEvent): void;
+  dropped(reason: 'duplicate' | 'stale', event: RelayEvent): void;
+  /**
+   * A reset marker was reached: clients must resync now; events released
+   * before were handed to `release` first. `skipped` = events held before it
+   * that were dropped instead of waiting for a hole to fill.
+   */
+  reset(marker: ResetMarker, skipped: number): void;
 }
 
 interface PendingRevision {
@@ -55,6 +67,8 @@ interface PendingRevision {
   parts: number;
   got: Map<number, Delivery[]>;
   firstSeenMs: number;
+  /** The revision is a reset marker (always one part). */
+  reset: boolean;
 }
 
 export class Sequencer {
@@ -62,6 +76,7 @@ export class Sequencer {
   private readonly pending = new Map<number, PendingRevision>();
   private readonly byPrev = new Map<number, number>();
   private pendingEvents = 0;
+  private pendingResets = 0;
   private readonly keyRevision = new Map<string, number>();
   private readonly now: () => number;
 
@@ -86,10 +101,11 @@ export class Sequencer {
       this.sink.established(floor);
     }
     for (const d of batch) {
-      if (d.event.prevRevision === undefined) this.offerUnchained(d);
+      if (d.event.prevRevision === undefined) this.offerUnchained(d as Delivery & { event: ChangeEvent });
       else this.offerChained(d);
     }
     this.releaseReady();
+    this.jumpToReset();
     if (this.pendingEvents > this.opts.maxPendingEvents) this.declareGap('pending-limit');
   }
 
@@ -107,7 +123,7 @@ export class Sequencer {
     if (this.now() - oldest >= this.opts.gapTimeoutMs) this.declareGap('timeout');
   }
 
-  private offerUnchained(d: Delivery): void {
+  private offerUnchained(d: Delivery & { event: ChangeEvent }): void {
     const k = `${d.event.kind}:${d.event.key}`;
     const last = this.keyRevision.get(k);
     if (last !== undefined && d.event.revision <= last) {
@@ -129,7 +145,8 @@ export class Sequencer {
     }
     let p = this.pending.get(ev.revision);
     if (!p) {
-      p = { revision: ev.revision, prevRevision: ev.prevRevision as number, parts: ev.parts as number, got: new Map(), firstSeenMs: this.now() };
+      p = { revision: ev.revision, prevRevision: ev.prevRevision as number, parts: ev.parts as number, got: new Map(), firstSeenMs: this.now(), reset: isResetMarker(ev) };
+      if (p.reset) this.pendingResets++;
       this.pending.set(ev.revision, p);
       this.byPrev.set(p.prevRevision, p.revision);
     }
@@ -155,14 +172,50 @@ export class Sequencer {
     }
   }
 
-  private releaseRevision(p: PendingRevision): void {
+  /**
+   * A complete reset marker held behind a hole is released now: what is
+   * missing before it is void anyway (clients reload the restored state), so
+   * waiting gapTimeoutMs would only keep clients stale for longer.
+   */
+  private jumpToReset(): void {
+    if (this.pendingResets === 0 || this.frontier === undefined) return;
+    let marker: PendingRevision | undefined;
+    for (const p of this.pending.values()) if (p.reset && (!marker || p.revision > marker.revision)) marker = p;
+    if (!marker) return;
+    let skipped = 0;
+    for (const p of [...this.pending.values()]) {
+      if (p.revision >= marker.revision) continue;
+      this.forget(p);
+      for (const copies of p.got.values()) {
+        skipped++;
+        for (const c of copies) { this.sink.dropped('stale', c.event); c.ack(); }
+      }
+    }
+    this.frontier = marker.prevRevision;
+    this.releaseRevision(marker, skipped);
+    this.releaseReady();
+  }
+
+  private forget(p: PendingRevision): void {
     this.pending.delete(p.revision);
-    this.byPrev.delete(p.prevRevision);
+    if (this.byPrev.get(p.prevRevision) === p.revision) this.byPrev.delete(p.prevRevision);
+    this.pendingEvents -= p.got.size;
+    if (p.reset) this.pendingResets--;
+  }
+
+  private releaseRevision(p: PendingRevision, skipped = 0): void {
+    this.forget(p);
     const parts = [...p.got.entries()].sort((a, b) => a[0] - b[0]);
-    this.pendingEvents -= parts.length;
+    if (p.reset) {
+      this.frontier = p.revision;
+      const copies = parts[0]![1];
+      this.sink.reset(copies[0]!.event as ResetMarker, skipped);
+      for (const c of copies) c.ack();
+      return;
+    }
     const events: ChangeEvent[] = [];
     for (const [, copies] of parts) {
-      const ev = copies[0]!.event;
+      const ev = copies[0]!.event as ChangeEvent;
       const k = `${ev.kind}:${ev.key}`;
       const last = this.keyRevision.get(k);
       if (last !== undefined && ev.revision < last) {

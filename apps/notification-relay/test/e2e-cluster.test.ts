@@ -166,4 +166,31 @@ describe('cluster -> SNS -> SQS -> relay -> WebSocket', () => {
     }
     await leader.restart();
   }, 240_000);
+
+  it('a forced restore reaches WebSocket clients as an immediate resync (not after the gap timeout); changes after it flow without a gap', async () => {
+    const a = ws();
+    await hello(a);
+    const b = await client!.backup();
+    const doc = {
+      format: 'flagraft-backup', v: 1, clusterId: b.clusterId, revision: b.revision, createdAt: b.createdAt,
+      segments: b.segmentsJson.map((j) => JSON.parse(j)), flags: b.flagsJson.map((j) => JSON.parse(j)), changes: b.changesJson.map((j) => JSON.parse(j)),
+    } as Parameters<ClusterClient['restore']>[0];
+    const live = (await client!.putFlag(flag('replaced-by-restore', 1), { actor: 'frank' })).revision;
+    await waitFor(() => revsOf(a).includes(live), 'the write before the restore', 15_000);
+    const gapsBefore = (await relay!.relay.metrics.gaps.get()).values[0]?.value ?? 0;
+    const started = Date.now();
+    const r = await client!.restore(doc, { actor: 'admin', force: true });
+    // The relay waits 20 s for a missing predecessor; the marker must beat that by far.
+    await waitFor(() => a.messages.some((m) => m.type === 'resync'), 'resync after the restore', 5_000);
+    console.log(JSON.stringify({ restoreToResyncMs: Date.now() - started }));
+    expect(a.messages.filter((m) => m.type === 'resync')).toEqual([{ type: 'resync', reason: 'restore', revision: r.revision }]);
+    // Nothing from the imported history reaches the client.
+    expect(revsOf(a).filter((x) => x > live)).toEqual([]);
+    const after = (await client!.putFlag(flag('after-restore', 1), { actor: 'frank' })).revision;
+    await waitFor(() => revsOf(a).includes(after), 'the change after the restore', 15_000);
+    expect(revsOf(a).filter((x) => x > live)).toEqual([after]);
+    expect(a.messages.filter((m) => m.type === 'resync')).toHaveLength(1);
+    expect((await relay!.relay.metrics.gaps.get()).values[0]?.value ?? 0).toBe(gapsBefore);
+    expect(relay!.relay.frontierRevision()).toBe(after);
+  }, 60_000);
 });

@@ -3,7 +3,7 @@ import { SNSClient, PublishBatchCommand, PublishCommand } from '@aws-sdk/client-
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { WebSocket } from 'ws';
 import { createTokenStore, hashToken } from '@flagraft/auth';
-import type { ChangeEvent } from '../src/index.js';
+import type { ChangeEvent, ResetMarker } from '../src/index.js';
 import { createRelay, type Relay, type RelayOptions } from '../src/index.js';
 import { createServer as createTcpServer, connect as tcpConnect, type Server as TcpServer, type Socket } from 'node:net';
 import type { AddressInfo } from 'node:net';
@@ -59,6 +59,28 @@ export async function publish(sns: SNSClient, topicArn: string, events: ChangeEv
     }));
     if ((out.Failed ?? []).length > 0) throw new Error(`publish failed: ${JSON.stringify(out.Failed)}`);
   }
+}
+
+/** A reset marker as the flagraft outbox publishes it after a restore. */
+export function resetMarker(revision: number, prevRevision: number): ResetMarker {
+  return { v: 1, kind: 'reset', reason: 'restore', revision, prevRevision, part: 0, parts: 1, actor: 'flagraft', time: new Date().toISOString() };
+}
+
+/** Publishes markers with the outbox's attributes (no key: kind = op = "reset", reason). */
+export async function publishMarkers(sns: SNSClient, topicArn: string, markers: ResetMarker[]): Promise<void> {
+  const fifo = topicArn.endsWith('.fifo');
+  const out = await sns.send(new PublishBatchCommand({
+    TopicArn: topicArn,
+    PublishBatchRequestEntries: markers.map((m, j) => ({
+      Id: String(j), Message: JSON.stringify(m),
+      MessageAttributes: {
+        kind: { DataType: 'String', StringValue: 'reset' }, op: { DataType: 'String', StringValue: 'reset' },
+        reason: { DataType: 'String', StringValue: m.reason }, revision: { DataType: 'Number', StringValue: String(m.revision) },
+      },
+      ...(fifo ? { MessageGroupId: 'flagraft:reset', MessageDeduplicationId: `${m.revision}.${Math.random()}` } : {}),
+    })),
+  }));
+  if ((out.Failed ?? []).length > 0) throw new Error(`publish failed: ${JSON.stringify(out.Failed)}`);
 }
 
 export async function publishRaw(sns: SNSClient, topicArn: string, message: string): Promise<void> {

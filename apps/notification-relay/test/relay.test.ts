@@ -2,7 +2,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { GetQueueUrlCommand, ReceiveMessageCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
 import { CLOSE_AUTH_TIMEOUT, CLOSE_GOING_AWAY, CLOSE_UNAUTHORIZED } from '../src/index.js';
 import {
-  TOKENS, connect, ev, publish, publishRaw, startEmulator, startRelay, upgradeStatus, waitFor, type RelayFixture, type TestClient,
+  TOKENS, connect, ev, publish, publishMarkers, publishRaw, resetMarker, startEmulator, startRelay, upgradeStatus, waitFor, type RelayFixture, type TestClient,
 } from './helpers.js';
 
 let emu: Awaited<ReturnType<typeof startEmulator>>;
@@ -216,6 +216,63 @@ describe('replay and resync', () => {
     const c = client(`${r.wsUrl}?since=2`);
     await waitFor(() => c.messages.some((m) => m.type === 'resync' || m.type === 'replayed'), 'answer');
     expect(c.messages.some((m) => m.type === 'resync')).toBe(true);
+  });
+});
+
+describe('reset markers (the cluster was restored from a backup)', () => {
+  it('tells every client to resync at once, drops duplicate markers, and releases the following changes without a gap', async () => {
+    // A gap timeout far beyond the test's deadlines: the resync must not come from it.
+    const r = await relay({ gapTimeoutMs: 120_000 });
+    const a = client(r.wsUrl), b = client(`${r.wsUrl}?prefix=other-`);
+    await Promise.all([hello(a), hello(b)]);
+    await publish(emu.sns, r.topicArn, [ev(10, 'k', 8)]);
+    await waitFor(() => a.changes().length === 1, 'first change');
+    const sentAt = Date.now();
+    // The outbox after a restore at 50; a leader change made it publish the marker twice.
+    await publishMarkers(emu.sns, r.topicArn, [resetMarker(50, 10), resetMarker(50, 10)]);
+    await waitFor(() => a.messages.some((m) => m.type === 'resync') && b.messages.some((m) => m.type === 'resync'), 'resync at both clients', 5000);
+    console.log(JSON.stringify({ markerToResyncMs: Date.now() - sentAt }));
+    for (const c of [a, b]) expect(c.messages.filter((m) => m.type === 'resync')).toEqual([{ type: 'resync', reason: 'restore', revision: 50 }]);
+    await waitFor(() => r.relay.frontierRevision() === 50, 'frontier at the restore');
+    // The next change names the restore as its predecessor: released at once, no gap.
+    await publish(emu.sns, r.topicArn, [ev(51, 'k', 50)]);
+    await waitFor(() => a.changes().length === 2, 'change after the restore', 5000);
+    // A third copy of the marker arriving late is a duplicate too (and never a change frame).
+    await publishMarkers(emu.sns, r.topicArn, [resetMarker(50, 10)]);
+    await publish(emu.sns, r.topicArn, [ev(53, 'k', 51)]);
+    await waitFor(() => a.changes().length === 3, 'third change', 5000);
+    expect(a.changes().map((e) => e.revision)).toEqual([10, 51, 53]);
+    expect(a.messages.filter((m) => m.type === 'resync')).toHaveLength(1);
+    expect(a.messages.some((m) => m.type === 'change' && m.event.kind === 'reset')).toBe(false);
+    await waitFor(async () => (await r.relay.metrics.duplicatesDropped.get()).values.reduce((s, v) => s + v.value, 0) === 2, 'two duplicate markers dropped');
+    expect((await r.relay.metrics.gaps.get()).values[0]?.value ?? 0).toBe(0);
+    expect((await r.relay.metrics.resets.get()).values).toMatchObject([{ labels: { reason: 'restore' }, value: 1 }]);
+    expect((await r.relay.metrics.malformed.get()).values[0]?.value ?? 0).toBe(0);
+    // Reconnecting: from before the restore -> resync; from the restore on -> replay.
+    const old = client(`${r.wsUrl}?since=10`);
+    const fresh = client(`${r.wsUrl}?since=50`);
+    await waitFor(() => old.messages.some((m) => m.type === 'resync') && fresh.messages.some((m) => m.type === 'replayed'), 'answers');
+    expect(old.messages.find((m) => m.type === 'resync')).toMatchObject({ reason: 'out-of-window' });
+    expect(fresh.changes().map((e) => e.revision)).toEqual([51, 53]);
+  });
+
+  it('a marker behind a missing predecessor does not wait for the gap timeout', async () => {
+    const r = await relay({ gapTimeoutMs: 120_000 });
+    const a = client(r.wsUrl);
+    await hello(a);
+    await publish(emu.sns, r.topicArn, [ev(10, 'k', 8)]);
+    await waitFor(() => a.changes().length === 1, 'first change');
+    // 12 (prev 11) is held: 11 never comes. Then the restore's marker chains after 12.
+    await publish(emu.sns, r.topicArn, [ev(12, 'k', 11)]);
+    await publishMarkers(emu.sns, r.topicArn, [resetMarker(60, 12)]);
+    await publish(emu.sns, r.topicArn, [ev(61, 'k', 60)]);
+    await waitFor(() => a.messages.some((m) => m.type === 'resync') && a.changes().length === 2, 'resync and the change after it', 5000);
+    const idx = a.messages.findIndex((m) => m.type === 'resync');
+    expect(a.messages[idx]).toEqual({ type: 'resync', reason: 'restore', revision: 60 });
+    expect(a.messages.slice(idx + 1).filter((m) => m.type === 'change').map((m) => m.event.revision)).toEqual([61]);
+    expect(a.changes().map((e) => e.revision)).toEqual([10, 61]);
+    expect((await r.relay.metrics.gaps.get()).values[0]?.value ?? 0).toBe(0);
+    expect(r.relay.frontierRevision()).toBe(61);
   });
 });
 
