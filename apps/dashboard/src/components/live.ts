@@ -16,6 +16,12 @@ export interface LiveStore {
   events: { seq: number; event: ChangeEvent }[];
   /** Bumped when the relay says our view may have gaps: pages reload their data. */
   resync: number;
+  /**
+   * Revision of the last `resync` (0 = none): data loaded after it must be at
+   * least this new. A read answered by a replica that has not applied the
+   * restore yet is older, and the page reloads again (flags list).
+   */
+  resyncRevision: number;
 }
 
 /** Events kept for pages that catch up after a burst. */
@@ -51,9 +57,50 @@ export function applyFrame(live: LiveStore, raw: string): 'event' | 'resync' | '
     return 'event';
   }
   if (msg.type === 'resync') {
-    if (typeof msg.revision === 'number') live.since = Math.max(live.since, msg.revision);
+    if (typeof msg.revision === 'number') {
+      live.since = Math.max(live.since, msg.revision);
+      live.resyncRevision = Math.max(live.resyncRevision, msg.revision);
+    }
     live.resync++;
     return 'resync';
   }
   return 'ignored';
+}
+
+/**
+ * Runs `reload` at most once per `minIntervalMs`, and never drops a request:
+ * one asked for too soon after the last reload is deferred to the end of the
+ * interval (several such requests share that one reload). Dropping it would
+ * leave the page stale until the next resync, which after a restore may never
+ * come (a `resync` with reason `restore` often follows a gap or out-of-window
+ * resync within seconds).
+ */
+export function createReloadThrottle(
+  minIntervalMs: number,
+  reload: () => void,
+  now: () => number = Date.now,
+  timers: { set: (fn: () => void, ms: number) => unknown; clear: (t: unknown) => void } = {
+    set: (fn, ms) => setTimeout(fn, ms),
+    clear: (t) => clearTimeout(t as ReturnType<typeof setTimeout>),
+  },
+): { request(): void; cancel(): void } {
+  let last = -Infinity;
+  let pending: unknown;
+  const run = () => {
+    pending = undefined;
+    last = now();
+    reload();
+  };
+  return {
+    request() {
+      if (pending !== undefined) return;
+      const wait = last + minIntervalMs - now();
+      if (wait <= 0) run();
+      else pending = timers.set(run, wait);
+    },
+    cancel() {
+      if (pending !== undefined) timers.clear(pending);
+      pending = undefined;
+    },
+  };
 }

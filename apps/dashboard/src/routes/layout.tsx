@@ -1,6 +1,6 @@
 import { component$, Slot, useContextProvider, useSignal, useStore, useTask$, useVisibleTask$ } from '@builder.io/qwik';
 import { Link, routeLoader$, useLocation, useNavigate } from '@builder.io/qwik-city';
-import { applyFrame, LiveContext, reconnectDelayMs, type LiveStore } from '~/components/live';
+import { applyFrame, createReloadThrottle, LiveContext, reconnectDelayMs, type LiveStore } from '~/components/live';
 import { sessionView } from '~/server/request';
 
 export const useSessionView = routeLoader$((ev) => sessionView(ev));
@@ -18,7 +18,7 @@ export default component$(() => {
   const session = useSessionView();
   const loc = useLocation();
   const nav = useNavigate();
-  const live = useStore<LiveStore>({ state: 'connecting', since: 0, seq: 0, events: [], resync: 0 });
+  const live = useStore<LiveStore>({ state: 'connecting', since: 0, seq: 0, events: [], resync: 0, resyncRevision: 0 });
   useContextProvider(LiveContext, live);
   // The signed-in user's name; a signal that only changes when the user does,
   // so page navigations (which refresh the loader) keep the same socket.
@@ -37,7 +37,13 @@ export default component$(() => {
     let attempt = 0;
     let timer: ReturnType<typeof setTimeout> | undefined;
     let stopped = false;
-    let lastReload = 0;
+    // The relay cannot prove we missed nothing (a gap, or the cluster was
+    // restored from a backup): reload the page's data through the gateway and
+    // keep this socket (README of the relay). At most once per
+    // RESYNC_RELOAD_MIN_INTERVAL_MS; a resync inside the interval reloads at its end.
+    const reloads = createReloadThrottle(RESYNC_RELOAD_MIN_INTERVAL_MS, () => {
+      if (!stopped) nav(location.pathname + location.search, { forceReload: true });
+    });
     const connect = () => {
       const url = new URL('/live', location.href);
       url.protocol = location.protocol === 'https:' ? 'wss:' : 'ws:';
@@ -50,16 +56,7 @@ export default component$(() => {
       };
       sock.onmessage = (m) => {
         if (typeof m.data !== 'string') return;
-        if (applyFrame(live, m.data) === 'resync') {
-          // The relay cannot prove we missed nothing: reload the page's data
-          // through the gateway and keep this socket (README of the relay).
-          // At most once per RESYNC_RELOAD_MIN_INTERVAL_MS.
-          const now = Date.now();
-          if (now - lastReload >= RESYNC_RELOAD_MIN_INTERVAL_MS) {
-            lastReload = now;
-            nav(location.pathname + location.search, { forceReload: true });
-          }
-        }
+        if (applyFrame(live, m.data) === 'resync') reloads.request();
       };
       sock.onclose = (e) => {
         if (stopped) return;
@@ -74,6 +71,7 @@ export default component$(() => {
     connect();
     cleanup(() => {
       stopped = true;
+      reloads.cancel();
       if (timer) clearTimeout(timer);
       ws?.close(1000);
     });

@@ -1,5 +1,6 @@
 import { component$, useContext, useSignal, useStore, useTask$ } from '@builder.io/qwik';
-import { Link, routeAction$, routeLoader$, useLocation, type DocumentHead } from '@builder.io/qwik-city';
+import { isServer } from '@builder.io/qwik/build';
+import { Link, routeAction$, routeLoader$, useLocation, useNavigate, type DocumentHead } from '@builder.io/qwik-city';
 import { LiveContext } from '~/components/live';
 import { plural, when } from '~/components/format';
 import { pageOf, parseListQuery, queryString, toRow, PAGE_SIZES, type Row } from '~/lib/list';
@@ -25,6 +26,14 @@ export const useFlagList = routeLoader$(async (ev) => {
     return { ok: false as const, query: q, error: problemOf(err).message, canEdit: false };
   }
 });
+
+/**
+ * After a relay `resync` at revision R (a gap, or a restore from a backup), a
+ * list read below R was answered by a replica that has not applied R yet:
+ * reload again, at most this many times, this far apart (ms).
+ */
+const STALE_AFTER_RESYNC_RELOADS = 5;
+const STALE_AFTER_RESYNC_DELAY_MS = 400;
 
 /** Kill switch: PATCH {enabled} with If-Match, so a stale row never overwrites a newer change. */
 export const useToggle = routeAction$(async (data, ev) => {
@@ -59,6 +68,8 @@ export default component$(() => {
   const toggle = useToggle();
   const live = useContext(LiveContext);
   const loc = useLocation();
+  const nav = useNavigate();
+  const staleReloads = useSignal(0);
   // Live and toggled rows, by key; newer than the loader's copy when modRevision is higher.
   const over = useStore<Record<string, RowOverride>>({});
   const unseen = useSignal(0);
@@ -72,6 +83,22 @@ export default component$(() => {
     const v = track(() => list.value);
     if (v.ok && v.revision > live.since) live.since = v.revision;
     unseen.value = 0;
+  });
+
+  // The layout reloads the page on every resync; make sure what came back is
+  // not older than the resync (see STALE_AFTER_RESYNC_RELOADS).
+  useTask$(({ track, cleanup }) => {
+    const v = track(() => list.value);
+    const want = track(() => live.resyncRevision);
+    if (isServer) return;
+    if (!v.ok || v.revision >= want) {
+      staleReloads.value = 0;
+      return;
+    }
+    if (staleReloads.value >= STALE_AFTER_RESYNC_RELOADS) return;
+    staleReloads.value++;
+    const t = setTimeout(() => nav(loc.url.pathname + loc.url.search, { forceReload: true }), STALE_AFTER_RESYNC_DELAY_MS);
+    cleanup(() => clearTimeout(t));
   });
 
   useTask$(({ track }) => {
