@@ -44,12 +44,10 @@ export function readBodyThen(req: IncomingMessage, limitBytes: number, done: (er
   req.on('end', () => {
     if (!failed) done(undefined, rest ? Buffer.concat(rest) : (first ?? EMPTY));
   });
-  req.on('error', (err) => {
-    if (!failed) {
-      failed = true;
-      done(err, EMPTY);
-    }
-  });
+  // No 'error' listener on purpose: a request aborted mid-body then emits no
+  // error at all (Node emits it only to listeners), 'end' never comes and the
+  // response's 'close' records it as 499. A listener would cost every request
+  // and could only answer a client that is gone.
 }
 const EMPTY = Buffer.alloc(0);
 
@@ -150,14 +148,23 @@ export function createRequestRecorder(deps: {
   config: Pick<GatewayConfig, 'accessLog' | 'accessLogEvaluations'>;
 }): RequestRecorder {
   const { metrics, log, config } = deps;
-  const cache = new Map<string, Children>();
+  // route -> method -> status -> children. Route templates and method names are
+  // constant strings, so no key is built per request.
+  const cache = new Map<string, Map<string, Map<number, Children>>>();
+  let cached = 0;
   const childrenFor = (method: string, route: string, status: number): Children => {
-    const id = `${method} ${route} ${status}`;
-    let c = cache.get(id);
+    let byMethod = cache.get(route);
+    let byStatus = byMethod?.get(method);
+    let c = byStatus?.get(status);
     if (!c) {
       const s = String(status);
       c = { count: metrics.httpRequests.child(method, route, s), duration: metrics.httpDuration.child(method, route, s) };
-      if (cache.size < MAX_LABEL_SETS_PER_METRIC) cache.set(id, c);
+      if (cached < MAX_LABEL_SETS_PER_METRIC) {
+        if (!byMethod) cache.set(route, (byMethod = new Map()));
+        if (!byStatus) byMethod.set(method, (byStatus = new Map()));
+        byStatus.set(status, c);
+        cached++;
+      }
     }
     return c;
   };

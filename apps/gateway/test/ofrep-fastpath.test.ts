@@ -3,6 +3,7 @@
 // answer cache, and the token cache with a reloaded tokens file. Against a
 // real 3-node cluster.
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { hashToken, loadTokens } from '@flagraft/auth';
@@ -158,6 +159,24 @@ describe('OFREP metrics and access log', () => {
     expect(await metricValue(stack.url, notFound)).toBe(n0 + 3);
     expect(await metricValue(stack.url, hist)).toBe(h0 + 7);
     expect(await metricValue(stack.url, evals)).toBe(e0 + 7);
+  });
+
+  it('a client that disconnects mid-body is counted as 499 and the gateway keeps serving', async () => {
+    const aborted = /flagraft_gateway_http_requests_total\{method="POST",route="\/ofrep\/v1\/evaluate\/flags\/:key",status="499"\} (\d+)/;
+    const before = await metricValue(stack.url, aborted);
+    const { port } = new URL(stack.url);
+    await new Promise<void>((resolve, reject) => {
+      const s = connect(Number(port), '127.0.0.1', () => {
+        s.write(`POST /ofrep/v1/evaluate/flags/${ruled.key} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${TOKENS.evaluator}\r\nContent-Length: 100\r\n\r\n{"context":`);
+        // Gone before the rest of the body (FIN after the partial request, so the
+        // bytes arrive first): the gateway must not answer, crash or count a 5xx.
+        s.end();
+        resolve();
+      });
+      s.on('error', reject);
+    });
+    await eventually(async () => (await metricValue(stack.url, aborted)) === before + 1, 5_000, '499 counted');
+    expect((await post(stack.url, ruled.key, { body: {} })).status).toBe(200);
   });
 
   it('logs every failed evaluation with its request id and actor; successes only with accessLogEvaluations', async () => {
