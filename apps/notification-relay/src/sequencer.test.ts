@@ -8,8 +8,8 @@ function ev(revision: number, prevRevision: number | undefined, key = 'k', part 
   return e;
 }
 
-function marker(revision: number, prevRevision: number): ResetMarker {
-  return { v: 1, kind: 'reset', reason: 'restore', revision, prevRevision, part: 0, parts: 1, actor: 'flagraft', time: new Date(0).toISOString() };
+function marker(revision: number, prevRevision: number, timeMs = 0): ResetMarker {
+  return { v: 1, kind: 'reset', reason: 'restore', revision, prevRevision, part: 0, parts: 1, actor: 'flagraft', time: new Date(timeMs).toISOString() };
 }
 
 function harness(opts: Partial<{ maxPendingEvents: number; gapTimeoutMs: number; maxTrackedKeys: number }> = {}) {
@@ -165,5 +165,34 @@ describe('Sequencer: reset markers', () => {
     expect(h.floors).toEqual([12]);
     expect(h.resets.map((r) => r.revision)).toEqual([40]);
     expect(h.s.frontierRevision).toBe(40);
+  });
+
+  it('a cluster rebuilt from an older backup (revisions start below the frontier): its marker rewinds the chain', () => {
+    const h = harness();
+    h.s.offer([h.d(ev(505, 500, 'k'))]);
+    h.s.offer([h.d(ev(510, 505, 'k'))]);
+    expect(h.s.frontierRevision).toBe(510);
+    // Every node wiped, a new cluster restored from the backup at 500: marker 500 (prev 0),
+    // stamped after everything the old cluster did; then its own 501, 502 (key k again).
+    h.s.offer([h.d(marker(500, 0, 60_000))]);
+    expect(h.resets).toEqual([{ revision: 500, skipped: 0, releasedBefore: 2 }]);
+    expect(h.s.frontierRevision).toBe(500);
+    h.s.offer([h.d(ev(502, 501, 'k')), h.d(ev(501, 500, 'k'))]);
+    expect(h.released.map((e) => e.revision)).toEqual([505, 510, 501, 502]);
+    // Its copies are duplicates (remembered by revision), even re-published later in time.
+    h.s.offer([h.d(marker(500, 0, 90_000))]);
+    expect(h.resets).toHaveLength(1);
+    expect(h.drops).toEqual(['duplicate']);
+  });
+
+  it('an old marker redelivered after newer events is a duplicate, not a rewind', () => {
+    const h = harness();
+    // This relay instance never saw marker 20 released (e.g. it started after it).
+    h.s.offer([h.d(ev(25, 20, 'k'))]);
+    h.s.offer([h.d({ ...ev(30, 25, 'k'), time: new Date(5000).toISOString() })]);
+    h.s.offer([h.d(marker(20, 5, 1000))]);
+    expect(h.resets).toEqual([]);
+    expect(h.drops).toEqual(['duplicate']);
+    expect(h.s.frontierRevision).toBe(30);
   });
 });

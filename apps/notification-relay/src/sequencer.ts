@@ -19,6 +19,16 @@ import { isResetMarker, type ChangeEvent, type RelayEvent, type ResetMarker } fr
  * wait behind a hole: everything before a restore is void for clients (they
  * resync on the marker), so a complete marker releases at once, and events
  * held before it are dropped as stale (their late copies as duplicates).
+ *
+ * A marker at or below the frontier is normally a copy of one already
+ * released. But a cluster rebuilt from a backup (every node wiped, a new
+ * cluster restored) starts its revisions again at the backup's revision,
+ * which may be below what this relay already released from the old cluster:
+ * every change of the new cluster up to the old frontier would then be
+ * dropped as a "duplicate". So a marker below the frontier that this relay
+ * has not released (by revision) and that is newer in time than everything
+ * released rewinds the chain to it: clients resync, the frontier moves back
+ * to the marker, and per-key memory is cleared.
  */
 
 export interface SequencerOptions {
@@ -30,6 +40,9 @@ export interface SequencerOptions {
   maxTrackedKeys: number;
   now?: () => number;
 }
+
+/** Reset markers remembered by revision to tell a copy from a rewind (count). */
+const REMEMBERED_RESETS = 64;
 
 /** A received copy of an event, with what to do once it has been fanned out (delete it from SQS). */
 export interface Delivery {
@@ -77,6 +90,9 @@ export class Sequencer {
   private readonly byPrev = new Map<number, number>();
   private pendingEvents = 0;
   private pendingResets = 0;
+  private readonly releasedResets = new Set<number>();
+  /** Newest `time` (ms) among released events, for telling a rewinding marker from an old copy. */
+  private newestReleasedMs = -Infinity;
   private readonly keyRevision = new Map<string, number>();
   private readonly now: () => number;
 
@@ -139,6 +155,10 @@ export class Sequencer {
   private offerChained(d: Delivery): void {
     const ev = d.event;
     if (this.frontier !== undefined && ev.revision <= this.frontier) {
+      if (isResetMarker(ev) && this.isRewind(ev)) {
+        this.rewind(d as Delivery & { event: ResetMarker });
+        return;
+      }
       this.sink.dropped('duplicate', ev);
       d.ack();
       return;
@@ -196,6 +216,41 @@ export class Sequencer {
     this.releaseReady();
   }
 
+  /** See the class comment: an unknown marker, newer than everything released, at or below the frontier. */
+  private isRewind(m: ResetMarker): boolean {
+    if (this.releasedResets.has(m.revision)) return false;
+    const t = Date.parse(m.time);
+    return Number.isFinite(t) && t > this.newestReleasedMs;
+  }
+
+  private rewind(d: Delivery & { event: ResetMarker }): void {
+    const m = d.event;
+    let skipped = 0;
+    // Held events at or below the marker belong to the old revision line.
+    for (const p of [...this.pending.values()]) {
+      if (p.revision > m.revision) continue;
+      this.forget(p);
+      for (const copies of p.got.values()) {
+        skipped++;
+        for (const c of copies) { this.sink.dropped('stale', c.event); c.ack(); }
+      }
+    }
+    this.keyRevision.clear();
+    this.frontier = m.revision;
+    this.noteReleased(m);
+    this.sink.reset(m, skipped);
+    d.ack();
+    this.releaseReady();
+  }
+
+  private noteReleased(ev: RelayEvent): void {
+    const t = Date.parse(ev.time);
+    if (Number.isFinite(t) && t > this.newestReleasedMs) this.newestReleasedMs = t;
+    if (!isResetMarker(ev)) return;
+    this.releasedResets.add(ev.revision);
+    if (this.releasedResets.size > REMEMBERED_RESETS) this.releasedResets.delete(this.releasedResets.values().next().value as number);
+  }
+
   private forget(p: PendingRevision): void {
     this.pending.delete(p.revision);
     if (this.byPrev.get(p.prevRevision) === p.revision) this.byPrev.delete(p.prevRevision);
@@ -209,6 +264,7 @@ export class Sequencer {
     if (p.reset) {
       this.frontier = p.revision;
       const copies = parts[0]![1];
+      this.noteReleased(copies[0]!.event);
       this.sink.reset(copies[0]!.event as ResetMarker, skipped);
       for (const c of copies) c.ack();
       return;
@@ -224,6 +280,7 @@ export class Sequencer {
         continue;
       }
       this.rememberKey(k, ev.revision);
+      this.noteReleased(ev);
       events.push(ev);
     }
     this.frontier = p.revision;

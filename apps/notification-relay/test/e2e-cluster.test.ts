@@ -193,4 +193,35 @@ describe('cluster -> SNS -> SQS -> relay -> WebSocket', () => {
     expect((await relay!.relay.metrics.gaps.get()).values[0]?.value ?? 0).toBe(gapsBefore);
     expect(relay!.relay.frontierRevision()).toBe(after);
   }, 60_000);
+
+  it('disaster recovery: a new cluster restored from an older backup rewinds the relay; clients resync and get its changes', async () => {
+    const a = ws();
+    await hello(a);
+    const b = await client!.backup();
+    const doc = {
+      format: 'flagraft-backup', v: 1, clusterId: b.clusterId, revision: b.revision, createdAt: b.createdAt,
+      segments: b.segmentsJson.map((j) => JSON.parse(j)), flags: b.flagsJson.map((j) => JSON.parse(j)), changes: b.changesJson.map((j) => JSON.parse(j)),
+    } as Parameters<ClusterClient['restore']>[0];
+    // The old cluster goes on after the backup; the relay releases all of it.
+    const lost: number[] = [];
+    for (let i = 0; i < 10; i++) lost.push((await client!.putFlag(flag('after-backup', i), { actor: 'gina' })).revision);
+    await waitFor(() => relay!.relay.frontierRevision() === lost[9], 'relay at the old cluster\'s last revision', 15_000);
+    // The old cluster is lost; a new one (same topic) is restored from the backup.
+    client!.close();
+    await cluster!.stop();
+    cluster = await startLocalCluster({
+      size: 3,
+      env: { FLAGRAFT_SNS_TOPIC_ARN: relay!.topicArn, FLAGRAFT_SNS_ENDPOINT: `http://127.0.0.1:${proxy.port}`, FLAGRAFT_SNS_REGION: 'us-east-1' },
+    });
+    client = createClusterClient({ endpoints: cluster.endpoints, clusterId: cluster.clusterId, retryDeadlineMs: 30_000 });
+    const r = await client.restore(doc, { actor: 'admin' });
+    expect(r.revision).toBe(b.revision); // below what the relay already released
+    await waitFor(() => a.messages.some((m) => m.type === 'resync'), 'resync from the new cluster\'s marker', 10_000);
+    expect(a.messages.filter((m) => m.type === 'resync')).toEqual([{ type: 'resync', reason: 'restore', revision: b.revision }]);
+    // Its own changes reuse revisions the relay released from the old cluster: delivered anyway.
+    const fresh = (await client.putFlag(flag('after-recovery', 1), { actor: 'gina' })).revision;
+    expect(fresh).toBeLessThanOrEqual(lost[9]!);
+    await waitFor(() => a.changes().some((e) => e.key === 'after-recovery'), 'the new cluster\'s change', 15_000);
+    expect(a.changes().find((e) => e.key === 'after-recovery')!.revision).toBe(fresh);
+  }, 120_000);
 });
