@@ -46,6 +46,14 @@ function ws(since?: number): TestClient {
   return c;
 }
 const hello = (c: TestClient) => waitFor(() => c.messages.some((m) => m.type === 'hello'), 'hello');
+/** The cluster's backup as the document restore() takes (what the gateway's backup endpoint returns). */
+async function backupDocument(c: ClusterClient): Promise<Parameters<ClusterClient['restore']>[0]> {
+  const b = await c.backup();
+  return {
+    format: 'flagraft-backup', v: 1, clusterId: b.clusterId, revision: b.revision, createdAt: b.createdAt,
+    segments: b.segmentsJson.map((j) => JSON.parse(j)), flags: b.flagsJson.map((j) => JSON.parse(j)), changes: b.changesJson.map((j) => JSON.parse(j)),
+  };
+}
 const revsOf = (c: TestClient, pred: (e: ChangeEvent) => boolean = () => true) => c.changes().filter(pred).map((e) => e.revision);
 
 describe('cluster -> SNS -> SQS -> relay -> WebSocket', () => {
@@ -170,11 +178,8 @@ describe('cluster -> SNS -> SQS -> relay -> WebSocket', () => {
   it('a forced restore reaches WebSocket clients as an immediate resync (not after the gap timeout); changes after it flow without a gap', async () => {
     const a = ws();
     await hello(a);
-    const b = await client!.backup();
-    const doc = {
-      format: 'flagraft-backup', v: 1, clusterId: b.clusterId, revision: b.revision, createdAt: b.createdAt,
-      segments: b.segmentsJson.map((j) => JSON.parse(j)), flags: b.flagsJson.map((j) => JSON.parse(j)), changes: b.changesJson.map((j) => JSON.parse(j)),
-    } as Parameters<ClusterClient['restore']>[0];
+    const doc = await backupDocument(client!);
+    const b = { revision: doc.revision };
     const live = (await client!.putFlag(flag('replaced-by-restore', 1), { actor: 'frank' })).revision;
     await waitFor(() => revsOf(a).includes(live), 'the write before the restore', 15_000);
     const gapsBefore = (await relay!.relay.metrics.gaps.get()).values[0]?.value ?? 0;
@@ -197,11 +202,8 @@ describe('cluster -> SNS -> SQS -> relay -> WebSocket', () => {
   it('disaster recovery: a new cluster restored from an older backup rewinds the relay; clients resync and get its changes', async () => {
     const a = ws();
     await hello(a);
-    const b = await client!.backup();
-    const doc = {
-      format: 'flagraft-backup', v: 1, clusterId: b.clusterId, revision: b.revision, createdAt: b.createdAt,
-      segments: b.segmentsJson.map((j) => JSON.parse(j)), flags: b.flagsJson.map((j) => JSON.parse(j)), changes: b.changesJson.map((j) => JSON.parse(j)),
-    } as Parameters<ClusterClient['restore']>[0];
+    const doc = await backupDocument(client!);
+    const b = { revision: doc.revision };
     // The old cluster goes on after the backup; the relay releases all of it.
     const lost: number[] = [];
     for (let i = 0; i < 10; i++) lost.push((await client!.putFlag(flag('after-backup', i), { actor: 'gina' })).revision);
