@@ -2,22 +2,10 @@
 // owned by the notifications work). The node defines and drives it; the outbox only
 // reads changes and proposes `published(R)` through Raft. See docs/CONTRACTS.md.
 
-/** A change as it travels on Watch, SSE, SNS and WebSocket (JSON). */
-export interface ChangeEvent {
-  v: 1;
-  /** Raft log index of the entry that made the change (plus the restore offset after a restore, see restore-state.ts). */
-  revision: number;
-  kind: 'flag' | 'segment';
-  key: string;
-  op: 'put' | 'delete';
-  /** StoredFlag after the change (kind 'flag'); null on delete. */
-  flag?: unknown | null;
-  /** StoredSegment after the change (kind 'segment'); null on delete. */
-  segment?: unknown | null;
-  actor: string;
-  /** ISO 8601 time stamped by the proposing node. */
-  time: string;
-}
+import type { ChangeEvent } from '@flagraft/flag-model';
+
+/** A change as it travels on Watch, SSE, SNS and WebSocket (JSON): defined in @flagraft/flag-model (src/events.ts). */
+export type { ChangeEvent };
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 

@@ -383,15 +383,41 @@ function rowToChange(r: ChangeRow): Change {
   };
 }
 
+/**
+ * The event of a change apply produced. Change does not tie `after` to
+ * `kind`, so the item is narrowed here; apply never makes a put without its
+ * item (nor a flag put with a segment), so the throw marks a bug, not input.
+ */
 export function changeToEvent(c: Change): ChangeEvent {
-  const ev: ChangeEvent = { v: 1, revision: c.revision, kind: c.kind, key: c.key, op: c.op, actor: c.actor, time: new Date(c.time).toISOString() };
-  if (c.kind === 'flag') ev.flag = c.after; else ev.segment = c.after;
-  return ev;
+  const { revision, key, actor } = c;
+  const time = new Date(c.time).toISOString();
+  const after = c.after;
+  if (c.kind === 'flag') {
+    if (c.op === 'delete') return { v: 1, revision, kind: 'flag', key, op: 'delete', actor, time, flag: null };
+    if (after && isStoredFlag(after)) return { v: 1, revision, kind: 'flag', key, op: 'put', actor, time, flag: after };
+  } else {
+    if (c.op === 'delete') return { v: 1, revision, kind: 'segment', key, op: 'delete', actor, time, segment: null };
+    if (after && !isStoredFlag(after)) return { v: 1, revision, kind: 'segment', key, op: 'put', actor, time, segment: after };
+  }
+  throw new Error(`change at revision ${revision} (${c.kind} ${key}): a put without the stored ${c.kind} after it`);
 }
 
+function isStoredFlag(x: StoredFlag | StoredSegment): x is StoredFlag {
+  return 'flag' in x;
+}
+
+/**
+ * A changes row as an event. `after` is the JSON of the stored item the row
+ * was written with: a StoredFlag for a flag put, a StoredSegment for a
+ * segment put, null on a delete (apply, and the validation of restored
+ * history in flag-model's changeIssues, guarantee it), so it is not checked
+ * again on every Watch page. Keys in the order consumers have always seen.
+ */
 function rowToEvent(r: ChangeRow): ChangeEvent {
-  const ev: ChangeEvent = { v: 1, revision: r.revision, kind: r.kind, key: r.key, op: r.op, actor: r.actor, time: new Date(r.time).toISOString() };
+  const { revision, key, op, actor } = r;
+  const time = new Date(r.time).toISOString();
   const after = r.after ? JSON.parse(r.after) : null;
-  if (r.kind === 'flag') ev.flag = after; else ev.segment = after;
-  return ev;
+  return r.kind === 'flag'
+    ? { v: 1, revision, kind: 'flag', key, op, actor, time, flag: after }
+    : { v: 1, revision, kind: 'segment', key, op, actor, time, segment: after };
 }

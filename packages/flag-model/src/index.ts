@@ -28,3 +28,7 @@ export {
 export type {
   RestoreKind, RestoreCounts, RestoreSource, RestoreCommand, RestoreSession, RestoreTarget, StagedRow, RestoreErrorCode, RestoreError, RestoreStep,
 } from './restore.js';
+export type {
+  EventHeader, FlagPutEvent, FlagDeleteEvent, SegmentPutEvent, SegmentDeleteEvent, FlagChangeEvent, SegmentChangeEvent, ChangeEvent,
+  ChainFields, TruncatedChangeEvent, PublishedChangeEvent, ResetReason, ResetEvent, ChainEvent, Unchained, ReceivedChangeEvent,
+} from './events.js';

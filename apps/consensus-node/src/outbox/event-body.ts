@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { ChangeEvent } from '../outbox-types.js';
+import type { ChainEvent, ChangeEvent, PublishedChangeEvent, ResetEvent, ResetReason, TruncatedChangeEvent } from '@flagraft/flag-model';
 
 /**
  * How a change becomes an SNS message. The body is the versioned ChangeEvent
@@ -15,42 +15,17 @@ import type { ChangeEvent } from '../outbox-types.js';
  * history is never published), at the restore's revision, so the next
  * change links to it and consumers learn of the restore at once instead of
  * at the next write.
+ *
+ * The event types themselves are @flagraft/flag-model's (src/events.ts);
+ * the names below are this package's for them.
  */
-export interface PublishedEvent extends ChangeEvent {
-  part: number;
-  parts: number;
-  prevRevision: number;
-  /** The flag/segment was left out because the message would exceed SNS's size limit; reload through the gateway. */
-  truncated?: true;
-}
+export type { ResetEvent, ResetReason };
 
-/** Why a reset marker was published. Consumers must treat an unknown reason like a known one (reload). */
-export type ResetReason = 'restore';
-
-/**
- * The reset marker (docs/CONTRACTS.md "Change events"): no key, no op, no
- * flag; `revision` is the restore's revision (its restoreCommit entry) and
- * `prevRevision` the last revision published before it. Deterministic apart
- * from `time`, so a new leader re-publishing it after a leader change sends
- * the same marker again (FIFO dedup id = revision; consumers drop it as a
- * duplicate by revision).
- */
-export interface ResetEvent {
-  v: 1;
-  kind: 'reset';
-  reason: ResetReason;
-  revision: number;
-  prevRevision: number;
-  part: 0;
-  parts: 1;
-  /** Who caused it: the restore's own actor is not known to the outbox, so always RESET_ACTOR. */
-  actor: string;
-  /** ISO 8601 time the outbox published the marker. */
-  time: string;
-}
+/** A change as published: chained, whole or (`truncated: true`) without its flag/segment. */
+export type PublishedEvent = PublishedChangeEvent;
 
 /** Anything the outbox publishes in the revision chain. */
-export type OutboxEvent = PublishedEvent | ResetEvent;
+export type OutboxEvent = ChainEvent;
 
 /** The actor of reset markers (the system, not a user). */
 export const RESET_ACTOR = 'flagraft';
@@ -94,14 +69,19 @@ export interface SnsEntry {
   bytes: number;
 }
 
+/** The event without its flag/segment, marked `truncated` (consumers reload the item through the gateway). */
+export function truncateEvent(ev: PublishedEvent): TruncatedChangeEvent {
+  const { flag: _f, segment: _s, ...rest } = ev;
+  return { ...rest, truncated: true };
+}
+
 /** Serialises an event; a body over MAX_EVENT_BODY_BYTES is replaced by its truncated form. */
 export function encodeEvent(ev: OutboxEvent): SnsEntry {
   let body = JSON.stringify(ev);
   let bytes = Buffer.byteLength(body);
   // A marker is a few hundred bytes: never near the limit.
   if (bytes > MAX_EVENT_BODY_BYTES && !isResetEvent(ev)) {
-    const { flag: _f, segment: _s, ...rest } = ev;
-    const t: PublishedEvent = { ...rest, truncated: true };
+    const t = truncateEvent(ev);
     body = JSON.stringify(t);
     bytes = Buffer.byteLength(body);
     return { event: t, body, bytes };

@@ -8,6 +8,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startFauxqs, type FauxqsServer } from 'fauxqs';
 import { CreateTopicCommand, SNSClient, SubscribeCommand } from '@aws-sdk/client-sns';
 import { CreateQueueCommand, DeleteMessageBatchCommand, GetQueueAttributesCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import type { FlagDefinition, StoredFlag } from '@flagraft/flag-model';
 import type { ChangeEvent, OutboxContext, Outbox } from '../outbox-types.js';
 import { createSnsOutbox, OutboxConfigError } from './index.js';
 
@@ -61,6 +62,14 @@ async function topicWithQueue(fifo = false) {
   return { topicArn, got, drain };
 }
 
+/** A boolean flag as the node stores it after a put at `revision` (`extra` overrides definition fields). */
+function storedFlag(key: string, revision: number, actor: string, extra: Partial<FlagDefinition> = {}): StoredFlag {
+  return {
+    flag: { key, type: 'boolean', variants: { on: true, off: false }, defaultVariant: 'off', enabled: true, rules: [], ...extra },
+    createRevision: revision, modRevision: revision, version: 1, updatedAt: 0, updatedBy: actor,
+  };
+}
+
 class FakeNode implements OutboxContext {
   nodeId = 1;
   leader = true;
@@ -96,10 +105,10 @@ class FakeNode implements OutboxContext {
   log(level: string, msg: string, fields?: Record<string, unknown>) { this.logs.push({ level, msg, fields }); }
 
   /** A committed write: `keys.length` changes at one new revision (an atomic batch when > 1). */
-  write(keys: string[], flagExtra: Record<string, unknown> = {}): number {
+  write(keys: string[], flagExtra: Partial<FlagDefinition> = {}): number {
     this.rev += 1 + (this.rev % 3 === 0 ? 1 : 0); // revisions have holes, like a Raft log with no-ops
     for (const key of keys) {
-      this.changes.push({ v: 1, revision: this.rev, kind: 'flag', key, op: 'put', flag: { flag: { key, ...flagExtra }, modRevision: this.rev }, actor: 'alice', time: new Date().toISOString() });
+      this.changes.push({ v: 1, revision: this.rev, kind: 'flag', key, op: 'put', flag: storedFlag(key, this.rev, 'alice', flagExtra), actor: 'alice', time: new Date().toISOString() });
     }
     for (const cb of this.appliedCbs) cb(this.rev);
     return this.rev;
@@ -112,7 +121,7 @@ class FakeNode implements OutboxContext {
   restoreBackup(n: number): number {
     const restoreRevision = this.rev + n + 10;
     for (let i = 1; i <= n; i++) {
-      this.changes.push({ v: 1, revision: this.rev + i, kind: 'flag', key: `old-${i}`, op: 'put', flag: null, actor: 'imported', time: new Date(0).toISOString() });
+      this.changes.push({ v: 1, revision: this.rev + i, kind: 'flag', key: `old-${i}`, op: 'put', flag: storedFlag(`old-${i}`, this.rev + i, 'imported'), actor: 'imported', time: new Date(0).toISOString() });
     }
     this.rev = restoreRevision;
     this.restored = restoreRevision;

@@ -1,7 +1,7 @@
 import { PublishBatchCommand, SNSClient, type PublishBatchRequestEntry } from '@aws-sdk/client-sns';
 import type { Outbox, OutboxContext, SnsOutboxConfig } from '../outbox-types.js';
 import {
-  chainEvents, deduplicationId, encodeEvent, isResetEvent, messageAttributes, messageGroupId, resetEvent, splitBatches, type SnsEntry,
+  chainEvents, deduplicationId, encodeEvent, isResetEvent, messageAttributes, messageGroupId, resetEvent, splitBatches, truncateEvent, type SnsEntry,
 } from './event-body.js';
 
 /**
@@ -217,8 +217,7 @@ export function createSnsOutbox(config: SnsOutboxOptions): Outbox {
         // forever. Consumers see the hole in the revision chain and resync.
         if (!truncatedOnce.has(`${head.event.revision}.${head.event.part}`) && !head.event.truncated) {
           truncatedOnce.add(`${head.event.revision}.${head.event.part}`);
-          const { flag: _f, segment: _s, ...slim } = head.event;
-          rest = [encodeEvent({ ...slim, truncated: true } as typeof head.event), ...rest.slice(1)];
+          rest = [encodeEvent(truncateEvent(head.event)), ...rest.slice(1)];
           c.truncated++;
           log('error', 'SNS rejected a change event; retrying it without the flag body', { revision: head.event.revision, key: head.event.key, error: lastError });
           continue;
