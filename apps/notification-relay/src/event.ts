@@ -14,40 +14,26 @@
  * They are ordered like any chained event and, when released, make the relay
  * tell every client to resync; they are never sent to clients as changes.
  */
-export interface ChangeEvent {
-  v: 1;
-  revision: number;
-  kind: 'flag' | 'segment';
-  key: string;
-  op: 'put' | 'delete';
-  flag?: unknown;
-  segment?: unknown;
-  actor: string;
-  time: string;
-  part?: number;
-  parts?: number;
-  prevRevision?: number;
-  /** Set when the event body was too large for SNS and `flag`/`segment` were left out: reload via the gateway. */
-  truncated?: boolean;
-}
+import type { ReceivedChangeEvent, ResetEvent } from '@flagraft/flag-model';
 
 /**
- * A reset marker from the flagraft outbox (CONTRACTS.md "Change events"):
- * `revision` is the restore's revision, `prevRevision` the last revision
- * published before it; always one part.
+ * A change as the relay receives it and sends it to clients: chained by the
+ * outbox (possibly `truncated`: the body was too large for SNS and
+ * `flag`/`segment` were left out, reload via the gateway) or unchained.
+ * The type is @flagraft/flag-model's ReceivedChangeEvent. The relay checks
+ * the envelope fields below, never the flag/segment payload: it only
+ * forwards it.
  */
-export interface ResetMarker {
-  v: 1;
-  kind: 'reset';
-  /** Why: "restore" today. An unknown reason is accepted and handled the same way (clients resync). */
-  reason: string;
-  revision: number;
-  prevRevision: number;
-  part: 0;
-  parts: 1;
-  actor: string;
-  time: string;
-}
+export type ChangeEvent = ReceivedChangeEvent;
+
+/**
+ * A reset marker from the flagraft outbox (@flagraft/flag-model's
+ * ResetEvent): `revision` is the restore's revision, `prevRevision` the last
+ * revision published before it; always one part. Its reason is any short
+ * word ("restore" today): an unknown one is handled the same way (clients
+ * resync).
+ */
+export type ResetMarker = ResetEvent<string>;
 
 /** Anything the relay receives from the queue. */
 export type RelayEvent = ChangeEvent | ResetMarker;

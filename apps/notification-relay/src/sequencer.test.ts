@@ -3,7 +3,7 @@ import type { ChangeEvent, RelayEvent, ResetMarker } from './event.js';
 import { Sequencer, type Delivery, type Gap } from './sequencer.js';
 
 function ev(revision: number, prevRevision: number | undefined, key = 'k', part = 0, parts = 1): ChangeEvent {
-  const e: ChangeEvent = { v: 1, revision, kind: 'flag', key, op: 'put', flag: null, actor: 'a', time: new Date(0).toISOString() };
+  const e: ChangeEvent = { v: 1, revision, kind: 'flag', key, op: 'delete', flag: null, actor: 'a', time: new Date(0).toISOString() };
   if (prevRevision !== undefined) Object.assign(e, { prevRevision, part, parts });
   return e;
 }

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { ChangeEvent } from './event.js';
 import { ReplayWindow } from './window.js';
 
-const ev = (revision: number): ChangeEvent => ({ v: 1, revision, kind: 'flag', key: 'k', op: 'put', actor: 'a', time: '' });
+const ev = (revision: number): ChangeEvent => ({ v: 1, revision, kind: 'flag', key: 'k', op: 'delete', flag: null, actor: 'a', time: '' });
 
 describe('ReplayWindow', () => {
   it('cannot replay before coverage starts', () => {

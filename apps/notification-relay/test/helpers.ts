@@ -31,13 +31,21 @@ export async function startEmulator(): Promise<{ server: FauxqsServer; endpoint:
 let uniq = 0;
 export const uniqueName = (p: string) => `${p}-${process.pid}-${Date.now().toString(36)}-${uniq++}`;
 
-/** A chained event as the flagraft outbox would publish it. */
-export function ev(revision: number, key: string, prevRevision?: number, extra: Partial<ChangeEvent> = {}): ChangeEvent {
-  const e: ChangeEvent = {
-    v: 1, revision, kind: 'flag', key, op: 'put',
-    flag: { flag: { key, type: 'boolean', variants: { on: true, off: false }, defaultVariant: 'on', enabled: true, rules: [] }, modRevision: revision },
-    actor: 'test', time: new Date().toISOString(), ...extra,
-  };
+/**
+ * A put event as the flagraft outbox would publish it (chained when
+ * `prevRevision` is given): a boolean flag, or with `kind: 'segment'` an
+ * empty segment named `key`; `description` pads the flag's definition.
+ */
+export function ev(revision: number, key: string, prevRevision?: number, opts: { kind?: 'flag' | 'segment'; description?: string } = {}): ChangeEvent {
+  const time = new Date().toISOString();
+  const meta = { createRevision: revision, modRevision: revision, version: 1, updatedAt: 0, updatedBy: 'test' };
+  const e: ChangeEvent = opts.kind === 'segment'
+    ? { v: 1, revision, kind: 'segment', key, op: 'put', segment: { segment: { name: key, conditions: [] }, ...meta }, actor: 'test', time }
+    : {
+      v: 1, revision, kind: 'flag', key, op: 'put',
+      flag: { flag: { key, type: 'boolean', variants: { on: true, off: false }, defaultVariant: 'on', enabled: true, rules: [], description: opts.description }, ...meta },
+      actor: 'test', time,
+    };
   if (prevRevision !== undefined) Object.assign(e, { prevRevision, part: 0, parts: 1 });
   return e;
 }

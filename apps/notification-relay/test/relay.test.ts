@@ -150,7 +150,7 @@ describe('replay and resync', () => {
     const a = client(r.wsUrl);
     await hello(a);
     const big = 'y'.repeat(10_000);
-    await publish(emu.sns, r.topicArn, Array.from({ length: 10 }, (_, i) => ev(i + 2, `big-${i}`, i + 1, { flag: { description: big } })));
+    await publish(emu.sns, r.topicArn, Array.from({ length: 10 }, (_, i) => ev(i + 2, `big-${i}`, i + 1, { description: big })));
     await waitFor(() => a.changes().length === 10, 'all live');
     const small = client(`${r.wsUrl}?since=9`);
     await waitFor(() => small.messages.some((m) => m.type === 'replayed'), 'small replay');
@@ -310,7 +310,7 @@ describe('poison messages and slow clients', () => {
     (slow.ws as any)._socket.pause();
     const big = 'x'.repeat(20_000);
     const N = 300;
-    const events = Array.from({ length: N }, (_, i) => ev(i + 2, `big-${i % 10}`, i + 1, { flag: { description: big } }));
+    const events = Array.from({ length: N }, (_, i) => ev(i + 2, `big-${i % 10}`, i + 1, { description: big }));
     await publish(emu.sns, r.topicArn, events);
     await waitFor(() => fast.changes().length === N, 'fast client got everything', 30_000);
     expect(fast.changes().map((e) => e.revision)).toEqual(events.map((e) => e.revision));
