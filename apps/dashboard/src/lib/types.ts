@@ -4,20 +4,14 @@ export type {
   JsonPrimitive, JsonValue, FlagType, ConditionScalar, Condition, RolloutWeight, Rollout, Rule,
   FlagDefinition, SegmentDefinition, StoredFlag, StoredSegment, ValidationIssue,
 } from '@flagraft/flag-model';
-import type { StoredFlag, StoredSegment } from '@flagraft/flag-model';
+import type { ReceivedChangeEvent } from '@flagraft/flag-model';
 
-/** A change event as the relay sends it (docs/CONTRACTS.md "Change events"). */
-export interface ChangeEvent {
-  v: 1;
-  revision: number;
-  kind: 'flag' | 'segment';
-  key: string;
-  op: 'put' | 'delete';
-  flag?: StoredFlag | null;
-  segment?: StoredSegment | null;
-  actor: string;
-  time: string;
-}
+/**
+ * A change event as the relay sends it (docs/CONTRACTS.md "Change events"):
+ * flag-model's ReceivedChangeEvent, chained or not, and possibly `truncated`
+ * (no `flag`/`segment`: the item must be re-read from the gateway).
+ */
+export type ChangeEvent = ReceivedChangeEvent;
 
 /** Operators offered by the editor, with how their value is entered. */
 export const CONDITION_OPS: { op: string; label: string; value: 'none' | 'list' | 'number' | 'text' }[] = [
