@@ -251,6 +251,24 @@ describe('dashboard in Chromium against the real stack', () => {
     expect(overflow).toBeLessThanOrEqual(0);
   });
 
+  it('a change too large for one SNS message (a truncated event) makes the open list re-read the flag', async () => {
+    const big = `big-${Date.now().toString(36)}`;
+    // 63 variants of 4,096 characters: the flag stays under flag-model's
+    // 256 KiB, its change event does not fit SNS's 256 KiB with the envelope,
+    // so the outbox publishes it truncated (no flag body).
+    const variants: Record<string, string> = {};
+    for (let i = 0; i < 63; i++) variants[`v${String(i).padStart(2, '0')}`] = String(i % 10).repeat(4096);
+    const def = { key: big, type: 'string', variants, defaultVariant: 'v00', enabled: true, rules: [], description: 'd'.repeat(2048) };
+    expect((await stack.api('PUT', `/api/v1/flags/${big}`, def)).status).toBeLessThan(300);
+    await eddie.goto(`${stack.dashboardUrl}/flags?q=${big}`);
+    await live(eddie);
+    await expect(eddie.getByTestId(`toggle-${big}`).getAttribute('aria-checked')).resolves.toBe('true');
+    expect((await stack.api('PATCH', `/api/v1/flags/${big}`, { enabled: false })).status).toBe(200);
+    // Not taken for a delete: the row stays and shows the new state.
+    await eddie.waitForFunction((key) => document.querySelector(`[data-testid="toggle-${key}"]`)?.getAttribute('aria-checked') === 'false', big, { timeout: 20_000 });
+    await expect(eddie.locator(`tr[data-key="${big}"]`).count()).resolves.toBe(1);
+  });
+
   it('a forced restore from a backup makes an open flag list reload by itself, with nothing written after it', async () => {
     const backup = await stack.api('GET', '/api/v1/admin/backup');
     expect(backup.status).toBe(200);

@@ -104,11 +104,16 @@ export default component$(() => {
   useTask$(({ track }) => {
     track(() => live.seq);
     const shown = list.value.ok ? new Set(list.value.rows.map((r) => r.key)) : new Set<string>();
+    let reload = false;
     for (const { seq, event } of live.events) {
       if (seq <= seenSeq.value) continue;
       seenSeq.value = seq;
       if (event.kind !== 'flag') continue;
-      if (shown.has(event.key)) {
+      if (shown.has(event.key) && event.op === 'put' && !event.flag) {
+        // A truncated event (the flag was too large for an SNS message): it
+        // says the flag changed but not how, so read the list again.
+        reload = true;
+      } else if (shown.has(event.key)) {
         const loaded = list.value.ok ? list.value.rows.find((r) => r.key === event.key) : undefined;
         const curRev = over[event.key]?.stored?.modRevision ?? loaded?.modRevision ?? 0;
         if (event.op === 'delete' || event.revision > curRev) {
@@ -118,6 +123,7 @@ export default component$(() => {
         unseen.value++;
       }
     }
+    if (reload && !isServer) nav(loc.url.pathname + loc.url.search, { forceReload: true });
   });
 
   useTask$(({ track }) => {
