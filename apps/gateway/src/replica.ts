@@ -335,7 +335,8 @@ export function ofrepSuccessBody(result: EvaluationResult): Record<string, unkno
 
 /**
  * Accepts either the contract's ChangeEvent or flag-model's Change (before /
- * after, numeric time) and returns a ChangeEvent; undefined if it is neither.
+ * after, numeric time) and returns a ChangeEvent; undefined if it is neither,
+ * or if a put carries no item (the replica then reloads instead of guessing).
  */
 export function toChangeEvent(raw: unknown): ChangeEvent | undefined {
   if (!raw || typeof raw !== 'object') return undefined;
@@ -344,16 +345,12 @@ export function toChangeEvent(raw: unknown): ChangeEvent | undefined {
   if (typeof c.revision !== 'number' || !Number.isFinite(c.revision)) return undefined;
   const time = typeof c.time === 'number' ? new Date(c.time).toISOString() : typeof c.time === 'string' ? c.time : new Date(0).toISOString();
   const value = 'after' in c ? c.after : c.kind === 'flag' ? c.flag : c.segment;
-  const event: ChangeEvent = {
-    v: 1,
-    revision: c.revision,
-    kind: c.kind,
-    key: c.key,
-    op: c.op,
-    actor: typeof c.actor === 'string' ? c.actor : '',
-    time,
-  };
-  if (c.kind === 'flag') event.flag = c.op === 'delete' ? null : ((value ?? null) as StoredFlag | null);
-  else event.segment = c.op === 'delete' ? null : ((value ?? null) as StoredSegment | null);
-  return event;
+  const head = { v: 1 as const, revision: c.revision, key: c.key, actor: typeof c.actor === 'string' ? c.actor : '', time };
+  if (c.op === 'delete') {
+    return c.kind === 'flag' ? { ...head, kind: 'flag', op: 'delete', flag: null } : { ...head, kind: 'segment', op: 'delete', segment: null };
+  }
+  if (!value || typeof value !== 'object') return undefined;
+  return c.kind === 'flag'
+    ? { ...head, kind: 'flag', op: 'put', flag: value as StoredFlag }
+    : { ...head, kind: 'segment', op: 'put', segment: value as StoredSegment };
 }

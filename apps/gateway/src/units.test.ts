@@ -73,6 +73,8 @@ describe('toChangeEvent', () => {
       v: 1, revision: 4, kind: 'segment', key: 's', op: 'delete', segment: null, actor: 'a', time: '1970-01-01T00:00:00.000Z',
     });
     expect(toChangeEvent({ revision: 'x', kind: 'flag', key: 'k', op: 'put' })).toBeUndefined();
+    // A put without its item cannot be applied: the replica reloads rather than guess.
+    expect(toChangeEvent({ v: 1, revision: 5, kind: 'flag', key: 'k', op: 'put', flag: null, actor: 'a', time: '2026-01-01T00:00:00.000Z' })).toBeUndefined();
     expect(toChangeEvent(null)).toBeUndefined();
   });
 });

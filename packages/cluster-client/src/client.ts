@@ -5,7 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import * as grpc from '@grpc/grpc-js';
-import { LIMITS, chunkItems, type BackupDocument, type Change, type FlagDefinition, type SegmentDefinition, type StoredFlag, type StoredSegment, type SubCommand } from '@flagraft/flag-model';
+import { LIMITS, chunkItems, type BackupDocument, type Change, type FlagDefinition, type SegmentDefinition, type StoredFlag, type StoredSegment, type SubCommand, type ChangeEvent } from '@flagraft/flag-model';
 import { ClusterError, bodyOf, toClusterError, type NodeErrorBody } from './errors.js';
 import { flagsClientCtor } from './proto.js';
 
@@ -50,10 +50,8 @@ export interface RestoreResult {
 export type Consistency = 'linearizable' | 'stale';
 export interface WriteOptions { expectedRevision?: number; actor: string; requestId?: string }
 
-export interface ChangeEvent {
-  v: 1; revision: number; kind: 'flag' | 'segment'; key: string; op: 'put' | 'delete';
-  flag?: StoredFlag | null; segment?: StoredSegment | null; actor: string; time: string;
-}
+/** A change as Watch delivers it: flag-model's contract type (docs/CONTRACTS.md, "Change events"). */
+export type { ChangeEvent };
 
 export interface MemberInfo { id: number; address: string; role: 'voter' | 'learner'; matchIndex: number; lag: number; reachable: boolean }
 
