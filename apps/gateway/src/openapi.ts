@@ -85,6 +85,10 @@ export const openapiDocument = {
     '/api/v1/flags': {
       get: {
         summary: 'List flags (role reader)',
+        description:
+          'Pages in key order. consistency=stale pages are served from this gateway\'s in-memory replica (no cluster round trip); ' +
+          'their revision is the replica\'s, i.e. the position its /api/v1/stream has delivered up to, and a write this gateway ' +
+          'answered is already in them. nextPageToken works with either consistency.',
         parameters: listParams,
         responses: { '200': { description: 'A page of flags', ...json(ref('FlagPage')) }, ...commonErrors },
       },

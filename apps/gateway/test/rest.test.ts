@@ -77,6 +77,31 @@ describe('flags', () => {
     const stale = await api('GET', '/api/v1/flags?prefix=list-&consistency=stale');
     expect(stale.status).toBe(200);
     expect(stale.json.flags.length).toBeLessThanOrEqual(3);
+    // Stale pages come from the gateway's replica: a write is in them as soon
+    // as it is answered, and walking them gives what the cluster gives.
+    const patched = await api('PATCH', '/api/v1/flags/list-b', { body: { enabled: false } });
+    expect(patched.status).toBe(200);
+    const walk = async (q: string) => {
+      const keys: string[] = [];
+      let token = '';
+      let revision = 0;
+      for (let i = 0; i < 10; i++) {
+        const p = await api('GET', `/api/v1/flags?limit=2${q}${token ? `&pageToken=${encodeURIComponent(token)}` : ''}`);
+        expect(p.status).toBe(200);
+        keys.push(...p.json.flags.map((f: any) => `${f.flag.key}@${f.modRevision}`));
+        revision = p.json.revision;
+        if (!p.json.nextPageToken) break;
+        token = p.json.nextPageToken;
+      }
+      return { keys, revision };
+    };
+    const staleWalk = await walk('&consistency=stale');
+    const linWalk = await walk('');
+    expect(staleWalk.keys).toEqual(linWalk.keys);
+    expect(staleWalk.keys).toContain(`list-b@${patched.json.modRevision}`);
+    expect(staleWalk.revision).toBeGreaterThanOrEqual(patched.json.modRevision);
+    const stalePrefix = await walk('&consistency=stale&prefix=list-');
+    expect(stalePrefix.keys.map((k) => k.split('@')[0])).toEqual(['list-a', 'list-b', 'list-c']);
     expectProblem(await api('GET', '/api/v1/flags?limit=0'), 400, 'bad-request');
     expectProblem(await api('GET', '/api/v1/flags?consistency=eventual'), 400, 'bad-request');
   });

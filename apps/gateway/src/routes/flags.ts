@@ -19,6 +19,9 @@ import {
   type Routes,
 } from './context.js';
 
+/** Flags in a stale (replica) page without ?limit=, as the cluster's default page. */
+export const STALE_DEFAULT_PAGE_LIMIT = 100;
+
 /** Attempts of a PATCH without If-Match when another writer got in between. */
 export const PATCH_ATTEMPTS = 5;
 
@@ -64,9 +67,64 @@ export function historyEntry(c: { revision: number; op: string; actor: string; t
   };
 }
 
+/** Orders keys as the cluster's SQLite does (BINARY on UTF-8 = code point order). */
+function byCodePoint(a: string, b: string): number {
+  if (a === b) return 0;
+  const ia = a[Symbol.iterator]();
+  const ib = b[Symbol.iterator]();
+  for (;;) {
+    const x = ia.next();
+    const y = ib.next();
+    if (x.done) return y.done ? 0 : -1;
+    if (y.done) return 1;
+    const d = x.value.codePointAt(0)! - y.value.codePointAt(0)!;
+    if (d) return d;
+  }
+}
+
+function firstAtLeast(keys: string[], k: string): number {
+  let lo = 0;
+  let hi = keys.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (byCodePoint(keys[mid], k) < 0) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+function firstAfter(keys: string[], k: string): number {
+  const i = firstAtLeast(keys, k);
+  return i < keys.length && keys[i] === k ? i + 1 : i;
+}
+
 export function registerFlagRoutes(r: Routes, ctx: RouteContext): void {
   const { cluster, replica, config } = ctx;
   const waitVisible = (revision: number) => replica.waitFor(revision, config.writeVisibilityTimeoutMs);
+
+  // The replica's keys in order, rebuilt once per revision (not per page).
+  let sorted: { revision: number; keys: string[] } | undefined;
+  const sortedKeys = (): string[] => {
+    if (!sorted || sorted.revision !== replica.revision || sorted.keys.length !== replica.flags.size) {
+      sorted = { revision: replica.revision, keys: [...replica.flags.keys()].sort(byCodePoint) };
+    }
+    return sorted.keys;
+  };
+  const replicaPage = (o: { prefix?: string; limit: number; pageToken?: string }) => {
+    const keys = sortedKeys();
+    // Same token as the cluster's (base64url of the last key), so a walk may mix both.
+    const after = o.pageToken ? Buffer.from(o.pageToken, 'base64url').toString('utf8') : '';
+    const from = Math.max(after ? firstAfter(keys, after) : 0, o.prefix ? firstAtLeast(keys, o.prefix) : 0);
+    const flags: StoredFlag[] = [];
+    let i = from;
+    for (; i < keys.length && flags.length < o.limit; i++) {
+      if (o.prefix && !keys[i].startsWith(o.prefix)) break;
+      flags.push(replica.flags.get(keys[i])!.stored);
+    }
+    const more = i < keys.length && (!o.prefix || keys[i].startsWith(o.prefix));
+    const nextPageToken = more && flags.length ? Buffer.from(flags[flags.length - 1].flag.key).toString('base64url') : undefined;
+    return { flags, nextPageToken, revision: replica.revision };
+  };
 
   r.add('get', '/api/v1/flags', 'read', async (req, res) => {
     const prefix = req.query.prefix;
@@ -75,7 +133,13 @@ export function registerFlagRoutes(r: Routes, ctx: RouteContext): void {
     if (pageToken !== undefined && (typeof pageToken !== 'string' || pageToken.length > 1024)) throw new HttpProblem('bad-request', 'pageToken: must be the nextPageToken of a previous page');
     const limit = intParam(req.query.limit, 'limit', 1, 1000);
     const consistency = consistencyOf(req);
-    const page = await viaCluster(ctx, () => cluster.listFlags({ prefix, limit, pageToken, consistency }));
+    // A stale read is served from this gateway's replica (memory, no cluster
+    // round trip); its revision is the replica's, the same revision its change
+    // stream has delivered up to. Before the replica has loaded, the cluster answers.
+    const page =
+      consistency === 'stale' && replica.loaded
+        ? replicaPage({ prefix, limit: limit ?? STALE_DEFAULT_PAGE_LIMIT, pageToken })
+        : await viaCluster(ctx, () => cluster.listFlags({ prefix, limit, pageToken, consistency }));
     const body: Record<string, unknown> = { flags: page.flags, revision: page.revision };
     if (page.nextPageToken) body.nextPageToken = page.nextPageToken;
     res.json(body);
