@@ -237,6 +237,37 @@ describe('dashboard in Chromium against the real stack', () => {
     await rita.getByRole('heading', { name: 'Flags', exact: true }).waitFor();
   });
 
+  it('a change made through the API is in the next freshly loaded list, served from the live index', async () => {
+    const prefix = `fresh-${Date.now().toString(36)}`;
+    const def = (key: string, enabled: boolean) => ({ key, type: 'boolean', variants: { on: true, off: false }, defaultVariant: 'on', enabled, rules: [] });
+    for (const k of ['a', 'b', 'c']) expect((await stack.api('PUT', `/api/v1/flags/${prefix}-${k}`, def(`${prefix}-${k}`, true))).status).toBe(201);
+    const page = await newPage(TOKENS.editor2);
+    const loadList = async () => {
+      await page.goto(`${stack.dashboardUrl}/flags?q=${prefix}`);
+      const rows = await page.locator('tbody tr').evaluateAll((trs) => trs.map((tr) => `${tr.getAttribute('data-key')}:${tr.querySelector('[role="switch"]')?.getAttribute('aria-checked')}`));
+      const timing = await page.evaluate(() => (performance.getEntriesByType('navigation')[0] as PerformanceNavigationTiming).serverTiming.map((t) => t.description));
+      return { rows, timing };
+    };
+    const first = await loadList();
+    expect(first.rows).toEqual([`${prefix}-a:true`, `${prefix}-b:true`, `${prefix}-c:true`]);
+    // Each round: a colleague's change through the API, then at once a fresh
+    // load (no live update involved): the list must already hold it.
+    expect((await stack.api('PATCH', `/api/v1/flags/${prefix}-a`, { enabled: false })).status).toBe(200);
+    const afterPatch = await loadList();
+    expect(afterPatch.rows).toEqual([`${prefix}-a:false`, `${prefix}-b:true`, `${prefix}-c:true`]);
+    expect(afterPatch.timing).toContain('live index');
+    expect((await stack.api('DELETE', `/api/v1/flags/${prefix}-b`)).status).toBe(200);
+    expect((await stack.api('PUT', `/api/v1/flags/${prefix}-d`, def(`${prefix}-d`, false))).status).toBe(201);
+    const afterMore = await loadList();
+    expect(afterMore.rows).toEqual([`${prefix}-a:false`, `${prefix}-c:true`, `${prefix}-d:false`]);
+    expect(afterMore.timing).toContain('live index');
+    // An atomic batch (several events at one revision).
+    const batch = await stack.api('POST', '/api/v1/batch', { ops: [{ op: 'putFlag', flag: def(`${prefix}-e`, true) }, { op: 'deleteFlag', key: `${prefix}-c` }] });
+    expect(batch.status).toBe(200);
+    const afterBatch = await loadList();
+    expect(afterBatch.rows).toEqual([`${prefix}-a:false`, `${prefix}-d:false`, `${prefix}-e:true`]);
+  });
+
   it('cluster page shows members and the leader, and a phone-width list renders', async () => {
     await eddie.goto(`${stack.dashboardUrl}/cluster`);
     await eddie.getByTestId('cluster-member').first().waitFor();

@@ -3,6 +3,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { setConfig, type DashboardConfig } from './config';
+import { closeFeeds } from './flag-feed';
 import { createLiveProxy, LIVE_PATH } from './live-proxy';
 import { log } from './log';
 
@@ -67,6 +68,7 @@ export function createDashboard(config: DashboardConfig, qwik: QwikHandlers): Da
     close: () =>
       new Promise<void>((resolve) => {
         live.close();
+        closeFeeds();
         server.close(() => resolve());
         server.closeAllConnections();
       }),

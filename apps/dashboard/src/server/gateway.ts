@@ -2,6 +2,7 @@
 // call carries the signed-in user's token, so the gateway enforces roles
 // and records the right actor; the dashboard never holds a token of its own.
 import type { FlagDefinition, SegmentDefinition, StoredFlag, StoredSegment } from '~/lib/types';
+import { noteWrite } from './write-marks';
 
 /** Largest gateway answer we read, in bytes (10,000 flags fit comfortably). */
 export const MAX_GATEWAY_RESPONSE_BYTES = 64 * 1024 * 1024;
@@ -206,16 +207,22 @@ export class GatewayClient {
     if (expectedRevision === 0) req.ifNoneMatch = '*';
     else if (expectedRevision !== undefined) req.ifMatch = expectedRevision;
     const { body } = await this.call('PUT', `/api/v1/flags/${encodeURIComponent(flag.key)}`, req);
-    return asStoredFlag(body);
+    const stored = asStoredFlag(body);
+    noteWrite(stored.modRevision);
+    return stored;
   }
 
   async patchFlag(key: string, patch: Partial<FlagDefinition>, expectedRevision?: number): Promise<StoredFlag> {
     const { body } = await this.call('PATCH', `/api/v1/flags/${encodeURIComponent(key)}`, { body: patch, ifMatch: expectedRevision });
-    return asStoredFlag(body);
+    const stored = asStoredFlag(body);
+    noteWrite(stored.modRevision);
+    return stored;
   }
 
   async deleteFlag(key: string, expectedRevision?: number): Promise<void> {
-    await this.call('DELETE', `/api/v1/flags/${encodeURIComponent(key)}`, { ifMatch: expectedRevision });
+    const { body } = await this.call('DELETE', `/api/v1/flags/${encodeURIComponent(key)}`, { ifMatch: expectedRevision });
+    const revision = (body as { revision?: unknown } | undefined)?.revision;
+    if (typeof revision === 'number') noteWrite(revision);
   }
 
   async history(key: string, limit = 100): Promise<HistoryEntry[]> {

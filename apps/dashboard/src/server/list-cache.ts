@@ -1,37 +1,44 @@
-// One shared copy of the full flag list, revalidated on every use by the
-// revision the gateway reports. Walking 10,000 flags costs ten 1,000-flag
-// pages; asking for one flag costs little. So each list request first reads
-// a 1-flag page WITH THE USER'S TOKEN (authorisation is still checked per
-// request) and reuses the copy only when the revision is unchanged.
+// The full flag list for the list page. It comes from the dashboard's index
+// (flag-index.ts), kept current from the gateway's change stream
+// (flag-feed.ts), so a load after a change does not walk 10,000 flags.
+//
+// Each request first reads a 1-flag stale page WITH THE USER'S TOKEN: the
+// gateway checks the user's authorisation, and the page's revision is where
+// the gateway's replica stands right now. The index is used only once it has
+// applied every change up to that revision and up to the last write made
+// through this dashboard, so a list is never older than the gateway at
+// request time (a colleague's change is in it) and an operator always sees
+// their own save (read-your-writes). If the index cannot get there within
+// FEED_CATCHUP_MS (stream down, a reset being reloaded), the request walks
+// the list itself as before: slower, never stale.
 import type { StoredFlag } from '~/lib/types';
 import type { GatewayClient } from './gateway';
+import { feedFor } from './flag-feed';
+import { lastWriteRevision } from './write-marks';
 
-/** Largest list kept in memory, in flags (beyond it every request walks the pages). */
-export const LIST_CACHE_MAX_FLAGS = 200_000;
-
-interface Entry {
-  gatewayUrl: string;
-  revision: number;
-  flags: StoredFlag[];
-}
-let entry: Entry | undefined;
+/** How long a list request waits for the index to catch up with the gateway, in ms. */
+export const FEED_CATCHUP_MS = 1_500;
 
 export interface ListResult {
   flags: StoredFlag[];
   revision: number;
-  cached: boolean;
+  /** 'index': the dashboard's live copy; 'walk': every page read for this request. */
+  source: 'index' | 'walk';
 }
 
-export async function allFlags(gw: GatewayClient, gatewayUrl: string): Promise<ListResult> {
+export async function allFlags(gw: GatewayClient, gatewayUrl: string, token: string, timeoutMs: number): Promise<ListResult> {
   const head = await gw.listFlagsPage({ limit: 1, stale: true });
-  if (head.revision !== undefined && entry && entry.gatewayUrl === gatewayUrl && entry.revision === head.revision) {
-    return { flags: entry.flags, revision: entry.revision, cached: true };
+  // Only a token the gateway just accepted may start the feed.
+  const feed = feedFor(gatewayUrl, timeoutMs);
+  feed.use(token);
+  if (head.revision !== undefined) {
+    const want = Math.max(head.revision, lastWriteRevision());
+    // The first load after start waits for the feed's own walk instead of walking twice.
+    const wait = feed.state === 'loading' || feed.state === 'idle' ? timeoutMs : FEED_CATCHUP_MS;
+    if (await feed.waitFor(want, wait)) {
+      return { flags: feed.index.sorted(), revision: feed.index.revision, source: 'index' };
+    }
   }
   const all = await gw.listAllFlags({ stale: true });
-  // Key the copy by the revision seen BEFORE the walk: if a write lands
-  // during it, the next request sees a newer revision and walks again.
-  if (head.revision !== undefined && all.flags.length <= LIST_CACHE_MAX_FLAGS) {
-    entry = { gatewayUrl, revision: head.revision, flags: all.flags };
-  }
-  return { flags: all.flags, revision: Math.max(all.revision, head.revision ?? 0), cached: false };
+  return { flags: all.flags, revision: Math.max(all.revision, head.revision ?? 0), source: 'walk' };
 }

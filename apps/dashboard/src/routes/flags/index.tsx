@@ -8,18 +8,19 @@ import type { StoredFlag } from '~/lib/types';
 import { getConfig } from '~/server/config';
 import { GatewayError } from '~/server/gateway';
 import { allFlags } from '~/server/list-cache';
-import { canEdit, gatewayFor, problemOf } from '~/server/request';
+import { canEdit, gatewayFor, problemOf, requireSession } from '~/server/request';
 
 export const useFlagList = routeLoader$(async (ev) => {
   const q = parseListQuery(ev.url.searchParams);
   try {
     const started = performance.now();
-    const { flags, revision, cached } = await allFlags(gatewayFor(ev), getConfig().gatewayUrl);
+    const cfg = getConfig();
+    const { flags, revision, source } = await allFlags(gatewayFor(ev), cfg.gatewayUrl, requireSession(ev).token, cfg.gatewayTimeoutMs);
     const gatewayMs = performance.now() - started;
     const page = pageOf(flags, q);
     ev.headers.set(
       'Server-Timing',
-      `gateway;dur=${gatewayMs.toFixed(1)};desc="${cached ? 'revalidated copy' : 'full list'}", list;dur=${(performance.now() - started - gatewayMs).toFixed(1)}`,
+      `gateway;dur=${gatewayMs.toFixed(1)};desc="${source === 'index' ? 'live index' : 'full list'}", list;dur=${(performance.now() - started - gatewayMs).toFixed(1)}`,
     );
     return { ok: true as const, query: q, revision, canEdit: canEdit(ev), ...page, rows: page.rows.map(toRow) };
   } catch (err) {
