@@ -58,6 +58,13 @@ describe('injected bugs are caught by the simulator', () => {
     expect(['log-matching', 'unsafe-commit', 'leader-completeness', 'state-machine-safety', 'committed-entry-changed']).toContain(caught!.kind);
   }, 900_000);
 
+  it('stale-leader-read (a leader answers ReadIndex without confirming it still leads)', () => {
+    const caught = hunt('stale-leader-read');
+    expect(caught, `not caught within ${BUG_SEED_BUDGET} seeds`).toBeDefined();
+    // Both read checks see it: the per-read index check and the clients' history.
+    expect(['linearizability', 'history-linearizability']).toContain(caught!.kind);
+  }, 900_000);
+
   it('the unpatched core passes the seeds that caught the bugs (the bugs, not the harness, fail them)', () => {
     for (const bug of Object.keys(BUGS) as BugName[]) {
       const caught = hunt(bug);

@@ -4,7 +4,7 @@
 // is a defect.
 import { RawNode, StateType, type Config } from '../../src/index.js';
 
-export type BugName = 'commit-old-term' | 'forget-vote' | 'no-prev-log-check';
+export type BugName = 'commit-old-term' | 'forget-vote' | 'no-prev-log-check' | 'stale-leader-read';
 
 /**
  * Figure 8: the leader commits an entry of an earlier term as soon as a
@@ -63,8 +63,33 @@ function noPrevLogCheck(cfg: Config): RawNode {
   return n;
 }
 
+/**
+ * A leader answers ReadIndex at once with its own commit index, skipping the
+ * heartbeat round that proves it still leads (a "lease" read without a
+ * lease). A deposed leader cut off from the majority keeps serving old values.
+ */
+function staleLeaderRead(cfg: Config): RawNode {
+  const n = new RawNode(cfg);
+  const r = n.raft;
+  const orig = n.readIndex.bind(n);
+  n.readIndex = (ctx: Uint8Array): void => {
+    if (r.state !== StateType.Leader) return orig(ctx);
+    r.readStates.push({ index: r.raftLog.committed, requestCtx: ctx });
+  };
+  return n;
+}
+
+/**
+ * Bugs of the application around the core (the simulator plays it), not of
+ * Raft: ack-put-on-propose answers a put when the leader accepted the
+ * proposal instead of when the entry applied. Raft stays safe (the older
+ * checks see nothing); only the clients' history shows the lost writes.
+ */
+export const CLIENT_BUGS = ['ack-put-on-propose'] as const;
+
 export const BUGS: Record<BugName, (cfg: Config) => RawNode> = {
   'commit-old-term': commitOldTerm,
   'forget-vote': forgetVote,
   'no-prev-log-check': noPrevLogCheck,
+  'stale-leader-read': staleLeaderRead,
 };

@@ -1,15 +1,18 @@
-// pnpm --filter @flagraft/raft-core sim -- --seeds 1000 [--start N] [--seed N] [--bug NAME] [--fault-units N] [--verbose] [--dump]
+// pnpm --filter @flagraft/raft-core sim -- --seeds 1000 [--start N] [--seed N] [--bug NAME] [--fault-units N] [--no-history] [--verbose] [--dump]
 // Runs seeds, prints totals (faults by kind, elections, snapshots,
-// membership changes, violations) and, for any failing seed, the one
-// command that replays it.
-import { Simulation, type SimStats } from './simulator.js';
-import { BUGS, type BugName } from './bugs.js';
+// membership changes, client ops checked for linearizability and the time
+// that check took, violations) and, for any failing seed, the one command
+// that replays it.
+import { Simulation, type ClientBug, type SimStats } from './simulator.js';
+import { BUGS, CLIENT_BUGS, type BugName } from './bugs.js';
 
 interface Args {
   seeds: number;
   start: number;
   seed?: number;
-  bug?: BugName;
+  bug?: BugName | ClientBug;
+  /** Skip the client-history linearizability check (to measure its cost). */
+  noHistory: boolean;
   faultUnits?: number;
   verbose: boolean;
   /** Print every node's final status (for replaying one seed). */
@@ -17,7 +20,8 @@ interface Args {
 }
 
 function parseArgs(argv: string[]): Args {
-  const a: Args = { seeds: 100, start: 1, verbose: false, dump: false };
+  const a: Args = { seeds: 100, start: 1, verbose: false, dump: false, noHistory: false };
+  const bugNames = [...Object.keys(BUGS), ...CLIENT_BUGS];
   const num = (flag: string, v: string | undefined): number => {
     const n = Number(v);
     if (!Number.isSafeInteger(n) || n < 0) throw new Error(`${flag} needs a non-negative integer, got ${String(v)}`);
@@ -31,12 +35,13 @@ function parseArgs(argv: string[]): Args {
     else if (f === '--seed') a.seed = num(f, argv[++i]);
     else if (f === '--fault-units') a.faultUnits = num(f, argv[++i]);
     else if (f === '--bug') {
-      const b = argv[++i] as BugName;
-      if (!(b in BUGS)) throw new Error(`--bug must be one of ${Object.keys(BUGS).join(', ')}, got ${String(b)}`);
+      const b = argv[++i] as BugName | ClientBug;
+      if (!bugNames.includes(b)) throw new Error(`--bug must be one of ${bugNames.join(', ')}, got ${String(b)}`);
       a.bug = b;
-    } else if (f === '--verbose') a.verbose = true;
+    } else if (f === '--no-history') a.noHistory = true;
+    else if (f === '--verbose') a.verbose = true;
     else if (f === '--dump') a.dump = true;
-    else throw new Error(`unknown flag ${f} (use --seeds N, --start N, --seed N, --bug NAME, --fault-units N, --verbose, --dump)`);
+    else throw new Error(`unknown flag ${f} (use --seeds N, --start N, --seed N, --bug NAME, --fault-units N, --no-history, --verbose, --dump)`);
   }
   return a;
 }
@@ -55,13 +60,24 @@ function main(): void {
     transfers: 0,
     messagesDelivered: 0,
     confChangesProposed: {},
+    historyOps: 0,
+    historyPending: 0,
   };
+  let historyMs = 0;
   const failures: { seed: number; time: number; kind: string; detail: string }[] = [];
   const t0 = performance.now();
   let done = 0;
   for (const seed of seeds) {
-    const sim = new Simulation({ seed, faultUnits: args.faultUnits, makeRawNode: args.bug ? BUGS[args.bug] : undefined });
+    const raftBug = args.bug && args.bug in BUGS ? BUGS[args.bug as BugName] : undefined;
+    const clientBug = args.bug && (CLIENT_BUGS as readonly string[]).includes(args.bug) ? (args.bug as ClientBug) : undefined;
+    const sim = new Simulation({ seed, faultUnits: args.faultUnits, makeRawNode: raftBug, clientBug, checkHistory: false });
     const r = sim.run();
+    if (!args.noHistory) {
+      // Same check run() does by default, timed on its own so its cost per seed is reported.
+      const h0 = performance.now();
+      sim.checkClientHistory();
+      historyMs += performance.now() - h0;
+    }
     if (args.dump) {
       for (const n of sim.nodes.values()) {
         console.log(JSON.stringify({ node: n.id, up: n.up, decommissioned: n.decommissioned, status: n.raw?.status() }));
@@ -69,7 +85,7 @@ function main(): void {
     }
     for (const [k, v] of Object.entries(r.stats.faults)) totals.faults[k] = (totals.faults[k] ?? 0) + v;
     for (const [k, v] of Object.entries(r.stats.confChangesProposed)) totals.confChangesProposed[k] = (totals.confChangesProposed[k] ?? 0) + v;
-    for (const k of ['elections', 'snapshotsCreated', 'snapshotsInstalled', 'membershipChanges', 'writesCommitted', 'readsChecked', 'transfers', 'messagesDelivered'] as const) {
+    for (const k of ['elections', 'snapshotsCreated', 'snapshotsInstalled', 'membershipChanges', 'writesCommitted', 'readsChecked', 'transfers', 'messagesDelivered', 'historyOps', 'historyPending'] as const) {
       totals[k] += r.stats[k];
     }
     if (args.verbose) console.log(JSON.stringify({ seed, params: r.params, stats: r.stats, violations: r.violations }));
@@ -99,6 +115,9 @@ function main(): void {
         leaderTransfers: totals.transfers,
         committedEntries: totals.writesCommitted,
         linearizableReadsChecked: totals.readsChecked,
+        historyCheck: args.noHistory
+          ? 'off'
+          : { clientOps: totals.historyOps, pendingOps: totals.historyPending, seconds: Number((historyMs / 1000).toFixed(2)), secondsPer100Seeds: Number(((historyMs / 10) / seeds.length).toFixed(2)) },
         messagesDelivered: totals.messagesDelivered,
         violations: failures.length,
       },

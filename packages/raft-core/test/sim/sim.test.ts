@@ -5,18 +5,22 @@ import { runSeed } from './simulator.js';
 const SEEDS = Number(process.env.SIM_SEEDS ?? 100);
 
 describe('deterministic simulation', () => {
-  it(`${SEEDS} seeds under faults: no safety violation, and every healed cluster makes progress`, () => {
+  it(`${SEEDS} seeds under faults: no safety violation, linearizable client histories, and every healed cluster makes progress`, () => {
     const failures: string[] = [];
     let elections = 0;
     let snapshots = 0;
     let confChanges = 0;
     let reads = 0;
+    let historyOps = 0;
+    let pending = 0;
     for (let seed = 1; seed <= SEEDS; seed++) {
       const r = runSeed({ seed });
       elections += r.stats.elections;
       snapshots += r.stats.snapshotsInstalled;
       confChanges += r.stats.membershipChanges;
       reads += r.stats.readsChecked;
+      historyOps += r.stats.historyOps;
+      pending += r.stats.historyPending;
       for (const v of r.violations) {
         failures.push(`seed ${seed} time ${v.time} ${v.kind}: ${v.detail} (replay: pnpm --filter @flagraft/raft-core sim -- --seed ${seed} --verbose)`);
       }
@@ -27,6 +31,9 @@ describe('deterministic simulation', () => {
     expect(snapshots).toBeGreaterThan(0);
     expect(confChanges).toBeGreaterThan(0);
     expect(reads).toBeGreaterThan(SEEDS);
+    // Every seed's client history went through the linearizability check, with ops of unknown outcome among them.
+    expect(historyOps).toBeGreaterThan(100 * SEEDS);
+    expect(pending).toBeGreaterThan(0);
   }, 600_000);
 
   it('a seed replays exactly', () => {

@@ -24,7 +24,9 @@ import {
   type Rng,
 } from '../../src/index.js';
 import { Checker, electableWithout, type Violation } from './checker.js';
-import { KvStore, encodeKv } from './kv.js';
+import { ClientHistory } from './client-history.js';
+import { KvStore, decodeKv, encodeKv } from './kv.js';
+import type { Op } from './linearizability.js';
 import { Network } from './network.js';
 import { drawParams, type SimParams } from './params.js';
 
@@ -57,7 +59,14 @@ export interface SimOptions {
   makeRawNode?: (cfg: Config) => RawNode;
   /** Stop at the first violation (default true). */
   stopOnViolation?: boolean;
+  /** Check the clients' history for linearizability at the end of run() (default true; the CLI times it separately). */
+  checkHistory?: boolean;
+  /** A client-facing bug in the simulated application (test-only; see bugs.ts). */
+  clientBug?: ClientBug;
 }
+
+/** ack-put-on-propose: the application answers a put as soon as the leader accepted the proposal, before it commits. */
+export type ClientBug = 'ack-put-on-propose';
 
 export interface SimStats {
   faults: Record<string, number>;
@@ -71,6 +80,9 @@ export interface SimStats {
   messagesDelivered: number;
   /** Membership changes proposed (accepted by the leader), by kind. */
   confChangesProposed: Record<string, number>;
+  /** Client ops in the linearizability history (puts and gets, failed puts excluded), and how many stayed pending. */
+  historyOps: number;
+  historyPending: number;
 }
 
 export interface SimResult {
@@ -87,6 +99,8 @@ interface PendingRead {
   minIndex: number;
   invokedAt: number;
   readIndex?: number;
+  /** The client's get in the history. */
+  op: Op;
 }
 
 class SimNode {
@@ -99,6 +113,8 @@ class SimNode {
   decommissioned = false;
   decommissionAt = -1;
   reads = new Map<string, PendingRead>();
+  /** Puts this incarnation proposed, by log index: answered when it applies that index. */
+  puts = new Map<number, Op>();
 
   constructor(
     readonly id: NodeId,
@@ -119,6 +135,7 @@ export class Simulation {
   readonly params: SimParams;
   readonly net: Network;
   readonly checker = new Checker();
+  readonly history = new ClientHistory();
   readonly nodes = new Map<NodeId, SimNode>();
   now = 0;
   private nextId = 1;
@@ -139,6 +156,8 @@ export class Simulation {
     transfers: 0,
     messagesDelivered: 0,
     confChangesProposed: { addLearner: 0, promote: 0, removeVoter: 0, removeLeaderItself: 0, jointReplace: 0 },
+    historyOps: 0,
+    historyPending: 0,
   };
   private readonly makeRawNode: (cfg: Config) => RawNode;
   private faultsOn = true;
@@ -194,6 +213,7 @@ export class Simulation {
     n.raw = undefined;
     this.upCache = undefined;
     n.reads.clear();
+    n.puts.clear();
     this.stats.faults[midReady ? 'midReadyCrash' : 'crash']++;
     if (!n.decommissioned) n.restartAt = this.now + 50 + this.rng.int(1000);
   }
@@ -259,10 +279,13 @@ export class Simulation {
       n.confState = s.metadata.confState;
       n.storage.setConfState(n.confState);
       this.stats.snapshotsInstalled++;
+      // Proposals covered by the snapshot: their outcome is not visible here; they stay pending.
+      for (const i of n.puts.keys()) if (i <= n.applied) n.puts.delete(i);
     }
     let confApplied = false;
     for (const e of rd.committedEntries) {
       this.checker.onApply(n.id, e);
+      this.answerPut(n, e);
       if (e.type === EntryType.ConfChange) {
         n.confState = raw.applyConfChange(decodeConfChange(e.data));
         this.onConfApplied(e.index, n.confState);
@@ -281,6 +304,16 @@ export class Simulation {
     this.maybeSnapshot(n, confApplied);
   }
 
+  /** The proposer applies the index of one of its puts: success if its command is there, a certain failure if another entry is. */
+  private answerPut(n: SimNode, e: { index: number; type: EntryType; data: Uint8Array }): void {
+    const op = n.puts.get(e.index);
+    if (!op) return;
+    n.puts.delete(e.index);
+    const c = e.type === EntryType.Normal && e.data.byteLength > 0 ? decodeKv(e.data) : undefined;
+    if (c && c.k === op.key && c.v === op.value) this.history.complete(op, this.now);
+    else this.history.fail(op);
+  }
+
   private sendMessage(from: SimNode, m: Message): void {
     const ok = this.net.send(m, this.now);
     if (ok) return;
@@ -293,6 +326,7 @@ export class Simulation {
     for (const [ctx, r] of n.reads) {
       if (r.readIndex === undefined || r.readIndex > n.applied) continue;
       n.reads.delete(ctx);
+      this.history.complete(r.op, this.now, n.kv.get(r.key));
       this.checker.onRead(n.id, r.key, n.kv.get(r.key), r.readIndex, n.applied, r.minIndex);
       this.stats.readsChecked++;
     }
@@ -383,12 +417,17 @@ export class Simulation {
   private tryWrite(n: SimNode, k: string, v: string): number | undefined {
     // Clients learn "not leader" from the node's answer; skip building the error object here (hot path).
     if (n.raw!.raft.state !== StateType.Leader) return undefined;
+    let index: number;
     try {
-      return n.raw!.propose(encodeKv({ k, v }));
+      index = n.raw!.propose(encodeKv({ k, v }));
     } catch (e) {
       if (e instanceof NotLeaderError || (e as Error).name === 'ErrProposalDropped') return undefined;
       throw e;
     }
+    const op = this.history.invoke('put', k, v, this.now, n.id);
+    n.puts.set(index, op);
+    if (this.opts.clientBug === 'ack-put-on-propose') this.history.complete(op, this.now);
+    return index;
   }
 
   private tryRead(n: SimNode, key: string): string | undefined {
@@ -400,7 +439,8 @@ export class Simulation {
       if (e instanceof NotLeaderError) return undefined;
       throw e;
     }
-    n.reads.set(ctx, { ctx, key, minIndex: this.checker.maxApplied, invokedAt: this.now });
+    const op = this.history.invoke('get', key, undefined, this.now, n.id);
+    n.reads.set(ctx, { ctx, key, minIndex: this.checker.maxApplied, invokedAt: this.now, op });
     return ctx;
   }
 
@@ -448,6 +488,7 @@ export class Simulation {
         n.raw = undefined;
         this.upCache = undefined;
         n.reads.clear();
+        n.puts.clear();
       }
       if (!n.up && !n.decommissioned && n.restartAt >= 0 && n.restartAt <= this.now) {
         this.startNode(n);
@@ -602,12 +643,21 @@ export class Simulation {
       if (stop && this.checker.violations.length > 0) break;
     }
     if (!(stop && this.checker.violations.length > 0)) this.liveness(this.opts.livenessUnits ?? DEFAULT_LIVENESS_UNITS);
+    // Whatever stopped the run, what clients saw so far must be linearizable (ops still in flight stay pending).
+    if (this.opts.checkHistory ?? true) this.checkClientHistory();
+    this.stats.historyOps = this.history.size;
+    this.stats.historyPending = this.history.pending;
     this.stats.readsChecked = this.checker.readsChecked;
     this.stats.writesCommitted = this.checker.maxCommitted;
     this.stats.faults.drop = this.net.stats.dropped;
     this.stats.faults.duplicate = this.net.stats.duplicated;
     this.stats.faults.cutMessage = this.net.stats.cut;
     return { seed: this.opts.seed, params: this.params, violations: this.checker.violations, stats: this.stats, timeUnits: this.now };
+  }
+
+  /** Linearizability of the clients' history (per key, register model); failures become violations. */
+  checkClientHistory(): void {
+    for (const d of this.history.check().descriptions) this.checker.violate('history-linearizability', d);
   }
 }
 
