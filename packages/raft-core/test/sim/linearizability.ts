@@ -163,7 +163,7 @@ export function checkKey(ops: Op[], initial: string | undefined | { any: Set<str
     linearized[i] ^= 1;
   };
   const memo = new Set<string>();
-  /** before: puts lifted just before ev (flushed unread puts, then the put ev reads); forced: an unread put at its return. */
+  /** before: puts lifted just before ev (flushed unread puts, then the put ev reads); forced: no alternative existed (a legal get, a put at its return). */
   const stack: { ev: Ev; state: string; before: Ev[]; forced: boolean }[] = [];
   let deepest = -1;
   let stuckAt: Op | undefined;
@@ -214,7 +214,12 @@ export function checkKey(ops: Op[], initial: string | undefined | { any: Set<str
       if (o.kind === 'get') {
         const next = stepRegister(state, o, candidates, unread);
         if (next !== undefined) {
-          if (tryLinearize(e, [], next, false)) continue;
+          // A callable get that can read the current state goes now, without branching: it changes nothing, so
+          // any linearization that puts it later still works with it here. Without this, many overlapping gets
+          // of one value make the memo tell apart every subset of them (2^n).
+          if (tryLinearize(e, [], next, true)) continue;
+          if (!backtrack()) return { verdict: 'fail', steps, stuckAt };
+          continue;
         } else {
           // The get needs its put first: legal if that put is callable now (its call comes before the first pending return).
           const p = putOf.get(stateOf(o.value));
