@@ -62,6 +62,7 @@ function main(): void {
     confChangesProposed: {},
     historyOps: 0,
     historyPending: 0,
+    historyMaxKeySteps: 0,
   };
   let historyMs = 0;
   const failures: { seed: number; time: number; kind: string; detail: string }[] = [];
@@ -77,6 +78,7 @@ function main(): void {
       const h0 = performance.now();
       sim.checkClientHistory();
       historyMs += performance.now() - h0;
+      totals.historyMaxKeySteps = Math.max(totals.historyMaxKeySteps, sim.stats.historyMaxKeySteps);
     }
     if (args.dump) {
       for (const n of sim.nodes.values()) {
@@ -117,7 +119,7 @@ function main(): void {
         linearizableReadsChecked: totals.readsChecked,
         historyCheck: args.noHistory
           ? 'off'
-          : { clientOps: totals.historyOps, pendingOps: totals.historyPending, seconds: Number((historyMs / 1000).toFixed(2)), secondsPer100Seeds: Number(((historyMs / 10) / seeds.length).toFixed(2)) },
+          : { clientOps: totals.historyOps, pendingOps: totals.historyPending, maxSearchStepsPerKey: totals.historyMaxKeySteps, seconds: Number((historyMs / 1000).toFixed(2)), secondsPer100Seeds: Number(((historyMs / 10) / seeds.length).toFixed(2)) },
         messagesDelivered: totals.messagesDelivered,
         violations: failures.length,
       },

@@ -39,8 +39,8 @@ export class ClientHistory {
     return this.ops.filter((o) => o.ret === Infinity && !this.failed.has(o.id)).length;
   }
 
-  check(): { failures: HistoryFailure[]; descriptions: string[] } {
-    const { failures } = checkHistory(this.ops.filter((o) => !this.failed.has(o.id)));
-    return { failures, descriptions: failures.map(describeFailure) };
+  check(): { failures: HistoryFailure[]; descriptions: string[]; maxKeySteps: number } {
+    const { failures, maxKeySteps } = checkHistory(this.ops.filter((o) => !this.failed.has(o.id)));
+    return { failures, descriptions: failures.map(describeFailure), maxKeySteps };
   }
 }

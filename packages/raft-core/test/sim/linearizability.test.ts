@@ -78,6 +78,28 @@ describe('linearizability checker: register model', () => {
     expect(failures[0].opsOfKey).toBe(61);
   });
 
+  it('the window is self-contained: two sequential reads of different values with no write between', () => {
+    // Every put returned before the reads began, so the register holds one value for both: they cannot differ.
+    const gx = get('x1', 50, 51);
+    const gy = get('y1', 52, 53);
+    const ops = [put('a', 0, 1), put('x1', 10, 30), put('y1', 20, 40), gx, gy];
+    expect(verdict(ops)).toBe('fail');
+    expect(minimalWindow(ops).ops.map((o) => o.id)).toEqual([gx.id, gy.id]);
+    // Without the last get it is linearizable (y1 then x1).
+    expect(verdict(ops.slice(0, 4))).toBe('ok');
+  });
+
+  it('the window keeps an earlier op that overlaps it (it may be linearized inside the window)', () => {
+    // put(y1) returned before the get began, but put(x1) overlaps the get: x1 may land after y1, so the
+    // only true failure needs the later read of y1 too.
+    const px = put('x1', 10, 45);
+    const ops = [put('a', 0, 1), px, put('y1', 20, 30), get('x1', 40, 50), get('y1', 60, 61)];
+    expect(verdict(ops)).toBe('fail');
+    const w = minimalWindow(ops).ops;
+    expect(w.map((o) => o.id)).toContain(px.id);
+    expect(verdict(ops.slice(0, 4))).toBe('ok');
+  });
+
   it('minimalWindow of a linearizable history is the history itself (nothing to blame)', () => {
     const ops = [put('a', 0, 1), get('a', 2, 3)];
     expect(minimalWindow(ops).ops).toEqual(ops);

@@ -266,9 +266,11 @@ function truncate(ops: Op[], t: number): Op[] {
 /**
  * A small failing window of a non-linearizable key history: the earliest
  * cut T at which it already fails (binary search; linearizability is
- * prefix-closed so failure is monotone in T), then the latest start S such
- * that the ops called at or after S still fail from ANY value the earlier
- * puts could have left. The window is self-contained evidence.
+ * prefix-closed so failure is monotone in T), then the latest start S whose
+ * window (see windowFrom) still fails from ANY value the earlier puts could
+ * have left, then op-by-op shrinking. Each step keeps only windows verified
+ * to fail, and each kind of window fails only if the history does: the
+ * window is self-contained evidence.
  */
 export function minimalWindow(ops: Op[], maxSteps = DEFAULT_MAX_STEPS): { ops: Op[]; stuckAt?: Op } {
   const fails = (h: Op[], init?: { any: Set<string> }): SearchResult | undefined => {
@@ -285,10 +287,24 @@ export function minimalWindow(ops: Op[], maxSteps = DEFAULT_MAX_STEPS): { ops: O
     else lo = mid + 1;
   }
   const prefix = truncate(ops, rets[hi]);
+  // The window from s: the ops not returned before s, plus (to a fixed point) every earlier op that overlaps one
+  // of them, since such an op may be linearized in between. What is left out then precedes the whole window in
+  // real time, so the window starts from some value those earlier puts left (or absent): a sound witness.
   const windowFrom = (s: number): { h: Op[]; init: { any: Set<string> } } => {
+    const inWindow = new Set(prefix.filter((o) => o.ret >= s));
+    let minCall = Math.min(...[...inWindow].map((o) => o.call));
+    for (let grew = true; grew; ) {
+      grew = false;
+      for (const o of prefix) {
+        if (inWindow.has(o) || o.ret < minCall) continue;
+        inWindow.add(o);
+        minCall = Math.min(minCall, o.call);
+        grew = true;
+      }
+    }
     const any = new Set<string>([ABSENT]);
-    for (const o of prefix) if (o.kind === 'put' && o.call < s) any.add(stateOf(o.value));
-    return { h: prefix.filter((o) => o.call >= s), init: { any } };
+    for (const o of prefix) if (!inWindow.has(o) && o.kind === 'put') any.add(stateOf(o.value));
+    return { h: prefix.filter((o) => inWindow.has(o)), init: { any } };
   };
   const calls = [...new Set(prefix.map((o) => o.call))].sort((a, b) => a - b);
   // Invariant: the window starting at calls[best] fails (calls[0] = the whole prefix, whose ANY includes the true initial state).
@@ -332,7 +348,7 @@ export interface HistoryFailure {
 }
 
 /** Check every key of a history. Returns one failure per non-linearizable (or undecided) key. */
-export function checkHistory(ops: Op[], maxSteps = DEFAULT_MAX_STEPS): { failures: HistoryFailure[]; steps: number } {
+export function checkHistory(ops: Op[], maxSteps = DEFAULT_MAX_STEPS): { failures: HistoryFailure[]; steps: number; maxKeySteps: number } {
   const byKey = new Map<string, Op[]>();
   for (const o of ops) {
     let l = byKey.get(o.key);
@@ -341,14 +357,16 @@ export function checkHistory(ops: Op[], maxSteps = DEFAULT_MAX_STEPS): { failure
   }
   const failures: HistoryFailure[] = [];
   let steps = 0;
+  let maxKeySteps = 0;
   for (const [key, h] of byKey) {
     const r = checkKey(h, undefined, maxSteps);
     steps += r.steps;
+    maxKeySteps = Math.max(maxKeySteps, r.steps);
     if (r.verdict === 'ok') continue;
     const w = r.verdict === 'fail' ? minimalWindow(h, maxSteps) : { ops: [] as Op[], stuckAt: undefined };
     failures.push({ key, verdict: r.verdict, window: w.ops, stuckAt: w.stuckAt ?? r.stuckAt, opsOfKey: h.length });
   }
-  return { failures, steps };
+  return { failures, steps, maxKeySteps };
 }
 
 /** One line per op, in call order: what a human needs to see the anomaly. */

@@ -83,6 +83,8 @@ export interface SimStats {
   /** Client ops in the linearizability history (puts and gets, failed puts excluded), and how many stayed pending. */
   historyOps: number;
   historyPending: number;
+  /** Search steps of the hardest key (how close the checker came to its bound, DEFAULT_MAX_STEPS). */
+  historyMaxKeySteps: number;
 }
 
 export interface SimResult {
@@ -158,6 +160,7 @@ export class Simulation {
     confChangesProposed: { addLearner: 0, promote: 0, removeVoter: 0, removeLeaderItself: 0, jointReplace: 0 },
     historyOps: 0,
     historyPending: 0,
+    historyMaxKeySteps: 0,
   };
   private readonly makeRawNode: (cfg: Config) => RawNode;
   private faultsOn = true;
@@ -657,7 +660,9 @@ export class Simulation {
 
   /** Linearizability of the clients' history (per key, register model); failures become violations. */
   checkClientHistory(): void {
-    for (const d of this.history.check().descriptions) this.checker.violate('history-linearizability', d);
+    const r = this.history.check();
+    this.stats.historyMaxKeySteps = r.maxKeySteps;
+    for (const d of r.descriptions) this.checker.violate('history-linearizability', d);
   }
 }
 
