@@ -88,6 +88,8 @@ export class ListFeed {
   state: FeedState = 'idle';
   private token: string | undefined;
   private lastId = '';
+  /** The current attempt got the stream open (200). */
+  private opened = false;
   private abort: AbortController | undefined;
   private closed = false;
   private waiters = new Set<{ revision: number; done: (ok: boolean) => void }>();
@@ -136,7 +138,7 @@ export class ListFeed {
     let backoff = FEED_MIN_BACKOFF_MS;
     while (!this.closed && this.token) {
       const token = this.token;
-      const started = Date.now();
+      this.opened = false;
       try {
         if (!this.index.valid) {
           this.state = 'loading';
@@ -158,7 +160,8 @@ export class ListFeed {
       }
       if (this.closed) break;
       this.state = 'reconnecting';
-      if (Date.now() - started > FEED_MAX_BACKOFF_MS) backoff = FEED_MIN_BACKOFF_MS;
+      // A stream that was open counts as success: the next attempt starts from the shortest wait.
+      if (this.opened) backoff = FEED_MIN_BACKOFF_MS;
       await new Promise((r) => setTimeout(r, backoff * (0.5 + Math.random() / 2)));
       backoff = Math.min(FEED_MAX_BACKOFF_MS, backoff * 2);
     }
@@ -203,6 +206,7 @@ export class ListFeed {
         await res.body?.cancel();
         throw Object.assign(new Error(`change stream answered ${res.status}`), { status: res.status });
       }
+      this.opened = true;
       const parser = new SseParser((f) => this.onFrame(f, ac));
       const decoder = new TextDecoder();
       for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {

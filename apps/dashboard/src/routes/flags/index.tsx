@@ -29,8 +29,9 @@ export const useFlagList = routeLoader$(async (ev) => {
 });
 
 /**
- * After a relay `resync` at revision R (a gap, or a restore from a backup), a
- * list read below R was answered by a replica that has not applied R yet:
+ * After a relay `resync` at revision R (a gap, or a restore from a backup), or
+ * a truncated change event at R, a list read below R was answered by a
+ * gateway replica that has not applied R yet (the relay can be ahead of it):
  * reload again, at most this many times, this far apart (ms).
  */
 const STALE_AFTER_RESYNC_RELOADS = 5;
@@ -71,6 +72,10 @@ export default component$(() => {
   const loc = useLocation();
   const nav = useNavigate();
   const staleReloads = useSignal(0);
+  // A truncated live event at revision R makes the page re-read the list; the
+  // gateway's replica (where the list comes from) may not hold R yet — the
+  // relay can be faster than the gateway's Watch — so the list must reach R.
+  const mustReach = useSignal(0);
   // Live and toggled rows, by key; newer than the loader's copy when modRevision is higher.
   const over = useStore<Record<string, RowOverride>>({});
   const unseen = useSignal(0);
@@ -90,7 +95,7 @@ export default component$(() => {
   // not older than the resync (see STALE_AFTER_RESYNC_RELOADS).
   useTask$(({ track, cleanup }) => {
     const v = track(() => list.value);
-    const want = track(() => live.resyncRevision);
+    const want = Math.max(track(() => live.resyncRevision), track(() => mustReach.value));
     if (isServer) return;
     if (!v.ok || v.revision >= want) {
       staleReloads.value = 0;
@@ -114,6 +119,7 @@ export default component$(() => {
         // A truncated event (the flag was too large for an SNS message): it
         // says the flag changed but not how, so read the list again.
         reload = true;
+        if (event.revision > mustReach.value) mustReach.value = event.revision;
       } else if (shown.has(event.key)) {
         const loaded = list.value.ok ? list.value.rows.find((r) => r.key === event.key) : undefined;
         const curRev = over[event.key]?.stored?.modRevision ?? loaded?.modRevision ?? 0;
