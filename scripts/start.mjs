@@ -332,7 +332,18 @@ async function main() {
   let tokens = existsSync(tokensFile) ? JSON.parse(readFileSync(tokensFile, 'utf8')) : [];
   if (tokens.length === 0 || opts['new-admin-token']) {
     newToken = (tokens.length === 0 && process.env.FLAGRAFT_ADMIN_TOKEN) || `fr_${randomBytes(24).toString('base64url')}`;
-    tokens = [...tokens, { name: tokens.length === 0 ? 'admin' : `admin-${tokens.length + 1}`, role: 'admin', sha256: sha256(newToken) }];
+    const admins = tokens.filter((t) => t.role === 'admin').length;
+    tokens = [...tokens, { name: admins === 0 ? 'admin' : `admin-${admins + 1}`, role: 'admin', sha256: sha256(newToken) }];
+    writeJson(tokensFile, tokens);
+  }
+  // The dashboard's own reader token, for the change stream that keeps its
+  // flag-list index current (kept in secrets.json like the cookie secret).
+  if (!secrets.dashboardFeedToken) {
+    secrets = { ...secrets, dashboardFeedToken: `fr_${randomBytes(24).toString('base64url')}` };
+    writeJson(secretsFile, secrets);
+  }
+  if (!tokens.some((t) => t.name === 'dashboard')) {
+    tokens = [...tokens, { name: 'dashboard', role: 'reader', sha256: sha256(secrets.dashboardFeedToken) }];
     writeJson(tokensFile, tokens);
   }
 
@@ -429,6 +440,7 @@ async function main() {
     FLAGRAFT_GATEWAY_URL: dashboardGateway,
     ...(caddyBin ? { NODE_EXTRA_CA_CERTS: caFile } : {}), FLAGRAFT_RELAY_URL: `http://127.0.0.1:${ports.relay}`,
     FLAGRAFT_DASHBOARD_COOKIE_SECRET: secrets.cookieSecret, FLAGRAFT_DASHBOARD_COOKIE_SECURE: caddyBin ? '1' : '0',
+    FLAGRAFT_DASHBOARD_FEED_TOKEN: secrets.dashboardFeedToken,
     // Qwik City's CSRF check compares Origin with the server's own origin:
     // behind Caddy that is https, which Caddy says in X-Forwarded-Proto.
     PROTOCOL_HEADER: 'x-forwarded-proto',

@@ -23,6 +23,8 @@ export const TOKENS = {
   editor2: `editor2-${randomBytes(8).toString('hex')}`,
   reader: `reader-${randomBytes(8).toString('hex')}`,
 };
+/** The dashboard's own reader token, for its flag-list change stream. */
+export const FEED_TOKEN = `feed-${randomBytes(8).toString('hex')}`;
 export const NAMES = { admin: 'ada', editor: 'eddie', editor2: 'erin', reader: 'rita' } as const;
 
 const tokenEntries = [
@@ -30,6 +32,7 @@ const tokenEntries = [
   { name: NAMES.editor, role: 'editor' as const, sha256: hashToken(TOKENS.editor) },
   { name: NAMES.editor2, role: 'editor' as const, sha256: hashToken(TOKENS.editor2) },
   { name: NAMES.reader, role: 'reader' as const, sha256: hashToken(TOKENS.reader) },
+  { name: 'dashboard', role: 'reader' as const, sha256: hashToken(FEED_TOKEN) },
 ];
 
 /** Polls `cond` until it holds or `timeoutMs` passes. */
@@ -148,6 +151,7 @@ export async function startDashboard(o: { gatewayUrl: string; relayUrl: string; 
       FLAGRAFT_RELAY_URL: o.relayUrl,
       FLAGRAFT_DASHBOARD_COOKIE_SECRET: randomBytes(32).toString('hex'),
       FLAGRAFT_TOKENS: JSON.stringify(tokenEntries),
+      FLAGRAFT_DASHBOARD_FEED_TOKEN: FEED_TOKEN,
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

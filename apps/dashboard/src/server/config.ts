@@ -18,6 +18,12 @@ export interface DashboardConfig {
   cookieSecure: boolean;
   /** Gateway request timeout in milliseconds. */
   gatewayTimeoutMs: number;
+  /**
+   * The dashboard's own token (a reader is enough) for the change stream that
+   * keeps its flag-list index current (flag-feed.ts). Unset: no index, each
+   * list load reads every page from the gateway (slower with many flags).
+   */
+  feedToken: string | undefined;
 }
 
 /** Shortest accepted cookie secret, in characters. */
@@ -65,6 +71,7 @@ export function loadConfigFromEnv(env: Record<string, string | undefined>): Dash
     sessionTtlSec: parseIntIn('FLAGRAFT_DASHBOARD_SESSION_TTL_SEC', env.FLAGRAFT_DASHBOARD_SESSION_TTL_SEC, 8 * 3600, 60, 30 * 86400),
     cookieSecure: env.FLAGRAFT_DASHBOARD_COOKIE_SECURE === '1' || env.FLAGRAFT_DASHBOARD_COOKIE_SECURE === 'true',
     gatewayTimeoutMs: parseIntIn('FLAGRAFT_DASHBOARD_GATEWAY_TIMEOUT_MS', env.FLAGRAFT_DASHBOARD_GATEWAY_TIMEOUT_MS, 10_000, 100, 120_000),
+    feedToken: env.FLAGRAFT_DASHBOARD_FEED_TOKEN || undefined,
   };
 }
 

@@ -9,11 +9,11 @@
 // `reset` when it cannot (then we walk again). A dropped stream resumes with
 // the last event id, with exponential backoff.
 //
-// Tokens: the dashboard holds no token of its own. The feed streams with the
-// token of the signed-in user whose list request started it (a reader is
-// enough); if the gateway refuses that token later (revoked), the feed stops
-// and the next list request restarts it with its own. Every list request
-// still checks its own token against the gateway (list-cache.ts).
+// Token: the dashboard's own (FLAGRAFT_DASHBOARD_FEED_TOKEN, a reader is
+// enough), never a signed-in user's: a user's token would keep reading after
+// they signed out. If the gateway refuses it (revoked, misconfigured), the
+// feed stops, list loads walk every page, and the next load tries again.
+// Every list request still checks the user's own token (list-cache.ts).
 import type { StoredFlag } from '@flagraft/flag-model';
 import { GatewayClient, MAX_LIST_PAGES } from './gateway';
 import { FlagIndex, type FeedEvent } from './flag-index';
@@ -99,7 +99,7 @@ export class ListFeed {
     private readonly timeoutMs: number,
   ) {}
 
-  /** Starts the feed with this user's token if it is not running. */
+  /** Starts the feed with the dashboard's token if it is not running. */
   use(token: string): void {
     if (this.closed) return;
     if (!this.token) this.token = token;
@@ -150,8 +150,8 @@ export class ListFeed {
         if (this.closed) break;
         const status = (err as { status?: number }).status;
         if (status === 401 || status === 403) {
-          // This user's token no longer reads: let the next list request bring its own.
-          log('warn', 'list feed token refused; waiting for the next list request', { status });
+          // Revoked or wrong: list loads walk every page until the next one retries.
+          log('error', 'the gateway refused FLAGRAFT_DASHBOARD_FEED_TOKEN; flag lists are read page by page', { status });
           this.token = undefined;
           break;
         }

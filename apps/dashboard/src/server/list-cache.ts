@@ -26,12 +26,17 @@ export interface ListResult {
   source: 'index' | 'walk';
 }
 
-export async function allFlags(gw: GatewayClient, gatewayUrl: string, token: string, timeoutMs: number): Promise<ListResult> {
+/**
+ * `feedToken` is the dashboard's own token for the change stream (config
+ * FLAGRAFT_DASHBOARD_FEED_TOKEN); without it every load walks the list. A
+ * user's token is never used for the stream: it would outlive their session.
+ */
+export async function allFlags(gw: GatewayClient, gatewayUrl: string, feedToken: string | undefined, timeoutMs: number): Promise<ListResult> {
+  // The user's own authorisation, checked on every load.
   const head = await gw.listFlagsPage({ limit: 1, stale: true });
-  // Only a token the gateway just accepted may start the feed.
-  const feed = feedFor(gatewayUrl, timeoutMs);
-  feed.use(token);
-  if (head.revision !== undefined) {
+  if (feedToken !== undefined && head.revision !== undefined) {
+    const feed = feedFor(gatewayUrl, timeoutMs);
+    feed.use(feedToken);
     const want = Math.max(head.revision, lastWriteRevision());
     // The first load after start waits for the feed's own walk instead of walking twice.
     const wait = feed.state === 'loading' || feed.state === 'idle' ? timeoutMs : FEED_CATCHUP_MS;

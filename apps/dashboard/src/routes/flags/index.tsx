@@ -15,7 +15,7 @@ export const useFlagList = routeLoader$(async (ev) => {
   try {
     const started = performance.now();
     const cfg = getConfig();
-    const { flags, revision, source } = await allFlags(gatewayFor(ev), cfg.gatewayUrl, requireSession(ev).token, cfg.gatewayTimeoutMs);
+    const { flags, revision, source } = await allFlags(gatewayFor(ev), cfg.gatewayUrl, cfg.feedToken, cfg.gatewayTimeoutMs);
     const gatewayMs = performance.now() - started;
     const page = pageOf(flags, q);
     ev.headers.set(
