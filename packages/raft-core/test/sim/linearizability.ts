@@ -324,13 +324,18 @@ export function minimalWindow(ops: Op[], maxSteps = DEFAULT_MAX_STEPS): { ops: O
   // answered gets and puts nobody in the window reads (removing a put whose value is read would turn the
   // report into a misleading "read of a value never written"). Bounded: the window is small by now.
   let h = w.h.filter((o) => !(o.kind === 'get' && o.ret === Infinity));
-  if (h.length <= MAX_SHRINK_OPS) {
+  // Passes until nothing more can go: removing a get can make its put removable in the next pass.
+  for (let changed = h.length <= MAX_SHRINK_OPS; changed; ) {
+    changed = false;
     for (let i = h.length - 1; i >= 0; i--) {
       const o = h[i];
       const readInWindow = o.kind === 'put' && h.some((g) => g.kind === 'get' && g.ret !== Infinity && g.value === o.value);
       if (readInWindow) continue;
       const without = h.filter((_, j) => j !== i);
-      if (fails(without, w.init)) h = without;
+      if (fails(without, w.init)) {
+        h = without;
+        changed = true;
+      }
     }
   }
   return { ops: h, stuckAt: fails(h, w.init)?.stuckAt ?? fails(prefix)?.stuckAt };
