@@ -4,7 +4,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createClusterClient } from '@flagraft/cluster-client';
 import { createApp } from './app.js';
-import { CachingTokenStore, watchTokensFile, type TokenFileWatch } from './auth-cache.js';
+import { CachingTokenStore, watchTokensFile, type TokenFileWatch } from '@flagraft/auth';
 import { resolveConfig, type GatewayConfig } from './config.js';
 import { createRequestRecorder, instrument } from './http-util.js';
 import { limiterFor } from './rate-limit.js';

@@ -1,22 +1,37 @@
-import { loadTokens } from '@flagraft/auth';
+import { CachingTokenStore, loadTokens, watchTokensFile, type TokenFileWatch } from '@flagraft/auth';
 import { createJsonLogger } from './log.js';
 import { loadConfigFromEnv } from './config.js';
 import { createRelay, type Relay } from './relay.js';
 
 const log = createJsonLogger('notification-relay');
+/** How often FLAGRAFT_TOKENS_FILE is checked for changes, ms (as the gateway's default). */
+const TOKENS_RELOAD_INTERVAL_MS = 2_000;
 let relay: Relay;
+let tokenWatch: TokenFileWatch | undefined;
 try {
-  relay = createRelay(loadConfigFromEnv(process.env, loadTokens));
+  const config = loadConfigFromEnv(process.env, loadTokens);
+  // A revoked or rotated token stops opening new connections without a restart.
+  const file = process.env.FLAGRAFT_TOKENS_FILE;
+  if (config.auth !== 'none' && file) {
+    const tokens = new CachingTokenStore(config.auth);
+    config.auth = tokens;
+    tokenWatch = watchTokensFile(file, tokens, TOKENS_RELOAD_INTERVAL_MS, (r) =>
+      r.ok ? log('info', 'tokens reloaded', { tokens: r.tokens }) : log('error', 'tokens file not reloaded; the previous tokens stay', { error: r.error }));
+  }
+  relay = createRelay(config);
   await relay.start();
 } catch (err) {
   log('error', 'relay failed to start', { error: (err as Error).message });
   process.exit(1);
 }
+// SIGHUP: re-read FLAGRAFT_TOKENS_FILE now.
+process.on('SIGHUP', () => tokenWatch?.reload());
 let stopping = false;
 for (const sig of ['SIGTERM', 'SIGINT'] as const) {
   process.on(sig, () => {
     if (stopping) return;
     stopping = true;
+    tokenWatch?.close();
     log('info', 'shutting down', { signal: sig });
     relay.close().then(() => process.exit(0), (err: unknown) => {
       log('error', 'shutdown failed', { error: String(err) });

@@ -1,16 +1,21 @@
 // The real entry point as a process: env config, JSON logs, SIGTERM shutdown.
 import type { ChildProcess } from 'node:child_process';
+import { mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hashToken } from '@flagraft/auth';
-import { TOKENS, connect, ev, publish, spawnJson, startEmulator, uniqueName, waitFor } from './helpers.js';
+import { TOKENS, connect, ev, publish, spawnJson, startEmulator, uniqueName, upgradeStatus, waitFor } from './helpers.js';
 
 const MAIN = fileURLToPath(new URL('../dist/main.js', import.meta.url));
 let emu: Awaited<ReturnType<typeof startEmulator>>;
 const procs: ChildProcess[] = [];
 
 beforeAll(async () => { emu = await startEmulator(); });
+const dir = mkdtempSync(join(tmpdir(), 'relay-main-'));
 afterAll(async () => {
+  rmSync(dir, { recursive: true, force: true });
   for (const p of procs) if (p.exitCode === null && p.pid) process.kill(p.pid, 'SIGKILL');
   await emu?.stop();
 });
@@ -45,6 +50,27 @@ describe('main.ts', () => {
     await waitFor(() => c.closed !== undefined, 'client closed');
     expect(c.closed!.code).toBe(1001);
     expect(r.lines.some((l) => l.msg === 'relay stopped')).toBe(true);
+  });
+
+  it('re-reads FLAGRAFT_TOKENS_FILE on SIGHUP: a revoked token can no longer connect', async () => {
+    const file = join(dir, 'tokens.json');
+    const write = (entries: unknown[]) => { writeFileSync(`${file}.tmp`, JSON.stringify(entries)); renameSync(`${file}.tmp`, file); };
+    write([{ name: 'rita', role: 'reader', sha256: hashToken(TOKENS.reader) }]);
+    const r = run({
+      FLAGRAFT_RELAY_PORT: '0', FLAGRAFT_AWS_ENDPOINT: emu.endpoint, FLAGRAFT_RELAY_QUEUE_NAME: uniqueName('hup-q'),
+      FLAGRAFT_RELAY_CREATE_RESOURCES: 'true', FLAGRAFT_RELAY_TOPIC_NAME: uniqueName('hup-topic'), FLAGRAFT_RELAY_WAIT_TIME_SECONDS: '1',
+      FLAGRAFT_TOKENS_FILE: file,
+    });
+    await waitFor(() => r.lines.some((l) => l.msg === 'relay listening'), 'listening log', 15_000);
+    const wsUrl = `ws://127.0.0.1:${r.lines.find((l) => l.msg === 'relay listening').port}/ws`;
+    expect(await upgradeStatus(wsUrl, { authorization: `Bearer ${TOKENS.reader}` })).toBe(101);
+    write([{ name: 'ada', role: 'admin', sha256: hashToken(TOKENS.admin) }]);
+    r.p.kill('SIGHUP');
+    await waitFor(() => r.lines.some((l) => l.msg === 'tokens reloaded'), 'tokens reloaded log');
+    expect(await upgradeStatus(wsUrl, { authorization: `Bearer ${TOKENS.reader}` })).toBe(401);
+    expect(await upgradeStatus(wsUrl, { authorization: `Bearer ${TOKENS.admin}` })).toBe(101);
+    r.p.kill('SIGTERM');
+    expect(await r.exited).toBe(0);
   });
 
   it('exits 1 with a log line naming the bad setting', async () => {

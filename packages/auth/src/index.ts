@@ -13,4 +13,6 @@ export {
   loadTokenEntries,
   tokenFromHeaders,
 } from './tokens.js';
+export { CachingTokenStore, MAX_CACHED_TOKENS, watchTokensFile } from './cache.js';
+export type { TokenFileWatch } from './cache.js';
 export type { Role, Permission, Principal, TokenEntry, TokenStore } from './tokens.js';

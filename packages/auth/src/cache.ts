@@ -1,6 +1,7 @@
-// Token authentication with a cache, and reloading of FLAGRAFT_TOKENS_FILE.
+// Token authentication with a cache, and reloading of FLAGRAFT_TOKENS_FILE,
+// for every service that checks tokens (gateway, relay).
 //
-// @flagraft/auth hashes the presented token (sha256) and compares it with every
+// createTokenStore hashes the presented token (sha256) and compares it with every
 // configured hash in constant time: right for a login, but on the evaluation
 // hot path the same few service tokens arrive tens of thousands of times a
 // second. The cache maps a token that authenticated successfully to its
@@ -16,7 +17,7 @@
 // - replace() swaps the token set and empties the cache in one step, so a
 //   revoked or rotated token stops working on the next request.
 import { stat, statSync, type Stats } from 'node:fs';
-import { createTokenStore, loadTokenEntries, type Principal, type TokenStore } from '@flagraft/auth';
+import { createTokenStore, loadTokenEntries, type Principal, type TokenStore } from './tokens.js';
 
 /** Authenticated tokens remembered at once (entries); beyond it the oldest is forgotten. */
 export const MAX_CACHED_TOKENS = 10_000;

@@ -1,11 +1,11 @@
 import { mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createTokenStore, hashToken, type Principal, type TokenStore } from '@flagraft/auth';
+import { createTokenStore, hashToken, type Principal, type TokenStore } from './tokens.js';
 import { afterAll, describe, expect, it } from 'vitest';
-import { CachingTokenStore, watchTokensFile } from './auth-cache.js';
+import { CachingTokenStore, watchTokensFile } from './cache.js';
 
-const dir = mkdtempSync(join(tmpdir(), 'gw-auth-cache-'));
+const dir = mkdtempSync(join(tmpdir(), 'auth-cache-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 /** A store that counts how often it really authenticates (hashes). */
