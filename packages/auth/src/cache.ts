@@ -16,7 +16,7 @@
 // - Bounded (MAX_CACHED_TOKENS); the oldest entry goes first.
 // - replace() swaps the token set and empties the cache in one step, so a
 //   revoked or rotated token stops working on the next request.
-import { stat, statSync, type Stats } from 'node:fs';
+import { watchFile, type FileWatch } from './file-watch.js';
 import { createTokenStore, loadTokenEntries, type Principal, type TokenStore } from './tokens.js';
 
 /** Authenticated tokens remembered at once (entries); beyond it the oldest is forgotten. */
@@ -61,17 +61,13 @@ export class CachingTokenStore implements TokenStore {
   }
 }
 
-export interface TokenFileWatch {
-  /** Re-reads the file now (SIGHUP). Resolves true if the new tokens were installed. */
-  reload(): boolean;
-  close(): void;
-}
+/** A watch on FLAGRAFT_TOKENS_FILE. */
+export type TokenFileWatch = FileWatch;
 
 /**
- * Polls `file` every `intervalMs` and installs its tokens into `target` when it
- * changes (mtime, size or inode: an atomic rename counts). A file that cannot
- * be read or parsed leaves the previous tokens in force and is reported through
- * onResult; the process keeps serving.
+ * Installs the tokens of `file` into `target` whenever it changes (see
+ * watchFile). A file that cannot be read or parsed leaves the previous tokens
+ * in force and is reported through onResult; the process keeps serving.
  */
 export function watchTokensFile(
   file: string,
@@ -79,7 +75,7 @@ export function watchTokensFile(
   intervalMs: number,
   onResult: (result: { ok: true; tokens: number } | { ok: false; error: string }) => void,
 ): TokenFileWatch {
-  const reload = (): boolean => {
+  return watchFile(file, intervalMs, () => {
     try {
       const store = createTokenStore(loadTokenEntries({ FLAGRAFT_TOKENS_FILE: file }));
       target.replace(store);
@@ -89,37 +85,5 @@ export function watchTokensFile(
       onResult({ ok: false, error: (err as Error).message });
       return false;
     }
-  };
-  // Own polling rather than fs.watchFile: its first stat is asynchronous, so a
-  // change made right after the watch starts could become its baseline and be
-  // missed. Here the baseline is taken now, synchronously.
-  const version = (st: Stats | undefined) => (st ? `${st.ino}:${st.size}:${st.mtimeMs}` : 'missing');
-  let seen: string;
-  try {
-    seen = version(statSync(file));
-  } catch {
-    seen = version(undefined);
-  }
-  let polling = false;
-  const timer =
-    intervalMs > 0
-      ? setInterval(() => {
-          if (polling) return;
-          polling = true;
-          stat(file, (err, st) => {
-            polling = false;
-            const v = version(err ? undefined : st);
-            if (v === seen) return;
-            seen = v;
-            reload(); // a missing file is reported by reload() and keeps the old tokens
-          });
-        }, intervalMs)
-      : undefined;
-  timer?.unref(); // must not keep the process alive on shutdown
-  return {
-    reload,
-    close() {
-      clearInterval(timer);
-    },
-  };
+  });
 }

@@ -16,3 +16,14 @@ export {
 export { CachingTokenStore, MAX_CACHED_TOKENS, watchTokensFile } from './cache.js';
 export type { TokenFileWatch } from './cache.js';
 export type { Role, Permission, Principal, TokenEntry, TokenStore } from './tokens.js';
+export { watchFile } from './file-watch.js';
+export type { FileWatch } from './file-watch.js';
+export {
+  EventKeySet, EventKeyRing, EventKeyConfigError, watchEventKeysFile,
+  MAX_EVENT_KEYS, MAX_EVENT_KEYS_FILE_BYTES, MIN_EVENT_KEY_BYTES, MAX_EVENT_KEY_BYTES, EVENT_KEY_ID_RE,
+} from './event-keys.js';
+export type { EventKeysReload } from './event-keys.js';
+export {
+  signEvent, verifyEvent, canonicalEventBytes, EventSigningError, EVENT_SIGNATURE_ATTRIBUTE, SIGNED_EVENT_ATTRIBUTES,
+} from './event-signing.js';
+export type { EventAttribute, EventAttributeLookup, EventVerification, EventSignatureFailure } from './event-signing.js';
