@@ -148,7 +148,12 @@ export function loadConfigFromEnv(env: NodeJS.ProcessEnv = process.env, argv: st
   }
   let sns: SnsOutboxConfig | undefined;
   if (e.FLAGRAFT_SNS_TOPIC_ARN) {
+    // Relays refuse unsigned events, so an outbox without keys would publish nothing anyone accepts.
+    if (!e.FLAGRAFT_EVENT_KEYS_FILE) {
+      throw new ConfigError('FLAGRAFT_EVENT_KEYS_FILE is required with FLAGRAFT_SNS_TOPIC_ARN: the outbox signs every change event and relays refuse unsigned ones (`node scripts/event-keys.mjs init <file>` makes one)');
+    }
     sns = {
+      eventKeysFile: e.FLAGRAFT_EVENT_KEYS_FILE,
       topicArn: str('SNS_TOPIC_ARN'),
       region: str('SNS_REGION', e.AWS_REGION ?? 'us-east-1'),
       endpoint: e.FLAGRAFT_SNS_ENDPOINT || undefined,

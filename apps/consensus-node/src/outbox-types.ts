@@ -46,4 +46,6 @@ export interface SnsOutboxConfig {
   credentials?: { accessKeyId: string; secretAccessKey: string; sessionToken?: string };
   fifo?: boolean;
   batchSize?: number;
+  /** FLAGRAFT_EVENT_KEYS_FILE: the keys that sign every published event (the active one signs). */
+  eventKeysFile?: string;
 }

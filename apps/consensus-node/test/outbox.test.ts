@@ -2,13 +2,20 @@
 // set: real 3-node cluster, the real AWS SDK, the fauxqs SNS/SQS emulator.
 // A change is published once by the leader and published(R) is replicated; a
 // restore from a backup is announced by one reset marker in the chain.
+import { spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { EventKeyRing, EventKeySet, verifyEvent } from '@flagraft/auth';
 import { startFauxqs, type FauxqsServer } from 'fauxqs';
 import { CreateTopicCommand, SNSClient, SubscribeCommand } from '@aws-sdk/client-sns';
 import { CreateQueueCommand, DeleteMessageBatchCommand, GetQueueAttributesCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import type { BackupDocument } from '@flagraft/flag-model';
 import { createClusterClient, type ClusterClient } from '@flagraft/cluster-client';
 import { startLocalCluster, type LocalCluster } from '../src/index.js';
+import { MAIN_JS } from '../src/local-cluster.js';
 import { flag, waitFor } from './helpers.js';
 
 const REGION = 'us-east-1';
@@ -20,6 +27,9 @@ describe('SNS outbox wiring', () => {
   let client: ClusterClient;
   let sqs: SQSClient;
   let queueUrl: string;
+  const dir = mkdtempSync(join(tmpdir(), 'node-outbox-'));
+  const keysFile = join(dir, 'event-keys.json');
+  writeFileSync(keysFile, JSON.stringify({ v: 1, active: 'node-test', keys: [{ id: 'node-test', secret: randomBytes(32).toString('base64') }] }), { mode: 0o600 });
 
   beforeAll(async () => {
     fx = await startFauxqs({ port: 0, logger: false, host: '127.0.0.1' });
@@ -32,7 +42,7 @@ describe('SNS outbox wiring', () => {
     await sns.send(new SubscribeCommand({ TopicArn: topicArn, Protocol: 'sqs', Endpoint: arn, Attributes: { RawMessageDelivery: 'true' } }));
     sns.destroy();
     cluster = await startLocalCluster({ size: 3, env: {
-      FLAGRAFT_SNS_TOPIC_ARN: topicArn, FLAGRAFT_SNS_ENDPOINT: endpoint, FLAGRAFT_SNS_REGION: REGION,
+      FLAGRAFT_SNS_TOPIC_ARN: topicArn, FLAGRAFT_SNS_ENDPOINT: endpoint, FLAGRAFT_SNS_REGION: REGION, FLAGRAFT_EVENT_KEYS_FILE: keysFile,
       AWS_ACCESS_KEY_ID: CREDS.accessKeyId, AWS_SECRET_ACCESS_KEY: CREDS.secretAccessKey,
     } });
     client = createClusterClient({ endpoints: cluster.endpoints, clusterId: cluster.clusterId });
@@ -42,14 +52,30 @@ describe('SNS outbox wiring', () => {
     await cluster?.stop();
     sqs?.destroy();
     await fx?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('a node with an SNS topic but no event keys file refuses to start, naming the variable', () => {
+    const r = spawnSync(process.execPath, [MAIN_JS], {
+      env: { PATH: process.env.PATH, FLAGRAFT_NODE_ID: '1', FLAGRAFT_LISTEN: '127.0.0.1:0', FLAGRAFT_DATA_DIR: join(dir, 'no-keys'), FLAGRAFT_SNS_TOPIC_ARN: 'arn:aws:sns:us-east-1:000000000000:t' },
+      encoding: 'utf8', timeout: 30_000,
+    });
+    expect(r.status).toBe(1);
+    expect(r.stdout).toMatch(/FLAGRAFT_EVENT_KEYS_FILE is required with FLAGRAFT_SNS_TOPIC_ARN/);
   });
 
   it('publishes each committed change once and replicates published(R)', async () => {
     const w = await client.putFlag(flag('outboxed', 'x'), { actor: 'alice' });
     const bodies: any[] = [];
+    const ring = new EventKeyRing(EventKeySet.load(keysFile));
     await waitFor('message on the queue', async () => {
       const out = await sqs.send(new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 0, MessageAttributeNames: ['All'] }));
-      for (const m of out.Messages ?? []) bodies.push(JSON.parse(m.Body!));
+      for (const m of out.Messages ?? []) {
+        // Signed by the leader with the key of FLAGRAFT_EVENT_KEYS_FILE.
+        const attr = (n: string) => { const a = m.MessageAttributes?.[n]; return a && { type: a.DataType!, value: a.StringValue! }; };
+        expect(verifyEvent(ring, m.Body!, attr)).toMatchObject({ ok: true, keyId: 'node-test' });
+        bodies.push(JSON.parse(m.Body!));
+      }
       return bodies.some((b) => b.revision === w.revision);
     });
     const ev = bodies.find((b) => b.revision === w.revision);

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { EVENT_SIGNATURE_ATTRIBUTE, signEvent, type EventKeyRing } from '@flagraft/auth';
 import type { ChainEvent, ChangeEvent, PublishedChangeEvent, ResetEvent, ResetReason, TruncatedChangeEvent } from '@flagraft/flag-model';
 
 /**
@@ -111,6 +112,23 @@ export function messageAttributes(ev: OutboxEvent): Record<string, { DataType: '
     revision,
     kind: { DataType: 'String', StringValue: ev.kind },
   };
+}
+
+/**
+ * The attributes of one message with its signature added (`flagraft-sig`,
+ * docs/CONTRACTS.md "Change event signatures"): HMAC-SHA256 with the ring's
+ * active key over the exact body and the routing attributes above. Signed
+ * per publish attempt, so the signing time is close to when SNS takes it
+ * (relays refuse a message queued long after it was signed: a replay).
+ */
+export function signedMessageAttributes(ev: OutboxEvent, body: string, keys: EventKeyRing, signedAtMs: number = Date.now()): ReturnType<typeof messageAttributes> {
+  const attrs = messageAttributes(ev);
+  const lookup = (name: string) => {
+    const a = Object.hasOwn(attrs, name) ? attrs[name] : undefined;
+    return a && { type: a.DataType, value: a.StringValue };
+  };
+  attrs[EVENT_SIGNATURE_ATTRIBUTE] = { DataType: 'String', StringValue: signEvent(keys, body, lookup, signedAtMs) };
+  return attrs;
 }
 
 /** FIFO group of markers in 'key' mode (they belong to no key). */

@@ -3,7 +3,7 @@
 export { createSnsOutbox, OutboxConfigError, SNS_MAX_BATCH_ENTRIES } from './sns-outbox.js';
 export type { SnsOutboxOptions, SnsOutboxTuning } from './sns-outbox.js';
 export {
-  chainEvents, encodeEvent, deduplicationId, messageGroupId, messageAttributes, resetEvent, isResetEvent,
+  chainEvents, encodeEvent, deduplicationId, messageGroupId, messageAttributes, signedMessageAttributes, resetEvent, isResetEvent,
   RESET_ACTOR, RESET_GROUP_ID, SNS_MAX_PAYLOAD_BYTES, MAX_EVENT_BODY_BYTES,
 } from './event-body.js';
 export type { PublishedEvent, ResetEvent, ResetReason, OutboxEvent } from './event-body.js';

@@ -3,12 +3,17 @@
 // interface, not a mock of AWS): a changes table, a leadership flag and a
 // published revision that proposePublished advances.
 import { createServer, connect as tcpConnect, type Server, type Socket } from 'node:net';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startFauxqs, type FauxqsServer } from 'fauxqs';
 import { CreateTopicCommand, SNSClient, SubscribeCommand } from '@aws-sdk/client-sns';
 import { CreateQueueCommand, DeleteMessageBatchCommand, GetQueueAttributesCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import type { FlagDefinition, StoredFlag } from '@flagraft/flag-model';
+import { EventKeyRing, EventKeySet, verifyEvent, type EventAttribute } from '@flagraft/auth';
 import type { ChangeEvent, OutboxContext, Outbox } from '../outbox-types.js';
 import { createSnsOutbox, OutboxConfigError } from './index.js';
 
@@ -20,6 +25,18 @@ let sns: SNSClient;
 let sqs: SQSClient;
 let n = 0;
 const outboxes: Outbox[] = [];
+const keysDir = mkdtempSync(join(tmpdir(), 'outbox-keys-'));
+/** A keys file: `active` signs, every listed key verifies. */
+function keysFile(name: string, active: string | undefined, ids: string[]): string {
+  const file = join(keysDir, name);
+  writeFileSync(file, JSON.stringify({ v: 1, ...(active ? { active } : {}), keys: ids.map((id) => ({ id, secret: SECRETS.get(id) ?? SECRETS.set(id, randomBytes(32).toString('base64')).get(id) })) }));
+  return file;
+}
+const SECRETS = new Map<string, string>();
+/** The keys every outbox in this file signs with (unless a test gives others), and what relays would verify with. */
+const KEYS = new EventKeyRing(EventKeySet.load(keysFile('default.json', 'k1', ['k1'])));
+/** Every key any test used: a relay that accepts them all. */
+const verifier = () => new EventKeyRing(EventKeySet.load(keysFile('verify.json', undefined, [...SECRETS.keys()])));
 
 beforeAll(async () => {
   fx = await startFauxqs({ port: 0, logger: false, host: '127.0.0.1' });
@@ -28,7 +45,7 @@ beforeAll(async () => {
   sqs = new SQSClient({ endpoint, region: REGION, credentials: CREDS });
 });
 afterEach(async () => { await Promise.all(outboxes.splice(0).map((o) => o.stop())); });
-afterAll(async () => { sns?.destroy(); sqs?.destroy(); await fx?.stop(); });
+afterAll(async () => { sns?.destroy(); sqs?.destroy(); await fx?.stop(); rmSync(keysDir, { recursive: true, force: true }); });
 
 async function waitFor(cond: () => boolean | Promise<boolean>, what: string, timeoutMs = 10_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -45,13 +62,15 @@ async function topicWithQueue(fifo = false) {
   const queueUrl = (await sqs.send(new CreateQueueCommand({ QueueName: name, Attributes: fifo ? { FifoQueue: 'true' } : {} }))).QueueUrl!;
   const arn = (await sqs.send(new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ['QueueArn'] }))).Attributes!.QueueArn!;
   await sns.send(new SubscribeCommand({ TopicArn: topicArn, Protocol: 'sqs', Endpoint: arn, Attributes: { RawMessageDelivery: 'true' } }));
-  const got: { body: any; attrs: Record<string, string>; sys: Record<string, string> }[] = [];
+  const got: { body: any; raw: string; attrs: Record<string, string>; typed: Map<string, EventAttribute>; sys: Record<string, string> }[] = [];
   const drain = async () => {
     const out = await sqs.send(new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 0, MessageAttributeNames: ['All'], MessageSystemAttributeNames: ['All'] }));
     const msgs = out.Messages ?? [];
     for (const m of msgs) {
       got.push({
         body: JSON.parse(m.Body!),
+        raw: m.Body!,
+        typed: new Map(Object.entries(m.MessageAttributes ?? {}).map(([k, v]) => [k, { type: v.DataType!, value: v.StringValue ?? '' }])),
         attrs: Object.fromEntries(Object.entries(m.MessageAttributes ?? {}).map(([k, v]) => [k, v.StringValue ?? ''])),
         sys: (m.Attributes ?? {}) as Record<string, string>,
       });
@@ -132,7 +151,7 @@ class FakeNode implements OutboxContext {
 }
 
 function outbox(cfg: Parameters<typeof createSnsOutbox>[0]) {
-  const o = createSnsOutbox(cfg);
+  const o = createSnsOutbox(cfg.eventKeysFile ? cfg : { eventKeys: KEYS, ...cfg });
   outboxes.push(o);
   return o;
 }
@@ -147,7 +166,7 @@ describe('SNS outbox', () => {
     expect(t.got.map((m) => m.body.revision)).toEqual(revs);
     expect(t.got[0]!.body).toMatchObject({ v: 1, kind: 'flag', key: 'a', op: 'put', actor: 'alice', part: 0, parts: 1, prevRevision: 0 });
     expect(t.got.map((m) => m.body.prevRevision)).toEqual([0, revs[0], revs[1]]);
-    expect(t.got[1]!.attrs).toEqual({ key: 'b', op: 'put', revision: String(revs[1]), kind: 'flag' });
+    expect(t.got[1]!.attrs).toEqual({ key: 'b', op: 'put', revision: String(revs[1]), kind: 'flag', 'flagraft-sig': expect.stringMatching(/^v1\.k1\./) });
     await waitFor(() => node.published === revs[2], 'published(R) proposed');
   });
 
@@ -191,7 +210,7 @@ describe('SNS outbox', () => {
     o.start(node);
     node.write(['c']);
     // A follower publishes nothing (a follower that did would also show r1 below).
-    await waitFor(() => node.logs.length === 0 && o.metrics().publishCalls === 0, 'follower idle');
+    await waitFor(() => node.logs.every((l) => l.msg === 'event signing keys loaded') && o.metrics().publishCalls === 0, 'follower idle');
     expect(await t.drain()).toBe(0);
     node.setLeader(true);
     await waitFor(async () => { await t.drain(); return t.got.length === 2; }, 'new leader published the rest');
@@ -277,7 +296,8 @@ describe('SNS outbox', () => {
     const marker = t.got[1]!;
     expect(marker.body).toEqual({ v: 1, kind: 'reset', reason: 'restore', revision: restored, prevRevision: r1, part: 0, parts: 1, actor: 'flagraft', time: expect.any(String) });
     expect(Number.isFinite(Date.parse(marker.body.time))).toBe(true);
-    expect(marker.attrs).toEqual({ kind: 'reset', op: 'reset', reason: 'restore', revision: String(restored) });
+    expect(marker.attrs).toEqual({ kind: 'reset', op: 'reset', reason: 'restore', revision: String(restored), 'flagraft-sig': expect.stringMatching(/^v1\.k1\./) });
+    expect(verifyEvent(verifier(), marker.raw, (n) => marker.typed.get(n))).toMatchObject({ ok: true, keyId: 'k1' });
     await waitFor(() => node.published === restored, 'published(restored) proposed without any later write');
     const r2 = node.write(['b']);
     await waitFor(async () => { await t.drain(); return t.got.some((m) => m.body.revision === r2); }, 'the change after the restore');
@@ -338,9 +358,65 @@ describe('SNS outbox', () => {
     expect(t.got[1]!.body.prevRevision).toBe(restored);
   });
 
+  it('signs every message with the active key over its exact body and attributes (what relays verify)', async () => {
+    const t = await topicWithQueue(true);
+    const node = new FakeNode();
+    node.write(['a']); node.write(['b', 'c']); node.write(['a']);
+    const before = Date.now();
+    outbox({ topicArn: t.topicArn, region: REGION, endpoint, credentials: CREDS }).start(node);
+    await waitFor(async () => { await t.drain(); return t.got.length === 4; }, 'four messages');
+    const ring = verifier();
+    for (const m of t.got) {
+      const v = verifyEvent(ring, m.raw, (n) => m.typed.get(n));
+      expect(v).toMatchObject({ ok: true, keyId: 'k1' });
+      if (v.ok) expect(v.signedAtMs).toBeGreaterThanOrEqual(before);
+    }
+    // The same body under other routing attributes is not what was signed.
+    const m = t.got[0]!;
+    const moved = new Map(m.typed).set('key', { type: 'String', value: 'other' });
+    expect(verifyEvent(ring, m.raw, (n) => moved.get(n))).toMatchObject({ ok: false, reason: 'bad-signature' });
+    expect(node.logs.some((l) => l.msg === 'event signing keys loaded' && (l.fields as any).activeKeyId === 'k1')).toBe(true);
+    expect(JSON.stringify(node.logs)).not.toContain(SECRETS.get('k1')!.slice(0, 12));
+  });
+
+  it('rotation: the keys file is re-read on SIGHUP (and on change); the next messages are signed with the new active key', async () => {
+    const t = await topicWithQueue();
+    const node = new FakeNode();
+    const file = keysFile('rotate.json', 'r1', ['r1']);
+    const o = outbox({ topicArn: t.topicArn, region: REGION, endpoint, credentials: CREDS, eventKeysFile: file, eventKeysPollMs: 0, idlePollMs: 20 });
+    o.start(node);
+    node.write(['a']);
+    await waitFor(async () => { await t.drain(); return t.got.length === 1; }, 'first message');
+    keysFile('rotate.json', 'r2', ['r1', 'r2']);
+    // Without a signal (and no polling here) nothing changes yet.
+    node.write(['b']);
+    await waitFor(async () => { await t.drain(); return t.got.length === 2; }, 'second message');
+    process.emit('SIGHUP');
+    expect(node.logs.some((l) => l.msg === 'event signing keys reloaded' && (l.fields as any).activeKeyId === 'r2')).toBe(true);
+    node.write(['c']);
+    await waitFor(async () => { await t.drain(); return t.got.length === 3; }, 'third message');
+    expect(t.got.map((m) => m.attrs['flagraft-sig']!.split('.')[1])).toEqual(['r1', 'r1', 'r2']);
+    // A file without an active key is refused; signing goes on with the last good keys.
+    keysFile('rotate.json', undefined, ['r2']);
+    process.emit('SIGHUP');
+    expect(node.logs.some((l) => l.level === 'error' && /not reloaded/.test(l.msg))).toBe(true);
+    node.write(['d']);
+    await waitFor(async () => { await t.drain(); return t.got.length === 4; }, 'fourth message');
+    expect(verifyEvent(verifier(), t.got[3]!.raw, (n) => t.got[3]!.typed.get(n))).toMatchObject({ ok: true, keyId: 'r2' });
+    await o.stop();
+    expect(process.listeners('SIGHUP')).toHaveLength(0);
+  });
+
+  it('refuses to start without signing keys, or with a keys file that has no active key', () => {
+    const base = { topicArn: 'arn:aws:sns:us-east-1:1:t', region: REGION };
+    expect(() => createSnsOutbox(base)).toThrow(/eventKeysFile \(FLAGRAFT_EVENT_KEYS_FILE\) is required/);
+    expect(() => createSnsOutbox({ ...base, eventKeysFile: keysFile('verify-only.json', undefined, ['k1']) })).toThrow(/active: required/);
+    expect(() => createSnsOutbox({ ...base, eventKeysFile: join(keysDir, 'missing.json') })).toThrow(/cannot read \(ENOENT\)/);
+  });
+
   it('refuses bad configuration with the field named', () => {
-    expect(() => createSnsOutbox({ topicArn: 'nope', region: REGION })).toThrow(OutboxConfigError);
-    expect(() => createSnsOutbox({ topicArn: 'arn:aws:sns:us-east-1:1:t', region: REGION, batchSize: 11 })).toThrow(/batchSize/);
+    expect(() => createSnsOutbox({ topicArn: 'nope', region: REGION, eventKeys: KEYS })).toThrow(OutboxConfigError);
+    expect(() => createSnsOutbox({ topicArn: 'arn:aws:sns:us-east-1:1:t', region: REGION, batchSize: 11, eventKeys: KEYS })).toThrow(/batchSize/);
   });
 });
 

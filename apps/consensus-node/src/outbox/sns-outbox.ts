@@ -1,7 +1,8 @@
 import { PublishBatchCommand, SNSClient, type PublishBatchRequestEntry } from '@aws-sdk/client-sns';
+import { EventKeyRing, EventKeySet, watchEventKeysFile, type FileWatch } from '@flagraft/auth';
 import type { Outbox, OutboxContext, SnsOutboxConfig } from '../outbox-types.js';
 import {
-  chainEvents, deduplicationId, encodeEvent, isResetEvent, messageAttributes, messageGroupId, resetEvent, splitBatches, truncateEvent, type SnsEntry,
+  chainEvents, deduplicationId, encodeEvent, isResetEvent, messageGroupId, resetEvent, signedMessageAttributes, splitBatches, truncateEvent, type SnsEntry,
 } from './event-body.js';
 
 /**
@@ -23,6 +24,11 @@ import {
  * changes chain to it. A leader change before published(R) is replicated
  * makes the successor publish the same marker again (a duplicate by revision).
  *
+ * Every message is signed (HMAC-SHA256, `flagraft-sig` attribute) with the
+ * active key of FLAGRAFT_EVENT_KEYS_FILE; the file is re-read when it changes
+ * and on SIGHUP, so a rotation needs no restart (docs/CONTRACTS.md "Change
+ * event signatures").
+ *
  * Nothing here is on the write path: the loop runs beside the node, woken by
  * onApplied, so SNS being slow or down never blocks or slows a write; it only
  * grows the publish lag, which metrics() reports.
@@ -42,6 +48,10 @@ export interface SnsOutboxTuning {
   publishTimeoutMs?: number;
   /** When no onApplied arrives, look at the table anyway this often, ms (covers missed wake-ups). */
   idlePollMs?: number;
+  /** The signing keys, instead of eventKeysFile (embedders, tests). */
+  eventKeys?: EventKeyRing;
+  /** How often eventKeysFile is checked for changes, ms (0 = only on SIGHUP). */
+  eventKeysPollMs?: number;
 }
 
 export type SnsOutboxOptions = SnsOutboxConfig & SnsOutboxTuning;
@@ -57,6 +67,7 @@ const DEFAULTS = {
   maxBackoffMs: 10_000,
   publishTimeoutMs: 5_000,
   idlePollMs: 1_000,
+  eventKeysPollMs: 2_000,
 };
 
 export class OutboxConfigError extends Error {
@@ -96,6 +107,8 @@ export function createSnsOutbox(config: SnsOutboxOptions): Outbox {
   checkInt('publishTimeoutMs', o.publishTimeoutMs, 10, 600_000);
   checkInt('idlePollMs', o.idlePollMs, 10, 600_000);
   if (o.messageGroup !== 'key' && o.messageGroup !== 'single') throw new OutboxConfigError('sns outbox: messageGroup must be "key" or "single"');
+  checkInt('eventKeysPollMs', o.eventKeysPollMs, 0, 600_000);
+  const keys = signingKeys(config);
 
   // A local emulator accepts any credentials: with a loopback endpoint and no
   // credentials anywhere, use placeholders. Otherwise the SDK's default chain
@@ -174,7 +187,7 @@ export function createSnsOutbox(config: SnsOutboxOptions): Outbox {
       if (!current(gen)) return false;
       const entries: PublishBatchRequestEntry[] = rest.map((e, i) => {
         const ev = e.event;
-        const entry: PublishBatchRequestEntry = { Id: String(i), Message: e.body, MessageAttributes: messageAttributes(ev) };
+        const entry: PublishBatchRequestEntry = { Id: String(i), Message: e.body, MessageAttributes: signedMessageAttributes(ev, e.body, keys) };
         if (fifo) {
           entry.MessageGroupId = messageGroupId(ev, o.messageGroup);
           entry.MessageDeduplicationId = deduplicationId(ev);
@@ -328,10 +341,21 @@ export function createSnsOutbox(config: SnsOutboxOptions): Outbox {
     });
   }
 
+  let keysWatch: FileWatch | undefined;
+  const onSighup = () => keysWatch?.reload();
+
   return {
     start(context: OutboxContext): void {
       if (ctx) throw new Error('sns outbox: already started');
       ctx = context;
+      log('info', 'event signing keys loaded', { activeKeyId: keys.current.activeKeyId, keyIds: keys.current.keyIds });
+      if (config.eventKeysFile && !config.eventKeys) {
+        keysWatch = watchEventKeysFile(config.eventKeysFile, keys, o.eventKeysPollMs, { requireActive: true }, (r) => (r.ok
+          ? log('info', 'event signing keys reloaded', { activeKeyId: r.activeKeyId, keyIds: r.keyIds })
+          : log('error', 'event keys file not reloaded; the previous keys stay in use', { error: r.error })));
+        // SIGHUP re-reads the keys file now (the node has no other use for it).
+        process.on('SIGHUP', onSighup);
+      }
       acked = 0;
       proposed = context.publishedRevision();
       unsubscribe = [
@@ -346,6 +370,8 @@ export function createSnsOutbox(config: SnsOutboxOptions): Outbox {
       stopped = true;
       generation++;
       wake();
+      keysWatch?.close();
+      process.off('SIGHUP', onSighup);
       for (const u of unsubscribe) u();
       if (proposeTimer) { clearTimeout(proposeTimer); proposeTimer = undefined; }
       await loop;
@@ -372,6 +398,22 @@ export function createSnsOutbox(config: SnsOutboxOptions): Outbox {
       };
     },
   };
+}
+
+/** The ring that signs: given, or loaded from eventKeysFile; it must have an active key. */
+function signingKeys(config: SnsOutboxOptions): EventKeyRing {
+  if (config.eventKeys) {
+    if (config.eventKeys.current.activeKeyId === undefined) throw new OutboxConfigError('sns outbox: eventKeys has no active key to sign with');
+    return config.eventKeys;
+  }
+  if (!config.eventKeysFile) {
+    throw new OutboxConfigError('sns outbox: eventKeysFile (FLAGRAFT_EVENT_KEYS_FILE) is required: every event is signed and relays refuse unsigned ones');
+  }
+  try {
+    return new EventKeyRing(EventKeySet.load(config.eventKeysFile, { requireActive: true }));
+  } catch (err) {
+    throw new OutboxConfigError(`sns outbox: ${(err as Error).message}`);
+  }
 }
 
 function stripUndefined<T extends object>(o: T): Partial<T> {
