@@ -1,4 +1,4 @@
-import type { TokenStore } from '@flagraft/auth';
+import type { EventKeyRing, TokenStore } from '@flagraft/auth';
 import type { LogFn, LogLevel } from './log.js';
 
 export class RelayConfigError extends Error {
@@ -69,6 +69,16 @@ export interface RelayConfig {
   shutdownTimeoutMs: number;
   /** Bearer tokens (reader or above may subscribe), or 'none' to disable auth (local use only). */
   auth: TokenStore | 'none';
+  /** Keys that verify change events (FLAGRAFT_EVENT_KEYS_FILE); a message signed by none of them is refused. */
+  eventKeys: EventKeyRing;
+  /** A message queued more than this long after (or before) it was signed is refused as a replay (or a bad clock), seconds. */
+  maxSignatureAgeSeconds: number;
+  /** Signatures remembered to refuse a replay inside maxSignatureAgeSeconds (count). */
+  replayMemorySignatures: number;
+  /** An event further than this many revisions above the frontier needs another event chained to it before it is released. */
+  maxRevisionGap: number;
+  /** How far apart the signing nodes' clocks may be, ms (see the sequencer's "new work below the head"). */
+  signerClockSkewMs: number;
   provision?: ProvisionConfig;
   /** Collect Node process metrics (off in tests that run several relays). */
   processMetrics: boolean;
@@ -76,7 +86,7 @@ export interface RelayConfig {
   logLevel: LogLevel;
 }
 
-export type RelayOptions = Partial<RelayConfig> & Pick<RelayConfig, 'aws' | 'auth'>;
+export type RelayOptions = Partial<RelayConfig> & Pick<RelayConfig, 'aws' | 'auth' | 'eventKeys'>;
 
 export const RELAY_DEFAULTS = {
   host: '127.0.0.1',
@@ -98,6 +108,10 @@ export const RELAY_DEFAULTS = {
   authTimeoutMs: 5_000,
   maxPrefixesPerClient: 16,
   shutdownTimeoutMs: 10_000,
+  maxSignatureAgeSeconds: 300,
+  replayMemorySignatures: 50_000,
+  maxRevisionGap: 10_000,
+  signerClockSkewMs: 1_000,
   processMetrics: true,
   logLevel: 'info' as LogLevel,
 } satisfies Partial<RelayConfig>;
@@ -120,7 +134,14 @@ export function resolveRelayConfig(o: RelayOptions): RelayConfig {
   if (c.auth !== 'none' && (typeof c.auth !== 'object' || typeof c.auth.authenticate !== 'function')) {
     throw new RelayConfigError("auth: a token store from @flagraft/auth, or 'none'");
   }
+  if (!c.eventKeys || typeof c.eventKeys !== 'object' || typeof c.eventKeys.current?.key !== 'function') {
+    throw new RelayConfigError('eventKeys: an EventKeyRing from @flagraft/auth (FLAGRAFT_EVENT_KEYS_FILE)');
+  }
   int('port', c.port, 0, 65535);
+  int('maxSignatureAgeSeconds', c.maxSignatureAgeSeconds, 1, 86_400);
+  int('replayMemorySignatures', c.replayMemorySignatures, 1, 10_000_000);
+  int('maxRevisionGap', c.maxRevisionGap, 1, 1_000_000_000);
+  int('signerClockSkewMs', c.signerClockSkewMs, 0, 600_000);
   int('pollers', c.pollers, 1, 32);
   int('waitTimeSeconds', c.waitTimeSeconds, 0, 20);
   int('maxMessagesPerReceive', c.maxMessagesPerReceive, 1, 10);
@@ -165,10 +186,10 @@ function envBool(env: Env, name: string, dflt: boolean): boolean {
 
 /**
  * Reads the relay's configuration from environment variables (README.md lists
- * them). `loadTokens` comes from @flagraft/auth; it is a parameter so this
- * module stays free of I/O.
+ * them). `loadTokens` and `loadEventKeys` come from @flagraft/auth; they are
+ * parameters so this module stays free of I/O.
  */
-export function loadConfigFromEnv(env: Env, loadTokens: (env: Env) => TokenStore): RelayConfig {
+export function loadConfigFromEnv(env: Env, loadTokens: (env: Env) => TokenStore, loadEventKeys: (file: string) => EventKeyRing): RelayConfig {
   const pick = <K extends keyof RelayConfig>(key: K, name: string, o: Partial<RelayConfig>) => {
     const v = envInt(env, name);
     if (v !== undefined) (o as Record<string, unknown>)[key] = v;
@@ -180,6 +201,9 @@ export function loadConfigFromEnv(env: Env, loadTokens: (env: Env) => TokenStore
     auth = loadTokens(env);
     if (auth.size === 0) throw new RelayConfigError('FLAGRAFT_TOKENS / FLAGRAFT_TOKENS_FILE: no tokens configured (set FLAGRAFT_RELAY_AUTH=none to run without auth, local use only)');
   }
+  const keysFile = env.FLAGRAFT_EVENT_KEYS_FILE;
+  if (!keysFile) throw new RelayConfigError('FLAGRAFT_EVENT_KEYS_FILE: required (the keys that verify change events; the nodes sign with the same file)');
+  const eventKeys = loadEventKeys(keysFile);
   const endpoint = env.FLAGRAFT_AWS_ENDPOINT || env.FLAGRAFT_SQS_ENDPOINT || undefined;
   const aws: AwsConfig = { region: env.FLAGRAFT_AWS_REGION || env.AWS_REGION || 'us-east-1' };
   if (endpoint) {
@@ -188,7 +212,7 @@ export function loadConfigFromEnv(env: Env, loadTokens: (env: Env) => TokenStore
     // endpoints) the SDK's default chain applies.
     if (!env.AWS_ACCESS_KEY_ID && isLoopback(endpoint)) aws.credentials = { accessKeyId: 'local', secretAccessKey: 'local' };
   }
-  const o: RelayOptions = { aws, auth };
+  const o: RelayOptions = { aws, auth, eventKeys };
   if (env.FLAGRAFT_RELAY_HOST) o.host = env.FLAGRAFT_RELAY_HOST;
   if (env.FLAGRAFT_RELAY_QUEUE_URL) o.queueUrl = env.FLAGRAFT_RELAY_QUEUE_URL;
   if (env.FLAGRAFT_RELAY_QUEUE_NAME) o.queueName = env.FLAGRAFT_RELAY_QUEUE_NAME;
@@ -205,6 +229,10 @@ export function loadConfigFromEnv(env: Env, loadTokens: (env: Env) => TokenStore
   pick('pingIntervalMs', 'FLAGRAFT_RELAY_PING_INTERVAL_MS', o);
   pick('authTimeoutMs', 'FLAGRAFT_RELAY_AUTH_TIMEOUT_MS', o);
   pick('shutdownTimeoutMs', 'FLAGRAFT_RELAY_SHUTDOWN_TIMEOUT_MS', o);
+  pick('maxSignatureAgeSeconds', 'FLAGRAFT_RELAY_MAX_SIGNATURE_AGE_SECONDS', o);
+  pick('replayMemorySignatures', 'FLAGRAFT_RELAY_REPLAY_MEMORY', o);
+  pick('maxRevisionGap', 'FLAGRAFT_RELAY_MAX_REVISION_GAP', o);
+  pick('signerClockSkewMs', 'FLAGRAFT_RELAY_SIGNER_CLOCK_SKEW_MS', o);
   if (env.FLAGRAFT_LOG_LEVEL) {
     const l = env.FLAGRAFT_LOG_LEVEL;
     if (!['debug', 'info', 'warn', 'error'].includes(l)) throw new RelayConfigError(`FLAGRAFT_LOG_LEVEL: must be debug, info, warn or error (got ${JSON.stringify(l)})`);

@@ -17,7 +17,7 @@ describe('parseSqsBody', () => {
     ['', /empty/],
     ['{', /not JSON/],
     [JSON.stringify({ Type: 'Notification', Message: 5 }), /Message is not a string/],
-    [JSON.stringify({ Type: 'Notification', Message: '{x' }), /Message is not JSON/],
+    [JSON.stringify({ Type: 'Notification', Message: '{x' }), /not JSON/],
     [JSON.stringify([1]), /not a JSON object/],
     [JSON.stringify({ ...event, v: 2 }), /v must be 1/],
     [JSON.stringify({ ...event, revision: 0 }), /revision/],

@@ -15,6 +15,7 @@
  * tell every client to resync; they are never sent to clients as changes.
  */
 import type { ReceivedChangeEvent, ResetEvent } from '@flagraft/flag-model';
+import { EVENT_SIGNATURE_ATTRIBUTE, type EventAttributeLookup } from '@flagraft/auth';
 
 /**
  * A change as the relay receives it and sends it to clients: chained by the
@@ -90,31 +91,76 @@ function validateResetMarker(e: Record<string, unknown>, bad: (field: string, wh
   return e as unknown as ResetMarker;
 }
 
+/** An SQS message attribute as the SDK returns it. */
+export interface SqsAttributeValue { DataType?: string; StringValue?: string }
+
+/** What a received message carries, before anything of the event is read. */
+export interface UnwrappedMessage {
+  /** The SNS message exactly as published: the event JSON. */
+  eventJson: string;
+  /** Its message attributes (from the SNS envelope, or the SQS message with raw delivery). */
+  attr: EventAttributeLookup;
+}
+
+const isRecord = (x: unknown): x is Record<string, unknown> => typeof x === 'object' && x !== null && !Array.isArray(x);
+
+/** Reads fixed attribute names from an SQS MessageAttributes object (never keyed by anything else). */
+function sqsAttributes(attrs: Record<string, SqsAttributeValue> | undefined): EventAttributeLookup {
+  return (name) => {
+    const a = attrs && Object.hasOwn(attrs, name) ? attrs[name] : undefined;
+    return a && typeof a.DataType === 'string' && typeof a.StringValue === 'string' ? { type: a.DataType, value: a.StringValue } : undefined;
+  };
+}
+
 /**
- * Parses an SQS message body: either an SNS envelope (`Type: "Notification"`,
- * the event JSON in `Message`) or raw message delivery (the event JSON itself).
+ * Takes an SQS message apart without interpreting the event: either an SNS
+ * envelope (`Type: "Notification"`, the event JSON in `Message`, attributes
+ * in `MessageAttributes` as `{Type, Value}`) or raw message delivery (the
+ * body is the event JSON, attributes are the SQS message's). Throws
+ * MalformedMessageError for an empty or oversized body or a broken envelope.
  */
-export function parseSqsBody(body: string | undefined): RelayEvent {
+export function unwrapSqsMessage(body: string | undefined, attributes?: Record<string, SqsAttributeValue>): UnwrappedMessage {
   if (body === undefined || body.length === 0) throw new MalformedMessageError('SQS message: empty body');
-  if (Buffer.byteLength(body) > MAX_MESSAGE_BODY_BYTES) {
+  if (body.length > MAX_MESSAGE_BODY_BYTES || Buffer.byteLength(body) > MAX_MESSAGE_BODY_BYTES) {
     throw new MalformedMessageError(`SQS message: body larger than ${MAX_MESSAGE_BODY_BYTES} bytes`);
   }
+  const raw = sqsAttributes(attributes);
+  // Raw delivery of a signed message: the signature is an SQS attribute; no parsing needed to verify it.
+  if (raw(EVENT_SIGNATURE_ATTRIBUTE) !== undefined) return { eventJson: body, attr: raw };
   let outer: unknown;
   try {
     outer = JSON.parse(body);
   } catch {
-    throw new MalformedMessageError('SQS message: body is not JSON');
+    return { eventJson: body, attr: raw }; // not an envelope; unsigned, it is refused as such
   }
-  if (typeof outer === 'object' && outer !== null && (outer as Record<string, unknown>).Type === 'Notification') {
-    const inner = (outer as Record<string, unknown>).Message;
-    if (typeof inner !== 'string') throw new MalformedMessageError('SNS envelope: Message is not a string');
-    let ev: unknown;
-    try {
-      ev = JSON.parse(inner);
-    } catch {
-      throw new MalformedMessageError('SNS envelope: Message is not JSON');
-    }
-    return validateChangeEvent(ev);
+  if (!isRecord(outer) || outer.Type !== 'Notification') return { eventJson: body, attr: raw };
+  const inner = outer.Message;
+  if (typeof inner !== 'string') throw new MalformedMessageError('SNS envelope: Message is not a string');
+  const ma = outer.MessageAttributes;
+  return {
+    eventJson: inner,
+    attr: (name) => {
+      const a = isRecord(ma) && Object.hasOwn(ma, name) ? ma[name] : undefined;
+      return isRecord(a) && typeof a.Type === 'string' && typeof a.Value === 'string' ? { type: a.Type, value: a.Value } : undefined;
+    },
+  };
+}
+
+/** Parses and validates the event JSON of a message (after its signature was verified). */
+export function parseEventJson(json: string): RelayEvent {
+  let ev: unknown;
+  try {
+    ev = JSON.parse(json);
+  } catch {
+    throw new MalformedMessageError('change event: not JSON');
   }
-  return validateChangeEvent(outer);
+  return validateChangeEvent(ev);
+}
+
+/**
+ * Parses an SQS message body, SNS envelope or raw delivery, without any
+ * signature check (tools and tests; the relay verifies first, see verify.ts).
+ */
+export function parseSqsBody(body: string | undefined): RelayEvent {
+  return parseEventJson(unwrapSqsMessage(body).eventJson);
 }

@@ -10,7 +10,16 @@ export function createRelayMetrics(defaultMetrics: boolean) {
     eventsReceived: new Counter({ name: 'flagraft_relay_events_received_total', help: 'Change events received from SQS (including duplicates)', registers: r }),
     eventsDelivered: new Counter({ name: 'flagraft_relay_events_fanned_out_total', help: 'Change events released to WebSocket fan-out', registers: r }),
     duplicatesDropped: new Counter({ name: 'flagraft_relay_duplicates_dropped_total', help: 'Events dropped as duplicate or stale by revision', labelNames: ['reason'] as const, registers: r }),
-    malformed: new Counter({ name: 'flagraft_relay_malformed_messages_total', help: 'SQS messages that are not a valid change event (left for the DLQ)', registers: r }),
+    malformed: new Counter({ name: 'flagraft_relay_malformed_messages_total', help: 'SQS messages that are not a valid change event (sent to the DLQ); also counted in rejected_messages_total{reason="malformed"}', registers: r }),
+    rejected: new Counter({
+      name: 'flagraft_relay_rejected_messages_total',
+      help: 'SQS messages refused before they could influence anything (unsigned, bad-signature, unknown-key, malformed, stale-signature, future-signature, replay, implausible-revision); sent to the DLQ',
+      labelNames: ['reason'] as const, registers: r,
+    }),
+    verified: new Counter({ name: 'flagraft_relay_verified_messages_total', help: 'Messages whose signature verified, by key id (a retired key id must reach 0 growth before it is removed)', labelNames: ['key_id'] as const, registers: r }),
+    eventKeys: new Gauge({ name: 'flagraft_relay_event_keys', help: 'Key ids this relay accepts now (1 each), from FLAGRAFT_EVENT_KEYS_FILE', labelNames: ['key_id'] as const, registers: r }),
+    heldEvents: new Counter({ name: 'flagraft_relay_implausible_events_held_total', help: 'Events far above the frontier, with nothing chained to them, that the chain was stuck behind (clients told to resync)', registers: r }),
+    rewinds: new Counter({ name: 'flagraft_relay_rewinds_total', help: 'Frontier moved back because new work arrived below the head (a bad jump undone; clients told to resync)', registers: r }),
     receiveErrors: new Counter({ name: 'flagraft_relay_sqs_receive_errors_total', help: 'Failed SQS ReceiveMessage calls', registers: r }),
     deleteErrors: new Counter({ name: 'flagraft_relay_sqs_delete_errors_total', help: 'SQS messages whose delete failed (they will be redelivered and de-duplicated)', registers: r }),
     fanoutLatency: new Histogram({

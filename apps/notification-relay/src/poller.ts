@@ -2,15 +2,18 @@ import {
   ChangeMessageVisibilityCommand, DeleteMessageBatchCommand, ReceiveMessageCommand, type Message, type SQSClient,
 } from '@aws-sdk/client-sqs';
 import type { RelayConfig } from './config.js';
-import { MalformedMessageError, parseSqsBody } from './event.js';
+import type { DeadLetters } from './dead-letter.js';
 import type { LogFn } from './log.js';
 import type { RelayMetrics } from './metrics.js';
 import type { Delivery } from './sequencer.js';
+import { RECEIVED_ATTRIBUTE_NAMES, type MessageGate, type RejectReason } from './verify.js';
 
 /** Longest pause between failed receives, ms. */
 const MAX_RECEIVE_BACKOFF_MS = 30_000;
 /** SQS DeleteMessageBatch takes at most 10 entries. */
 const DELETE_BATCH_MAX = 10;
+/** Log lines about refused messages, per reason and second (a flood of forgeries must not flood the log). */
+const REJECT_LOG_LINES_PER_SECOND = 5;
 
 export interface ReceivedDelivery extends Delivery {
   receivedAtMs: number;
@@ -20,11 +23,12 @@ export interface ReceivedDelivery extends Delivery {
 
 /**
  * Several long-poll loops on the relay's queue, plus batched deletes.
- * A message is deleted only when `ack()` is called, which the relay does after
- * the event was fanned out (or dropped as a duplicate). A message that is not a
- * valid change event is never deleted: it is made visible again after
- * poisonRetryDelaySeconds, and the queue's RedrivePolicy moves it to the DLQ
- * after maxReceiveCount receives.
+ * Every message passes the gate (verify.ts: signature, signing time, event,
+ * replay) before anything else; a refused one is counted, logged (rate
+ * limited) and handed to DeadLetters, and never reaches the sequencer.
+ * An admitted message is deleted only when `ack()` is called, which the relay
+ * does after the event was fanned out (or dropped as a duplicate); the
+ * sequencer may still `reject()` it as implausible.
  */
 export class SqsPollers {
   private running = false;
@@ -35,6 +39,7 @@ export class SqsPollers {
   private readonly inflightDeletes = new Set<Promise<void>>();
   private consecutiveErrors = 0;
   private seq = 0;
+  private readonly rejectLog = new Map<RejectReason, { second: number; lines: number; suppressed: number }>();
 
   constructor(
     private readonly sqs: SQSClient,
@@ -42,6 +47,8 @@ export class SqsPollers {
     private readonly cfg: RelayConfig,
     private readonly metrics: RelayMetrics,
     private readonly log: LogFn,
+    private readonly gate: MessageGate,
+    private readonly deadLetters: DeadLetters,
     private readonly onBatch: (batch: ReceivedDelivery[]) => void,
   ) {}
 
@@ -91,7 +98,8 @@ export class SqsPollers {
           MaxNumberOfMessages: this.cfg.maxMessagesPerReceive,
           WaitTimeSeconds: probe ? 0 : this.cfg.waitTimeSeconds,
           VisibilityTimeout: this.cfg.visibilityTimeoutSeconds,
-          MessageSystemAttributeNames: ['ApproximateReceiveCount'],
+          MessageSystemAttributeNames: ['ApproximateReceiveCount', 'SentTimestamp', 'MessageGroupId'],
+          MessageAttributeNames: RECEIVED_ATTRIBUTE_NAMES,
         }), { abortSignal: this.abort.signal });
         messages = out.Messages ?? [];
         this.consecutiveErrors = 0;
@@ -123,21 +131,42 @@ export class SqsPollers {
     for (const m of messages) {
       const handle = m.ReceiptHandle;
       if (!handle) continue;
-      try {
-        const event = parseSqsBody(m.Body);
-        this.metrics.eventsReceived.inc();
-        batch.push({ event, receivedAtMs: now, ack: () => this.scheduleDelete(handle), nack: () => this.makeVisible(handle) });
-      } catch (err) {
-        if (!(err instanceof MalformedMessageError)) throw err;
-        this.metrics.malformed.inc();
-        this.log('error', 'malformed SQS message; leaving it for the dead-letter queue', {
-          messageId: m.MessageId, receiveCount: Number(m.Attributes?.ApproximateReceiveCount ?? 0), error: err.message,
-        });
-        this.sqs.send(new ChangeMessageVisibilityCommand({ QueueUrl: this.queueUrl, ReceiptHandle: handle, VisibilityTimeout: this.cfg.poisonRetryDelaySeconds }))
-          .catch((e: unknown) => this.log('warn', 'could not reset visibility of a malformed message', { messageId: m.MessageId, err: e }));
+      const a = this.gate.admit(m, now);
+      if (!a.ok) {
+        this.refuse(m, a.reason, a.detail);
+        continue;
       }
+      this.metrics.eventsReceived.inc();
+      this.metrics.verified.inc({ key_id: a.keyId });
+      batch.push({
+        event: a.event, signedAtMs: a.signedAtMs, receivedAtMs: now,
+        ack: () => this.scheduleDelete(handle), nack: () => this.makeVisible(handle),
+        reject: (reason, detail) => this.refuse(m, reason, detail),
+      });
     }
     if (batch.length > 0) this.onBatch(batch);
+  }
+
+  /** Counts, logs (a few lines a second per reason) and dead-letters a refused message. */
+  private refuse(m: Message, reason: RejectReason, detail: string): void {
+    this.metrics.rejected.inc({ reason });
+    if (reason === 'malformed') this.metrics.malformed.inc();
+    const second = Math.floor(Date.now() / 1000);
+    let l = this.rejectLog.get(reason);
+    if (!l || l.second !== second) {
+      const suppressed = l?.suppressed ?? 0;
+      l = { second, lines: 0, suppressed: 0 };
+      this.rejectLog.set(reason, l);
+      if (suppressed > 0) this.log('warn', 'more refused SQS messages were not logged', { reason, suppressed });
+    }
+    if (l.lines++ < REJECT_LOG_LINES_PER_SECOND) {
+      this.log('warn', `refused an SQS message (${reason}): it cannot influence anything; to the dead-letter queue`, {
+        reason, detail, messageId: m.MessageId, receiveCount: Number(m.Attributes?.ApproximateReceiveCount ?? 0), deadLetter: this.deadLetters.mode.kind,
+      });
+    } else {
+      l.suppressed++;
+    }
+    this.deadLetters.reject(m, reason);
   }
 
   private makeVisible(handle: string): Promise<void> {

@@ -7,9 +7,12 @@ import type { ChangeEvent, RelayEvent } from './event.js';
 import { Hub } from './hub.js';
 import { createJsonLogger, type LogFn } from './log.js';
 import { createRelayMetrics, type RelayMetrics } from './metrics.js';
+import { DeadLetters, resolveDeadLetterMode } from './dead-letter.js';
+import { isResetMarker } from './event.js';
 import { SqsPollers, type ReceivedDelivery } from './poller.js';
 import { provisionResources } from './provision.js';
 import { Sequencer } from './sequencer.js';
+import { MessageGate } from './verify.js';
 import { ReplayWindow } from './window.js';
 
 export interface Relay {
@@ -41,7 +44,10 @@ export function createRelay(options: RelayOptions): Relay {
   let sequencer: Sequencer;
   const hub = new Hub(cfg, metrics, log, window, () => sequencer.frontierRevision);
   sequencer = new Sequencer(
-    { maxPendingEvents: cfg.maxPendingEvents, gapTimeoutMs: cfg.gapTimeoutMs, maxTrackedKeys: cfg.maxTrackedKeys },
+    {
+      maxPendingEvents: cfg.maxPendingEvents, gapTimeoutMs: cfg.gapTimeoutMs, maxTrackedKeys: cfg.maxTrackedKeys,
+      maxRevisionGap: cfg.maxRevisionGap, signerClockSkewMs: cfg.signerClockSkewMs,
+    },
     {
       established(floor) {
         window.reset(floor);
@@ -58,10 +64,23 @@ export function createRelay(options: RelayOptions): Relay {
         if (f !== undefined) metrics.frontierRevision.set(f);
       },
       gap(g) {
-        metrics.gaps.inc();
-        log('warn', 'gap in the revision chain; telling clients to resync', { afterRevision: g.afterRevision, resumeAfter: g.resumeAfter, reason: g.reason });
+        if (g.reason === 'rewind') {
+          metrics.rewinds.inc();
+          log('warn', 'a change signed after the head arrived below it: the head came from a bad jump; rewinding, telling clients to resync', { afterRevision: g.afterRevision, resumeAfter: g.resumeAfter });
+        } else {
+          metrics.gaps.inc();
+          log('warn', 'gap in the revision chain; telling clients to resync', { afterRevision: g.afterRevision, resumeAfter: g.resumeAfter, reason: g.reason });
+        }
         hub.resyncAll('gap', g.resumeAfter);
         window.reset(g.resumeAfter);
+      },
+      held(ev) {
+        // Far above the frontier with nothing chained to it, and the chain is stuck
+        // behind it: it may be genuine, so clients reload; it is not released (yet).
+        metrics.heldEvents.inc();
+        const frontier = sequencer.frontierRevision ?? null;
+        log('warn', 'implausible event held (far above the frontier, nothing chained to it); telling clients to resync', { revision: ev.revision, prevRevision: ev.prevRevision, frontier, maxRevisionGap: cfg.maxRevisionGap });
+        hub.resyncAll(isResetMarker(ev) ? ev.reason : 'gap', frontier);
       },
       dropped(reason) {
         metrics.duplicatesDropped.inc({ reason });
@@ -118,6 +137,9 @@ export function createRelay(options: RelayOptions): Relay {
       return json(ready ? 200 : 503, { ready, queueUrl, clients: hub.clientCount, revision: sequencer.frontierRevision ?? null });
     }
     if (path === '/metrics') {
+      // Key ids accepted now (the keys file may have been reloaded since the last scrape).
+      metrics.eventKeys.reset();
+      for (const id of cfg.eventKeys.current.keyIds) metrics.eventKeys.set({ key_id: id }, 1);
       metrics.registry.metrics().then((text) => {
         res.writeHead(200, { 'content-type': metrics.registry.contentType });
         res.end(text);
@@ -135,16 +157,22 @@ export function createRelay(options: RelayOptions): Relay {
     frontierRevision: () => sequencer.frontierRevision,
 
     async start() {
+      let provisionedDlqUrl: string | undefined;
       if (cfg.provision) {
-        queueUrl = (await provisionResources(sns, sqs, cfg.queueName!, cfg.provision, log)).queueUrl;
+        const p = await provisionResources(sns, sqs, cfg.queueName!, cfg.provision, log);
+        queueUrl = p.queueUrl;
+        provisionedDlqUrl = p.dlqUrl;
       } else if (!queueUrl) {
         queueUrl = (await sqs.send(new GetQueueUrlCommand({ QueueName: cfg.queueName }))).QueueUrl!;
       }
       // Also proves the queue is reachable before the relay reports ready.
       const attrs = await sqs.send(new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ['RedrivePolicy'] }));
-      if (!attrs.Attributes?.RedrivePolicy) {
-        log('warn', 'queue has no RedrivePolicy: malformed messages will be retried forever instead of going to a dead-letter queue', { queueUrl });
+      const dlqMode = await resolveDeadLetterMode(sqs, attrs.Attributes?.RedrivePolicy, provisionedDlqUrl, log);
+      if (dlqMode.kind === 'delete') {
+        log('warn', 'queue has no RedrivePolicy (dead-letter queue): refused messages are deleted after being logged and counted', { queueUrl });
       }
+      const deadLetters = new DeadLetters(sqs, queueUrl, dlqMode, cfg.poisonRetryDelaySeconds, log);
+      const gate = new MessageGate(cfg.eventKeys, { maxSignatureAgeMs: cfg.maxSignatureAgeSeconds * 1000, replayMemory: cfg.replayMemorySignatures });
       server = createServer(handleHttp);
       server.on('upgrade', (req, socket, head) => hub.handleUpgrade(req, socket, head));
       server.on('clientError', (_err, socket) => socket.destroy());
@@ -154,14 +182,17 @@ export function createRelay(options: RelayOptions): Relay {
       });
       const a = server.address() as AddressInfo;
       addr = { host: cfg.host, port: a.port };
-      pollers = new SqsPollers(sqs, queueUrl, cfg, metrics, log, onBatch);
+      pollers = new SqsPollers(sqs, queueUrl, cfg, metrics, log, gate, deadLetters, onBatch);
       pollers.start();
       gapTimer = setInterval(() => {
         sequencer.checkGaps();
         metrics.pendingEvents.set(sequencer.pendingCount);
       }, Math.max(10, Math.min(1000, Math.floor(cfg.gapTimeoutMs / 4))));
       gapTimer.unref();
-      log('info', 'relay listening', { host: addr.host, port: addr.port, queueUrl, pollers: cfg.pollers, auth: cfg.auth === 'none' ? 'none' : 'tokens' });
+      log('info', 'relay listening', {
+        host: addr.host, port: addr.port, queueUrl, pollers: cfg.pollers, auth: cfg.auth === 'none' ? 'none' : 'tokens',
+        eventKeyIds: cfg.eventKeys.current.keyIds, deadLetter: dlqMode.kind,
+      });
     },
 
     async close() {

@@ -12,7 +12,7 @@ function marker(revision: number, prevRevision: number, timeMs = 0): ResetMarker
   return { v: 1, kind: 'reset', reason: 'restore', revision, prevRevision, part: 0, parts: 1, actor: 'flagraft', time: new Date(timeMs).toISOString() };
 }
 
-function harness(opts: Partial<{ maxPendingEvents: number; gapTimeoutMs: number; maxTrackedKeys: number }> = {}) {
+function harness(opts: Partial<{ maxPendingEvents: number; gapTimeoutMs: number; maxTrackedKeys: number; maxRevisionGap: number }> = {}) {
   let now = 0;
   const released: ChangeEvent[] = [];
   const gaps: Gap[] = [];
@@ -20,13 +20,19 @@ function harness(opts: Partial<{ maxPendingEvents: number; gapTimeoutMs: number;
   const acked: RelayEvent[] = [];
   const floors: number[] = [];
   const resets: { revision: number; skipped: number; releasedBefore: number }[] = [];
+  const held: number[] = [];
+  const rejected: { revision: number; detail: string }[] = [];
   const s = new Sequencer(
-    { maxPendingEvents: 100, gapTimeoutMs: 1000, maxTrackedKeys: 1000, now: () => now, ...opts },
+    { maxPendingEvents: 100, gapTimeoutMs: 1000, maxTrackedKeys: 1000, maxRevisionGap: 1000, signerClockSkewMs: 100, now: () => now, ...opts },
     { release: (e) => released.push(...e), gap: (g) => gaps.push(g), dropped: (r) => drops.push(r), established: (f) => floors.push(f),
-      reset: (m, skipped) => resets.push({ revision: m.revision, skipped, releasedBefore: released.length }) },
+      reset: (m, skipped) => resets.push({ revision: m.revision, skipped, releasedBefore: released.length }), held: (e) => held.push(e.revision) },
   );
-  const d = (e: RelayEvent): Delivery => ({ event: e, ack: () => acked.push(e) });
-  return { s, d, released, gaps, drops, acked, floors, resets, tick: (ms: number) => { now += ms; } };
+  /** A delivery; `signedAtMs` as the relay's verification reports it (undefined: unsigned, as in the tests above). */
+  const d = (e: RelayEvent, signedAtMs?: number): Delivery => ({
+    event: e, signedAtMs, ack: () => acked.push(e), reject: (_r, detail) => rejected.push({ revision: e.revision, detail }),
+  });
+  const revs = () => released.map((e) => e.revision);
+  return { s, d, released, revs, gaps, drops, acked, floors, resets, held, rejected, tick: (ms: number) => { now += ms; } };
 }
 
 describe('Sequencer', () => {
@@ -194,5 +200,169 @@ describe('Sequencer: reset markers', () => {
     expect(h.resets).toEqual([]);
     expect(h.drops).toEqual(['duplicate']);
     expect(h.s.frontierRevision).toBe(30);
+  });
+});
+
+// A signer with a bug (or a stolen key) can put any revision in a validly
+// signed event. None of these may hold back the genuine events after it.
+describe('Sequencer: implausible events', () => {
+  it('never releases a change far above the frontier that names the right predecessor; the genuine next one wins, the far one is rejected', () => {
+    const h = harness();
+    h.s.offer([h.d(ev(5, 3), 100)]);
+    h.s.offer([h.d(ev(999_999_999, 5, 'k'), 200)]);
+    expect(h.revs()).toEqual([5]);
+    h.s.offer([h.d(ev(7, 5, 'k'), 300)]);
+    expect(h.revs()).toEqual([5, 7]);
+    h.s.checkGaps();
+    expect(h.rejected.map((r) => r.revision)).toEqual([999_999_999]);
+    expect(h.rejected[0]!.detail).toMatch(/fork/);
+    h.s.offer([h.d(ev(9, 7, 'k'), 400)]);
+    expect(h.revs()).toEqual([5, 7, 9]);
+    expect(h.s.pendingCount).toBe(0);
+    expect(h.gaps).toEqual([]);
+  });
+
+  it('a far change behind a hole is not jumped to at the gap timeout when the chain moved on: it is rejected, nothing else happens', () => {
+    const h = harness();
+    h.s.offer([h.d(ev(5, 3))]);
+    h.s.offer([h.d(ev(999_999_999, 999_999_998, 'k'))]);
+    h.s.offer([h.d(ev(7, 5, 'k'))]);
+    h.tick(1000);
+    h.s.checkGaps();
+    expect(h.rejected.map((r) => r.revision)).toEqual([999_999_999]);
+    expect(h.gaps).toEqual([]);
+    expect(h.held).toEqual([]);
+    h.s.offer([h.d(ev(9, 7, 'k'))]);
+    expect(h.revs()).toEqual([5, 7, 9]);
+    expect(h.s.frontierRevision).toBe(9);
+  });
+
+  it('a far change the chain is stuck behind: clients resync once, it waits; an event chained to it releases both', () => {
+    const h = harness();
+    h.s.offer([h.d(ev(5, 3))]);
+    h.s.offer([h.d(ev(50_000, 49_999))]);
+    h.tick(1000);
+    h.s.checkGaps();
+    expect(h.held).toEqual([50_000]);
+    expect(h.revs()).toEqual([5]);
+    h.tick(5000);
+    h.s.checkGaps();
+    expect(h.held).toEqual([50_000]);
+    expect(h.gaps).toEqual([]);
+    // The cluster really is there: the next change chains to it.
+    h.s.offer([h.d(ev(50_002, 50_000))]);
+    h.tick(1000);
+    h.s.checkGaps();
+    expect(h.gaps).toEqual([{ afterRevision: 5, resumeAfter: 49_999, reason: 'timeout' }]);
+    expect(h.revs()).toEqual([5, 50_000, 50_002]);
+    expect(h.rejected).toEqual([]);
+  });
+
+  it('a held far change is rejected once genuine changes move the chain on', () => {
+    const h = harness();
+    h.s.offer([h.d(ev(5, 3))]);
+    h.s.offer([h.d(ev(999_999_999, 999_999_998))]);
+    h.tick(1000);
+    h.s.checkGaps();
+    expect(h.held).toEqual([999_999_999]);
+    h.s.offer([h.d(ev(7, 5))]);
+    h.s.checkGaps();
+    expect(h.rejected.map((r) => r.revision)).toEqual([999_999_999]);
+    expect(h.revs()).toEqual([5, 7]);
+    expect(h.s.pendingCount).toBe(0);
+  });
+
+  it('a far reset marker: clients resync at once, but the frontier waits for a change chained to it (or rejects it)', () => {
+    const genuine = harness();
+    genuine.s.offer([genuine.d(ev(5, 3))]);
+    genuine.s.offer([genuine.d(marker(5_000_000, 5))]);
+    expect(genuine.held).toEqual([5_000_000]);
+    expect(genuine.resets).toEqual([]);
+    expect(genuine.s.frontierRevision).toBe(5);
+    genuine.s.offer([genuine.d(ev(5_000_001, 5_000_000))]);
+    expect(genuine.resets.map((r) => r.revision)).toEqual([5_000_000]);
+    expect(genuine.revs()).toEqual([5, 5_000_001]);
+
+    const bogus = harness();
+    bogus.s.offer([bogus.d(ev(5, 3))]);
+    bogus.s.offer([bogus.d(marker(999_999_999, 7))]);
+    bogus.s.offer([bogus.d(ev(7, 5)), bogus.d(ev(8, 7))]);
+    expect(bogus.held).toEqual([999_999_999]);
+    bogus.s.checkGaps();
+    expect(bogus.rejected.map((r) => r.revision)).toEqual([999_999_999]);
+    expect(bogus.resets).toEqual([]);
+    expect(bogus.revs()).toEqual([5, 7, 8]);
+  });
+
+  it('a change naming a predecessor below the frontier (a fork) is rejected as it arrives', () => {
+    const h = harness();
+    h.s.offer([h.d(ev(5, 3)), h.d(ev(7, 5))]);
+    h.s.offer([h.d(ev(8, 3, 'k'))]);
+    expect(h.rejected.map((r) => r.revision)).toEqual([8]);
+    expect(h.s.pendingCount).toBe(0);
+    h.s.offer([h.d(ev(8, 7, 'k'))]);
+    expect(h.revs()).toEqual([5, 7, 8]);
+  });
+
+  it('over the pending limit, a far lowest event is rejected instead of jumped to', () => {
+    const h = harness({ maxPendingEvents: 1 });
+    h.s.offer([h.d(ev(5, 3))]);
+    h.s.offer([h.d(ev(999_999_999, 999_999_998)), h.d(ev(1_999_999_999, 1_999_999_998))]);
+    expect(h.rejected.map((r) => r.revision)).toEqual([999_999_999]);
+    expect(h.s.pendingCount).toBe(1);
+    expect(h.gaps).toEqual([]);
+    expect(h.s.frontierRevision).toBe(5);
+  });
+
+  it('an unchained event far above everything released is rejected; the key keeps flowing', () => {
+    const h = harness();
+    h.s.offer([h.d(ev(5, undefined, 'a'))]);
+    h.s.offer([h.d(ev(999_999_999, undefined, 'a'))]);
+    h.s.offer([h.d(ev(6, undefined, 'a'))]);
+    expect(h.revs()).toEqual([5, 6]);
+    expect(h.rejected.map((r) => r.revision)).toEqual([999_999_999]);
+  });
+});
+
+describe('Sequencer: new work below the head', () => {
+  it('a bogus event that started the chain is undone by the first genuine change signed after it', () => {
+    const h = harness();
+    // Nothing to compare the very first event with: it starts the chain.
+    h.s.offer([h.d(ev(999_999_999, 999_999_998, 'k'), 1_000)]);
+    expect(h.revs()).toEqual([999_999_999]);
+    // Signed within the clock-skew allowance: could be a late genuine event from before; dropped.
+    h.s.offer([h.d(ev(6, 5, 'k'), 1_050)]);
+    expect(h.drops).toEqual(['duplicate']);
+    h.s.offer([h.d(ev(7, 6, 'k'), 2_000)]);
+    expect(h.gaps).toEqual([{ afterRevision: 999_999_999, resumeAfter: 6, reason: 'rewind' }]);
+    h.s.offer([h.d(ev(9, 7, 'k'), 3_000)]);
+    expect(h.revs()).toEqual([999_999_999, 7, 9]);
+    expect(h.s.frontierRevision).toBe(9);
+  });
+
+  it('a plausible bogus gap jump is undone the same way', () => {
+    const h = harness();
+    h.s.offer([h.d(ev(5, 3), 1_000)]);
+    h.s.offer([h.d(ev(500, 499, 'k'), 2_000)]);
+    h.tick(1000);
+    h.s.checkGaps();
+    expect(h.revs()).toEqual([5, 500]);
+    h.s.offer([h.d(ev(7, 5, 'k'), 3_000)]);
+    expect(h.gaps.map((g) => g.reason)).toEqual(['timeout', 'rewind']);
+    expect(h.revs()).toEqual([5, 500, 7]);
+    h.s.offer([h.d(ev(9, 7, 'k'), 4_000)]);
+    expect(h.revs()).toEqual([5, 500, 7, 9]);
+  });
+
+  it('copies and replays of released events, late older events and unsigned ones never rewind', () => {
+    const h = harness();
+    h.s.offer([h.d(ev(5, 3), 1_000), h.d(ev(7, 5), 2_000)]);
+    h.s.offer([h.d(ev(5, 3), 1_000)]); // a replay: same signature
+    h.s.offer([h.d(ev(5, 3), 9_000)]); // re-published by a new leader, signed later: its revision was released
+    h.s.offer([h.d(ev(3, 2), 500)]); // backlog from before the chain started, signed earlier
+    h.s.offer([h.d(ev(2, 1))]); // unsigned
+    expect(h.drops).toEqual(['duplicate', 'duplicate', 'duplicate', 'duplicate']);
+    expect(h.gaps).toEqual([]);
+    expect(h.revs()).toEqual([5, 7]);
   });
 });

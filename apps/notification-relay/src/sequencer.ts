@@ -29,6 +29,24 @@ import { isResetMarker, type ChangeEvent, type RelayEvent, type ResetMarker } fr
  * has not released (by revision) and that is newer in time than everything
  * released rewinds the chain to it: clients resync, the frontier moves back
  * to the marker, and per-key memory is cleared.
+ *
+ * Implausible events (README "What the relay guarantees about forged,
+ * replayed and implausible events"). Signatures keep forgers out before
+ * anything reaches this class, but a signer can still be buggy, so no single
+ * event may move the frontier somewhere it cannot prove:
+ * - An event more than maxRevisionGap revisions above the frontier is never
+ *   released (nor lets the frontier jump there) until another event chains to
+ *   it. If the chain moves on without it, it is rejected (dead-letter queue);
+ *   if the chain is stuck behind it, clients are told to resync once (a
+ *   marker's at once, a change's after gapTimeoutMs) and it keeps waiting.
+ * - A change whose predecessor is below the frontier while it is above it
+ *   forks the one chain the outbox makes: rejected.
+ * - New work below the head: a change at or below the frontier that this
+ *   relay never released, signed more than signerClockSkewMs after the event
+ *   at the head, can only mean the head came from a bad jump (a bogus event
+ *   accepted at start, or a gap jump to one): the relay rewinds to it.
+ *   Copies and replays of released events are never new work (their
+ *   revision was released, or they were signed before the head).
  */
 
 export interface SequencerOptions {
@@ -38,8 +56,17 @@ export interface SequencerOptions {
   gapTimeoutMs: number;
   /** Most keys whose last revision is remembered for per-key de-duplication (oldest forgotten first). */
   maxTrackedKeys: number;
+  /** Revisions an event may lie above the frontier and still be released without another event chained to it. */
+  maxRevisionGap: number;
+  /** How far apart the signers' clocks may be, ms (new work below the head must be signed this much later). */
+  signerClockSkewMs: number;
+  /** Released revisions remembered to tell a copy from new work (count; oldest forgotten first). */
+  rememberedRevisions?: number;
   now?: () => number;
 }
+
+/** Default of SequencerOptions.rememberedRevisions. */
+export const DEFAULT_REMEMBERED_REVISIONS = 65_536;
 
 /** Reset markers remembered by revision to tell a copy from a rewind (count). */
 const REMEMBERED_RESETS = 64;
@@ -48,6 +75,10 @@ const REMEMBERED_RESETS = 64;
 export interface Delivery {
   event: RelayEvent;
   ack: () => void;
+  /** When its producer signed it (ms epoch); unknown = never counts as newer work. */
+  signedAtMs?: number;
+  /** Moves the message to the dead-letter queue (an implausible event); without it the message is acked. */
+  reject?: (reason: 'implausible-revision', detail: string) => void;
 }
 
 export interface Gap {
@@ -55,7 +86,8 @@ export interface Gap {
   afterRevision: number | undefined;
   /** The stream resumes after this revision: everything in (afterRevision, resumeAfter] may be missing. */
   resumeAfter: number;
-  reason: 'timeout' | 'pending-limit';
+  /** rewind: new work arrived below the head (see the class comment); the frontier moved back. */
+  reason: 'timeout' | 'pending-limit' | 'rewind';
 }
 
 export interface SequencerSink {
@@ -72,6 +104,12 @@ export interface SequencerSink {
    * that were dropped instead of waiting for a hole to fill.
    */
   reset(marker: ResetMarker, skipped: number): void;
+  /**
+   * An implausible event (far above the frontier, nothing chained to it) is
+   * what the chain is stuck behind: clients must resync now, since it may be
+   * genuine; it stays held until corroborated or orphaned. Once per event.
+   */
+  held(event: RelayEvent): void;
 }
 
 interface PendingRevision {
@@ -82,6 +120,12 @@ interface PendingRevision {
   firstSeenMs: number;
   /** The revision is a reset marker (always one part). */
   reset: boolean;
+  /** Latest signing time among its parts (ms epoch), -Infinity if unknown. */
+  signedAtMs: number;
+  /** The frontier when it arrived: if that moves on while it is implausible, it is an orphan. */
+  frontierAtArrival: number | undefined;
+  /** Implausible and reported through sink.held. */
+  held: boolean;
 }
 
 export class Sequencer {
@@ -95,6 +139,12 @@ export class Sequencer {
   private newestReleasedMs = -Infinity;
   private readonly keyRevision = new Map<string, number>();
   private readonly now: () => number;
+  /** Signing time of the revision at the head (last released), -Infinity if unknown. */
+  private headSignedAtMs = -Infinity;
+  /** Recently released revisions (insertion order = age). */
+  private readonly released = new Set<number>();
+  /** Highest revision released by any path (reference for unchained events before a chain exists). */
+  private highestReleased: number | undefined;
 
   constructor(private readonly opts: SequencerOptions, private readonly sink: SequencerSink) {
     this.now = opts.now ?? Date.now;
@@ -122,7 +172,7 @@ export class Sequencer {
     }
     this.releaseReady();
     this.jumpToReset();
-    if (this.pendingEvents > this.opts.maxPendingEvents) this.declareGap('pending-limit');
+    while (this.pendingEvents > this.opts.maxPendingEvents && this.declareGap('pending-limit')) { /* until under the limit */ }
   }
 
   /** Every delivery held waiting for a predecessor (for giving them back to SQS at shutdown). */
@@ -132,14 +182,28 @@ export class Sequencer {
     return out;
   }
 
-  /** Declares a gap when the oldest hole has been open longer than gapTimeoutMs. Call periodically. */
+  /**
+   * Rejects orphans (implausible events the chain moved on without) and
+   * declares a gap when the oldest hole has been open longer than
+   * gapTimeoutMs. Call periodically.
+   */
   checkGaps(): void {
+    for (const p of [...this.pending.values()]) {
+      if (p.held && this.frontier !== p.frontierAtArrival) this.rejectPending(p, `the chain moved on from ${p.frontierAtArrival} to ${this.frontier} without it`);
+      else if (!p.reset && this.frontier !== undefined && p.prevRevision < this.frontier) this.rejectPending(p, `its predecessor ${p.prevRevision} is below the released revision ${this.frontier} (a fork)`);
+    }
     if (this.pending.size === 0) return;
-    const oldest = Math.min(...[...this.pending.values()].map((p) => p.firstSeenMs));
+    let oldest = Infinity;
+    for (const p of this.pending.values()) if (!p.held && p.firstSeenMs < oldest) oldest = p.firstSeenMs;
     if (this.now() - oldest >= this.opts.gapTimeoutMs) this.declareGap('timeout');
   }
 
   private offerUnchained(d: Delivery & { event: ChangeEvent }): void {
+    const ref = this.frontier ?? this.highestReleased;
+    if (ref !== undefined && d.event.revision - ref > this.opts.maxRevisionGap) {
+      this.rejectDeliveries([d], `revision ${d.event.revision} is more than ${this.opts.maxRevisionGap} above ${ref} (unchained)`);
+      return;
+    }
     const k = `${d.event.kind}:${d.event.key}`;
     const last = this.keyRevision.get(k);
     if (last !== undefined && d.event.revision <= last) {
@@ -148,6 +212,7 @@ export class Sequencer {
       return;
     }
     this.rememberKey(k, d.event.revision);
+    this.noteReleased(d.event, d.signedAtMs);
     this.sink.release([d.event]);
     d.ack();
   }
@@ -159,17 +224,30 @@ export class Sequencer {
         this.rewind(d as Delivery & { event: ResetMarker });
         return;
       }
-      this.sink.dropped('duplicate', ev);
-      d.ack();
+      if (isResetMarker(ev) || !this.isNewWork(d)) {
+        this.sink.dropped('duplicate', ev);
+        d.ack();
+        return;
+      }
+      this.rewindBelowHead(ev.prevRevision as number);
+    } else if (!isResetMarker(ev) && this.frontier !== undefined && (ev.prevRevision as number) < this.frontier) {
+      // One outbox makes one chain: above the frontier, every predecessor is at or above it.
+      this.rejectDeliveries([d], `predecessor ${ev.prevRevision} is below the released revision ${this.frontier} (a fork)`);
       return;
     }
     let p = this.pending.get(ev.revision);
     if (!p) {
-      p = { revision: ev.revision, prevRevision: ev.prevRevision as number, parts: ev.parts as number, got: new Map(), firstSeenMs: this.now(), reset: isResetMarker(ev) };
+      p = {
+        revision: ev.revision, prevRevision: ev.prevRevision as number, parts: ev.parts as number, got: new Map(), firstSeenMs: this.now(),
+        reset: isResetMarker(ev), signedAtMs: -Infinity, frontierAtArrival: this.frontier, held: false,
+      };
       if (p.reset) this.pendingResets++;
       this.pending.set(ev.revision, p);
-      this.byPrev.set(p.prevRevision, p.revision);
+      // Two claimants of one predecessor (only a bad event makes that): the nearer one goes first.
+      const other = this.byPrev.get(p.prevRevision);
+      if (other === undefined || p.revision < other) this.byPrev.set(p.prevRevision, p.revision);
     }
+    if (d.signedAtMs !== undefined && d.signedAtMs > p.signedAtMs) p.signedAtMs = d.signedAtMs;
     const copies = p.got.get(ev.part as number);
     if (copies) {
       // A redelivered copy: keep its receipt so it is deleted with the first one.
@@ -188,8 +266,24 @@ export class Sequencer {
       if (next === undefined) return;
       const p = this.pending.get(next)!;
       if (p.got.size < p.parts) return;
+      if (this.implausible(p)) {
+        // A marker's resync is due now (a genuine restore must not wait); a change's after gapTimeoutMs.
+        if (p.reset) this.hold(p);
+        return;
+      }
       this.releaseRevision(p);
     }
+  }
+
+  /** Far above the frontier with nothing chained to it (see the class comment). */
+  private implausible(p: PendingRevision): boolean {
+    return this.frontier !== undefined && p.revision - this.frontier > this.opts.maxRevisionGap && !this.byPrev.has(p.revision);
+  }
+
+  private hold(p: PendingRevision): void {
+    if (p.held) return;
+    p.held = true;
+    this.sink.held(p.got.values().next().value![0]!.event);
   }
 
   /**
@@ -200,7 +294,11 @@ export class Sequencer {
   private jumpToReset(): void {
     if (this.pendingResets === 0 || this.frontier === undefined) return;
     let marker: PendingRevision | undefined;
-    for (const p of this.pending.values()) if (p.reset && (!marker || p.revision > marker.revision)) marker = p;
+    for (const p of this.pending.values()) {
+      if (!p.reset) continue;
+      if (this.implausible(p)) this.hold(p);
+      else if (!marker || p.revision > marker.revision) marker = p;
+    }
     if (!marker) return;
     let skipped = 0;
     for (const p of [...this.pending.values()]) {
@@ -237,13 +335,49 @@ export class Sequencer {
     }
     this.keyRevision.clear();
     this.frontier = m.revision;
-    this.noteReleased(m);
+    this.noteReleased(m, d.signedAtMs);
     this.sink.reset(m, skipped);
     d.ack();
     this.releaseReady();
   }
 
-  private noteReleased(ev: RelayEvent): void {
+  /**
+   * New work below the head: never released here, and signed after the
+   * event at the head (beyond clock skew). Unsigned deliveries never are.
+   */
+  private isNewWork(d: Delivery): boolean {
+    return d.signedAtMs !== undefined && this.headSignedAtMs > -Infinity
+      && d.signedAtMs > this.headSignedAtMs + this.opts.signerClockSkewMs && !this.released.has(d.event.revision);
+  }
+
+  /** The head came from a bad jump: move the frontier back so the change after `resumeAfter` is released next. */
+  private rewindBelowHead(resumeAfter: number): void {
+    const from = this.frontier;
+    // Per-key memory holds the bad head's revision; it would drop the real changes as stale.
+    this.keyRevision.clear();
+    this.frontier = resumeAfter;
+    this.headSignedAtMs = -Infinity;
+    this.sink.gap({ afterRevision: from, resumeAfter, reason: 'rewind' });
+  }
+
+  /** Drops a pending revision into the dead-letter queue (every copy of every part). */
+  private rejectPending(p: PendingRevision, detail: string): void {
+    this.forget(p);
+    for (const copies of p.got.values()) this.rejectDeliveries(copies, `revision ${p.revision}: ${detail}`);
+  }
+
+  private rejectDeliveries(copies: Delivery[], detail: string): void {
+    for (const c of copies) {
+      if (c.reject) c.reject('implausible-revision', detail);
+      else c.ack();
+    }
+  }
+
+  private noteReleased(ev: RelayEvent, signedAtMs: number | undefined): void {
+    this.headSignedAtMs = signedAtMs ?? -Infinity;
+    this.released.add(ev.revision);
+    if (this.released.size > (this.opts.rememberedRevisions ?? DEFAULT_REMEMBERED_REVISIONS)) this.released.delete(this.released.values().next().value as number);
+    if (this.highestReleased === undefined || ev.revision > this.highestReleased) this.highestReleased = ev.revision;
     const t = Date.parse(ev.time);
     if (Number.isFinite(t) && t > this.newestReleasedMs) this.newestReleasedMs = t;
     if (!isResetMarker(ev)) return;
@@ -264,7 +398,7 @@ export class Sequencer {
     if (p.reset) {
       this.frontier = p.revision;
       const copies = parts[0]![1];
-      this.noteReleased(copies[0]!.event);
+      this.noteReleased(copies[0]!.event, finite(p.signedAtMs));
       this.sink.reset(copies[0]!.event as ResetMarker, skipped);
       for (const c of copies) c.ack();
       return;
@@ -280,7 +414,7 @@ export class Sequencer {
         continue;
       }
       this.rememberKey(k, ev.revision);
-      this.noteReleased(ev);
+      this.noteReleased(ev, finite(p.signedAtMs));
       events.push(ev);
     }
     this.frontier = p.revision;
@@ -288,10 +422,23 @@ export class Sequencer {
     for (const [, copies] of parts) for (const c of copies) c.ack();
   }
 
-  /** Skips the hole before the lowest pending revision and releases what follows it. */
-  private declareGap(reason: Gap['reason']): void {
-    if (this.pending.size === 0) return;
+  /**
+   * Skips the hole before the lowest pending revision and releases what
+   * follows it. An implausible lowest revision is not jumped to: it is
+   * rejected if the chain moved on without it (or pending is over its limit),
+   * else held (clients resync once). Returns false when nothing changed.
+   */
+  private declareGap(reason: Gap['reason']): boolean {
+    if (this.pending.size === 0) return false;
     const lowest = this.pending.get(Math.min(...this.pending.keys()))!;
+    if (this.implausible(lowest)) {
+      if (reason === 'pending-limit' || this.frontier !== lowest.frontierAtArrival) {
+        this.rejectPending(lowest, `more than ${this.opts.maxRevisionGap} revisions above ${this.frontier}, nothing chained to it`);
+        return true;
+      }
+      this.hold(lowest);
+      return false;
+    }
     const gap: Gap = { afterRevision: this.frontier, resumeAfter: lowest.prevRevision, reason };
     this.sink.gap(gap);
     // An incomplete lowest revision is released with the parts that arrived;
@@ -299,6 +446,7 @@ export class Sequencer {
     this.frontier = lowest.prevRevision;
     this.releaseRevision(lowest);
     this.releaseReady();
+    return true;
   }
 
   private rememberKey(k: string, revision: number): void {
@@ -309,4 +457,8 @@ export class Sequencer {
       this.keyRevision.delete(oldest);
     }
   }
+}
+
+function finite(ms: number): number | undefined {
+  return Number.isFinite(ms) ? ms : undefined;
 }

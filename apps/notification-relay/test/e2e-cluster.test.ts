@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startLocalCluster, type LocalCluster } from '@flagraft/consensus-node';
 import { createClusterClient, type ClusterClient } from '@flagraft/cluster-client';
 import type { ChangeEvent } from '../src/index.js';
-import { TOKENS, connect, startEmulator, startProxy, startRelay, waitFor, type RelayFixture, type TestClient } from './helpers.js';
+import { EVENT_KEYS_FILE, TOKENS, connect, startEmulator, startProxy, startRelay, waitFor, type RelayFixture, type TestClient } from './helpers.js';
 
 let emu: Awaited<ReturnType<typeof startEmulator>>;
 let proxy: Awaited<ReturnType<typeof startProxy>>;
@@ -26,7 +26,7 @@ beforeAll(async () => {
   relay = await startRelay(emu.endpoint, { gapTimeoutMs: 20_000 });
   cluster = await startLocalCluster({
     size: 3,
-    env: { FLAGRAFT_SNS_TOPIC_ARN: relay.topicArn, FLAGRAFT_SNS_ENDPOINT: `http://127.0.0.1:${proxy.port}`, FLAGRAFT_SNS_REGION: 'us-east-1' },
+    env: { FLAGRAFT_SNS_TOPIC_ARN: relay.topicArn, FLAGRAFT_SNS_ENDPOINT: `http://127.0.0.1:${proxy.port}`, FLAGRAFT_SNS_REGION: 'us-east-1', FLAGRAFT_EVENT_KEYS_FILE: EVENT_KEYS_FILE },
   });
   client = createClusterClient({ endpoints: cluster.endpoints, clusterId: cluster.clusterId, retryDeadlineMs: 30_000 });
 }, 120_000);
@@ -213,7 +213,7 @@ describe('cluster -> SNS -> SQS -> relay -> WebSocket', () => {
     await cluster!.stop();
     cluster = await startLocalCluster({
       size: 3,
-      env: { FLAGRAFT_SNS_TOPIC_ARN: relay!.topicArn, FLAGRAFT_SNS_ENDPOINT: `http://127.0.0.1:${proxy.port}`, FLAGRAFT_SNS_REGION: 'us-east-1' },
+      env: { FLAGRAFT_SNS_TOPIC_ARN: relay!.topicArn, FLAGRAFT_SNS_ENDPOINT: `http://127.0.0.1:${proxy.port}`, FLAGRAFT_SNS_REGION: 'us-east-1', FLAGRAFT_EVENT_KEYS_FILE: EVENT_KEYS_FILE },
     });
     client = createClusterClient({ endpoints: cluster.endpoints, clusterId: cluster.clusterId, retryDeadlineMs: 30_000 });
     const r = await client.restore(doc, { actor: 'admin' });

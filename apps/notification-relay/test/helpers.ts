@@ -2,13 +2,16 @@ import { startFauxqs, type FauxqsServer } from 'fauxqs';
 import { SNSClient, PublishBatchCommand, PublishCommand } from '@aws-sdk/client-sns';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { WebSocket } from 'ws';
-import { createTokenStore, hashToken } from '@flagraft/auth';
+import { EventKeyRing, EventKeySet, createTokenStore, hashToken, signEvent, EVENT_SIGNATURE_ATTRIBUTE } from '@flagraft/auth';
 import type { ChangeEvent, ResetMarker } from '../src/index.js';
 import { createRelay, type Relay, type RelayOptions } from '../src/index.js';
 import { createServer as createTcpServer, connect as tcpConnect, type Server as TcpServer, type Socket } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 export const REGION = 'us-east-1';
 export const CREDS = { accessKeyId: 'test', secretAccessKey: 'test' };
@@ -19,6 +22,38 @@ export const tokenStore = () => createTokenStore([
   { name: 'eve', role: 'evaluator', sha256: hashToken(TOKENS.evaluator) },
   { name: 'ada', role: 'admin', sha256: hashToken(TOKENS.admin) },
 ]);
+
+/**
+ * The event keys of these tests: a keys file (for relay processes and
+ * clusters: FLAGRAFT_EVENT_KEYS_FILE) whose active key `test-1` signs what
+ * publish() sends, and the same keys as a ring (for in-process relays).
+ */
+const keysDir = mkdtempSync(join(tmpdir(), 'relay-test-keys-'));
+process.once('exit', () => rmSync(keysDir, { recursive: true, force: true }));
+let keyFiles = 0;
+/** Writes a keys file: `active` signs (nodes), every key in `secrets` verifies (relays). */
+export function writeKeysFile(active: string | undefined, secrets: Record<string, string>, file = join(keysDir, `keys-${keyFiles++}.json`)): string {
+  // Written aside and renamed over: a reader never sees half a file.
+  writeFileSync(`${file}.tmp`, JSON.stringify({ v: 1, ...(active ? { active } : {}), keys: Object.entries(secrets).map(([id, secret]) => ({ id, secret })) }), { mode: 0o600 });
+  renameSync(`${file}.tmp`, file);
+  return file;
+}
+export const newSecret = () => randomBytes(32).toString('base64');
+export const TEST_SECRET = newSecret();
+export const EVENT_KEYS_FILE = writeKeysFile('test-1', { 'test-1': TEST_SECRET });
+export const eventKeys = () => new EventKeyRing(EventKeySet.load(EVENT_KEYS_FILE));
+const SIGNER = eventKeys();
+
+type Attrs = Record<string, { DataType: string; StringValue: string }>;
+/** How publish() signs: with the test key now (default), not at all, with another ring, or at another time. */
+export interface SignOptions { sign?: 'none' | EventKeyRing; signedAtMs?: number }
+/** The attributes with `flagraft-sig` added, as the outbox makes them. */
+export function signAttributes(body: string, attrs: Attrs, opts: SignOptions = {}): Attrs {
+  if (opts.sign === 'none') return attrs;
+  const lookup = (n: string) => (Object.hasOwn(attrs, n) ? { type: attrs[n]!.DataType, value: attrs[n]!.StringValue } : undefined);
+  const sig = signEvent(opts.sign ?? SIGNER, body, lookup, opts.signedAtMs ?? Date.now());
+  return { ...attrs, [EVENT_SIGNATURE_ATTRIBUTE]: { DataType: 'String', StringValue: sig } };
+}
 
 export async function startEmulator(): Promise<{ server: FauxqsServer; endpoint: string; sns: SNSClient; sqs: SQSClient; stop(): Promise<void> }> {
   const server = await startFauxqs({ port: 0, logger: false, host: '127.0.0.1' });
@@ -50,7 +85,8 @@ export function ev(revision: number, key: string, prevRevision?: number, opts: {
   return e;
 }
 
-export async function publish(sns: SNSClient, topicArn: string, events: ChangeEvent[]): Promise<void> {
+/** Publishes events as the outbox does (attributes, FIFO ids), signed with the test key unless `opts` says otherwise. */
+export async function publish(sns: SNSClient, topicArn: string, events: ChangeEvent[], opts: SignOptions = {}): Promise<void> {
   const fifo = topicArn.endsWith('.fifo');
   for (let i = 0; i < events.length; i += 10) {
     const chunk = events.slice(i, i + 10);
@@ -58,10 +94,10 @@ export async function publish(sns: SNSClient, topicArn: string, events: ChangeEv
       TopicArn: topicArn,
       PublishBatchRequestEntries: chunk.map((e, j) => ({
         Id: String(j), Message: JSON.stringify(e),
-        MessageAttributes: {
+        MessageAttributes: signAttributes(JSON.stringify(e), {
           key: { DataType: 'String', StringValue: e.key }, op: { DataType: 'String', StringValue: e.op },
           revision: { DataType: 'Number', StringValue: String(e.revision) }, kind: { DataType: 'String', StringValue: e.kind },
-        },
+        }, opts),
         ...(fifo ? { MessageGroupId: `${e.kind}:${e.key}`, MessageDeduplicationId: `${e.revision}.${e.part ?? 0}.${Math.random()}` } : {}),
       })),
     }));
@@ -75,24 +111,25 @@ export function resetMarker(revision: number, prevRevision: number): ResetMarker
 }
 
 /** Publishes markers with the outbox's attributes (no key: kind = op = "reset", reason). */
-export async function publishMarkers(sns: SNSClient, topicArn: string, markers: ResetMarker[]): Promise<void> {
+export async function publishMarkers(sns: SNSClient, topicArn: string, markers: ResetMarker[], opts: SignOptions = {}): Promise<void> {
   const fifo = topicArn.endsWith('.fifo');
   const out = await sns.send(new PublishBatchCommand({
     TopicArn: topicArn,
     PublishBatchRequestEntries: markers.map((m, j) => ({
       Id: String(j), Message: JSON.stringify(m),
-      MessageAttributes: {
+      MessageAttributes: signAttributes(JSON.stringify(m), {
         kind: { DataType: 'String', StringValue: 'reset' }, op: { DataType: 'String', StringValue: 'reset' },
         reason: { DataType: 'String', StringValue: m.reason }, revision: { DataType: 'Number', StringValue: String(m.revision) },
-      },
+      }, opts),
       ...(fifo ? { MessageGroupId: 'flagraft:reset', MessageDeduplicationId: `${m.revision}.${Math.random()}` } : {}),
     })),
   }));
   if ((out.Failed ?? []).length > 0) throw new Error(`publish failed: ${JSON.stringify(out.Failed)}`);
 }
 
-export async function publishRaw(sns: SNSClient, topicArn: string, message: string): Promise<void> {
-  await sns.send(new PublishCommand({ TopicArn: topicArn, Message: message }));
+/** Publishes any text, with whatever attributes are given (none: an unsigned message). */
+export async function publishRaw(sns: SNSClient, topicArn: string, message: string, attrs?: Attrs): Promise<void> {
+  await sns.send(new PublishCommand({ TopicArn: topicArn, Message: message, MessageAttributes: attrs }));
 }
 
 /** Polls `cond` until it is true or the deadline passes (then throws with `what`). */
@@ -152,7 +189,7 @@ export async function startRelay(endpoint: string, opts: Partial<RelayOptions> &
   const queueName = opts.queueName ?? uniqueName('relayq');
   const { topicArn, ...rest } = opts;
   const relay = createRelay({
-    host: '127.0.0.1', port: 0, aws: { region: REGION, endpoint, credentials: CREDS }, auth: tokenStore(),
+    host: '127.0.0.1', port: 0, aws: { region: REGION, endpoint, credentials: CREDS }, auth: tokenStore(), eventKeys: eventKeys(),
     queueName, waitTimeSeconds: 1, pollers: 3, processMetrics: false,
     provision: { ...(topicArn ? { topicArn } : { topicName: uniqueName('topic') }), maxReceiveCount: 2, rawDelivery: false },
     log: (level, msg, fields) => logs.push({ level, msg, ...fields }),

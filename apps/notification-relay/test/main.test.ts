@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hashToken } from '@flagraft/auth';
-import { TOKENS, connect, ev, publish, spawnJson, startEmulator, uniqueName, upgradeStatus, waitFor } from './helpers.js';
+import { EVENT_KEYS_FILE, TOKENS, connect, ev, publish, spawnJson, startEmulator, uniqueName, upgradeStatus, waitFor } from './helpers.js';
 
 const MAIN = fileURLToPath(new URL('../dist/main.js', import.meta.url));
 let emu: Awaited<ReturnType<typeof startEmulator>>;
@@ -21,7 +21,7 @@ afterAll(async () => {
 });
 
 function run(env: Record<string, string>) {
-  const proc = spawnJson(MAIN, env);
+  const proc = spawnJson(MAIN, { FLAGRAFT_EVENT_KEYS_FILE: EVENT_KEYS_FILE, ...env });
   procs.push(proc.p);
   return proc;
 }
@@ -77,5 +77,16 @@ describe('main.ts', () => {
     const r = run({ FLAGRAFT_RELAY_AUTH: 'none', FLAGRAFT_RELAY_QUEUE_NAME: 'q', FLAGRAFT_RELAY_POLLERS: '0' });
     expect(await r.exited).toBe(1);
     expect(r.lines.find((l) => l.level === 'error')).toMatchObject({ msg: 'relay failed to start', error: expect.stringMatching(/pollers/) });
+  });
+
+  it('refuses to start without event keys, or with a keys file it cannot use, naming it', async () => {
+    const none = run({ FLAGRAFT_RELAY_AUTH: 'none', FLAGRAFT_RELAY_QUEUE_NAME: 'q', FLAGRAFT_EVENT_KEYS_FILE: '' });
+    expect(await none.exited).toBe(1);
+    expect(none.lines.find((l) => l.level === 'error')).toMatchObject({ error: expect.stringMatching(/FLAGRAFT_EVENT_KEYS_FILE: required/) });
+    const bad = join(dir, 'bad-keys.json');
+    writeFileSync(bad, JSON.stringify({ v: 1, keys: [{ id: 'short', secret: 'c2hvcnQ=' }] }));
+    const broken = run({ FLAGRAFT_RELAY_AUTH: 'none', FLAGRAFT_RELAY_QUEUE_NAME: 'q', FLAGRAFT_EVENT_KEYS_FILE: bad });
+    expect(await broken.exited).toBe(1);
+    expect(broken.lines.find((l) => l.level === 'error')).toMatchObject({ error: expect.stringMatching(/keys\[0\]\.secret: must be base64 of 32-64/) });
   });
 });

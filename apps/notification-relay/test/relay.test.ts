@@ -2,7 +2,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { GetQueueUrlCommand, ReceiveMessageCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
 import { CLOSE_AUTH_TIMEOUT, CLOSE_GOING_AWAY, CLOSE_UNAUTHORIZED } from '../src/index.js';
 import {
-  TOKENS, connect, ev, publish, publishMarkers, publishRaw, resetMarker, startEmulator, startRelay, upgradeStatus, waitFor, type RelayFixture, type TestClient,
+  TOKENS, connect, ev, eventKeys, publish, publishMarkers, publishRaw, resetMarker, signAttributes, startEmulator, startRelay, upgradeStatus, waitFor, type RelayFixture, type TestClient,
 } from './helpers.js';
 
 let emu: Awaited<ReturnType<typeof startEmulator>>;
@@ -48,9 +48,12 @@ describe('relay fan-out', () => {
     await hello(a);
     await publish(emu.sns, r.topicArn, [ev(10, 'k1', 5)]);
     await waitFor(() => a.changes().length === 1, 'first');
-    // 12 arrives before 11 and 11 arrives twice.
+    // 12 arrives before 11 and 11 arrives twice: a new leader published it again (signed
+    // again, at another time; a second message with the same signature would be a replay).
+    const t0 = Date.now();
     await publish(emu.sns, r.topicArn, [ev(12, 'k1', 11)]);
-    await publish(emu.sns, r.topicArn, [ev(11, 'k2', 10), ev(11, 'k2', 10), ev(10, 'k1', 5)]);
+    await publish(emu.sns, r.topicArn, [ev(11, 'k2', 10)], { signedAtMs: t0 });
+    await publish(emu.sns, r.topicArn, [ev(11, 'k2', 10), ev(10, 'k1', 5)], { signedAtMs: t0 + 1 });
     await waitFor(() => a.changes().length === 3, 'three events');
     await publish(emu.sns, r.topicArn, [ev(13, 'k2', 12)]);
     await waitFor(() => a.changes().length === 4, 'four events');
@@ -228,8 +231,10 @@ describe('reset markers (the cluster was restored from a backup)', () => {
     await publish(emu.sns, r.topicArn, [ev(10, 'k', 8)]);
     await waitFor(() => a.changes().length === 1, 'first change');
     const sentAt = Date.now();
-    // The outbox after a restore at 50; a leader change made it publish the marker twice.
-    await publishMarkers(emu.sns, r.topicArn, [resetMarker(50, 10), resetMarker(50, 10)]);
+    // The outbox after a restore at 50; a leader change made it publish the marker twice (signed twice).
+    const marker = resetMarker(50, 10);
+    await publishMarkers(emu.sns, r.topicArn, [marker], { signedAtMs: sentAt });
+    await publishMarkers(emu.sns, r.topicArn, [marker], { signedAtMs: sentAt + 1 });
     await waitFor(() => a.messages.some((m) => m.type === 'resync') && b.messages.some((m) => m.type === 'resync'), 'resync at both clients', 5000);
     console.log(JSON.stringify({ markerToResyncMs: Date.now() - sentAt }));
     for (const c of [a, b]) expect(c.messages.filter((m) => m.type === 'resync')).toEqual([{ type: 'resync', reason: 'restore', revision: 50 }]);
@@ -238,7 +243,7 @@ describe('reset markers (the cluster was restored from a backup)', () => {
     await publish(emu.sns, r.topicArn, [ev(51, 'k', 50)]);
     await waitFor(() => a.changes().length === 2, 'change after the restore', 5000);
     // A third copy of the marker arriving late is a duplicate too (and never a change frame).
-    await publishMarkers(emu.sns, r.topicArn, [resetMarker(50, 10)]);
+    await publishMarkers(emu.sns, r.topicArn, [marker], { signedAtMs: Date.now() + 2 });
     await publish(emu.sns, r.topicArn, [ev(53, 'k', 51)]);
     await waitFor(() => a.changes().length === 3, 'third change', 5000);
     expect(a.changes().map((e) => e.revision)).toEqual([10, 51, 53]);
@@ -282,18 +287,21 @@ describe('poison messages and slow clients', () => {
     const a = client(r.wsUrl);
     await hello(a);
     await emu.sqs.send(new SendMessageCommand({ QueueUrl: r.relay.queueUrl, MessageBody: 'not json at all {' }));
-    await publishRaw(emu.sns, r.topicArn, JSON.stringify({ v: 1, revision: 'seven' }));
+    // Validly signed but not a change event (a producer bug).
+    const body = JSON.stringify({ v: 1, revision: 'seven' });
+    await publishRaw(emu.sns, r.topicArn, body, signAttributes(body, { kind: { DataType: 'String', StringValue: 'flag' } }));
     const dlqUrl = (await emu.sqs.send(new GetQueueUrlCommand({ QueueName: `${r.queueName}-dlq` }))).QueueUrl!;
-    const dead: string[] = [];
+    const dead: { body: string; reason?: string }[] = [];
     await waitFor(async () => {
-      const out = await emu.sqs.send(new ReceiveMessageCommand({ QueueUrl: dlqUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 0 }));
-      for (const m of out.Messages ?? []) dead.push(m.Body ?? '');
+      const out = await emu.sqs.send(new ReceiveMessageCommand({ QueueUrl: dlqUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 0, MessageAttributeNames: ['All'] }));
+      for (const m of out.Messages ?? []) dead.push({ body: m.Body ?? '', reason: m.MessageAttributes?.['flagraft-rejected']?.StringValue });
       return dead.length >= 2;
     }, 'both poison messages in the DLQ', 15_000, 100);
-    expect(dead.some((b) => b === 'not json at all {')).toBe(true);
-    expect(dead.some((b) => b.includes('seven'))).toBe(true);
-    expect((await r.relay.metrics.malformed.get()).values[0]!.value).toBeGreaterThanOrEqual(2);
-    expect(r.logs.some((l) => l.level === 'error' && /malformed/.test(l.msg) && /revision/.test(l.error))).toBe(true);
+    expect(dead.find((d) => d.body === 'not json at all {')?.reason).toBe('unsigned');
+    expect(dead.find((d) => d.body.includes('seven'))?.reason).toBe('malformed');
+    expect((await r.relay.metrics.malformed.get()).values[0]!.value).toBe(1);
+    expect((await r.relay.metrics.rejected.get()).values.map((v) => [v.labels.reason, v.value]).sort()).toEqual([['malformed', 1], ['unsigned', 1]]);
+    expect(r.logs.some((l) => l.level === 'warn' && /refused/.test(l.msg) && l.reason === 'malformed' && /revision/.test(l.detail))).toBe(true);
     // Still serving.
     await publish(emu.sns, r.topicArn, [ev(2, 'after-poison', 1)]);
     await waitFor(() => a.changes().length === 1, 'event after poison');
@@ -406,7 +414,8 @@ describe('auth and endpoints', () => {
 
   it('refuses bad config with the field named', async () => {
     const { createRelay } = await import('../src/index.js');
-    expect(() => createRelay({ aws: { region: 'us-east-1' }, auth: 'none', queueName: 'q', pollers: 0 })).toThrow(/pollers/);
-    expect(() => createRelay({ aws: { region: 'us-east-1' }, auth: 'none' })).toThrow(/queueUrl or queueName/);
+    expect(() => createRelay({ aws: { region: 'us-east-1' }, auth: 'none', eventKeys: eventKeys(), queueName: 'q', pollers: 0 })).toThrow(/pollers/);
+    expect(() => createRelay({ aws: { region: 'us-east-1' }, auth: 'none', eventKeys: eventKeys() })).toThrow(/queueUrl or queueName/);
+    expect(() => createRelay({ aws: { region: 'us-east-1' }, auth: 'none', queueName: 'q' } as Parameters<typeof createRelay>[0])).toThrow(/eventKeys/);
   });
 });
