@@ -55,19 +55,19 @@ export class DeadLetters {
    * unknown key id may be a rotation the relay has not caught up with yet:
    * such a message is retried a few times first.
    */
-  reject(m: Message, reason: RejectReason): void {
-    const handle = m.ReceiptHandle;
-    if (!handle) return;
+  reject(m: Message, reason: RejectReason): 'retried later' | 'deleted' | 'moved to the dead-letter queue' {
+    const handle = m.ReceiptHandle ?? '';
     const receives = Number(m.Attributes?.ApproximateReceiveCount ?? 1);
     if (this.mode.kind === 'redrive' || (reason === 'unknown-key' && receives < UNKNOWN_KEY_RECEIVES)) {
       this.retryLater(m.MessageId, handle);
-      return;
+      return 'retried later';
     }
     if (this.mode.kind === 'delete') {
       void this.delete(m.MessageId, handle);
-      return;
+      return 'deleted';
     }
     void this.move(this.mode.dlqUrl, m, handle, reason);
+    return 'moved to the dead-letter queue';
   }
 
   private async move(dlqUrl: string, m: Message, handle: string, reason: RejectReason): Promise<void> {

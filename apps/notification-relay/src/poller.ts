@@ -151,6 +151,7 @@ export class SqsPollers {
   private refuse(m: Message, reason: RejectReason, detail: string): void {
     this.metrics.rejected.inc({ reason });
     if (reason === 'malformed') this.metrics.malformed.inc();
+    const action = this.deadLetters.reject(m, reason);
     const second = Math.floor(Date.now() / 1000);
     let l = this.rejectLog.get(reason);
     if (!l || l.second !== second) {
@@ -160,13 +161,12 @@ export class SqsPollers {
       if (suppressed > 0) this.log('warn', 'more refused SQS messages were not logged', { reason, suppressed });
     }
     if (l.lines++ < REJECT_LOG_LINES_PER_SECOND) {
-      this.log('warn', `refused an SQS message (${reason}): it cannot influence anything; to the dead-letter queue`, {
-        reason, detail, messageId: m.MessageId, receiveCount: Number(m.Attributes?.ApproximateReceiveCount ?? 0), deadLetter: this.deadLetters.mode.kind,
+      this.log('warn', `refused an SQS message (${reason}); ${action}`, {
+        reason, detail, messageId: m.MessageId, receiveCount: Number(m.Attributes?.ApproximateReceiveCount ?? 0),
       });
     } else {
       l.suppressed++;
     }
-    this.deadLetters.reject(m, reason);
   }
 
   private makeVisible(handle: string): Promise<void> {
