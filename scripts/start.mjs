@@ -28,6 +28,7 @@ import { dirname, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
+import { ensureEventKeysFile } from './event-keys.mjs';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -347,6 +348,10 @@ async function main() {
     writeJson(tokensFile, tokens);
   }
 
+  // The keys that sign change events (nodes) and verify them (relay), made once, 0600.
+  const eventKeysFile = join(dataDir, 'event-keys.json');
+  if (ensureEventKeysFile(eventKeysFile)) say(`created ${eventKeysFile} (change event signing key; rotate with scripts/event-keys.mjs)`);
+
   // Ports. Chosen once per data folder and kept: the consensus nodes store
   // their peers' addresses, so a restart must bring them back on the same ports.
   const portsFile = join(dataDir, 'ports.json');
@@ -388,6 +393,7 @@ async function main() {
       ...aws, FLAGRAFT_CLUSTER_ID: secrets.clusterId, FLAGRAFT_NODE_ID: String(i), FLAGRAFT_LISTEN: nodeAddrs[i - 1],
       FLAGRAFT_INITIAL_CLUSTER: initialCluster, FLAGRAFT_DATA_DIR: join(dataDir, `node-${i}`),
       FLAGRAFT_SNS_TOPIC_ARN: topicArn, FLAGRAFT_SNS_ENDPOINT: sqsUrl, FLAGRAFT_SNS_REGION: 'us-east-1',
+      FLAGRAFT_EVENT_KEYS_FILE: eventKeysFile,
     });
   }
 
@@ -407,6 +413,7 @@ async function main() {
     ...common, ...aws, FLAGRAFT_RELAY_HOST: '127.0.0.1', FLAGRAFT_RELAY_PORT: String(ports.relay),
     FLAGRAFT_AWS_ENDPOINT: sqsUrl, FLAGRAFT_AWS_REGION: 'us-east-1', FLAGRAFT_RELAY_CREATE_RESOURCES: '1',
     FLAGRAFT_RELAY_TOPIC_ARN: topicArn, FLAGRAFT_RELAY_QUEUE_NAME: 'flagraft-relay-1',
+    FLAGRAFT_EVENT_KEYS_FILE: eventKeysFile,
   });
   const gatewayUrls = [1, 2].map((i) => `http://127.0.0.1:${ports[`gateway${i}`]}`);
   // 4. Caddy in front, with the production Caddyfile and local settings.

@@ -99,7 +99,7 @@ describe('deploy/ files', () => {
   });
 
   it('compose.yaml runs 3 nodes with named volumes, 2 gateways, relay, dashboard, Caddy and the emulator', () => {
-    const c = parse(readFileSync(join(repoRoot, 'deploy', 'compose.yaml'), 'utf8'));
+    const c = parse(readFileSync(join(repoRoot, 'deploy', 'compose.yaml'), 'utf8'), { merge: true }); // x-node anchors use <<
     const s = c.services;
     expect(Object.keys(s).sort()).toEqual(['caddy', 'dashboard', 'gateway-1', 'gateway-2', 'node-1', 'node-2', 'node-3', 'relay', 'sns-sqs']);
     const volumes = ['node-1', 'node-2', 'node-3'].map((n) => s[n].volumes[0].split(':'));
@@ -110,6 +110,12 @@ describe('deploy/ files', () => {
       if (svc.build) expect(existsSync(join(repoRoot, svc.build.dockerfile)), svc.build.dockerfile).toBe(true);
     }
     expect(s.caddy.volumes).toContain('../Caddyfile:/etc/caddy/Caddyfile:ro');
+    // Change event keys: the nodes sign and the relay verifies with the same secret.
+    expect(c.secrets.flagraft_event_keys.file).toBe('./secrets/event-keys.json');
+    for (const n of ['node-1', 'node-2', 'node-3', 'relay']) {
+      expect(s[n].secrets, n).toContain('flagraft_event_keys');
+      expect(s[n].environment.FLAGRAFT_EVENT_KEYS_FILE, n).toBe('/run/secrets/flagraft_event_keys');
+    }
     expect(s.caddy.environment.FLAGRAFT_UPSTREAM_GATEWAYS).toBe('gateway-1:8080 gateway-2:8080');
     // The compose client itself, where one is installed (no engine is needed for `config`).
     for (const cmd of [['docker', 'compose'], ['docker-compose']]) {
@@ -117,8 +123,8 @@ describe('deploy/ files', () => {
       const r = spawnSync(cmd[0], [...cmd.slice(1), '-f', 'compose.yaml', 'config', '-q'], {
         cwd: join(repoRoot, 'deploy'), encoding: 'utf8', env: { ...process.env, FLAGRAFT_DASHBOARD_COOKIE_SECRET: 'x'.repeat(64) },
       });
-      // A missing secrets/tokens.json is the only complaint allowed (made at deploy time).
-      if (r.status !== 0) expect(r.stderr).toMatch(/tokens\.json/);
+      // A missing secrets file is the only complaint allowed (made at deploy time).
+      if (r.status !== 0) expect(r.stderr).toMatch(/tokens\.json|event-keys\.json/);
     }
   });
 
@@ -135,6 +141,15 @@ describe('deploy/ files', () => {
     const pdb = byKind('PodDisruptionBudget').find((d) => d.metadata.name === 'flagraft-node')!;
     expect(pdb.spec.maxUnavailable).toBe(1); // 3 voters - 1 = a quorum of 2 stays up
     expect(pdb.spec.selector.matchLabels).toEqual(sts.spec.selector.matchLabels);
+    // Nodes and relays mount the same event keys Secret where FLAGRAFT_EVENT_KEYS_FILE points.
+    for (const w of [sts, byKind('Deployment').find((d) => d.metadata.name === 'flagraft-relay')!]) {
+      const pod = w.spec.template.spec;
+      const c = pod.containers[0];
+      const file = c.env.find((e: { name: string }) => e.name === 'FLAGRAFT_EVENT_KEYS_FILE')?.value as string;
+      const mount = c.volumeMounts.find((m: { mountPath: string }) => file?.startsWith(`${m.mountPath}/`));
+      expect(mount, w.metadata.name).toBeDefined();
+      expect(pod.volumes.find((v: { name: string }) => v.name === mount.name).secret.secretName, w.metadata.name).toBe('flagraft-event-keys');
+    }
     const deployments = byKind('Deployment').map((d) => d.metadata.name).sort();
     expect(deployments).toEqual(['flagraft-caddy', 'flagraft-dashboard', 'flagraft-gateway', 'flagraft-relay']);
     for (const w of [...byKind('Deployment'), sts]) {
@@ -220,8 +235,10 @@ describe('each image\'s start command, from the folder `pnpm deploy` makes', () 
     await app.listen({ port: sqsPort, host: '127.0.0.1' });
     emulator = app;
     const relayPort = await freePort();
+    const eventKeys = join(work, 'event-keys.json');
+    expect(spawnSync(process.execPath, [join(repoRoot, 'scripts', 'event-keys.mjs'), 'init', eventKeys]).status).toBe(0);
     await runImage('notification-relay', {
-      FLAGRAFT_RELAY_HOST: '127.0.0.1', FLAGRAFT_RELAY_PORT: String(relayPort), FLAGRAFT_TOKENS: tokens,
+      FLAGRAFT_RELAY_HOST: '127.0.0.1', FLAGRAFT_RELAY_PORT: String(relayPort), FLAGRAFT_TOKENS: tokens, FLAGRAFT_EVENT_KEYS_FILE: eventKeys,
       FLAGRAFT_AWS_ENDPOINT: `http://127.0.0.1:${sqsPort}`, FLAGRAFT_RELAY_CREATE_RESOURCES: '1', FLAGRAFT_RELAY_QUEUE_NAME: 'deploy-test',
     }, relayPort, 8090);
 

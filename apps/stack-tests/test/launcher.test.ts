@@ -1,10 +1,11 @@
 // scripts/start.mjs refuses bad input with a clear message before it starts anything.
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync, writeFileSync, existsSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { EventKeySet } from '@flagraft/auth';
 import { repoRoot, startStack } from '../src/stack.js';
 
 const dirs: string[] = [];
@@ -54,6 +55,10 @@ describe('the local stack launcher', () => {
     const stack = await startStack({ dataDir: dir, adminToken: token, args: ['--no-caddy'] });
     try {
       expect(stack.output()).toContain('Caddy disabled (--no-caddy)');
+      // The change event signing key, made on the first start, readable by its owner only.
+      const keys = join(dir, 'event-keys.json');
+      expect(statSync(keys).mode & 0o777).toBe(0o600);
+      expect(EventKeySet.load(keys, { requireActive: true }).keyIds).toHaveLength(1);
       expect(stack.info.caFile).toBeUndefined();
       expect(stack.info.url).toBe(stack.info.gateways[0]);
       const res = await fetch(`${stack.info.url}/api/v1/flags`, { headers: { authorization: `Bearer ${token}` } });
