@@ -2,7 +2,7 @@
 // E change events published to SNS (emulator) as fast as it takes them;
 // reports events/s and messages/s delivered to all clients.
 //   node --import tsx bench/notifications/fanout.ts [clients=1000] [events=2000]
-import { ev, publish, startEmulator, uniqueName, WebSocket } from '../../apps/notification-relay/test/bench-deps.js';
+import { EVENT_KEYS_FILE, ev, publish, startEmulator, uniqueName, WebSocket } from '../../apps/notification-relay/test/bench-deps.js';
 import { spawnJson, waitUntil } from './common.js';
 import { RELAY_MAIN } from './common.js';
 
@@ -13,7 +13,7 @@ const emu = await startEmulator();
 const topic = uniqueName('bench-fanout');
 const relay = spawnJson(RELAY_MAIN, {
   FLAGRAFT_RELAY_PORT: '0', FLAGRAFT_AWS_ENDPOINT: emu.endpoint, FLAGRAFT_RELAY_QUEUE_NAME: uniqueName('bench-q'),
-  FLAGRAFT_RELAY_CREATE_RESOURCES: 'true', FLAGRAFT_RELAY_TOPIC_NAME: topic, FLAGRAFT_RELAY_AUTH: 'none',
+  FLAGRAFT_RELAY_CREATE_RESOURCES: 'true', FLAGRAFT_RELAY_TOPIC_NAME: topic, FLAGRAFT_RELAY_AUTH: 'none', FLAGRAFT_EVENT_KEYS_FILE: EVENT_KEYS_FILE,
   FLAGRAFT_RELAY_WAIT_TIME_SECONDS: '1', FLAGRAFT_RELAY_MAX_CLIENTS: String(CLIENTS + 10),
   // Clients in this process read as fast as one shared core allows; give them room.
   FLAGRAFT_RELAY_MAX_CLIENT_BUFFER_BYTES: String(16 * 1024 * 1024),

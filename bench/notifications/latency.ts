@@ -10,7 +10,7 @@ import { createServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { existsSync } from 'node:fs';
 import {
-  createClusterClient, hashToken, startEmulator, startLocalCluster, uniqueName, WebSocket,
+  EVENT_KEYS_FILE, createClusterClient, hashToken, startEmulator, startLocalCluster, uniqueName, WebSocket,
 } from '../../apps/notification-relay/test/bench-deps.js';
 import { GATEWAY_MAIN, RELAY_MAIN, percentiles, spawnJson, waitUntil, type Proc } from './common.js';
 
@@ -37,6 +37,7 @@ try {
   const relay = spawnJson(RELAY_MAIN, {
     FLAGRAFT_RELAY_PORT: '0', FLAGRAFT_AWS_ENDPOINT: emu.endpoint, FLAGRAFT_RELAY_QUEUE_NAME: uniqueName('lat-q'),
     FLAGRAFT_RELAY_CREATE_RESOURCES: 'true', FLAGRAFT_RELAY_TOPIC_NAME: uniqueName('lat-topic'), FLAGRAFT_TOKENS: TOKENS,
+    FLAGRAFT_EVENT_KEYS_FILE: EVENT_KEYS_FILE,
   });
   procs.push(relay);
   await waitUntil(() => relay.lines.some((l) => l.msg === 'relay listening') || relay.p.exitCode !== null, 'relay start', 30_000);
@@ -44,7 +45,7 @@ try {
   if (!listening) throw new Error('relay did not start');
   const topicArn = relay.lines.find((l) => String(l.msg).startsWith('provisioned')).topicArn as string;
 
-  cluster = await startLocalCluster({ size: 3, env: { FLAGRAFT_SNS_TOPIC_ARN: topicArn, FLAGRAFT_SNS_ENDPOINT: emu.endpoint } });
+  cluster = await startLocalCluster({ size: 3, env: { FLAGRAFT_SNS_TOPIC_ARN: topicArn, FLAGRAFT_SNS_ENDPOINT: emu.endpoint, FLAGRAFT_EVENT_KEYS_FILE: EVENT_KEYS_FILE } });
   client = createClusterClient({ endpoints: cluster.endpoints, clusterId: cluster.clusterId });
 
   const wsAt = new Map<number, number>();

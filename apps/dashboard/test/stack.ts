@@ -6,10 +6,12 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startFauxqs, type FauxqsServer } from 'fauxqs';
-import { createTokenStore, hashToken } from '@flagraft/auth';
+import { EventKeyRing, EventKeySet, createTokenStore, hashToken } from '@flagraft/auth';
 import { startLocalCluster, type LocalCluster } from '@flagraft/consensus-node';
 import { createGateway, type Gateway } from '@flagraft/gateway';
 import { createRelay, type Relay } from '@flagraft/notification-relay';
@@ -72,7 +74,13 @@ export async function startStack(opts: { log?: (msg: string) => void } = {}): Pr
     const awsEndpoint = `http://127.0.0.1:${fauxqs.port}`;
     const creds = { accessKeyId: 'test', secretAccessKey: 'test' };
     let topicArn = '';
+    // The keys the nodes sign change events with and the relay verifies them with.
+    const keysDir = mkdtempSync(join(tmpdir(), 'dash-e2e-keys-'));
+    cleanups.push(async () => rmSync(keysDir, { recursive: true, force: true }));
+    const eventKeysFile = join(keysDir, 'event-keys.json');
+    writeFileSync(eventKeysFile, JSON.stringify({ v: 1, active: 'e2e', keys: [{ id: 'e2e', secret: randomBytes(32).toString('base64') }] }), { mode: 0o600 });
     const relay: Relay = createRelay({
+      eventKeys: new EventKeyRing(EventKeySet.load(eventKeysFile)),
       host: '127.0.0.1',
       port: 0,
       aws: { region: 'us-east-1', endpoint: awsEndpoint, credentials: creds },
@@ -97,7 +105,7 @@ export async function startStack(opts: { log?: (msg: string) => void } = {}): Pr
 
     const cluster = await startLocalCluster({
       size: 3,
-      env: { FLAGRAFT_SNS_TOPIC_ARN: topicArn, FLAGRAFT_SNS_ENDPOINT: awsEndpoint, FLAGRAFT_SNS_REGION: 'us-east-1' },
+      env: { FLAGRAFT_SNS_TOPIC_ARN: topicArn, FLAGRAFT_SNS_ENDPOINT: awsEndpoint, FLAGRAFT_SNS_REGION: 'us-east-1', FLAGRAFT_EVENT_KEYS_FILE: eventKeysFile },
     });
     cleanups.push(() => cluster.stop());
     say(`cluster ${cluster.endpoints.join(',')}`);

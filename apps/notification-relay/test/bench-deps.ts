@@ -4,5 +4,5 @@ export * from './helpers.js';
 export { startLocalCluster } from '@flagraft/consensus-node';
 export { createClusterClient } from '@flagraft/cluster-client';
 export { WebSocket } from 'ws';
-export { hashToken } from '@flagraft/auth';
+export { hashToken, EventKeyRing, EventKeySet, EVENT_SIGNATURE_ATTRIBUTE } from '@flagraft/auth';
 export { SQSClient, PurgeQueueCommand } from '@aws-sdk/client-sqs';
