@@ -1,9 +1,12 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { GetQueueUrlCommand, ReceiveMessageCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
+import { CreateQueueCommand, GetQueueAttributesCommand, GetQueueUrlCommand, ReceiveMessageCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
+import { CreateTopicCommand, SubscribeCommand } from '@aws-sdk/client-sns';
 import { CLOSE_AUTH_TIMEOUT, CLOSE_GOING_AWAY, CLOSE_UNAUTHORIZED } from '../src/index.js';
 import {
-  TOKENS, connect, ev, eventKeys, publish, publishMarkers, publishRaw, resetMarker, signAttributes, startEmulator, startRelay, upgradeStatus, waitFor, type RelayFixture, type TestClient,
+  CREDS, REGION, TOKENS, connect, ev, eventKeys, publish, publishMarkers, publishRaw, resetMarker, signAttributes, startEmulator, startRelay, tokenStore, uniqueName,
+  upgradeStatus, waitFor, type RelayFixture, type TestClient,
 } from './helpers.js';
+import { createRelay } from '../src/index.js';
 
 let emu: Awaited<ReturnType<typeof startEmulator>>;
 const relays: RelayFixture[] = [];
@@ -325,6 +328,72 @@ describe('poison messages and slow clients', () => {
     await waitFor(async () => (await r.relay.metrics.slowClientsDisconnected.get()).values[0]?.value === 1, 'slow client dropped', 10_000);
     expect(fast.closed).toBeUndefined();
     expect(r.logs.some((l) => l.msg === 'disconnecting slow client')).toBe(true);
+  });
+});
+
+describe('implausible events (validly signed, by a signer with a bug)', () => {
+  const counter = async (r: RelayFixture, c: 'heldEvents' | 'rewinds') => (await r.relay.metrics[c].get()).values[0]?.value ?? 0;
+  const rejectedFor = async (r: RelayFixture, reason: string) => (await r.relay.metrics.rejected.get()).values.find((v) => v.labels.reason === reason)?.value ?? 0;
+
+  it('one far above the chain that nothing follows: never sent; clients resync once while the chain is stuck behind it; dead-lettered when genuine events move on', async () => {
+    const r = await relay({ gapTimeoutMs: 300 });
+    const a = client(r.wsUrl);
+    await hello(a);
+    await publish(emu.sns, r.topicArn, [ev(10, 'k', 8)]);
+    await waitFor(() => a.changes().length === 1, 'first change');
+    await publish(emu.sns, r.topicArn, [ev(999_999_999, 'k', 999_999_998)]);
+    await waitFor(() => a.messages.some((m) => m.type === 'resync'), 'resync while stuck behind it');
+    expect(a.messages.find((m) => m.type === 'resync')).toEqual({ type: 'resync', reason: 'gap', revision: 10 });
+    expect(await counter(r, 'heldEvents')).toBe(1);
+    await publish(emu.sns, r.topicArn, [ev(11, 'k', 10)]);
+    await waitFor(async () => (await rejectedFor(r, 'implausible-revision')) === 1, 'dead-lettered as implausible');
+    await publish(emu.sns, r.topicArn, [ev(12, 'k', 11)]);
+    await waitFor(() => a.changes().length === 3, 'the genuine changes');
+    expect(a.changes().map((e) => e.revision)).toEqual([10, 11, 12]);
+    expect(a.messages.filter((m) => m.type === 'resync')).toHaveLength(1);
+    expect(r.relay.frontierRevision()).toBe(12);
+  });
+
+  it('one that started the chain (a fresh relay) is undone by the first genuine change signed after it', async () => {
+    const r = await relay();
+    const a = client(r.wsUrl);
+    await hello(a);
+    const t = Date.now();
+    await publish(emu.sns, r.topicArn, [ev(999_999_999, 'k', 999_999_998)], { signedAtMs: t });
+    await waitFor(() => a.changes().length === 1, 'the first event (nothing to compare it with)');
+    await publish(emu.sns, r.topicArn, [ev(7, 'k', 6)], { signedAtMs: t + 5_000 });
+    await waitFor(() => a.changes().length === 2, 'the genuine change after a rewind');
+    expect(a.messages.filter((m) => m.type === 'resync')).toEqual([{ type: 'resync', reason: 'gap', revision: 6 }]);
+    await publish(emu.sns, r.topicArn, [ev(8, 'k', 7)], { signedAtMs: t + 6_000 });
+    await waitFor(() => a.changes().length === 3, 'the chain continues');
+    expect(a.changes().map((e) => e.revision)).toEqual([999_999_999, 7, 8]);
+    expect(await counter(r, 'rewinds')).toBe(1);
+    expect(r.relay.frontierRevision()).toBe(8);
+  });
+});
+
+describe('without a dead-letter queue', () => {
+  it('refused messages are counted, logged and deleted; the relay warned at start', async () => {
+    const name = uniqueName('plain-q');
+    const topicArn = (await emu.sns.send(new CreateTopicCommand({ Name: uniqueName('plain-topic') }))).TopicArn!;
+    const queueUrl = (await emu.sqs.send(new CreateQueueCommand({ QueueName: name }))).QueueUrl!;
+    const arn = (await emu.sqs.send(new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ['QueueArn'] }))).Attributes!.QueueArn!;
+    await emu.sns.send(new SubscribeCommand({ TopicArn: topicArn, Protocol: 'sqs', Endpoint: arn }));
+    const logs: any[] = [];
+    const rel = createRelay({
+      host: '127.0.0.1', port: 0, aws: { region: REGION, endpoint: emu.endpoint, credentials: CREDS }, auth: tokenStore(), eventKeys: eventKeys(),
+      queueUrl, waitTimeSeconds: 1, processMetrics: false, log: (level, msg, fields) => logs.push({ level, msg, ...fields }),
+    });
+    await rel.start();
+    relays.push({ relay: rel, topicArn, queueName: name, wsUrl: `ws://127.0.0.1:${rel.address.port}/ws`, logs });
+    expect(logs.some((l) => l.level === 'warn' && /no RedrivePolicy/.test(l.msg))).toBe(true);
+    await publishRaw(emu.sns, topicArn, JSON.stringify(ev(5, 'k', 4)));
+    await waitFor(async () => ((await rel.metrics.rejected.get()).values.find((v) => v.labels.reason === 'unsigned')?.value ?? 0) === 1, 'refused');
+    await waitFor(async () => {
+      const a = (await emu.sqs.send(new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'] }))).Attributes!;
+      return a.ApproximateNumberOfMessages === '0' && a.ApproximateNumberOfMessagesNotVisible === '0';
+    }, 'the refused message deleted');
+    expect(logs.some((l) => /refused an SQS message \(unsigned\); deleted/.test(l.msg))).toBe(true);
   });
 });
 
