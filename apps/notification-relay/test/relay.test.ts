@@ -1,6 +1,6 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { CreateQueueCommand, GetQueueAttributesCommand, GetQueueUrlCommand, ReceiveMessageCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
-import { CreateTopicCommand, SubscribeCommand } from '@aws-sdk/client-sns';
+import { CreateTopicCommand, PublishCommand, SubscribeCommand } from '@aws-sdk/client-sns';
 import { CLOSE_AUTH_TIMEOUT, CLOSE_GOING_AWAY, CLOSE_UNAUTHORIZED } from '../src/index.js';
 import {
   CREDS, REGION, TOKENS, connect, ev, eventKeys, publish, publishMarkers, publishRaw, resetMarker, signAttributes, startEmulator, startRelay, tokenStore, uniqueName,
@@ -97,6 +97,13 @@ describe('relay fan-out', () => {
     expect(a.changes().map((e) => e.revision)).toEqual([2, 3, 4]);
     const dlq = await emu.sqs.send(new GetQueueUrlCommand({ QueueName: `${q.slice(0, -5)}-dlq.fifo` }));
     expect(dlq.QueueUrl).toBeTruthy();
+    // An unsigned one goes to the FIFO dead-letter queue (which needs a group and a deduplication id).
+    await emu.sns.send(new PublishCommand({ TopicArn: r.topicArn, Message: JSON.stringify(ev(5, 'f1', 4)), MessageGroupId: 'flag:f1', MessageDeduplicationId: 'forged-5' }));
+    await waitFor(async () => {
+      const out = await emu.sqs.send(new ReceiveMessageCommand({ QueueUrl: dlq.QueueUrl!, MaxNumberOfMessages: 10, WaitTimeSeconds: 0, MessageAttributeNames: ['All'] }));
+      return (out.Messages ?? []).some((m) => m.MessageAttributes?.['flagraft-rejected']?.StringValue === 'unsigned');
+    }, 'the unsigned message in the FIFO DLQ', 10_000, 100);
+    expect(a.changes().map((e) => e.revision)).toEqual([2, 3, 4]);
   });
 
   it('several relays, each with its own queue on the topic, all see every change', async () => {
