@@ -54,6 +54,10 @@ export class CachingTokenStore implements TokenStore {
     return principal;
   }
 
+  byKeyId(keyId: string): { principal: Principal; digest: Buffer } | undefined {
+    return this.store.byKeyId?.(keyId);
+  }
+
   /** Installs a new token set; every cached authentication is forgotten. */
   replace(store: TokenStore): void {
     this.store = store;

@@ -12,7 +12,10 @@ export {
   loadTokens,
   loadTokenEntries,
   tokenFromHeaders,
+  keyIdOfDigest,
 } from './tokens.js';
+export { TICKET_PURPOSES, MAX_TICKET_CHARS, issueTicket, verifyTicket } from './tickets.js';
+export type { TicketPurpose, TicketOptions, IssuedTicket, TicketCheck } from './tickets.js';
 export { CachingTokenStore, MAX_CACHED_TOKENS, watchTokensFile } from './cache.js';
 export type { TokenFileWatch } from './cache.js';
 export type { Role, Permission, Principal, TokenEntry, TokenStore } from './tokens.js';

@@ -39,6 +39,15 @@ export class TokenConfigError extends Error {
   override name = 'TokenConfigError';
 }
 
+/**
+ * A public id for a configured token: derived one-way from its sha256 (so it
+ * reveals nothing usable), it lets a stream ticket name the token it was
+ * issued for without carrying the token.
+ */
+export function keyIdOfDigest(digest: Buffer): string {
+  return createHash('sha256').update('flagraft-key-id\0').update(digest).digest('base64url').slice(0, 22);
+}
+
 export function hashToken(token: string): string {
   return createHash('sha256').update(token, 'utf8').digest('hex');
 }
@@ -87,6 +96,12 @@ export function parseTokens(json: string, source: string): TokenEntry[] {
 export interface TokenStore {
   /** Returns the principal for a presented token, or undefined. Never throws. */
   authenticate(token: string | undefined | null): Principal | undefined;
+  /**
+   * The configured token with this key id (see tickets.ts: a public, one-way
+   * id of the token's hash), with its stored sha256 digest; undefined if no
+   * configured token has it (unknown or revoked).
+   */
+  byKeyId?(keyId: string): { principal: Principal; digest: Buffer } | undefined;
   /** Number of configured tokens. */
   readonly size: number;
 }
@@ -101,8 +116,10 @@ export function createTokenStore(entries: readonly TokenEntry[]): TokenStore {
     principal: Object.freeze({ name: e.name, role: e.role }) as Principal,
     digest: Buffer.from(e.sha256, 'hex'),
   }));
+  const byKey = new Map(table.map((t) => [keyIdOfDigest(t.digest), t]));
   return {
     size: table.length,
+    byKeyId: (keyId) => byKey.get(keyId),
     authenticate(token) {
       if (typeof token !== 'string' || token.length === 0 || Buffer.byteLength(token) > MAX_TOKEN_BYTES) return undefined;
       const digest = createHash('sha256').update(token, 'utf8').digest();
