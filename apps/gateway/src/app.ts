@@ -2,7 +2,11 @@
 // operations endpoints, and the problem+json error handler. (OFREP is served
 // in front of this app, see ofrep.ts.)
 import express, { type NextFunction, type Request, type Response } from 'express';
+import { checkAuth, principalOrThrow } from './authz.js';
 import { requestInfo } from './http-util.js';
+import type { RateLimiter } from './rate-limit.js';
+import { registerOpenFeatureRoutes } from './routes/openfeature.js';
+import { authenticateStreamTicket } from './stream-auth.js';
 import { openapiDocument } from './openapi.js';
 import { HttpProblem, isClusterError, problemFromClusterError, sendProblem } from './problem.js';
 import { registerAdminRoutes } from './routes/admin.js';
@@ -17,6 +21,8 @@ import { openChangeStream, parseFilter, resumePosition } from './streams.js';
 export interface AppDeps extends RouteContext {
   hub: SseHub;
   isReady(): { ready: boolean; checks: Record<string, boolean | number | string> };
+  /** Per-token evaluation limit (OFREP and evaluation reports); undefined = none. */
+  evaluationLimiter?: RateLimiter;
 }
 
 const JSON_TYPES = ['application/json', 'application/*+json'];
@@ -25,6 +31,12 @@ export function createApp(deps: AppDeps): express.Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false); // ETags are revisions, set by the routes
+
+  // Routes that authenticate before they read their own bodies (with their own
+  // limits) come before the shared JSON parser.
+  const early = new Routes(app, deps);
+  registerOpenFeatureRoutes(early, deps);
+  early.finish();
   app.use('/api/v1/batch', express.json({ limit: deps.config.maxBatchBodyBytes, type: JSON_TYPES }));
   app.use('/api/v1/admin/restore', express.json({ limit: MAX_RESTORE_BODY_BYTES, type: JSON_TYPES }));
   app.use(express.json({ limit: deps.config.maxBodyBytes, type: JSON_TYPES }));
@@ -36,7 +48,14 @@ export function createApp(deps: AppDeps): express.Express {
   registerAdminRoutes(r, deps);
   registerBackupRoutes(r, deps);
 
-  r.add('get', '/api/v1/stream', 'read', (req, res) => {
+  r.add('get', '/api/v1/stream', 'public', (req, res) => {
+    // A token in the headers, or a stream ticket in the URL (browsers' EventSource cannot send headers).
+    const byHeader = checkAuth(req, deps.tokens, 'read', deps.config.anonymousEvaluation);
+    const ticket = req.query.ticket;
+    const outcome = typeof ticket === 'string'
+      ? authenticateStreamTicket(req, new URLSearchParams({ ticket }), deps.tokens, 'changes', deps.config, byHeader)
+      : byHeader;
+    requestInfo(req).principal = principalOrThrow(outcome);
     const pos = resumePosition(req, req.query);
     const filter = parseFilter(req.query);
     if (req.method === 'HEAD') {

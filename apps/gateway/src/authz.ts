@@ -29,7 +29,11 @@ export function checkAuth(
 }
 
 export function authorize(req: IncomingMessage, tokens: TokenStore, permission: Permission, anonymousEvaluation: boolean): Principal {
-  const outcome = checkAuth(req, tokens, permission, anonymousEvaluation);
+  return principalOrThrow(checkAuth(req, tokens, permission, anonymousEvaluation));
+}
+
+/** The principal of an allowed outcome; otherwise throws the matching 401 / 403 problem. */
+export function principalOrThrow(outcome: AuthOutcome): Principal {
   if (outcome.ok) return outcome.principal;
   if (outcome.status === 401) {
     throw new HttpProblem('unauthorized', outcome.detail, {}, { 'www-authenticate': 'Bearer realm="flagraft"' });

@@ -51,6 +51,23 @@ export interface GatewayConfig {
   sseReplayEvents: number;
   /** OFREP eventStreams `inactivityDelaySec`. */
   ofrepInactivityDelaySec: number;
+  /**
+   * Stream tickets (browsers' EventSource cannot send a token): validity window,
+   * seconds. A ticket opens a stream for one to two windows after it was issued.
+   */
+  streamTicketWindowSec: number;
+  /** Optional secret shared by every gateway, mixed into stream ticket keys. */
+  streamTicketSecret?: string;
+  /**
+   * An evaluation triggered by a change event names that event's revision
+   * (OFREP `flagConfigEtag`); a replica behind it waits this long at most
+   * before answering anyway, ms.
+   */
+  freshnessWaitMs: number;
+  /** Largest body of POST /api/v1/evaluation-counts (forwarded in-process evaluation counts), bytes. */
+  maxEvaluationCountsBodyBytes: number;
+  /** Largest body of the flagd import endpoints (a flagd flag-definition file), bytes. */
+  maxFlagdImportBodyBytes: number;
   /** After a write commits, wait up to this long for the local replica to apply it before answering, ms. */
   writeVisibilityTimeoutMs: number;
   /** How often readiness probes the cluster, ms. */
@@ -105,6 +122,10 @@ export const DEFAULTS = {
   sseMaxClients: 10_000,
   sseReplayEvents: 10_000,
   ofrepInactivityDelaySec: 120,
+  streamTicketWindowSec: 300,
+  freshnessWaitMs: 1_000,
+  maxEvaluationCountsBodyBytes: 256 * 1024,
+  maxFlagdImportBodyBytes: 8 * 1024 * 1024,
   writeVisibilityTimeoutMs: 2_000,
   readyProbeIntervalMs: 2_000,
   readyMaxProbeAgeMs: 6_000,
@@ -130,6 +151,7 @@ export function resolveConfig(partial: Partial<GatewayConfig>): GatewayConfig {
   for (const key of [
     'maxBodyBytes', 'maxBatchBodyBytes', 'maxEvaluationBodyBytes', 'sseHeartbeatMs', 'sseMaxBufferedBytes', 'sseMaxClients',
     'sseReplayEvents', 'writeVisibilityTimeoutMs', 'readyProbeIntervalMs', 'readyMaxProbeAgeMs', 'shutdownTimeoutMs',
+    'streamTicketWindowSec', 'freshnessWaitMs', 'maxEvaluationCountsBodyBytes', 'maxFlagdImportBodyBytes',
   ] as const) {
     if (!Number.isInteger(cfg[key]) || cfg[key] <= 0) throw new ConfigError(`${key}: must be a positive integer, got ${cfg[key]}`);
   }
@@ -217,6 +239,11 @@ export function loadConfigFromEnv(env: Env = process.env): GatewayConfig {
     sseMaxBufferedBytes: int('FLAGRAFT_SSE_MAX_BUFFERED_BYTES'),
     sseMaxClients: int('FLAGRAFT_SSE_MAX_CLIENTS'),
     sseReplayEvents: int('FLAGRAFT_SSE_REPLAY_EVENTS'),
+    streamTicketWindowSec: int('FLAGRAFT_STREAM_TICKET_WINDOW_SEC'),
+    streamTicketSecret: env.FLAGRAFT_STREAM_TICKET_SECRET || undefined,
+    freshnessWaitMs: int('FLAGRAFT_FRESHNESS_WAIT_MS'),
+    maxEvaluationCountsBodyBytes: int('FLAGRAFT_MAX_EVALUATION_COUNTS_BODY_BYTES'),
+    maxFlagdImportBodyBytes: int('FLAGRAFT_MAX_FLAGD_IMPORT_BODY_BYTES'),
     writeVisibilityTimeoutMs: int('FLAGRAFT_WRITE_VISIBILITY_TIMEOUT_MS'),
     readyProbeIntervalMs: int('FLAGRAFT_READY_PROBE_INTERVAL_MS'),
     readyMaxProbeAgeMs: int('FLAGRAFT_READY_MAX_PROBE_AGE_MS'),

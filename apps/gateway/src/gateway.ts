@@ -90,7 +90,8 @@ export function createGateway(partial: Partial<GatewayConfig>): Gateway {
   }
   const recorder = createRequestRecorder({ metrics, log, config });
   const writeLimiter = limiterFor(config.rateLimitWritesPerSec, config.rateLimitWritesBurst);
-  const app = createApp({ config, cluster, replica, tokens, log, metrics, hub, isReady, writeLimiter });
+  const evaluationLimiter = limiterFor(config.rateLimitEvaluationsPerSec, config.rateLimitEvaluationsBurst);
+  const app = createApp({ config, cluster, replica, tokens, log, metrics, hub, isReady, writeLimiter, evaluationLimiter });
   const ofrep = createOfrepHandler({
     config,
     tokens,
@@ -98,7 +99,7 @@ export function createGateway(partial: Partial<GatewayConfig>): Gateway {
     metrics,
     streams: { hub, replica, cluster, log },
     recorder,
-    limiter: limiterFor(config.rateLimitEvaluationsPerSec, config.rateLimitEvaluationsBurst),
+    limiter: evaluationLimiter,
   });
   const server: Server = createServer((req, res) => {
     // OFREP first, straight on node:http (the hot path; it records its own metrics and logs).

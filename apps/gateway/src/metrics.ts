@@ -9,6 +9,8 @@ export interface GatewayMetrics {
   httpRequests: CounterFamily;
   httpDuration: HistogramFamily;
   evaluations: CounterFamily;
+  /** Evaluations done in-process by OpenFeature providers and reported to the gateway (POST /api/v1/evaluation-counts). */
+  reportedEvaluations: CounterFamily;
   replicaRevision: Gauge;
   replicaLoaded: Gauge;
   replicaLag: Gauge;
@@ -42,8 +44,13 @@ export function createMetrics(opts: { defaultMetrics: boolean }): GatewayMetrics
     }).register(registry),
     evaluations: new CounterFamily({
       name: 'flagraft_gateway_evaluations_total',
-      help: 'OFREP flag evaluations by flag key and reason (bulk evaluations count each flag)',
+      help: 'Flag evaluations by flag key and reason: OFREP (bulk evaluations count each flag) plus in-process ones reported by providers',
       labelNames: ['flag', 'reason'],
+    }).register(registry),
+    reportedEvaluations: new CounterFamily({
+      name: 'flagraft_gateway_reported_evaluations_total',
+      help: 'In-process evaluations reported by OpenFeature providers, by flag key, variant and reason (also added to flagraft_gateway_evaluations_total)',
+      labelNames: ['flag', 'variant', 'reason'],
     }).register(registry),
     replicaRevision: new Gauge({ name: 'flagraft_gateway_replica_revision', help: 'Revision the in-memory replica has applied', registers }),
     replicaLoaded: new Gauge({ name: 'flagraft_gateway_replica_loaded', help: '1 once the replica holds a full snapshot', registers }),

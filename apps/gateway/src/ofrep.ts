@@ -6,10 +6,18 @@
 //   POST /ofrep/v1/evaluate/flags/{key}   one flag
 //   POST /ofrep/v1/evaluate/flags         all flags (ETag / If-None-Match -> 304)
 //   GET  /ofrep/v1/events                 SSE: {"type":"refetchEvaluation"} on every change
+//
+// Browsers: EventSource cannot send Authorization, so the bulk answer of a
+// token-authenticated caller advertises the events URL with a stream ticket
+// (see stream-auth.ts) and the revision it answered at (`since`, so the
+// stream starts exactly where the answer left off). A refetch triggered by an
+// event carries `flagConfigEtag=<revision>` (OFREP ADR-0008): a gateway whose
+// replica is behind that revision waits for it (bounded) before answering, so
+// the client never re-reads the configuration it was just told is outdated.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { EvaluationContext, EvaluationResult } from '@flagraft/flag-model';
 import type { TokenStore } from '@flagraft/auth';
-import { checkAuth } from './authz.js';
+import { checkAuth, type AuthOutcome } from './authz.js';
 import type { GatewayConfig } from './config.js';
 import { BodyTooLargeError, canonicalJson, corsHeaders, preflightHeaders, readBodyThen, shortHash, type RequestRecorder } from './http-util.js';
 import type { GatewayMetrics } from './metrics.js';
@@ -17,6 +25,7 @@ import type { RateLimiter } from './rate-limit.js';
 import { HttpProblem } from './problem.js';
 import { ofrepSuccessBody, type Replica, type ReplicaFlag } from './replica.js';
 import { openOfrepStream, type StreamDeps } from './streams.js';
+import { authenticateStreamTicket, ticketForRequest, type StreamAuthConfig } from './stream-auth.js';
 
 // Everything under /ofrep/ answers in OFREP shapes, unknown paths included.
 const PREFIX = '/ofrep/';
@@ -25,7 +34,7 @@ const BULK = '/ofrep/v1/evaluate/flags';
 const EVENTS = '/ofrep/v1/events';
 
 export interface OfrepDeps {
-  config: Pick<GatewayConfig, 'maxEvaluationBodyBytes' | 'corsOrigins' | 'anonymousEvaluation' | 'publicBaseUrl' | 'ofrepInactivityDelaySec' | 'retryAfterSeconds'>;
+  config: Pick<GatewayConfig, 'maxEvaluationBodyBytes' | 'corsOrigins' | 'anonymousEvaluation' | 'publicBaseUrl' | 'ofrepInactivityDelaySec' | 'retryAfterSeconds' | 'freshnessWaitMs'> & StreamAuthConfig;
   tokens: TokenStore;
   replica: Replica;
   metrics: GatewayMetrics;
@@ -147,7 +156,9 @@ export function createOfrepHandler(deps: OfrepDeps): (req: IncomingMessage, res:
           throw new OfrepError(400, 'PARSE_ERROR', 'the flag key in the path is not valid percent-encoding');
         }
       }
-      const auth = checkAuth(req, deps.tokens, 'evaluate', config.anonymousEvaluation);
+      const query = q >= 0 ? new URLSearchParams(url.slice(q + 1)) : undefined;
+      let auth: AuthOutcome = checkAuth(req, deps.tokens, 'evaluate', config.anonymousEvaluation);
+      if (route === 'events' && query?.has('ticket')) auth = authenticateStreamTicket(req, query, deps.tokens, 'ofrep-events', config, auth);
       if (!auth.ok) {
         throw new OfrepError(auth.status, 'GENERAL', auth.detail, auth.status === 401 ? { 'www-authenticate': 'Bearer realm="flagraft"' } : {});
       }
@@ -166,22 +177,33 @@ export function createOfrepHandler(deps: OfrepDeps): (req: IncomingMessage, res:
       if (route === 'events') {
         try {
           res.setHeader('x-request-id', requestId);
-          openOfrepStream(deps.streams, req, res, cors);
+          openOfrepStream(deps.streams, req, res, cors, query?.get('since') ?? undefined);
         } catch (err) {
           if (err instanceof HttpProblem) throw new OfrepError(err.status, 'GENERAL', err.message, err.headers);
           throw err;
         }
         return true;
       }
+      const minRevision = query ? freshnessRevision(query) : undefined;
       readBodyThen(req, config.maxEvaluationBodyBytes, (err, buf) => {
         if (err) return fail(err);
+        let context: EvaluationContext;
         try {
-          const context = parseContext(buf);
-          if (route === 'single') answerSingle(res, requestId, key!, context, cors);
-          else answerBulk(req, res, requestId, context, cors);
+          context = parseContext(buf);
         } catch (e) {
-          fail(e);
+          return fail(e);
         }
+        const answer = () => {
+          try {
+            if (route === 'single') answerSingle(res, requestId, key!, context, cors);
+            else answerBulk(req, res, requestId, context, cors);
+          } catch (e) {
+            fail(e);
+          }
+        };
+        // Triggered by an event at a revision this replica has not applied yet: wait for it (bounded).
+        if (minRevision !== undefined && minRevision > replica.revision) void replica.waitFor(minRevision, config.freshnessWaitMs).then(answer);
+        else answer();
       });
     } catch (err) {
       fail(err);
@@ -204,7 +226,11 @@ export function createOfrepHandler(deps: OfrepDeps): (req: IncomingMessage, res:
   function answerBulk(req: IncomingMessage, res: ServerResponse, requestId: string, context: EvaluationContext, cors: Record<string, string>): void {
     // The ETag covers the configuration (revision) and the context, so a
     // client keeping its ETag across a context change still gets fresh values.
-    const etag = `"${replica.revision}-${shortHash(canonicalJson(context))}"`;
+    // A token caller's answer advertises a ticketed stream URL; the ticket's
+    // window is part of the ETag, so a client never keeps (through 304s) a URL
+    // whose ticket has expired.
+    const ticket = ticketForRequest(req, config);
+    const etag = `"${replica.revision}-${shortHash(canonicalJson(context))}${ticket ? `-w${ticket.window}` : ''}"`;
     const inm = req.headers['if-none-match'];
     if (typeof inm === 'string' && inm.split(',').some((t) => t.trim() === etag || t.trim() === 'W/' + etag)) {
       res.writeHead(304, { etag, ...cors, 'x-request-id': requestId });
@@ -223,7 +249,8 @@ export function createOfrepHandler(deps: OfrepDeps): (req: IncomingMessage, res:
       } else item = JSON.stringify(ofrepSuccessBody(out));
       items += (items ? ',' : '') + item;
     }
-    const eventStreams = [{ type: 'sse', url: baseUrl(req) + EVENTS, inactivityDelaySec: config.ofrepInactivityDelaySec }];
+    const streamUrl = baseUrl(req) + EVENTS + (ticket ? `?ticket=${ticket.ticket}&since=${replica.revision}` : '');
+    const eventStreams = [{ type: 'sse', url: streamUrl, inactivityDelaySec: config.ofrepInactivityDelaySec }];
     const body = `{"flags":[${items}],"metadata":{"revision":${replica.revision}},"eventStreams":${JSON.stringify(eventStreams)}}`;
     send(res, 200, body, requestId, cors, { etag, 'cache-control': 'no-cache' });
   }
@@ -235,6 +262,14 @@ export function createOfrepHandler(deps: OfrepDeps): (req: IncomingMessage, res:
     const host = req.headers.host && /^[\w.:[\]-]{1,255}$/.test(req.headers.host) ? req.headers.host : 'localhost';
     return `${proto}://${host}`;
   }
+}
+
+/** The revision named by `flagConfigEtag` (OFREP ADR-0008: sent with refetches an event triggered), if it is one. */
+function freshnessRevision(query: URLSearchParams): number | undefined {
+  const raw = query.get('flagConfigEtag');
+  if (raw === null) return undefined;
+  const m = /^"?(\d{1,15})"?$/.exec(raw);
+  return m ? Number(m[1]) : undefined;
 }
 
 /** The request body: `{}` or empty, or `{"context": {...}}`. */

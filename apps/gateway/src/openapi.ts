@@ -252,8 +252,49 @@ export const openapiDocument = {
           { name: 'Last-Event-ID', in: 'header', schema: { type: 'string' } },
           { name: 'prefix', in: 'query', schema: { type: 'string' } },
           { name: 'kind', in: 'query', schema: { enum: ['flag', 'segment'] } },
+          { name: 'ticket', in: 'query', description: 'A stream ticket (POST /api/v1/stream-tickets?stream=changes) instead of a token header, for EventSource', schema: { type: 'string', maxLength: 128 } },
         ],
         responses: { '200': { description: 'The stream', content: { 'text/event-stream': { schema: { type: 'string' } } } }, ...commonErrors },
+      },
+    },
+    '/api/v1/snapshot': {
+      get: {
+        summary: 'Every flag (optionally by key prefix) and every segment at one revision, from the gateway replica (role reader): the in-process provider\'s initial load',
+        parameters: [{ name: 'prefix', in: 'query', schema: { type: 'string', maxLength: 128 } }],
+        responses: {
+          '200': {
+            description: 'The snapshot; follow /api/v1/stream?since=<revision> from here',
+            headers: etagHeader,
+            ...json({ type: 'object', required: ['revision', 'flags', 'segments'], properties: { revision: { type: 'integer' }, flags: { type: 'array', items: ref('StoredFlag') }, segments: { type: 'array', items: ref('StoredSegment') } } }),
+          },
+          ...commonErrors,
+        },
+      },
+    },
+    '/api/v1/stream-tickets': {
+      post: {
+        summary: 'A short-lived, single-purpose ticket that opens a stream from a URL (for EventSource, which cannot send a token); any role for ofrep-events, reader for changes',
+        parameters: [{ name: 'stream', in: 'query', schema: { enum: ['ofrep-events', 'changes'] } }],
+        responses: {
+          '200': { description: 'The ticket', ...json({ type: 'object', required: ['stream', 'ticket', 'path', 'expiresAt'], properties: { stream: { type: 'string' }, ticket: { type: 'string' }, path: { type: 'string' }, expiresAt: { type: 'string', format: 'date-time' } } }) },
+          ...commonErrors,
+        },
+      },
+    },
+    '/api/v1/evaluation-counts': {
+      post: {
+        summary: 'In-process evaluation counts reported by OpenFeature providers (any role); added to the evaluation metrics. Unknown flags and variants are ignored (counted in ignored)',
+        requestBody: {
+          required: true,
+          ...json({ type: 'object', required: ['counts'], properties: { counts: { type: 'array', maxItems: 1000, items: { type: 'object', required: ['flag', 'reason', 'count'], properties: { flag: { type: 'string' }, variant: { type: 'string' }, reason: { type: 'string' }, count: { type: 'integer', minimum: 1 } } } } } }),
+        },
+        responses: {
+          '200': { description: 'Recorded', ...json({ type: 'object', required: ['accepted', 'ignored'], properties: { accepted: { type: 'integer' }, ignored: { type: 'integer' } } }) },
+          '413': problem('Body larger than FLAGRAFT_MAX_EVALUATION_COUNTS_BODY_BYTES'),
+          '422': problem('Invalid report; issues name each bad field'),
+          '429': problem('Over the per-token evaluation rate limit'),
+          ...commonErrors,
+        },
       },
     },
     '/set': {

@@ -126,6 +126,15 @@ export class Replica {
     return out;
   }
 
+  /** Keys of the flags whose rules use a segment (a scan: segment changes are rare). */
+  flagsUsingSegment(name: string): string[] {
+    const out: string[] = [];
+    for (const [key, entry] of this.flags) {
+      if (entry.flag.rules.some((r) => r.segments?.includes(name) || r.excludeSegments?.includes(name))) out.push(key);
+    }
+    return out;
+  }
+
   /** Resolves true once the replica has applied `revision`, false after timeoutMs or on close. */
   waitFor(revision: number, timeoutMs: number): Promise<boolean> {
     if (this.revision >= revision) return Promise.resolve(true);

@@ -183,21 +183,44 @@ export function openChangeStream(
   });
 }
 
+/** Changed keys listed in one OFREP event at most; beyond it the event names none (everything may have changed). */
+export const MAX_CHANGED_KEYS_PER_EVENT = 100;
+
 /**
  * OFREP event stream: a `refetchEvaluation` message whenever the configuration
- * changes. A client that resumes with an older Last-Event-ID gets one at once.
+ * changes, with `etag` = the revision (clients send it back as
+ * `flagConfigEtag`, see ofrep.ts) and, as a flagraft extension the official
+ * providers ignore, `flags`: the keys whose answers may have changed (a segment
+ * change names the flags using the segment). No `flags` means "anything".
+ * A client that resumes (Last-Event-ID, else `?since=`) from an older revision
+ * gets one message at once.
  */
-export function openOfrepStream(deps: StreamDeps, req: IncomingMessage, res: ServerResponse, corsHeaders: Record<string, string>): void {
+export function openOfrepStream(deps: StreamDeps, req: IncomingMessage, res: ServerResponse, corsHeaders: Record<string, string>, since?: string): void {
   const { hub, replica } = deps;
   if (hub.full()) throw new HttpProblem('unavailable', 'too many stream clients on this gateway', {}, { 'retry-after': '5' });
   const header = req.headers['last-event-id'];
-  const pos = typeof header === 'string' ? parsePosition(header) : undefined;
+  const raw = typeof header === 'string' && header !== '' ? header : since;
+  const pos = raw !== undefined ? parsePosition(raw) : undefined;
   let unsubscribe = () => {};
   const conn = hub.open(res, 'ofrep', corsHeaders, () => unsubscribe());
-  const refetch = (revision: number) => conn.write(frame(JSON.stringify({ type: 'refetchEvaluation' }), String(revision), 'message'));
+  const refetch = (revision: number, keys?: string[]) => {
+    const data = keys === undefined ? { type: 'refetchEvaluation', etag: String(revision) } : { type: 'refetchEvaluation', etag: String(revision), flags: keys };
+    conn.write(frame(JSON.stringify(data), String(revision), 'message'));
+  };
   unsubscribe = replica.subscribe({
-    onEvents: (_events, revision) => refetch(revision),
+    onEvents: (events, revision) => refetch(revision, changedFlagKeys(replica, events)),
     onReset: (revision) => refetch(revision),
   });
   if (pos && pos.revision < replica.revision) refetch(replica.revision);
+}
+
+/** Flag keys whose evaluation a batch of changes may affect; undefined = too many to list. */
+export function changedFlagKeys(replica: Replica, events: ReplicaEvent[]): string[] | undefined {
+  const keys = new Set<string>();
+  for (const { event } of events) {
+    if (event.kind === 'flag') keys.add(event.key);
+    else for (const key of replica.flagsUsingSegment(event.key)) keys.add(key);
+    if (keys.size > MAX_CHANGED_KEYS_PER_EVENT) return undefined;
+  }
+  return [...keys];
 }

@@ -164,11 +164,12 @@ describe('OFREP wire format', () => {
     const first = await post('/ofrep/v1/evaluate/flags', { body: ctx });
     expect(first.status).toBe(200);
     const etag = first.headers.get('etag')!;
-    expect(etag).toMatch(/^"\d+-[\w-]+"$/);
+    expect(etag).toMatch(/^"\d+-[\w-]+-w\d+"$/); // revision, context hash, stream-ticket window
     const keys = first.json.flags.map((f: any) => f.key).sort();
     expect(keys).toEqual(flags.map((f) => f.key).sort());
     expect(first.json.flags.find((f: any) => f.key === 'banner')).toMatchObject({ value: 'hallo', reason: 'TARGETING_MATCH' });
-    expect(first.json.eventStreams[0]).toMatchObject({ type: 'sse', url: `${stack.url}/ofrep/v1/events` });
+    expect(first.json.eventStreams[0]).toMatchObject({ type: 'sse' });
+    expect(first.json.eventStreams[0].url).toMatch(new RegExp(`^${stack.url}/ofrep/v1/events\\?ticket=ft1\\.[^&]+&since=\\d+$`));
 
     const same = await post('/ofrep/v1/evaluate/flags', { body: ctx, headers: { 'if-none-match': etag } });
     expect(same.status).toBe(304);
