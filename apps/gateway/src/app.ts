@@ -5,6 +5,7 @@ import express, { type NextFunction, type Request, type Response } from 'express
 import { checkAuth, principalOrThrow } from './authz.js';
 import { requestInfo } from './http-util.js';
 import type { RateLimiter } from './rate-limit.js';
+import { registerFlagdRoutes } from './routes/flagd.js';
 import { registerOpenFeatureRoutes } from './routes/openfeature.js';
 import { authenticateStreamTicket } from './stream-auth.js';
 import { openapiDocument } from './openapi.js';
@@ -36,6 +37,7 @@ export function createApp(deps: AppDeps): express.Express {
   // limits) come before the shared JSON parser.
   const early = new Routes(app, deps);
   registerOpenFeatureRoutes(early, deps);
+  registerFlagdRoutes(early, deps);
   early.finish();
   app.use('/api/v1/batch', express.json({ limit: deps.config.maxBatchBodyBytes, type: JSON_TYPES }));
   app.use('/api/v1/admin/restore', express.json({ limit: MAX_RESTORE_BODY_BYTES, type: JSON_TYPES }));

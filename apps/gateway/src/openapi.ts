@@ -281,6 +281,33 @@ export const openapiDocument = {
         },
       },
     },
+    '/api/v1/flagd/import': {
+      post: {
+        summary: 'Import a flagd flag-definition document (role editor): flags, $evaluators as segments, targeting. dryRun=true answers the plan only',
+        parameters: [{ name: 'dryRun', in: 'query', schema: { enum: ['true', 'false'] } }, { name: 'skipUnmappable', in: 'query', schema: { enum: ['true', 'false'] } }],
+        requestBody: { required: true, ...json({ type: 'object', description: 'A flagd document: {"flags": {...}, "$evaluators"?: {...}, "metadata"?: {...}}' }) },
+        responses: {
+          '200': {
+            description: 'The plan (create / update / unchanged per flag and segment), counts, issues by JSON path, and (when applied) the last revision written',
+            ...json({ type: 'object', required: ['dryRun', 'plan', 'counts', 'issues'], properties: { dryRun: { type: 'boolean' }, revision: { type: 'integer' }, batches: { type: 'integer' }, plan: { type: 'array', items: { type: 'object' } }, counts: { type: 'object' }, issues: { type: 'array', items: { type: 'object', required: ['path', 'severity', 'message'] } } } }),
+          },
+          ...writeErrors,
+          '409': problem('A flag or segment changed since the plan was made'),
+          '413': problem('Body larger than FLAGRAFT_MAX_FLAGD_IMPORT_BODY_BYTES'),
+          '422': problem('Some flags cannot be mapped (issues with JSON paths, plan of the rest); nothing written'),
+        },
+      },
+    },
+    '/api/v1/flagd/export': {
+      get: {
+        summary: 'Every flag (optionally by key prefix) as a flagd flag-definition document, with what flagd cannot express reported by path (role reader)',
+        parameters: [{ name: 'prefix', in: 'query', schema: { type: 'string', maxLength: 128 } }],
+        responses: {
+          '200': { description: 'The document and the issues', headers: etagHeader, ...json({ type: 'object', required: ['revision', 'document', 'issues'], properties: { revision: { type: 'integer' }, document: { type: 'object' }, issues: { type: 'array', items: { type: 'object' } } } }) },
+          ...commonErrors,
+        },
+      },
+    },
     '/api/v1/evaluation-counts': {
       post: {
         summary: 'In-process evaluation counts reported by OpenFeature providers (any role); added to the evaluation metrics. Unknown flags and variants are ignored (counted in ignored)',
