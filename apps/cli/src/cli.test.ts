@@ -127,3 +127,26 @@ describe('restore summary', () => {
     expect(out).toContain('the 17 historical change(s) in the file were not loaded');
   });
 });
+
+describe('import / export flagd', () => {
+  it('refuses before any request: no file, unreadable file, not JSON (YAML), options of other commands', async () => {
+    const env = { FLAGRAFT_URL: 'http://127.0.0.1:9' }; // nothing listens there: a request would fail with 7
+    const a = io(env);
+    expect(await runCli(['import', 'flagd'], a.io)).toBe(ExitCode.USAGE);
+    const b = io(env);
+    expect(await runCli(['import', 'flagd', '/no/such/file.json'], b.io)).toBe(ExitCode.USAGE);
+    expect(b.err()).toContain('cannot read /no/such/file.json');
+    const dir = mkdtempSync(join(tmpdir(), 'cli-flagd-'));
+    writeFileSync(join(dir, 'flags.yaml'), 'flags:\n  a: {}\n');
+    const c = io(env);
+    expect(await runCli(['import', 'flagd', join(dir, 'flags.yaml')], c.io)).toBe(ExitCode.INVALID);
+    expect(c.err()).toMatch(/is not JSON[\s\S]*YAML/);
+    const d = io(env);
+    expect(await runCli(['export', 'flagd', '--dry-run'], d.io)).toBe(ExitCode.USAGE);
+    const e = io(env);
+    expect(await runCli(['--help'], e.io)).toBe(ExitCode.OK);
+    expect(e.out()).toContain('import flagd <file.json|->');
+    expect(e.out()).toContain('export flagd [--prefix p]');
+  });
+});
+

@@ -4,6 +4,7 @@ import { parseArgs } from 'node:util';
 import { CliError, ExitCode, usageError } from './errors.js';
 import { createApiClient, DEFAULT_TIMEOUT_MS, type ApiClient } from './http.js';
 import { clusterCommands, flagCommands, snapshotCommands } from './commands.js';
+import { flagdCommands } from './flagd.js';
 
 export const VERSION = '0.1.0';
 export const DEFAULT_URL = 'https://localhost:8443';
@@ -59,10 +60,13 @@ const OPTIONS = {
   'if-revision': { type: 'string' },
   create: { type: 'boolean' },
   force: { type: 'boolean' },
+  'dry-run': { type: 'boolean' },
+  'skip-unmappable': { type: 'boolean' },
+  out: { type: 'string', short: 'o' },
 } as const;
 const GLOBAL_OPTIONS = new Set(['url', 'token', 'ca', 'timeout', 'json', 'help', 'version']);
 
-export const COMMANDS: CommandSpec[] = [...flagCommands, ...clusterCommands, ...snapshotCommands];
+export const COMMANDS: CommandSpec[] = [...flagCommands, ...clusterCommands, ...snapshotCommands, ...flagdCommands];
 
 export function helpText(): string {
   const lines = [
@@ -119,7 +123,7 @@ export async function runCli(argv: string[], io: CliIo): Promise<ExitCode> {
       const known = COMMANDS.filter((c) => c.words[0] === group).map((c) => c.words[1]);
       throw usageError(known.length
         ? `unknown command 'flagraft ${[group, verb].filter(Boolean).join(' ')}'; ${group} has: ${known.join(', ')}`
-        : `unknown command '${group}' (commands: flags, cluster, snapshot; see flagraft --help)`);
+        : `unknown command '${group}' (commands: flags, cluster, snapshot, import, export; see flagraft --help)`);
     }
     for (const name of Object.keys(opts)) {
       if (!GLOBAL_OPTIONS.has(name) && !(spec.options ?? []).includes(name)) {

@@ -2,8 +2,12 @@
 // apply, re-import unchanged, refusals with JSON paths, and the exported
 // document evaluated by flagd's own engine answering as OFREP does.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { FlagdCore } from '@openfeature/flagd-core';
-import { startStack, type Stack } from './support/harness.js';
+import { runCli } from '@flagraft/cli';
+import { startStack, TOKENS, type Stack } from './support/harness.js';
 
 let stack: Stack;
 beforeAll(async () => {
@@ -103,3 +107,41 @@ describe('flagd export', () => {
     expect((await stack.req('GET', '/api/v1/flagd/export', { role: 'evaluator' })).status).toBe(403);
   });
 });
+
+describe('the CLI: flagraft import flagd / export flagd', () => {
+  it('dry run, import, export to a file; exit codes; issues on stderr', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'flagd-cli-'));
+    const run = async (args: string[], token = TOKENS.editor) => {
+      const out: string[] = [];
+      const err: string[] = [];
+      const code = await runCli(args, { env: { FLAGRAFT_URL: stack.url, FLAGRAFT_TOKEN: token }, stdout: { write: (s: string) => out.push(s) }, stderr: { write: (s: string) => err.push(s) } });
+      return { code, out: out.join(''), err: err.join('') };
+    };
+    try {
+      const file = join(dir, 'in.json');
+      writeFileSync(file, JSON.stringify({ flags: { 'cli-a': { state: 'ENABLED', variants: { on: true, off: false }, defaultVariant: 'on' }, 'cli-bad': { state: 'ENABLED', variants: { a: 'a' }, defaultVariant: 'a', targeting: { if: [{ '<': [{ var: 'name' }, 'm'] }, 'a', null] } } } }));
+      const dry = await run(['import', 'flagd', file, '--dry-run']);
+      expect(dry.code, dry.err).toBe(0);
+      expect(dry.out).toMatch(/create\s+flag\s+cli-a/);
+      expect(dry.out).toContain('dry run, nothing written: 1 to create');
+      expect(dry.out).toContain('not mapped: flags.cli-bad.targeting.if[0].<');
+      const refused = await run(['import', 'flagd', file]);
+      expect(refused.code).toBe(6);
+      expect(refused.err).toContain('flags.cli-bad.targeting.if[0].<');
+      const done = await run(['import', 'flagd', file, '--skip-unmappable']);
+      expect(done.code, done.err).toBe(0);
+      expect(done.out).toMatch(/imported at revision \d+: 1 to create/);
+      const reader = await run(['import', 'flagd', file], TOKENS.reader);
+      expect(reader.code).toBe(3);
+      const outFile = join(dir, 'out.json');
+      const ex = await run(['export', 'flagd', '--prefix', 'cli-', '--out', outFile], TOKENS.reader);
+      expect(ex.code, ex.err).toBe(0);
+      expect(JSON.parse(readFileSync(outFile, 'utf8')).flags['cli-a']).toEqual({ state: 'ENABLED', variants: { on: true, off: false }, defaultVariant: 'on' });
+      const toStdout = await run(['export', 'flagd', '--prefix', 'cli-'], TOKENS.reader);
+      expect(JSON.parse(toStdout.out).flags).toHaveProperty('cli-a');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
