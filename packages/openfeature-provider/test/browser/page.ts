@@ -21,7 +21,7 @@ const provider = kind === 'official'
 w.__provider = provider;
 
 for (const type of [ProviderEvents.ConfigurationChanged, ProviderEvents.Stale, ProviderEvents.Ready, ProviderEvents.Error]) {
-  OpenFeature.addHandler(type, (d) => w.__events.push({ type, at: Date.now(), flagsChanged: d?.flagsChanged }));
+  OpenFeature.addHandler(type, (d) => w.__events.push({ type, at: Date.now(), flagsChanged: d?.flagsChanged as string[] | undefined }));
 }
 const client = OpenFeature.getClient();
 w.__value = (key: string) => client.getBooleanValue(key, false);
