@@ -146,6 +146,25 @@ describe('the stack through Caddy', () => {
     }
   });
 
+  it('opens the OFREP event stream from its ticketed URL through Caddy (as a browser must); the ticket is not in Caddy\'s access log', async () => {
+    const bulk = await fetch(`${info.url}/ofrep/v1/evaluate/flags`, { method: 'POST', headers: { authorization: `Bearer ${adminToken}`, 'content-type': 'application/json' }, body: '{}' });
+    const url = (await bulk.json()).eventStreams[0].url as string;
+    const ticket = new URL(url).searchParams.get('ticket')!;
+    expect(url.startsWith(`${info.url}/ofrep/v1/events?ticket=`)).toBe(true);
+    const ac = new AbortController();
+    const res = await fetch(url, { signal: ac.signal }); // no Authorization header
+    expect(res.status).toBe(200);
+    ac.abort();
+    const log = join(dataDir, 'caddy', 'access.log');
+    const lines = await waitFor('the stream request in the access log', 10_000, () => {
+      const text = readFileSync(log, 'utf8');
+      return text.includes('/ofrep/v1/events') ? text : undefined;
+    });
+    expect(lines).toContain('ticket=REDACTED');
+    expect(lines).not.toContain(ticket);
+    expect(lines).not.toContain(adminToken);
+  });
+
   it('loads the dashboard through Caddy in headless Chromium, signs in and sees a change live', async () => {
     const shown = { ...checkout, key: 'dashboard-visible' };
     expect([200, 201]).toContain((await api('PUT', `/api/v1/flags/${shown.key}`, shown)).status);
