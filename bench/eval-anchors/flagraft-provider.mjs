@@ -2,7 +2,8 @@
 // provider's evaluation path (FlagraftProvider.resolve: the synced copy +
 // flag-model + OpenFeature resolution details), to time it side by side with
 // flagd-core in the same harness run.
-// Install as <harness>/engines/flagraft-provider.mjs (see README.md next to this file).
+// Install as <harness>/engines/flagraft-provider.mjs, next to flagraft-engine.mjs installed as
+// engines/flagraft.mjs (whose two flags it uses; see README.md next to this file).
 //
 // The provider normally fills its copy from the gateway (snapshot + stream);
 // the harness forbids the network, so setup() installs the same two flags as a
@@ -14,7 +15,8 @@
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { STATIC_FLAG, RULED_FLAG, VARIANTS, DEFAULT_VARIANT, RULES } from '../lib/spec.mjs';
+import { STATIC_FLAG, RULED_FLAG, DEFAULT_VARIANT } from '../lib/spec.mjs';
+import { nativeConfig } from './flagraft.mjs';
 
 export const name = 'flagraft-provider';
 export const packages = [];
@@ -26,27 +28,8 @@ function distEntry() {
   return resolve(entry);
 }
 
-// The two flags of lib/spec.mjs in flagraft's format (as flagraft-engine.mjs builds them).
-export function nativeConfig() {
-  return {
-    [STATIC_FLAG]: { key: STATIC_FLAG, type: 'boolean', variants: { on: true, off: false }, defaultVariant: 'on', enabled: true, rules: [] },
-    [RULED_FLAG]: {
-      key: RULED_FLAG,
-      type: 'string',
-      variants: Object.fromEntries(VARIANTS.map((v) => [v, v])),
-      defaultVariant: DEFAULT_VARIANT,
-      enabled: true,
-      rules: RULES.map((r) => ({
-        conditions: [
-          { attribute: 'country', op: 'in', value: r.country },
-          { attribute: 'plan', op: 'equals', value: r.plan },
-          { attribute: 'appVersion', op: 'semverGte', value: r.minVersion },
-        ],
-        ...(r.rollout ? { rollout: { weights: r.rollout.map(([variant, weight]) => ({ variant, weight })) } } : { variant: r.serve }),
-      })),
-    },
-  };
-}
+// The two flags of lib/spec.mjs in flagraft's format: the engine adapter's, installed beside this one.
+export { nativeConfig };
 
 export async function setup() {
   const { FlagraftProvider } = await import(pathToFileURL(distEntry()).href);

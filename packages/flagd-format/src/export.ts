@@ -20,7 +20,8 @@ function affixOfPattern(pattern: string): { op: 'starts_with' | 'ends_with'; tex
   const text = chars.join('');
   if (text === '') return undefined;
   if (notPrefixPattern(text) === pattern) return { op: 'starts_with', text };
-  if (notSuffixPattern(text) === pattern) return { op: 'ends_with', text };
+  const reversed = [...chars].reverse().join(''); // the suffix pattern nests from the last character
+  if (notSuffixPattern(reversed) === pattern) return { op: 'ends_with', text: reversed };
   return undefined;
 }
 

@@ -50,8 +50,11 @@ export function fromFlagd(doc: unknown): FlagdImport {
   for (const [name, expr] of evaluators) {
     if (!KEY_PATTERN.test(name) || name.length > LIMITS.maxKeyChars) continue;
     try {
-      const t = translate(expr, `$evaluators.${name}`, { flagKey: '', evaluators, segments: new Set(), warn: () => {} }).t;
-      if (t.length === 1 && t[0].every((l) => 'cond' in l) && t[0].length <= LIMITS.maxConditions && !JSON.stringify(expr).includes('$flagd')) {
+      const env = { flagKey: '', evaluators, segments: new Set<string>(), warn: () => {} };
+      const t = translate(expr, `$evaluators.${name}`, env).t;
+      // A segment means the same wherever it is used: not if its translation depends on the place (two-argument ifs).
+      const same = JSON.stringify(translate(expr, `$evaluators.${name}`, { ...env, shortIf: true }).t) === JSON.stringify(t);
+      if (same && t.length === 1 && t[0].every((l) => 'cond' in l) && t[0].length <= LIMITS.maxConditions && !JSON.stringify(expr).includes('$flagd')) {
         segmentNames.add(name);
       }
     } catch {
@@ -145,7 +148,14 @@ function warnDisabledBoolean(env: LogicEnv, path: string) {
 }
 
 /** A targeting expression as an ordered list of branches that always ends with an unconditional one. */
-function targeting(node: unknown, path: string, env: LogicEnv, key: string, variants: Record<string, JsonValue>, dflt: string): Branch[] {
+/**
+ * `shortIf`: under an `if` with exactly two arguments (condition, answer).
+ * json-logic-engine 5.0.7 (flagd-core 4.0.1) compiles those so that an absent
+ * attribute reads as undefined, not null, and `cat` then writes "" instead of
+ * "null": a fractional bucketed by an absent attribute hashes "<flagKey>" there
+ * and "<flagKey>null" elsewhere. We follow it (tested against flagd-core).
+ */
+function targeting(node: unknown, path: string, env: LogicEnv, key: string, variants: Record<string, JsonValue>, dflt: string, shortIf = false): Branch[] {
   if (node === null) return [{ conj: [], outcome: { default: true } }];
   if (typeof node === 'string' || typeof node === 'number' || typeof node === 'boolean') {
     const name = String(node);
@@ -153,22 +163,23 @@ function targeting(node: unknown, path: string, env: LogicEnv, key: string, vari
     return [{ conj: [], outcome: { variant: name } }];
   }
   const o = opOf(node);
-  const errorRollout = exportedErrorRollout(node, path, key, variants, dflt);
+  const errorRollout = exportedErrorRollout(node, path, key, variants, dflt, shortIf);
   if (errorRollout) return errorRollout;
   if (o && (o[0] === 'if' || o[0] === '?:') && Array.isArray(o[1])) {
     const args = o[1];
     if (args.length < 2) throw new Unmappable(`${path}.${o[0]}`, 'an if with only a condition answers the condition\'s value, which is not a variant');
+    const short = shortIf || args.length === 2;
     const out: Branch[] = [];
     for (let i = 0; i + 1 < args.length; i += 2) {
-      const cond = translate(args[i], `${path}.${o[0]}[${i}]`, env).t;
-      const then = targeting(args[i + 1], `${path}.${o[0]}[${i + 1}]`, env, key, variants, dflt);
+      const cond = translate(args[i], `${path}.${o[0]}[${i}]`, { ...env, shortIf: short }).t;
+      const then = targeting(args[i + 1], `${path}.${o[0]}[${i + 1}]`, env, key, variants, dflt, short);
       for (const b of then) for (const conj of product(cond, [b.conj], `${path}.${o[0]}`)) out.push({ conj, outcome: b.outcome });
     }
-    if (args.length % 2 === 1) out.push(...targeting(args[args.length - 1], `${path}.${o[0]}[${args.length - 1}]`, env, key, variants, dflt));
+    if (args.length % 2 === 1) out.push(...targeting(args[args.length - 1], `${path}.${o[0]}[${args.length - 1}]`, env, key, variants, dflt, short));
     else out.push({ conj: [], outcome: { default: true } });
     return out;
   }
-  if (o && o[0] === 'fractional') return fractional(o[1], `${path}.fractional`, key, variants, dflt);
+  if (o && o[0] === 'fractional') return fractional(o[1], `${path}.fractional`, key, variants, dflt, shortIf);
   throw new Unmappable(path, 'targeting must answer a variant: null, a variant name, if/?: or fractional');
 }
 
@@ -178,11 +189,12 @@ function targeting(node: unknown, path: string, env: LogicEnv, key: string, vari
  * are the same with bucketing value = flagKey + attribute, so:
  *  - default (targetingKey): rollout by targetingKey; an absent or empty
  *    targetingKey makes flagd answer the default variant;
- *  - cat($flagd.flagKey, var A): rollout by A; absent A hashes "<flagKey>null",
- *    a fixed variant computed here;
+ *  - cat($flagd.flagKey, var A): rollout by A; absent A hashes "<flagKey>null"
+ *    (or "<flagKey>" under a two-argument if, see targeting()), a fixed
+ *    variant computed here;
  *  - a literal string: one fixed variant, computed here.
  */
-function fractional(raw: unknown, path: string, key: string, variants: Record<string, JsonValue>, dflt: string): Branch[] {
+function fractional(raw: unknown, path: string, key: string, variants: Record<string, JsonValue>, dflt: string, shortIf: boolean): Branch[] {
   if (!Array.isArray(raw) || raw.length === 0) throw new Unmappable(path, 'fractional takes at least one [variant, weight]');
   let by: { attribute: string } | { literal: string } | undefined;
   let buckets = raw;
@@ -225,7 +237,7 @@ function fractional(raw: unknown, path: string, key: string, variants: Record<st
   // Guarded below (a missing attribute never reaches the rollout), so `skip` is never used; it keeps exports simple.
   const rollout = (attribute: string): Branch => ({ conj: [], outcome: { rollout: { weights, ...(attribute === 'targetingKey' ? {} : { bucketBy: attribute }), onMissing: 'skip' } } });
   if (by && 'attribute' in by) {
-    return [{ conj: [{ cond: { attribute: by.attribute, op: 'notExists' } }], outcome: fixed(`${key}null`).outcome }, rollout(by.attribute)];
+    return [{ conj: [{ cond: { attribute: by.attribute, op: 'notExists' } }], outcome: fixed(`${key}${shortIf ? '' : 'null'}`).outcome }, rollout(by.attribute)];
   }
   return [
     { conj: [{ cond: { attribute: 'targetingKey', op: 'notExists' } }], outcome: { default: true } },
@@ -238,13 +250,13 @@ function fractional(raw: unknown, path: string, key: string, variants: Record<st
  * What toFlagd writes for a rollout whose rule answers an error when its
  * attribute is missing (onMissing: error): if(A === null, <no such variant>, fractional by A).
  */
-function exportedErrorRollout(node: unknown, path: string, key: string, variants: Record<string, JsonValue>, dflt: string): Branch[] | undefined {
+function exportedErrorRollout(node: unknown, path: string, key: string, variants: Record<string, JsonValue>, dflt: string, shortIf: boolean): Branch[] | undefined {
   const o = opOf(node);
   if (!o || o[0] !== 'if' || !Array.isArray(o[1]) || o[1].length !== 3 || o[1][1] !== MISSING_BUCKET_VARIANT) return undefined;
   const test = opOf(o[1][0]);
   if (!test || test[0] !== '===' || !Array.isArray(test[1]) || test[1][1] !== null) return undefined;
   const a = varName(test[1][0], `${path}.if[0]`);
-  const branches = targeting(o[1][2], `${path}.if[2]`, { flagKey: key, evaluators: new Map(), segments: new Set(), warn: () => {} }, key, variants, dflt);
+  const branches = targeting(o[1][2], `${path}.if[2]`, { flagKey: key, evaluators: new Map(), segments: new Set(), warn: () => {} }, key, variants, dflt, shortIf);
   const last = branches[branches.length - 1].outcome;
   if (a === undefined || !('rollout' in last) || (last.rollout.bucketBy ?? 'targetingKey') !== a) return undefined;
   return [{ conj: [], outcome: { rollout: { weights: last.rollout.weights, ...(a === 'targetingKey' ? {} : { bucketBy: a }) } } }];
@@ -269,6 +281,8 @@ function rulesOf(branches: Branch[], dflt: string, path: string): Rule[] {
         if (!excludeSegments.includes(l.seg)) excludeSegments.push(l.seg);
       } else if (!segments.includes(l.seg)) segments.push(l.seg);
     }
+    // In a segment and not in it: the branch can never be taken.
+    if (segments.some((x) => excludeSegments.includes(x))) continue;
     const rule: Rule = { conditions };
     if (segments.length) rule.segments = segments;
     if (excludeSegments.length) rule.excludeSegments = excludeSegments;

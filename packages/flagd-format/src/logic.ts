@@ -36,9 +36,38 @@ const TRUE: Both = { t: [[]], f: () => [] };
 const FALSE: Both = { t: [], f: () => [[]] };
 const both = (t: Dnf, f: Dnf): Both => ({ t, f: () => f });
 
+/** Operators that match only a present attribute. */
+const NEEDS_PRESENT = new Set<Condition['op']>(['exists', 'equals', 'in', 'contains', 'startsWith', 'endsWith', 'lt', 'lte', 'gt', 'gte', 'semverEq', 'semverLt', 'semverLte', 'semverGt', 'semverGte', 'matches']);
+
+/** A conjunction no context satisfies (pruned: it would only be a rule that never matches). */
+export function contradictory(conj: Conj): boolean {
+  const absent = new Set<string>();
+  const present = new Set<string>();
+  const equal = new Map<string, string>();
+  const unequal = new Set<string>();
+  for (const l of conj) {
+    if (!('cond' in l)) continue;
+    const { attribute: a, op, value } = l.cond;
+    if (op === 'notExists') absent.add(a);
+    if (NEEDS_PRESENT.has(op)) present.add(a);
+    const v = `${a}\u0000${JSON.stringify(value)}`;
+    if (op === 'equals') {
+      if (equal.has(a) && equal.get(a) !== v) return true;
+      equal.set(a, v);
+    }
+    if (op === 'notEquals') unequal.add(v);
+  }
+  for (const a of absent) if (present.has(a)) return true;
+  for (const v of equal.values()) if (unequal.has(v)) return true;
+  return false;
+}
+
 export function product(a: Dnf, b: Dnf, path: string): Dnf {
   const out: Dnf = [];
-  for (const x of a) for (const y of b) out.push([...x, ...y]);
+  for (const x of a) for (const y of b) {
+    const conj = [...x, ...y];
+    if (!contradictory(conj)) out.push(conj);
+  }
   if (out.length > MAX_DNF_TERMS) throw new Unmappable(path, `expands to more than ${MAX_DNF_TERMS} rules`);
   return out;
 }
@@ -62,6 +91,8 @@ export interface LogicEnv {
   warn(path: string, message: string): void;
   /** $refs being expanded (cycle detection). */
   expanding?: Set<string>;
+  /** Under an `if` with exactly two arguments (see import.ts targeting(): json-logic-engine compiles those differently). */
+  shortIf?: boolean;
 }
 
 const isObj = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
@@ -195,9 +226,9 @@ function equality(op: string, args: unknown[], at: string, env: LogicEnv): Both 
   const { a, lit, swapped } = varAndLiteral(args, at);
   if (a === '$flagd.flagKey') return (lit === env.flagKey) === (op === '==' || op === '===') ? TRUE : FALSE;
   const strict = op === '===' || op === '!==';
-  // Loose equality in json-logic-engine 5: an absent (null) attribute equals 0 and false, but only
-  // with the attribute first ({"==": [{"var": "x"}, 0]}); with the literal first it does not.
-  const absentMatches = !strict && !swapped && (lit === 0 || lit === false);
+  // Loose equality in json-logic-engine 5: an absent attribute equals 0 and false with the attribute
+  // first ({"==": [{"var": "x"}, 0]}); with the literal first only under a two-argument if.
+  const absentMatches = !strict && (!swapped || env.shortIf === true) && (lit === 0 || lit === false);
   if (!strict && typeof lit !== 'string') env.warn(at, `loose equality: flagd also matches values of other types that coerce to ${JSON.stringify(lit)} ("1" == 1); flagraft compares strictly`);
   const yes: Dnf = absentMatches ? [[c(a, 'equals', lit)], [c(a, 'notExists')]] : [[c(a, 'equals', lit)]];
   const no: Dnf = absentMatches ? [[c(a, 'notEquals', lit), c(a, 'exists')]] : [[c(a, 'notEquals', lit)]];
@@ -260,12 +291,14 @@ export function notPrefixPattern(s: string): string {
   return `^${inner}`;
 }
 
-/** A pattern matching strings that do NOT end with s. */
+/**
+ * A pattern matching strings that do NOT end with s, linear in s:
+ * T(s) = (?:^|[^last]|T(s without last)last), then $.
+ */
 export function notSuffixPattern(s: string): string {
-  const k = s.length;
-  const alts = [`^[\\s\\S]{0,${k - 1}}$`];
-  for (let i = 0; i < k; i++) alts.push(`${[...s.slice(0, i)].map(esc).join('')}${notChar(s[i])}${k - 1 - i > 0 ? `[\\s\\S]{${k - 1 - i}}` : ''}$`);
-  return `(?:${alts.join('|')})`;
+  let t = '';
+  for (let i = 0; i < s.length; i++) t = `(?:^|${notChar(s[i])}${i > 0 ? `|${t}${esc(s[i])}` : ''})`;
+  return `${t}$`;
 }
 
 function affix(op: string, args: unknown[], at: string): Both {

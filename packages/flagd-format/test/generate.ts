@@ -1,17 +1,14 @@
 // Seeded generators: flagd documents built from the JSON Logic subset the
 // import maps (every operator, negation, and/or, evaluators, nested ifs,
 // fractional in its three forms), and typed contexts for them.
+import { createRng } from '@flagraft/raft-core';
+
 export type Rng = () => number;
 
+/** A seeded PRNG (raft-core's), so every run of a seed is the same corpus. */
 export function rngOf(seed: number): Rng {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const r = createRng(seed);
+  return () => r.next();
 }
 
 const pick = <T>(r: Rng, xs: readonly T[]): T => xs[Math.floor(r() * xs.length)];

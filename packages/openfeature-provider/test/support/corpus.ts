@@ -4,18 +4,14 @@
 // it is missing), disabled flags with and without offVariant, metadata.
 import type { Condition, FlagDefinition, Rule, SegmentDefinition } from '@flagraft/flag-model';
 
+import { createRng } from '@flagraft/raft-core';
+
 export type Rng = () => number;
 
-/** mulberry32: a small seeded PRNG, so every run of a seed is the same corpus. */
+/** A seeded PRNG (raft-core's), so every run of a seed is the same corpus. */
 export function rngOf(seed: number): Rng {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const r = createRng(seed);
+  return () => r.next();
 }
 
 const pick = <T>(r: Rng, xs: readonly T[]): T => xs[Math.floor(r() * xs.length)];
@@ -68,7 +64,7 @@ export function generateCorpus(seed: number, flags: number, prefix: string): { s
     for (let j = 0; j < nr; j++) {
       const rule: Rule = { conditions: Array.from({ length: Math.floor(r() * 3) }, () => condition(r)) };
       if (r() < 0.25) rule.segments = [pick(r, segments).name];
-      if (r() < 0.15) rule.excludeSegments = [segments[0].name];
+      if (r() < 0.15 && !rule.segments?.includes(segments[0].name)) rule.excludeSegments = [segments[0].name];
       if (r() < 0.4) {
         rule.rollout = {
           weights: names.map((v) => ({ variant: v, weight: Math.floor(r() * 50) + (v === names[0] ? 1 : 0) })),
