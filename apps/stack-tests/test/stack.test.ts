@@ -148,7 +148,7 @@ describe('the stack through Caddy', () => {
 
   it('opens the OFREP event stream from its ticketed URL through Caddy (as a browser must); the ticket is not in Caddy\'s access log', async () => {
     const bulk = await fetch(`${info.url}/ofrep/v1/evaluate/flags`, { method: 'POST', headers: { authorization: `Bearer ${adminToken}`, 'content-type': 'application/json' }, body: '{}' });
-    const url = (await bulk.json()).eventStreams[0].url as string;
+    const url = ((await bulk.json()) as { eventStreams: { url: string }[] }).eventStreams[0].url;
     const ticket = new URL(url).searchParams.get('ticket')!;
     expect(url.startsWith(`${info.url}/ofrep/v1/events?ticket=`)).toBe(true);
     const ac = new AbortController();

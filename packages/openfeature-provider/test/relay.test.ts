@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ProviderEvents } from '@openfeature/server-sdk';
 import { createGateway, type Gateway } from '@flagraft/gateway';
 import { createClusterClient, startLocalCluster } from '../../../apps/notification-relay/test/bench-deps.js';
-import { startEmulator, startRelay, tokenStore, TOKENS, type RelayFixture } from '../../../apps/notification-relay/test/helpers.js';
+import { EVENT_KEYS_FILE, startEmulator, startRelay, tokenStore, TOKENS, type RelayFixture } from '../../../apps/notification-relay/test/helpers.js';
 import { FlagraftProvider } from '../src/index.js';
 
 let emu: Awaited<ReturnType<typeof startEmulator>>;
@@ -19,7 +19,8 @@ const providers: FlagraftProvider[] = [];
 beforeAll(async () => {
   emu = await startEmulator();
   relay = await startRelay(emu.endpoint);
-  cluster = await startLocalCluster({ size: 3, env: { FLAGRAFT_SNS_TOPIC_ARN: relay.topicArn, FLAGRAFT_SNS_ENDPOINT: emu.endpoint } });
+  // The nodes sign what they publish with the relay helpers' test key; the relay verifies it.
+  cluster = await startLocalCluster({ size: 3, env: { FLAGRAFT_SNS_TOPIC_ARN: relay.topicArn, FLAGRAFT_SNS_ENDPOINT: emu.endpoint, FLAGRAFT_EVENT_KEYS_FILE: EVENT_KEYS_FILE } });
   gateway = createGateway({ port: 0, clusterEndpoints: cluster.endpoints, clusterId: cluster.clusterId, tokens: tokenStore(), logWrite: () => {} });
   await gateway.start();
   await gateway.waitUntilReady(30_000);
