@@ -155,10 +155,14 @@ describe('the stack through Caddy', () => {
     const res = await fetch(url, { signal: ac.signal }); // no Authorization header
     expect(res.status).toBe(200);
     ac.abort();
+    // A request with the ticket that completes at once (the wrong stream for it: 401), so its access-log
+    // line is written now; the aborted stream's line comes whenever Caddy notices the client left.
+    const wrong = await fetch(`${info.url}/api/v1/stream?ticket=${ticket}`);
+    expect(wrong.status).toBe(401);
     const log = join(dataDir, 'caddy', 'access.log');
-    const lines = await waitFor('the stream request in the access log', 10_000, () => {
+    const lines = await waitFor('the ticketed request in the access log', 10_000, () => {
       const text = readFileSync(log, 'utf8');
-      return text.includes('/ofrep/v1/events') ? text : undefined;
+      return text.includes('/api/v1/stream?ticket=') ? text : undefined;
     });
     expect(lines).toContain('ticket=REDACTED');
     expect(lines).not.toContain(ticket);
