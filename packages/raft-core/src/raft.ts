@@ -296,14 +296,25 @@ export class Raft {
   appliedTo(index: number): void {
     const newApplied = Math.max(index, this.raftLog.applied);
     this.raftLog.appliedTo(newApplied);
-    if (this.trk.config.autoLeave && newApplied >= this.pendingConfIndex && this.state === StateType.Leader) {
-      // The joint config was entered with autoLeave: propose leaving it now
-      // that the entering change is applied (thesis §4.3 second phase).
-      const data = encodeConfChange({ changes: [] });
-      this.appendEntry([{ index: 0, term: 0, type: EntryType.ConfChange, data }], true);
-      this.pendingConfIndex = this.raftLog.lastIndex();
-      this.log('info', 'initiating automatic transition out of joint configuration', { index: this.pendingConfIndex });
-    }
+    this.maybeAutoLeave();
+  }
+
+  /**
+   * The joint config was entered with autoLeave: propose leaving it once the
+   * entering change is applied (thesis §4.3 second phase). Not while a
+   * leadership transfer is in progress: no entry may be appended then (the
+   * transferee is caught up to our last index and about to campaign; an
+   * entry it lacks would make it lose or leave the entry uncommitted under a
+   * new leader). It is retried when the transfer ends (abortLeaderTransfer),
+   * and a transferee that wins proposes it itself after its no-op.
+   */
+  maybeAutoLeave(): void {
+    if (!this.trk.config.autoLeave || this.state !== StateType.Leader || this.leadTransferee !== NONE) return;
+    if (this.raftLog.applied < this.pendingConfIndex) return;
+    const data = encodeConfChange({ changes: [] });
+    this.appendEntry([{ index: 0, term: 0, type: EntryType.ConfChange, data }], true);
+    this.pendingConfIndex = this.raftLog.lastIndex();
+    this.log('info', 'initiating automatic transition out of joint configuration', { index: this.pendingConfIndex });
   }
 
   // ---------------------------------------------------------------- roles
@@ -317,7 +328,8 @@ export class Raft {
     this.electionElapsed = 0;
     this.heartbeatElapsed = 0;
     this.resetRandomizedElectionTimeout();
-    this.abortLeaderTransfer();
+    // Not abortLeaderTransfer(): a role change is no moment to append anything.
+    this.leadTransferee = NONE;
     this.trk.resetVotes();
     const last = this.raftLog.lastIndex();
     for (const [id, pr] of this.trk.progress) {
@@ -560,6 +572,9 @@ export class Raft {
   // ---------------------------------------------------------------- misc
 
   abortLeaderTransfer(): void {
+    if (this.leadTransferee === NONE) return;
     this.leadTransferee = NONE;
+    // An automatic leave-joint held back by the transfer goes now.
+    this.maybeAutoLeave();
   }
 }

@@ -13,7 +13,7 @@
 // between ready() and advance(), their effects appear in the next Ready.
 import type { Config } from './config.js';
 import { decodeConfChange, encodeConfChange } from './confchange/confchange.js';
-import { ErrNoReady, ErrProposalDropped, ErrReadyOutstanding, ErrStepLocalMsg, ErrStepPeerNotFound, InvalidMessageError, NotLeaderError } from './errors.js';
+import { ErrNoReady, ErrReadyOutstanding, ErrStepLocalMsg, ErrStepPeerNotFound, InvalidMessageError, NotLeaderError } from './errors.js';
 import { applyConfChange } from './membership.js';
 import { Raft } from './raft.js';
 import type { Status, ProgressStatus } from './status.js';
@@ -39,15 +39,42 @@ function hardStateEqual(a: HardState, b: HardState): boolean {
 
 const MAX_MESSAGE_TYPE = MessageType.MsgPreVoteResp;
 
-/** Reject malformed messages from the network with an error naming the field. */
+/** Message types that carry exactly one entry: the read request's context. */
+const READ_INDEX_TYPES = new Set<MessageType>([MessageType.MsgReadIndex, MessageType.MsgReadIndexResp]);
+/** Message types that may carry entries at all. */
+const ENTRY_TYPES = new Set<MessageType>([MessageType.MsgApp, MessageType.MsgProp, MessageType.MsgReadIndex, MessageType.MsgReadIndexResp]);
+
+function isSafeCount(v: unknown): v is number {
+  return typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
+}
+
+/**
+ * Reject malformed messages from the network with an error naming the field:
+ * the core trusts the shape of what reaches raft.step() (a peer's bug or a
+ * corrupted message must not end in a TypeError deep inside a handler).
+ */
 export function validateMessage(m: Message): void {
   if (!m || typeof m !== 'object') throw new InvalidMessageError('message', 'must be an object');
   if (!Number.isInteger(m.type) || m.type < 0 || m.type > MAX_MESSAGE_TYPE) throw new InvalidMessageError('type', `unknown message type ${String(m.type)}`);
   for (const f of ['to', 'from', 'term', 'logTerm', 'index', 'commit', 'rejectHint'] as const) {
     const v = m[f];
-    if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) throw new InvalidMessageError(f, `must be a non-negative safe integer, got ${String(v)}`);
+    if (!isSafeCount(v)) throw new InvalidMessageError(f, `must be a non-negative safe integer, got ${String(v)}`);
   }
+  if (m.from === NONE) throw new InvalidMessageError('from', 'a message from the network names its sender');
+  // Term 0 means "local" to raft.step() (no term checks at all); only a read
+  // request forwarded by a follower legitimately travels without a term.
+  if (m.term === 0 && m.type !== MessageType.MsgReadIndex) throw new InvalidMessageError('term', `${MessageType[m.type]} from the network must carry a term`);
   if (!Array.isArray(m.entries)) throw new InvalidMessageError('entries', 'must be an array');
+  if (m.entries.length > 0 && !ENTRY_TYPES.has(m.type)) throw new InvalidMessageError('entries', `${MessageType[m.type]} carries no entries, got ${m.entries.length}`);
+  if (READ_INDEX_TYPES.has(m.type) && m.entries.length !== 1) throw new InvalidMessageError('entries', `${MessageType[m.type]} carries exactly one entry (the request context), got ${m.entries.length}`);
+  for (let i = 0; i < m.entries.length; i++) {
+    const e = m.entries[i];
+    if (!e || typeof e !== 'object') throw new InvalidMessageError(`entries[${i}]`, 'must be an object');
+    if (e.type !== EntryType.Normal && e.type !== EntryType.ConfChange) throw new InvalidMessageError(`entries[${i}].type`, `unknown entry type ${String(e.type)}`);
+    if (!isSafeCount(e.term) || !isSafeCount(e.index)) throw new InvalidMessageError(`entries[${i}]`, 'term and index must be non-negative safe integers');
+    if (!(e.data instanceof Uint8Array)) throw new InvalidMessageError(`entries[${i}].data`, 'must be a Uint8Array');
+  }
+  if (m.context !== undefined && !(m.context instanceof Uint8Array)) throw new InvalidMessageError('context', 'must be a Uint8Array');
   if (m.type === MessageType.MsgSnap && !m.snapshot) throw new InvalidMessageError('snapshot', 'MsgSnap without snapshot');
 }
 
@@ -76,19 +103,18 @@ export class RawNode {
   /**
    * Feed a message received from a peer. Throws ErrStepLocalMsg for local-only
    * types, ErrStepPeerNotFound for a response from a non-member, and
-   * InvalidMessageError for a malformed message; the caller drops the message.
+   * InvalidMessageError for a malformed message or a proposal (MsgProp is
+   * never accepted from the network); the caller drops the message.
    */
   step(m: Message): void {
     validateMessage(m);
     if (isLocalMsg(m.type)) throw ErrStepLocalMsg;
+    // Followers never forward proposals (the application answers its clients
+    // with the leader instead), so a proposal from the network is never
+    // legitimate: accepting one would let any peer append what it likes.
+    if (m.type === MessageType.MsgProp) throw new InvalidMessageError('type', 'proposals are not accepted from the network (propose on the leader)');
     if (isResponseMsg(m.type) && !this.raft.trk.progress.has(m.from)) throw ErrStepPeerNotFound;
-    try {
-      this.raft.step(m);
-    } catch (e) {
-      // A proposal that arrived over the network and was refused is simply dropped.
-      if (e === ErrProposalDropped && m.type === MessageType.MsgProp) return;
-      throw e;
-    }
+    this.raft.step(m);
   }
 
   /**

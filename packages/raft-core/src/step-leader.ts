@@ -1,5 +1,5 @@
 // Leader behaviour (installed by becomeLeader).
-import { ErrProposalDropped } from './errors.js';
+import { ConfChangeError, ErrProposalDropped } from './errors.js';
 import type { Raft } from './raft.js';
 import { VoteResult } from './quorum/quorum.js';
 import { MAX_PENDING_READ_INDEX, releasePendingReadIndexMessages, responseToReadIndexReq, sendMsgReadIndexResponse } from './read-only.js';
@@ -127,7 +127,8 @@ export function stepLeader(r: Raft, m: Message): void {
       const transferee = m.from;
       if (r.leadTransferee !== NONE) {
         if (r.leadTransferee === transferee) return;
-        r.abortLeaderTransfer();
+        // A new target replaces the old one: the transfer goes on (no abort, nothing appended in between).
+        r.leadTransferee = NONE;
       }
       if (transferee === r.id) return;
       // The transfer must finish within an election timeout (§3.10).
@@ -145,9 +146,12 @@ function stepProposal(r: Raft, m: Message): void {
   if (m.entries.length === 0) throw ErrProposalDropped;
   if (!r.trk.progress.has(r.id)) throw ErrProposalDropped; // removed from the config
   if (r.leadTransferee !== NONE) throw ErrProposalDropped; // §3.10: stop accepting while transferring
-  for (const e of m.entries) {
-    if (e.type === EntryType.ConfChange) checkConfChangeProposal(r, decodeConfChange(e.data));
-  }
+  // Each conf change is checked against the configuration it will be applied
+  // to; with two in one batch the second would be checked against a config the
+  // first is about to change (and both would pass the one-pending rule).
+  const confChanges = m.entries.filter((e) => e.type === EntryType.ConfChange);
+  if (confChanges.length > 1) throw new ConfChangeError(`at most one configuration change per proposal, got ${confChanges.length}`);
+  for (const e of confChanges) checkConfChangeProposal(r, decodeConfChange(e.data));
   if (!r.appendEntry(m.entries)) throw ErrProposalDropped;
   for (const e of m.entries) {
     if (e.type === EntryType.ConfChange) r.pendingConfIndex = e.index;
