@@ -35,12 +35,21 @@ function validated<T>(fn: () => T): T {
   }
 }
 
-function writeMeta(req: any): { actor: string; clientId?: string; requestId?: string } {
+/** Longest clientId / requestId of a write (characters). */
+export const MAX_REQUEST_ID_CHARS = 256;
+
+/**
+ * Who a write is recorded for, and its de-duplication ids. The actor comes
+ * from the caller's certificate (security.ts writeActor): meta.actor counts
+ * only when a gateway vouches for its user.
+ */
+function writeMeta(core: ConsensusNodeCore, req: any, call: grpc.ServerUnaryCall<any, any>): { actor: string; clientId?: string; requestId?: string } {
   const m = req.meta ?? {};
-  const actor = typeof m.actor === 'string' && m.actor ? m.actor : 'anonymous';
-  if (actor.length > 256) throw ApiError.of('INVALID_ARGUMENT', 'meta.actor longer than 256 characters');
-  if ((m.clientId ?? '').length > 256 || (m.requestId ?? '').length > 256) throw ApiError.of('INVALID_ARGUMENT', 'meta.clientId / meta.requestId longer than 256 characters');
-  return { actor, clientId: m.clientId || undefined, requestId: m.requestId || undefined };
+  if ((m.clientId ?? '').length > MAX_REQUEST_ID_CHARS || (m.requestId ?? '').length > MAX_REQUEST_ID_CHARS) {
+    throw ApiError.of('INVALID_ARGUMENT', `meta.clientId / meta.requestId longer than ${MAX_REQUEST_ID_CHARS} characters`);
+  }
+  const actor = core.security.writeActor(call, typeof m.actor === 'string' ? m.actor : '');
+  return { actor, clientId: core.security.dedupClientId(call, m.clientId || undefined), requestId: m.requestId || undefined };
 }
 
 function expected(req: any): { expectedRevision?: number } {
@@ -95,23 +104,23 @@ function list(core: ConsensusNodeCore, kind: 'flag' | 'segment') {
 export function flagsService(core: ConsensusNodeCore): grpc.UntypedServiceImplementation {
   const d = core.driver;
   return {
-    PutFlag: unary(core, async (req) => {
+    PutFlag: unary(core, async (req, call) => {
       const flag = validated(() => validateFlag(parseJson(req.definitionJson, 'definition_json')));
-      return answer(await d.propose({ ...writeMeta(req), op: 'putFlag', flag, ...expected(req) }));
+      return answer(await d.propose({ ...writeMeta(core, req, call), op: 'putFlag', flag, ...expected(req) }));
     }),
-    DeleteFlag: unary(core, async (req) => {
+    DeleteFlag: unary(core, async (req, call) => {
       if (!req.key) throw ApiError.of('INVALID_ARGUMENT', 'key is required');
-      return answer(await d.propose({ ...writeMeta(req), op: 'deleteFlag', key: req.key, ...expected(req) }));
+      return answer(await d.propose({ ...writeMeta(core, req, call), op: 'deleteFlag', key: req.key, ...expected(req) }));
     }),
-    PutSegment: unary(core, async (req) => {
+    PutSegment: unary(core, async (req, call) => {
       const segment = validated(() => validateSegment(parseJson(req.definitionJson, 'definition_json')));
-      return answer(await d.propose({ ...writeMeta(req), op: 'putSegment', segment, ...expected(req) }));
+      return answer(await d.propose({ ...writeMeta(core, req, call), op: 'putSegment', segment, ...expected(req) }));
     }),
-    DeleteSegment: unary(core, async (req) => {
+    DeleteSegment: unary(core, async (req, call) => {
       if (!req.key) throw ApiError.of('INVALID_ARGUMENT', 'key (segment name) is required');
-      return answer(await d.propose({ ...writeMeta(req), op: 'deleteSegment', name: req.key, ...expected(req) }));
+      return answer(await d.propose({ ...writeMeta(core, req, call), op: 'deleteSegment', name: req.key, ...expected(req) }));
     }),
-    Batch: unary(core, async (req) => {
+    Batch: unary(core, async (req, call) => {
       const ops = parseJson(req.opsJson, 'ops_json');
       if (!Array.isArray(ops) || ops.length === 0) throw ApiError.of('INVALID_ARGUMENT', 'ops_json must be a non-empty JSON array');
       const checked = validated(() => (ops as SubCommand[]).map((op, i) => {
@@ -120,7 +129,7 @@ export function flagsService(core: ConsensusNodeCore): grpc.UntypedServiceImplem
         if (op?.op === 'deleteFlag' || op?.op === 'deleteSegment') return op;
         throw ApiError.of('INVALID_ARGUMENT', `ops_json[${i}].op must be putFlag, deleteFlag, putSegment or deleteSegment`);
       }));
-      return answer(await d.propose({ ...writeMeta(req), op: 'batch', ops: checked }));
+      return answer(await d.propose({ ...writeMeta(core, req, call), op: 'batch', ops: checked }));
     }),
     GetFlag: unary(core, async (req) => {
       if (consistency(req.consistency) === 'linearizable') await d.linearizableBarrier();
@@ -178,7 +187,7 @@ export function flagsService(core: ConsensusNodeCore): grpc.UntypedServiceImplem
     }),
     Watch: (call: grpc.ServerWritableStream<any, any>) => watch(core, call),
     Backup: (call: grpc.ServerWritableStream<any, any>) => backupStream(core, call),
-    Restore: unary(core, (req) => restoreStep(core, req, writeMeta(req).actor)),
+    Restore: unary(core, (req, call) => restoreStep(core, req, writeMeta(core, req, call).actor)),
   };
 }
 

@@ -1,18 +1,25 @@
 // Node configuration: environment variables (FLAGRAFT_*) and command-line flags
 // (--node-id 1 == FLAGRAFT_NODE_ID=1). Every limit names its unit.
+import { DEFAULT_TLS_RELOAD_INTERVAL_MS, TlsConfigError, identityUri, loadCertificates, transportSecurityFromEnv, type TransportSecurity } from '@flagraft/identity';
 import type { LogLevel, SnsOutboxConfig } from './outbox-types.js';
-import type { TlsFiles } from './tls.js';
 import { DEFAULT_TRANSPORT_LIMITS, type TransportLimits } from './transport.js';
 
 export interface NodeConfig {
   nodeId: number;
+  /** With mutual TLS: the cluster named by this node's certificate. */
   clusterId: string;
-  /** host:port the gRPC server binds (peers and clients share it). Port 0 = any free port. */
+  /** host:port of the client port (Flags and Health; service certificates). Port 0 = any free port. */
   listen: string;
-  /** Address other nodes and clients use to reach this node (default: the bound listen address). */
+  /** Client address clients use to reach this node (default: the bound listen address). */
   advertise?: string;
+  /** host:port of the peer port (Raft; node certificates only). Port 0 = any free port. */
+  peerListen: string;
+  /** Peer address other nodes use to reach this node (default: the bound peer address). */
+  peerAdvertise?: string;
+  /** Optional plain-text listener that serves only grpc.health.v1 (for probes that cannot do TLS, e.g. kubelet gRPC probes). */
+  healthListen?: string;
   dataDir: string;
-  /** id -> address of the initial voters; used to bootstrap a new cluster and as known peers. */
+  /** id -> peer address of the initial voters; used to bootstrap a new cluster and as known peers. */
   initialCluster: Map<number, string>;
   /** Join an existing cluster (start with empty membership; the leader adds us as a learner). */
   join: boolean;
@@ -40,7 +47,10 @@ export interface NodeConfig {
   maxUncommittedEntriesBytes: number;
   maxCommittedSizePerReadyBytes: number;
   transport: TransportLimits;
-  tls?: TlsFiles;
+  /** Mutual TLS with these files (the default), or plain text with FLAGRAFT_INSECURE=1. */
+  security: TransportSecurity;
+  /** How often the certificate files are checked for changes (ms; 0 = only on SIGHUP). */
+  tlsReloadIntervalMs: number;
   sns?: SnsOutboxConfig;
   logLevel: LogLevel;
   /** Log Ready/fsync counters every N ms (0 = never). */
@@ -78,7 +88,37 @@ export class ConfigError extends Error {
   }
 }
 
-/** "1=127.0.0.1:7001,2=127.0.0.1:7002" */
+/** The peer port when FLAGRAFT_PEER_LISTEN is not set: the client port + 100 on the same host (7001 -> 7101; 0 stays 0). */
+export function defaultPeerListen(listen: string): string {
+  const i = listen.lastIndexOf(':');
+  const port = Number(listen.slice(i + 1));
+  if (i < 0 || !Number.isInteger(port) || port < 0 || port > 65435) throw new ConfigError(`FLAGRAFT_LISTEN "${listen}" is not host:port (port at most 65435 when FLAGRAFT_PEER_LISTEN is not set)`);
+  return `${listen.slice(0, i)}:${port === 0 ? 0 : port + 100}`;
+}
+
+/**
+ * With mutual TLS the cluster id is the one in this node's certificate (made
+ * by \`flagraft certs init\`, never a fixed default), and the certificate must
+ * be this node's; FLAGRAFT_CLUSTER_ID, if set, must agree. Plain text needs
+ * FLAGRAFT_CLUSTER_ID.
+ */
+function clusterIdOf(security: TransportSecurity, nodeId: number, configured: string | undefined): string {
+  if (security.mode === 'insecure') {
+    if (!configured) throw new ConfigError('FLAGRAFT_CLUSTER_ID is required with FLAGRAFT_INSECURE=1 (with TLS it comes from the certificate)');
+    return configured;
+  }
+  let id;
+  try {
+    id = loadCertificates(security.files).identity;
+  } catch (err) {
+    throw new ConfigError((err as TlsConfigError).message);
+  }
+  if (id.kind !== 'node' || id.nodeId !== nodeId) throw new ConfigError(`FLAGRAFT_TLS_CERT ${security.files.certFile} is ${identityUri(id)}, not node ${nodeId} (FLAGRAFT_NODE_ID)`);
+  if (configured && configured !== id.clusterId) throw new ConfigError(`FLAGRAFT_CLUSTER_ID (${configured}) differs from the cluster of FLAGRAFT_TLS_CERT (${id.clusterId}); leave it unset`);
+  return id.clusterId;
+}
+
+/** "1=127.0.0.1:7101,2=127.0.0.1:7102" */
 export function parseMembers(s: string, name: string): Map<number, string> {
   const out = new Map<number, string>();
   for (const part of s.split(',').map((p) => p.trim()).filter(Boolean)) {
@@ -130,9 +170,11 @@ export function loadConfigFromEnv(env: NodeJS.ProcessEnv = process.env, argv: st
   const nodeId = int('NODE_ID', 0, 1);
   if (!nodeId) throw new ConfigError('FLAGRAFT_NODE_ID is required (a positive integer)');
   const listen = str('LISTEN', '127.0.0.1:7001');
+  const peerListen = str('PEER_LISTEN', defaultPeerListen(listen));
+  if (peerListen === listen) throw new ConfigError(`FLAGRAFT_PEER_LISTEN (${peerListen}) must differ from FLAGRAFT_LISTEN: Raft and clients have separate ports`);
   const initialCluster = parseMembers(str('INITIAL_CLUSTER', ''), 'FLAGRAFT_INITIAL_CLUSTER');
   const join = bool('JOIN');
-  if (!join && initialCluster.size === 0) initialCluster.set(nodeId, e.FLAGRAFT_ADVERTISE || listen);
+  if (!join && initialCluster.size === 0) initialCluster.set(nodeId, e.FLAGRAFT_PEER_ADVERTISE || peerListen);
   if (!join && !initialCluster.has(nodeId)) throw new ConfigError(`FLAGRAFT_INITIAL_CLUSTER does not list this node (${nodeId}); set FLAGRAFT_JOIN=1 to join an existing cluster`);
   if (join && initialCluster.size === 0) throw new ConfigError('FLAGRAFT_JOIN=1 needs FLAGRAFT_INITIAL_CLUSTER listing the current members (id=host:port,...)');
 
@@ -142,10 +184,13 @@ export function loadConfigFromEnv(env: NodeJS.ProcessEnv = process.env, argv: st
   if (heartbeatMs < tickMs) throw new ConfigError(`FLAGRAFT_HEARTBEAT_MS (${heartbeatMs}) must be >= FLAGRAFT_TICK_MS (${tickMs})`);
   if (electionTimeoutMs < 2 * heartbeatMs) throw new ConfigError(`FLAGRAFT_ELECTION_TIMEOUT_MS (${electionTimeoutMs}) must be at least twice FLAGRAFT_HEARTBEAT_MS (${heartbeatMs})`);
 
-  let tls: TlsFiles | undefined;
-  if (e.FLAGRAFT_TLS_CERT || e.FLAGRAFT_TLS_KEY || e.FLAGRAFT_TLS_CA) {
-    tls = { certFile: str('TLS_CERT'), keyFile: str('TLS_KEY'), caFile: str('TLS_CA'), requireClientCert: bool('TLS_CLIENT_AUTH') };
+  let security: TransportSecurity;
+  try {
+    security = transportSecurityFromEnv(e);
+  } catch (err) {
+    throw new ConfigError((err as Error).message);
   }
+  const clusterId = clusterIdOf(security, nodeId, e.FLAGRAFT_CLUSTER_ID || undefined);
   let sns: SnsOutboxConfig | undefined;
   if (e.FLAGRAFT_SNS_TOPIC_ARN) {
     // Relays refuse unsigned events, so an outbox without keys would publish nothing anyone accepts.
@@ -169,9 +214,12 @@ export function loadConfigFromEnv(env: NodeJS.ProcessEnv = process.env, argv: st
 
   return {
     nodeId,
-    clusterId: str('CLUSTER_ID', 'flagraft'),
+    clusterId,
     listen,
     advertise: e.FLAGRAFT_ADVERTISE || undefined,
+    peerListen,
+    peerAdvertise: e.FLAGRAFT_PEER_ADVERTISE || undefined,
+    healthListen: e.FLAGRAFT_HEALTH_LISTEN || undefined,
     dataDir: str('DATA_DIR', `./data/node-${nodeId}`),
     initialCluster,
     join,
@@ -192,7 +240,8 @@ export function loadConfigFromEnv(env: NodeJS.ProcessEnv = process.env, argv: st
     maxUncommittedEntriesBytes: DEFAULTS.maxUncommittedEntriesBytes,
     maxCommittedSizePerReadyBytes: DEFAULTS.maxCommittedSizePerReadyBytes,
     transport: { ...DEFAULT_TRANSPORT_LIMITS, maxPeerMessageBytes: int('MAX_MESSAGE_BYTES', DEFAULTS.maxMessageBytes, 65536) },
-    tls,
+    security,
+    tlsReloadIntervalMs: int('TLS_RELOAD_INTERVAL_MS', DEFAULT_TLS_RELOAD_INTERVAL_MS, 0),
     sns,
     logLevel,
     shutdownGraceMs: int('SHUTDOWN_GRACE_MS', DEFAULTS.shutdownGraceMs),

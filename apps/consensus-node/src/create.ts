@@ -8,6 +8,8 @@ export interface ConsensusNode {
   start(): Promise<void>;
   close(): Promise<void>;
   status(): NodeStatus;
+  /** Re-reads the TLS files now (SIGHUP); false if the new ones are invalid (the old ones stay). */
+  reloadCertificates(): boolean;
 }
 
 export function createConsensusNode(config: NodeConfig): ConsensusNode {
@@ -18,5 +20,6 @@ export function createConsensusNode(config: NodeConfig): ConsensusNode {
     start: () => core.start(),
     close: () => core.close(),
     status: () => core.status(),
+    reloadCertificates: () => core.security.reload(),
   };
 }

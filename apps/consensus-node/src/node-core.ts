@@ -12,12 +12,13 @@ import type { Outbox, OutboxContext } from './outbox-types.js';
 import { loadOutboxFactory } from './outbox-registry.js';
 import { serviceOf } from './proto-files.js';
 import { RaftDriver } from './raft-driver.js';
+import { MD_CLUSTER, NodeSecurity } from './security.js';
 import { StateMachine } from './state-machine.js';
 import { SqliteStore } from './storage/sqlite-store.js';
-import { channelCredentials, serverCredentials } from './tls.js';
-import { MD_CLUSTER, Transport } from './transport.js';
+import { Transport } from './transport.js';
 
-export interface MemberStatus { id: number; address: string; role: 'voter' | 'learner'; matchIndex: number; lag: number; reachable: boolean }
+/** `address`: where clients reach the member ('' until this node has heard it from that member); `peerAddress`: its Raft address. */
+export interface MemberStatus { id: number; address: string; peerAddress: string; role: 'voter' | 'learner'; matchIndex: number; lag: number; reachable: boolean }
 
 export interface NodeStatus {
   clusterId: string; id: number; role: string; term: number; leaderId: number; leaderAddress: string;
@@ -27,6 +28,12 @@ export interface NodeStatus {
   appliedRevision: number;
   /** Revision of the last restore (0 = never restored). */
   restoredRevision: number;
+  /** This node's Raft address. */
+  peerAddress: string;
+  /** "mtls" or "insecure". */
+  transportSecurity: string;
+  /** Refused calls by reason, and certificate reloads (security.ts REFUSALS). */
+  securityCounters: Record<string, number>;
 }
 
 export interface Watcher { pump(): void; end(err?: ApiError): void }
@@ -37,11 +44,20 @@ export class ConsensusNodeCore {
   readonly state: StateMachine;
   readonly driver: RaftDriver;
   readonly transport: Transport;
+  readonly security: NodeSecurity;
+  /** The client port: Flags and Health, service certificates. */
   readonly server: grpc.Server;
+  /** The peer port: Raft, node certificates. */
+  readonly peerServer: grpc.Server;
+  /** Optional plain-text health port (FLAGRAFT_HEALTH_LISTEN). */
+  private readonly healthServer?: grpc.Server;
   readonly watchers = new Set<Watcher>();
   /** A learner may be promoted when it is at most this many entries behind. */
   readonly maxPromoteLag = 1000;
   address = '';
+  peerAddress = '';
+  /** Client addresses peers told us (transport metadata): used in NOT_LEADER hints and Status. Not replicated. */
+  private readonly clientAddresses = new Map<number, string>();
   private outbox?: Outbox;
   private readonly leaderListeners = new Set<(isLeader: boolean, term: number) => void>();
   private readonly appliedListeners = new Set<(rev: number) => void>();
@@ -69,29 +85,45 @@ export class ConsensusNodeCore {
       onApplied: (rev, changed) => this.onApplied(rev, changed),
       onLeadership: (isLeader, term) => this.onLeadership(isLeader, term),
       onMembersChanged: () => this.syncPeers(),
+      clientAddressOf: (id) => this.clientAddressOf(id),
+    });
+    this.security = new NodeSecurity({
+      nodeId: config.nodeId, clusterId: config.clusterId, security: config.security, tlsReloadIntervalMs: config.tlsReloadIntervalMs,
+      log: this.log.child({ component: 'security' }), isMember: (id) => this.isKnownPeer(id),
     });
     this.transport = new Transport({
       nodeId: config.nodeId,
       clusterId: config.clusterId,
       log: this.log,
-      credentials: channelCredentials(config.tls),
+      security: this.security,
       limits: config.transport,
-      isKnownPeer: (id) => this.isKnownPeer(id),
+      clientAddress: () => this.address,
+      onPeerClientAddress: (id, a) => { if (this.clientAddresses.get(id) !== a) this.clientAddresses.set(id, a); },
       onMessage: (m) => this.driver.step(m),
       onUnreachable: (id) => this.driver.reportUnreachable(id),
       onSnapshotStatus: (id, ok) => this.driver.reportSnapshot(id, ok),
       random: () => this.driver.rng.next(),
     });
     this.driver.setTransport(this.transport);
-    this.server = new grpc.Server({
-      'grpc.max_receive_message_length': config.maxMessageBytes,
+    const serverOptions = {
       'grpc.max_send_message_length': 64 * 1024 * 1024,
       'grpc.keepalive_permit_without_calls': 1,
       'grpc.http2.min_ping_interval_without_data_ms': 5000,
-    });
-    this.server.addService(serviceOf('flagraft.raft.v1.Raft').service, this.transport.serverHandlers());
+    };
+    this.server = new grpc.Server({ ...serverOptions, 'grpc.max_receive_message_length': config.maxMessageBytes, interceptors: this.security.clientInterceptors() });
     this.server.addService(serviceOf('flagraft.v1.Flags').service, flagsService(this));
     this.server.addService(serviceOf('grpc.health.v1.Health').service, this.healthService());
+    this.peerServer = new grpc.Server({ ...serverOptions, 'grpc.max_receive_message_length': config.transport.maxPeerMessageBytes });
+    this.peerServer.addService(serviceOf('flagraft.raft.v1.Raft').service, this.transport.serverHandlers());
+    if (config.healthListen) {
+      this.healthServer = new grpc.Server({ 'grpc.max_receive_message_length': 4096 });
+      this.healthServer.addService(serviceOf('grpc.health.v1.Health').service, this.healthService());
+    }
+  }
+
+  /** Where clients reach node `id` (this node: its own client address). */
+  clientAddressOf(id: number): string | undefined {
+    return id === this.config.nodeId ? this.address : this.clientAddresses.get(id);
   }
 
   /** The replicated address book once we have one; before that (a joining node) the configured peers. */
@@ -112,27 +144,43 @@ export class ConsensusNodeCore {
     for (const id of this.transport.peerIds()) if (!book.has(id)) this.transport.removePeer(id);
   }
 
+  /**
+   * Per-call checks of the client API after authentication (security.ts):
+   * the cluster id header (a client pointed at the wrong cluster; the answer
+   * names neither id) and shutdown.
+   */
   checkClient(md: grpc.Metadata): ApiError | undefined {
     const cid = md.get(MD_CLUSTER)[0];
-    if (cid !== this.config.clusterId) {
-      return ApiError.of('PERMISSION', `cluster id mismatch: this node serves cluster "${this.config.clusterId}", the client asked for "${String(cid ?? '')}"`);
+    if (cid !== undefined && cid !== this.config.clusterId) {
+      return ApiError.of('PERMISSION', this.security.refuse('cluster_id_mismatch', 'cluster id mismatch: this node belongs to another cluster').details);
     }
+    if (this.security.insecure && cid === undefined) return ApiError.of('PERMISSION', 'metadata flagraft-cluster-id is required');
     if (this.closing) return ApiError.of('UNAVAILABLE', 'node is shutting down');
     return undefined;
   }
 
-  async start(): Promise<void> {
-    const creds = serverCredentials(this.config.tls);
-    const port = await new Promise<number>((resolve, reject) => {
-      this.server.bindAsync(this.config.listen, creds, (err, p) => (err ? reject(new Error(`cannot listen on ${this.config.listen}: ${err.message}`)) : resolve(p)));
+  private bind(server: grpc.Server, listen: string, creds: grpc.ServerCredentials, advertise?: string): Promise<string> {
+    return new Promise<string>((resolve, reject) => {
+      server.bindAsync(listen, creds, (err, p) => {
+        if (err) { reject(new Error(`cannot listen on ${listen}: ${err.message}`)); return; }
+        resolve(advertise ?? `${listen.slice(0, listen.lastIndexOf(':'))}:${p}`);
+      });
     });
-    const host = this.config.listen.slice(0, this.config.listen.lastIndexOf(':'));
-    this.address = this.config.advertise ?? `${host}:${port}`;
+  }
+
+  async start(): Promise<void> {
+    this.security.start();
+    const creds = this.security.serverCredentials();
+    this.address = await this.bind(this.server, this.config.listen, creds, this.config.advertise);
+    this.peerAddress = await this.bind(this.peerServer, this.config.peerListen, creds, this.config.peerAdvertise);
+    // Plain text on purpose: it answers SERVING / NOT_SERVING and nothing else.
+    const health = this.healthServer ? await this.bind(this.healthServer, this.config.healthListen!, grpc.ServerCredentials.createInsecure()) : undefined;
     this.syncPeers();
     this.driver.start();
     if (this.config.sns) await this.startOutbox();
     this.log.info('node started', {
-      address: this.address, clusterId: this.config.clusterId, applied: this.driver.appliedIndex(),
+      address: this.address, peerAddress: this.peerAddress, healthAddress: health, transportSecurity: this.config.security.mode,
+      clusterId: this.config.clusterId, applied: this.driver.appliedIndex(),
       voters: this.store.initialState().confState.voters, join: this.config.join,
       electionTimeoutMs: this.config.electionTimeoutMs, heartbeatMs: this.config.heartbeatMs, tickMs: this.config.tickMs,
     });
@@ -188,7 +236,8 @@ export class ConsensusNodeCore {
       const pr = isLeader ? rs.progress?.[id] ?? (rs.progress as any)?.get?.(id) : undefined;
       const match = id === this.config.nodeId ? last : Number(pr?.match ?? 0);
       return {
-        id, role, address: id === this.config.nodeId ? this.address : book.get(id) ?? this.config.initialCluster.get(id) ?? '',
+        id, role, address: this.clientAddressOf(id) ?? '',
+        peerAddress: id === this.config.nodeId ? this.peerAddress : book.get(id) ?? this.config.initialCluster.get(id) ?? '',
         matchIndex: match, lag: isLeader ? Math.max(0, last - match) : 0,
         reachable: id === this.config.nodeId || this.transport.isReachable(id),
       };
@@ -202,12 +251,13 @@ export class ConsensusNodeCore {
     const lead = rs.lead;
     return {
       clusterId: this.config.clusterId, id: this.config.nodeId, role: String(rs.raftState), term: rs.term,
-      leaderId: lead, leaderAddress: lead === this.config.nodeId ? this.address : lead ? book.get(lead) ?? this.config.initialCluster.get(lead) ?? '' : '',
+      leaderId: lead, leaderAddress: lead ? this.clientAddressOf(lead) ?? '' : '',
       commitIndex: rs.commit, appliedIndex: applied, members, publishedRevision: published,
       // Imported history (at or below the restore) is never published: not lag.
       publishLag: Math.max(0, appliedRevision - Math.max(published, restoredRevision)), firstIndex: this.store.firstIndex(), lastIndex: last,
       oldestRetainedRevision: this.state.oldestRetainedRevision(), dbBytes: this.store.dbBytes(),
       appliedRevision, restoredRevision,
+      peerAddress: this.peerAddress, transportSecurity: this.config.security.mode, securityCounters: this.security.counters(),
     };
   }
 
@@ -260,6 +310,9 @@ export class ConsensusNodeCore {
     });
     this.driver.stop();
     this.transport.close();
+    this.peerServer.forceShutdown();
+    this.healthServer?.forceShutdown();
+    this.security.close();
     this.store.close();
     this.log.info('node stopped', { ms: Date.now() - started });
   }

@@ -16,6 +16,7 @@ import type { Logger } from './log.js';
 import type { SqliteStore } from './storage/sqlite-store.js';
 import { StateMachine, TAG_COMMAND, TAG_INTERNAL, TAG_RESTORE, encodeEntry, restoreWaiterKey, type RestoreOutcome, type WriteOutcome } from './state-machine.js';
 import type { Transport } from './transport.js';
+import { Waiters } from './waiters.js';
 
 /** A command as a client sends it: the node stamps `v` and `time`. */
 export type CommandInput = { actor: string; clientId?: string; requestId?: string } & (SubCommand | BatchOp);
@@ -37,6 +38,8 @@ export interface DriverEvents {
   onApplied(revision: number, changed: boolean): void;
   onLeadership(isLeader: boolean, term: number, lead: NodeId): void;
   onMembersChanged(): void;
+  /** Where clients reach node `id` (for NOT_LEADER hints); undefined if not known yet. */
+  clientAddressOf(id: NodeId): string | undefined;
 }
 
 export class RaftDriver {
@@ -49,10 +52,10 @@ export class RaftDriver {
   private stopped = false;
   private readonly clientId: string;
   private seq = 0;
-  private readonly proposals = new Map<string, Waiter<WriteOutcome>>();
-  private readonly internalWaiters = new Map<string, Waiter<void>>();
-  private readonly restoreWaiters = new Map<string, Waiter<RestoreOutcome>>();
-  private readonly confWaiters = new Map<string, Waiter<void>>();
+  private readonly proposals: Waiters<WriteOutcome>;
+  private readonly internalWaiters: Waiters<void>;
+  private readonly restoreWaiters: Waiters<RestoreOutcome>;
+  private readonly confWaiters: Waiters<void>;
   // ReadIndex batching: reads queue while one ReadIndex is in flight.
   private pendingReads: Waiter<void>[] = [];
   // Up to MAX_READ_BATCHES ReadIndex requests in flight: pipelining keeps
@@ -75,6 +78,11 @@ export class RaftDriver {
     private readonly events: DriverEvents,
   ) {
     this.clientId = `n${cfg.nodeId}-${randomBytes(6).toString('hex')}`;
+    const notApplied = (what: string) => () => ApiError.of('UNAVAILABLE', `${what} not applied within ${cfg.proposalTimeoutMs} ms; retry with the same request id`);
+    this.proposals = new Waiters(cfg.proposalTimeoutMs, notApplied('write'));
+    this.internalWaiters = new Waiters(cfg.proposalTimeoutMs, notApplied('internal command'));
+    this.restoreWaiters = new Waiters(cfg.proposalTimeoutMs, notApplied('restore entry'));
+    this.confWaiters = new Waiters(cfg.proposalTimeoutMs, notApplied('membership change'));
     this.rng = createRng(randomBytes(4).readUInt32LE(0));
     this.applied = state.appliedIndex();
     this.lastSnapshotIndex = this.applied;
@@ -148,7 +156,7 @@ export class RaftDriver {
 
   private notLeader(hint: NodeId): ApiError {
     return ApiError.of('NOT_LEADER', hint ? `node ${this.cfg.nodeId} is not the leader; the leader is node ${hint}` : `node ${this.cfg.nodeId} is not the leader and knows no leader`,
-      { leaderId: hint, leaderAddress: hint ? this.transport.peerAddress(hint) ?? this.state.members().get(hint) : undefined });
+      { leaderId: hint, leaderAddress: hint ? this.events.clientAddressOf(hint) : undefined });
   }
 
   private proposeRaw(data: Uint8Array): void {
@@ -163,16 +171,6 @@ export class RaftDriver {
     this.kick();
   }
 
-  private waiter<T>(map: Map<string, Waiter<T>>, key: string, what: string): Promise<T> {
-    return new Promise<T>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        map.delete(key);
-        reject(ApiError.of('UNAVAILABLE', `${what} not applied within ${this.cfg.proposalTimeoutMs} ms; retry with the same request id`));
-      }, this.cfg.proposalTimeoutMs);
-      map.set(key, { resolve, reject, timer });
-    });
-  }
-
   /** Proposes a flag-model command and resolves with its applied outcome. */
   async propose(cmd: CommandInput): Promise<WriteOutcome> {
     if (!this.isLeader()) throw this.notLeader(this.lead);
@@ -182,25 +180,18 @@ export class RaftDriver {
       full.clientId = this.clientId;
       full.requestId = String(++this.seq);
     }
-    return this.proposeAwaited(this.proposals, `${full.clientId}\u0000${full.requestId}`, 'write', () => encodeEntry(TAG_COMMAND, encodeCommand(full)));
+    return this.proposeAwaited(this.proposals, `${full.clientId}\u0000${full.requestId}`, () => encodeEntry(TAG_COMMAND, encodeCommand(full)));
   }
 
-  /** Proposes an entry whose applied outcome resolves the waiter `key` of `map`. */
-  private proposeAwaited<T>(map: Map<string, Waiter<T>>, key: string, what: string, entry: () => Uint8Array): Promise<T> {
-    const existing = map.get(key);
-    if (existing) {
-      // The same request is already waiting here (a client retry): share its outcome.
-      return new Promise((resolve, reject) => {
-        const prev = { ...existing };
-        map.set(key, { timer: existing.timer, resolve: (v) => { prev.resolve(v); resolve(v); }, reject: (e) => { prev.reject(e); reject(e); } });
-      });
-    }
-    const p = this.waiter(map, key, what);
+  /** Proposes an entry whose applied outcome answers the callers waiting on `key`. */
+  private proposeAwaited<T>(waiters: Waiters<T>, key: string, entry: () => Uint8Array): Promise<T> {
+    // The same request already in flight here (a client retry): wait for its outcome, with our own deadline.
+    if (waiters.has(key)) return waiters.wait(key);
+    const p = waiters.wait(key);
     try {
       this.proposeRaw(entry());
     } catch (e) {
-      const w = map.get(key);
-      if (w) { clearTimeout(w.timer); map.delete(key); }
+      waiters.drop(key);
       throw e;
     }
     return p;
@@ -209,15 +200,7 @@ export class RaftDriver {
   async proposeInternal(cmd: { op: 'published'; revision: number }): Promise<void> {
     if (!this.isLeader()) throw this.notLeader(this.lead);
     const nonce = `${this.clientId}-${++this.seq}`;
-    const p = this.waiter(this.internalWaiters, nonce, 'internal command');
-    try {
-      this.proposeRaw(encodeEntry(TAG_INTERNAL, Buffer.from(JSON.stringify({ ...cmd, nonce }))));
-    } catch (e) {
-      const w = this.internalWaiters.get(nonce);
-      if (w) { clearTimeout(w.timer); this.internalWaiters.delete(nonce); }
-      throw e;
-    }
-    return p;
+    return this.proposeAwaited(this.internalWaiters, nonce, () => encodeEntry(TAG_INTERNAL, Buffer.from(JSON.stringify({ ...cmd, nonce }))));
   }
 
   /** Proposes one restore entry (the node stamps `v` and `time`) and resolves with its applied outcome. */
@@ -225,7 +208,7 @@ export class RaftDriver {
     if (!this.isLeader()) throw this.notLeader(this.lead);
     const full = { ...cmd, v: 1, time: Date.now() } as RestoreCommand;
     const key = restoreWaiterKey(full as RestoreCommand & { seq?: number });
-    return this.proposeAwaited(this.restoreWaiters, key, 'restore entry', () => encodeEntry(TAG_RESTORE, encodeRestoreCommand(full)));
+    return this.proposeAwaited(this.restoreWaiters, key, () => encodeEntry(TAG_RESTORE, encodeRestoreCommand(full)));
   }
 
   async changeMembership(type: ConfChangeType, nodeId: NodeId, address?: string): Promise<void> {
@@ -233,12 +216,11 @@ export class RaftDriver {
     const nonce = `${this.clientId}-${++this.seq}`;
     const ctx: ConfContext = { nonce, address };
     const cc: ConfChange = { changes: [{ type, nodeId }], context: Buffer.from(JSON.stringify(ctx)) };
-    const p = this.waiter(this.confWaiters, nonce, 'membership change');
+    const p = this.confWaiters.wait(nonce);
     try {
       this.node.proposeConfChange(cc);
     } catch (e) {
-      const w = this.confWaiters.get(nonce);
-      if (w) { clearTimeout(w.timer); this.confWaiters.delete(nonce); }
+      this.confWaiters.drop(nonce);
       if (e instanceof NotLeaderError) throw this.notLeader(e.leaderHint);
       throw ApiError.of('FAILED_PRECONDITION', `membership change refused: ${(e as Error).message}`);
     }
@@ -402,16 +384,10 @@ export class RaftDriver {
     this.metrics.messagesSent += rd.messages.length;
     if (rd.softState) this.onSoftState(rd.softState.lead, rd.softState.raftState);
     if (membersChanged) this.events.onMembersChanged();
-    for (const { key, outcome } of outcomes) {
-      const w = this.proposals.get(key);
-      if (w) { clearTimeout(w.timer); this.proposals.delete(key); w.resolve(outcome); }
-    }
-    for (const { key, outcome } of restoreOutcomes) {
-      const w = this.restoreWaiters.get(key);
-      if (w) { clearTimeout(w.timer); this.restoreWaiters.delete(key); w.resolve(outcome); }
-    }
-    for (const n of internalDone) this.settle(this.internalWaiters, n);
-    for (const n of confDone) this.settle(this.confWaiters, n);
+    for (const { key, outcome } of outcomes) this.proposals.settle(key, outcome);
+    for (const { key, outcome } of restoreOutcomes) this.restoreWaiters.settle(key, outcome);
+    for (const n of internalDone) this.internalWaiters.settle(n, undefined);
+    for (const n of confDone) this.confWaiters.settle(n, undefined);
     for (const rs of rd.readStates) {
       const ctx = Buffer.from(rs.requestCtx).toString();
       const r = this.inflightReads.get(ctx);
@@ -427,11 +403,6 @@ export class RaftDriver {
     this.maybeSnapshot();
     this.maybeIssueRead();
     this.maybeIssueRead();
-  }
-
-  private settle(map: Map<string, Waiter<void>>, key: string): void {
-    const w = map.get(key);
-    if (w) { clearTimeout(w.timer); map.delete(key); w.resolve(); }
   }
 
   private releaseReads(): void {
@@ -493,9 +464,9 @@ export class RaftDriver {
       // Writes proposed here may or may not commit under the new leader: answer
       // "retry"; the client's retry carries the same request id, so it applies once.
       const err = ApiError.of('UNAVAILABLE', 'leadership lost while the write was in flight; retry with the same request id');
-      for (const [k, w] of this.proposals) { clearTimeout(w.timer); w.reject(err); this.proposals.delete(k); }
-      for (const [k, w] of this.internalWaiters) { clearTimeout(w.timer); w.reject(err); this.internalWaiters.delete(k); }
-      for (const [k, w] of this.restoreWaiters) { clearTimeout(w.timer); w.reject(err); this.restoreWaiters.delete(k); }
+      this.proposals.failAll(err);
+      this.internalWaiters.failAll(err);
+      this.restoreWaiters.failAll(err);
     }
     if (leadChanged && this.inflightReads.size) {
       // Re-issue against the new leader rather than failing the reads.
@@ -523,9 +494,7 @@ export class RaftDriver {
     clearInterval(this.tickTimer);
     clearInterval(this.metricsTimer);
     const err = ApiError.of('UNAVAILABLE', 'node is shutting down; retry on another node');
-    for (const map of [this.proposals, this.internalWaiters, this.confWaiters, this.restoreWaiters] as Map<string, Waiter<unknown>>[]) {
-      for (const [k, w] of map) { clearTimeout(w.timer); w.reject(err); map.delete(k); }
-    }
+    for (const w of [this.proposals, this.internalWaiters, this.confWaiters, this.restoreWaiters]) w.failAll(err);
     for (const w of this.pendingReads) w.reject(err);
     this.pendingReads = [];
     for (const r of this.inflightReads.values()) { clearTimeout(r.timer); for (const w of r.waiters) w.reject(err); }

@@ -3,7 +3,9 @@
 // retransmits), reconnection with jittered backoff, and chunked snapshots.
 import * as grpc from '@grpc/grpc-js';
 import { MessageType, type Message, type NodeId } from '@flagraft/raft-core';
+import { checkBatch, checkSnapshotHead, DEFAULT_PEER_LIMITS, type PeerLimits } from './peer-messages.js';
 import { serviceOf } from './proto-files.js';
+import { MD_CLUSTER, MD_FROM, type NodeSecurity, type StatusError } from './security.js';
 import type { Logger } from './log.js';
 
 export interface TransportLimits {
@@ -22,6 +24,8 @@ export interface TransportLimits {
   /** Reconnect backoff bounds (ms). */
   minBackoffMs: number;
   maxBackoffMs: number;
+  /** What one message and one batch from a peer may hold. */
+  peer: PeerLimits;
 }
 
 export const DEFAULT_TRANSPORT_LIMITS: TransportLimits = {
@@ -33,16 +37,20 @@ export const DEFAULT_TRANSPORT_LIMITS: TransportLimits = {
   maxSnapshotBytes: 1024 * 1024 * 1024,
   minBackoffMs: 20,
   maxBackoffMs: 1000,
+  peer: DEFAULT_PEER_LIMITS,
 };
 
 export interface TransportOptions {
   nodeId: NodeId;
   clusterId: string;
   log: Logger;
-  credentials: grpc.ChannelCredentials;
+  /** Authenticates callers, says who is a member, counts refusals; also gives the credentials to dial a peer. */
+  security: NodeSecurity;
   limits: TransportLimits;
-  /** Is `id` a member (or a configured peer) we accept messages from? */
-  isKnownPeer(id: NodeId): boolean;
+  /** This node's client address (told to peers, so a follower can point clients at its leader). */
+  clientAddress(): string;
+  /** A peer told us its client address. */
+  onPeerClientAddress(id: NodeId, address: string): void;
   onMessage(msg: Message): void;
   onUnreachable(id: NodeId): void;
   onSnapshotStatus(id: NodeId, ok: boolean): void;
@@ -63,8 +71,10 @@ interface Peer {
   dropped: number;
 }
 
-export const MD_CLUSTER = 'flagraft-cluster-id';
-export const MD_FROM = 'flagraft-from';
+/** Metadata on every stream a node opens to a peer: its client address (host:port). */
+export const MD_CLIENT_ADDRESS = 'flagraft-client-address';
+/** Longest client address accepted from a peer (characters). */
+export const MAX_CLIENT_ADDRESS_CHARS = 260;
 
 function msgBytes(m: Message): number {
   let n = 64 + (m.context?.length ?? 0);
@@ -114,7 +124,8 @@ export class Transport {
     const cur = this.peers.get(id);
     if (cur && cur.address === address) return;
     if (cur) this.removePeer(id);
-    const client = new this.RaftClient(address, this.o.credentials, {
+    const client = new this.RaftClient(address, this.o.security.peerChannelCredentials(id), {
+      ...this.o.security.channelOptions(),
       'grpc.max_send_message_length': this.o.limits.maxPeerMessageBytes,
       'grpc.max_receive_message_length': this.o.limits.maxPeerMessageBytes,
       'grpc.initial_reconnect_backoff_ms': this.o.limits.minBackoffMs,
@@ -179,6 +190,7 @@ export class Transport {
     const md = new grpc.Metadata();
     md.set(MD_CLUSTER, this.o.clusterId);
     md.set(MD_FROM, String(this.o.nodeId));
+    md.set(MD_CLIENT_ADDRESS, this.o.clientAddress());
     return md;
   }
 
@@ -266,23 +278,25 @@ export class Transport {
     writeMore();
   }
 
-  /** Checks the caller's metadata; returns an error to answer with, or undefined. */
-  checkCaller(md: grpc.Metadata): { code: grpc.status; details: string } | undefined {
-    const cid = md.get(MD_CLUSTER)[0];
-    if (cid !== this.o.clusterId) return { code: grpc.status.PERMISSION_DENIED, details: `cluster id mismatch: this node is in cluster "${this.o.clusterId}", caller sent "${String(cid ?? '')}"` };
-    const from = Number(md.get(MD_FROM)[0]);
-    if (!Number.isSafeInteger(from) || from <= 0 || !this.o.isKnownPeer(from)) return { code: grpc.status.PERMISSION_DENIED, details: `unknown node id ${String(md.get(MD_FROM)[0] ?? '')}` };
-    return undefined;
+  /** Authenticates a Raft call (security.ts) and notes the caller's client address. */
+  private caller(call: grpc.ServerReadableStream<any, unknown>): { from: number } | { error: StatusError } {
+    const who = this.o.security.authenticatePeer(call);
+    if ('from' in who) {
+      const addr = call.metadata.get(MD_CLIENT_ADDRESS)[0];
+      if (typeof addr === 'string' && addr.length <= MAX_CLIENT_ADDRESS_CHARS && /^[^\s,]+:\d{1,5}$/.test(addr)) this.o.onPeerClientAddress(who.from, addr);
+    }
+    return who;
   }
 
-  /** Handlers for the Raft service on this node's gRPC server. */
+  /** Handlers for the Raft service on this node's peer port. */
   serverHandlers(): grpc.UntypedServiceImplementation {
     return {
       Send: (call: grpc.ServerReadableStream<any, unknown>, cb: grpc.sendUnaryData<unknown>) => {
-        const bad = this.checkCaller(call.metadata);
-        if (bad) { cb(bad); return; }
+        const who = this.caller(call);
+        if ('error' in who) { cb(who.error); return; }
+        const from = who.from;
         let finished = false;
-        const finish = (err: { code: grpc.status; details: string } | null) => {
+        const finish = (err: StatusError | null) => {
           if (finished) return;
           finished = true;
           if (err) cb(err); else cb(null, {});
@@ -290,56 +304,59 @@ export class Transport {
         // eslint-disable-next-line @typescript-eslint/no-explicit-any
         call.on('data', (batch: any) => {
           if (finished) return;
-          const from = Number(batch.from);
-          if (batch.clusterId !== this.o.clusterId || !this.o.isKnownPeer(from)) {
-            finish({ code: grpc.status.PERMISSION_DENIED, details: `batch from unknown node ${from} or cluster ${batch.clusterId}` });
+          // Membership can change while a stream is open: a removed node is cut off at its next batch.
+          if (!this.o.security.isMember(from)) {
+            finish(this.o.security.refuse('peer_not_member', `node ${from} is no longer a member`, { peer: call.getPeer() }));
             return;
           }
-          for (const w of batch.messages ?? []) {
-            if (w.from !== from || w.to !== this.o.nodeId || w.type === MessageType.MsgSnap) {
-              this.o.log.warn('dropping misaddressed peer message', { from: w.from, to: w.to, type: w.type });
-              continue;
-            }
-            this.o.onMessage(fromWire(w));
+          const problem = checkBatch(batch, from, this.o.nodeId, this.o.limits.peer);
+          if (problem) {
+            // Nothing of a bad batch is stepped, and the stream ends: a correct peer never sends one.
+            finish(this.o.security.refuse(problem.reason, problem.details, { peer: call.getPeer(), from }));
+            return;
           }
+          for (const w of batch.messages ?? []) this.o.onMessage(fromWire(w));
         });
         call.on('end', () => finish(null));
         call.on('error', () => finish(null));
       },
       Snapshot: (call: grpc.ServerReadableStream<any, unknown>, cb: grpc.sendUnaryData<unknown>) => {
-        const bad = this.checkCaller(call.metadata);
-        if (bad) { cb(bad); return; }
+        const who = this.caller(call);
+        if ('error' in who) { cb(who.error); return; }
+        const from = who.from;
         // eslint-disable-next-line @typescript-eslint/no-explicit-any
         let head: any;
         let total = 0;
         let buf: Buffer | undefined;
         let got = 0;
         let failed = false;
-        const fail = (details: string) => {
+        const fail = (err: StatusError) => {
           if (failed) return;
           failed = true;
-          cb({ code: grpc.status.INVALID_ARGUMENT, details });
+          cb(err);
         };
+        const invalid = (details: string) => fail({ code: grpc.status.INVALID_ARGUMENT, details });
         // eslint-disable-next-line @typescript-eslint/no-explicit-any
         call.on('data', (c: any) => {
           if (failed) return;
           if (!head) {
-            if (!c.message || c.message.type !== MessageType.MsgSnap || !c.message.snapshot) return fail('first snapshot chunk must carry the MsgSnap message');
-            if (c.message.to !== this.o.nodeId) return fail(`snapshot addressed to node ${c.message.to}`);
+            if (Number(c.from) !== from) return fail(this.o.security.refuse('peer_from_mismatch', `snapshot names node ${String(c.from)} as sender, the connection is node ${from}`, { peer: call.getPeer() }));
+            const problem = checkSnapshotHead(c.message, from, this.o.nodeId, this.o.limits.peer);
+            if (problem) return fail(this.o.security.refuse(problem.reason, problem.details, { peer: call.getPeer(), from }));
             total = Number(c.totalBytes);
-            if (total > this.o.limits.maxSnapshotBytes) return fail(`snapshot of ${total} bytes exceeds maxSnapshotBytes ${this.o.limits.maxSnapshotBytes}`);
+            if (!Number.isSafeInteger(total) || total < 0 || total > this.o.limits.maxSnapshotBytes) return invalid(`snapshot of ${c.totalBytes} bytes exceeds maxSnapshotBytes ${this.o.limits.maxSnapshotBytes}`);
             head = c.message;
             buf = Buffer.allocUnsafe(total);
             return;
           }
           const d: Buffer = c.data;
-          if (got + d.length > total) return fail(`snapshot data exceeds announced ${total} bytes`);
+          if (got + d.length > total) return invalid(`snapshot data exceeds announced ${total} bytes`);
           d.copy(buf!, got);
           got += d.length;
         });
         call.on('end', () => {
           if (failed) return;
-          if (!head || got !== total) return fail(`snapshot incomplete: ${got} of ${total} bytes`);
+          if (!head || got !== total) return invalid(`snapshot incomplete: ${got} of ${total} bytes`);
           this.o.onMessage(fromWire(head, buf!));
           cb(null, { receivedBytes: got });
         });

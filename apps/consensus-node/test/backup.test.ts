@@ -34,10 +34,10 @@ describe('backup and restore between clusters', () => {
     [src, dst] = await Promise.all([
       startLocalCluster({ size: 3 }),
       // Small snapshot interval: the restore's own entries get compacted behind snapshots.
-      startLocalCluster({ size: 3, snapshotEvery: 10 }),
+      startLocalCluster({ size: 3, snapshotEvery: 10, clusterId: 'backup-target' }),
     ]);
-    a = createClusterClient({ endpoints: src.endpoints, clusterId: src.clusterId, retryDeadlineMs: 15_000 });
-    b = createClusterClient({ endpoints: dst.endpoints, clusterId: dst.clusterId, retryDeadlineMs: 15_000 });
+    a = createClusterClient({ ...src.clientOptions(), retryDeadlineMs: 15_000 });
+    b = createClusterClient({ ...dst.clientOptions(), retryDeadlineMs: 15_000 });
   });
   afterAll(async () => {
     a?.close();
@@ -88,7 +88,7 @@ describe('backup and restore between clusters', () => {
     expect((await allHistory(b, 'f3'))[0]).toMatchObject({ op: 'delete', actor: 'carol' });
     // Every node has it (stale reads on each).
     for (const ep of dst.endpoints) {
-      const one = createClusterClient({ endpoints: [ep], clusterId: dst.clusterId });
+      const one = createClusterClient({ ...dst.clientOptions(), endpoints: [ep] });
       await waitFor(`restore applied on ${ep}`, async () => (await one.getFlag('seg-user', { consistency: 'stale' }))?.modRevision === doc.flags[3].modRevision);
       one.close();
     }
@@ -154,7 +154,7 @@ describe('backup and restore between clusters', () => {
     expect((await b.snapshotAll()).flags).toEqual(doc.flags);
     expect(await allHistory(b, 'f1')).toEqual(await allHistory(a, 'f1'));
     // The restarted node catches up to the same state.
-    const one = createClusterClient({ endpoints: [leader.address], clusterId: dst.clusterId });
+    const one = createClusterClient({ ...dst.clientOptions(), endpoints: [leader.address] });
     try {
       const target = (await b.status()).appliedIndex;
       await waitFor('killed node caught up', async () => (await one.status()).appliedIndex >= target, 20_000);
@@ -177,8 +177,8 @@ describe('backup and restore between clusters', () => {
     await victim.wipe();
     await b.removeMember(victim.id);
     await victim.restart({ join: true });
-    await b.addLearner(victim.id, victim.address);
-    const one = createClusterClient({ endpoints: [victim.address], clusterId: dst.clusterId });
+    await b.addLearner(victim.id, victim.peerAddress);
+    const one = createClusterClient({ ...dst.clientOptions(), endpoints: [victim.address] });
     try {
       await waitFor('wiped node rebuilt', async () => (await one.status()).appliedRevision! >= expected.revision, 20_000);
       const local = await Promise.all(expected.flags.map((f) => one.getFlag(f.flag.key, { consistency: 'stale' })));

@@ -1,4 +1,13 @@
+import * as grpc from '@grpc/grpc-js';
 import type { ClusterClient } from '@flagraft/cluster-client';
+import { CertificateStore, SECURE_CHANNEL_OPTIONS, channelCredentials, type ServiceRole } from '@flagraft/identity';
+import type { LocalCluster } from '../src/index.js';
+
+/** A raw gRPC client to a node's client port with a service certificate of the cluster (plain text if the cluster is). */
+export async function rawClient(cluster: LocalCluster, address: string, role: ServiceRole = 'gateway', name = 'test'): Promise<grpc.Client> {
+  const tls = await cluster.serviceTls(role, name);
+  return tls ? new grpc.Client(address, channelCredentials(new CertificateStore(tls)), SECURE_CHANNEL_OPTIONS) : new grpc.Client(address, grpc.credentials.createInsecure());
+}
 
 export function flag(key: string, note = '') {
   return { key, type: 'boolean' as const, variants: { on: true, off: false }, defaultVariant: 'on', enabled: true, rules: [], description: note };

@@ -13,7 +13,7 @@ describe('membership changes under load', () => {
 
   beforeAll(async () => {
     cluster = await startLocalCluster({ size: 3, snapshotEvery: 200, env: { FLAGRAFT_CHANGES_RETENTION: '300' } });
-    client = createClusterClient({ endpoints: cluster.endpoints, clusterId: cluster.clusterId, retryDeadlineMs: 15_000 });
+    client = createClusterClient({ ...cluster.clientOptions(), retryDeadlineMs: 15_000 });
   });
   afterAll(async () => {
     client?.close();
@@ -25,9 +25,9 @@ describe('membership changes under load', () => {
     try {
       await waitFor('initial writes', () => load.count() >= 300, 30_000);
       const n4 = await cluster.spawnJoiner(4);
-      const members = await client.addLearner(4, n4.address);
+      const members = await client.addLearner(4, n4.peerAddress);
       expect(members.find((m) => m.id === 4)?.role).toBe('learner');
-      const c4 = createClusterClient({ endpoints: [n4.address], clusterId: cluster.clusterId });
+      const c4 = createClusterClient({ ...cluster.clientOptions(), endpoints: [n4.address] });
       // it is far behind a compacted log: it gets a snapshot, then catches up
       await waitFor('learner caught up', async () => {
         const s = await client.status();
@@ -91,7 +91,7 @@ describe('membership changes under load', () => {
     await verifyAcked(client, load.acked);
     // the stopped node's database was closed cleanly: it restarts and catches up
     await leader.restart();
-    const one = createClusterClient({ endpoints: [leader.address], clusterId: cluster.clusterId });
+    const one = createClusterClient({ ...cluster.clientOptions(), endpoints: [leader.address] });
     const target = (await client.status()).commitIndex;
     await waitFor('restarted node caught up', async () => (await one.status()).appliedIndex >= target, 20_000);
     one.close();

@@ -45,7 +45,7 @@ describe('SNS outbox wiring', () => {
       FLAGRAFT_SNS_TOPIC_ARN: topicArn, FLAGRAFT_SNS_ENDPOINT: endpoint, FLAGRAFT_SNS_REGION: REGION, FLAGRAFT_EVENT_KEYS_FILE: keysFile,
       AWS_ACCESS_KEY_ID: CREDS.accessKeyId, AWS_SECRET_ACCESS_KEY: CREDS.secretAccessKey,
     } });
-    client = createClusterClient({ endpoints: cluster.endpoints, clusterId: cluster.clusterId });
+    client = createClusterClient({ ...cluster.clientOptions() });
   });
   afterAll(async () => {
     client?.close();

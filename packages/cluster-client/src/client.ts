@@ -3,19 +3,33 @@
 // their (clientId, requestId), so a retry across a leader change applies
 // once), and resumes Watch streams from the last delivered revision.
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import * as grpc from '@grpc/grpc-js';
+import {
+  CertificateStore, SECURE_CHANNEL_OPTIONS, TlsConfigError, channelCredentials, identityUri, transportSecurityFromEnv,
+  DEFAULT_TLS_RELOAD_INTERVAL_MS, type TlsFiles,
+} from '@flagraft/identity';
 import { LIMITS, chunkItems, type BackupDocument, type Change, type FlagDefinition, type SegmentDefinition, type StoredFlag, type StoredSegment, type SubCommand, type ChangeEvent } from '@flagraft/flag-model';
 import { ClusterError, bodyOf, toClusterError, type NodeErrorBody } from './errors.js';
 import { flagsClientCtor } from './proto.js';
 
 export interface ClusterClientOptions {
-  /** host:port of the nodes (any subset; the leader is found from there). */
+  /** host:port of the nodes' client ports (any subset; the leader is found from there). */
   endpoints: string[];
-  clusterId: string;
+  /**
+   * Mutual TLS (the default): this client's service certificate (flagraft
+   * certs issue gateway <name>), its key, and the cluster's CA bundle. Nodes
+   * are accepted by their certificate (a node of the same cluster), not by
+   * host name. The files are re-read on reloadCertificates() and when they change.
+   */
+  tls?: TlsFiles;
+  /** Plain text instead (FLAGRAFT_INSECURE=1): no encryption, no authentication. Needs clusterId. */
+  insecure?: boolean;
+  /** With TLS: optional (the cluster of the certificate; if given it must match). Plain text: required. */
+  clusterId?: string;
+  /** How often the TLS files are checked for changes (ms; 0 = only reloadCertificates()). */
+  tlsReloadIntervalMs?: number;
   /** Identifies this client for write de-duplication; default random. */
   clientId?: string;
-  tls?: { caFile: string; certFile?: string; keyFile?: string };
   /** Deadline of one attempt (ms). */
   requestTimeoutMs?: number;
   /** Total time a call keeps retrying retryable failures (ms). */
@@ -53,7 +67,8 @@ export interface WriteOptions { expectedRevision?: number; actor: string; reques
 /** A change as Watch delivers it: flag-model's contract type (docs/CONTRACTS.md, "Change events"). */
 export type { ChangeEvent };
 
-export interface MemberInfo { id: number; address: string; role: 'voter' | 'learner'; matchIndex: number; lag: number; reachable: boolean }
+/** `address`: the member's client address ('' while the answering node does not know it); `peerAddress`: its Raft address. */
+export interface MemberInfo { id: number; address: string; peerAddress: string; role: 'voter' | 'learner'; matchIndex: number; lag: number; reachable: boolean }
 
 export interface ClusterStatus {
   clusterId: string;
@@ -76,6 +91,12 @@ export interface ClusterStatus {
   lastIndex: number;
   oldestRetainedRevision: number;
   dbBytes: number;
+  /** The answering node's Raft address. */
+  peerAddress?: string;
+  /** "mtls" or "insecure" on the answering node. */
+  transportSecurity?: string;
+  /** Calls the answering node refused, by reason, and its certificate reloads. */
+  securityCounters?: Record<string, number>;
 }
 
 export interface WatchOptions {
@@ -94,6 +115,11 @@ export interface WatchOptions {
 
 export interface ClusterClient {
   readonly clientId: string;
+  readonly clusterId: string;
+  /** "mtls" or "insecure". */
+  readonly transportSecurity: 'mtls' | 'insecure';
+  /** Re-reads the TLS files now (SIGHUP); throws TlsConfigError (the old ones stay) if the new ones are invalid. */
+  reloadCertificates(): boolean;
   putFlag(flag: FlagDefinition, o: WriteOptions): Promise<{ revision: number; flag: StoredFlag }>;
   deleteFlag(key: string, o: WriteOptions): Promise<{ revision: number }>;
   putSegment(segment: SegmentDefinition, o: WriteOptions): Promise<{ revision: number; segment: StoredSegment }>;
@@ -116,7 +142,8 @@ export interface ClusterClient {
    */
   restore(doc: BackupDocument, o: { actor: string; force?: boolean; restoreId?: string; chunkBytes?: number }): Promise<RestoreResult>;
   status(o?: { endpoint?: string }): Promise<ClusterStatus>;
-  addLearner(id: number, address: string): Promise<MemberInfo[]>;
+  /** Adds node `id` as a learner; `peerAddress` is its Raft (peer) address. */
+  addLearner(id: number, peerAddress: string): Promise<MemberInfo[]>;
   promoteLearner(id: number): Promise<MemberInfo[]>;
   removeMember(id: number): Promise<MemberInfo[]>;
   transferLeader(id: number): Promise<MemberInfo[]>;
@@ -129,17 +156,46 @@ const MIN_BACKOFF_MS = 5;
 // and a long sleep would add to the failover window.
 const MAX_BACKOFF_MS = 25;
 
+/**
+ * How to reach the nodes, from FLAGRAFT_TLS_CA / _CERT / _KEY (mutual TLS)
+ * or FLAGRAFT_INSECURE=1 with FLAGRAFT_CLUSTER_ID; the shared setting of
+ * every process that talks to the nodes. Throws TlsConfigError naming the variable.
+ */
+export function clusterSecurityFromEnv(env: Record<string, string | undefined>): Pick<ClusterClientOptions, 'tls' | 'insecure' | 'clusterId'> {
+  const sec = transportSecurityFromEnv(env);
+  const clusterId = env.FLAGRAFT_CLUSTER_ID || undefined;
+  if (sec.mode === 'insecure') {
+    if (!clusterId) throw new TlsConfigError('FLAGRAFT_CLUSTER_ID is required with FLAGRAFT_INSECURE=1 (with TLS it comes from the certificate)');
+    return { insecure: true, clusterId };
+  }
+  return { tls: sec.files, clusterId };
+}
+
 export function createClusterClient(opts: ClusterClientOptions): ClusterClient {
   if (!opts.endpoints?.length) throw new ClusterError('INVALID_ARGUMENT', 'endpoints must list at least one host:port');
-  if (!opts.clusterId) throw new ClusterError('INVALID_ARGUMENT', 'clusterId is required');
+  if (!opts.tls && !opts.insecure) throw new ClusterError('INVALID_ARGUMENT', 'tls (certificate, key and CA files) is required; insecure: true for plain text');
+  if (opts.tls && opts.insecure) throw new ClusterError('INVALID_ARGUMENT', 'tls and insecure are exclusive');
+  let store: CertificateStore | undefined;
+  if (opts.tls) {
+    try {
+      store = new CertificateStore(opts.tls);
+    } catch (e) {
+      throw new ClusterError('INVALID_ARGUMENT', (e as Error).message);
+    }
+    const id = store.identity;
+    if (id.kind !== 'service') throw new ClusterError('INVALID_ARGUMENT', `${opts.tls.certFile} is ${identityUri(id)}: clients need a service certificate (flagraft certs issue <role> <name>)`);
+    if (opts.clusterId && opts.clusterId !== id.clusterId) throw new ClusterError('INVALID_ARGUMENT', `clusterId ${opts.clusterId} differs from the cluster of ${opts.tls.certFile} (${id.clusterId})`);
+    const reloadMs = opts.tlsReloadIntervalMs ?? DEFAULT_TLS_RELOAD_INTERVAL_MS;
+    if (reloadMs > 0) store.watch({ intervalMs: reloadMs });
+  }
+  const clusterId = store ? store.identity.clusterId : opts.clusterId;
+  if (!clusterId) throw new ClusterError('INVALID_ARGUMENT', 'clusterId is required with insecure: true');
   const Flags = flagsClientCtor();
   const clientId = opts.clientId ?? `c-${randomBytes(8).toString('hex')}`;
   const requestTimeoutMs = opts.requestTimeoutMs ?? 5_000;
   const retryDeadlineMs = opts.retryDeadlineMs ?? 10_000;
   const backupTimeoutMs = opts.backupTimeoutMs ?? 120_000;
-  const creds = opts.tls
-    ? grpc.credentials.createSsl(readFileSync(opts.tls.caFile), opts.tls.keyFile ? readFileSync(opts.tls.keyFile) : null, opts.tls.certFile ? readFileSync(opts.tls.certFile) : null)
-    : grpc.credentials.createInsecure();
+  const creds = store ? channelCredentials(store) : grpc.credentials.createInsecure();
   const endpoints = [...opts.endpoints];
   const clients = new Map<string, grpc.Client>();
   let leader = 0; // index into endpoints of the node believed to lead
@@ -151,6 +207,7 @@ export function createClusterClient(opts: ClusterClientOptions): ClusterClient {
     let c = clients.get(ep);
     if (!c) {
       c = new Flags(ep, creds, {
+        ...(store ? SECURE_CHANNEL_OPTIONS : {}),
         'grpc.max_receive_message_length': opts.maxReceiveMessageBytes ?? 64 * 1024 * 1024,
         'grpc.initial_reconnect_backoff_ms': 50,
         'grpc.max_reconnect_backoff_ms': 1000,
@@ -167,7 +224,7 @@ export function createClusterClient(opts: ClusterClientOptions): ClusterClient {
   };
   const metadata = () => {
     const md = new grpc.Metadata();
-    md.set('flagraft-cluster-id', opts.clusterId);
+    md.set('flagraft-cluster-id', clusterId);
     return md;
   };
   const call = (ep: string, method: string, req: unknown, timeoutMs: number): Promise<any> =>
@@ -223,10 +280,13 @@ export function createClusterClient(opts: ClusterClientOptions): ClusterClient {
   const writeMeta = (actor: string, requestId?: string) => ({ actor, clientId, requestId: requestId ?? `${Date.now().toString(36)}-${++seq}` });
   const exp = (o: WriteOptions) => (o.expectedRevision !== undefined ? { hasExpectedRevision: true, expectedRevision: o.expectedRevision } : {});
   const changesOf = (r: any): Change[] => JSON.parse(r.changesJson || '[]') as Change[];
-  const parseMembers = (r: any): MemberInfo[] => (r.members ?? []).map((m: any) => ({ id: Number(m.id), address: m.address, role: m.role, matchIndex: Number(m.matchIndex), lag: Number(m.lag), reachable: !!m.reachable }));
+  const parseMembers = (r: any): MemberInfo[] => (r.members ?? []).map((m: any) => ({ id: Number(m.id), address: m.address, peerAddress: m.peerAddress ?? '', role: m.role, matchIndex: Number(m.matchIndex), lag: Number(m.lag), reachable: !!m.reachable }));
 
   const client: ClusterClient = {
     clientId,
+    clusterId,
+    transportSecurity: store ? 'mtls' : 'insecure',
+    reloadCertificates: () => (store ? store.reload() : false),
     async putFlag(flag, o) {
       const r = await invoke('PutFlag', { meta: writeMeta(o.actor, o.requestId), definitionJson: JSON.stringify(flag), ...exp(o) });
       const ch = changesOf(r);
@@ -285,6 +345,8 @@ export function createClusterClient(opts: ClusterClientOptions): ClusterClient {
         publishedRevision: Number(r.publishedRevision), publishLag: Number(r.publishLag),
         appliedRevision: Number(r.appliedRevision ?? r.appliedIndex), restoredRevision: Number(r.restoredRevision ?? 0), firstIndex: Number(r.firstIndex), lastIndex: Number(r.lastIndex),
         oldestRetainedRevision: Number(r.oldestRetainedRevision), dbBytes: Number(r.dbBytes),
+        peerAddress: r.peerAddress || undefined, transportSecurity: r.transportSecurity || undefined,
+        securityCounters: r.securityCounters ? Object.fromEntries(Object.entries(r.securityCounters as Record<string, unknown>).map(([k, v]) => [k, Number(v)])) : undefined,
       };
     },
     backup: () => readBackup(),
@@ -310,12 +372,13 @@ export function createClusterClient(opts: ClusterClientOptions): ClusterClient {
         throw e;
       }
     },
-    async addLearner(id, address) { return parseMembers(await invoke('AddLearner', { nodeId: id, address })); },
+    async addLearner(id, peerAddress) { return parseMembers(await invoke('AddLearner', { nodeId: id, address: peerAddress })); },
     async promoteLearner(id) { return parseMembers(await invoke('PromoteLearner', { nodeId: id })); },
     async removeMember(id) { return parseMembers(await invoke('RemoveMember', { nodeId: id })); },
     async transferLeader(id) { return parseMembers(await invoke('TransferLeader', { nodeId: id })); },
     close() {
       closed = true;
+      store?.close();
       for (const w of watches) w.close();
       watches.clear();
       for (const c of clients.values()) c.close();

@@ -1,4 +1,4 @@
-export { createClusterClient } from './client.js';
+export { createClusterClient, clusterSecurityFromEnv } from './client.js';
 export type {
   ClusterClient, ClusterClientOptions, ClusterStatus, MemberInfo, ChangeEvent, WatchOptions, WriteOptions, Consistency, BackupData, RestoreResult,
 } from './client.js';

@@ -1,9 +1,16 @@
 // The client's routing and retry logic against real gRPC servers on loopback
 // that implement proto/flags.proto with scripted answers (the real cluster is
 // exercised by apps/consensus-node's integration tests, which use this client).
+// Plain text (insecure: true) on purpose: these are tests of the routing; the
+// mutual TLS options are checked at the end, the TLS itself in packages/identity
+// and apps/consensus-node/test/security.test.ts.
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import { afterEach, describe, expect, it } from 'vitest';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { initPki, tlsFilesFor } from '@flagraft/identity';
 import { ClusterError, createClusterClient } from '../src/index.js';
 import { findProtoDir } from '../src/proto.js';
 
@@ -29,9 +36,23 @@ describe('cluster-client', () => {
   const servers: grpc.Server[] = [];
   afterEach(() => { for (const s of servers.splice(0)) s.forceShutdown(); });
 
-  it('validates its options', () => {
-    expect(() => createClusterClient({ endpoints: [], clusterId: 'c' })).toThrow(ClusterError);
-    expect(() => createClusterClient({ endpoints: ['127.0.0.1:1'], clusterId: '' })).toThrow(/clusterId/);
+  it('validates its options: TLS unless plain text is asked for, a service certificate, the right cluster', async () => {
+    expect(() => createClusterClient({ endpoints: [], clusterId: 'c', insecure: true })).toThrow(ClusterError);
+    expect(() => createClusterClient({ endpoints: ['127.0.0.1:1'], clusterId: '', insecure: true })).toThrow(/clusterId/);
+    expect(() => createClusterClient({ endpoints: ['127.0.0.1:1'], clusterId: 'c' })).toThrow(/tls .* is required; insecure: true for plain text/);
+    const dir = mkdtempSync(join(tmpdir(), 'flagraft-cc-'));
+    try {
+      await initPki(dir, { clusterId: 'c1', nodes: [1], services: [{ role: 'gateway', name: 'gw' }] });
+      const gw = tlsFilesFor(dir, { kind: 'service', clusterId: 'c1', role: 'gateway', name: 'gw' });
+      const c = createClusterClient({ endpoints: ['127.0.0.1:1'], tls: gw });
+      expect([c.clusterId, c.transportSecurity]).toEqual(['c1', 'mtls']);
+      c.close();
+      expect(() => createClusterClient({ endpoints: ['127.0.0.1:1'], tls: gw, clusterId: 'c2' })).toThrow(/differs from the cluster/);
+      expect(() => createClusterClient({ endpoints: ['127.0.0.1:1'], tls: tlsFilesFor(dir, { kind: 'node', clusterId: 'c1', nodeId: 1 }) })).toThrow(/clients need a service certificate/);
+      expect(() => createClusterClient({ endpoints: ['127.0.0.1:1'], tls: { ...gw, keyFile: join(dir, 'node-1.key') } })).toThrow(/does not belong/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('follows NOT_LEADER to the leader and keeps the request id across retries', async () => {
@@ -52,7 +73,7 @@ describe('cluster-client', () => {
       },
     });
     servers.push(leader.server, follower.server);
-    const c = createClusterClient({ endpoints: [follower.address], clusterId: 'cid' });
+    const c = createClusterClient({ endpoints: [follower.address], clusterId: 'cid', insecure: true });
     const r = await c.putFlag(flag, { actor: 'a' });
     c.close();
     expect(r.revision).toBe(7);
@@ -69,7 +90,7 @@ describe('cluster-client', () => {
       PutFlag: (_call: any, cb: any) => { calls++; cb(errorWith(grpc.status.ABORTED, { code: 'REVISION_MISMATCH', message: 'mismatch', currentRevision: 12 })); },
     });
     servers.push(node.server);
-    const c = createClusterClient({ endpoints: [node.address], clusterId: 'cid' });
+    const c = createClusterClient({ endpoints: [node.address], clusterId: 'cid', insecure: true });
     const err = await c.putFlag(flag, { actor: 'a', expectedRevision: 3 }).catch((e) => e);
     c.close();
     expect(err).toBeInstanceOf(ClusterError);
@@ -79,7 +100,7 @@ describe('cluster-client', () => {
   });
 
   it('gives up with UNAVAILABLE/DEADLINE after the retry deadline when nothing answers', async () => {
-    const c = createClusterClient({ endpoints: ['127.0.0.1:1'], clusterId: 'cid', retryDeadlineMs: 300, requestTimeoutMs: 100 });
+    const c = createClusterClient({ endpoints: ['127.0.0.1:1'], clusterId: 'cid', insecure: true, retryDeadlineMs: 300, requestTimeoutMs: 100 });
     const t0 = Date.now();
     const err = await c.getFlag('x').catch((e) => e);
     c.close();
@@ -109,7 +130,7 @@ describe('cluster-client', () => {
       },
     });
     servers.push(node.server);
-    const c = createClusterClient({ endpoints: [node.address], clusterId: 'cid' });
+    const c = createClusterClient({ endpoints: [node.address], clusterId: 'cid', insecure: true });
     const got: number[] = [];
     const w = c.watch({ fromRevision: 10, onChange: (e) => got.push(e.revision) });
     const deadline = Date.now() + 5000;
