@@ -1,7 +1,7 @@
 // The Raft boundary: what a member may send this node, checked on every
 // message before it is converted and stepped into raft-core (which then
 // checks the message's shape once more, raw-node.ts validateMessage).
-import { MessageType } from '@flagraft/raft-core';
+import { MessageType, validateMessage, type Message } from '@flagraft/raft-core';
 import type { Refusal } from './security.js';
 
 export interface PeerLimits {
@@ -40,18 +40,30 @@ function bytesOf(b: unknown): number {
   return b instanceof Uint8Array ? b.byteLength : 0;
 }
 
-/** A Send batch (wire form) from the authenticated node `from` to this node. */
+/**
+ * A Send batch (wire form) from the authenticated node `from` to this node:
+ * the Raft messages to step, or the problem (then nothing of the batch is stepped).
+ */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-export function checkBatch(batch: any, from: number, self: number, limits: PeerLimits): PeerProblem | undefined {
+export function checkBatch(batch: any, from: number, self: number, limits: PeerLimits, convert: (w: any) => Message): { messages: Message[] } | PeerProblem {
   if (Number(batch?.from) !== from) return { reason: 'peer_from_mismatch', details: `batch names node ${String(batch?.from)} as sender, the connection is node ${from}` };
   const msgs = batch.messages ?? [];
   if (!Array.isArray(msgs)) return bad('messages must be a list');
   if (msgs.length > limits.maxMessagesPerBatch) return bad(`${msgs.length} messages in one batch; at most ${limits.maxMessagesPerBatch} (maxMessagesPerBatch)`);
+  const out: Message[] = [];
   for (let i = 0; i < msgs.length; i++) {
     const p = checkMessage(msgs[i], from, self, limits, PEER_MESSAGE_TYPES);
     if (p) return { reason: p.reason, details: `messages[${i}]: ${p.details}` };
+    const m = convert(msgs[i]);
+    // The core's own shape rules (one context entry on read requests, a term, entry types ...), counted here.
+    try {
+      validateMessage(m);
+    } catch (e) {
+      return bad(`messages[${i}]: ${(e as Error).message}`);
+    }
+    out.push(m);
   }
-  return undefined;
+  return { messages: out };
 }
 
 /** The MsgSnap at the head of a Snapshot stream. */

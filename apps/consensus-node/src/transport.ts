@@ -309,13 +309,13 @@ export class Transport {
             finish(this.o.security.refuse('peer_not_member', `node ${from} is no longer a member`, { peer: call.getPeer() }));
             return;
           }
-          const problem = checkBatch(batch, from, this.o.nodeId, this.o.limits.peer);
-          if (problem) {
+          const checked = checkBatch(batch, from, this.o.nodeId, this.o.limits.peer, (w) => fromWire(w));
+          if ('reason' in checked) {
             // Nothing of a bad batch is stepped, and the stream ends: a correct peer never sends one.
-            finish(this.o.security.refuse(problem.reason, problem.details, { peer: call.getPeer(), from }));
+            finish(this.o.security.refuse(checked.reason, checked.details, { peer: call.getPeer(), from }));
             return;
           }
-          for (const w of batch.messages ?? []) this.o.onMessage(fromWire(w));
+          for (const m of checked.messages) this.o.onMessage(m);
         });
         call.on('end', () => finish(null));
         call.on('error', () => finish(null));

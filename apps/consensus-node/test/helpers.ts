@@ -2,11 +2,22 @@ import * as grpc from '@grpc/grpc-js';
 import type { ClusterClient } from '@flagraft/cluster-client';
 import { CertificateStore, SECURE_CHANNEL_OPTIONS, channelCredentials, type ServiceRole } from '@flagraft/identity';
 import type { LocalCluster } from '../src/index.js';
+import { serviceOf } from '../src/proto-files.js';
 
 /** A raw gRPC client to a node's client port with a service certificate of the cluster (plain text if the cluster is). */
 export async function rawClient(cluster: LocalCluster, address: string, role: ServiceRole = 'gateway', name = 'test'): Promise<grpc.Client> {
+  const Ctor = grpc.Client as unknown as new (a: string, c: grpc.ChannelCredentials, o?: object) => grpc.Client;
+  return connect(Ctor, cluster, address, role, name);
+}
+
+/** The Flags service client (proto/flags.proto) on one node, with a service certificate of the cluster. */
+export async function flagsClient(cluster: LocalCluster, address: string, role: ServiceRole = 'gateway', name = 'test'): Promise<any> {
+  return connect(serviceOf('flagraft.v1.Flags') as unknown as new (a: string, c: grpc.ChannelCredentials, o?: object) => grpc.Client, cluster, address, role, name);
+}
+
+async function connect<C>(Ctor: new (a: string, c: grpc.ChannelCredentials, o?: object) => C, cluster: LocalCluster, address: string, role: ServiceRole, name: string): Promise<C> {
   const tls = await cluster.serviceTls(role, name);
-  return tls ? new grpc.Client(address, channelCredentials(new CertificateStore(tls)), SECURE_CHANNEL_OPTIONS) : new grpc.Client(address, grpc.credentials.createInsecure());
+  return tls ? new Ctor(address, channelCredentials(new CertificateStore(tls)), SECURE_CHANNEL_OPTIONS) : new Ctor(address, grpc.credentials.createInsecure());
 }
 
 export function flag(key: string, note = '') {
