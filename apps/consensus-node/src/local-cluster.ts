@@ -4,7 +4,7 @@
 // cluster id per test file, not per test); `insecure: true` runs plain text
 // for tests of the transport. Processes are stopped by PID only.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, mkdirSync, openSync, closeSync, rmSync, existsSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, openSync, closeSync, readFileSync, rmSync, existsSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -282,8 +282,14 @@ export async function startLocalCluster(opts: LocalClusterOptions = {}): Promise
     await Promise.all(nodes.map((n) => waitServing(n.address, clusterId, readyTimeoutMs, true, statusTls)));
     await cluster.leader();
   } catch (e) {
+    // The nodes' own words on why they did not come up, before stop() removes the logs.
+    const tails = nodes.map((n) => {
+      let lines: string[] = [];
+      try { lines = readFileSync(n.logFile, 'utf8').trim().split('\n').slice(-3); } catch { /* no log */ }
+      return `node ${n.id} (pid ${n.pid || 'exited'}): ${lines.join(' | ')}`;
+    });
     await stop();
-    throw e;
+    throw new Error(`${(e as Error).message}\n${tails.join('\n')}`);
   }
   return cluster;
 }

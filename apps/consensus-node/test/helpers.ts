@@ -54,6 +54,8 @@ export function writeLoad(client: ClusterClient, prefix: string, writers = 8) {
         acked.set(key, { revision: r.revision, at: Date.now() });
       } catch (e) {
         failed.push(`${key}: ${(e as Error).message}`);
+        // A write that fails at once must not turn this loop into a microtask spin that starves every timer.
+        await new Promise((r) => setImmediate(r));
       }
     }
   });

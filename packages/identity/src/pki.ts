@@ -60,6 +60,11 @@ export function generateClusterId(): string {
   return s;
 }
 
+/** PEM text ends in a newline, so files can be concatenated into bundles. */
+function pemLine(pem: string): string {
+  return pem.endsWith('\n') ? pem : `${pem}\n`;
+}
+
 function serial(): string {
   const b = randomBytes(16);
   b[0] &= 0x7f; // positive (RFC 5280 4.1.2.2)
@@ -75,7 +80,7 @@ function validity(days: number): { notBefore: Date; notAfter: Date } {
 
 async function pkcs8Pem(key: webcrypto.CryptoKey): Promise<string> {
   const m = await x509();
-  return m.PemConverter.encode(await webcrypto.subtle.exportKey('pkcs8', key), 'PRIVATE KEY');
+  return pemLine(m.PemConverter.encode(await webcrypto.subtle.exportKey('pkcs8', key), 'PRIVATE KEY'));
 }
 
 /** A new CA for a cluster. Its subject names the cluster (for people reading it; flagraft trusts the CA file, not the name). */
@@ -96,7 +101,7 @@ export async function createClusterCa(clusterId: string, o: { validityDays?: num
       await m.SubjectKeyIdentifierExtension.create(keys.publicKey),
     ],
   });
-  return { certPem: cert.toString('pem'), keyPem: await pkcs8Pem(keys.privateKey) };
+  return { certPem: pemLine(cert.toString('pem')), keyPem: await pkcs8Pem(keys.privateKey) };
 }
 
 /** A certificate for `identity`, signed by `ca`. Nodes get serverAuth + clientAuth (they are both to each other); services clientAuth. */
@@ -133,7 +138,7 @@ export async function issueCertificate(ca: CaMaterial, identity: Identity, o: Is
       await m.SubjectKeyIdentifierExtension.create(keys.publicKey),
     ],
   });
-  const out = { certPem: cert.toString('pem'), keyPem: await pkcs8Pem(keys.privateKey) };
+  const out = { certPem: pemLine(cert.toString('pem')), keyPem: await pkcs8Pem(keys.privateKey) };
   // Never hand out something Node's own X.509 code would not accept.
   const check = new X509Certificate(out.certPem);
   if (!check.verify(new X509Certificate(ca.certPem).publicKey)) throw new Error('internal error: issued certificate does not verify against its CA');

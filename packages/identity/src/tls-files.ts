@@ -41,9 +41,13 @@ export interface LoadedCertificates {
   expiresSoon: boolean;
 }
 
-/** The PEM certificate blocks of a bundle, in order. */
+/**
+ * The PEM certificate blocks of a bundle, in order, each ending in one
+ * newline. (OpenSSL stops reading a bundle at a block glued to the previous
+ * one's END line, so blocks are always joined on their own lines.)
+ */
 export function splitPemCertificates(pem: string): string[] {
-  return pem.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----\s*/g) ?? [];
+  return (pem.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? []).map((b) => `${b}\n`);
 }
 
 function readBounded(path: string, what: string): Buffer {
@@ -84,7 +88,8 @@ export function loadCertificates(files: TlsFiles, now = Date.now()): LoadedCerti
   const notAfter = new Date(leaf.validTo);
   if (notAfter.getTime() <= now) throw new TlsConfigError(`the certificate in ${files.certFile} expired on ${notAfter.toISOString()} (make a new one: flagraft certs rotate)`);
   if (new Date(leaf.validFrom).getTime() > now) throw new TlsConfigError(`the certificate in ${files.certFile} is not valid before ${new Date(leaf.validFrom).toISOString()} (check the clock)`);
-  return { ca, cert, key, identity, notAfter, expiresSoon: notAfter.getTime() - now < EXPIRY_WARNING_DAYS * 86_400_000 };
+  // TLS gets the bundle as parsed here: every CA on its own lines, whatever the file's spacing.
+  return { ca: Buffer.from(caBlocks.join('')), cert, key, identity, notAfter, expiresSoon: notAfter.getTime() - now < EXPIRY_WARNING_DAYS * 86_400_000 };
 }
 
 type CaListener = (u: { caCertificate: Buffer } | null) => void;

@@ -2,13 +2,13 @@
 // which servers a client accepts, and that a reload changes what new
 // connections present while open ones keep working.
 import { X509Certificate } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
-  CertificateStore, SECURE_CHANNEL_OPTIONS, channelCredentials, identityOfCall, identityUri, initPki, pkiFiles, rotateLeaves, serverCredentials,
+  CertificateStore, SECURE_CHANNEL_OPTIONS, channelCredentials, identityOfCall, identityUri, initPki, pkiFiles, rotateCa, rotateLeaves, serverCredentials,
 } from '../src/index.js';
 
 const raw = { serialize: (b: Buffer) => b, deserialize: (b: Buffer) => b };
@@ -84,5 +84,33 @@ describe('mutual TLS credentials', () => {
     expect(serverStore.reload()).toBe(true);
     expect(fp()).not.toBe(before);
     expect(await call(channelCredentials(gw))).toMatch(/service\/gateway\/gw$/);
+  });
+
+  it('a CA bundle trusts every CA in it, also when the file glues them together without a newline', async () => {
+    const c = join(base, 'c');
+    await initPki(c, { nodes: [1], services: [{ role: 'gateway', name: 'old' }] });
+    const oldGw = new CertificateStore(pkiFiles(c, 'gateway-old'));
+    const { issueInto } = await import('../src/index.js');
+    await rotateCa(c);
+    const id = { kind: 'service' as const, clusterId: oldGw.identity.clusterId, role: 'gateway' as const, name: 'new' };
+    await issueInto(c, id);
+    // Serve with the bundle (new + old CA) the way an operator might have concatenated it.
+    const glued = join(c, 'glued.crt');
+    writeFileSync(glued, readFileSync(join(c, 'ca.crt'), 'utf8').replace(/\n-----BEGIN/g, '-----BEGIN'));
+    const store = new CertificateStore({ ...pkiFiles(c, 'node-1'), caFile: glued });
+    const srv = new grpc.Server();
+    srv.addService({ Who: WHO } as grpc.ServiceDefinition, {
+      Who: (call: grpc.ServerUnaryCall<Buffer, Buffer>, cb: grpc.sendUnaryData<Buffer>) => { const who = identityOfCall(call); cb(null, Buffer.from(who ? identityUri(who) : 'nobody')); },
+    });
+    const port = await new Promise<number>((res, rej) => srv.bindAsync('127.0.0.1:0', serverCredentials(store), (e, p) => (e ? rej(e) : res(p))));
+    const saved = address;
+    address = `127.0.0.1:${port}`;
+    try {
+      expect(await call(channelCredentials(new CertificateStore({ ...pkiFiles(c, 'gateway-old'), caFile: glued })))).toMatch(/gateway\/old$/);
+      expect(await call(channelCredentials(new CertificateStore(pkiFiles(c, 'gateway-new'))))).toMatch(/gateway\/new$/);
+    } finally {
+      address = saved;
+      srv.forceShutdown();
+    }
   });
 });
