@@ -214,7 +214,11 @@ export class Transport {
     p.queue = [];
     p.queuedBytes = 0;
     this.o.onUnreachable(p.id);
-    if (p.failures === 1 || p.failures % 50 === 0) this.o.log.warn('peer stream failed', { peer: p.id, address: p.address, code: err.code, error: err.details, failures: p.failures });
+    if (p.failures === 1 || p.failures % 50 === 0) {
+      // UNIMPLEMENTED: something answers there, but not Raft (typically a member added with its client address).
+      const hint = err.code === grpc.status.UNIMPLEMENTED ? 'no Raft service at this address: is it the client port? members are added with their peer address' : undefined;
+      this.o.log.warn('peer stream failed', { peer: p.id, address: p.address, code: err.code, error: err.details, failures: p.failures, hint });
+    }
     const base = Math.min(this.o.limits.maxBackoffMs, this.o.limits.minBackoffMs * 2 ** Math.min(p.failures - 1, 10));
     const delay = base * (0.5 + this.o.random() * 0.5);
     p.retryTimer = setTimeout(() => {

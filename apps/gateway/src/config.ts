@@ -2,6 +2,7 @@
 // environment variables that set them are documented in ../README.md.
 import { hostname } from 'node:os';
 import { loadTokens, type TokenStore } from '@flagraft/auth';
+import { clusterSecurityFromEnv, type TlsFiles } from '@flagraft/cluster-client';
 import type { LogLevel } from './log.js';
 import type { ClusterPort } from './types.js';
 
@@ -10,9 +11,20 @@ export interface GatewayConfig {
   host: string;
   /** TCP port; 0 picks a free one. Default 8080. */
   port: number;
-  /** Consensus node gRPC endpoints, host:port. */
+  /** Consensus node gRPC endpoints (their client ports), host:port. */
   clusterEndpoints: string[];
-  clusterId: string;
+  /**
+   * Mutual TLS towards the nodes (the default): this gateway's service
+   * certificate (role gateway: it vouches for the users it authenticates),
+   * its key and the cluster's CA bundle. Reloaded on SIGHUP and when the files change.
+   */
+  clusterTls?: TlsFiles;
+  /** Plain text towards the nodes instead (FLAGRAFT_INSECURE=1); logged as a warning at start. */
+  clusterInsecure?: boolean;
+  /** With TLS: optional (the certificate names the cluster; if set it must match). Plain text: required. */
+  clusterId?: string;
+  /** How often clusterTls files are checked for changes, ms; 0 = only on SIGHUP / reloadCertificates(). */
+  tlsReloadIntervalMs?: number;
   /** Identifies this gateway to the cluster (write de-duplication). */
   clientId: string;
   /** Passed to the cluster client: one RPC attempt, and the whole retry budget (leader changes). */
@@ -110,7 +122,6 @@ export const DEFAULTS = {
   host: '127.0.0.1',
   port: 8080,
   clusterEndpoints: ['127.0.0.1:7001', '127.0.0.1:7002', '127.0.0.1:7003'],
-  clusterId: 'flagraft',
   anonymousEvaluation: false,
   tokensReloadIntervalMs: 2_000,
   maxBodyBytes: 1024 * 1024,
@@ -167,6 +178,10 @@ export function resolveConfig(partial: Partial<GatewayConfig>): GatewayConfig {
   }
   if (!Number.isInteger(cfg.port) || cfg.port < 0 || cfg.port > 65535) throw new ConfigError(`port: must be 0..65535, got ${cfg.port}`);
   if (!cfg.cluster && cfg.clusterEndpoints.length === 0) throw new ConfigError('clusterEndpoints: at least one host:port is needed');
+  if (!cfg.cluster && !cfg.clusterTls && !cfg.clusterInsecure) {
+    throw new ConfigError('clusterTls: a gateway certificate is required to reach the nodes (FLAGRAFT_TLS_CA, FLAGRAFT_TLS_CERT, FLAGRAFT_TLS_KEY; flagraft certs issue gateway <name>), or clusterInsecure (FLAGRAFT_INSECURE=1) for plain text');
+  }
+  if (cfg.clusterInsecure && !cfg.clusterId) throw new ConfigError('clusterId: required with plain text towards the nodes (FLAGRAFT_CLUSTER_ID)');
   if (cfg.publicBaseUrl !== undefined) {
     try {
       new URL(cfg.publicBaseUrl);
@@ -213,8 +228,10 @@ export function loadConfigFromEnv(env: Env = process.env): GatewayConfig {
     throw new ConfigError(`FLAGRAFT_LOG_LEVEL: expected debug, info, warn or error, got ${JSON.stringify(logLevel)}`);
   }
   let tokens: TokenStore;
+  let security: ReturnType<typeof clusterSecurityFromEnv>;
   try {
     tokens = loadTokens(env);
+    security = clusterSecurityFromEnv(env);
   } catch (err) {
     throw new ConfigError((err as Error).message);
   }
@@ -222,7 +239,10 @@ export function loadConfigFromEnv(env: Env = process.env): GatewayConfig {
     host: env.FLAGRAFT_GATEWAY_HOST || undefined,
     port: int('FLAGRAFT_GATEWAY_PORT'),
     clusterEndpoints: list('FLAGRAFT_CLUSTER_ENDPOINTS'),
-    clusterId: env.FLAGRAFT_CLUSTER_ID || undefined,
+    clusterId: security.clusterId,
+    clusterTls: security.tls,
+    clusterInsecure: security.insecure,
+    tlsReloadIntervalMs: int('FLAGRAFT_TLS_RELOAD_INTERVAL_MS'),
     clientId: env.FLAGRAFT_GATEWAY_ID || undefined,
     clusterRequestTimeoutMs: int('FLAGRAFT_CLUSTER_REQUEST_TIMEOUT_MS'),
     clusterRetryDeadlineMs: int('FLAGRAFT_CLUSTER_RETRY_DEADLINE_MS'),

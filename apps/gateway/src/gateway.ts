@@ -2,10 +2,10 @@
 // drive: start() listens and begins loading the replica, close() drains.
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { createClusterClient } from '@flagraft/cluster-client';
+import { ClusterError, createClusterClient, type ClusterClient } from '@flagraft/cluster-client';
 import { createApp } from './app.js';
 import { CachingTokenStore, watchTokensFile, type TokenFileWatch } from '@flagraft/auth';
-import { resolveConfig, type GatewayConfig } from './config.js';
+import { ConfigError, resolveConfig, type GatewayConfig } from './config.js';
 import { createRequestRecorder, instrument } from './http-util.js';
 import { limiterFor } from './rate-limit.js';
 import { createLogger, type Logger } from './log.js';
@@ -33,6 +33,8 @@ export interface Gateway {
   isReady(): { ready: boolean; checks: Record<string, boolean | number | string> };
   /** Re-reads config.tokensFile now (main.ts calls it on SIGHUP). False if there is no file or it is invalid (old tokens stay). */
   reloadTokens(): boolean;
+  /** Re-reads the TLS files towards the nodes now (main.ts calls it on SIGHUP). False if there are none or they are invalid (the old ones stay; logged). */
+  reloadCertificates(): boolean;
 }
 
 export function createGateway(partial: Partial<GatewayConfig>): Gateway {
@@ -40,15 +42,11 @@ export function createGateway(partial: Partial<GatewayConfig>): Gateway {
   const log = createLogger({ app: 'gateway', level: config.logLevel, write: config.logWrite });
   const metrics = createMetrics({ defaultMetrics: true });
   const ownsCluster = !config.cluster;
-  const cluster: ClusterPort =
-    config.cluster ??
-    (createClusterClient({
-      endpoints: config.clusterEndpoints,
-      clusterId: config.clusterId,
-      clientId: config.clientId,
-      requestTimeoutMs: config.clusterRequestTimeoutMs,
-      retryDeadlineMs: config.clusterRetryDeadlineMs,
-    }) as unknown as ClusterPort);
+  const owned = config.cluster ? undefined : ownClusterClient(config);
+  const cluster: ClusterPort = config.cluster ?? (owned as unknown as ClusterPort);
+  if (owned?.transportSecurity === 'insecure') {
+    log.log('warn', 'INSECURE: FLAGRAFT_INSECURE=1, the connection to the nodes is plain text and unauthenticated; use only for tests of the transport', { security: 'insecure' });
+  }
   const replica = new Replica({ cluster, log, metrics, replayEvents: config.sseReplayEvents });
   const hub = new SseHub({
     heartbeatMs: config.sseHeartbeatMs,
@@ -150,7 +148,7 @@ export function createGateway(partial: Partial<GatewayConfig>): Gateway {
       });
       const a = server.address() as AddressInfo;
       bound = { host: a.address, port: a.port };
-      log.log('info', 'gateway listening', { host: a.address, port: a.port, cluster: config.cluster ? 'injected' : config.clusterEndpoints });
+      log.log('info', 'gateway listening', { host: a.address, port: a.port, cluster: config.cluster ? 'injected' : config.clusterEndpoints, clusterId: owned?.clusterId, transportSecurity: owned?.transportSecurity });
     },
     async close() {
       if (shuttingDown) return;
@@ -172,6 +170,17 @@ export function createGateway(partial: Partial<GatewayConfig>): Gateway {
     reloadTokens() {
       return tokenWatch?.reload() ?? false;
     },
+    reloadCertificates() {
+      if (!owned || owned.transportSecurity !== 'mtls') return false;
+      try {
+        const changed = owned.reloadCertificates();
+        log.log('info', changed ? 'certificates reloaded' : 'certificate files unchanged', {});
+        return true;
+      } catch (err) {
+        log.log('error', 'new certificate files refused; still using the previous ones', { error: (err as Error).message });
+        return false;
+      }
+    },
     address() {
       if (!bound) throw new Error('gateway not started');
       return bound;
@@ -192,4 +201,23 @@ export function createGateway(partial: Partial<GatewayConfig>): Gateway {
       }
     },
   };
+}
+
+/** The gateway's own cluster client; a bad certificate setting is a configuration error naming it. */
+function ownClusterClient(config: GatewayConfig): ClusterClient {
+  try {
+    return createClusterClient({
+      endpoints: config.clusterEndpoints,
+      tls: config.clusterTls,
+      insecure: config.clusterInsecure,
+      clusterId: config.clusterId,
+      tlsReloadIntervalMs: config.tlsReloadIntervalMs,
+      clientId: config.clientId,
+      requestTimeoutMs: config.clusterRequestTimeoutMs,
+      retryDeadlineMs: config.clusterRetryDeadlineMs,
+    });
+  } catch (err) {
+    if (err instanceof ClusterError) throw new ConfigError(`clusterTls: ${err.message}`);
+    throw err;
+  }
 }

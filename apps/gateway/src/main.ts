@@ -7,17 +7,18 @@ function fatal(msg: string, err: unknown): never {
   process.exit(err instanceof ConfigError ? 2 : 1);
 }
 
-let gateway;
+let gateway: ReturnType<typeof createGateway> | undefined;
+// SIGHUP: re-read FLAGRAFT_TOKENS_FILE and the TLS files now (both are also checked for changes).
+// Installed first: SIGHUP's default action would end the process.
+process.on('SIGHUP', () => { gateway?.reloadTokens(); gateway?.reloadCertificates(); });
 try {
   gateway = createGateway(loadConfigFromEnv());
   await gateway.start();
 } catch (err) {
   fatal('gateway failed to start', err);
 }
-const gw = gateway;
+const gw = gateway!;
 let stopping = false;
-// SIGHUP: re-read FLAGRAFT_TOKENS_FILE now (it is also polled for changes).
-process.on('SIGHUP', () => gw.reloadTokens());
 for (const signal of ['SIGTERM', 'SIGINT'] as const) {
   process.on(signal, () => {
     if (stopping) return;

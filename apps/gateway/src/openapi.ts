@@ -196,7 +196,7 @@ export const openapiDocument = {
     '/api/v1/cluster/members': {
       post: {
         summary: 'Add a learner (role admin)',
-        requestBody: { required: true, ...json({ type: 'object', required: ['id', 'address'], properties: { id: { type: 'integer', minimum: 1 }, address: { type: 'string' } } }) },
+        requestBody: { required: true, ...json({ type: 'object', required: ['id', 'address'], properties: { id: { type: 'integer', minimum: 1 }, address: { type: 'string', description: "the new node's peer (Raft) address, host:port (FLAGRAFT_PEER_ADVERTISE)" } } }) },
         responses: { '201': { description: 'Added', ...json({ type: 'object' }) }, ...writeErrors },
       },
     },
@@ -473,7 +473,7 @@ export const openapiDocument = {
           appliedIndex: { type: 'integer' },
           members: {
             type: 'array',
-            items: { type: 'object', required: ['id', 'address', 'role'], properties: { id: { type: ['integer', 'string'] }, address: { type: 'string' }, role: { type: 'string' }, lag: { type: 'integer' } } },
+            items: { type: 'object', required: ['id', 'address', 'role'], properties: { id: { type: ['integer', 'string'] }, address: { type: 'string', description: 'client address' }, peerAddress: { type: 'string', description: 'Raft address' }, role: { type: 'string' }, lag: { type: 'integer' } } },
           },
           gateway: { type: 'object', required: ['replicaRevision', 'replicaLoaded'], properties: { replicaRevision: { type: 'integer' }, replicaLoaded: { type: 'boolean' }, flags: { type: 'integer' } } },
         },

@@ -40,7 +40,10 @@ export interface WatchOptions {
 
 export interface ClusterMember {
   id: number | string;
+  /** Client address ('' while the answering node does not know it). */
   address: string;
+  /** Raft address. */
+  peerAddress?: string;
   role: string;
   matchIndex?: number;
   lag?: number;
@@ -73,6 +76,7 @@ export interface ClusterPort {
   history(key: string, opts?: { limit?: number; beforeRevision?: number; kind?: 'flag' | 'segment' }): Promise<Change[]>;
   watch(opts: WatchOptions): WatchHandle;
   status(): Promise<ClusterStatus>;
+  /** `address`: the new node's peer (Raft) address. */
   addLearner(id: number, address: string): Promise<unknown>;
   promoteLearner(id: number): Promise<unknown>;
   removeMember(id: number): Promise<unknown>;

@@ -5,10 +5,18 @@ import { problemFromClusterError } from './problem.js';
 import { toChangeEvent } from './replica.js';
 import { parsePosition } from './sse.js';
 
+// Plain text towards the nodes, for tests of the rest of the configuration.
+const INSECURE = { FLAGRAFT_INSECURE: '1', FLAGRAFT_CLUSTER_ID: 'c1' };
+
 describe('loadConfigFromEnv', () => {
+  it('needs TLS files towards the nodes, or FLAGRAFT_INSECURE=1 with a cluster id', () => {
+    expect(() => loadConfigFromEnv({})).toThrow(/mutual TLS is required: FLAGRAFT_TLS_CA, FLAGRAFT_TLS_CERT, FLAGRAFT_TLS_KEY not set/);
+    expect(() => loadConfigFromEnv({ FLAGRAFT_INSECURE: '1' })).toThrow(/FLAGRAFT_CLUSTER_ID is required with FLAGRAFT_INSECURE=1/);
+    expect(loadConfigFromEnv({ FLAGRAFT_TLS_CA: 'ca', FLAGRAFT_TLS_CERT: 'c', FLAGRAFT_TLS_KEY: 'k' }).clusterTls).toEqual({ caFile: 'ca', certFile: 'c', keyFile: 'k' });
+  });
   it('has documented defaults', () => {
-    const c = loadConfigFromEnv({});
-    expect(c).toMatchObject({ host: '127.0.0.1', port: 8080, clusterId: 'flagraft', anonymousEvaluation: false, maxBodyBytes: 1048576, accessLog: 'all' });
+    const c = loadConfigFromEnv(INSECURE);
+    expect(c).toMatchObject({ host: '127.0.0.1', port: 8080, clusterId: 'c1', clusterInsecure: true, anonymousEvaluation: false, maxBodyBytes: 1048576, accessLog: 'all' });
     expect(c.clusterEndpoints).toEqual(['127.0.0.1:7001', '127.0.0.1:7002', '127.0.0.1:7003']);
     expect(c.tokens.size).toBe(0);
     expect(c).toMatchObject({ rateLimitEvaluationsPerSec: 0, rateLimitWritesPerSec: 0, tokensReloadIntervalMs: 2000 });
@@ -16,6 +24,7 @@ describe('loadConfigFromEnv', () => {
   });
   it('reads the rate limits and the tokens reload interval', () => {
     const c = loadConfigFromEnv({
+      ...INSECURE,
       FLAGRAFT_RATE_LIMIT_EVALUATIONS_PER_SEC: '1000',
       FLAGRAFT_RATE_LIMIT_EVALUATIONS_BURST: '2000',
       FLAGRAFT_RATE_LIMIT_WRITES_PER_SEC: '20',
@@ -26,6 +35,7 @@ describe('loadConfigFromEnv', () => {
   });
   it('reads variables', () => {
     const c = loadConfigFromEnv({
+      ...INSECURE,
       FLAGRAFT_GATEWAY_PORT: '0',
       FLAGRAFT_CLUSTER_ENDPOINTS: 'a:1, b:2',
       FLAGRAFT_ANONYMOUS_EVALUATION: 'true',
@@ -52,8 +62,8 @@ describe('loadConfigFromEnv', () => {
     [{ FLAGRAFT_TOKENS_RELOAD_INTERVAL_MS: 'soon' }, /FLAGRAFT_TOKENS_RELOAD_INTERVAL_MS/],
     [{ FLAGRAFT_TOKENS: '[{"name":"a","role":"god","sha256":"x"}]' }, /FLAGRAFT_TOKENS\[0\]\.role/],
   ])('rejects %j naming the variable', (env, message) => {
-    expect(() => loadConfigFromEnv(env)).toThrow(ConfigError);
-    expect(() => loadConfigFromEnv(env)).toThrow(message);
+    expect(() => loadConfigFromEnv({ ...INSECURE, ...env })).toThrow(ConfigError);
+    expect(() => loadConfigFromEnv({ ...INSECURE, ...env })).toThrow(message);
   });
 });
 

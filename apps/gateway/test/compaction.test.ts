@@ -75,7 +75,7 @@ it('a stream resuming from before the retained history gets `event: reset`, then
 });
 
 it('the replica reloads a snapshot when its watch position was compacted, and streams are told to reset', async () => {
-  const client = createClusterClient({ endpoints: stack.cluster.endpoints, clusterId: stack.cluster.clusterId });
+  const client = createClusterClient({ ...stack.cluster.clientOptions() });
   const cluster = withPausableWatch(client);
   const gw = await stack.newGateway({ cluster });
   try {

@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startLocalCluster, type LocalCluster } from '@flagraft/consensus-node';
 import { hashToken } from '@flagraft/auth';
+import { rotateLeaves } from '@flagraft/identity';
 import { eventually } from './support/harness.js';
 import { openSse } from './support/sse.js';
 
@@ -34,19 +35,31 @@ function start(env: Record<string, string>): { child: ChildProcess; output: () =
 
 describe('dist/main.js', () => {
   it('exits with code 2 and a message naming the variable on bad configuration', async () => {
-    const p = start({ FLAGRAFT_GATEWAY_PORT: 'eighty' });
+    const p = start({ ...(await cluster.clientEnv('gateway', 'process-test')), FLAGRAFT_GATEWAY_PORT: 'eighty' });
     expect(await p.exited).toBe(2);
     const line = JSON.parse(p.output().trim().split('\n').pop()!);
     expect(line).toMatchObject({ level: 'error', app: 'gateway' });
     expect(line.error).toMatch(/FLAGRAFT_GATEWAY_PORT/);
   });
 
+  it('will not start without a certificate towards the nodes unless plain text is asked for', async () => {
+    const p = start({ FLAGRAFT_GATEWAY_PORT: '0', FLAGRAFT_CLUSTER_ENDPOINTS: cluster.endpoints.join(',') });
+    expect(await p.exited).toBe(2);
+    expect(JSON.parse(p.output().trim().split('\n').pop()!).error).toMatch(/mutual TLS is required: FLAGRAFT_TLS_CA, FLAGRAFT_TLS_CERT, FLAGRAFT_TLS_KEY not set/);
+    const env = await cluster.clientEnv('admin', 'test');
+    const wrongRole = start({ FLAGRAFT_GATEWAY_PORT: '0', ...env, FLAGRAFT_TLS_CERT: env.FLAGRAFT_TLS_CERT.replace('admin-test', 'node-1'), FLAGRAFT_TLS_KEY: env.FLAGRAFT_TLS_KEY.replace('admin-test', 'node-1') });
+    expect(await wrongRole.exited).toBe(2);
+    expect(JSON.parse(wrongRole.output().trim().split('\n').pop()!).error).toMatch(/clients need a service certificate/);
+  });
+
   it('serves with env configuration and drains on SIGTERM (streams end, exit code 0)', async () => {
     const token = 'process-test-token';
+    const env = await cluster.clientEnv('gateway', 'process-test');
     const p = start({
       FLAGRAFT_GATEWAY_PORT: '0',
-      FLAGRAFT_CLUSTER_ENDPOINTS: cluster.endpoints.join(','),
-      FLAGRAFT_CLUSTER_ID: cluster.clusterId,
+      ...env,
+      // Only SIGHUP reloads the certificates here (no file check racing it).
+      FLAGRAFT_TLS_RELOAD_INTERVAL_MS: '0',
       FLAGRAFT_TOKENS: JSON.stringify([{ name: 'ops', role: 'admin', sha256: hashToken(token) }]),
     });
     const port = await eventually(() => /"msg":"gateway listening".*?"port":(\d+)/.exec(p.output())?.[1], 20_000, 'listening line');
@@ -59,6 +72,19 @@ describe('dist/main.js', () => {
       body: JSON.stringify({ type: 'boolean', variants: { on: true, off: false }, defaultVariant: 'on', enabled: true, rules: [] }),
     });
     expect(put.status).toBe(201);
+    // The gateway's own certificate vouches for the token's user.
+    const hist = await (await fetch(`${url}/api/v1/flags/proc/history`, { headers: { authorization: `Bearer ${token}` } })).json() as any;
+    expect(hist.changes[0].actor).toBe('ops');
+    // SIGHUP with a rotated certificate: reloaded, and new connections to the nodes use it.
+    await rotateLeaves(cluster.pkiDir!, { only: ['gateway-process-test'] });
+    p.child.kill('SIGHUP');
+    await eventually(() => p.output().includes('"msg":"certificates reloaded"'), 10_000, 'reload log line');
+    const again = await fetch(`${url}/api/v1/flags/proc2`, {
+      method: 'PUT',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ type: 'boolean', variants: { on: true, off: false }, defaultVariant: 'on', enabled: true, rules: [] }),
+    });
+    expect(again.status).toBe(201);
     const stream = await openSse(`${url}/api/v1/stream`, { authorization: `Bearer ${token}` });
     expect(stream.status).toBe(200);
     p.child.kill('SIGTERM');

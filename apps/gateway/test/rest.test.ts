@@ -293,7 +293,7 @@ describe('cluster and operations', () => {
 
   it('adds a learner, promotes it, transfers leadership and removes it', async () => {
     const joiner = await stack.cluster.spawnJoiner(4);
-    const added = await api('POST', '/api/v1/cluster/members', { body: { id: 4, address: joiner.address } });
+    const added = await api('POST', '/api/v1/cluster/members', { body: { id: 4, address: joiner.peerAddress } });
     expect(added.status, added.text).toBe(201);
     await eventually(async () => {
       const st = await api('GET', '/api/v1/cluster');

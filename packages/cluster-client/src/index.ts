@@ -3,3 +3,4 @@ export type {
   ClusterClient, ClusterClientOptions, ClusterStatus, MemberInfo, ChangeEvent, WatchOptions, WriteOptions, Consistency, BackupData, RestoreResult,
 } from './client.js';
 export { ClusterError, type ClusterErrorCode } from './errors.js';
+export type { TlsFiles } from '@flagraft/identity';

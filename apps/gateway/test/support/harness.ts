@@ -61,6 +61,12 @@ export async function request(base: string, method: string, path: string, opts: 
   return { status: res.status, headers: res.headers, text, json };
 }
 
+/** How a gateway reaches a test cluster: its gateway certificate (or plain text when the cluster runs without TLS). */
+export function clusterSecurity(cluster: LocalCluster): Pick<GatewayConfig, 'clusterTls' | 'clusterInsecure' | 'clusterId'> {
+  const o = cluster.clientOptions();
+  return o.tls ? { clusterTls: o.tls } : { clusterInsecure: true, clusterId: o.clusterId };
+}
+
 export async function startStack(opts: { gateway?: Partial<GatewayConfig>; cluster?: LocalClusterOptions } = {}): Promise<Stack> {
   const cluster = await startLocalCluster({ size: 3, ...opts.cluster });
   const logs: string[] = [];
@@ -69,7 +75,7 @@ export async function startStack(opts: { gateway?: Partial<GatewayConfig>; clust
     const gw = createGateway({
       port: 0,
       clusterEndpoints: cluster.endpoints,
-      clusterId: cluster.clusterId,
+      ...clusterSecurity(cluster),
       tokens: tokenStore(),
       logWrite: (chunk) => logs.push(...chunk.split('\n').filter(Boolean)),
       shutdownTimeoutMs: 2_000,
