@@ -4,7 +4,7 @@
 // printing each node's data dir size as it goes. Live data = K flags.
 //   node disk.mjs [--writes 1000000] [--keys 1000] [--concurrency 64] [--every 50000]
 import path from 'node:path';
-import { CLUSTER_ID, MEMBERS, REPO, dataDirBytes, startAll, stopAll } from './flagraft-cluster.mjs';
+import { MEMBERS, REPO, clientSecurity, dataDirBytes, startAll, stopAll } from './flagraft-cluster.mjs';
 
 const args = Object.fromEntries(process.argv.slice(2).reduce((acc, a, i, all) => (a.startsWith('--') ? [...acc, [a.slice(2), all[i + 1]]] : acc), []));
 const writes = Number(args.writes ?? 1_000_000);
@@ -14,7 +14,7 @@ const every = Number(args.every ?? 50_000);
 const { createClusterClient } = await import(path.join(REPO, 'packages', 'cluster-client', 'dist', 'index.js'));
 
 await startAll();
-const client = createClusterClient({ endpoints: MEMBERS.map((m) => m.address), clusterId: CLUSTER_ID, retryDeadlineMs: 30_000 });
+const client = createClusterClient({ endpoints: MEMBERS.map((m) => m.address), ...(await clientSecurity()), retryDeadlineMs: 30_000 });
 const value = (i) => JSON.stringify({ i, pad: 'x'.repeat(80) });
 const flagOf = (key, i) => ({ key, type: 'string', variants: { v: value(i) }, defaultVariant: 'v', enabled: true, rules: [] });
 const sizes = () => Object.fromEntries(MEMBERS.map((m) => [m.name, dataDirBytes(m.name)]));

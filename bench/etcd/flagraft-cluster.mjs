@@ -1,8 +1,13 @@
 #!/usr/bin/env node
 // Starts/stops a 3-node flagraft cluster for the etcd-baseline harness, like
-// its etcd-cluster.sh: nodes 1-3 on 127.0.0.1:27001-27003, data dirs, logs and
-// PID files under FLAGRAFT_BENCH_DIR (default /tmp/flagraft-bench). Processes
-// are stopped by PID file only.
+// its etcd-cluster.sh: nodes 1-3 with client ports 127.0.0.1:27001-27003 and
+// peer ports 27101-27103, data dirs, logs and PID files under
+// FLAGRAFT_BENCH_DIR (default /tmp/flagraft-bench). Processes are stopped by
+// PID file only.
+//
+// Mutual TLS like every deployment (a PKI made under FLAGRAFT_BENCH_DIR/pki);
+// FLAGRAFT_BENCH_TLS=0 runs plain text (FLAGRAFT_INSECURE=1) to measure what
+// TLS costs (run-tls-on-off.sh runs both).
 //
 //   node flagraft-cluster.mjs start            # fresh cluster (wipes data dirs), waits for a leader
 //   node flagraft-cluster.mjs stop             # SIGTERM by PID file, SIGKILL after 10 s
@@ -18,8 +23,26 @@ export const REPO = path.resolve(HERE, '..', '..');
 export const MAIN_JS = path.join(REPO, 'apps', 'consensus-node', 'dist', 'main.js');
 export const BENCH_DIR = process.env.FLAGRAFT_BENCH_DIR || '/tmp/flagraft-bench';
 export const CLUSTER_ID = 'flagraft-bench';
-export const MEMBERS = ['1', '2', '3'].map((n) => ({ name: `n${n}`, id: Number(n), address: `127.0.0.1:2700${n}` }));
-const INITIAL = MEMBERS.map((m) => `${m.id}=${m.address}`).join(',');
+export const MEMBERS = ['1', '2', '3'].map((n) => ({ name: `n${n}`, id: Number(n), address: `127.0.0.1:2700${n}`, peerAddress: `127.0.0.1:2710${n}` }));
+const INITIAL = MEMBERS.map((m) => `${m.id}=${m.peerAddress}`).join(',');
+/** TLS on unless FLAGRAFT_BENCH_TLS=0. */
+export const TLS = process.env.FLAGRAFT_BENCH_TLS !== '0';
+export const PKI_DIR = path.join(BENCH_DIR, 'pki');
+const identity = () => import(path.join(REPO, 'packages', 'identity', 'dist', 'index.js'));
+
+/** The PKI of the bench cluster (made on first use), or undefined without TLS. */
+export async function benchPki() {
+  if (!TLS) return undefined;
+  const id = await identity();
+  await id.initPki(PKI_DIR, { clusterId: CLUSTER_ID, nodes: MEMBERS.map((m) => m.id), services: [{ role: 'gateway', name: 'bench' }], ifMissing: true });
+  return { dir: PKI_DIR, node: (n) => id.pkiFiles(PKI_DIR, `node-${n}`), client: id.pkiFiles(PKI_DIR, 'gateway-bench') };
+}
+
+/** Options for @flagraft/cluster-client: the bench's gateway certificate, or plain text. */
+export async function clientSecurity() {
+  const pki = await benchPki();
+  return pki ? { tls: pki.client } : { insecure: true, clusterId: CLUSTER_ID };
+}
 
 export function pidOf(name) {
   let pid;
@@ -36,11 +59,15 @@ export function pidOf(name) {
   return pid;
 }
 
-export function startMember(name, extraEnv = {}) {
+export async function startMember(name, extraEnv = {}) {
   const m = MEMBERS.find((x) => x.name === name);
   if (!m) throw new Error(`unknown member ${name}`);
   if (pidOf(name)) throw new Error(`${name} is already running`);
   mkdirSync(BENCH_DIR, { recursive: true });
+  const pki = await benchPki();
+  const security = pki
+    ? { FLAGRAFT_TLS_CA: pki.node(m.id).caFile, FLAGRAFT_TLS_CERT: pki.node(m.id).certFile, FLAGRAFT_TLS_KEY: pki.node(m.id).keyFile }
+    : { FLAGRAFT_INSECURE: '1', FLAGRAFT_CLUSTER_ID: CLUSTER_ID };
   const fd = openSync(path.join(BENCH_DIR, `${name}.log`), 'a');
   const child = spawn(process.execPath, [MAIN_JS], {
     detached: true,
@@ -48,8 +75,9 @@ export function startMember(name, extraEnv = {}) {
     env: {
       ...process.env,
       FLAGRAFT_NODE_ID: String(m.id),
-      FLAGRAFT_CLUSTER_ID: CLUSTER_ID,
+      ...security,
       FLAGRAFT_LISTEN: m.address,
+      FLAGRAFT_PEER_LISTEN: m.peerAddress,
       FLAGRAFT_INITIAL_CLUSTER: INITIAL,
       FLAGRAFT_DATA_DIR: path.join(BENCH_DIR, `${name}.data`),
       ...extraEnv,
@@ -79,14 +107,14 @@ export async function startAll() {
   if (!existsSync(MAIN_JS)) throw new Error(`${MAIN_JS} missing: run pnpm --filter @flagraft/consensus-node build`);
   await stopAll();
   for (const m of MEMBERS) rmSync(path.join(BENCH_DIR, `${m.name}.data`), { recursive: true, force: true });
-  for (const m of MEMBERS) startMember(m.name);
+  for (const m of MEMBERS) await startMember(m.name);
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const [cmd, arg] = process.argv.slice(2);
   if (cmd === 'start') await startAll();
   else if (cmd === 'stop') await stopAll();
-  else if (cmd === 'start-member') startMember(arg.startsWith('n') ? arg : `n${arg}`);
+  else if (cmd === 'start-member') await startMember(arg.startsWith('n') ? arg : `n${arg}`);
   else if (cmd === 'du') for (const m of MEMBERS) console.log(m.name, dataDirBytes(m.name));
   else { console.error('usage: flagraft-cluster.mjs start|stop|start-member N|du'); process.exit(2); }
 }

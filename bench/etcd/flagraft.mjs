@@ -6,9 +6,10 @@
 // flag whose single variant holds the harness's ~100-byte JSON value. The
 // client is @flagraft/cluster-client: writes go to the leader (followers
 // answer NOT_LEADER + address), reads are linearizable (ReadIndex).
+// Mutual TLS unless FLAGRAFT_BENCH_TLS=0 (flagraft-cluster.mjs).
 import path from 'node:path';
 import { readFileSync } from 'node:fs';
-import { BENCH_DIR, CLUSTER_ID, MEMBERS, REPO, dataDirBytes, pidOf, startAll, startMember } from './flagraft-cluster.mjs';
+import { BENCH_DIR, MEMBERS, REPO, TLS, clientSecurity, dataDirBytes, pidOf, startAll, startMember } from './flagraft-cluster.mjs';
 
 const { createClusterClient } = await import(path.join(REPO, 'packages', 'cluster-client', 'dist', 'index.js'));
 
@@ -19,7 +20,8 @@ export function createTarget() {
   let client = null;
   const single = new Map();
   const endpoints = MEMBERS.map((m) => m.address);
-  const newClient = (eps, t = timeoutMs) => createClusterClient({ endpoints: eps, clusterId: CLUSTER_ID, requestTimeoutMs: t, retryDeadlineMs: t });
+  let security;
+  const newClient = (eps, t = timeoutMs) => createClusterClient({ endpoints: eps, ...security, requestTimeoutMs: t, retryDeadlineMs: t });
   const one = (name) => {
     let c = single.get(name);
     if (!c) { c = newClient([MEMBERS.find((m) => m.name === name).address], 2000); single.set(name, c); }
@@ -36,9 +38,10 @@ export function createTarget() {
   return {
     name: 'flagraft',
     describe() {
-      return { name: 'flagraft', endpoints, benchDir: BENCH_DIR, readConsistency: 'linearizable (ReadIndex, batched)', writes: 'fsync (SQLite WAL, synchronous=FULL) on a majority before ack' };
+      return { name: 'flagraft', endpoints, benchDir: BENCH_DIR, transport: TLS ? 'mutual TLS (ECDSA P-256)' : 'plain text (FLAGRAFT_BENCH_TLS=0)', readConsistency: 'linearizable (ReadIndex, batched)', writes: 'fsync (SQLite WAL, synchronous=FULL) on a majority before ack' };
     },
     async connect() {
+      security = await clientSecurity();
       if (process.env.FLAGRAFT_BENCH_KEEP !== '1' || MEMBERS.some((m) => !pidOf(m.name))) await startAll();
       client = clientFor(timeoutMs);
       await this.waitHealthy(60000);

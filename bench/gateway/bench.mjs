@@ -142,8 +142,7 @@ try {
     [join(gatewayDir, args['gateway-main'])],
     {
       FLAGRAFT_GATEWAY_PORT: '0',
-      FLAGRAFT_CLUSTER_ENDPOINTS: cluster.endpoints.join(','),
-      FLAGRAFT_CLUSTER_ID: cluster.clusterId,
+      ...(await cluster.clientEnv('gateway', 'bench')),
       FLAGRAFT_TOKENS: tokens,
       FLAGRAFT_ACCESS_LOG: args['access-log'],
     },
@@ -206,7 +205,7 @@ try {
   if (STAGES.has('writes')) results.runs.push(gwWrites);
 
   // Straight to the cluster: the same writes with the cluster client, same concurrency.
-  const client = createClusterClient({ endpoints: cluster.endpoints, clusterId: cluster.clusterId });
+  const client = createClusterClient({ ...cluster.clientOptions() });
   const direct = async (seconds) => {
     const lat = [];
     let errors = 0;

@@ -46,7 +46,7 @@ try {
   const topicArn = relay.lines.find((l) => String(l.msg).startsWith('provisioned')).topicArn as string;
 
   cluster = await startLocalCluster({ size: 3, env: { FLAGRAFT_SNS_TOPIC_ARN: topicArn, FLAGRAFT_SNS_ENDPOINT: emu.endpoint, FLAGRAFT_EVENT_KEYS_FILE: EVENT_KEYS_FILE } });
-  client = createClusterClient({ endpoints: cluster.endpoints, clusterId: cluster.clusterId });
+  client = createClusterClient({ ...cluster.clientOptions() });
 
   const wsAt = new Map<number, number>();
   ws = new WebSocket(`ws://127.0.0.1:${listening.port}/ws`, { headers: { authorization: `Bearer ${TOKEN}` } });

@@ -16,7 +16,7 @@ const clusters = [];
 try {
   const src = await startLocalCluster({ size: 3 });
   clusters.push(src);
-  const a = createClusterClient({ endpoints: src.endpoints, clusterId: src.clusterId, retryDeadlineMs: 30_000 });
+  const a = createClusterClient({ ...src.clientOptions(), retryDeadlineMs: 30_000 });
   let t = Date.now();
   for (let v = 0; v < versions; v++) {
     for (let i = 0; i < flags; i += BATCH) {
@@ -51,9 +51,9 @@ try {
     format: 'flagraft-backup', v: 1, clusterId: b.clusterId, revision: b.revision, createdAt: b.createdAt,
     segments: b.segmentsJson.map((j) => JSON.parse(j)), flags: b.flagsJson.map((j) => JSON.parse(j)), changes: b.changesJson.map((j) => JSON.parse(j)),
   };
-  const dst = await startLocalCluster({ size: 3 });
+  const dst = await startLocalCluster({ size: 3, clusterId: 'restore-target' });
   clusters.push(dst);
-  const c = createClusterClient({ endpoints: dst.endpoints, clusterId: dst.clusterId, retryDeadlineMs: 30_000 });
+  const c = createClusterClient({ ...dst.clientOptions(), retryDeadlineMs: 30_000 });
   t = performance.now();
   const r = await c.restore(doc, { actor: 'bench' });
   const restoreMs = performance.now() - t;

@@ -114,7 +114,8 @@ export async function startStack(opts: { log?: (msg: string) => void } = {}): Pr
       host: '127.0.0.1',
       port: 0,
       clusterEndpoints: cluster.endpoints,
-      clusterId: cluster.clusterId,
+      // The gateway's certificate (mutual TLS towards the nodes).
+      clusterTls: cluster.clientOptions().tls,
       tokens: createTokenStore(tokenEntries),
       accessLog: 'errors',
       logLevel: 'warn',

@@ -28,7 +28,7 @@ beforeAll(async () => {
     size: 3,
     env: { FLAGRAFT_SNS_TOPIC_ARN: relay.topicArn, FLAGRAFT_SNS_ENDPOINT: `http://127.0.0.1:${proxy.port}`, FLAGRAFT_SNS_REGION: 'us-east-1', FLAGRAFT_EVENT_KEYS_FILE: EVENT_KEYS_FILE },
   });
-  client = createClusterClient({ endpoints: cluster.endpoints, clusterId: cluster.clusterId, retryDeadlineMs: 30_000 });
+  client = createClusterClient({ ...cluster.clientOptions(), retryDeadlineMs: 30_000 });
 }, 120_000);
 
 afterAll(async () => {
@@ -213,9 +213,11 @@ describe('cluster -> SNS -> SQS -> relay -> WebSocket', () => {
     await cluster!.stop();
     cluster = await startLocalCluster({
       size: 3,
+      // A new cluster: its own CA and cluster id.
+      clusterId: 'recovered-cluster',
       env: { FLAGRAFT_SNS_TOPIC_ARN: relay!.topicArn, FLAGRAFT_SNS_ENDPOINT: `http://127.0.0.1:${proxy.port}`, FLAGRAFT_SNS_REGION: 'us-east-1', FLAGRAFT_EVENT_KEYS_FILE: EVENT_KEYS_FILE },
     });
-    client = createClusterClient({ endpoints: cluster.endpoints, clusterId: cluster.clusterId, retryDeadlineMs: 30_000 });
+    client = createClusterClient({ ...cluster.clientOptions(), retryDeadlineMs: 30_000 });
     const r = await client.restore(doc, { actor: 'admin' });
     expect(r.revision).toBe(b.revision); // below what the relay already released
     await waitFor(() => a.messages.some((m) => m.type === 'resync'), 'resync from the new cluster\'s marker', 10_000);
