@@ -25,6 +25,21 @@ describe('command line parsing', () => {
     expect(await runCli([], b.io)).toBe(ExitCode.USAGE);
   });
 
+  it('certs: makes a cluster PKI and issues certificates, on files, with no gateway', async () => {
+    const dir = join(mkdtempSync(join(tmpdir(), 'flagraft-cli-certs-')), 'pki');
+    const a = io();
+    expect(await runCli(['certs', 'init', '--dir', dir, '--nodes', '3', '--service', 'gateway:gw-1'], a.io)).toBe(ExitCode.OK);
+    expect(a.out()).toMatch(/created the PKI of cluster fr-[a-z2-7]{12} in .*\nissued: node-1, node-2, node-3, gateway-gw-1/);
+    expect(readdirSync(dir).sort()).toEqual(['ca.crt', 'ca.key', 'cluster-id', 'gateway-gw-1.crt', 'gateway-gw-1.key', 'node-1.crt', 'node-1.key', 'node-2.crt', 'node-2.key', 'node-3.crt', 'node-3.key']);
+    const b = io({ FLAGRAFT_PKI_DIR: dir });
+    expect(await runCli(['certs', 'issue', 'admin', 'ops'], b.io)).toBe(ExitCode.OK);
+    const c = io();
+    expect(await runCli(['certs', 'issue', 'root', 'x', '--dir', dir], c.io)).toBe(ExitCode.USAGE);
+    const d = io();
+    expect(await runCli(['--help'], d.io)).toBe(ExitCode.OK);
+    expect(d.out()).toContain('certs init|issue|rotate');
+  });
+
   it('names the unknown command and the known ones', async () => {
     const a = io();
     expect(await runCli(['flags', 'lsit'], a.io)).toBe(ExitCode.USAGE);

@@ -159,7 +159,7 @@ export const clusterCommands: CommandSpec[] = [
     },
   },
   {
-    words: ['cluster', 'add-learner'], usage: 'cluster add-learner <id> <host:port>', help: 'add a non-voting member', arity: [2, 2],
+    words: ['cluster', 'add-learner'], usage: 'cluster add-learner <id> <peer host:port>', help: 'add a non-voting member (its Raft address)', arity: [2, 2],
     async run(ctx) {
       const id = memberId(ctx.args[0]);
       const address = ctx.args[1];
