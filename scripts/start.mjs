@@ -7,6 +7,9 @@
 //   (https://localhost:8443, `tls internal`) when Caddy is installed.
 // Prints the URLs and, on the first start, an admin token (only its SHA-256
 // is stored). Logs of every process are streamed with a name prefix.
+// The nodes speak mutual TLS with each other and with the gateways, with a
+// cluster CA and certificates made on the first start in <data>/pki (see
+// `flagraft certs`); `kill -HUP <pid>` of a node or gateway reloads them.
 // Ctrl-C (SIGINT) or SIGTERM stops everything, by PID, in reverse order.
 //
 //   node scripts/start.mjs [--fresh] [--demo] [--ports free] [--https-port N]
@@ -38,7 +41,7 @@ const STOP_GRACE_MS = 8_000; // SIGTERM -> SIGKILL for each process
 const POLL_INTERVAL_MS = 200;
 
 const DEFAULT_PORTS = {
-  node1: 7001, node2: 7002, node3: 7003, gateway1: 8080, gateway2: 8081,
+  node1: 7001, node2: 7002, node3: 7003, peer1: 7101, peer2: 7102, peer3: 7103, gateway1: 8080, gateway2: 8081,
   relay: 8090, dashboard: 3000, sqs: 4566, https: 8443, http: 8880,
 };
 
@@ -263,6 +266,30 @@ async function createTopic(endpoint, name) {
   return arn;
 }
 
+// ---------------------------------------------------------------- certificates
+/**
+ * The cluster's PKI in <data>/pki, made on the first start: a CA, a new
+ * random cluster id, a certificate per node and per gateway (keys 0600).
+ * A data folder from before TLS keeps its cluster id (the nodes stored it).
+ */
+async function ensurePki(dir, existingClusterId) {
+  const { initPki, pkiFiles } = await import(pathToFileURL(join(root, 'packages', 'identity', 'dist', 'index.js')).href);
+  const r = await initPki(join(dir, 'pki'), {
+    clusterId: existingClusterId,
+    nodes: [1, 2, 3],
+    services: [{ role: 'gateway', name: 'gw-1' }, { role: 'gateway', name: 'gw-2' }, { role: 'admin', name: 'local' }],
+    ifMissing: true,
+  });
+  if (r.created) say(`made the cluster's certificates in ${join(dir, 'pki')} (cluster ${r.clusterId})`);
+  else if (r.issued.length) say(`issued missing certificates: ${r.issued.join(', ')}`);
+  return { dir: join(dir, 'pki'), clusterId: r.clusterId, files: (name) => pkiFiles(join(dir, 'pki'), name) };
+}
+
+/** The environment that gives a process its certificate. */
+function tlsEnv(files) {
+  return { FLAGRAFT_TLS_CA: files.caFile, FLAGRAFT_TLS_CERT: files.certFile, FLAGRAFT_TLS_KEY: files.keyFile };
+}
+
 // ---------------------------------------------------------------- demo flags
 const DEMO_FLAGS = [
   { key: 'new-checkout', type: 'boolean', variants: { on: true, off: false }, defaultVariant: 'off', enabled: true,
@@ -296,6 +323,7 @@ async function seedDemo(gatewayUrl, token) {
 // ---------------------------------------------------------------- main
 async function main() {
   const needBuilt = {
+    identity: 'packages/identity/dist/index.js',
     'consensus-node': 'apps/consensus-node/dist/main.js',
     gateway: 'apps/gateway/dist/main.js',
     'notification-relay': 'apps/notification-relay/dist/main.js',
@@ -305,7 +333,7 @@ async function main() {
   // by several teams at once); without consensus nodes there is nothing to run.
   const built = Object.fromEntries(Object.entries(needBuilt).map(([a, f]) => [a, existsSync(join(root, f))]));
   for (const [a, ok] of Object.entries(built)) if (!ok) say(`WARNING: ${a} is not built (${needBuilt[a]} missing): starting without it`);
-  if (!built['consensus-node']) {
+  if (!built['consensus-node'] || !built.identity) {
     const demo = join(root, 'packages/raft-core/dist/demo.js');
     if (!existsSync(demo)) fatal('nothing is built yet: run `npm start`, which builds first');
     say('the consensus node is not built: running the raft-core demo instead');
@@ -325,9 +353,11 @@ async function main() {
   const secretsFile = join(dataDir, 'secrets.json');
   let secrets = existsSync(secretsFile) ? JSON.parse(readFileSync(secretsFile, 'utf8')) : undefined;
   if (!secrets) {
-    secrets = { clusterId: `local-${randomBytes(4).toString('hex')}`, cookieSecret: randomBytes(32).toString('hex') };
+    secrets = { cookieSecret: randomBytes(32).toString('hex') };
     writeJson(secretsFile, secrets);
   }
+  // The cluster id is the PKI's (generated on the first start); older folders keep theirs.
+  const pki = await ensurePki(dataDir, secrets.clusterId);
   const tokensFile = join(dataDir, 'tokens.json');
   let newToken;
   let tokens = existsSync(tokensFile) ? JSON.parse(readFileSync(tokensFile, 'utf8')) : [];
@@ -355,7 +385,16 @@ async function main() {
   // Ports. Chosen once per data folder and kept: the consensus nodes store
   // their peers' addresses, so a restart must bring them back on the same ports.
   const portsFile = join(dataDir, 'ports.json');
-  let ports = existsSync(portsFile) ? { ...DEFAULT_PORTS, ...JSON.parse(readFileSync(portsFile, 'utf8')) } : undefined;
+  const keptPorts = existsSync(portsFile) ? JSON.parse(readFileSync(portsFile, 'utf8')) : undefined;
+  let ports = keptPorts ? { ...DEFAULT_PORTS, ...keptPorts } : undefined;
+  if (keptPorts && keptPorts.peer1 === undefined) {
+    // A folder from before the nodes had a separate peer port: their replicated
+    // address book holds the old node ports as Raft addresses, so those become
+    // the peer ports and the clients get new ones.
+    for (const i of [1, 2, 3]) { ports[`peer${i}`] = keptPorts[`node${i}`]; ports[`node${i}`] = await freePort(); }
+    writeJson(portsFile, ports);
+    say(`this data folder predates the separate peer ports: Raft stays on ${[1, 2, 3].map((i) => ports[`peer${i}`]).join(', ')}, clients move to ${[1, 2, 3].map((i) => ports[`node${i}`]).join(', ')}`);
+  }
   if (!ports) {
     ports = { ...DEFAULT_PORTS, http: await freePort() };
     if (opts.ports === 'free') for (const k of Object.keys(ports)) ports[k] = await freePort();
@@ -383,14 +422,15 @@ async function main() {
     // The SDK versions are pinned to ones that run on Node 20; its notice about future releases is noise here.
     AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
   };
-  const common = { FLAGRAFT_CLUSTER_ID: secrets.clusterId, FLAGRAFT_TOKENS_FILE: tokensFile };
+  const common = { FLAGRAFT_TOKENS_FILE: tokensFile };
 
-  // 2. Consensus nodes.
+  // 2. Consensus nodes: clients on nodeN, Raft on peerN, each with its node certificate.
   const nodeAddrs = [1, 2, 3].map((i) => `127.0.0.1:${ports[`node${i}`]}`);
-  const initialCluster = nodeAddrs.map((a, i) => `${i + 1}=${a}`).join(',');
+  const peerAddrs = [1, 2, 3].map((i) => `127.0.0.1:${ports[`peer${i}`]}`);
+  const initialCluster = peerAddrs.map((a, i) => `${i + 1}=${a}`).join(',');
   for (let i = 1; i <= 3; i++) {
     startProcess(`node-${i}`, process.execPath, [join(root, needBuilt['consensus-node'])], {
-      ...aws, FLAGRAFT_CLUSTER_ID: secrets.clusterId, FLAGRAFT_NODE_ID: String(i), FLAGRAFT_LISTEN: nodeAddrs[i - 1],
+      ...aws, ...tlsEnv(pki.files(`node-${i}`)), FLAGRAFT_NODE_ID: String(i), FLAGRAFT_LISTEN: nodeAddrs[i - 1], FLAGRAFT_PEER_LISTEN: peerAddrs[i - 1],
       FLAGRAFT_INITIAL_CLUSTER: initialCluster, FLAGRAFT_DATA_DIR: join(dataDir, `node-${i}`),
       FLAGRAFT_SNS_TOPIC_ARN: topicArn, FLAGRAFT_SNS_ENDPOINT: sqsUrl, FLAGRAFT_SNS_REGION: 'us-east-1',
       FLAGRAFT_EVENT_KEYS_FILE: eventKeysFile,
@@ -403,7 +443,7 @@ async function main() {
   if (built.gateway) for (const i of [1, 2]) {
     startProcess(`gateway-${i}`, process.execPath, [join(root, needBuilt.gateway)], {
       ...common, FLAGRAFT_GATEWAY_HOST: '127.0.0.1', FLAGRAFT_GATEWAY_PORT: String(ports[`gateway${i}`]),
-      FLAGRAFT_GATEWAY_ID: `gateway-${i}`, FLAGRAFT_CLUSTER_ENDPOINTS: nodeAddrs.join(','),
+      FLAGRAFT_GATEWAY_ID: `gateway-${i}`, FLAGRAFT_CLUSTER_ENDPOINTS: nodeAddrs.join(','), ...tlsEnv(pki.files(`gateway-gw-${i}`)),
       // Caddy's health checks would fill the terminal; FLAGRAFT_ACCESS_LOG=all shows every request.
       FLAGRAFT_ACCESS_LOG: process.env.FLAGRAFT_ACCESS_LOG ?? 'errors',
       ...(caddyBin ? { FLAGRAFT_PUBLIC_URL: publicUrl } : {}),
@@ -480,7 +520,7 @@ async function main() {
   if (opts.demo) await seedDemo(gatewayUrls[0], newToken ?? process.env.FLAGRAFT_ADMIN_TOKEN ?? '').catch((e) => say(`demo: ${e.message}`));
 
   const info = {
-    pid: process.pid, dataDir, clusterId: secrets.clusterId,
+    pid: process.pid, dataDir, clusterId: pki.clusterId, pkiDir: pki.dir, peers: peerAddrs,
     url: caddyBin ? publicUrl : gatewayUrls[0], caFile: caddyBin ? caFile : undefined,
     gateways: gatewayUrls, relay: `http://127.0.0.1:${ports.relay}`, dashboard: `http://127.0.0.1:${ports.dashboard}`,
     nodes: nodeAddrs, sqs: sqsUrl, topicArn, ports,
@@ -495,7 +535,8 @@ async function main() {
     `  API (gateways)    ${gatewayUrls.join('  ')}`,
     `  OFREP             ${info.url}/ofrep/v1/evaluate/flags/<key>`,
     `  Live WebSocket    ${caddyBin ? publicUrl.replace('https', 'wss') : info.relay.replace('http', 'ws')}/ws`,
-    `  Consensus nodes   ${nodeAddrs.join('  ')}   (cluster ${secrets.clusterId})`,
+    `  Consensus nodes   ${nodeAddrs.join('  ')}   (cluster ${pki.clusterId}; Raft on ${peerAddrs.map((a) => a.split(':')[1]).join(', ')}; mutual TLS)`,
+    `  Certificates      ${pki.dir}   (rotate: flagraft certs rotate --dir ${pki.dir}, then kill -HUP the nodes and gateways)`,
     `  Data              ${dataDir}   (kept across restarts; --fresh wipes it)`,
     caddyBin ? `  Caddy root CA     ${caFile}` : '',
     '',

@@ -19,6 +19,10 @@ export interface StackInfo {
   pid: number;
   dataDir: string;
   clusterId: string;
+  /** The cluster's certificates (flagraft certs layout). */
+  pkiDir: string;
+  /** The nodes' Raft (peer) addresses; `nodes` are their client addresses. */
+  peers: string[];
   url: string;
   caFile?: string;
   gateways: string[];

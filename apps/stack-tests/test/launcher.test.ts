@@ -37,7 +37,7 @@ describe('the local stack launcher', () => {
     try {
       const dir = tmp();
       // Ports are kept per data folder (the nodes remember their peers' addresses).
-      const keys = ['node1', 'node2', 'node3', 'gateway1', 'gateway2', 'relay', 'dashboard', 'sqs', 'https', 'http'];
+      const keys = ['node1', 'node2', 'node3', 'peer1', 'peer2', 'peer3', 'gateway1', 'gateway2', 'relay', 'dashboard', 'sqs', 'https', 'http'];
       writeFileSync(join(dir, 'ports.json'), JSON.stringify(Object.fromEntries(keys.map((k) => [k, busy]))));
       const r = launch(['--data-dir', dir]);
       expect(r.status).toBe(1);

@@ -2,11 +2,13 @@
 // the relay, the dashboard, the SNS/SQS emulator and Caddy in front, reached
 // only through https://localhost:<port> (Caddy's internal CA, trusted by
 // NODE_EXTRA_CA_CERTS). The tests run in order and share the stack.
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import { chromium } from 'playwright-core';
+import { createClusterClient } from '@flagraft/cluster-client';
+import { pkiFiles } from '@flagraft/identity';
 import { call, openSocket, runCli } from '../src/client.js';
 import { isAlive, launcherLogTail, readStackInfo, repoRoot, startStack, stopPid, waitFor, type StackInfo } from '../src/stack.js';
 
@@ -39,6 +41,26 @@ async function restartStack(beforeStart?: () => void): Promise<void> {
   info = (await startStack({ dataDir, adminToken })).info;
   expect(info.caFile).toBe(old.caFile); // same Caddy CA: the clients' trust stays valid
 }
+
+describe('the nodes', () => {
+  it('speak mutual TLS with certificates the launcher made: plain text and certificate-less clients are refused, private keys are 0600', async () => {
+    const pki = info.pkiDir;
+    expect(statSync(join(pki, 'ca.key')).mode & 0o777).toBe(0o600);
+    expect(statSync(join(pki, 'node-1.key')).mode & 0o777).toBe(0o600);
+    expect(info.clusterId).toMatch(/^fr-[a-z2-7]{12}$/);
+    const admin = createClusterClient({ endpoints: info.nodes, tls: pkiFiles(pki, 'admin-local') });
+    try {
+      const st = await admin.status();
+      expect(st).toMatchObject({ clusterId: info.clusterId, transportSecurity: 'mtls' });
+      expect(st.members.map((m) => m.peerAddress).sort()).toEqual([...info.peers].sort());
+    } finally {
+      admin.close();
+    }
+    const plain = createClusterClient({ endpoints: info.nodes, insecure: true, clusterId: info.clusterId, retryDeadlineMs: 1000, requestTimeoutMs: 500 });
+    await expect(plain.getFlag('x')).rejects.toMatchObject({ code: expect.stringMatching(/UNAVAILABLE|DEADLINE/) });
+    plain.close();
+  });
+});
 
 describe('the stack through Caddy', () => {
   it('serves the API over HTTPS with Caddy\'s internal CA, security headers and JSON errors', async () => {
