@@ -1,6 +1,7 @@
 // Container HEALTHCHECK for every flagraft image (copied to /app/healthcheck.mjs).
 //   node healthcheck.mjs http <url>          2xx from the app's /health
-//   node healthcheck.mjs grpc <host:port>    grpc.health.v1 Check = SERVING (consensus node)
+//   node healthcheck.mjs grpc <host:port>    grpc.health.v1 Check = SERVING on the node's plain-text
+//                                            health port (FLAGRAFT_HEALTH_LISTEN; its API ports are mutual TLS)
 // Exit 0 healthy, 1 not. Bounded by TIMEOUT_MS so a hung app counts as unhealthy.
 const TIMEOUT_MS = 3000;
 const [mode, target] = process.argv.slice(2);
@@ -13,14 +14,7 @@ if (mode === 'http') {
 } else if (mode === 'grpc') {
   // Resolved from the app's own node_modules (the consensus node ships grpc-js).
   const grpc = await import('@grpc/grpc-js');
-  const { readFileSync } = await import('node:fs');
-  const env = process.env;
-  const creds = env.FLAGRAFT_TLS_CA
-    ? grpc.credentials.createSsl(readFileSync(env.FLAGRAFT_TLS_CA),
-      env.FLAGRAFT_TLS_KEY ? readFileSync(env.FLAGRAFT_TLS_KEY) : null,
-      env.FLAGRAFT_TLS_CERT ? readFileSync(env.FLAGRAFT_TLS_CERT) : null)
-    : grpc.credentials.createInsecure();
-  const client = new grpc.Client(target, creds);
+  const client = new grpc.Client(target, grpc.credentials.createInsecure());
   // HealthCheckRequest{service:""} is the empty message; HealthCheckResponse
   // {status: SERVING=1} is the two bytes 0x08 0x01 (field 1, varint).
   client.makeUnaryRequest('/grpc.health.v1.Health/Check', (b) => b, (b) => b, Buffer.alloc(0),

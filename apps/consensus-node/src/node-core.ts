@@ -117,7 +117,8 @@ export class ConsensusNodeCore {
     this.peerServer.addService(serviceOf('flagraft.raft.v1.Raft').service, this.transport.serverHandlers());
     if (config.healthListen) {
       this.healthServer = new grpc.Server({ 'grpc.max_receive_message_length': 4096 });
-      this.healthServer.addService(serviceOf('grpc.health.v1.Health').service, this.healthService());
+      // Check only: nobody unauthenticated may hold streams open here.
+      this.healthServer.addService(serviceOf('grpc.health.v1.Health').service, this.healthService(false));
     }
   }
 
@@ -265,7 +266,7 @@ export class ConsensusNodeCore {
     return !this.closing && this.driver.leaderId() !== 0 ? 1 : 2; // SERVING : NOT_SERVING
   }
 
-  private healthService(): grpc.UntypedServiceImplementation {
+  private healthService(watch = true): grpc.UntypedServiceImplementation {
     const known = (s: string) => s === '' || s === 'flagraft.v1.Flags' || s === 'flagraft.raft.v1.Raft';
     return {
       Check: (call: grpc.ServerUnaryCall<any, any>, cb: grpc.sendUnaryData<any>) => {
@@ -273,6 +274,7 @@ export class ConsensusNodeCore {
         cb(null, { status: this.servingStatus() });
       },
       Watch: (call: grpc.ServerWritableStream<any, any>) => {
+        if (!watch) { call.emit('error', { code: grpc.status.UNIMPLEMENTED, details: 'Watch is served on the client port only' }); return; }
         if (!known(call.request.service)) { call.write({ status: 3 }); }
         else call.write({ status: this.servingStatus() });
         this.healthWatchers.add(call);
