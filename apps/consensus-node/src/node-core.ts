@@ -86,6 +86,7 @@ export class ConsensusNodeCore {
       onLeadership: (isLeader, term) => this.onLeadership(isLeader, term),
       onMembersChanged: () => this.syncPeers(),
       clientAddressOf: (id) => this.clientAddressOf(id),
+      securityCounters: () => this.security.counters(),
     });
     this.security = new NodeSecurity({
       nodeId: config.nodeId, clusterId: config.clusterId, security: config.security, tlsReloadIntervalMs: config.tlsReloadIntervalMs,

@@ -40,6 +40,8 @@ export interface DriverEvents {
   onMembersChanged(): void;
   /** Where clients reach node `id` (for NOT_LEADER hints); undefined if not known yet. */
   clientAddressOf(id: NodeId): string | undefined;
+  /** Refused calls by reason, for the metrics log line. */
+  securityCounters?(): Record<string, number>;
 }
 
 export class RaftDriver {
@@ -111,7 +113,7 @@ export class RaftDriver {
   start(): void {
     if (this.cfg.metricsLogMs > 0) {
       this.metricsTimer = setInterval(() => {
-        this.log.info('metrics', { ...this.metrics, txMs: Math.round(this.metrics.txMs), applied: this.applied, term: this.term, lead: this.lead });
+        this.log.info('metrics', { ...this.metrics, txMs: Math.round(this.metrics.txMs), applied: this.applied, term: this.term, lead: this.lead, refused: this.events.securityCounters?.() });
       }, this.cfg.metricsLogMs);
       this.metricsTimer.unref();
     }
