@@ -171,7 +171,7 @@ export function loadConfigFromEnv(env: NodeJS.ProcessEnv = process.env, argv: st
   if (!nodeId) throw new ConfigError('FLAGRAFT_NODE_ID is required (a positive integer)');
   const listen = str('LISTEN', '127.0.0.1:7001');
   const peerListen = str('PEER_LISTEN', defaultPeerListen(listen));
-  if (peerListen === listen) throw new ConfigError(`FLAGRAFT_PEER_LISTEN (${peerListen}) must differ from FLAGRAFT_LISTEN: Raft and clients have separate ports`);
+  if (peerListen === listen && !listen.endsWith(':0')) throw new ConfigError(`FLAGRAFT_PEER_LISTEN (${peerListen}) must differ from FLAGRAFT_LISTEN: Raft and clients have separate ports`);
   const initialCluster = parseMembers(str('INITIAL_CLUSTER', ''), 'FLAGRAFT_INITIAL_CLUSTER');
   const join = bool('JOIN');
   if (!join && initialCluster.size === 0) initialCluster.set(nodeId, e.FLAGRAFT_PEER_ADVERTISE || peerListen);

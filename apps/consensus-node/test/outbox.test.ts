@@ -57,7 +57,9 @@ describe('SNS outbox wiring', () => {
 
   it('a node with an SNS topic but no event keys file refuses to start, naming the variable', () => {
     const r = spawnSync(process.execPath, [MAIN_JS], {
-      env: { PATH: process.env.PATH, FLAGRAFT_NODE_ID: '1', FLAGRAFT_LISTEN: '127.0.0.1:0', FLAGRAFT_DATA_DIR: join(dir, 'no-keys'), FLAGRAFT_SNS_TOPIC_ARN: 'arn:aws:sns:us-east-1:000000000000:t' },
+      // Plain text: this is about the outbox's configuration, not the transport.
+      env: { PATH: process.env.PATH, FLAGRAFT_NODE_ID: '1', FLAGRAFT_LISTEN: '127.0.0.1:0', FLAGRAFT_DATA_DIR: join(dir, 'no-keys'), FLAGRAFT_SNS_TOPIC_ARN: 'arn:aws:sns:us-east-1:000000000000:t',
+        FLAGRAFT_INSECURE: '1', FLAGRAFT_CLUSTER_ID: 'outbox-config' },
       encoding: 'utf8', timeout: 30_000,
     });
     expect(r.status).toBe(1);

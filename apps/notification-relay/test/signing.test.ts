@@ -51,7 +51,7 @@ beforeAll(async () => {
   const tapArn = (await emu.sqs.send(new GetQueueAttributesCommand({ QueueUrl: tapUrl, AttributeNames: ['QueueArn'] }))).Attributes!.QueueArn!;
   await emu.sns.send(new SubscribeCommand({ TopicArn: topicArn, Protocol: 'sqs', Endpoint: tapArn, Attributes: { RawMessageDelivery: 'true' } }));
   cluster = await startLocalCluster({ size: 3, env: { FLAGRAFT_SNS_TOPIC_ARN: topicArn, FLAGRAFT_SNS_ENDPOINT: emu.endpoint, FLAGRAFT_SNS_REGION: 'us-east-1', FLAGRAFT_EVENT_KEYS_FILE: keysFile } });
-  client = createClusterClient({ endpoints: cluster.endpoints, clusterId: cluster.clusterId, retryDeadlineMs: 30_000 });
+  client = createClusterClient({ ...cluster.clientOptions(), retryDeadlineMs: 30_000 });
   ws = connect(`ws://127.0.0.1:${listening.port}/ws`, { token: TOKENS.reader });
   await waitFor(() => ws!.messages.some((m) => m.type === 'hello'), 'hello');
 }, 120_000);
