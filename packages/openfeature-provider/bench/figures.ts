@@ -36,7 +36,7 @@ const heap = () => {
 };
 
 const stack = await startStack();
-const gw = await startGatewayProcess(stack.cluster.endpoints, stack.cluster.clusterId);
+const gw = await startGatewayProcess(await stack.cluster.clientEnv());
 const results: Record<string, unknown> = { flags: FLAGS, changes: CHANGES, browserChanges: BROWSER_CHANGES };
 try {
   // ---- 1. memory with F flags: typical definitions, a few rules each.
@@ -73,7 +73,7 @@ try {
   console.log('memory', results.memory);
 
   // ---- 2. change -> provider event.
-  const cluster = createClusterClient({ endpoints: stack.cluster.endpoints, clusterId: stack.cluster.clusterId });
+  const cluster = createClusterClient({ ...stack.cluster.clientOptions() });
   const def = (key: string, on: boolean) => ({ key, type: 'boolean' as const, variants: { on: true, off: false }, defaultVariant: on ? 'on' : 'off', enabled: true, rules: [] });
   /** Writes straight to the cluster; resolves (acknowledged) once committed and applied on the leader. */
   const put = async (key: string, on: boolean) => (await cluster.putFlag(def(key, on), { actor: 'bench' })).revision;

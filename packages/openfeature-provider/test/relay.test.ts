@@ -21,10 +21,10 @@ beforeAll(async () => {
   relay = await startRelay(emu.endpoint);
   // The nodes sign what they publish with the relay helpers' test key; the relay verifies it.
   cluster = await startLocalCluster({ size: 3, env: { FLAGRAFT_SNS_TOPIC_ARN: relay.topicArn, FLAGRAFT_SNS_ENDPOINT: emu.endpoint, FLAGRAFT_EVENT_KEYS_FILE: EVENT_KEYS_FILE } });
-  gateway = createGateway({ port: 0, clusterEndpoints: cluster.endpoints, clusterId: cluster.clusterId, tokens: tokenStore(), logWrite: () => {} });
+  gateway = createGateway({ port: 0, clusterEndpoints: cluster.endpoints, clusterTls: cluster.clientOptions().tls, tokens: tokenStore(), logWrite: () => {} });
   await gateway.start();
   await gateway.waitUntilReady(30_000);
-  client = createClusterClient({ endpoints: cluster.endpoints, clusterId: cluster.clusterId });
+  client = createClusterClient({ ...cluster.clientOptions() });
 });
 afterAll(async () => {
   await Promise.allSettled(providers.map((p) => p.onClose()));

@@ -21,7 +21,7 @@ const providers: FlagraftProvider[] = [];
 
 beforeAll(async () => {
   stack = await startStack();
-  gwProc = await startGatewayProcess(stack.cluster.endpoints, stack.cluster.clusterId);
+  gwProc = await startGatewayProcess(await stack.cluster.clientEnv());
   proxy = await startProxy(new URL(gwProc.url));
 });
 afterAll(async () => {

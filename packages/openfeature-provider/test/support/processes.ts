@@ -30,7 +30,8 @@ export interface GatewayProcess {
 
 const tokensJson = JSON.stringify((Object.keys(TOKENS) as (keyof typeof TOKENS)[]).map((role) => ({ name: NAMES[role], role, sha256: hashToken(TOKENS[role]) })));
 
-export async function startGatewayProcess(endpoints: string[], clusterId: string): Promise<GatewayProcess> {
+/** A gateway process talking to the nodes with `clusterEnv` (a LocalCluster's clientEnv(): endpoints and its certificate). */
+export async function startGatewayProcess(clusterEnv: Record<string, string>): Promise<GatewayProcess> {
   const port = await freePort();
   let child: ChildProcess | undefined;
   const launch = async () => {
@@ -38,8 +39,7 @@ export async function startGatewayProcess(endpoints: string[], clusterId: string
       env: {
         PATH: process.env.PATH,
         FLAGRAFT_GATEWAY_PORT: String(port),
-        FLAGRAFT_CLUSTER_ENDPOINTS: endpoints.join(','),
-        FLAGRAFT_CLUSTER_ID: clusterId,
+        ...clusterEnv,
         FLAGRAFT_TOKENS: tokensJson,
         FLAGRAFT_ACCESS_LOG: 'errors',
         FLAGRAFT_SSE_HEARTBEAT_MS: '1000',
