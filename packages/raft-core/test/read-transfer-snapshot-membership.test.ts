@@ -12,7 +12,7 @@ import {
   SnapshotStatus,
   StateType,
 } from '../src/index.js';
-import { TestCluster, enc } from './helpers/cluster.js';
+import { TestCluster, addLearner, addVoter, enc, removeNode } from './helpers/cluster.js';
 
 const dec = (b: Uint8Array) => new TextDecoder().decode(b);
 
@@ -191,25 +191,11 @@ describe('§5.1 snapshots and log compaction', () => {
 });
 
 describe('chapter 4 membership changes', () => {
-  const addLearner = (id: number) => ({ changes: [{ type: ConfChangeType.AddLearnerNode, nodeId: id }] });
-  const addVoter = (id: number) => ({ changes: [{ type: ConfChangeType.AddNode, nodeId: id }] });
-  const remove = (id: number) => ({ changes: [{ type: ConfChangeType.RemoveNode, nodeId: id }] });
-
-  function withSnapshotOnApply(c: TestCluster): void {
-    // The application snapshots when it applies a conf change (so joiners can be caught up).
-    const orig = c.handleReady.bind(c);
-    c.handleReady = (n, r = n.node.ready()) => {
-      orig(n, r);
-      if (r.committedEntries.some((e) => e.type === 1)) {
-        const st = n.node.status();
-        if (st.applied > n.storage.snapshot().metadata.index) n.storage.createSnapshot(st.applied, n.confState, enc('snap'));
-      }
-    };
-  }
+  const remove = removeNode;
 
   it('adds a learner, which catches up by snapshot but does not vote, then promotes it', () => {
-    const c = new TestCluster();
-    withSnapshotOnApply(c);
+    // The application snapshots when it applies a conf change (so joiners can be caught up).
+    const c = new TestCluster({ snapshotOnConfApply: true });
     c.campaign(1);
     c.get(1).node.propose(enc('a'));
     c.stabilize();
@@ -276,8 +262,8 @@ describe('chapter 4 membership changes', () => {
   });
 
   it('joint consensus: replacing a voter through C_old,new and leaving it automatically', () => {
-    const c = new TestCluster();
-    withSnapshotOnApply(c);
+    // The application snapshots when it applies a conf change (so joiners can be caught up).
+    const c = new TestCluster({ snapshotOnConfApply: true });
     c.campaign(1);
     c.get(1).node.propose(enc('a'));
     c.stabilize();

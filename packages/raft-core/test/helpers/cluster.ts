@@ -2,7 +2,7 @@
 // every node follows the Ready contract against its own MemoryStorage;
 // messages go through a queue the test can filter (drop / isolate).
 import { RawNode, MemoryStorage, createRng, EntryType, ConfChangeType, StateType, decodeConfChange } from '../../src/index.js';
-import type { Config, Message, NodeId, ConfState, Entry, Ready } from '../../src/index.js';
+import type { Config, ConfChange, Message, NodeId, ConfState, Entry, Ready } from '../../src/index.js';
 
 export interface TestNode {
   id: NodeId;
@@ -16,6 +16,10 @@ export interface ClusterOptions {
   voters?: NodeId[];
   seed?: number;
   config?: Partial<Config>;
+  /** Build each node (tests inject buggy variants from test/sim/bugs.ts here). */
+  makeRawNode?: (cfg: Config) => RawNode;
+  /** The application snapshots whenever it applies a conf change, so nodes that join later can be caught up. */
+  snapshotOnConfApply?: boolean;
 }
 
 export class TestCluster {
@@ -27,16 +31,20 @@ export class TestCluster {
   readonly seed: number;
   readonly config: Partial<Config>;
   delivered = 0;
+  private readonly makeRawNode: (cfg: Config) => RawNode;
+  private readonly snapshotOnConfApply: boolean;
 
   constructor(opts: ClusterOptions = {}) {
     const voters = opts.voters ?? [1, 2, 3];
     this.seed = opts.seed ?? 1;
     this.config = opts.config ?? {};
+    this.makeRawNode = opts.makeRawNode ?? ((cfg) => new RawNode(cfg));
+    this.snapshotOnConfApply = opts.snapshotOnConfApply ?? false;
     for (const id of voters) this.addNode(id, new MemoryStorage({ voters }));
   }
 
   addNode(id: NodeId, storage: MemoryStorage, applied = 0): TestNode {
-    const node = new RawNode({ id, storage, electionTick: 10, heartbeatTick: 1, applied, rng: createRng(this.seed * 1000 + id), ...this.config });
+    const node = this.makeRawNode({ id, storage, electionTick: 10, heartbeatTick: 1, applied, rng: createRng(this.seed * 1000 + id), ...this.config });
     const tn: TestNode = { id, node, storage, applied: [], confState: storage.initialState().confState };
     this.nodes.set(id, tn);
     return tn;
@@ -99,14 +107,20 @@ export class TestCluster {
     n.storage.append(rd.entries);
     if (rd.hardState) n.storage.setHardState(rd.hardState);
     this.queue.push(...rd.messages);
+    let confApplied = false;
     for (const e of rd.committedEntries) {
       n.applied.push(e);
       if (e.type === EntryType.ConfChange) {
         n.confState = n.node.applyConfChange(decodeConfChange(e.data));
         n.storage.setConfState(n.confState);
+        confApplied = true;
       }
     }
     n.node.advance();
+    if (confApplied && this.snapshotOnConfApply) {
+      const applied = n.node.status().applied;
+      if (applied > n.storage.snapshot().metadata.index) n.storage.createSnapshot(applied, n.confState, enc('snap'));
+    }
   }
 
   tick(ids: Iterable<NodeId> = [...this.nodes.keys()], times = 1): void {
@@ -153,4 +167,7 @@ export class TestCluster {
 }
 
 export const enc = (s: string): Uint8Array => new TextEncoder().encode(s);
+export const addLearner = (id: NodeId): ConfChange => ({ changes: [{ type: ConfChangeType.AddLearnerNode, nodeId: id }] });
+export const addVoter = (id: NodeId): ConfChange => ({ changes: [{ type: ConfChangeType.AddNode, nodeId: id }] });
+export const removeNode = (id: NodeId): ConfChange => ({ changes: [{ type: ConfChangeType.RemoveNode, nodeId: id }] });
 export { ConfChangeType, StateType };

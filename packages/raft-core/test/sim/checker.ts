@@ -102,6 +102,20 @@ export class Checker {
     this.recordedCommit.set(id, Math.max(this.recordedCommit.get(id) ?? 0, hs.commit));
   }
 
+  /**
+   * Node `id` lost power: its hard state went from `before` (last written) to
+   * `after` (last synced). Term and vote must have been synced (a vote the
+   * node forgets can be granted twice); only the commit index may go back
+   * (it is re-learned from the leader).
+   */
+  onPowerLoss(id: NodeId, before: { term: number; vote: number; commit: number }, after: { term: number; vote: number; commit: number }): void {
+    if (before.term !== after.term || before.vote !== after.vote) {
+      this.violate('durability', `node ${id} lost term/vote ${before.term}/${before.vote} in a power loss (back to ${after.term}/${after.vote}): they were never synced`);
+    }
+    const last = this.lastHard.get(id);
+    if (last) this.lastHard.set(id, { term: last.term, commit: Math.min(last.commit, after.commit) });
+  }
+
   private recordCommitted(id: NodeId, index: number, term: number, data: string): void {
     const c = this.committed.get(index);
     if (!c) {
@@ -169,8 +183,10 @@ export class Checker {
  * persisted logs of the voters, in every non-empty half of a joint config?
  * Returns a description of such a voter, or undefined. Correct Raft never
  * allows it: the majority that stored (i, t) refuses every such candidate.
+ * With `only`, asks about that one node (which need not be in `halves`: a
+ * candidate counts votes with its own configuration).
  */
-export function electableWithout(i: number, t: number, halves: NodeId[][], storages: Map<NodeId, Storage>): string | undefined {
+export function electableWithout(i: number, t: number, halves: NodeId[][], storages: Map<NodeId, Storage>, only?: NodeId): string | undefined {
   const quorums = halves.filter((h) => h.length > 0);
   const logOf = (id: NodeId): { last: number; term: number; has: boolean } | undefined => {
     const st = storages.get(id);
@@ -182,7 +198,7 @@ export function electableWithout(i: number, t: number, halves: NodeId[][], stora
     else if (i > st.snapshot().metadata.index) has = false;
     return { last, term, has };
   };
-  const candidates = new Set(quorums.flat());
+  const candidates = only !== undefined ? [only] : new Set(quorums.flat());
   for (const cand of candidates) {
     const c = logOf(cand);
     if (!c || c.has) continue;

@@ -1,4 +1,4 @@
-// pnpm --filter @flagraft/raft-core sim -- --seeds 1000 [--start N] [--seed N] [--bug NAME] [--fault-units N] [--no-history] [--verbose] [--dump]
+// pnpm --filter @flagraft/raft-core sim -- --seeds 1000 [--start N] [--seed N] [--bug NAME] [--fault-units N] [--no-history] [--no-rule-checks] [--verbose] [--dump]
 // Runs seeds, prints totals (faults by kind, elections, snapshots,
 // membership changes, client ops checked for linearizability and the time
 // that check took, violations) and, for any failing seed, the one command
@@ -13,6 +13,8 @@ interface Args {
   bug?: BugName | ClientBug;
   /** Skip the client-history linearizability check (to measure its cost). */
   noHistory: boolean;
+  /** Skip the membership rule checks (only their consequences are checked). */
+  noRuleChecks: boolean;
   faultUnits?: number;
   verbose: boolean;
   /** Print every node's final status (for replaying one seed). */
@@ -20,7 +22,7 @@ interface Args {
 }
 
 function parseArgs(argv: string[]): Args {
-  const a: Args = { seeds: 100, start: 1, verbose: false, dump: false, noHistory: false };
+  const a: Args = { seeds: 100, start: 1, verbose: false, dump: false, noHistory: false, noRuleChecks: false };
   const bugNames = [...Object.keys(BUGS), ...CLIENT_BUGS];
   const num = (flag: string, v: string | undefined): number => {
     const n = Number(v);
@@ -39,9 +41,10 @@ function parseArgs(argv: string[]): Args {
       if (!bugNames.includes(b)) throw new Error(`--bug must be one of ${bugNames.join(', ')}, got ${String(b)}`);
       a.bug = b;
     } else if (f === '--no-history') a.noHistory = true;
+    else if (f === '--no-rule-checks') a.noRuleChecks = true;
     else if (f === '--verbose') a.verbose = true;
     else if (f === '--dump') a.dump = true;
-    else throw new Error(`unknown flag ${f} (use --seeds N, --start N, --seed N, --bug NAME, --fault-units N, --no-history, --verbose, --dump)`);
+    else throw new Error(`unknown flag ${f} (use --seeds N, --start N, --seed N, --bug NAME, --fault-units N, --no-history, --no-rule-checks, --verbose, --dump)`);
   }
   return a;
 }
@@ -63,6 +66,12 @@ function main(): void {
     historyOps: 0,
     historyPending: 0,
     historyMaxKeySteps: 0,
+    livenessBacklog: 0,
+    livenessBound: 0,
+    stabilityWindows: 0,
+    stabilityWindowsWithCampaigns: 0,
+    removedCampaignSteps: 0,
+    disruptionsWithoutCheckQuorum: 0,
   };
   let historyMs = 0;
   const failures: { seed: number; time: number; kind: string; detail: string }[] = [];
@@ -71,7 +80,7 @@ function main(): void {
   for (const seed of seeds) {
     const raftBug = args.bug && args.bug in BUGS ? BUGS[args.bug as BugName] : undefined;
     const clientBug = args.bug && (CLIENT_BUGS as readonly string[]).includes(args.bug) ? (args.bug as ClientBug) : undefined;
-    const sim = new Simulation({ seed, faultUnits: args.faultUnits, makeRawNode: raftBug, clientBug, checkHistory: false });
+    const sim = new Simulation({ seed, faultUnits: args.faultUnits, makeRawNode: raftBug, clientBug, checkHistory: false, membershipRuleChecks: !args.noRuleChecks });
     const r = sim.run();
     if (!args.noHistory) {
       // Same check run() does by default, timed on its own so its cost per seed is reported.
@@ -87,8 +96,13 @@ function main(): void {
     }
     for (const [k, v] of Object.entries(r.stats.faults)) totals.faults[k] = (totals.faults[k] ?? 0) + v;
     for (const [k, v] of Object.entries(r.stats.confChangesProposed)) totals.confChangesProposed[k] = (totals.confChangesProposed[k] ?? 0) + v;
-    for (const k of ['elections', 'snapshotsCreated', 'snapshotsInstalled', 'membershipChanges', 'writesCommitted', 'readsChecked', 'transfers', 'messagesDelivered', 'historyOps', 'historyPending'] as const) {
+    for (const k of ['elections', 'snapshotsCreated', 'snapshotsInstalled', 'membershipChanges', 'writesCommitted', 'readsChecked', 'transfers', 'messagesDelivered', 'historyOps', 'historyPending', 'stabilityWindows', 'stabilityWindowsWithCampaigns', 'removedCampaignSteps', 'disruptionsWithoutCheckQuorum'] as const) {
       totals[k] += r.stats[k];
+    }
+    // Largest backlog a healed cluster had to catch up on, and the bound it got for it.
+    if (r.stats.livenessBacklog > totals.livenessBacklog) {
+      totals.livenessBacklog = r.stats.livenessBacklog;
+      totals.livenessBound = r.stats.livenessBound;
     }
     if (args.verbose) console.log(JSON.stringify({ seed, params: r.params, stats: r.stats, violations: r.violations }));
     for (const v of r.violations) {
@@ -115,6 +129,13 @@ function main(): void {
         membershipChanges: totals.membershipChanges,
         membershipChangesProposed: totals.confChangesProposed,
         leaderTransfers: totals.transfers,
+        largestLivenessBacklog: { entries: totals.livenessBacklog, boundUnits: totals.livenessBound },
+        disruptiveServerWindows: {
+          checked: totals.stabilityWindows,
+          withRemovedServerCampaigning: totals.stabilityWindowsWithCampaigns,
+          campaignSteps: totals.removedCampaignSteps,
+          disruptedWithoutCheckQuorum: totals.disruptionsWithoutCheckQuorum,
+        },
         committedEntries: totals.writesCommitted,
         linearizableReadsChecked: totals.readsChecked,
         historyCheck: args.noHistory
@@ -130,7 +151,7 @@ function main(): void {
   const failedSeeds = [...new Set(failures.map((f) => f.seed))];
   for (const f of failures.slice(0, 20)) console.log(`VIOLATION seed=${f.seed} time=${f.time} ${f.kind}: ${f.detail}`);
   for (const s of failedSeeds.slice(0, 20)) {
-    console.log(`replay: pnpm --filter @flagraft/raft-core sim -- --seed ${s}${args.bug ? ` --bug ${args.bug}` : ''}${args.faultUnits ? ` --fault-units ${args.faultUnits}` : ''} --verbose`);
+    console.log(`replay: pnpm --filter @flagraft/raft-core sim -- --seed ${s}${args.bug ? ` --bug ${args.bug}` : ''}${args.faultUnits ? ` --fault-units ${args.faultUnits}` : ''}${args.noRuleChecks ? ' --no-rule-checks' : ''} --verbose`);
   }
   console.log(`${seeds.length - failedSeeds.length} passed, ${failedSeeds.length} failed`);
   if (failures.length > 0 && !args.bug) process.exitCode = 1;
