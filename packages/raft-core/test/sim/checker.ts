@@ -11,8 +11,7 @@
 //   linearizable reads: a read returns state at an index >= everything applied
 //     anywhere before the read was invoked, equal to the committed history there.
 import type { Entry, NodeId, Storage } from '../../src/index.js';
-import { EntryType } from '../../src/index.js';
-import { dataKey, decodeKv } from './kv.js';
+import { dataKey } from './kv.js';
 
 export interface Violation {
   time: number;
@@ -36,8 +35,8 @@ export class Checker {
   maxCommitted = 0;
   /** Highest index applied by any node (all indexes below it were applied by someone). */
   maxApplied = 0;
-  /** Per key: [index, value] in index order, from the committed history. */
-  private history = new Map<string, [number, string][]>();
+  /** Per key: [index, value] in index order, from the committed history (undefined: deleted). */
+  private history = new Map<string, [number, string | undefined][]>();
   /** Per node: highest persisted commit index already folded into `committed`. */
   private recordedCommit = new Map<NodeId, number>();
   private lastHard = new Map<NodeId, { term: number; commit: number }>();
@@ -127,8 +126,8 @@ export class Checker {
     }
   }
 
-  /** State machine safety: node `id` applies `e`. */
-  onApply(id: NodeId, e: Entry): void {
+  /** State machine safety: node `id` applies `e`, which made `changes` to the keys (none if the command was refused). */
+  onApply(id: NodeId, e: Entry, changes: readonly [string, string | undefined][] = []): void {
     const data = dataKey(e.data);
     const c = this.committed.get(e.index);
     if (c && (c.term !== e.term || c.data !== data)) {
@@ -138,11 +137,10 @@ export class Checker {
     if (!c) this.recordCommitted(id, e.index, e.term, data);
     if (e.index > this.maxApplied) {
       this.maxApplied = e.index;
-      if (e.type === EntryType.Normal && e.data.byteLength > 0) {
-        const cmd = decodeKv(e.data);
-        let h = this.history.get(cmd.k);
-        if (!h) this.history.set(cmd.k, (h = []));
-        h.push([e.index, cmd.v]);
+      for (const [k, v] of changes) {
+        let h = this.history.get(k);
+        if (!h) this.history.set(k, (h = []));
+        h.push([e.index, v]);
       }
     }
   }

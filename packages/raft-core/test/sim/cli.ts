@@ -65,6 +65,7 @@ function main(): void {
     confChangesProposed: {},
     historyOps: 0,
     historyPending: 0,
+    clientOps: {},
     historyMaxKeySteps: 0,
     livenessBacklog: 0,
     livenessBound: 0,
@@ -96,6 +97,7 @@ function main(): void {
     }
     for (const [k, v] of Object.entries(r.stats.faults)) totals.faults[k] = (totals.faults[k] ?? 0) + v;
     for (const [k, v] of Object.entries(r.stats.confChangesProposed)) totals.confChangesProposed[k] = (totals.confChangesProposed[k] ?? 0) + v;
+    for (const [k, v] of Object.entries(r.stats.clientOps)) totals.clientOps[k] = (totals.clientOps[k] ?? 0) + v;
     for (const k of ['elections', 'snapshotsCreated', 'snapshotsInstalled', 'membershipChanges', 'writesCommitted', 'readsChecked', 'transfers', 'messagesDelivered', 'historyOps', 'historyPending', 'stabilityWindows', 'stabilityWindowsWithCampaigns', 'removedCampaignSteps', 'disruptionsWithoutCheckQuorum'] as const) {
       totals[k] += r.stats[k];
     }
@@ -140,7 +142,7 @@ function main(): void {
         linearizableReadsChecked: totals.readsChecked,
         historyCheck: args.noHistory
           ? 'off'
-          : { clientOps: totals.historyOps, pendingOps: totals.historyPending, maxSearchStepsPerKey: totals.historyMaxKeySteps, seconds: Number((historyMs / 1000).toFixed(2)), secondsPer100Seeds: Number(((historyMs / 10) / seeds.length).toFixed(2)) },
+          : { clientOps: totals.historyOps, pendingOps: totals.historyPending, byKind: totals.clientOps, maxSearchStepsPerPartition: totals.historyMaxKeySteps, seconds: Number((historyMs / 1000).toFixed(2)), secondsPer100Seeds: Number(((historyMs / 10) / seeds.length).toFixed(2)) },
         messagesDelivered: totals.messagesDelivered,
         violations: failures.length,
       },

@@ -1,10 +1,14 @@
-// What the simulated clients observed: every put and get with its call and
-// return on one logical clock (a counter bumped at each call and return, so
-// the real-time order inside one simulator step is exact), plus the sim time
-// for reports. Ops that time out, or whose node crashed, stay pending
-// (ret = Infinity): the checker may or may not let them take effect.
+// What the simulated clients observed, as a @flagraft/history-check history:
+// every write (put, compare-and-set, delete, batch) and read (linearizable or
+// stale) with its call and return on one logical clock (a counter bumped at
+// each call and return, so the real-time order inside one simulator step is
+// exact), plus the sim time for reports. Writes answer with the revision
+// (log index) that committed them, or the refusal the state machine gave;
+// reads with the item's modRevision. Ops that time out, or whose node
+// crashed, stay pending (the checker may or may not let them take effect).
+import { checkHistory, type Failure, type Op, type Write, type WriteOp } from '@flagraft/history-check';
 import type { NodeId } from '../../src/index.js';
-import { checkHistory, describeFailure, type HistoryFailure, type Op } from './linearizability.js';
+import { writesOf, type KvCommand, type KvItem, type KvResult } from './kv.js';
 
 export class ClientHistory {
   private ops: Op[] = [];
@@ -12,16 +16,37 @@ export class ClientHistory {
   private failed = new Set<number>();
   private clock = 0;
 
-  invoke(kind: 'put' | 'get', key: string, value: string | undefined, time: number, node: NodeId): Op {
-    const op: Op = { id: this.ops.length + 1, key, kind, value, call: ++this.clock, ret: Infinity, callTime: time, node };
+  invokeWrite(cmd: KvCommand, time: number, node: NodeId): WriteOp {
+    const base = { id: this.ops.length + 1, call: ++this.clock, ret: Infinity, callTime: time, node };
+    const writes: Write[] = writesOf(cmd).map((w) => (w.d ? { type: 'delete', key: w.k, expectedRevision: w.e } : { type: 'put', key: w.k, value: w.v!, expectedRevision: w.e }));
+    let op: WriteOp;
+    if ('b' in cmd) op = { ...base, kind: 'batch', writes };
+    else {
+      const w = writes[0];
+      op = w.type === 'put' ? { ...base, kind: 'put', key: w.key, value: w.value, expectedRevision: w.expectedRevision } : { ...base, kind: 'delete', key: w.key, expectedRevision: w.expectedRevision };
+    }
     this.ops.push(op);
     return op;
   }
 
-  /** The client got its answer (for a get: the value it read). */
-  complete(op: Op, time: number, value?: string): void {
-    if (op.ret !== Infinity) return;
-    if (op.kind === 'get') op.value = value;
+  invokeRead(key: string, stale: boolean, time: number, node: NodeId): Op {
+    const op: Op = { id: this.ops.length + 1, kind: 'read', key, stale: stale || undefined, call: ++this.clock, ret: Infinity, callTime: time, node };
+    this.ops.push(op);
+    return op;
+  }
+
+  /** The write's answer: committed at a revision, or refused by the state machine. */
+  completeWrite(op: Op, time: number, r: KvResult | { ok: true; revision: number }): void {
+    if (op.ret !== Infinity || op.kind === 'read') return;
+    op.result = r.ok ? { ok: true, revision: r.revision } : { ok: false, error: r.error, key: r.key, currentRevision: r.currentRevision };
+    op.ret = ++this.clock;
+    op.retTime = time;
+  }
+
+  /** The read's answer: the item (undefined = absent). */
+  completeRead(op: Op, time: number, item: KvItem | undefined): void {
+    if (op.ret !== Infinity || op.kind !== 'read') return;
+    op.result = { value: item?.v, modRevision: item?.rev };
     op.ret = ++this.clock;
     op.retTime = time;
   }
@@ -39,8 +64,8 @@ export class ClientHistory {
     return this.ops.filter((o) => o.ret === Infinity && !this.failed.has(o.id)).length;
   }
 
-  check(): { failures: HistoryFailure[]; descriptions: string[]; maxKeySteps: number } {
-    const { failures, maxKeySteps } = checkHistory(this.ops.filter((o) => !this.failed.has(o.id)));
-    return { failures, descriptions: failures.map(describeFailure), maxKeySteps };
+  check(): { failures: Failure[]; descriptions: string[]; maxPartitionSteps: number } {
+    const r = checkHistory(this.ops.filter((o) => !this.failed.has(o.id)));
+    return { failures: r.failures, descriptions: r.failures.map((f) => f.message), maxPartitionSteps: r.stats.maxPartitionSteps };
   }
 }

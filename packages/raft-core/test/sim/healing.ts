@@ -59,7 +59,9 @@ export function checkLiveness(sim: Simulation, bound: number): boolean {
   sim.net.healAll();
   sim.net.faults = { dropRate: 0, dupRate: 0, maxDelay: Math.min(sim.params.maxDelay, LIVENESS_MAX_DELAY_UNITS) };
   for (const n of sim.nodes.values()) if (!n.up && !n.decommissioned) n.restartAt = sim.now;
-  const marker = `live${sim.opts.seed}`;
+  // Each attempt writes its own value (a history names writes by value).
+  let attempt = 0;
+  let marker = '';
   let proposed: { index: number; node: SimNode } | undefined;
   let readCtx: { ctx: string; node: SimNode; at: number } | undefined;
   const until = sim.now + bound;
@@ -67,7 +69,7 @@ export function checkLiveness(sim: Simulation, bound: number): boolean {
     sim.step();
     if (sim.checker.violations.length > 0) return true;
     const c = proposed && sim.checker.committed.get(proposed.index);
-    if (c && c.data === JSON.stringify({ k: 'live', v: marker })) {
+    if (c && proposed && c.data === JSON.stringify({ k: 'live', v: marker })) {
       // Committed; now a linearizable read through the leader must complete too.
       const l = sim.leader();
       if (!readCtx && l) {
@@ -87,8 +89,12 @@ export function checkLiveness(sim: Simulation, bound: number): boolean {
     if (c || !proposed || !proposed.node.up || sim.now % 100 === 0) {
       const l = sim.leader();
       if (l && (!proposed || c || sim.now % 100 === 0)) {
-        const idx = sim.tryWrite(l, 'live', marker);
-        if (idx !== undefined) proposed = { index: idx, node: l };
+        const v = `live${sim.opts.seed}.${++attempt}`;
+        const idx = sim.tryWrite(l, { k: 'live', v });
+        if (idx !== undefined) {
+          proposed = { index: idx, node: l };
+          marker = v;
+        }
       }
     }
   }

@@ -2,8 +2,8 @@
 import type { Config, ConfState, NodeId, RawNode } from '../../src/index.js';
 import type { Violation } from './checker.js';
 import type { DurableMemoryStorage } from './durable-storage.js';
-import { KvStore } from './kv.js';
-import type { Op } from './linearizability.js';
+import { KvStore, type KvCommand } from './kv.js';
+import type { Op } from '@flagraft/history-check';
 import type { SimParams } from './params.js';
 
 /** A node ticks about every TICK_UNITS time units (per-node skew of +-1). */
@@ -59,10 +59,12 @@ export interface SimStats {
   messagesDelivered: number;
   /** Membership changes proposed (accepted by the leader), by kind. */
   confChangesProposed: Record<string, number>;
-  /** Client ops in the linearizability history (puts and gets, failed puts excluded), and how many stayed pending. */
+  /** Client ops in the history (writes and reads, writes that certainly failed excluded), and how many stayed pending. */
   historyOps: number;
   historyPending: number;
-  /** Search steps of the hardest key (how close the checker came to its bound, DEFAULT_MAX_STEPS). */
+  /** Client ops by kind (put, cas, create, delete, cas-delete, batch, read, stale-read). */
+  clientOps: Record<string, number>;
+  /** Search steps of the hardest partition (how close the checker came to its bound, DEFAULT_MAX_STEPS). */
   historyMaxKeySteps: number;
   /** Entries the healed cluster had to catch up on, and the liveness bound that gave it (livenessBound). */
   livenessBacklog: number;
@@ -89,7 +91,7 @@ export interface PendingRead {
   minIndex: number;
   invokedAt: number;
   readIndex?: number;
-  /** The client's get in the history. */
+  /** The client's read in the history. */
   op: Op;
 }
 
@@ -105,8 +107,8 @@ export class SimNode {
   /** Removed from the configuration but left running (params.keepRemovedRunning). */
   removed = false;
   reads = new Map<string, PendingRead>();
-  /** Puts this incarnation proposed, by log index: answered when it applies that index. */
-  puts = new Map<number, Op>();
+  /** Writes this incarnation proposed, by log index (with the command's text): answered when it applies that index. */
+  writes = new Map<number, { op: Op; cmd: KvCommand; data: string }>();
 
   constructor(
     readonly id: NodeId,

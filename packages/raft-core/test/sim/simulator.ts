@@ -28,7 +28,7 @@ import { Checker, electableWithout } from './checker.js';
 import { ClientHistory } from './client-history.js';
 import { DurableMemoryStorage } from './durable-storage.js';
 import { CampaignWatch, ConfHistory, checkLeaderConfAppends, confKey } from './membership-checks.js';
-import { KvStore, decodeKv, encodeKv } from './kv.js';
+import { KvStore, encodeKv, type KvCommand, type KvResult } from './kv.js';
 import { DEFAULT_LIVENESS_UNITS, checkLiveness, checkRemovedServersDoNotDisrupt, livenessBound } from './healing.js';
 import { Network } from './network.js';
 import { drawParams, type SimParams } from './params.js';
@@ -50,10 +50,20 @@ import {
 export type { SimParams } from './params.js';
 export type { ClientBug, SimOptions, SimResult, SimStats } from './sim-types.js';
 
+function keysOfCommand(c: KvCommand): string[] {
+  return 'b' in c ? c.b.map((w) => w.k) : [c.k];
+}
+
 export class Simulation {
   readonly rng: Rng;
   /** Second random stream: membership churn, conf-change faults, power losses (see params.ts). */
   readonly mrng: Rng;
+  /** Third: what kind of op each client op is (put, CAS, delete, batch; linearizable or stale read) and its arguments. */
+  readonly crng: Rng;
+  /** The op mix of this seed: register-only seeds do plain puts and linearizable reads, as the simulator first did. */
+  private readonly registerOnly: boolean;
+  /** The revision clients last saw for each key (their If-Match for a compare-and-set). */
+  private readonly lastSeen = new Map<string, number>();
   readonly params: SimParams;
   readonly net: Network;
   readonly checker = new Checker();
@@ -62,6 +72,7 @@ export class Simulation {
   now = 0;
   private nextId = 1;
   private writeSeq = 0;
+  private requestSeq = 0;
   private readSeq = 0;
   private everMember = new Set<NodeId>();
   private confs!: ConfHistory;
@@ -83,6 +94,7 @@ export class Simulation {
     confChangesProposed: { addLearner: 0, promote: 0, removeVoter: 0, removeLeaderItself: 0, jointReplace: 0 },
     historyOps: 0,
     historyPending: 0,
+    clientOps: {},
     historyMaxKeySteps: 0,
     livenessBacklog: 0,
     livenessBound: 0,
@@ -101,6 +113,8 @@ export class Simulation {
     // Membership and storage faults draw from their own stream: the older dimensions of a seed are unchanged.
     this.mrng = createRng(opts.seed ^ 0x27d4eb2f);
     this.params = { ...drawParams(this.rng, this.mrng), ...opts.params };
+    this.crng = createRng(opts.seed ^ 0x165667b1);
+    this.registerOnly = this.crng.next() < 0.3;
     this.net = new Network(createRng(opts.seed ^ 0x5bd1e995), { dropRate: this.params.dropRate, dupRate: this.params.dupRate, maxDelay: this.params.maxDelay });
     this.makeRawNode = opts.makeRawNode ?? ((c) => new RawNode(c));
     this.ruleChecks = opts.membershipRuleChecks ?? true;
@@ -152,7 +166,7 @@ export class Simulation {
     n.raw = undefined;
     this.upCache = undefined;
     n.reads.clear();
-    n.puts.clear();
+    n.writes.clear();
     this.stats.faults[midReady ? 'midReadyCrash' : 'crash']++;
     // A power loss also takes what the node wrote but did not fsync; a process crash leaves it to the OS.
     if (this.faultsOn && this.params.powerLossFraction > 0 && this.mrng.next() < this.params.powerLossFraction) {
@@ -233,12 +247,13 @@ export class Simulation {
       n.storage.setConfState(n.confState);
       this.stats.snapshotsInstalled++;
       // Proposals covered by the snapshot: their outcome is not visible here; they stay pending.
-      for (const i of n.puts.keys()) if (i <= n.applied) n.puts.delete(i);
+      for (const i of n.writes.keys()) if (i <= n.applied) n.writes.delete(i);
     }
     let confApplied = false;
     for (const e of rd.committedEntries) {
-      this.checker.onApply(n.id, e);
-      this.answerPut(n, e);
+      const res = e.type === EntryType.Normal && e.data.byteLength > 0 ? n.kv.apply(e.data, e.index) : undefined;
+      this.checker.onApply(n.id, e, res?.ok ? res.changes : []);
+      this.answerWrite(n, e, res);
       if (e.type === EntryType.ConfChange) {
         try {
           n.confState = raw.applyConfChange(decodeConfChange(e.data));
@@ -253,8 +268,6 @@ export class Simulation {
         }
         this.onConfApplied(e.index, n.confState);
         confApplied = true;
-      } else if (e.data.byteLength > 0) {
-        n.kv.apply(e.data);
       }
       n.applied = e.index;
     }
@@ -267,14 +280,18 @@ export class Simulation {
     this.maybeSnapshot(n, confApplied);
   }
 
-  /** The proposer applies the index of one of its puts: success if its command is there, a certain failure if another entry is. */
-  private answerPut(n: SimNode, e: { index: number; type: EntryType; data: Uint8Array }): void {
-    const op = n.puts.get(e.index);
-    if (!op) return;
-    n.puts.delete(e.index);
-    const c = e.type === EntryType.Normal && e.data.byteLength > 0 ? decodeKv(e.data) : undefined;
-    if (c && c.k === op.key && c.v === op.value) this.history.complete(op, this.now);
-    else this.history.fail(op);
+  /**
+   * The proposer applies the index of one of its writes: answered with the
+   * revision or the refusal if its command is there, a certain failure if
+   * another entry is.
+   */
+  private answerWrite(n: SimNode, e: { index: number; data: Uint8Array }, res: KvResult | undefined): void {
+    const w = n.writes.get(e.index);
+    if (!w) return;
+    n.writes.delete(e.index);
+    if (!res || new TextDecoder().decode(e.data) !== w.data) return this.history.fail(w.op);
+    this.history.completeWrite(w.op, this.now, res);
+    for (const k of keysOfCommand(w.cmd)) this.lastSeen.set(k, res.ok ? res.revision : res.key === k ? res.currentRevision : (this.lastSeen.get(k) ?? 0));
   }
 
   private sendMessage(from: SimNode, m: Message): void {
@@ -289,8 +306,10 @@ export class Simulation {
     for (const [ctx, r] of n.reads) {
       if (r.readIndex === undefined || r.readIndex > n.applied) continue;
       n.reads.delete(ctx);
-      this.history.complete(r.op, this.now, n.kv.get(r.key));
-      this.checker.onRead(n.id, r.key, n.kv.get(r.key), r.readIndex, n.applied, r.minIndex);
+      const item = n.kv.get(r.key);
+      this.history.completeRead(r.op, this.now, item);
+      this.lastSeen.set(r.key, item?.rev ?? 0);
+      this.checker.onRead(n.id, r.key, item?.v, r.readIndex, n.applied, r.minIndex);
       this.stats.readsChecked++;
     }
   }
@@ -400,11 +419,13 @@ export class Simulation {
       // Clients cache "the leader" and may be stale: any node that believes it leads takes writes.
       const leaders = ups.filter((x) => x.raw!.raft.state === StateType.Leader);
       const n = leaders.length > 0 && this.rng.next() < 0.9 ? leaders[this.rng.int(leaders.length)] : ups[this.rng.int(ups.length)];
-      this.tryWrite(n, KEYS[this.rng.int(KEYS.length)], `w${++this.writeSeq}`);
+      this.tryWrite(n, this.clientWrite(KEYS[this.rng.int(KEYS.length)]));
     }
     if (this.rng.next() < p.readRate) {
       const n = ups[this.rng.int(ups.length)];
-      this.tryRead(n, KEYS[this.rng.int(KEYS.length)]);
+      const key = KEYS[this.rng.int(KEYS.length)];
+      if (!this.registerOnly && this.crng.next() < 0.2) this.staleRead(n, key);
+      else this.tryRead(n, key);
     }
     if (this.now % 100 === 0) {
       for (const n of ups) {
@@ -413,20 +434,50 @@ export class Simulation {
     }
   }
 
-  tryWrite(n: SimNode, k: string, v: string): number | undefined {
+  /** A client write of this seed's mix on `k`: a put, or (unless register-only) a CAS, create-only, delete (plain or CAS), or a two-key batch. */
+  private clientWrite(k: string): KvCommand {
+    const v = `w${++this.writeSeq}`;
+    const kind = this.registerOnly ? 0 : this.crng.next();
+    const seen = this.lastSeen.get(k) ?? 0;
+    let cmd: KvCommand;
+    let name: string;
+    const r = ++this.requestSeq;
+    if (kind < 0.45) [cmd, name] = [{ k, v }, 'put'];
+    else if (kind < 0.6) [cmd, name] = [{ k, v, e: seen }, 'cas'];
+    else if (kind < 0.65) [cmd, name] = [{ k, v, e: 0 }, 'create'];
+    else if (kind < 0.78) [cmd, name] = [{ k, d: 1 }, 'delete'];
+    else if (kind < 0.85) [cmd, name] = [{ k, d: 1, e: seen }, 'cas-delete'];
+    else {
+      const other = KEYS[(KEYS.indexOf(k) + 1 + this.crng.int(KEYS.length - 1)) % KEYS.length];
+      const second = this.crng.next() < 0.7 ? { k: other, v: `w${++this.writeSeq}` } : { k: other, d: 1 as const };
+      [cmd, name] = [{ b: [{ k, v }, second] }, 'batch'];
+    }
+    this.stats.clientOps[name] = (this.stats.clientOps[name] ?? 0) + 1;
+    return { ...cmd, r };
+  }
+
+  tryWrite(n: SimNode, cmd: KvCommand): number | undefined {
     // Clients learn "not leader" from the node's answer; skip building the error object here (hot path).
     if (n.raw!.raft.state !== StateType.Leader) return undefined;
+    const data = encodeKv(cmd);
     let index: number;
     try {
-      index = n.raw!.propose(encodeKv({ k, v }));
+      index = n.raw!.propose(data);
     } catch (e) {
       if (e instanceof NotLeaderError || (e as Error).name === 'ErrProposalDropped') return undefined;
       throw e;
     }
-    const op = this.history.invoke('put', k, v, this.now, n.id);
-    n.puts.set(index, op);
-    if (this.opts.clientBug === 'ack-put-on-propose') this.history.complete(op, this.now);
+    const op = this.history.invokeWrite(cmd, this.now, n.id);
+    n.writes.set(index, { op, cmd, data: new TextDecoder().decode(data) });
+    if (this.opts.clientBug === 'ack-put-on-propose') this.history.completeWrite(op, this.now, { ok: true, revision: index });
     return index;
+  }
+
+  /** A stale read: the node answers from its own applied state at once, no ReadIndex (any node, however far behind). */
+  private staleRead(n: SimNode, key: string): void {
+    const op = this.history.invokeRead(key, true, this.now, n.id);
+    this.history.completeRead(op, this.now, n.kv.get(key));
+    this.stats.clientOps['stale-read'] = (this.stats.clientOps['stale-read'] ?? 0) + 1;
   }
 
   tryRead(n: SimNode, key: string): string | undefined {
@@ -438,7 +489,8 @@ export class Simulation {
       if (e instanceof NotLeaderError) return undefined;
       throw e;
     }
-    const op = this.history.invoke('get', key, undefined, this.now, n.id);
+    const op = this.history.invokeRead(key, false, this.now, n.id);
+    this.stats.clientOps.read = (this.stats.clientOps.read ?? 0) + 1;
     n.reads.set(ctx, { ctx, key, minIndex: this.checker.maxApplied, invokedAt: this.now, op });
     return ctx;
   }
@@ -498,7 +550,7 @@ export class Simulation {
         n.raw = undefined;
         this.upCache = undefined;
         n.reads.clear();
-        n.puts.clear();
+        n.writes.clear();
       }
       if (!n.up && !n.decommissioned && n.restartAt >= 0 && n.restartAt <= this.now) {
         this.startNode(n);
@@ -620,7 +672,7 @@ export class Simulation {
   /** Linearizability of the clients' history (per key, register model); failures become violations. */
   checkClientHistory(): void {
     const r = this.history.check();
-    this.stats.historyMaxKeySteps = r.maxKeySteps;
+    this.stats.historyMaxKeySteps = r.maxPartitionSteps;
     for (const d of r.descriptions) this.checker.violate('history-linearizability', d);
   }
 }
