@@ -26,7 +26,7 @@ export function checkHistory(ops: readonly Op[], opts: CheckOptions = {}): Check
       }
       f.message = `${keysText(f.keys)} ${f.keys.length > 1 ? 'are' : 'is'} not linearizable (${part.length} ops; minimal failing window of ${f.window.length}${
         f.stuckAt ? `, cannot linearize ${describeOp(f.stuckAt)}` : ''
-      }): ${listOps(f.window)}`;
+      }${startText(f)}): ${listOps(f.window)}`;
     } else if (part) {
       f.window = [];
       f.message = `${keysText(f.keys)}: search bound exceeded on ${part.length} ops (undecided)`;
@@ -35,6 +35,17 @@ export function checkHistory(ops: readonly Op[], opts: CheckOptions = {}): Check
     }
   }
   return { ok: v.failures.length === 0, failures: v.failures, stats: v.stats };
+}
+
+/** The state the window starts from, for the failure's keys (when that is not the history's start). */
+function startText(f: Failure): string {
+  if (!f.windowStart || f.window.length === 0) return '';
+  const keys = new Set(f.window.flatMap((o) => (o.kind === 'batch' ? o.writes.map((w) => w.key) : [o.key])));
+  const parts = [...keys].sort().map((k) => {
+    const it = f.windowStart!.get(k);
+    return it ? `${k}=${it.value}@${it.modRevision}` : `${k} absent`;
+  });
+  return `; from ${parts.join(', ')}`;
 }
 
 function keysText(keys: string[]): string {

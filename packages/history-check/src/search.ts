@@ -161,6 +161,9 @@ function search(ops: readonly Op[], initial: State, ctx: ModelContext, maxSteps:
   const limitTime = (limit: number): number => (limit === Infinity ? Infinity : evTime[limit]);
   evs.forEach(({ ev }, p) => {
     ev.pos = p;
+    // Lazy: a known write is never tried at its call (only pulled in by a forced move), so its call event is left
+    // out of the list; its position still says when it became callable.
+    if (lazy && ev.call && cls[ev.op] === KNOWN_WRITE) return;
     tail.next = ev;
     ev.prev = tail;
     tail = ev;
@@ -423,14 +426,23 @@ function search(ops: readonly Op[], initial: State, ctx: ModelContext, maxSteps:
       }
       memo.add(key);
       c.taken = chain;
+      // Lazy: the list holds only observations (and returns), and observations change nothing, so those skipped
+      // before this one are still illegal: the scan goes on from here instead of from the head (the last event
+      // before it that stays in the list). Otherwise a skipped write may fit after this op: rescan.
+      let resume: Ev | undefined;
+      if (lazy && next === state) {
+        const lifted = new Set(chain.map((l) => l.i));
+        resume = c.ev.prev;
+        while (resume !== undefined && resume !== head && lifted.has(resume.op)) resume = resume.prev;
+      }
       state = next;
       for (const l of chain) {
-        unlink(callEv[l.i]);
+        if (!lazy || cls[l.i] !== KNOWN_WRITE) unlink(callEv[l.i]);
         unlink(callEv[l.i].match!);
         if (cls[l.i] === KNOWN_WRITE) nextKnown++;
       }
       stack.push(c);
-      e = head.next;
+      e = resume ? resume.next : head.next;
       return true;
     }
     return false;
@@ -445,7 +457,7 @@ function search(ops: readonly Op[], initial: State, ctx: ModelContext, maxSteps:
       for (let k = chain.length - 1; k >= 0; k--) {
         const i = chain[k].i;
         relink(callEv[i].match!);
-        relink(callEv[i]);
+        if (!lazy || cls[i] !== KNOWN_WRITE) relink(callEv[i]);
       }
       usePools(chain, -1);
       state = c.prevState;

@@ -165,10 +165,12 @@ function noSyncVote(cfg: Config): RawNode {
 /**
  * Bugs of the application around the core (the simulator plays it), not of
  * Raft: ack-put-on-propose answers a put when the leader accepted the
- * proposal instead of when the entry applied. Raft stays safe (the older
- * checks see nothing); only the clients' history shows the lost writes.
+ * proposal instead of when the entry applied; cas-ignores-revision applies a
+ * compare-and-set without comparing (every replica alike, so it is
+ * deterministic and Raft stays safe). The older checks see nothing; only the
+ * clients' history shows the lost writes and lost updates.
  */
-export const CLIENT_BUGS = ['ack-put-on-propose'] as const;
+export const CLIENT_BUGS = ['ack-put-on-propose', 'cas-ignores-revision'] as const;
 
 export const BUGS: Record<BugName, (cfg: Config) => RawNode> = {
   'commit-old-term': commitOldTerm,

@@ -14,9 +14,10 @@ import { MemoryStorage, type ConfState, type Entry, type HardState, type Snapsho
 
 type Undo = { kind: 'hardState'; prev: HardState } | { kind: 'append'; at: number; removed: Entry[] };
 
-/** MemoryStorage's private log array (ents[0] is the dummy entry at the snapshot point). */
-interface LogArray {
+/** MemoryStorage's private fields this double journals (ents[0] is the dummy entry at the snapshot point). */
+interface Internals {
   ents: Entry[];
+  hardState: HardState;
 }
 
 export class DurableMemoryStorage extends MemoryStorage {
@@ -25,11 +26,12 @@ export class DurableMemoryStorage extends MemoryStorage {
   lostWrites = 0;
 
   private get log(): Entry[] {
-    return (this as unknown as LogArray).ents;
+    return (this as unknown as Internals).ents;
   }
 
   override setHardState(hs: HardState): void {
-    this.journal.push({ kind: 'hardState', prev: this.initialState().hardState });
+    // MemoryStorage replaces (never mutates) its hard state object, so the old one can be kept as is.
+    this.journal.push({ kind: 'hardState', prev: (this as unknown as Internals).hardState });
     super.setHardState(hs);
   }
 

@@ -47,6 +47,8 @@ export function writesOf(c: KvCommand): KvWrite[] {
 
 export class KvStore {
   map = new Map<string, KvItem>();
+  /** Injected application bug (test only, see bugs.ts cas-ignores-revision): compare-and-set writes ignore their expected revision. */
+  ignoreExpected = false;
 
   /** Apply the command of the entry at `index` (its revision). */
   apply(data: Uint8Array, index: number): KvResult {
@@ -56,7 +58,7 @@ export class KvStore {
     for (const w of writes) {
       const before = cur(w.k);
       if (w.d && !before) return { ok: false, error: 'not-found', key: w.k, currentRevision: 0 };
-      if (w.e !== undefined && w.e !== (before?.rev ?? 0)) return { ok: false, error: 'revision-mismatch', key: w.k, currentRevision: before?.rev ?? 0 };
+      if (w.e !== undefined && !this.ignoreExpected && w.e !== (before?.rev ?? 0)) return { ok: false, error: 'revision-mismatch', key: w.k, currentRevision: before?.rev ?? 0 };
       next.set(w.k, w.d ? undefined : { v: w.v!, rev: index });
     }
     const changes: [string, string | undefined][] = [];

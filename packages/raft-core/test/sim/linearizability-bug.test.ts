@@ -38,3 +38,22 @@ describe('injected client bug: ack-put-on-propose', () => {
     }
   }, 300_000);
 });
+
+describe('injected client bug: cas-ignores-revision', () => {
+  it('is caught by the history check (a compare-and-set succeeds on a revision that is gone), and only by it', () => {
+    let caught: { seed: number; detail: string } | undefined;
+    for (let seed = 1; seed <= BUDGET && !caught; seed++) {
+      const r = runSeed({ seed, clientBug: 'cas-ignores-revision' });
+      const hist = r.violations.filter((v) => v.kind === 'history-linearizability');
+      if (hist.length === 0) continue;
+      expect(r.violations.filter((v) => v.kind !== 'history-linearizability')).toEqual([]);
+      caught = { seed, detail: hist[0].detail };
+    }
+    expect(caught, `not caught within ${BUDGET} seeds`).toBeDefined();
+    console.log(`cas-ignores-revision: caught at seed ${caught!.seed}: ${caught!.detail.slice(0, 600)}`);
+    // The window shows a compare-and-set that succeeded although its expected revision was gone.
+    expect(caught!.detail).toMatch(/not linearizable .*if (@\d+|absent)\) -> ok@\d+/);
+    expect(runSeed({ seed: caught!.seed }).violations).toEqual([]);
+  }, 300_000);
+});
+

@@ -44,8 +44,11 @@ export interface SimOptions {
   params?: Partial<SimParams>;
 }
 
-/** ack-put-on-propose: the application answers a put as soon as the leader accepted the proposal, before it commits. */
-export type ClientBug = 'ack-put-on-propose';
+/**
+ * ack-put-on-propose: the application answers a write as soon as the leader accepted the proposal, before it commits;
+ * cas-ignores-revision: the state machine applies compare-and-set writes without comparing the expected revision.
+ */
+export type ClientBug = 'ack-put-on-propose' | 'cas-ignores-revision';
 
 export interface SimStats {
   faults: Record<string, number>;
@@ -62,7 +65,7 @@ export interface SimStats {
   /** Client ops in the history (writes and reads, writes that certainly failed excluded), and how many stayed pending. */
   historyOps: number;
   historyPending: number;
-  /** Client ops by kind (put, cas, create, delete, cas-delete, batch, read, stale-read). */
+  /** Client ops invoked (writes a leader accepted, reads a node took), by kind (put, cas, create, delete, cas-delete, batch, read, stale-read). */
   clientOps: Record<string, number>;
   /** Search steps of the hardest partition (how close the checker came to its bound, DEFAULT_MAX_STEPS). */
   historyMaxKeySteps: number;

@@ -13,6 +13,7 @@ describe('deterministic simulation', () => {
     let reads = 0;
     let historyOps = 0;
     let pending = 0;
+    const kinds = new Map<string, number>();
     for (let seed = 1; seed <= SEEDS; seed++) {
       const r = runSeed({ seed });
       elections += r.stats.elections;
@@ -21,6 +22,7 @@ describe('deterministic simulation', () => {
       reads += r.stats.readsChecked;
       historyOps += r.stats.historyOps;
       pending += r.stats.historyPending;
+      for (const [k, v] of Object.entries(r.stats.clientOps)) kinds.set(k, (kinds.get(k) ?? 0) + v);
       for (const v of r.violations) {
         failures.push(`seed ${seed} time ${v.time} ${v.kind}: ${v.detail} (replay: pnpm --filter @flagraft/raft-core sim -- --seed ${seed} --verbose)`);
       }
@@ -34,6 +36,8 @@ describe('deterministic simulation', () => {
     // Every seed's client history went through the linearizability check, with ops of unknown outcome among them.
     expect(historyOps).toBeGreaterThan(100 * SEEDS);
     expect(pending).toBeGreaterThan(0);
+    // ... of every kind the API offers.
+    for (const k of ['put', 'cas', 'create', 'delete', 'cas-delete', 'batch', 'read', 'stale-read']) expect(kinds.get(k) ?? 0, k).toBeGreaterThan(SEEDS);
   }, 600_000);
 
   it('a seed replays exactly', () => {

@@ -138,6 +138,7 @@ export class Simulation {
     // What survives a crash is the storage: snapshot (with the app state), log, hard state.
     const snap = n.storage.snapshot();
     n.kv = KvStore.restore(snap.data);
+    n.kv.ignoreExpected = this.opts.clientBug === 'cas-ignores-revision';
     n.applied = snap.metadata.index;
     n.confState = snap.metadata.confState;
     n.storage.setConfState(n.confState);
@@ -242,6 +243,7 @@ export class Simulation {
       const s = rd.snapshot;
       this.checkSnapshotConfig(n.id, s.metadata.index, s.metadata.confState, 'installed');
       n.kv = KvStore.restore(s.data);
+      n.kv.ignoreExpected = this.opts.clientBug === 'cas-ignores-revision';
       n.applied = s.metadata.index;
       n.confState = s.metadata.confState;
       n.storage.setConfState(n.confState);
@@ -419,7 +421,8 @@ export class Simulation {
       // Clients cache "the leader" and may be stale: any node that believes it leads takes writes.
       const leaders = ups.filter((x) => x.raw!.raft.state === StateType.Leader);
       const n = leaders.length > 0 && this.rng.next() < 0.9 ? leaders[this.rng.int(leaders.length)] : ups[this.rng.int(ups.length)];
-      this.tryWrite(n, this.clientWrite(KEYS[this.rng.int(KEYS.length)]));
+      const [cmd, kind] = this.clientWrite(KEYS[this.rng.int(KEYS.length)]);
+      if (this.tryWrite(n, cmd) !== undefined) this.stats.clientOps[kind] = (this.stats.clientOps[kind] ?? 0) + 1;
     }
     if (this.rng.next() < p.readRate) {
       const n = ups[this.rng.int(ups.length)];
@@ -435,7 +438,7 @@ export class Simulation {
   }
 
   /** A client write of this seed's mix on `k`: a put, or (unless register-only) a CAS, create-only, delete (plain or CAS), or a two-key batch. */
-  private clientWrite(k: string): KvCommand {
+  private clientWrite(k: string): [KvCommand, string] {
     const v = `w${++this.writeSeq}`;
     const kind = this.registerOnly ? 0 : this.crng.next();
     const seen = this.lastSeen.get(k) ?? 0;
@@ -452,8 +455,7 @@ export class Simulation {
       const second = this.crng.next() < 0.7 ? { k: other, v: `w${++this.writeSeq}` } : { k: other, d: 1 as const };
       [cmd, name] = [{ b: [{ k, v }, second] }, 'batch'];
     }
-    this.stats.clientOps[name] = (this.stats.clientOps[name] ?? 0) + 1;
-    return { ...cmd, r };
+    return [{ ...cmd, r }, name];
   }
 
   tryWrite(n: SimNode, cmd: KvCommand): number | undefined {
