@@ -83,6 +83,25 @@ function partitionAndRace(c: TestCluster, minority: NodeId[], majorityLeader: No
   return minorityLeader;
 }
 
+type Outcome = { second: number | 'refused'; minorityLeader?: NodeId; conflicts: string[] };
+
+/** The real core refuses the second change and stays safe on the schedule; with the rule broken (`bug`) the brain splits. */
+function splitBrainTests(schedule: (make: Make) => Outcome, bug: 'no-conf-pending-limit' | 'conf-before-noop', title: string): void {
+  it(title, () => {
+    const r = schedule(undefined);
+    expect(r.second).toBe('refused');
+    expect(r.minorityLeader).toBeUndefined();
+    expect(r.conflicts).toEqual([]);
+  });
+
+  it(`without the rule (injected ${bug}) the same schedule splits the brain`, () => {
+    const r = schedule(BUGS[bug]);
+    expect(typeof r.second).toBe('number');
+    expect(r.minorityLeader).toBeDefined();
+    expect(r.conflicts.length).toBeGreaterThan(0);
+  });
+}
+
 describe('membership safety: at most one conf change pending', () => {
   /**
    * Leader 3 promotes learners 4 and 5 back to back. Nodes 1 and 2 receive
@@ -91,7 +110,7 @@ describe('membership safety: at most one conf change pending', () => {
    * changes pending at once, 1 and 2 still count votes in {1,2,3} (a majority
    * of 2) while 3, 4, 5 are a majority of {1..5}: two disjoint quorums.
    */
-  function schedule(make: Make): { second: number | 'refused'; minorityLeader?: NodeId; conflicts: string[] } {
+  function schedule(make: Make): Outcome {
     const { c, conflicts } = clusterWithLearners(make, 3);
     const l = c.get(3).node;
     let c2: number | undefined;
@@ -117,19 +136,7 @@ describe('membership safety: at most one conf change pending', () => {
     return { second, minorityLeader, conflicts: conflicts() };
   }
 
-  it('the second change waits for the first, and the cut-off pair cannot elect a leader (no split brain)', () => {
-    const r = schedule(undefined);
-    expect(r.second).toBe('refused');
-    expect(r.minorityLeader).toBeUndefined();
-    expect(r.conflicts).toEqual([]);
-  });
-
-  it('without the rule (injected no-conf-pending-limit) the same schedule splits the brain', () => {
-    const r = schedule(BUGS['no-conf-pending-limit']);
-    expect(typeof r.second).toBe('number');
-    expect(r.minorityLeader).toBeDefined();
-    expect(r.conflicts.length).toBeGreaterThan(0);
-  });
+  splitBrainTests(schedule, 'no-conf-pending-limit', 'the second change waits for the first, and the cut-off pair cannot elect a leader (no split brain)');
 });
 
 describe("membership safety: Ongaro's fix (no conf change before the new leader applied its no-op)", () => {
@@ -140,7 +147,7 @@ describe("membership safety: Ongaro's fix (no conf change before the new leader 
    * 5 as well. Accepting it makes two changes pending (the inherited one and
    * the new one), and the schedule of the test above splits {2,3} from {1,4,5}.
    */
-  function schedule(make: Make): { second: number | 'refused'; minorityLeader?: NodeId; conflicts: string[] } {
+  function schedule(make: Make): Outcome {
     const { c, conflicts } = clusterWithLearners(make, 3);
     // The entry promoting 4 reaches node 1 only; its ack is lost.
     c.filter = (m) => !((m.from === 3 && m.to !== 1) || (m.from === 1 && m.to === 3));
@@ -173,23 +180,10 @@ describe("membership safety: Ongaro's fix (no conf change before the new leader 
     c.tick([1, 2], 3);
     expect(c.get(1).node.status().confState.voters).toEqual([1, 2, 3, 4, 5]);
     const minorityLeader = partitionAndRace(c, [2, 3], 1);
-    if (process.env.DEBUG_MS) for (const id of [1, 2, 3, 4, 5]) console.log(id, JSON.stringify(c.get(id).node.status()), c.get(id).applied.map((e) => `${e.index}/${e.term}`).join(' '));
     return { second: refused ? 'refused' : second, minorityLeader, conflicts: conflicts() };
   }
 
-  it('the new leader refuses the change until its no-op is applied; no split brain follows', () => {
-    const r = schedule(undefined);
-    expect(r.second).toBe('refused');
-    expect(r.minorityLeader).toBeUndefined();
-    expect(r.conflicts).toEqual([]);
-  });
-
-  it('without the fix (injected conf-before-noop) the same schedule splits the brain', () => {
-    const r = schedule(BUGS['conf-before-noop']);
-    expect(typeof r.second).toBe('number');
-    expect(r.minorityLeader).toBeDefined();
-    expect(r.conflicts.length).toBeGreaterThan(0);
-  });
+  splitBrainTests(schedule, 'conf-before-noop', 'the new leader refuses the change until its no-op is applied; no split brain follows');
 });
 
 describe('membership safety: no campaign with committed but unapplied conf changes (hup guard)', () => {

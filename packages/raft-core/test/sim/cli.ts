@@ -4,6 +4,7 @@
 // that check took, violations) and, for any failing seed, the one command
 // that replays it.
 import { Simulation, type ClientBug, type SimStats } from './simulator.js';
+import { newSimStats } from './sim-types.js';
 import { BUGS, CLIENT_BUGS, type BugName } from './bugs.js';
 
 interface Args {
@@ -52,28 +53,7 @@ function parseArgs(argv: string[]): Args {
 function main(): void {
   const args = parseArgs(process.argv.slice(2));
   const seeds = args.seed !== undefined ? [args.seed] : Array.from({ length: args.seeds }, (_, i) => args.start + i);
-  const totals: SimStats = {
-    faults: {},
-    elections: 0,
-    snapshotsCreated: 0,
-    snapshotsInstalled: 0,
-    membershipChanges: 0,
-    writesCommitted: 0,
-    readsChecked: 0,
-    transfers: 0,
-    messagesDelivered: 0,
-    confChangesProposed: {},
-    historyOps: 0,
-    historyPending: 0,
-    clientOps: {},
-    historyMaxKeySteps: 0,
-    livenessBacklog: 0,
-    livenessBound: 0,
-    stabilityWindows: 0,
-    stabilityWindowsWithCampaigns: 0,
-    removedCampaignSteps: 0,
-    disruptionsWithoutCheckQuorum: 0,
-  };
+  const totals: SimStats = newSimStats();
   let historyMs = 0;
   const failures: { seed: number; time: number; kind: string; detail: string }[] = [];
   const t0 = performance.now();

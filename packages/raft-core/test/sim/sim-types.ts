@@ -80,6 +80,32 @@ export interface SimStats {
   disruptionsWithoutCheckQuorum: number;
 }
 
+/** All-zero stats (a run's start; the CLI's totals). */
+export function newSimStats(): SimStats {
+  return {
+    faults: {},
+    elections: 0,
+    snapshotsCreated: 0,
+    snapshotsInstalled: 0,
+    membershipChanges: 0,
+    writesCommitted: 0,
+    readsChecked: 0,
+    transfers: 0,
+    messagesDelivered: 0,
+    confChangesProposed: {},
+    historyOps: 0,
+    historyPending: 0,
+    clientOps: {},
+    historyMaxKeySteps: 0,
+    livenessBacklog: 0,
+    livenessBound: 0,
+    stabilityWindows: 0,
+    stabilityWindowsWithCampaigns: 0,
+    removedCampaignSteps: 0,
+    disruptionsWithoutCheckQuorum: 0,
+  };
+}
+
 export interface SimResult {
   seed: number;
   params: SimParams;

@@ -42,6 +42,7 @@ import {
   READ_TIMEOUT_UNITS,
   SimNode,
   TICK_UNITS,
+  newSimStats,
   type SimOptions,
   type SimResult,
   type SimStats,
@@ -82,26 +83,9 @@ export class Simulation {
   private confFault: { id: NodeId; at: number } | undefined;
   private leadersSeen = new Set<string>();
   stats: SimStats = {
+    ...newSimStats(),
     faults: { crash: 0, midReadyCrash: 0, powerLoss: 0, lostUnsyncedWrites: 0, restart: 0, partition: 0, oneWayPartition: 0, heal: 0, confChangeLeaderFault: 0 },
-    elections: 0,
-    snapshotsCreated: 0,
-    snapshotsInstalled: 0,
-    membershipChanges: 0,
-    writesCommitted: 0,
-    readsChecked: 0,
-    transfers: 0,
-    messagesDelivered: 0,
     confChangesProposed: { addLearner: 0, promote: 0, removeVoter: 0, removeLeaderItself: 0, jointReplace: 0 },
-    historyOps: 0,
-    historyPending: 0,
-    clientOps: {},
-    historyMaxKeySteps: 0,
-    livenessBacklog: 0,
-    livenessBound: 0,
-    stabilityWindows: 0,
-    stabilityWindowsWithCampaigns: 0,
-    removedCampaignSteps: 0,
-    disruptionsWithoutCheckQuorum: 0,
   };
   private readonly makeRawNode: (cfg: Config) => RawNode;
   private readonly ruleChecks: boolean;
