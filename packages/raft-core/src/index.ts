@@ -1,16 +1,13 @@
-// Public API of @flagraft/raft-core (explicit named exports only).
-export * from './types.js';
-export type { Storage, InitialState, MemoryStorageOptions } from './storage.js';
-export { MemoryStorage } from './storage.js';
-export type { Config, Logger, LogLevel } from './config.js';
+// Public API of @flagraft/raft-core (explicit named exports only): what the
+// consensus node, the simulator and the tests use, and the types that make up
+// those signatures.
 export {
-  DEFAULT_MAX_COMMITTED_SIZE_PER_READY_BYTES,
-  DEFAULT_MAX_ENTRIES_PER_MSG,
-  DEFAULT_MAX_INFLIGHT_MSGS,
-  DEFAULT_MAX_SIZE_PER_MSG_BYTES,
-  DEFAULT_MAX_UNCOMMITTED_ENTRIES_BYTES,
-  resolveConfig,
-} from './config.js';
+  EntryType, ConfChangeType, MessageType, StateType, SnapshotStatus,
+  type NodeId, type Entry, type HardState, type ConfState, type SnapshotMetadata, type Snapshot,
+  type ConfChangeSingle, type ConfChange, type Message, type SoftState, type ReadState, type Ready,
+} from './types.js';
+export { MemoryStorage, type Storage, type InitialState, type MemoryStorageOptions } from './storage.js';
+export type { Config, Logger, LogLevel } from './config.js';
 export { createRng, type Rng } from './rng.js';
 export {
   RaftError,
@@ -30,9 +27,8 @@ export {
   InvalidMessageError,
   InvariantError,
 } from './errors.js';
-export { RawNode, validateMessage, confChangeOf } from './raw-node.js';
+export { RawNode, validateMessage } from './raw-node.js';
 export type { Status, ProgressStatus } from './status.js';
 export { ProgressState } from './tracker/progress.js';
 export { encodeConfChange, decodeConfChange, MAX_CONF_CHANGES } from './confchange/confchange.js';
-export { ENTRY_OVERHEAD_BYTES, entrySize, limitSize } from './util.js';
 export { MAX_PENDING_READ_INDEX } from './read-only.js';

@@ -1,5 +1,5 @@
 // Small helpers shared by the log, the tracker and the state machine.
-import { EntryType, MessageType, NONE, type Entry, type Message } from './types.js';
+import { MessageType, NONE, type Entry, type Message } from './types.js';
 
 /** Bytes an entry is counted as against maxSizePerMsg and friends: its payload plus a fixed header estimate. */
 export const ENTRY_OVERHEAD_BYTES = 16;
@@ -55,10 +55,6 @@ export function newMessage(m: Partial<Message> & { type: MessageType }): Message
     rejectHint: m.rejectHint ?? 0,
     context: m.context,
   };
-}
-
-export function newEntry(index: number, term: number, data: Uint8Array = EMPTY, type = EntryType.Normal): Entry {
-  return { index, term, type, data };
 }
 
 /** Messages only the local node generates; never accepted from the network. */
