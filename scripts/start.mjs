@@ -18,7 +18,7 @@
 // Data lives in .data/ (git-ignored) and is kept across restarts; --fresh
 // wipes it first. --demo creates a few example flags (only missing ones).
 // --ports free picks free ports for everything (tests use it); the default
-// ports are the documented ones (DESIGN.md) and a busy one is an error.
+// ports are the documented ones (README, Quick start) and a busy one is an error.
 // FLAGRAFT_ADMIN_TOKEN=<token> sets the first admin token instead of a random one.
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';

@@ -6,16 +6,16 @@ import {
   LIMITS, restoreCommandProblem, restoreItemsBytes, type RestoreError,
 } from '@flagraft/flag-model';
 import { ApiError, parseJson, toApiError } from './errors.js';
-import type { ConsensusNodeCore } from './node-core.js';
-import type { RestoreInput } from './raft-driver.js';
+import type { BackupPort } from './ports.js';
+import type { RestoreInput } from './proposer.js';
 import { BackupReader, BackupTooLargeError } from './backup-reader.js';
 
 /** Items per Backup stream message, as JSON text (bytes; far below the gRPC message limits). */
 export const BACKUP_CHUNK_BYTES = 1024 * 1024;
 
-function notLeader(core: ConsensusNodeCore): ApiError {
-  const st = core.status();
-  return ApiError.of('NOT_LEADER', `node ${core.config.nodeId} is not the leader; backups are read on the leader`, { leaderId: st.leaderId, leaderAddress: st.leaderAddress || undefined });
+function notLeader(node: BackupPort): ApiError {
+  const { leaderId, leaderAddress } = node.leader();
+  return ApiError.of('NOT_LEADER', `node ${node.nodeId} is not the leader; backups are read on the leader`, { leaderId, leaderAddress: leaderAddress || undefined });
 }
 
 /**
@@ -24,21 +24,18 @@ function notLeader(core: ConsensusNodeCore): ApiError {
  * connection (backup-reader.ts) opened after a ReadIndex barrier: the node
  * keeps applying and answering while a large backup streams.
  */
-export function backupStream(core: ConsensusNodeCore, call: grpc.ServerWritableStream<any, any>): void {
-  const bad = core.checkClient(call.metadata);
-  if (bad) { call.emit('error', bad.toGrpc()); return; }
+export function backupStream(node: BackupPort, call: grpc.ServerWritableStream<any, any>): void {
   let cancelled = false;
   call.on('cancelled', () => { cancelled = true; });
-  const d = core.driver;
   const write = (msg: unknown) => new Promise<void>((resolve) => {
     if (call.write(msg)) setImmediate(resolve); else call.once('drain', () => resolve());
   });
   let reader: BackupReader | undefined;
   (async () => {
-    if (!d.isLeader()) throw notLeader(core);
-    await d.linearizableBarrier();
-    if (!d.isLeader()) throw notLeader(core);
-    reader = new BackupReader(core.store.db.name);
+    if (!node.isLeader()) throw notLeader(node);
+    await node.barrier();
+    if (!node.isLeader()) throw notLeader(node);
+    reader = new BackupReader(node.stateFilePath);
     let h;
     try {
       h = reader.header(); // the snapshot starts here: at or after the barrier's index
@@ -47,7 +44,7 @@ export function backupStream(core: ConsensusNodeCore, call: grpc.ServerWritableS
       throw e;
     }
     const header = {
-      clusterId: core.config.clusterId, revision: h.revision, createdAt: new Date().toISOString(), counts: h.counts,
+      clusterId: node.clusterId, revision: h.revision, createdAt: new Date().toISOString(), counts: h.counts,
       oldestRetainedRevision: h.oldestChangeRevision || h.revision + 1,
     };
     const started = Date.now();
@@ -70,7 +67,7 @@ export function backupStream(core: ConsensusNodeCore, call: grpc.ServerWritableS
       if (chunk.length) await write({ headerJson: '', kind, itemsJson: chunk });
     }
     call.end();
-    core.log.info('backup sent', { revision: h.revision, ...h.counts, itemBytes: h.itemBytes, ms: Date.now() - started });
+    node.log.info('backup sent', { revision: h.revision, ...h.counts, itemBytes: h.itemBytes, ms: Date.now() - started });
   })().catch((e) => { if (!cancelled) call.emit('error', toApiError(e).toGrpc()); }).finally(() => reader?.close());
 }
 
@@ -85,7 +82,7 @@ function restoreError(e: RestoreError): ApiError {
 }
 
 /** One restore step -> one Raft entry; answers once it has applied here. */
-export async function restoreStep(core: ConsensusNodeCore, req: any, actor: string): Promise<{ revision: number; action: string; restoredRevision: number }> {
+export async function restoreStep(node: Pick<BackupPort, 'proposeRestore' | 'log'>, req: any, actor: string): Promise<{ revision: number; action: string; restoredRevision: number }> {
   const restoreId = String(req.restoreId ?? '');
   const base = { restoreId, actor };
   let cmd: RestoreInput;
@@ -107,8 +104,8 @@ export async function restoreStep(core: ConsensusNodeCore, req: any, actor: stri
   // Checked here too so a malformed request is refused before it becomes an entry.
   const problem = restoreCommandProblem({ ...cmd, v: 1, time: 0 });
   if (problem) throw ApiError.of('INVALID_ARGUMENT', problem);
-  const o = await core.driver.proposeRestore(cmd);
+  const o = await node.proposeRestore(cmd);
   if (!o.ok) throw restoreError(o.error);
-  if (o.action === 'commit') core.log.info('restored from a backup', { restoreId, revision: o.revision, backupRevision: o.restoredRevision, actor });
+  if (o.action === 'commit') node.log.info('restored from a backup', { restoreId, revision: o.revision, backupRevision: o.restoredRevision, actor });
   return { revision: o.revision, action: o.action, restoredRevision: o.restoredRevision ?? 0 };
 }

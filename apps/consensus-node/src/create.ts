@@ -1,9 +1,11 @@
 import type { NodeConfig } from './config.js';
-import { ConsensusNodeCore, type NodeStatus } from './node-core.js';
+import { ConsensusNodeCore, type NodeStatus, type OutboxFactory } from './node-core.js';
+
+export type { OutboxFactory };
 
 export interface ConsensusNode {
   readonly nodeId: number;
-  /** host:port clients and peers reach this node at (known after start()). */
+  /** host:port clients reach this node at (known after start()). */
   readonly address: string;
   start(): Promise<void>;
   close(): Promise<void>;
@@ -12,8 +14,13 @@ export interface ConsensusNode {
   reloadCertificates(): boolean;
 }
 
-export function createConsensusNode(config: NodeConfig): ConsensusNode {
-  const core = new ConsensusNodeCore(config);
+export interface ConsensusNodeDeps {
+  /** Makes the SNS outbox when the config names a topic (main.ts passes src/outbox's createSnsOutbox, loaded on demand). */
+  outbox?: OutboxFactory;
+}
+
+export function createConsensusNode(config: NodeConfig, deps: ConsensusNodeDeps = {}): ConsensusNode {
+  const core = new ConsensusNodeCore(config, deps.outbox);
   return {
     nodeId: config.nodeId,
     get address() { return core.address; },

@@ -1,8 +1,8 @@
-export { ConsensusNodeCore, type NodeStatus, type MemberStatus } from './node-core.js';
-export { loadConfigFromEnv, parseMembers, ConfigError, DEFAULTS, type NodeConfig } from './config.js';
-export { registerOutboxFactory, type OutboxFactory } from './outbox-registry.js';
-export type { ChangeEvent, Outbox, OutboxContext, SnsOutboxConfig, LogLevel } from './outbox-types.js';
+// Public API of @flagraft/consensus-node: the node for embedders (createConsensusNode,
+// as main.ts uses it) and the local-cluster harness other apps' tests use.
+export { createConsensusNode, type ConsensusNode, type ConsensusNodeDeps, type OutboxFactory } from './create.js';
+export { loadConfigFromEnv, ConfigError, type NodeConfig } from './config.js';
+export type { NodeStatus, MemberStatus } from './node-core.js';
+export type { Outbox, OutboxContext, SnsOutboxConfig } from './outbox-types.js';
+// Real node processes on free ports, for tests (moves to the testkit: issue 14, item 4).
 export { startLocalCluster, type LocalCluster, type LocalNode, type LocalClusterOptions } from './local-cluster.js';
-export { createConsensusNode, type ConsensusNode } from './create.js';
-export { StoreOpenError, StoreCorruptError } from './storage/sqlite-store.js';
-export { findProtoDir } from './proto-files.js';

@@ -1,20 +1,24 @@
-// Entry point: config from env + flags, start, stop cleanly on SIGTERM/SIGINT.
-import { ConfigError, loadConfigFromEnv } from './config.js';
-import { createConsensusNode } from './create.js';
-import { StoreCorruptError, StoreOpenError } from './storage/sqlite-store.js';
+// Entry point: config from env + flags, the node with its SNS outbox, start,
+// stop cleanly on SIGTERM/SIGINT.
 import { TlsConfigError } from '@flagraft/identity';
+import { ConfigError, loadConfigFromEnv } from './config.js';
+import { createConsensusNode, type OutboxFactory } from './create.js';
+import { StoreCorruptError, StoreOpenError } from './storage/sqlite.js';
 
 function fatal(msg: string, extra: Record<string, unknown> = {}): never {
   process.stdout.write(JSON.stringify({ t: new Date().toISOString(), level: 'error', msg, app: 'consensus-node', ...extra }) + '\n');
   process.exit(1);
 }
 
+// The SNS outbox (src/outbox/), loaded only when a topic is configured: the AWS SDK adds about 0.3 s to a start.
+const outbox: OutboxFactory = async (config) => (await import('./outbox/index.js')).createSnsOutbox(config);
+
 let node: ReturnType<typeof createConsensusNode> | undefined;
 // SIGHUP: reload the certificate files now (they are also checked every
 // FLAGRAFT_TLS_RELOAD_INTERVAL_MS). Installed first: SIGHUP's default action would end the process.
 process.on('SIGHUP', () => node?.reloadCertificates());
 try {
-  node = createConsensusNode(loadConfigFromEnv(process.env, process.argv.slice(2)));
+  node = createConsensusNode(loadConfigFromEnv(process.env, process.argv.slice(2)), { outbox });
   await node.start();
 } catch (e) {
   if (e instanceof ConfigError || e instanceof StoreOpenError || e instanceof StoreCorruptError || e instanceof TlsConfigError) fatal(`cannot start: ${e.message}`, { error: e.name });

@@ -1,5 +1,11 @@
-// Assembles a consensus node: SQLite store + state machine + raft driver +
-// gRPC transport + client API + health + outbox hook.
+// Assembles a consensus node and wires its parts (docs/ARCHITECTURE.md):
+//   storage (storage/open.ts: log store + state store)
+//   -> the flag state machine (state-machine.ts, the Fsm)
+//   -> the Raft driver (raft-driver.ts; durability.ts holds the Ready order)
+//   -> proposals and their waiters (proposer.ts), Watch streams (watch-hub.ts)
+//   -> the gRPC services over narrow ports (api.ts, ports.ts), the peer
+//      transport (transport.ts), health (health.ts) and the outbox hook.
+// It also answers Status and runs the SIGTERM sequence.
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
@@ -7,15 +13,21 @@ import { StateType, type NodeId } from '@flagraft/raft-core';
 import { flagsService } from './api.js';
 import type { NodeConfig } from './config.js';
 import { ApiError } from './errors.js';
+import { Health } from './health.js';
 import { createLogger, type Logger } from './log.js';
-import type { Outbox, OutboxContext } from './outbox-types.js';
-import { loadOutboxFactory } from './outbox-registry.js';
+import type { Outbox, OutboxContext, SnsOutboxConfig } from './outbox-types.js';
+import type { FlagsPorts } from './ports.js';
 import { serviceOf } from './proto-files.js';
+import { Proposer } from './proposer.js';
 import { RaftDriver } from './raft-driver.js';
 import { MD_CLUSTER, NodeSecurity } from './security.js';
-import { StateMachine } from './state-machine.js';
-import { SqliteStore } from './storage/sqlite-store.js';
+import { StateMachine, type Applied } from './state-machine.js';
+import { openStorage, type NodeStorage } from './storage/open.js';
 import { Transport } from './transport.js';
+import { WatchHub } from './watch-hub.js';
+
+/** Makes the SNS outbox (src/outbox/) from its configuration; main.ts passes the real one. */
+export type OutboxFactory = (config: SnsOutboxConfig) => Outbox | Promise<Outbox>;
 
 /** `address`: where clients reach the member ('' until this node has heard it from that member); `peerAddress`: its Raft address. */
 export interface MemberStatus { id: number; address: string; peerAddress: string; role: 'voter' | 'learner'; matchIndex: number; lag: number; reachable: boolean }
@@ -36,58 +48,68 @@ export interface NodeStatus {
   securityCounters: Record<string, number>;
 }
 
-export interface Watcher { pump(): void; end(err?: ApiError): void }
+/** A learner may be promoted when it is at most this many entries behind. */
+const MAX_PROMOTE_LAG_ENTRIES = 1000;
 
 export class ConsensusNodeCore {
   readonly log: Logger;
-  readonly store: SqliteStore;
-  readonly state: StateMachine;
-  readonly driver: RaftDriver;
-  readonly transport: Transport;
   readonly security: NodeSecurity;
-  /** The client port: Flags and Health, service certificates. */
-  readonly server: grpc.Server;
-  /** The peer port: Raft, node certificates. */
-  readonly peerServer: grpc.Server;
-  /** Optional plain-text health port (FLAGRAFT_HEALTH_LISTEN). */
-  private readonly healthServer?: grpc.Server;
-  readonly watchers = new Set<Watcher>();
-  /** A learner may be promoted when it is at most this many entries behind. */
-  readonly maxPromoteLag = 1000;
   address = '';
   peerAddress = '';
+  private readonly storage: NodeStorage;
+  private readonly state: StateMachine;
+  private readonly driver: RaftDriver<Applied>;
+  private readonly proposer: Proposer;
+  private readonly watch: WatchHub;
+  private readonly transport: Transport;
+  private readonly health: Health;
+  /** The client port: Flags and Health, service certificates. */
+  private readonly server: grpc.Server;
+  /** The peer port: Raft, node certificates. */
+  private readonly peerServer: grpc.Server;
+  /** Optional plain-text health port (FLAGRAFT_HEALTH_LISTEN). */
+  private readonly healthServer?: grpc.Server;
   /** Client addresses peers told us (transport metadata): used in NOT_LEADER hints and Status. Not replicated. */
   private readonly clientAddresses = new Map<number, string>();
   private outbox?: Outbox;
   private readonly leaderListeners = new Set<(isLeader: boolean, term: number) => void>();
   private readonly appliedListeners = new Set<(rev: number) => void>();
-  private readonly healthWatchers = new Set<grpc.ServerWritableStream<any, any>>();
   private closing = false;
 
-  constructor(readonly config: NodeConfig) {
+  constructor(readonly config: NodeConfig, private readonly outboxFactory?: OutboxFactory) {
     this.log = createLogger({ app: 'consensus-node', node: config.nodeId }, config.logLevel);
     mkdirSync(config.dataDir, { recursive: true });
     const members = [...config.initialCluster].map(([id, address]) => ({ id, address }));
-    this.store = new SqliteStore({
-      path: join(config.dataDir, 'flagraft.db'),
+    this.storage = openStorage({
+      statePath: join(config.dataDir, 'flagraft.db'),
       clusterId: config.clusterId,
       nodeId: config.nodeId,
       bootstrap: config.join ? undefined : { members },
     });
-    this.state = new StateMachine(this.store, {
+    const { log, state } = this.storage;
+    this.state = new StateMachine(state, {
       changesRetentionRevisions: config.changesRetentionRevisions,
       dedupWindowRevisions: config.dedupWindowRevisions,
       // Prune often enough that the window is honoured within a quarter of its size.
       pruneEveryRevisions: Math.max(1, Math.min(1000, Math.floor(Math.min(config.changesRetentionRevisions, config.dedupWindowRevisions) / 4))),
+      logger: this.log,
     });
-    this.store.setSnapshotProvider(() => this.state.makeSnapshot(this.store.initialState().confState));
-    this.driver = new RaftDriver(config, this.store, this.state, this.log, {
-      onApplied: (rev, changed) => this.onApplied(rev, changed),
-      onLeadership: (isLeader, term) => this.onLeadership(isLeader, term),
-      onMembersChanged: () => this.syncPeers(),
+    this.driver = new RaftDriver<Applied>(config, { log, fsm: this.state, dataBytes: () => log.bytes() + state.bytes() }, this.log, {
+      onLeadership: (isLeader, term, _lead, wasLeader) => this.onLeadership(isLeader, term, wasLeader),
+      onResults: (applied) => {
+        if (applied.snapshot || applied.results.some((r) => r.membersChanged)) this.syncPeers();
+        this.proposer.answer(applied.results);
+      },
+      onApplied: (applied) => this.onApplied(applied.snapshot || applied.results.some((r) => r.changed)),
       clientAddressOf: (id) => this.clientAddressOf(id),
       securityCounters: () => this.security.counters(),
     });
+    this.proposer = new Proposer(this.driver, config);
+    this.watch = new WatchHub({
+      changesAfter: (after, limit) => this.state.changesAfter(after, limit),
+      oldestRetainedRevision: () => this.state.oldestRetainedRevision(),
+      appliedRevision: () => this.appliedRevision(),
+    }, config.maxWatchers);
     this.security = new NodeSecurity({
       nodeId: config.nodeId, clusterId: config.clusterId, security: config.security, tlsReloadIntervalMs: config.tlsReloadIntervalMs,
       log: this.log.child({ component: 'security' }), isMember: (id) => this.isKnownPeer(id),
@@ -106,21 +128,73 @@ export class ConsensusNodeCore {
       random: () => this.driver.rng.next(),
     });
     this.driver.setTransport(this.transport);
+    this.health = new Health(() => !this.closing && this.driver.leaderId() !== 0);
     const serverOptions = {
       'grpc.max_send_message_length': 64 * 1024 * 1024,
       'grpc.keepalive_permit_without_calls': 1,
       'grpc.http2.min_ping_interval_without_data_ms': 5000,
     };
     this.server = new grpc.Server({ ...serverOptions, 'grpc.max_receive_message_length': config.maxMessageBytes, interceptors: this.security.clientInterceptors() });
-    this.server.addService(serviceOf('flagraft.v1.Flags').service, flagsService(this));
-    this.server.addService(serviceOf('grpc.health.v1.Health').service, this.healthService());
+    this.server.addService(serviceOf('flagraft.v1.Flags').service, flagsService(this.ports()));
+    this.server.addService(serviceOf('grpc.health.v1.Health').service, this.health.service());
     this.peerServer = new grpc.Server({ ...serverOptions, 'grpc.max_receive_message_length': config.transport.maxPeerMessageBytes });
     this.peerServer.addService(serviceOf('flagraft.raft.v1.Raft').service, this.transport.serverHandlers());
     if (config.healthListen) {
       this.healthServer = new grpc.Server({ 'grpc.max_receive_message_length': 4096 });
       // Check only: nobody unauthenticated may hold streams open here.
-      this.healthServer.addService(serviceOf('grpc.health.v1.Health').service, this.healthService(false));
+      this.healthServer.addService(serviceOf('grpc.health.v1.Health').service, this.health.service(false));
     }
+  }
+
+  /** What the Flags service may use of this node (ports.ts). */
+  private ports(): FlagsPorts {
+    const { driver, proposer, state } = this;
+    const barrier = () => driver.reads.wait();
+    const proposeRestore = proposer.proposeRestore.bind(proposer);
+    return {
+      calls: {
+        check: (md) => this.checkClient(md),
+        writeActor: (call, claimed) => this.security.writeActor(call, claimed),
+        dedupClientId: (call, clientId) => this.security.dedupClientId(call, clientId),
+      },
+      writes: { propose: proposer.propose.bind(proposer), proposeRestore },
+      reads: {
+        barrier,
+        appliedRevision: () => this.appliedRevision(),
+        getFlag: (key) => state.getFlag(key),
+        getSegment: (name) => state.getSegment(name),
+        list: (kind, prefix, after, limit) => state.list(kind, prefix, after, limit),
+        allItems: (kind) => state.allItems(kind),
+        history: (kind, key, before, limit) => state.history(kind, key, before, limit),
+      },
+      membership: {
+        members: () => this.members(),
+        isLeader: () => driver.isLeader(),
+        maxPromoteLag: MAX_PROMOTE_LAG_ENTRIES,
+        change: (type, id, address) => proposer.changeMembership(type, id, address),
+        transferLeader: (id) => driver.transferLeader(id, 5 * this.config.electionTimeoutMs),
+      },
+      watch: this.watch,
+      backup: {
+        clusterId: this.config.clusterId,
+        nodeId: this.config.nodeId,
+        stateFilePath: this.storage.state.path,
+        log: this.log,
+        isLeader: () => driver.isLeader(),
+        leader: () => {
+          const lead = driver.status().lead;
+          return { leaderId: lead, leaderAddress: lead ? this.clientAddressOf(lead) ?? '' : '' };
+        },
+        barrier,
+        proposeRestore,
+      },
+      status: () => this.status(),
+    };
+  }
+
+  /** The cluster revision at the applied index (index + the replicated restore offset). */
+  private appliedRevision(): number {
+    return this.state.revisionAt(this.driver.appliedIndex());
   }
 
   /** Where clients reach node `id` (this node: its own client address). */
@@ -136,7 +210,7 @@ export class ConsensusNodeCore {
 
   private isKnownPeer(id: NodeId): boolean {
     if (this.addressBook().has(id)) return true;
-    const cs = this.store.initialState().confState;
+    const cs = this.state.confState();
     return cs.voters.includes(id) || cs.learners.includes(id) || cs.votersOutgoing.includes(id) || cs.learnersNext.includes(id);
   }
 
@@ -151,7 +225,7 @@ export class ConsensusNodeCore {
    * the cluster id header (a client pointed at the wrong cluster; the answer
    * names neither id) and shutdown.
    */
-  checkClient(md: grpc.Metadata): ApiError | undefined {
+  private checkClient(md: grpc.Metadata): ApiError | undefined {
     const cid = md.get(MD_CLUSTER)[0];
     if (cid !== undefined && cid !== this.config.clusterId) {
       return ApiError.of('PERMISSION', this.security.refuse('cluster_id_mismatch', 'cluster id mismatch: this node belongs to another cluster').details);
@@ -179,26 +253,26 @@ export class ConsensusNodeCore {
     const health = this.healthServer ? await this.bind(this.healthServer, this.config.healthListen!, grpc.ServerCredentials.createInsecure()) : undefined;
     this.syncPeers();
     this.driver.start();
-    if (this.config.sns) await this.startOutbox();
+    if (this.config.sns) await this.startOutbox(this.config.sns);
     this.log.info('node started', {
       address: this.address, peerAddress: this.peerAddress, healthAddress: health, transportSecurity: this.config.security.mode,
       clusterId: this.config.clusterId, applied: this.driver.appliedIndex(),
-      voters: this.store.initialState().confState.voters, join: this.config.join,
+      voters: this.state.confState().voters, join: this.config.join,
       electionTimeoutMs: this.config.electionTimeoutMs, heartbeatMs: this.config.heartbeatMs, tickMs: this.config.tickMs,
     });
   }
 
-  private async startOutbox(): Promise<void> {
-    const factory = await loadOutboxFactory();
-    if (!factory) {
-      this.log.warn('SNS configured but no outbox implementation is available (src/outbox/ missing); changes are not published');
+  private async startOutbox(sns: SnsOutboxConfig): Promise<void> {
+    if (!this.outboxFactory) {
+      this.log.warn('SNS configured but this node was built without an outbox; changes are not published');
       return;
     }
-    this.outbox = factory(this.config.sns!);
+    this.outbox = await this.outboxFactory(sns);
     this.outbox.start(this.outboxContext());
   }
 
-  outboxContext(): OutboxContext {
+  /** What the outbox may use of this node (outbox-types.ts). */
+  private outboxContext(): OutboxContext {
     return {
       nodeId: this.config.nodeId,
       isLeader: () => this.driver.isLeader(),
@@ -206,33 +280,34 @@ export class ConsensusNodeCore {
       onApplied: (cb) => { this.appliedListeners.add(cb); return () => this.appliedListeners.delete(cb); },
       readChanges: (after, limit) => this.state.changesAfter(after, limit),
       publishedRevision: () => this.state.publishedRevision(),
-      proposePublished: (revision) => this.driver.proposeInternal({ op: 'published', revision }),
+      proposePublished: (revision) => this.proposer.proposeInternal({ op: 'published', revision }),
       oldestRetainedRevision: () => this.state.oldestRetainedRevision(),
       restoredRevision: () => this.state.restoredRevision(),
       log: (level, msg, fields) => this.log.log(level, msg, { component: 'outbox', ...fields }),
     };
   }
 
-  private onApplied(rev: number, changed: boolean): void {
-    if (changed) for (const w of this.watchers) w.pump();
+  private onApplied(changed: boolean): void {
+    if (changed) this.watch.pump();
+    const rev = this.appliedRevision();
     for (const cb of this.appliedListeners) {
       try { cb(rev); } catch (e) { this.log.error('onApplied listener failed', { error: (e as Error).message }); }
     }
   }
 
-  private onLeadership(isLeader: boolean, term: number): void {
+  private onLeadership(isLeader: boolean, term: number, wasLeader: boolean): void {
+    if (wasLeader && !isLeader) this.proposer.leadershipLost();
     for (const cb of this.leaderListeners) {
       try { cb(isLeader, term); } catch (e) { this.log.error('leadership listener failed', { error: (e as Error).message }); }
     }
-    const status = this.servingStatus();
-    for (const h of this.healthWatchers) h.write({ status });
+    this.health.changed();
   }
 
-  status(): NodeStatus {
-    const rs = this.driver.node.status();
-    const cs = this.store.initialState().confState;
+  private members(): MemberStatus[] {
+    const rs = this.driver.status();
+    const cs = this.state.confState();
     const book = this.state.members();
-    const last = this.store.lastIndex();
+    const last = this.storage.log.lastIndex();
     const isLeader = rs.raftState === StateType.Leader;
     const member = (id: number, role: 'voter' | 'learner'): MemberStatus => {
       const pr = isLeader ? rs.progress?.[id] ?? (rs.progress as any)?.get?.(id) : undefined;
@@ -244,44 +319,26 @@ export class ConsensusNodeCore {
         reachable: id === this.config.nodeId || this.transport.isReachable(id),
       };
     };
-    const members = [...new Set([...cs.voters, ...cs.votersOutgoing])].sort((a, b) => a - b).map((id) => member(id, 'voter'))
+    return [...new Set([...cs.voters, ...cs.votersOutgoing])].sort((a, b) => a - b).map((id) => member(id, 'voter'))
       .concat([...new Set([...cs.learners, ...cs.learnersNext])].sort((a, b) => a - b).map((id) => member(id, 'learner')));
-    const applied = this.driver.appliedIndex();
-    const appliedRevision = this.driver.appliedRevision();
+  }
+
+  status(): NodeStatus {
+    const rs = this.driver.status();
+    const { log, state } = this.storage;
+    const appliedRevision = this.appliedRevision();
     const restoredRevision = this.state.restoredRevision();
     const published = this.state.publishedRevision();
     const lead = rs.lead;
     return {
       clusterId: this.config.clusterId, id: this.config.nodeId, role: String(rs.raftState), term: rs.term,
       leaderId: lead, leaderAddress: lead ? this.clientAddressOf(lead) ?? '' : '',
-      commitIndex: rs.commit, appliedIndex: applied, members, publishedRevision: published,
+      commitIndex: rs.commit, appliedIndex: this.driver.appliedIndex(), members: this.members(), publishedRevision: published,
       // Imported history (at or below the restore) is never published: not lag.
-      publishLag: Math.max(0, appliedRevision - Math.max(published, restoredRevision)), firstIndex: this.store.firstIndex(), lastIndex: last,
-      oldestRetainedRevision: this.state.oldestRetainedRevision(), dbBytes: this.store.dbBytes(),
+      publishLag: Math.max(0, appliedRevision - Math.max(published, restoredRevision)), firstIndex: log.firstIndex(), lastIndex: log.lastIndex(),
+      oldestRetainedRevision: this.state.oldestRetainedRevision(), dbBytes: log.bytes() + state.bytes(),
       appliedRevision, restoredRevision,
       peerAddress: this.peerAddress, transportSecurity: this.config.security.mode, securityCounters: this.security.counters(),
-    };
-  }
-
-  private servingStatus(): number {
-    return !this.closing && this.driver.leaderId() !== 0 ? 1 : 2; // SERVING : NOT_SERVING
-  }
-
-  private healthService(watch = true): grpc.UntypedServiceImplementation {
-    const known = (s: string) => s === '' || s === 'flagraft.v1.Flags' || s === 'flagraft.raft.v1.Raft';
-    return {
-      Check: (call: grpc.ServerUnaryCall<any, any>, cb: grpc.sendUnaryData<any>) => {
-        if (!known(call.request.service)) { cb({ code: grpc.status.NOT_FOUND, details: `unknown service ${call.request.service}` }); return; }
-        cb(null, { status: this.servingStatus() });
-      },
-      Watch: (call: grpc.ServerWritableStream<any, any>) => {
-        if (!watch) { call.emit('error', { code: grpc.status.UNIMPLEMENTED, details: 'Watch is served on the client port only' }); return; }
-        if (!known(call.request.service)) { call.write({ status: 3 }); }
-        else call.write({ status: this.servingStatus() });
-        this.healthWatchers.add(call);
-        call.on('cancelled', () => this.healthWatchers.delete(call));
-        call.on('error', () => this.healthWatchers.delete(call));
-      },
     };
   }
 
@@ -292,8 +349,7 @@ export class ConsensusNodeCore {
     const grace = this.config.shutdownGraceMs;
     const started = Date.now();
     if (this.driver.isLeader()) {
-      const st = this.status();
-      const target = st.members.filter((m) => m.role === 'voter' && m.id !== this.config.nodeId).sort((a, b) => b.matchIndex - a.matchIndex)[0];
+      const target = this.members().filter((m) => m.role === 'voter' && m.id !== this.config.nodeId).sort((a, b) => b.matchIndex - a.matchIndex)[0];
       if (target) {
         try {
           await this.driver.transferLeader(target.id, Math.min(grace, 4 * this.config.electionTimeoutMs));
@@ -303,20 +359,22 @@ export class ConsensusNodeCore {
         }
       }
     }
-    for (const w of [...this.watchers]) w.end(ApiError.of('UNAVAILABLE', 'node is shutting down; resume on another node'));
-    for (const h of this.healthWatchers) { try { h.write({ status: 2 }); h.end(); } catch { /* gone */ } }
-    while (this.driver.pendingProposals() > 0 && Date.now() - started < grace) await new Promise((r) => setTimeout(r, 10));
+    this.watch.endAll(ApiError.of('UNAVAILABLE', 'node is shutting down; resume on another node'));
+    this.health.endAll();
+    while (this.proposer.pendingWrites() > 0 && Date.now() - started < grace) await new Promise((r) => setTimeout(r, 10));
     await this.outbox?.stop().catch((e: Error) => this.log.warn('outbox stop failed', { error: e.message }));
     await new Promise<void>((resolve) => {
       const t = setTimeout(() => { this.server.forceShutdown(); resolve(); }, Math.max(100, grace - (Date.now() - started)));
       this.server.tryShutdown(() => { clearTimeout(t); resolve(); });
     });
     this.driver.stop();
+    this.proposer.stop();
     this.transport.close();
     this.peerServer.forceShutdown();
     this.healthServer?.forceShutdown();
     this.security.close();
-    this.store.close();
+    this.storage.log.close();
+    this.storage.state.close();
     this.log.info('node stopped', { ms: Date.now() - started });
   }
 }

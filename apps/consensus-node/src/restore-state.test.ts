@@ -8,22 +8,24 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { chunkItems, encodeCommand, encodeRestoreCommand, type Command, type RestoreCommand } from '@flagraft/flag-model';
 import { BackupReader } from './backup-reader.js';
 import { StateMachine } from './state-machine.js';
-import { SqliteStore } from './storage/sqlite-store.js';
+import { openStorage, type NodeStorage } from './storage/open.js';
+import type { StateStore } from './storage/state-store.js';
 
 const dirs: string[] = [];
-const open: SqliteStore[] = [];
+const open: NodeStorage[] = [];
+const close = (s: NodeStorage) => { s.log.close(); s.state.close(); };
 afterEach(() => {
-  for (const s of open.splice(0)) s.close();
+  for (const s of open.splice(0)) close(s);
   for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
 });
 
-function replica(opts = { changesRetentionRevisions: 10_000, dedupWindowRevisions: 10_000, pruneEveryRevisions: 100 }): { store: SqliteStore; sm: StateMachine; dir: string } {
+function replica(opts = { changesRetentionRevisions: 10_000, dedupWindowRevisions: 10_000, pruneEveryRevisions: 100 }): { storage: NodeStorage; store: StateStore; sm: StateMachine; dir: string } {
   const dir = mkdtempSync(join(tmpdir(), 'flagraft-restore-'));
   dirs.push(dir);
-  const store = new SqliteStore({ path: join(dir, 'flagraft.db'), clusterId: 'c', nodeId: 1, bootstrap: { members: [{ id: 1, address: '127.0.0.1:1' }] } });
-  open.push(store);
-  const sm = new StateMachine(store, opts);
-  return { store, sm, dir };
+  const storage = openStorage({ statePath: join(dir, 'flagraft.db'), clusterId: 'c', nodeId: 1, bootstrap: { members: [{ id: 1, address: '127.0.0.1:1' }] } });
+  open.push(storage);
+  const sm = new StateMachine(storage.state, opts);
+  return { storage, store: storage.state, sm, dir };
 }
 
 const flag = (key: string, extra: Record<string, unknown> = {}) => ({ key, type: 'boolean', variants: { on: true, off: false }, defaultVariant: 'on', enabled: true, rules: [], ...extra });
@@ -31,22 +33,14 @@ const flag = (key: string, extra: Record<string, unknown> = {}) => ({ key, type:
 /** Writes through the real apply path; returns the changes made. */
 function write(r: ReturnType<typeof replica>, index: number, body: Record<string, unknown>, actor = 'alice') {
   const cmd = { v: 1, actor, time: 1_700_000_000_000 + index, ...body } as Command;
-  const out = r.store.transaction(() => {
-    const o = r.sm.applyCommandEntry(index, encodeCommand(cmd));
-    r.sm.setApplied(index, 1);
-    return o;
-  });
+  const out = r.sm.atomically({ index, term: 1 }, () => r.sm.applyCommandEntry(index, encodeCommand(cmd)));
   if (!out.outcome.ok) throw new Error(out.outcome.error.message);
   return out.outcome;
 }
 
 function restoreEntry(r: ReturnType<typeof replica>, index: number, body: Record<string, unknown>) {
   const cmd = { v: 1, restoreId: 'r1', actor: 'admin', time: 5, ...body } as RestoreCommand;
-  return r.store.transaction(() => {
-    const o = r.sm.applyRestoreEntry(index, encodeRestoreCommand(cmd));
-    r.sm.setApplied(index, 1);
-    return o;
-  });
+  return r.sm.atomically({ index, term: 1 }, () => r.sm.applyRestoreEntry(index, encodeRestoreCommand(cmd)));
 }
 
 /** A source cluster's state, as a backup would carry it. */
@@ -62,8 +56,8 @@ function sourceBackup() {
 }
 
 /** A whole backup through BackupReader, parsed. */
-function readAll(store: SqliteStore, between?: () => void) {
-  const reader = new BackupReader(store.db.name);
+function readAll(store: StateStore, between?: () => void) {
+  const reader = new BackupReader(store.path);
   try {
     const h = reader.header();
     between?.();
@@ -97,7 +91,7 @@ describe('backup reader', () => {
   it('refuses a backup larger than its limit before streaming anything', () => {
     const r = replica();
     for (let i = 1; i <= 20; i++) write(r, i, { op: 'putFlag', flag: flag(`k${i}`) });
-    const reader = new BackupReader(r.store.db.name, 1000);
+    const reader = new BackupReader(r.store.path, 1000);
     try {
       expect(() => reader.header()).toThrow(/more than maxBackupBytes 1000/);
     } finally {
@@ -122,9 +116,9 @@ describe('restore in the state machine', () => {
     // Nothing is visible while staging.
     expect(a.sm.allItems('flag')).toEqual([]);
     // A replica that joins now gets a snapshot with the open session in it.
-    const snap = a.sm.makeSnapshot({ voters: [1], learners: [], votersOutgoing: [], learnersNext: [], autoLeave: false });
+    const snap = a.sm.snapshot();
     const b = replica();
-    b.store.durableStateTransaction(() => b.sm.restore(snap.data, snap.index, 1));
+    b.sm.restore({ metadata: { index: snap.index, term: 1, confState: snap.confState }, data: snap.data });
     let indexB = index;
     for (let i = half; i < chunks.length; i++) {
       expect(entry({ op: 'restoreChunk', seq: i, ...chunks[i] }).outcome.ok).toBe(true);
@@ -170,11 +164,11 @@ describe('restore in the state machine', () => {
     expect(r.sm.allItems('flag').map((j) => JSON.parse(j).flag.key)).toEqual(doc.flags.map((f) => f.flag.key));
     expect(r.sm.history('flag', 'live-1', Number.MAX_SAFE_INTEGER, 10)).toEqual([]);
     // Reopen the same files: offset, floor and data are durable.
-    r.store.close();
-    open.splice(open.indexOf(r.store), 1);
-    const store = new SqliteStore({ path: join(r.dir, 'flagraft.db'), clusterId: 'c', nodeId: 1 });
-    open.push(store);
-    const sm = new StateMachine(store, { changesRetentionRevisions: 10_000, dedupWindowRevisions: 10_000, pruneEveryRevisions: 100 });
+    close(r.storage);
+    open.splice(open.indexOf(r.storage), 1);
+    const storage = openStorage({ statePath: join(r.dir, 'flagraft.db'), clusterId: 'c', nodeId: 1 });
+    open.push(storage);
+    const sm = new StateMachine(storage.state, { changesRetentionRevisions: 10_000, dedupWindowRevisions: 10_000, pruneEveryRevisions: 100 });
     expect(sm.restoredRevision()).toBe(index);
     expect(sm.revisionAt(index + 1)).toBe(index + 1);
     expect(sm.allItems('flag').length).toBe(doc.flags.length);

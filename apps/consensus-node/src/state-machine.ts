@@ -1,31 +1,21 @@
-// The flag state machine over the node's SQLite file: applies committed
-// entries (inside the node's per-Ready transaction), serves reads, and makes /
+// The flag state machine (the Fsm of fsm.ts): applies committed entries
+// (what their tag byte says they are, entries.ts), serves reads, and makes /
 // restores snapshots. Everything it does on apply is deterministic, so every
-// replica holds the same rows at the same applied index.
+// replica holds the same rows at the same applied index. The rows themselves
+// are written by storage/state-store.ts; when they reach the disk is
+// durability.ts's business.
 import { crc32 } from 'node:zlib';
-import type Database from 'better-sqlite3';
-import type { ConfState } from '@flagraft/raft-core';
+import { ConfChangeType, type ConfChange, type ConfState, type Entry, type Snapshot } from '@flagraft/raft-core';
 import {
   applyCommand, applyRestoreCommand, decodeCommand, decodeRestoreCommand, referencedSegments,
   type Change, type Command, type CommandError, type RestoreCommand, type RestoreError, type StateView, type StoredFlag, type StoredSegment,
 } from '@flagraft/flag-model';
+import { TAG_COMMAND, TAG_INTERNAL, TAG_RESTORE, decodeConfContext, restoreWaiterKey, writeWaiterKey, type InternalCommand } from './entries.js';
+import type { Fsm } from './fsm.js';
+import type { Logger } from './log.js';
 import type { ChangeEvent } from './outbox-types.js';
-import { RestoreState, type RestoreMeta, type StagedTables } from './restore-state.js';
-import type { SqliteStore } from './storage/sqlite-store.js';
-
-/** First byte of every Normal entry's data: what kind of payload follows. */
-export const TAG_COMMAND = 1; // a flag-model Command (encodeCommand)
-export const TAG_INTERNAL = 2; // a node-internal JSON command, e.g. published(R)
-export const TAG_RESTORE = 3; // a flag-model RestoreCommand (encodeRestoreCommand)
-
-export interface InternalCommand { op: 'published'; revision: number }
-
-export function encodeEntry(tag: number, payload: Uint8Array): Uint8Array {
-  const out = new Uint8Array(payload.length + 1);
-  out[0] = tag;
-  out.set(payload, 1);
-  return out;
-}
+import { RestoreState, flagSegments, type RestoreMeta } from './restore-state.js';
+import type { ChangeRow, ItemKind, LiveRows, StagedTables, StateStore } from './storage/state-store.js';
 
 export type WriteOutcome =
   | { ok: true; revision: number; changes: Change[]; deduplicated?: boolean }
@@ -35,9 +25,20 @@ export type RestoreOutcome =
   | { ok: true; revision: number; action: 'begin' | 'stage' | 'commit' | 'abort' | 'duplicate'; restoredRevision?: number }
   | { ok: false; revision: number; error: RestoreError };
 
-/** Waiter key of a restore entry: a retried entry shares its waiter with the first. */
-export function restoreWaiterKey(c: Pick<RestoreCommand, 'restoreId' | 'op'> & { seq?: number }): string {
-  return `${c.restoreId}\u0000${c.op}\u0000${c.seq ?? ''}`;
+/** Who waits for an applied entry (proposer.ts): the kind of proposal, its key and what to answer. */
+export type Answer =
+  | { to: 'write'; key: string; outcome: WriteOutcome }
+  | { to: 'restore'; key: string; outcome: RestoreOutcome }
+  | { to: 'internal'; key: string }
+  | { to: 'membership'; key: string };
+
+/** What applying one entry means to the node around the state machine. */
+export interface Applied {
+  answer?: Answer;
+  /** Live data changed: Watch streams look for new changes. */
+  changed: boolean;
+  /** A membership change: the transport follows the address book. */
+  membersChanged: boolean;
 }
 
 export interface StateOptions {
@@ -47,9 +48,9 @@ export interface StateOptions {
   dedupWindowRevisions: number;
   /** Pruning runs at revisions that are multiples of this (deterministic on every replica). */
   pruneEveryRevisions: number;
+  /** Where an entry this code cannot read is reported (skipped on every replica alike). */
+  logger?: Logger;
 }
-
-interface ChangeRow { revision: number; seq: number; kind: 'flag' | 'segment'; key: string; op: 'put' | 'delete'; before: string | null; after: string | null; actor: string; time: number }
 
 const SNAPSHOT_FORMAT = 1;
 
@@ -70,83 +71,124 @@ export function changesPruneBelow(index: number, retention: number, published: n
   return Math.max(Math.min(byRetention, published), index - retention * OUTBOX_HOLD_FACTOR);
 }
 
-export class StateMachine {
-  private readonly db: Database.Database;
+export class StateMachine implements Fsm<Applied> {
   private published = 0;
   private changesPruned = 0;
-  private readonly q;
+  private membersCache?: Map<number, string>;
   readonly view: StateView;
   readonly restoreState: RestoreState;
 
-  constructor(private readonly store: SqliteStore, private readonly opts: StateOptions) {
-    this.db = store.db;
-    const db = this.db;
-    this.q = {
-      getFlag: db.prepare('SELECT json FROM flags WHERE key = ?').pluck(),
-      getSegment: db.prepare('SELECT json FROM segments WHERE name = ?').pluck(),
-      putFlag: db.prepare('INSERT OR REPLACE INTO flags (key, json) VALUES (?, ?)'),
-      delFlag: db.prepare('DELETE FROM flags WHERE key = ?'),
-      putSegment: db.prepare('INSERT OR REPLACE INTO segments (name, json) VALUES (?, ?)'),
-      delSegment: db.prepare('DELETE FROM segments WHERE name = ?'),
-      segUsers: db.prepare('SELECT flag FROM flag_segments WHERE segment = ? ORDER BY flag').pluck(),
-      delFlagSegs: db.prepare('DELETE FROM flag_segments WHERE flag = ?'),
-      addFlagSeg: db.prepare('INSERT OR IGNORE INTO flag_segments (segment, flag) VALUES (?, ?)'),
-      addChange: db.prepare('INSERT INTO changes (revision, seq, kind, key, op, before, after, actor, time) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)'),
-      changesAt: db.prepare('SELECT * FROM changes WHERE revision = ? ORDER BY seq'),
-      changesAfter: db.prepare('SELECT * FROM changes WHERE revision > ? ORDER BY revision, seq LIMIT ?'),
-      history: db.prepare('SELECT * FROM changes WHERE kind = ? AND key = ? AND revision < ? ORDER BY revision DESC, seq DESC LIMIT ?'),
-      getDedup: db.prepare('SELECT revision, result FROM client_requests WHERE client_id = ? AND request_id = ?'),
-      putDedup: db.prepare('INSERT OR REPLACE INTO client_requests (client_id, request_id, revision, result) VALUES (?, ?, ?, ?)'),
-      pruneDedup: db.prepare('DELETE FROM client_requests WHERE revision <= ?'),
-      pruneChanges: db.prepare('DELETE FROM changes WHERE revision <= ?'),
-      pruneShifted: db.prepare('DELETE FROM changes WHERE (revision > ? AND revision <= ?) OR revision <= ?'),
-      members: db.prepare('SELECT id, address FROM members ORDER BY id'),
-      putMember: db.prepare('INSERT OR REPLACE INTO members (id, address) VALUES (?, ?)'),
-      delMember: db.prepare('DELETE FROM members WHERE id = ?'),
-    };
+  constructor(private readonly store: StateStore, private readonly opts: StateOptions) {
     this.restoreState = new RestoreState(store);
     this.published = Number(store.meta('published'));
     this.changesPruned = Number(store.meta('changes_pruned'));
-    const q = this.q;
     this.view = {
-      getFlag: (key) => { const j = q.getFlag.get(key) as string | undefined; return j === undefined ? undefined : JSON.parse(j) as StoredFlag; },
-      getSegment: (name) => { const j = q.getSegment.get(name) as string | undefined; return j === undefined ? undefined : JSON.parse(j) as StoredSegment; },
-      segmentUsers: (name) => q.segUsers.all(name) as string[],
+      getFlag: (key) => parseItem<StoredFlag>(store.itemJson('flag', key)),
+      getSegment: (name) => parseItem<StoredSegment>(store.itemJson('segment', name)),
+      segmentUsers: (name) => store.segmentUsers(name),
     };
   }
 
-  appliedIndex(): number {
-    return Number(this.store.meta('applied'));
+  // ---- the Fsm -------------------------------------------------------------------
+
+  applied(): { index: number; term: number } {
+    return this.store.applied();
   }
 
-  /** Must run inside the Ready transaction, together with the entry's effects. */
-  setApplied(index: number, term: number): void {
-    this.store.setMeta('applied', index);
-    this.store.setMeta('applied_term', term);
+  confState(): ConfState {
+    return this.store.confState();
   }
 
-  publishedRevision(): number {
-    return this.published;
+  atomically<T>(last: { index: number; term: number }, fn: () => T): T {
+    return this.store.transaction(() => {
+      const r = fn();
+      this.store.setApplied(last.index, last.term);
+      return r;
+    });
   }
 
-  /** Changes at or below the last restore's revision were imported, never live: Watch and the outbox start above them. */
-  oldestRetainedRevision(): number {
-    return Math.max(this.changesPruned, this.restoreState.meta.floor) + 1;
+  apply(e: Entry): Applied {
+    const tag = e.data[0];
+    const payload = e.data.subarray(1);
+    if (tag === TAG_COMMAND) {
+      const r = this.applyCommandEntry(e.index, payload);
+      return { answer: r.dedupKey ? { to: 'write', key: r.dedupKey, outcome: r.outcome } : undefined, changed: r.outcome.ok, membersChanged: false };
+    }
+    if (tag === TAG_RESTORE) {
+      const r = this.applyRestoreEntry(e.index, payload);
+      return { answer: r.key ? { to: 'restore', key: r.key, outcome: r.outcome } : undefined, changed: r.changed, membersChanged: false };
+    }
+    if (tag === TAG_INTERNAL) {
+      const nonce = this.applyInternal(e.index, payload);
+      return { answer: nonce ? { to: 'internal', key: nonce } : undefined, changed: false, membersChanged: false };
+    }
+    this.opts.logger?.warn('skipping entry with unknown tag', { index: e.index, tag });
+    return { changed: false, membersChanged: false };
   }
 
-  /** The revision of the entry at Raft index `index` (index + the replicated restore offset). */
-  revisionAt(index: number): number {
-    return index + this.restoreState.meta.offset;
+  applyConfChange(e: Entry, cc: ConfChange, confState: ConfState | undefined): Applied {
+    const ctx = decodeConfContext(cc.context);
+    if (confState) {
+      this.store.setConfState(confState);
+      const removes = cc.changes.filter((c) => c.type === ConfChangeType.RemoveNode);
+      if (ctx?.address) for (const c of cc.changes) if (c.type !== ConfChangeType.RemoveNode) this.store.putMember(c.nodeId, ctx.address);
+      for (const c of removes) this.store.deleteMember(c.nodeId);
+      this.membersCache = undefined;
+    }
+    return { answer: ctx?.nonce ? { to: 'membership', key: ctx.nonce } : undefined, changed: false, membersChanged: true };
   }
 
-  /** Revision of the last restore commit (0 = never restored). */
-  restoredRevision(): number {
-    return this.restoreState.meta.floor;
+  /** The whole state at the applied index, with a checksum (see restore). */
+  snapshot(): { index: number; confState: ConfState; data: Uint8Array } {
+    const index = this.applied().index;
+    const live = this.store.liveRows();
+    const body = Buffer.from(JSON.stringify({
+      format: SNAPSHOT_FORMAT,
+      index,
+      published: this.published,
+      changesPruned: this.changesPruned,
+      ...live,
+      // Restore bookkeeping and any restore in progress (absent in older snapshots).
+      ...this.restoreState.snapshotPart(),
+    }));
+    const out = Buffer.allocUnsafe(body.length + 4);
+    out.writeUInt32LE(crc32(body), 0);
+    body.copy(out, 4);
+    return { index, confState: this.store.confState(), data: out };
   }
 
-  // ---- apply ------------------------------------------------------------------
+  restore(snapshot: Snapshot): void {
+    const { index, term, confState } = snapshot.metadata;
+    const data = snapshot.data;
+    const buf = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+    if (buf.length < 4) throw new Error('snapshot data too short');
+    const body = buf.subarray(4);
+    if (crc32(body) !== buf.readUInt32LE(0)) throw new Error(`snapshot at ${index} failed its checksum`);
+    const s = JSON.parse(body.toString('utf8')) as LiveRows & {
+      format: number; index: number; published: number; changesPruned: number; restore?: RestoreMeta; staged?: StagedTables;
+    };
+    if (s.format !== SNAPSHOT_FORMAT) throw new Error(`snapshot format ${s.format} not supported`);
+    if (s.index !== index) throw new Error(`snapshot data is for index ${s.index}, metadata says ${index}`);
+    this.store.durableTransaction(() => {
+      this.store.replaceLiveRows(s, flagSegments);
+      this.restoreState.restoreSnapshotPart(s.restore, s.staged);
+      this.membersCache = undefined;
+      this.published = s.published;
+      this.changesPruned = s.changesPruned;
+      this.store.setMeta('published', s.published);
+      this.store.setMeta('changes_pruned', s.changesPruned);
+      this.store.setConfState(confState);
+      this.store.setApplied(index, term);
+    });
+  }
 
-  /** Applies one Normal entry's command; returns the outcome for a waiting client. */
+  sync(): void {
+    this.store.durableTransaction(() => this.store.setMeta('synced_at', this.applied().index));
+  }
+
+  // ---- applying entries -------------------------------------------------------------
+
+  /** Applies one command entry's payload; returns the outcome for a waiting client. */
   applyCommandEntry(index: number, payload: Uint8Array): { outcome: WriteOutcome; dedupKey?: string } {
     const revision = this.revisionAt(index);
     let cmd: Command;
@@ -155,9 +197,9 @@ export class StateMachine {
     } catch (e) {
       return { outcome: { ok: false, revision, error: { code: 'BAD_COMMAND', message: (e as Error).message } } };
     }
-    const dedupKey = cmd.clientId && cmd.requestId ? `${cmd.clientId}\u0000${cmd.requestId}` : undefined;
+    const dedupKey = cmd.clientId && cmd.requestId ? writeWaiterKey(cmd.clientId, cmd.requestId) : undefined;
     if (dedupKey) {
-      const prior = this.q.getDedup.get(cmd.clientId, cmd.requestId) as { revision: number; result: string } | undefined;
+      const prior = this.store.request(cmd.clientId!, cmd.requestId!);
       if (prior) return { outcome: this.priorOutcome(prior.revision, prior.result), dedupKey };
     }
     const res = applyCommand(this.view, cmd, revision);
@@ -170,7 +212,7 @@ export class StateMachine {
     }
     if (dedupKey) {
       const stored = res.ok ? { ok: true } : { ok: false, error: res.error };
-      this.q.putDedup.run(cmd.clientId, cmd.requestId, revision, JSON.stringify(stored));
+      this.store.putRequest(cmd.clientId!, cmd.requestId!, revision, JSON.stringify(stored));
     }
     this.maybePrune(revision);
     return { outcome, dedupKey };
@@ -179,39 +221,37 @@ export class StateMachine {
   private priorOutcome(revision: number, result: string): WriteOutcome {
     const r = JSON.parse(result) as { ok: boolean; error?: CommandError };
     if (!r.ok) return { ok: false, revision, error: r.error! };
-    const changes = (this.q.changesAt.all(revision) as ChangeRow[]).map(rowToChange);
-    return { ok: true, revision, changes, deduplicated: true };
+    return { ok: true, revision, changes: this.store.changesAt(revision).map(rowToChange), deduplicated: true };
   }
 
   private writeChange(c: Change, seq: number): void {
     if (c.kind === 'flag') {
       if (c.after) {
         const sf = c.after as StoredFlag;
-        this.q.putFlag.run(c.key, JSON.stringify(sf));
-        this.q.delFlagSegs.run(c.key);
-        for (const s of referencedSegments(sf.flag)) this.q.addFlagSeg.run(s, c.key);
-      } else {
-        this.q.delFlag.run(c.key);
-        this.q.delFlagSegs.run(c.key);
-      }
-    } else if (c.after) this.q.putSegment.run(c.key, JSON.stringify(c.after));
-    else this.q.delSegment.run(c.key);
-    this.q.addChange.run(c.revision, seq, c.kind, c.key, c.op,
-      c.before ? JSON.stringify(c.before) : null, c.after ? JSON.stringify(c.after) : null, c.actor, c.time);
+        this.store.putFlag(c.key, JSON.stringify(sf), referencedSegments(sf.flag));
+      } else this.store.deleteFlag(c.key);
+    } else if (c.after) this.store.putSegment(c.key, JSON.stringify(c.after));
+    else this.store.deleteSegment(c.key);
+    this.store.addChange({
+      revision: c.revision, seq, kind: c.kind, key: c.key, op: c.op,
+      before: c.before ? JSON.stringify(c.before) : null, after: c.after ? JSON.stringify(c.after) : null, actor: c.actor, time: c.time,
+    });
   }
 
-  applyInternal(index: number, payload: Uint8Array): void {
+  /** Applies a node-internal command; returns its nonce (who waits for it). */
+  applyInternal(index: number, payload: Uint8Array): string | undefined {
     let cmd: InternalCommand;
     try {
       cmd = JSON.parse(Buffer.from(payload).toString('utf8')) as InternalCommand;
     } catch {
-      return; // a malformed internal entry cannot come from this code; skip it deterministically
+      return undefined; // a malformed internal entry cannot come from this code; skip it deterministically
     }
     if (cmd.op === 'published' && Number.isSafeInteger(cmd.revision) && cmd.revision > this.published) {
       this.published = cmd.revision;
       this.store.setMeta('published', cmd.revision);
     }
     this.maybePrune(this.revisionAt(index));
+    return cmd.nonce;
   }
 
   /**
@@ -253,127 +293,78 @@ export class StateMachine {
   private maybePrune(revision: number): void {
     if (revision % this.opts.pruneEveryRevisions !== 0) return;
     const dedupBelow = revision - this.opts.dedupWindowRevisions;
-    if (dedupBelow > 0) this.q.pruneDedup.run(dedupBelow);
+    if (dedupBelow > 0) this.store.pruneRequests(dedupBelow);
     const changesBelow = changesPruneBelow(revision, this.opts.changesRetentionRevisions, this.published);
     if (changesBelow > this.changesPruned) {
       const { floor, importShift = 0 } = this.restoreState.meta;
-      if (importShift > 0) {
-        // Live changes (above the restore) by retention; imported history as
-        // if it had been written importShift revisions later (restore-state.ts).
-        this.q.pruneShifted.run(floor, changesBelow, Math.min(floor, changesBelow - importShift));
-      } else this.q.pruneChanges.run(changesBelow);
+      // Live changes (above the restore) by retention; imported history as
+      // if it had been written importShift revisions later (restore-state.ts).
+      this.store.pruneChanges(changesBelow, importShift > 0 ? { floor, importedBelow: Math.min(floor, changesBelow - importShift) } : undefined);
       this.changesPruned = changesBelow;
       this.store.setMeta('changes_pruned', changesBelow);
     }
   }
 
-  /** A membership change entry: keeps the replicated address book in step. */
-  applyMembers(adds: { id: number; address?: string }[], removes: number[]): void {
-    for (const a of adds) if (a.address) this.q.putMember.run(a.id, a.address);
-    for (const id of removes) this.q.delMember.run(id);
-    this.membersCache = undefined;
+  // ---- reads --------------------------------------------------------------------
+
+  publishedRevision(): number {
+    return this.published;
   }
 
-  private membersCache?: Map<number, string>;
+  /** Changes at or below the last restore's revision were imported, never live: Watch and the outbox start above them. */
+  oldestRetainedRevision(): number {
+    return Math.max(this.changesPruned, this.restoreState.meta.floor) + 1;
+  }
+
+  /** The revision of the entry at Raft index `index` (index + the replicated restore offset). */
+  revisionAt(index: number): number {
+    return index + this.restoreState.meta.offset;
+  }
+
+  /** Revision of the last restore commit (0 = never restored). */
+  restoredRevision(): number {
+    return this.restoreState.meta.floor;
+  }
 
   /** The replicated address book (cached: it is consulted on every peer batch). */
   members(): Map<number, string> {
-    if (!this.membersCache) this.membersCache = new Map((this.q.members.all() as { id: number; address: string }[]).map((m) => [m.id, m.address]));
+    if (!this.membersCache) this.membersCache = this.store.members();
     return this.membersCache;
   }
-
-  // ---- reads --------------------------------------------------------------------
 
   getFlag(key: string): StoredFlag | undefined { return this.view.getFlag(key); }
   getSegment(name: string): StoredSegment | undefined { return this.view.getSegment(name); }
 
-  /** Items in key order after `afterKey`, with the given prefix. */
-  list(kind: 'flag' | 'segment', prefix: string, afterKey: string, limit: number): string[] {
-    const table = kind === 'flag' ? 'flags' : 'segments';
-    const col = kind === 'flag' ? 'key' : 'name';
-    const from = afterKey > prefix ? afterKey : prefix;
-    const op = afterKey > prefix ? '>' : '>=';
-    return this.db.prepare(`SELECT json FROM ${table} WHERE ${col} ${op} ? AND substr(${col}, 1, ?) = ? ORDER BY ${col} LIMIT ?`)
-      .pluck().all(from, prefix.length, prefix, limit) as string[];
+  /** Items in key order after `afterKey`, with the given prefix (JSON text). */
+  list(kind: ItemKind, prefix: string, afterKey: string, limit: number): string[] {
+    return this.store.listJson(kind, prefix, afterKey, limit);
   }
 
-  allItems(kind: 'flag' | 'segment'): string[] {
-    return this.db.prepare(kind === 'flag' ? 'SELECT json FROM flags ORDER BY key' : 'SELECT json FROM segments ORDER BY name').pluck().all() as string[];
+  allItems(kind: ItemKind): string[] {
+    return this.store.allJson(kind);
   }
 
-  history(kind: 'flag' | 'segment', key: string, beforeRevision: number, limit: number): Change[] {
-    return (this.q.history.all(kind, key, beforeRevision, limit) as ChangeRow[]).map(rowToChange);
+  history(kind: ItemKind, key: string, beforeRevision: number, limit: number): Change[] {
+    return this.store.history(kind, key, beforeRevision, limit).map(rowToChange);
   }
 
   /** Change events with revision > afterRevision (and above the last restore), whole revisions only (a batch is never split). */
   changesAfter(afterRevision: number, limit: number): ChangeEvent[] {
     // Never the history a restore imported: it is not a stream of new changes.
     afterRevision = Math.max(afterRevision, this.restoreState.meta.floor);
-    const rows = this.q.changesAfter.all(afterRevision, limit + 1) as ChangeRow[];
+    const rows = this.store.changesAfter(afterRevision, limit + 1);
     if (rows.length > limit) {
       const lastRev = rows[rows.length - 1].revision;
       const whole = rows.filter((r) => r.revision !== lastRev);
       // A single batch larger than the limit is still delivered whole.
-      const out = whole.length ? whole : (this.q.changesAt.all(lastRev) as ChangeRow[]);
-      return out.map(rowToEvent);
+      return (whole.length ? whole : this.store.changesAt(lastRev)).map(rowToEvent);
     }
     return rows.map(rowToEvent);
   }
+}
 
-  // ---- snapshots ------------------------------------------------------------------
-
-  /** The whole state at the applied index, with a checksum (see restore). */
-  makeSnapshot(confState: ConfState): { index: number; confState: ConfState; data: Uint8Array } {
-    const index = this.appliedIndex();
-    const body = Buffer.from(JSON.stringify({
-      format: SNAPSHOT_FORMAT,
-      index,
-      published: this.published,
-      changesPruned: this.changesPruned,
-      flags: this.db.prepare('SELECT key, json FROM flags').raw().all(),
-      segments: this.db.prepare('SELECT name, json FROM segments').raw().all(),
-      changes: this.db.prepare('SELECT revision, seq, kind, key, op, before, after, actor, time FROM changes ORDER BY revision, seq').raw().all(),
-      dedup: this.db.prepare('SELECT client_id, request_id, revision, result FROM client_requests').raw().all(),
-      members: this.db.prepare('SELECT id, address FROM members').raw().all(),
-      // Restore bookkeeping and any restore in progress (absent in older snapshots).
-      ...this.restoreState.snapshotPart(),
-    }));
-    const out = Buffer.allocUnsafe(body.length + 4);
-    out.writeUInt32LE(crc32(body), 0);
-    body.copy(out, 4);
-    return { index, confState, data: out };
-  }
-
-  /** Replaces the whole state with a snapshot's (inside the Ready transaction). */
-  restore(data: Uint8Array, index: number, term: number): void {
-    const buf = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
-    if (buf.length < 4) throw new Error('snapshot data too short');
-    const body = buf.subarray(4);
-    if (crc32(body) !== buf.readUInt32LE(0)) throw new Error(`snapshot at ${index} failed its checksum`);
-    const s = JSON.parse(body.toString('utf8')) as {
-      format: number; index: number; published: number; changesPruned: number;
-      flags: [string, string][]; segments: [string, string][]; changes: unknown[][]; dedup: unknown[][]; members: [number, string][];
-      restore?: RestoreMeta; staged?: StagedTables;
-    };
-    if (s.format !== SNAPSHOT_FORMAT) throw new Error(`snapshot format ${s.format} not supported`);
-    if (s.index !== index) throw new Error(`snapshot data is for index ${s.index}, metadata says ${index}`);
-    for (const t of ['flags', 'segments', 'flag_segments', 'changes', 'client_requests', 'members']) this.db.prepare(`DELETE FROM ${t}`).run();
-    for (const [k, j] of s.flags) {
-      this.q.putFlag.run(k, j);
-      for (const seg of referencedSegments((JSON.parse(j) as StoredFlag).flag)) this.q.addFlagSeg.run(seg, k);
-    }
-    for (const [k, j] of s.segments) this.q.putSegment.run(k, j);
-    for (const r of s.changes) this.q.addChange.run(...r);
-    for (const r of s.dedup) this.q.putDedup.run(...r);
-    for (const [id, addr] of s.members) this.q.putMember.run(id, addr);
-    this.restoreState.restoreSnapshotPart(s.restore, s.staged);
-    this.membersCache = undefined;
-    this.published = s.published;
-    this.changesPruned = s.changesPruned;
-    this.store.setMeta('published', s.published);
-    this.store.setMeta('changes_pruned', s.changesPruned);
-    this.setApplied(index, term);
-  }
+function parseItem<T>(json: string | undefined): T | undefined {
+  return json === undefined ? undefined : JSON.parse(json) as T;
 }
 
 function rowToChange(r: ChangeRow): Change {
@@ -381,29 +372,6 @@ function rowToChange(r: ChangeRow): Change {
     kind: r.kind, key: r.key, op: r.op, actor: r.actor, time: r.time, revision: r.revision,
     before: r.before ? JSON.parse(r.before) : null, after: r.after ? JSON.parse(r.after) : null,
   };
-}
-
-/**
- * The event of a change apply produced. Change does not tie `after` to
- * `kind`, so the item is narrowed here; apply never makes a put without its
- * item (nor a flag put with a segment), so the throw marks a bug, not input.
- */
-export function changeToEvent(c: Change): ChangeEvent {
-  const { revision, key, actor } = c;
-  const time = new Date(c.time).toISOString();
-  const after = c.after;
-  if (c.kind === 'flag') {
-    if (c.op === 'delete') return { v: 1, revision, kind: 'flag', key, op: 'delete', actor, time, flag: null };
-    if (after && isStoredFlag(after)) return { v: 1, revision, kind: 'flag', key, op: 'put', actor, time, flag: after };
-  } else {
-    if (c.op === 'delete') return { v: 1, revision, kind: 'segment', key, op: 'delete', actor, time, segment: null };
-    if (after && !isStoredFlag(after)) return { v: 1, revision, kind: 'segment', key, op: 'put', actor, time, segment: after };
-  }
-  throw new Error(`change at revision ${revision} (${c.kind} ${key}): a put without the stored ${c.kind} after it`);
-}
-
-function isStoredFlag(x: StoredFlag | StoredSegment): x is StoredFlag {
-  return 'flag' in x;
 }
 
 /**

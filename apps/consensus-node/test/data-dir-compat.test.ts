@@ -60,7 +60,7 @@ describe('a data dir written by the previous storage code', () => {
     // A retry is an entry too (applied as "already done"): read where the sequence is now.
     const before = await client.status();
     const next = await client.putFlag(flag('after-upgrade', 'x'), { actor: 'grace' });
-    expect(next.revision).toBe(before.appliedRevision + 1);
+    expect(next.revision).toBe(Number(before.appliedRevision) + 1);
     await cluster.nodes[0].restart();
     const again = await client.putFlag(flag('after-restart', 'y'), { actor: 'grace' });
     expect(again.revision).toBeGreaterThan(next.revision);

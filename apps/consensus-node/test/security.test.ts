@@ -20,7 +20,7 @@ import { CertificateStore, SECURE_CHANNEL_OPTIONS, channelCredentials, initPki, 
 import { MessageType } from '@flagraft/raft-core';
 import { startLocalCluster, type LocalCluster, type LocalNode } from '../src/index.js';
 import { serviceOf } from '../src/proto-files.js';
-import { TAG_COMMAND, encodeEntry } from '../src/state-machine.js';
+import { TAG_COMMAND, encodeEntry } from '../src/entries.js';
 import { flag, waitFor } from './helpers.js';
 
 let cluster: LocalCluster;

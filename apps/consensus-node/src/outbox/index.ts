@@ -1,5 +1,5 @@
 // SNS outbox publisher (owned by the notifications work; see sns-outbox.ts).
-// Loaded by ../outbox-registry.ts when the node is configured with an SNS topic.
+// Loaded by ../main.ts (and handed to the node) when it is configured with an SNS topic.
 export { createSnsOutbox, OutboxConfigError, SNS_MAX_BATCH_ENTRIES } from './sns-outbox.js';
 export type { SnsOutboxOptions, SnsOutboxTuning } from './sns-outbox.js';
 export {

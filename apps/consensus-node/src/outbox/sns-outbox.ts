@@ -6,7 +6,7 @@ import {
 } from './event-body.js';
 
 /**
- * The transactional outbox publisher (docs/DESIGN.md "The notification path").
+ * The transactional outbox publisher (docs/ARCHITECTURE.md "The notification path").
  *
  * The replicated `changes` table is the outbox. Only the leader publishes: it
  * reads changes after the replicated `published` revision in revision order,

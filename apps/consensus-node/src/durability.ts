@@ -1,0 +1,257 @@
+// Where a write becomes durable: the order in which a node persists, sends,
+// applies and acknowledges each Raft Ready, and the order of snapshots,
+// compaction and crash recovery. Every rule below is enforced in this file;
+// raft-driver.ts only schedules Readies and storage/ only executes SQL.
+//
+// The two files (storage/schema.ts):
+//   raft-log.db  the Raft log and hard state (LogStore). Its commit fsyncs
+//                (synchronous=FULL) when raft-core says so (Ready.mustSync: new
+//                entries, a vote, a new term): one fsync per Ready, however
+//                many entries it carries (group commit).
+//   flagraft.db  the state machine and its applied index (StateStore, through
+//                the Fsm). Its commits do not fsync (NORMAL): after an OS crash
+//                it may be a few entries behind the log, and those entries are
+//                applied again from the log. Keeping the files apart means the
+//                per-Ready fsync covers the appended log pages only, not the
+//                random B-tree pages an apply dirties.
+//
+// A write is durable on a node once the Ready carrying its entry has been
+// persisted (step 2 below); committed once a quorum has persisted it; and its
+// client is answered once it has been applied on the leader (step 4).
+//
+// Per Ready, in this order (handle):
+//  1. A node that was leader before this Ready and still is sends its
+//     replication messages (MsgApp, heartbeats) at once, so followers write to
+//     their disks while it writes to its own (Raft thesis §10.2.1).
+//  2. Persist: a snapshot from the leader first goes into the state file
+//     (durably), then one log transaction holds the log cut to that snapshot,
+//     the new entries (a conflicting suffix replaced, Raft §5.3) and the hard
+//     state, fsynced when the Ready must be (or carries a snapshot).
+//  3. Send every other message. Votes and append acknowledgements leave only
+//     now: a vote must never be granted, nor an entry acknowledged, before it
+//     is on disk (Raft §5.2, §5.3; a restart would forget it).
+//  4. Apply the committed entries not applied yet, in log order, in one state
+//     transaction that also moves the applied index: a crash never applies an
+//     entry twice or skips one. Then waiting clients are answered (hook).
+//  5. advance(): raft-core may hand out the next Ready (only one is
+//     outstanding at a time).
+//  6. Every `snapshotEveryEntries` applied entries, compact the log: the state
+//     file is fsynced through the applied index first, then the log behind it
+//     (minus `snapshotCatchUpEntries` for slow followers) is dropped in an
+//     fsynced log transaction. The snapshot is the state itself; a follower
+//     that needs compacted entries gets it from storage/raft-storage.ts.
+//
+// Why step 1 is safe today: raft-core counts the leader's own copy towards
+// the commit index when the entry is appended, before this fsync. But no
+// follower's acknowledgement of an entry can be stepped before handle() has
+// returned (the Ready is handled synchronously on the event loop), and by
+// then the leader's fsync of that entry is done: no entry counts as committed
+// on fewer durable copies than a quorum. (A one-node cluster commits at
+// append, but applies and answers only after step 2 of the same Ready.)
+//
+// Crash recovery (recoverAfterCrash, on open): the state file is written
+// after the log, except when a snapshot from the leader is installed (state
+// first, then the log is cut). A crash in between leaves the state ahead of
+// the log: the cut is finished, and the commit index moved up to the applied
+// index. A state file behind the compaction point cannot be repaired here
+// (the entries to replay are gone): the node refuses to start.
+//
+// For later (issue 15, a faster write path), what may change and what may
+// not: the leader's own log write may run beside replication and beside the
+// next Ready only if its self-acknowledgement is counted after its fsync
+// (etcd's MsgStorageAppendResp) instead of at append; rules 3, 4 (order and
+// atomicity of apply) and 6 (state durable before the log behind it goes)
+// hold whatever runs in parallel. persist() and apply() are separate steps
+// for that reason: an asynchronous log writer would complete persist() later
+// and release the messages of step 3 then.
+import { EntryType, MessageType, decodeConfChange, type ConfChange, type ConfState, type Entry, type Message, type Ready, type Snapshot } from '@flagraft/raft-core';
+import type { Fsm } from './fsm.js';
+import type { Logger } from './log.js';
+import type { LogStore } from './storage/log-store.js';
+import type { RaftStorage } from './storage/raft-storage.js';
+import type { StateStore } from './storage/state-store.js';
+import { StoreCorruptError } from './storage/sqlite.js';
+
+/** Exit code when the log or the state cannot be written: stopping is safe, going on would diverge. */
+export const EXIT_STORAGE_FAILED = 70;
+
+/** Messages of a continuing leader that may leave before its own fsync (step 1). */
+const EARLY_TYPES = new Set<MessageType>([MessageType.MsgApp, MessageType.MsgHeartbeat]);
+
+/** Counters for the metrics log line and benchmarks. */
+export interface ReadyMetrics { readies: number; fsyncs: number; txMs: number; entriesPersisted: number; entriesApplied: number; messagesSent: number }
+
+export interface DurabilityOptions<R> {
+  log: LogStore;
+  storage: RaftStorage;
+  fsm: Fsm<R>;
+  /** raft-core's applyConfChange (the node's membership) and advance(). */
+  node: { applyConfChange(cc: ConfChange): ConfState; advance(): void };
+  send(messages: Message[]): void;
+  logger: Logger;
+  /** Compact the log every N applied entries. */
+  snapshotEveryEntries: number;
+  /** Entries kept in the log behind the compaction point for slow followers. */
+  snapshotCatchUpEntries: number;
+  metrics: ReadyMetrics;
+  /** Bytes of the data dir, for the compaction log line. */
+  dataBytes(): number;
+}
+
+/** What one Ready applied, for the hooks. */
+export interface AppliedReady<R> {
+  /** One result per applied entry (leader no-ops have none). */
+  results: R[];
+  /** A snapshot from the leader replaced the state. */
+  snapshot: boolean;
+  /** Anything applied (entries or a snapshot). */
+  any: boolean;
+}
+
+export interface ReadyHooks<R> {
+  /** Step 4, after apply and before advance(): answer whoever waits (clients, reads, leadership). */
+  answer(applied: AppliedReady<R>): void;
+  /** After advance(). */
+  afterAdvance(applied: AppliedReady<R>): void;
+}
+
+export class Durability<R> {
+  private applied: number;
+  private lastCompactionAt: number;
+
+  constructor(private readonly o: DurabilityOptions<R>) {
+    this.applied = o.fsm.applied().index;
+    this.lastCompactionAt = this.applied;
+  }
+
+  appliedIndex(): number {
+    return this.applied;
+  }
+
+  /** One Ready, steps 1-6. `leaderThroughout`: this node was leader before the Ready and the Ready does not change that. */
+  handle(rd: Ready, leaderThroughout: boolean, hooks: ReadyHooks<R>): void {
+    const { metrics } = this.o;
+    const snap = rd.snapshot && rd.snapshot.metadata.index > 0 ? rd.snapshot : undefined;
+    const toApply = rd.committedEntries.filter((e) => e.index > this.applied);
+    let late = rd.messages;
+    if (leaderThroughout && rd.messages.length) {
+      const early: Message[] = [];
+      late = [];
+      for (const m of rd.messages) (EARLY_TYPES.has(m.type) ? early : late).push(m);
+      if (early.length) this.o.send(early);
+    }
+    const t0 = performance.now();
+    try {
+      this.persist(rd, snap);
+    } catch (e) {
+      this.fatal('fatal: persisting a Ready failed', e as Error);
+    }
+    if (late.length) this.o.send(late);
+    let results: R[] = [];
+    if (toApply.length) {
+      try {
+        results = this.apply(toApply);
+      } catch (e) {
+        this.fatal('fatal: applying committed entries failed', e as Error);
+      }
+    }
+    metrics.txMs += performance.now() - t0;
+    metrics.readies++;
+    metrics.entriesPersisted += rd.entries.length;
+    metrics.entriesApplied += toApply.length;
+    metrics.messagesSent += rd.messages.length;
+    const applied: AppliedReady<R> = { results, snapshot: !!snap, any: !!snap || toApply.length > 0 };
+    hooks.answer(applied);
+    this.o.node.advance();
+    hooks.afterAdvance(applied);
+    this.maybeCompact();
+  }
+
+  /** Step 2. */
+  private persist(rd: Ready, snap: Snapshot | undefined): void {
+    const { log, fsm } = this.o;
+    if (snap) {
+      // The state file first (on disk when restore returns), then the log is cut to it below;
+      // recoverAfterCrash finishes the cut if the node dies in between.
+      fsm.restore(snap);
+      this.o.storage.forgetSnapshot();
+      this.applied = snap.metadata.index;
+      this.lastCompactionAt = snap.metadata.index;
+    }
+    if (!snap && rd.entries.length === 0 && !rd.hardState) return;
+    const fsync = rd.mustSync || !!snap;
+    log.write(fsync, () => {
+      if (snap) log.resetTo(snap.metadata.index, snap.metadata.term);
+      log.append(rd.entries);
+      if (rd.hardState) log.setHardState(rd.hardState);
+    });
+    if (fsync) this.o.metrics.fsyncs++;
+  }
+
+  /** Step 4: one state transaction for the whole batch, ending with the applied index. */
+  private apply(entries: Entry[]): R[] {
+    const { fsm } = this.o;
+    const last = entries[entries.length - 1];
+    const results: R[] = [];
+    fsm.atomically({ index: last.index, term: last.term }, () => {
+      for (const e of entries) {
+        if (e.type === EntryType.ConfChange) results.push(this.applyConfChange(e));
+        else if (e.data.length > 0) results.push(fsm.apply(e)); // empty: a new leader's no-op
+      }
+    });
+    this.applied = last.index;
+    return results;
+  }
+
+  private applyConfChange(e: Entry): R {
+    const cc = decodeConfChange(e.data);
+    let cs: ConfState | undefined;
+    try {
+      cs = this.o.node.applyConfChange(cc);
+    } catch (err) {
+      // An invalid change (e.g. removing an unknown node) is a no-op on every replica.
+      this.o.logger.warn('membership change not applied', { index: e.index, error: (err as Error).message });
+      return this.o.fsm.applyConfChange(e, cc, undefined);
+    }
+    const r = this.o.fsm.applyConfChange(e, cc, cs);
+    this.o.logger.info('membership changed', { index: e.index, voters: cs.voters, learners: cs.learners });
+    return r;
+  }
+
+  /** Step 6: state on disk through `applied`, then the log behind it goes. */
+  private maybeCompact(): void {
+    const { log, fsm } = this.o;
+    if (this.applied - this.lastCompactionAt < this.o.snapshotEveryEntries) return;
+    this.lastCompactionAt = this.applied;
+    const compactTo = this.applied - this.o.snapshotCatchUpEntries;
+    if (compactTo <= log.firstIndex()) return;
+    const started = Date.now();
+    fsm.sync();
+    log.write(true, () => log.compactThrough(compactTo));
+    this.o.logger.info('log compacted', { applied: this.applied, compactedThrough: compactTo, ms: Date.now() - started, dbBytes: this.o.dataBytes() });
+  }
+
+  /** A failed write to the log or the state cannot be retried safely: stop rather than diverge. */
+  private fatal(msg: string, e: Error): never {
+    this.o.logger.error(msg, { error: e.message, stack: e.stack });
+    process.exit(EXIT_STORAGE_FAILED);
+  }
+}
+
+/**
+ * On open, before the node starts: finishes a snapshot install a crash
+ * interrupted (state ahead of the log), and refuses a state file older than
+ * the compacted log.
+ */
+export function recoverAfterCrash(log: LogStore, state: StateStore): void {
+  const { index: applied, term: appliedTerm } = state.applied();
+  if (applied === 0) return;
+  const compacted = log.compactedThrough();
+  if (applied < compacted.index) {
+    throw new StoreCorruptError(`state is at index ${applied} but the log was compacted through ${compacted.index}: state file is older than the log; wipe the data dir and rejoin`);
+  }
+  const termAt = applied === compacted.index ? compacted.term : applied <= log.lastIndex() ? log.term(applied) : undefined;
+  if (termAt !== appliedTerm) log.write(true, () => log.resetTo(applied, appliedTerm));
+  const hard = log.hardState();
+  if (hard.commit < applied) log.write(true, () => log.setHardState({ ...hard, commit: applied }));
+}

@@ -1,0 +1,114 @@
+// Linearizable reads (Raft thesis §6.4, ReadIndex): a read waits until this
+// node has applied everything committed when the read arrived, as confirmed
+// by the leader with a quorum. Reads that arrive while ReadIndex requests are
+// in flight share the next one (batching); up to MAX_READ_BATCHES are in
+// flight at once (pipelining keeps latency at about one heartbeat round trip
+// while batching keeps the count low).
+import { ApiError } from './errors.js';
+import { Waiters } from './waiters.js';
+
+/** ReadIndex requests in flight at once (count). */
+export const MAX_READ_BATCHES = 2;
+
+export interface ReadBarrierOptions {
+  /** Asks raft-core for a read index with this context; throws if it refuses. */
+  readIndex(ctx: Uint8Array): void;
+  /** The known leader (0 = none). */
+  leaderId(): number;
+  /** Reads waiting to be sent before new ones are refused (count). */
+  maxPendingReads: number;
+  /** A ReadIndex not answered within this is given up and its reads fail (ms); the clients retry. */
+  timeoutMs: number;
+  /** A context no other ReadIndex of this node has used. */
+  newContext(): string;
+  metrics: { readBatches: number; reads: number };
+}
+
+export class ReadBarrier {
+  // Every caller waits on the context of its batch: `next` until the batch is sent.
+  private readonly waiters = new Waiters<void>(Infinity, () => ApiError.of('UNAVAILABLE', 'linearizable read timed out waiting for the leader'));
+  private next: string;
+  private readonly inflight = new Map<string, NodeJS.Timeout>();
+  private ready: { index: number; ctx: string }[] = [];
+  private stopped = false;
+
+  constructor(private readonly o: ReadBarrierOptions) {
+    this.next = o.newContext();
+  }
+
+  /** Resolves once this node's state is at least as new as any write acknowledged before the call. */
+  wait(): Promise<void> {
+    if (this.stopped) return Promise.reject(ApiError.of('UNAVAILABLE', 'node is shutting down'));
+    if (this.waiters.count(this.next) >= this.o.maxPendingReads) {
+      return Promise.reject(ApiError.of('RESOURCE_EXHAUSTED', `too many pending reads (maxPendingReads ${this.o.maxPendingReads})`));
+    }
+    const p = this.waiters.wait(this.next);
+    this.maybeIssue();
+    return p;
+  }
+
+  /** Sends the waiting reads' ReadIndex if a batch slot is free. */
+  maybeIssue(): void {
+    if (this.inflight.size >= MAX_READ_BATCHES || this.waiters.count(this.next) === 0 || this.stopped) return;
+    const ctx = this.next;
+    this.next = this.o.newContext();
+    const reads = this.waiters.count(ctx);
+    if (this.o.leaderId() === 0) {
+      this.waiters.fail(ctx, ApiError.of('UNAVAILABLE', 'no leader: cannot serve a linearizable read'));
+      return;
+    }
+    // If the ReadIndex is lost (leader change, dropped message), give up after
+    // the timeout and let the client retry.
+    const timer = setTimeout(() => {
+      if (!this.inflight.delete(ctx)) return;
+      this.waiters.fail(ctx, ApiError.of('UNAVAILABLE', 'linearizable read timed out waiting for the leader'));
+      this.maybeIssue();
+    }, this.o.timeoutMs);
+    this.inflight.set(ctx, timer);
+    this.o.metrics.readBatches++;
+    this.o.metrics.reads += reads;
+    try {
+      this.o.readIndex(Buffer.from(ctx));
+    } catch (e) {
+      clearTimeout(timer);
+      this.inflight.delete(ctx);
+      this.waiters.fail(ctx, ApiError.of('UNAVAILABLE', `read barrier refused: ${(e as Error).message}`));
+    }
+  }
+
+  /** A Ready's read states: each batch is released once `applied` reaches its index. */
+  onReadStates(states: { index: number; requestCtx: Uint8Array }[], applied: number): void {
+    for (const rs of states) {
+      const ctx = Buffer.from(rs.requestCtx).toString();
+      const timer = this.inflight.get(ctx);
+      if (timer === undefined) continue;
+      clearTimeout(timer);
+      this.inflight.delete(ctx);
+      this.ready.push({ index: rs.index, ctx });
+    }
+    if (!this.ready.length) return;
+    const still: typeof this.ready = [];
+    for (const r of this.ready) {
+      if (r.index <= applied) this.waiters.settle(r.ctx, undefined);
+      else still.push(r);
+    }
+    this.ready = still;
+  }
+
+  /** The known leader changed: re-issue the reads in flight against the new one rather than failing them. */
+  onLeaderChange(): void {
+    for (const [ctx, timer] of this.inflight) {
+      clearTimeout(timer);
+      this.waiters.move(ctx, this.next);
+    }
+    this.inflight.clear();
+  }
+
+  stop(err: Error): void {
+    this.stopped = true;
+    for (const timer of this.inflight.values()) clearTimeout(timer);
+    this.inflight.clear();
+    this.ready = [];
+    this.waiters.failAll(err);
+  }
+}

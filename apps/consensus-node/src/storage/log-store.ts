@@ -1,0 +1,231 @@
+// The Raft log file (raft-log.db): entries with their CRC32, the hard state
+// and the compaction point. Its commits fsync (synchronous=FULL) whenever the
+// caller asks for it; src/durability.ts decides when (the log is what makes a
+// write durable). Reads are served from an in-memory tail of recent entries
+// when possible: the leader re-reads the newest entries for every follower.
+import { crc32 } from 'node:zlib';
+import type Database from 'better-sqlite3';
+import { ErrCompacted, ErrUnavailable, type Entry, type HardState } from '@flagraft/raft-core';
+import { LOG_SCHEMA } from './schema.js';
+import { StoreCorruptError, closeDb, fileBytes, initFile, type FileIdentity } from './sqlite.js';
+
+/** CRC32 of an entry's term, index, type and data: stored beside it and checked on every read. */
+export function entryCrc(term: number, index: number, type: number, data: Uint8Array): number {
+  const head = Buffer.allocUnsafe(20);
+  head.writeDoubleLE(term, 0);
+  head.writeDoubleLE(index, 8);
+  head.writeUInt32LE(type, 16);
+  return crc32(data, crc32(head));
+}
+
+/** Entries kept in memory for fast reads by default (count). */
+export const DEFAULT_TAIL_CACHE_ENTRIES = 4096;
+
+/** Rows read by one SELECT of a range (count); raft-core's maxSize usually stops far earlier. */
+const MAX_RANGE_ROWS = 100_000;
+
+export class LogStore {
+  readonly path: string;
+  private readonly db: Database.Database;
+  private compactIndex = 0;
+  private compactTerm = 0;
+  private last = 0;
+  private hard: HardState = { term: 0, vote: 0, commit: 0 };
+  private tail: Entry[] = [];
+  private fsyncing = true;
+  private readonly stmts;
+
+  /** Writes a new log file's tables, identity, empty hard state and compaction point (src/storage/open.ts). */
+  static initialize(db: Database.Database, id: FileIdentity): void {
+    db.transaction(() => {
+      const set = initFile(db, LOG_SCHEMA, id);
+      set.run('compact_index', '0');
+      set.run('compact_term', '0');
+      db.prepare('INSERT INTO hard_state (id, term, vote, commit_idx) VALUES (1, 0, 0, 0)').run();
+    })();
+  }
+
+  /** `db`: raft-log.db, opened and checked by src/storage/open.ts. */
+  constructor(db: Database.Database, path: string, private readonly tailMax = DEFAULT_TAIL_CACHE_ENTRIES) {
+    this.db = db;
+    this.path = path;
+    this.stmts = {
+      insertEntry: db.prepare('INSERT OR REPLACE INTO log (idx, term, type, data, crc) VALUES (?, ?, ?, ?, ?)'),
+      deleteFrom: db.prepare('DELETE FROM log WHERE idx >= ?'),
+      deleteThrough: db.prepare('DELETE FROM log WHERE idx <= ?'),
+      deleteAll: db.prepare('DELETE FROM log'),
+      range: db.prepare('SELECT idx, term, type, data, crc FROM log WHERE idx >= ? AND idx < ? ORDER BY idx LIMIT ?'),
+      termOf: db.prepare('SELECT term FROM log WHERE idx = ?'),
+      setHard: db.prepare('INSERT OR REPLACE INTO hard_state (id, term, vote, commit_idx) VALUES (1, ?, ?, ?)'),
+      setMeta: db.prepare('INSERT OR REPLACE INTO meta (k, v) VALUES (?, ?)'),
+      getMeta: db.prepare('SELECT v FROM meta WHERE k = ?'),
+      syncFull: db.prepare('PRAGMA synchronous = FULL'),
+      syncNormal: db.prepare('PRAGMA synchronous = NORMAL'),
+    };
+    this.load();
+  }
+
+  private meta(k: string): string {
+    const r = this.stmts.getMeta.get(k) as { v: string } | undefined;
+    if (!r) throw new StoreCorruptError(`log meta key ${k} missing`);
+    return r.v;
+  }
+
+  /** Reads the compaction point, hard state and bounds; checks the log is contiguous and its newest entries' checksums. */
+  private load(): void {
+    this.compactIndex = Number(this.meta('compact_index'));
+    this.compactTerm = Number(this.meta('compact_term'));
+    const h = this.db.prepare('SELECT term, vote, commit_idx FROM hard_state WHERE id = 1').get() as { term: number; vote: number; commit_idx: number };
+    this.hard = { term: h.term, vote: h.vote, commit: h.commit_idx };
+    const max = this.db.prepare('SELECT MAX(idx) AS m FROM log').get() as { m: number | null };
+    this.last = max.m ?? this.compactIndex;
+    const first = this.db.prepare('SELECT MIN(idx) AS m FROM log').get() as { m: number | null };
+    if (first.m !== null && first.m !== this.compactIndex + 1) {
+      throw new StoreCorruptError(`log starts at ${first.m} but the compaction point is ${this.compactIndex}: entries are missing`);
+    }
+    const count = this.db.prepare('SELECT COUNT(*) AS c FROM log').get() as { c: number };
+    if (count.c !== this.last - this.compactIndex) throw new StoreCorruptError(`log has ${count.c} entries between ${this.compactIndex + 1} and ${this.last}: entries are missing`);
+    // Verify the checksums of the newest entries now (all entries are verified when read).
+    const lo = Math.max(this.compactIndex + 1, this.last - this.tailMax + 1);
+    if (this.last >= lo) this.tail = this.readRange(lo, this.last + 1, Number.MAX_SAFE_INTEGER);
+  }
+
+  // ---- reads (raft-core's Storage, log part) ------------------------------------
+
+  hardState(): HardState {
+    return { ...this.hard };
+  }
+
+  /** Index and term of the last entry dropped by compaction or replaced by a snapshot. */
+  compactedThrough(): { index: number; term: number } {
+    return { index: this.compactIndex, term: this.compactTerm };
+  }
+
+  firstIndex(): number {
+    return this.compactIndex + 1;
+  }
+
+  lastIndex(): number {
+    return this.last;
+  }
+
+  term(i: number): number {
+    if (i === this.compactIndex) return this.compactTerm;
+    if (i < this.compactIndex) throw ErrCompacted;
+    if (i > this.last) throw ErrUnavailable;
+    const t = this.tail;
+    if (t.length && i >= t[0].index) return t[i - t[0].index].term;
+    const r = this.stmts.termOf.get(i) as { term: number } | undefined;
+    if (!r) throw new StoreCorruptError(`log entry ${i} missing`);
+    return r.term;
+  }
+
+  entries(lo: number, hi: number, maxSize: number): Entry[] {
+    if (lo <= this.compactIndex) throw ErrCompacted;
+    if (hi > this.last + 1) throw ErrUnavailable;
+    if (lo >= hi) return [];
+    const t = this.tail;
+    if (t.length && lo >= t[0].index) {
+      const out: Entry[] = [];
+      let size = 0;
+      for (let i = lo; i < hi; i++) {
+        const e = t[i - t[0].index];
+        size += e.data.length + 24;
+        if (out.length > 0 && size > maxSize) break;
+        out.push(e);
+      }
+      return out;
+    }
+    return this.readRange(lo, hi, maxSize);
+  }
+
+  private readRange(lo: number, hi: number, maxSize: number): Entry[] {
+    const out: Entry[] = [];
+    let size = 0;
+    const rows = this.stmts.range.all(lo, hi, Math.min(hi - lo, MAX_RANGE_ROWS)) as { idx: number; term: number; type: number; data: Buffer; crc: number }[];
+    let expect = lo;
+    for (const r of rows) {
+      if (r.idx !== expect) throw new StoreCorruptError(`log entry ${expect} missing`);
+      if (entryCrc(r.term, r.idx, r.type, r.data) !== r.crc) throw new StoreCorruptError(`checksum mismatch in log entry ${r.idx}`);
+      size += r.data.length + 24;
+      if (out.length > 0 && size > maxSize) break;
+      out.push({ term: r.term, index: r.idx, type: r.type, data: new Uint8Array(r.data.buffer, r.data.byteOffset, r.data.length) });
+      expect++;
+    }
+    if (out.length === 0 && hi > lo) throw new StoreCorruptError(`log entry ${lo} missing`);
+    return out;
+  }
+
+  // ---- writes ------------------------------------------------------------------------
+
+  /**
+   * Runs `fn` (the writes below) in one transaction; with `fsync` its commit
+   * returns only once it is on disk. One transaction = at most one fsync,
+   * however many entries it holds (group commit).
+   */
+  write(fsync: boolean, fn: () => void): void {
+    if (fsync !== this.fsyncing) {
+      (fsync ? this.stmts.syncFull : this.stmts.syncNormal).run();
+      this.fsyncing = fsync;
+    }
+    this.db.transaction(fn)();
+  }
+
+  /** Appends entries, truncating any conflicting suffix first (Raft §5.3). */
+  append(entries: Entry[]): void {
+    if (entries.length === 0) return;
+    const first = entries[0].index;
+    if (first <= this.compactIndex) throw new Error(`append at ${first} below compaction point ${this.compactIndex}`);
+    if (first > this.last + 1) throw new Error(`append at ${first} leaves a gap after ${this.last}`);
+    if (first <= this.last) this.stmts.deleteFrom.run(first);
+    for (const e of entries) {
+      const data = Buffer.from(e.data.buffer, e.data.byteOffset, e.data.byteLength);
+      this.stmts.insertEntry.run(e.index, e.term, e.type, data, entryCrc(e.term, e.index, e.type, e.data));
+    }
+    this.last = entries[entries.length - 1].index;
+    // Keep the in-memory tail contiguous and ending at `last`.
+    const t = this.tail;
+    if (t.length && first > t[0].index && first <= t[t.length - 1].index + 1) t.length = first - t[0].index;
+    else if (!t.length || first <= t[0].index || first > t[t.length - 1].index + 1) t.length = 0;
+    for (const e of entries) t.push(e);
+    if (t.length > this.tailMax * 2) this.tail = t.slice(t.length - this.tailMax);
+  }
+
+  setHardState(h: HardState): void {
+    this.stmts.setHard.run(h.term, h.vote, h.commit);
+    this.hard = { ...h };
+  }
+
+  /** A snapshot at (index, term) replaces the whole log (etcd's ApplySnapshot). */
+  resetTo(index: number, term: number): void {
+    this.stmts.deleteAll.run();
+    this.setCompactionPoint(index, term);
+    this.last = index;
+    this.tail = [];
+  }
+
+  /** Drops entries up to and including `index`; the caller has made the state durable past it first. */
+  compactThrough(index: number): void {
+    if (index <= this.compactIndex) return;
+    if (index > this.last) throw new Error(`compact ${index} beyond last index ${this.last}`);
+    const term = this.term(index);
+    this.stmts.deleteThrough.run(index);
+    this.setCompactionPoint(index, term);
+    if (this.tail.length && this.tail[0].index <= index) this.tail = this.tail.slice(Math.min(this.tail.length, index + 1 - this.tail[0].index));
+  }
+
+  private setCompactionPoint(index: number, term: number): void {
+    this.stmts.setMeta.run('compact_index', String(index));
+    this.stmts.setMeta.run('compact_term', String(term));
+    this.compactIndex = index;
+    this.compactTerm = term;
+  }
+
+  bytes(): number {
+    return fileBytes(this.path);
+  }
+
+  close(): void {
+    closeDb(this.db);
+  }
+}

@@ -1,0 +1,96 @@
+// What the node's two SQLite files share: how one is opened (WAL, the sync
+// level its store needs, a bounded WAL, an integrity check of existing files),
+// the identity every file carries (format, cluster id, node id) and the errors
+// a node refuses to start with.
+import { existsSync, statSync } from 'node:fs';
+import Database from 'better-sqlite3';
+import { FORMAT_VERSION } from './schema.js';
+
+/** A file that is not this node's: another cluster or node, another format, not a flagraft file at all. */
+export class StoreOpenError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'StoreOpenError';
+  }
+}
+
+/** A file of this node that is damaged: checksum mismatch, missing entries, files that do not fit together. */
+export class StoreCorruptError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'StoreCorruptError';
+  }
+}
+
+/** Which node a file belongs to. */
+export interface FileIdentity { clusterId: string; nodeId: number }
+
+/** WAL files are truncated to this after checkpoints (bytes). */
+const JOURNAL_SIZE_LIMIT_BYTES = 64 * 1024 * 1024;
+
+/** Opens (or creates) one of the node's files; `fresh` = it did not exist or was empty. */
+export function openDb(path: string, what: string, synchronous: 'FULL' | 'NORMAL'): { db: Database.Database; fresh: boolean } {
+  const fresh = !existsSync(path) || statSync(path).size === 0;
+  let db: Database.Database;
+  try {
+    db = new Database(path);
+    db.pragma('journal_mode = WAL');
+    db.pragma(`synchronous = ${synchronous}`);
+    db.pragma(`journal_size_limit = ${JOURNAL_SIZE_LIMIT_BYTES}`);
+  } catch (e) {
+    throw new StoreOpenError(`cannot open ${path} as a flagraft ${what} database: ${(e as Error).message}`);
+  }
+  if (!fresh) {
+    let check: unknown;
+    try {
+      check = db.pragma('quick_check', { simple: true });
+    } catch (e) {
+      db.close();
+      throw new StoreOpenError(`cannot open ${path} as a flagraft ${what} database: ${(e as Error).message}`);
+    }
+    if (check !== 'ok') { db.close(); throw new StoreCorruptError(`database ${path} failed quick_check: ${String(check)}`); }
+  }
+  return { db, fresh };
+}
+
+/** Refuses a file of another cluster, node or format; then makes sure every table of `schema` exists. */
+export function checkIdentity(db: Database.Database, path: string, schema: string, id: FileIdentity): void {
+  let rows: { k: string; v: string }[];
+  try {
+    rows = db.prepare('SELECT k, v FROM meta').all() as { k: string; v: string }[];
+  } catch {
+    throw new StoreOpenError(`${path} is an SQLite file but not a flagraft node database (no meta table)`);
+  }
+  const meta = new Map(rows.map((r) => [r.k, r.v]));
+  if (!meta.has('cluster_id')) throw new StoreOpenError(`${path} is not a flagraft node database (no cluster id)`);
+  if (meta.get('format') !== String(FORMAT_VERSION)) throw new StoreOpenError(`${path} has storage format ${meta.get('format')}, this node reads format ${FORMAT_VERSION}`);
+  if (meta.get('cluster_id') !== id.clusterId) throw new StoreOpenError(`${path} belongs to cluster "${meta.get('cluster_id')}", not "${id.clusterId}": refusing to serve foreign data`);
+  if (meta.get('node_id') !== String(id.nodeId)) throw new StoreOpenError(`${path} belongs to node ${meta.get('node_id')}, not node ${id.nodeId}`);
+  db.exec(schema);
+}
+
+/** In a new file's first transaction: its tables and identity; returns the meta insert for the store's own keys. */
+export function initFile(db: Database.Database, schema: string, id: FileIdentity): Database.Statement {
+  db.exec(schema);
+  const set = db.prepare('INSERT INTO meta (k, v) VALUES (?, ?)');
+  set.run('format', String(FORMAT_VERSION));
+  set.run('cluster_id', id.clusterId);
+  set.run('node_id', String(id.nodeId));
+  return set;
+}
+
+/** Bytes of an SQLite file with its -wal and -shm files. */
+export function fileBytes(path: string): number {
+  let total = 0;
+  for (const suffix of ['', '-wal', '-shm']) {
+    try { total += statSync(path + suffix).size; } catch { /* absent */ }
+  }
+  return total;
+}
+
+/** Folds the WAL back into the file (best effort) and closes it. */
+export function closeDb(db: Database.Database): void {
+  if (!db.open) return;
+  try { db.pragma('wal_checkpoint(TRUNCATE)'); } catch { /* best effort */ }
+  db.close();
+}

@@ -1,0 +1,334 @@
+// The state file (flagraft.db): flags, segments, the changes table (audit,
+// Watch window, outbox), de-duplicated requests, the replicated address book,
+// a restore's staging tables, and the applied index / membership they are at.
+// Only SQL lives here; what to write is decided by the state machine
+// (src/state-machine.ts, src/restore-state.ts). Its commits do not fsync
+// (synchronous=NORMAL): src/durability.ts says when it must (before the log
+// behind it is compacted, when a snapshot from the leader is installed).
+import type Database from 'better-sqlite3';
+import type { ConfState } from '@flagraft/raft-core';
+import { STATE_SCHEMA } from './schema.js';
+import { StoreCorruptError, closeDb, fileBytes, initFile, type FileIdentity } from './sqlite.js';
+
+export type ItemKind = 'flag' | 'segment';
+
+/** A row of the changes table (before/after: the stored item as JSON text, null when absent). */
+export interface ChangeRow { revision: number; seq: number; kind: ItemKind; key: string; op: 'put' | 'delete'; before: string | null; after: string | null; actor: string; time: number }
+
+/** Rows of the live tables as a snapshot carries them (column order as in the tables). */
+export interface LiveRows {
+  flags: [string, string][];
+  segments: [string, string][];
+  changes: unknown[][];
+  dedup: unknown[][];
+  members: [number, string][];
+}
+
+/** Rows of a restore's staging tables, for snapshots. */
+export interface StagedTables { flags: [string, string][]; segments: [string, string][]; changes: unknown[][] }
+
+const EMPTY_CONF: ConfState = { voters: [], learners: [], votersOutgoing: [], learnersNext: [], autoLeave: false };
+const CHANGE_COLUMNS = 'revision, seq, kind, key, op, before, after, actor, time';
+const LIVE_TABLES = ['flags', 'segments', 'flag_segments', 'changes', 'client_requests', 'members'];
+const STAGING_TABLES = ['restore_flags', 'restore_segments', 'restore_changes', 'restore_flag_segments'];
+
+export class StateStore {
+  readonly path: string;
+  private readonly db: Database.Database;
+  private conf: ConfState;
+  private readonly q;
+
+  /** Writes a new state file's tables, identity and starting point: nothing applied, the bootstrap voters and their addresses (none for a joining node). */
+  static initialize(db: Database.Database, id: FileIdentity, bootstrap?: { members: { id: number; address: string }[] }): void {
+    db.transaction(() => {
+      const set = initFile(db, STATE_SCHEMA, id);
+      for (const k of ['applied', 'applied_term', 'published', 'changes_pruned']) set.run(k, '0');
+      const conf: ConfState = bootstrap ? { ...EMPTY_CONF, voters: bootstrap.members.map((m) => m.id).sort((a, b) => a - b) } : EMPTY_CONF;
+      set.run('conf_state', JSON.stringify(conf));
+      for (const m of bootstrap?.members ?? []) db.prepare('INSERT INTO members (id, address) VALUES (?, ?)').run(m.id, m.address);
+    })();
+  }
+
+  /** `db`: flagraft.db, opened and checked by src/storage/open.ts. */
+  constructor(db: Database.Database, path: string) {
+    this.db = db;
+    this.path = path;
+    this.q = {
+      getMeta: db.prepare('SELECT v FROM meta WHERE k = ?'),
+      setMeta: db.prepare('INSERT OR REPLACE INTO meta (k, v) VALUES (?, ?)'),
+      syncFull: db.prepare('PRAGMA synchronous = FULL'),
+      syncNormal: db.prepare('PRAGMA synchronous = NORMAL'),
+      getFlag: db.prepare('SELECT json FROM flags WHERE key = ?').pluck(),
+      getSegment: db.prepare('SELECT json FROM segments WHERE name = ?').pluck(),
+      putFlag: db.prepare('INSERT OR REPLACE INTO flags (key, json) VALUES (?, ?)'),
+      delFlag: db.prepare('DELETE FROM flags WHERE key = ?'),
+      putSegment: db.prepare('INSERT OR REPLACE INTO segments (name, json) VALUES (?, ?)'),
+      delSegment: db.prepare('DELETE FROM segments WHERE name = ?'),
+      segUsers: db.prepare('SELECT flag FROM flag_segments WHERE segment = ? ORDER BY flag').pluck(),
+      delFlagSegs: db.prepare('DELETE FROM flag_segments WHERE flag = ?'),
+      addFlagSeg: db.prepare('INSERT OR IGNORE INTO flag_segments (segment, flag) VALUES (?, ?)'),
+      countFlags: db.prepare('SELECT COUNT(*) FROM flags').pluck(),
+      countSegments: db.prepare('SELECT COUNT(*) FROM segments').pluck(),
+      countChanges: db.prepare('SELECT COUNT(*) FROM changes').pluck(),
+      addChange: db.prepare(`INSERT INTO changes (${CHANGE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+      changesAt: db.prepare('SELECT * FROM changes WHERE revision = ? ORDER BY seq'),
+      changesAfter: db.prepare('SELECT * FROM changes WHERE revision > ? ORDER BY revision, seq LIMIT ?'),
+      history: db.prepare('SELECT * FROM changes WHERE kind = ? AND key = ? AND revision < ? ORDER BY revision DESC, seq DESC LIMIT ?'),
+      pruneChanges: db.prepare('DELETE FROM changes WHERE revision <= ?'),
+      pruneShifted: db.prepare('DELETE FROM changes WHERE (revision > ? AND revision <= ?) OR revision <= ?'),
+      getDedup: db.prepare('SELECT revision, result FROM client_requests WHERE client_id = ? AND request_id = ?'),
+      putDedup: db.prepare('INSERT OR REPLACE INTO client_requests (client_id, request_id, revision, result) VALUES (?, ?, ?, ?)'),
+      pruneDedup: db.prepare('DELETE FROM client_requests WHERE revision <= ?'),
+      members: db.prepare('SELECT id, address FROM members ORDER BY id'),
+      putMember: db.prepare('INSERT OR REPLACE INTO members (id, address) VALUES (?, ?)'),
+      delMember: db.prepare('DELETE FROM members WHERE id = ?'),
+      stageFlag: db.prepare('INSERT OR REPLACE INTO restore_flags (key, json) VALUES (?, ?)'),
+      stageSegment: db.prepare('INSERT OR REPLACE INTO restore_segments (name, json) VALUES (?, ?)'),
+      stageChange: db.prepare(`INSERT OR REPLACE INTO restore_changes (${CHANGE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+      stageFlagSeg: db.prepare('INSERT OR IGNORE INTO restore_flag_segments (segment, flag) VALUES (?, ?)'),
+      stagedFlag: db.prepare('SELECT 1 FROM restore_flags WHERE key = ?').pluck(),
+      stagedSegment: db.prepare('SELECT 1 FROM restore_segments WHERE name = ?').pluck(),
+    };
+    this.conf = JSON.parse(this.meta('conf_state')) as ConfState;
+  }
+
+  // ---- meta, transactions ----------------------------------------------------------
+
+  /** A meta value every state file has. */
+  meta(k: string): string {
+    const r = this.q.getMeta.get(k) as { v: string } | undefined;
+    if (!r) throw new StoreCorruptError(`meta key ${k} missing`);
+    return r.v;
+  }
+
+  /** A meta value older files may not have yet (added by later versions). */
+  metaOr(k: string, fallback: string): string {
+    const r = this.q.getMeta.get(k) as { v: string } | undefined;
+    return r ? r.v : fallback;
+  }
+
+  setMeta(k: string, v: string | number): void {
+    this.q.setMeta.run(k, String(v));
+  }
+
+  /** Raft index and term of the last applied entry. */
+  applied(): { index: number; term: number } {
+    return { index: Number(this.meta('applied')), term: Number(this.meta('applied_term')) };
+  }
+
+  /** In the transaction that applies the entry at (index, term). */
+  setApplied(index: number, term: number): void {
+    this.setMeta('applied', index);
+    this.setMeta('applied_term', term);
+  }
+
+  /** Membership as of the applied index. */
+  confState(): ConfState {
+    return this.conf;
+  }
+
+  setConfState(cs: ConfState): void {
+    this.setMeta('conf_state', JSON.stringify(cs));
+    this.conf = cs;
+  }
+
+  /** A transaction whose commit is not fsynced (apply). */
+  transaction<T>(fn: () => T): T {
+    return this.db.transaction(fn)();
+  }
+
+  /** A transaction whose commit is on disk when it returns (snapshot install, before compaction). */
+  durableTransaction<T>(fn: () => T): T {
+    this.q.syncFull.run();
+    try {
+      return this.db.transaction(fn)();
+    } finally {
+      this.q.syncNormal.run();
+    }
+  }
+
+  // ---- flags and segments ------------------------------------------------------------
+
+  itemJson(kind: ItemKind, key: string): string | undefined {
+    return (kind === 'flag' ? this.q.getFlag : this.q.getSegment).get(key) as string | undefined;
+  }
+
+  /** A flag and the segments it references (for SEGMENT_IN_USE). */
+  putFlag(key: string, json: string, segments: Iterable<string>): void {
+    this.q.putFlag.run(key, json);
+    this.q.delFlagSegs.run(key);
+    for (const s of segments) this.q.addFlagSeg.run(s, key);
+  }
+
+  deleteFlag(key: string): void {
+    this.q.delFlag.run(key);
+    this.q.delFlagSegs.run(key);
+  }
+
+  putSegment(name: string, json: string): void {
+    this.q.putSegment.run(name, json);
+  }
+
+  deleteSegment(name: string): void {
+    this.q.delSegment.run(name);
+  }
+
+  /** Flags whose rules reference segment `name`, in key order. */
+  segmentUsers(name: string): string[] {
+    return this.q.segUsers.all(name) as string[];
+  }
+
+  /** Items in key order after `afterKey`, with the given prefix. */
+  listJson(kind: ItemKind, prefix: string, afterKey: string, limit: number): string[] {
+    const table = kind === 'flag' ? 'flags' : 'segments';
+    const col = kind === 'flag' ? 'key' : 'name';
+    const from = afterKey > prefix ? afterKey : prefix;
+    const op = afterKey > prefix ? '>' : '>=';
+    return this.db.prepare(`SELECT json FROM ${table} WHERE ${col} ${op} ? AND substr(${col}, 1, ?) = ? ORDER BY ${col} LIMIT ?`)
+      .pluck().all(from, prefix.length, prefix, limit) as string[];
+  }
+
+  allJson(kind: ItemKind): string[] {
+    return this.db.prepare(kind === 'flag' ? 'SELECT json FROM flags ORDER BY key' : 'SELECT json FROM segments ORDER BY name').pluck().all() as string[];
+  }
+
+  liveCounts(): { flags: number; segments: number; changes: number } {
+    return { flags: this.q.countFlags.get() as number, segments: this.q.countSegments.get() as number, changes: this.q.countChanges.get() as number };
+  }
+
+  // ---- changes, de-duplication, members ------------------------------------------------
+
+  addChange(r: ChangeRow): void {
+    this.q.addChange.run(r.revision, r.seq, r.kind, r.key, r.op, r.before, r.after, r.actor, r.time);
+  }
+
+  changesAt(revision: number): ChangeRow[] {
+    return this.q.changesAt.all(revision) as ChangeRow[];
+  }
+
+  changesAfter(revision: number, limit: number): ChangeRow[] {
+    return this.q.changesAfter.all(revision, limit) as ChangeRow[];
+  }
+
+  history(kind: ItemKind, key: string, beforeRevision: number, limit: number): ChangeRow[] {
+    return this.q.history.all(kind, key, beforeRevision, limit) as ChangeRow[];
+  }
+
+  /** Drops changes at or below `revision`; with `shifted`, imported history (at or below `floor`) only at or below `importedBelow`. */
+  pruneChanges(revision: number, shifted?: { floor: number; importedBelow: number }): void {
+    if (shifted) this.q.pruneShifted.run(shifted.floor, revision, shifted.importedBelow);
+    else this.q.pruneChanges.run(revision);
+  }
+
+  /** The first result of a (clientId, requestId), if it applied within the window. */
+  request(clientId: string, requestId: string): { revision: number; result: string } | undefined {
+    return this.q.getDedup.get(clientId, requestId) as { revision: number; result: string } | undefined;
+  }
+
+  putRequest(clientId: string, requestId: string, revision: number, result: string): void {
+    this.q.putDedup.run(clientId, requestId, revision, result);
+  }
+
+  pruneRequests(throughRevision: number): void {
+    this.q.pruneDedup.run(throughRevision);
+  }
+
+  members(): Map<number, string> {
+    return new Map((this.q.members.all() as { id: number; address: string }[]).map((m) => [m.id, m.address]));
+  }
+
+  putMember(id: number, address: string): void {
+    this.q.putMember.run(id, address);
+  }
+
+  deleteMember(id: number): void {
+    this.q.delMember.run(id);
+  }
+
+  // ---- snapshots -------------------------------------------------------------------
+
+  liveRows(): LiveRows {
+    const raw = (sql: string) => this.db.prepare(sql).raw().all();
+    return {
+      flags: raw('SELECT key, json FROM flags') as [string, string][],
+      segments: raw('SELECT name, json FROM segments') as [string, string][],
+      changes: raw(`SELECT ${CHANGE_COLUMNS} FROM changes ORDER BY revision, seq`) as unknown[][],
+      dedup: raw('SELECT client_id, request_id, revision, result FROM client_requests') as unknown[][],
+      members: raw('SELECT id, address FROM members') as [number, string][],
+    };
+  }
+
+  /** Replaces every live table with a snapshot's rows; `segmentsOf` gives the segments a flag's JSON references. */
+  replaceLiveRows(rows: LiveRows, segmentsOf: (flagJson: string) => Iterable<string>): void {
+    for (const t of LIVE_TABLES) this.db.prepare(`DELETE FROM ${t}`).run();
+    for (const [k, j] of rows.flags) this.putFlag(k, j, segmentsOf(j));
+    for (const [k, j] of rows.segments) this.q.putSegment.run(k, j);
+    for (const r of rows.changes) this.q.addChange.run(...r);
+    for (const r of rows.dedup) this.q.putDedup.run(...r);
+    for (const [id, addr] of rows.members) this.q.putMember.run(id, addr);
+  }
+
+  // ---- a restore's staging tables (restore_*: readers never see them) ----------------------
+
+  stageFlag(key: string, json: string, segments: Iterable<string>): void {
+    this.q.stageFlag.run(key, json);
+    for (const s of segments) this.q.stageFlagSeg.run(s, key);
+  }
+
+  stageSegment(name: string, json: string): void {
+    this.q.stageSegment.run(name, json);
+  }
+
+  stageChange(r: ChangeRow): void {
+    this.q.stageChange.run(r.revision, r.seq, r.kind, r.key, r.op, r.before, r.after, r.actor, r.time);
+  }
+
+  isStaged(kind: ItemKind, key: string): boolean {
+    return (kind === 'flag' ? this.q.stagedFlag : this.q.stagedSegment).get(key) !== undefined;
+  }
+
+  clearStaging(): void {
+    for (const t of STAGING_TABLES) this.db.prepare(`DELETE FROM ${t}`).run();
+  }
+
+  /**
+   * Moves the staged rows into the live tables. `force`: everything live is
+   * replaced; otherwise (the live tables are empty) only the de-duplication
+   * table is cleared: a retried write from before the restore must not be
+   * answered with the outcome of a write the restore replaced.
+   */
+  commitStaging(force: boolean): void {
+    const tables = force ? ['flags', 'segments', 'flag_segments', 'changes', 'client_requests'] : ['client_requests'];
+    for (const t of tables) this.db.prepare(`DELETE FROM ${t}`).run();
+    this.db.prepare('INSERT INTO flags (key, json) SELECT key, json FROM restore_flags').run();
+    this.db.prepare('INSERT INTO segments (name, json) SELECT name, json FROM restore_segments').run();
+    this.db.prepare(`INSERT INTO changes (${CHANGE_COLUMNS}) SELECT ${CHANGE_COLUMNS} FROM restore_changes`).run();
+    this.db.prepare('INSERT INTO flag_segments (segment, flag) SELECT segment, flag FROM restore_flag_segments').run();
+    this.clearStaging();
+  }
+
+  stagedRows(): StagedTables {
+    const raw = (sql: string) => this.db.prepare(sql).raw().all();
+    return {
+      flags: raw('SELECT key, json FROM restore_flags') as [string, string][],
+      segments: raw('SELECT name, json FROM restore_segments') as [string, string][],
+      changes: raw(`SELECT ${CHANGE_COLUMNS} FROM restore_changes`) as unknown[][],
+    };
+  }
+
+  /** Replaces the staging tables with a snapshot's (absent in snapshots of older nodes: empty). */
+  replaceStagedRows(staged: StagedTables | undefined, segmentsOf: (flagJson: string) => Iterable<string>): void {
+    this.clearStaging();
+    for (const [k, j] of staged?.flags ?? []) this.stageFlag(k, j, segmentsOf(j));
+    for (const [k, j] of staged?.segments ?? []) this.q.stageSegment.run(k, j);
+    for (const r of staged?.changes ?? []) this.q.stageChange.run(...r);
+  }
+
+  bytes(): number {
+    return fileBytes(this.path);
+  }
+
+  close(): void {
+    closeDb(this.db);
+  }
+}
