@@ -11,7 +11,7 @@ import { authenticateStreamTicket } from './stream-auth.js';
 import { openapiDocument } from './openapi.js';
 import { HttpProblem, isClusterError, problemFromClusterError, sendProblem } from './problem.js';
 import { registerAdminRoutes } from './routes/admin.js';
-import { MAX_RESTORE_BODY_BYTES, registerBackupRoutes } from './routes/backup.js';
+import { registerBackupRoutes } from './routes/backup.js';
 import { Routes, type RouteContext } from './routes/context.js';
 import { registerFlagRoutes } from './routes/flags.js';
 import { registerLegacyRoutes } from './routes/legacy.js';
@@ -26,24 +26,16 @@ export interface AppDeps extends RouteContext {
   evaluationLimiter?: RateLimiter;
 }
 
-const JSON_TYPES = ['application/json', 'application/*+json'];
-
 export function createApp(deps: AppDeps): express.Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false); // ETags are revisions, set by the routes
 
-  // Routes that authenticate before they read their own bodies (with their own
-  // limits) come before the shared JSON parser.
-  const early = new Routes(app, deps);
-  registerOpenFeatureRoutes(early, deps);
-  registerFlagdRoutes(early, deps);
-  early.finish();
-  app.use('/api/v1/batch', express.json({ limit: deps.config.maxBatchBodyBytes, type: JSON_TYPES }));
-  app.use('/api/v1/admin/restore', express.json({ limit: MAX_RESTORE_BODY_BYTES, type: JSON_TYPES }));
-  app.use(express.json({ limit: deps.config.maxBodyBytes, type: JSON_TYPES }));
-
+  // No shared body parser: every route authenticates from the headers first,
+  // then reads its body with its own limit (Routes.add, body.ts).
   const r = new Routes(app, deps);
+  registerOpenFeatureRoutes(r, deps);
+  registerFlagdRoutes(r, deps);
   registerLegacyRoutes(r, deps); // before /api/v1/flags/:key: "set" and "all" are routes there
   registerFlagRoutes(r, deps);
   registerSegmentRoutes(r, deps);

@@ -3,6 +3,7 @@
 import { hostname } from 'node:os';
 import { loadTokens, type TokenStore } from '@flagraft/auth';
 import { clusterSecurityFromEnv, type TlsFiles } from '@flagraft/cluster-client';
+import { LIMITS } from '@flagraft/flag-model';
 import type { LogLevel } from './log.js';
 import type { ClusterPort } from './types.js';
 
@@ -80,6 +81,8 @@ export interface GatewayConfig {
   maxEvaluationCountsBodyBytes: number;
   /** Largest body of the flagd import endpoints (a flagd flag-definition file), bytes. */
   maxFlagdImportBodyBytes: number;
+  /** Largest body of POST /api/v1/admin/restore (a whole backup), bytes, before and after decompression. */
+  maxRestoreBodyBytes: number;
   /** After a write commits, wait up to this long for the local replica to apply it before answering, ms. */
   writeVisibilityTimeoutMs: number;
   /** How often readiness probes the cluster, ms. */
@@ -137,6 +140,7 @@ export const DEFAULTS = {
   freshnessWaitMs: 1_000,
   maxEvaluationCountsBodyBytes: 256 * 1024,
   maxFlagdImportBodyBytes: 8 * 1024 * 1024,
+  maxRestoreBodyBytes: LIMITS.maxBackupBytes,
   writeVisibilityTimeoutMs: 2_000,
   readyProbeIntervalMs: 2_000,
   readyMaxProbeAgeMs: 6_000,
@@ -163,6 +167,7 @@ export function resolveConfig(partial: Partial<GatewayConfig>): GatewayConfig {
     'maxBodyBytes', 'maxBatchBodyBytes', 'maxEvaluationBodyBytes', 'sseHeartbeatMs', 'sseMaxBufferedBytes', 'sseMaxClients',
     'sseReplayEvents', 'writeVisibilityTimeoutMs', 'readyProbeIntervalMs', 'readyMaxProbeAgeMs', 'shutdownTimeoutMs',
     'streamTicketWindowSec', 'freshnessWaitMs', 'maxEvaluationCountsBodyBytes', 'maxFlagdImportBodyBytes',
+    'maxRestoreBodyBytes',
   ] as const) {
     if (!Number.isInteger(cfg[key]) || cfg[key] <= 0) throw new ConfigError(`${key}: must be a positive integer, got ${cfg[key]}`);
   }
@@ -264,6 +269,7 @@ export function loadConfigFromEnv(env: Env = process.env): GatewayConfig {
     freshnessWaitMs: int('FLAGRAFT_FRESHNESS_WAIT_MS'),
     maxEvaluationCountsBodyBytes: int('FLAGRAFT_MAX_EVALUATION_COUNTS_BODY_BYTES'),
     maxFlagdImportBodyBytes: int('FLAGRAFT_MAX_FLAGD_IMPORT_BODY_BYTES'),
+    maxRestoreBodyBytes: int('FLAGRAFT_MAX_RESTORE_BODY_BYTES'),
     writeVisibilityTimeoutMs: int('FLAGRAFT_WRITE_VISIBILITY_TIMEOUT_MS'),
     readyProbeIntervalMs: int('FLAGRAFT_READY_PROBE_INTERVAL_MS'),
     readyMaxProbeAgeMs: int('FLAGRAFT_READY_MAX_PROBE_AGE_MS'),

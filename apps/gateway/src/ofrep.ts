@@ -15,7 +15,7 @@
 // replica is behind that revision waits for it (bounded) before answering, so
 // the client never re-reads the configuration it was just told is outdated.
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { EvaluationContext, EvaluationResult } from '@flagraft/flag-model';
+import { jsonShapeViolations, jsonTextDepthViolation, type EvaluationContext, type EvaluationResult } from '@flagraft/flag-model';
 import type { TokenStore } from '@flagraft/auth';
 import { checkAuth, type AuthOutcome } from './authz.js';
 import type { GatewayConfig } from './config.js';
@@ -185,6 +185,11 @@ export function createOfrepHandler(deps: OfrepDeps): (req: IncomingMessage, res:
         return true;
       }
       const minRevision = query ? freshnessRevision(query) : undefined;
+      const encoding = req.headers['content-encoding'];
+      if (encoding !== undefined && encoding.trim().toLowerCase() !== 'identity') {
+        // A context is small (maxEvaluationBodyBytes): no decompression on the hot path, and no gzip bombs.
+        throw new OfrepError(415, 'GENERAL', 'send the evaluation context uncompressed (no Content-Encoding)');
+      }
       readBodyThen(req, config.maxEvaluationBodyBytes, (err, buf) => {
         if (err) return fail(err);
         let context: EvaluationContext;
@@ -275,11 +280,20 @@ function freshnessRevision(query: URLSearchParams): number | undefined {
 /** The request body: `{}` or empty, or `{"context": {...}}`. */
 function parseContext(buf: Buffer): EvaluationContext {
   if (buf.length === 0) return {};
+  const text = buf.toString('utf8');
+  // Shape limits before anything recursive (the bulk ETag hashes the context, rules walk it).
+  const deep = jsonTextDepthViolation(text);
+  if (deep) throw new OfrepError(400, 'INVALID_CONTEXT', `the request body ${deep.message} (${deep.limit} = ${deep.max})`);
   let body: unknown;
   try {
-    body = JSON.parse(buf.toString('utf8'));
+    body = JSON.parse(text);
   } catch {
     throw new OfrepError(400, 'PARSE_ERROR', 'the request body is not valid JSON');
+  }
+  const violations = jsonShapeViolations(body);
+  if (violations.length > 0) {
+    const v = violations[0]!;
+    throw new OfrepError(400, 'INVALID_CONTEXT', `${v.path || 'the request body'}: ${v.message} (${v.limit}${v.max ? ` = ${v.max}` : ''})`);
   }
   if (body === null || typeof body !== 'object' || Array.isArray(body)) {
     throw new OfrepError(400, 'PARSE_ERROR', 'the request body must be a JSON object like {"context": {...}}');

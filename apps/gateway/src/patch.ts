@@ -10,12 +10,32 @@ type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
 /** Operations per JSON Patch document. */
 export const MAX_PATCH_OPS = 100;
 
+// Member names come from the caller ("__proto__", "constructor", "toString"
+// are valid flag, variant and metadata names): members are read only as own
+// properties and written with defineProperty, so a name never reaches
+// Object.prototype or replaces an object's prototype. Recursion depth is
+// bounded by the body's JSON shape limits (body.ts), checked before this runs.
+function own(o: Record<string, Json>, k: string): Json | undefined {
+  return Object.prototype.hasOwnProperty.call(o, k) ? o[k] : undefined;
+}
+
+function setOwn(o: Record<string, Json>, k: string, v: Json): void {
+  Object.defineProperty(o, k, { value: v, writable: true, enumerable: true, configurable: true });
+}
+
+function copyObject(o: Record<string, Json>): Record<string, Json> {
+  const out: Record<string, Json> = {};
+  for (const k of Object.keys(o)) setOwn(out, k, o[k]);
+  return out;
+}
+
 export function mergePatch(target: Json, patch: Json): Json {
   if (patch === null || typeof patch !== 'object' || Array.isArray(patch)) return structuredClone(patch);
-  const base: Record<string, Json> = target !== null && typeof target === 'object' && !Array.isArray(target) ? { ...target } : {};
-  for (const [k, v] of Object.entries(patch)) {
+  const base: Record<string, Json> = target !== null && typeof target === 'object' && !Array.isArray(target) ? copyObject(target) : {};
+  for (const k of Object.keys(patch)) {
+    const v = patch[k];
     if (v === null) delete base[k];
-    else base[k] = mergePatch(base[k] ?? null, v);
+    else setOwn(base, k, mergePatch(own(base, k) ?? null, v));
   }
   return base;
 }
@@ -67,7 +87,7 @@ function add(doc: Json, tokens: string[], value: Json, where: string): void {
     if (last === '-') parent.push(value);
     else if (/^(0|[1-9]\d*)$/.test(last) && Number(last) <= parent.length) parent.splice(Number(last), 0, value);
     else throw bad(`${where}: bad array index "${last}"`);
-  } else parent[last] = value;
+  } else setOwn(parent, last, value);
 }
 
 function remove(doc: Json, tokens: string[], where: string): Json {

@@ -2,6 +2,7 @@
 // on /api/* is one of these, with a stable `type` URI per kind of problem so
 // clients can branch on it without parsing `detail`.
 import type { ServerResponse } from 'node:http';
+import { pointerOfPath } from '@flagraft/flag-model';
 
 export const PROBLEM_CONTENT_TYPE = 'application/problem+json';
 const TYPE_PREFIX = 'urn:flagraft:problem:';
@@ -28,6 +29,7 @@ export type ProblemKind =
   | 'precondition-failed'
   | 'precondition-required'
   | 'validation'
+  | 'json-limit'
   | 'gone'
   | 'too-many-requests'
   | 'unavailable'
@@ -47,6 +49,7 @@ const TITLES: Record<ProblemKind, [number, string]> = {
   'precondition-failed': [412, 'Precondition failed'],
   'precondition-required': [428, 'Precondition required'],
   validation: [422, 'Validation failed'],
+  'json-limit': [422, 'JSON shape limit exceeded'],
   gone: [410, 'Gone'],
   'too-many-requests': [429, 'Too many requests'],
   unavailable: [503, 'Cluster unavailable'],
@@ -78,7 +81,23 @@ export function problemDocument(kind: ProblemKind, detail: string, instance?: st
   const [status, title] = TITLES[kind];
   const doc: ProblemDocument = { type: TYPE_PREFIX + kind, title, status, detail };
   if (instance !== undefined) doc.instance = instance;
-  return Object.assign(doc, extensions);
+  Object.assign(doc, extensions);
+  if (Array.isArray(doc.issues)) doc.issues = doc.issues.map(withPointer);
+  return doc;
+}
+
+/**
+ * Every issue of a 422 is `{ path, pointer, message }` (plus `limit` when a
+ * named limit was hit): `path` in the validator's style for people
+ * (`rules[1].rollout.weights`), `pointer` (RFC 6901) for programs, such as
+ * the dashboard placing the message next to its field.
+ */
+function withPointer(issue: unknown): unknown {
+  if (issue === null || typeof issue !== 'object') return issue;
+  const i = issue as { path?: unknown; pointer?: unknown };
+  if (typeof i.path !== 'string' || i.pointer !== undefined) return issue;
+  const pointer = pointerOfPath(i.path);
+  return pointer === undefined ? issue : { ...i, pointer };
 }
 
 export function sendProblem(res: ServerResponse, problem: HttpProblem, instance?: string): void {

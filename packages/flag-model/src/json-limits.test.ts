@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { JSON_LIMITS, jsonShapeViolations, jsonTextDepthViolation, safeIntegerViolation } from './index.js';
+import { JSON_LIMITS, jsonShapeViolations, jsonTextDepthViolation, pointerOfPath, safeIntegerViolation } from './index.js';
 
 function nested(levels: number, leaf: unknown = 1): unknown {
   let v = leaf;
@@ -97,5 +97,16 @@ describe('safeIntegerViolation', () => {
         limit: 'jsonSafeInteger', path: 'ops[3].expectedRevision', pointer: '/ops/3/expectedRevision',
       });
     }
+  });
+});
+
+describe('pointerOfPath', () => {
+  it('turns validator paths into JSON pointers, and refuses other text', () => {
+    expect(pointerOfPath('')).toBe('');
+    expect(pointerOfPath('rules[2].rollout.weights')).toBe('/rules/2/rollout/weights');
+    expect(pointerOfPath('variants["odd/name"].x')).toBe('/variants/odd~1name/x');
+    expect(pointerOfPath('ops[0].flag.variants["__proto__"]')).toBe('/ops/0/flag/variants/__proto__');
+    expect(pointerOfPath('a b')).toBeUndefined();
+    expect(pointerOfPath('x[')).toBeUndefined();
   });
 });

@@ -181,3 +181,40 @@ export function safeIntegerViolation(value: unknown, segs: readonly (string | nu
     message: `must be a whole number from 0 to ${Number.MAX_SAFE_INTEGER}`,
   };
 }
+
+/**
+ * The JSON pointer of a validator-style field path: `rules[2].rollout.weights`
+ * -> `/rules/2/rollout/weights`, `variants["odd name"]` -> `/variants/odd name`.
+ * Undefined when the text is not such a path.
+ */
+export function pointerOfPath(path: string): string | undefined {
+  const segs: (string | number)[] = [];
+  let i = 0;
+  const ident = /^[A-Za-z_$][A-Za-z0-9_$]*/;
+  while (i < path.length) {
+    const rest = path.slice(i);
+    if (rest[0] === '[') {
+      const num = /^\[(\d+)\]/.exec(rest);
+      if (num) {
+        segs.push(Number(num[1]));
+        i += num[0].length;
+        continue;
+      }
+      const str = /^\[("(?:[^"\\]|\\.)*")\]/.exec(rest);
+      if (!str) return undefined;
+      try {
+        segs.push(JSON.parse(str[1]!) as string);
+      } catch {
+        return undefined;
+      }
+      i += str[0].length;
+      continue;
+    }
+    const dot = segs.length > 0 && rest[0] === '.' ? 1 : 0;
+    const m = ident.exec(rest.slice(dot));
+    if (!m) return undefined;
+    segs.push(m[0]);
+    i += dot + m[0].length;
+  }
+  return jsonPointer(segs);
+}

@@ -204,3 +204,10 @@ describe('validateSegment', () => {
     }), { numRuns: 500, seed: 7 });
   });
 });
+
+describe('every problem at once', () => {
+  it('a wrong variant value does not hide wrong variant references', () => {
+    const issues = flagIssues({ key: 'k', type: 'boolean', variants: { on: 'yes', off: false }, defaultVariant: 'missing', rules: [{ variant: 'nope' }] });
+    expect(issues.map((i) => i.path)).toEqual(['variants.on', 'defaultVariant', 'rules[0].variant']);
+  });
+});

@@ -5,7 +5,7 @@
 // escapes is a ValidationError: the work done is bounded by the limits, checked
 // before iterating.
 import type { ValidationError } from './errors.js';
-import { LIMITS } from './limits.js';
+import { LIMITS, NAME_PATTERN } from './limits.js';
 import { fieldPath, indexPath, isPlainObject, utf8Length } from './json-util.js';
 import { checkString, checkUnknown, guarded, Issues, key, name, opt } from './validate-util.js';
 import { checkConditions } from './validate-conditions.js';
@@ -57,7 +57,9 @@ function checkFlag(input: unknown, is: Issues): FlagDefinition | undefined {
   else is.add('type', `must be one of ${FLAG_TYPES.join(', ')}`);
 
   const variants = checkVariants(o.variants, type, is);
-  const variantNames = variants ? new Set(Object.keys(variants)) : undefined;
+  // Variant references are still checked when a variant's *value* is wrong (the
+  // names are known): every problem is reported at once, not one per attempt.
+  const variantNames = variants ? new Set(Object.keys(variants)) : namesOf(o.variants);
   const variantRef = (v: unknown, p: string): string | undefined => {
     const n = typeof v === 'string' ? v : undefined;
     if (n === undefined) {
@@ -122,6 +124,14 @@ function checkFlag(input: unknown, is: Issues): FlagDefinition | undefined {
     if (bytes > LIMITS.maxFlagBytes) is.add('', `flag is ${bytes} bytes as JSON, more than the limit of ${LIMITS.maxFlagBytes}`);
   }
   return is.list.length === 0 ? out : undefined;
+}
+
+/** The well-formed variant names of a variants object whose values failed validation; undefined when there is no such object. */
+function namesOf(v: unknown): Set<string> | undefined {
+  if (!isPlainObject(v)) return undefined;
+  const names = Object.keys(v);
+  if (names.length === 0 || names.length > LIMITS.maxVariants) return undefined;
+  return new Set(names.filter((n) => n.length <= LIMITS.maxNameChars && NAME_PATTERN.test(n)));
 }
 
 function checkVariants(v: unknown, type: FlagType | undefined, is: Issues): Record<string, JsonValue> | undefined {

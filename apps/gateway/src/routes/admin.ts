@@ -1,6 +1,6 @@
 // POST /api/v1/batch (atomic multi-flag change) and /api/v1/cluster (status,
 // membership: admin only).
-import type { SubCommand } from '@flagraft/flag-model';
+import { MAX_REPORTED_ISSUES, safeIntegerViolation, type SubCommand } from '@flagraft/flag-model';
 import { HttpProblem } from '../problem.js';
 import { intParam, jsonBody, viaCluster, type RouteContext, type Routes } from './context.js';
 import { checkFlag, historyEntry } from './flags.js';
@@ -23,8 +23,9 @@ function checkOp(raw: unknown, i: number): SubCommand {
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) throw issue(at, 'must be an object');
   const op = raw as Record<string, unknown>;
   const expected = op.expectedRevision;
-  if (expected !== undefined && (typeof expected !== 'number' || !Number.isInteger(expected) || expected < 0)) {
-    throw issue(`${at}.expectedRevision`, 'must be a non-negative integer (0 = must not exist)');
+  // A revision is a safe integer: 1e300 passes Number.isInteger and would reach the cluster as garbage.
+  if (expected !== undefined && safeIntegerViolation(expected, ['expectedRevision'])) {
+    throw issue(`${at}.expectedRevision`, `must be a whole number from 0 to ${Number.MAX_SAFE_INTEGER} (0 = must not exist; jsonSafeInteger)`);
   }
   const exp = expected === undefined ? {} : { expectedRevision: expected as number };
   const keyLike = (v: unknown, field: string): string => {
@@ -74,11 +75,28 @@ export function registerAdminRoutes(r: Routes, ctx: RouteContext): void {
     if (body.ops.length === 0 || body.ops.length > MAX_BATCH_OPS) {
       throw new HttpProblem('validation', `ops: between 1 and ${MAX_BATCH_OPS} operations`, { issues: [{ path: 'ops', message: `must hold 1 to ${MAX_BATCH_OPS} operations` }] });
     }
-    const ops = body.ops.map(checkOp);
+    // Every op is checked, and every problem of every op is answered at once.
+    const ops: SubCommand[] = [];
+    const issues: unknown[] = [];
+    const details: string[] = [];
+    body.ops.forEach((raw, i) => {
+      try {
+        ops.push(checkOp(raw, i));
+      } catch (err) {
+        if (!(err instanceof HttpProblem) || !Array.isArray(err.extensions.issues)) throw err;
+        issues.push(...err.extensions.issues);
+        details.push(err.message);
+      }
+    });
+    if (issues.length > 0) {
+      throw new HttpProblem('validation', details.length > 1 ? `${details.length} operations are invalid: ${details.join('; ').slice(0, 1000)}` : details[0]!, {
+        issues: issues.slice(0, MAX_REPORTED_ISSUES),
+      });
+    }
     const out = await viaCluster(ctx, () => cluster.batch(ops, { actor: who.name }));
     await replica.waitFor(out.revision, config.writeVisibilityTimeoutMs);
     res.json({ revision: out.revision, changes: out.changes.map(historyEntry) });
-  });
+  }, { body: (c) => ({ name: 'maxBatchBodyBytes', maxBytes: c.maxBatchBodyBytes }) });
 
   r.add('get', '/api/v1/cluster', 'read', async (_req, res) => {
     const status = await viaCluster(ctx, () => cluster.status());

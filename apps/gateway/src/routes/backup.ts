@@ -15,8 +15,6 @@ import { HttpProblem, isClusterError } from '../problem.js';
 import type { ClusterPort } from '../types.js';
 import { jsonBody, viaCluster, type RouteContext, type Routes } from './context.js';
 
-/** Largest restore body, in bytes (a whole backup document). */
-export const MAX_RESTORE_BODY_BYTES = LIMITS.maxBackupBytes;
 /** Items written to the response per write() call while streaming a backup (count). */
 const ITEMS_PER_WRITE = 500;
 
@@ -102,5 +100,9 @@ export function registerBackupRoutes(r: Routes, ctx: RouteContext): void {
       flags: out.counts.flags, segments: out.counts.segments, changes: out.counts.changes,
       historyPreserved: true, force, entries: out.entries,
     });
+  }, {
+    // A whole backup: every flag, segment and change in a few arrays. Its bytes bound the work; the shape limits
+    // that stay are depth, string and key length (a flag's own limits are checked item by item).
+    body: (c) => ({ name: 'maxRestoreBodyBytes', maxBytes: c.maxRestoreBodyBytes, json: { maxJsonArrayItems: c.maxRestoreBodyBytes, maxJsonObjectKeys: c.maxRestoreBodyBytes, maxJsonNodes: c.maxRestoreBodyBytes } }),
   });
 }

@@ -4,6 +4,7 @@ import type { Express, Request, Response } from 'express';
 import type { Permission, Principal, TokenStore } from '@flagraft/auth';
 import { authorize } from '../authz.js';
 import type { GatewayConfig } from '../config.js';
+import { readJsonBody, type BodyLimit } from '../body.js';
 import { requestInfo } from '../http-util.js';
 import type { Logger } from '../log.js';
 import type { GatewayMetrics } from '../metrics.js';
@@ -26,6 +27,18 @@ export interface RouteContext {
 export type Handler = (req: Request, res: Response, principal: Principal) => Promise<void> | void;
 type Method = 'get' | 'put' | 'post' | 'patch' | 'delete';
 
+export interface RouteOptions {
+  /**
+   * The body limit of a PUT/POST/PATCH route (default: maxBodyBytes with the
+   * default JSON shape limits). GET and DELETE bodies are never read.
+   */
+  body?: (config: GatewayConfig) => BodyLimit;
+  /** Runs after authentication and before the body is read (a route's own budget). */
+  preBody?: (principal: Principal) => void;
+}
+
+const defaultBody = (config: GatewayConfig): BodyLimit => ({ name: 'maxBodyBytes', maxBytes: config.maxBodyBytes });
+
 /** Registers routes path by path so every other method on a known path answers 405 with Allow. */
 export class Routes {
   private readonly methods = new Map<string, Set<string>>();
@@ -34,7 +47,12 @@ export class Routes {
     private readonly ctx: RouteContext,
   ) {}
 
-  add(method: Method, path: string, permission: Permission | 'public', handler: Handler): this {
+  /**
+   * The order is the security contract: authenticate (headers only), rate
+   * limit, then read and parse the body with the route's own limit, then the
+   * handler. Nothing of the body is read for a caller who may not call.
+   */
+  add(method: Method, path: string, permission: Permission | 'public', handler: Handler, opts: RouteOptions = {}): this {
     let set = this.methods.get(path);
     if (!set) {
       set = new Set();
@@ -62,6 +80,10 @@ export class Routes {
             { 'retry-after': String(wait) },
           );
         }
+      }
+      opts.preBody?.(principal);
+      if (method === 'put' || method === 'post' || method === 'patch') {
+        req.body = await readJsonBody(req, (opts.body ?? defaultBody)(this.ctx.config));
       }
       await handler(req, res, principal);
     });
@@ -108,10 +130,10 @@ export function intParam(value: unknown, name: string, min: number, max: number)
   return n;
 }
 
-/** The JSON body; 415 when the request did not send JSON at all. */
+/** The JSON body (read by Routes.add after authentication); 415 when the request sent none. */
 export function jsonBody(req: Request): unknown {
   if (req.body === undefined) {
-    throw new HttpProblem('unsupported-media-type', 'send the body as application/json (Content-Type header)');
+    throw new HttpProblem('unsupported-media-type', 'send a JSON body (Content-Type: application/json)');
   }
   return req.body;
 }
@@ -156,4 +178,28 @@ export function pathKey(req: Request, name = 'key'): string {
     throw new HttpProblem('bad-request', `${name} in the path must match ^[A-Za-z0-9][A-Za-z0-9._:-]*$ and be at most 128 characters`);
   }
   return key;
+}
+
+/**
+ * A list's pageToken: the nextPageToken of a previous page (base64url of the
+ * last key). Anything else is a 400, not an empty page: a client with a
+ * mangled token must not conclude the list has ended.
+ */
+export function pageTokenParam(value: unknown): string | undefined {
+  if (value === undefined) return undefined;
+  const bad = () => new HttpProblem('bad-request', 'pageToken: must be the nextPageToken of a previous page', { issues: [{ path: 'pageToken', message: 'is not a page token this API issued' }] });
+  if (typeof value !== 'string' || value.length === 0 || value.length > 1024 || !/^[A-Za-z0-9_-]+$/.test(value)) throw bad();
+  const key = Buffer.from(value, 'base64url').toString('utf8');
+  if (Buffer.from(key).toString('base64url') !== value || key.length > 128 || !/^[A-Za-z0-9][A-Za-z0-9._:-]*$/.test(key)) throw bad();
+  return value;
+}
+
+/** A PATCH's If-None-Match (RFC 9110 13.1.2): "*" or a list of ETags; a match (the resource exists / is at that revision) is a 412. */
+export function ifNoneMatchRefuses(req: Request, currentRevision: number): boolean {
+  const inm = req.get('if-none-match');
+  if (inm === undefined) return false;
+  if (inm.trim() === '*') return true;
+  const tags = inm.split(',').map((t) => t.trim().replace(/^W\//, ''));
+  for (const t of tags) if (!/^"\d{1,15}"$/.test(t)) throw new HttpProblem('bad-request', `If-None-Match: expected "*" or ETags like "42", got ${JSON.stringify(inm.slice(0, 40))}`);
+  return tags.includes(etagOf(currentRevision));
 }

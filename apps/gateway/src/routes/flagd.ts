@@ -13,8 +13,7 @@ import { LIMITS, type SubCommand } from '@flagraft/flag-model';
 import { fromFlagd, planImport, toFlagd, type PlanEntry } from '@flagraft/flagd-format';
 import { HttpProblem } from '../problem.js';
 import type { RouteContext, Routes } from './context.js';
-import { viaCluster } from './context.js';
-import { readJson } from './openfeature.js';
+import { jsonBody, viaCluster } from './context.js';
 
 function flagParam(value: unknown, name: string): boolean {
   if (value === undefined || value === 'false') return false;
@@ -27,7 +26,7 @@ export function registerFlagdRoutes(r: Routes, deps: RouteContext): void {
     const dryRun = flagParam(req.query.dryRun, 'dryRun');
     const skipUnmappable = flagParam(req.query.skipUnmappable, 'skipUnmappable');
     if (!deps.replica.loaded) throw new HttpProblem('unavailable', 'the gateway has not loaded its replica yet', {}, { 'retry-after': '1' });
-    const doc = await readJson(req, deps.config.maxFlagdImportBodyBytes);
+    const doc = jsonBody(req);
     const imported = fromFlagd(doc);
     const replica = deps.replica;
     const plan = planImport(imported, {
@@ -65,6 +64,9 @@ export function registerFlagdRoutes(r: Routes, deps: RouteContext): void {
     }
     if (batches > 0) await replica.waitFor(revision, deps.config.writeVisibilityTimeoutMs);
     res.json({ dryRun: false, revision, batches, ...summary });
+  }, {
+    // A flagd file holds every flag under one object: more keys than one definition.
+    body: (config) => ({ name: 'maxFlagdImportBodyBytes', maxBytes: config.maxFlagdImportBodyBytes, json: { maxJsonObjectKeys: 100_000, maxJsonArrayItems: 100_000 } }),
   });
 
   r.add('get', '/api/v1/flagd/export', 'read', (req, res) => {

@@ -10,7 +10,9 @@ import {
   consistencyOf,
   etagOf,
   intParam,
+  ifNoneMatchRefuses,
   jsonBody,
+  pageTokenParam,
   parseEtag,
   pathKey,
   viaCluster,
@@ -35,19 +37,32 @@ export function checkFlag(body: unknown, key: string): FlagDefinition {
   if (body === null || typeof body !== 'object' || Array.isArray(body)) {
     throw new HttpProblem('validation', 'the body must be a flag definition object', { issues: [{ path: '', message: 'must be an object' }] });
   }
-  const input = { ...(body as Record<string, unknown>) };
-  if (input.key === undefined) input.key = key;
-  if (input.key !== key) {
-    throw new HttpProblem('validation', `key in the body (${String(input.key)}) differs from the URL (${key})`, {
-      issues: [{ path: 'key', message: `must equal the key in the URL (${key})` }],
-    });
-  }
+  return checkNamed(body as Record<string, unknown>, 'key', key, validateFlag);
+}
+
+/**
+ * Validates a definition whose name field (`key` / `name`) must equal the URL's.
+ * A mismatch is one more issue beside the definition's own: every problem at once.
+ */
+export function checkNamed<T>(body: Record<string, unknown>, field: 'key' | 'name', urlName: string, validate: (v: unknown) => T): T {
+  const input: Record<string, unknown> = {};
+  for (const k of Object.keys(body)) Object.defineProperty(input, k, { value: body[k], writable: true, enumerable: true, configurable: true });
+  const given = input[field];
+  const mismatch = given !== undefined && given !== urlName;
+  input[field] = urlName;
+  const issues: { path: string; message: string }[] = [];
+  if (mismatch) issues.push({ path: field, message: `must equal the ${field} in the URL (${urlName})` });
   try {
-    return validateFlag(input);
+    const out = validate(input);
+    if (issues.length === 0) return out;
   } catch (err) {
-    if (err instanceof ValidationError) throw validationProblem(err);
-    throw err;
+    if (!(err instanceof ValidationError)) throw err;
+    issues.push(...err.issues);
   }
+  const detail = mismatch
+    ? `${field} in the body (${String(given).slice(0, 200)}) differs from the URL (${urlName})${issues.length > 1 ? ` (and ${issues.length - 1} more)` : ''}`
+    : `${issues[0]!.path ? `${issues[0]!.path}: ` : ''}${issues[0]!.message}${issues.length > 1 ? ` (and ${issues.length - 1} more)` : ''}`;
+  throw new HttpProblem('validation', detail, { issues });
 }
 
 export function sendStored(res: Response, status: number, stored: StoredFlag): void {
@@ -129,8 +144,7 @@ export function registerFlagRoutes(r: Routes, ctx: RouteContext): void {
   r.add('get', '/api/v1/flags', 'read', async (req, res) => {
     const prefix = req.query.prefix;
     if (prefix !== undefined && (typeof prefix !== 'string' || prefix.length > 128)) throw new HttpProblem('bad-request', 'prefix: must be a string of at most 128 characters');
-    const pageToken = req.query.pageToken;
-    if (pageToken !== undefined && (typeof pageToken !== 'string' || pageToken.length > 1024)) throw new HttpProblem('bad-request', 'pageToken: must be the nextPageToken of a previous page');
+    const pageToken = pageTokenParam(req.query.pageToken);
     const limit = intParam(req.query.limit, 'limit', 1, 1000);
     const consistency = consistencyOf(req);
     // A stale read is served from this gateway's replica (memory, no cluster
@@ -191,6 +205,9 @@ export function registerFlagRoutes(r: Routes, ctx: RouteContext): void {
       if (!current) throw new HttpProblem('not-found', `flag ${key} does not exist`, { key });
       if (pinned !== undefined && current.modRevision !== pinned) {
         throw new HttpProblem('precondition-failed', `flag ${key} is at revision ${current.modRevision}, not ${pinned}`, { key, currentRevision: current.modRevision });
+      }
+      if (ifNoneMatchRefuses(req, current.modRevision)) {
+        throw new HttpProblem('precondition-failed', `flag ${key} exists at revision ${current.modRevision} (If-None-Match)`, { key, currentRevision: current.modRevision });
       }
       const base = JSON.parse(JSON.stringify(current.flag));
       const patched = isJsonPatch ? jsonPatch(base, body) : mergePatch(base, body as never);

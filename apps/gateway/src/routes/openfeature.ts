@@ -5,16 +5,15 @@
 //   POST /api/v1/stream-tickets?stream=      a stream ticket for browsers (stream-auth.ts)
 //   POST /api/v1/evaluation-counts           in-process evaluation counts, batched by a provider hook
 //
-// These routes are registered before the JSON body parser: the one that takes
-// a body authenticates first and then reads the body itself, with its own limit.
-import type { Request, Response } from 'express';
+// The one that takes a body has its own limit (maxEvaluationCountsBodyBytes),
+// read like every route's after authentication (Routes.add).
+import type { Response } from 'express';
 import { roleAllows, type Principal } from '@flagraft/auth';
 import type { StoredFlag, StoredSegment } from '@flagraft/flag-model';
-import { BodyTooLargeError, readBody } from '../http-util.js';
 import { HttpProblem } from '../problem.js';
 import type { RateLimiter } from '../rate-limit.js';
 import { ticketForRequest } from '../stream-auth.js';
-import type { RouteContext, Routes } from './context.js';
+import { jsonBody, type RouteContext, type Routes } from './context.js';
 
 /** Entries in one POST /api/v1/evaluation-counts body at most. */
 export const MAX_EVALUATION_COUNT_ENTRIES = 1_000;
@@ -50,10 +49,8 @@ export function registerOpenFeatureRoutes(r: Routes, deps: OpenFeatureRouteDeps)
     res.set('cache-control', 'no-store').json({ stream, ticket: t.ticket, path: `${path}?ticket=${t.ticket}`, expiresAt: new Date(t.expiresAt).toISOString() });
   });
 
-  r.add('post', '/api/v1/evaluation-counts', 'evaluate', async (req, res, principal) => {
-    takeEvaluationBudget(deps, principal);
-    const body = await readJson(req, deps.config.maxEvaluationCountsBodyBytes);
-    const entries = parseCounts(body);
+  r.add('post', '/api/v1/evaluation-counts', 'evaluate', (req, res) => {
+    const entries = parseCounts(jsonBody(req));
     let accepted = 0;
     let ignored = 0;
     for (const e of entries) {
@@ -69,6 +66,10 @@ export function registerOpenFeatureRoutes(r: Routes, deps: OpenFeatureRouteDeps)
       accepted += e.count;
     }
     res.json({ accepted, ignored });
+  }, {
+    // A report costs one evaluation request, taken before its body is read.
+    preBody: (principal) => takeEvaluationBudget(deps, principal),
+    body: (config) => ({ name: 'maxEvaluationCountsBodyBytes', maxBytes: config.maxEvaluationCountsBodyBytes }),
   });
 }
 
@@ -92,26 +93,6 @@ function sendSnapshot(res: Response, deps: RouteContext, prefix: string): void {
   const revision = replica.revision;
   res.status(200).set({ etag: `"${revision}"`, 'cache-control': 'no-store' }).type('application/json')
     .send(`{"revision":${revision},"flags":${JSON.stringify(flags)},"segments":${JSON.stringify(segments)}}`);
-}
-
-/** Reads and parses a JSON body after authentication (these routes run before the shared parser). */
-export async function readJson(req: Request, limitBytes: number): Promise<unknown> {
-  const type = req.headers['content-type'] ?? '';
-  if (!/^application\/(?:[\w.+-]+\+)?json\s*(?:;|$)/i.test(type)) {
-    throw new HttpProblem('unsupported-media-type', 'send the body as application/json (Content-Type header)');
-  }
-  let buf: Buffer;
-  try {
-    buf = await readBody(req, limitBytes);
-  } catch (err) {
-    if (err instanceof BodyTooLargeError) throw new HttpProblem('payload-too-large', `the body is larger than ${limitBytes} bytes`, { limitBytes });
-    throw err;
-  }
-  try {
-    return JSON.parse(buf.toString('utf8'));
-  } catch (err) {
-    throw new HttpProblem('malformed-json', `the body is not valid JSON: ${String((err as Error).message).slice(0, 200)}`);
-  }
 }
 
 interface CountEntry { flag: string; variant?: string; reason: string; count: number }

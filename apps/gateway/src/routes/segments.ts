@@ -1,28 +1,16 @@
 // /api/v1/segments: reusable condition sets referenced by flag rules.
 import type { Response } from 'express';
 import type { SegmentDefinition, StoredSegment } from '@flagraft/flag-model';
-import { validateSegment, ValidationError } from '@flagraft/flag-model';
+import { validateSegment } from '@flagraft/flag-model';
 import { HttpProblem } from '../problem.js';
-import { consistencyOf, etagOf, intParam, jsonBody, pathKey, viaCluster, writePrecondition, type RouteContext, type Routes } from './context.js';
-import { historyEntry, validationProblem } from './flags.js';
+import { consistencyOf, etagOf, intParam, jsonBody, pageTokenParam, pathKey, viaCluster, writePrecondition, type RouteContext, type Routes } from './context.js';
+import { checkNamed, historyEntry } from './flags.js';
 
 export function checkSegment(body: unknown, name: string): SegmentDefinition {
   if (body === null || typeof body !== 'object' || Array.isArray(body)) {
     throw new HttpProblem('validation', 'the body must be a segment definition object', { issues: [{ path: '', message: 'must be an object' }] });
   }
-  const input = { ...(body as Record<string, unknown>) };
-  if (input.name === undefined) input.name = name;
-  if (input.name !== name) {
-    throw new HttpProblem('validation', `name in the body (${String(input.name)}) differs from the URL (${name})`, {
-      issues: [{ path: 'name', message: `must equal the name in the URL (${name})` }],
-    });
-  }
-  try {
-    return validateSegment(input);
-  } catch (err) {
-    if (err instanceof ValidationError) throw validationProblem(err);
-    throw err;
-  }
+  return checkNamed(body as Record<string, unknown>, 'name', name, validateSegment);
 }
 
 function sendSegment(res: Response, status: number, stored: StoredSegment): void {
@@ -41,8 +29,7 @@ export function registerSegmentRoutes(r: Routes, ctx: RouteContext): void {
   r.add('get', '/api/v1/segments', 'read', async (req, res) => {
     const prefix = req.query.prefix;
     if (prefix !== undefined && (typeof prefix !== 'string' || prefix.length > 128)) throw new HttpProblem('bad-request', 'prefix: must be a string of at most 128 characters');
-    const pageToken = req.query.pageToken;
-    if (pageToken !== undefined && (typeof pageToken !== 'string' || pageToken.length > 1024)) throw new HttpProblem('bad-request', 'pageToken: must be the nextPageToken of a previous page');
+    const pageToken = pageTokenParam(req.query.pageToken);
     const limit = intParam(req.query.limit, 'limit', 1, 1000);
     const page = await viaCluster(ctx, () => cluster.listSegments({ prefix, limit, pageToken, consistency: consistencyOf(req) }));
     const body: Record<string, unknown> = { segments: page.segments, revision: page.revision };
