@@ -96,8 +96,9 @@ function outcome(f: FlagDefinition, r: Rule, path: string, issues: Issue[]): { c
 /** Writes flagraft flags and segments as one flagd document; what flagd cannot say is reported per flag and that flag left out. */
 export function toFlagd(flags: FlagDefinition[], segments: SegmentDefinition[]): FlagdExport {
   const issues: Issue[] = [];
-  const out: FlagdExport['document'] = { $schema: 'https://flagd.dev/schema/v0/flags.json', flags: {} };
-  const evaluators: Record<string, unknown> = {};
+  // Keyed by flag keys and segment names ("constructor" and "toString" are valid ones): no prototype to find them in.
+  const out: FlagdExport['document'] = { $schema: 'https://flagd.dev/schema/v0/flags.json', flags: Object.create(null) as Record<string, unknown> };
+  const evaluators: Record<string, unknown> = Object.create(null) as Record<string, unknown>;
   for (const s of segments) {
     try {
       evaluators[s.name] = all(s.conditions.map((c, i) => condition(c, `segments.${s.name}.conditions[${i}]`)));
@@ -113,7 +114,7 @@ export function toFlagd(flags: FlagDefinition[], segments: SegmentDefinition[]):
       const branches: unknown[] = [];
       f.rules.forEach((r, i) => {
         for (const s of [...(r.segments ?? []), ...(r.excludeSegments ?? [])]) {
-          if (!(s in evaluators)) throw new NoEquivalent(`${path}.rules[${i}]`, `segment ${s} could not be exported`);
+          if (!Object.hasOwn(evaluators, s)) throw new NoEquivalent(`${path}.rules[${i}]`, `segment ${s} could not be exported`);
         }
         const cond = ruleCondition(r, `${path}.rules[${i}]`);
         const o = outcome(f, r, `${path}.rules[${i}]`, flagIssues);

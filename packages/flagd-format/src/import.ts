@@ -120,12 +120,13 @@ function importFlag(path: string, key: string, raw: unknown, setMetadata: Record
   const type = typeOf(variants, path);
   if (raw.state !== 'ENABLED' && raw.state !== 'DISABLED') throw new Unmappable(`${path}.state`, 'must be ENABLED or DISABLED');
   const defaultVariant = raw.defaultVariant;
-  if (typeof defaultVariant !== 'string' || !(defaultVariant in variants)) {
+  if (typeof defaultVariant !== 'string' || !Object.hasOwn(variants, defaultVariant)) {
     throw new Unmappable(`${path}.defaultVariant`, 'flagraft needs a default variant that is one of the variants (flagd without one answers the caller\'s default)');
   }
   const enabled = raw.state === 'ENABLED';
   if (!enabled && type === 'boolean') warnDisabledBoolean(env, `${path}.state`);
-  const metadata: Record<string, string | number | boolean> = {};
+  // Entries from the document: "__proto__" must stay a (refused) key, never become this object's prototype.
+  const metadata: Record<string, string | number | boolean> = Object.create(null) as Record<string, string | number | boolean>;
   for (const [k, v] of Object.entries({ ...setMetadata, ...(isObj(raw.metadata) ? raw.metadata : {}) })) {
     if (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean') metadata[k] = v;
     else throw new Unmappable(`${path}.metadata.${k}`, 'metadata values are strings, numbers or booleans');
@@ -159,7 +160,7 @@ function targeting(node: unknown, path: string, env: LogicEnv, key: string, vari
   if (node === null) return [{ conj: [], outcome: { default: true } }];
   if (typeof node === 'string' || typeof node === 'number' || typeof node === 'boolean') {
     const name = String(node);
-    if (!(name in variants)) throw new Unmappable(path, `targeting answers ${JSON.stringify(name)}, which is not a variant (flagd reports an error)`);
+    if (!Object.hasOwn(variants, name)) throw new Unmappable(path, `targeting answers ${JSON.stringify(name)}, which is not a variant (flagd reports an error)`);
     return [{ conj: [], outcome: { variant: name } }];
   }
   const o = opOf(node);
@@ -220,7 +221,7 @@ function fractional(raw: unknown, path: string, key: string, variants: Record<st
     if (!Array.isArray(b) || b.length === 0 || b.length > 2) throw new Unmappable(at, 'a bucket is [variant] or [variant, weight]');
     const v = b[0] === null ? dflt : typeof b[0] === 'string' || typeof b[0] === 'number' || typeof b[0] === 'boolean' ? String(b[0]) : undefined;
     if (v === undefined) throw new Unmappable(`${at}[0]`, 'a computed variant has no flagraft equivalent');
-    if (!(v in variants)) throw new Unmappable(`${at}[0]`, `${JSON.stringify(v)} is not a variant`);
+    if (!Object.hasOwn(variants, v)) throw new Unmappable(`${at}[0]`, `${JSON.stringify(v)} is not a variant`);
     const w = b.length === 2 ? b[1] : 1;
     if (typeof w !== 'number' || !Number.isInteger(w)) throw new Unmappable(`${at}[1]`, 'weights are integers');
     const weight = Math.max(0, w); // flagd clamps negative weights to 0

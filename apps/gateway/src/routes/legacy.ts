@@ -74,7 +74,8 @@ export function registerLegacyRoutes(r: Routes, ctx: RouteContext): void {
 
   r.add('get', '/api/v1/flags/all', 'read', async (req, res) => {
     const consistency = consistencyOf(req);
-    const out: Record<string, string> = {};
+    // Keyed by flag keys: no prototype (a flag may be named "constructor").
+    const out: Record<string, string> = Object.create(null) as Record<string, string>;
     let pageToken: string | undefined;
     let revision = 0;
     do {

@@ -46,7 +46,8 @@ export function flagMetadataOf(metadata: Record<string, unknown> | undefined): R
   let out: Record<string, string | number | boolean> | undefined;
   for (const k in metadata) {
     const v = metadata[k];
-    if (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean') (out ??= {})[k] = v;
+    // defineProperty: a key "__proto__" from the wire stays a key (an assignment would hit the prototype setter).
+    if (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean') Object.defineProperty((out ??= {}), k, { value: v, enumerable: true, writable: true, configurable: true });
   }
   return out ?? NO_METADATA;
 }
