@@ -10,7 +10,8 @@
 // The nodes speak mutual TLS with each other and with the gateways, with a
 // cluster CA and certificates made on the first start in <data>/pki (see
 // `flagraft certs`); `kill -HUP <pid>` of a node or gateway reloads them.
-// Ctrl-C (SIGINT) or SIGTERM stops everything, by PID, in reverse order.
+// A process that exits once the stack is up is restarted (backoff, bounded
+// budget, logged). Ctrl-C (SIGINT) or SIGTERM stops everything, by PID, in reverse order.
 //
 //   node scripts/start.mjs [--fresh] [--demo] [--ports free] [--https-port N]
 //                          [--data-dir DIR] [--no-caddy] [--new-admin-token]
@@ -22,7 +23,7 @@
 // FLAGRAFT_ADMIN_TOKEN=<token> sets the first admin token instead of a random one.
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync, renameSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync, renameSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
 import net from 'node:net';
@@ -61,7 +62,7 @@ try {
   fatal(`${err.message} (see --help)`);
 }
 if (opts.help) {
-  const head = readFileSync(fileURLToPath(import.meta.url), 'utf8').split('\n').slice(1, 21);
+  const head = readFileSync(fileURLToPath(import.meta.url), 'utf8').split('\n').slice(1, 22);
   console.log(head.map((l) => l.replace(/^\/\/ ?/, '')).join('\n'));
   process.exit(0);
 }
@@ -140,11 +141,35 @@ function writeJson(path, value, mode = 0o600) {
 const sha256 = (s) => createHash('sha256').update(s, 'utf8').digest('hex');
 
 // ---------------------------------------------------------------- processes
-/** Every process we started: {name, child, pid, stopping}. Stopped in reverse order. */
+// Restarts (named limits). A process that exits after start-up is started
+// again, so one crash (a bug hit by one request) is never an outage: first
+// after RESTART_BACKOFF_MIN_MS, doubling up to RESTART_BACKOFF_MAX_MS for
+// each further exit; a process that then stays up RESTART_STABLE_UPTIME_MS
+// has its count reset. After RESTART_BUDGET exits in a row without such a
+// stable run (a crash loop: bad config, a broken disk) it is left down,
+// loudly, and the rest keeps running.
+const RESTART_BACKOFF_MIN_MS = 500;
+const RESTART_BACKOFF_MAX_MS = 30_000;
+const RESTART_STABLE_UPTIME_MS = 60_000;
+const RESTART_BUDGET = 10;
+
+/** Every process we started: {name, child, pid, spec, restarts, ...}. Stopped in reverse order. */
 const procs = [];
 let shuttingDown = false;
+/** Set once the stack is ready: an exit during start-up fails the start instead (it names the process). */
+let restartsEnabled = false;
+/** Called after a restart (the new PID goes into stack.json). */
+let onRestarted = () => {};
 
 function startProcess(name, cmd, args, env, cwd = root) {
+  const p = { name, spec: { cmd, args, env, cwd }, child: undefined, pid: undefined, exited: false, lastLines: [], restarts: 0, startedAt: 0, restartTimer: undefined };
+  spawnChild(p);
+  procs.push(p);
+  return p;
+}
+
+function spawnChild(p) {
+  const { cmd, args, env, cwd } = p.spec;
   const child = spawn(cmd, args, {
     cwd,
     env: { ...process.env, ...env },
@@ -153,21 +178,45 @@ function startProcess(name, cmd, args, env, cwd = root) {
     // then stops the processes in order (gateways before nodes, ...).
     detached: true,
   });
-  const print = makePrinter(name);
+  const print = p.print ?? (p.print = makePrinter(p.name));
   createInterface({ input: child.stdout }).on('line', print);
   createInterface({ input: child.stderr }).on('line', print);
-  const p = { name, child, pid: child.pid, exited: false, lastLines: [] };
   createInterface({ input: child.stderr }).on('line', (l) => { p.lastLines.push(l); if (p.lastLines.length > 5) p.lastLines.shift(); });
+  p.child = child;
+  p.pid = child.pid;
+  p.exited = false;
+  p.startedAt = Date.now();
   child.on('exit', (code, signal) => {
     p.exited = true;
-    if (!shuttingDown) say(`${name} (pid ${child.pid}) exited ${signal ?? `with code ${code}`}; the rest keeps running (restart the stack to bring it back)`);
+    if (shuttingDown) return;
+    const how = signal ?? `with code ${code}`;
+    if (!restartsEnabled) return say(`${p.name} (pid ${child.pid}) exited ${how}`);
+    scheduleRestart(p, how);
   });
-  child.on('error', (err) => say(`${name}: cannot start ${cmd}: ${err.message}`));
-  procs.push(p);
-  return p;
+  child.on('error', (err) => say(`${p.name}: cannot start ${cmd}: ${err.message}`));
+}
+
+function scheduleRestart(p, how) {
+  if (Date.now() - p.startedAt >= RESTART_STABLE_UPTIME_MS) p.restarts = 0;
+  if (p.restarts >= RESTART_BUDGET) {
+    say(`${p.name} (pid ${p.pid}) exited ${how}: ${RESTART_BUDGET} restarts without ${RESTART_STABLE_UPTIME_MS / 1000} s of uptime in between, giving up on it (the rest keeps running; restart the stack once the cause is fixed)`);
+    for (const l of p.lastLines) say(`  ${p.name}: ${l}`);
+    return;
+  }
+  const delay = Math.min(RESTART_BACKOFF_MAX_MS, RESTART_BACKOFF_MIN_MS * 2 ** p.restarts);
+  p.restarts++;
+  say(`${p.name} (pid ${p.pid}) exited ${how}; restarting in ${delay} ms (restart ${p.restarts} of ${RESTART_BUDGET} before ${RESTART_STABLE_UPTIME_MS / 1000} s of uptime resets the count)`);
+  p.restartTimer = setTimeout(() => {
+    p.restartTimer = undefined;
+    if (shuttingDown) return;
+    spawnChild(p);
+    say(`${p.name} restarted (pid ${p.pid})`);
+    onRestarted();
+  }, delay);
 }
 
 async function stopProcess(p) {
+  if (p.restartTimer) { clearTimeout(p.restartTimer); p.restartTimer = undefined; }
   if (p.exited) return;
   const exited = new Promise((r) => p.child.once('exit', r));
   try { process.kill(p.pid, 'SIGTERM'); } catch { return; }
@@ -461,11 +510,19 @@ async function main() {
   const caFile = join(caddyDir, 'pki', 'authorities', 'local', 'root.crt');
   if (caddyBin) {
     mkdirSync(caddyDir, { recursive: true });
-    startProcess('caddy', caddyBin, ['run', '--config', join(root, 'Caddyfile'), '--adapter', 'caddyfile'], {
+    // The access log is for its owner only (it names clients and paths): made
+    // 0600 here (and older files of a folder from before narrowed), and Caddy
+    // runs with umask 077 so the files it rolls to are 0600 too (Caddy 2.6
+    // has no file mode option).
+    const accessLog = join(caddyDir, 'access.log');
+    closeSync(openSync(accessLog, 'a', 0o600));
+    for (const f of readdirSync(caddyDir)) if (/^access.*\.log(\.gz)?$/.test(f)) chmodSync(join(caddyDir, f), 0o600);
+    startProcess('caddy', '/bin/sh', ['-c', 'umask 077 && exec "$0" "$@"', caddyBin, 'run', '--config', join(root, 'Caddyfile'), '--adapter', 'caddyfile'], {
       HOME: caddyDir, XDG_DATA_HOME: caddyDir, XDG_CONFIG_HOME: caddyDir,
       FLAGRAFT_DOMAIN: 'localhost', FLAGRAFT_CADDY_TLS: 'internal', FLAGRAFT_CADDY_ADMIN: 'off',
       FLAGRAFT_CADDY_BIND: '127.0.0.1', FLAGRAFT_CADDY_HTTP_PORT: String(ports.http), FLAGRAFT_CADDY_HTTPS_PORT: String(ports.https),
-      FLAGRAFT_CADDY_STORAGE: caddyDir, FLAGRAFT_CADDY_ACCESS_LOG: join(caddyDir, 'access.log'),
+      FLAGRAFT_CADDY_REDIRECT_PORT: String(ports.https),
+      FLAGRAFT_CADDY_STORAGE: caddyDir, FLAGRAFT_CADDY_ACCESS_LOG: accessLog,
       FLAGRAFT_UPSTREAM_GATEWAYS: gatewayUrls.map((u) => u.replace('http://', '')).join(' '),
       FLAGRAFT_UPSTREAM_RELAYS: `127.0.0.1:${ports.relay}`, FLAGRAFT_UPSTREAM_DASHBOARD: `127.0.0.1:${ports.dashboard}`,
     });
@@ -527,6 +584,9 @@ async function main() {
     processes: procs.map((p) => ({ name: p.name, pid: p.pid })),
   };
   writeJson(join(dataDir, 'stack.json'), info);
+  // From now on a process that exits is restarted, and stack.json names its new PID.
+  restartsEnabled = true;
+  onRestarted = () => writeJson(join(dataDir, 'stack.json'), { ...info, processes: procs.map((p) => ({ name: p.name, pid: p.pid })) });
 
   const lines = [
     '',

@@ -6,6 +6,7 @@ import type { ChangeEvent } from './event.js';
 import type { RelayConfig } from './config.js';
 import type { RelayMetrics } from './metrics.js';
 import type { LogFn } from './log.js';
+import { parseClientMessage, type ClientMessage, type ClientMessageError } from './client-message.js';
 import type { ReplayWindow } from './window.js';
 
 /**
@@ -92,7 +93,7 @@ export class Hub {
     private readonly window: ReplayWindow,
     private readonly frontier: () => number | undefined,
   ) {
-    this.wss = new WebSocketServer({ noServer: true, maxPayload: cfg.maxClientMessageBytes, perMessageDeflate: false, clientTracking: false });
+    this.wss = new WebSocketServer({ noServer: true, maxPayload: cfg.maxClientMessageBytes, perMessageDeflate: false, clientTracking: false, autoPong: false });
     this.pinger = setInterval(() => this.heartbeat(), cfg.pingIntervalMs);
     this.pinger.unref();
   }
@@ -141,6 +142,8 @@ export class Hub {
     const c: Client = { ws, sub, live: false, alive: true, remote };
     this.clients.add(c);
     ws.on('pong', () => { c.alive = true; });
+    // WebSocket ping frames are answered only once authenticated (autoPong is off).
+    ws.on('ping', (data) => { if (c.principal) ws.pong(data); });
     ws.on('message', (data, isBinary) => this.onMessage(c, data, isBinary));
     ws.on('error', (err) => this.log('debug', 'websocket error', { err, remote }));
     ws.on('close', () => {
@@ -161,16 +164,19 @@ export class Hub {
   }
 
   private onMessage(c: Client, data: RawData, isBinary: boolean): void {
-    let msg: Record<string, unknown>;
+    let msg: ClientMessage;
     try {
-      if (isBinary) throw new Error('binary');
-      const parsed: unknown = JSON.parse(data.toString());
-      if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new Error('not an object');
-      msg = parsed as Record<string, unknown>;
-    } catch {
-      this.sendControl(c, { type: 'error', code: 'BAD_MESSAGE', message: 'messages must be JSON objects with a "type"' });
+      msg = parseClientMessage(data, isBinary);
+    } catch (err) {
+      const e = err as ClientMessageError;
+      if (!c.principal) return this.refuseUnauthenticated(c, CLOSE_BAD_REQUEST, `bad message (${e.limit})`);
+      this.metrics.badClientMessages.inc({ limit: e.limit });
+      this.sendControl(c, { type: 'error', code: e.limit === 'binary' || e.limit === 'json' || e.limit === 'shape' ? 'BAD_MESSAGE' : 'LIMIT_EXCEEDED', limit: e.limit, message: e.message });
       return;
     }
+    // Before authentication the relay answers nothing but the auth message:
+    // no pong, no revision, no error that would tell a stranger what runs here.
+    if (!c.principal && msg.type !== 'auth') return this.refuseUnauthenticated(c, CLOSE_UNAUTHORIZED, 'authenticate first');
     if (msg.type === 'auth') {
       if (c.principal) {
         this.sendControl(c, { type: 'error', code: 'ALREADY_AUTHENTICATED', message: 'auth was already done' });
@@ -203,7 +209,17 @@ export class Hub {
       this.sendControl(c, { type: 'pong', revision: this.frontier() ?? null });
       return;
     }
-    this.sendControl(c, { type: 'error', code: 'BAD_MESSAGE', message: `unknown message type ${JSON.stringify(msg.type)}` });
+    // The type is not quoted back: a client's text (a pasted token...) is never echoed.
+    this.sendControl(c, { type: 'error', code: 'BAD_MESSAGE', message: 'unknown message type (expected "auth" or "ping")' });
+  }
+
+  /** Closes a socket that has not authenticated: a close code and reason only, no message. */
+  private refuseUnauthenticated(c: Client, code: number, reason: string): void {
+    if (c.authTimer) clearTimeout(c.authTimer);
+    this.metrics.authFailures.inc();
+    c.ws.close(code, reason);
+    const t = setTimeout(() => c.ws.terminate(), CLOSE_GRACE_MS);
+    t.unref();
   }
 
   /** Hello, then replay from the window (or a resync instruction), then live events. */

@@ -14,4 +14,6 @@ export { provisionResources } from './provision.js';
 export type { ProvisionedResources } from './provision.js';
 export { CLOSE_UNAUTHORIZED, CLOSE_FORBIDDEN, CLOSE_AUTH_TIMEOUT, CLOSE_SLOW_CONSUMER, CLOSE_BAD_REQUEST, CLOSE_GOING_AWAY } from './hub.js';
 export { createJsonLogger } from './log.js';
+export { CLIENT_MESSAGE_LIMITS, ClientMessageError, parseClientMessage } from './client-message.js';
+export type { ClientMessage, ClientMessageLimit } from './client-message.js';
 export type { LogFn, LogLevel } from './log.js';

@@ -3,7 +3,7 @@
 // the test's own. Everything is found through the stack.json the launcher
 // writes once all components answer; everything is stopped by PID.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createWriteStream, existsSync, readFileSync, rmSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -96,21 +96,29 @@ export interface StartOptions {
 
 export async function startStack(opts: StartOptions): Promise<RunningStack> {
   rmSync(join(opts.dataDir, 'stack.json'), { force: true });
+  // The launcher writes straight into <dataDir>/launcher.log, not into a pipe
+  // of this process: the stack outlives the test file (worker) that started
+  // it, and a launcher whose pipe closed would die writing its next line.
+  const logPath = join(opts.dataDir, 'launcher.log');
+  const logFd = openSync(logPath, 'a');
+  const from = fstatSync(logFd).size;
   const child: ChildProcess = spawn(process.execPath, [join(repoRoot, 'scripts', 'start.mjs'), '--ports', 'free', '--data-dir', opts.dataDir, '--no-install', ...(opts.args ?? [])], {
     cwd: repoRoot,
     env: { ...process.env, FLAGRAFT_ADMIN_TOKEN: opts.adminToken },
-    stdio: ['ignore', 'pipe', 'pipe'],
+    stdio: ['ignore', logFd, logFd],
   });
-  let out = '';
-  /** Kept bounded: the last bytes of the launcher's output, in characters. */
+  closeSync(logFd);
+  /** Kept bounded: the last characters of this launcher's output. */
   const MAX_OUTPUT_CHARS = 200_000;
-  // Also appended to <dataDir>/launcher.log so a failing test in another process can show it.
-  const logFile = createWriteStream(join(opts.dataDir, 'launcher.log'), { flags: 'a' });
-  const keep = (b: Buffer) => { out = (out + b.toString()).slice(-MAX_OUTPUT_CHARS); logFile.write(b); };
-  child.stdout!.on('data', keep);
-  child.stderr!.on('data', keep);
+  const out = () => {
+    try {
+      return readFileSync(logPath).subarray(from).toString('utf8').slice(-MAX_OUTPUT_CHARS);
+    } catch {
+      return '';
+    }
+  };
   let exited = false;
-  child.on('exit', () => { exited = true; logFile.end(); });
+  child.on('exit', () => { exited = true; });
   const pid = child.pid!;
   const stop = async () => {
     await stopPid(pid);
@@ -124,10 +132,10 @@ export async function startStack(opts: StartOptions): Promise<RunningStack> {
       return i && i.pid === pid ? i : exited ? ({ exited: true } as const) : undefined;
     });
     if ('exited' in info) throw new Error('the launcher exited during start-up');
-    return { info, pid, output: () => out, stop };
+    return { info, pid, output: out, stop };
   } catch (err) {
     await stop();
-    throw new Error(`${(err as Error).message}\n--- launcher output (last 8000 chars) ---\n${out.slice(-8000)}`);
+    throw new Error(`${(err as Error).message}\n--- launcher output (last 8000 chars) ---\n${out().slice(-8000)}`);
   }
 }
 

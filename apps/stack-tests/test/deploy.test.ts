@@ -114,6 +114,12 @@ describe('deploy/ files', () => {
       if (svc.build) expect(existsSync(join(repoRoot, svc.build.dockerfile)), svc.build.dockerfile).toBe(true);
     }
     expect(s.caddy.volumes).toContain('../Caddyfile:/etc/caddy/Caddyfile:ro');
+    // One crash is never an outage: every long-running container comes back; only the one-shot certs job does not.
+    for (const [name, svc] of Object.entries(s) as Array<[string, { restart?: string }]>) expect(svc.restart, name).toBe(name === 'certs' ? 'no' : 'unless-stopped');
+    // The access log is 0600 (umask; Caddy 2.6 has no mode option) and the HTTP->HTTPS redirect names the published port.
+    expect(s.caddy.command.join(' ')).toMatch(/^sh -c umask 077 && exec caddy run /);
+    expect(s.caddy.environment.FLAGRAFT_CADDY_REDIRECT_PORT).toBe('${FLAGRAFT_HTTPS_PORT:-8443}');
+    expect(s.caddy.ports).toContain('${FLAGRAFT_HTTPS_PORT:-8443}:443');
     // Change event keys: the nodes sign and the relay verifies with the same secret.
     expect(c.secrets.flagraft_event_keys.file).toBe('./secrets/event-keys.json');
     for (const n of ['node-1', 'node-2', 'node-3', 'relay']) {
@@ -181,6 +187,8 @@ describe('deploy/ files', () => {
       expect(mount, w.metadata.name).toBeDefined();
       expect(pod.volumes.find((v: { name: string }) => v.name === mount.name).secret.secretName, w.metadata.name).toBe('flagraft-event-keys');
     }
+    const caddy = byKind('Deployment').find((d) => d.metadata.name === 'flagraft-caddy')!;
+    expect(caddy.spec.template.spec.containers[0].command.join(' ')).toMatch(/^sh -c umask 077 && exec caddy run /);
     const deployments = byKind('Deployment').map((d) => d.metadata.name).sort();
     expect(deployments).toEqual(['flagraft-caddy', 'flagraft-dashboard', 'flagraft-gateway']);
     // Relays have stable names, so each keeps its SQS queue across restarts.
@@ -192,6 +200,8 @@ describe('deploy/ files', () => {
         expect(c.readinessProbe, `${w.metadata.name} readiness`).toBeDefined();
         expect(c.livenessProbe, `${w.metadata.name} liveness`).toBeDefined();
       }
+      // Pods restart a container that exits (restartPolicy Always, the default for these workloads).
+      expect(w.spec.template.spec.restartPolicy ?? 'Always', w.metadata.name).toBe('Always');
       if (w.metadata.name !== 'flagraft-caddy') expect(w.spec.template.spec.securityContext.runAsNonRoot).toBe(true);
     }
     // Every image of ours is pinned to a version, here and in the kustomization.
