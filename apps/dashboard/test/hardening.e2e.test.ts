@@ -105,12 +105,6 @@ describe('hostile input does not take the dashboard down (issue 12)', () => {
       expect(history?.status()).toBe(200);
       await page.getByTestId('history-entry').first().waitFor();
     }
-    // A variant named like an Object.prototype member is a variant like any other.
-    await page.goto(`${stack.dashboardUrl}/flags/valueOf`);
-    await page.getByTestId('variant-name-0').fill('constructor');
-    await page.getByTestId('save').click();
-    await page.getByText(/Saved: revision \d+/).waitFor();
-    expect(Object.keys((await stack.api('GET', '/api/v1/flags/valueOf')).body.flag.variants)).toContain('constructor');
     await alive();
   });
 
