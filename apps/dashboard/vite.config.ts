@@ -15,7 +15,9 @@ if (deps.some((d) => /qwik/i.test(d))) throw new Error('Move qwik packages to de
 
 export default defineConfig((): UserConfig => ({
   // trailingSlash false: /health and /flags/x, as the README and Caddy expect.
-  plugins: [qwikCity({ trailingSlash: false }), qwikVite()],
+  // inlineStylesUpToBytes 0: global.css is served as a file, never inlined as a
+  // <style> element Qwik would render without the CSP nonce (src/server/security-headers.ts).
+  plugins: [qwikCity({ trailingSlash: false }), qwikVite({ optimizerOptions: { inlineStylesUpToBytes: 0 } })],
   resolve: { alias: { '~': fileURLToPath(new URL('./src', import.meta.url)) } },
   server: { headers: { 'Cache-Control': 'public, max-age=0' } },
   preview: { headers: { 'Cache-Control': 'public, max-age=600' } },

@@ -8,7 +8,7 @@ import qwikCityPlan from '@qwik-city-plan';
 import render from './entry.ssr';
 import { createDashboard } from './server/dashboard';
 import { ConfigError, loadConfigFromEnv } from './server/config';
-import { checkTokenConfig } from './server/identity';
+import { checkTokenConfig, watchTokens } from './server/identity';
 import { log } from './server/log';
 
 const qwik = createQwikCity({
@@ -31,10 +31,19 @@ async function main(): Promise<void> {
     }
     throw err;
   }
+  // Revoking or adding a token needs no restart: the file is re-read when it
+  // changes and on SIGHUP (as in the gateway and the relay); SIGHUP's default
+  // action would end the process, so the handler is installed first.
+  const tokenWatch = watchTokens();
+  process.on('SIGHUP', () => {
+    if (tokenWatch) tokenWatch.reload();
+    else log('warn', 'SIGHUP: no FLAGRAFT_TOKENS_FILE to re-read');
+  });
   const app = createDashboard(config, qwik);
   await app.start();
   const stop = async (signal: string) => {
     log('info', 'shutting down', { signal });
+    tokenWatch?.close();
     await app.close();
     process.exit(0);
   };

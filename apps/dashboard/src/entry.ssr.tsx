@@ -1,31 +1,31 @@
 /**
- * WHAT IS THIS FILE?
+ * SSR entry point: every page is rendered here, on the server.
  *
- * SSR entry point, in all cases the application is rendered outside the browser, this
- * entry point will be the common one.
- *
- * - Server (express, cloudflare...)
- * - npm run start
- * - npm run preview
- * - npm run build
- *
+ * The page is rendered into memory first and written out only when the
+ * render has finished. Qwik City sends the status and headers with the first
+ * byte; a render that failed half-way through would leave a 200 with a
+ * cut-off body. Buffered, a failed render writes nothing, the error reaches
+ * the server's error boundary (server/boundary.ts) and the browser gets a
+ * 500 error page with the request id. A page is tens of KB (one page of
+ * rows), so holding it costs little; streaming would only help huge pages.
  */
-import {
-  renderToStream,
-  type RenderToStreamOptions,
-} from "@builder.io/qwik/server";
-import Root from "./root";
+import { renderToStream, type RenderToStreamOptions } from '@builder.io/qwik/server';
+import Root from './root';
 
-export default function (opts: RenderToStreamOptions) {
-  return renderToStream(<Root />, {
+export default async function (opts: RenderToStreamOptions) {
+  const chunks: string[] = [];
+  const result = await renderToStream(<Root />, {
     ...opts,
+    stream: { write: (chunk: string) => void chunks.push(chunk) },
     // Use container attributes to set attributes on the html tag.
     containerAttributes: {
-      lang: "en-us",
+      lang: 'en-us',
       ...opts.containerAttributes,
     },
     serverData: {
       ...opts.serverData,
     },
   });
+  opts.stream.write(chunks.join(''));
+  return result;
 }

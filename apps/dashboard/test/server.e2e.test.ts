@@ -55,7 +55,7 @@ describe('dashboard server process', () => {
 
   it('refuses /live without a session (HTTP 401 before the upgrade)', async () => {
     const status = await new Promise<number>((resolve, reject) => {
-      const ws = new WebSocket(`${dash.url.replace('http', 'ws')}/live`);
+      const ws = new WebSocket(`${dash.url.replace('http', 'ws')}/live`, { headers: { origin: dash.url } });
       ws.on('unexpected-response', (_req, res) => {
         resolve(res.statusCode ?? 0);
         ws.terminate();

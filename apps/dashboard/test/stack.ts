@@ -29,7 +29,7 @@ export const TOKENS = {
 export const FEED_TOKEN = `feed-${randomBytes(8).toString('hex')}`;
 export const NAMES = { admin: 'ada', editor: 'eddie', editor2: 'erin', reader: 'rita' } as const;
 
-const tokenEntries = [
+export const tokenEntries = [
   { name: NAMES.admin, role: 'admin' as const, sha256: hashToken(TOKENS.admin) },
   { name: NAMES.editor, role: 'editor' as const, sha256: hashToken(TOKENS.editor) },
   { name: NAMES.editor2, role: 'editor' as const, sha256: hashToken(TOKENS.editor2) },
@@ -55,6 +55,10 @@ export interface Stack {
   cluster: LocalCluster;
   gateway: Gateway;
   dashboardLogs: string[];
+  /** PID of the dashboard process (for SIGHUP, and to check it is alive). */
+  dashboardPid: number;
+  /** The dashboard's FLAGRAFT_TOKENS_FILE; rewrite it with writeTokens() to add or revoke a token. */
+  tokensFile: string;
   /** Calls the gateway REST API as the admin token. */
   api(method: string, path: string, body?: unknown, headers?: Record<string, string>): Promise<{ status: number; body: any }>;
   stop(): Promise<void>;
@@ -127,7 +131,7 @@ export async function startStack(opts: { log?: (msg: string) => void } = {}): Pr
     await waitFor(async () => (await fetch(`${gatewayUrl}/ready`).catch(() => undefined))?.ok, 'gateway ready', 60_000, 100);
     say(`gateway ${gatewayUrl}`);
 
-    const dash = await startDashboard({ gatewayUrl, relayUrl: relay.url, say });
+    const dash = await startDashboard({ gatewayUrl, relayUrl: relay.url, say, tokensFile: join(keysDir, 'tokens.json') });
     cleanups.push(dash.stop);
 
     const api: Stack['api'] = async (method, path, body, headers = {}) => {
@@ -139,16 +143,43 @@ export async function startStack(opts: { log?: (msg: string) => void } = {}): Pr
       const text = await res.text();
       return { status: res.status, body: text ? JSON.parse(text) : undefined };
     };
-    return { dashboardUrl: dash.url, gatewayUrl, relayUrl: relay.url, cluster, gateway, dashboardLogs: dash.logs, api, stop };
+    return {
+      dashboardUrl: dash.url,
+      gatewayUrl,
+      relayUrl: relay.url,
+      cluster,
+      gateway,
+      dashboardLogs: dash.logs,
+      dashboardPid: dash.pid,
+      tokensFile: join(keysDir, 'tokens.json'),
+      api,
+      stop,
+    };
   } catch (err) {
     await stop();
     throw err;
   }
 }
 
-/** Starts the built dashboard (`server/entry.node-server.js`) as a child process on a free port. */
-export async function startDashboard(o: { gatewayUrl: string; relayUrl: string; say?: (m: string) => void }): Promise<{ url: string; pid: number; logs: string[]; stop(): Promise<void> }> {
+/** Writes a tokens file (mode 0600) for the dashboard to read. */
+export function writeTokens(file: string, entries: typeof tokenEntries): void {
+  writeFileSync(file, JSON.stringify(entries), { mode: 0o600 });
+}
+
+/**
+ * Starts the built dashboard (`server/entry.node-server.js`) as a child process on a free port.
+ * With `tokensFile` the token list is written there and read as FLAGRAFT_TOKENS_FILE (reloaded on change);
+ * otherwise it is passed inline (FLAGRAFT_TOKENS). `env` adds or overrides variables.
+ */
+export async function startDashboard(o: {
+  gatewayUrl: string;
+  relayUrl: string;
+  say?: (m: string) => void;
+  tokensFile?: string;
+  env?: Record<string, string>;
+}): Promise<{ url: string; pid: number; logs: string[]; alive(): boolean; stop(): Promise<void> }> {
   const logs: string[] = [];
+  if (o.tokensFile) writeTokens(o.tokensFile, tokenEntries);
   const child: ChildProcess = spawn(process.execPath, [SERVER_ENTRY], {
     cwd: APP_DIR,
     env: {
@@ -159,8 +190,11 @@ export async function startDashboard(o: { gatewayUrl: string; relayUrl: string; 
       FLAGRAFT_GATEWAY_URL: o.gatewayUrl,
       FLAGRAFT_RELAY_URL: o.relayUrl,
       FLAGRAFT_DASHBOARD_COOKIE_SECRET: randomBytes(32).toString('hex'),
-      FLAGRAFT_TOKENS: JSON.stringify(tokenEntries),
+      ...(o.tokensFile ? { FLAGRAFT_TOKENS_FILE: o.tokensFile } : { FLAGRAFT_TOKENS: JSON.stringify(tokenEntries) }),
       FLAGRAFT_DASHBOARD_FEED_TOKEN: FEED_TOKEN,
+      // The tests sign in many times from one address; the default limit has its own test (server.e2e).
+      FLAGRAFT_DASHBOARD_SIGNIN_PER_MINUTE: '1000',
+      ...o.env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -193,5 +227,6 @@ export async function startDashboard(o: { gatewayUrl: string; relayUrl: string; 
     await stop();
     throw err;
   }
-  return { url: `http://127.0.0.1:${port}`, pid: child.pid!, logs, stop };
+  const alive = () => child.exitCode === null && child.signalCode === null;
+  return { url: `http://127.0.0.1:${port}`, pid: child.pid!, logs, alive, stop };
 }

@@ -1,6 +1,7 @@
 import { component$ } from '@builder.io/qwik';
 import type { ConditionRow } from '~/lib/editor-model';
 import { CONDITION_OPS, type ValidationIssue } from '~/lib/types';
+import { humanIssue } from '~/lib/human-path';
 
 /** Editable list of conditions (rules and segments share it). */
 export const ConditionRows = component$(
@@ -59,7 +60,7 @@ export const ConditionRows = component$(
               )}
               {errs.map((e) => (
                 <p key={e.path + e.message} class="error-text" style="flex-basis:100%">
-                  {e.path}: {e.message}
+                  {humanIssue(e)}
                 </p>
               ))}
             </div>

@@ -4,21 +4,20 @@ import { diffJson, reapply } from '~/lib/diff';
 import { fromDefinition, issuesAt, newFlagState, newRule, toDefinition, type EditorState } from '~/lib/editor-model';
 import type { FlagDefinition, FlagType, StoredFlag, ValidationIssue } from '~/lib/types';
 import { useDeleteFlag, useSaveFlag, type SaveFailure } from '~/server/flag-actions';
-import { checkFlag } from '~/server/validation';
+import { checkFlag, parseEditorJson } from '~/server/validation';
 import { DiffTable } from './diff-table';
 import { when } from './format';
 import { LiveContext } from './live';
 import { RuleEditor } from './rule-editor';
 import { TypedConfirmDialog } from './typed-confirm';
+import { humanIssue } from '~/lib/human-path';
 
 /** Validation with @flagraft/flag-model, run on the dashboard server. */
-const validateOnServer = server$(function (json: string): ValidationIssue[] {
-  try {
-    const r = checkFlag(JSON.parse(json));
-    return r.ok ? [] : r.issues;
-  } catch (e) {
-    return [{ path: '', message: (e as Error).message }];
-  }
+const validateOnServer = server$(function (json: unknown): ValidationIssue[] {
+  const parsed = parseEditorJson(json);
+  if (!parsed.ok) return parsed.issues;
+  const r = checkFlag(parsed.value);
+  return r.ok ? [] : r.issues;
 });
 
 /** Delay between the last keystroke and a validation round trip, in ms. */
@@ -184,7 +183,7 @@ export const FlagEditor = component$((props: FlagEditorProps) => {
           <ul>
             {issues.map((i) => (
               <li key={i.path + i.message}>
-                <code>{i.path || '(flag)'}</code>: {i.message}
+                {humanIssue(i)}
               </li>
             ))}
           </ul>
@@ -255,7 +254,7 @@ export const FlagEditor = component$((props: FlagEditorProps) => {
               <input id="flag-tags" value={state.tags} disabled={readOnly} onInput$={(_, el) => (state.tags = el.value)} />
               {issuesAt(issues, 'tags').map((e) => (
                 <span key={e.path + e.message} class="error-text">
-                  {e.path}: {e.message}
+                  {humanIssue(e)}
                 </span>
               ))}
             </div>
@@ -329,7 +328,7 @@ export const FlagEditor = component$((props: FlagEditorProps) => {
                 )}
                 {errs.map((e) => (
                   <p key={e.path + e.message} class="error-text" style="flex-basis:100%">
-                    {e.path}: {e.message}
+                    {humanIssue(e)}
                   </p>
                 ))}
               </div>

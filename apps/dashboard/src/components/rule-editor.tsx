@@ -2,6 +2,7 @@ import { component$ } from '@builder.io/qwik';
 import { issuesAt, weightShares, type EditorState } from '~/lib/editor-model';
 import type { ValidationIssue } from '~/lib/types';
 import { ConditionRows } from './condition-rows';
+import { humanIssue } from '~/lib/human-path';
 
 /** One ordered targeting rule: conditions, segments, then a variant or a rollout. */
 export const RuleEditor = component$(
@@ -167,7 +168,7 @@ export const RuleEditor = component$(
         </fieldset>
         {own.map((e) => (
           <p key={e.path + e.message} class="error-text">
-            {e.path}: {e.message}
+            {humanIssue(e)}
           </p>
         ))}
       </fieldset>

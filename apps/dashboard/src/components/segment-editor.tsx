@@ -4,6 +4,7 @@ import type { StoredSegment, ValidationIssue } from '~/lib/types';
 import { useDeleteSegment, useSaveSegment, type SegmentSaveFailure } from '~/server/segment-actions';
 import { ConditionRows } from './condition-rows';
 import { TypedConfirmDialog } from './typed-confirm';
+import { humanIssue } from '~/lib/human-path';
 
 export const SegmentEditor = component$((props: { stored?: StoredSegment; canEdit: boolean }) => {
   const creating = !props.stored;
@@ -48,7 +49,7 @@ export const SegmentEditor = component$((props: { stored?: StoredSegment; canEdi
           <ul>
             {issues.value.map((i) => (
               <li key={i.path + i.message}>
-                <code>{i.path || '(segment)'}</code>: {i.message}
+                {humanIssue(i, 'segment')}
               </li>
             ))}
           </ul>

@@ -54,7 +54,8 @@ export function diffJson(before: unknown, after: unknown): DiffEntry[] {
 /** Top-level fields whose JSON differs. */
 export function changedFields(before: Record<string, unknown>, after: Record<string, unknown>): string[] {
   const keys = new Set([...Object.keys(before), ...Object.keys(after)]);
-  return [...keys].filter((k) => JSON.stringify(before[k]) !== JSON.stringify(after[k])).sort();
+  const own = (o: Record<string, unknown>, k: string) => (Object.hasOwn(o, k) ? o[k] : undefined);
+  return [...keys].filter((k) => JSON.stringify(own(before, k)) !== JSON.stringify(own(after, k))).sort();
 }
 
 export interface MergeResult<T> {
@@ -76,9 +77,10 @@ export interface MergeResult<T> {
 export function reapply<T extends Record<string, unknown>>(base: T, mine: T, current: T): MergeResult<T> {
   const mineFields = changedFields(base, mine);
   const theirFields = changedFields(base, current);
-  const merged = { ...current } as Record<string, unknown>;
+  // Field names come from the documents: no prototype behind them.
+  const merged = Object.assign(Object.create(null), current) as Record<string, unknown>;
   for (const f of mineFields) {
-    if (mine[f] === undefined) delete merged[f];
+    if (!Object.hasOwn(mine, f) || mine[f] === undefined) delete merged[f];
     else merged[f] = mine[f];
   }
   const overlapping = mineFields.filter((f) => theirFields.includes(f) && JSON.stringify(mine[f]) !== JSON.stringify(current[f]));

@@ -202,14 +202,16 @@ export function toConditions(rows: ConditionRow[]): Condition[] {
 /** The definition the editor describes, plus problems found while parsing typed text. */
 export function toDefinition(s: EditorState): { flag: FlagDefinition; issues: ValidationIssue[] } {
   const issues: ValidationIssue[] = [];
-  const variants: Record<string, JsonValue> = {};
+  // Variant names are user data ("constructor", "__proto__" are valid names):
+  // no prototype to look them up in or to overwrite.
+  const variants: Record<string, JsonValue> = Object.create(null);
   s.variants.forEach((v, i) => {
     const name = v.name.trim();
     if (!name) {
       issues.push({ path: `variants[${i}]`, message: 'variant name is required' });
       return;
     }
-    if (name in variants) issues.push({ path: `variants.${name}`, message: 'duplicate variant name' });
+    if (Object.hasOwn(variants, name)) issues.push({ path: `variants.${name}`, message: 'duplicate variant name' });
     const p = parseVariantValue(s.type, v.value);
     if (p.error) issues.push({ path: `variants.${name}`, message: p.error });
     variants[name] = p.value ?? null;

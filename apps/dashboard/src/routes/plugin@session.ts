@@ -1,25 +1,76 @@
-// Runs before every route: decrypts the session cookie into sharedMap and
-// sends anyone without a session to /login. Pages are per-user data, so
+// Runs before every route (and before every action and server$ call):
+// security headers with a fresh CSP nonce, the session from its cookie, the
+// Origin check on every state-changing request, then the body's shape limits;
+// anyone without a session goes to /login. Pages are per-user data, so
 // nothing is cached by the browser or a proxy.
-import type { RequestHandler } from '@builder.io/qwik-city';
+import type { RequestEvent, RequestHandler } from '@builder.io/qwik-city';
 import { getConfig } from '~/server/config';
+import { sessions } from '~/server/identity';
+import { BODY_LIMITS, checkShape } from '~/server/input-limits';
 import { SESSION_KEY } from '~/server/request';
+import { contentSecurityPolicy, newNonce, NONCE_KEY } from '~/server/security-headers';
 import { SESSION_COOKIE, unsealSession } from '~/server/session';
 
-const PUBLIC_PATHS = new Set(['/login', '/health', '/favicon.svg', '/robots.txt']);
+const PUBLIC_PATHS = new Set(['/login', '/logout', '/health', '/favicon.svg', '/robots.txt']);
+const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
+
+/** Answers with an RFC 9457 problem document and stops the request. */
+function refuse(ev: RequestEvent, status: number, title: string, detail: string): void {
+  ev.headers.set('Content-Type', 'application/problem+json');
+  ev.headers.set('Cache-Control', 'no-store');
+  ev.send(status, JSON.stringify({ type: 'about:blank', title, status, detail }));
+}
 
 export const onRequest: RequestHandler = async (ev) => {
   const path = ev.url.pathname.replace(/\/q-data\.json$/, '').replace(/\/$/, '') || '/';
-  const session = unsealSession(ev.cookie.get(SESSION_COOKIE)?.value, getConfig().cookieSecret);
-  if (session) ev.sharedMap.set(SESSION_KEY, session);
+  const nonce = newNonce();
+  // Qwik City puts this on every script it renders (serverData.nonce).
+  ev.sharedMap.set(NONCE_KEY, nonce);
+  ev.headers.set('Content-Security-Policy', contentSecurityPolicy(nonce));
   // Defence in depth when the dashboard is reached without Caddy in front.
   ev.headers.set('X-Content-Type-Options', 'nosniff');
   ev.headers.set('X-Frame-Options', 'DENY');
   ev.headers.set('Referrer-Policy', 'same-origin');
-  if (PUBLIC_PATHS.has(path)) return;
-  ev.headers.set('Cache-Control', 'private, no-store');
-  if (!session) {
-    const next = ev.url.pathname.replace(/\/q-data\.json$/, '') + ev.url.search;
-    throw ev.redirect(302, `/login?next=${encodeURIComponent(next)}`);
+  ev.headers.set('Cross-Origin-Opener-Policy', 'same-origin');
+
+  // Every state-changing request, whatever its content type (Qwik City's own
+  // check covers form types only; actions and server$ calls also travel as
+  // JSON): the browser's Origin must be ours. A request without one is refused.
+  if (!SAFE_METHODS.has(ev.method)) {
+    const origin = ev.request.headers.get('origin');
+    if (origin !== ev.url.origin) {
+      return refuse(ev, 403, 'Cross-origin request refused', `Origin ${JSON.stringify(origin ?? '(none)')} is not ${ev.url.origin}`);
+    }
+  }
+
+  // Authentication before the body is read.
+  const ref = unsealSession(ev.cookie.get(SESSION_COOKIE)?.value, getConfig().cookieSecret);
+  const session = ref ? sessions.get(ref.sid) : undefined;
+  if (session) ev.sharedMap.set(SESSION_KEY, session);
+  else if (ref) ev.cookie.delete(SESSION_COOKIE, { path: '/' }); // signed out, expired or revoked elsewhere
+
+  if (!PUBLIC_PATHS.has(path)) {
+    ev.headers.set('Cache-Control', 'private, no-store');
+    if (!session) {
+      if (!SAFE_METHODS.has(ev.method)) return refuse(ev, 401, 'Not signed in', 'sign in again');
+      const next = ev.url.pathname.replace(/\/q-data\.json$/, '') + ev.url.search;
+      throw ev.redirect(302, `/login?next=${encodeURIComponent(next)}`);
+    }
+  }
+
+  if (!SAFE_METHODS.has(ev.method)) {
+    // Parse once here (Qwik City keeps the result for the action): a body that
+    // is not what its content type says is a 400 naming the problem, not a 500.
+    let body: unknown;
+    try {
+      body = await ev.parseBody();
+    } catch (err) {
+      return refuse(ev, 400, 'Unreadable request body', `the body is not valid ${ev.request.headers.get('content-type') ?? 'data'} (${(err as Error).message.slice(0, 200)})`);
+    }
+    // server$ calls carry Qwik's own serialisation (references, not plain data); their arguments are checked where they are used.
+    if (ev.request.headers.get('content-type') !== 'application/qwik-json') {
+      const p = checkShape(body, BODY_LIMITS);
+      if (p) return refuse(ev, 400, 'Request body over a limit', `${p.path || '(body)'}: ${p.message}`);
+    }
   }
 };

@@ -24,7 +24,12 @@ export interface DashboardConfig {
    * list load reads every page from the gateway (slower with many flags).
    */
   feedToken: string | undefined;
+  /** Sign-in attempts allowed per client address and minute (0 = no limit); the burst is the same number. */
+  signInPerMinute: number;
 }
+
+/** Default sign-in attempts per client address and minute. */
+export const DEFAULT_SIGNIN_PER_MINUTE = 10;
 
 /** Shortest accepted cookie secret, in characters. */
 export const MIN_COOKIE_SECRET_CHARS = 32;
@@ -72,6 +77,7 @@ export function loadConfigFromEnv(env: Record<string, string | undefined>): Dash
     cookieSecure: env.FLAGRAFT_DASHBOARD_COOKIE_SECURE === '1' || env.FLAGRAFT_DASHBOARD_COOKIE_SECURE === 'true',
     gatewayTimeoutMs: parseIntIn('FLAGRAFT_DASHBOARD_GATEWAY_TIMEOUT_MS', env.FLAGRAFT_DASHBOARD_GATEWAY_TIMEOUT_MS, 10_000, 100, 120_000),
     feedToken: env.FLAGRAFT_DASHBOARD_FEED_TOKEN || undefined,
+    signInPerMinute: parseIntIn('FLAGRAFT_DASHBOARD_SIGNIN_PER_MINUTE', env.FLAGRAFT_DASHBOARD_SIGNIN_PER_MINUTE, DEFAULT_SIGNIN_PER_MINUTE, 0, 10_000),
   };
 }
 

@@ -1,7 +1,13 @@
 // createDashboard(config, qwik): the HTTP server around Qwik City's Node
 // middleware. Static assets first, then pages; WebSocket upgrades on /live.
+//
+// Each request runs inside a last-resort error boundary (boundary.ts): an
+// error anywhere (a render, a header Node refuses, a stream written after its
+// end) is logged with the request's id and answered with an error page if
+// nothing was sent yet; the process keeps serving.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { guardRequest, refuseOversizedBody, requestIdOf } from './boundary';
 import { setConfig, type DashboardConfig } from './config';
 import { closeFeeds } from './flag-feed';
 import { createLiveProxy, LIVE_PATH } from './live-proxy';
@@ -27,21 +33,22 @@ export function createDashboard(config: DashboardConfig, qwik: QwikHandlers): Da
   setConfig(config);
   const live = createLiveProxy(config);
   const server = createServer((req, res) => {
-    const fail: Next = (err) => {
-      if (err) log('error', 'request failed', { err: err as Error, path: req.url });
-      if (!res.headersSent) {
-        res.statusCode = 500;
-        res.setHeader('content-type', 'text/plain');
-      }
-      res.end('Internal error');
-    };
-    qwik.staticFile(req, res, (e1) => {
-      if (e1) return fail(e1);
-      qwik.router(req, res, (e2) => {
-        if (e2) return fail(e2);
-        qwik.notFound(req, res, (e3) => fail(e3));
+    const requestId = requestIdOf(req);
+    const fail = guardRequest(req, res, requestId);
+    if (refuseOversizedBody(req, res)) return;
+    try {
+      qwik.staticFile(req, res, (e1) => {
+        // A static path with no file: a plain 404 that nobody caches (Qwik City set `immutable` before it knew).
+        if (e1 && ['ENOENT', 'EISDIR', 'ENOTDIR'].includes((e1 as NodeJS.ErrnoException).code ?? '')) return fail(e1, 404);
+        if (e1) return fail(e1);
+        qwik.router(req, res, (e2) => {
+          if (e2) return fail(e2);
+          qwik.notFound(req, res, (e3) => fail(e3));
+        });
       });
-    });
+    } catch (err) {
+      fail(err);
+    }
   });
   server.on('upgrade', (req, socket, head) => {
     const path = (req.url ?? '/').split('?')[0];

@@ -3,6 +3,7 @@
 import { routeAction$ } from '@builder.io/qwik-city';
 import type { FlagDefinition, StoredFlag, ValidationIssue } from '~/lib/types';
 import { GatewayError } from './gateway';
+import { revisionOf } from './input-limits';
 import { gatewayFor, problemOf } from './request';
 import { checkFlag, parseEditorJson } from './validation';
 
@@ -24,8 +25,8 @@ export const useSaveFlag = routeAction$(async (data, ev) => {
   const checked = checkFlag(parsed.value);
   if (!checked.ok) return ev.fail(422, { message: 'Fix the problems below, then save again.', issues: checked.issues } as SaveFailure);
   const flag = checked.value;
-  const revision = Number(data.revision);
-  if (!Number.isInteger(revision) || revision < 0) return ev.fail(400, { message: 'revision must be a whole number' } as SaveFailure);
+  const revision = revisionOf(data.revision);
+  if (revision === undefined) return ev.fail(400, { message: 'revision must be a whole number' } as SaveFailure);
   const gw = gatewayFor(ev);
   let stored: StoredFlag;
   try {
@@ -52,11 +53,11 @@ export const useSaveFlag = routeAction$(async (data, ev) => {
 
 /** Delete with typed confirmation (the key) and If-Match. */
 export const useDeleteFlag = routeAction$(async (data, ev) => {
-  const key = String(data.key ?? '');
+  const key = typeof data.key === 'string' ? data.key : '';
   if (!key || data.confirm !== key) return ev.fail(400, { message: 'Type the flag key exactly to confirm deletion.' });
-  const revision = Number(data.revision);
+  const revision = revisionOf(data.revision, 1);
   try {
-    await gatewayFor(ev).deleteFlag(key, Number.isInteger(revision) && revision > 0 ? revision : undefined);
+    await gatewayFor(ev).deleteFlag(key, revision);
   } catch (err) {
     if (err instanceof GatewayError && err.status === 412) {
       return ev.fail(412, { message: 'The flag changed since you loaded it. Reload the page, review the change, then delete again.' });

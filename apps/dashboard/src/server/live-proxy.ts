@@ -9,6 +9,7 @@ import type { Duplex } from 'node:stream';
 import { WebSocket, WebSocketServer } from 'ws';
 import type { DashboardConfig } from './config';
 import { log } from './log';
+import { sessions } from './identity';
 import { readCookie, SESSION_COOKIE, unsealSession } from './session';
 
 /** Unsent bytes towards one browser before it counts as too slow and is disconnected. */
@@ -33,10 +34,30 @@ function reject(socket: Duplex, status: number, text: string): void {
   socket.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
 }
 
+/**
+ * The origin a browser on this dashboard sends: ORIGIN if set (behind a
+ * proxy), else built like Qwik City does (PROTOCOL_HEADER or the socket, and
+ * the Host header). A WebSocket is not covered by CORS, so without this check
+ * any site could open /live with the user's cookie (cross-site WebSocket hijacking).
+ */
+export function expectedOrigin(req: IncomingMessage, env: Record<string, string | undefined> = process.env): string | undefined {
+  if (env.ORIGIN) return env.ORIGIN.replace(/\/+$/, '');
+  const protoHeader = env.PROTOCOL_HEADER ? req.headers[env.PROTOCOL_HEADER.toLowerCase()] : undefined;
+  const proto = typeof protoHeader === 'string' ? protoHeader : (req.socket as { encrypted?: boolean }).encrypted ? 'https' : 'http';
+  const host = req.headers.host;
+  return host ? `${proto}://${host}` : undefined;
+}
+
 export function createLiveProxy(cfg: DashboardConfig): LiveProxy {
   const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_BROWSER_FRAME_BYTES, perMessageDeflate: false });
   const alive = new WeakMap<WebSocket, boolean>();
   const open = new Set<WebSocket>();
+  // Sockets by session: a session that ends (sign-out, revoked token) closes them at once.
+  const bySession = new Map<string, Set<() => void>>();
+  const stopListening = sessions.onEnd((sid) => {
+    for (const close of bySession.get(sid) ?? []) close();
+    bySession.delete(sid);
+  });
   const pinger = setInterval(() => {
     for (const ws of open) {
       if (alive.get(ws) === false) {
@@ -57,7 +78,10 @@ export function createLiveProxy(cfg: DashboardConfig): LiveProxy {
       const url = new URL(req.url ?? '/', 'http://dashboard');
       if (url.pathname !== LIVE_PATH) return reject(socket, 404, 'Not Found');
       if (open.size >= MAX_LIVE_CONNECTIONS) return reject(socket, 503, 'Too Many Connections');
-      const session = unsealSession(readCookie(req.headers.cookie, SESSION_COOKIE), cfg.cookieSecret);
+      const want = expectedOrigin(req);
+      if (!want || req.headers.origin !== want) return reject(socket, 403, 'Forbidden');
+      const ref = unsealSession(readCookie(req.headers.cookie, SESSION_COOKIE), cfg.cookieSecret);
+      const session = ref ? sessions.get(ref.sid) : undefined;
       if (!session) return reject(socket, 401, 'Unauthorized');
       const since = url.searchParams.get('since');
       const upstreamUrl = new URL('/ws', cfg.relayUrl.replace(/^http/, 'ws'));
@@ -80,6 +104,9 @@ export function createLiveProxy(cfg: DashboardConfig): LiveProxy {
           if (closed) return;
           closed = true;
           open.delete(browser);
+          const mine = bySession.get(session.sid);
+          mine?.delete(onSessionEnd);
+          if (mine?.size === 0) bySession.delete(session.sid);
           // 1005/1006 cannot be sent in a close frame.
           const c = code === 1005 || code === 1006 || code < 1000 ? 1011 : code;
           if (browser.readyState === WebSocket.OPEN) browser.close(c, reason.slice(0, 120));
@@ -87,6 +114,11 @@ export function createLiveProxy(cfg: DashboardConfig): LiveProxy {
           if (upstream.readyState === WebSocket.OPEN) upstream.close(1000);
           else if (upstream.readyState === WebSocket.CONNECTING) upstream.terminate();
         };
+        // 4401: the page shows Offline and does not reconnect (README "Live updates").
+        const onSessionEnd = () => closeBoth(4401, 'session ended');
+        const mine = bySession.get(session.sid) ?? new Set<() => void>();
+        mine.add(onSessionEnd);
+        bySession.set(session.sid, mine);
         upstream.on('message', (data, isBinary) => {
           if (browser.readyState !== WebSocket.OPEN) return;
           if (browser.bufferedAmount > MAX_BROWSER_BUFFER_BYTES) {
@@ -114,6 +146,7 @@ export function createLiveProxy(cfg: DashboardConfig): LiveProxy {
     },
     close() {
       clearInterval(pinger);
+      stopListening();
       for (const ws of open) ws.close(1001, 'dashboard shutting down');
       wss.close();
     },

@@ -2,6 +2,7 @@
 import { routeAction$ } from '@builder.io/qwik-city';
 import type { StoredSegment, ValidationIssue } from '~/lib/types';
 import { GatewayError } from './gateway';
+import { revisionOf } from './input-limits';
 import { gatewayFor, problemOf } from './request';
 import { checkSegment, parseEditorJson } from './validation';
 
@@ -16,8 +17,8 @@ export const useSaveSegment = routeAction$(async (data, ev) => {
   if (!parsed.ok) return ev.fail(400, { message: 'The segment could not be read.', issues: parsed.issues } as SegmentSaveFailure);
   const checked = checkSegment(parsed.value);
   if (!checked.ok) return ev.fail(422, { message: 'Fix the problems below, then save again.', issues: checked.issues } as SegmentSaveFailure);
-  const revision = Number(data.revision);
-  if (!Number.isInteger(revision) || revision < 0) return ev.fail(400, { message: 'revision must be a whole number' } as SegmentSaveFailure);
+  const revision = revisionOf(data.revision);
+  if (revision === undefined) return ev.fail(400, { message: 'revision must be a whole number' } as SegmentSaveFailure);
   const gw = gatewayFor(ev);
   let stored: StoredSegment;
   try {
@@ -41,11 +42,11 @@ export const useSaveSegment = routeAction$(async (data, ev) => {
 });
 
 export const useDeleteSegment = routeAction$(async (data, ev) => {
-  const name = String(data.name ?? '');
+  const name = typeof data.name === 'string' ? data.name : '';
   if (!name || data.confirm !== name) return ev.fail(400, { message: 'Type the segment name exactly to confirm deletion.' });
-  const revision = Number(data.revision);
+  const revision = revisionOf(data.revision, 1);
   try {
-    await gatewayFor(ev).deleteSegment(name, Number.isInteger(revision) && revision > 0 ? revision : undefined);
+    await gatewayFor(ev).deleteSegment(name, revision);
   } catch (err) {
     const p = problemOf(err);
     const usedBy = err instanceof GatewayError && Array.isArray(err.problem.usedBy) ? (err.problem.usedBy as string[]) : [];

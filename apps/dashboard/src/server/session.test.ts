@@ -1,15 +1,15 @@
 import { describe, expect, it } from 'vitest';
-import { readCookie, sealSession, unsealSession, type Session } from './session';
+import { readCookie, sealSession, unsealSession, type SessionRef } from './session';
 import { loadConfigFromEnv } from './config';
 
 const secret = 'a'.repeat(40);
-const s: Session = { token: 'tok-123', name: 'alice', role: 'editor', exp: Date.now() + 60_000 };
+const s: SessionRef = { sid: 'sid-123', exp: Date.now() + 60_000 };
 
 describe('session cookie', () => {
-  it('round-trips and hides the token', () => {
+  it('round-trips and hides the session id', () => {
     const sealed = sealSession(s, secret);
-    expect(sealed).not.toContain('tok-123');
-    expect(Buffer.from(sealed, 'base64url').toString('latin1')).not.toContain('tok-123');
+    expect(sealed).not.toContain('sid-123');
+    expect(Buffer.from(sealed, 'base64url').toString('latin1')).not.toContain('sid-123');
     expect(unsealSession(sealed, secret)).toEqual(s);
   });
   it('rejects tampering, another secret, expiry and junk', () => {
@@ -25,6 +25,7 @@ describe('session cookie', () => {
   it('reads one cookie from a header', () => {
     expect(readCookie('a=1; flagraft_session=abc%3D; b=2', 'flagraft_session')).toBe('abc=');
     expect(readCookie(undefined, 'x')).toBeUndefined();
+    expect(readCookie('flagraft_session=%E0%A4%A', 'flagraft_session')).toBeUndefined();
   });
 });
 

@@ -1,7 +1,9 @@
-// The session cookie: the gateway token plus who it belongs to, sealed with
-// AES-256-GCM under a key derived from the cookie secret. The browser holds
-// only ciphertext in an HttpOnly cookie, so page scripts never see the token
-// and a tampered cookie fails authentication instead of decoding to garbage.
+// The session cookie: a reference to a server-side session (sessions.ts),
+// sealed with AES-256-GCM under a key derived from the cookie secret. The
+// token itself never leaves the server; the cookie carries only a random
+// session id and its expiry, so signing out or revoking the token ends the
+// session at once (the server forgets the id), and a tampered cookie fails
+// authentication instead of decoding to garbage.
 import { createCipheriv, createDecipheriv, hkdfSync, randomBytes } from 'node:crypto';
 
 export const SESSION_COOKIE = 'flagraft_session';
@@ -11,11 +13,20 @@ export const MAX_SESSION_COOKIE_CHARS = 3800;
 export type Role = 'admin' | 'editor' | 'reader' | 'evaluator';
 
 export interface Session {
-  /** The gateway bearer token (server-side only; never rendered). */
+  /** Random session id (256 bits, base64url): what the cookie refers to. */
+  sid: string;
+  /** The gateway bearer token (server-side only; never in the cookie, never rendered). */
   token: string;
   /** Token name: the actor in the audit trail. */
   name: string;
   role: Role;
+  /** Expiry, ms since the epoch. */
+  exp: number;
+}
+
+/** What the cookie holds: which session, until when. */
+export interface SessionRef {
+  sid: string;
   /** Expiry, ms since the epoch. */
   exp: number;
 }
@@ -30,7 +41,6 @@ export interface SessionView {
 
 const IV_BYTES = 12;
 const TAG_BYTES = 16;
-const ROLES: readonly Role[] = ['admin', 'editor', 'reader', 'evaluator'];
 
 const keyCache = new Map<string, Buffer>();
 function keyFor(secret: string): Buffer {
@@ -42,15 +52,15 @@ function keyFor(secret: string): Buffer {
   return key;
 }
 
-export function sealSession(session: Session, secret: string): string {
+export function sealSession(session: SessionRef, secret: string): string {
   const iv = randomBytes(IV_BYTES);
   const cipher = createCipheriv('aes-256-gcm', keyFor(secret), iv);
-  const body = Buffer.concat([cipher.update(JSON.stringify(session), 'utf8'), cipher.final()]);
+  const body = Buffer.concat([cipher.update(JSON.stringify({ sid: session.sid, exp: session.exp }), 'utf8'), cipher.final()]);
   return Buffer.concat([iv, cipher.getAuthTag(), body]).toString('base64url');
 }
 
-/** Returns the session, or undefined for a missing, tampered, foreign or expired cookie. */
-export function unsealSession(value: string | undefined, secret: string, now = Date.now()): Session | undefined {
+/** Returns the session reference, or undefined for a missing, tampered, foreign or expired cookie. */
+export function unsealSession(value: string | undefined, secret: string, now = Date.now()): SessionRef | undefined {
   if (!value || value.length > MAX_SESSION_COOKIE_CHARS) return undefined;
   try {
     const raw = Buffer.from(value, 'base64url');
@@ -58,11 +68,10 @@ export function unsealSession(value: string | undefined, secret: string, now = D
     const decipher = createDecipheriv('aes-256-gcm', keyFor(secret), raw.subarray(0, IV_BYTES));
     decipher.setAuthTag(raw.subarray(IV_BYTES, IV_BYTES + TAG_BYTES));
     const text = Buffer.concat([decipher.update(raw.subarray(IV_BYTES + TAG_BYTES)), decipher.final()]).toString('utf8');
-    const s = JSON.parse(text) as Partial<Session>;
-    if (typeof s.token !== 'string' || typeof s.name !== 'string' || typeof s.exp !== 'number') return undefined;
-    if (!ROLES.includes(s.role as Role)) return undefined;
+    const s = JSON.parse(text) as Partial<SessionRef>;
+    if (typeof s.sid !== 'string' || typeof s.exp !== 'number') return undefined;
     if (s.exp <= now) return undefined;
-    return s as Session;
+    return { sid: s.sid, exp: s.exp };
   } catch {
     return undefined;
   }
@@ -78,7 +87,12 @@ export function readCookie(header: string | undefined, name: string): string | u
   for (const part of header.split(';')) {
     const eq = part.indexOf('=');
     if (eq < 0) continue;
-    if (part.slice(0, eq).trim() === name) return decodeURIComponent(part.slice(eq + 1).trim());
+    if (part.slice(0, eq).trim() !== name) continue;
+    try {
+      return decodeURIComponent(part.slice(eq + 1).trim());
+    } catch {
+      return undefined; // bad percent-encoding: no session, not a crash
+    }
   }
   return undefined;
 }

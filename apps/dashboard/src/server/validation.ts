@@ -2,6 +2,7 @@
 // editor shows exactly the messages a save would be refused with.
 import { ValidationError, validateFlag, validateSegment } from '@flagraft/flag-model';
 import type { FlagDefinition, SegmentDefinition, ValidationIssue } from '~/lib/types';
+import { checkShape, DOCUMENT_LIMITS } from './input-limits';
 
 export type Checked<T> = { ok: true; value: T } | { ok: false; issues: ValidationIssue[] };
 
@@ -10,7 +11,8 @@ function check<T>(fn: () => T): Checked<T> {
     return { ok: true, value: fn() };
   } catch (err) {
     if (err instanceof ValidationError) return { ok: false, issues: err.issues };
-    return { ok: false, issues: [{ path: '', message: (err as Error).message }] };
+    // Not a validation problem: a bug of flag-model or input it cannot handle; say so without a stack trace.
+    return { ok: false, issues: [{ path: '', message: `could not be checked (${(err as Error)?.message ?? String(err)})`.slice(0, 300) }] };
   }
 }
 
@@ -30,9 +32,13 @@ export function parseEditorJson(text: unknown): { ok: true; value: unknown } | {
   if (text.length > MAX_EDITOR_JSON_CHARS) {
     return { ok: false, issues: [{ path: '', message: `flag document larger than ${MAX_EDITOR_JSON_CHARS} characters` }] };
   }
+  let value: unknown;
   try {
-    return { ok: true, value: JSON.parse(text) };
+    value = JSON.parse(text);
   } catch (e) {
     return { ok: false, issues: [{ path: '', message: `not valid JSON: ${(e as Error).message}` }] };
   }
+  // Before flag-model walks it (recursively): depth, sizes and numbers within the named limits.
+  const p = checkShape(value, DOCUMENT_LIMITS);
+  return p ? { ok: false, issues: [p] } : { ok: true, value };
 }

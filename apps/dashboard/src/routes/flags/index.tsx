@@ -7,6 +7,7 @@ import { pageOf, parseListQuery, queryString, toRow, PAGE_SIZES, type Row } from
 import type { StoredFlag } from '~/lib/types';
 import { getConfig } from '~/server/config';
 import { GatewayError } from '~/server/gateway';
+import { revisionOf } from '~/server/input-limits';
 import { allFlags } from '~/server/list-cache';
 import { canEdit, gatewayFor, problemOf, requireSession } from '~/server/request';
 
@@ -39,10 +40,10 @@ const STALE_AFTER_RESYNC_DELAY_MS = 400;
 
 /** Kill switch: PATCH {enabled} with If-Match, so a stale row never overwrites a newer change. */
 export const useToggle = routeAction$(async (data, ev) => {
-  const key = String(data.key ?? '');
-  const revision = Number(data.revision);
+  const key = typeof data.key === 'string' ? data.key : '';
+  const revision = revisionOf(data.revision, 1);
   const enabled = data.enabled === 'true';
-  if (!key || !Number.isInteger(revision) || revision <= 0) return ev.fail(400, { message: 'key and revision are required', key });
+  if (!key || revision === undefined) return ev.fail(400, { message: 'key and revision (a whole number ≥ 1) are required', key });
   const gw = gatewayFor(ev);
   try {
     const stored = await gw.patchFlag(key, { enabled }, revision);
@@ -61,8 +62,26 @@ export const useToggle = routeAction$(async (data, ev) => {
 });
 
 interface RowOverride {
+  key: string;
   stored: Row | null;
   flash: number;
+}
+
+/**
+ * Row overrides by flag key. Flag keys are user data (`constructor`,
+ * `__proto__`, `toString` are valid keys), so they are never used as the
+ * property names of a plain object: a list with a linear lookup (a page has
+ * at most 200 rows), which Qwik's store also serialises as it is.
+ */
+function overrideOf(list: RowOverride[], key: string): RowOverride | undefined {
+  return list.find((o) => o.key === key);
+}
+function setOverride(list: RowOverride[], key: string, stored: Row | null): void {
+  const o = overrideOf(list, key);
+  if (o) {
+    o.stored = stored;
+    o.flash++;
+  } else list.push({ key, stored, flash: 1 });
 }
 
 export default component$(() => {
@@ -77,7 +96,7 @@ export default component$(() => {
   // relay can be faster than the gateway's Watch — so the list must reach R.
   const mustReach = useSignal(0);
   // Live and toggled rows, by key; newer than the loader's copy when modRevision is higher.
-  const over = useStore<Record<string, RowOverride>>({});
+  const over = useStore<{ rows: RowOverride[] }>({ rows: [] });
   const unseen = useSignal(0);
   const seenSeq = useSignal(0);
   const pending = useSignal<{ key: string; enabled: boolean; revision: number } | null>(null);
@@ -122,9 +141,9 @@ export default component$(() => {
         if (event.revision > mustReach.value) mustReach.value = event.revision;
       } else if (shown.has(event.key)) {
         const loaded = list.value.ok ? list.value.rows.find((r) => r.key === event.key) : undefined;
-        const curRev = over[event.key]?.stored?.modRevision ?? loaded?.modRevision ?? 0;
+        const curRev = overrideOf(over.rows, event.key)?.stored?.modRevision ?? loaded?.modRevision ?? 0;
         if (event.op === 'delete' || event.revision > curRev) {
-          over[event.key] = { stored: event.op === 'delete' || !event.flag ? null : toRow(event.flag), flash: (over[event.key]?.flash ?? 0) + 1 };
+          setOverride(over.rows, event.key, event.op === 'delete' || !event.flag ? null : toRow(event.flag));
         }
       } else {
         unseen.value++;
@@ -139,11 +158,11 @@ export default component$(() => {
     if (r.failed) {
       const f = r as unknown as { key: string; message: string; current?: StoredFlag };
       message.value = { kind: 'bad', text: f.message };
-      if (f.current) over[f.key] = { stored: toRow(f.current), flash: (over[f.key]?.flash ?? 0) + 1 };
+      if (f.current) setOverride(over.rows, f.key, toRow(f.current));
     } else if ('stored' in r && r.stored) {
       const st = r.stored as StoredFlag;
       message.value = { kind: 'ok', text: `“${st.flag.key}” is now ${st.flag.enabled ? 'enabled' : 'disabled'} (revision ${st.modRevision}).` };
-      over[st.flag.key] = { stored: toRow(st), flash: (over[st.flag.key]?.flash ?? 0) + 1 };
+      setOverride(over.rows, st.flag.key, toRow(st));
     }
   });
 
@@ -160,7 +179,7 @@ export default component$(() => {
   const v = list.value;
   const q = v.query;
   const rowOf = (r: Row): { s: Row | null; flash: number } => {
-    const o = over[r.key];
+    const o = overrideOf(over.rows, r.key);
     if (o && (o.stored === null || o.stored.modRevision >= r.modRevision)) return { s: o.stored, flash: o.flash };
     return { s: r, flash: 0 };
   };

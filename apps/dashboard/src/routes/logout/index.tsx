@@ -1,13 +1,18 @@
 import type { RequestHandler } from '@builder.io/qwik-city';
-import { clearSessionCookie } from '~/server/request';
+import { sessions } from '~/server/identity';
 import { log } from '~/server/log';
-import { sessionOf } from '~/server/request';
+import { clearSessionCookie, sessionOf } from '~/server/request';
 
-// Sign-out is a POST (a link could be triggered by a prefetch or a crafted page).
+// Sign-out is a POST (a link could be triggered by a prefetch or a crafted
+// page). It ends the session on the server at once: the old cookie, if kept
+// or copied, is refused from the next request on (sessions.ts).
 export const onPost: RequestHandler = async (ev) => {
   const s = sessionOf(ev);
+  if (s) {
+    sessions.end(s.sid);
+    log('info', 'signed out', { user: s.name });
+  }
   clearSessionCookie(ev);
-  if (s) log('info', 'signed out', { user: s.name });
   throw ev.redirect(303, '/login?signedOut=1');
 };
 

@@ -5,6 +5,7 @@ import { when } from '~/components/format';
 import { diffJson } from '~/lib/diff';
 import type { FlagDefinition } from '~/lib/types';
 import { GatewayError } from '~/server/gateway';
+import { revisionOf } from '~/server/input-limits';
 import { canEdit, gatewayFor, problemOf } from '~/server/request';
 
 /** Entries shown (newest first). */
@@ -36,7 +37,9 @@ export const useHistory = routeLoader$(async (ev) => {
 /** Restore = write the version as of a revision as a new change (If-Match the current revision). */
 export const useRestore = routeAction$(async (data, ev) => {
   const key = ev.params.key;
-  const rev = Number(data.revision);
+  const rev = revisionOf(data.revision, 1);
+  if (rev === undefined) return ev.fail(400, { message: 'revision must be a whole number ≥ 1' });
+  const expected = data.expected === undefined || data.expected === '' ? undefined : revisionOf(data.expected);
   const gw = gatewayFor(ev);
   let version: FlagDefinition | undefined;
   let currentRev = 0;
@@ -51,7 +54,7 @@ export const useRestore = routeAction$(async (data, ev) => {
         throw e;
       },
     );
-    if (data.expected && Number(data.expected) !== currentRev && currentRev !== 0) {
+    if (expected !== undefined && expected !== 0 && expected !== currentRev && currentRev !== 0) {
       return ev.fail(412, { message: `The flag changed (now revision ${currentRev}) since this page loaded. Review the history again, then restore.` });
     }
     await gw.putFlag(version, currentRev);

@@ -1,0 +1,80 @@
+// The last-resort error boundary around one request. Nothing a request does
+// may end the process: every error is logged with the request id and, if no
+// byte of the answer was sent yet, answered with a small error page; if the
+// answer had started, the connection is cut (the client sees a truncated
+// response, not a complete wrong one). Stream errors on the request and the
+// response (a write after end, a reset by the client) are logged instead of
+// becoming an unhandled 'error' event, which would end the process.
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { MAX_REQUEST_BODY_BYTES } from './input-limits';
+import { log } from './log';
+
+export const REQUEST_ID_HEADER = 'x-request-id';
+
+/** The proxy's request id if it is a sane one (Caddy can send one), else a new one. */
+export function requestIdOf(req: IncomingMessage): string {
+  const h = req.headers[REQUEST_ID_HEADER];
+  return typeof h === 'string' && /^[\w.:-]{1,100}$/.test(h) ? h : randomUUID();
+}
+
+function escapeHtml(s: string): string {
+  return s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+}
+
+export function errorPage(status: number, requestId: string): string {
+  const title = status === 404 ? 'Not found' : 'Something went wrong';
+  const text =
+    status === 404
+      ? 'There is nothing at this address.'
+      : 'The dashboard could not show this page. The error was logged; the dashboard keeps running. Try again, or go back to the flags.';
+  return `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>${title} · flagraft</title></head><body><main><h1>${title}</h1><p>${text}</p><p>Request id: <code>${escapeHtml(requestId)}</code></p><p><a href="/flags">Flags</a></p></main></body></html>`;
+}
+
+/** Installs the boundary on one request; returns fail(err, status = 500) for the handlers' error paths. */
+export function guardRequest(req: IncomingMessage, res: ServerResponse, requestId: string): (err: unknown, status?: number) => void {
+  res.setHeader('X-Request-Id', requestId);
+  res.on('error', (err) => log('warn', 'response stream error', { requestId, err, path: req.url }));
+  req.on('error', (err) => log('warn', 'request stream error', { requestId, err, path: req.url }));
+  return (err, status = 500) => {
+    if (status >= 500) log('error', 'request failed', { requestId, err: err as Error, method: req.method, path: req.url });
+    if (res.writableEnded || res.destroyed) return;
+    if (res.headersSent) {
+      res.destroy();
+      return;
+    }
+    try {
+      for (const name of res.getHeaderNames()) if (name !== 'x-request-id') res.removeHeader(name);
+      res.statusCode = status;
+      res.setHeader('Content-Type', 'text/html; charset=utf-8');
+      res.setHeader('Cache-Control', 'no-store');
+      res.setHeader('Content-Security-Policy', "default-src 'none'; base-uri 'none'; frame-ancestors 'none'");
+      res.end(errorPage(status, requestId));
+    } catch (e) {
+      log('warn', 'error page not sent', { requestId, err: e as Error });
+      res.destroy();
+    }
+  };
+}
+
+/**
+ * MAX_REQUEST_BODY_BYTES for every body, checked on Content-Length before a
+ * byte is read. A body without a length (chunked) is refused: browsers always
+ * send one for forms and fetch(), and it keeps the limit a single header check.
+ * Returns true when it answered.
+ */
+export function refuseOversizedBody(req: IncomingMessage, res: ServerResponse): boolean {
+  if (req.method === 'GET' || req.method === 'HEAD' || req.method === 'OPTIONS') return false;
+  const len = req.headers['content-length'];
+  const chunked = req.headers['transfer-encoding'] !== undefined;
+  const n = len === undefined ? 0 : Number(len);
+  let status = 0;
+  let detail = '';
+  if (chunked) [status, detail] = [411, 'a request body needs a Content-Length'];
+  else if (!Number.isSafeInteger(n) || n < 0) [status, detail] = [400, 'invalid Content-Length'];
+  else if (n > MAX_REQUEST_BODY_BYTES) [status, detail] = [413, `the body is larger than ${MAX_REQUEST_BODY_BYTES} bytes (MAX_REQUEST_BODY_BYTES)`];
+  if (!status) return false;
+  res.writeHead(status, { 'Content-Type': 'application/problem+json', 'Cache-Control': 'no-store', Connection: 'close' });
+  res.end(JSON.stringify({ type: 'about:blank', title: status === 413 ? 'Body too large' : 'Bad request body', status, detail }));
+  return true;
+}
