@@ -85,6 +85,10 @@ describe('durability rules on three in-process nodes', () => {
             setImmediate(() => nodes.get(m.to)?.driver.step(m));
           }
         },
+        // No idle mode here: these nodes never say they understand it.
+        notify: () => undefined,
+        isReachable: () => true,
+        supportsIdle: () => false,
       });
       n.driver.start();
     }

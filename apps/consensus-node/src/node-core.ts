@@ -124,6 +124,8 @@ export class ConsensusNodeCore {
       onPeerClientAddress: (id, a) => { if (this.clientAddresses.get(id) !== a) this.clientAddresses.set(id, a); },
       onMessage: (m) => this.driver.step(m),
       onUnreachable: (id) => this.driver.reportUnreachable(id),
+      onIdleNotice: (from, notice, term) => this.driver.onIdleNotice(from, notice, term),
+      onPeerStreamEnded: (from) => this.driver.onPeerStreamEnded(from),
       onSnapshotStatus: (id, ok) => this.driver.reportSnapshot(id, ok),
       random: () => this.driver.rng.next(),
     });

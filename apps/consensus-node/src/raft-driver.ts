@@ -11,6 +11,7 @@ import {
 } from '@flagraft/raft-core';
 import type { NodeConfig } from './config.js';
 import { Durability, type AppliedReady, type ReadyMetrics } from './durability.js';
+import { IdleClock, type IdleNotice } from './idle.js';
 import { ApiError } from './errors.js';
 import type { Fsm } from './fsm.js';
 import type { Logger } from './log.js';
@@ -36,7 +37,16 @@ export interface DriverEvents<R> {
 
 export type DriverConfig = Pick<NodeConfig,
   'nodeId' | 'tickMs' | 'electionTimeoutMs' | 'heartbeatMs' | 'maxSizePerMsgBytes' | 'maxInflightMsgs' | 'maxUncommittedEntriesBytes'
-  | 'maxCommittedSizePerReadyBytes' | 'snapshotEveryEntries' | 'snapshotCatchUpEntries' | 'maxPendingReads' | 'metricsLogMs'>;
+  | 'maxCommittedSizePerReadyBytes' | 'snapshotEveryEntries' | 'snapshotCatchUpEntries' | 'maxPendingReads' | 'metricsLogMs' | 'idleTickMs'>;
+
+/** What the driver needs of the transport. */
+export interface DriverTransport {
+  send(messages: Message[]): void;
+  /** An idle-mode notice to every peer (src/idle.ts). */
+  notify(kind: IdleNotice, term: number): void;
+  isReachable(id: NodeId): boolean;
+  supportsIdle(id: NodeId): boolean;
+}
 
 export class RaftDriver<R> {
   readonly rng: Rng;
@@ -46,7 +56,10 @@ export class RaftDriver<R> {
   readonly metrics: ReadyMetrics & { readBatches: number; reads: number } = { readies: 0, fsyncs: 0, txMs: 0, entriesPersisted: 0, entriesApplied: 0, messagesSent: 0, readBatches: 0, reads: 0 };
   private readonly node: RawNode;
   private readonly durability: Durability<R>;
+  private transport?: DriverTransport;
   private send: (messages: Message[]) => void = () => { throw new Error('RaftDriver: no transport set'); };
+  /** Slows the tick while the cluster is idle (src/idle.ts). */
+  private readonly idle: IdleClock;
   private tickTimer?: NodeJS.Timeout;
   private metricsTimer?: NodeJS.Timeout;
   private scheduled = false;
@@ -91,18 +104,36 @@ export class RaftDriver<R> {
     const readPrefix = `n${cfg.nodeId}-${randomBytes(6).toString('hex')}-r`;
     let readSeq = 0;
     this.reads = new ReadBarrier({
-      readIndex: (ctx) => { this.node.readIndex(ctx); this.kick(); },
+      readIndex: (ctx) => { this.wake(); this.node.readIndex(ctx); this.kick(); },
       leaderId: () => this.lead,
       maxPendingReads: cfg.maxPendingReads,
       timeoutMs: Math.max(2 * cfg.electionTimeoutMs, 500),
       newContext: () => `${readPrefix}${++readSeq}`,
       metrics: this.metrics,
     });
+    const electionTick = Math.max(2, Math.round(cfg.electionTimeoutMs / cfg.tickMs));
+    this.idle = new IdleClock({
+      tickMs: cfg.tickMs,
+      idleTickMs: cfg.idleTickMs,
+      // Calm for a whole election timeout: followers have heard the last commit index by then.
+      calmTicks: electionTick,
+      setTickMs: (ms) => this.startTicking(ms),
+      notify: (kind) => {
+        this.logger.debug(kind === 'idle' ? 'idle: slower ticks' : 'idle: woken', { tickMs: kind === 'idle' ? cfg.idleTickMs : cfg.tickMs, term: this.term });
+        this.transport?.notify(kind, this.term);
+      },
+    });
   }
 
   /** Where Ready messages go (the transport, which is built after the driver). */
-  setTransport(t: { send(messages: Message[]): void }): void {
+  setTransport(t: DriverTransport): void {
+    this.transport = t;
     this.send = (m) => t.send(m);
+  }
+
+  /** True while this node ticks at the idle rate. */
+  isIdle(): boolean {
+    return this.idle.isIdle();
   }
 
   start(): void {
@@ -112,11 +143,52 @@ export class RaftDriver<R> {
       }, this.cfg.metricsLogMs);
       this.metricsTimer.unref();
     }
+    this.startTicking(this.cfg.tickMs);
+    this.kick();
+  }
+
+  private startTicking(ms: number): void {
+    if (this.stopped) return;
+    clearInterval(this.tickTimer);
     this.tickTimer = setInterval(() => {
       this.node.tick();
+      if (this.isLeader()) this.idle.onLeaderTick({ isLeader: true, settled: this.settled(), readsPending: this.reads.pending() });
       this.kick();
-    }, this.cfg.tickMs);
-    this.kick();
+    }, ms);
+  }
+
+  /**
+   * The leader's view that nothing is left to do: every member has every
+   * entry, all committed and applied, no leadership transfer, every peer
+   * reachable and able to idle.
+   */
+  private settled(): boolean {
+    const t = this.transport;
+    if (!t || this.cfg.idleTickMs <= 0) return false;
+    const st = this.node.status();
+    if (st.leadTransferee !== 0 || st.commit !== st.lastIndex || this.appliedIndex() !== st.commit) return false;
+    for (const [id, p] of Object.entries(st.progress)) {
+      const peer = Number(id);
+      if (p.match !== st.lastIndex) return false;
+      if (peer !== this.cfg.nodeId && (!t.isReachable(peer) || !t.supportsIdle(peer))) return false;
+    }
+    return true;
+  }
+
+  /** Activity: back to the normal tick (a leader tells its peers). */
+  private wake(): void {
+    this.idle.wake(this.isLeader());
+  }
+
+  /** An idle-mode notice from a peer (transport). */
+  onIdleNotice(from: NodeId, notice: IdleNotice, term: number): void {
+    if (!this.stopped) this.idle.onNotice(notice, from, term, this.lead, this.term);
+  }
+
+  /** A peer's stream to this node ended: whoever idles on its word wakes (a dead leader is replaced at the normal pace). */
+  onPeerStreamEnded(id: NodeId): void {
+    if (this.stopped || !this.idle.isIdle()) return;
+    if (this.isLeader() || id === this.lead) this.wake();
   }
 
   // ---- state ------------------------------------------------------------------------
@@ -138,6 +210,7 @@ export class RaftDriver<R> {
 
   step(m: Message): void {
     if (this.stopped) return;
+    this.idle.onMessage(m, this.isLeader());
     try {
       this.node.step(m);
     } catch (e) {
@@ -147,7 +220,9 @@ export class RaftDriver<R> {
   }
 
   reportUnreachable(id: NodeId): void {
-    if (!this.stopped) this.node.reportUnreachable(id);
+    if (this.stopped) return;
+    if (this.idle.isIdle() && (this.isLeader() || id === this.lead)) this.wake();
+    this.node.reportUnreachable(id);
   }
 
   reportSnapshot(id: NodeId, ok: boolean): void {
@@ -159,6 +234,7 @@ export class RaftDriver<R> {
   /** Appends a Normal entry on the leader; its outcome comes back through onResults once applied. */
   propose(data: Uint8Array): void {
     if (this.stopped) throw ApiError.of('UNAVAILABLE', 'node is shutting down');
+    this.wake();
     try {
       this.node.propose(data);
     } catch (e) {
@@ -171,6 +247,7 @@ export class RaftDriver<R> {
 
   /** Appends a ConfChange entry on the leader. */
   proposeConfChange(cc: ConfChange): void {
+    this.wake();
     try {
       this.node.proposeConfChange(cc);
     } catch (e) {
@@ -183,6 +260,7 @@ export class RaftDriver<R> {
   async transferLeader(to: NodeId, timeoutMs: number): Promise<void> {
     if (!this.isLeader()) throw this.notLeader();
     if (to === this.cfg.nodeId) return;
+    this.wake();
     this.node.transferLeader(to);
     this.kick();
     const deadline = Date.now() + timeoutMs;
@@ -237,6 +315,7 @@ export class RaftDriver<R> {
     if (leadChanged || wasLeader !== isLeader) {
       this.logger.info(isLeader ? 'became leader' : 'leader changed', { term: this.term, lead, role: raftState });
     }
+    if (leadChanged || wasLeader !== isLeader) this.idle.wake(wasLeader && isLeader);
     if (leadChanged) this.reads.onLeaderChange();
     if (leadChanged || wasLeader !== isLeader) this.events.onLeadership(isLeader, this.term, lead, wasLeader);
   }

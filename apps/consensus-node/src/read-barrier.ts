@@ -47,6 +47,11 @@ export class ReadBarrier {
     return p;
   }
 
+  /** Reads waiting or in flight (the cluster is not idle while there are any). */
+  pending(): boolean {
+    return this.inflight.size > 0 || this.ready.length > 0 || this.waiters.count(this.next) > 0;
+  }
+
   /** Sends the waiting reads' ReadIndex if a batch slot is free. */
   maybeIssue(): void {
     if (this.inflight.size >= MAX_READ_BATCHES || this.waiters.count(this.next) === 0 || this.stopped) return;

@@ -3,6 +3,7 @@
 // retransmits), reconnection with jittered backoff, and chunked snapshots.
 import * as grpc from '@grpc/grpc-js';
 import { MessageType, type Message, type NodeId } from '@flagraft/raft-core';
+import type { IdleNotice } from './idle.js';
 import { checkBatch, checkSnapshotHead, DEFAULT_PEER_LIMITS, type PeerLimits } from './peer-messages.js';
 import { serviceOf } from './proto-files.js';
 import { MD_CLUSTER, MD_FROM, type NodeSecurity, type StatusError } from './security.js';
@@ -53,6 +54,10 @@ export interface TransportOptions {
   onPeerClientAddress(id: NodeId, address: string): void;
   onMessage(msg: Message): void;
   onUnreachable(id: NodeId): void;
+  /** An idle-mode notice from a peer (src/idle.ts), after the batch's messages were stepped. */
+  onIdleNotice(from: NodeId, notice: IdleNotice, term: number): void;
+  /** A peer's stream to this node ended (its process died, the connection broke, it restarted). */
+  onPeerStreamEnded(from: NodeId): void;
   onSnapshotStatus(id: NodeId, ok: boolean): void;
   random(): number;
 }
@@ -69,12 +74,16 @@ interface Peer {
   retryTimer?: NodeJS.Timeout;
   snapshotInFlight: boolean;
   dropped: number;
+  /** An idle-mode notice to write after the queued messages. */
+  notice?: { kind: IdleNotice; term: number };
 }
 
 /** Metadata on every stream a node opens to a peer: its client address (host:port). */
 export const MD_CLIENT_ADDRESS = 'flagraft-client-address';
 /** Longest client address accepted from a peer (characters). */
 export const MAX_CLIENT_ADDRESS_CHARS = 260;
+/** Metadata on every stream: this node understands idle-mode notices (src/idle.ts). */
+export const MD_IDLE = 'flagraft-idle';
 
 function msgBytes(m: Message): number {
   let n = 64 + (m.context?.length ?? 0);
@@ -116,6 +125,8 @@ export class Transport {
   private readonly peers = new Map<NodeId, Peer>();
   private readonly RaftClient = serviceOf('flagraft.raft.v1.Raft');
   private closed = false;
+  /** Open streams to this node, per peer, whose metadata said they understand idle-mode notices (count). */
+  private readonly idleCapable = new Map<NodeId, number>();
 
   constructor(private readonly o: TransportOptions) {}
 
@@ -159,6 +170,19 @@ export class Transport {
     return !!p && !!p.stream && p.failures === 0;
   }
 
+  /** True when `id` has an open stream to this node and understands idle-mode notices. */
+  supportsIdle(id: NodeId): boolean {
+    return (this.idleCapable.get(id) ?? 0) > 0;
+  }
+
+  /** Sends an idle-mode notice to every peer, after what is queued for it. */
+  notify(kind: IdleNotice, term: number): void {
+    for (const p of this.peers.values()) {
+      p.notice = { kind, term };
+      this.flush(p);
+    }
+  }
+
   send(msgs: Message[]): void {
     const touched = new Set<Peer>();
     for (const m of msgs) {
@@ -191,6 +215,7 @@ export class Transport {
     md.set(MD_CLUSTER, this.o.clusterId);
     md.set(MD_FROM, String(this.o.nodeId));
     md.set(MD_CLIENT_ADDRESS, this.o.clientAddress());
+    md.set(MD_IDLE, '1');
     return md;
   }
 
@@ -246,6 +271,11 @@ export class Transport {
       const ok = s.write({ clusterId: this.o.clusterId, from: this.o.nodeId, messages: batch });
       if (!ok) p.blocked = true;
     }
+    if (p.notice && !p.blocked && !p.queue.length) {
+      const { kind, term } = p.notice;
+      p.notice = undefined;
+      if (!s.write({ clusterId: this.o.clusterId, from: this.o.nodeId, messages: [], idle: kind === 'idle' ? 1 : 2, idleTerm: term })) p.blocked = true;
+    }
   }
 
   private sendSnapshot(p: Peer, m: Message): void {
@@ -299,11 +329,21 @@ export class Transport {
         const who = this.caller(call);
         if ('error' in who) { cb(who.error); return; }
         const from = who.from;
+        const capable = call.metadata.get(MD_IDLE)[0] === '1';
+        if (capable) this.idleCapable.set(from, (this.idleCapable.get(from) ?? 0) + 1);
         let finished = false;
+        let ended = false;
         const finish = (err: StatusError | null) => {
           if (finished) return;
           finished = true;
           if (err) cb(err); else cb(null, {});
+        };
+        // The peer's stream is gone: a node idling on that peer's word must not wait for a slow election timeout.
+        const gone = () => {
+          if (ended) return;
+          ended = true;
+          if (capable) this.idleCapable.set(from, (this.idleCapable.get(from) ?? 1) - 1);
+          if (!this.closed) this.o.onPeerStreamEnded(from);
         };
         // eslint-disable-next-line @typescript-eslint/no-explicit-any
         call.on('data', (batch: any) => {
@@ -320,9 +360,11 @@ export class Transport {
             return;
           }
           for (const m of checked.messages) this.o.onMessage(m);
+          if (checked.notice) this.o.onIdleNotice(from, checked.notice.kind, checked.notice.term);
         });
-        call.on('end', () => finish(null));
-        call.on('error', () => finish(null));
+        call.on('end', () => { gone(); finish(null); });
+        call.on('error', () => { gone(); finish(null); });
+        call.on('close', gone);
       },
       Snapshot: (call: grpc.ServerReadableStream<any, unknown>, cb: grpc.sendUnaryData<unknown>) => {
         const who = this.caller(call);
