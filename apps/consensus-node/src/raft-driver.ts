@@ -36,7 +36,7 @@ export interface DriverEvents<R> {
 
 export type DriverConfig = Pick<NodeConfig,
   'nodeId' | 'tickMs' | 'electionTimeoutMs' | 'heartbeatMs' | 'maxSizePerMsgBytes' | 'maxInflightMsgs' | 'maxUncommittedEntriesBytes'
-  | 'maxCommittedSizePerReadyBytes' | 'snapshotEveryEntries' | 'snapshotCatchUpEntries' | 'maxPendingReads' | 'metricsLogMs'>;
+  | 'maxCommittedSizePerReadyBytes' | 'snapshotEveryEntries' | 'snapshotCatchUpEntries' | 'maxPendingReads' | 'metricsLogMs' | 'injectBug'>;
 
 export class RaftDriver<R> {
   readonly rng: Rng;
@@ -87,6 +87,7 @@ export class RaftDriver<R> {
       snapshotEveryEntries: cfg.snapshotEveryEntries,
       snapshotCatchUpEntries: cfg.snapshotCatchUpEntries,
       dataBytes,
+      applyUncommitted: cfg.injectBug === 'apply-uncommitted',
     });
     const readPrefix = `n${cfg.nodeId}-${randomBytes(6).toString('hex')}-r`;
     let readSeq = 0;
