@@ -21,6 +21,14 @@ export interface NodeConfig {
   dataDir: string;
   /** id -> peer address of the initial voters; used to bootstrap a new cluster and as known peers. */
   initialCluster: Map<number, string>;
+  /**
+   * id -> the address this node dials for that peer instead of the replicated
+   * one (FLAGRAFT_PEER_ROUTES). The address book stays cluster-wide; a route is
+   * this node's own way there (a fault proxy in apps/torture, a local tunnel).
+   */
+  peerRoutes: Map<number, string>;
+  /** A deliberately injected bug (FLAGRAFT_INJECT_BUG; apps/torture proves it catches each). Never set in production. */
+  injectBug?: InjectedBug;
   /** Join an existing cluster (start with empty membership; the leader adds us as a learner). */
   join: boolean;
   tickMs: number;
@@ -60,6 +68,10 @@ export interface NodeConfig {
   /** How long SIGTERM waits for leadership transfer and in-flight requests (ms). */
   shutdownGraceMs: number;
 }
+
+/** Bugs apps/torture can switch on to prove its checks catch them (inject.ts says what each does). */
+export const INJECTED_BUGS = ['ack-before-fsync', 'read-without-readindex', 'apply-uncommitted'] as const;
+export type InjectedBug = (typeof INJECTED_BUGS)[number];
 
 export const DEFAULTS = {
   // Loopback/LAN defaults: a dead leader is replaced in ~250-450 ms (measured in
@@ -178,6 +190,11 @@ export function loadConfigFromEnv(env: NodeJS.ProcessEnv = process.env, argv: st
   const peerListen = str('PEER_LISTEN', defaultPeerListen(listen));
   if (peerListen === listen && !listen.endsWith(':0')) throw new ConfigError(`FLAGRAFT_PEER_LISTEN (${peerListen}) must differ from FLAGRAFT_LISTEN: Raft and clients have separate ports`);
   const initialCluster = parseMembers(str('INITIAL_CLUSTER', ''), 'FLAGRAFT_INITIAL_CLUSTER');
+  const peerRoutes = parseMembers(str('PEER_ROUTES', ''), 'FLAGRAFT_PEER_ROUTES');
+  const injectRaw = e.FLAGRAFT_INJECT_BUG || undefined;
+  if (injectRaw !== undefined && !(INJECTED_BUGS as readonly string[]).includes(injectRaw)) {
+    throw new ConfigError(`FLAGRAFT_INJECT_BUG="${injectRaw}" must be one of ${INJECTED_BUGS.join(', ')}`);
+  }
   const join = bool('JOIN');
   if (!join && initialCluster.size === 0) initialCluster.set(nodeId, e.FLAGRAFT_PEER_ADVERTISE || peerListen);
   if (!join && !initialCluster.has(nodeId)) throw new ConfigError(`FLAGRAFT_INITIAL_CLUSTER does not list this node (${nodeId}); set FLAGRAFT_JOIN=1 to join an existing cluster`);
@@ -229,6 +246,8 @@ export function loadConfigFromEnv(env: NodeJS.ProcessEnv = process.env, argv: st
     healthListen: e.FLAGRAFT_HEALTH_LISTEN || undefined,
     dataDir: str('DATA_DIR', `./data/node-${nodeId}`),
     initialCluster,
+    peerRoutes,
+    injectBug: injectRaw as InjectedBug | undefined,
     join,
     tickMs,
     electionTimeoutMs,

@@ -96,6 +96,8 @@ export interface DurabilityOptions<R> {
   metrics: ReadyMetrics;
   /** Bytes of the data dir, for the compaction log line. */
   dataBytes(): number;
+  /** INJECTED BUG (FLAGRAFT_INJECT_BUG=apply-uncommitted, apps/torture): a follower applies entries once persisted, before they commit. */
+  applyUncommitted?: boolean;
 }
 
 /** What one Ready applied, for the hooks. */
@@ -132,7 +134,8 @@ export class Durability<R> {
   handle(rd: Ready, leaderThroughout: boolean, hooks: ReadyHooks<R>): void {
     const { metrics } = this.o;
     const snap = rd.snapshot && rd.snapshot.metadata.index > 0 ? rd.snapshot : undefined;
-    const toApply = rd.committedEntries.filter((e) => e.index > this.applied);
+    let toApply = rd.committedEntries.filter((e) => e.index > this.applied);
+    if (this.o.applyUncommitted && !leaderThroughout) toApply = withUncommitted(toApply, rd.entries, this.applied);
     let late = rd.messages;
     if (leaderThroughout && rd.messages.length) {
       const early: Message[] = [];
@@ -236,6 +239,24 @@ export class Durability<R> {
     this.o.logger.error(msg, { error: e.message, stack: e.stack });
     process.exit(EXIT_STORAGE_FAILED);
   }
+}
+
+/**
+ * INJECTED BUG (apply-uncommitted): the committed entries followed by the
+ * newly persisted ones not yet committed, up to the first membership change
+ * (raft-core must not see those early). An entry a later leader replaces is
+ * never applied again: the state keeps the phantom write.
+ */
+function withUncommitted(committed: Entry[], persisted: Entry[], applied: number): Entry[] {
+  const out = [...committed];
+  let next = (out.length ? out[out.length - 1].index : applied) + 1;
+  for (const e of persisted) {
+    if (e.index < next) continue;
+    if (e.index !== next || e.type === EntryType.ConfChange) break;
+    out.push(e);
+    next++;
+  }
+  return out;
 }
 
 /**

@@ -35,6 +35,8 @@ export interface LocalClusterOptions {
   insecure?: boolean;
   /** Use this PKI folder (flagraft certs layout) instead of the shared one. */
   pkiDir?: string;
+  /** Extra environment for one node, by id and addresses (apps/torture: each node's FLAGRAFT_PEER_ROUTES through its fault proxies). */
+  nodeEnv?: (id: number, addresses: { address: string; peerAddress: string }) => Record<string, string>;
 }
 
 export interface LocalNode {
@@ -52,8 +54,10 @@ export interface LocalNode {
    * Starts the node again on its data dir. `join: true` starts it as a joining
    * node (empty membership; the leader must addLearner it), which is how a
    * node whose data was lost comes back (see README "Replacing a node").
+   * `wait: false` returns once the process is spawned (a node that cannot
+   * reach a quorum, e.g. under a partition, would never be ready).
    */
-  restart(opts?: { join?: boolean }): Promise<void>;
+  restart(opts?: { join?: boolean; wait?: boolean }): Promise<void>;
   wipe(): Promise<void>;
 }
 
@@ -184,7 +188,7 @@ export async function startLocalCluster(opts: LocalClusterOptions = {}): Promise
     const launch = (override: Record<string, string> = {}) => {
       const fd = openSync(logFile, 'a');
       child = spawn(process.execPath, [MAIN_JS], {
-        env: { ...baseEnv(), ...tlsEnv, FLAGRAFT_NODE_ID: String(id), FLAGRAFT_LISTEN: address, FLAGRAFT_PEER_LISTEN: peerAddress, FLAGRAFT_DATA_DIR: dataDir, ...extraEnv, ...override },
+        env: { ...baseEnv(), ...tlsEnv, ...opts.nodeEnv?.(id, { address, peerAddress }), FLAGRAFT_NODE_ID: String(id), FLAGRAFT_LISTEN: address, FLAGRAFT_PEER_LISTEN: peerAddress, FLAGRAFT_DATA_DIR: dataDir, ...extraEnv, ...override },
         stdio: ['ignore', fd, fd],
       });
       closeSync(fd);
@@ -200,16 +204,15 @@ export async function startLocalCluster(opts: LocalClusterOptions = {}): Promise
         process.kill(node.pid, signal);
         await exited;
       },
-      async restart(ro: { join?: boolean } = {}) {
+      async restart(ro: { join?: boolean; wait?: boolean } = {}) {
         await node.kill('SIGKILL');
         if (ro.join) {
           const members = nodes.filter((n) => n.pid && n.id !== id).map((n) => `${n.id}=${n.peerAddress}`).join(',');
           launch({ FLAGRAFT_JOIN: '1', FLAGRAFT_INITIAL_CLUSTER: members });
-          await waitServing(address, clusterId, readyTimeoutMs, false, statusTls);
         } else {
           launch();
-          await waitServing(address, clusterId, readyTimeoutMs, true, statusTls);
         }
+        if (ro.wait !== false) await waitServing(address, clusterId, readyTimeoutMs, !ro.join, statusTls);
       },
       async wipe() {
         await node.kill('SIGKILL');

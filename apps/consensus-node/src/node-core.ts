@@ -87,6 +87,9 @@ export class ConsensusNodeCore {
       bootstrap: config.join ? undefined : { members },
     });
     const { log, state } = this.storage;
+    // INJECTED BUG (FLAGRAFT_INJECT_BUG=ack-before-fsync, apps/torture): the log commits once a second, after the acknowledgements.
+    if (config.injectBug === 'ack-before-fsync') log.deferCommits(1000);
+    if (config.injectBug) this.log.warn('INJECTED BUG enabled: this node is deliberately unsafe (testing only)', { bug: config.injectBug });
     this.state = new StateMachine(state, {
       changesRetentionRevisions: config.changesRetentionRevisions,
       dedupWindowRevisions: config.dedupWindowRevisions,
@@ -151,7 +154,8 @@ export class ConsensusNodeCore {
   /** What the Flags service may use of this node (ports.ts). */
   private ports(): FlagsPorts {
     const { driver, proposer, state } = this;
-    const barrier = () => driver.reads.wait();
+    // INJECTED BUG (FLAGRAFT_INJECT_BUG=read-without-readindex, apps/torture): linearizable reads answer from local state.
+    const barrier = this.config.injectBug === 'read-without-readindex' ? async () => {} : () => driver.reads.wait();
     const proposeRestore = proposer.proposeRestore.bind(proposer);
     return {
       calls: {
@@ -218,7 +222,7 @@ export class ConsensusNodeCore {
 
   private syncPeers(): void {
     const book = this.addressBook();
-    for (const [id, a] of [...book]) this.transport.setPeer(id, a);
+    for (const [id, a] of [...book]) this.transport.setPeer(id, this.config.peerRoutes.get(id) ?? a);
     for (const id of this.transport.peerIds()) if (!book.has(id)) this.transport.removePeer(id);
   }
 

@@ -37,7 +37,7 @@ export interface DriverEvents<R> {
 
 export type DriverConfig = Pick<NodeConfig,
   'nodeId' | 'tickMs' | 'electionTimeoutMs' | 'heartbeatMs' | 'maxSizePerMsgBytes' | 'maxInflightMsgs' | 'maxUncommittedEntriesBytes'
-  | 'maxCommittedSizePerReadyBytes' | 'snapshotEveryEntries' | 'snapshotCatchUpEntries' | 'maxPendingReads' | 'metricsLogMs' | 'idleTickMs'>;
+  | 'maxCommittedSizePerReadyBytes' | 'snapshotEveryEntries' | 'snapshotCatchUpEntries' | 'maxPendingReads' | 'metricsLogMs' | 'idleTickMs' | 'injectBug'>;
 
 /** What the driver needs of the transport. */
 export interface DriverTransport {
@@ -100,6 +100,7 @@ export class RaftDriver<R> {
       snapshotEveryEntries: cfg.snapshotEveryEntries,
       snapshotCatchUpEntries: cfg.snapshotCatchUpEntries,
       dataBytes,
+      applyUncommitted: cfg.injectBug === 'apply-uncommitted',
     });
     const readPrefix = `n${cfg.nodeId}-${randomBytes(6).toString('hex')}-r`;
     let readSeq = 0;

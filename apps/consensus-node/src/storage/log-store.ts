@@ -33,6 +33,9 @@ export class LogStore {
   private hard: HardState = { term: 0, vote: 0, commit: 0 };
   private tail: Entry[] = [];
   private fsyncing = true;
+  /** FLAGRAFT_INJECT_BUG=ack-before-fsync only: commits held back this long (ms) in one open transaction. */
+  private deferCommitMs = 0;
+  private deferredTimer?: NodeJS.Timeout;
   private readonly stmts;
 
   /** Writes a new log file's tables, identity, empty hard state and compaction point (src/storage/open.ts). */
@@ -164,11 +167,31 @@ export class LogStore {
    * however many entries it holds (group commit).
    */
   write(fsync: boolean, fn: () => void): void {
+    if (this.deferCommitMs) return this.writeDeferred(fn);
     if (fsync !== this.fsyncing) {
       (fsync ? this.stmts.syncFull : this.stmts.syncNormal).run();
       this.fsyncing = fsync;
     }
     this.db.transaction(fn)();
+  }
+
+  /**
+   * INJECTED BUG (FLAGRAFT_INJECT_BUG=ack-before-fsync, apps/torture): writes
+   * join one open transaction that commits only every `ms`, so the node
+   * acknowledges entries and votes that a kill -9 then forgets. Reads on this
+   * connection see the uncommitted rows, so raft-core notices nothing.
+   */
+  deferCommits(ms: number): void {
+    this.deferCommitMs = ms;
+  }
+
+  private writeDeferred(fn: () => void): void {
+    if (!this.db.inTransaction) this.db.exec('BEGIN');
+    fn();
+    this.deferredTimer ??= setTimeout(() => {
+      this.deferredTimer = undefined;
+      if (this.db.open && this.db.inTransaction) this.db.exec('COMMIT');
+    }, this.deferCommitMs);
   }
 
   /** Appends entries, truncating any conflicting suffix first (Raft §5.3). */

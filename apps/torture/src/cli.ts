@@ -1,0 +1,60 @@
+// pnpm --filter @flagraft/torture torture -- --scenario S --seed N --duration 60s [--runs R] [--bug B] [--out DIR]
+// --scenario all runs every scenario; --runs R runs seeds N..N+R-1. Exit code 1 when any run found an anomaly.
+import { appendFileSync } from 'node:fs';
+import { runScenario, type RunReport } from './run.js';
+import { SCENARIOS } from './scenarios.js';
+import { campaignRows, formatReport } from './report.js';
+
+function parseDuration(s: string): number {
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m)?$/.exec(s);
+  if (!m) throw new Error(`--duration "${s}": expected e.g. 60s, 500ms, 2m`);
+  return Number(m[1]) * (m[2] === 'ms' ? 1 : m[2] === 'm' ? 60_000 : 1000);
+}
+
+function parseArgs(argv: string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === '--') continue;
+    if (!a.startsWith('--')) throw new Error(`unexpected argument "${a}"`);
+    const eq = a.indexOf('=');
+    if (eq > 0) out[a.slice(2, eq)] = a.slice(eq + 1);
+    else out[a.slice(2)] = argv[++i] ?? '';
+  }
+  return out;
+}
+
+const KNOWN = new Set(['scenario', 'seed', 'duration', 'runs', 'bug', 'out', 'clients', 'jsonl', 'quiet']);
+
+async function main(): Promise<number> {
+  const a = parseArgs(process.argv.slice(2));
+  for (const k of Object.keys(a)) if (!KNOWN.has(k)) throw new Error(`unknown option --${k} (known: ${[...KNOWN].join(', ')})`);
+  const names = !a.scenario || a.scenario === 'all' ? SCENARIOS.map((s) => s.name) : a.scenario.split(',');
+  const seed = Number(a.seed ?? 1);
+  const runs = Number(a.runs ?? 1);
+  if (!Number.isSafeInteger(seed) || !Number.isSafeInteger(runs) || runs < 1) throw new Error('--seed and --runs must be integers (runs >= 1)');
+  const durationMs = parseDuration(a.duration ?? '60s');
+  const reports: RunReport[] = [];
+  for (let r = 0; r < runs; r++) {
+    for (const scenario of names) {
+      const report = await runScenario({
+        scenario, seed: seed + r, durationMs, injectBug: a.bug || undefined, outDir: a.out,
+        clients: a.clients ? Number(a.clients) : undefined,
+        onLine: a.quiet ? undefined : (l) => process.stdout.write(`  ${l}\n`),
+      });
+      reports.push(report);
+      process.stdout.write(formatReport(report) + '\n\n');
+      if (a.jsonl) appendFileSync(a.jsonl, JSON.stringify({ ...report, schedule: undefined }) + '\n');
+    }
+  }
+  if (reports.length > 1) {
+    process.stdout.write('| scenario | runs | operations | anomalies | seeds |\n| --- | --- | --- | --- | --- |\n');
+    for (const row of campaignRows(reports)) process.stdout.write(`| ${row.scenario} | ${row.runs} | ${row.ops} | ${row.anomalies} | ${row.seeds} |\n`);
+  }
+  return reports.some((r) => r.verdict !== 'ok') ? 1 : 0;
+}
+
+main().then((code) => process.exit(code), (e: Error) => {
+  process.stderr.write(`torture: ${e.message}\n`);
+  process.exit(2);
+});

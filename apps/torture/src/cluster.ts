@@ -1,0 +1,209 @@
+// The system under test: real consensus nodes (consensus-node's LocalCluster:
+// dist/main.js processes with mutual TLS) whose peer traffic goes through the
+// fault proxies, real gateways (apps/gateway dist/main.js) in front of them,
+// optional size-limited tmpfs data dirs, and an admin cluster client. Every
+// process is stopped by PID and every mount unmounted in stop(), which the
+// runner calls in finally.
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { hashToken } from '@flagraft/auth';
+import { createClusterClient, type ClusterClient } from '@flagraft/cluster-client';
+import { startLocalCluster, type LocalCluster, type LocalNode } from '@flagraft/consensus-node';
+import { LinkMesh } from './proxy.js';
+import type { Rng } from './rng.js';
+
+export interface TortureClusterOptions {
+  size: number;
+  /** Node ids the mesh has links for (size + nodes membership changes may add). */
+  maxId: number;
+  gateways: number;
+  rng: Rng;
+  electionTimeoutMs: number;
+  /** Node ids whose data dir is a tmpfs of `tmpfsBytes` (disk-full). */
+  tmpfsNodes?: number[];
+  tmpfsBytes?: number;
+  /** FLAGRAFT_INJECT_BUG for every node. */
+  injectBug?: string;
+  /** Extra environment for every node. */
+  env?: Record<string, string>;
+}
+
+export const TOKEN = 'torture-admin-token';
+const GATEWAY_MAIN = join(dirname(createRequire(import.meta.url).resolve('@flagraft/gateway')), 'main.js');
+/** How long a gateway may take to print its listening line (ms). */
+const GATEWAY_START_TIMEOUT_MS = 20_000;
+
+export interface Gateway { url: string; pid: number }
+
+export class TortureCluster {
+  local!: LocalCluster;
+  mesh!: LinkMesh;
+  admin!: ClusterClient;
+  readonly gateways: Gateway[] = [];
+  readonly baseDir = mkdtempSync(join(tmpdir(), 'flagraft-torture-'));
+  private readonly mounts: string[] = [];
+  private readonly children = new Set<ChildProcess>();
+  /** Real peer addresses by node id (what the links forward to), known once a node is launched. */
+  private readonly peerAddresses = new Map<number, string>();
+  /** Nodes stopped with SIGSTOP (continued in heal and stop). */
+  readonly paused = new Set<number>();
+
+  constructor(readonly o: TortureClusterOptions) {}
+
+  async start(): Promise<void> {
+    this.mesh = new LinkMesh(this.o.maxId, (id) => this.peerAddresses.get(id), this.o.rng);
+    await this.mesh.listen();
+    for (const id of this.o.tmpfsNodes ?? []) this.mountTmpfs(join(this.baseDir, `node-${id}`), this.o.tmpfsBytes ?? 8 * 1024 * 1024);
+    this.local = await startLocalCluster({
+      size: this.o.size,
+      baseDir: this.baseDir,
+      electionTimeoutMs: this.o.electionTimeoutMs,
+      heartbeatMs: Math.max(20, Math.floor(this.o.electionTimeoutMs / 5)),
+      readyTimeoutMs: 30_000,
+      env: {
+        FLAGRAFT_LOG_LEVEL: 'warn',
+        // Compaction and snapshots happen within a run.
+        FLAGRAFT_SNAPSHOT_EVERY: '2000',
+        FLAGRAFT_SNAPSHOT_CATCHUP_ENTRIES: '500',
+        FLAGRAFT_PROPOSAL_TIMEOUT_MS: '3000',
+        ...(this.o.injectBug ? { FLAGRAFT_INJECT_BUG: this.o.injectBug } : {}),
+        ...this.o.env,
+      },
+      nodeEnv: (id, a) => {
+        this.peerAddresses.set(id, a.peerAddress);
+        return { FLAGRAFT_PEER_ROUTES: this.mesh.routesFor(id) };
+      },
+    });
+    this.admin = createClusterClient({ ...this.local.clientOptions(), requestTimeoutMs: 2000, retryDeadlineMs: 4000 });
+    this.gateways.push(...(await Promise.all(Array.from({ length: this.o.gateways }, (_, i) => this.startGateway(i)))));
+  }
+
+  /** A tmpfs of `bytes` at dir (root only: mount(8)); a failure is an error, never a silent skip. */
+  mountTmpfs(dir: string, bytes: number): void {
+    mkdirSync(dir, { recursive: true });
+    try {
+      execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${bytes}`, 'tmpfs', dir], { stdio: 'pipe' });
+    } catch (e) {
+      throw new Error(`cannot mount a tmpfs at ${dir} (disk faults need root): ${(e as { stderr?: Buffer }).stderr?.toString().trim() || (e as Error).message}`);
+    }
+    this.mounts.push(dir);
+  }
+
+  private async startGateway(i: number): Promise<Gateway> {
+    const env = {
+      PATH: process.env.PATH ?? '',
+      ...(await this.local.clientEnv('gateway', 'test')),
+      FLAGRAFT_GATEWAY_PORT: '0',
+      FLAGRAFT_GATEWAY_ID: `torture-gw-${i}`,
+      // info: the "gateway listening" line carries the port.
+      FLAGRAFT_LOG_LEVEL: 'info',
+      FLAGRAFT_ACCESS_LOG: 'off',
+      FLAGRAFT_TOKENS: JSON.stringify([{ name: 'torture', role: 'admin', sha256: hashToken(TOKEN) }]),
+      FLAGRAFT_RATE_LIMIT_WRITES_PER_SEC: '100000',
+      FLAGRAFT_RATE_LIMIT_WRITES_BURST: '100000',
+      FLAGRAFT_CLUSTER_REQUEST_TIMEOUT_MS: '1500',
+      FLAGRAFT_CLUSTER_RETRY_DEADLINE_MS: '3000',
+      FLAGRAFT_WRITE_VISIBILITY_TIMEOUT_MS: '1000',
+    };
+    const child = spawn(process.execPath, [GATEWAY_MAIN], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    this.children.add(child);
+    child.once('exit', () => this.children.delete(child));
+    let out = '';
+    const port = await new Promise<number>((resolve, reject) => {
+      const t = setTimeout(() => reject(new Error(`gateway ${i} did not start within ${GATEWAY_START_TIMEOUT_MS} ms: ${out.slice(-500)}`)), GATEWAY_START_TIMEOUT_MS);
+      const onData = (d: Buffer) => {
+        out += d.toString();
+        if (out.length > 20_000) out = out.slice(-10_000);
+        const m = /"msg":"gateway listening".*?"port":(\d+)/.exec(out);
+        if (m) {
+          clearTimeout(t);
+          resolve(Number(m[1]));
+        }
+      };
+      child.stdout!.on('data', onData);
+      child.stderr!.on('data', onData);
+      child.once('exit', (code) => reject(new Error(`gateway ${i} exited (${code}): ${out.slice(-500)}`)));
+    });
+    // Keep draining its output (a full pipe would stall it).
+    child.stdout!.resume();
+    child.stderr!.resume();
+    const url = `http://127.0.0.1:${port}`;
+    // Ready = its replica is loaded (the change stream and stale lists need it).
+    const deadline = Date.now() + GATEWAY_START_TIMEOUT_MS;
+    while ((await fetch(`${url}/ready`).then((r) => r.status, () => 0)) !== 200) {
+      if (Date.now() > deadline) throw new Error(`gateway ${i} not ready within ${GATEWAY_START_TIMEOUT_MS} ms: ${out.slice(-500)}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    return { url, pid: child.pid! };
+  }
+
+  node(id: number): LocalNode {
+    const n = this.local.nodes.find((x) => x.id === id);
+    if (!n) throw new Error(`no node ${id}`);
+    return n;
+  }
+
+  /** Running (not killed) nodes. */
+  live(): LocalNode[] {
+    return this.local.nodes.filter((n) => n.pid);
+  }
+
+  /** Voters and learners as the leader sees them (undefined when no leader answers). */
+  async members(): Promise<{ id: number; role: string; lag: number }[] | undefined> {
+    try {
+      const s = await this.admin.status();
+      return s.members.map((m) => ({ id: m.id, role: m.role, lag: m.lag }));
+    } catch {
+      return undefined;
+    }
+  }
+
+  async leaderId(timeoutMs = 5000): Promise<number | undefined> {
+    try {
+      return (await this.local.leader(timeoutMs)).id;
+    } catch {
+      return undefined;
+    }
+  }
+
+  pause(id: number): void {
+    const n = this.node(id);
+    if (!n.pid) return;
+    process.kill(n.pid, 'SIGSTOP');
+    this.paused.add(id);
+  }
+
+  resume(id: number): void {
+    const n = this.node(id);
+    this.paused.delete(id);
+    if (n.pid) process.kill(n.pid, 'SIGCONT');
+  }
+
+  /** Continues every paused node and removes every link fault. */
+  heal(): void {
+    for (const id of [...this.paused]) this.resume(id);
+    this.mesh.heal();
+  }
+
+  async stop(): Promise<void> {
+    const errors: string[] = [];
+    try { this.admin?.close(); } catch { /* closed */ }
+    for (const id of [...this.paused]) try { this.resume(id); } catch { /* gone */ }
+    for (const c of this.children) if (c.pid && c.exitCode === null) try { process.kill(c.pid, 'SIGKILL'); } catch { /* gone */ }
+    try { await this.local?.stop(); } catch (e) { errors.push((e as Error).message); }
+    try { await this.mesh?.close(); } catch (e) { errors.push((e as Error).message); }
+    for (const dir of this.mounts.splice(0)) {
+      try {
+        execFileSync('umount', [dir], { stdio: 'pipe' });
+      } catch {
+        // Still busy (a process not gone yet): lazy unmount, never left behind.
+        try { execFileSync('umount', ['-l', dir], { stdio: 'pipe' }); } catch (e) { errors.push(`umount ${dir}: ${(e as Error).message}`); }
+      }
+    }
+    rmSync(this.baseDir, { recursive: true, force: true });
+    if (errors.length) throw new Error(`cleanup: ${errors.join('; ')}`);
+  }
+}

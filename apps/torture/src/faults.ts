@@ -1,0 +1,217 @@
+// The fault vocabulary scenarios are written in: partitions through the
+// proxies, pauses (SIGSTOP longer than an election timeout), crashes
+// (SIGKILL) and restarts, membership changes through the admin API, disk
+// faults on a node's data dir. Each action logs one line of the schedule; an
+// action that finds something wrong (a node serving from a corrupt file, a
+// node that does not recover) records an anomaly.
+import { closeSync, openSync, readFileSync, statSync, truncateSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
+import type { TortureCluster } from './cluster.js';
+import type { Rng } from './rng.js';
+
+export interface FaultContext {
+  c: TortureCluster;
+  rng: Rng;
+  electionMs: number;
+  /** Appends a line to the printed schedule (with the time since the start). */
+  log(line: string): void;
+  /** Something the harness saw that is wrong besides the history (liveness, corruption handling). */
+  anomaly(line: string): void;
+  /** True once the scenario's time is up. */
+  done(): boolean;
+  /** Node ids the scenario may add (membership changes), in order. */
+  spareIds: number[];
+}
+
+export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/** Waits until fn() is truthy or the time runs out; returns the last value (undefined = timed out). */
+export async function waitUntil<T>(timeoutMs: number, fn: () => Promise<T | undefined | false> | T | undefined | false, everyMs = 100): Promise<T | undefined> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      const v = await fn();
+      if (v) return v;
+    } catch { /* not yet */ }
+    if (Date.now() > deadline) return undefined;
+    await sleep(everyMs);
+  }
+}
+
+/** Voter ids as the leader sees them (falls back to the running nodes). */
+export async function voters(c: TortureCluster): Promise<number[]> {
+  const m = await c.members();
+  return m ? m.filter((x) => x.role === 'voter').map((x) => x.id) : c.live().map((n) => n.id);
+}
+
+export async function hold(x: FaultContext, lo: number, hi: number): Promise<void> {
+  await sleep(x.rng.int(lo, hi));
+}
+
+export async function isolateLeader(x: FaultContext): Promise<void> {
+  const l = await x.c.leaderId(3000);
+  if (!l) return x.log('isolate-leader: no leader to isolate');
+  const others = x.c.local.nodes.map((n) => n.id).filter((id) => id !== l);
+  x.c.mesh.partition([[l], others]);
+  x.log(`isolate leader ${l} from ${others.join(',')}`);
+}
+
+export async function majorityMinority(x: FaultContext): Promise<void> {
+  const ids = x.rng.shuffle(x.c.local.nodes.map((n) => n.id));
+  const k = Math.floor(ids.length / 2);
+  const minority = ids.slice(0, k);
+  const majority = ids.slice(k);
+  x.c.mesh.partition([minority, majority]);
+  x.log(`partition minority [${minority.join(',')}] | majority [${majority.join(',')}]`);
+}
+
+/** Two sides that each see the bridge node but not each other (nontransitive). */
+export async function bridge(x: FaultContext): Promise<void> {
+  const ids = x.rng.shuffle(x.c.local.nodes.filter((n) => n.pid).map((n) => n.id));
+  const mid = ids[0];
+  const half = Math.ceil((ids.length - 1) / 2);
+  const a = ids.slice(1, 1 + half);
+  const b = ids.slice(1 + half);
+  x.c.mesh.heal();
+  for (const i of a) for (const j of b) {
+    x.c.mesh.link(i, j).set({ blocked: true });
+    x.c.mesh.link(j, i).set({ blocked: true });
+  }
+  x.log(`bridge: [${a.join(',')}] <-> ${mid} <-> [${b.join(',')}]`);
+}
+
+/** The leader's outgoing links cut, its incoming ones kept (it hears others, nobody hears it). */
+export async function oneWayLeader(x: FaultContext): Promise<void> {
+  const l = await x.c.leaderId(3000);
+  if (!l) return x.log('one-way: no leader');
+  for (const n of x.c.local.nodes) if (n.id !== l) x.c.mesh.link(l, n.id).set({ blocked: true });
+  x.log(`one-way: leader ${l} cannot send`);
+}
+
+export async function slowLinks(x: FaultContext): Promise<void> {
+  const delayMs = x.rng.int(5, Math.floor(x.electionMs / 3));
+  const jitterMs = x.rng.int(0, Math.floor(x.electionMs / 2));
+  const dropProbability = x.rng.next() < 0.3 ? 0.002 : 0;
+  x.c.mesh.setAll({ delayMs, jitterMs, dropProbability });
+  x.log(`slow links: ${delayMs} ms + [0,${jitterMs}) ms jitter${dropProbability ? `, drop ${dropProbability}` : ''}`);
+}
+
+export function heal(x: FaultContext, what = 'heal'): void {
+  x.c.heal();
+  x.log(what);
+}
+
+export async function pauseLeader(x: FaultContext): Promise<void> {
+  const l = await x.c.leaderId(3000);
+  if (!l) return x.log('pause: no leader');
+  x.c.pause(l);
+  const ms = x.rng.int(2 * x.electionMs, 5 * x.electionMs);
+  x.log(`SIGSTOP leader ${l} for ${ms} ms`);
+  await sleep(ms);
+  x.c.resume(l);
+  x.log(`SIGCONT ${l}`);
+}
+
+/** SIGKILL one node (the leader half the time), two (a majority of three) or all; restarted after a pause. */
+export async function killSome(x: FaultContext): Promise<void> {
+  const live = x.c.live().map((n) => n.id);
+  if (!live.length) return;
+  const roll = x.rng.next();
+  let victims: number[];
+  if (roll < 0.15) victims = live;
+  else if (roll < 0.4) victims = x.rng.shuffle(live).slice(0, Math.ceil(live.length / 2));
+  else if (roll < 0.7) victims = [(await x.c.leaderId(2000)) ?? x.rng.pick(live)];
+  else victims = [x.rng.pick(live)];
+  await Promise.all(victims.map((id) => x.c.node(id).kill('SIGKILL')));
+  const down = x.rng.int(0, 3 * x.electionMs);
+  x.log(`SIGKILL ${victims.join(',')}; restart after ${down} ms`);
+  await sleep(down);
+  await Promise.all(victims.map((id) => x.c.node(id).restart({ wait: false })));
+}
+
+/** Restarts every stopped member (a supervisor's job), without waiting for it to serve. */
+export async function restartDead(x: FaultContext, members: number[]): Promise<void> {
+  const dead = x.c.local.nodes.filter((n) => !n.pid && members.includes(n.id));
+  if (!dead.length) return;
+  await Promise.all(dead.map((n) => n.restart({ wait: false })));
+  x.log(`restart ${dead.map((n) => n.id).join(',')}`);
+}
+
+/** SIGTERM each node in turn (graceful: a leader hands over), start it again and wait until it serves. */
+export async function rollingRestart(x: FaultContext): Promise<void> {
+  for (const n of x.c.local.nodes.filter((m) => m.pid)) {
+    if (x.done()) return;
+    await n.kill('SIGTERM');
+    x.log(`rolling: SIGTERM ${n.id}`);
+    await n.restart({ wait: false });
+    const ok = await waitUntil(20_000, () => x.c.leaderId(1000));
+    x.log(`rolling: ${n.id} restarted${ok ? '' : ' (no leader within 20 s)'}`);
+    if (!ok) x.anomaly(`rolling restart: no leader within 20 s after restarting node ${n.id}`);
+    await hold(x, 200, 800);
+  }
+}
+
+/**
+ * Replaces a voter (the leader half the time) with a new node: remove it
+ * (it keeps running for a while, a removed server that may campaign), start
+ * a joiner, add it as a learner, promote it once caught up, stop the old one.
+ */
+export async function replaceVoter(x: FaultContext): Promise<void> {
+  const newId = x.spareIds.shift();
+  if (newId === undefined) return x.log('membership: no spare ids left');
+  const vs = await voters(x.c);
+  const l = await x.c.leaderId(3000);
+  const old = x.rng.next() < 0.5 && l ? l : x.rng.pick(vs);
+  try {
+    await x.c.admin.removeMember(old);
+    x.log(`membership: removed ${old}${old === l ? ' (the leader)' : ''}`);
+  } catch (e) {
+    x.log(`membership: remove ${old} failed: ${(e as Error).message.slice(0, 80)}`);
+    x.spareIds.unshift(newId);
+    return;
+  }
+  const n = await x.c.local.spawnJoiner(newId);
+  const added = await waitUntil(15_000, async () => (await x.c.admin.addLearner(newId, n.peerAddress)).some((m) => m.id === newId), 300);
+  x.log(`membership: add learner ${newId}${added ? '' : ' failed'}`);
+  if (!added) return;
+  const promoted = await waitUntil(30_000, async () => (await x.c.admin.promoteLearner(newId)).find((m) => m.id === newId)?.role === 'voter', 300);
+  x.log(`membership: promote ${newId}${promoted ? '' : ' not done within 30 s'}`);
+  await hold(x, 200, 1000);
+  await x.c.node(old).kill('SIGTERM');
+  x.log(`membership: stopped removed node ${old}`);
+}
+
+/** Fills the data dir's filesystem (a tmpfs) until ENOSPC; returns the filler path. */
+export function fillDisk(dir: string): string {
+  const filler = join(dir, 'filler.bin');
+  const fd = openSync(filler, 'w');
+  const chunk = Buffer.alloc(64 * 1024, 0xab);
+  try {
+    for (;;) writeSync(fd, chunk);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ENOSPC') throw e;
+  } finally {
+    closeSync(fd);
+  }
+  return filler;
+}
+
+/** Damages a stopped node's file: truncated to half, or bytes flipped in the middle pages. */
+export function corruptFile(path: string, rng: Rng): string {
+  const size = statSync(path).size;
+  if (rng.next() < 0.5) {
+    truncateSync(path, Math.floor(size / 2));
+    return `truncated ${path} from ${size} to ${Math.floor(size / 2)} bytes`;
+  }
+  const buf = readFileSync(path);
+  const flips: number[] = [];
+  // Past the first page (the header, which SQLite refuses outright): the B-tree pages.
+  for (let i = 0; i < 64; i++) {
+    const at = rng.int(Math.min(4096, size - 1), size - 1);
+    buf[at] ^= 0xff;
+    flips.push(at);
+  }
+  const fd = openSync(path, 'r+');
+  try { writeSync(fd, buf, 0, buf.length, 0); } finally { closeSync(fd); }
+  return `flipped 64 bytes of ${path} (${size} bytes)`;
+}
