@@ -29,6 +29,12 @@ export interface RunOptions {
   outDir?: string;
   /** Called with each schedule line as it happens. */
   onLine?: (line: string) => void;
+  /**
+   * After healing, clients keep working until at least this many operations
+   * completed (bounded by MIN_OPS_WAIT_MS), so a loaded machine still yields a
+   * history worth checking instead of a run judged on a handful of ops.
+   */
+  minCompletedOps?: number;
 }
 
 export interface RunReport {
@@ -55,6 +61,8 @@ export interface RunReport {
 
 /** After healing, the cluster must commit a write within this (ms). */
 export const PROGRESS_TIMEOUT_MS = 30_000;
+/** How long clients may keep working after healing to reach minCompletedOps (ms). */
+export const MIN_OPS_WAIT_MS = 30_000;
 /** Membership changes a run may make (spare node ids beyond the initial voters). */
 const SPARE_IDS = 3;
 
@@ -112,6 +120,14 @@ export async function runScenario(o: RunOptions): Promise<RunReport> {
     }
     heal(x, 'heal all');
     await restartDead(x, await voters(c));
+    const want = o.minCompletedOps ?? 0;
+    const completed = () => h.completed();
+    if (completed() < want) {
+      line(`${completed()} ops completed; clients continue until ${want}`);
+      if (!(await waitUntil(MIN_OPS_WAIT_MS, () => completed() >= want))) {
+        x.anomaly(`only ${completed()} operations completed within ${MIN_OPS_WAIT_MS / 1000} s after healing (wanted ${want})`);
+      }
+    }
     stop = true;
     await Promise.all(work);
     line(`clients stopped: ${h.ops.length} ops`);
