@@ -94,15 +94,23 @@ export interface GatewayConfig {
   /** In-flight requests get this long to finish on shutdown, ms. */
   shutdownTimeoutMs: number;
   /**
-   * Per-token limit on OFREP evaluation requests (single and bulk alike), requests/s;
-   * 0 = no limit (the default). Over it: 429 with Retry-After.
+   * Per-token limit on evaluation requests (OFREP single and bulk alike, and
+   * evaluation-count reports), requests/s, per gateway; 0 = no limit. On by
+   * default (1,000/s): far above what one service evaluating per request
+   * through OFREP needs, low enough that one runaway client cannot take a
+   * gateway's CPU from everyone else. Over it: 429 with Retry-After.
    */
   rateLimitEvaluationsPerSec: number;
-  /** Evaluation requests a token may make at once (bucket size); default: the per-second rate. */
+  /** Evaluation requests a token may make at once after being idle (bucket size); default: two seconds' worth of the rate. */
   rateLimitEvaluationsBurst?: number;
-  /** Per-token limit on writes (non-GET requests needing the write or admin role), requests/s; 0 = no limit (the default). */
+  /**
+   * Per-token limit on writes (non-GET requests needing the write or admin
+   * role), requests/s, per gateway; 0 = no limit. On by default (50/s): every
+   * write is a Raft round trip and an fsync on a majority, and people and
+   * pipelines change flags a few times a minute, not hundreds of times a second.
+   */
   rateLimitWritesPerSec: number;
-  /** Writes a token may make at once (bucket size); default: the per-second rate. */
+  /** Writes a token may make at once after being idle (bucket size); default: two seconds' worth of the rate. */
   rateLimitWritesBurst?: number;
   /** Request logs: every request, only 4xx/5xx, or none. */
   accessLog: 'all' | 'errors' | 'off';
@@ -146,8 +154,9 @@ export const DEFAULTS = {
   readyMaxProbeAgeMs: 6_000,
   retryAfterSeconds: 1,
   shutdownTimeoutMs: 10_000,
-  rateLimitEvaluationsPerSec: 0,
-  rateLimitWritesPerSec: 0,
+  // Burst defaults to two seconds' worth: 2,000 evaluations, 100 writes (rate-limit.ts).
+  rateLimitEvaluationsPerSec: 1_000,
+  rateLimitWritesPerSec: 50,
   accessLog: 'all',
   accessLogEvaluations: false,
   logLevel: 'info',

@@ -35,10 +35,10 @@ describe('RateLimiter', () => {
     expect(l.size).toBe(3);
   });
 
-  it('limiterFor: 0 means no limit; burst defaults to the rate', () => {
+  it('limiterFor: 0 means no limit; burst defaults to two seconds of the rate', () => {
     expect(limiterFor(0, undefined)).toBeUndefined();
-    expect(limiterFor(5, undefined)!.limit).toEqual({ perSecond: 5, burst: 5 });
-    expect(limiterFor(0.5, undefined)!.limit).toEqual({ perSecond: 0.5, burst: 1 });
+    expect(limiterFor(5, undefined)!.limit).toEqual({ perSecond: 5, burst: 10 });
+    expect(limiterFor(0.25, undefined)!.limit).toEqual({ perSecond: 0.25, burst: 1 });
     expect(limiterFor(5, 20)!.limit).toEqual({ perSecond: 5, burst: 20 });
     expect(() => new RateLimiter({ perSecond: 1, burst: 0 })).toThrow(/burst >= 1/);
   });

@@ -1,8 +1,10 @@
-// Per-token rate limits (token buckets) for evaluations and writes. Off unless
-// configured: a feature-flag service that starts refusing evaluations by
-// surprise does more harm than the load it sheds. When on, a caller over its
-// budget gets 429 with Retry-After (OFREP's documented answer, and a problem
-// document on the REST API).
+// Per-token rate limits (token buckets) for evaluations and writes. On by
+// default with budgets far above honest use (config.ts: 1,000 evaluations and
+// 50 writes per second, bursts of two seconds' worth), so a runaway client or
+// a leaked token cannot saturate a gateway or the Raft log for everyone else,
+// while a feature-flag service never refuses normal traffic by surprise. A
+// caller over its budget gets 429 with Retry-After (OFREP's documented answer,
+// and a problem document on the REST API). 0 turns a limit off.
 //
 // Buckets are keyed by the token's name (the audit identity): tokens sharing a
 // name share a budget, and anonymous evaluation (development mode) is one
@@ -59,8 +61,15 @@ export class RateLimiter {
   }
 }
 
+/**
+ * Seconds' worth of the rate a bucket holds when no burst is configured: two,
+ * so a client that was idle may catch up on a second of backlog without a
+ * refusal while its sustained rate is still held to the limit.
+ */
+export const DEFAULT_BURST_SECONDS = 2;
+
 /** A limiter when the rate is set (> 0), else undefined (no limit). */
 export function limiterFor(perSecond: number, burst: number | undefined): RateLimiter | undefined {
   if (perSecond <= 0) return undefined;
-  return new RateLimiter({ perSecond, burst: burst ?? Math.max(1, Math.ceil(perSecond)) });
+  return new RateLimiter({ perSecond, burst: burst ?? Math.max(1, Math.ceil(perSecond * DEFAULT_BURST_SECONDS)) });
 }

@@ -19,7 +19,9 @@ describe('loadConfigFromEnv', () => {
     expect(c).toMatchObject({ host: '127.0.0.1', port: 8080, clusterId: 'c1', clusterInsecure: true, anonymousEvaluation: false, maxBodyBytes: 1048576, accessLog: 'all' });
     expect(c.clusterEndpoints).toEqual(['127.0.0.1:7001', '127.0.0.1:7002', '127.0.0.1:7003']);
     expect(c.tokens.size).toBe(0);
-    expect(c).toMatchObject({ rateLimitEvaluationsPerSec: 0, rateLimitWritesPerSec: 0, tokensReloadIntervalMs: 2000 });
+    // Rate limits are on unless set to 0: 1,000 evaluations and 50 writes per second and token.
+    expect(c).toMatchObject({ rateLimitEvaluationsPerSec: 1000, rateLimitWritesPerSec: 50, tokensReloadIntervalMs: 2000 });
+    expect(c.rateLimitEvaluationsBurst).toBeUndefined(); // two seconds' worth: 2,000 (rate-limit.test.ts)
     expect(c.tokensFile).toBeUndefined();
   });
   it('reads the rate limits and the tokens reload interval', () => {
@@ -27,10 +29,11 @@ describe('loadConfigFromEnv', () => {
       ...INSECURE,
       FLAGRAFT_RATE_LIMIT_EVALUATIONS_PER_SEC: '1000',
       FLAGRAFT_RATE_LIMIT_EVALUATIONS_BURST: '2000',
-      FLAGRAFT_RATE_LIMIT_WRITES_PER_SEC: '20',
+      FLAGRAFT_RATE_LIMIT_WRITES_PER_SEC: '0',
       FLAGRAFT_TOKENS_RELOAD_INTERVAL_MS: '0',
     });
-    expect(c).toMatchObject({ rateLimitEvaluationsPerSec: 1000, rateLimitEvaluationsBurst: 2000, rateLimitWritesPerSec: 20, tokensReloadIntervalMs: 0 });
+    // 0 turns a limit off explicitly (the benchmarks do).
+    expect(c).toMatchObject({ rateLimitEvaluationsPerSec: 1000, rateLimitEvaluationsBurst: 2000, rateLimitWritesPerSec: 0, tokensReloadIntervalMs: 0 });
     expect(c.rateLimitWritesBurst).toBeUndefined();
   });
   it('reads variables', () => {

@@ -241,7 +241,7 @@ describe('token cache and tokens file reload', () => {
   });
 });
 
-describe('per-token rate limits (off by default)', () => {
+describe('per-token rate limits', () => {
   it('evaluations: 429 in OFREP shape with Retry-After once a token has used its burst; other tokens unaffected', async () => {
     // 0.1/s: a refill takes 10 s, far longer than this test, so the counts are exact.
     const gw = await stack.newGateway({ rateLimitEvaluationsPerSec: 0.1, rateLimitEvaluationsBurst: 3 });
@@ -262,8 +262,75 @@ describe('per-token rate limits (off by default)', () => {
     } finally {
       await gw.close();
     }
-    // The default gateway has no limit.
+    // 0 turns the limit off (this file's first gateway, like the benchmarks).
     for (let i = 0; i < 5; i++) expect((await post(stack.url, ruled.key, { body: {} })).status).toBe(200);
+  });
+
+  // Budgets are time-based, so counts are bounded from both sides: at least
+  // the burst, at most the burst plus what the elapsed time refilled.
+  it('on by default: a token gets 100 writes at once then 50/s, refused with a 429 problem and Retry-After', async () => {
+    const gw = await stack.newGateway({ rateLimitWritesPerSec: undefined, rateLimitWritesBurst: undefined, rateLimitEvaluationsPerSec: undefined });
+    try {
+      // Malformed bodies: the budget is taken before the body is read, so each
+      // one counts without a cluster round trip (400 until the budget is spent).
+      const t0 = performance.now();
+      let accepted = 0;
+      let refused: Awaited<ReturnType<typeof request>> | undefined;
+      while (accepted < 1_000) {
+        const r = await request(gw.url(), 'PUT', '/api/v1/flags/rl-default', { role: 'editor', rawBody: '{', headers: { 'content-type': 'application/json' } });
+        if (r.status === 429) {
+          refused = r;
+          break;
+        }
+        expect(r.status).toBe(400);
+        accepted++;
+      }
+      const seconds = (performance.now() - t0) / 1000;
+      expect(refused, `no 429 after ${accepted} writes in ${seconds.toFixed(2)} s`).toBeDefined();
+      expect(accepted).toBeGreaterThanOrEqual(100);
+      expect(accepted).toBeLessThanOrEqual(100 + Math.ceil(50 * seconds) + 1);
+      expect(refused!.headers.get('retry-after')).toBe('1');
+      expect(refused!.headers.get('content-type')).toMatch(/^application\/problem\+json/);
+      expect(refused!.json).toMatchObject({ type: 'urn:flagraft:problem:too-many-requests', status: 429, retryAfterSeconds: 1 });
+      expect(refused!.json.detail).toMatch(/token ed is over its limit of 50 writes per second/);
+      // Another token has its own budget; reads are never limited.
+      expect((await request(gw.url(), 'PUT', '/api/v1/flags/rl-default', { role: 'admin', rawBody: '{', headers: { 'content-type': 'application/json' } })).status).toBe(400);
+      expect((await request(gw.url(), 'GET', `/api/v1/flags/${ruled.key}`, { role: 'editor' })).status).toBe(200);
+    } finally {
+      await gw.close();
+    }
+  });
+
+  it('on by default: a token gets 2,000 evaluations at once then 1,000/s, refused in OFREP shape with Retry-After', async () => {
+    const gw = await stack.newGateway({ rateLimitEvaluationsPerSec: undefined, rateLimitEvaluationsBurst: undefined, rateLimitWritesPerSec: undefined });
+    try {
+      // Concurrent waves: one request at a time would never outrun the refill
+      // of one per millisecond. Give up after 30,000 requests (the gateway would
+      // then be answering under 1,000/s, and the test says so).
+      const WAVE = 100;
+      const t0 = performance.now();
+      let accepted = 0;
+      let refused: Awaited<ReturnType<typeof request>> | undefined;
+      while (refused === undefined && accepted < 30_000) {
+        const wave = await Promise.all(Array.from({ length: WAVE }, () => post(gw.url(), ruled.key, { body: { context: ctx } })));
+        for (const r of wave) {
+          if (r.status === 200) accepted++;
+          else if (r.status === 429) refused ??= r;
+          else expect.fail(`unexpected ${r.status}: ${r.text}`);
+        }
+      }
+      const seconds = (performance.now() - t0) / 1000;
+      expect(refused, `no 429 after ${accepted} evaluations in ${seconds.toFixed(2)} s`).toBeDefined();
+      expect(accepted).toBeGreaterThanOrEqual(2_000);
+      expect(accepted).toBeLessThanOrEqual(2_000 + Math.ceil(1_000 * seconds) + 1);
+      expect(refused!.headers.get('retry-after')).toBe('1');
+      expect(refused!.json).toEqual({ key: ruled.key, errorCode: 'GENERAL', errorDetails: `token ${NAMES.evaluator} is over its limit of 1000 evaluation requests per second` });
+      // Writes have a budget of their own.
+      expect((await request(gw.url(), 'PUT', '/api/v1/flags/rl-default', { role: 'evaluator', rawBody: '{', headers: { 'content-type': 'application/json' } })).status).toBe(403);
+      expect((await post(gw.url(), ruled.key, { role: 'reader', body: {} })).status).toBe(200);
+    } finally {
+      await gw.close();
+    }
   });
 
   it('writes: 429 problem document with Retry-After, reads unaffected, conforming to the OpenAPI document', async () => {

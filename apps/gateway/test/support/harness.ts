@@ -79,6 +79,12 @@ export async function startStack(opts: { gateway?: Partial<GatewayConfig>; clust
       tokens: tokenStore(),
       logWrite: (chunk) => logs.push(...chunk.split('\n').filter(Boolean)),
       shutdownTimeoutMs: 2_000,
+      // Rate limits off: the fuzz and protocol tests send hundreds of writes and
+      // evaluations a second from one token and would be answered 429 instead of
+      // exercising the route. The limits themselves, and that they are on by
+      // default, are tested in ofrep-fastpath.test.ts (pass undefined to get the defaults).
+      rateLimitWritesPerSec: 0,
+      rateLimitEvaluationsPerSec: 0,
       ...opts.gateway,
       ...config,
     });
