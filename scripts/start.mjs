@@ -486,7 +486,9 @@ async function main() {
     });
   }
 
-  // 3. Gateways, relay, dashboard.
+  // 3. Gateways, relay, dashboard. The gateways keep their shipped per-token
+  // rate limits (README); the environment passes through, so a load test run
+  // against this stack sets FLAGRAFT_RATE_LIMIT_*_PER_SEC=0 to turn them off.
   const publicUrl = `https://localhost:${ports.https}`;
   const caddyBin = opts['no-caddy'] ? undefined : findCaddy();
   if (built.gateway) for (const i of [1, 2]) {

@@ -145,6 +145,11 @@ try {
       ...(await cluster.clientEnv('gateway', 'bench')),
       FLAGRAFT_TOKENS: tokens,
       FLAGRAFT_ACCESS_LOG: args['access-log'],
+      // Rate limits off: the load generator evaluates and writes as fast as the
+      // gateway answers, from one token; with the default per-token limits
+      // (1,000 evaluations/s) it would measure 429s, not the gateway.
+      FLAGRAFT_RATE_LIMIT_EVALUATIONS_PER_SEC: '0',
+      FLAGRAFT_RATE_LIMIT_WRITES_PER_SEC: '0',
     },
     /"msg":"gateway listening".*?"port":(\d+)/,
   );

@@ -65,6 +65,9 @@ try {
     const gw = spawnJson(GATEWAY_MAIN, {
       FLAGRAFT_GATEWAY_PORT: String(port), FLAGRAFT_CLUSTER_ENDPOINTS: cluster.endpoints.join(','),
       FLAGRAFT_CLUSTER_ID: cluster.clusterId, FLAGRAFT_TOKENS: TOKENS,
+      // Rate limits off, like every benchmark (only the SSE stream is used here,
+      // which is never limited; explicit so a later change cannot throttle it silently).
+      FLAGRAFT_RATE_LIMIT_EVALUATIONS_PER_SEC: '0', FLAGRAFT_RATE_LIMIT_WRITES_PER_SEC: '0',
     });
     procs.push(gw);
     try {

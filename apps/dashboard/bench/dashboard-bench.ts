@@ -189,7 +189,12 @@ async function latency(browser: Browser, stack: Stack): Promise<{ samples: numbe
   return { samples: out.length, p50Ms: pct(out, 50), p95Ms: pct(out, 95), maxMs: Math.max(...out) };
 }
 
-const stack = await startStack({ log: (m) => (process.env.BENCH_VERBOSE ? process.stderr.write(m + '\n') : undefined) });
+// Rate limits off (0), like every benchmark: the seed writes thousands of flags
+// from one token, and a 429 must never be measured as a page load.
+const stack = await startStack({
+  log: (m) => (process.env.BENCH_VERBOSE ? process.stderr.write(m + '\n') : undefined),
+  gateway: { rateLimitWritesPerSec: 0, rateLimitEvaluationsPerSec: 0 },
+});
 const browser = await launchBrowser();
 try {
   const login = await browser.newContext();

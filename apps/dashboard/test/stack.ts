@@ -13,7 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { startFauxqs, type FauxqsServer } from 'fauxqs';
 import { EventKeyRing, EventKeySet, createTokenStore, hashToken } from '@flagraft/auth';
 import { startLocalCluster, type LocalCluster } from '@flagraft/consensus-node';
-import { createGateway, type Gateway } from '@flagraft/gateway';
+import { createGateway, type Gateway, type GatewayConfig } from '@flagraft/gateway';
 import { createRelay, type Relay } from '@flagraft/notification-relay';
 
 export const APP_DIR = fileURLToPath(new URL('..', import.meta.url));
@@ -64,7 +64,11 @@ export interface Stack {
   stop(): Promise<void>;
 }
 
-export async function startStack(opts: { log?: (msg: string) => void } = {}): Promise<Stack> {
+/**
+ * `gateway` overrides the gateway's configuration: the end-to-end tests keep
+ * the shipped defaults (rate limits on), the benchmarks turn the limits off.
+ */
+export async function startStack(opts: { log?: (msg: string) => void; gateway?: Partial<GatewayConfig> } = {}): Promise<Stack> {
   if (!existsSync(SERVER_ENTRY)) throw new Error(`${SERVER_ENTRY} is missing: run \`pnpm --filter @flagraft/dashboard build\` first`);
   const say = opts.log ?? (() => {});
   const cleanups: (() => Promise<void>)[] = [];
@@ -124,6 +128,7 @@ export async function startStack(opts: { log?: (msg: string) => void } = {}): Pr
       accessLog: 'errors',
       logLevel: 'warn',
       logWrite: (line) => say(`gateway: ${line.trim()}`),
+      ...opts.gateway,
     });
     await gateway.start();
     cleanups.push(() => gateway.close());

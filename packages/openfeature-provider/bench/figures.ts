@@ -36,7 +36,9 @@ const heap = () => {
 };
 
 const stack = await startStack();
-const gw = await startGatewayProcess(await stack.cluster.clientEnv());
+// Rate limits off (0), like every benchmark: the figures measure latency, and
+// a refusal (429) of a browser provider's refetch would be measured as one.
+const gw = await startGatewayProcess(await stack.cluster.clientEnv(), { FLAGRAFT_RATE_LIMIT_WRITES_PER_SEC: '0', FLAGRAFT_RATE_LIMIT_EVALUATIONS_PER_SEC: '0' });
 const results: Record<string, unknown> = { flags: FLAGS, changes: CHANGES, browserChanges: BROWSER_CHANGES };
 try {
   // ---- 1. memory with F flags: typical definitions, a few rules each.
