@@ -8,23 +8,30 @@
  * of a frame is ws's maxPayload (RelayConfig.maxClientMessageBytes): a
  * larger frame closes the socket with 1009 before any of this runs.
  *
- * (Issue 12 plans a shared JSON-shape checker in @flagraft/flag-model; it did
- * not exist when this was written, so the relay has its own small one.)
+ * The checker and the limits' names are @flagraft/flag-model's JSON shape
+ * limits, the ones the gateway applies to request bodies, so a refusal names
+ * the same limit (`maxJsonDepth`, `maxJsonStringChars`...) wherever it comes from.
  */
+import { jsonShapeViolations, jsonTextDepthViolation, type JsonLimitName, type JsonLimits, type JsonLimitViolation } from '@flagraft/flag-model';
 
-/** Limits on one client message (after the frame size limit). */
-export const CLIENT_MESSAGE_LIMITS = Object.freeze({
+/** Limits on one client message (after the frame size limit): flag-model's JSON shape limits, tightened. */
+export const CLIENT_MESSAGE_LIMITS: Readonly<JsonLimits> = Object.freeze({
   /** Nesting of objects and arrays; `{"prefixes":["a"]}` is 2. */
-  maxDepth: 4,
+  maxJsonDepth: 4,
   /** Characters in any one string (a token, a prefix, a type). */
-  maxStringChars: 1024,
+  maxJsonStringChars: 1024,
+  /** Characters in any one object key. */
+  maxJsonKeyChars: 1024,
   /** Items in any one array (prefixes, kinds). */
-  maxArrayItems: 64,
+  maxJsonArrayItems: 64,
   /** Keys in any one object. */
-  maxObjectKeys: 16,
+  maxJsonObjectKeys: 16,
+  /** Values in the whole message; an auth message with 16 prefixes has about 25. */
+  maxJsonNodes: 1024,
 });
 
-export type ClientMessageLimit = keyof typeof CLIENT_MESSAGE_LIMITS | 'binary' | 'json' | 'shape' | 'number';
+/** The rule a refused message broke: a JSON shape limit (flag-model's name), or binary / not JSON / not an object. */
+export type ClientMessageLimit = JsonLimitName | 'binary' | 'json' | 'shape';
 
 /** A refused client message: `limit` names the rule, `message` says it for people (it never quotes the input). */
 export class ClientMessageError extends Error {
@@ -34,47 +41,20 @@ export class ClientMessageError extends Error {
   }
 }
 
-/** Deepest nesting of `[`/`{` outside strings, stopping as soon as it passes `max`. */
-function nestingExceeds(text: string, max: number): boolean {
-  let depth = 0;
-  let inString = false;
-  for (let i = 0; i < text.length; i++) {
-    const ch = text.charCodeAt(i);
-    if (inString) {
-      if (ch === 0x5c) i++; // backslash: skip the escaped character
-      else if (ch === 0x22) inString = false;
-    } else if (ch === 0x22) {
-      inString = true;
-    } else if (ch === 0x7b || ch === 0x5b) {
-      if (++depth > max) return true;
-    } else if (ch === 0x7d || ch === 0x5d) {
-      depth--;
-    }
-  }
-  return false;
+/** Fields of client messages, the only object keys a refusal names; any other key is the client's text. */
+const KNOWN_FIELDS = new Set(['type', 'token', 'since', 'prefixes', 'kinds']);
+
+/**
+ * Where a violation is, without quoting the client: the pointer's segments
+ * that are known field names or small indexes as they are, anything else as `<key>`.
+ */
+function locate(pointer: string): string {
+  let where = 'message';
+  for (const seg of pointer.split('/').slice(1)) where += /^\d{1,2}$/.test(seg) ? `[${seg}]` : KNOWN_FIELDS.has(seg) ? `.${seg}` : '.<key>';
+  return where;
 }
 
-/** Checks sizes of a parsed value; depth was checked on the text already. */
-function checkShape(v: unknown, path: string): void {
-  const L = CLIENT_MESSAGE_LIMITS;
-  if (typeof v === 'string') {
-    if (v.length > L.maxStringChars) throw new ClientMessageError('maxStringChars', `${path}: a string longer than ${L.maxStringChars} characters (limit maxStringChars)`);
-  } else if (typeof v === 'number') {
-    // JSON.parse turns 1e400 into Infinity.
-    if (!Number.isFinite(v)) throw new ClientMessageError('number', `${path}: a number out of range`);
-  } else if (Array.isArray(v)) {
-    if (v.length > L.maxArrayItems) throw new ClientMessageError('maxArrayItems', `${path}: an array of more than ${L.maxArrayItems} items (limit maxArrayItems)`);
-    v.forEach((x, i) => checkShape(x, `${path}[${i}]`));
-  } else if (typeof v === 'object' && v !== null) {
-    const keys = Object.keys(v);
-    if (keys.length > L.maxObjectKeys) throw new ClientMessageError('maxObjectKeys', `${path}: an object of more than ${L.maxObjectKeys} keys (limit maxObjectKeys)`);
-    // Keys are reported by position, not quoted: they are the client's text.
-    keys.forEach((k, i) => {
-      if (k.length > L.maxStringChars) throw new ClientMessageError('maxStringChars', `${path}: key ${i + 1} is longer than ${L.maxStringChars} characters (limit maxStringChars)`);
-      checkShape((v as Record<string, unknown>)[k], `${path}.<key ${i + 1}>`);
-    });
-  }
-}
+const refusal = (v: JsonLimitViolation) => new ClientMessageError(v.limit, `${locate(v.pointer)} ${v.message} (limit ${v.limit})`);
 
 /** A client message that passed the limits: a JSON object (its fields are the caller's to read). */
 export type ClientMessage = Readonly<Record<string, unknown>>;
@@ -87,9 +67,8 @@ export type ClientMessage = Readonly<Record<string, unknown>>;
 export function parseClientMessage(data: Buffer | ArrayBuffer | Buffer[], isBinary: boolean): ClientMessage {
   if (isBinary) throw new ClientMessageError('binary', 'binary frames are not accepted: send JSON text');
   const text = Array.isArray(data) ? Buffer.concat(data).toString('utf8') : Buffer.from(data as ArrayBuffer).toString('utf8');
-  if (nestingExceeds(text, CLIENT_MESSAGE_LIMITS.maxDepth)) {
-    throw new ClientMessageError('maxDepth', `message nests deeper than ${CLIENT_MESSAGE_LIMITS.maxDepth} levels (limit maxDepth)`);
-  }
+  const deep = jsonTextDepthViolation(text, CLIENT_MESSAGE_LIMITS.maxJsonDepth);
+  if (deep) throw refusal(deep);
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);
@@ -99,6 +78,7 @@ export function parseClientMessage(data: Buffer | ArrayBuffer | Buffer[], isBina
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
     throw new ClientMessageError('shape', 'messages must be JSON objects with a "type"');
   }
-  checkShape(parsed, 'message');
+  const violations = jsonShapeViolations(parsed, CLIENT_MESSAGE_LIMITS);
+  if (violations.length > 0) throw refusal(violations[0]!);
   return Object.assign(Object.create(null) as Record<string, unknown>, parsed);
 }

@@ -41,6 +41,27 @@ describe('parseSqsBody', () => {
     expect(() => parseSqsBody(JSON.stringify({ ...m, reason: undefined }))).toThrow(MalformedMessageError);
   });
 
+  it('judges event and envelope JSON by flag-model\'s shape limits (the gateway\'s), naming the limit', () => {
+    const deep = `${'{"a":'.repeat(100_000)}1${'}'.repeat(100_000)}`;
+    const deepEvent = `{"v":1,"revision":7,"kind":"flag","key":"k","op":"put","actor":"a","time":"t","flag":${deep}}`;
+    // Before: accepted, and the fan-out's JSON.stringify overflowed the stack.
+    for (const body of [deepEvent, JSON.stringify({ Type: 'Notification', Message: deepEvent }), `{"Type":"Notification","x":${deep}}`]) {
+      const err = (() => { try { parseSqsBody(body); } catch (e) { return e as MalformedMessageError; } })();
+      expect(err).toBeInstanceOf(MalformedMessageError);
+      expect(err!.limit).toBe('maxJsonDepth');
+      expect(err!.message).toMatch(/nested more than 64 levels deep .*\(limit maxJsonDepth\)$/);
+    }
+    // Before: 1e400 reached clients as null.
+    const huge = `{"v":1,"revision":7,"kind":"flag","key":"k","op":"put","actor":"a","time":"t","flag":{"flag":{"metadata":{"n":1e400}}}}`;
+    expect(() => parseSqsBody(huge)).toThrow(/^SQS message: \/flag\/flag\/metadata\/n is a number too large to represent \(limit jsonNumberRange\)$/);
+    expect(() => parseSqsBody(JSON.stringify({ Type: 'Notification', Message: huge }))).toThrow('change event: /flag/flag/metadata/n is a number too large to represent (limit jsonNumberRange)');
+    // A whole event as the envelope's Message string may be as long as a body; inside the event, strings keep their limit.
+    const longString = JSON.stringify({ ...event, flag: { flag: { description: 'd'.repeat(70_000) } } });
+    expect(() => parseSqsBody(JSON.stringify({ Type: 'Notification', Message: longString }))).toThrow(/\/flag\/flag\/description is a string of 70000 characters.*\(limit maxJsonStringChars\)/);
+    const fine = JSON.stringify({ ...event, flag: { flag: { description: 'd'.repeat(4_000) } } });
+    expect(parseSqsBody(JSON.stringify({ Type: 'Notification', Message: fine }))).toMatchObject({ revision: 7 });
+  });
+
   it('rejects bodies over the size limit', () => {
     expect(() => parseSqsBody('x'.repeat(1024 * 1024 + 1))).toThrow(/larger than/);
   });

@@ -14,7 +14,7 @@
  * They are ordered like any chained event and, when released, make the relay
  * tell every client to resync; they are never sent to clients as changes.
  */
-import type { ReceivedChangeEvent, ResetEvent } from '@flagraft/flag-model';
+import { jsonShapeViolations, jsonTextDepthViolation, JSON_LIMITS, type JsonLimitName, type JsonLimits, type JsonLimitViolation, type ReceivedChangeEvent, type ResetEvent } from '@flagraft/flag-model';
 import { EVENT_SIGNATURE_ATTRIBUTE, type EventAttributeLookup } from '@flagraft/auth';
 
 /**
@@ -48,10 +48,46 @@ const REASON_RE = /^[a-z][a-z0-9-]{0,31}$/;
 
 export class MalformedMessageError extends Error {
   override readonly name = 'MalformedMessageError';
+  /** The JSON shape limit the message broke (flag-model's name, as the gateway's), when that is why. */
+  constructor(message: string, readonly limit?: JsonLimitName) {
+    super(message);
+  }
 }
 
 /** Largest SQS body the relay will try to parse (SQS allows 1 MiB; SNS 256 KiB). */
 export const MAX_MESSAGE_BODY_BYTES = 1024 * 1024;
+
+/**
+ * Shape limits on an SNS envelope: flag-model's JSON limits (the gateway's),
+ * except that `Message`, the whole event as one string, may be as long as a body.
+ */
+export const ENVELOPE_JSON_LIMITS: Partial<JsonLimits> = Object.freeze({ maxJsonStringChars: MAX_MESSAGE_BODY_BYTES });
+
+const limitError = (what: string, v: JsonLimitViolation) =>
+  new MalformedMessageError(`${what}: ${v.pointer ? `${v.pointer.slice(0, 200)} ` : ''}${v.message} (limit ${v.limit})`, v.limit);
+
+/**
+ * JSON from the queue, parsed under @flagraft/flag-model's JSON shape limits
+ * (the checker the gateway uses on request bodies): nesting is checked on the
+ * text before JSON.parse builds anything, sizes and number range after. Any
+ * valid flag or segment event is far inside them (flag-model's own LIMITS are
+ * smaller); a deeper one would overflow the stack of JSON.stringify when it is
+ * fanned out, and 1e400 would reach clients as null.
+ * Undefined when the text is not JSON.
+ */
+function parseLimitedJson(text: string, what: string, overrides: Partial<JsonLimits> = {}): { value: unknown } | undefined {
+  const deep = jsonTextDepthViolation(text, overrides.maxJsonDepth ?? JSON_LIMITS.maxJsonDepth);
+  if (deep) throw limitError(what, deep);
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  const violations = jsonShapeViolations(value, overrides);
+  if (violations.length > 0) throw limitError(what, violations[0]!);
+  return { value };
+}
 
 function isNonNegInt(x: unknown): x is number {
   return typeof x === 'number' && Number.isSafeInteger(x) && x >= 0;
@@ -127,12 +163,9 @@ export function unwrapSqsMessage(body: string | undefined, attributes?: Record<s
   const raw = sqsAttributes(attributes);
   // Raw delivery of a signed message: the signature is an SQS attribute; no parsing needed to verify it.
   if (raw(EVENT_SIGNATURE_ATTRIBUTE) !== undefined) return { eventJson: body, attr: raw };
-  let outer: unknown;
-  try {
-    outer = JSON.parse(body);
-  } catch {
-    return { eventJson: body, attr: raw }; // not an envelope; unsigned, it is refused as such
-  }
+  const parsed = parseLimitedJson(body, 'SQS message', ENVELOPE_JSON_LIMITS);
+  if (parsed === undefined) return { eventJson: body, attr: raw }; // not an envelope; unsigned, it is refused as such
+  const outer = parsed.value;
   if (!isRecord(outer) || outer.Type !== 'Notification') return { eventJson: body, attr: raw };
   const inner = outer.Message;
   if (typeof inner !== 'string') throw new MalformedMessageError('SNS envelope: Message is not a string');
@@ -148,13 +181,9 @@ export function unwrapSqsMessage(body: string | undefined, attributes?: Record<s
 
 /** Parses and validates the event JSON of a message (after its signature was verified). */
 export function parseEventJson(json: string): RelayEvent {
-  let ev: unknown;
-  try {
-    ev = JSON.parse(json);
-  } catch {
-    throw new MalformedMessageError('change event: not JSON');
-  }
-  return validateChangeEvent(ev);
+  const parsed = parseLimitedJson(json, 'change event');
+  if (parsed === undefined) throw new MalformedMessageError('change event: not JSON');
+  return validateChangeEvent(parsed.value);
 }
 
 /**

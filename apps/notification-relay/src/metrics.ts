@@ -37,7 +37,7 @@ export function createRelayMetrics(defaultMetrics: boolean) {
     connectedClients: new Gauge({ name: 'flagraft_relay_connected_clients', help: 'Authenticated WebSocket clients', registers: r }),
     slowClientsDisconnected: new Counter({ name: 'flagraft_relay_slow_clients_disconnected_total', help: 'Clients disconnected because their send buffer exceeded the limit', registers: r }),
     authFailures: new Counter({ name: 'flagraft_relay_auth_failures_total', help: 'WebSocket connections refused for a missing, unknown or under-privileged token', registers: r }),
-    badClientMessages: new Counter({ name: 'flagraft_relay_bad_client_messages_total', help: 'Messages from authenticated clients refused, by the limit they broke (CLIENT_MESSAGE_LIMITS, binary, json, shape, number)', labelNames: ['limit'] as const, registers: r }),
+    badClientMessages: new Counter({ name: 'flagraft_relay_bad_client_messages_total', help: 'Messages from authenticated clients refused, by the limit they broke (flag-model JSON shape limit names as in CLIENT_MESSAGE_LIMITS, jsonNumberRange, binary, json, shape)', labelNames: ['limit'] as const, registers: r }),
     resyncsSent: new Counter({ name: 'flagraft_relay_resyncs_sent_total', help: 'Resync instructions sent to clients', labelNames: ['reason'] as const, registers: r }),
     replayedEvents: new Counter({ name: 'flagraft_relay_replayed_events_total', help: 'Events replayed to reconnecting clients from the window', registers: r }),
     resets: new Counter({ name: 'flagraft_relay_resets_total', help: 'Reset markers released (the cluster was restored from a backup; clients told to resync)', labelNames: ['reason'] as const, registers: r }),

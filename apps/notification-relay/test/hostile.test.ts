@@ -58,7 +58,7 @@ describe('before authentication', () => {
   });
 
   it('closes on a malformed or oversized first message, naming the rule in the close reason only', async () => {
-    for (const [frame, reason] of [['{"type":', 'bad message (json)'], ['['.repeat(50), 'bad message (maxDepth)'], [Buffer.from([1, 2, 3]), 'bad message (binary)']] as const) {
+    for (const [frame, reason] of [['{"type":', 'bad message (json)'], ['['.repeat(50), 'bad message (maxJsonDepth)'], [Buffer.from([1, 2, 3]), 'bad message (binary)']] as const) {
       const c = client({});
       await c.opened;
       c.ws.send(frame, { binary: typeof frame !== 'string' });
@@ -70,12 +70,12 @@ describe('before authentication', () => {
 
 describe('message limits (authenticated)', () => {
   const cases: Array<[string, string | Buffer, string, boolean?]> = [
-    ['deep JSON', `${'{"a":'.repeat(CLIENT_MESSAGE_LIMITS.maxDepth + 1)}1${'}'.repeat(CLIENT_MESSAGE_LIMITS.maxDepth + 1)}`, 'maxDepth'],
-    ['a long string', JSON.stringify({ type: 'ping', x: 'y'.repeat(CLIENT_MESSAGE_LIMITS.maxStringChars + 1) }), 'maxStringChars'],
-    ['a long key', JSON.stringify({ type: 'ping', ['k'.repeat(CLIENT_MESSAGE_LIMITS.maxStringChars + 1)]: 1 }), 'maxStringChars'],
-    ['a long array', JSON.stringify({ type: 'ping', x: new Array(CLIENT_MESSAGE_LIMITS.maxArrayItems + 1).fill(0) }), 'maxArrayItems'],
-    ['many keys', JSON.stringify(Object.fromEntries(Array.from({ length: CLIENT_MESSAGE_LIMITS.maxObjectKeys + 1 }, (_, i) => [`k${i}`, i]))), 'maxObjectKeys'],
-    ['a huge number', '{"type":"auth","since":1e400}', 'number'],
+    ['deep JSON', `${'{"a":'.repeat(CLIENT_MESSAGE_LIMITS.maxJsonDepth + 1)}1${'}'.repeat(CLIENT_MESSAGE_LIMITS.maxJsonDepth + 1)}`, 'maxJsonDepth'],
+    ['a long string', JSON.stringify({ type: 'ping', x: 'y'.repeat(CLIENT_MESSAGE_LIMITS.maxJsonStringChars + 1) }), 'maxJsonStringChars'],
+    ['a long key', JSON.stringify({ type: 'ping', ['k'.repeat(CLIENT_MESSAGE_LIMITS.maxJsonKeyChars + 1)]: 1 }), 'maxJsonKeyChars'],
+    ['a long array', JSON.stringify({ type: 'ping', x: new Array(CLIENT_MESSAGE_LIMITS.maxJsonArrayItems + 1).fill(0) }), 'maxJsonArrayItems'],
+    ['many keys', JSON.stringify(Object.fromEntries(Array.from({ length: CLIENT_MESSAGE_LIMITS.maxJsonObjectKeys + 1 }, (_, i) => [`k${i}`, i]))), 'maxJsonObjectKeys'],
+    ['a huge number', '{"type":"auth","since":1e400}', 'jsonNumberRange'],
     ['not JSON', 'hello', 'json'],
     ['an array', '[1,2]', 'shape'],
     ['a binary frame', Buffer.from('{"type":"ping"}'), 'binary', true],
@@ -103,6 +103,22 @@ describe('message limits (authenticated)', () => {
     const ok = client();
     await hello(ok);
     await roundTrip(ok);
+  });
+
+  it('a refusal names flag-model\'s JSON limit (the gateway\'s name) and where it was broken, with the client\'s keys masked', async () => {
+    const c = client();
+    await hello(c);
+    const secretKey = `k-${TOKENS.admin}`;
+    c.ws.send(JSON.stringify({ type: 'ping', prefixes: ['a', 'y'.repeat(CLIENT_MESSAGE_LIMITS.maxJsonStringChars + 1)] }));
+    c.ws.send(JSON.stringify({ type: 'ping', [secretKey]: { x: new Array(CLIENT_MESSAGE_LIMITS.maxJsonArrayItems + 1).fill(1) } }));
+    await waitFor(() => c.messages.filter((m) => m.type === 'error').length === 2, 'two errors');
+    const [long, wide] = c.messages.filter((m) => m.type === 'error');
+    expect(long).toEqual({
+      type: 'error', code: 'LIMIT_EXCEEDED', limit: 'maxJsonStringChars',
+      message: `message.prefixes[1] is a string of ${CLIENT_MESSAGE_LIMITS.maxJsonStringChars + 1} characters, more than ${CLIENT_MESSAGE_LIMITS.maxJsonStringChars} (limit maxJsonStringChars)`,
+    });
+    expect(wide).toMatchObject({ code: 'LIMIT_EXCEEDED', limit: 'maxJsonArrayItems', message: `message.<key>.<key> has ${CLIENT_MESSAGE_LIMITS.maxJsonArrayItems + 1} items, more than ${CLIENT_MESSAGE_LIMITS.maxJsonArrayItems} (limit maxJsonArrayItems)` });
+    await roundTrip(c);
   });
 
   it('never quotes a client\'s text back (a token pasted in the wrong field)', async () => {
