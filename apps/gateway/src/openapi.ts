@@ -6,6 +6,8 @@ import { flagJsonSchema, segmentJsonSchema } from '@flagraft/flag-model';
 const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
 const json = (schema: object) => ({ content: { 'application/json': { schema } } });
 const problem = (description: string) => ({ description, content: { 'application/problem+json': { schema: ref('Problem') } } });
+const retryAfter = { 'Retry-After': { description: 'Whole seconds until a request would be allowed', schema: { type: 'integer', minimum: 1 } } };
+const tooMany = (description: string) => ({ ...problem(description), headers: retryAfter });
 const etagHeader = { ETag: { description: 'The revision, quoted: "42"', schema: { type: 'string' } } };
 
 const commonErrors = {
@@ -18,10 +20,10 @@ const writeErrors = {
   ...commonErrors,
   '409': problem('Conflict (a segment in use, or a revision mismatch inside a batch)'),
   '412': problem('If-Match / If-None-Match did not hold; has currentRevision'),
-  '413': problem('Body larger than the limit'),
-  '415': problem('The body is not JSON'),
-  '422': problem('Invalid definition; issues name each bad field'),
-  '429': problem('Over the token\'s write rate limit (FLAGRAFT_RATE_LIMIT_WRITES_PER_SEC); see Retry-After'),
+  '413': problem('Body larger than its limit once decompressed (type ...:payload-too-large; limit names it, e.g. maxBodyBytes, limitBytes its value)'),
+  '415': problem('The body is not JSON, not UTF-8, or in an unknown Content-Encoding'),
+  '422': problem('Invalid definition (type ...:validation; issues name every bad field with path and pointer), or a JSON shape limit (type ...:json-limit; limit names the first one hit, e.g. maxJsonDepth; issues[] have path, pointer, limit, message)'),
+  '429': tooMany('Over the token\'s write rate limit (FLAGRAFT_RATE_LIMIT_WRITES_PER_SEC, default 50/s, burst 100); type ...:too-many-requests with retryAfterSeconds'),
 };
 
 const keyParam = { name: 'key', in: 'path', required: true, schema: { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9._:-]*$', maxLength: 128 } };
@@ -77,7 +79,13 @@ export const openapiDocument = {
     description:
       'REST API for flags and segments (ETag = revision, If-Match for compare-and-set), the original endpoints, ' +
       'the live change stream and cluster operations. OFREP evaluation (/ofrep/v1) follows the OpenFeature protocol. ' +
-      'Errors are RFC 9457 problem documents. Auth: Authorization: Bearer <token> or X-API-Key.',
+      'Errors are RFC 9457 problem documents. Auth: Authorization: Bearer <token> or X-API-Key, checked before any body byte is read. ' +
+      'Limits, each named in its refusal: body bytes after decompression (maxBodyBytes 1 MiB; maxBatchBodyBytes 8 MiB; ' +
+      'maxEvaluationBodyBytes 64 KiB; maxEvaluationCountsBodyBytes 256 KiB; maxFlagdImportBodyBytes 8 MiB; maxRestoreBodyBytes 128 MiB; ' +
+      'FLAGRAFT_MAX_*_BODY_BYTES) -> 413 payload-too-large; JSON shape (maxJsonDepth 64, maxJsonStringChars 65536, maxJsonKeyChars 1024, ' +
+      'maxJsonArrayItems 10000, maxJsonObjectKeys 10000, maxJsonNodes 1000000, jsonNumberRange: finite numbers) -> 422 json-limit with ' +
+      'limit and issues[].pointer (OFREP: 400 INVALID_CONTEXT); per-token rate limits per gateway (writes FLAGRAFT_RATE_LIMIT_WRITES_PER_SEC ' +
+      '50/s burst 100, evaluations FLAGRAFT_RATE_LIMIT_EVALUATIONS_PER_SEC 1000/s burst 2000; 0 = off) -> 429 with Retry-After.',
   },
   jsonSchemaDialect: 'https://json-schema.org/draft/2020-12/schema',
   security: [{ bearer: [] }, { apiKey: [] }],
@@ -319,7 +327,7 @@ export const openapiDocument = {
           '200': { description: 'Recorded', ...json({ type: 'object', required: ['accepted', 'ignored'], properties: { accepted: { type: 'integer' }, ignored: { type: 'integer' } } }) },
           '413': problem('Body larger than FLAGRAFT_MAX_EVALUATION_COUNTS_BODY_BYTES'),
           '422': problem('Invalid report; issues name each bad field'),
-          '429': problem('Over the per-token evaluation rate limit'),
+          '429': tooMany('Over the per-token evaluation rate limit (FLAGRAFT_RATE_LIMIT_EVALUATIONS_PER_SEC, default 1000/s, burst 2000)'),
           ...commonErrors,
         },
       },
@@ -379,7 +387,23 @@ export const openapiDocument = {
           status: { type: 'integer', minimum: 400, maximum: 599 },
           detail: { type: 'string' },
           instance: { type: 'string' },
-          issues: { type: 'array', items: { type: 'object', required: ['path', 'message'], properties: { path: { type: 'string' }, message: { type: 'string' } } } },
+          issues: {
+            type: 'array',
+            description: 'Every problem at once (validation, json-limit)',
+            items: {
+              type: 'object',
+              required: ['path', 'message'],
+              properties: {
+                path: { type: 'string', description: 'Field path: rules[1].rollout.weights' },
+                pointer: { type: 'string', description: 'RFC 6901 JSON pointer to the same place: /rules/1/rollout/weights' },
+                limit: { type: 'string', description: 'json-limit: the limit this issue broke, e.g. maxJsonDepth' },
+                message: { type: 'string' },
+              },
+            },
+          },
+          limit: { type: 'string', description: 'payload-too-large: the byte limit\'s name (maxBodyBytes...); json-limit: the first JSON shape limit hit (maxJsonDepth...)' },
+          limitBytes: { type: 'integer', description: 'payload-too-large: the byte limit' },
+          retryAfterSeconds: { type: 'integer', description: 'too-many-requests: as Retry-After' },
           currentRevision: { type: ['integer', 'null'] },
           key: { type: 'string' },
         },
