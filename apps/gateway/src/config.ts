@@ -112,6 +112,12 @@ export interface GatewayConfig {
   rateLimitWritesPerSec: number;
   /** Writes a token may make at once after being idle (bucket size); default: two seconds' worth of the rate. */
   rateLimitWritesBurst?: number;
+  /**
+   * The rate limiters' monotonic clock in ms (default performance.now). An
+   * injection point so tests can show the exact budgets without outrunning the
+   * refill on a loaded machine; not settable from the environment.
+   */
+  rateLimitClock?: () => number;
   /** Request logs: every request, only 4xx/5xx, or none. */
   accessLog: 'all' | 'errors' | 'off';
   /**

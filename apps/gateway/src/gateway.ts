@@ -87,8 +87,8 @@ export function createGateway(partial: Partial<GatewayConfig>): Gateway {
     });
   }
   const recorder = createRequestRecorder({ metrics, log, config });
-  const writeLimiter = limiterFor(config.rateLimitWritesPerSec, config.rateLimitWritesBurst);
-  const evaluationLimiter = limiterFor(config.rateLimitEvaluationsPerSec, config.rateLimitEvaluationsBurst);
+  const writeLimiter = limiterFor(config.rateLimitWritesPerSec, config.rateLimitWritesBurst, config.rateLimitClock);
+  const evaluationLimiter = limiterFor(config.rateLimitEvaluationsPerSec, config.rateLimitEvaluationsBurst, config.rateLimitClock);
   const app = createApp({ config, cluster, replica, tokens, log, metrics, hub, isReady, writeLimiter, evaluationLimiter });
   const ofrep = createOfrepHandler({
     config,

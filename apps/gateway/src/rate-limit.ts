@@ -69,7 +69,7 @@ export class RateLimiter {
 export const DEFAULT_BURST_SECONDS = 2;
 
 /** A limiter when the rate is set (> 0), else undefined (no limit). */
-export function limiterFor(perSecond: number, burst: number | undefined): RateLimiter | undefined {
+export function limiterFor(perSecond: number, burst: number | undefined, now?: () => number): RateLimiter | undefined {
   if (perSecond <= 0) return undefined;
-  return new RateLimiter({ perSecond, burst: burst ?? Math.max(1, Math.ceil(perSecond * DEFAULT_BURST_SECONDS)) });
+  return new RateLimiter({ perSecond, burst: burst ?? Math.max(1, Math.ceil(perSecond * DEFAULT_BURST_SECONDS)) }, now);
 }
