@@ -69,7 +69,9 @@ export async function startMember(name, extraEnv = {}) {
     ? { FLAGRAFT_TLS_CA: pki.node(m.id).caFile, FLAGRAFT_TLS_CERT: pki.node(m.id).certFile, FLAGRAFT_TLS_KEY: pki.node(m.id).keyFile }
     : { FLAGRAFT_INSECURE: '1', FLAGRAFT_CLUSTER_ID: CLUSTER_ID };
   const fd = openSync(path.join(BENCH_DIR, `${name}.log`), 'a');
-  const child = spawn(process.execPath, [MAIN_JS], {
+  // FLAGRAFT_BENCH_NODE_ARGS: extra node flags, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof" (write-profile.sh).
+  const nodeArgs = (process.env.FLAGRAFT_BENCH_NODE_ARGS || '').split(' ').filter(Boolean);
+  const child = spawn(process.execPath, [...nodeArgs, MAIN_JS], {
     detached: true,
     stdio: ['ignore', fd, fd],
     env: {
