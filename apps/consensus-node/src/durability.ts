@@ -22,7 +22,13 @@
 // Per Ready, in this order (handle):
 //  1. A node that was leader before this Ready and still is sends its
 //     replication messages (MsgApp, heartbeats) at once, so followers write to
-//     their disks while it writes to its own (Raft thesis §10.2.1).
+//     their disks while it writes to its own (Raft thesis §10.2.1). They only
+//     reach the sockets when the event loop turns (grpc-js writes from
+//     microtasks, http2 flushes from an immediate), and better-sqlite3's
+//     fsync blocks the loop: so when the Ready has entries to persist, steps
+//     2-6 run on the next turn (setImmediate), after the sockets took the
+//     messages. The Ready stays outstanding meanwhile: raft-core hands out no
+//     other, and what is stepped in the meantime appears in the next one.
 //  2. Persist: a snapshot from the leader first goes into the state file
 //     (durably), then one log transaction holds the log cut to that snapshot,
 //     the new entries (a conflicting suffix replaced, Raft §5.3) and the hard
@@ -41,13 +47,13 @@
 //     fsynced log transaction. The snapshot is the state itself; a follower
 //     that needs compacted entries gets it from storage/raft-storage.ts.
 //
-// Why step 1 is safe today: raft-core counts the leader's own copy towards
-// the commit index when the entry is appended, before this fsync. But no
-// follower's acknowledgement of an entry can be stepped before handle() has
-// returned (the Ready is handled synchronously on the event loop), and by
-// then the leader's fsync of that entry is done: no entry counts as committed
-// on fewer durable copies than a quorum. (A one-node cluster commits at
-// append, but applies and answers only after step 2 of the same Ready.)
+// Why step 1 is safe: raft-core counts the leader's own copy towards the
+// commit index only from advance() on (step 5, after the fsync of step 2),
+// not at append. Followers' acknowledgements stepped while the leader's own
+// write is pending (they may arrive in the turn between step 1 and step 2)
+// count only their own durable copies: no entry counts as committed on fewer
+// durable copies than a quorum. (A one-node cluster commits in the Ready
+// after the one that persisted the entry.)
 //
 // Crash recovery (recoverAfterCrash, on open): the state file is written
 // after the log, except when a snapshot from the leader is installed (state
@@ -57,9 +63,9 @@
 // (the entries to replay are gone): the node refuses to start.
 //
 // For later (issue 15, a faster write path), what may change and what may
-// not: the leader's own log write may run beside replication and beside the
-// next Ready only if its self-acknowledgement is counted after its fsync
-// (etcd's MsgStorageAppendResp) instead of at append; rules 3, 4 (order and
+// not: the leader's own log write may also run beside the next Ready (an
+// asynchronous log writer, etcd's MsgStorageAppend) now that its
+// self-acknowledgement is counted after its fsync; rules 3, 4 (order and
 // atomicity of apply) and 6 (state durable before the log behind it goes)
 // hold whatever runs in parallel. persist() and apply() are separate steps
 // for that reason: an asynchronous log writer would complete persist() later
@@ -96,6 +102,8 @@ export interface DurabilityOptions<R> {
   metrics: ReadyMetrics;
   /** Bytes of the data dir, for the compaction log line. */
   dataBytes(): number;
+  /** The node is shutting down: a Ready deferred by step 1 is dropped, not persisted (nothing of it was acknowledged, as after a crash before the fsync). */
+  stopped(): boolean;
   /** INJECTED BUG (FLAGRAFT_INJECT_BUG=apply-uncommitted, apps/torture): a follower applies entries once persisted, before they commit. */
   applyUncommitted?: boolean;
 }
@@ -132,7 +140,6 @@ export class Durability<R> {
 
   /** One Ready, steps 1-6. `leaderThroughout`: this node was leader before the Ready and the Ready does not change that. */
   handle(rd: Ready, leaderThroughout: boolean, hooks: ReadyHooks<R>): void {
-    const { metrics } = this.o;
     const snap = rd.snapshot && rd.snapshot.metadata.index > 0 ? rd.snapshot : undefined;
     let toApply = rd.committedEntries.filter((e) => e.index > this.applied);
     if (this.o.applyUncommitted && !leaderThroughout) toApply = withUncommitted(toApply, rd.entries, this.applied);
@@ -141,8 +148,23 @@ export class Durability<R> {
       const early: Message[] = [];
       late = [];
       for (const m of rd.messages) (EARLY_TYPES.has(m.type) ? early : late).push(m);
-      if (early.length) this.o.send(early);
+      if (early.length) {
+        this.o.send(early);
+        if (rd.entries.length > 0) {
+          // Let the sockets take them before the fsync blocks the loop (step 1).
+          setImmediate(() => {
+            if (!this.o.stopped()) this.finish(rd, snap, toApply, late, hooks);
+          });
+          return;
+        }
+      }
     }
+    this.finish(rd, snap, toApply, late, hooks);
+  }
+
+  /** Steps 2-6. */
+  private finish(rd: Ready, snap: Snapshot | undefined, toApply: Entry[], late: Message[], hooks: ReadyHooks<R>): void {
+    const { metrics } = this.o;
     const t0 = performance.now();
     try {
       this.persist(rd, snap);

@@ -100,6 +100,7 @@ export class RaftDriver<R> {
       snapshotEveryEntries: cfg.snapshotEveryEntries,
       snapshotCatchUpEntries: cfg.snapshotCatchUpEntries,
       dataBytes,
+      stopped: () => this.stopped,
       applyUncommitted: cfg.injectBug === 'apply-uncommitted',
     });
     const readPrefix = `n${cfg.nodeId}-${randomBytes(6).toString('hex')}-r`;
@@ -303,6 +304,8 @@ export class RaftDriver<R> {
       afterAdvance: (applied) => {
         if (applied.any) this.events.onApplied(applied);
         this.reads.maybeIssue();
+        // A Ready finished on a later turn (durability.ts step 1) leaves its successor to a new turn.
+        this.kick();
       },
     });
   }

@@ -12,7 +12,7 @@ import { ErrCompacted, ErrSnapshotTemporarilyUnavailable, invariant } from './er
 import { NO_LIMIT, RaftLog } from './log/raft-log.js';
 import { VoteResult } from './quorum/quorum.js';
 import { switchToConfig } from './membership.js';
-import { ReadOnly } from './read-only.js';
+import { ReadOnly, releasePendingReadIndexMessages } from './read-only.js';
 import { stepCandidate } from './step-candidate.js';
 import { stepFollower } from './step-follower.js';
 import { stepLeader } from './step-leader.js';
@@ -260,20 +260,40 @@ export class Raft {
 
   /** Leader: append entries of the current term; false if the uncommitted-size limit refuses them. */
   appendEntry(es: Entry[], force = false): boolean {
-    let li = this.raftLog.lastIndex();
+    const li = this.raftLog.lastIndex();
     for (let i = 0; i < es.length; i++) {
       es[i].term = this.term;
       es[i].index = li + 1 + i;
     }
     if (!this.increaseUncommittedSize(es) && !force) return false;
-    li = this.raftLog.append(es);
-    // The leader's own append counts toward the quorum; the driver persists
-    // it before any message carrying it leaves (Ready order), so no ack can
-    // arrive for an entry the leader itself could lose.
-    this.trk.progress.get(this.id)?.maybeUpdate(li);
-    this.maybeCommit();
+    this.raftLog.append(es);
+    // The leader's own copy does NOT count toward the quorum yet: it is only
+    // in memory. The driver may send these entries to followers before its
+    // own write is durable (thesis §10.2.1); the leader counts itself once the
+    // driver reports the write durable (localAppendDurable, from
+    // RawNode.advance), like etcd's self-addressed MsgAppResp after
+    // MsgStorageAppend.
     this.needBcast = true;
     return true;
+  }
+
+  /**
+   * The driver persisted (fsynced) this node's log through entry
+   * (index, term). On a leader this is the moment its own copy starts to
+   * count toward the commit quorum (thesis §10.2.1): an entry is committed
+   * only when a quorum holds it durably, the leader included. Ignored when
+   * this node is no longer leader or the entry was replaced meanwhile (the
+   * report is about an older log).
+   */
+  localAppendDurable(index: number, term: number): void {
+    if (this.state !== StateType.Leader || !this.raftLog.matchTerm(index, term)) return;
+    const pr = this.trk.progress.get(this.id);
+    if (!pr || !pr.maybeUpdate(index)) return;
+    if (this.maybeCommit()) {
+      releasePendingReadIndexMessages(this);
+      // Followers learn the new commit index with the next append.
+      this.needBcast = true;
+    }
   }
 
   private increaseUncommittedSize(ents: Entry[]): boolean {

@@ -11,6 +11,9 @@
 //
 // Only one Ready is outstanding at a time; tick/step/propose may be called
 // between ready() and advance(), their effects appear in the next Ready.
+// A leader may send rd.messages' MsgApps before its own persist is done
+// (thesis §10.2.1): its own copy of rd.entries counts toward the commit
+// quorum only from advance() on, which says those entries are durable.
 import type { Config } from './config.js';
 import { decodeConfChange, encodeConfChange } from './confchange/confchange.js';
 import { ErrNoReady, ErrReadyOutstanding, ErrStepLocalMsg, ErrStepPeerNotFound, InvalidMessageError, NotLeaderError } from './errors.js';
@@ -237,6 +240,8 @@ export class RawNode {
     if (rd.entries.length > 0) {
       const e = rd.entries[rd.entries.length - 1];
       r.raftLog.stableTo(e.index, e.term);
+      // advance() means the entries are durable: a leader may now count its own copy.
+      r.localAppendDurable(e.index, e.term);
     }
     if (rd.snapshot) r.raftLog.stableSnapTo(rd.snapshot.metadata.index);
   }

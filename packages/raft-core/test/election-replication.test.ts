@@ -220,7 +220,11 @@ describe('§9.6 PreVote and §6.2 CheckQuorum', () => {
     expect(n.status().raftState).toBe(StateType.Leader);
     n.propose(enc('solo'));
     const rd = n.ready();
-    expect(rd.committedEntries.map((e) => e.index)).toEqual([1, 2]);
+    // Its own copy counts once durable (thesis §10.2.1): committed in the Ready after the one that persists.
+    expect(rd.committedEntries).toEqual([]);
+    s.append(rd.entries);
+    n.advance();
+    expect(n.ready().committedEntries.map((e) => e.index)).toEqual([1, 2]);
   });
 });
 
@@ -241,5 +245,36 @@ describe('loss recovery while pipelining', () => {
     c.tick(undefined, 3);
     expect(c.get(3).storage.snapshot().metadata.index).toBe(applied);
     expect(l.node.status().progress[3].match).toBeGreaterThanOrEqual(applied);
+  });
+});
+
+describe('§10.2.1 the leader writes its own log in parallel with replication', () => {
+  it('does not count its own copy before its append is durable: one follower ack plus an unsynced leader append commits nothing', () => {
+    const c = new TestCluster();
+    const l = c.campaign(1);
+    c.stabilize();
+    const before = l.node.status().commit;
+    const idx = l.node.propose(enc('x'));
+    // The leader's Ready: entries to persist and MsgApps it may send before persisting them.
+    const rd = l.node.ready();
+    expect(rd.entries.map((e) => e.index)).toEqual([idx]);
+    const apps = rd.messages.filter((m) => m.type === MessageType.MsgApp && m.entries.some((e) => e.index === idx));
+    expect(apps.map((m) => m.to).sort()).toEqual([2, 3]);
+    // Node 3 never gets it; node 2 persists and acknowledges, and the ack reaches the leader before its own fsync.
+    c.get(2).node.step(apps.find((m) => m.to === 2)!);
+    c.handleReady(c.get(2));
+    const acks = c.queue.filter((m) => m.type === MessageType.MsgAppResp && m.to === 1 && !m.reject);
+    c.queue = [];
+    expect(acks.map((m) => m.index)).toContain(idx);
+    for (const m of acks) l.node.step(m);
+    // One durable copy (node 2) of three: not a quorum, whatever the leader holds in memory.
+    expect(l.node.status().progress[2].match).toBe(idx);
+    expect(l.node.status().commit).toBe(before);
+    // The leader's write becomes durable: now two of three, committed and handed out for applying.
+    l.storage.append(rd.entries);
+    if (rd.hardState) l.storage.setHardState(rd.hardState);
+    l.node.advance();
+    expect(l.node.status().commit).toBe(idx);
+    expect(l.node.ready().committedEntries.map((e) => e.index)).toEqual([idx]);
   });
 });

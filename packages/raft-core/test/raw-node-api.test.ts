@@ -84,9 +84,15 @@ describe('the Ready contract', () => {
     n.propose(enc('x'));
     const rd = n.ready();
     expect(rd.entries.map((e) => e.index)).toEqual([1, 2]);
-    expect(rd.committedEntries.map((e) => e.index)).toEqual([1, 2]);
+    // Not committed before the leader's own write is durable, even alone.
+    expect(rd.committedEntries).toEqual([]);
     s.append(rd.entries);
     s.setHardState(rd.hardState!);
+    n.advance();
+    const rd2 = n.ready();
+    expect(rd2.entries).toEqual([]);
+    expect(rd2.committedEntries.map((e) => e.index)).toEqual([1, 2]);
+    s.setHardState(rd2.hardState!);
     n.advance();
     expect(n.hasReady()).toBe(false);
   });
