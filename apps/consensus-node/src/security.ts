@@ -76,6 +76,8 @@ export class NodeSecurity {
   readonly insecure: boolean;
   readonly store?: CertificateStore;
   private readonly counts = new Map<Refusal, number>();
+  /** Identities the client interceptor verified, by the call's Metadata object (gone with the call). */
+  private readonly verified = new WeakMap<grpc.Metadata, Identity>();
   private readonly lastLogged = new Map<Refusal, { at: number; count: number }>();
 
   constructor(private readonly o: SecurityOptions) {
@@ -202,29 +204,30 @@ export class NodeSecurity {
     return [(method, call) => new grpc.ServerInterceptingCall(call, {
       start: (next) => next({
         onReceiveMetadata: (md, nextMd) => {
-          const refused = this.authorizeClient(method.path, call);
-          if (refused) { call.sendStatus({ ...refused, metadata: new grpc.Metadata() }); return; }
+          const checked = this.authorizeClient(method.path, call);
+          if ('code' in checked) { call.sendStatus({ ...checked, metadata: new grpc.Metadata() }); return; }
+          // The handler's call.metadata is this object: it finds the identity without asking TLS again.
+          this.verified.set(md, checked.id);
           nextMd(md);
         },
       }),
     })];
   }
 
-  private authorizeClient(path: string, call: grpc.ServerInterceptingCallInterface): StatusError | undefined {
-    const peer = call.getPeer();
+  private authorizeClient(path: string, call: grpc.ServerInterceptingCallInterface): StatusError | { id: Identity } {
     let id: Identity | undefined;
     try {
       id = identityOfCall(call);
     } catch (e) {
-      return this.refuse('client_not_a_service', `the client certificate names no flagraft identity: ${(e as IdentityError).message}`, { peer, method: path });
+      return this.refuse('client_not_a_service', `the client certificate names no flagraft identity: ${(e as IdentityError).message}`, { peer: call.getPeer(), method: path });
     }
-    if (!id) return this.refuse('client_no_certificate', 'a client certificate of this cluster is required (flagraft certs issue)', { peer, method: path });
-    if (id.clusterId !== this.o.clusterId) return this.refuse('client_wrong_cluster', 'the certificate is of another cluster', { peer, method: path, identity: identityUri(id) });
+    if (!id) return this.refuse('client_no_certificate', 'a client certificate of this cluster is required (flagraft certs issue)', { peer: call.getPeer(), method: path });
+    if (id.clusterId !== this.o.clusterId) return this.refuse('client_wrong_cluster', 'the certificate is of another cluster', { peer: call.getPeer(), method: path, identity: identityUri(id) });
     const need = CLIENT_METHOD_PERMISSIONS.get(path);
-    if (need === 'health') return undefined;
-    if (id.kind === 'node') return this.refuse('client_not_a_service', 'node certificates speak Raft on the peer port; the client API needs a service certificate', { peer, method: path, identity: identityName(id) });
-    if (!need || !mayCall(id, need)) return this.refuse('client_forbidden', `role ${id.role} may not call ${path.slice(path.lastIndexOf('/') + 1)}`, { peer, method: path, identity: identityName(id) });
-    return undefined;
+    if (need === 'health') return { id };
+    if (id.kind === 'node') return this.refuse('client_not_a_service', 'node certificates speak Raft on the peer port; the client API needs a service certificate', { peer: call.getPeer(), method: path, identity: identityName(id) });
+    if (!need || !mayCall(id, need)) return this.refuse('client_forbidden', `role ${id.role} may not call ${path.slice(path.lastIndexOf('/') + 1)}`, { peer: call.getPeer(), method: path, identity: identityName(id) });
+    return { id };
   }
 
   /**
@@ -252,7 +255,11 @@ export class NodeSecurity {
   }
 
   private callerIdentity(call: grpc.ServerUnaryCall<unknown, unknown>): Identity {
-    const id = identityOfCall(call);
+    // Verified by the interceptor for this very call (the Metadata object is
+    // the call's own, so nothing a client sends can fill this map).
+    // getPeerCertificate() builds a new object from the certificate on every
+    // call: asked three times per write it was the leader's top CPU item.
+    const id = this.verified.get(call.metadata) ?? identityOfCall(call);
     // The interceptor let the call through, so this cannot happen; refuse rather than write anonymously.
     if (!id) throw ApiError.of('PERMISSION', 'no client certificate');
     return id;

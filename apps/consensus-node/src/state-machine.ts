@@ -225,16 +225,16 @@ export class StateMachine implements Fsm<Applied> {
   }
 
   private writeChange(c: Change, seq: number): void {
+    // The item row and the audit row hold the same text: serialised once (a write's hot path).
+    const after = c.after ? JSON.stringify(c.after) : null;
     if (c.kind === 'flag') {
-      if (c.after) {
-        const sf = c.after as StoredFlag;
-        this.store.putFlag(c.key, JSON.stringify(sf), referencedSegments(sf.flag));
-      } else this.store.deleteFlag(c.key);
-    } else if (c.after) this.store.putSegment(c.key, JSON.stringify(c.after));
+      if (after !== null) this.store.putFlag(c.key, after, referencedSegments((c.after as StoredFlag).flag));
+      else this.store.deleteFlag(c.key);
+    } else if (after !== null) this.store.putSegment(c.key, after);
     else this.store.deleteSegment(c.key);
     this.store.addChange({
       revision: c.revision, seq, kind: c.kind, key: c.key, op: c.op,
-      before: c.before ? JSON.stringify(c.before) : null, after: c.after ? JSON.stringify(c.after) : null, actor: c.actor, time: c.time,
+      before: c.before ? JSON.stringify(c.before) : null, after, actor: c.actor, time: c.time,
     });
   }
 
