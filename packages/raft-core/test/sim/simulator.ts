@@ -206,6 +206,18 @@ export class Simulation {
     if (this.faultsOn && this.rng.next() < this.params.crashRate * this.params.midReadyCrashFraction * 20) {
       crashAt = this.rng.next() < 0.5 ? 'before-persist' : 'after-persist';
     }
+    // 0. A leader that stays leader sends its replication messages before its
+    // own write (thesis §10.2.1, as apps/consensus-node does): a crash right
+    // below leaves followers holding entries the leader never persisted, and
+    // its own copy must not have counted toward any commit.
+    let late = rd.messages;
+    if (raw.raft.state === StateType.Leader && !rd.softState) {
+      late = [];
+      for (const m of rd.messages) {
+        if (m.type === MessageType.MsgApp || m.type === MessageType.MsgHeartbeat) this.sendMessage(n, m);
+        else late.push(m);
+      }
+    }
     if (crashAt === 'before-persist') return this.crash(n, true);
     // 1. persist
     if (rd.snapshot) n.storage.applySnapshot(rd.snapshot);
@@ -221,7 +233,7 @@ export class Simulation {
     if (rd.mustSync) n.storage.sync();
     if (crashAt === 'after-persist') return this.crash(n, true);
     // 2. send
-    for (const m of rd.messages) this.sendMessage(n, m);
+    for (const m of late) this.sendMessage(n, m);
     // 3. apply
     if (rd.snapshot) {
       const s = rd.snapshot;
