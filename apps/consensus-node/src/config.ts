@@ -2,6 +2,8 @@
 // (--node-id 1 == FLAGRAFT_NODE_ID=1). Every limit names its unit.
 import { DEFAULT_TLS_RELOAD_INTERVAL_MS, TlsConfigError, identityUri, loadCertificates, transportSecurityFromEnv, type TransportSecurity } from '@flagraft/identity';
 import type { LogLevel, SnsOutboxConfig } from './outbox-types.js';
+import { DEFAULT_RETENTION, defaultPruneEvery, retentionProblem, type RetentionOptions } from './retention.js';
+import { DEFAULT_RECLAIM, type ReclaimOptions } from './storage/reclaim.js';
 import { DEFAULT_TRANSPORT_LIMITS, type TransportLimits } from './transport.js';
 
 export interface NodeConfig {
@@ -40,8 +42,14 @@ export interface NodeConfig {
   snapshotEveryEntries: number;
   /** Entries kept in the log behind a snapshot so slightly slow followers avoid a snapshot. */
   snapshotCatchUpEntries: number;
-  changesRetentionRevisions: number;
-  dedupWindowRevisions: number;
+  /** Also compact once the log holds more than this plus snapshotCatchUpBytes of entries (bytes). */
+  snapshotEveryBytes: number;
+  /** The catch-up margin behind the compaction point holds at most this many bytes of entries. */
+  snapshotCatchUpBytes: number;
+  /** History and de-duplication retention by size and age (src/retention.ts). */
+  retention: RetentionOptions;
+  /** Giving freed pages back to the file system (src/storage/reclaim.ts). */
+  reclaim: ReclaimOptions;
   /** A proposal that has not applied after this is answered UNAVAILABLE (the client retries with the same id). */
   proposalTimeoutMs: number;
   /** Proposals waiting for apply on this node before new writes are refused (count). */
@@ -84,8 +92,10 @@ export const DEFAULTS = {
   idleTickMs: 250,
   snapshotEveryEntries: 10_000,
   snapshotCatchUpEntries: 5_000,
-  changesRetentionRevisions: 20_000,
-  dedupWindowRevisions: 50_000,
+  snapshotEveryBytes: 4 * 1024 * 1024,
+  snapshotCatchUpBytes: 1024 * 1024,
+  retention: DEFAULT_RETENTION,
+  reclaim: DEFAULT_RECLAIM,
   proposalTimeoutMs: 5_000,
   maxPendingProposals: 10_000,
   maxPendingReads: 10_000,
@@ -233,6 +243,21 @@ export function loadConfigFromEnv(env: NodeJS.ProcessEnv = process.env, argv: st
       sns.credentials = { accessKeyId: e.AWS_ACCESS_KEY_ID, secretAccessKey: e.AWS_SECRET_ACCESS_KEY, sessionToken: e.AWS_SESSION_TOKEN };
     }
   }
+  if (e.FLAGRAFT_DEDUP_WINDOW) {
+    throw new ConfigError('FLAGRAFT_DEDUP_WINDOW (a count of revisions) was replaced by FLAGRAFT_DEDUP_MIN_AGE_MS, FLAGRAFT_DEDUP_MAX_AGE_MS and FLAGRAFT_DEDUP_MAX_BYTES (README "Disk and retention")');
+  }
+  const changesRetentionRevisions = int('CHANGES_RETENTION', DEFAULT_RETENTION.changesRetentionRevisions, 0);
+  const retention: RetentionOptions = {
+    historyMaxBytes: int('HISTORY_MAX_BYTES', DEFAULT_RETENTION.historyMaxBytes, 0),
+    historyMaxAgeMs: int('HISTORY_MAX_AGE_MS', DEFAULT_RETENTION.historyMaxAgeMs, 0),
+    changesRetentionRevisions,
+    dedupMinAgeMs: int('DEDUP_MIN_AGE_MS', DEFAULT_RETENTION.dedupMinAgeMs, 0),
+    dedupMaxAgeMs: int('DEDUP_MAX_AGE_MS', DEFAULT_RETENTION.dedupMaxAgeMs, 0),
+    dedupMaxBytes: int('DEDUP_MAX_BYTES', DEFAULT_RETENTION.dedupMaxBytes, 0),
+    pruneEveryRevisions: int('PRUNE_EVERY', defaultPruneEvery(changesRetentionRevisions)),
+  };
+  const problem = retentionProblem(retention);
+  if (problem) throw new ConfigError(problem);
   const logLevel = str('LOG_LEVEL', 'info') as LogLevel;
   if (!['debug', 'info', 'warn', 'error'].includes(logLevel)) throw new ConfigError(`FLAGRAFT_LOG_LEVEL="${logLevel}" must be debug, info, warn or error`);
 
@@ -255,8 +280,10 @@ export function loadConfigFromEnv(env: NodeJS.ProcessEnv = process.env, argv: st
     idleTickMs,
     snapshotEveryEntries: int('SNAPSHOT_EVERY', DEFAULTS.snapshotEveryEntries),
     snapshotCatchUpEntries: int('SNAPSHOT_CATCHUP_ENTRIES', DEFAULTS.snapshotCatchUpEntries, 0),
-    changesRetentionRevisions: int('CHANGES_RETENTION', DEFAULTS.changesRetentionRevisions),
-    dedupWindowRevisions: int('DEDUP_WINDOW', DEFAULTS.dedupWindowRevisions),
+    snapshotEveryBytes: int('SNAPSHOT_EVERY_BYTES', DEFAULTS.snapshotEveryBytes),
+    snapshotCatchUpBytes: int('SNAPSHOT_CATCHUP_BYTES', DEFAULTS.snapshotCatchUpBytes, 0),
+    retention,
+    reclaim: { intervalMs: int('RECLAIM_INTERVAL_MS', DEFAULT_RECLAIM.intervalMs, 0), stepPages: int('RECLAIM_STEP_PAGES', DEFAULT_RECLAIM.stepPages) },
     proposalTimeoutMs: int('PROPOSAL_TIMEOUT_MS', DEFAULTS.proposalTimeoutMs),
     maxPendingProposals: int('MAX_PENDING_PROPOSALS', DEFAULTS.maxPendingProposals),
     maxPendingReads: int('MAX_PENDING_READS', DEFAULTS.maxPendingReads),

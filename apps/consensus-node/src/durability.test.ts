@@ -15,6 +15,7 @@ import { createLogger } from './log.js';
 import { Proposer } from './proposer.js';
 import { RaftDriver } from './raft-driver.js';
 import { StateMachine, type Applied } from './state-machine.js';
+import { DEFAULT_RETENTION } from './retention.js';
 import { openStorage, type NodeStorage } from './storage/open.js';
 
 interface TestNode {
@@ -63,7 +64,7 @@ describe('durability rules on three in-process nodes', () => {
       const cfg = { ...DEFAULTS, nodeId: id, snapshotEveryEntries: SNAPSHOT_EVERY, snapshotCatchUpEntries: CATCH_UP, metricsLogMs: 0 } as NodeConfig;
       mkdirSync(join(dir, `n${id}`));
       const storage = openStorage({ statePath: join(dir, `n${id}`, 'flagraft.db'), clusterId: 'c', nodeId: id, bootstrap: { members: [...initialCluster].map(([i, address]) => ({ id: i, address })) } });
-      const fsm = new StateMachine(storage.state, { changesRetentionRevisions: 1000, dedupWindowRevisions: 1000, pruneEveryRevisions: 100 });
+      const fsm = new StateMachine(storage.state, { ...DEFAULT_RETENTION, changesRetentionRevisions: 1000, pruneEveryRevisions: 100 });
       const log = createLogger({ node: id }, 'error', () => undefined);
       let proposer: Proposer | undefined;
       const driver = new RaftDriver<Applied>(cfg, { log: storage.log, fsm, dataBytes: () => 0 }, log, {

@@ -44,10 +44,12 @@
 //     entry twice or skips one. Then waiting clients are answered (hook).
 //  5. advance(): raft-core may hand out the next Ready (only one is
 //     outstanding at a time).
-//  6. Every `snapshotEveryEntries` applied entries, compact the log: the state
-//     file is fsynced through the applied index first, then the log behind it
-//     (minus `snapshotCatchUpEntries` for slow followers) is dropped in an
-//     fsynced log transaction. The snapshot is the state itself; a follower
+//  6. Every `snapshotEveryEntries` applied entries, or once the log holds more
+//     than `snapshotEveryBytes` + `snapshotCatchUpBytes` of entries, compact the
+//     log: the state file is fsynced through the applied index first, then the
+//     log behind it (minus a catch-up margin for slow followers: at most
+//     `snapshotCatchUpEntries` entries and `snapshotCatchUpBytes` bytes) is
+//     dropped in an fsynced log transaction. The snapshot is the state itself; a follower
 //     that needs compacted entries gets it from storage/raft-storage.ts.
 //
 // Why step 1 is safe: raft-core counts the leader's own copy towards the
@@ -102,6 +104,10 @@ export interface DurabilityOptions<R> {
   snapshotEveryEntries: number;
   /** Entries kept in the log behind the compaction point for slow followers. */
   snapshotCatchUpEntries: number;
+  /** Also compact once the log holds more than this + snapshotCatchUpBytes of entries (bytes): the log is bounded by size too. */
+  snapshotEveryBytes: number;
+  /** The catch-up margin holds at most this many bytes of entries. */
+  snapshotCatchUpBytes: number;
   metrics: ReadyMetrics;
   /** Bytes of the data dir, for the compaction log line. */
   dataBytes(): number;
@@ -265,9 +271,13 @@ export class Durability<R> {
   /** Step 6: state on disk through `applied`, then the log behind it goes. */
   private maybeCompact(): void {
     const { log, fsm } = this.o;
-    if (this.applied - this.lastCompactionAt < this.o.snapshotEveryEntries) return;
+    const byCount = this.applied - this.lastCompactionAt >= this.o.snapshotEveryEntries;
+    // By size only once something new applied: entries not applied yet cannot go, and the walk below should not repeat every Ready.
+    const bySize = this.applied > this.lastCompactionAt && log.entriesBytes() > this.o.snapshotEveryBytes + this.o.snapshotCatchUpBytes;
+    if (!byCount && !bySize) return;
     this.lastCompactionAt = this.applied;
-    const compactTo = this.applied - this.o.snapshotCatchUpEntries;
+    const byEntries = this.applied - this.o.snapshotCatchUpEntries;
+    const compactTo = log.compactionPointKeeping(this.applied, this.o.snapshotCatchUpBytes, Math.max(byEntries, log.firstIndex() - 1));
     if (compactTo <= log.firstIndex()) return;
     const started = Date.now();
     fsm.sync();

@@ -15,6 +15,7 @@ import { createLogger } from './log.js';
 import { Proposer } from './proposer.js';
 import { RaftDriver } from './raft-driver.js';
 import { StateMachine, type Applied } from './state-machine.js';
+import { DEFAULT_RETENTION } from './retention.js';
 import { openStorage, type NodeStorage } from './storage/open.js';
 
 interface TestNode { id: number; storage: NodeStorage; driver: RaftDriver<Applied>; proposer: Proposer; down: boolean }
@@ -41,7 +42,7 @@ function cluster() {
     const cfg = { ...DEFAULTS, nodeId: id, tickMs: TICK_MS, heartbeatMs: 2 * TICK_MS, electionTimeoutMs: 10 * TICK_MS, idleTickMs: IDLE_TICK_MS, metricsLogMs: 0 } as NodeConfig;
     mkdirSync(join(dir, `n${id}`));
     const storage = openStorage({ statePath: join(dir, `n${id}`, 'flagraft.db'), clusterId: 'c', nodeId: id, bootstrap: { members } });
-    const fsm = new StateMachine(storage.state, { changesRetentionRevisions: 1000, dedupWindowRevisions: 1000, pruneEveryRevisions: 100 });
+    const fsm = new StateMachine(storage.state, { ...DEFAULT_RETENTION, changesRetentionRevisions: 1000, pruneEveryRevisions: 100 });
     let proposer: Proposer | undefined;
     const driver = new RaftDriver<Applied>(cfg, { log: storage.log, fsm, dataBytes: () => 0 }, createLogger({ node: id }, 'error', () => undefined), {
       onLeadership: (_l, _t, _lead, wasLeader) => { if (wasLeader) proposer?.leadershipLost(); },

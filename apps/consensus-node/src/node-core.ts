@@ -22,7 +22,8 @@ import { Proposer } from './proposer.js';
 import { RaftDriver } from './raft-driver.js';
 import { MD_CLUSTER, NodeSecurity } from './security.js';
 import { StateMachine, type Applied } from './state-machine.js';
-import { openStorage, type NodeStorage } from './storage/open.js';
+import { openStorage, spaceReclaimer, type NodeStorage } from './storage/open.js';
+import type { Reclaimer } from './storage/reclaim.js';
 import { Transport } from './transport.js';
 import { WatchHub } from './watch-hub.js';
 
@@ -72,6 +73,7 @@ export class ConsensusNodeCore {
   /** Client addresses peers told us (transport metadata): used in NOT_LEADER hints and Status. Not replicated. */
   private readonly clientAddresses = new Map<number, string>();
   private outbox?: Outbox;
+  private readonly reclaimer: Reclaimer;
   private readonly leaderListeners = new Set<(isLeader: boolean, term: number) => void>();
   private readonly appliedListeners = new Set<(rev: number) => void>();
   private closing = false;
@@ -85,18 +87,14 @@ export class ConsensusNodeCore {
       clusterId: config.clusterId,
       nodeId: config.nodeId,
       bootstrap: config.join ? undefined : { members },
+      logger: this.log,
     });
     const { log, state } = this.storage;
     // INJECTED BUG (FLAGRAFT_INJECT_BUG=ack-before-fsync, apps/torture): the log commits once a second, after the acknowledgements.
     if (config.injectBug === 'ack-before-fsync') log.deferCommits(1000);
     if (config.injectBug) this.log.warn('INJECTED BUG enabled: this node is deliberately unsafe (testing only)', { bug: config.injectBug });
-    this.state = new StateMachine(state, {
-      changesRetentionRevisions: config.changesRetentionRevisions,
-      dedupWindowRevisions: config.dedupWindowRevisions,
-      // Prune often enough that the window is honoured within a quarter of its size.
-      pruneEveryRevisions: Math.max(1, Math.min(1000, Math.floor(Math.min(config.changesRetentionRevisions, config.dedupWindowRevisions) / 4))),
-      logger: this.log,
-    });
+    this.state = new StateMachine(state, { ...config.retention, logger: this.log });
+    this.reclaimer = spaceReclaimer(this.storage, config, this.log);
     this.driver = new RaftDriver<Applied>(config, { log, fsm: this.state, dataBytes: () => log.bytes() + state.bytes() }, this.log, {
       onLeadership: (isLeader, term, _lead, wasLeader) => this.onLeadership(isLeader, term, wasLeader),
       onResults: (applied) => {
@@ -259,6 +257,7 @@ export class ConsensusNodeCore {
     const health = this.healthServer ? await this.bind(this.healthServer, this.config.healthListen!, grpc.ServerCredentials.createInsecure()) : undefined;
     this.syncPeers();
     this.driver.start();
+    this.reclaimer.start();
     if (this.config.sns) await this.startOutbox(this.config.sns);
     this.log.info('node started', {
       address: this.address, peerAddress: this.peerAddress, healthAddress: health, transportSecurity: this.config.security.mode,
@@ -374,6 +373,7 @@ export class ConsensusNodeCore {
       this.server.tryShutdown(() => { clearTimeout(t); resolve(); });
     });
     this.driver.stop();
+    this.reclaimer.stop();
     this.proposer.stop();
     this.transport.close();
     this.peerServer.forceShutdown();

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { changesPruneBelow, OUTBOX_HOLD_FACTOR } from './state-machine.js';
+import { changesPruneBelow, OUTBOX_HOLD_FACTOR } from './retention.js';
 
 describe('changes pruning', () => {
   it('keeps the retention window when no outbox has published', () => {

@@ -37,7 +37,7 @@ export interface DriverEvents<R> {
 
 export type DriverConfig = Pick<NodeConfig,
   'nodeId' | 'tickMs' | 'electionTimeoutMs' | 'heartbeatMs' | 'maxSizePerMsgBytes' | 'maxInflightMsgs' | 'maxUncommittedEntriesBytes'
-  | 'maxCommittedSizePerReadyBytes' | 'snapshotEveryEntries' | 'snapshotCatchUpEntries' | 'maxPendingReads' | 'metricsLogMs' | 'idleTickMs' | 'injectBug'>;
+  | 'maxCommittedSizePerReadyBytes' | 'snapshotEveryEntries' | 'snapshotCatchUpEntries' | 'snapshotEveryBytes' | 'snapshotCatchUpBytes' | 'maxPendingReads' | 'metricsLogMs' | 'idleTickMs' | 'injectBug'>;
 
 /** What the driver needs of the transport. */
 export interface DriverTransport {
@@ -99,6 +99,8 @@ export class RaftDriver<R> {
       send: (m) => this.send(m),
       snapshotEveryEntries: cfg.snapshotEveryEntries,
       snapshotCatchUpEntries: cfg.snapshotCatchUpEntries,
+      snapshotEveryBytes: cfg.snapshotEveryBytes,
+      snapshotCatchUpBytes: cfg.snapshotCatchUpBytes,
       dataBytes,
       stopped: () => this.stopped,
       applyUncommitted: cfg.injectBug === 'apply-uncommitted',

@@ -8,6 +8,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { chunkItems, encodeCommand, encodeRestoreCommand, type Command, type RestoreCommand } from '@flagraft/flag-model';
 import { BackupReader } from './backup-reader.js';
 import { StateMachine } from './state-machine.js';
+import { DEFAULT_RETENTION } from './retention.js';
 import { openStorage, type NodeStorage } from './storage/open.js';
 import type { StateStore } from './storage/state-store.js';
 
@@ -19,7 +20,7 @@ afterEach(() => {
   for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
 });
 
-function replica(opts = { changesRetentionRevisions: 10_000, dedupWindowRevisions: 10_000, pruneEveryRevisions: 100 }): { storage: NodeStorage; store: StateStore; sm: StateMachine; dir: string } {
+function replica(opts = { ...DEFAULT_RETENTION, changesRetentionRevisions: 10_000, pruneEveryRevisions: 100 }): { storage: NodeStorage; store: StateStore; sm: StateMachine; dir: string } {
   const dir = mkdtempSync(join(tmpdir(), 'flagraft-restore-'));
   dirs.push(dir);
   const storage = openStorage({ statePath: join(dir, 'flagraft.db'), clusterId: 'c', nodeId: 1, bootstrap: { members: [{ id: 1, address: '127.0.0.1:1' }] } });
@@ -168,7 +169,7 @@ describe('restore in the state machine', () => {
     open.splice(open.indexOf(r.storage), 1);
     const storage = openStorage({ statePath: join(r.dir, 'flagraft.db'), clusterId: 'c', nodeId: 1 });
     open.push(storage);
-    const sm = new StateMachine(storage.state, { changesRetentionRevisions: 10_000, dedupWindowRevisions: 10_000, pruneEveryRevisions: 100 });
+    const sm = new StateMachine(storage.state, { ...DEFAULT_RETENTION, changesRetentionRevisions: 10_000, pruneEveryRevisions: 100 });
     expect(sm.restoredRevision()).toBe(index);
     expect(sm.revisionAt(index + 1)).toBe(index + 1);
     expect(sm.allItems('flag').length).toBe(doc.flags.length);
@@ -176,7 +177,7 @@ describe('restore in the state machine', () => {
 
   it('keeps imported history for its retention when the cluster was already far past the backup', () => {
     const doc = sourceBackup();
-    const r = replica({ changesRetentionRevisions: 50, dedupWindowRevisions: 50, pruneEveryRevisions: 10 });
+    const r = replica({ ...DEFAULT_RETENTION, changesRetentionRevisions: 50, pruneEveryRevisions: 10 });
     for (let i = 1; i <= 200; i++) write(r, i, { op: 'putFlag', flag: flag(`live-${i % 5}`) });
     let index = 200;
     const e = (body: Record<string, unknown>) => restoreEntry(r, ++index, { restoreId: 'far', ...body });

@@ -13,6 +13,7 @@ import {
 import { TAG_COMMAND, TAG_INTERNAL, TAG_RESTORE, decodeConfContext, restoreWaiterKey, writeWaiterKey, type InternalCommand } from './entries.js';
 import type { Fsm } from './fsm.js';
 import type { Logger } from './log.js';
+import { changesPruneBelow, dedupPruneThrough, historyPruneThrough, type RetentionOptions } from './retention.js';
 import type { ChangeEvent } from './outbox-types.js';
 import { RestoreState, flagSegments, type RestoreMeta } from './restore-state.js';
 import type { ChangeRow, ItemKind, LiveRows, StagedTables, StateStore } from './storage/state-store.js';
@@ -41,35 +42,12 @@ export interface Applied {
   membersChanged: boolean;
 }
 
-export interface StateOptions {
-  /** Changes of the last N revisions are kept (Watch resume window, history, outbox). */
-  changesRetentionRevisions: number;
-  /** A (clientId, requestId) is remembered for N revisions after it applied. */
-  dedupWindowRevisions: number;
-  /** Pruning runs at revisions that are multiples of this (deterministic on every replica). */
-  pruneEveryRevisions: number;
+export interface StateOptions extends RetentionOptions {
   /** Where an entry this code cannot read is reported (skipped on every replica alike). */
   logger?: Logger;
 }
 
 const SNAPSHOT_FORMAT = 1;
-
-/** How far past the retention window unpublished changes are kept for the outbox during an SNS outage. */
-export const OUTBOX_HOLD_FACTOR = 10;
-
-/**
- * The revision at or below which changes may be pruned at `index`. Once an
- * outbox has published anything (published > 0, replicated state, so every
- * replica decides alike), changes not yet acknowledged by SNS are kept so a
- * new leader can still publish them — but never more than
- * OUTBOX_HOLD_FACTOR x retention, so disk stays bounded in a very long outage
- * (the relay then tells clients to resync: never a silent gap).
- */
-export function changesPruneBelow(index: number, retention: number, published: number): number {
-  const byRetention = index - retention;
-  if (published <= 0) return byRetention;
-  return Math.max(Math.min(byRetention, published), index - retention * OUTBOX_HOLD_FACTOR);
-}
 
 export class StateMachine implements Fsm<Applied> {
   private published = 0;
@@ -214,7 +192,7 @@ export class StateMachine implements Fsm<Applied> {
       const stored = res.ok ? { ok: true } : { ok: false, error: res.error };
       this.store.putRequest(cmd.clientId!, cmd.requestId!, revision, JSON.stringify(stored));
     }
-    this.maybePrune(revision);
+    this.maybePrune(revision, cmd.time);
     return { outcome, dedupKey };
   }
 
@@ -290,19 +268,43 @@ export class StateMachine implements Fsm<Applied> {
     return { outcome: { ok: true, revision: this.revisionAt(index), action: step.action }, key, changed: false };
   }
 
-  private maybePrune(revision: number): void {
-    if (revision % this.opts.pruneEveryRevisions !== 0) return;
-    const dedupBelow = revision - this.opts.dedupWindowRevisions;
-    if (dedupBelow > 0) this.store.pruneRequests(dedupBelow);
-    const changesBelow = changesPruneBelow(revision, this.opts.changesRetentionRevisions, this.published);
-    if (changesBelow > this.changesPruned) {
-      const { floor, importShift = 0 } = this.restoreState.meta;
-      // Live changes (above the restore) by retention; imported history as
-      // if it had been written importShift revisions later (restore-state.ts).
-      this.store.pruneChanges(changesBelow, importShift > 0 ? { floor, importedBelow: Math.min(floor, changesBelow - importShift) } : undefined);
-      this.changesPruned = changesBelow;
-      this.store.setMeta('changes_pruned', changesBelow);
+  /**
+   * At every pruneEveryRevisions-th revision: samples the replicated clock
+   * (`time`: the command's, stamped by its leader; absent for internal
+   * entries) and prunes history and de-duplication rows by size and age
+   * (retention.ts). Only replicated inputs: every replica cuts alike.
+   */
+  private maybePrune(revision: number, time?: number): void {
+    const o = this.opts;
+    if (revision % o.pruneEveryRevisions !== 0) return;
+    // Monotonic: a leader whose clock is behind never moves the clock back.
+    const now = Math.max(this.store.lastClockSample(), time ?? 0);
+    this.store.addClockSample(revision, now);
+    const olderThan = (ageMs: number) => (ageMs > 0 ? this.store.revisionAtOrBefore(now - ageMs) : 0);
+    const floor = o.dedupMinAgeMs > 0 ? olderThan(o.dedupMinAgeMs) : revision;
+    const dedupThrough = dedupPruneThrough(olderThan(o.dedupMaxAgeMs), floor, this.store.requestsOverBudget(o.dedupMaxBytes));
+    if (dedupThrough > 0) this.store.pruneRequests(dedupThrough);
+    if (o.changesRetentionRevisions > 0) this.pruneByRevisions(revision);
+    const through = historyPruneThrough(olderThan(o.historyMaxAgeMs), (b) => this.store.changesOverBudget(b), o.historyMaxBytes, this.published);
+    if (through > this.changesPruned) {
+      this.store.pruneChangesThrough(through);
+      this.setChangesPruned(through);
     }
+    this.store.dropUnusedClockSamples();
+  }
+
+  /** The optional revision cap (FLAGRAFT_CHANGES_RETENTION): imported history ages as if written importShift revisions later (restore-state.ts). */
+  private pruneByRevisions(revision: number): void {
+    const changesBelow = changesPruneBelow(revision, this.opts.changesRetentionRevisions, this.published);
+    if (changesBelow <= this.changesPruned) return;
+    const { floor, importShift = 0 } = this.restoreState.meta;
+    this.store.pruneChanges(changesBelow, importShift > 0 ? { floor, importedBelow: Math.min(floor, changesBelow - importShift) } : undefined);
+    this.setChangesPruned(changesBelow);
+  }
+
+  private setChangesPruned(revision: number): void {
+    this.changesPruned = revision;
+    this.store.setMeta('changes_pruned', revision);
   }
 
   // ---- reads --------------------------------------------------------------------

@@ -6,6 +6,7 @@
 import { crc32 } from 'node:zlib';
 import type Database from 'better-sqlite3';
 import { ErrCompacted, ErrUnavailable, type Entry, type HardState } from '@flagraft/raft-core';
+import { reclaimPages } from './reclaim.js';
 import { LOG_SCHEMA } from './schema.js';
 import { StoreCorruptError, closeDb, fileBytes, initFile, type FileIdentity } from './sqlite.js';
 
@@ -21,6 +22,9 @@ export function entryCrc(term: number, index: number, type: number, data: Uint8A
 /** Entries kept in memory for fast reads by default (count). */
 export const DEFAULT_TAIL_CACHE_ENTRIES = 4096;
 
+/** Bytes an entry is counted for beyond its data (the same estimate raft-core's size limits use). */
+export const ENTRY_OVERHEAD_BYTES = 24;
+
 /** Rows read by one SELECT of a range (count); raft-core's maxSize usually stops far earlier. */
 const MAX_RANGE_ROWS = 100_000;
 
@@ -32,6 +36,8 @@ export class LogStore {
   private last = 0;
   private hard: HardState = { term: 0, vote: 0, commit: 0 };
   private tail: Entry[] = [];
+  /** Bytes of the entries in the log (data + ENTRY_OVERHEAD_BYTES each): compaction by size (durability.ts). */
+  private entryBytes = 0;
   private fsyncing = true;
   /** FLAGRAFT_INJECT_BUG=ack-before-fsync only: commits held back this long (ms) in one open transaction. */
   private deferCommitMs = 0;
@@ -55,6 +61,9 @@ export class LogStore {
     this.stmts = {
       insertEntry: db.prepare('INSERT OR REPLACE INTO log (idx, term, type, data, crc) VALUES (?, ?, ?, ?, ?)'),
       deleteFrom: db.prepare('DELETE FROM log WHERE idx >= ?'),
+      bytesFrom: db.prepare(`SELECT coalesce(SUM(length(data) + ${ENTRY_OVERHEAD_BYTES}), 0) FROM log WHERE idx >= ?`).pluck(),
+      bytesThrough: db.prepare(`SELECT coalesce(SUM(length(data) + ${ENTRY_OVERHEAD_BYTES}), 0) FROM log WHERE idx <= ?`).pluck(),
+      newestSizes: db.prepare('SELECT idx, length(data) AS n FROM log WHERE idx <= ? AND idx > ? ORDER BY idx DESC'),
       deleteThrough: db.prepare('DELETE FROM log WHERE idx <= ?'),
       deleteAll: db.prepare('DELETE FROM log'),
       range: db.prepare('SELECT idx, term, type, data, crc FROM log WHERE idx >= ? AND idx < ? ORDER BY idx LIMIT ?'),
@@ -86,6 +95,7 @@ export class LogStore {
     if (first.m !== null && first.m !== this.compactIndex + 1) {
       throw new StoreCorruptError(`log starts at ${first.m} but the compaction point is ${this.compactIndex}: entries are missing`);
     }
+    this.entryBytes = this.stmts.bytesFrom.get(0) as number;
     const count = this.db.prepare('SELECT COUNT(*) AS c FROM log').get() as { c: number };
     if (count.c !== this.last - this.compactIndex) throw new StoreCorruptError(`log has ${count.c} entries between ${this.compactIndex + 1} and ${this.last}: entries are missing`);
     // Verify the checksums of the newest entries now (all entries are verified when read).
@@ -200,10 +210,14 @@ export class LogStore {
     const first = entries[0].index;
     if (first <= this.compactIndex) throw new Error(`append at ${first} below compaction point ${this.compactIndex}`);
     if (first > this.last + 1) throw new Error(`append at ${first} leaves a gap after ${this.last}`);
-    if (first <= this.last) this.stmts.deleteFrom.run(first);
+    if (first <= this.last) {
+      this.entryBytes -= this.stmts.bytesFrom.get(first) as number;
+      this.stmts.deleteFrom.run(first);
+    }
     for (const e of entries) {
       const data = Buffer.from(e.data.buffer, e.data.byteOffset, e.data.byteLength);
       this.stmts.insertEntry.run(e.index, e.term, e.type, data, entryCrc(e.term, e.index, e.type, e.data));
+      this.entryBytes += e.data.byteLength + ENTRY_OVERHEAD_BYTES;
     }
     this.last = entries[entries.length - 1].index;
     // Keep the in-memory tail contiguous and ending at `last`.
@@ -222,6 +236,7 @@ export class LogStore {
   /** A snapshot at (index, term) replaces the whole log (etcd's ApplySnapshot). */
   resetTo(index: number, term: number): void {
     this.stmts.deleteAll.run();
+    this.entryBytes = 0;
     this.setCompactionPoint(index, term);
     this.last = index;
     this.tail = [];
@@ -232,6 +247,7 @@ export class LogStore {
     if (index <= this.compactIndex) return;
     if (index > this.last) throw new Error(`compact ${index} beyond last index ${this.last}`);
     const term = this.term(index);
+    this.entryBytes -= this.stmts.bytesThrough.get(index) as number;
     this.stmts.deleteThrough.run(index);
     this.setCompactionPoint(index, term);
     if (this.tail.length && this.tail[0].index <= index) this.tail = this.tail.slice(Math.min(this.tail.length, index + 1 - this.tail[0].index));
@@ -246,6 +262,33 @@ export class LogStore {
 
   bytes(): number {
     return fileBytes(this.path);
+  }
+
+  /** Bytes of the entries the log holds (data + ENTRY_OVERHEAD_BYTES each). */
+  entriesBytes(): number {
+    return this.entryBytes;
+  }
+
+  /**
+   * Where to compact so that the entries kept up to `through` (the newest
+   * first, `through` included) hold at most `keepBytes`: the highest index
+   * that must go. Looks no further back than `notBelow` (returned when
+   * everything after it fits).
+   */
+  compactionPointKeeping(through: number, keepBytes: number, notBelow: number): number {
+    let kept = 0;
+    for (const r of this.stmts.newestSizes.iterate(through, notBelow) as IterableIterator<{ idx: number; n: number }>) {
+      kept += r.n + ENTRY_OVERHEAD_BYTES;
+      if (kept > keepBytes) return r.idx;
+    }
+    return notBelow;
+  }
+
+  /** One step of giving free pages back (storage/reclaim.ts), in a commit that does not fsync: it changes no entry. */
+  reclaim(maxPages: number, keepFreePages: number): number {
+    let pages = 0;
+    this.write(false, () => { pages = reclaimPages(this.db, maxPages, keepFreePages); });
+    return pages;
   }
 
   close(): void {

@@ -3,7 +3,9 @@
 // finishes what a crash interrupted (src/durability.ts, recoverAfterCrash).
 import { dirname, join } from 'node:path';
 import { recoverAfterCrash } from '../durability.js';
+import type { Logger } from '../log.js';
 import { LogStore } from './log-store.js';
+import { Reclaimer, type ReclaimOptions } from './reclaim.js';
 import { LOG_SCHEMA, STATE_SCHEMA } from './schema.js';
 import { StateStore } from './state-store.js';
 import { StoreCorruptError, checkIdentity, openDb } from './sqlite.js';
@@ -17,6 +19,8 @@ export interface StorageOptions {
   bootstrap?: { members: { id: number; address: string }[] };
   /** Log entries kept in memory for fast reads (count). */
   tailCacheEntries?: number;
+  /** Told when an older file is converted to auto_vacuum=INCREMENTAL (one VACUUM at start). */
+  logger?: Logger;
 }
 
 export interface NodeStorage { log: LogStore; state: StateStore }
@@ -43,6 +47,9 @@ export function openStorage(o: StorageOptions): NodeStorage {
       LogStore.initialize(log.db, id);
       StateStore.initialize(state.db, id, o.bootstrap);
     }
+    for (const [path, f] of [[o.statePath, state], [logPath, log]] as const) {
+      if (f.vacuumedMs) o.logger?.info('converted to auto_vacuum=INCREMENTAL (one VACUUM)', { path, ms: f.vacuumedMs });
+    }
     const stores = { log: new LogStore(log.db, logPath, o.tailCacheEntries), state: new StateStore(state.db, o.statePath) };
     recoverAfterCrash(stores.log, stores.state);
     return stores;
@@ -51,4 +58,19 @@ export function openStorage(o: StorageOptions): NodeStorage {
     log.db.close();
     throw e;
   }
+}
+
+/** SQLite page size of the node's files (bytes): SQLite's default, which the node never changes. */
+const PAGE_BYTES = 4096;
+
+/**
+ * The Reclaimer for a node's two files. The log keeps free pages for one
+ * compaction interval (snapshotEveryBytes): the next entries fill them again,
+ * so releasing them would only move pages back and forth.
+ */
+export function spaceReclaimer(s: NodeStorage, o: { reclaim: ReclaimOptions; snapshotEveryBytes: number }, logger?: Logger): Reclaimer {
+  return new Reclaimer([
+    { name: 'state', reclaim: (n, keep) => s.state.reclaim(n, keep), keepFreePages: o.reclaim.stepPages },
+    { name: 'log', reclaim: (n, keep) => s.log.reclaim(n, keep), keepFreePages: Math.ceil(o.snapshotEveryBytes / PAGE_BYTES) },
+  ], o.reclaim, logger);
 }

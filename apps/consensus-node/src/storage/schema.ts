@@ -33,6 +33,8 @@ CREATE TABLE IF NOT EXISTS client_requests (client_id TEXT NOT NULL, request_id 
   PRIMARY KEY (client_id, request_id)) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS client_requests_rev ON client_requests (revision);
 CREATE TABLE IF NOT EXISTS members (id INTEGER PRIMARY KEY, address TEXT NOT NULL);
+-- the replicated clock (src/retention.ts): the newest command time at each prune point; age limits are read from it.
+CREATE TABLE IF NOT EXISTS clock_samples (revision INTEGER PRIMARY KEY, time INTEGER NOT NULL);
 -- rows of a restore in progress (restoreChunk entries); moved into the live tables by restoreCommit.
 CREATE TABLE IF NOT EXISTS restore_flags (key TEXT PRIMARY KEY, json TEXT NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS restore_segments (name TEXT PRIMARY KEY, json TEXT NOT NULL) WITHOUT ROWID;

@@ -25,15 +25,27 @@ export class StoreCorruptError extends Error {
 /** Which node a file belongs to. */
 export interface FileIdentity { clusterId: string; nodeId: number }
 
-/** WAL files are truncated to this after checkpoints (bytes). */
-const JOURNAL_SIZE_LIMIT_BYTES = 64 * 1024 * 1024;
+/**
+ * WAL files are truncated to this after checkpoints (bytes). A WAL otherwise
+ * keeps its high-water mark (a snapshot install, a VACUUM) for good; the
+ * automatic checkpoint (1,000 pages, ~4 MiB) keeps it near this in steady state.
+ */
+const JOURNAL_SIZE_LIMIT_BYTES = 4 * 1024 * 1024;
 
-/** Opens (or creates) one of the node's files; `fresh` = it did not exist or was empty. */
-export function openDb(path: string, what: string, synchronous: 'FULL' | 'NORMAL'): { db: Database.Database; fresh: boolean } {
+/**
+ * Opens (or creates) one of the node's files; `fresh` = it did not exist or
+ * was empty. Every file uses auto_vacuum=INCREMENTAL so pages freed by
+ * pruning and compaction can be handed back to the file system in small steps
+ * (storage/reclaim.ts); `vacuumedMs` > 0: an older file was converted (one
+ * VACUUM, which rewrites it: SQLite can only change auto_vacuum that way).
+ */
+export function openDb(path: string, what: string, synchronous: 'FULL' | 'NORMAL'): { db: Database.Database; fresh: boolean; vacuumedMs: number } {
   const fresh = !existsSync(path) || statSync(path).size === 0;
   let db: Database.Database;
   try {
     db = new Database(path);
+    // Before the first table exists, this needs no VACUUM.
+    if (fresh) db.pragma('auto_vacuum = INCREMENTAL');
     db.pragma('journal_mode = WAL');
     db.pragma(`synchronous = ${synchronous}`);
     db.pragma(`journal_size_limit = ${JOURNAL_SIZE_LIMIT_BYTES}`);
@@ -50,7 +62,33 @@ export function openDb(path: string, what: string, synchronous: 'FULL' | 'NORMAL
     }
     if (check !== 'ok') { db.close(); throw new StoreCorruptError(`database ${path} failed quick_check: ${String(check)}`); }
   }
-  return { db, fresh };
+  let vacuumedMs = 0;
+  if (!fresh) {
+    try {
+      vacuumedMs = ensureIncrementalVacuum(db);
+    } catch (e) {
+      db.close();
+      throw new StoreOpenError(`cannot convert ${path} to auto_vacuum=INCREMENTAL: ${(e as Error).message}`);
+    }
+  }
+  return { db, fresh, vacuumedMs };
+}
+
+/** SQLite's auto_vacuum value for INCREMENTAL. */
+const AUTO_VACUUM_INCREMENTAL = 2;
+
+/**
+ * A file made before auto_vacuum=INCREMENTAL (format 2 data dirs) is
+ * converted once with VACUUM (which also drops its free pages); returns the
+ * milliseconds it took, 0 if nothing was to do. A crash during VACUUM leaves
+ * the old file (it is one transaction), and the next start tries again.
+ */
+export function ensureIncrementalVacuum(db: Database.Database): number {
+  if (db.pragma('auto_vacuum', { simple: true }) === AUTO_VACUUM_INCREMENTAL) return 0;
+  const started = performance.now();
+  db.pragma('auto_vacuum = INCREMENTAL');
+  db.exec('VACUUM');
+  return Math.max(1, Math.round(performance.now() - started));
 }
 
 /** Refuses a file of another cluster, node or format; then makes sure every table of `schema` exists. */

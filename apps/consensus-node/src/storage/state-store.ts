@@ -7,6 +7,8 @@
 // behind it is compacted, when a snapshot from the leader is installed).
 import type Database from 'better-sqlite3';
 import type { ConfState } from '@flagraft/raft-core';
+import { CHANGE_ROW_OVERHEAD_BYTES, DEDUP_ROW_OVERHEAD_BYTES } from '../retention.js';
+import { reclaimPages } from './reclaim.js';
 import { STATE_SCHEMA } from './schema.js';
 import { StoreCorruptError, closeDb, fileBytes, initFile, type FileIdentity } from './sqlite.js';
 
@@ -22,6 +24,8 @@ export interface LiveRows {
   changes: unknown[][];
   dedup: unknown[][];
   members: [number, string][];
+  /** (revision, time) samples of the replicated clock (absent in snapshots of older nodes). */
+  clock?: [number, number][];
 }
 
 /** Rows of a restore's staging tables, for snapshots. */
@@ -29,7 +33,22 @@ export interface StagedTables { flags: [string, string][]; segments: [string, st
 
 const EMPTY_CONF: ConfState = { voters: [], learners: [], votersOutgoing: [], learnersNext: [], autoLeave: false };
 const CHANGE_COLUMNS = 'revision, seq, kind, key, op, before, after, actor, time';
-const LIVE_TABLES = ['flags', 'segments', 'flag_segments', 'changes', 'client_requests', 'members'];
+const LIVE_TABLES = ['flags', 'segments', 'flag_segments', 'changes', 'client_requests', 'members', 'clock_samples'];
+/** SQL of a row's estimated bytes (src/retention.ts); changeBytes / requestBytes compute the same in JS. */
+const UTF8 = (col: string) => `coalesce(length(CAST(${col} AS BLOB)), 0)`;
+const CHANGE_BYTES_SQL = `(2 * ${UTF8('key')} + ${UTF8('before')} + ${UTF8('after')} + ${UTF8('actor')} + ${CHANGE_ROW_OVERHEAD_BYTES})`;
+const REQUEST_BYTES_SQL = `(2 * (${UTF8('client_id')} + ${UTF8('request_id')}) + ${UTF8('result')} + ${DEDUP_ROW_OVERHEAD_BYTES})`;
+
+/** Estimated stored bytes of a changes row: must equal CHANGE_BYTES_SQL (replicas recount from rows and must agree). */
+export function changeBytes(r: { key: string; before: string | null; after: string | null; actor: string }): number {
+  const u = (s: string | null) => (s === null ? 0 : Buffer.byteLength(s));
+  return 2 * u(r.key) + u(r.before) + u(r.after) + u(r.actor) + CHANGE_ROW_OVERHEAD_BYTES;
+}
+
+/** Estimated stored bytes of a client_requests row: must equal REQUEST_BYTES_SQL. */
+export function requestBytes(clientId: string, requestId: string, result: string): number {
+  return 2 * (Buffer.byteLength(clientId) + Buffer.byteLength(requestId)) + Buffer.byteLength(result) + DEDUP_ROW_OVERHEAD_BYTES;
+}
 const STAGING_TABLES = ['restore_flags', 'restore_segments', 'restore_changes', 'restore_flag_segments'];
 
 export class StateStore {
@@ -37,6 +56,9 @@ export class StateStore {
   private readonly db: Database.Database;
   private conf: ConfState;
   private readonly q;
+  /** Estimated bytes of the changes and client_requests rows (retention.ts), kept in step with every insert and delete. */
+  private historyBytes = 0;
+  private dedupBytes = 0;
 
   /** Writes a new state file's tables, identity and starting point: nothing applied, the bootstrap voters and their addresses (none for a joining node). */
   static initialize(db: Database.Database, id: FileIdentity, bootstrap?: { members: { id: number; address: string }[] }): void {
@@ -78,7 +100,20 @@ export class StateStore {
       pruneShifted: db.prepare('DELETE FROM changes WHERE (revision > ? AND revision <= ?) OR revision <= ?'),
       getDedup: db.prepare('SELECT revision, result FROM client_requests WHERE client_id = ? AND request_id = ?'),
       putDedup: db.prepare('INSERT OR REPLACE INTO client_requests (client_id, request_id, revision, result) VALUES (?, ?, ?, ?)'),
+      changesBytes: db.prepare(`SELECT coalesce(SUM(${CHANGE_BYTES_SQL}), 0) FROM changes`).pluck(),
+      changesBytesThrough: db.prepare(`SELECT coalesce(SUM(${CHANGE_BYTES_SQL}), 0) FROM changes WHERE revision <= ?`).pluck(),
+      changesBytesShifted: db.prepare(`SELECT coalesce(SUM(${CHANGE_BYTES_SQL}), 0) FROM changes WHERE (revision > ? AND revision <= ?) OR revision <= ?`).pluck(),
+      oldestChanges: db.prepare(`SELECT revision, ${CHANGE_BYTES_SQL} AS bytes FROM changes ORDER BY revision, seq`),
+      requestsBytes: db.prepare(`SELECT coalesce(SUM(${REQUEST_BYTES_SQL}), 0) FROM client_requests`).pluck(),
+      requestsBytesThrough: db.prepare(`SELECT coalesce(SUM(${REQUEST_BYTES_SQL}), 0) FROM client_requests WHERE revision <= ?`).pluck(),
+      oldestRequests: db.prepare(`SELECT revision, ${REQUEST_BYTES_SQL} AS bytes FROM client_requests ORDER BY revision`),
       pruneDedup: db.prepare('DELETE FROM client_requests WHERE revision <= ?'),
+      minChangeRev: db.prepare('SELECT MIN(revision) FROM changes').pluck(),
+      minRequestRev: db.prepare('SELECT MIN(revision) FROM client_requests').pluck(),
+      addSample: db.prepare('INSERT OR REPLACE INTO clock_samples (revision, time) VALUES (?, ?)'),
+      lastSample: db.prepare('SELECT time FROM clock_samples ORDER BY revision DESC LIMIT 1').pluck(),
+      sampleAtOrBefore: db.prepare('SELECT MAX(revision) FROM clock_samples WHERE time <= ?').pluck(),
+      dropSamples: db.prepare('DELETE FROM clock_samples WHERE revision < ?'),
       members: db.prepare('SELECT id, address FROM members ORDER BY id'),
       putMember: db.prepare('INSERT OR REPLACE INTO members (id, address) VALUES (?, ?)'),
       delMember: db.prepare('DELETE FROM members WHERE id = ?'),
@@ -90,6 +125,13 @@ export class StateStore {
       stagedSegment: db.prepare('SELECT 1 FROM restore_segments WHERE name = ?').pluck(),
     };
     this.conf = JSON.parse(this.meta('conf_state')) as ConfState;
+    this.recount();
+  }
+
+  /** Sizes recounted from the rows (on open and whenever tables are replaced wholesale): the same on every replica at one index. */
+  private recount(): void {
+    this.historyBytes = this.q.changesBytes.get() as number;
+    this.dedupBytes = this.q.requestsBytes.get() as number;
   }
 
   // ---- meta, transactions ----------------------------------------------------------
@@ -200,6 +242,7 @@ export class StateStore {
 
   addChange(r: ChangeRow): void {
     this.q.addChange.run(r.revision, r.seq, r.kind, r.key, r.op, r.before, r.after, r.actor, r.time);
+    this.historyBytes += changeBytes(r);
   }
 
   changesAt(revision: number): ChangeRow[] {
@@ -216,8 +259,26 @@ export class StateStore {
 
   /** Drops changes at or below `revision`; with `shifted`, imported history (at or below `floor`) only at or below `importedBelow`. */
   pruneChanges(revision: number, shifted?: { floor: number; importedBelow: number }): void {
-    if (shifted) this.q.pruneShifted.run(shifted.floor, revision, shifted.importedBelow);
-    else this.q.pruneChanges.run(revision);
+    if (shifted) {
+      this.historyBytes -= this.q.changesBytesShifted.get(shifted.floor, revision, shifted.importedBelow) as number;
+      this.q.pruneShifted.run(shifted.floor, revision, shifted.importedBelow);
+    } else this.pruneChangesThrough(revision);
+  }
+
+  /** Drops every change at or below `revision` (imported history included). */
+  pruneChangesThrough(revision: number): void {
+    this.historyBytes -= this.q.changesBytesThrough.get(revision) as number;
+    this.q.pruneChanges.run(revision);
+  }
+
+  /** Estimated bytes of the history (changes rows). */
+  changesBytes(): number {
+    return this.historyBytes;
+  }
+
+  /** The revision through which the oldest changes must go to leave at most `budget` bytes (0: within budget). Whole revisions. */
+  changesOverBudget(budget: number): number {
+    return overBudget(this.q.oldestChanges, this.historyBytes, budget);
   }
 
   /** The first result of a (clientId, requestId), if it applied within the window. */
@@ -225,12 +286,52 @@ export class StateStore {
     return this.q.getDedup.get(clientId, requestId) as { revision: number; result: string } | undefined;
   }
 
+  /** Records a request's first result; (clientId, requestId) is new (request() found nothing). */
   putRequest(clientId: string, requestId: string, revision: number, result: string): void {
     this.q.putDedup.run(clientId, requestId, revision, result);
+    this.dedupBytes += requestBytes(clientId, requestId, result);
   }
 
   pruneRequests(throughRevision: number): void {
+    this.dedupBytes -= this.q.requestsBytesThrough.get(throughRevision) as number;
     this.q.pruneDedup.run(throughRevision);
+  }
+
+  /** Estimated bytes of the de-duplication rows. */
+  requestsBytes(): number {
+    return this.dedupBytes;
+  }
+
+  /** The revision through which the oldest de-duplication rows must go to leave at most `budget` bytes (0: within budget). */
+  requestsOverBudget(budget: number): number {
+    return overBudget(this.q.oldestRequests, this.dedupBytes, budget);
+  }
+
+  /** Sizes recounted from the rows, for tests (they must equal the running counts). */
+  countedBytes(): { history: number; dedup: number } {
+    return { history: this.q.changesBytes.get() as number, dedup: this.q.requestsBytes.get() as number };
+  }
+
+  // ---- the replicated clock (retention.ts) -------------------------------------------
+
+  /** The newest sampled time (0: none yet). */
+  lastClockSample(): number {
+    return (this.q.lastSample.get() as number | undefined) ?? 0;
+  }
+
+  addClockSample(revision: number, time: number): void {
+    this.q.addSample.run(revision, time);
+  }
+
+  /** The newest sampled revision whose time is <= `time` (0: none): everything through it is at least that old. */
+  revisionAtOrBefore(time: number): number {
+    return (this.q.sampleAtOrBefore.get(time) as number | null) ?? 0;
+  }
+
+  /** Drops samples below the oldest revision any retained row has (a later sample covers those rows). */
+  dropUnusedClockSamples(): void {
+    const oldest = [this.q.minChangeRev.get(), this.q.minRequestRev.get()].filter((r): r is number => typeof r === 'number');
+    if (oldest.length) this.q.dropSamples.run(Math.min(...oldest));
   }
 
   members(): Map<number, string> {
@@ -255,6 +356,7 @@ export class StateStore {
       changes: raw(`SELECT ${CHANGE_COLUMNS} FROM changes ORDER BY revision, seq`) as unknown[][],
       dedup: raw('SELECT client_id, request_id, revision, result FROM client_requests') as unknown[][],
       members: raw('SELECT id, address FROM members') as [number, string][],
+      clock: raw('SELECT revision, time FROM clock_samples ORDER BY revision') as [number, number][],
     };
   }
 
@@ -266,6 +368,8 @@ export class StateStore {
     for (const r of rows.changes) this.q.addChange.run(...r);
     for (const r of rows.dedup) this.q.putDedup.run(...r);
     for (const [id, addr] of rows.members) this.q.putMember.run(id, addr);
+    for (const [rev, time] of rows.clock ?? []) this.q.addSample.run(rev, time);
+    this.recount();
   }
 
   // ---- a restore's staging tables (restore_*: readers never see them) ----------------------
@@ -305,6 +409,7 @@ export class StateStore {
     this.db.prepare(`INSERT INTO changes (${CHANGE_COLUMNS}) SELECT ${CHANGE_COLUMNS} FROM restore_changes`).run();
     this.db.prepare('INSERT INTO flag_segments (segment, flag) SELECT segment, flag FROM restore_flag_segments').run();
     this.clearStaging();
+    this.recount();
   }
 
   stagedRows(): StagedTables {
@@ -328,7 +433,24 @@ export class StateStore {
     return fileBytes(this.path);
   }
 
+  /** Hands up to `maxPages` free pages back to the file system (storage/reclaim.ts); local, not replicated. */
+  reclaim(maxPages: number, keepFreePages: number): number {
+    return reclaimPages(this.db, maxPages, keepFreePages);
+  }
+
   close(): void {
     closeDb(this.db);
   }
+}
+
+/** Walks rows (revision, bytes) oldest first: the last revision that must go for `total` to fall to `budget`; a revision goes whole. */
+function overBudget(oldest: Database.Statement, total: number, budget: number): number {
+  if (total <= budget) return 0;
+  let through = 0;
+  for (const r of oldest.iterate() as IterableIterator<{ revision: number; bytes: number }>) {
+    if (total <= budget && r.revision !== through) break;
+    total -= r.bytes;
+    through = r.revision;
+  }
+  return through;
 }
