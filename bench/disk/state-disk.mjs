@@ -1,13 +1,21 @@
 #!/usr/bin/env node
-// The state file's size under N writes over K keys, driving the node's state
-// machine directly (no Raft, no network: the big counts of issue 15 goal 5 in
-// minutes instead of hours). Each write is a putFlag command with a client
-// and request id (so de-duplication rows are kept too), applied in batches
-// like the Ready loop does; retention as the node configures it. It measures
-// flagraft.db (+ -wal/-shm) only, not the Raft log (bounded by
-// FLAGRAFT_SNAPSHOT_EVERY + FLAGRAFT_SNAPSHOT_CATCHUP_ENTRIES entries); use
-// bench/etcd/disk.mjs for a whole data dir through a real cluster.
-//   node bench/disk/state-disk.mjs [--writes 1000000] [--keys 1000] [--every 100000] [--batch 64]
+// A node's data dir under N writes over K keys, driving the node's own
+// durability path (src/durability.ts: log append + fsync, apply in one state
+// transaction, pruning, log compaction) with the real stores and the real
+// Reclaimer, but no Raft, network or gRPC: the big counts of issue 15 goal 5
+// in minutes instead of hours. Each write is a putFlag command with a client
+// and request id (so de-duplication rows are kept too), `--batch` writes per
+// Ready, stamped with a simulated clock advancing at `--rate` writes/s (the
+// age limits and the de-duplication floor see that rate, not this machine's
+// speed). Retention, compaction and reclaim as the node configures them by
+// default (apps/consensus-node/src/config.ts DEFAULTS). Between Readies one
+// reclaim step runs, as the node interleaves them on its event loop.
+//
+// Prints one JSON line per `--every` writes: the data dir (both files with
+// -wal/-shm), the live flags' JSON bytes, their ratio, the estimated history
+// and de-dup bytes, and the longest Ready (a write's stall: persist + apply +
+// prune + compaction) and reclaim step so far.
+//   node bench/disk/state-disk.mjs [--writes 1000000] [--keys 1000] [--every 100000] [--batch 64] [--rate 2000] [--fsync 1]
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -15,48 +23,107 @@ import { fileURLToPath } from 'node:url';
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const dist = (p) => import(path.join(REPO, 'apps', 'consensus-node', 'dist', p));
-const { openStorage } = await dist('storage/open.js');
+const { openStorage, spaceReclaimer } = await dist('storage/open.js');
+const { RaftStorage } = await dist('storage/raft-storage.js');
 const { StateMachine } = await dist('state-machine.js');
+const { Durability } = await dist('durability.js');
 const { DEFAULTS } = await dist('config.js');
 const { TAG_COMMAND } = await dist('entries.js');
+const { createLogger } = await dist('log.js');
 const { encodeCommand } = await import(path.join(REPO, 'packages', 'flag-model', 'dist', 'index.js'));
 
-const args = Object.fromEntries(process.argv.slice(2).reduce((acc, a, i, all) => (a.startsWith('--') ? [...acc, [a.slice(2), all[i + 1]]] : acc), []));
-const writes = Number(args.writes ?? 1_000_000);
-const keys = Number(args.keys ?? 1000);
-const every = Number(args.every ?? 100_000);
-const batch = Number(args.batch ?? 64);
-for (const [k, v] of Object.entries({ writes, keys, every, batch })) if (!Number.isSafeInteger(v) || v <= 0) throw new Error(`--${k} must be a positive integer`);
+const args = new Map();
+for (let i = 2; i < process.argv.length; i++) {
+  const a = process.argv[i];
+  if (!a.startsWith('--') || i + 1 >= process.argv.length) throw new Error(`expected --name value, got "${a}"`);
+  args.set(a.slice(2), process.argv[++i]);
+}
+const opt = (k, def) => {
+  const v = Number(args.get(k) ?? def);
+  if (!Number.isSafeInteger(v) || v < 0) throw new Error(`--${k} must be a non-negative integer`);
+  return v;
+};
+const writes = opt('writes', 1_000_000);
+const keys = opt('keys', 1000);
+const every = opt('every', 100_000);
+const batch = opt('batch', 64);
+const rate = opt('rate', 2000);
+const fsync = opt('fsync', 1) === 1;
+for (const [k, v] of Object.entries({ writes, keys, every, batch, rate })) if (v <= 0) throw new Error(`--${k} must be positive`);
+for (const k of args.keys()) if (!['writes', 'keys', 'every', 'batch', 'rate', 'fsync'].includes(k)) throw new Error(`unknown option --${k}`);
 
 const dir = mkdtempSync(path.join(tmpdir(), 'flagraft-state-disk-'));
+const logger = createLogger({ app: 'state-disk' }, 'warn');
 const storage = openStorage({ statePath: path.join(dir, 'flagraft.db'), clusterId: 'disk-bench', nodeId: 1, bootstrap: { members: [{ id: 1, address: 'x:1' }] } });
-// As node-core.ts configures the state machine.
-const fsm = new StateMachine(storage.state, {
-  changesRetentionRevisions: DEFAULTS.changesRetentionRevisions,
-  dedupWindowRevisions: DEFAULTS.dedupWindowRevisions,
-  pruneEveryRevisions: Math.max(1, Math.min(1000, Math.floor(Math.min(DEFAULTS.changesRetentionRevisions, DEFAULTS.dedupWindowRevisions) / 4))),
+const fsm = new StateMachine(storage.state, { ...DEFAULTS.retention, logger });
+const metrics = { readies: 0, fsyncs: 0, txMs: 0, entriesPersisted: 0, entriesApplied: 0, messagesSent: 0 };
+const durability = new Durability({
+  log: storage.log, storage: new RaftStorage(storage.log, fsm), fsm, logger, metrics,
+  node: { applyConfChange: () => { throw new Error('no membership changes here'); }, advance: () => {} },
+  send: () => {},
+  snapshotEveryEntries: DEFAULTS.snapshotEveryEntries,
+  snapshotCatchUpEntries: DEFAULTS.snapshotCatchUpEntries,
+  snapshotEveryBytes: DEFAULTS.snapshotEveryBytes,
+  snapshotCatchUpBytes: DEFAULTS.snapshotCatchUpBytes,
+  dataBytes: () => storage.log.bytes() + storage.state.bytes(),
 });
+const reclaimer = spaceReclaimer(storage, DEFAULTS, logger);
+
+const t0Sim = Date.UTC(2026, 0, 1);
 const value = (i) => JSON.stringify({ i, pad: 'x'.repeat(80) });
 const entry = (index) => {
-  const cmd = encodeCommand({ v: 1, actor: 'disk-bench', clientId: 'bench-client', requestId: `r${index}`, time: Date.now(), op: 'putFlag',
+  const cmd = encodeCommand({ v: 1, actor: 'disk-bench', clientId: 'bench-client', requestId: `r${index}`, time: t0Sim + Math.floor((index * 1000) / rate), op: 'putFlag',
     flag: { key: `flag-${index % keys}`, type: 'string', variants: { v: value(index) }, defaultVariant: 'v', enabled: true, rules: [] } });
   const data = new Uint8Array(cmd.length + 1);
   data[0] = TAG_COMMAND;
   data.set(cmd, 1);
   return { term: 1, index, type: 0, data };
 };
+const hooks = { answer: () => {}, afterAdvance: () => {} };
+const readyMs = [];
+let maxReadyMs = 0;
 const t0 = Date.now();
+const mb = (n) => Math.round(n / 1e5) / 10;
 try {
   for (let i = 1; i <= writes;) {
     const last = Math.min(writes, i + batch - 1);
-    fsm.atomically({ index: last, term: 1 }, () => { for (let j = i; j <= last; j++) fsm.apply(entry(j)); });
+    const entries = [];
+    for (let j = i; j <= last; j++) entries.push(entry(j));
+    const started = performance.now();
+    durability.handle({ entries, committedEntries: entries, hardState: { term: 1, vote: 1, commit: last }, messages: [], mustSync: fsync, readStates: [] }, false, hooks);
+    const ms = performance.now() - started;
+    readyMs.push(ms);
+    if (ms > maxReadyMs) maxReadyMs = ms;
+    reclaimer.step();
     if (Math.floor(last / every) > Math.floor((i - 1) / every) || last === writes) {
       const live = storage.state.allJson('flag').reduce((a, j) => a + Buffer.byteLength(j), 0);
-      console.log(JSON.stringify({ writes: last, keys, seconds: Math.round((Date.now() - t0) / 1000), stateFileBytes: storage.state.bytes(), liveFlagJsonBytes: live, ratio: Math.round((storage.state.bytes() / live) * 10) / 10, rows: storage.state.liveCounts() }));
+      const stateBytes = storage.state.bytes();
+      const logBytes = storage.log.bytes();
+      readyMs.sort((a, b) => a - b);
+      console.log(JSON.stringify({
+        writes: last, keys, rate, seconds: Math.round((Date.now() - t0) / 1000),
+        dataDirMB: mb(stateBytes + logBytes), stateMB: mb(stateBytes), logMB: mb(logBytes), liveFlagJsonKB: Math.round(live / 1000),
+        ratio: Math.round(((stateBytes + logBytes) / live) * 10) / 10,
+        historyMB: mb(storage.state.changesBytes()), dedupMB: mb(storage.state.requestsBytes()), logEntriesMB: mb(storage.log.entriesBytes()),
+        rows: storage.state.liveCounts(),
+        p99ReadyMs: Math.round(readyMs[Math.floor(readyMs.length * 0.99)] * 10) / 10, maxReadyMs: Math.round(maxReadyMs * 10) / 10,
+        reclaim: { steps: reclaimer.stats.steps, pages: reclaimer.stats.pages, maxStepMs: Math.round(reclaimer.stats.maxStepMs * 10) / 10 },
+      }));
+      readyMs.length = 0;
     }
     i = last + 1;
   }
+  if (process.env.STATE_DISK_DBSTAT) {
+    const Database = (await import(path.join(REPO, 'apps', 'consensus-node', 'node_modules', 'better-sqlite3', 'lib', 'index.js'))).default;
+    for (const f of ['flagraft.db', 'raft-log.db']) {
+      const db = new Database(path.join(dir, f), { readonly: true });
+      console.log(f, JSON.stringify(db.prepare("SELECT name, count(*) AS pages, sum(pgsize) AS bytes, sum(payload) AS payload, sum(unused) AS unused FROM dbstat GROUP BY name ORDER BY bytes DESC").all()), 'free', db.pragma('freelist_count', { simple: true }));
+      db.close();
+    }
+  }
+  console.log(JSON.stringify({ budgets: { historyMaxBytes: DEFAULTS.retention.historyMaxBytes, dedupMaxBytes: DEFAULTS.retention.dedupMaxBytes, dedupMinAgeMs: DEFAULTS.retention.dedupMinAgeMs, snapshotEveryBytes: DEFAULTS.snapshotEveryBytes, snapshotCatchUpBytes: DEFAULTS.snapshotCatchUpBytes }, fsync, batch, loadavg: (await import('node:os')).loadavg().map((x) => Math.round(x * 100) / 100) }));
 } finally {
+  reclaimer.stop();
   storage.log.close();
   storage.state.close();
   rmSync(dir, { recursive: true, force: true });

@@ -53,8 +53,8 @@ export const DEFAULT_RETENTION: RetentionOptions = {
   historyMaxBytes: 8 * 1024 * 1024,
   historyMaxAgeMs: 7 * 24 * 3600 * 1000,
   changesRetentionRevisions: 0,
-  dedupMinAgeMs: 60_000,
-  dedupMaxAgeMs: 10 * 60_000,
+  dedupMinAgeMs: 30_000,
+  dedupMaxAgeMs: 5 * 60_000,
   dedupMaxBytes: 4 * 1024 * 1024,
   pruneEveryRevisions: 1000,
 };
