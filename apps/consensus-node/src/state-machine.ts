@@ -282,7 +282,7 @@ export class StateMachine implements Fsm<Applied> {
     this.store.addClockSample(revision, now);
     const olderThan = (ageMs: number) => (ageMs > 0 ? this.store.revisionAtOrBefore(now - ageMs) : 0);
     const floor = o.dedupMinAgeMs > 0 ? olderThan(o.dedupMinAgeMs) : revision;
-    const dedupThrough = dedupPruneThrough(olderThan(o.dedupMaxAgeMs), floor, this.store.requestsOverBudget(o.dedupMaxBytes));
+    const dedupThrough = dedupPruneThrough(olderThan(o.dedupMaxAgeMs), floor, this.store.requestsOverBudget(o.dedupMaxBytes, floor));
     if (dedupThrough > 0) this.store.pruneRequests(dedupThrough);
     if (o.changesRetentionRevisions > 0) this.pruneByRevisions(revision);
     const through = historyPruneThrough(olderThan(o.historyMaxAgeMs), (b) => this.store.changesOverBudget(b), o.historyMaxBytes, this.published);

@@ -302,9 +302,9 @@ export class StateStore {
     return this.dedupBytes;
   }
 
-  /** The revision through which the oldest de-duplication rows must go to leave at most `budget` bytes (0: within budget). */
-  requestsOverBudget(budget: number): number {
-    return overBudget(this.q.oldestRequests, this.dedupBytes, budget);
+  /** The revision through which the oldest de-duplication rows must go to leave at most `budget` bytes (0: within budget), looking no further than `notAfter`. */
+  requestsOverBudget(budget: number, notAfter: number): number {
+    return overBudget(this.q.oldestRequests, this.dedupBytes, budget, notAfter);
   }
 
   /** Sizes recounted from the rows, for tests (they must equal the running counts). */
@@ -443,12 +443,17 @@ export class StateStore {
   }
 }
 
-/** Walks rows (revision, bytes) oldest first: the last revision that must go for `total` to fall to `budget`; a revision goes whole. */
-function overBudget(oldest: Database.Statement, total: number, budget: number): number {
+/**
+ * Walks rows (revision, bytes) oldest first: the last revision that must go
+ * for `total` to fall to `budget`; a revision goes whole. Stops at
+ * `notAfter` (what may not go anyway), so a table held over its budget by a
+ * floor is not walked in full at every prune.
+ */
+function overBudget(oldest: Database.Statement, total: number, budget: number, notAfter = Number.MAX_SAFE_INTEGER): number {
   if (total <= budget) return 0;
   let through = 0;
   for (const r of oldest.iterate() as IterableIterator<{ revision: number; bytes: number }>) {
-    if (total <= budget && r.revision !== through) break;
+    if ((total <= budget && r.revision !== through) || r.revision > notAfter) break;
     total -= r.bytes;
     through = r.revision;
   }
