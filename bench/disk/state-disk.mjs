@@ -14,7 +14,10 @@
 // Prints one JSON line per `--every` writes: the data dir (both files with
 // -wal/-shm), the live flags' JSON bytes, their ratio, the estimated history
 // and de-dup bytes, and the longest Ready (a write's stall: persist + apply +
-// prune + compaction) and reclaim step so far.
+// prune + compaction) and reclaim step so far. The de-dup table holds at
+// least rate x FLAGRAFT_DEDUP_MIN_AGE_MS rows (the correctness floor), so
+// `--rate` changes the figure; fsync 0 skips the log's fsyncs (same sizes,
+// faster; the stall figures then leave out the disk).
 //   node bench/disk/state-disk.mjs [--writes 1000000] [--keys 1000] [--every 100000] [--batch 64] [--rate 2000] [--fsync 1]
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -68,6 +71,7 @@ const durability = new Durability({
   dataBytes: () => storage.log.bytes() + storage.state.bytes(),
 });
 const reclaimer = spaceReclaimer(storage, DEFAULTS, logger);
+const R = DEFAULTS.retention;
 
 const t0Sim = Date.UTC(2026, 0, 1);
 const value = (i) => JSON.stringify({ i, pad: 'x'.repeat(80) });
@@ -104,6 +108,8 @@ try {
         writes: last, keys, rate, seconds: Math.round((Date.now() - t0) / 1000),
         dataDirMB: mb(stateBytes + logBytes), stateMB: mb(stateBytes), logMB: mb(logBytes), liveFlagJsonKB: Math.round(live / 1000),
         ratio: Math.round(((stateBytes + logBytes) / live) * 10) / 10,
+        // The issue's target (10 x live + the history budget), and the same with every configured budget (de-dup, log).
+        targetMB: mb(10 * live + R.historyMaxBytes), targetAllBudgetsMB: mb(10 * live + R.historyMaxBytes + R.dedupMaxBytes + DEFAULTS.snapshotEveryBytes + DEFAULTS.snapshotCatchUpBytes),
         historyMB: mb(storage.state.changesBytes()), dedupMB: mb(storage.state.requestsBytes()), logEntriesMB: mb(storage.log.entriesBytes()),
         rows: storage.state.liveCounts(),
         p99ReadyMs: Math.round(readyMs[Math.floor(readyMs.length * 0.99)] * 10) / 10, maxReadyMs: Math.round(maxReadyMs * 10) / 10,

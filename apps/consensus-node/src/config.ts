@@ -92,7 +92,7 @@ export const DEFAULTS = {
   idleTickMs: 250,
   snapshotEveryEntries: 10_000,
   snapshotCatchUpEntries: 5_000,
-  snapshotEveryBytes: 2 * 1024 * 1024,
+  snapshotEveryBytes: 1024 * 1024,
   snapshotCatchUpBytes: 1024 * 1024,
   retention: DEFAULT_RETENTION,
   reclaim: DEFAULT_RECLAIM,
