@@ -32,8 +32,8 @@ function replica(opts = { ...DEFAULT_RETENTION, changesRetentionRevisions: 10_00
 const flag = (key: string, extra: Record<string, unknown> = {}) => ({ key, type: 'boolean', variants: { on: true, off: false }, defaultVariant: 'on', enabled: true, rules: [], ...extra });
 
 /** Writes through the real apply path; returns the changes made. */
-function write(r: ReturnType<typeof replica>, index: number, body: Record<string, unknown>, actor = 'alice') {
-  const cmd = { v: 1, actor, time: 1_700_000_000_000 + index, ...body } as Command;
+function write(r: ReturnType<typeof replica>, index: number, body: Record<string, unknown>, actor = 'alice', time = 1_700_000_000_000 + index) {
+  const cmd = { v: 1, actor, time, ...body } as Command;
   const out = r.sm.atomically({ index, term: 1 }, () => r.sm.applyCommandEntry(index, encodeCommand(cmd)));
   if (!out.outcome.ok) throw new Error(out.outcome.error.message);
   return out.outcome;
@@ -196,6 +196,30 @@ describe('restore in the state machine', () => {
     for (let i = 0; i < 60; i++) write(r, ++index, { op: 'putFlag', flag: flag('after') });
     expect(r.sm.history('flag', 'f2', Number.MAX_SAFE_INTEGER, 100)).toEqual([]);
     expect(r.sm.history('flag', 'after', Number.MAX_SAFE_INTEGER, 100).length).toBeLessThanOrEqual(60);
+  });
+
+  it('ages imported history from the restore under an age limit, not from when this cluster passed those revisions', () => {
+    const doc = sourceBackup();
+    const DAY = 24 * 3600 * 1000;
+    const T = 1_700_000_000_000;
+    const r = replica({ ...DEFAULT_RETENTION, historyMaxAgeMs: DAY, pruneEveryRevisions: 10 });
+    // This cluster wrote revisions 1..60 ten days ago: its clock samples there are ten days old.
+    for (let i = 1; i <= 60; i++) write(r, i, { op: 'putFlag', flag: flag(`live-${i % 5}`) }, 'alice', T + i);
+    let index = 60;
+    const e = (body: Record<string, unknown>) => restoreEntry(r, ++index, { restoreId: 'aged', time: T + 10 * DAY, ...body });
+    e({ op: 'restoreBegin', force: true, source: { clusterId: 'src', revision: doc.revision, createdAt: '' }, counts: { segments: doc.segments.length, flags: doc.flags.length, changes: doc.changes.length } });
+    let seq = 0;
+    for (const kind of ['segments', 'flags', 'changes'] as const) for (const items of chunkItems(doc[kind])) e({ op: 'restoreChunk', seq: seq++, kind, items });
+    expect(e({ op: 'restoreCommit' }).outcome.ok).toBe(true);
+    const history = doc.src.sm.history('flag', 'f2', Number.MAX_SAFE_INTEGER, 100);
+    expect(history.length).toBeGreaterThan(0);
+    // Writes ten days later, past a prune point: the imported revisions (<= 41) are not judged by the old samples.
+    for (let i = 0; i < 20; i++) write(r, ++index, { op: 'putFlag', flag: flag('after') }, 'alice', T + 10 * DAY + i);
+    expect(r.sm.history('flag', 'f2', Number.MAX_SAFE_INTEGER, 100)).toEqual(history);
+    // A day and more after that, the imported history ages out like any other.
+    for (let i = 0; i < 20; i++) write(r, ++index, { op: 'putFlag', flag: flag('after') }, 'alice', T + 12 * DAY + i);
+    expect(r.sm.history('flag', 'f2', Number.MAX_SAFE_INTEGER, 100)).toEqual([]);
+    expect(r.sm.history('flag', 'after', Number.MAX_SAFE_INTEGER, 100).length).toBeGreaterThan(0);
   });
 
   it('answers bad restore entries with an error and leaves the state as it was', () => {

@@ -257,6 +257,8 @@ export class StateMachine implements Fsm<Applied> {
       case 'abort': rs.abort(); break;
       case 'commit': {
         const revision = rs.commit(index, step.session);
+        // Imported history ages from the restore, not from when this cluster last passed its (older) revisions.
+        this.store.restartClockSamples(revision, cmd.time);
         return { outcome: { ok: true, revision, action: 'commit', restoredRevision: step.session.source.revision }, key, changed: true };
       }
       case 'duplicate':

@@ -328,6 +328,18 @@ export class StateStore {
     return (this.q.sampleAtOrBefore.get(time) as number | null) ?? 0;
   }
 
+  /**
+   * After a restore commit at `revision` (every live row replaced, de-dup
+   * cleared): the samples of the revisions before it no longer describe the
+   * rows there (imported history); one sample at `revision`, stamped with
+   * the commit's own time (`time`, the clock never going back), restarts it.
+   */
+  restartClockSamples(revision: number, time: number): void {
+    const now = Math.max(this.lastClockSample(), time);
+    this.db.prepare('DELETE FROM clock_samples').run();
+    if (now > 0) this.q.addSample.run(revision, now);
+  }
+
   /** Drops samples below the oldest revision any retained row has (a later sample covers those rows). */
   dropUnusedClockSamples(): void {
     const oldest = [this.q.minChangeRev.get(), this.q.minRequestRev.get()].filter((r): r is number => typeof r === 'number');
