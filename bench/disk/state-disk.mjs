@@ -19,6 +19,7 @@
 // `--rate` changes the figure; fsync 0 skips the log's fsyncs (same sizes,
 // faster; the stall figures then leave out the disk).
 //   node bench/disk/state-disk.mjs [--writes 1000000] [--keys 1000] [--every 100000] [--batch 64] [--rate 2000] [--fsync 1]
+//                                  [--history-bytes <FLAGRAFT_HISTORY_MAX_BYTES>] [--dedup-bytes <FLAGRAFT_DEDUP_MAX_BYTES>]
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -52,13 +53,15 @@ const every = opt('every', 100_000);
 const batch = opt('batch', 64);
 const rate = opt('rate', 2000);
 const fsync = opt('fsync', 1) === 1;
+// Budgets: the node's defaults unless given (bytes).
+const R = { ...DEFAULTS.retention, historyMaxBytes: opt('history-bytes', DEFAULTS.retention.historyMaxBytes), dedupMaxBytes: opt('dedup-bytes', DEFAULTS.retention.dedupMaxBytes) };
 for (const [k, v] of Object.entries({ writes, keys, every, batch, rate })) if (v <= 0) throw new Error(`--${k} must be positive`);
-for (const k of args.keys()) if (!['writes', 'keys', 'every', 'batch', 'rate', 'fsync'].includes(k)) throw new Error(`unknown option --${k}`);
+for (const k of args.keys()) if (!['writes', 'keys', 'every', 'batch', 'rate', 'fsync', 'history-bytes', 'dedup-bytes'].includes(k)) throw new Error(`unknown option --${k}`);
 
 const dir = mkdtempSync(path.join(tmpdir(), 'flagraft-state-disk-'));
 const logger = createLogger({ app: 'state-disk' }, 'warn');
 const storage = openStorage({ statePath: path.join(dir, 'flagraft.db'), clusterId: 'disk-bench', nodeId: 1, bootstrap: { members: [{ id: 1, address: 'x:1' }] } });
-const fsm = new StateMachine(storage.state, { ...DEFAULTS.retention, logger });
+const fsm = new StateMachine(storage.state, { ...R, logger });
 const metrics = { readies: 0, fsyncs: 0, txMs: 0, entriesPersisted: 0, entriesApplied: 0, messagesSent: 0 };
 const durability = new Durability({
   log: storage.log, storage: new RaftStorage(storage.log, fsm), fsm, logger, metrics,
@@ -71,7 +74,6 @@ const durability = new Durability({
   dataBytes: () => storage.log.bytes() + storage.state.bytes(),
 });
 const reclaimer = spaceReclaimer(storage, DEFAULTS, logger);
-const R = DEFAULTS.retention;
 
 const t0Sim = Date.UTC(2026, 0, 1);
 const value = (i) => JSON.stringify({ i, pad: 'x'.repeat(80) });
@@ -85,6 +87,8 @@ const entry = (index) => {
 };
 const hooks = { answer: () => {}, afterAdvance: () => {} };
 const readyMs = [];
+const stepMs = [];
+const pct = (xs, p) => (xs.length ? Math.round(xs[Math.min(xs.length - 1, Math.floor(xs.length * p))] * 10) / 10 : 0);
 let maxReadyMs = 0;
 const t0 = Date.now();
 const mb = (n) => Math.round(n / 1e5) / 10;
@@ -98,7 +102,10 @@ try {
     const ms = performance.now() - started;
     readyMs.push(ms);
     if (ms > maxReadyMs) maxReadyMs = ms;
+    const stepsBefore = reclaimer.stats.steps;
+    const stepStarted = performance.now();
     reclaimer.step();
+    if (reclaimer.stats.steps > stepsBefore) stepMs.push(performance.now() - stepStarted);
     if (Math.floor(last / every) > Math.floor((i - 1) / every) || last === writes) {
       const live = storage.state.allJson('flag').reduce((a, j) => a + Buffer.byteLength(j), 0);
       const stateBytes = storage.state.bytes();
@@ -112,8 +119,8 @@ try {
         targetMB: mb(10 * live + R.historyMaxBytes), targetAllBudgetsMB: mb(10 * live + R.historyMaxBytes + R.dedupMaxBytes + DEFAULTS.snapshotEveryBytes + DEFAULTS.snapshotCatchUpBytes),
         historyMB: mb(storage.state.changesBytes()), dedupMB: mb(storage.state.requestsBytes()), logEntriesMB: mb(storage.log.entriesBytes()),
         rows: storage.state.liveCounts(),
-        p99ReadyMs: Math.round(readyMs[Math.floor(readyMs.length * 0.99)] * 10) / 10, maxReadyMs: Math.round(maxReadyMs * 10) / 10,
-        reclaim: { steps: reclaimer.stats.steps, pages: reclaimer.stats.pages, maxStepMs: Math.round(reclaimer.stats.maxStepMs * 10) / 10 },
+        p50ReadyMs: pct(readyMs, 0.5), p99ReadyMs: pct(readyMs, 0.99), maxReadyMs: Math.round(maxReadyMs * 10) / 10,
+        reclaim: { steps: reclaimer.stats.steps, pages: reclaimer.stats.pages, p50StepMs: pct(stepMs.sort((a, b) => a - b), 0.5), p99StepMs: pct(stepMs, 0.99), maxStepMs: Math.round(reclaimer.stats.maxStepMs * 10) / 10 },
       }));
       readyMs.length = 0;
     }
@@ -134,7 +141,7 @@ try {
       db.close();
     }
   }
-  console.log(JSON.stringify({ budgets: { historyMaxBytes: DEFAULTS.retention.historyMaxBytes, dedupMaxBytes: DEFAULTS.retention.dedupMaxBytes, dedupMinAgeMs: DEFAULTS.retention.dedupMinAgeMs, snapshotEveryBytes: DEFAULTS.snapshotEveryBytes, snapshotCatchUpBytes: DEFAULTS.snapshotCatchUpBytes }, fsync, batch, loadavg: (await import('node:os')).loadavg().map((x) => Math.round(x * 100) / 100) }));
+  console.log(JSON.stringify({ budgets: { historyMaxBytes: R.historyMaxBytes, dedupMaxBytes: R.dedupMaxBytes, dedupMinAgeMs: R.dedupMinAgeMs, snapshotEveryBytes: DEFAULTS.snapshotEveryBytes, snapshotCatchUpBytes: DEFAULTS.snapshotCatchUpBytes }, fsync, batch, loadavg: (await import('node:os')).loadavg().map((x) => Math.round(x * 100) / 100) }));
 } finally {
   reclaimer.stop();
   storage.log.close();
