@@ -91,9 +91,12 @@ const stepMs = [];
 const pct = (xs, p) => (xs.length ? Math.round(xs[Math.min(xs.length - 1, Math.floor(xs.length * p))] * 10) / 10 : 0);
 let maxReadyMs = 0;
 const t0 = Date.now();
+// Ctrl-C / SIGTERM stop at the next report line (the loop yields there), and the temporary data dir is still removed.
+let stopRequested = false;
+for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => { stopRequested = true; });
 const mb = (n) => Math.round(n / 1e5) / 10;
 try {
-  for (let i = 1; i <= writes;) {
+  for (let i = 1; i <= writes && !stopRequested;) {
     const last = Math.min(writes, i + batch - 1);
     const entries = [];
     for (let j = i; j <= last; j++) entries.push(entry(j));
@@ -123,6 +126,7 @@ try {
         reclaim: { steps: reclaimer.stats.steps, pages: reclaimer.stats.pages, p50StepMs: pct(stepMs.sort((a, b) => a - b), 0.5), p99StepMs: pct(stepMs, 0.99), maxStepMs: Math.round(reclaimer.stats.maxStepMs * 10) / 10 },
       }));
       readyMs.length = 0;
+      await new Promise((resolve) => setImmediate(resolve));
     }
     i = last + 1;
   }
