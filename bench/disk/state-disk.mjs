@@ -67,6 +67,8 @@ const durability = new Durability({
   log: storage.log, storage: new RaftStorage(storage.log, fsm), fsm, logger, metrics,
   node: { applyConfChange: () => { throw new Error('no membership changes here'); }, advance: () => {} },
   send: () => {},
+  // No messages and never a leader: every Ready completes inside handle(), as the loop below assumes.
+  stopped: () => false,
   snapshotEveryEntries: DEFAULTS.snapshotEveryEntries,
   snapshotCatchUpEntries: DEFAULTS.snapshotCatchUpEntries,
   snapshotEveryBytes: DEFAULTS.snapshotEveryBytes,
@@ -103,6 +105,7 @@ try {
     const started = performance.now();
     durability.handle({ entries, committedEntries: entries, hardState: { term: 1, vote: 1, commit: last }, messages: [], mustSync: fsync, readStates: [] }, false, hooks);
     const ms = performance.now() - started;
+    if (durability.appliedIndex() !== last) throw new Error(`Ready for ${last} did not complete inside handle() (applied ${durability.appliedIndex()}): the bench must follow durability.ts`);
     readyMs.push(ms);
     if (ms > maxReadyMs) maxReadyMs = ms;
     const stepsBefore = reclaimer.stats.steps;

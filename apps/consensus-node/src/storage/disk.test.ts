@@ -55,6 +55,8 @@ function driveReadies(s: NodeStorage, fsm: StateMachine, opts: { everyEntries: n
     metrics: { readies: 0, fsyncs: 0, txMs: 0, entriesPersisted: 0, entriesApplied: 0, messagesSent: 0 },
     node: { applyConfChange: () => { throw new Error('none here'); }, advance: () => undefined },
     send: () => undefined,
+    // Nothing is sent here and this node is never a leader, so every Ready completes within handle().
+    stopped: () => false,
     snapshotEveryEntries: opts.everyEntries, snapshotCatchUpEntries: opts.catchUpEntries, snapshotEveryBytes: opts.everyBytes, snapshotCatchUpBytes: opts.catchUpBytes,
     dataBytes: () => 0,
   });
