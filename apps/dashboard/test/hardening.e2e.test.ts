@@ -108,6 +108,59 @@ describe('hostile input does not take the dashboard down (issue 12)', () => {
     await alive();
   });
 
+  it('variants named constructor and toString save from the editor and evaluate; __proto__ is refused next to its field (Qwik list keys never name a prototype member)', async () => {
+    const key = 'variant-names';
+    const flag = {
+      key,
+      type: 'string',
+      variants: { a: 'A', b: 'B' },
+      defaultVariant: 'a',
+      enabled: true,
+      rules: [{ conditions: [{ attribute: 'plan', op: 'equals', value: 'pro' }], variant: 'b' }],
+    };
+    expect((await stack.api('PUT', `/api/v1/flags/${key}`, flag)).status).toBeLessThan(300);
+    const page = await newPage();
+    // Qwik's client render failing on a key was the cause (console "QWIK ERROR … reading '$type$'"): none may happen.
+    const errors: string[] = [];
+    page.on('pageerror', (e) => errors.push(`pageerror: ${e.message}`));
+    page.on('console', (m) => {
+      if (m.type() === 'error' && !m.text().startsWith('Failed to load resource')) errors.push(m.text());
+    });
+    await signIn(page, stack.dashboardUrl, TOKENS.editor);
+    await page.goto(`${stack.dashboardUrl}/flags/${key}`);
+    // Renaming the default variant and the rule's variant carries both references along.
+    await page.getByTestId('variant-name-0').fill('constructor');
+    await page.getByTestId('variant-name-1').fill('toString');
+    await expect(page.locator('#flag-default').inputValue()).resolves.toBe('constructor');
+    await page.getByTestId('save').click();
+    await page.getByText(/Saved: revision \d+/).waitFor();
+    const stored = (await stack.api('GET', `/api/v1/flags/${key}`)).body.flag;
+    expect(stored.variants).toEqual({ constructor: 'A', toString: 'B' });
+    expect(stored.defaultVariant).toBe('constructor');
+    expect(stored.rules[0].variant).toBe('toString');
+    const evaluate = async (context: Record<string, unknown>) => {
+      const r = await fetch(`${stack.gatewayUrl}/ofrep/v1/evaluate/flags/${key}`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${TOKENS.reader}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ context }),
+      });
+      expect(r.status).toBe(200);
+      return (await r.json()) as { value: unknown; variant: string };
+    };
+    await expect(evaluate({ targetingKey: 'u1' })).resolves.toMatchObject({ value: 'A', variant: 'constructor' });
+    await expect(evaluate({ targetingKey: 'u1', plan: 'pro' })).resolves.toMatchObject({ value: 'B', variant: 'toString' });
+    // A fresh load shows the names, and __proto__ (not a valid name: must start with a letter or digit) is refused next to its field.
+    await page.goto(`${stack.dashboardUrl}/flags/${key}`);
+    await expect(page.getByTestId('variant-name-0').inputValue()).resolves.toBe('constructor');
+    await page.getByTestId('variant-name-1').fill('__proto__');
+    await page.getByTestId('save').click();
+    await page.getByRole('group', { name: 'Variant 2' }).getByText('Variant “__proto__”: must match').waitFor();
+    await expect(page.getByTestId('editor-notice').textContent()).resolves.toContain('Fix the problems below');
+    expect((await stack.api('GET', `/api/v1/flags/${key}`)).body.flag.variants).toEqual({ constructor: 'A', toString: 'B' });
+    expect(errors).toEqual([]);
+    await alive();
+  });
+
   it('sign-out ends the session on the server: the old cookie is refused', async () => {
     const page = await newPage();
     await signIn(page, stack.dashboardUrl, TOKENS.editor);

@@ -1,7 +1,7 @@
 import { $, component$, useContext, useSignal, useStore, useTask$ } from '@builder.io/qwik';
 import { Link, server$ } from '@builder.io/qwik-city';
 import { diffJson, reapply } from '~/lib/diff';
-import { fromDefinition, issuesAt, newFlagState, newRule, toDefinition, type EditorState } from '~/lib/editor-model';
+import { fromDefinition, issuesAt, newFlagState, newRule, renameVariant, toDefinition, type EditorState } from '~/lib/editor-model';
 import type { FlagDefinition, FlagType, StoredFlag, ValidationIssue } from '~/lib/types';
 import { useDeleteFlag, useSaveFlag, type SaveFailure } from '~/server/flag-actions';
 import { checkFlag, parseEditorJson } from '~/server/validation';
@@ -11,6 +11,7 @@ import { LiveContext } from './live';
 import { RuleEditor } from './rule-editor';
 import { TypedConfirmDialog } from './typed-confirm';
 import { humanIssue } from '~/lib/human-path';
+import { userKey } from '~/lib/jsx-key';
 
 /** Validation with @flagraft/flag-model, run on the dashboard server. */
 const validateOnServer = server$(function (json: unknown): ValidationIssue[] {
@@ -182,7 +183,7 @@ export const FlagEditor = component$((props: FlagEditorProps) => {
           <strong>{issues.length === 1 ? '1 problem' : `${issues.length} problems`}</strong>
           <ul>
             {issues.map((i) => (
-              <li key={i.path + i.message}>
+              <li key={userKey(i.path, i.message)}>
                 {humanIssue(i)}
               </li>
             ))}
@@ -198,7 +199,7 @@ export const FlagEditor = component$((props: FlagEditorProps) => {
       >
         <datalist id="segment-names">
           {props.segmentNames.map((n) => (
-            <option key={n} value={n} />
+            <option key={userKey(n)} value={n} />
           ))}
         </datalist>
         <fieldset>
@@ -221,7 +222,7 @@ export const FlagEditor = component$((props: FlagEditorProps) => {
                 {creating ? 'Letters, digits and . _ : - ; cannot be changed later.' : 'Keys cannot be changed.'}
               </span>
               {fieldErr('key').map((e) => (
-                <span key={e.message} class="error-text">
+                <span key={userKey(e.message)} class="error-text">
                   {e.message}
                 </span>
               ))}
@@ -237,7 +238,7 @@ export const FlagEditor = component$((props: FlagEditorProps) => {
                 }}
               >
                 {(['boolean', 'string', 'number', 'object'] as const).map((t) => (
-                  <option key={t} value={t} selected={state.type === t}>
+                  <option key={userKey(t)} value={t} selected={state.type === t}>
                     {t === 'object' ? 'JSON object' : t}
                   </option>
                 ))}
@@ -253,7 +254,7 @@ export const FlagEditor = component$((props: FlagEditorProps) => {
               </label>
               <input id="flag-tags" value={state.tags} disabled={readOnly} onInput$={(_, el) => (state.tags = el.value)} />
               {issuesAt(issues, 'tags').map((e) => (
-                <span key={e.path + e.message} class="error-text">
+                <span key={userKey(e.path, e.message)} class="error-text">
                   {humanIssue(e)}
                 </span>
               ))}
@@ -285,7 +286,7 @@ export const FlagEditor = component$((props: FlagEditorProps) => {
                   style="width:10rem"
                   disabled={readOnly}
                   data-testid={`variant-name-${i}`}
-                  onInput$={(_, el) => (v.name = el.value)}
+                  onInput$={(_, el) => renameVariant(state, i, el.value)}
                 />
                 <label class="visually-hidden" for={`var-value-${i}`}>
                   Variant {i + 1} value
@@ -327,7 +328,7 @@ export const FlagEditor = component$((props: FlagEditorProps) => {
                   </button>
                 )}
                 {errs.map((e) => (
-                  <p key={e.path + e.message} class="error-text" style="flex-basis:100%">
+                  <p key={userKey(e.path, e.message)} class="error-text" style="flex-basis:100%">
                     {humanIssue(e)}
                   </p>
                 ))}
@@ -352,13 +353,13 @@ export const FlagEditor = component$((props: FlagEditorProps) => {
               <label for="flag-default">Default variant</label>
               <select id="flag-default" disabled={readOnly} onChange$={(_, el) => (state.defaultVariant = el.value)}>
                 {variantNames.map((n) => (
-                  <option key={n} value={n} selected={n === state.defaultVariant}>
+                  <option key={userKey(n)} value={n} selected={n === state.defaultVariant}>
                     {n}
                   </option>
                 ))}
               </select>
               {fieldErr('defaultVariant').map((e) => (
-                <span key={e.message} class="error-text">
+                <span key={userKey(e.message)} class="error-text">
                   {e.message}
                 </span>
               ))}
@@ -370,13 +371,13 @@ export const FlagEditor = component$((props: FlagEditorProps) => {
                   {state.type === 'boolean' ? '(none: serves false)' : '(none: client default)'}
                 </option>
                 {variantNames.map((n) => (
-                  <option key={n} value={n} selected={n === state.offVariant}>
+                  <option key={userKey(n)} value={n} selected={n === state.offVariant}>
                     {n}
                   </option>
                 ))}
               </select>
               {fieldErr('offVariant').map((e) => (
-                <span key={e.message} class="error-text">
+                <span key={userKey(e.message)} class="error-text">
                   {e.message}
                 </span>
               ))}
@@ -388,7 +389,7 @@ export const FlagEditor = component$((props: FlagEditorProps) => {
           <h2 id="rules-title">Targeting rules</h2>
           <p class="muted small">Evaluated top to bottom; the first rule that matches decides. No match serves the default variant.</p>
           {ruleIssues.filter((e) => e.path === 'rules').map((e) => (
-            <p key={e.message} class="error-text">
+            <p key={userKey(e.message)} class="error-text">
               {e.message}
             </p>
           ))}

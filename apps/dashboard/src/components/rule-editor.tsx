@@ -3,6 +3,7 @@ import { issuesAt, weightShares, type EditorState } from '~/lib/editor-model';
 import type { ValidationIssue } from '~/lib/types';
 import { ConditionRows } from './condition-rows';
 import { humanIssue } from '~/lib/human-path';
+import { userKey } from '~/lib/jsx-key';
 
 /** One ordered targeting rule: conditions, segments, then a variant or a rollout. */
 export const RuleEditor = component$(
@@ -117,7 +118,7 @@ export const RuleEditor = component$(
               <label for={`${id}-variant`}>Variant</label>
               <select id={`${id}-variant`} disabled={props.readOnly} onChange$={(_, el) => (rule.variant = el.value)}>
                 {props.state.variants.map((v) => (
-                  <option key={v.name} value={v.name} selected={v.name === rule.variant}>
+                  <option key={userKey(v.name)} value={v.name} selected={v.name === rule.variant}>
                     {v.name}
                   </option>
                 ))}
@@ -128,7 +129,7 @@ export const RuleEditor = component$(
               <div class="bar" role="img" aria-label={shares.map((s) => `${s.variant} ${s.pct.toFixed(1)}%`).join(', ')}>
                 {shares.map((s) =>
                   s.pct > 0 ? (
-                    <span key={s.variant} style={`width:${s.pct}%`} title={`${s.variant}: ${s.pct.toFixed(1)}%`}>
+                    <span key={userKey(s.variant)} style={`width:${s.pct}%`} title={`${s.variant}: ${s.pct.toFixed(1)}%`}>
                       {s.pct >= 8 ? `${s.variant} ${Math.round(s.pct)}%` : ''}
                     </span>
                   ) : null,
@@ -167,7 +168,7 @@ export const RuleEditor = component$(
           )}
         </fieldset>
         {own.map((e) => (
-          <p key={e.path + e.message} class="error-text">
+          <p key={userKey(e.path, e.message)} class="error-text">
             {humanIssue(e)}
           </p>
         ))}

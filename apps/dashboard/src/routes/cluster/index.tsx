@@ -2,6 +2,7 @@ import { component$, useSignal, useVisibleTask$ } from '@builder.io/qwik';
 import { routeLoader$, server$, type DocumentHead } from '@builder.io/qwik-city';
 import type { ClusterStatus } from '~/server/gateway';
 import { gatewayFor, problemOf } from '~/server/request';
+import { userKey } from '~/lib/jsx-key';
 
 /** How often the page refreshes the cluster status, in ms. */
 const REFRESH_INTERVAL_MS = 2000;
@@ -113,7 +114,7 @@ export default component$(() => {
                 {d.status.members.map((m) => {
                   const leader = String(m.id) === String(d.status.leaderId);
                   return (
-                    <tr key={String(m.id)} data-testid="cluster-member">
+                    <tr key={userKey(m.id)} data-testid="cluster-member">
                       <td data-label="Node">
                         {String(m.id)} {leader && <span class="badge on">leader</span>}
                       </td>

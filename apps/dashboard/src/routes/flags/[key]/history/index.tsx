@@ -7,6 +7,7 @@ import type { FlagDefinition } from '~/lib/types';
 import { GatewayError } from '~/server/gateway';
 import { revisionOf } from '~/server/input-limits';
 import { canEdit, gatewayFor, problemOf } from '~/server/request';
+import { userKey } from '~/lib/jsx-key';
 
 /** Entries shown (newest first). */
 const HISTORY_LIMIT = 100;
@@ -102,7 +103,7 @@ export default component$(() => {
       {h.value.entries.length === 0 && <p class="panel">No changes recorded.</p>}
       <ol style="list-style:none;padding:0;margin:0" data-testid="history">
         {h.value.entries.map((e, i) => (
-          <li key={e.revision} class="panel" data-testid="history-entry" data-actor={e.actor} data-revision={e.revision}>
+          <li key={userKey(e.revision)} class="panel" data-testid="history-entry" data-actor={e.actor} data-revision={e.revision}>
             <div class="page-head" style="margin-bottom:0.4rem">
               <h2 style="margin:0;font-size:1rem">
                 Revision {e.revision} · {e.op === 'delete' ? 'deleted' : i === entries.length - 1 && e.diff.every((d) => d.kind === 'added') ? 'created' : 'changed'} by{' '}
