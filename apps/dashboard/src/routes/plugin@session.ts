@@ -10,6 +10,7 @@ import { BODY_LIMITS, checkShape } from '~/server/input-limits';
 import { SESSION_KEY } from '~/server/request';
 import { contentSecurityPolicy, newNonce, NONCE_KEY } from '~/server/security-headers';
 import { SESSION_COOKIE, unsealSession } from '~/server/session';
+import { actionDataProblem, isServerFunctionCall, QACTION_PARAM, QFUNC_PARAM, serverCallProblem } from '~/server/qwik-requests';
 
 const PUBLIC_PATHS = new Set(['/login', '/logout', '/health', '/favicon.svg', '/robots.txt']);
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
@@ -58,7 +59,9 @@ export const onRequest: RequestHandler = async (ev) => {
     }
   }
 
-  if (!SAFE_METHODS.has(ev.method)) {
+  // A server$ call also comes as GET (its data in ?qdata=), so it is parsed whatever the method.
+  const serverCall = isServerFunctionCall(ev.query, ev.request.headers);
+  if (!SAFE_METHODS.has(ev.method) || serverCall) {
     // Parse once here (Qwik City keeps the result for the action): a body that
     // is not what its content type says is a 400 naming the problem, not a 500.
     let body: unknown;
@@ -68,9 +71,16 @@ export const onRequest: RequestHandler = async (ev) => {
       return refuse(ev, 400, 'Unreadable request body', `the body is not valid ${ev.request.headers.get('content-type') ?? 'data'} (${(err as Error).message.slice(0, 200)})`);
     }
     // server$ calls carry Qwik's own serialisation (references, not plain data); their arguments are checked where they are used.
-    if (ev.request.headers.get('content-type') !== 'application/qwik-json') {
-      const p = checkShape(body, BODY_LIMITS);
-      if (p) return refuse(ev, 400, 'Request body over a limit', `${p.path || '(body)'}: ${p.message}`);
+    if (serverCall) {
+      const p = serverCallProblem(body, ev.query.get(QFUNC_PARAM)!);
+      if (p) return refuse(ev, 400, 'Bad server function call', p);
+      return;
+    }
+    const p = checkShape(body, BODY_LIMITS);
+    if (p) return refuse(ev, 400, 'Request body over a limit', `${p.path || '(body)'}: ${p.message}`);
+    if (ev.method === 'POST' && ev.query.get(QACTION_PARAM)) {
+      const problem = actionDataProblem(body);
+      if (problem) return refuse(ev, 400, 'Bad action data', problem);
     }
   }
 };

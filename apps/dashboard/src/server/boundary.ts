@@ -57,6 +57,12 @@ export function guardRequest(req: IncomingMessage, res: ServerResponse, requestI
   };
 }
 
+/** Answers with an RFC 9457 problem document and closes the connection (the body, if any, is not read). */
+function sendProblem(res: ServerResponse, status: number, title: string, detail: string): void {
+  res.writeHead(status, { 'Content-Type': 'application/problem+json', 'Cache-Control': 'no-store', Connection: 'close' });
+  res.end(JSON.stringify({ type: 'about:blank', title, status, detail }));
+}
+
 /**
  * MAX_REQUEST_BODY_BYTES for every body, checked on Content-Length before a
  * byte is read. A body without a length (chunked) is refused: browsers always
@@ -74,7 +80,24 @@ export function refuseOversizedBody(req: IncomingMessage, res: ServerResponse): 
   else if (!Number.isSafeInteger(n) || n < 0) [status, detail] = [400, 'invalid Content-Length'];
   else if (n > MAX_REQUEST_BODY_BYTES) [status, detail] = [413, `the body is larger than ${MAX_REQUEST_BODY_BYTES} bytes (MAX_REQUEST_BODY_BYTES)`];
   if (!status) return false;
-  res.writeHead(status, { 'Content-Type': 'application/problem+json', 'Cache-Control': 'no-store', Connection: 'close' });
-  res.end(JSON.stringify({ type: 'about:blank', title: status === 413 ? 'Body too large' : 'Bad request body', status, detail }));
+  sendProblem(res, status, status === 413 ? 'Body too large' : 'Bad request body', detail);
   return true;
+}
+
+/**
+ * A path that does not percent-decode (`/flags/%zz`, `/%E0%A4%A`) is a 400.
+ * Qwik City's router decodes every path with decodeURIComponent and would
+ * throw (a 500 from the boundary) on what is simply a bad address.
+ * Returns true when it answered.
+ */
+export function refuseUndecodablePath(req: IncomingMessage, res: ServerResponse): boolean {
+  const url = req.url ?? '/';
+  const q = url.indexOf('?');
+  try {
+    decodeURIComponent(q < 0 ? url : url.slice(0, q));
+    return false;
+  } catch {
+    sendProblem(res, 400, 'Bad request path', 'the path has invalid percent-encoding (a % not followed by two hex digits, or bytes that are not UTF-8)');
+    return true;
+  }
 }
