@@ -10,10 +10,10 @@ import { BODY_LIMITS, checkShape } from '~/server/input-limits';
 import { SESSION_KEY } from '~/server/request';
 import { contentSecurityPolicy, newNonce, NONCE_KEY } from '~/server/security-headers';
 import { SESSION_COOKIE, unsealSession } from '~/server/session';
+import { crossOriginProblem, SAFE_METHODS } from '~/server/origin-check';
 import { actionDataProblem, isServerFunctionCall, QACTION_PARAM, QFUNC_PARAM, serverCallProblem } from '~/server/qwik-requests';
 
 const PUBLIC_PATHS = new Set(['/login', '/logout', '/health', '/favicon.svg', '/robots.txt']);
-const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 
 /** Answers with an RFC 9457 problem document and stops the request. */
 function refuse(ev: RequestEvent, status: number, title: string, detail: string): void {
@@ -37,12 +37,8 @@ export const onRequest: RequestHandler = async (ev) => {
   // Every state-changing request, whatever its content type (Qwik City's own
   // check covers form types only; actions and server$ calls also travel as
   // JSON): the browser's Origin must be ours. A request without one is refused.
-  if (!SAFE_METHODS.has(ev.method)) {
-    const origin = ev.request.headers.get('origin');
-    if (origin !== ev.url.origin) {
-      return refuse(ev, 403, 'Cross-origin request refused', `Origin ${JSON.stringify(origin ?? '(none)')} is not ${ev.url.origin}`);
-    }
-  }
+  const crossOrigin = crossOriginProblem(ev.method, ev.request.headers.get('origin'), ev.url.origin);
+  if (crossOrigin) return refuse(ev, 403, 'Cross-origin request refused', crossOrigin);
 
   // Authentication before the body is read.
   const ref = unsealSession(ev.cookie.get(SESSION_COOKIE)?.value, getConfig().cookieSecret);
