@@ -202,6 +202,10 @@ describe('hostile input does not take the dashboard down (issue 12)', () => {
     expect(csp).toContain("object-src 'none'");
     expect(csp).toContain("frame-ancestors 'none'");
     expect(csp).not.toMatch(/script-src[^;]*'unsafe-inline'/);
+    // Styles too: no 'unsafe-inline' anywhere; Qwik's own <style> carries the nonce and applies.
+    expect(csp).toMatch(/style-src 'self' 'nonce-[A-Za-z0-9+/=]+'/);
+    expect(csp).not.toContain('unsafe-inline');
+    await expect(page.evaluate(() => getComputedStyle(document.documentElement).viewTransitionName)).resolves.toBe('none');
     await page.locator('[data-testid="live-indicator"][data-state="live"]').waitFor({ timeout: 20_000 });
     await page.getByTestId('toggle-constructor').click();
     await page.getByTestId('toggle-confirm').click();
@@ -214,6 +218,12 @@ describe('hostile input does not take the dashboard down (issue 12)', () => {
     await page.getByTestId('rule-0-weight-off').fill('60');
     // Errors for people, next to the field (debounced server validation ran through server$).
     await page.getByTestId('rule-0').getByText('Rule 1, weights: add up to 90%; they must add up to 100%').waitFor();
+    // The rollout bar's widths come from classes now (no style attributes): 30 of 90 is a third of the bar.
+    const [bar, first] = await Promise.all([page.locator('.bar').first().boundingBox(), page.locator('.bar span').first().boundingBox()]);
+    expect(first!.width / (bar!.width - 2)).toBeCloseTo(0.33, 1);
+    // A page with the utility classes that replaced style attributes: the history list has no bullets.
+    await page.goto(`${stack.dashboardUrl}/flags/constructor/history`);
+    await expect(page.getByTestId('history').evaluate((el) => getComputedStyle(el).listStyleType)).resolves.toBe('none');
     expect(await page.evaluate(() => (window as unknown as { __csp: string[] }).__csp)).toEqual([]);
     await alive();
   });

@@ -60,7 +60,7 @@ export const ConditionRows = component$(
                 </button>
               )}
               {errs.map((e) => (
-                <p key={userKey(e.path, e.message)} class="error-text" style="flex-basis:100%">
+                <p key={userKey(e.path, e.message)} class="error-text u-full-row">
                   {humanIssue(e)}
                 </p>
               ))}

@@ -264,7 +264,7 @@ export const FlagEditor = component$((props: FlagEditorProps) => {
             <label for="flag-desc">Description</label>
             <textarea id="flag-desc" rows={2} maxLength={2048} disabled={readOnly} onInput$={(_, el) => (state.description = el.value)} value={state.description} />
           </div>
-          <label class="row-inline" style="font-weight:600">
+          <label class="row-inline u-bold">
             <input type="checkbox" checked={state.enabled} disabled={readOnly} onChange$={(_, el) => (state.enabled = el.checked)} data-testid="flag-enabled" />
             Enabled <span class="hint muted">(off = kill switch: serves the off variant)</span>
           </label>
@@ -283,7 +283,7 @@ export const FlagEditor = component$((props: FlagEditorProps) => {
                   id={`var-name-${i}`}
                   value={v.name}
                   placeholder="name"
-                  style="width:10rem"
+                  class="u-w10"
                   disabled={readOnly}
                   data-testid={`variant-name-${i}`}
                   onInput$={(_, el) => renameVariant(state, i, el.value)}
@@ -304,7 +304,7 @@ export const FlagEditor = component$((props: FlagEditorProps) => {
                   <textarea
                     id={`var-value-${i}`}
                     rows={3}
-                    style="flex:1;min-width:14rem"
+                    class="u-grow u-minw14"
                     value={v.value}
                     disabled={readOnly}
                     aria-invalid={errs.length ? 'true' : undefined}
@@ -315,7 +315,7 @@ export const FlagEditor = component$((props: FlagEditorProps) => {
                     id={`var-value-${i}`}
                     value={v.value}
                     inputMode={state.type === 'number' ? 'decimal' : undefined}
-                    style="flex:1;min-width:10rem"
+                    class="u-grow u-minw10"
                     disabled={readOnly}
                     aria-invalid={errs.length ? 'true' : undefined}
                     data-testid={`variant-value-${i}`}
@@ -328,7 +328,7 @@ export const FlagEditor = component$((props: FlagEditorProps) => {
                   </button>
                 )}
                 {errs.map((e) => (
-                  <p key={userKey(e.path, e.message)} class="error-text" style="flex-basis:100%">
+                  <p key={userKey(e.path, e.message)} class="error-text u-full-row">
                     {humanIssue(e)}
                   </p>
                 ))}
@@ -348,7 +348,7 @@ export const FlagEditor = component$((props: FlagEditorProps) => {
               + Variant
             </button>
           )}
-          <div class="grid2" style="margin-top:0.75rem">
+          <div class="grid2 u-mt3">
             <div class="field">
               <label for="flag-default">Default variant</label>
               <select id="flag-default" disabled={readOnly} onChange$={(_, el) => (state.defaultVariant = el.value)}>
@@ -405,7 +405,7 @@ export const FlagEditor = component$((props: FlagEditorProps) => {
         </section>
 
         {!readOnly && (
-          <div class="dialog-actions" style="justify-content:flex-start;margin-top:1.5rem">
+          <div class="dialog-actions u-jstart u-mt6">
             <button type="submit" class="primary" disabled={save.isRunning} data-testid="save">
               {save.isRunning ? 'Saving…' : creating ? 'Create flag' : 'Save changes'}
             </button>
@@ -424,8 +424,8 @@ export const FlagEditor = component$((props: FlagEditorProps) => {
             {!creating && (
               <button
                 type="button"
-                class="danger"
-                style="margin-left:auto"
+                class="danger u-ml-auto"
+               
                 data-testid="delete"
                 onClick$={() => deleteRef.value?.showModal()}
               >
@@ -484,7 +484,7 @@ export const FlagEditor = component$((props: FlagEditorProps) => {
         </TypedConfirmDialog>
       )}
       {!creating && (
-        <p class="small" style="margin-top:1rem">
+        <p class="small u-mt4">
           <Link href={`/flags/${encodeURIComponent(state.key)}/history`}>History of this flag →</Link>
         </p>
       )}

@@ -73,15 +73,15 @@ export const SegmentEditor = component$((props: { stored?: StoredSegment; canEdi
           <ConditionRows rows={state.conditions} idPrefix="seg-cond" pathPrefix="conditions" issues={issues.value} readOnly={readOnly} />
         </fieldset>
         {!readOnly && (
-          <div class="dialog-actions" style="justify-content:flex-start">
+          <div class="dialog-actions u-jstart">
             <button type="submit" class="primary" disabled={save.isRunning}>
               {creating ? 'Create segment' : 'Save changes'}
             </button>
             {!creating && (
               <button
                 type="button"
-                class="danger"
-                style="margin-left:auto"
+                class="danger u-ml-auto"
+               
                 onClick$={() => deleteRef.value?.showModal()}
               >
                 Delete segment…
