@@ -4,12 +4,14 @@
 // are written byte for byte (raw-http.ts), so "..", CR/LF, NUL and bad
 // percent-encoding reach the server as sent.
 //
-// Properties, for every answer: no 5xx (503 only when the gateway is out of
+// Properties, for every answer (pages, actions, server$ calls, /live
+// upgrades): no 5xx (503 only when the gateway is out of
 // reach, which it is not here, so none at all), no cut-off answer, no
 // redirect off our origin, and nothing of another user in it (no token of
 // anyone, not the other user's session cookie or session id). State-changing
 // requests from another Origin, or without a session, are always refused.
-// After each property the process is alive and /health answers.
+// After each property the process is alive, /health answers, and the
+// dashboard logged no request as failed.
 //
 // Seeded and bounded: FUZZ_SEED (default: random, printed) and FUZZ_PATH replay
 // a failure exactly; FUZZ_MS bounds each property's time (default 10 s) and
@@ -20,6 +22,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SESSION_COOKIE, unsealSession } from '~/server/session';
 import { actionIds, signInCookie } from './hostile';
 import { rawRequest, type RawRequest, type RawResponse } from './raw-http';
+import { bodyArb, cookieArb, enc, nextArb, originArb, target } from './fuzz-inputs';
 import { FEED_TOKEN, startStack, TOKENS, type Stack } from './stack';
 
 const SEED = process.env.FUZZ_SEED ? Number(process.env.FUZZ_SEED) : randomInt(2 ** 31 - 1);
@@ -41,7 +44,9 @@ let forbidden: string[] = [];
 
 beforeAll(async () => {
   process.stderr.write(`dashboard fuzz: FUZZ_SEED=${SEED}${PATH ? ` FUZZ_PATH=${PATH}` : ''} FUZZ_MS=${TIME_MS} FUZZ_RUNS=${RUNS}\n`);
-  stack = await startStack({ log: (m) => process.stderr.write(m + '\n'), dashboardEnv: { FLAGRAFT_DASHBOARD_COOKIE_SECRET: COOKIE_SECRET } });
+  // Warnings are what hostile input is expected to cause (refused sign-ins, sockets closed at once); errors are shown.
+  const log = (m: string) => m.includes('"level":"warn"') || process.stderr.write(m + '\n');
+  stack = await startStack({ log, dashboardEnv: { FLAGRAFT_DASHBOARD_COOKIE_SECRET: COOKIE_SECRET } });
   host = new URL(stack.dashboardUrl).hostname;
   port = Number(new URL(stack.dashboardUrl).port);
   for (const key of ['fz', 'constructor']) {
@@ -102,6 +107,7 @@ async function alive(): Promise<void> {
 /** fc.check with the suite's seed and bounds; a failure names the seed and path that replay it. */
 async function fuzz<Ts extends [unknown, ...unknown[]]>(name: string, property: fc.IAsyncPropertyWithHooks<Ts>): Promise<void> {
   statuses = new Map();
+  const logsBefore = stack.dashboardLogs.length;
   const out = await fc.check(property, { seed: SEED, path: PATH, numRuns: RUNS, interruptAfterTimeLimit: TIME_MS, endOnFailure: false });
   if (out.failed) {
     throw new Error(`fuzz "${name}" failed; replay with FUZZ_SEED=${out.seed} FUZZ_PATH=${out.counterexamplePath} pnpm exec vitest run --project e2e fuzz -t "${name}"\n${fc.defaultReportMessage(out)}\n${String((out.errorInstance as Error)?.message ?? out.errorInstance)}`);
@@ -110,95 +116,15 @@ async function fuzz<Ts extends [unknown, ...unknown[]]>(name: string, property: 
   process.stderr.write(`fuzz "${name}": ${out.numRuns} runs${out.interrupted ? ` (stopped at ${TIME_MS} ms)` : ''}; statuses ${seen}\n`);
   expect(out.numRuns).toBeGreaterThan(0);
   await alive();
+  // The server's own view: no request it logged as failed (an internal error behind an answer that looked fine).
+  const failed = stack.dashboardLogs.slice(logsBefore).filter((l) => l.includes('"msg":"request failed"') || l.includes('"level":"fatal"'));
+  expect(failed.map((l) => l.slice(0, 400)), `fuzz "${name}" (FUZZ_SEED=${SEED}): requests the dashboard logged as failed`).toEqual([]);
 }
 
-// ---- generators ----
-
-const ADVERSARIAL_NAMES = ['__proto__', 'constructor', 'prototype', 'toString', 'valueOf', 'hasOwnProperty', '__proto__.polluted', 'constructor.prototype.x', 'a.b.c', 'x[]', 'x.0', 'x.4294967294', '', ' ', '\u0000', 'é', '😀', 'key', 'json', 'revision', 'confirm', 'enabled', 'token', 'next', 'name', 'q', 'tag'];
-/** encodeURIComponent for any string: a lone surrogate (which it refuses) becomes U+FFFD. */
-const enc = (s: string) => encodeURIComponent(s.replace(/[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g, '\ufffd'));
-const adversarialText = fc.oneof(
-  fc.constantFrom('', ' ', '..', '../..', '\r\n', '\n', '\u0000', '%', '%zz', '%E0%A4%A', '%0d%0a', '__proto__', 'constructor', 'toString', 'fz', '1e300', '-1', '9007199254740993', 'NaN', 'true', 'null', '{}', '[]', '{"__proto__":{"x":1}}', '\ud800', '<script>alert(1)</script>', '"><img src=x>', 'javascript:alert(1)'),
-  fc.string({ maxLength: 40 }),
-  fc.string({ unit: 'grapheme', maxLength: 20 }),
-  fc.integer({ min: 1_000, max: 10_240 }).map((n) => 'x'.repeat(n)),
-);
-const PATH_SEGMENTS = ['..', '.', '%2e%2e', '%2E%2e', '%2e', '', '%', '%zz', '%E0%A4%A', '%00', '%0d%0a', '%0a', '%09', '%5c', '\\', '%2F', '%2f%2fevil.example', 'q-data.json', 'build', 'flags', 'segments', 'history', 'new', 'login', 'logout', 'cluster', 'health', 'live', 'fz', 'fz-seg', 'constructor', '__proto__', 'toString', '@evil.example', 'evil.example', '127.0.0.1:9999', 'favicon.svg', 'robots.txt', 'q-xyz.js', 'service-worker.js'];
-const segment = fc.oneof(
-  { weight: 4, arbitrary: fc.constantFrom(...PATH_SEGMENTS) },
-  // Bytes that are not allowed in a request target: Node's parser must answer 400, not fall over.
-  { weight: 1, arbitrary: fc.constantFrom('\r\n', '\n', '\r', '\u0000', ' ', '\t', '\u007f', '#', '?', '\r\nX-Injected: 1') },
-  { weight: 2, arbitrary: fc.string({ maxLength: 30 }).map(enc) },
-  { weight: 1, arbitrary: fc.string({ unit: 'grapheme', maxLength: 10 }) },
-  { weight: 1, arbitrary: fc.integer({ min: 1_000, max: 10_240 }).map((n) => 'a'.repeat(n)) },
-);
-const QUERY_NAMES = ['next', 'q', 'tag', 'page', 'pageSize', 'sort', 'created', 'deleted', 'qaction', 'qfunc', 'qdata', 'since', 'x'];
-const query = fc.array(fc.tuple(fc.constantFrom(...QUERY_NAMES), fc.oneof(adversarialText.map(enc), adversarialText)), { maxLength: 3 });
-const target = fc
-  .tuple(fc.constantFrom('/', '//', '/flags/', '/flags/fz/', '/flags/fz/history/', '/segments/', '/login/', '/logout/', '/cluster/', '/health/', '/build/', '/\\'), fc.array(segment, { maxLength: 4 }), query, fc.boolean())
-  .map(([base, segs, q, slash]) => base + segs.join('/') + (slash ? '/' : '') + (q.length ? '?' + q.map(([k, v]) => `${k}=${v}`).join('&') : ''));
-/** Which session a request carries: none, the fuzzer's own, or a forged/garbage one. */
-const cookieArb = fc.oneof(
-  { weight: 1, arbitrary: fc.constant(undefined) },
-  { weight: 4, arbitrary: fc.constant('own') },
-  fc.constantFrom(`${SESSION_COOKIE}=`, `${SESSION_COOKIE}=%`, `${SESSION_COOKIE}=${'A'.repeat(5000)}`, `${SESSION_COOKIE}=a; ${SESSION_COOKIE}=b`, '__proto__=1; constructor=2'),
-  fc.string({ maxLength: 60 }).map((s) => `${SESSION_COOKIE}=${s.replace(/[\r\n;]/g, '')}`),
-);
 function cookieHeader(c: string | undefined): [string, string][] {
   if (c === undefined) return [];
   return [['Cookie', c === 'own' ? attacker : c]];
 }
-
-const NEXT_VALUES = [
-  '/\t/127.0.0.1:9999/pwned', '/\n/evil.example', '/\r\n/evil.example', '//evil.example', '///evil.example', '/\\evil.example', '\\\\evil.example', '/\\/evil.example',
-  'https://evil.example/', 'http:evil.example', 'http:/evil.example', '//evil.example@x', '/@evil.example', ' //evil.example', '/%2F%2Fevil.example', '/%5Cevil.example',
-  '/..//evil.example', '/.//evil.example', '/flags/..//evil.example', '/./\\evil.example', 'javascript:alert(1)', '/\u0000x', '/\u2028x', '/\uff0f\uff0fevil.example',
-  '/%0a/x', '/%09/x', '/segments?x=1', '/flags#frag', '', '/', 'flags', '/' + 'a'.repeat(3000),
-];
-const nextArb = fc.oneof(
-  fc.constantFrom(...NEXT_VALUES),
-  fc.tuple(fc.constantFrom('/', '//', '/\\', '\\', '/%2f', 'https:', ''), fc.constantFrom('evil.example', '127.0.0.1:9999', 'flags'), fc.string({ maxLength: 10 })).map((p) => p.join('')),
-  fc.string({ maxLength: 40 }).map((s) => '/' + s),
-  fc.webUrl(),
-);
-
-const flagDoc = fc.record({
-  key: fc.oneof(fc.constantFrom('fz', 'constructor', '__proto__', 'fz-new'), adversarialText),
-  type: fc.constantFrom('boolean', 'string', 'object', 'number', 'x'),
-  variants: fc.oneof(fc.constant({ on: true, off: false }), fc.dictionary(fc.constantFrom(...ADVERSARIAL_NAMES), fc.jsonValue({ maxDepth: 2 }), { maxKeys: 4 }), fc.jsonValue({ maxDepth: 2 })),
-  defaultVariant: fc.oneof(fc.constantFrom('on', 'constructor', '__proto__'), adversarialText),
-  enabled: fc.jsonValue({ maxDepth: 1 }),
-  rules: fc.oneof(fc.constant([]), fc.jsonValue({ maxDepth: 3 })),
-});
-const fieldValue = fc.oneof(adversarialText, flagDoc.map((d) => JSON.stringify(d)), fc.json({ maxDepth: 3 }));
-/** Nesting past MAX_JSON_DEPTH (64), up to the body limit: `[[[…]]]` or `{"a":{"a":…1}}`. */
-const deepJson = fc
-  .tuple(fc.integer({ min: 65, max: 150_000 }), fc.boolean())
-  .map(([n, arrays]) => (arrays ? '['.repeat(n) + ']'.repeat(n) : '{"a":'.repeat(n) + '1' + '}'.repeat(n)));
-/** A body and its content type, as sent to an action or a server$ call. */
-const bodyArb: fc.Arbitrary<{ type: string | undefined; body: string | Uint8Array }> = fc.oneof(
-  fc.dictionary(fc.oneof(fc.constantFrom(...ADVERSARIAL_NAMES), fc.string({ maxLength: 12 })), fieldValue, { maxKeys: 6 }).map((d) => ({
-    type: 'application/x-www-form-urlencoded',
-    body: new URLSearchParams(Object.entries(d)).toString(),
-  })),
-  fc.dictionary(fc.constantFrom(...ADVERSARIAL_NAMES), fieldValue, { maxKeys: 4 }).map((d) => ({ type: 'application/json', body: JSON.stringify(d) })),
-  fc.jsonValue({ maxDepth: 4 }).map((v) => ({ type: 'application/json', body: JSON.stringify(v) })),
-  fc.tuple(deepJson, fc.constantFrom('application/json', 'application/qwik-json')).map(([body, type]) => ({ type, body })),
-  fc.constantFrom('{', '{"a":', '[1,', '1e400', '{"a":1e400}', '"\ud800"', '\u0000', 'a=%zz&b=%', 'json=%E0%A4%A').chain((body) =>
-    fc.constantFrom('application/json', 'application/x-www-form-urlencoded', 'application/qwik-json', 'text/plain').map((type) => ({ type, body })),
-  ),
-  fc.tuple(fc.constantFrom('text/plain', 'application/xml', 'multipart/form-data', 'multipart/form-data; boundary=x', 'application/json; charset=utf-16', '', 'application/qwik-json'), fc.string({ maxLength: 200 })).map(([type, body]) => ({
-    type: type || undefined,
-    body,
-  })),
-  fc.dictionary(fc.constantFrom(...ADVERSARIAL_NAMES), fieldValue, { maxKeys: 4 }).map((d) => {
-    // A well-formed multipart body with adversarial field names.
-    const boundary = 'fuzzb0undary';
-    const parts = Object.entries(d).map(([k, v]) => `--${boundary}\r\nContent-Disposition: form-data; name="${k.replace(/["\r\n]/g, '')}"\r\n\r\n${v}\r\n`);
-    return { type: `multipart/form-data; boundary=${boundary}`, body: parts.join('') + `--${boundary}--\r\n` };
-  }),
-);
-const originArb = fc.oneof({ weight: 6, arbitrary: fc.constant('ours') }, { weight: 1, arbitrary: fc.constantFrom(undefined, 'null', 'https://evil.example', 'http://127.0.0.1', 'http://127.0.0.1:1') });
 
 // ---- properties ----
 
@@ -280,6 +206,30 @@ describe('dashboard fuzz (issue 12): hostile input over HTTP never takes it down
           checkAnswer(`server$ POST ${page}?qfunc=${qfunc} cookie=${String(cookie).slice(0, 40)} body=${JSON.stringify(String(body).slice(0, 200))}`, r);
         },
       ),
+    );
+  });
+
+  it('/live upgrades: a WebSocket opens only with our Origin and a live session', async () => {
+    const livePath = fc.oneof(
+      { weight: 3, arbitrary: fc.constant('/live') },
+      { weight: 2, arbitrary: fc.oneof(fc.constantFrom('1', '0', '-1', '1e3', '99999999999999999', '', '%zz', '__proto__'), fc.string({ maxLength: 20 }).map(enc)).map((v) => `/live?since=${v}`) },
+      { weight: 1, arbitrary: fc.constantFrom('/live/', '/LIVE', '//live', '/live/..', '/./live', '/live%00', '/live%2F', '/ws', '/flags', '/live#x', '/live?since=1&since=2') },
+    );
+    const key = fc.oneof({ weight: 4, arbitrary: fc.constant('dGhlIHNhbXBsZSBub25jZQ==') }, { weight: 1, arbitrary: fc.constantFrom('', 'short', 'x'.repeat(300)) });
+    await fuzz(
+      '/live',
+      fc.asyncProperty(livePath, originArb, cookieArb, key, fc.constantFrom('13', '8', ''), async (path, origin, cookie, wsKey, version) => {
+        const headers = cookieHeader(cookie);
+        headers.push(['Upgrade', 'websocket'], ['Sec-WebSocket-Key', wsKey], ['Sec-WebSocket-Version', version]);
+        if (origin !== undefined) headers.push(['Origin', origin === 'ours' ? stack.dashboardUrl : origin]);
+        const r = await send({ method: 'GET', target: path, headers, upgrade: true });
+        const what = `upgrade ${path} origin=${origin} cookie=${cookie === 'own' ? 'own' : JSON.stringify(cookie?.slice(0, 60))} key=${wsKey.slice(0, 20)} v=${version}`;
+        checkAnswer(what, r);
+        if (r.status === 101) {
+          expect(origin, `${what}: opened for another Origin`).toBe('ours');
+          expect(cookie, `${what}: opened without a session`).toBe('own');
+        }
+      }),
     );
   });
 

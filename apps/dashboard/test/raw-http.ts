@@ -11,6 +11,8 @@ export interface RawRequest {
   target: string;
   headers?: [string, string][];
   body?: Uint8Array | string;
+  /** A WebSocket upgrade: sent with Connection: Upgrade; answered as soon as the response head arrives (the socket is then closed). */
+  upgrade?: boolean;
 }
 
 export interface RawResponse {
@@ -29,7 +31,7 @@ export const RAW_MAX_RESPONSE_BYTES = 8 * 1024 * 1024;
 
 export function rawRequest(host: string, port: number, req: RawRequest): Promise<RawResponse> {
   const body = typeof req.body === 'string' ? Buffer.from(req.body, 'utf8') : req.body ? Buffer.from(req.body) : undefined;
-  const lines = [`${req.method} ${req.target} HTTP/1.1`, `Host: ${host}:${port}`, 'Connection: close'];
+  const lines = [`${req.method} ${req.target} HTTP/1.1`, `Host: ${host}:${port}`, req.upgrade ? 'Connection: Upgrade' : 'Connection: close'];
   for (const [k, v] of req.headers ?? []) lines.push(`${k}: ${v}`);
   if (body) lines.push(`Content-Length: ${body.length}`);
   const head = Buffer.from(lines.join('\r\n') + '\r\n\r\n', 'utf8');
@@ -52,6 +54,8 @@ export function rawRequest(host: string, port: number, req: RawRequest): Promise
         return;
       }
       chunks.push(c);
+      // An upgrade answered 101 stays open: the head is all there is to see.
+      if (req.upgrade && Buffer.concat(chunks).includes('\r\n\r\n')) socket.destroy();
     });
     // The server may close after answering before it read our whole body (413, 403): keep what arrived.
     socket.on('error', (err: NodeJS.ErrnoException) => {
@@ -62,7 +66,7 @@ export function rawRequest(host: string, port: number, req: RawRequest): Promise
     socket.on('close', () => {
       clearTimeout(timer);
       try {
-        resolve(parseResponse(Buffer.concat(chunks), req.method === 'HEAD'));
+        resolve(parseResponse(Buffer.concat(chunks), req.method === 'HEAD' || !!req.upgrade));
       } catch (err) {
         reject(new Error(`${(err as Error).message} for ${req.method} ${JSON.stringify(req.target.slice(0, 200))}`));
       }

@@ -4,7 +4,7 @@
 import { createServer, request, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { errorPage, guardRequest, refuseOversizedBody, refuseUndecodablePath, requestIdOf } from './boundary';
+import { errorPage, guardRequest, refuseOversizedBody, refuseUndecodablePath, requestIdOf, statusOf } from './boundary';
 import { MAX_REQUEST_BODY_BYTES } from './input-limits';
 
 type Handler = (req: IncomingMessage, res: ServerResponse, fail: (err: unknown, status?: number) => void) => void;
@@ -21,6 +21,8 @@ const handlers = new Map<string, Handler>([
   }],
   ['/missing', (_req, _res, fail) => fail(Object.assign(new Error('ENOENT'), { code: 'ENOENT' }), 404)],
   ['/ok', (_req, res) => res.end('ok')],
+  // Qwik City's way: a 4xx ServerError handed on (here before answering, so the status shows).
+  ['/qwik-404', (_req, _res, fail) => fail(Object.assign(new Error('Resource Not Found'), { status: 404 }))],
 ]);
 
 let server: Server;
@@ -84,6 +86,12 @@ describe('per-request error boundary', () => {
     const a = await call('/missing');
     expect(a.status).toBe(404);
     expect(a.body).toContain('Not found');
+  });
+
+  it("a 4xx error object (Qwik City's ServerError) keeps its status; anything else is a 500", async () => {
+    expect((await call('/qwik-404')).status).toBe(404);
+    expect(statusOf({ status: 403 })).toBe(403);
+    for (const e of [new Error('x'), { status: 503 }, { status: '404' }, { status: 404.5 }, null, undefined, 'boom']) expect(statusOf(e)).toBe(500);
   });
 
   it('request ids: a sane one from the proxy is kept, anything else is replaced', async () => {

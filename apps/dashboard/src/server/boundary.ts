@@ -31,12 +31,24 @@ export function errorPage(status: number, requestId: string): string {
   return `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>${title} · flagraft</title></head><body><main><h1>${title}</h1><p>${text}</p><p>Request id: <code>${escapeHtml(requestId)}</code></p><p><a href="/flags">Flags</a></p></main></body></html>`;
 }
 
+/**
+ * The status an error stands for: Qwik City passes its own 4xx (a ServerError
+ * with `status`, e.g. 404 "Resource Not Found" for a path no route serves)
+ * on to the next handler after answering; that is a client's mistake, not a
+ * failure to log as one. Anything else is a 500.
+ */
+export function statusOf(err: unknown): number {
+  const s = (err as { status?: unknown } | null)?.status;
+  return typeof s === 'number' && Number.isInteger(s) && s >= 400 && s < 500 ? s : 500;
+}
+
 /** Installs the boundary on one request; returns fail(err, status = 500) for the handlers' error paths. */
 export function guardRequest(req: IncomingMessage, res: ServerResponse, requestId: string): (err: unknown, status?: number) => void {
   res.setHeader('X-Request-Id', requestId);
   res.on('error', (err) => log('warn', 'response stream error', { requestId, err, path: req.url }));
   req.on('error', (err) => log('warn', 'request stream error', { requestId, err, path: req.url }));
-  return (err, status = 500) => {
+  return (err, chosen) => {
+    const status = chosen ?? statusOf(err);
     if (status >= 500) log('error', 'request failed', { requestId, err: err as Error, method: req.method, path: req.url });
     if (res.writableEnded || res.destroyed) return;
     if (res.headersSent) {
