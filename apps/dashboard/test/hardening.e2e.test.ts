@@ -3,10 +3,12 @@
 // The dashboard runs as its own process; after every case it must still answer.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { WebSocket } from 'ws';
 import { launchBrowser, signIn } from './browser';
 import { actionIds, echoesToken, send, signInCookie } from './hostile';
-import { NAMES, startStack, tokenEntries, TOKENS, waitFor, writeTokens, type Stack } from './stack';
+import { APP_DIR, NAMES, startStack, tokenEntries, TOKENS, waitFor, writeTokens, type Stack } from './stack';
 
 let stack: Stack;
 let browser: Browser;
@@ -248,6 +250,43 @@ describe('hostile input does not take the dashboard down (issue 12)', () => {
       });
     await expect(wsStatus('https://evil.example')).resolves.toBe(403);
     await expect(wsStatus(stack.dashboardUrl)).resolves.toBe(101);
+  });
+
+  it('server$: a real call works; the same call naming client code (an event handler, a task) is refused, never run on the server', async () => {
+    const page = await newPage();
+    await signIn(page, stack.dashboardUrl, TOKENS.editor);
+    const calls: { url: string; body: string }[] = [];
+    page.on('request', (r) => {
+      if (r.url().includes('qfunc=')) calls.push({ url: r.url(), body: r.postData() ?? '' });
+    });
+    await page.goto(`${stack.dashboardUrl}/flags/new`);
+    await page.locator('#flag-key').fill('server-fn-check');
+    await waitFor(() => calls.length > 0, 'the editor validating through server$');
+    const { url, body } = calls[0];
+    const fn = new URL(url).searchParams.get('qfunc')!;
+    const cookie = (await page.context().cookies()).map((c) => `${c.name}=${c.value}`).join('; ');
+    const call = (hash: string) =>
+      send(stack.dashboardUrl, `/flags/new?qfunc=${hash}`, {
+        method: 'POST',
+        cookie,
+        headers: { origin: stack.dashboardUrl, 'content-type': 'application/qwik-json', 'x-qrl': hash },
+        body: body.split(fn).join(hash),
+      });
+    const real = await call(fn);
+    expect(real.status).toBe(200);
+    expect(real.headers.get('content-type')).toBe('application/qwik-json');
+    // Symbols of the client build, by kind: each was run by Qwik City on the server before (answering 500).
+    const manifest = JSON.parse(readFileSync(join(APP_DIR, 'dist/q-manifest.json'), 'utf8')) as { symbols: Record<string, { hash: string; ctxName: string }> };
+    const byKind = new Map<string, string>();
+    for (const s of Object.values(manifest.symbols)) if (!byKind.has(s.ctxName)) byKind.set(s.ctxName, s.hash);
+    for (const kind of ['onClick$', 'onInput$', 'useTask$', 'useVisibleTask$', 'component$']) {
+      const hash = byKind.get(kind)!;
+      expect(hash, kind).toBeTruthy();
+      const r = await call(hash);
+      expect(r.status, `${kind}: ${r.text.slice(0, 200)}`).toBe(400);
+      expect(JSON.parse(r.text).detail).toContain('names client code');
+    }
+    await alive();
   });
 
   it('an unknown static path is a 404 nobody caches', async () => {

@@ -11,7 +11,11 @@ import { SESSION_KEY } from '~/server/request';
 import { contentSecurityPolicy, newNonce, NONCE_KEY } from '~/server/security-headers';
 import { SESSION_COOKIE, unsealSession } from '~/server/session';
 import { crossOriginProblem, SAFE_METHODS } from '~/server/origin-check';
-import { actionDataProblem, isServerFunctionCall, QACTION_PARAM, QFUNC_PARAM, serverCallProblem } from '~/server/qwik-requests';
+import { manifest } from '@qwik-client-manifest';
+import { actionDataProblem, clientSymbolHashes, isServerFunctionCall, QACTION_PARAM, QFUNC_PARAM, serverCallProblem } from '~/server/qwik-requests';
+
+/** Every symbol of the client build: a server$ call naming one is refused (qwik-requests.ts). */
+const CLIENT_SYMBOLS = clientSymbolHashes(manifest);
 
 const PUBLIC_PATHS = new Set(['/login', '/logout', '/health', '/favicon.svg', '/robots.txt']);
 
@@ -68,7 +72,7 @@ export const onRequest: RequestHandler = async (ev) => {
     }
     // server$ calls carry Qwik's own serialisation (references, not plain data); their arguments are checked where they are used.
     if (serverCall) {
-      const p = serverCallProblem(body, ev.query.get(QFUNC_PARAM)!);
+      const p = serverCallProblem(body, ev.query.get(QFUNC_PARAM)!, CLIENT_SYMBOLS);
       if (p) return refuse(ev, 400, 'Bad server function call', p);
       return;
     }

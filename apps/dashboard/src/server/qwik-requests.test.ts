@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { actionDataProblem, isServerFunctionCall, serverCallProblem } from './qwik-requests';
+import { actionDataProblem, clientSymbolHashes, isServerFunctionCall, serverCallProblem } from './qwik-requests';
 
 /** What Qwik's deserialiser makes of a QRL: a function with getSymbol/getHash. */
 function fakeQrl(hash: string): () => void {
@@ -29,5 +29,13 @@ describe('Qwik City requests checked before Qwik City answers them with a 500', 
     expect(serverCallProblem(['h1'], 'h1')).toMatch(/function reference/);
     expect(serverCallProblem([() => {}], 'h1')).toMatch(/function reference/);
     expect(serverCallProblem([{ getSymbol: () => 'x', getHash: () => 'h1' }], 'h1')).toMatch(/function reference/);
+  });
+
+  it('a server$ call naming a client symbol (from the client manifest) is refused', () => {
+    const client = clientSymbolHashes({ mapping: { s_comp3: 'q-a.js' }, symbols: { s_click1: { hash: 'click1' }, s_task2: { hash: 'task2' }, s_old: {} } });
+    expect([...client].sort()).toEqual(['click1', 'comp3', 'old', 'task2']);
+    expect(serverCallProblem([fakeQrl('click1')], 'click1', client)).toMatch(/names client code/);
+    expect(serverCallProblem([fakeQrl('srv9')], 'srv9', client)).toBeUndefined();
+    expect(clientSymbolHashes(undefined).size).toBe(0); // dev server: no manifest, nothing refused by this rule
   });
 });
