@@ -17,13 +17,15 @@
 // a failure exactly; FUZZ_MS bounds each property's time (default 10 s) and
 // FUZZ_RUNS its runs (default 1500), whichever ends first.
 import { randomInt } from 'node:crypto';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SESSION_COOKIE, unsealSession } from '~/server/session';
 import { actionIds, signInCookie } from './hostile';
 import { rawRequest, type RawRequest, type RawResponse } from './raw-http';
-import { bodyArb, cookieArb, enc, nextArb, originArb, target } from './fuzz-inputs';
-import { FEED_TOKEN, startStack, TOKENS, type Stack } from './stack';
+import { bodyArb, cookieArb, enc, fieldValue, nextArb, originArb, target } from './fuzz-inputs';
+import { APP_DIR, FEED_TOKEN, startStack, TOKENS, type Stack } from './stack';
 
 const SEED = process.env.FUZZ_SEED ? Number(process.env.FUZZ_SEED) : randomInt(2 ** 31 - 1);
 const PATH = process.env.FUZZ_PATH || undefined;
@@ -206,6 +208,39 @@ describe('dashboard fuzz (issue 12): hostile input over HTTP never takes it down
           checkAnswer(`server$ POST ${page}?qfunc=${qfunc} cookie=${String(cookie).slice(0, 40)} body=${JSON.stringify(String(body).slice(0, 200))}`, r);
         },
       ),
+    );
+  });
+
+  it('server$ calls in Qwik\'s own serialisation: our functions with hostile arguments, client symbols, unknown symbols', async () => {
+    // Client symbols are in the manifest's mapping; the server$ stubs are the other `s_<hash>` names in the client chunks.
+    const manifest = JSON.parse(readFileSync(join(APP_DIR, 'dist/q-manifest.json'), 'utf8')) as { mapping: Record<string, string> };
+    const client = Object.keys(manifest.mapping).map((n) => n.slice(2));
+    const named = new Set<string>();
+    for (const f of readdirSync(join(APP_DIR, 'dist/build'))) {
+      if (f.endsWith('.js')) for (const m of readFileSync(join(APP_DIR, 'dist/build', f), 'utf8').matchAll(/"s_([A-Za-z0-9_-]{6,})"/g)) named.add(m[1]);
+    }
+    const serverFns = [...named].filter((h) => !manifest.mapping[`s_${h}`]);
+    expect(serverFns.length, 'the editor validation and the cluster refresh').toBeGreaterThanOrEqual(2);
+    const hashArb = fc.oneof(
+      { weight: 4, arbitrary: fc.constantFrom(...serverFns).map((h) => ({ h, kind: 'server' as const })) },
+      { weight: 1, arbitrary: fc.constantFrom(...client).map((h) => ({ h, kind: 'client' as const })) },
+      { weight: 1, arbitrary: fc.stringMatching(/^[A-Za-z0-9]{11}$/).map((h) => ({ h, kind: 'unknown' as const })) },
+    );
+    const argArb = fc.oneof(fieldValue, fc.jsonValue({ maxDepth: 3 }).map((v) => JSON.stringify(v)), fc.constantFrom('\u0001', '\u0002_#s_x', '\u0012', '\u0005', ''));
+    await fuzz(
+      'server$ (serialised)',
+      fc.asyncProperty(hashArb, argArb, fc.constantFrom('/flags/new', '/cluster', '/flags/fz'), async ({ h, kind }, arg, page) => {
+        const body = JSON.stringify({ _entry: '2', _objs: [`\u0002_#s_${h}`, arg, ['0', '1']] });
+        const r = await send({
+          method: 'POST',
+          target: `${page}?qfunc=${h}`,
+          headers: [...cookieHeader('own'), ['Origin', stack.dashboardUrl], ['Content-Type', 'application/qwik-json'], ['X-QRL', h]],
+          body,
+        });
+        const what = `server$ ${kind} ${h} on ${page} arg=${JSON.stringify(arg.slice(0, 200))}`;
+        checkAnswer(what, r);
+        if (kind === 'client') expect(r.status, what).toBe(400);
+      }),
     );
   });
 

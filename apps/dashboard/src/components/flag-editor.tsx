@@ -4,7 +4,7 @@ import { diffJson, reapply } from '~/lib/diff';
 import { fromDefinition, issuesAt, newFlagState, newRule, renameVariant, toDefinition, type EditorState } from '~/lib/editor-model';
 import type { FlagDefinition, FlagType, StoredFlag, ValidationIssue } from '~/lib/types';
 import { useDeleteFlag, useSaveFlag, type SaveFailure } from '~/server/flag-actions';
-import { checkFlag, parseEditorJson } from '~/server/validation';
+import { validateEditorJson } from '~/server/validation';
 import { DiffTable } from './diff-table';
 import { when } from './format';
 import { LiveContext } from './live';
@@ -13,13 +13,8 @@ import { TypedConfirmDialog } from './typed-confirm';
 import { humanIssue } from '~/lib/human-path';
 import { userKey } from '~/lib/jsx-key';
 
-/** Validation with @flagraft/flag-model, run on the dashboard server. */
-const validateOnServer = server$(function (json: unknown): ValidationIssue[] {
-  const parsed = parseEditorJson(json);
-  if (!parsed.ok) return parsed.issues;
-  const r = checkFlag(parsed.value);
-  return r.ok ? [] : r.issues;
-});
+/** Validation with @flagraft/flag-model, run on the dashboard server (a marked server function, server-functions.ts). */
+const validateOnServer = server$(validateEditorJson);
 
 /** Delay between the last keystroke and a validation round trip, in ms. */
 const VALIDATE_DEBOUNCE_MS = 350;

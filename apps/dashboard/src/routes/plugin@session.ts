@@ -12,6 +12,7 @@ import { contentSecurityPolicy, newNonce, NONCE_KEY } from '~/server/security-he
 import { SESSION_COOKIE, unsealSession } from '~/server/session';
 import { crossOriginProblem, SAFE_METHODS } from '~/server/origin-check';
 import { manifest } from '@qwik-client-manifest';
+import { isServerFunction } from '~/server/server-functions';
 import { actionDataProblem, clientSymbolHashes, isServerFunctionCall, QACTION_PARAM, QFUNC_PARAM, serverCallProblem } from '~/server/qwik-requests';
 
 /** Every symbol of the client build: a server$ call naming one is refused (qwik-requests.ts). */
@@ -74,6 +75,14 @@ export const onRequest: RequestHandler = async (ev) => {
     if (serverCall) {
       const p = serverCallProblem(body, ev.query.get(QFUNC_PARAM)!, CLIENT_SYMBOLS);
       if (p) return refuse(ev, 400, 'Bad server function call', p);
+      // Only functions marked as server functions run (loaders and actions are server-only symbols too).
+      let fn: unknown;
+      try {
+        fn = await ((body as unknown[])[0] as { resolve(): Promise<unknown> }).resolve();
+      } catch {
+        fn = undefined;
+      }
+      if (!isServerFunction(fn)) return refuse(ev, 400, 'Bad server function call', `${QFUNC_PARAM} does not name a server function`);
       return;
     }
     const p = checkShape(body, BODY_LIMITS);
