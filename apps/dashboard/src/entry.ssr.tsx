@@ -11,6 +11,7 @@
  */
 import { renderToStream, type RenderToStreamOptions } from '@builder.io/qwik/server';
 import Root from './root';
+import { nonceInlineStyles } from './server/security-headers';
 
 export default async function (opts: RenderToStreamOptions) {
   const chunks: string[] = [];
@@ -26,6 +27,9 @@ export default async function (opts: RenderToStreamOptions) {
       ...opts.serverData,
     },
   });
-  opts.stream.write(chunks.join(''));
+  // Qwik's own <style> elements get the CSP nonce (security-headers.ts).
+  const nonce = typeof opts.serverData?.nonce === 'string' ? opts.serverData.nonce : '';
+  const html = chunks.join('');
+  opts.stream.write(nonce ? nonceInlineStyles(html, nonce) : html);
   return result;
 }

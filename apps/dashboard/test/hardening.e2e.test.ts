@@ -3,10 +3,12 @@
 // The dashboard runs as its own process; after every case it must still answer.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { WebSocket } from 'ws';
 import { launchBrowser, signIn } from './browser';
 import { actionIds, echoesToken, send, signInCookie } from './hostile';
-import { NAMES, startStack, tokenEntries, TOKENS, waitFor, writeTokens, type Stack } from './stack';
+import { APP_DIR, NAMES, startStack, tokenEntries, TOKENS, waitFor, writeTokens, type Stack } from './stack';
 
 let stack: Stack;
 let browser: Browser;
@@ -108,6 +110,59 @@ describe('hostile input does not take the dashboard down (issue 12)', () => {
     await alive();
   });
 
+  it('variants named constructor and toString save from the editor and evaluate; __proto__ is refused next to its field (Qwik list keys never name a prototype member)', async () => {
+    const key = 'variant-names';
+    const flag = {
+      key,
+      type: 'string',
+      variants: { a: 'A', b: 'B' },
+      defaultVariant: 'a',
+      enabled: true,
+      rules: [{ conditions: [{ attribute: 'plan', op: 'equals', value: 'pro' }], variant: 'b' }],
+    };
+    expect((await stack.api('PUT', `/api/v1/flags/${key}`, flag)).status).toBeLessThan(300);
+    const page = await newPage();
+    // Qwik's client render failing on a key was the cause (console "QWIK ERROR … reading '$type$'"): none may happen.
+    const errors: string[] = [];
+    page.on('pageerror', (e) => errors.push(`pageerror: ${e.message}`));
+    page.on('console', (m) => {
+      if (m.type() === 'error' && !m.text().startsWith('Failed to load resource')) errors.push(m.text());
+    });
+    await signIn(page, stack.dashboardUrl, TOKENS.editor);
+    await page.goto(`${stack.dashboardUrl}/flags/${key}`);
+    // Renaming the default variant and the rule's variant carries both references along.
+    await page.getByTestId('variant-name-0').fill('constructor');
+    await page.getByTestId('variant-name-1').fill('toString');
+    await expect(page.locator('#flag-default').inputValue()).resolves.toBe('constructor');
+    await page.getByTestId('save').click();
+    await page.getByText(/Saved: revision \d+/).waitFor();
+    const stored = (await stack.api('GET', `/api/v1/flags/${key}`)).body.flag;
+    expect(stored.variants).toEqual({ constructor: 'A', toString: 'B' });
+    expect(stored.defaultVariant).toBe('constructor');
+    expect(stored.rules[0].variant).toBe('toString');
+    const evaluate = async (context: Record<string, unknown>) => {
+      const r = await fetch(`${stack.gatewayUrl}/ofrep/v1/evaluate/flags/${key}`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${TOKENS.reader}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ context }),
+      });
+      expect(r.status).toBe(200);
+      return (await r.json()) as { value: unknown; variant: string };
+    };
+    await expect(evaluate({ targetingKey: 'u1' })).resolves.toMatchObject({ value: 'A', variant: 'constructor' });
+    await expect(evaluate({ targetingKey: 'u1', plan: 'pro' })).resolves.toMatchObject({ value: 'B', variant: 'toString' });
+    // A fresh load shows the names, and __proto__ (not a valid name: must start with a letter or digit) is refused next to its field.
+    await page.goto(`${stack.dashboardUrl}/flags/${key}`);
+    await expect(page.getByTestId('variant-name-0').inputValue()).resolves.toBe('constructor');
+    await page.getByTestId('variant-name-1').fill('__proto__');
+    await page.getByTestId('save').click();
+    await page.getByRole('group', { name: 'Variant 2' }).getByText('Variant “__proto__”: must match').waitFor();
+    await expect(page.getByTestId('editor-notice').textContent()).resolves.toContain('Fix the problems below');
+    expect((await stack.api('GET', `/api/v1/flags/${key}`)).body.flag.variants).toEqual({ constructor: 'A', toString: 'B' });
+    expect(errors).toEqual([]);
+    await alive();
+  });
+
   it('sign-out ends the session on the server: the old cookie is refused', async () => {
     const page = await newPage();
     await signIn(page, stack.dashboardUrl, TOKENS.editor);
@@ -149,6 +204,10 @@ describe('hostile input does not take the dashboard down (issue 12)', () => {
     expect(csp).toContain("object-src 'none'");
     expect(csp).toContain("frame-ancestors 'none'");
     expect(csp).not.toMatch(/script-src[^;]*'unsafe-inline'/);
+    // Styles too: no 'unsafe-inline' anywhere; Qwik's own <style> carries the nonce and applies.
+    expect(csp).toMatch(/style-src 'self' 'nonce-[A-Za-z0-9+/=]+'/);
+    expect(csp).not.toContain('unsafe-inline');
+    await expect(page.evaluate(() => getComputedStyle(document.documentElement).viewTransitionName)).resolves.toBe('none');
     await page.locator('[data-testid="live-indicator"][data-state="live"]').waitFor({ timeout: 20_000 });
     await page.getByTestId('toggle-constructor').click();
     await page.getByTestId('toggle-confirm').click();
@@ -161,6 +220,12 @@ describe('hostile input does not take the dashboard down (issue 12)', () => {
     await page.getByTestId('rule-0-weight-off').fill('60');
     // Errors for people, next to the field (debounced server validation ran through server$).
     await page.getByTestId('rule-0').getByText('Rule 1, weights: add up to 90%; they must add up to 100%').waitFor();
+    // The rollout bar's widths come from classes now (no style attributes): 30 of 90 is a third of the bar.
+    const [bar, first] = await Promise.all([page.locator('.bar').first().boundingBox(), page.locator('.bar span').first().boundingBox()]);
+    expect(first!.width / (bar!.width - 2)).toBeCloseTo(0.33, 1);
+    // A page with the utility classes that replaced style attributes: the history list has no bullets.
+    await page.goto(`${stack.dashboardUrl}/flags/constructor/history`);
+    await expect(page.getByTestId('history').evaluate((el) => getComputedStyle(el).listStyleType)).resolves.toBe('none');
     expect(await page.evaluate(() => (window as unknown as { __csp: string[] }).__csp)).toEqual([]);
     await alive();
   });
@@ -185,6 +250,43 @@ describe('hostile input does not take the dashboard down (issue 12)', () => {
       });
     await expect(wsStatus('https://evil.example')).resolves.toBe(403);
     await expect(wsStatus(stack.dashboardUrl)).resolves.toBe(101);
+  });
+
+  it('server$: a real call works; the same call naming client code (an event handler, a task) is refused, never run on the server', async () => {
+    const page = await newPage();
+    await signIn(page, stack.dashboardUrl, TOKENS.editor);
+    const calls: { url: string; body: string }[] = [];
+    page.on('request', (r) => {
+      if (r.url().includes('qfunc=')) calls.push({ url: r.url(), body: r.postData() ?? '' });
+    });
+    await page.goto(`${stack.dashboardUrl}/flags/new`);
+    await page.locator('#flag-key').fill('server-fn-check');
+    await waitFor(() => calls.length > 0, 'the editor validating through server$');
+    const { url, body } = calls[0];
+    const fn = new URL(url).searchParams.get('qfunc')!;
+    const cookie = (await page.context().cookies()).map((c) => `${c.name}=${c.value}`).join('; ');
+    const call = (hash: string) =>
+      send(stack.dashboardUrl, `/flags/new?qfunc=${hash}`, {
+        method: 'POST',
+        cookie,
+        headers: { origin: stack.dashboardUrl, 'content-type': 'application/qwik-json', 'x-qrl': hash },
+        body: body.split(fn).join(hash),
+      });
+    const real = await call(fn);
+    expect(real.status).toBe(200);
+    expect(real.headers.get('content-type')).toBe('application/qwik-json');
+    // Symbols of the client build, by kind: each was run by Qwik City on the server before (answering 500).
+    const manifest = JSON.parse(readFileSync(join(APP_DIR, 'dist/q-manifest.json'), 'utf8')) as { symbols: Record<string, { hash: string; ctxName: string }> };
+    const byKind = new Map<string, string>();
+    for (const s of Object.values(manifest.symbols)) if (!byKind.has(s.ctxName)) byKind.set(s.ctxName, s.hash);
+    for (const kind of ['onClick$', 'onInput$', 'useTask$', 'useVisibleTask$', 'component$']) {
+      const hash = byKind.get(kind)!;
+      expect(hash, kind).toBeTruthy();
+      const r = await call(hash);
+      expect(r.status, `${kind}: ${r.text.slice(0, 200)}`).toBe(400);
+      expect(JSON.parse(r.text).detail).toContain('names client code');
+    }
+    await alive();
   });
 
   it('an unknown static path is a 404 nobody caches', async () => {

@@ -67,8 +67,11 @@ export interface Stack {
 /**
  * `gateway` overrides the gateway's configuration: the end-to-end tests keep
  * the shipped defaults (rate limits on), the benchmarks turn the limits off.
+ * `dashboardEnv` adds or overrides the dashboard process's environment (e.g. a known cookie secret).
  */
-export async function startStack(opts: { log?: (msg: string) => void; gateway?: Partial<GatewayConfig> } = {}): Promise<Stack> {
+export async function startStack(
+  opts: { log?: (msg: string) => void; gateway?: Partial<GatewayConfig>; dashboardEnv?: Record<string, string> } = {},
+): Promise<Stack> {
   if (!existsSync(SERVER_ENTRY)) throw new Error(`${SERVER_ENTRY} is missing: run \`pnpm --filter @flagraft/dashboard build\` first`);
   const say = opts.log ?? (() => {});
   const cleanups: (() => Promise<void>)[] = [];
@@ -136,7 +139,7 @@ export async function startStack(opts: { log?: (msg: string) => void; gateway?: 
     await waitFor(async () => (await fetch(`${gatewayUrl}/ready`).catch(() => undefined))?.ok, 'gateway ready', 60_000, 100);
     say(`gateway ${gatewayUrl}`);
 
-    const dash = await startDashboard({ gatewayUrl, relayUrl: relay.url, say, tokensFile: join(keysDir, 'tokens.json') });
+    const dash = await startDashboard({ gatewayUrl, relayUrl: relay.url, say, tokensFile: join(keysDir, 'tokens.json'), env: opts.dashboardEnv });
     cleanups.push(dash.stop);
 
     const api: Stack['api'] = async (method, path, body, headers = {}) => {

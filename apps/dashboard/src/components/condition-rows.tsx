@@ -2,6 +2,7 @@ import { component$ } from '@builder.io/qwik';
 import type { ConditionRow } from '~/lib/editor-model';
 import { CONDITION_OPS, type ValidationIssue } from '~/lib/types';
 import { humanIssue } from '~/lib/human-path';
+import { userKey } from '~/lib/jsx-key';
 
 /** Editable list of conditions (rules and segments share it). */
 export const ConditionRows = component$(
@@ -32,7 +33,7 @@ export const ConditionRows = component$(
               </label>
               <select id={`${id}-op`} disabled={props.readOnly} onChange$={(_, el) => (c.op = el.value)}>
                 {CONDITION_OPS.map((o) => (
-                  <option key={o.op} value={o.op} selected={o.op === c.op}>
+                  <option key={userKey(o.op)} value={o.op} selected={o.op === c.op}>
                     {o.label}
                   </option>
                 ))}
@@ -59,7 +60,7 @@ export const ConditionRows = component$(
                 </button>
               )}
               {errs.map((e) => (
-                <p key={e.path + e.message} class="error-text" style="flex-basis:100%">
+                <p key={userKey(e.path, e.message)} class="error-text u-full-row">
                   {humanIssue(e)}
                 </p>
               ))}

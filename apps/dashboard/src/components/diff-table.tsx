@@ -1,5 +1,6 @@
 import { component$ } from '@builder.io/qwik';
 import type { DiffEntry } from '~/lib/diff';
+import { userKey } from '~/lib/jsx-key';
 
 /** A readable field-by-field diff: path, before, after. */
 export const DiffTable = component$((props: { entries: DiffEntry[]; caption: string; empty?: string }) => {
@@ -17,7 +18,7 @@ export const DiffTable = component$((props: { entries: DiffEntry[]; caption: str
         </thead>
         <tbody>
           {props.entries.map((d) => (
-            <tr key={d.path}>
+            <tr key={userKey(d.path)}>
               <td>{d.path || '(whole document)'}</td>
               <td class={d.kind !== 'added' ? 'before' : ''}>{d.kind === 'added' ? <span class="muted">—</span> : d.before}</td>
               <td class={d.kind !== 'removed' ? 'after' : ''}>{d.kind === 'removed' ? <span class="muted">—</span> : d.after}</td>

@@ -1,24 +1,20 @@
 import { $, component$, useContext, useSignal, useStore, useTask$ } from '@builder.io/qwik';
 import { Link, server$ } from '@builder.io/qwik-city';
 import { diffJson, reapply } from '~/lib/diff';
-import { fromDefinition, issuesAt, newFlagState, newRule, toDefinition, type EditorState } from '~/lib/editor-model';
+import { fromDefinition, issuesAt, newFlagState, newRule, renameVariant, toDefinition, type EditorState } from '~/lib/editor-model';
 import type { FlagDefinition, FlagType, StoredFlag, ValidationIssue } from '~/lib/types';
 import { useDeleteFlag, useSaveFlag, type SaveFailure } from '~/server/flag-actions';
-import { checkFlag, parseEditorJson } from '~/server/validation';
+import { validateEditorJson } from '~/server/validation';
 import { DiffTable } from './diff-table';
 import { when } from './format';
 import { LiveContext } from './live';
 import { RuleEditor } from './rule-editor';
 import { TypedConfirmDialog } from './typed-confirm';
 import { humanIssue } from '~/lib/human-path';
+import { userKey } from '~/lib/jsx-key';
 
-/** Validation with @flagraft/flag-model, run on the dashboard server. */
-const validateOnServer = server$(function (json: unknown): ValidationIssue[] {
-  const parsed = parseEditorJson(json);
-  if (!parsed.ok) return parsed.issues;
-  const r = checkFlag(parsed.value);
-  return r.ok ? [] : r.issues;
-});
+/** Validation with @flagraft/flag-model, run on the dashboard server (a marked server function, server-functions.ts). */
+const validateOnServer = server$(validateEditorJson);
 
 /** Delay between the last keystroke and a validation round trip, in ms. */
 const VALIDATE_DEBOUNCE_MS = 350;
@@ -182,7 +178,7 @@ export const FlagEditor = component$((props: FlagEditorProps) => {
           <strong>{issues.length === 1 ? '1 problem' : `${issues.length} problems`}</strong>
           <ul>
             {issues.map((i) => (
-              <li key={i.path + i.message}>
+              <li key={userKey(i.path, i.message)}>
                 {humanIssue(i)}
               </li>
             ))}
@@ -198,7 +194,7 @@ export const FlagEditor = component$((props: FlagEditorProps) => {
       >
         <datalist id="segment-names">
           {props.segmentNames.map((n) => (
-            <option key={n} value={n} />
+            <option key={userKey(n)} value={n} />
           ))}
         </datalist>
         <fieldset>
@@ -221,7 +217,7 @@ export const FlagEditor = component$((props: FlagEditorProps) => {
                 {creating ? 'Letters, digits and . _ : - ; cannot be changed later.' : 'Keys cannot be changed.'}
               </span>
               {fieldErr('key').map((e) => (
-                <span key={e.message} class="error-text">
+                <span key={userKey(e.message)} class="error-text">
                   {e.message}
                 </span>
               ))}
@@ -237,7 +233,7 @@ export const FlagEditor = component$((props: FlagEditorProps) => {
                 }}
               >
                 {(['boolean', 'string', 'number', 'object'] as const).map((t) => (
-                  <option key={t} value={t} selected={state.type === t}>
+                  <option key={userKey(t)} value={t} selected={state.type === t}>
                     {t === 'object' ? 'JSON object' : t}
                   </option>
                 ))}
@@ -253,7 +249,7 @@ export const FlagEditor = component$((props: FlagEditorProps) => {
               </label>
               <input id="flag-tags" value={state.tags} disabled={readOnly} onInput$={(_, el) => (state.tags = el.value)} />
               {issuesAt(issues, 'tags').map((e) => (
-                <span key={e.path + e.message} class="error-text">
+                <span key={userKey(e.path, e.message)} class="error-text">
                   {humanIssue(e)}
                 </span>
               ))}
@@ -263,7 +259,7 @@ export const FlagEditor = component$((props: FlagEditorProps) => {
             <label for="flag-desc">Description</label>
             <textarea id="flag-desc" rows={2} maxLength={2048} disabled={readOnly} onInput$={(_, el) => (state.description = el.value)} value={state.description} />
           </div>
-          <label class="row-inline" style="font-weight:600">
+          <label class="row-inline u-bold">
             <input type="checkbox" checked={state.enabled} disabled={readOnly} onChange$={(_, el) => (state.enabled = el.checked)} data-testid="flag-enabled" />
             Enabled <span class="hint muted">(off = kill switch: serves the off variant)</span>
           </label>
@@ -282,10 +278,10 @@ export const FlagEditor = component$((props: FlagEditorProps) => {
                   id={`var-name-${i}`}
                   value={v.name}
                   placeholder="name"
-                  style="width:10rem"
+                  class="u-w10"
                   disabled={readOnly}
                   data-testid={`variant-name-${i}`}
-                  onInput$={(_, el) => (v.name = el.value)}
+                  onInput$={(_, el) => renameVariant(state, i, el.value)}
                 />
                 <label class="visually-hidden" for={`var-value-${i}`}>
                   Variant {i + 1} value
@@ -303,7 +299,7 @@ export const FlagEditor = component$((props: FlagEditorProps) => {
                   <textarea
                     id={`var-value-${i}`}
                     rows={3}
-                    style="flex:1;min-width:14rem"
+                    class="u-grow u-minw14"
                     value={v.value}
                     disabled={readOnly}
                     aria-invalid={errs.length ? 'true' : undefined}
@@ -314,7 +310,7 @@ export const FlagEditor = component$((props: FlagEditorProps) => {
                     id={`var-value-${i}`}
                     value={v.value}
                     inputMode={state.type === 'number' ? 'decimal' : undefined}
-                    style="flex:1;min-width:10rem"
+                    class="u-grow u-minw10"
                     disabled={readOnly}
                     aria-invalid={errs.length ? 'true' : undefined}
                     data-testid={`variant-value-${i}`}
@@ -327,7 +323,7 @@ export const FlagEditor = component$((props: FlagEditorProps) => {
                   </button>
                 )}
                 {errs.map((e) => (
-                  <p key={e.path + e.message} class="error-text" style="flex-basis:100%">
+                  <p key={userKey(e.path, e.message)} class="error-text u-full-row">
                     {humanIssue(e)}
                   </p>
                 ))}
@@ -347,18 +343,18 @@ export const FlagEditor = component$((props: FlagEditorProps) => {
               + Variant
             </button>
           )}
-          <div class="grid2" style="margin-top:0.75rem">
+          <div class="grid2 u-mt3">
             <div class="field">
               <label for="flag-default">Default variant</label>
               <select id="flag-default" disabled={readOnly} onChange$={(_, el) => (state.defaultVariant = el.value)}>
                 {variantNames.map((n) => (
-                  <option key={n} value={n} selected={n === state.defaultVariant}>
+                  <option key={userKey(n)} value={n} selected={n === state.defaultVariant}>
                     {n}
                   </option>
                 ))}
               </select>
               {fieldErr('defaultVariant').map((e) => (
-                <span key={e.message} class="error-text">
+                <span key={userKey(e.message)} class="error-text">
                   {e.message}
                 </span>
               ))}
@@ -370,13 +366,13 @@ export const FlagEditor = component$((props: FlagEditorProps) => {
                   {state.type === 'boolean' ? '(none: serves false)' : '(none: client default)'}
                 </option>
                 {variantNames.map((n) => (
-                  <option key={n} value={n} selected={n === state.offVariant}>
+                  <option key={userKey(n)} value={n} selected={n === state.offVariant}>
                     {n}
                   </option>
                 ))}
               </select>
               {fieldErr('offVariant').map((e) => (
-                <span key={e.message} class="error-text">
+                <span key={userKey(e.message)} class="error-text">
                   {e.message}
                 </span>
               ))}
@@ -388,7 +384,7 @@ export const FlagEditor = component$((props: FlagEditorProps) => {
           <h2 id="rules-title">Targeting rules</h2>
           <p class="muted small">Evaluated top to bottom; the first rule that matches decides. No match serves the default variant.</p>
           {ruleIssues.filter((e) => e.path === 'rules').map((e) => (
-            <p key={e.message} class="error-text">
+            <p key={userKey(e.message)} class="error-text">
               {e.message}
             </p>
           ))}
@@ -404,7 +400,7 @@ export const FlagEditor = component$((props: FlagEditorProps) => {
         </section>
 
         {!readOnly && (
-          <div class="dialog-actions" style="justify-content:flex-start;margin-top:1.5rem">
+          <div class="dialog-actions u-jstart u-mt6">
             <button type="submit" class="primary" disabled={save.isRunning} data-testid="save">
               {save.isRunning ? 'Saving…' : creating ? 'Create flag' : 'Save changes'}
             </button>
@@ -423,8 +419,8 @@ export const FlagEditor = component$((props: FlagEditorProps) => {
             {!creating && (
               <button
                 type="button"
-                class="danger"
-                style="margin-left:auto"
+                class="danger u-ml-auto"
+               
                 data-testid="delete"
                 onClick$={() => deleteRef.value?.showModal()}
               >
@@ -483,7 +479,7 @@ export const FlagEditor = component$((props: FlagEditorProps) => {
         </TypedConfirmDialog>
       )}
       {!creating && (
-        <p class="small" style="margin-top:1rem">
+        <p class="small u-mt4">
           <Link href={`/flags/${encodeURIComponent(state.key)}/history`}>History of this flag →</Link>
         </p>
       )}

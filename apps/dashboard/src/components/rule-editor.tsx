@@ -3,6 +3,7 @@ import { issuesAt, weightShares, type EditorState } from '~/lib/editor-model';
 import type { ValidationIssue } from '~/lib/types';
 import { ConditionRows } from './condition-rows';
 import { humanIssue } from '~/lib/human-path';
+import { userKey } from '~/lib/jsx-key';
 
 /** One ordered targeting rule: conditions, segments, then a variant or a rollout. */
 export const RuleEditor = component$(
@@ -19,12 +20,12 @@ export const RuleEditor = component$(
     return (
       <fieldset class="rule" aria-labelledby={`${id}-title`} data-testid={`rule-${i}`}>
         <div class="rule-head">
-          <h3 id={`${id}-title`} style="margin:0">
+          <h3 id={`${id}-title`} class="u-m0">
             Rule {i + 1}
             {rule.description ? `: ${rule.description}` : ''}
           </h3>
           {!props.readOnly && (
-            <div class="row-inline" style="margin:0">
+            <div class="row-inline u-m0">
               <button type="button" disabled={i === 0} aria-label={`Move rule ${i + 1} up`} onClick$={() => rules.splice(i - 1, 2, rules[i], rules[i - 1])}>
                 ↑
               </button>
@@ -52,9 +53,9 @@ export const RuleEditor = component$(
             <input id={`${id}-desc`} value={rule.description} disabled={props.readOnly} onInput$={(_, el) => (rule.description = el.value)} />
           </div>
         </div>
-        <h4 style="margin:0.25rem 0">If all of these match</h4>
+        <h4 class="u-my1">If all of these match</h4>
         <ConditionRows rows={rule.conditions} idPrefix={`${id}-cond`} pathPrefix={`${path}.conditions`} issues={props.issues} readOnly={props.readOnly} />
-        <div class="grid2" style="margin-top:0.75rem">
+        <div class="grid2 u-mt3">
           <div class="field">
             <label for={`${id}-segs`}>
               In segments <span class="hint">(comma separated, all must match)</span>
@@ -117,7 +118,7 @@ export const RuleEditor = component$(
               <label for={`${id}-variant`}>Variant</label>
               <select id={`${id}-variant`} disabled={props.readOnly} onChange$={(_, el) => (rule.variant = el.value)}>
                 {props.state.variants.map((v) => (
-                  <option key={v.name} value={v.name} selected={v.name === rule.variant}>
+                  <option key={userKey(v.name)} value={v.name} selected={v.name === rule.variant}>
                     {v.name}
                   </option>
                 ))}
@@ -128,7 +129,7 @@ export const RuleEditor = component$(
               <div class="bar" role="img" aria-label={shares.map((s) => `${s.variant} ${s.pct.toFixed(1)}%`).join(', ')}>
                 {shares.map((s) =>
                   s.pct > 0 ? (
-                    <span key={s.variant} style={`width:${s.pct}%`} title={`${s.variant}: ${s.pct.toFixed(1)}%`}>
+                    <span key={userKey(s.variant)} class={`w-${Math.round(s.pct)}`} title={`${s.variant}: ${s.pct.toFixed(1)}%`}>
                       {s.pct >= 8 ? `${s.variant} ${Math.round(s.pct)}%` : ''}
                     </span>
                   ) : null,
@@ -139,7 +140,7 @@ export const RuleEditor = component$(
               </p>
               {rule.weights.map((w, j) => (
                 <div key={j} class="row-inline">
-                  <label for={`${id}-w-${j}`} style="min-width:8rem">
+                  <label for={`${id}-w-${j}`} class="u-minw8">
                     <code>{w.variant}</code>
                   </label>
                   <input
@@ -148,7 +149,7 @@ export const RuleEditor = component$(
                     min="0"
                     max="100"
                     step="1"
-                    style="width:6rem"
+                    class="u-w6"
                     value={w.weight}
                     disabled={props.readOnly}
                     data-testid={`rule-${i}-weight-${w.variant}`}
@@ -157,7 +158,7 @@ export const RuleEditor = component$(
                   <span class="muted">%</span>
                 </div>
               ))}
-              <div class="field" style="max-width:320px">
+              <div class="field u-maxw320">
                 <label for={`${id}-bucket`}>
                   Bucket by <span class="hint">(context attribute; default targetingKey)</span>
                 </label>
@@ -167,7 +168,7 @@ export const RuleEditor = component$(
           )}
         </fieldset>
         {own.map((e) => (
-          <p key={e.path + e.message} class="error-text">
+          <p key={userKey(e.path, e.message)} class="error-text">
             {humanIssue(e)}
           </p>
         ))}

@@ -5,6 +5,7 @@ import { useDeleteSegment, useSaveSegment, type SegmentSaveFailure } from '~/ser
 import { ConditionRows } from './condition-rows';
 import { TypedConfirmDialog } from './typed-confirm';
 import { humanIssue } from '~/lib/human-path';
+import { userKey } from '~/lib/jsx-key';
 
 export const SegmentEditor = component$((props: { stored?: StoredSegment; canEdit: boolean }) => {
   const creating = !props.stored;
@@ -48,7 +49,7 @@ export const SegmentEditor = component$((props: { stored?: StoredSegment; canEdi
         <div class="notice bad" role="alert">
           <ul>
             {issues.value.map((i) => (
-              <li key={i.path + i.message}>
+              <li key={userKey(i.path, i.message)}>
                 {humanIssue(i, 'segment')}
               </li>
             ))}
@@ -72,15 +73,15 @@ export const SegmentEditor = component$((props: { stored?: StoredSegment; canEdi
           <ConditionRows rows={state.conditions} idPrefix="seg-cond" pathPrefix="conditions" issues={issues.value} readOnly={readOnly} />
         </fieldset>
         {!readOnly && (
-          <div class="dialog-actions" style="justify-content:flex-start">
+          <div class="dialog-actions u-jstart">
             <button type="submit" class="primary" disabled={save.isRunning}>
               {creating ? 'Create segment' : 'Save changes'}
             </button>
             {!creating && (
               <button
                 type="button"
-                class="danger"
-                style="margin-left:auto"
+                class="danger u-ml-auto"
+               
                 onClick$={() => deleteRef.value?.showModal()}
               >
                 Delete segment…

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { validateFlag } from '@flagraft/flag-model';
-import { fromDefinition, newFlagState, newRule, parseVariantValue, toDefinition, weightShares } from './editor-model';
+import { fromDefinition, newFlagState, newRule, parseVariantValue, renameVariant, toDefinition, weightShares } from './editor-model';
 import type { FlagDefinition } from './types';
 
 const flag: FlagDefinition = {
@@ -61,5 +61,36 @@ describe('editor model', () => {
       expect(issues).toEqual([]);
       expect(() => validateFlag(f)).not.toThrow();
     }
+  });
+
+  it('renaming a variant carries default, off, rule variant and weights along; names like constructor are names', () => {
+    const s = fromDefinition(flag);
+    renameVariant(s, 0, 'constructor');
+    const { flag: back, issues } = toDefinition(s);
+    expect(issues).toEqual([]);
+    expect(Object.keys(back.variants)).toEqual(['constructor', 'treatment']);
+    expect(back.defaultVariant).toBe('constructor');
+    expect(back.offVariant).toBe('constructor');
+    expect(back.rules[1].rollout!.weights.map((w) => w.variant)).toEqual(['constructor', 'treatment']);
+    expect(() => validateFlag(JSON.parse(JSON.stringify(back)))).not.toThrow();
+    renameVariant(s, 1, 'toString');
+    expect(s.rules[0].variant).toBe('toString');
+  });
+
+  it('a rename that makes a duplicate leaves the references with the other variant of that name', () => {
+    const s = fromDefinition(flag);
+    renameVariant(s, 1, 'control'); // now two "control"s: a duplicate the form reports
+    expect(toDefinition(s).issues.map((i) => i.message)).toContain('duplicate variant name');
+    renameVariant(s, 1, 'controlled');
+    expect(s.defaultVariant).toBe('control');
+    expect(s.rules[1].weights.map((w) => w.variant)).toEqual(['control', 'control']);
+  });
+
+  it('an empty off variant ("none") is not a reference to a variant being retyped', () => {
+    const s = fromDefinition({ ...flag, offVariant: undefined });
+    renameVariant(s, 0, '');
+    renameVariant(s, 0, 'c');
+    expect(s.offVariant).toBe('');
+    expect(s.defaultVariant).toBe('c');
   });
 });

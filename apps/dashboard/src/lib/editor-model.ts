@@ -154,6 +154,29 @@ export function newRule(state: EditorState, index: number): RuleRow {
   };
 }
 
+/**
+ * Renames variant `index` and carries the references to its old name along
+ * (default and off variant, rule variants, rollout weights), so renaming the
+ * default variant does not leave the form pointing at a name that is gone
+ * while its <select> shows another. References stay where they are when
+ * another variant still has the old name (the rename made a duplicate and
+ * the references belong to that one), and an empty off variant means "none",
+ * never a variant being retyped.
+ */
+export function renameVariant(s: EditorState, index: number, name: string): void {
+  const row = s.variants[index];
+  if (!row) return;
+  const old = row.name;
+  row.name = name;
+  if (old === name || s.variants.some((v, i) => i !== index && v.name === old)) return;
+  if (s.defaultVariant === old) s.defaultVariant = name;
+  if (old !== '' && s.offVariant === old) s.offVariant = name;
+  for (const r of s.rules) {
+    if (r.variant === old) r.variant = name;
+    for (const w of r.weights) if (w.variant === old) w.variant = name;
+  }
+}
+
 export function parseVariantValue(type: FlagType, text: string): { value?: JsonValue; error?: string } {
   const t = text.trim();
   if (type === 'boolean') {

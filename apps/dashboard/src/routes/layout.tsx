@@ -2,6 +2,7 @@ import { component$, Slot, useContextProvider, useSignal, useStore, useTask$, us
 import { Link, routeLoader$, useLocation, useNavigate } from '@builder.io/qwik-city';
 import { applyFrame, createReloadThrottle, LiveContext, reconnectDelayMs, type LiveStore } from '~/components/live';
 import { sessionView } from '~/server/request';
+import { userKey } from '~/lib/jsx-key';
 
 export const useSessionView = routeLoader$((ev) => sessionView(ev));
 
@@ -92,7 +93,7 @@ export default component$(() => {
         <nav aria-label="Main">
           <ul>
             {NAV.map((n) => (
-              <li key={n.href}>
+              <li key={userKey(n.href)}>
                 <Link href={n.href} aria-current={loc.url.pathname.startsWith(n.href) ? 'page' : undefined}>
                   {n.label}
                 </Link>

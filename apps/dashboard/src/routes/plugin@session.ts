@@ -10,9 +10,15 @@ import { BODY_LIMITS, checkShape } from '~/server/input-limits';
 import { SESSION_KEY } from '~/server/request';
 import { contentSecurityPolicy, newNonce, NONCE_KEY } from '~/server/security-headers';
 import { SESSION_COOKIE, unsealSession } from '~/server/session';
+import { crossOriginProblem, SAFE_METHODS } from '~/server/origin-check';
+import { manifest } from '@qwik-client-manifest';
+import { isServerFunction } from '~/server/server-functions';
+import { actionDataProblem, clientSymbolHashes, isServerFunctionCall, QACTION_PARAM, QFUNC_PARAM, serverCallProblem } from '~/server/qwik-requests';
+
+/** Every symbol of the client build: a server$ call naming one is refused (qwik-requests.ts). */
+const CLIENT_SYMBOLS = clientSymbolHashes(manifest);
 
 const PUBLIC_PATHS = new Set(['/login', '/logout', '/health', '/favicon.svg', '/robots.txt']);
-const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 
 /** Answers with an RFC 9457 problem document and stops the request. */
 function refuse(ev: RequestEvent, status: number, title: string, detail: string): void {
@@ -36,12 +42,8 @@ export const onRequest: RequestHandler = async (ev) => {
   // Every state-changing request, whatever its content type (Qwik City's own
   // check covers form types only; actions and server$ calls also travel as
   // JSON): the browser's Origin must be ours. A request without one is refused.
-  if (!SAFE_METHODS.has(ev.method)) {
-    const origin = ev.request.headers.get('origin');
-    if (origin !== ev.url.origin) {
-      return refuse(ev, 403, 'Cross-origin request refused', `Origin ${JSON.stringify(origin ?? '(none)')} is not ${ev.url.origin}`);
-    }
-  }
+  const crossOrigin = crossOriginProblem(ev.method, ev.request.headers.get('origin'), ev.url.origin);
+  if (crossOrigin) return refuse(ev, 403, 'Cross-origin request refused', crossOrigin);
 
   // Authentication before the body is read.
   const ref = unsealSession(ev.cookie.get(SESSION_COOKIE)?.value, getConfig().cookieSecret);
@@ -58,7 +60,9 @@ export const onRequest: RequestHandler = async (ev) => {
     }
   }
 
-  if (!SAFE_METHODS.has(ev.method)) {
+  // A server$ call also comes as GET (its data in ?qdata=), so it is parsed whatever the method.
+  const serverCall = isServerFunctionCall(ev.query, ev.request.headers);
+  if (!SAFE_METHODS.has(ev.method) || serverCall) {
     // Parse once here (Qwik City keeps the result for the action): a body that
     // is not what its content type says is a 400 naming the problem, not a 500.
     let body: unknown;
@@ -68,9 +72,24 @@ export const onRequest: RequestHandler = async (ev) => {
       return refuse(ev, 400, 'Unreadable request body', `the body is not valid ${ev.request.headers.get('content-type') ?? 'data'} (${(err as Error).message.slice(0, 200)})`);
     }
     // server$ calls carry Qwik's own serialisation (references, not plain data); their arguments are checked where they are used.
-    if (ev.request.headers.get('content-type') !== 'application/qwik-json') {
-      const p = checkShape(body, BODY_LIMITS);
-      if (p) return refuse(ev, 400, 'Request body over a limit', `${p.path || '(body)'}: ${p.message}`);
+    if (serverCall) {
+      const p = serverCallProblem(body, ev.query.get(QFUNC_PARAM)!, CLIENT_SYMBOLS);
+      if (p) return refuse(ev, 400, 'Bad server function call', p);
+      // Only functions marked as server functions run (loaders and actions are server-only symbols too).
+      let fn: unknown;
+      try {
+        fn = await ((body as unknown[])[0] as { resolve(): Promise<unknown> }).resolve();
+      } catch {
+        fn = undefined;
+      }
+      if (!isServerFunction(fn)) return refuse(ev, 400, 'Bad server function call', `${QFUNC_PARAM} does not name a server function`);
+      return;
+    }
+    const p = checkShape(body, BODY_LIMITS);
+    if (p) return refuse(ev, 400, 'Request body over a limit', `${p.path || '(body)'}: ${p.message}`);
+    if (ev.method === 'POST' && ev.query.get(QACTION_PARAM)) {
+      const problem = actionDataProblem(body);
+      if (problem) return refuse(ev, 400, 'Bad action data', problem);
     }
   }
 };

@@ -31,12 +31,24 @@ export function errorPage(status: number, requestId: string): string {
   return `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>${title} · flagraft</title></head><body><main><h1>${title}</h1><p>${text}</p><p>Request id: <code>${escapeHtml(requestId)}</code></p><p><a href="/flags">Flags</a></p></main></body></html>`;
 }
 
+/**
+ * The status an error stands for: Qwik City passes its own 4xx (a ServerError
+ * with `status`, e.g. 404 "Resource Not Found" for a path no route serves)
+ * on to the next handler after answering; that is a client's mistake, not a
+ * failure to log as one. Anything else is a 500.
+ */
+export function statusOf(err: unknown): number {
+  const s = (err as { status?: unknown } | null)?.status;
+  return typeof s === 'number' && Number.isInteger(s) && s >= 400 && s < 500 ? s : 500;
+}
+
 /** Installs the boundary on one request; returns fail(err, status = 500) for the handlers' error paths. */
 export function guardRequest(req: IncomingMessage, res: ServerResponse, requestId: string): (err: unknown, status?: number) => void {
   res.setHeader('X-Request-Id', requestId);
   res.on('error', (err) => log('warn', 'response stream error', { requestId, err, path: req.url }));
   req.on('error', (err) => log('warn', 'request stream error', { requestId, err, path: req.url }));
-  return (err, status = 500) => {
+  return (err, chosen) => {
+    const status = chosen ?? statusOf(err);
     if (status >= 500) log('error', 'request failed', { requestId, err: err as Error, method: req.method, path: req.url });
     if (res.writableEnded || res.destroyed) return;
     if (res.headersSent) {
@@ -57,6 +69,12 @@ export function guardRequest(req: IncomingMessage, res: ServerResponse, requestI
   };
 }
 
+/** Answers with an RFC 9457 problem document and closes the connection (the body, if any, is not read). */
+function sendProblem(res: ServerResponse, status: number, title: string, detail: string): void {
+  res.writeHead(status, { 'Content-Type': 'application/problem+json', 'Cache-Control': 'no-store', Connection: 'close' });
+  res.end(JSON.stringify({ type: 'about:blank', title, status, detail }));
+}
+
 /**
  * MAX_REQUEST_BODY_BYTES for every body, checked on Content-Length before a
  * byte is read. A body without a length (chunked) is refused: browsers always
@@ -74,7 +92,24 @@ export function refuseOversizedBody(req: IncomingMessage, res: ServerResponse): 
   else if (!Number.isSafeInteger(n) || n < 0) [status, detail] = [400, 'invalid Content-Length'];
   else if (n > MAX_REQUEST_BODY_BYTES) [status, detail] = [413, `the body is larger than ${MAX_REQUEST_BODY_BYTES} bytes (MAX_REQUEST_BODY_BYTES)`];
   if (!status) return false;
-  res.writeHead(status, { 'Content-Type': 'application/problem+json', 'Cache-Control': 'no-store', Connection: 'close' });
-  res.end(JSON.stringify({ type: 'about:blank', title: status === 413 ? 'Body too large' : 'Bad request body', status, detail }));
+  sendProblem(res, status, status === 413 ? 'Body too large' : 'Bad request body', detail);
   return true;
+}
+
+/**
+ * A path that does not percent-decode (`/flags/%zz`, `/%E0%A4%A`) is a 400.
+ * Qwik City's router decodes every path with decodeURIComponent and would
+ * throw (a 500 from the boundary) on what is simply a bad address.
+ * Returns true when it answered.
+ */
+export function refuseUndecodablePath(req: IncomingMessage, res: ServerResponse): boolean {
+  const url = req.url ?? '/';
+  const q = url.indexOf('?');
+  try {
+    decodeURIComponent(q < 0 ? url : url.slice(0, q));
+    return false;
+  } catch {
+    sendProblem(res, 400, 'Bad request path', 'the path has invalid percent-encoding (a % not followed by two hex digits, or bytes that are not UTF-8)');
+    return true;
+  }
 }

@@ -7,13 +7,20 @@
 // nothing was sent yet; the process keeps serving.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { guardRequest, refuseOversizedBody, requestIdOf } from './boundary';
+import { guardRequest, refuseOversizedBody, refuseUndecodablePath, requestIdOf } from './boundary';
 import { setConfig, type DashboardConfig } from './config';
 import { closeFeeds } from './flag-feed';
 import { createLiveProxy, LIVE_PATH } from './live-proxy';
 import { log } from './log';
 
 type Next = (err?: unknown) => void;
+
+/**
+ * File-system errors that mean "no file at this address" for a static path:
+ * missing, a directory, a name too long for the file system (a 10 KB path
+ * segment), a NUL byte (`%00`, which Node refuses in file names).
+ */
+const STATIC_NOT_FOUND = new Set(['ENOENT', 'EISDIR', 'ENOTDIR', 'ENAMETOOLONG', 'ELOOP', 'ERR_INVALID_ARG_VALUE', 'ERR_INVALID_ARG_TYPE']);
 type Handler = (req: IncomingMessage, res: ServerResponse, next: Next) => void;
 export interface QwikHandlers {
   router: Handler;
@@ -35,11 +42,11 @@ export function createDashboard(config: DashboardConfig, qwik: QwikHandlers): Da
   const server = createServer((req, res) => {
     const requestId = requestIdOf(req);
     const fail = guardRequest(req, res, requestId);
-    if (refuseOversizedBody(req, res)) return;
+    if (refuseUndecodablePath(req, res) || refuseOversizedBody(req, res)) return;
     try {
       qwik.staticFile(req, res, (e1) => {
         // A static path with no file: a plain 404 that nobody caches (Qwik City set `immutable` before it knew).
-        if (e1 && ['ENOENT', 'EISDIR', 'ENOTDIR'].includes((e1 as NodeJS.ErrnoException).code ?? '')) return fail(e1, 404);
+        if (e1 && STATIC_NOT_FOUND.has((e1 as NodeJS.ErrnoException).code ?? '')) return fail(e1, 404);
         if (e1) return fail(e1);
         qwik.router(req, res, (e2) => {
           if (e2) return fail(e2);

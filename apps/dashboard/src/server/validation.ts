@@ -3,6 +3,7 @@
 import { ValidationError, validateFlag, validateSegment } from '@flagraft/flag-model';
 import type { FlagDefinition, SegmentDefinition, ValidationIssue } from '~/lib/types';
 import { checkShape, DOCUMENT_LIMITS } from './input-limits';
+import { serverFunction } from './server-functions';
 
 export type Checked<T> = { ok: true; value: T } | { ok: false; issues: ValidationIssue[] };
 
@@ -42,3 +43,11 @@ export function parseEditorJson(text: unknown): { ok: true; value: unknown } | {
   const p = checkShape(value, DOCUMENT_LIMITS);
   return p ? { ok: false, issues: [p] } : { ok: true, value };
 }
+
+/** The flag editor's live validation (a server$ function): the problems a save of this document would be refused with. */
+export const validateEditorJson = serverFunction(function (json: unknown): ValidationIssue[] {
+  const parsed = parseEditorJson(json);
+  if (!parsed.ok) return parsed.issues;
+  const r = checkFlag(parsed.value);
+  return r.ok ? [] : r.issues;
+});

@@ -1,7 +1,9 @@
 import { component$, useSignal, useVisibleTask$ } from '@builder.io/qwik';
-import { routeLoader$, server$, type DocumentHead } from '@builder.io/qwik-city';
+import { routeLoader$, server$, type DocumentHead, type RequestEventBase } from '@builder.io/qwik-city';
+import { serverFunction } from '~/server/server-functions';
 import type { ClusterStatus } from '~/server/gateway';
 import { gatewayFor, problemOf } from '~/server/request';
+import { userKey } from '~/lib/jsx-key';
 
 /** How often the page refreshes the cluster status, in ms. */
 const REFRESH_INTERVAL_MS = 2000;
@@ -18,9 +20,11 @@ async function load(ev: Parameters<typeof gatewayFor>[0]): Promise<Result> {
 
 export const useCluster = routeLoader$((ev) => load(ev));
 
-const refresh = server$(function () {
+/** The page's periodic refresh (a marked server function, server-functions.ts); `this` is the request. */
+const refreshStatus = serverFunction(function (this: RequestEventBase) {
   return load(this);
 });
+const refresh = server$(refreshStatus);
 
 function num(v: unknown): string {
   return typeof v === 'number' ? v.toLocaleString('en-US') : v === undefined || v === null ? '—' : String(v);
@@ -113,7 +117,7 @@ export default component$(() => {
                 {d.status.members.map((m) => {
                   const leader = String(m.id) === String(d.status.leaderId);
                   return (
-                    <tr key={String(m.id)} data-testid="cluster-member">
+                    <tr key={userKey(m.id)} data-testid="cluster-member">
                       <td data-label="Node">
                         {String(m.id)} {leader && <span class="badge on">leader</span>}
                       </td>

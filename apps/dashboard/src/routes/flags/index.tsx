@@ -10,6 +10,7 @@ import { GatewayError } from '~/server/gateway';
 import { revisionOf } from '~/server/input-limits';
 import { allFlags } from '~/server/list-cache';
 import { canEdit, gatewayFor, problemOf, requireSession } from '~/server/request';
+import { userKey } from '~/lib/jsx-key';
 
 export const useFlagList = routeLoader$(async (ev) => {
   const q = parseListQuery(ev.url.searchParams);
@@ -211,7 +212,7 @@ export default component$(() => {
           <select id="tag" name="tag">
             <option value="">Any tag</option>
             {v.tags.map((t) => (
-              <option key={t} value={t} selected={t === q.tag}>
+              <option key={userKey(t)} value={t} selected={t === q.tag}>
                 {t}
               </option>
             ))}
@@ -235,7 +236,7 @@ export default component$(() => {
           <label for="size">Per page</label>
           <select id="size" name="size">
             {PAGE_SIZES.map((n) => (
-              <option key={String(n)} value={String(n)} selected={n === q.pageSize}>
+              <option key={userKey(n)} value={String(n)} selected={n === q.pageSize}>
                 {String(n)}
               </option>
             ))}
@@ -286,7 +287,7 @@ export default component$(() => {
                 const key = r.key;
                 if (!s) {
                   return (
-                    <tr key={key} class={`gone ${flash % 2 ? 'flash-a' : flash ? 'flash-b' : ''}`} data-key={key}>
+                    <tr key={userKey(key)} class={`gone ${flash % 2 ? 'flash-a' : flash ? 'flash-b' : ''}`} data-key={key}>
                       <td data-label="Key">
                         <code>{key}</code>
                       </td>
@@ -296,7 +297,7 @@ export default component$(() => {
                 }
                 const f = s;
                 return (
-                  <tr key={key} class={flash ? (flash % 2 ? 'flash-a' : 'flash-b') : ''} data-key={key} data-revision={s.modRevision}>
+                  <tr key={userKey(key)} class={flash ? (flash % 2 ? 'flash-a' : 'flash-b') : ''} data-key={key} data-revision={s.modRevision}>
                     <td data-label="Key">
                       <a href={`/flags/${encodeURIComponent(key)}`}>
                         <code>{key}</code>
@@ -330,7 +331,7 @@ export default component$(() => {
                     </td>
                     <td data-label="Tags">
                       {(f.tags ?? []).map((t) => (
-                        <a key={t} class="tag" href={`/flags${queryString({ ...q, page: 1 }, { tag: t })}`}>
+                        <a key={userKey(t)} class="tag" href={`/flags${queryString({ ...q, page: 1 }, { tag: t })}`}>
                           {t}
                         </a>
                       ))}

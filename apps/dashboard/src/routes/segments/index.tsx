@@ -2,6 +2,7 @@ import { component$ } from '@builder.io/qwik';
 import { Link, routeLoader$, useLocation, type DocumentHead } from '@builder.io/qwik-city';
 import { when } from '~/components/format';
 import { canEdit, gatewayFor, problemOf } from '~/server/request';
+import { userKey } from '~/lib/jsx-key';
 
 export const useSegments = routeLoader$(async (ev) => {
   try {
@@ -52,7 +53,7 @@ export default component$(() => {
             </thead>
             <tbody>
               {data.value.segments.map((s) => (
-                <tr key={s.segment.name}>
+                <tr key={userKey(s.segment.name)}>
                   <td data-label="Name">
                     <a href={`/segments/${encodeURIComponent(s.segment.name)}`}>
                       <code>{s.segment.name}</code>

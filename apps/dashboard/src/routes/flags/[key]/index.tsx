@@ -4,6 +4,7 @@ import { FlagEditor } from '~/components/flag-editor';
 import { when } from '~/components/format';
 import { GatewayError } from '~/server/gateway';
 import { canEdit, gatewayFor, problemOf } from '~/server/request';
+import { userKey } from '~/lib/jsx-key';
 
 export { useSaveFlag, useDeleteFlag } from '~/server/flag-actions';
 
@@ -58,7 +59,7 @@ export default component$(() => {
           Flag created.
         </p>
       )}
-      <FlagEditor key={s.flag.key} stored={s} canEdit={data.value.canEdit} segmentNames={data.value.segmentNames} />
+      <FlagEditor key={userKey(s.flag.key)} stored={s} canEdit={data.value.canEdit} segmentNames={data.value.segmentNames} />
     </section>
   );
 });

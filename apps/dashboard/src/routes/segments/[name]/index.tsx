@@ -4,6 +4,7 @@ import { when } from '~/components/format';
 import { SegmentEditor } from '~/components/segment-editor';
 import { GatewayError } from '~/server/gateway';
 import { canEdit, gatewayFor, problemOf } from '~/server/request';
+import { userKey } from '~/lib/jsx-key';
 
 export { useSaveSegment, useDeleteSegment } from '~/server/segment-actions';
 
@@ -51,7 +52,7 @@ export default component$(() => {
           Segment created.
         </p>
       )}
-      <SegmentEditor key={s.segment.name} stored={s} canEdit={data.value.canEdit} />
+      <SegmentEditor key={userKey(s.segment.name)} stored={s} canEdit={data.value.canEdit} />
     </section>
   );
 });

@@ -7,6 +7,7 @@ import type { FlagDefinition } from '~/lib/types';
 import { GatewayError } from '~/server/gateway';
 import { revisionOf } from '~/server/input-limits';
 import { canEdit, gatewayFor, problemOf } from '~/server/request';
+import { userKey } from '~/lib/jsx-key';
 
 /** Entries shown (newest first). */
 const HISTORY_LIMIT = 100;
@@ -100,11 +101,11 @@ export default component$(() => {
         </p>
       )}
       {h.value.entries.length === 0 && <p class="panel">No changes recorded.</p>}
-      <ol style="list-style:none;padding:0;margin:0" data-testid="history">
+      <ol class="u-plain-list" data-testid="history">
         {h.value.entries.map((e, i) => (
-          <li key={e.revision} class="panel" data-testid="history-entry" data-actor={e.actor} data-revision={e.revision}>
-            <div class="page-head" style="margin-bottom:0.4rem">
-              <h2 style="margin:0;font-size:1rem">
+          <li key={userKey(e.revision)} class="panel" data-testid="history-entry" data-actor={e.actor} data-revision={e.revision}>
+            <div class="page-head u-mb2">
+              <h2 class="u-m0 u-fs1">
                 Revision {e.revision} · {e.op === 'delete' ? 'deleted' : i === entries.length - 1 && e.diff.every((d) => d.kind === 'added') ? 'created' : 'changed'} by{' '}
                 <strong>{e.actor}</strong>
               </h2>
