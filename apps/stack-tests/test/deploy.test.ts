@@ -189,6 +189,9 @@ describe('deploy/ files', () => {
     }
     const caddy = byKind('Deployment').find((d) => d.metadata.name === 'flagraft-caddy')!;
     expect(caddy.spec.template.spec.containers[0].command.join(' ')).toMatch(/^sh -c umask 077 && exec caddy run /);
+    // Dashboard sessions are in memory: its Service keeps a client on one pod (for the session's 8 h).
+    const dashboardSvc = byKind('Service').find((d) => d.metadata.name === 'flagraft-dashboard')!;
+    expect(dashboardSvc.spec).toMatchObject({ sessionAffinity: 'ClientIP', sessionAffinityConfig: { clientIP: { timeoutSeconds: 28800 } } });
     const deployments = byKind('Deployment').map((d) => d.metadata.name).sort();
     expect(deployments).toEqual(['flagraft-caddy', 'flagraft-dashboard', 'flagraft-gateway']);
     // Relays have stable names, so each keeps its SQS queue across restarts.
