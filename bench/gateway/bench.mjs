@@ -12,7 +12,7 @@ import { createHash } from 'node:crypto';
 import { mkdtempSync, openSync, readFileSync, rmSync, writeFileSync, closeSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir, cpus, loadavg } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve as resolvePath } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 
@@ -30,12 +30,18 @@ const { values: args } = parseArgs({
     stages: { type: 'string', default: 'single,bulk,writes' },
     // The gateway entry point to run (e.g. an experimental build), relative to apps/gateway.
     'gateway-main': { type: 'string', default: 'dist/main.js' },
+    // Node options for the gateway process, space-separated (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof").
+    'gateway-node-args': { type: 'string', default: '' },
+    // Rounds of the write stage: gateway and cluster client alternate this many times.
+    'write-rounds': { type: 'string', default: '2' },
   },
 });
 const DURATION = Number(args.duration);
 const WARMUP = Number(args.warmup);
 const CONNECTIONS = Number(args.connections);
 const WRITE_CONNECTIONS = Number(args['write-connections']);
+const WRITE_ROUNDS = Number(args['write-rounds']);
+if (!Number.isInteger(WRITE_ROUNDS) || WRITE_ROUNDS < 1) throw new Error(`--write-rounds: expected a positive integer, got ${args['write-rounds']}`);
 const STAGES = new Set(args.stages.split(',').map((x) => x.trim()));
 for (const s of STAGES) if (!['single', 'bulk', 'writes'].includes(s)) throw new Error(`--stages: unknown stage ${s} (single, bulk, writes)`);
 
@@ -95,11 +101,16 @@ function cpuMs(pid) {
   }
 }
 
-async function measure(label, opts, pid) {
+const sumCpu = (pids) => pids.reduce((t, p) => { const c = cpuMs(p); return t + c.user + c.system; }, 0);
+
+/** `nodePids`: the cluster's processes, whose CPU per answered request is reported too. */
+async function measure(label, opts, pid, nodePids = []) {
   if (WARMUP > 0) await run({ ...opts, duration: WARMUP });
   const cpu0 = pid ? cpuMs(pid) : undefined;
+  const nodes0 = sumCpu(nodePids);
   const r = await run({ ...opts, duration: DURATION });
   const cpu1 = pid ? cpuMs(pid) : undefined;
+  const nodesMs = sumCpu(nodePids) - nodes0;
   const out = {
     label,
     connections: opts.connections ?? CONNECTIONS,
@@ -114,6 +125,7 @@ async function measure(label, opts, pid) {
     serverCpuUsPerReq: pid ? Math.round(((cpu1.user + cpu1.system - cpu0.user - cpu0.system) * 1000) / Math.max(1, r.requests.total)) : undefined,
     // ... of which in the kernel (socket reads and writes): the same syscalls for every server.
     serverSysUsPerReq: pid ? Math.round(((cpu1.system - cpu0.system) * 1000) / Math.max(1, r.requests.total)) : undefined,
+    nodesCpuUsPerReq: nodePids.length ? Math.round((nodesMs * 1000) / Math.max(1, r.requests.total)) : undefined,
   };
   console.log(JSON.stringify(out));
   return out;
@@ -139,7 +151,7 @@ try {
   cluster = await startLocalCluster({ size: 3 });
   const gw = await startChild(
     'gateway',
-    [join(gatewayDir, args['gateway-main'])],
+    [...args['gateway-node-args'].split(' ').filter(Boolean), resolvePath(gatewayDir, args['gateway-main'])],
     {
       FLAGRAFT_GATEWAY_PORT: '0',
       ...(await cluster.clientEnv('gateway', 'bench')),
@@ -192,24 +204,26 @@ try {
   const bulk = STAGES.has('bulk') ? await measure('gateway OFREP bulk (100 flags)', { url: `${G}/ofrep/v1/evaluate/flags`, ...evalOpts }, gp) : {};
   if (STAGES.has('bulk')) results.runs.push(bulk);
 
+  // Writes: through the gateway (autocannon) and straight to the cluster (the
+  // cluster client in this process), alternating WRITE_ROUNDS times so both
+  // see the same machine; the ratio of the means is the figure that matters.
   let n = 0;
-  const gwWrites = !STAGES.has('writes') ? {} : await measure('gateway writes (PUT, answered after commit)', {
-      url: `${G}/api/v1/flags/w-0`,
-      connections: WRITE_CONNECTIONS,
-      requests: [
-        {
-          method: 'PUT',
-          headers: { 'content-type': 'application/json', authorization: `Bearer ${TOKEN}` },
-          setupRequest: (req) => {
-            const key = `w-${n++ % 1000}`;
-            return { ...req, path: `/api/v1/flags/${key}`, body: JSON.stringify({ key, type: 'boolean', variants: { on: true, off: false }, defaultVariant: n % 2 ? 'on' : 'off', enabled: true, rules: [] }) };
-          },
+  const gatewayWriteOpts = {
+    url: `${G}/api/v1/flags/w-0`,
+    connections: WRITE_CONNECTIONS,
+    requests: [
+      {
+        method: 'PUT',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${TOKEN}` },
+        setupRequest: (req) => {
+          const key = `w-${n++ % 1000}`;
+          return { ...req, path: `/api/v1/flags/${key}`, body: JSON.stringify({ key, type: 'boolean', variants: { on: true, off: false }, defaultVariant: n % 2 ? 'on' : 'off', enabled: true, rules: [] }) };
         },
-      ],
-    }, gp);
-  if (STAGES.has('writes')) results.runs.push(gwWrites);
-
-  // Straight to the cluster: the same writes with the cluster client, same concurrency.
+      },
+    ],
+  };
+  const nodePids = () => cluster.nodes.map((x) => x.pid).filter(Boolean);
+  // Same concurrency as autocannon's connections: each worker waits for its answer.
   const client = createClusterClient({ ...cluster.clientOptions() });
   const direct = async (seconds) => {
     const lat = [];
@@ -233,20 +247,33 @@ try {
     lat.sort((a, b) => a - b);
     return { count: lat.length, errors, p50: lat[Math.floor(lat.length * 0.5)], p99: lat[Math.floor(lat.length * 0.99)] };
   };
-  if (WARMUP > 0 && STAGES.has('writes')) await direct(WARMUP);
-  const d = STAGES.has('writes') ? await direct(DURATION) : { count: NaN };
-  const directOut = {
-    label: 'cluster client writes (putFlag, straight to the cluster)',
-    connections: WRITE_CONNECTIONS,
-    rps: Math.round(d.count / DURATION),
-    p50ms: Math.round(d.p50 * 10) / 10,
-    p99ms: Math.round(d.p99 * 10) / 10,
-    errors: d.errors,
-  };
-  if (STAGES.has('writes')) {
+  const gwWriteRuns = [];
+  const directRuns = [];
+  for (let round = 1; round <= WRITE_ROUNDS && STAGES.has('writes'); round++) {
+    gwWriteRuns.push(await measure(`gateway writes (PUT, answered after commit) #${round}`, gatewayWriteOpts, gp, nodePids()));
+    if (WARMUP > 0) await direct(WARMUP);
+    const nodes1 = sumCpu(nodePids());
+    const gw0 = cpuMs(gp);
+    const self0 = process.cpuUsage();
+    const d = await direct(DURATION);
+    const self1 = process.cpuUsage(self0);
+    const gw1 = cpuMs(gp);
+    const directOut = {
+      label: `cluster client writes (putFlag, straight to the cluster) #${round}`,
+      connections: WRITE_CONNECTIONS,
+      rps: Math.round(d.count / DURATION),
+      p50ms: Math.round(d.p50 * 10) / 10,
+      p99ms: Math.round(d.p99 * 10) / 10,
+      errors: d.errors,
+      // The client's CPU (this process) and the gateway's (following the changes with its watch) per write.
+      clientCpuUsPerReq: Math.round((self1.user + self1.system) / Math.max(1, d.count)),
+      gatewayCpuUsPerReq: Math.round(((gw1.user + gw1.system - gw0.user - gw0.system) * 1000) / Math.max(1, d.count)),
+      nodesCpuUsPerReq: Math.round(((sumCpu(nodePids()) - nodes1) * 1000) / Math.max(1, d.count)),
+    };
     console.log(JSON.stringify(directOut));
-    results.runs.push(directOut);
+    directRuns.push(directOut);
   }
+  results.runs.push(...gwWriteRuns, ...directRuns);
   client.close();
 
   const mean = (xs) => xs.reduce((a, b) => a + b, 0) / xs.length;
@@ -262,8 +289,11 @@ try {
     sysUsPerReq: { bare: bareRuns.map((r) => r.serverSysUsPerReq), single: singleRuns.map((r) => r.serverSysUsPerReq) },
     bulkRps: bulk.rps,
     bulkP99ms: bulk.p99ms,
-    gatewayWritesPerSec: gwWrites.rps,
-    clusterWritesPerSec: directOut.rps,
+    gatewayWritesPerSec: gwWriteRuns.map((r) => r.rps),
+    clusterWritesPerSec: directRuns.map((r) => r.rps),
+    writesGatewayVsCluster: gwWriteRuns.length ? Math.round((mean(gwWriteRuns.map((r) => r.rps)) / mean(directRuns.map((r) => r.rps))) * 1000) / 10 + '%' : undefined,
+    gatewayCpuUsPerWrite: gwWriteRuns.map((r) => r.serverCpuUsPerReq),
+    writeP99ms: { gateway: gwWriteRuns.map((r) => r.p99ms), cluster: directRuns.map((r) => r.p99ms) },
     loadavg: { before: results.loadavgAtStart, after: results.loadavgAfter },
   };
   console.log('\nsummary ' + JSON.stringify(results.summary, null, 2));
