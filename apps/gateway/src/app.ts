@@ -9,7 +9,7 @@ import { registerFlagdRoutes } from './routes/flagd.js';
 import { registerOpenFeatureRoutes } from './routes/openfeature.js';
 import { authenticateStreamTicket } from './stream-auth.js';
 import { openapiDocument } from './openapi.js';
-import { HttpProblem, isClusterError, problemFromClusterError, sendProblem } from './problem.js';
+import { HttpProblem, sendProblem, toProblem } from './problem.js';
 import { registerAdminRoutes } from './routes/admin.js';
 import { registerBackupRoutes } from './routes/backup.js';
 import { Routes, type RouteContext } from './routes/context.js';
@@ -85,31 +85,11 @@ export function createApp(deps: AppDeps): express.Express {
 
   // Express 5 passes rejected promises here too.
   app.use((err: unknown, req: Request, res: Response, _next: NextFunction) => {
-    const problem = toProblem(err, deps);
+    const problem = toProblem(err, deps.config.retryAfterSeconds);
     if (problem.status >= 500) {
       deps.log.log('error', 'request failed', { route: requestInfo(req)?.route, error: (err as Error)?.stack ?? String(err) });
     }
     sendProblem(res, problem, req.originalUrl.split('?')[0].slice(0, 200));
   });
   return app;
-}
-
-function toProblem(err: unknown, deps: AppDeps): HttpProblem {
-  if (err instanceof HttpProblem) return err;
-  if (isClusterError(err)) return problemFromClusterError(err, { retryAfterSeconds: deps.config.retryAfterSeconds });
-  const e = err as { type?: string; status?: number; statusCode?: number; limit?: number; message?: string };
-  switch (e?.type) {
-    case 'entity.too.large':
-      return new HttpProblem('payload-too-large', `the body is larger than ${e.limit} bytes`, { limitBytes: e.limit });
-    case 'entity.parse.failed':
-      return new HttpProblem('malformed-json', `the body is not valid JSON: ${String(e.message).slice(0, 200)}`);
-    case 'encoding.unsupported':
-    case 'charset.unsupported':
-      return new HttpProblem('unsupported-media-type', String(e.message));
-  }
-  const status = e?.status ?? e?.statusCode;
-  if (typeof status === 'number' && status >= 400 && status < 500) {
-    return new HttpProblem(status === 413 ? 'payload-too-large' : 'bad-request', String(e.message ?? 'bad request').slice(0, 200));
-  }
-  return new HttpProblem('internal', 'internal error');
 }

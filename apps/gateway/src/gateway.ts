@@ -11,6 +11,7 @@ import { limiterFor } from './rate-limit.js';
 import { createLogger, type Logger } from './log.js';
 import { createMetrics, type GatewayMetrics } from './metrics.js';
 import { createOfrepHandler } from './ofrep.js';
+import { createFlagPutFastPath } from './flag-put.js';
 import { Replica } from './replica.js';
 import { SseHub } from './sse.js';
 import type { ClusterPort } from './types.js';
@@ -99,9 +100,12 @@ export function createGateway(partial: Partial<GatewayConfig>): Gateway {
     recorder,
     limiter: evaluationLimiter,
   });
+  const flagPut = createFlagPutFastPath({ config, cluster, replica, tokens, log, metrics, writeLimiter, recorder });
   const server: Server = createServer((req, res) => {
     // OFREP first, straight on node:http (the hot path; it records its own metrics and logs).
     if (ofrep(req, res)) return;
+    // Then the plain flag write, also on node:http (flag-put.ts); the rest is Express.
+    if (flagPut(req, res)) return;
     instrument(req, res, recorder);
     app(req, res);
   });

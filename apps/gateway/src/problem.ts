@@ -199,3 +199,24 @@ export function problemFromClusterError(err: ClusterErrorLike, opts: { retryAfte
       return new HttpProblem('internal', 'the cluster reported an internal error', ext);
   }
 }
+
+/** Any error a route threw, as the problem to answer (500 for what is not ours to explain). */
+export function toProblem(err: unknown, retryAfterSeconds: number): HttpProblem {
+  if (err instanceof HttpProblem) return err;
+  if (isClusterError(err)) return problemFromClusterError(err, { retryAfterSeconds });
+  const e = err as { type?: string; status?: number; statusCode?: number; limit?: number; message?: string };
+  switch (e?.type) {
+    case 'entity.too.large':
+      return new HttpProblem('payload-too-large', `the body is larger than ${e.limit} bytes`, { limitBytes: e.limit });
+    case 'entity.parse.failed':
+      return new HttpProblem('malformed-json', `the body is not valid JSON: ${String(e.message).slice(0, 200)}`);
+    case 'encoding.unsupported':
+    case 'charset.unsupported':
+      return new HttpProblem('unsupported-media-type', String(e.message));
+  }
+  const status = e?.status ?? e?.statusCode;
+  if (typeof status === 'number' && status >= 400 && status < 500) {
+    return new HttpProblem(status === 413 ? 'payload-too-large' : 'bad-request', String(e.message ?? 'bad request').slice(0, 200));
+  }
+  return new HttpProblem('internal', 'internal error');
+}

@@ -11,17 +11,15 @@ import type { GatewayMetrics } from './metrics.js';
 import type { ChangeEvent, ClusterPort, WatchHandle } from './types.js';
 import { isClusterError } from './problem.js';
 
-/** A flag prepared for the evaluation hot path. */
-export interface ReplicaFlag {
-  stored: StoredFlag;
-  flag: FlagDefinition;
-  /** flag-model's compiled form: conditions and rollout hashing prepared once per revision. */
-  compiled: CompiledFlag;
-  /**
-   * Flags without rules evaluate the same for every context, so their result
-   * (and its OFREP JSON body) is computed once per revision here.
-   */
-  fixed?: { result: EvaluationResult; body: string };
+/**
+ * A flag prepared for the evaluation hot path. Its compiled form and, for a
+ * flag without rules, its fixed result are made on first use, not when the
+ * change arrives: under a burst of writes most revisions of a flag are
+ * replaced before anyone evaluates them.
+ */
+export class ReplicaFlag {
+  private compiledForm: CompiledFlag | undefined;
+  private fixedResult: { result: EvaluationResult } | null | undefined;
   /**
    * OFREP success bodies by (reason, variant), filled by the evaluation path:
    * a success answer's JSON depends only on the flag (variant values and
@@ -30,16 +28,48 @@ export interface ReplicaFlag {
    * variants of this flag; dropped with the entry when the flag changes.
    */
   answers?: Map<string, { body: string; counter: { value: number } }>;
+
+  constructor(
+    readonly stored: StoredFlag,
+    private readonly segmentLookup: (name: string) => SegmentDefinition | undefined,
+  ) {}
+
+  get flag(): FlagDefinition {
+    return this.stored.flag;
+  }
+
+  /** flag-model's compiled form: conditions and rollout hashing prepared once per revision. */
+  get compiled(): CompiledFlag {
+    return (this.compiledForm ??= compileFlag(this.stored.flag));
+  }
+
+  /** Flags without rules evaluate the same for every context: their result, computed once per revision. */
+  get fixed(): { result: EvaluationResult } | undefined {
+    if (this.fixedResult === undefined) {
+      this.fixedResult = null;
+      if (this.stored.flag.rules.length === 0) {
+        const result = this.compiled.evaluate({}, this.segmentLookup, this.stored.flag.key);
+        if (result.errorCode === undefined) this.fixedResult = { result };
+      }
+    }
+    return this.fixedResult ?? undefined;
+  }
 }
 
 /** One applied change with its stream position: (revision, index within the revision). */
-export interface ReplicaEvent {
-  event: ChangeEvent;
-  index: number;
-  /** SSE `id:` — `R` when it is the last event of revision R, else `R:index`. */
-  id: string;
-  /** The event as JSON, serialised once. */
-  json: string;
+export class ReplicaEvent {
+  private text: string | undefined;
+  constructor(
+    readonly event: ChangeEvent,
+    readonly index: number,
+    /** SSE `id:` — `R` when it is the last event of revision R, else `R:index`. */
+    readonly id: string,
+  ) {}
+
+  /** The event as JSON, serialised once, when a stream first needs it (not at all without streams). */
+  get json(): string {
+    return (this.text ??= JSON.stringify(this.event));
+  }
 }
 
 export interface ReplicaSubscriber {
@@ -73,7 +103,14 @@ export class Replica {
   private ringFloor = 0;
   private pending: ChangeEvent[] = [];
   private flushScheduled = false;
-  private waiters: { revision: number; resolve: (ok: boolean) => void; timer: NodeJS.Timeout }[] = [];
+  private waiters: { revision: number; resolve: (ok: boolean) => void; deadline: number }[] = [];
+  /**
+   * One timer for every waiter's timeout (armed for the earliest deadline),
+   * not one per waiter: a write through the gateway waits here, so at
+   * thousands of writes per second a timer each was measurable.
+   */
+  private waiterTimer: NodeJS.Timeout | undefined;
+  private waiterTimerAt = Infinity;
   private watch: WatchHandle | undefined;
   private closed = false;
   private wake: (() => void) | undefined;
@@ -94,11 +131,10 @@ export class Replica {
     this.watch?.close();
     this.watch = undefined;
     this.wake?.();
-    for (const w of this.waiters) {
-      clearTimeout(w.timer);
-      w.resolve(false);
-    }
+    const waiters = this.waiters;
     this.waiters = [];
+    this.disarmWaiterTimer();
+    for (const w of waiters) w.resolve(false);
     await this.runPromise;
   }
 
@@ -140,16 +176,42 @@ export class Replica {
     if (this.revision >= revision) return Promise.resolve(true);
     if (this.closed) return Promise.resolve(false);
     return new Promise((resolve) => {
-      const waiter = {
-        revision,
-        resolve,
-        timer: setTimeout(() => {
-          this.waiters = this.waiters.filter((w) => w !== waiter);
-          resolve(false);
-        }, timeoutMs),
-      };
-      this.waiters.push(waiter);
+      const deadline = performance.now() + timeoutMs;
+      this.waiters.push({ revision, resolve, deadline });
+      if (deadline < this.waiterTimerAt) this.armWaiterTimer(deadline);
     });
+  }
+
+  private armWaiterTimer(at: number): void {
+    clearTimeout(this.waiterTimer);
+    this.waiterTimerAt = at;
+    this.waiterTimer = setTimeout(() => this.expireWaiters(), Math.max(0, at - performance.now()) + 1);
+  }
+
+  private disarmWaiterTimer(): void {
+    clearTimeout(this.waiterTimer);
+    this.waiterTimer = undefined;
+    this.waiterTimerAt = Infinity;
+  }
+
+  /** The waiter timer fired: time out every waiter past its deadline, re-arm for the next. */
+  private expireWaiters(): void {
+    this.waiterTimer = undefined;
+    this.waiterTimerAt = Infinity;
+    const now = performance.now();
+    const still: typeof this.waiters = [];
+    const expired: typeof this.waiters = [];
+    let next = Infinity;
+    for (const w of this.waiters) {
+      if (w.deadline <= now) expired.push(w);
+      else {
+        still.push(w);
+        if (w.deadline < next) next = w.deadline;
+      }
+    }
+    this.waiters = still;
+    if (next < Infinity) this.armWaiterTimer(next);
+    for (const w of expired) w.resolve(false);
   }
 
   private async run(): Promise<void> {
@@ -238,14 +300,7 @@ export class Replica {
   }
 
   private compile(stored: StoredFlag): ReplicaFlag {
-    const flag = stored.flag;
-    const compiled = compileFlag(flag);
-    const entry: ReplicaFlag = { stored, flag, compiled };
-    if (flag.rules.length === 0) {
-      const result = compiled.evaluate({}, this.segmentLookup, flag.key);
-      if (result.errorCode === undefined) entry.fixed = { result, body: JSON.stringify(ofrepSuccessBody(result)) };
-    }
-    return entry;
+    return new ReplicaFlag(stored, this.segmentLookup);
   }
 
   // Events of one revision arrive back to back (one WatchResponse); grouping
@@ -286,7 +341,7 @@ export class Replica {
           ? prev.index + 1
           : 0;
       const last = i + 1 === batch.length || batch[i + 1].revision !== event.revision;
-      const re: ReplicaEvent = { event, index, id: last ? String(event.revision) : `${event.revision}:${index}`, json: JSON.stringify(event) };
+      const re = new ReplicaEvent(event, index, last ? String(event.revision) : `${event.revision}:${index}`);
       out.push(re);
       this.ring.push(re);
     }
@@ -309,14 +364,14 @@ export class Replica {
 
   private resolveWaiters(revision: number): void {
     if (this.waiters.length === 0) return;
+    const upTo = Math.min(revision, this.revision);
     const still: typeof this.waiters = [];
-    for (const w of this.waiters) {
-      if (w.revision <= revision && w.revision <= this.revision) {
-        clearTimeout(w.timer);
-        w.resolve(true);
-      } else still.push(w);
-    }
+    const done: typeof this.waiters = [];
+    for (const w of this.waiters) (w.revision <= upTo ? done : still).push(w);
+    if (done.length === 0) return;
     this.waiters = still;
+    if (still.length === 0) this.disarmWaiterTimer();
+    for (const w of done) w.resolve(true);
   }
 
   private sleep(ms: number): Promise<void> {

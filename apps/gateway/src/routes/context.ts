@@ -1,5 +1,6 @@
 // What every REST route needs, and the helper that registers a route with its
 // metrics label, permission check and 405 handling.
+import type { IncomingMessage } from 'node:http';
 import type { Express, Request, Response } from 'express';
 import type { Permission, Principal, TokenStore } from '@flagraft/auth';
 import { authorize } from '../authz.js';
@@ -68,19 +69,7 @@ export class Routes {
           ? { name: 'anonymous', role: 'evaluator' as const }
           : authorize(req, this.ctx.tokens, permission, this.ctx.config.anonymousEvaluation);
       info.principal = principal;
-      const limiter = this.ctx.writeLimiter;
-      if (limiter !== undefined && method !== 'get' && (permission === 'write' || permission === 'admin')) {
-        const wait = limiter.take(principal.name);
-        if (wait > 0) {
-          this.ctx.metrics.rateLimited.inc({ kind: 'write' });
-          throw new HttpProblem(
-            'too-many-requests',
-            `token ${principal.name} is over its limit of ${limiter.limit.perSecond} writes per second; retry after ${wait} s`,
-            { retryAfterSeconds: wait },
-            { 'retry-after': String(wait) },
-          );
-        }
-      }
+      if (method !== 'get' && (permission === 'write' || permission === 'admin')) takeWriteBudget(this.ctx, principal);
       opts.preBody?.(principal);
       if (method === 'put' || method === 'post' || method === 'patch') {
         req.body = await readJsonBody(req, (opts.body ?? defaultBody)(this.ctx.config));
@@ -99,6 +88,22 @@ export class Routes {
         throw new HttpProblem('method-not-allowed', `${req.method} is not supported here; use ${allow}`, {}, { allow });
       });
     }
+  }
+}
+
+/** One write from the token's budget (writeLimiter); 429 naming the limit when it is spent. */
+export function takeWriteBudget(ctx: RouteContext, principal: Principal): void {
+  const limiter = ctx.writeLimiter;
+  if (limiter === undefined) return;
+  const wait = limiter.take(principal.name);
+  if (wait > 0) {
+    ctx.metrics.rateLimited.inc({ kind: 'write' });
+    throw new HttpProblem(
+      'too-many-requests',
+      `token ${principal.name} is over its limit of ${limiter.limit.perSecond} writes per second; retry after ${wait} s`,
+      { retryAfterSeconds: wait },
+      { 'retry-after': String(wait) },
+    );
   }
 }
 
@@ -132,10 +137,15 @@ export function intParam(value: unknown, name: string, min: number, max: number)
 
 /** The JSON body (read by Routes.add after authentication); 415 when the request sent none. */
 export function jsonBody(req: Request): unknown {
-  if (req.body === undefined) {
+  return presentBody(req.body);
+}
+
+/** A parsed body that must be there; 415 when the request sent none. */
+export function presentBody(body: unknown): unknown {
+  if (body === undefined) {
     throw new HttpProblem('unsupported-media-type', 'send a JSON body (Content-Type: application/json)');
   }
-  return req.body;
+  return body;
 }
 
 /** Parses If-Match / If-None-Match for a write: the revision to expect, if any. */
@@ -145,9 +155,9 @@ export interface Precondition {
   mustExist?: boolean;
 }
 
-export function writePrecondition(req: Request): Precondition {
-  const ifMatch = req.get('if-match');
-  const ifNoneMatch = req.get('if-none-match');
+export function writePrecondition(req: IncomingMessage): Precondition {
+  const ifMatch = headerOf(req, 'if-match');
+  const ifNoneMatch = headerOf(req, 'if-none-match');
   if (ifMatch !== undefined && ifNoneMatch !== undefined) throw new HttpProblem('bad-request', 'send If-Match or If-None-Match, not both');
   if (ifNoneMatch !== undefined) {
     if (ifNoneMatch.trim() !== '*') throw new HttpProblem('bad-request', 'If-None-Match on a write must be "*" (create only)');
@@ -158,6 +168,12 @@ export function writePrecondition(req: Request): Precondition {
     return { expectedRevision: parseEtag(ifMatch, 'If-Match') };
   }
   return {};
+}
+
+/** A request header as one string (as Express's req.get: repeated headers joined by Node). */
+function headerOf(req: IncomingMessage, name: 'if-match' | 'if-none-match'): string | undefined {
+  const v = req.headers[name];
+  return Array.isArray(v) ? v.join(', ') : v;
 }
 
 /** `"42"` -> 42. Weak validators (W/) are not allowed for writes (RFC 9110 13.1.1). */

@@ -1,7 +1,9 @@
 // /api/v1/flags: list, read, create/replace (PUT), edit (PATCH), delete, history.
 // ETags are revisions: GET answers ETag "<modRevision>", writes take If-Match
 // "<revision>" (compare-and-set) or If-None-Match * (create only).
+import type { IncomingMessage } from 'node:http';
 import type { Request, Response } from 'express';
+import type { Principal } from '@flagraft/auth';
 import type { FlagDefinition, StoredFlag } from '@flagraft/flag-model';
 import { validateFlag, ValidationError } from '@flagraft/flag-model';
 import { HttpProblem } from '../problem.js';
@@ -15,6 +17,7 @@ import {
   pageTokenParam,
   parseEtag,
   pathKey,
+  presentBody,
   viaCluster,
   writePrecondition,
   type RouteContext,
@@ -113,6 +116,40 @@ function firstAfter(keys: string[], k: string): number {
   return i < keys.length && keys[i] === k ? i + 1 : i;
 }
 
+/** What PUT /api/v1/flags/:key answers: 201 with a Location for a new flag, else 200. */
+export interface FlagPutOutcome {
+  status: 200 | 201;
+  stored: StoredFlag;
+  /** The new flag's URL (for a 201). */
+  location: string;
+}
+
+/**
+ * PUT /api/v1/flags/:key once the caller is authenticated and its body read:
+ * validate (once), write with the request's precondition, and answer only
+ * after this gateway's replica has the revision, so the writer's next read or
+ * evaluation through this gateway sees its write (read-your-writes). Shared
+ * by the Express route and the node:http fast path (flag-put.ts).
+ */
+export function flagPutter(ctx: RouteContext): (req: IncomingMessage, key: string, body: unknown, who: Principal) => Promise<FlagPutOutcome> {
+  const { cluster, replica, config } = ctx;
+  return async (req, key, body, who) => {
+    const pre = writePrecondition(req);
+    const flag = checkFlag(presentBody(body), key);
+    let expectedRevision = pre.expectedRevision;
+    if (pre.mustExist) {
+      const current = await viaCluster(ctx, () => cluster.getFlag(key));
+      if (!current) throw new HttpProblem('precondition-failed', `flag ${key} does not exist (If-Match: *)`, { key, currentRevision: 0 });
+      expectedRevision = current.modRevision;
+    }
+    const precondition = pre.expectedRevision !== undefined || pre.mustExist === true;
+    const out = await viaCluster(ctx, () => cluster.putFlag(flag, { expectedRevision, actor: who.name }), { precondition });
+    await replica.waitFor(out.revision, config.writeVisibilityTimeoutMs);
+    const created = out.flag.version === 1;
+    return { status: created ? 201 : 200, stored: out.flag, location: `/api/v1/flags/${encodeURIComponent(key)}` };
+  };
+}
+
 export function registerFlagRoutes(r: Routes, ctx: RouteContext): void {
   const { cluster, replica, config } = ctx;
   const waitVisible = (revision: number) => replica.waitFor(revision, config.writeVisibilityTimeoutMs);
@@ -171,22 +208,11 @@ export function registerFlagRoutes(r: Routes, ctx: RouteContext): void {
     sendStored(res, 200, stored);
   });
 
+  const put = flagPutter(ctx);
   r.add('put', '/api/v1/flags/:key', 'write', async (req, res, who) => {
-    const key = pathKey(req);
-    const pre = writePrecondition(req);
-    const flag = checkFlag(jsonBody(req), key);
-    let expectedRevision = pre.expectedRevision;
-    if (pre.mustExist) {
-      const current = await viaCluster(ctx, () => cluster.getFlag(key));
-      if (!current) throw new HttpProblem('precondition-failed', `flag ${key} does not exist (If-Match: *)`, { key, currentRevision: 0 });
-      expectedRevision = current.modRevision;
-    }
-    const precondition = pre.expectedRevision !== undefined || pre.mustExist === true;
-    const out = await viaCluster(ctx, () => cluster.putFlag(flag, { expectedRevision, actor: who.name }), { precondition });
-    await waitVisible(out.revision);
-    const created = out.flag.version === 1;
-    if (created) res.location(`/api/v1/flags/${encodeURIComponent(key)}`);
-    sendStored(res, created ? 201 : 200, out.flag);
+    const out = await put(req, pathKey(req), req.body, who);
+    if (out.status === 201) res.location(out.location);
+    sendStored(res, out.status, out.stored);
   });
 
   r.add('patch', '/api/v1/flags/:key', 'write', async (req, res, who) => {
