@@ -98,7 +98,13 @@ export class Replica {
 
   private readonly opts: Required<ReplicaOptions>;
   private readonly subscribers = new Set<ReplicaSubscriber>();
+  /**
+   * The events kept for resume are ring[ringStart..]: dropping the oldest
+   * advances ringStart, and the array is compacted only once half of it is
+   * dropped, so a write does not move the whole window (replayEvents) in memory.
+   */
   private readonly ring: ReplicaEvent[] = [];
+  private ringStart = 0;
   /** Every event with revision > ringFloor is in the ring. */
   private ringFloor = 0;
   private pending: ChangeEvent[] = [];
@@ -152,7 +158,7 @@ export class Replica {
     const out: ReplicaEvent[] = [];
     // The ring is in stream order; scan back to the first event past the position.
     let i = this.ring.length;
-    while (i > 0) {
+    while (i > this.ringStart) {
       const e = this.ring[i - 1];
       const after = e.event.revision > revision || (index !== undefined && e.event.revision === revision && e.index > index);
       if (!after) break;
@@ -291,6 +297,7 @@ export class Replica {
     for (const f of flags) this.flags.set(f.flag.key, this.compile(f));
     this.revision = revision;
     this.ring.length = 0;
+    this.ringStart = 0;
     this.ringFloor = revision;
     this.loaded = true;
     this.opts.metrics.replicaLoaded.set(1);
@@ -334,7 +341,7 @@ export class Replica {
     const out: ReplicaEvent[] = [];
     for (let i = 0; i < batch.length; i++) {
       const event = batch[i];
-      const prev = this.ring.length > 0 ? this.ring[this.ring.length - 1] : undefined;
+      const prev = this.ring.length > this.ringStart ? this.ring[this.ring.length - 1] : undefined;
       const index = out.length > 0 && out[out.length - 1].event.revision === event.revision
         ? out[out.length - 1].index + 1
         : prev && prev.event.revision === event.revision
@@ -345,10 +352,14 @@ export class Replica {
       out.push(re);
       this.ring.push(re);
     }
-    const excess = this.ring.length - this.opts.replayEvents;
+    const excess = this.ring.length - this.ringStart - this.opts.replayEvents;
     if (excess > 0) {
-      this.ringFloor = this.ring[excess - 1].event.revision;
-      this.ring.splice(0, excess);
+      this.ringStart += excess;
+      this.ringFloor = this.ring[this.ringStart - 1].event.revision;
+      if (this.ringStart * 2 >= this.ring.length) {
+        this.ring.splice(0, this.ringStart);
+        this.ringStart = 0;
+      }
     }
     this.opts.metrics.replicaRevision.set(this.revision);
     this.opts.metrics.replicaFlags.set(this.flags.size);
@@ -407,6 +418,7 @@ export function toChangeEvent(raw: unknown): ChangeEvent | undefined {
   const c = raw as Record<string, unknown>;
   if ((c.kind !== 'flag' && c.kind !== 'segment') || typeof c.key !== 'string' || (c.op !== 'put' && c.op !== 'delete')) return undefined;
   if (typeof c.revision !== 'number' || !Number.isFinite(c.revision)) return undefined;
+  if (isContractEvent(c)) return c as unknown as ChangeEvent;
   const time = typeof c.time === 'number' ? new Date(c.time).toISOString() : typeof c.time === 'string' ? c.time : new Date(0).toISOString();
   const value = 'after' in c ? c.after : c.kind === 'flag' ? c.flag : c.segment;
   const head = { v: 1 as const, revision: c.revision, key: c.key, actor: typeof c.actor === 'string' ? c.actor : '', time };
@@ -417,4 +429,19 @@ export function toChangeEvent(raw: unknown): ChangeEvent | undefined {
   return c.kind === 'flag'
     ? { ...head, kind: 'flag', op: 'put', flag: value as StoredFlag }
     : { ...head, kind: 'segment', op: 'put', segment: value as StoredSegment };
+}
+
+/**
+ * Already the contract's ChangeEvent, field for field (what the Watch sends):
+ * used as it is instead of rebuilt, one object less per change. Anything more
+ * or less (another producer's extra fields) goes through the rebuild, which
+ * keeps only the contract's fields. kind, key, op and revision are checked by the caller.
+ */
+function isContractEvent(c: Record<string, unknown>): boolean {
+  if (c.v !== 1 || typeof c.time !== 'string' || typeof c.actor !== 'string') return false;
+  const item = c.kind === 'flag' ? c.flag : c.segment;
+  if (c.op === 'delete' ? item !== null : !item || typeof item !== 'object') return false;
+  let n = 0;
+  for (const _ in c) n++;
+  return n === 8;
 }

@@ -90,6 +90,17 @@ describe('toChangeEvent', () => {
     expect(toChangeEvent({ v: 1, revision: 5, kind: 'flag', key: 'k', op: 'put', flag: null, actor: 'a', time: '2026-01-01T00:00:00.000Z' })).toBeUndefined();
     expect(toChangeEvent(null)).toBeUndefined();
   });
+
+  it('uses a contract event as it is, and rebuilds one with fields beyond the contract without them', () => {
+    const put = { v: 1, revision: 3, kind: 'flag', key: 'k', op: 'put', flag: { flag: { key: 'k' } }, actor: 'a', time: '2026-01-01T00:00:00.000Z' };
+    expect(toChangeEvent(put)).toBe(put);
+    const del = { v: 1, revision: 4, kind: 'segment', key: 's', op: 'delete', segment: null, actor: 'a', time: '2026-01-01T00:00:00.000Z' };
+    expect(toChangeEvent(del)).toBe(del);
+    const extra = { ...put, part: 1 };
+    const out = toChangeEvent(extra);
+    expect(out).not.toBe(extra);
+    expect(out).toEqual(put);
+  });
 });
 
 describe('problemFromClusterError', () => {
