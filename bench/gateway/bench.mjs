@@ -34,6 +34,9 @@ const { values: args } = parseArgs({
     'gateway-node-args': { type: 'string', default: '' },
     // Rounds of the write stage: gateway and cluster client alternate this many times.
     'write-rounds': { type: 'string', default: '2' },
+    // Which node the gateway's endpoint list starts with: as-is, leader (first) or follower (first).
+    // Its replica's Watch goes to the first endpoint, so this decides which node's apply a write waits for.
+    'gateway-first-endpoint': { type: 'string', default: 'as-is' },
   },
 });
 const DURATION = Number(args.duration);
@@ -145,6 +148,16 @@ const ruled = {
 };
 const context = { context: { targetingKey: 'user-4711', email: 'someone@example.com', country: 'FR', appVersion: '2.3.1', plan: 'pro' } };
 
+/** FLAGRAFT_CLUSTER_ENDPOINTS for the gateway with the leader (or a follower) first; {} for as-is. */
+async function endpointOrder(mode) {
+  if (mode === 'as-is') return {};
+  if (mode !== 'leader' && mode !== 'follower') throw new Error(`--gateway-first-endpoint: as-is, leader or follower, got ${mode}`);
+  const leader = (await cluster.leader()).address;
+  const rest = cluster.endpoints.filter((e) => e !== leader);
+  results.gatewayFirstEndpoint = mode;
+  return { FLAGRAFT_CLUSTER_ENDPOINTS: (mode === 'leader' ? [leader, ...rest] : [...rest, leader]).join(',') };
+}
+
 let cluster;
 const results = { when: new Date().toISOString(), node: process.version, cpus: cpus().length, loadavgBefore: loadavg(), duration: DURATION, warmup: WARMUP, runs: [] };
 try {
@@ -155,6 +168,7 @@ try {
     {
       FLAGRAFT_GATEWAY_PORT: '0',
       ...(await cluster.clientEnv('gateway', 'bench')),
+      ...(await endpointOrder(args['gateway-first-endpoint'])),
       FLAGRAFT_TOKENS: tokens,
       FLAGRAFT_ACCESS_LOG: args['access-log'],
       // Rate limits off: the load generator evaluates and writes as fast as the
