@@ -297,7 +297,7 @@ try {
   results.summary = {
     bareRps: Math.round(bareRps),
     singleRps: Math.round(singleRps),
-    singleVsBare: Math.round((singleRps / bareRps) * 1000) / 10 + '%',
+    singleVsBare: bareRuns.length ? Math.round((singleRps / bareRps) * 1000) / 10 + '%' : undefined,
     p99ms: { bare: bareRuns.map((r) => r.p99ms), single: singleRuns.map((r) => r.p99ms) },
     cpuUsPerReq: { bare: bareRuns.map((r) => r.serverCpuUsPerReq), single: singleRuns.map((r) => r.serverCpuUsPerReq), bulk: bulk.serverCpuUsPerReq },
     sysUsPerReq: { bare: bareRuns.map((r) => r.serverSysUsPerReq), single: singleRuns.map((r) => r.serverSysUsPerReq) },
