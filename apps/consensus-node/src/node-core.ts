@@ -89,7 +89,10 @@ export class ConsensusNodeCore {
       bootstrap: config.join ? undefined : { members },
       logger: this.log,
     });
-    const { log, state } = this.storage;
+    const { log, state, verified } = this.storage;
+    const scan = { rows: verified.rows, ms: verified.ms };
+    if (verified.complete) this.log.info('storage checksums verified', scan);
+    else this.log.warn('storage checksum scan stopped at its time budget; the rest is checked when read', scan);
     // INJECTED BUG (FLAGRAFT_INJECT_BUG=ack-before-fsync, apps/torture): the log commits once a second, after the acknowledgements.
     if (config.injectBug === 'ack-before-fsync') log.deferCommits(1000);
     if (config.injectBug) this.log.warn('INJECTED BUG enabled: this node is deliberately unsafe (testing only)', { bug: config.injectBug });

@@ -7,7 +7,8 @@ import { crc32 } from 'node:zlib';
 import type Database from 'better-sqlite3';
 import { ErrCompacted, ErrUnavailable, type Entry, type HardState } from '@flagraft/raft-core';
 import { reclaimPages } from './reclaim.js';
-import { LOG_SCHEMA } from './schema.js';
+import { pastDeadline, verifyRow, type VerifyResult } from './checksum.js';
+import { LOG_CHECKED, LOG_SCHEMA } from './schema.js';
 import { StoreCorruptError, closeDb, fileBytes, initFile, type FileIdentity } from './sqlite.js';
 
 /** CRC32 of an entry's term, index, type and data: stored beside it and checked on every read. */
@@ -70,7 +71,7 @@ export class LogStore {
       termOf: db.prepare('SELECT term FROM log WHERE idx = ?'),
       setHard: db.prepare('INSERT OR REPLACE INTO hard_state (id, term, vote, commit_idx) VALUES (1, ?, ?, ?)'),
       setMeta: db.prepare('INSERT OR REPLACE INTO meta (k, v) VALUES (?, ?)'),
-      getMeta: db.prepare('SELECT v FROM meta WHERE k = ?'),
+      getMeta: db.prepare('SELECT k, v, crc FROM meta WHERE k = ?'),
       syncFull: db.prepare('PRAGMA synchronous = FULL'),
       syncNormal: db.prepare('PRAGMA synchronous = NORMAL'),
     };
@@ -79,25 +80,27 @@ export class LogStore {
 
   private meta(k: string): string {
     const r = this.stmts.getMeta.get(k) as { v: string } | undefined;
-    if (!r) throw new StoreCorruptError(`log meta key ${k} missing`);
-    return r.v;
+    if (!r) throw new StoreCorruptError(`${this.path}: log meta key ${k} missing`);
+    return verifyRow(this.path, LOG_CHECKED.meta, r).v;
   }
 
   /** Reads the compaction point, hard state and bounds; checks the log is contiguous and its newest entries' checksums. */
   private load(): void {
     this.compactIndex = Number(this.meta('compact_index'));
     this.compactTerm = Number(this.meta('compact_term'));
-    const h = this.db.prepare('SELECT term, vote, commit_idx FROM hard_state WHERE id = 1').get() as { term: number; vote: number; commit_idx: number };
+    const h = this.db.prepare('SELECT id, term, vote, commit_idx, crc FROM hard_state WHERE id = 1').get() as { term: number; vote: number; commit_idx: number } | undefined;
+    if (!h) throw new StoreCorruptError(`${this.path}: the hard state row is missing`);
+    verifyRow(this.path, LOG_CHECKED.hardState, h);
     this.hard = { term: h.term, vote: h.vote, commit: h.commit_idx };
     const max = this.db.prepare('SELECT MAX(idx) AS m FROM log').get() as { m: number | null };
     this.last = max.m ?? this.compactIndex;
     const first = this.db.prepare('SELECT MIN(idx) AS m FROM log').get() as { m: number | null };
     if (first.m !== null && first.m !== this.compactIndex + 1) {
-      throw new StoreCorruptError(`log starts at ${first.m} but the compaction point is ${this.compactIndex}: entries are missing`);
+      throw new StoreCorruptError(`${this.path}: log starts at ${first.m} but the compaction point is ${this.compactIndex}: entries are missing`);
     }
     this.entryBytes = this.stmts.bytesFrom.get(0) as number;
     const count = this.db.prepare('SELECT COUNT(*) AS c FROM log').get() as { c: number };
-    if (count.c !== this.last - this.compactIndex) throw new StoreCorruptError(`log has ${count.c} entries between ${this.compactIndex + 1} and ${this.last}: entries are missing`);
+    if (count.c !== this.last - this.compactIndex) throw new StoreCorruptError(`${this.path}: log has ${count.c} entries between ${this.compactIndex + 1} and ${this.last}: entries are missing`);
     // Verify the checksums of the newest entries now (all entries are verified when read).
     const lo = Math.max(this.compactIndex + 1, this.last - this.tailMax + 1);
     if (this.last >= lo) this.tail = this.readRange(lo, this.last + 1, Number.MAX_SAFE_INTEGER);
@@ -129,7 +132,7 @@ export class LogStore {
     const t = this.tail;
     if (t.length && i >= t[0].index) return t[i - t[0].index].term;
     const r = this.stmts.termOf.get(i) as { term: number } | undefined;
-    if (!r) throw new StoreCorruptError(`log entry ${i} missing`);
+    if (!r) throw new StoreCorruptError(`${this.path}: log entry ${i} missing`);
     return r.term;
   }
 
@@ -158,15 +161,39 @@ export class LogStore {
     const rows = this.stmts.range.all(lo, hi, Math.min(hi - lo, MAX_RANGE_ROWS)) as { idx: number; term: number; type: number; data: Buffer; crc: number }[];
     let expect = lo;
     for (const r of rows) {
-      if (r.idx !== expect) throw new StoreCorruptError(`log entry ${expect} missing`);
-      if (entryCrc(r.term, r.idx, r.type, r.data) !== r.crc) throw new StoreCorruptError(`checksum mismatch in log entry ${r.idx}`);
+      if (r.idx !== expect) throw new StoreCorruptError(`${this.path}: log entry ${expect} missing`);
+      if (entryCrc(r.term, r.idx, r.type, r.data) !== r.crc) throw this.entryCorrupt(r.idx);
       size += r.data.length + 24;
       if (out.length > 0 && size > maxSize) break;
       out.push({ term: r.term, index: r.idx, type: r.type, data: new Uint8Array(r.data.buffer, r.data.byteOffset, r.data.length) });
       expect++;
     }
-    if (out.length === 0 && hi > lo) throw new StoreCorruptError(`log entry ${lo} missing`);
+    if (out.length === 0 && hi > lo) throw new StoreCorruptError(`${this.path}: log entry ${lo} missing`);
     return out;
+  }
+
+  private entryCorrupt(index: number): StoreCorruptError {
+    return new StoreCorruptError(`checksum mismatch in ${this.path}, table log, row idx=${index}: the file is damaged; `
+      + 'this node must not serve it: rebuild it from its peers (README, "Rebuild a damaged node")');
+  }
+
+  /** On open (open.ts): checks every entry's checksum until `deadline` (ms since the epoch). */
+  verifyEntries(deadline: number): VerifyResult {
+    const started = Date.now();
+    let rows = 0;
+    const it = this.db.prepare('SELECT idx, term, type, data, crc FROM log').iterate() as IterableIterator<{ idx: number; term: number; type: number; data: Buffer; crc: number }>;
+    for (const r of it) {
+      if (pastDeadline(rows, deadline)) {
+        it.return?.();
+        return { rows, complete: false, ms: Date.now() - started };
+      }
+      if (entryCrc(r.term, r.idx, r.type, r.data) !== r.crc) {
+        it.return?.();
+        throw this.entryCorrupt(r.idx);
+      }
+      rows++;
+    }
+    return { rows, complete: true, ms: Date.now() - started };
   }
 
   // ---- writes ------------------------------------------------------------------------

@@ -6,9 +6,17 @@ import { recoverAfterCrash } from '../durability.js';
 import type { Logger } from '../log.js';
 import { LogStore } from './log-store.js';
 import { Reclaimer, type ReclaimOptions } from './reclaim.js';
-import { LOG_SCHEMA, STATE_SCHEMA } from './schema.js';
+import { LOG_CHECKED, LOG_SCHEMA, STATE_CHECKED, STATE_SCHEMA } from './schema.js';
 import { StateStore } from './state-store.js';
 import { StoreCorruptError, checkIdentity, openDb } from './sqlite.js';
+import { verifyTables, type VerifyResult } from './checksum.js';
+
+/**
+ * The scan of every row's checksum on open stops after this long (ms): a
+ * start must not wait on a huge file. Rows it did not reach are checked
+ * whenever they are read; the node logs how far the scan got.
+ */
+export const DEFAULT_VERIFY_BUDGET_MS = 10_000;
 
 export interface StorageOptions {
   /** The state file (flagraft.db); the log file (raft-log.db) is beside it. */
@@ -21,9 +29,16 @@ export interface StorageOptions {
   tailCacheEntries?: number;
   /** Told when an older file is converted to auto_vacuum=INCREMENTAL (one VACUUM at start). */
   logger?: Logger;
+  /** Time allowed for the checksum scan on open (ms); default DEFAULT_VERIFY_BUDGET_MS. */
+  verifyBudgetMs?: number;
 }
 
-export interface NodeStorage { log: LogStore; state: StateStore }
+export interface NodeStorage {
+  log: LogStore;
+  state: StateStore;
+  /** What the checksum scan on open covered (complete = every row of both files). */
+  verified: VerifyResult;
+}
 
 export function openStorage(o: StorageOptions): NodeStorage {
   const id = { clusterId: o.clusterId, nodeId: o.nodeId };
@@ -37,8 +52,8 @@ export function openStorage(o: StorageOptions): NodeStorage {
     throw e;
   }
   try {
-    if (!state.fresh) checkIdentity(state.db, o.statePath, STATE_SCHEMA, id);
-    if (!log.fresh) checkIdentity(log.db, logPath, LOG_SCHEMA, id);
+    if (!state.fresh) checkIdentity(state.db, o.statePath, STATE_SCHEMA, id, Object.values(STATE_CHECKED));
+    if (!log.fresh) checkIdentity(log.db, logPath, LOG_SCHEMA, id, Object.values(LOG_CHECKED));
     // Checked before either is written: a lost log must never be replaced by an empty one (votes and acknowledgements would be forgotten).
     if (state.fresh !== log.fresh) {
       throw new StoreCorruptError(`${state.fresh ? o.statePath : logPath} is missing or empty while ${state.fresh ? logPath : o.statePath} holds data: restore both files or wipe the data dir and rejoin`);
@@ -50,9 +65,14 @@ export function openStorage(o: StorageOptions): NodeStorage {
     for (const [path, f] of [[o.statePath, state], [logPath, log]] as const) {
       if (f.vacuumedMs) o.logger?.info('converted to auto_vacuum=INCREMENTAL (one VACUUM)', { path, ms: f.vacuumedMs });
     }
+    // Small tables first, the log's entries last: what the budget leaves out is then what is checked on read anyway.
+    const deadline = Date.now() + (o.verifyBudgetMs ?? DEFAULT_VERIFY_BUDGET_MS);
+    const parts = [verifyTables(log.db, logPath, Object.values(LOG_CHECKED), deadline), verifyTables(state.db, o.statePath, Object.values(STATE_CHECKED), deadline)];
     const stores = { log: new LogStore(log.db, logPath, o.tailCacheEntries), state: new StateStore(state.db, o.statePath) };
+    if (parts.every((p) => p.complete)) parts.push(stores.log.verifyEntries(deadline));
     recoverAfterCrash(stores.log, stores.state);
-    return stores;
+    const verified = { rows: parts.reduce((a, p) => a + p.rows, 0), complete: parts.length === 3 && parts.every((p) => p.complete), ms: parts.reduce((a, p) => a + p.ms, 0) };
+    return { ...stores, verified };
   } catch (e) {
     state.db.close();
     log.db.close();

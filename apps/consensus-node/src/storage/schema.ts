@@ -8,37 +8,64 @@
 //    is synced before the log is compacted behind it.
 // Keeping them apart means the per-Ready fsync covers only the appended log
 // pages, not the random B-tree pages the apply dirtied.
-export const FORMAT_VERSION = 2;
+// Format 3 added a CRC32 to every row (checksum.ts); a format 2 file is
+// converted when it is first opened (open.ts).
+import { crcColumn, type CheckedTable } from './checksum.js';
+
+export const FORMAT_VERSION = 3;
+/** The earlier format a node still opens (and converts). */
+export const PREVIOUS_FORMAT_VERSION = 2;
+
+const t = (table: string, keyColumns: number, ...columns: string[]): CheckedTable => ({ table, columns, keyColumns });
+/** The log file's checksummed tables (the log's own entries carry entryCrc, log-store.ts). */
+export const LOG_CHECKED = { meta: t('meta', 1, 'k', 'v'), hardState: t('hard_state', 1, 'id', 'term', 'vote', 'commit_idx') };
+/** The state file's checksummed tables: every table. */
+export const STATE_CHECKED = {
+  meta: t('meta', 1, 'k', 'v'),
+  members: t('members', 1, 'id', 'address'),
+  clockSamples: t('clock_samples', 1, 'revision', 'time'),
+  flags: t('flags', 1, 'key', 'json'),
+  segments: t('segments', 1, 'name', 'json'),
+  flagSegments: t('flag_segments', 2, 'segment', 'flag'),
+  requests: t('client_requests', 2, 'client_id', 'request_id', 'revision', 'result'),
+  restoreFlags: t('restore_flags', 1, 'key', 'json'),
+  restoreSegments: t('restore_segments', 1, 'name', 'json'),
+  restoreFlagSegments: t('restore_flag_segments', 2, 'segment', 'flag'),
+  restoreChanges: t('restore_changes', 2, 'revision', 'seq', 'kind', 'key', 'op', 'before', 'after', 'actor', 'time'),
+  changes: t('changes', 2, 'revision', 'seq', 'kind', 'key', 'op', 'before', 'after', 'actor', 'time'),
+};
+const L = LOG_CHECKED;
+const S = STATE_CHECKED;
 
 export const LOG_SCHEMA = `
-CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v TEXT NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v TEXT NOT NULL, ${crcColumn(L.meta)}) WITHOUT ROWID;
 -- crc = crc32 of (term, index, type, data); checked on every read.
 CREATE TABLE IF NOT EXISTS log (idx INTEGER PRIMARY KEY, term INTEGER NOT NULL, type INTEGER NOT NULL, data BLOB NOT NULL, crc INTEGER NOT NULL);
-CREATE TABLE IF NOT EXISTS hard_state (id INTEGER PRIMARY KEY CHECK (id = 1), term INTEGER NOT NULL, vote INTEGER NOT NULL, commit_idx INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS hard_state (id INTEGER PRIMARY KEY CHECK (id = 1), term INTEGER NOT NULL, vote INTEGER NOT NULL, commit_idx INTEGER NOT NULL, ${crcColumn(L.hardState)});
 `;
 
 export const STATE_SCHEMA = `
-CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v TEXT NOT NULL) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS flags (key TEXT PRIMARY KEY, json TEXT NOT NULL) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS segments (name TEXT PRIMARY KEY, json TEXT NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v TEXT NOT NULL, ${crcColumn(S.meta)}) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS flags (key TEXT PRIMARY KEY, json TEXT NOT NULL, ${crcColumn(S.flags)}) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS segments (name TEXT PRIMARY KEY, json TEXT NOT NULL, ${crcColumn(S.segments)}) WITHOUT ROWID;
 -- which flags reference which segment (rules[].segments / excludeSegments), for SEGMENT_IN_USE.
-CREATE TABLE IF NOT EXISTS flag_segments (segment TEXT NOT NULL, flag TEXT NOT NULL, PRIMARY KEY (segment, flag)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS flag_segments (segment TEXT NOT NULL, flag TEXT NOT NULL, ${crcColumn(S.flagSegments)}, PRIMARY KEY (segment, flag)) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS flag_segments_flag ON flag_segments (flag);
 -- the audit log; also the Watch resume window and the outbox.
 CREATE TABLE IF NOT EXISTS changes (revision INTEGER NOT NULL, seq INTEGER NOT NULL, kind TEXT NOT NULL, key TEXT NOT NULL, op TEXT NOT NULL,
-  before TEXT, after TEXT, actor TEXT NOT NULL, time INTEGER NOT NULL, PRIMARY KEY (revision, seq)) WITHOUT ROWID;
+  before TEXT, after TEXT, actor TEXT NOT NULL, time INTEGER NOT NULL, ${crcColumn(S.changes)}, PRIMARY KEY (revision, seq)) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS changes_key ON changes (kind, key, revision);
 -- de-duplication of retried writes (Raft thesis 6.3): the first result of (client_id, request_id).
 CREATE TABLE IF NOT EXISTS client_requests (client_id TEXT NOT NULL, request_id TEXT NOT NULL, revision INTEGER NOT NULL, result TEXT NOT NULL,
-  PRIMARY KEY (client_id, request_id)) WITHOUT ROWID;
+  ${crcColumn(S.requests)}, PRIMARY KEY (client_id, request_id)) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS client_requests_rev ON client_requests (revision);
-CREATE TABLE IF NOT EXISTS members (id INTEGER PRIMARY KEY, address TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS members (id INTEGER PRIMARY KEY, address TEXT NOT NULL, ${crcColumn(S.members)});
 -- the replicated clock (src/retention.ts): the newest command time at each prune point; age limits are read from it.
-CREATE TABLE IF NOT EXISTS clock_samples (revision INTEGER PRIMARY KEY, time INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS clock_samples (revision INTEGER PRIMARY KEY, time INTEGER NOT NULL, ${crcColumn(S.clockSamples)});
 -- rows of a restore in progress (restoreChunk entries); moved into the live tables by restoreCommit.
-CREATE TABLE IF NOT EXISTS restore_flags (key TEXT PRIMARY KEY, json TEXT NOT NULL) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS restore_segments (name TEXT PRIMARY KEY, json TEXT NOT NULL) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS restore_flag_segments (segment TEXT NOT NULL, flag TEXT NOT NULL, PRIMARY KEY (segment, flag)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS restore_flags (key TEXT PRIMARY KEY, json TEXT NOT NULL, ${crcColumn(S.restoreFlags)}) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS restore_segments (name TEXT PRIMARY KEY, json TEXT NOT NULL, ${crcColumn(S.restoreSegments)}) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS restore_flag_segments (segment TEXT NOT NULL, flag TEXT NOT NULL, ${crcColumn(S.restoreFlagSegments)}, PRIMARY KEY (segment, flag)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS restore_changes (revision INTEGER NOT NULL, seq INTEGER NOT NULL, kind TEXT NOT NULL, key TEXT NOT NULL, op TEXT NOT NULL,
-  before TEXT, after TEXT, actor TEXT NOT NULL, time INTEGER NOT NULL, PRIMARY KEY (revision, seq)) WITHOUT ROWID;
+  before TEXT, after TEXT, actor TEXT NOT NULL, time INTEGER NOT NULL, ${crcColumn(S.restoreChanges)}, PRIMARY KEY (revision, seq)) WITHOUT ROWID;
 `;

@@ -4,23 +4,11 @@
 // a node refuses to start with.
 import { existsSync, statSync } from 'node:fs';
 import Database from 'better-sqlite3';
-import { FORMAT_VERSION } from './schema.js';
+import { addRowChecksums, registerChecksumFunctions, type CheckedTable } from './checksum.js';
+import { FORMAT_VERSION, PREVIOUS_FORMAT_VERSION } from './schema.js';
+import { StoreCorruptError, StoreOpenError } from './store-errors.js';
 
-/** A file that is not this node's: another cluster or node, another format, not a flagraft file at all. */
-export class StoreOpenError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'StoreOpenError';
-  }
-}
-
-/** A file of this node that is damaged: checksum mismatch, missing entries, files that do not fit together. */
-export class StoreCorruptError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'StoreCorruptError';
-  }
-}
+export { StoreCorruptError, StoreOpenError } from './store-errors.js';
 
 /** Which node a file belongs to. */
 export interface FileIdentity { clusterId: string; nodeId: number }
@@ -47,6 +35,7 @@ export function openDb(path: string, what: string, synchronous: 'FULL' | 'NORMAL
   let db: Database.Database;
   try {
     db = new Database(path);
+    registerChecksumFunctions(db);
     // Before the first table exists, this needs no VACUUM.
     if (fresh) db.pragma('auto_vacuum = INCREMENTAL');
     db.pragma('journal_mode = WAL');
@@ -95,8 +84,12 @@ export function ensureIncrementalVacuum(db: Database.Database): number {
   return Math.max(1, Math.round(performance.now() - started));
 }
 
-/** Refuses a file of another cluster, node or format; then makes sure every table of `schema` exists. */
-export function checkIdentity(db: Database.Database, path: string, schema: string, id: FileIdentity): void {
+/**
+ * Refuses a file of another cluster, node or format; then makes sure every
+ * table of `schema` exists. A file of the previous format is converted (one
+ * transaction: row checksums added to `tables`).
+ */
+export function checkIdentity(db: Database.Database, path: string, schema: string, id: FileIdentity, tables: readonly CheckedTable[]): void {
   let rows: { k: string; v: string }[];
   try {
     rows = db.prepare('SELECT k, v FROM meta').all() as { k: string; v: string }[];
@@ -105,10 +98,20 @@ export function checkIdentity(db: Database.Database, path: string, schema: strin
   }
   const meta = new Map(rows.map((r) => [r.k, r.v]));
   if (!meta.has('cluster_id')) throw new StoreOpenError(`${path} is not a flagraft node database (no cluster id)`);
-  if (meta.get('format') !== String(FORMAT_VERSION)) throw new StoreOpenError(`${path} has storage format ${meta.get('format')}, this node reads format ${FORMAT_VERSION}`);
+  const format = meta.get('format');
+  if (format !== String(FORMAT_VERSION) && format !== String(PREVIOUS_FORMAT_VERSION)) {
+    throw new StoreOpenError(`${path} has storage format ${format}, this node reads formats ${PREVIOUS_FORMAT_VERSION} (converted on open) and ${FORMAT_VERSION}`);
+  }
   if (meta.get('cluster_id') !== id.clusterId) throw new StoreOpenError(`${path} belongs to cluster "${meta.get('cluster_id')}", not "${id.clusterId}": refusing to serve foreign data`);
   if (meta.get('node_id') !== String(id.nodeId)) throw new StoreOpenError(`${path} belongs to node ${meta.get('node_id')}, not node ${id.nodeId}`);
-  db.exec(schema);
+  if (format === String(FORMAT_VERSION)) {
+    db.exec(schema);
+    return;
+  }
+  db.transaction(() => {
+    addRowChecksums(db, schema, tables);
+    db.prepare('INSERT OR REPLACE INTO meta (k, v) VALUES (?, ?)').run('format', String(FORMAT_VERSION));
+  })();
 }
 
 /** In a new file's first transaction: its tables and identity; returns the meta insert for the store's own keys. */

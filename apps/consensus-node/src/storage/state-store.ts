@@ -8,8 +8,9 @@
 import type Database from 'better-sqlite3';
 import type { ConfState } from '@flagraft/raft-core';
 import { CHANGE_ROW_OVERHEAD_BYTES, DEDUP_ROW_OVERHEAD_BYTES } from '../retention.js';
+import { verifyRow, verifyTables, type CheckedTable } from './checksum.js';
 import { reclaimPages } from './reclaim.js';
-import { STATE_SCHEMA } from './schema.js';
+import { STATE_CHECKED as T, STATE_SCHEMA } from './schema.js';
 import { StoreCorruptError, closeDb, fileBytes, initFile, type FileIdentity } from './sqlite.js';
 
 export type ItemKind = 'flag' | 'segment';
@@ -76,17 +77,17 @@ export class StateStore {
     this.db = db;
     this.path = path;
     this.q = {
-      getMeta: db.prepare('SELECT v FROM meta WHERE k = ?'),
+      getMeta: db.prepare('SELECT k, v, crc FROM meta WHERE k = ?'),
       setMeta: db.prepare('INSERT OR REPLACE INTO meta (k, v) VALUES (?, ?)'),
       syncFull: db.prepare('PRAGMA synchronous = FULL'),
       syncNormal: db.prepare('PRAGMA synchronous = NORMAL'),
-      getFlag: db.prepare('SELECT json FROM flags WHERE key = ?').pluck(),
-      getSegment: db.prepare('SELECT json FROM segments WHERE name = ?').pluck(),
+      getFlag: db.prepare('SELECT key, json, crc FROM flags WHERE key = ?'),
+      getSegment: db.prepare('SELECT name, json, crc FROM segments WHERE name = ?'),
       putFlag: db.prepare('INSERT OR REPLACE INTO flags (key, json) VALUES (?, ?)'),
       delFlag: db.prepare('DELETE FROM flags WHERE key = ?'),
       putSegment: db.prepare('INSERT OR REPLACE INTO segments (name, json) VALUES (?, ?)'),
       delSegment: db.prepare('DELETE FROM segments WHERE name = ?'),
-      segUsers: db.prepare('SELECT flag FROM flag_segments WHERE segment = ? ORDER BY flag').pluck(),
+      segUsers: db.prepare('SELECT segment, flag, crc FROM flag_segments WHERE segment = ? ORDER BY flag'),
       delFlagSegs: db.prepare('DELETE FROM flag_segments WHERE flag = ?'),
       addFlagSeg: db.prepare('INSERT OR IGNORE INTO flag_segments (segment, flag) VALUES (?, ?)'),
       countFlags: db.prepare('SELECT COUNT(*) FROM flags').pluck(),
@@ -98,7 +99,7 @@ export class StateStore {
       history: db.prepare('SELECT * FROM changes WHERE kind = ? AND key = ? AND revision < ? ORDER BY revision DESC, seq DESC LIMIT ?'),
       pruneChanges: db.prepare('DELETE FROM changes WHERE revision <= ?'),
       pruneShifted: db.prepare('DELETE FROM changes WHERE (revision > ? AND revision <= ?) OR revision <= ?'),
-      getDedup: db.prepare('SELECT revision, result FROM client_requests WHERE client_id = ? AND request_id = ?'),
+      getDedup: db.prepare('SELECT client_id, request_id, revision, result, crc FROM client_requests WHERE client_id = ? AND request_id = ?'),
       putDedup: db.prepare('INSERT OR REPLACE INTO client_requests (client_id, request_id, revision, result) VALUES (?, ?, ?, ?)'),
       changesBytes: db.prepare(`SELECT coalesce(SUM(${CHANGE_BYTES_SQL}), 0) FROM changes`).pluck(),
       changesBytesThrough: db.prepare(`SELECT coalesce(SUM(${CHANGE_BYTES_SQL}), 0) FROM changes WHERE revision <= ?`).pluck(),
@@ -111,10 +112,10 @@ export class StateStore {
       minChangeRev: db.prepare('SELECT MIN(revision) FROM changes').pluck(),
       minRequestRev: db.prepare('SELECT MIN(revision) FROM client_requests').pluck(),
       addSample: db.prepare('INSERT OR REPLACE INTO clock_samples (revision, time) VALUES (?, ?)'),
-      lastSample: db.prepare('SELECT time FROM clock_samples ORDER BY revision DESC LIMIT 1').pluck(),
+      lastSample: db.prepare('SELECT revision, time, crc FROM clock_samples ORDER BY revision DESC LIMIT 1'),
       sampleAtOrBefore: db.prepare('SELECT MAX(revision) FROM clock_samples WHERE time <= ?').pluck(),
       dropSamples: db.prepare('DELETE FROM clock_samples WHERE revision < ?'),
-      members: db.prepare('SELECT id, address FROM members ORDER BY id'),
+      members: db.prepare('SELECT id, address, crc FROM members ORDER BY id'),
       putMember: db.prepare('INSERT OR REPLACE INTO members (id, address) VALUES (?, ?)'),
       delMember: db.prepare('DELETE FROM members WHERE id = ?'),
       stageFlag: db.prepare('INSERT OR REPLACE INTO restore_flags (key, json) VALUES (?, ?)'),
@@ -139,14 +140,28 @@ export class StateStore {
   /** A meta value every state file has. */
   meta(k: string): string {
     const r = this.q.getMeta.get(k) as { v: string } | undefined;
-    if (!r) throw new StoreCorruptError(`meta key ${k} missing`);
-    return r.v;
+    if (!r) throw new StoreCorruptError(`${this.path}: meta key ${k} missing`);
+    return this.check(T.meta, r).v;
   }
 
   /** A meta value older files may not have yet (added by later versions). */
   metaOr(k: string, fallback: string): string {
     const r = this.q.getMeta.get(k) as { v: string } | undefined;
-    return r ? r.v : fallback;
+    return r ? this.check(T.meta, r).v : fallback;
+  }
+
+  /** A row read with its crc column, checked (checksum.ts); a damaged row throws StoreCorruptError naming the file, table and row. */
+  private check<R extends object>(t: CheckedTable, row: R): R {
+    return verifyRow(this.path, t, row);
+  }
+
+  /** Rows of a table with the checked columns in table order (snapshots), each checked. */
+  private checkedRows(t: CheckedTable, order = ''): unknown[][] {
+    const rows = this.db.prepare(`SELECT ${t.columns.join(', ')}, crc FROM ${t.table} ${order}`).all() as Record<string, unknown>[];
+    return rows.map((r) => {
+      this.check(t, r);
+      return t.columns.map((c) => r[c]);
+    });
   }
 
   setMeta(k: string, v: string | number): void {
@@ -192,7 +207,8 @@ export class StateStore {
   // ---- flags and segments ------------------------------------------------------------
 
   itemJson(kind: ItemKind, key: string): string | undefined {
-    return (kind === 'flag' ? this.q.getFlag : this.q.getSegment).get(key) as string | undefined;
+    const r = (kind === 'flag' ? this.q.getFlag : this.q.getSegment).get(key) as { json: string } | undefined;
+    return r && this.check(kind === 'flag' ? T.flags : T.segments, r).json;
   }
 
   /** A flag and the segments it references (for SEGMENT_IN_USE). */
@@ -217,7 +233,7 @@ export class StateStore {
 
   /** Flags whose rules reference segment `name`, in key order. */
   segmentUsers(name: string): string[] {
-    return this.q.segUsers.all(name) as string[];
+    return (this.q.segUsers.all(name) as { flag: string }[]).map((r) => this.check(T.flagSegments, r).flag);
   }
 
   /** Items in key order after `afterKey`, with the given prefix. */
@@ -226,12 +242,14 @@ export class StateStore {
     const col = kind === 'flag' ? 'key' : 'name';
     const from = afterKey > prefix ? afterKey : prefix;
     const op = afterKey > prefix ? '>' : '>=';
-    return this.db.prepare(`SELECT json FROM ${table} WHERE ${col} ${op} ? AND substr(${col}, 1, ?) = ? ORDER BY ${col} LIMIT ?`)
-      .pluck().all(from, prefix.length, prefix, limit) as string[];
+    const rows = this.db.prepare(`SELECT ${col}, json, crc FROM ${table} WHERE ${col} ${op} ? AND substr(${col}, 1, ?) = ? ORDER BY ${col} LIMIT ?`)
+      .all(from, prefix.length, prefix, limit) as { json: string }[];
+    return rows.map((r) => this.check(kind === 'flag' ? T.flags : T.segments, r).json);
   }
 
   allJson(kind: ItemKind): string[] {
-    return this.db.prepare(kind === 'flag' ? 'SELECT json FROM flags ORDER BY key' : 'SELECT json FROM segments ORDER BY name').pluck().all() as string[];
+    const t = kind === 'flag' ? T.flags : T.segments;
+    return this.checkedRows(t, `ORDER BY ${t.columns[0]}`).map((r) => r[1] as string);
   }
 
   liveCounts(): { flags: number; segments: number; changes: number } {
@@ -246,15 +264,15 @@ export class StateStore {
   }
 
   changesAt(revision: number): ChangeRow[] {
-    return this.q.changesAt.all(revision) as ChangeRow[];
+    return (this.q.changesAt.all(revision) as ChangeRow[]).map((r) => this.check(T.changes, r));
   }
 
   changesAfter(revision: number, limit: number): ChangeRow[] {
-    return this.q.changesAfter.all(revision, limit) as ChangeRow[];
+    return (this.q.changesAfter.all(revision, limit) as ChangeRow[]).map((r) => this.check(T.changes, r));
   }
 
   history(kind: ItemKind, key: string, beforeRevision: number, limit: number): ChangeRow[] {
-    return this.q.history.all(kind, key, beforeRevision, limit) as ChangeRow[];
+    return (this.q.history.all(kind, key, beforeRevision, limit) as ChangeRow[]).map((r) => this.check(T.changes, r));
   }
 
   /** Drops changes at or below `revision`; with `shifted`, imported history (at or below `floor`) only at or below `importedBelow`. */
@@ -283,7 +301,10 @@ export class StateStore {
 
   /** The first result of a (clientId, requestId), if it applied within the window. */
   request(clientId: string, requestId: string): { revision: number; result: string } | undefined {
-    return this.q.getDedup.get(clientId, requestId) as { revision: number; result: string } | undefined;
+    const r = this.q.getDedup.get(clientId, requestId) as { client_id?: string; request_id?: string; revision: number; result: string } | undefined;
+    if (!r) return undefined;
+    this.check(T.requests, r);
+    return { revision: r.revision, result: r.result };
   }
 
   /** Records a request's first result; (clientId, requestId) is new (request() found nothing). */
@@ -316,7 +337,8 @@ export class StateStore {
 
   /** The newest sampled time (0: none yet). */
   lastClockSample(): number {
-    return (this.q.lastSample.get() as number | undefined) ?? 0;
+    const r = this.q.lastSample.get() as { time: number } | undefined;
+    return r ? this.check(T.clockSamples, r).time : 0;
   }
 
   addClockSample(revision: number, time: number): void {
@@ -347,7 +369,7 @@ export class StateStore {
   }
 
   members(): Map<number, string> {
-    return new Map((this.q.members.all() as { id: number; address: string }[]).map((m) => [m.id, m.address]));
+    return new Map((this.q.members.all() as { id: number; address: string }[]).map((m) => [m.id, this.check(T.members, m).address]));
   }
 
   putMember(id: number, address: string): void {
@@ -361,14 +383,13 @@ export class StateStore {
   // ---- snapshots -------------------------------------------------------------------
 
   liveRows(): LiveRows {
-    const raw = (sql: string) => this.db.prepare(sql).raw().all();
     return {
-      flags: raw('SELECT key, json FROM flags') as [string, string][],
-      segments: raw('SELECT name, json FROM segments') as [string, string][],
-      changes: raw(`SELECT ${CHANGE_COLUMNS} FROM changes ORDER BY revision, seq`) as unknown[][],
-      dedup: raw('SELECT client_id, request_id, revision, result FROM client_requests') as unknown[][],
-      members: raw('SELECT id, address FROM members') as [number, string][],
-      clock: raw('SELECT revision, time FROM clock_samples ORDER BY revision') as [number, number][],
+      flags: this.checkedRows(T.flags) as [string, string][],
+      segments: this.checkedRows(T.segments) as [string, string][],
+      changes: this.checkedRows(T.changes, 'ORDER BY revision, seq'),
+      dedup: this.checkedRows(T.requests),
+      members: this.checkedRows(T.members) as [number, string][],
+      clock: this.checkedRows(T.clockSamples, 'ORDER BY revision') as [number, number][],
     };
   }
 
@@ -414,6 +435,8 @@ export class StateStore {
    * answered with the outcome of a write the restore replaced.
    */
   commitStaging(force: boolean): void {
+    // The copies below compute new checksums from the staged rows: check those first.
+    verifyTables(this.db, this.path, [T.restoreFlags, T.restoreSegments, T.restoreChanges, T.restoreFlagSegments], Infinity);
     const tables = force ? ['flags', 'segments', 'flag_segments', 'changes', 'client_requests'] : ['client_requests'];
     for (const t of tables) this.db.prepare(`DELETE FROM ${t}`).run();
     this.db.prepare('INSERT INTO flags (key, json) SELECT key, json FROM restore_flags').run();
@@ -425,11 +448,10 @@ export class StateStore {
   }
 
   stagedRows(): StagedTables {
-    const raw = (sql: string) => this.db.prepare(sql).raw().all();
     return {
-      flags: raw('SELECT key, json FROM restore_flags') as [string, string][],
-      segments: raw('SELECT name, json FROM restore_segments') as [string, string][],
-      changes: raw(`SELECT ${CHANGE_COLUMNS} FROM restore_changes`) as unknown[][],
+      flags: this.checkedRows(T.restoreFlags) as [string, string][],
+      segments: this.checkedRows(T.restoreSegments) as [string, string][],
+      changes: this.checkedRows(T.restoreChanges),
     };
   }
 
