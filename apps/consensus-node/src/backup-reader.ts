@@ -6,6 +6,8 @@
 // nor needs the whole data set in memory, and it is still at one revision.
 import Database from 'better-sqlite3';
 import { LIMITS } from '@flagraft/flag-model';
+import { verifyRow } from './storage/checksum.js';
+import { STATE_CHECKED } from './storage/schema.js';
 
 export type BackupKind = 'segments' | 'flags' | 'changes';
 
@@ -38,7 +40,7 @@ export class BackupReader {
   private open = true;
 
   /** `path`: the node's state file (flagraft.db). */
-  constructor(path: string, private readonly maxBytes: number = LIMITS.maxBackupBytes) {
+  constructor(private readonly path: string, private readonly maxBytes: number = LIMITS.maxBackupBytes) {
     this.db = new Database(path, { readonly: true, fileMustExist: true });
     this.db.exec('BEGIN');
   }
@@ -46,8 +48,9 @@ export class BackupReader {
   /** The snapshot's revision and sizes; throws BackupTooLargeError past maxBackupBytes. */
   header(): BackupHeader {
     const meta = (k: string, d: number) => {
-      const v = this.db.prepare('SELECT v FROM meta WHERE k = ?').pluck().get(k) as string | undefined;
-      return v === undefined ? d : Number(v);
+      // Every row is checked against its checksum (storage/checksum.ts): a damaged file fails the backup, never ships in it.
+      const r = this.db.prepare('SELECT k, v, crc FROM meta WHERE k = ?').get(k) as { v: string } | undefined;
+      return r === undefined ? d : Number(verifyRow(this.path, STATE_CHECKED.meta, r).v);
     };
     const appliedIndex = meta('applied', 0);
     const revision = appliedIndex + meta('revision_offset', 0);
@@ -64,24 +67,26 @@ export class BackupReader {
   /** The items of one kind as JSON text, in backup order, PAGE_ROWS at a time. */
   *pages(kind: BackupKind): Generator<string[]> {
     if (kind === 'changes') {
-      const q = this.db.prepare(`SELECT revision, seq, ${CHANGE_JSON} AS j FROM changes WHERE (revision, seq) > (?, ?) ORDER BY revision, seq LIMIT ${PAGE_ROWS}`);
+      const t = STATE_CHECKED.changes;
+      const q = this.db.prepare(`SELECT ${t.columns.join(', ')}, crc, ${CHANGE_JSON} AS j FROM changes WHERE (revision, seq) > (?, ?) ORDER BY revision, seq LIMIT ${PAGE_ROWS}`);
       let rev = -1;
       let seq = -1;
       for (;;) {
         const rows = q.all(rev, seq) as { revision: number; seq: number; j: string }[];
         if (!rows.length) return;
         ({ revision: rev, seq } = rows[rows.length - 1]);
-        yield rows.map((r) => r.j);
+        yield rows.map((r) => verifyRow(this.path, t, r).j);
       }
     }
-    const [table, col] = kind === 'flags' ? ['flags', 'key'] : ['segments', 'name'];
-    const q = this.db.prepare(`SELECT ${col} AS k, json FROM ${table} WHERE ${col} > ? ORDER BY ${col} LIMIT ${PAGE_ROWS}`);
+    const t = kind === 'flags' ? STATE_CHECKED.flags : STATE_CHECKED.segments;
+    const [table, col] = [t.table, t.columns[0]];
+    const q = this.db.prepare(`SELECT ${col}, json, crc FROM ${table} WHERE ${col} > ? ORDER BY ${col} LIMIT ${PAGE_ROWS}`);
     let after = '';
     for (;;) {
-      const rows = q.all(after) as { k: string; json: string }[];
+      const rows = q.all(after) as Record<string, string>[];
       if (!rows.length) return;
-      after = rows[rows.length - 1].k;
-      yield rows.map((r) => r.json);
+      after = rows[rows.length - 1][col];
+      yield rows.map((r) => verifyRow(this.path, t, r).json);
     }
   }
 

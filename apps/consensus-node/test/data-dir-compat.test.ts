@@ -3,7 +3,8 @@
 // the storage was split into a log store and a state store) opens with today's
 // node and keeps working: same flags, segments, history, revisions (a restore's
 // offset included), de-duplicated retries, compaction point; new writes
-// continue the revision sequence and survive a restart; the files stay format 2.
+// continue the revision sequence and survive a restart; the files are converted
+// to format 3 (a checksum on every row) on that first open.
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,6 +13,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createClusterClient, type ClusterClient } from '@flagraft/cluster-client';
 import { startLocalCluster, type LocalCluster } from '../src/index.js';
 import { flag } from './helpers.js';
+import { rowCrc } from '../src/storage/checksum.js';
+import { LOG_CHECKED, STATE_CHECKED } from '../src/storage/schema.js';
 
 const FIXTURE = new URL('./fixtures/data-dir-v2/', import.meta.url).pathname;
 const expected = JSON.parse(readFileSync(join(FIXTURE, 'expected.json'), 'utf8'));
@@ -68,11 +71,19 @@ describe('a data dir written by the previous storage code', () => {
     expect((await client.history('live-0', { limit: 1000 }))).toEqual(expected.history['live-0']);
   });
 
-  it('leaves both files in storage format 2', () => {
-    for (const f of ['flagraft.db', 'raft-log.db']) {
+  it('converted both files to storage format 3: every row of every table carries a checksum that verifies', () => {
+    for (const [f, tables] of [['flagraft.db', STATE_CHECKED], ['raft-log.db', LOG_CHECKED]] as const) {
       const db = new Database(join(base, 'node-1', f), { readonly: true });
       try {
-        expect(db.prepare("SELECT v FROM meta WHERE k = 'format'").pluck().get(), f).toBe('2');
+        expect(db.prepare("SELECT v FROM meta WHERE k = 'format'").pluck().get(), f).toBe('3');
+        let rows = 0;
+        for (const t of Object.values(tables)) {
+          for (const r of db.prepare(`SELECT ${t.columns.join(', ')}, crc FROM ${t.table}`).all() as Record<string, unknown>[]) {
+            expect(r.crc, `${f} ${t.table}`).toBe(rowCrc(t.columns.map((c) => r[c])));
+            rows++;
+          }
+        }
+        expect(rows, f).toBeGreaterThan(f === 'flagraft.db' ? 100 : 3);
       } finally {
         db.close();
       }
