@@ -6,6 +6,7 @@
 // node that does not recover) records an anomaly.
 import { closeSync, openSync, readFileSync, statSync, truncateSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import type { TortureCluster } from './cluster.js';
 import type { Rng } from './rng.js';
 
@@ -196,22 +197,76 @@ export function fillDisk(dir: string): string {
   return filler;
 }
 
-/** Damages a stopped node's file: truncated to half, or bytes flipped in the middle pages. */
-export function corruptFile(path: string, rng: Rng): string {
+/** How a stopped node's file was damaged; `mustRefuse`: a node that starts on it is an anomaly. */
+export interface Damage { what: string; mustRefuse: boolean }
+
+/**
+ * Damages a stopped node's file, one of three ways: truncated to half; one
+ * byte flipped inside a live stored value (a flag's JSON in flagraft.db, an
+ * entry in raft-log.db: found through SQLite's dbstat pages); or 64 bytes flipped at
+ * random past the header (they may all land in free space, so the node may
+ * start: the history then shows it served nothing wrong).
+ */
+export function corruptFile(path: string, rng: Rng): Damage {
+  foldWal(path);
   const size = statSync(path).size;
-  if (rng.next() < 0.5) {
+  const roll = rng.next();
+  if (roll < 1 / 3) {
     truncateSync(path, Math.floor(size / 2));
-    return `truncated ${path} from ${size} to ${Math.floor(size / 2)} bytes`;
+    return { what: `truncated ${path} from ${size} to ${Math.floor(size / 2)} bytes`, mustRefuse: true };
+  }
+  if (roll < 2 / 3) {
+    const flipped = flipInsideValue(path, rng);
+    if (flipped) return { what: flipped, mustRefuse: true };
   }
   const buf = readFileSync(path);
-  const flips: number[] = [];
   // Past the first page (the header, which SQLite refuses outright): the B-tree pages.
-  for (let i = 0; i < 64; i++) {
-    const at = rng.int(Math.min(4096, size - 1), size - 1);
-    buf[at] ^= 0xff;
-    flips.push(at);
-  }
+  for (let i = 0; i < 64; i++) buf[rng.int(Math.min(4096, size - 1), size - 1)] ^= 0xff;
+  writeWhole(path, buf);
+  return { what: `flipped 64 random bytes of ${path} (${size} bytes)`, mustRefuse: false };
+}
+
+/**
+ * Folds the WAL of a killed node into the file (what its next open would do):
+ * otherwise the newest copy of every page may be in the -wal file and damage
+ * to the file itself would be harmless.
+ */
+function foldWal(path: string): void {
+  const db = new Database(path);
+  try { db.pragma('wal_checkpoint(TRUNCATE)'); } finally { db.close(); }
+}
+
+function writeWhole(path: string, buf: Buffer): void {
   const fd = openSync(path, 'r+');
   try { writeSync(fd, buf, 0, buf.length, 0); } finally { closeSync(fd); }
-  return `flipped 64 bytes of ${path} (${size} bytes)`;
+}
+
+/** Flips one byte in the middle of a live row's value; undefined when no such row is found on its page. */
+function flipInsideValue(path: string, rng: Rng): string | undefined {
+  const isLog = path.endsWith('raft-log.db');
+  const db = new Database(path);
+  let value: Buffer | undefined;
+  let pages: number[] = [];
+  let what = '';
+  try {
+    const rows = (isLog ? db.prepare('SELECT idx AS k, data AS v FROM log WHERE length(data) > 8') : db.prepare('SELECT key AS k, json AS v FROM flags')).all() as { k: unknown; v: Buffer | string }[];
+    if (!rows.length) return undefined;
+    const row = rng.pick(rows);
+    value = Buffer.from(row.v);
+    what = isLog ? `log entry ${String(row.k)}` : `flag ${String(row.k)}`;
+    pages = (db.prepare('SELECT pageno FROM dbstat WHERE name = ?').pluck().all(isLog ? 'log' : 'flags') as number[]);
+  } finally {
+    db.close();
+  }
+  const buf = readFileSync(path);
+  const pageSize = buf.readUInt16BE(16) === 1 ? 65536 : buf.readUInt16BE(16);
+  for (const p of pages) {
+    const at = buf.subarray((p - 1) * pageSize, p * pageSize).indexOf(value);
+    if (at < 0) continue;
+    const byte = (p - 1) * pageSize + at + Math.floor(value.length / 2);
+    buf[byte] ^= 0x01;
+    writeWhole(path, buf);
+    return `flipped one byte inside ${what} (page ${p}, offset ${byte}) of ${path}`;
+  }
+  return undefined;
 }

@@ -93,16 +93,19 @@ async function corruptFollower(x: FaultContext): Promise<void> {
     const n = x.c.node(id);
     await n.kill('SIGKILL');
     const file = join(n.dataDir, x.rng.next() < 0.5 ? 'flagraft.db' : 'raft-log.db');
-    x.log(`node ${id}: ${corruptFile(file, x.rng)}`);
+    const damage = corruptFile(file, x.rng);
+    x.log(`node ${id}: ${damage.what}`);
     await n.restart({ wait: false });
     const exited = await waitUntil(10_000, () => n.pid === 0);
     const why = lastLogLines(n.logFile, 1);
     if (exited) {
       if (!why.includes(file)) x.anomaly(`corrupt-follower: node ${id} refused to start without naming ${file}: ${why.slice(0, 300)}`);
-      else x.log(`node ${id} refused to start: ${why.slice(0, 160)}`);
+      else x.log(`node ${id} refused to start: ${why.slice(0, 200)}`);
+    } else if (damage.mustRefuse) {
+      x.anomaly(`corrupt-follower: node ${id} started on a damaged file (${damage.what})`);
     } else {
-      // The damage missed every page SQLite checks (free space, unused cell area): the history shows whether it serves wrong data.
-      x.log(`node ${id} started: the damage was not detected by the open checks`);
+      // Random flips that all missed live data (free pages, unused cell area): the history shows whether it serves wrong data.
+      x.log(`node ${id} started: the random flips hit no live row`);
     }
     await rebuild(x, id);
   }
