@@ -101,7 +101,10 @@ export class ConsensusNodeCore {
     this.driver = new RaftDriver<Applied>(config, { log, fsm: this.state, dataBytes: () => log.bytes() + state.bytes() }, this.log, {
       onLeadership: (isLeader, term, _lead, wasLeader) => this.onLeadership(isLeader, term, wasLeader),
       onResults: (applied) => {
-        if (applied.snapshot || applied.results.some((r) => r.membersChanged)) this.syncPeers();
+        if (applied.snapshot || applied.results.some((r) => r.membersChanged)) {
+          this.syncPeers();
+          this.refuseWatchesIfRemoved();
+        }
         this.proposer.answer(applied.results);
       },
       onApplied: (applied) => this.onApplied(applied.snapshot || applied.results.some((r) => r.changed)),
@@ -114,6 +117,7 @@ export class ConsensusNodeCore {
       oldestRetainedRevision: () => this.state.oldestRetainedRevision(),
       appliedRevision: () => this.appliedRevision(),
     }, config.maxWatchers);
+    this.refuseWatchesIfRemoved(); // a removed node that is restarted
     this.security = new NodeSecurity({
       nodeId: config.nodeId, clusterId: config.clusterId, security: config.security, tlsReloadIntervalMs: config.tlsReloadIntervalMs,
       log: this.log.child({ component: 'security' }), isMember: (id) => this.isKnownPeer(id),
@@ -213,6 +217,22 @@ export class ConsensusNodeCore {
   private addressBook(): Map<number, string> {
     const book = this.state.members();
     return book.size ? book : this.config.initialCluster;
+  }
+
+  /**
+   * A node removed from the configuration receives no new entries, so its
+   * Watch streams would stall while still sending progress messages (the
+   * torture scenario membership-churn found a watcher stuck on a removed
+   * node that kept running): they end UNAVAILABLE and new ones are refused,
+   * and the clients resume on a member. A joining node not yet added has
+   * applied nothing and is left alone.
+   */
+  private refuseWatchesIfRemoved(): void {
+    const cs = this.state.confState();
+    const id = this.config.nodeId;
+    const member = [cs.voters, cs.learners, cs.votersOutgoing, cs.learnersNext].some((ids) => ids.includes(id));
+    const removed = !member && this.state.applied().index > 0;
+    this.watch.refuse(removed ? ApiError.of('UNAVAILABLE', `node ${id} was removed from the cluster and receives no new changes; watch on a member`) : undefined);
   }
 
   private isKnownPeer(id: NodeId): boolean {

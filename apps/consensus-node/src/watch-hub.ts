@@ -27,6 +27,8 @@ interface Watcher { pump(): void; end(err?: ApiError): void }
 
 export class WatchHub {
   private readonly watchers = new Set<Watcher>();
+  /** While set, every stream is ended and every new one refused with it (a node removed from the cluster). */
+  private refusal?: ApiError;
 
   /** @param maxWatchers concurrent streams (count); more are refused RESOURCE_EXHAUSTED. */
   constructor(private readonly feed: ChangeFeed, private readonly maxWatchers: number) {}
@@ -45,9 +47,19 @@ export class WatchHub {
     for (const w of [...this.watchers]) w.end(err);
   }
 
+  /** Ends every stream with `err` and refuses new ones with it until called with undefined. */
+  refuse(err: ApiError | undefined): void {
+    this.refusal = err;
+    if (err) this.endAll(err);
+  }
+
   /** Serves one Watch call (already authenticated and checked). */
   open(call: grpc.ServerWritableStream<any, any>): void {
     const feed = this.feed;
+    if (this.refusal) {
+      call.emit('error', this.refusal.toGrpc());
+      return;
+    }
     const from = Number(call.request.fromRevision) || 0;
     const progressMs = Math.max(MIN_PROGRESS_MS, Number(call.request.progressIntervalMs) || DEFAULT_PROGRESS_MS);
     if (this.watchers.size >= this.maxWatchers) {

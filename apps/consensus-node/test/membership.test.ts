@@ -1,6 +1,6 @@
 // Online membership changes under a write load: add a 4th node as a learner,
 // promote it, remove an old voter, transfer leadership; no acknowledged write
-// is lost. Then SIGTERM of the leader hands leadership over cleanly, and a
+// is lost; a Watch on the removed node ends UNAVAILABLE. Then SIGTERM of the leader hands leadership over cleanly, and a
 // Watch older than the retained changes gets COMPACTED.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createClusterClient, type ClusterClient } from '@flagraft/cluster-client';
@@ -38,8 +38,19 @@ describe('membership changes under load', () => {
 
       const leader = await cluster.leader();
       const old = cluster.nodes.find((n) => n.id !== leader.id && n.id !== 4)!;
+      // A Watch served by the node about to be removed (a client that knows only that node).
+      const cOld = createClusterClient({ ...cluster.clientOptions(), endpoints: [old.address] });
+      const oldErrors: string[] = [];
+      const wOld = cOld.watch({ fromRevision: Number((await cOld.status()).appliedRevision), onChange: () => undefined, onError: (e) => oldErrors.push(`${e.code}: ${e.message}`) });
       const after = await client.removeMember(old.id);
       expect(after.map((m) => m.id)).not.toContain(old.id);
+      // The removed node keeps running but gets no new entries: its Watch ends instead of stalling, and it takes no new one.
+      await waitFor('watch on the removed node ended', () => oldErrors.some((e) => /^UNAVAILABLE: .*was removed from the cluster/.test(e)), 10_000);
+      const n = oldErrors.length;
+      await waitFor('new watches refused too', () => oldErrors.length > n + 1, 10_000);
+      expect(oldErrors.slice(n).every((e) => e.includes('was removed'))).toBe(true);
+      wOld.close();
+      cOld.close();
       await old.kill('SIGTERM');
 
       await client.transferLeader(4);

@@ -48,6 +48,13 @@ export class TortureCluster {
   private readonly children = new Set<ChildProcess>();
   /** Real peer addresses by node id (what the links forward to), known once a node is launched. */
   private readonly peerAddresses = new Map<number, string>();
+  /**
+   * Told the client address of each node that joins (membership changes): a
+   * long-lived client that only watches never gets a NOT_LEADER hint, so once
+   * every node it was configured with is replaced it must be given the new
+   * ones, as an operator adds a new node to the clients' endpoints (README).
+   */
+  readonly joinListeners = new Set<(clientAddress: string) => void>();
   /** Nodes stopped with SIGSTOP (continued in heal and stop). */
   readonly paused = new Set<number>();
 
@@ -79,6 +86,13 @@ export class TortureCluster {
     });
     this.admin = createClusterClient({ ...this.local.clientOptions(), requestTimeoutMs: 2000, retryDeadlineMs: 4000 });
     this.gateways.push(...(await Promise.all(Array.from({ length: this.o.gateways }, (_, i) => this.startGateway(i)))));
+  }
+
+  /** Starts a node that joins (FLAGRAFT_JOIN=1) and tells the join listeners its client address. */
+  async spawnJoiner(id: number): Promise<LocalNode> {
+    const n = await this.local.spawnJoiner(id);
+    for (const f of this.joinListeners) f(n.address);
+    return n;
   }
 
   /** A tmpfs of `bytes` at dir (root only: mount(8)); a failure is an error, never a silent skip. */

@@ -171,7 +171,7 @@ export async function replaceVoter(x: FaultContext): Promise<void> {
     x.spareIds.unshift(newId);
     return;
   }
-  const n = await x.c.local.spawnJoiner(newId);
+  const n = await x.c.spawnJoiner(newId);
   const added = await waitUntil(15_000, async () => (await x.c.admin.addLearner(newId, n.peerAddress)).some((m) => m.id === newId), 300);
   x.log(`membership: add learner ${newId}${added ? '' : ' failed'}`);
   if (!added) return;

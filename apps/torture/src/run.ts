@@ -97,7 +97,9 @@ export async function runScenario(o: RunOptions): Promise<RunReport> {
     line(`start ${scenario.name} seed ${o.seed}: ${scenario.size} nodes${o.injectBug ? `, INJECTED BUG ${o.injectBug}` : ''}`);
     await c.start();
     const clock = () => h.now();
-    streams.push(recordWatch('watch', c.local.clientOptions(), clock));
+    const watch = recordWatch('watch', c.local.clientOptions(), clock);
+    c.joinListeners.add((address) => watch.addEndpoint?.(address));
+    streams.push(watch);
     streams.push(recordSse('sse', c.gateways[1].url, TOKEN, clock));
     const nClients = o.clients ?? 4;
     for (let i = 0; i < nClients; i++) {

@@ -17,6 +17,8 @@ export interface StreamRecorder {
   /** Highest revision known delivered (changes and progress marks). */
   delivered(): number;
   close(): void;
+  /** Tells the recorder the client address of a node that joined (membership changes). */
+  addEndpoint?(address: string): void;
 }
 
 function changeOf(e: { revision: number; key: string; op: 'put' | 'delete'; kind: string; flag?: { flag: { variants: Record<string, unknown> } } | null }, at: number): StreamEvent | undefined {
@@ -103,7 +105,9 @@ export function recordSse(name: string, url: string, token: string, now: () => n
 
 /** The cluster's Watch from revision 0 (everything), through the cluster client's own resumption. */
 export function recordWatch(name: string, options: ClusterClientOptions, now: () => number): StreamRecorder {
-  const client = createClusterClient({ ...options, requestTimeoutMs: 2000, retryDeadlineMs: 60_000 });
+  const endpoints = [...options.endpoints];
+  const connect = () => createClusterClient({ ...options, endpoints, requestTimeoutMs: 2000, retryDeadlineMs: 60_000 });
+  let client = connect();
   const events: StreamEvent[] = [];
   let top = 0;
   let w: { close(): void } | undefined;
@@ -141,5 +145,14 @@ export function recordWatch(name: string, options: ClusterClientOptions, now: ()
     name, events, from: 0,
     delivered: () => top,
     close: () => { w?.close(); client.close(); },
+    // A new member's address: a new client that knows it, resuming from what was delivered.
+    addEndpoint: (address) => {
+      endpoints.push(address);
+      w?.close();
+      client.close();
+      client = connect();
+      push(events, { type: 'reconnect', from: top });
+      start(top);
+    },
   };
 }
