@@ -1,5 +1,7 @@
 // pnpm --filter @flagraft/torture torture -- --scenario S --seed N --duration 60s [--runs R] [--bug B] [--out DIR]
 // --scenario all runs every scenario; --runs R runs seeds N..N+R-1. Exit code 1 when any run found an anomaly.
+// --until-anomaly (with --bug: proving the harness catches an injected bug): stops at the first anomaly, prints
+// how many runs it took, exit code 0 when one was found within --runs runs, 1 when none was.
 import { appendFileSync } from 'node:fs';
 import { runScenario, type RunReport } from './run.js';
 import { SCENARIOS } from './scenarios.js';
@@ -19,12 +21,14 @@ function parseArgs(argv: string[]): Record<string, string> {
     if (!a.startsWith('--')) throw new Error(`unexpected argument "${a}"`);
     const eq = a.indexOf('=');
     if (eq > 0) out[a.slice(2, eq)] = a.slice(eq + 1);
-    else out[a.slice(2)] = argv[++i] ?? '';
+    // A switch (--quiet, --until-anomaly) may stand alone: then its value is "1".
+    else if (argv[i + 1] === undefined || argv[i + 1].startsWith('--')) out[a.slice(2)] = '1';
+    else out[a.slice(2)] = argv[++i];
   }
   return out;
 }
 
-const KNOWN = new Set(['scenario', 'seed', 'duration', 'runs', 'bug', 'out', 'clients', 'jsonl', 'quiet']);
+const KNOWN = new Set(['scenario', 'seed', 'duration', 'runs', 'bug', 'out', 'clients', 'jsonl', 'quiet', 'until-anomaly']);
 
 async function main(): Promise<number> {
   const a = parseArgs(process.argv.slice(2));
@@ -45,7 +49,15 @@ async function main(): Promise<number> {
       reports.push(report);
       process.stdout.write(formatReport(report) + '\n\n');
       if (a.jsonl) appendFileSync(a.jsonl, JSON.stringify({ ...report, schedule: undefined }) + '\n');
+      if (a['until-anomaly'] && report.verdict !== 'ok') {
+        process.stdout.write(`caught${a.bug ? ` ${a.bug}` : ''} after ${reports.length} run(s) (seed ${report.seed})\n`);
+        return 0;
+      }
     }
+  }
+  if (a['until-anomaly']) {
+    process.stdout.write(`not caught in ${reports.length} run(s)\n`);
+    return 1;
   }
   if (reports.length > 1) {
     process.stdout.write('| scenario | runs | operations | anomalies | seeds |\n| --- | --- | --- | --- | --- |\n');
