@@ -21,6 +21,8 @@ export interface RunOptions {
   durationMs: number;
   /** Clients (half HTTP through the gateways, half gRPC); default 4. */
   clients?: number;
+  /** gRPC clients that only read (workload.ts readOnly), besides `clients`; default 1. */
+  readers?: number;
   keys?: number;
   electionTimeoutMs?: number;
   /** FLAGRAFT_INJECT_BUG for every node. */
@@ -115,6 +117,12 @@ export async function runScenario(o: RunOptions): Promise<RunReport> {
       done: () => Date.now() >= endAt,
       spareIds: Array.from({ length: SPARE_IDS }, (_, i) => scenario.size + 1 + i),
     };
+    // Readers draw their generators after the faults' one: a seed's fault schedule stays what it was before they existed.
+    for (let i = 0; i < (o.readers ?? 1); i++) {
+      const t = new GrpcTransport(`reader${i}`, c.local.clientOptions());
+      transports.push(t);
+      work.push(runClient(t.name, t, h, rng.fork(), { keys, thinkMs: 5, readOnly: true }, () => stop));
+    }
     try {
       await scenario.run(x);
     } catch (e) {

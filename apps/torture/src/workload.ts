@@ -12,6 +12,12 @@ export interface WorkloadOptions {
   keys: string[];
   /** Pause between one client's operations (ms). */
   thinkMs: number;
+  /**
+   * Reads only (85% linearizable, 15% stale), like a service that evaluates
+   * flags: such a client never gets a NOT_LEADER from a write, so it keeps
+   * reading from the node it knows, as long as that node answers.
+   */
+  readOnly?: boolean;
 }
 
 /** What a client last saw of a key: its modRevision (0 = absent), for its next CAS. */
@@ -33,7 +39,9 @@ export async function runClient(name: string, t: Transport, h: History, rng: Rng
     const key = rng.pick(o.keys);
     const roll = rng.next();
     let out: Outcome;
-    if (roll < 0.35) {
+    if (o.readOnly) {
+      await h.record(name, t.name, { kind: 'read', key, stale: roll >= 0.85 }, () => t.read(key, roll >= 0.85));
+    } else if (roll < 0.35) {
       out = await h.record(name, t.name, { kind: 'read', key }, () => t.read(key, false));
       noteSeen(seen, key, out);
     } else if (roll < 0.45) {
