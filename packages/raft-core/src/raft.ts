@@ -66,6 +66,11 @@ export class Raft {
    * and the leader has committed an entry of its own term first.
    */
   pendingConfIndex = 0;
+  /**
+   * Term of a MsgTimeoutNow refused because a committed conf change was not
+   * applied yet (0 = none): the campaign starts once it is applied (see hup).
+   */
+  transferCampaignTerm = 0;
   /** Payload bytes of entries appended by this leader and not yet committed. */
   uncommittedSize = 0;
   readOnly = new ReadOnly();
@@ -317,6 +322,19 @@ export class Raft {
     const newApplied = Math.max(index, this.raftLog.applied);
     this.raftLog.appliedTo(newApplied);
     this.maybeAutoLeave();
+    this.maybeResumeTransferCampaign();
+  }
+
+  /**
+   * A transfer campaign held back by an unapplied conf change goes once it is
+   * applied, if nothing happened in between (same term, still a follower);
+   * hup checks again that the node is a voter with nothing left to apply.
+   */
+  private maybeResumeTransferCampaign(): void {
+    if (this.transferCampaignTerm === 0) return;
+    const resume = this.transferCampaignTerm === this.term && this.state === StateType.Follower;
+    this.transferCampaignTerm = 0;
+    if (resume) this.hup(CampaignType.Transfer);
   }
 
   /**
@@ -469,7 +487,13 @@ export class Raft {
     if (this.raftLog.committed > this.raftLog.applied) {
       const ents = this.raftLog.slice(this.raftLog.applied + 1, this.raftLog.committed + 1, NO_LIMIT);
       if (ents.some((e) => e.type === EntryType.ConfChange)) {
-        this.log('warn', 'cannot campaign: pending configuration changes to apply');
+        // A leader that removes itself commits the change and sends
+        // MsgTimeoutNow right after: a follower often steps the commit and the
+        // TimeoutNow before it applies the change. Dropping the TimeoutNow
+        // would leave the cluster leaderless for an election timeout, so the
+        // transfer campaign waits for the apply instead (appliedTo).
+        if (t === CampaignType.Transfer) this.transferCampaignTerm = this.term;
+        this.log(t === CampaignType.Transfer ? 'info' : 'warn', t === CampaignType.Transfer ? 'transfer campaign waits for pending configuration changes to be applied' : 'cannot campaign: pending configuration changes to apply');
         return;
       }
     }

@@ -8,6 +8,7 @@ import {
   ErrProposalDropped,
   MemoryStorage,
   MessageType,
+  type Message,
   ProgressState,
   SnapshotStatus,
   StateType,
@@ -297,6 +298,48 @@ describe('chapter 4 membership changes', () => {
     expect(l!.node.status().confState.voters).toEqual([2, 3]);
     l!.node.propose(enc('after'));
     c.tick([2, 3], 2);
+    expect(c.appliedData(2).at(-1)).toBe('after');
+    expect(c.appliedData(3).at(-1)).toBe('after');
+  });
+
+  it('a leader removing itself hands off even when the transferee steps the commit and TimeoutNow before applying', () => {
+    // On a real node both messages often arrive in one batch and are stepped
+    // before the Ready that applies the change: the TimeoutNow must not be lost.
+    const c = new TestCluster();
+    c.campaign(1);
+    c.get(1).node.propose(enc('a'));
+    c.stabilize();
+    const term = c.get(1).node.status().term;
+    c.get(1).node.proposeConfChange(remove(1));
+    const confIndex = c.get(1).node.status().lastIndex;
+    // Hold what carries the commit of the change, and the TimeoutNow.
+    const held: Message[] = [];
+    c.filter = (m) => {
+      const carriesCommit = (m.type === MessageType.MsgApp || m.type === MessageType.MsgHeartbeat) && m.commit >= confIndex;
+      if (m.from === 1 && (carriesCommit || m.type === MessageType.MsgTimeoutNow)) {
+        held.push(m);
+        return false;
+      }
+      return true;
+    };
+    c.stabilize();
+    expect(c.get(1).node.status().raftState).toBe(StateType.Follower);
+    const timeoutNow = held.find((m) => m.type === MessageType.MsgTimeoutNow);
+    expect(timeoutNow).toBeDefined();
+    const t = c.get(timeoutNow!.to);
+    for (const m of held.filter((x) => x.to === t.id)) t.node.step(m);
+    // Stepped, not applied yet: the change is committed on t but not applied.
+    expect(t.node.status().commit).toBeGreaterThanOrEqual(confIndex);
+    expect(t.node.status().applied).toBeLessThan(confIndex);
+    c.filter = () => true;
+    // No tick: the hand-off alone must elect t.
+    c.stabilize();
+    const st = t.node.status();
+    expect(st.raftState).toBe(StateType.Leader);
+    expect(st.term).toBe(term + 1);
+    expect(st.confState.voters).toEqual([2, 3]);
+    t.node.propose(enc('after'));
+    c.stabilize();
     expect(c.appliedData(2).at(-1)).toBe('after');
     expect(c.appliedData(3).at(-1)).toBe('after');
   });
