@@ -7,6 +7,7 @@
 import { closeSync, openSync, readFileSync, statSync, truncateSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
+import type { MemberInfo } from '@flagraft/cluster-client';
 import type { TortureCluster } from './cluster.js';
 import type { Rng } from './rng.js';
 
@@ -22,6 +23,8 @@ export interface FaultContext {
   done(): boolean;
   /** Node ids the scenario may add (membership changes), in order. */
   spareIds: number[];
+  /** Voters at the start: ids 1..size, the nodes every client is configured with. */
+  size: number;
 }
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
@@ -157,23 +160,69 @@ export async function rollingRestart(x: FaultContext): Promise<void> {
 }
 
 /**
+ * Why an operator would not remove voter `old` now (undefined: fine). Raft
+ * itself accepts each of these and the history stays correct, but the
+ * cluster is then unavailable for reasons of the schedule, not of the code
+ * (membership-churn seeds 4001 and 4100, docs/torture-campaign.md):
+ *  - fewer voters than the scenario started with: an earlier add failed, and
+ *    removing more shrinks the cluster towards one that cannot keep a quorum;
+ *  - the voters left would have no reachable majority (a partition or a kill
+ *    is going on): the removal commits, then nothing can until the fault ends;
+ *  - no voter the clients are configured with would remain: the clients only
+ *    find a leader through a member's NOT_LEADER hint, and a removed node
+ *    knows no leader (an operator adds new nodes to the clients' endpoints
+ *    before replacing the last old one; the gateways here keep theirs).
+ */
+function removalRefusal(members: MemberInfo[], old: number, size: number): string | undefined {
+  const vs = members.filter((m) => m.role === 'voter');
+  if (vs.length < size) return `${vs.length} voters of ${size}`;
+  const rest = vs.filter((m) => m.id !== old);
+  const reachable = rest.filter((m) => m.reachable).length;
+  if (reachable <= rest.length / 2) return `only ${reachable} of the remaining voters ${rest.map((m) => m.id).join(',')} reachable`;
+  if (!rest.some((m) => m.id <= size)) return 'no voter the clients know would remain';
+  return undefined;
+}
+
+/**
  * Replaces a voter (the leader half the time) with a new node: remove it
  * (it keeps running for a while, a removed server that may campaign), start
  * a joiner, add it as a learner, promote it once caught up, stop the old one.
+ * Only removals an operator would make (removalRefusal); with fewer voters
+ * than at the start (an add failed) it only adds a node back.
  */
 export async function replaceVoter(x: FaultContext): Promise<void> {
   const newId = x.spareIds.shift();
   if (newId === undefined) return x.log('membership: no spare ids left');
-  const vs = await voters(x.c);
-  const l = await x.c.leaderId(3000);
-  const old = x.rng.next() < 0.5 && l ? l : x.rng.pick(vs);
+  let members: MemberInfo[];
   try {
-    await x.c.admin.removeMember(old);
-    x.log(`membership: removed ${old}${old === l ? ' (the leader)' : ''}`);
+    members = (await x.c.admin.status()).members;
   } catch (e) {
-    x.log(`membership: remove ${old} failed: ${(e as Error).message.slice(0, 80)}`);
+    x.log(`membership: no status: ${(e as Error).message.slice(0, 80)}`);
     x.spareIds.unshift(newId);
     return;
+  }
+  const vs = members.filter((m) => m.role === 'voter').map((m) => m.id);
+  let old: number | undefined;
+  if (vs.length >= x.size) {
+    const l = await x.c.leaderId(3000);
+    const pick = x.rng.next() < 0.5 && l ? l : x.rng.pick(vs);
+    const refusal = removalRefusal(members, pick, x.size);
+    if (refusal) {
+      x.log(`membership: not removing ${pick}: ${refusal}`);
+      x.spareIds.unshift(newId);
+      return;
+    }
+    try {
+      await x.c.admin.removeMember(pick);
+      x.log(`membership: removed ${pick}${pick === l ? ' (the leader)' : ''}`);
+      old = pick;
+    } catch (e) {
+      x.log(`membership: remove ${pick} failed: ${(e as Error).message.slice(0, 80)}`);
+      x.spareIds.unshift(newId);
+      return;
+    }
+  } else {
+    x.log(`membership: ${vs.length} voters of ${x.size}: adding one back`);
   }
   const n = await x.c.spawnJoiner(newId);
   const added = await waitUntil(15_000, async () => (await x.c.admin.addLearner(newId, n.peerAddress)).some((m) => m.id === newId), 300);
@@ -181,6 +230,7 @@ export async function replaceVoter(x: FaultContext): Promise<void> {
   if (!added) return;
   const promoted = await waitUntil(30_000, async () => (await x.c.admin.promoteLearner(newId)).find((m) => m.id === newId)?.role === 'voter', 300);
   x.log(`membership: promote ${newId}${promoted ? '' : ' not done within 30 s'}`);
+  if (old === undefined) return;
   await hold(x, 200, 1000);
   await x.c.node(old).kill('SIGTERM');
   x.log(`membership: stopped removed node ${old}`);

@@ -115,6 +115,7 @@ export async function runScenario(o: RunOptions): Promise<RunReport> {
     const x: FaultContext = {
       c, rng: rng.fork(), electionMs, log: line, anomaly: (a) => { anomalies.push(a); line(`ANOMALY ${a}`); },
       done: () => Date.now() >= endAt,
+      size: scenario.size,
       spareIds: Array.from({ length: SPARE_IDS }, (_, i) => scenario.size + 1 + i),
     };
     // Readers draw their generators after the faults' one: a seed's fault schedule stays what it was before they existed.
