@@ -42,6 +42,19 @@ const historyParams = [
 const ifMatch = { name: 'If-Match', in: 'header', description: 'Compare-and-set: "<revision>" (or *: must exist)', schema: { type: 'string' } };
 const ifNoneMatchStar = { name: 'If-None-Match', in: 'header', description: '* = create only', schema: { type: 'string' } };
 
+// OFREP answers errors in its own shape ({errorCode, errorDetails}), not as problem documents.
+const ofrepError = (description: string) => ({ description, ...json(ref('OfrepError')) });
+const ofrepErrors = {
+  '401': ofrepError('No valid token'),
+  '403': ofrepError('The token\'s role does not allow evaluation'),
+  '405': ofrepError('Wrong method; Allow names the right one'),
+  '413': ofrepError('Body larger than maxEvaluationBodyBytes (FLAGRAFT_MAX_EVALUATION_BODY_BYTES)'),
+  '415': ofrepError('A Content-Encoding other than identity'),
+  '429': { ...ofrepError('Over the per-token evaluation rate limit'), headers: retryAfter },
+  '503': { ...ofrepError('The replica has not loaded the flag configuration yet'), headers: retryAfter },
+};
+const ofrepFreshness = { name: 'flagConfigEtag', in: 'query', description: 'OFREP ADR-0008: the revision an event announced; the answer waits (bounded) until the replica has it', schema: { type: 'string' } };
+
 /**
  * Embeds one of flag-model's JSON Schemas as a component: drops its own
  * $schema/$id (the document's dialect applies) and re-points its internal
@@ -92,6 +105,7 @@ export const openapiDocument = {
   paths: {
     '/api/v1/flags': {
       get: {
+        operationId: 'listFlags',
         summary: 'List flags (role reader)',
         description:
           'Pages in key order. consistency=stale pages are served from this gateway\'s in-memory replica (no cluster round trip); ' +
@@ -104,6 +118,7 @@ export const openapiDocument = {
     '/api/v1/flags/{key}': {
       parameters: [keyParam],
       get: {
+        operationId: 'getFlag',
         summary: 'Read a flag (role reader); ETag = modRevision',
         parameters: [consistencyParam, { name: 'If-None-Match', in: 'header', schema: { type: 'string' } }],
         responses: {
@@ -114,6 +129,7 @@ export const openapiDocument = {
         },
       },
       put: {
+        operationId: 'putFlag',
         summary: 'Create or replace a flag (role editor)',
         parameters: [ifMatch, ifNoneMatchStar],
         requestBody: { required: true, ...json(ref('FlagDefinition')) },
@@ -124,6 +140,7 @@ export const openapiDocument = {
         },
       },
       patch: {
+        operationId: 'patchFlag',
         summary: 'Edit a flag (role editor): JSON Merge Patch (object) or JSON Patch (array)',
         parameters: [ifMatch],
         requestBody: {
@@ -140,6 +157,7 @@ export const openapiDocument = {
         },
       },
       delete: {
+        operationId: 'deleteFlag',
         summary: 'Delete a flag (role editor)',
         parameters: [ifMatch],
         responses: { '200': { description: 'Deleted', ...json(ref('Deleted')) }, '404': problem('No such flag'), ...writeErrors },
@@ -148,6 +166,7 @@ export const openapiDocument = {
     '/api/v1/flags/{key}/history': {
       parameters: [keyParam],
       get: {
+        operationId: 'getFlagHistory',
         summary: 'Audit trail of a flag, newest first (role reader)',
         parameters: historyParams,
         responses: { '200': { description: 'Changes', ...json(ref('FlagHistory')) }, ...commonErrors, '410': problem('Older than retained') },
@@ -155,6 +174,7 @@ export const openapiDocument = {
     },
     '/api/v1/segments': {
       get: {
+        operationId: 'listSegments',
         summary: 'List segments (role reader)',
         parameters: listParams,
         responses: { '200': { description: 'A page of segments', ...json(ref('SegmentPage')) }, ...commonErrors },
@@ -163,11 +183,13 @@ export const openapiDocument = {
     '/api/v1/segments/{name}': {
       parameters: [nameParam],
       get: {
+        operationId: 'getSegment',
         summary: 'Read a segment (role reader)',
         parameters: [consistencyParam],
         responses: { '200': { description: 'The segment', headers: etagHeader, ...json(ref('StoredSegment')) }, '404': problem('No such segment'), ...commonErrors },
       },
       put: {
+        operationId: 'putSegment',
         summary: 'Create or replace a segment (role editor)',
         parameters: [ifMatch, ifNoneMatchStar],
         requestBody: { required: true, ...json(ref('SegmentDefinition')) },
@@ -178,6 +200,7 @@ export const openapiDocument = {
         },
       },
       delete: {
+        operationId: 'deleteSegment',
         summary: 'Delete a segment (role editor); 409 while flags use it',
         parameters: [ifMatch],
         responses: { '200': { description: 'Deleted', ...json(ref('SegmentDeleted')) }, '404': problem('No such segment'), ...writeErrors },
@@ -186,6 +209,7 @@ export const openapiDocument = {
     '/api/v1/segments/{name}/history': {
       parameters: [nameParam],
       get: {
+        operationId: 'getSegmentHistory',
         summary: 'Audit trail of a segment (role reader)',
         parameters: historyParams,
         responses: { '200': { description: 'Changes', ...json(ref('SegmentHistory')) }, ...commonErrors },
@@ -193,16 +217,18 @@ export const openapiDocument = {
     },
     '/api/v1/batch': {
       post: {
+        operationId: 'applyBatch',
         summary: 'Atomic multi-flag/segment change (role editor): all operations commit at one revision or none',
         requestBody: { required: true, ...json(ref('BatchRequest')) },
         responses: { '200': { description: 'Committed', ...json(ref('BatchResult')) }, '404': problem('A deleted key does not exist'), ...writeErrors },
       },
     },
     '/api/v1/cluster': {
-      get: { summary: 'Cluster status (role reader)', responses: { '200': { description: 'Status', ...json(ref('ClusterStatus')) }, ...commonErrors } },
+      get: { operationId: 'getClusterStatus', summary: 'Cluster status (role reader)', responses: { '200': { description: 'Status', ...json(ref('ClusterStatus')) }, ...commonErrors } },
     },
     '/api/v1/cluster/members': {
       post: {
+        operationId: 'addClusterMember',
         summary: 'Add a learner (role admin)',
         requestBody: { required: true, ...json({ type: 'object', required: ['id', 'address'], properties: { id: { type: 'integer', minimum: 1 }, address: { type: 'string', description: "the new node's peer (Raft) address, host:port (FLAGRAFT_PEER_ADVERTISE)" } } }) },
         responses: { '201': { description: 'Added', ...json({ type: 'object' }) }, ...writeErrors },
@@ -210,14 +236,15 @@ export const openapiDocument = {
     },
     '/api/v1/cluster/members/{id}/promote': {
       parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'integer', minimum: 1 } }],
-      post: { summary: 'Promote a learner to voter (role admin)', responses: { '200': { description: 'Promoted', ...json({ type: 'object' }) }, ...writeErrors } },
+      post: { operationId: 'promoteClusterMember', summary: 'Promote a learner to voter (role admin)', responses: { '200': { description: 'Promoted', ...json({ type: 'object' }) }, ...writeErrors } },
     },
     '/api/v1/cluster/members/{id}': {
       parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'integer', minimum: 1 } }],
-      delete: { summary: 'Remove a member (role admin)', responses: { '200': { description: 'Removed', ...json({ type: 'object' }) }, ...writeErrors } },
+      delete: { operationId: 'removeClusterMember', summary: 'Remove a member (role admin)', responses: { '200': { description: 'Removed', ...json({ type: 'object' }) }, ...writeErrors } },
     },
     '/api/v1/cluster/leader': {
       post: {
+        operationId: 'transferLeadership',
         summary: 'Transfer leadership (role admin)',
         requestBody: { required: true, ...json({ type: 'object', required: ['id'], properties: { id: { type: 'integer', minimum: 1 } } }) },
         responses: { '200': { description: 'Transferred', ...json({ type: 'object' }) }, ...writeErrors },
@@ -225,6 +252,7 @@ export const openapiDocument = {
     },
     '/api/v1/admin/backup': {
       get: {
+        operationId: 'getBackup',
         summary: 'Consistent backup of every flag, segment and retained change at one revision, read on the Raft leader (role admin)',
         responses: {
           '200': { description: 'The backup document (ETag: its revision)', headers: etagHeader, ...json(ref('BackupDocument')) },
@@ -235,6 +263,7 @@ export const openapiDocument = {
     },
     '/api/v1/admin/restore': {
       post: {
+        operationId: 'restoreBackup',
         summary: 'Load a backup into an empty cluster through Raft, keeping revisions and history (role admin); atomic for readers',
         parameters: [{ name: 'force', in: 'query', description: 'true = replace all flags, segments and history the cluster holds', schema: { enum: ['true', 'false'] } }],
         requestBody: { required: true, ...json(ref('BackupDocument')) },
@@ -249,6 +278,7 @@ export const openapiDocument = {
     },
     '/api/v1/stream': {
       get: {
+        operationId: 'streamChanges',
         summary: 'Server-Sent Events of committed changes (role reader)',
         description:
           'Each change is `id: <id>` + `data: <ChangeEvent JSON>`. The id is the revision, or `<revision>:<index>` for all but the last ' +
@@ -267,6 +297,7 @@ export const openapiDocument = {
     },
     '/api/v1/snapshot': {
       get: {
+        operationId: 'getSnapshot',
         summary: 'Every flag (optionally by key prefix) and every segment at one revision, from the gateway replica (role reader): the in-process provider\'s initial load',
         parameters: [{ name: 'prefix', in: 'query', schema: { type: 'string', maxLength: 128 } }],
         responses: {
@@ -281,6 +312,7 @@ export const openapiDocument = {
     },
     '/api/v1/stream-tickets': {
       post: {
+        operationId: 'createStreamTicket',
         summary: 'A short-lived, single-purpose ticket that opens a stream from a URL (for EventSource, which cannot send a token); any role for ofrep-events, reader for changes',
         parameters: [{ name: 'stream', in: 'query', schema: { enum: ['ofrep-events', 'changes'] } }],
         responses: {
@@ -291,6 +323,7 @@ export const openapiDocument = {
     },
     '/api/v1/flagd/import': {
       post: {
+        operationId: 'importFlagd',
         summary: 'Import a flagd flag-definition document (role editor): flags, $evaluators as segments, targeting. dryRun=true answers the plan only',
         parameters: [{ name: 'dryRun', in: 'query', schema: { enum: ['true', 'false'] } }, { name: 'skipUnmappable', in: 'query', schema: { enum: ['true', 'false'] } }],
         requestBody: { required: true, ...json({ type: 'object', description: 'A flagd document: {"flags": {...}, "$evaluators"?: {...}, "metadata"?: {...}}' }) },
@@ -308,6 +341,7 @@ export const openapiDocument = {
     },
     '/api/v1/flagd/export': {
       get: {
+        operationId: 'exportFlagd',
         summary: 'Every flag (optionally by key prefix) as a flagd flag-definition document, with what flagd cannot express reported by path (role reader)',
         parameters: [{ name: 'prefix', in: 'query', schema: { type: 'string', maxLength: 128 } }],
         responses: {
@@ -318,6 +352,7 @@ export const openapiDocument = {
     },
     '/api/v1/evaluation-counts': {
       post: {
+        operationId: 'reportEvaluationCounts',
         summary: 'In-process evaluation counts reported by OpenFeature providers (any role); added to the evaluation metrics. Unknown flags and variants are ignored (counted in ignored)',
         requestBody: {
           required: true,
@@ -334,6 +369,7 @@ export const openapiDocument = {
     },
     '/set': {
       post: {
+        operationId: 'legacySetFlag',
         summary: 'Original API: set a flag from a text value (role editor); answers after commit',
         requestBody: { required: true, ...json(ref('LegacySet')) },
         responses: { '200': { description: 'Committed', ...json(ref('LegacyValue')) }, ...writeErrors },
@@ -341,6 +377,7 @@ export const openapiDocument = {
     },
     '/api/v1/flags/set': {
       post: {
+        operationId: 'legacySetFlagV1',
         summary: 'Original API (dashboard): same as POST /set',
         requestBody: { required: true, ...json(ref('LegacySet')) },
         responses: { '200': { description: 'Committed', ...json(ref('LegacyValue')) }, ...writeErrors },
@@ -349,6 +386,7 @@ export const openapiDocument = {
     '/get/{key}': {
       parameters: [keyParam],
       get: {
+        operationId: 'legacyGetFlag',
         summary: 'Original API: a flag as a text value (role reader)',
         parameters: [consistencyParam],
         responses: { '200': { description: 'The value', ...json(ref('LegacyValue')) }, '404': problem('No such flag'), ...commonErrors },
@@ -356,21 +394,67 @@ export const openapiDocument = {
     },
     '/api/v1/flags/all': {
       get: {
+        operationId: 'legacyListFlags',
         summary: 'Original API: every flag as {key: text value} (role reader)',
         parameters: [consistencyParam],
         responses: { '200': { description: 'The map', ...json({ type: 'object', additionalProperties: { type: 'string' } }) }, ...commonErrors },
       },
     },
-    '/api/v1/openapi.json': { get: { summary: 'This document', security: [], responses: { '200': { description: 'OpenAPI 3.1', ...json({ type: 'object' }) } } } },
-    '/health': { get: { summary: 'The process is alive', security: [], responses: { '200': { description: 'Alive', ...json({ type: 'object', required: ['status'], properties: { status: { const: 'ok' } } }) } } } },
+    '/ofrep/v1/evaluate/flags/{key}': {
+      parameters: [{ name: 'key', in: 'path', required: true, description: 'The flag key, percent-encoded', schema: { type: 'string' } }],
+      post: {
+        operationId: 'evaluateFlag',
+        summary: 'OFREP: evaluate one flag for a context (role evaluator; anonymous if FLAGRAFT_ANONYMOUS_EVALUATION). Served from the replica',
+        parameters: [ofrepFreshness],
+        requestBody: { required: false, ...json(ref('OfrepRequest')) },
+        responses: {
+          '200': { description: 'The evaluation', ...json(ref('OfrepSuccess')) },
+          '400': { description: 'PARSE_ERROR / INVALID_CONTEXT / TARGETING_KEY_MISSING / TYPE_MISMATCH / GENERAL', ...json(ref('OfrepError')) },
+          '404': { description: 'FLAG_NOT_FOUND', ...json(ref('OfrepError')) },
+          ...ofrepErrors,
+        },
+      },
+    },
+    '/ofrep/v1/evaluate/flags': {
+      post: {
+        operationId: 'evaluateAllFlags',
+        summary: 'OFREP: evaluate every flag for a context (role evaluator; anonymous if allowed). ETag covers revision and context',
+        parameters: [ofrepFreshness, { name: 'If-None-Match', in: 'header', schema: { type: 'string' } }],
+        requestBody: { required: false, ...json(ref('OfrepRequest')) },
+        responses: {
+          '200': { description: 'Every flag\'s evaluation or error, the revision, and the events stream to watch', headers: { ETag: { schema: { type: 'string' } } }, ...json(ref('OfrepBulk')) },
+          '304': { description: 'Unchanged since the given ETag' },
+          '400': { description: 'PARSE_ERROR / INVALID_CONTEXT', ...json(ref('OfrepError')) },
+          ...ofrepErrors,
+        },
+      },
+    },
+    '/ofrep/v1/events': {
+      get: {
+        operationId: 'streamOfrepEvents',
+        summary: 'OFREP: server-sent events, data {"type":"refetchEvaluation"} on every change (role evaluator, or a stream ticket)',
+        parameters: [
+          { name: 'ticket', in: 'query', description: 'Stream ticket from the bulk answer\'s eventStreams url (EventSource cannot send headers)', schema: { type: 'string' } },
+          { name: 'since', in: 'query', description: 'Revision the client has seen; the stream starts after it', schema: { type: 'string' } },
+        ],
+        responses: {
+          '200': { description: 'The event stream', content: { 'text/event-stream': { schema: { type: 'string' } } } },
+          '400': { description: 'Bad since or ticket', ...json(ref('OfrepError')) },
+          ...ofrepErrors,
+        },
+      },
+    },
+    '/api/v1/openapi.json': { get: { operationId: 'getOpenApiDocument', summary: 'This document', security: [], responses: { '200': { description: 'OpenAPI 3.1', ...json({ type: 'object' }) } } } },
+    '/health': { get: { operationId: 'getHealth', summary: 'The process is alive', security: [], responses: { '200': { description: 'Alive', ...json({ type: 'object', required: ['status'], properties: { status: { const: 'ok' } } }) } } } },
     '/ready': {
       get: {
+        operationId: 'getReadiness',
         summary: 'Replica loaded and cluster reachable',
         security: [],
         responses: { '200': { description: 'Ready', ...json(ref('Readiness')) }, '503': { description: 'Not ready', ...json(ref('Readiness')) } },
       },
     },
-    '/metrics': { get: { summary: 'Prometheus metrics', security: [], responses: { '200': { description: 'Text exposition format', content: { 'text/plain': { schema: { type: 'string' } } } } } } },
+    '/metrics': { get: { operationId: 'getMetrics', summary: 'Prometheus metrics', security: [], responses: { '200': { description: 'Text exposition format', content: { 'text/plain': { schema: { type: 'string' } } } } } } },
   },
   components: {
     securitySchemes: {
@@ -504,6 +588,23 @@ export const openapiDocument = {
       },
       LegacySet: { type: 'object', required: ['key', 'value'], properties: { key: { type: 'string' }, value: { type: ['string', 'number', 'boolean'] } } },
       LegacyValue: { type: 'object', required: ['key', 'value', 'revision'], properties: { key: { type: 'string' }, value: { type: 'string' }, revision: { type: 'integer' } } },
+      OfrepRequest: { type: 'object', description: 'Empty body or {} means an empty context', properties: { context: { type: ['object', 'null'], properties: { targetingKey: { type: 'string' } } } } },
+      OfrepSuccess: {
+        type: 'object', required: ['key', 'reason'],
+        properties: { key: { type: 'string' }, reason: { type: 'string' }, variant: { type: 'string' }, value: {}, metadata: { type: 'object' } },
+      },
+      OfrepError: { type: 'object', required: ['errorCode'], properties: { key: { type: 'string' }, errorCode: { type: 'string' }, errorDetails: { type: 'string' } } },
+      OfrepBulk: {
+        type: 'object', required: ['flags', 'metadata', 'eventStreams'],
+        properties: {
+          flags: { type: 'array', items: { anyOf: [ref('OfrepSuccess'), ref('OfrepError')] } },
+          metadata: { type: 'object', required: ['revision'], properties: { revision: { type: 'integer' } } },
+          eventStreams: {
+            type: 'array',
+            items: { type: 'object', required: ['type', 'url'], properties: { type: { const: 'sse' }, url: { type: 'string' }, inactivityDelaySec: { type: 'integer' } } },
+          },
+        },
+      },
       Readiness: {
         type: 'object',
         required: ['ready', 'replicaLoaded', 'replicaRevision', 'clusterReachable'],
