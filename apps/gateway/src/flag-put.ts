@@ -9,6 +9,7 @@
 // string, no trailing slash. Everything else falls through to Express, which
 // answers it exactly as before (including its 400s for bad keys).
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { KEY_PATTERN, LIMITS } from '@flagraft/flag-model';
 import { authorize } from './authz.js';
 import { readJsonBody } from './body.js';
 import type { RequestRecorder } from './http-util.js';
@@ -19,7 +20,7 @@ import { takeWriteBudget, type RouteContext } from './routes/context.js';
 const PREFIX = '/api/v1/flags/';
 const ROUTE = '/api/v1/flags/:key';
 /** flag-model's key pattern and length (pathKey checks the same for Express). */
-const KEY = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/;
+const isKey = (key: string) => key.length <= LIMITS.maxKeyChars && KEY_PATTERN.test(key);
 const JSON_TYPE = 'application/json; charset=utf-8';
 
 /** Returns a handler that answers PUT /api/v1/flags/{key} and returns false for anything else. */
@@ -65,7 +66,7 @@ export function createFlagPutFastPath(ctx: RouteContext & { recorder: RequestRec
     const url = req.url ?? '';
     if (!url.startsWith(PREFIX)) return false;
     const key = url.slice(PREFIX.length);
-    if (!KEY.test(key)) return false;
+    if (!isKey(key)) return false;
     void handle(req, res, key);
     return true;
   };

@@ -1,7 +1,7 @@
 // OpenAPI 3.1 description of the gateway's HTTP API, served at
 // /api/v1/openapi.json. test/openapi.test.ts checks real responses against it,
 // so it stays true. Flag and segment bodies use flag-model's JSON Schemas.
-import { flagJsonSchema, segmentJsonSchema } from '@flagraft/flag-model';
+import { flagJsonSchema, KEY_PATTERN, LIMITS, segmentJsonSchema } from '@flagraft/flag-model';
 
 const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
 const json = (schema: object) => ({ content: { 'application/json': { schema } } });
@@ -26,7 +26,7 @@ const writeErrors = {
   '429': tooMany('Over the token\'s write rate limit (FLAGRAFT_RATE_LIMIT_WRITES_PER_SEC, default 50/s, burst 100); type ...:too-many-requests with retryAfterSeconds'),
 };
 
-const keyParam = { name: 'key', in: 'path', required: true, schema: { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9._:-]*$', maxLength: 128 } };
+const keyParam = { name: 'key', in: 'path', required: true, schema: { type: 'string', pattern: KEY_PATTERN.source, maxLength: LIMITS.maxKeyChars } };
 const nameParam = { ...keyParam, name: 'name' };
 const consistencyParam = { name: 'consistency', in: 'query', schema: { enum: ['linearizable', 'stale'] } };
 const listParams = [

@@ -3,11 +3,11 @@
 // validator enforces. The schema cannot express the cross-field rules
 // (variants referenced by name exist, variant values match `type`, weights
 // sum to > 0, total size); validateFlag is the authority.
-import { LIMITS } from './limits.js';
+import { KEY_PATTERN, LIMITS, NAME_PATTERN } from './limits.js';
 import { CONDITION_OPS, FLAG_TYPES } from './validate.js';
 
-const KEY = { type: 'string', minLength: 1, maxLength: LIMITS.maxKeyChars, pattern: '^[A-Za-z0-9][A-Za-z0-9._:-]*$' };
-const NAME = { type: 'string', minLength: 1, maxLength: LIMITS.maxNameChars, pattern: '^[A-Za-z0-9][A-Za-z0-9_.:-]*$' };
+const KEY = { type: 'string', minLength: 1, maxLength: LIMITS.maxKeyChars, pattern: KEY_PATTERN.source };
+const NAME = { type: 'string', minLength: 1, maxLength: LIMITS.maxNameChars, pattern: NAME_PATTERN.source };
 const SCALAR = {
   oneOf: [{ type: 'string', maxLength: LIMITS.maxStringValueChars }, { type: 'number' }, { type: 'boolean' }],
 };

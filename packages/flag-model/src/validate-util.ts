@@ -75,7 +75,7 @@ export function checkString(v: unknown, path: string, is: Issues, maxChars: numb
   return v;
 }
 
-export const KEY_TEXT = '^[A-Za-z0-9][A-Za-z0-9._:-]*$';
-export const NAME_TEXT = '^[A-Za-z0-9][A-Za-z0-9_.:-]*$';
+export const KEY_TEXT = KEY_PATTERN.source;
+export const NAME_TEXT = NAME_PATTERN.source;
 export const key = (v: unknown, p: string, is: Issues) => checkString(v, p, is, LIMITS.maxKeyChars, KEY_PATTERN, KEY_TEXT);
 export const name = (v: unknown, p: string, is: Issues) => checkString(v, p, is, LIMITS.maxNameChars, NAME_PATTERN, NAME_TEXT);

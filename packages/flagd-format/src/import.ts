@@ -4,7 +4,7 @@
 // not be mapped (an `error` issue) and left out; nothing is dropped silently.
 // Constructs that map with a documented difference in edge cases get a
 // `warning` issue (see README.md).
-import { LIMITS, KEY_PATTERN, fractionalIndex, validateFlag, validateSegment, ValidationError, type Condition, type FlagDefinition, type FlagType, type JsonValue, type Rollout, type Rule, type SegmentDefinition } from '@flagraft/flag-model';
+import { LIMITS, KEY_PATTERN, NAME_PATTERN, fractionalIndex, validateFlag, validateSegment, ValidationError, type Condition, type FlagDefinition, type FlagType, type JsonValue, type Rollout, type Rule, type SegmentDefinition } from '@flagraft/flag-model';
 import { MISSING_BUCKET_VARIANT } from './export.js';
 import { opOf, product, translate, Unmappable, varName, type Conj, type LogicEnv } from './logic.js';
 import type { Issue } from './types.js';
@@ -18,7 +18,6 @@ export interface FlagdImport {
   issues: Issue[];
 }
 
-const VARIANT_NAME = /^[A-Za-z0-9][A-Za-z0-9_.:-]*$/;
 const isObj = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
 
 /** Reads a flagd document (the parsed JSON of a flagd flags file). Never throws for bad input: it reports issues. */
@@ -115,7 +114,7 @@ function importFlag(path: string, key: string, raw: unknown, setMetadata: Record
   if (!isObj(raw.variants)) throw new Unmappable(`${path}.variants`, 'must be an object');
   const variants = raw.variants as Record<string, JsonValue>;
   for (const v of Object.keys(variants)) {
-    if (!VARIANT_NAME.test(v) || v.length > LIMITS.maxNameChars) throw new Unmappable(`${path}.variants.${v}`, `the variant name does not fit flagraft's pattern ${VARIANT_NAME} (at most ${LIMITS.maxNameChars} characters)`);
+    if (!NAME_PATTERN.test(v) || v.length > LIMITS.maxNameChars) throw new Unmappable(`${path}.variants.${v}`, `the variant name does not fit flagraft's pattern ${NAME_PATTERN} (at most ${LIMITS.maxNameChars} characters)`);
   }
   const type = typeOf(variants, path);
   if (raw.state !== 'ENABLED' && raw.state !== 'DISABLED') throw new Unmappable(`${path}.state`, 'must be ENABLED or DISABLED');

@@ -1,6 +1,6 @@
 // POST /api/v1/batch (atomic multi-flag change) and /api/v1/cluster (status,
 // membership: admin only).
-import { MAX_REPORTED_ISSUES, safeIntegerViolation, type SubCommand } from '@flagraft/flag-model';
+import { KEY_PATTERN, LIMITS, MAX_REPORTED_ISSUES, safeIntegerViolation, type SubCommand } from '@flagraft/flag-model';
 import { HttpProblem } from '../problem.js';
 import { intParam, jsonBody, viaCluster, type RouteContext, type Routes } from './context.js';
 import { checkFlag, historyEntry } from './flags.js';
@@ -29,7 +29,7 @@ function checkOp(raw: unknown, i: number): SubCommand {
   }
   const exp = expected === undefined ? {} : { expectedRevision: expected as number };
   const keyLike = (v: unknown, field: string): string => {
-    if (typeof v !== 'string' || !/^[A-Za-z0-9][A-Za-z0-9._:-]*$/.test(v) || v.length > 128) throw issue(`${at}.${field}`, 'must be a valid key');
+    if (typeof v !== 'string' || !KEY_PATTERN.test(v) || v.length > LIMITS.maxKeyChars) throw issue(`${at}.${field}`, 'must be a valid key');
     return v;
   };
   switch (op.op) {

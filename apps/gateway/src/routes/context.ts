@@ -3,6 +3,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { Express, Request, Response } from 'express';
 import type { Permission, Principal, TokenStore } from '@flagraft/auth';
+import { KEY_PATTERN, LIMITS } from '@flagraft/flag-model';
 import { authorize } from '../authz.js';
 import type { GatewayConfig } from '../config.js';
 import { readJsonBody, type BodyLimit } from '../body.js';
@@ -190,8 +191,8 @@ export function etagOf(revision: number): string {
 /** Key in the path: the same pattern flag-model enforces, checked early for a clear 400. */
 export function pathKey(req: Request, name = 'key'): string {
   const key = req.params[name];
-  if (typeof key !== 'string' || key.length === 0 || key.length > 128 || !/^[A-Za-z0-9][A-Za-z0-9._:-]*$/.test(key)) {
-    throw new HttpProblem('bad-request', `${name} in the path must match ^[A-Za-z0-9][A-Za-z0-9._:-]*$ and be at most 128 characters`);
+  if (typeof key !== 'string' || key.length === 0 || key.length > LIMITS.maxKeyChars || !KEY_PATTERN.test(key)) {
+    throw new HttpProblem('bad-request', `${name} in the path must match ${KEY_PATTERN.source} and be at most ${LIMITS.maxKeyChars} characters`);
   }
   return key;
 }
@@ -206,7 +207,7 @@ export function pageTokenParam(value: unknown): string | undefined {
   const bad = () => new HttpProblem('bad-request', 'pageToken: must be the nextPageToken of a previous page', { issues: [{ path: 'pageToken', message: 'is not a page token this API issued' }] });
   if (typeof value !== 'string' || value.length === 0 || value.length > 1024 || !/^[A-Za-z0-9_-]+$/.test(value)) throw bad();
   const key = Buffer.from(value, 'base64url').toString('utf8');
-  if (Buffer.from(key).toString('base64url') !== value || key.length > 128 || !/^[A-Za-z0-9][A-Za-z0-9._:-]*$/.test(key)) throw bad();
+  if (Buffer.from(key).toString('base64url') !== value || key.length > LIMITS.maxKeyChars || !KEY_PATTERN.test(key)) throw bad();
   return value;
 }
 

@@ -7,7 +7,7 @@
 // committed (and visible on this gateway), with its revision.
 import type { Request, Response } from 'express';
 import type { Principal } from '@flagraft/auth';
-import { legacyFlagFromValue, legacyValueOf, ValidationError } from '@flagraft/flag-model';
+import { KEY_PATTERN, LIMITS, legacyFlagFromValue, legacyValueOf, ValidationError } from '@flagraft/flag-model';
 import { HttpProblem } from '../problem.js';
 import { consistencyOf, jsonBody, viaCluster, type RouteContext, type Routes } from './context.js';
 import { validationProblem } from './flags.js';
@@ -27,8 +27,8 @@ export function registerLegacyRoutes(r: Routes, ctx: RouteContext): void {
     }
     const { key, value } = body;
     const issues: { path: string; message: string }[] = [];
-    if (typeof key !== 'string' || !/^[A-Za-z0-9][A-Za-z0-9._:-]*$/.test(key) || key.length > 128) {
-      issues.push({ path: 'key', message: 'must be a string matching ^[A-Za-z0-9][A-Za-z0-9._:-]*$ (at most 128 characters)' });
+    if (typeof key !== 'string' || !KEY_PATTERN.test(key) || key.length > LIMITS.maxKeyChars) {
+      issues.push({ path: 'key', message: `must be a string matching ${KEY_PATTERN.source} (at most ${LIMITS.maxKeyChars} characters)` });
     }
     if (typeof value !== 'string' && typeof value !== 'number' && typeof value !== 'boolean') {
       issues.push({ path: 'value', message: 'must be a string (numbers and booleans are accepted and stored as text)' });
@@ -66,7 +66,7 @@ export function registerLegacyRoutes(r: Routes, ctx: RouteContext): void {
 
   r.add('get', '/get/:key', 'read', async (req, res) => {
     const key = req.params.key as string;
-    if (!/^[A-Za-z0-9][A-Za-z0-9._:-]*$/.test(key) || key.length > 128) throw new HttpProblem('bad-request', 'key: not a valid flag key');
+    if (!KEY_PATTERN.test(key) || key.length > LIMITS.maxKeyChars) throw new HttpProblem('bad-request', 'key: not a valid flag key');
     const stored = await viaCluster(ctx, () => cluster.getFlag(key, { consistency: consistencyOf(req) }));
     if (!stored) throw new HttpProblem('not-found', `flag ${key} does not exist`, { key });
     res.json({ key, value: legacyValueOf(stored.flag), revision: stored.modRevision });
