@@ -6,6 +6,7 @@ import { OFREPProvider } from '@openfeature/ofrep-provider';
 import { evaluate, type FlagDefinition } from '@flagraft/flag-model';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { boolFlag, request, startStack, TOKENS, type Stack } from './support/harness.js';
+import { OpenApiChecker, record, type Recorded } from './support/openapi-check.js';
 import { openSse } from './support/sse.js';
 
 let stack: Stack;
@@ -135,7 +136,10 @@ describe('OFREP through the OpenFeature SDK', () => {
 });
 
 describe('OFREP wire format', () => {
-  const post = (path: string, opts: Parameters<typeof request>[3] = {}) => request(stack.url, 'POST', path, { role: 'evaluator', ...opts });
+  // Every answer of these tests is recorded and checked against the OpenAPI document (last test).
+  const seen: Recorded[] = [];
+  const post = async (path: string, opts: Parameters<typeof request>[3] = {}) =>
+    record(seen, 'POST', path, await request(stack.url, 'POST', path, { role: 'evaluator', ...opts }));
 
   it('error shapes: PARSE_ERROR, INVALID_CONTEXT, FLAG_NOT_FOUND, 401', async () => {
     const parse = await post('/ofrep/v1/evaluate/flags/banner', { rawBody: '{"context":', headers: { 'content-type': 'application/json' } });
@@ -149,7 +153,7 @@ describe('OFREP wire format', () => {
     const missing = await post('/ofrep/v1/evaluate/flags/nope', { body: {} });
     expect(missing.status).toBe(404);
     expect(missing.json).toMatchObject({ key: 'nope', errorCode: 'FLAG_NOT_FOUND' });
-    const anon = await request(stack.url, 'POST', '/ofrep/v1/evaluate/flags/banner', { body: {} });
+    const anon = record(seen, 'POST', '/ofrep/v1/evaluate/flags/banner', await request(stack.url, 'POST', '/ofrep/v1/evaluate/flags/banner', { body: {} }));
     expect(anon.status).toBe(401);
     const empty = await post('/ofrep/v1/evaluate/flags/banner', { rawBody: '' });
     expect(empty.status).toBe(200);
@@ -210,5 +214,11 @@ describe('OFREP wire format', () => {
     expect((await request(gw.url(), 'GET', '/api/v1/flags')).status).toBe(401);
     expect((await request(gw.url(), 'PUT', '/api/v1/flags/x', { body: boolFlag('x') })).status).toBe(401);
     await gw.close();
+  });
+
+  it('every OFREP answer seen in these tests conforms to the OpenAPI document', async () => {
+    const checker = new OpenApiChecker((await request(stack.url, 'GET', '/api/v1/openapi.json')).json);
+    expect(seen.map((r) => r.status).sort()).toEqual(expect.arrayContaining([200, 304, 400, 401, 404, 413]));
+    expect(seen.flatMap((r) => checker.check(r))).toEqual([]);
   });
 });
