@@ -95,7 +95,7 @@ describe('flagd export', () => {
     expect(Object.keys(r.json.document.$evaluators)).toEqual(['fdStaff']);
     const core = new FlagdCore(undefined, { error: () => {}, warn: () => {}, info: () => {}, debug: () => {} });
     core.setConfigurations(JSON.stringify(r.json.document));
-    const contexts = [{}, { targetingKey: 'u1', country: 'DE' }, { targetingKey: 'u2', country: 'FR', age: 40 }, { email: 'a@corp.example', age: 12 }, { targetingKey: 'u3', country: 'US', age: 30 }];
+    const contexts: Record<string, string | number>[] = [{}, { targetingKey: 'u1', country: 'DE' }, { targetingKey: 'u2', country: 'FR', age: 40 }, { email: 'a@corp.example', age: 12 }, { targetingKey: 'u3', country: 'US', age: 30 }];
     for (const context of contexts) {
       const ofrep = await stack.req('POST', '/ofrep/v1/evaluate/flags', { role: 'evaluator', body: { context } });
       for (const key of ['fd-checkout', 'fd-dark']) {

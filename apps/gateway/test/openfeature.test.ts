@@ -100,7 +100,7 @@ describe('stream tickets', () => {
     expect((await fetch(`${stack.url}/api/v1/stream?ticket=${o.json.ticket}`)).status).toBe(401);
     const wrong = await fetch(`${stack.url}/ofrep/v1/events?ticket=${t.json.ticket}`);
     expect(wrong.status).toBe(401);
-    expect((await wrong.json()).errorDetails).toMatch(/another stream/);
+    expect(((await wrong.json()) as { errorDetails: string }).errorDetails).toMatch(/another stream/);
     // Forged and malformed tickets.
     const forged = t.json.ticket.slice(0, -2) + (t.json.ticket.endsWith('AA') ? 'BB' : 'AA');
     expect((await fetch(`${stack.url}/api/v1/stream?ticket=${forged}`)).status).toBe(401);
@@ -114,7 +114,7 @@ describe('stream tickets', () => {
     const t = await stack.req('POST', '/api/v1/stream-tickets', { role: 'evaluator' }); // issued by the main gateway
     const r = await fetch(`${gw.url()}/ofrep/v1/events?ticket=${t.json.ticket}`);
     expect(r.status).toBe(401);
-    expect((await r.json()).errorDetails).toMatch(/no longer valid/);
+    expect(((await r.json()) as { errorDetails: string }).errorDetails).toMatch(/no longer valid/);
     await gw.close();
   });
 });
