@@ -61,5 +61,5 @@ export type Limits = typeof LIMITS;
 
 /** `^[A-Za-z0-9][A-Za-z0-9._:-]*$` — flag keys and segment names. */
 export const KEY_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._:-]*$/;
-/** `^[A-Za-z0-9][A-Za-z0-9_.:-]*$` — variant names, metadata keys, tags, rule ids: like keys, plus `_` after the first char. */
+/** `^[A-Za-z0-9][A-Za-z0-9_.:-]*$` — variant names, metadata keys, tags, rule ids: today the same characters as keys, a separate constant so either rule can change alone. */
 export const NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.:-]*$/;
