@@ -41,7 +41,7 @@ function validated<T>(fn: () => T): T {
   }
 }
 
-/** Longest clientId / requestId of a write (characters). */
+/** Longest clientId / requestId / fingerprint of a write (characters). */
 export const MAX_REQUEST_ID_CHARS = 256;
 
 /**
@@ -49,13 +49,16 @@ export const MAX_REQUEST_ID_CHARS = 256;
  * from the caller's certificate (security.ts writeActor): meta.actor counts
  * only when a gateway vouches for its user.
  */
-function writeMeta(calls: CallGate, req: any, call: grpc.ServerUnaryCall<any, any>): { actor: string; clientId?: string; requestId?: string } {
+function writeMeta(calls: CallGate, req: any, call: grpc.ServerUnaryCall<any, any>): { actor: string; clientId?: string; requestId?: string; fingerprint?: string } {
   const m = req.meta ?? {};
-  if ((m.clientId ?? '').length > MAX_REQUEST_ID_CHARS || (m.requestId ?? '').length > MAX_REQUEST_ID_CHARS) {
-    throw ApiError.of('INVALID_ARGUMENT', `meta.clientId / meta.requestId longer than ${MAX_REQUEST_ID_CHARS} characters`);
+  for (const f of ['clientId', 'requestId', 'fingerprint'] as const) {
+    if ((m[f] ?? '').length > MAX_REQUEST_ID_CHARS) throw ApiError.of('INVALID_ARGUMENT', `meta.${f} longer than ${MAX_REQUEST_ID_CHARS} characters`);
   }
   const actor = calls.writeActor(call, typeof m.actor === 'string' ? m.actor : '');
-  return { actor, clientId: calls.dedupClientId(call, m.clientId || undefined), requestId: m.requestId || undefined };
+  const out: { actor: string; clientId?: string; requestId?: string; fingerprint?: string } = { actor, clientId: calls.dedupClientId(call, m.clientId || undefined), requestId: m.requestId || undefined };
+  // Only when set: a command without one stays byte-for-byte what it was.
+  if (m.fingerprint) out.fingerprint = m.fingerprint;
+  return out;
 }
 
 function expected(req: any): { expectedRevision?: number } {

@@ -42,6 +42,7 @@ export function restoreWaiterKey(c: Pick<RestoreCommand, 'restoreId' | 'op'> & {
 }
 
 /** Waiter key of a write: its (clientId, requestId), the same key as the de-duplication table's. */
-export function writeWaiterKey(clientId: string, requestId: string): string {
-  return `${clientId}\u0000${requestId}`;
+export function writeWaiterKey(clientId: string, requestId: string, fingerprint?: string): string {
+  // The fingerprint too: a retry in flight with another body must not wait for (and be answered by) the first.
+  return fingerprint ? `${clientId}\u0000${requestId}\u0000${fingerprint}` : `${clientId}\u0000${requestId}`;
 }

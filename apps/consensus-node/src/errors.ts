@@ -5,7 +5,7 @@ import * as grpc from '@grpc/grpc-js';
 export type ErrorCode =
   | 'REVISION_MISMATCH' | 'NOT_FOUND' | 'VALIDATION' | 'SEGMENT_MISSING' | 'SEGMENT_IN_USE' | 'BAD_COMMAND'
   | 'UNAVAILABLE' | 'NOT_LEADER' | 'DEADLINE' | 'COMPACTED' | 'INVALID_ARGUMENT' | 'PERMISSION' | 'INTERNAL'
-  | 'RESOURCE_EXHAUSTED' | 'FAILED_PRECONDITION';
+  | 'RESOURCE_EXHAUSTED' | 'FAILED_PRECONDITION' | 'IDEMPOTENCY_KEY_REUSED';
 
 export interface ErrorBody {
   code: ErrorCode;
@@ -29,6 +29,7 @@ const GRPC_CODE: Record<ErrorCode, grpc.status> = {
   INTERNAL: grpc.status.INTERNAL,
   RESOURCE_EXHAUSTED: grpc.status.RESOURCE_EXHAUSTED,
   FAILED_PRECONDITION: grpc.status.FAILED_PRECONDITION,
+  IDEMPOTENCY_KEY_REUSED: grpc.status.FAILED_PRECONDITION,
 };
 
 export class ApiError extends Error {

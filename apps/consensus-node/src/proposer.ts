@@ -65,7 +65,7 @@ export class Proposer {
       full.clientId = this.clientId;
       full.requestId = String(++this.seq);
     }
-    return this.awaited(this.writes, writeWaiterKey(full.clientId, full.requestId), () => this.raft.propose(encodeEntry(TAG_COMMAND, encodeCommand(full))));
+    return this.awaited(this.writes, writeWaiterKey(full.clientId, full.requestId, full.fingerprint), () => this.raft.propose(encodeEntry(TAG_COMMAND, encodeCommand(full))));
   }
 
   async proposeInternal(cmd: Omit<InternalCommand, 'nonce'>): Promise<void> {

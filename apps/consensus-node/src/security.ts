@@ -248,10 +248,18 @@ export class NodeSecurity {
     return own;
   }
 
-  /** Write de-duplication keys are per identity: one service cannot read another's answers by replaying its request ids. */
+  /**
+   * Write de-duplication keys are per identity: one service cannot read
+   * another's answers by replaying its request ids. Gateways share one scope:
+   * a client's retry (an HTTP Idempotency-Key) may reach another gateway
+   * behind the load balancer and must find the first answer; every gateway
+   * may already write as any user, so sharing gives none of them more, and
+   * each gateway scopes the ids by the end user it authenticated.
+   */
   dedupClientId(call: grpc.ServerUnaryCall<unknown, unknown>, clientId: string | undefined): string | undefined {
     if (this.insecure || !clientId) return clientId;
-    return `${identityName(this.callerIdentity(call))}/${clientId}`;
+    const id = this.callerIdentity(call);
+    return `${mayVouch(id) ? 'gateways' : identityName(id)}/${clientId}`;
   }
 
   private callerIdentity(call: grpc.ServerUnaryCall<unknown, unknown>): Identity {

@@ -175,10 +175,10 @@ export class StateMachine implements Fsm<Applied> {
     } catch (e) {
       return { outcome: { ok: false, revision, error: { code: 'BAD_COMMAND', message: (e as Error).message } } };
     }
-    const dedupKey = cmd.clientId && cmd.requestId ? writeWaiterKey(cmd.clientId, cmd.requestId) : undefined;
+    const dedupKey = cmd.clientId && cmd.requestId ? writeWaiterKey(cmd.clientId, cmd.requestId, cmd.fingerprint) : undefined;
     if (dedupKey) {
       const prior = this.store.request(cmd.clientId!, cmd.requestId!);
-      if (prior) return { outcome: this.priorOutcome(prior.revision, prior.result), dedupKey };
+      if (prior) return { outcome: this.priorOutcome(prior.revision, prior.result, cmd), dedupKey };
     }
     const res = applyCommand(this.view, cmd, revision);
     let outcome: WriteOutcome;
@@ -189,15 +189,24 @@ export class StateMachine implements Fsm<Applied> {
       outcome = { ok: false, revision, error: res.error };
     }
     if (dedupKey) {
-      const stored = res.ok ? { ok: true } : { ok: false, error: res.error };
+      const stored: { ok: boolean; error?: CommandError; fp?: string } = res.ok ? { ok: true } : { ok: false, error: res.error };
+      if (cmd.fingerprint) stored.fp = cmd.fingerprint;
       this.store.putRequest(cmd.clientId!, cmd.requestId!, revision, JSON.stringify(stored));
     }
     this.maybePrune(revision, cmd.time);
     return { outcome, dedupKey };
   }
 
-  private priorOutcome(revision: number, result: string): WriteOutcome {
-    const r = JSON.parse(result) as { ok: boolean; error?: CommandError };
+  private priorOutcome(revision: number, result: string, cmd: Command): WriteOutcome {
+    const r = JSON.parse(result) as { ok: boolean; error?: CommandError; fp?: string };
+    // The same ids with another request behind them: refuse, never answer a
+    // different write with the first one's result (or apply it).
+    if ((r.fp ?? '') !== (cmd.fingerprint ?? '')) {
+      return {
+        ok: false, revision,
+        error: { code: 'IDEMPOTENCY_KEY_REUSED', message: `request id ${cmd.requestId} was first used at revision ${revision} for a different request` },
+      };
+    }
     if (!r.ok) return { ok: false, revision, error: r.error! };
     return { ok: true, revision, changes: this.store.changesAt(revision).map(rowToChange), deduplicated: true };
   }

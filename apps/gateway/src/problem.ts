@@ -30,6 +30,7 @@ export type ProblemKind =
   | 'precondition-required'
   | 'validation'
   | 'json-limit'
+  | 'idempotency-key-reused'
   | 'gone'
   | 'too-many-requests'
   | 'unavailable'
@@ -50,6 +51,8 @@ const TITLES: Record<ProblemKind, [number, string]> = {
   'precondition-required': [428, 'Precondition required'],
   validation: [422, 'Validation failed'],
   'json-limit': [422, 'JSON shape limit exceeded'],
+  // 422 as draft-ietf-httpapi-idempotency-key-header section 2.7 asks.
+  'idempotency-key-reused': [422, 'Idempotency-Key reused for a different request'],
   gone: [410, 'Gone'],
   'too-many-requests': [429, 'Too many requests'],
   unavailable: [503, 'Cluster unavailable'],
@@ -131,6 +134,7 @@ const CLUSTER_CODES = new Set([
   'PERMISSION',
   'INTERNAL',
   'FAILED_PRECONDITION',
+  'IDEMPOTENCY_KEY_REUSED',
 ]);
 
 export interface ClusterErrorLike extends Error {
@@ -195,6 +199,10 @@ export function problemFromClusterError(err: ClusterErrorLike, opts: { retryAfte
       return new HttpProblem('forbidden', err.message, ext);
     case 'FAILED_PRECONDITION':
       return new HttpProblem('conflict', err.message, ext);
+    case 'IDEMPOTENCY_KEY_REUSED':
+      return new HttpProblem('idempotency-key-reused', `${err.message}: an Idempotency-Key names one request; send a new key with a different one`, {
+        header: 'Idempotency-Key',
+      });
     default:
       return new HttpProblem('internal', 'the cluster reported an internal error', ext);
   }

@@ -12,9 +12,17 @@ import type {
 
 export type Consistency = 'linearizable' | 'stale';
 
+/** De-duplication ids from an Idempotency-Key (idempotency.ts); the cluster applies a write with the same ids once. */
+export interface WriteIdempotency {
+  clientId: string;
+  requestId: string;
+  fingerprint: string;
+}
+
 export interface WriteOptions {
   expectedRevision?: number;
   actor: string;
+  idempotency?: WriteIdempotency;
 }
 
 export interface ListOptions {
@@ -66,7 +74,7 @@ export interface ClusterPort {
   deleteFlag(key: string, opts: WriteOptions): Promise<{ revision: number }>;
   putSegment(segment: SegmentDefinition, opts: WriteOptions): Promise<{ revision: number; segment?: StoredSegment }>;
   deleteSegment(name: string, opts: WriteOptions): Promise<{ revision: number }>;
-  batch(ops: SubCommand[], opts: { actor: string }): Promise<{ revision: number; changes: Change[] }>;
+  batch(ops: SubCommand[], opts: { actor: string; idempotency?: WriteIdempotency }): Promise<{ revision: number; changes: Change[] }>;
   getFlag(key: string, opts?: { consistency?: Consistency }): Promise<StoredFlag | undefined>;
   /** Not in the CONTRACTS list; used when the client has it, else a prefix list. */
   getSegment?(name: string, opts?: { consistency?: Consistency }): Promise<StoredSegment | undefined>;

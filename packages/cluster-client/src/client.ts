@@ -62,7 +62,15 @@ export interface RestoreResult {
 }
 
 export type Consistency = 'linearizable' | 'stale';
-export interface WriteOptions { expectedRevision?: number; actor: string; requestId?: string }
+/**
+ * A write's de-duplication ids chosen by the caller instead of this client's
+ * own (clientId, requestId): the same ids from any client (another gateway
+ * process) are applied once. `fingerprint` is the caller's hash of what the
+ * request said; the same ids with another fingerprint are refused
+ * (IDEMPOTENCY_KEY_REUSED). Each at most 256 characters (the node's limit).
+ */
+export interface WriteIdempotency { clientId: string; requestId: string; fingerprint: string }
+export interface WriteOptions { expectedRevision?: number; actor: string; requestId?: string; idempotency?: WriteIdempotency }
 
 /** A change as Watch delivers it: flag-model's contract type (docs/CONTRACTS.md, "Change events"). */
 export type { ChangeEvent };
@@ -124,7 +132,7 @@ export interface ClusterClient {
   deleteFlag(key: string, o: WriteOptions): Promise<{ revision: number }>;
   putSegment(segment: SegmentDefinition, o: WriteOptions): Promise<{ revision: number; segment: StoredSegment }>;
   deleteSegment(name: string, o: WriteOptions): Promise<{ revision: number }>;
-  batch(ops: SubCommand[], o: { actor: string; requestId?: string }): Promise<{ revision: number; changes: Change[] }>;
+  batch(ops: SubCommand[], o: { actor: string; requestId?: string; idempotency?: WriteIdempotency }): Promise<{ revision: number; changes: Change[] }>;
   getFlag(key: string, o?: { consistency?: Consistency }): Promise<StoredFlag | undefined>;
   getSegment(name: string, o?: { consistency?: Consistency }): Promise<StoredSegment | undefined>;
   listFlags(o?: { prefix?: string; limit?: number; pageToken?: string; consistency?: Consistency }): Promise<{ flags: StoredFlag[]; nextPageToken?: string; revision: number }>;
@@ -277,7 +285,8 @@ export function createClusterClient(opts: ClusterClientOptions): ClusterClient {
     throw new ClusterError(last.code === 'NOT_LEADER' ? 'UNAVAILABLE' : 'DEADLINE', `${method}: gave up after ${totalMs} ms: ${last.message}`, { lastError: last });
   }
 
-  const writeMeta = (actor: string, requestId?: string) => ({ actor, clientId, requestId: requestId ?? `${Date.now().toString(36)}-${++seq}` });
+  const writeMeta = (actor: string, requestId?: string, idem?: WriteIdempotency) =>
+    idem ? { actor, ...idem } : { actor, clientId, requestId: requestId ?? `${Date.now().toString(36)}-${++seq}` };
   const exp = (o: WriteOptions) => (o.expectedRevision !== undefined ? { hasExpectedRevision: true, expectedRevision: o.expectedRevision } : {});
   const changesOf = (r: any): Change[] => JSON.parse(r.changesJson || '[]') as Change[];
   const parseMembers = (r: any): MemberInfo[] => (r.members ?? []).map((m: any) => ({ id: Number(m.id), address: m.address, peerAddress: m.peerAddress ?? '', role: m.role, matchIndex: Number(m.matchIndex), lag: Number(m.lag), reachable: !!m.reachable }));
@@ -288,24 +297,24 @@ export function createClusterClient(opts: ClusterClientOptions): ClusterClient {
     transportSecurity: store ? 'mtls' : 'insecure',
     reloadCertificates: () => (store ? store.reload() : false),
     async putFlag(flag, o) {
-      const r = await invoke('PutFlag', { meta: writeMeta(o.actor, o.requestId), definitionJson: JSON.stringify(flag), ...exp(o) });
+      const r = await invoke('PutFlag', { meta: writeMeta(o.actor, o.requestId, o.idempotency), definitionJson: JSON.stringify(flag), ...exp(o) });
       const ch = changesOf(r);
       return { revision: Number(r.revision), flag: ch.find((c) => c.kind === 'flag')?.after as StoredFlag };
     },
     async deleteFlag(key, o) {
-      const r = await invoke('DeleteFlag', { meta: writeMeta(o.actor, o.requestId), key, ...exp(o) });
+      const r = await invoke('DeleteFlag', { meta: writeMeta(o.actor, o.requestId, o.idempotency), key, ...exp(o) });
       return { revision: Number(r.revision) };
     },
     async putSegment(segment, o) {
-      const r = await invoke('PutSegment', { meta: writeMeta(o.actor, o.requestId), definitionJson: JSON.stringify(segment), ...exp(o) });
+      const r = await invoke('PutSegment', { meta: writeMeta(o.actor, o.requestId, o.idempotency), definitionJson: JSON.stringify(segment), ...exp(o) });
       return { revision: Number(r.revision), segment: changesOf(r).find((c) => c.kind === 'segment')?.after as StoredSegment };
     },
     async deleteSegment(name, o) {
-      const r = await invoke('DeleteSegment', { meta: writeMeta(o.actor, o.requestId), key: name, ...exp(o) });
+      const r = await invoke('DeleteSegment', { meta: writeMeta(o.actor, o.requestId, o.idempotency), key: name, ...exp(o) });
       return { revision: Number(r.revision) };
     },
     async batch(ops, o) {
-      const r = await invoke('Batch', { meta: writeMeta(o.actor, o.requestId), opsJson: JSON.stringify(ops) });
+      const r = await invoke('Batch', { meta: writeMeta(o.actor, o.requestId, o.idempotency), opsJson: JSON.stringify(ops) });
       return { revision: Number(r.revision), changes: changesOf(r) };
     },
     async getFlag(key, o = {}) {

@@ -3,7 +3,7 @@ import * as grpc from '@grpc/grpc-js';
 export type ClusterErrorCode =
   | 'REVISION_MISMATCH' | 'NOT_FOUND' | 'VALIDATION' | 'SEGMENT_MISSING' | 'SEGMENT_IN_USE'
   | 'UNAVAILABLE' | 'DEADLINE' | 'COMPACTED' | 'INVALID_ARGUMENT' | 'PERMISSION' | 'INTERNAL'
-  | 'FAILED_PRECONDITION';
+  | 'FAILED_PRECONDITION' | 'IDEMPOTENCY_KEY_REUSED';
 
 /** Every error the client throws. `retryable` errors were already retried until the deadline. */
 export class ClusterError extends Error {
@@ -42,7 +42,7 @@ export function bodyOf(err: grpc.ServiceError): NodeErrorBody {
   }
 }
 
-const KNOWN = new Set<string>(['REVISION_MISMATCH', 'NOT_FOUND', 'VALIDATION', 'SEGMENT_MISSING', 'SEGMENT_IN_USE', 'UNAVAILABLE', 'DEADLINE', 'COMPACTED', 'INVALID_ARGUMENT', 'PERMISSION', 'INTERNAL', 'FAILED_PRECONDITION']);
+const KNOWN = new Set<string>(['REVISION_MISMATCH', 'NOT_FOUND', 'VALIDATION', 'SEGMENT_MISSING', 'SEGMENT_IN_USE', 'UNAVAILABLE', 'DEADLINE', 'COMPACTED', 'INVALID_ARGUMENT', 'PERMISSION', 'INTERNAL', 'FAILED_PRECONDITION', 'IDEMPOTENCY_KEY_REUSED']);
 
 export function toClusterError(b: NodeErrorBody): ClusterError {
   const { code, message, ...rest } = b;

@@ -1,6 +1,6 @@
 export { createClusterClient, clusterSecurityFromEnv } from './client.js';
 export type {
-  ClusterClient, ClusterClientOptions, ClusterStatus, MemberInfo, ChangeEvent, WatchOptions, WriteOptions, Consistency, BackupData, RestoreResult,
+  ClusterClient, ClusterClientOptions, ClusterStatus, MemberInfo, ChangeEvent, WatchOptions, WriteOptions, WriteIdempotency, Consistency, BackupData, RestoreResult,
 } from './client.js';
 export { ClusterError, type ClusterErrorCode } from './errors.js';
 export type { TlsFiles } from '@flagraft/identity';

@@ -50,7 +50,7 @@ export function decodeCommand(bytes: Uint8Array): Command {
   return parsed as Command;
 }
 
-const ENVELOPE_FIELDS = ['v', 'actor', 'clientId', 'requestId', 'time', 'op'];
+const ENVELOPE_FIELDS = ['v', 'actor', 'clientId', 'requestId', 'fingerprint', 'time', 'op'];
 const OP_FIELDS: Record<string, string[]> = {
   putFlag: ['flag', 'expectedRevision'],
   deleteFlag: ['key', 'expectedRevision'],
@@ -74,7 +74,7 @@ function envelopeProblem(x: unknown): string | undefined {
   if (typeof x.actor !== 'string' || x.actor.length === 0 || x.actor.length > LIMITS.maxActorChars) {
     return `actor must be a non-empty string of at most ${LIMITS.maxActorChars} characters`;
   }
-  for (const f of ['clientId', 'requestId'] as const) {
+  for (const f of ['clientId', 'requestId', 'fingerprint'] as const) {
     if (hasOwn(x, f) && x[f] !== undefined && (typeof x[f] !== 'string' || (x[f] as string).length > LIMITS.maxRequestIdChars)) {
       return `${f} must be a string of at most ${LIMITS.maxRequestIdChars} characters`;
     }

@@ -52,7 +52,7 @@ export const LIMITS = Object.freeze({
   maxRestoreChunkBytes: 1024 * 1024,
   /** A whole backup document (GET /api/v1/admin/backup, POST /api/v1/admin/restore), as JSON, UTF-8. */
   maxBackupBytes: 128 * 1024 * 1024,
-  /** actor, clientId, requestId length. */
+  /** actor, clientId, requestId, fingerprint length. */
   maxActorChars: 256,
   maxRequestIdChars: 256,
 });

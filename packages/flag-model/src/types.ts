@@ -129,6 +129,13 @@ export interface CommandEnvelope {
   /** Client identity and request id: the node de-duplicates retried writes by (clientId, requestId). */
   clientId?: string;
   requestId?: string;
+  /**
+   * What the request that carried (clientId, requestId) said, hashed by the
+   * caller (the gateway: an HTTP Idempotency-Key's method, path, preconditions
+   * and body). A retry with the same ids but another fingerprint is refused
+   * (IDEMPOTENCY_KEY_REUSED) instead of being answered with the first result.
+   */
+  fingerprint?: string;
   /** ms since the epoch, stamped by the proposing node so every replica applies the same value. */
   time: number;
 }
@@ -136,7 +143,8 @@ export interface CommandEnvelope {
 export type Command = CommandEnvelope & (SubCommand | BatchOp);
 
 export type CommandErrorCode =
-  | 'REVISION_MISMATCH' | 'VALIDATION' | 'NOT_FOUND' | 'SEGMENT_MISSING' | 'SEGMENT_IN_USE' | 'BAD_COMMAND';
+  | 'REVISION_MISMATCH' | 'VALIDATION' | 'NOT_FOUND' | 'SEGMENT_MISSING' | 'SEGMENT_IN_USE' | 'BAD_COMMAND'
+  | 'IDEMPOTENCY_KEY_REUSED';
 
 export interface CommandError {
   code: CommandErrorCode;

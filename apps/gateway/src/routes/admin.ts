@@ -2,6 +2,7 @@
 // membership: admin only).
 import { KEY_PATTERN, LIMITS, MAX_REPORTED_ISSUES, safeIntegerViolation, type SubCommand } from '@flagraft/flag-model';
 import { HttpProblem } from '../problem.js';
+import { writeIdempotency } from '../idempotency.js';
 import { intParam, jsonBody, viaCluster, type RouteContext, type Routes } from './context.js';
 import { checkFlag, historyEntry } from './flags.js';
 import { checkSegment } from './segments.js';
@@ -93,7 +94,8 @@ export function registerAdminRoutes(r: Routes, ctx: RouteContext): void {
         issues: issues.slice(0, MAX_REPORTED_ISSUES),
       });
     }
-    const out = await viaCluster(ctx, () => cluster.batch(ops, { actor: who.name }));
+    const idempotency = writeIdempotency(req, who, body);
+    const out = await viaCluster(ctx, () => cluster.batch(ops, { actor: who.name, idempotency }));
     await replica.waitFor(out.revision, config.writeVisibilityTimeoutMs);
     res.json({ revision: out.revision, changes: out.changes.map(historyEntry) });
   }, { body: (c) => ({ name: 'maxBatchBodyBytes', maxBytes: c.maxBatchBodyBytes }) });

@@ -12,6 +12,7 @@ import {
   BACKUP_FORMAT, LIMITS, backupIssues, type BackupDocument,
 } from '@flagraft/flag-model';
 import { HttpProblem, isClusterError } from '../problem.js';
+import { refuseIdempotencyKey } from '../idempotency.js';
 import type { ClusterPort } from '../types.js';
 import { jsonBody, viaCluster, type RouteContext, type Routes } from './context.js';
 
@@ -72,6 +73,7 @@ export function registerBackupRoutes(r: Routes, ctx: RouteContext): void {
   });
 
   r.add('post', '/api/v1/admin/restore', 'admin', async (req, res, who) => {
+    refuseIdempotencyKey(req, 'POST /api/v1/admin/restore');
     const force = forceParam(req.query.force);
     const body = jsonBody(req);
     const issues = backupIssues(body);

@@ -12,6 +12,7 @@
 import { LIMITS, type SubCommand } from '@flagraft/flag-model';
 import { fromFlagd, planImport, toFlagd, type PlanEntry } from '@flagraft/flagd-format';
 import { HttpProblem } from '../problem.js';
+import { refuseIdempotencyKey } from '../idempotency.js';
 import type { RouteContext, Routes } from './context.js';
 import { jsonBody, viaCluster } from './context.js';
 
@@ -23,6 +24,7 @@ function flagParam(value: unknown, name: string): boolean {
 
 export function registerFlagdRoutes(r: Routes, deps: RouteContext): void {
   r.add('post', '/api/v1/flagd/import', 'write', async (req, res, principal) => {
+    refuseIdempotencyKey(req, 'POST /api/v1/flagd/import');
     const dryRun = flagParam(req.query.dryRun, 'dryRun');
     const skipUnmappable = flagParam(req.query.skipUnmappable, 'skipUnmappable');
     if (!deps.replica.loaded) throw new HttpProblem('unavailable', 'the gateway has not loaded its replica yet', {}, { 'retry-after': '1' });

@@ -7,6 +7,7 @@ import type { Principal } from '@flagraft/auth';
 import type { FlagDefinition, StoredFlag } from '@flagraft/flag-model';
 import { validateFlag, ValidationError } from '@flagraft/flag-model';
 import { HttpProblem } from '../problem.js';
+import { writeIdempotency } from '../idempotency.js';
 import { jsonPatch, mergePatch } from '../patch.js';
 import {
   consistencyOf,
@@ -136,6 +137,7 @@ export function flagPutter(ctx: RouteContext): (req: IncomingMessage, key: strin
   return async (req, key, body, who) => {
     const pre = writePrecondition(req);
     const flag = checkFlag(presentBody(body), key);
+    const idempotency = writeIdempotency(req, who, body);
     let expectedRevision = pre.expectedRevision;
     if (pre.mustExist) {
       const current = await viaCluster(ctx, () => cluster.getFlag(key));
@@ -143,7 +145,7 @@ export function flagPutter(ctx: RouteContext): (req: IncomingMessage, key: strin
       expectedRevision = current.modRevision;
     }
     const precondition = pre.expectedRevision !== undefined || pre.mustExist === true;
-    const out = await viaCluster(ctx, () => cluster.putFlag(flag, { expectedRevision, actor: who.name }), { precondition });
+    const out = await viaCluster(ctx, () => cluster.putFlag(flag, { expectedRevision, actor: who.name, idempotency }), { precondition });
     await replica.waitFor(out.revision, config.writeVisibilityTimeoutMs);
     const created = out.flag.version === 1;
     return { status: created ? 201 : 200, stored: out.flag, location: `/api/v1/flags/${encodeURIComponent(key)}` };
@@ -221,6 +223,7 @@ export function registerFlagRoutes(r: Routes, ctx: RouteContext): void {
     const ifMatch = req.get('if-match');
     const pinned = ifMatch !== undefined && ifMatch.trim() !== '*' ? parseEtag(ifMatch, 'If-Match') : undefined;
     const isJsonPatch = Array.isArray(body) || req.is('application/json-patch+json') !== false;
+    const idempotency = writeIdempotency(req, who, body);
     if (!isJsonPatch && (body === null || typeof body !== 'object')) {
       throw new HttpProblem('validation', 'a merge patch must be a JSON object', { issues: [{ path: '', message: 'must be an object' }] });
     }
@@ -229,7 +232,10 @@ export function registerFlagRoutes(r: Routes, ctx: RouteContext): void {
     for (let attempt = 1; ; attempt++) {
       const current = await viaCluster(ctx, () => cluster.getFlag(key));
       if (!current) throw new HttpProblem('not-found', `flag ${key} does not exist`, { key });
-      if (pinned !== undefined && current.modRevision !== pinned) {
+      // With a key, a pinned revision is left to the node, which looks up the
+      // key first: a retry of a patch that already applied (and so moved the
+      // flag past `pinned`) gets the first answer, any other write a 412.
+      if (pinned !== undefined && current.modRevision !== pinned && !idempotency) {
         throw new HttpProblem('precondition-failed', `flag ${key} is at revision ${current.modRevision}, not ${pinned}`, { key, currentRevision: current.modRevision });
       }
       if (ifNoneMatchRefuses(req, current.modRevision)) {
@@ -239,7 +245,8 @@ export function registerFlagRoutes(r: Routes, ctx: RouteContext): void {
       const patched = isJsonPatch ? jsonPatch(base, body) : mergePatch(base, body as never);
       const flag = checkFlag(patched, key);
       try {
-        const out = await viaCluster(ctx, () => cluster.putFlag(flag, { expectedRevision: current.modRevision, actor: who.name }), {
+        const expectedRevision = pinned ?? current.modRevision;
+        const out = await viaCluster(ctx, () => cluster.putFlag(flag, { expectedRevision, actor: who.name, idempotency }), {
           precondition: true,
         });
         await waitVisible(out.revision);
@@ -256,7 +263,8 @@ export function registerFlagRoutes(r: Routes, ctx: RouteContext): void {
     const key = pathKey(req);
     const pre = writePrecondition(req);
     if (pre.expectedRevision === 0) throw new HttpProblem('bad-request', 'If-None-Match: * makes no sense on DELETE');
-    const out = await viaCluster(ctx, () => cluster.deleteFlag(key, { expectedRevision: pre.expectedRevision, actor: who.name }), {
+    const idempotency = writeIdempotency(req, who, undefined);
+    const out = await viaCluster(ctx, () => cluster.deleteFlag(key, { expectedRevision: pre.expectedRevision, actor: who.name, idempotency }), {
       precondition: pre.expectedRevision !== undefined,
     });
     await waitVisible(out.revision);

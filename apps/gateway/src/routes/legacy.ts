@@ -9,6 +9,7 @@ import type { Request, Response } from 'express';
 import type { Principal } from '@flagraft/auth';
 import { KEY_PATTERN, LIMITS, legacyFlagFromValue, legacyValueOf, ValidationError } from '@flagraft/flag-model';
 import { HttpProblem } from '../problem.js';
+import { writeIdempotency } from '../idempotency.js';
 import { consistencyOf, jsonBody, viaCluster, type RouteContext, type Routes } from './context.js';
 import { validationProblem } from './flags.js';
 
@@ -35,6 +36,7 @@ export function registerLegacyRoutes(r: Routes, ctx: RouteContext): void {
     }
     if (issues.length > 0) throw new HttpProblem('validation', issues.map((i) => `${i.path}: ${i.message}`).join('; '), { issues });
     const text = String(value);
+    const idempotency = writeIdempotency(req, who, body);
     for (let attempt = 1; ; attempt++) {
       const existing = await viaCluster(ctx, () => cluster.getFlag(key as string));
       let flag;
@@ -45,7 +47,7 @@ export function registerLegacyRoutes(r: Routes, ctx: RouteContext): void {
         throw err;
       }
       try {
-        const out = await viaCluster(ctx, () => cluster.putFlag(flag, { expectedRevision: existing?.modRevision ?? 0, actor: who.name }), {
+        const out = await viaCluster(ctx, () => cluster.putFlag(flag, { expectedRevision: existing?.modRevision ?? 0, actor: who.name, idempotency }), {
           precondition: true,
         });
         await replica.waitFor(out.revision, config.writeVisibilityTimeoutMs);

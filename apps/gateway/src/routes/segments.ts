@@ -3,6 +3,7 @@ import type { Response } from 'express';
 import type { SegmentDefinition, StoredSegment } from '@flagraft/flag-model';
 import { validateSegment } from '@flagraft/flag-model';
 import { HttpProblem } from '../problem.js';
+import { writeIdempotency } from '../idempotency.js';
 import { consistencyOf, etagOf, intParam, jsonBody, pageTokenParam, pathKey, viaCluster, writePrecondition, type RouteContext, type Routes } from './context.js';
 import { checkNamed, historyEntry } from './flags.js';
 
@@ -48,13 +49,14 @@ export function registerSegmentRoutes(r: Routes, ctx: RouteContext): void {
     const name = pathKey(req, 'name');
     const pre = writePrecondition(req);
     const segment = checkSegment(jsonBody(req), name);
+    const idempotency = writeIdempotency(req, who, req.body);
     let expectedRevision = pre.expectedRevision;
     if (pre.mustExist) {
       const current = await getSegment(name);
       if (!current) throw new HttpProblem('precondition-failed', `segment ${name} does not exist (If-Match: *)`, { key: name, currentRevision: 0 });
       expectedRevision = current.modRevision;
     }
-    const out = await viaCluster(ctx, () => cluster.putSegment(segment, { expectedRevision, actor: who.name }), {
+    const out = await viaCluster(ctx, () => cluster.putSegment(segment, { expectedRevision, actor: who.name, idempotency }), {
       precondition: pre.expectedRevision !== undefined || pre.mustExist === true,
     });
     await waitVisible(out.revision);
@@ -69,7 +71,8 @@ export function registerSegmentRoutes(r: Routes, ctx: RouteContext): void {
     const name = pathKey(req, 'name');
     const pre = writePrecondition(req);
     if (pre.expectedRevision === 0) throw new HttpProblem('bad-request', 'If-None-Match: * makes no sense on DELETE');
-    const out = await viaCluster(ctx, () => cluster.deleteSegment(name, { expectedRevision: pre.expectedRevision, actor: who.name }), {
+    const idempotency = writeIdempotency(req, who, undefined);
+    const out = await viaCluster(ctx, () => cluster.deleteSegment(name, { expectedRevision: pre.expectedRevision, actor: who.name, idempotency }), {
       precondition: pre.expectedRevision !== undefined,
     });
     await waitVisible(out.revision);

@@ -1,0 +1,81 @@
+// The Idempotency-Key request header on writes (IETF
+// draft-ietf-httpapi-idempotency-key-header): a client that may send the same
+// write twice (its own retry, or a proxy's retry on another gateway after a
+// connection broke) names the write with a key, and the cluster applies it
+// once. The key maps onto the consensus nodes' existing de-duplication of
+// (clientId, requestId), which is replicated through Raft and so shared by
+// every gateway:
+//
+//   clientId    = "idem-" + hash of the authenticated principal's name, so two
+//                 callers' keys never meet (and no caller can read another's
+//                 answer by guessing its key);
+//   requestId   = the key;
+//   fingerprint = hash of what the request said (method, path and query,
+//                 preconditions, body): the same key with another request is
+//                 refused with 422 instead of being answered with the first
+//                 write's outcome.
+//
+// The nodes keep a key for their de-duplication window (consensus-node
+// retention: dedupMinAgeMs at least); a retry after that is a new write.
+import { createHash } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
+import type { WriteIdempotency } from './types.js';
+import { HttpProblem } from './problem.js';
+
+export const IDEMPOTENCY_KEY_HEADER = 'Idempotency-Key';
+/** Longest accepted Idempotency-Key (characters): a UUID is 36, a random base64url key of 32 bytes 43. */
+export const MAX_IDEMPOTENCY_KEY_CHARS = 128;
+/** Characters of a key: letters, digits and - _ . ~ : + / = (UUIDs, base64, base64url, ULIDs). */
+export const IDEMPOTENCY_KEY_PATTERN = /^[A-Za-z0-9\-_.~:+/=]+$/;
+
+/**
+ * The Idempotency-Key of a request, checked; undefined when it has none.
+ * The draft defines the value as a Structured Field string ("..."); a bare
+ * token is accepted too, as most clients send one.
+ */
+export function idempotencyKeyOf(req: IncomingMessage): string | undefined {
+  const raw = req.headers['idempotency-key'];
+  if (raw === undefined) return undefined;
+  if (Array.isArray(raw)) throw keyProblem('send one Idempotency-Key header, not several');
+  let key = raw.trim();
+  if (key.length >= 2 && key.startsWith('"') && key.endsWith('"')) key = key.slice(1, -1);
+  if (key.length === 0) throw keyProblem('Idempotency-Key must not be empty');
+  if (key.length > MAX_IDEMPOTENCY_KEY_CHARS) {
+    throw keyProblem(`Idempotency-Key is ${key.length} characters, more than MAX_IDEMPOTENCY_KEY_CHARS ${MAX_IDEMPOTENCY_KEY_CHARS}`, { limit: MAX_IDEMPOTENCY_KEY_CHARS });
+  }
+  if (!IDEMPOTENCY_KEY_PATTERN.test(key)) throw keyProblem('Idempotency-Key may hold only letters, digits and - _ . ~ : + / =');
+  return key;
+}
+
+function keyProblem(detail: string, ext: Record<string, unknown> = {}): HttpProblem {
+  return new HttpProblem('bad-request', detail, { header: IDEMPOTENCY_KEY_HEADER, ...ext });
+}
+
+const hash = (s: string) => createHash('sha256').update(s).digest('base64url');
+
+/**
+ * The cluster de-duplication ids of a write made by `principal` (already
+ * authenticated), or undefined when the request carries no Idempotency-Key.
+ * `body` is the parsed body: the same bytes parse to the same value, and
+ * JSON.stringify of it is the same text on every gateway.
+ */
+export function writeIdempotency(req: IncomingMessage, principal: { name: string }, body: unknown): WriteIdempotency | undefined {
+  const key = idempotencyKeyOf(req);
+  if (key === undefined) return undefined;
+  const h = req.headers;
+  const what = JSON.stringify([req.method, (req as { originalUrl?: string }).originalUrl ?? req.url, h['if-match'] ?? null, h['if-none-match'] ?? null, body === undefined ? null : body]);
+  return { clientId: `idem-${hash(principal.name)}`, requestId: key, fingerprint: hash(what) };
+}
+
+
+/**
+ * Routes whose write is not one cluster command (a flagd import is a plan of
+ * several batches computed from the current state; a restore is a stream of
+ * entries guarded by its own checks) cannot promise "applied once" for a
+ * key: they refuse one rather than ignore it, so no client believes it is covered.
+ */
+export function refuseIdempotencyKey(req: IncomingMessage, route: string): void {
+  if (req.headers['idempotency-key'] !== undefined) {
+    throw keyProblem(`${route} does not take an Idempotency-Key (it is not one cluster write); read the outcome before retrying`);
+  }
+}
