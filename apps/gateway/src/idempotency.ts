@@ -69,13 +69,15 @@ export function writeIdempotency(req: IncomingMessage, principal: { name: string
 
 
 /**
- * Routes whose write is not one cluster command (a flagd import is a plan of
- * several batches computed from the current state; a restore is a stream of
- * entries guarded by its own checks) cannot promise "applied once" for a
- * key: they refuse one rather than ignore it, so no client believes it is covered.
+ * Routes whose effect is not one de-duplicated cluster command (a flagd
+ * import is a plan of several batches computed from the current state; a
+ * restore is a stream of entries guarded by its own checks; membership
+ * changes are not flag writes) cannot promise "applied once" for a key: they
+ * refuse one rather than ignore it, so that neither a client nor Caddy (which
+ * retries keyed DELETEs on another gateway) treats them as safe to repeat.
  */
 export function refuseIdempotencyKey(req: IncomingMessage, route: string): void {
   if (req.headers['idempotency-key'] !== undefined) {
-    throw keyProblem(`${route} does not take an Idempotency-Key (it is not one cluster write); read the outcome before retrying`);
+    throw keyProblem(`${route} does not take an Idempotency-Key (the cluster does not de-duplicate it); read the outcome before retrying`);
   }
 }

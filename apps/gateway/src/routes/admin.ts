@@ -2,7 +2,7 @@
 // membership: admin only).
 import { KEY_PATTERN, LIMITS, MAX_REPORTED_ISSUES, safeIntegerViolation, type SubCommand } from '@flagraft/flag-model';
 import { HttpProblem } from '../problem.js';
-import { writeIdempotency } from '../idempotency.js';
+import { refuseIdempotencyKey, writeIdempotency } from '../idempotency.js';
 import { intParam, jsonBody, viaCluster, type RouteContext, type Routes } from './context.js';
 import { checkFlag, historyEntry } from './flags.js';
 import { checkSegment } from './segments.js';
@@ -114,6 +114,7 @@ export function registerAdminRoutes(r: Routes, ctx: RouteContext): void {
   const pathId = (v: unknown): number => intParam(v, 'id', 1, Number.MAX_SAFE_INTEGER)!;
 
   r.add('post', '/api/v1/cluster/members', 'admin', async (req, res) => {
+    refuseIdempotencyKey(req, 'POST /api/v1/cluster/members');
     const body = jsonBody(req) as { id?: unknown; address?: unknown };
     const id = memberId(body?.id, 'id');
     const address = body?.address;
@@ -125,18 +126,21 @@ export function registerAdminRoutes(r: Routes, ctx: RouteContext): void {
   });
 
   r.add('post', '/api/v1/cluster/members/:id/promote', 'admin', async (req, res) => {
+    refuseIdempotencyKey(req, 'POST /api/v1/cluster/members/:id/promote');
     const id = pathId(req.params.id);
     const out = await viaCluster(ctx, () => cluster.promoteLearner(id));
     res.json({ promoted: id, result: out ?? null });
   });
 
   r.add('delete', '/api/v1/cluster/members/:id', 'admin', async (req, res) => {
+    refuseIdempotencyKey(req, 'DELETE /api/v1/cluster/members/:id');
     const id = pathId(req.params.id);
     const out = await viaCluster(ctx, () => cluster.removeMember(id));
     res.json({ removed: id, result: out ?? null });
   });
 
   r.add('post', '/api/v1/cluster/leader', 'admin', async (req, res) => {
+    refuseIdempotencyKey(req, 'POST /api/v1/cluster/leader');
     const body = jsonBody(req) as { id?: unknown };
     const id = memberId(body?.id, 'id');
     const out = await viaCluster(ctx, () => cluster.transferLeader(id));
