@@ -2,6 +2,7 @@
 // /api/v1/openapi.json. test/openapi.test.ts checks real responses against it,
 // so it stays true. Flag and segment bodies use flag-model's JSON Schemas.
 import { flagJsonSchema, KEY_PATTERN, LIMITS, segmentJsonSchema } from '@flagraft/flag-model';
+import { IDEMPOTENCY_KEY_PATTERN, MAX_IDEMPOTENCY_KEY_CHARS } from './idempotency.js';
 
 const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
 const json = (schema: object) => ({ content: { 'application/json': { schema } } });
@@ -22,7 +23,7 @@ const writeErrors = {
   '412': problem('If-Match / If-None-Match did not hold; has currentRevision'),
   '413': problem('Body larger than its limit once decompressed (type ...:payload-too-large; limit names it, e.g. maxBodyBytes, limitBytes its value)'),
   '415': problem('The body is not JSON, not UTF-8, or in an unknown Content-Encoding'),
-  '422': problem('Invalid definition (type ...:validation; issues name every bad field with path and pointer), or a JSON shape limit (type ...:json-limit; limit names the first one hit, e.g. maxJsonDepth; issues[] have path, pointer, limit, message)'),
+  '422': problem('An Idempotency-Key reused for a different request (type ...:idempotency-key-reused; header names it), or an invalid definition (type ...:validation; issues name every bad field with path and pointer), or a JSON shape limit (type ...:json-limit; limit names the first one hit, e.g. maxJsonDepth; issues[] have path, pointer, limit, message)'),
   '429': tooMany('Over the token\'s write rate limit (FLAGRAFT_RATE_LIMIT_WRITES_PER_SEC, default 50/s, burst 100); type ...:too-many-requests with retryAfterSeconds'),
 };
 
@@ -40,6 +41,12 @@ const historyParams = [
   { name: 'before', in: 'query', description: 'Only changes with a smaller revision', schema: { type: 'integer', minimum: 1 } },
 ];
 const ifMatch = { name: 'If-Match', in: 'header', description: 'Compare-and-set: "<revision>" (or *: must exist)', schema: { type: 'string' } };
+const idempotencyKey = {
+  name: 'Idempotency-Key',
+  in: 'header',
+  description: `Names this write (draft-ietf-httpapi-idempotency-key-header): sent again with the same key by the same token, on any gateway, it is applied once and answered with the first outcome (same revision). The same key with a different request (method, path, query, If-Match/If-None-Match, body) is refused with 422 (type ...:idempotency-key-reused). Keys are kept for the cluster's de-duplication window. At most ${MAX_IDEMPOTENCY_KEY_CHARS} characters of A-Z a-z 0-9 - _ . ~ : + / = (a bare token or a Structured Field string "..."); 400 naming Idempotency-Key otherwise.`,
+  schema: { type: 'string', minLength: 1, maxLength: MAX_IDEMPOTENCY_KEY_CHARS, pattern: IDEMPOTENCY_KEY_PATTERN.source },
+};
 const ifNoneMatchStar = { name: 'If-None-Match', in: 'header', description: '* = create only', schema: { type: 'string' } };
 
 // OFREP answers errors in its own shape ({errorCode, errorDetails}), not as problem documents.
@@ -131,7 +138,7 @@ export const openapiDocument = {
       put: {
         operationId: 'putFlag',
         summary: 'Create or replace a flag (role editor)',
-        parameters: [ifMatch, ifNoneMatchStar],
+        parameters: [ifMatch, ifNoneMatchStar, idempotencyKey],
         requestBody: { required: true, ...json(ref('FlagDefinition')) },
         responses: {
           '200': { description: 'Replaced', headers: etagHeader, ...json(ref('StoredFlag')) },
@@ -142,7 +149,7 @@ export const openapiDocument = {
       patch: {
         operationId: 'patchFlag',
         summary: 'Edit a flag (role editor): JSON Merge Patch (object) or JSON Patch (array)',
-        parameters: [ifMatch],
+        parameters: [ifMatch, idempotencyKey],
         requestBody: {
           required: true,
           content: {
@@ -159,7 +166,7 @@ export const openapiDocument = {
       delete: {
         operationId: 'deleteFlag',
         summary: 'Delete a flag (role editor)',
-        parameters: [ifMatch],
+        parameters: [ifMatch, idempotencyKey],
         responses: { '200': { description: 'Deleted', ...json(ref('Deleted')) }, '404': problem('No such flag'), ...writeErrors },
       },
     },
@@ -191,7 +198,7 @@ export const openapiDocument = {
       put: {
         operationId: 'putSegment',
         summary: 'Create or replace a segment (role editor)',
-        parameters: [ifMatch, ifNoneMatchStar],
+        parameters: [ifMatch, ifNoneMatchStar, idempotencyKey],
         requestBody: { required: true, ...json(ref('SegmentDefinition')) },
         responses: {
           '200': { description: 'Replaced', headers: etagHeader, ...json(ref('StoredSegment')) },
@@ -202,7 +209,7 @@ export const openapiDocument = {
       delete: {
         operationId: 'deleteSegment',
         summary: 'Delete a segment (role editor); 409 while flags use it',
-        parameters: [ifMatch],
+        parameters: [ifMatch, idempotencyKey],
         responses: { '200': { description: 'Deleted', ...json(ref('SegmentDeleted')) }, '404': problem('No such segment'), ...writeErrors },
       },
     },
@@ -218,6 +225,7 @@ export const openapiDocument = {
     '/api/v1/batch': {
       post: {
         operationId: 'applyBatch',
+        parameters: [idempotencyKey],
         summary: 'Atomic multi-flag/segment change (role editor): all operations commit at one revision or none',
         requestBody: { required: true, ...json(ref('BatchRequest')) },
         responses: { '200': { description: 'Committed', ...json(ref('BatchResult')) }, '404': problem('A deleted key does not exist'), ...writeErrors },
@@ -370,6 +378,7 @@ export const openapiDocument = {
     '/set': {
       post: {
         operationId: 'legacySetFlag',
+        parameters: [idempotencyKey],
         summary: 'Original API: set a flag from a text value (role editor); answers after commit',
         requestBody: { required: true, ...json(ref('LegacySet')) },
         responses: { '200': { description: 'Committed', ...json(ref('LegacyValue')) }, ...writeErrors },
@@ -378,6 +387,7 @@ export const openapiDocument = {
     '/api/v1/flags/set': {
       post: {
         operationId: 'legacySetFlagV1',
+        parameters: [idempotencyKey],
         summary: 'Original API (dashboard): same as POST /set',
         requestBody: { required: true, ...json(ref('LegacySet')) },
         responses: { '200': { description: 'Committed', ...json(ref('LegacyValue')) }, ...writeErrors },
