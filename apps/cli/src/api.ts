@@ -74,23 +74,23 @@ function conditionHeaders(c: WriteCondition): Record<string, string> {
 }
 
 export async function putFlag(api: ApiClient, key: string, definition: Record<string, unknown>, c: WriteCondition) {
-  const res = await api.request('PUT', `/api/v1/flags/${enc(key)}`, { body: definition, headers: conditionHeaders(c) });
+  const res = await api.request('PUT', `/api/v1/flags/${enc(key)}`, { body: definition, headers: conditionHeaders(c), idempotent: true });
   return res.body;
 }
 
 export async function patchFlag(api: ApiClient, key: string, patch: Record<string, unknown>, c: WriteCondition) {
-  const res = await api.request('PATCH', `/api/v1/flags/${enc(key)}`, { body: patch, headers: conditionHeaders(c) });
+  const res = await api.request('PATCH', `/api/v1/flags/${enc(key)}`, { body: patch, headers: conditionHeaders(c), idempotent: true });
   return res.body;
 }
 
 /** The original design's write (`{key, value}`), mapped by the gateway onto a typed flag. */
 export async function setLegacyValue(api: ApiClient, key: string, value: string) {
-  const res = await api.request('POST', '/api/v1/flags/set', { body: { key, value } });
+  const res = await api.request('POST', '/api/v1/flags/set', { body: { key, value }, idempotent: true });
   return res.body;
 }
 
 export async function deleteFlag(api: ApiClient, key: string, c: WriteCondition) {
-  const res = await api.request('DELETE', `/api/v1/flags/${enc(key)}`, { headers: conditionHeaders(c) });
+  const res = await api.request('DELETE', `/api/v1/flags/${enc(key)}`, { headers: conditionHeaders(c), idempotent: true });
   return res.body;
 }
 
@@ -209,7 +209,7 @@ export async function importBackup(api: ApiClient, backup: Record<string, unknow
   ];
   let revision: number | undefined;
   for (let i = 0; i < ops.length; i += RESTORE_BATCH_OPS) {
-    const body = (await api.request('POST', '/api/v1/batch', { body: { ops: ops.slice(i, i + RESTORE_BATCH_OPS) } })).body as { revision?: number };
+    const body = (await api.request('POST', '/api/v1/batch', { body: { ops: ops.slice(i, i + RESTORE_BATCH_OPS) }, idempotent: true })).body as { revision?: number };
     revision = body.revision;
   }
   return { revision, restored: ops.length, historyPreserved: false };

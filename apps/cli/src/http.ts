@@ -3,6 +3,7 @@
 // without a global agent, and so that timeouts and size limits are explicit.
 import http from 'node:http';
 import https from 'node:https';
+import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { CliError, ExitCode, exitCodeForStatus } from './errors.js';
 
@@ -35,6 +36,30 @@ export interface RequestOptions {
   okStatuses?: number[];
   /** This call's timeout, in milliseconds (default: the client's). */
   timeoutMs?: number;
+  /**
+   * A write the gateway applies once per Idempotency-Key (flag, segment,
+   * batch and /set writes): sent with a fresh key, and repeated with the same
+   * key when a proxy could not get it an answer (see PROXY_502_ATTEMPTS).
+   */
+  idempotent?: boolean;
+}
+
+/** Attempts of a request that is safe to repeat (a read, or a keyed write) when Caddy answers its own 502. */
+export const PROXY_502_ATTEMPTS = 3;
+
+/** A fresh Idempotency-Key: one per logical write, reused by that write's retries. */
+export function newIdempotencyKey(): string {
+  return randomUUID();
+}
+
+/**
+ * Caddy's own 502 (the Caddyfile's handle_errors): the request met a broken
+ * connection to a gateway, for instance a keep-alive connection to one that
+ * just died; Caddy 2.6 cannot re-send a body to the other gateway itself.
+ */
+function isProxy502(res: ApiResponse): boolean {
+  const detail = (res.body as { detail?: unknown } | null)?.detail;
+  return res.status === 502 && typeof detail === 'string' && detail.startsWith('proxy: 502');
 }
 
 export interface ApiClient {
@@ -73,7 +98,12 @@ export function createApiClient(options: ApiClientOptions): ApiClient {
       headers['content-type'] = 'application/json';
       headers['content-length'] = String(payload.length);
     }
-    const res = await send(url, method, headers, payload, ca, opts.timeoutMs ?? timeoutMs);
+    if (opts.idempotent) headers['idempotency-key'] = newIdempotencyKey();
+    const attempts = opts.idempotent || method === 'GET' || method === 'HEAD' ? PROXY_502_ATTEMPTS : 1;
+    let res = await send(url, method, headers, payload, ca, opts.timeoutMs ?? timeoutMs);
+    for (let attempt = 2; attempt <= attempts && isProxy502(res); attempt++) {
+      res = await send(url, method, headers, payload, ca, opts.timeoutMs ?? timeoutMs);
+    }
     const ok = (res.status >= 200 && res.status < 300) || (opts.okStatuses ?? []).includes(res.status);
     if (!ok) throw errorFromResponse(method, url, res);
     return res;

@@ -1,6 +1,7 @@
 // The dashboard server's client for the gateway REST API (/api/v1). Every
 // call carries the signed-in user's token, so the gateway enforces roles
 // and records the right actor; the dashboard never holds a token of its own.
+import { randomUUID } from 'node:crypto';
 import type { FlagDefinition, SegmentDefinition, StoredFlag, StoredSegment } from '~/lib/types';
 import { noteWrite } from './write-marks';
 
@@ -72,6 +73,25 @@ interface Req {
   ifNoneMatch?: '*';
 }
 
+/** A fresh Idempotency-Key: one per logical write, reused by that write's retries. */
+export function newIdempotencyKey(): string {
+  return randomUUID();
+}
+
+/** Attempts of a read or a keyed write when Caddy answers its own 502 (see isProxy502). */
+export const PROXY_502_ATTEMPTS = 3;
+
+/**
+ * Caddy's own 502 (the Caddyfile's handle_errors): the request met a broken
+ * connection to a gateway (a keep-alive connection to one that just died);
+ * Caddy 2.6 cannot send a body to the other gateway itself. Repeating is
+ * harmless for reads and for writes with an Idempotency-Key (applied once).
+ */
+function isProxy502(status: number, body: unknown): boolean {
+  const detail = (body as { detail?: unknown } | undefined)?.detail;
+  return status === 502 && typeof detail === 'string' && detail.startsWith('proxy: 502');
+}
+
 function etagRevision(etag: string | null): number | undefined {
   if (!etag) return undefined;
   const m = /^(?:W\/)?"?(\d+)"?$/.exec(etag.trim());
@@ -120,6 +140,20 @@ export class GatewayClient {
     if (req.body !== undefined) headers['content-type'] = 'application/json';
     if (req.ifMatch !== undefined) headers['if-match'] = `"${req.ifMatch}"`;
     if (req.ifNoneMatch) headers['if-none-match'] = req.ifNoneMatch;
+    // Every write this client makes is a flag or segment write, which the gateway applies once per key.
+    if (method !== 'GET' && method !== 'HEAD') headers['idempotency-key'] = newIdempotencyKey();
+    for (let attempt = 1; ; attempt++) {
+      const out = await this.send(method, path, headers, req);
+      if (attempt < PROXY_502_ATTEMPTS && isProxy502(out.status, out.body)) continue;
+      if (out.status < 200 || out.status >= 300) {
+        const p = (out.body && typeof out.body === 'object' ? out.body : {}) as Problem;
+        throw new GatewayError({ ...p, status: out.status, title: p.title ?? out.statusText });
+      }
+      return { status: out.status, body: out.body, etag: etagRevision(out.headers.get('etag')), headers: out.headers };
+    }
+  }
+
+  private async send(method: string, path: string, headers: Record<string, string>, req: Req): Promise<{ status: number; statusText: string; body: unknown; headers: Headers }> {
     let res: Response;
     try {
       res = await fetch(this.baseUrl + path, {
@@ -149,11 +183,7 @@ export class GatewayClient {
         body = { detail: text.slice(0, 500) };
       }
     }
-    if (!res.ok) {
-      const p = (body && typeof body === 'object' ? body : {}) as Problem;
-      throw new GatewayError({ ...p, status: res.status, title: p.title ?? res.statusText });
-    }
-    return { status: res.status, body, etag: etagRevision(res.headers.get('etag')), headers: res.headers };
+    return { status: res.status, statusText: res.statusText, body, headers: res.headers };
   }
 
   async listFlagsPage(
