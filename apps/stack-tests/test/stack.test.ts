@@ -9,7 +9,7 @@ import { afterAll, describe, expect, inject, it } from 'vitest';
 import { chromium } from 'playwright-core';
 import { createClusterClient } from '@flagraft/cluster-client';
 import { pkiFiles } from '@flagraft/identity';
-import { call, openSocket, runCli } from '../src/client.js';
+import { call, newIdempotencyKey, openSocket, runCli } from '../src/client.js';
 import { isAlive, launcherLogTail, readStackInfo, repoRoot, startStack, stopPid, waitFor, type StackInfo } from '../src/stack.js';
 
 const { dataDir, adminToken } = inject('stack');
@@ -235,31 +235,59 @@ describe('the stack through Caddy', () => {
     }
   });
 
-  it('keeps answering through Caddy when one gateway is killed', async () => {
+  it('keeps answering through Caddy when one gateway is killed, and applies a retried write once', async () => {
     const g1 = info.processes.find((p) => p.name === 'gateway-1')!;
+    const historyOf = async () => {
+      const h = await api('GET', `/api/v1/flags/${checkout.key}/history?limit=1000`);
+      expect(h.status).toBe(200);
+      return (h.body.changes as { revision: number }[]).map((c) => c.revision);
+    };
+    const before = await historyOf();
+    // Concurrent reads leave Caddy (least_conn) holding keep-alive
+    // connections to both gateways: the first write after the kill may be
+    // sent on one to the dead gateway, which Caddy 2.6 answers 502 without
+    // trying the other gateway (it cannot send a body twice).
+    const warm = await Promise.all(Array.from({ length: 8 }, () => api('GET', `/api/v1/flags/${checkout.key}`)));
+    expect(warm.map((r) => r.status)).toEqual(Array(8).fill(200));
     process.kill(g1.pid, 'SIGKILL');
     await waitFor('gateway-1 to die', 10_000, () => !isAlive(g1.pid) || undefined);
-    // Reads, OFREP evaluations and writes: every one must succeed (Caddy
-    // retries a dial failure on the other gateway, then marks the dead one down).
-    // Requests with bodies go first: until Caddy has marked the dead gateway
-    // down, each one may be dialled to it and must be retried with its body.
+    // Every request must succeed: Caddy retries dial failures and reads on
+    // the other gateway and marks the dead one down; a write that met a
+    // broken connection is repeated by the client with its Idempotency-Key,
+    // and the cluster applies it once. Caddy itself must never answer 503
+    // (no upstream) while gateway-2 is alive: the client does not repeat those.
+    const attempts: number[] = [];
     try {
-      const first = await api('PATCH', `/api/v1/flags/${checkout.key}`, { enabled: true });
+      const key = newIdempotencyKey();
+      const first = await api('PATCH', `/api/v1/flags/${checkout.key}`, { enabled: true }, { 'idempotency-key': key });
+      attempts.push(first.attempts);
       expect(first.status, 'first write after the kill').toBe(200);
+      // The same write sent again (a client that missed the answer): the first outcome, not a second change.
+      const again = await api('PATCH', `/api/v1/flags/${checkout.key}`, { enabled: true }, { 'idempotency-key': key });
+      expect(again.status).toBe(200);
+      expect(again.body.modRevision, 'the repeated write is answered with the first revision').toBe(first.body.modRevision);
+      const revisions = [first.body.modRevision as number];
       for (let i = 0; i < 20; i++) {
         const ev = await api('POST', `/ofrep/v1/evaluate/flags/${checkout.key}`, { context: { targetingKey: `u${i}` } });
+        attempts.push(ev.attempts);
         expect(ev.status, `evaluation ${i}`).toBe(200);
         const get = await api('GET', `/api/v1/flags/${checkout.key}`);
         expect(get.status, `read ${i}`).toBe(200);
       }
       for (let i = 0; i < 5; i++) {
         const w = await api('PATCH', `/api/v1/flags/${checkout.key}`, { enabled: i % 2 === 0 });
+        attempts.push(w.attempts);
         expect(w.status, `write ${i}`).toBe(200);
+        revisions.push(w.body.modRevision);
       }
+      // Each write applied exactly once: one history entry per answered revision, nothing else.
+      expect((await historyOf()).filter((r) => !before.includes(r)).sort((a, b) => a - b)).toEqual(revisions);
     } catch (err) {
       const tail = launcherLogTail(dataDir, 400_000).split('\n').filter((l) => /caddy|gateway-2/.test(l) && !/"msg":"request"/.test(l)).slice(-30).join('\n');
-      throw new Error(`${(err as Error).message}\n--- caddy / gateway-2 log ---\n${tail}`);
+      throw new Error(`${(err as Error).message}\nattempts per request: ${attempts.join(',')}\n--- caddy / gateway-2 log ---\n${tail}`);
     }
+    // How often the dead gateway's broken connection was met (a 502 repeated): for the record, not asserted.
+    console.log(`gateway kill: requests repeated after a proxy 502: ${attempts.filter((a) => a > 1).length} of ${attempts.length}`);
   });
 });
 
