@@ -41,7 +41,7 @@ describe('caller-chosen de-duplication ids', () => {
     expect((await gwA.getFlag('idem'))?.modRevision).toBe(first.revision);
 
     // Not a gateway: its ids are its own, so the same ids are a new write.
-    const own = await ops.putFlag(flag('idem', 'three'), { actor: 'ignored', idempotency });
+    const own = await ops.putFlag(flag('idem', 'three'), { actor: 'admin:ops', idempotency });
     expect(own.revision).toBeGreaterThan(first.revision);
   });
 
