@@ -63,7 +63,11 @@ export function writeIdempotency(req: IncomingMessage, principal: { name: string
   const key = idempotencyKeyOf(req);
   if (key === undefined) return undefined;
   const h = req.headers;
-  const what = JSON.stringify([req.method, (req as { originalUrl?: string }).originalUrl ?? req.url, h['if-match'] ?? null, h['if-none-match'] ?? null, body === undefined ? null : body]);
+  // content-type too: it decides how a PATCH body is read (JSON Patch or merge patch).
+  const what = JSON.stringify([
+    req.method, (req as { originalUrl?: string }).originalUrl ?? req.url,
+    h['if-match'] ?? null, h['if-none-match'] ?? null, h['content-type'] ?? null, body === undefined ? null : body,
+  ]);
   return { clientId: `idem-${hash(principal.name)}`, requestId: key, fingerprint: hash(what) };
 }
 

@@ -44,7 +44,7 @@ const ifMatch = { name: 'If-Match', in: 'header', description: 'Compare-and-set:
 const idempotencyKey = {
   name: 'Idempotency-Key',
   in: 'header',
-  description: `Names this write (draft-ietf-httpapi-idempotency-key-header): sent again with the same key by the same token, on any gateway, it is applied once and answered with the first outcome (same revision). The same key with a different request (method, path, query, If-Match/If-None-Match, body) is refused with 422 (type ...:idempotency-key-reused). Keys are kept for the cluster's de-duplication window. At most ${MAX_IDEMPOTENCY_KEY_CHARS} characters of A-Z a-z 0-9 - _ . ~ : + / = (a bare token or a Structured Field string "..."); 400 naming Idempotency-Key otherwise.`,
+  description: `Names this write (draft-ietf-httpapi-idempotency-key-header): sent again with the same key by the same token, on any gateway, it is applied once and answered with the first outcome (same revision). The same key with a different request (method, path, query, If-Match/If-None-Match, Content-Type, body) is refused with 422 (type ...:idempotency-key-reused). Keys are kept for the cluster's de-duplication window. At most ${MAX_IDEMPOTENCY_KEY_CHARS} characters of A-Z a-z 0-9 - _ . ~ : + / = (a bare token or a Structured Field string "..."); 400 naming Idempotency-Key otherwise.`,
   schema: { type: 'string', minLength: 1, maxLength: MAX_IDEMPOTENCY_KEY_CHARS, pattern: IDEMPOTENCY_KEY_PATTERN.source },
 };
 const ifNoneMatchStar = { name: 'If-None-Match', in: 'header', description: '* = create only', schema: { type: 'string' } };
