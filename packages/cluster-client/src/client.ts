@@ -11,6 +11,7 @@ import {
 import { LIMITS, chunkItems, type BackupDocument, type Change, type FlagDefinition, type SegmentDefinition, type StoredFlag, type StoredSegment, type SubCommand, type ChangeEvent } from '@flagraft/flag-model';
 import { ClusterError, bodyOf, toClusterError, type NodeErrorBody } from './errors.js';
 import { flagsClientCtor } from './proto.js';
+import { DEFAULT_MEMBER_REFRESH_MS, READ_FROM_VALUES, ReadTargets, type ReadFrom } from './read-targets.js';
 
 export interface ClusterClientOptions {
   /** host:port of the nodes' client ports (any subset; the leader is found from there). */
@@ -38,6 +39,15 @@ export interface ClusterClientOptions {
   maxReceiveMessageBytes?: number;
   /** Deadline of a whole backup read, and of each restore step (ms): these move far more data than a write. */
   backupTimeoutMs?: number;
+  /**
+   * Where reads go (get, list, snapshotAll; linearizable and stale): 'leader'
+   * (default: one hop, no background Status calls) or 'any' member, voters
+   * and learners, least outstanding first (read-targets.ts). Writes always go
+   * to the leader. A read that fails on a member is retried on the leader.
+   */
+  readFrom?: ReadFrom;
+  /** With readFrom 'any': how often the member list is refreshed from Status (ms). */
+  memberRefreshMs?: number;
 }
 
 /** A backup as read from the leader: header fields plus every item as JSON text (ready to be written out unparsed). */
@@ -205,6 +215,9 @@ export function createClusterClient(opts: ClusterClientOptions): ClusterClient {
   const backupTimeoutMs = opts.backupTimeoutMs ?? 120_000;
   const creds = store ? channelCredentials(store) : grpc.credentials.createInsecure();
   const endpoints = [...opts.endpoints];
+  const readFrom = opts.readFrom ?? 'leader';
+  if (!READ_FROM_VALUES.includes(readFrom)) throw new ClusterError('INVALID_ARGUMENT', `readFrom must be ${READ_FROM_VALUES.join(' or ')}, got ${JSON.stringify(readFrom)}`);
+  const memberRefreshMs = opts.memberRefreshMs ?? DEFAULT_MEMBER_REFRESH_MS;
   const clients = new Map<string, grpc.Client>();
   let leader = 0; // index into endpoints of the node believed to lead
   let seq = 0;
@@ -285,6 +298,44 @@ export function createClusterClient(opts: ClusterClientOptions): ClusterClient {
     throw new ClusterError(last.code === 'NOT_LEADER' ? 'UNAVAILABLE' : 'DEADLINE', `${method}: gave up after ${totalMs} ms: ${last.message}`, { lastError: last });
   }
 
+  const readTargets = new ReadTargets(endpoints, channelDown);
+  let membersFetchedAt = 0;
+  /** Refreshes the read targets from Status now and then (not awaited: a read never waits for it). */
+  const maybeRefreshMembers = () => {
+    const now = Date.now();
+    if (now - membersFetchedAt < memberRefreshMs) return;
+    membersFetchedAt = now;
+    invoke('Status', {}, true, requestTimeoutMs, requestTimeoutMs)
+      .then((r: any) => readTargets.setMembers((r.members ?? []).map((m: any) => String(m.address ?? ''))))
+      .catch(() => { membersFetchedAt = 0; });
+  };
+
+  /**
+   * A read: with readFrom 'any' on the member with the fewest reads in
+   * flight; if that member fails it retryably (down, no leader, timed out,
+   * overloaded), on the leader within what is left of the retry deadline.
+   */
+  async function read(method: string, req: unknown, stale: boolean): Promise<any> {
+    if (readFrom === 'leader') return invoke(method, req, stale);
+    if (closed) throw new ClusterError('UNAVAILABLE', 'client is closed');
+    maybeRefreshMembers();
+    const started = Date.now();
+    const ep = readTargets.pick();
+    if (ep !== undefined) {
+      readTargets.begin(ep);
+      try {
+        const r = await call(ep, method, req, Math.min(requestTimeoutMs, retryDeadlineMs));
+        readTargets.end(ep, false);
+        return r;
+      } catch (b) {
+        const body = b as NodeErrorBody;
+        readTargets.end(ep, RETRYABLE.has(body.code));
+        if (!RETRYABLE.has(body.code)) throw toClusterError(body);
+      }
+    }
+    return invoke(method, req, stale, requestTimeoutMs, Math.max(1, retryDeadlineMs - (Date.now() - started)));
+  }
+
   const writeMeta = (actor: string, requestId?: string, idem?: WriteIdempotency) =>
     idem ? { actor, ...idem } : { actor, clientId, requestId: requestId ?? `${Date.now().toString(36)}-${++seq}` };
   const exp = (o: WriteOptions) => (o.expectedRevision !== undefined ? { hasExpectedRevision: true, expectedRevision: o.expectedRevision } : {});
@@ -318,23 +369,23 @@ export function createClusterClient(opts: ClusterClientOptions): ClusterClient {
       return { revision: Number(r.revision), changes: changesOf(r) };
     },
     async getFlag(key, o = {}) {
-      const r = await invoke('GetFlag', { key, consistency: o.consistency ?? 'linearizable' }, o.consistency === 'stale');
+      const r = await read('GetFlag', { key, consistency: o.consistency ?? 'linearizable' }, o.consistency === 'stale');
       return r.found ? JSON.parse(r.itemJson) as StoredFlag : undefined;
     },
     async getSegment(name, o = {}) {
-      const r = await invoke('GetSegment', { key: name, consistency: o.consistency ?? 'linearizable' }, o.consistency === 'stale');
+      const r = await read('GetSegment', { key: name, consistency: o.consistency ?? 'linearizable' }, o.consistency === 'stale');
       return r.found ? JSON.parse(r.itemJson) as StoredSegment : undefined;
     },
     async listFlags(o = {}) {
-      const r = await invoke('ListFlags', { prefix: o.prefix ?? '', limit: o.limit ?? 0, pageToken: o.pageToken ?? '', consistency: o.consistency ?? 'linearizable' }, o.consistency === 'stale');
+      const r = await read('ListFlags', { prefix: o.prefix ?? '', limit: o.limit ?? 0, pageToken: o.pageToken ?? '', consistency: o.consistency ?? 'linearizable' }, o.consistency === 'stale');
       return { flags: r.itemsJson.map((j: string) => JSON.parse(j)), nextPageToken: r.nextPageToken || undefined, revision: Number(r.revision) };
     },
     async listSegments(o = {}) {
-      const r = await invoke('ListSegments', { prefix: o.prefix ?? '', limit: o.limit ?? 0, pageToken: o.pageToken ?? '', consistency: o.consistency ?? 'linearizable' }, o.consistency === 'stale');
+      const r = await read('ListSegments', { prefix: o.prefix ?? '', limit: o.limit ?? 0, pageToken: o.pageToken ?? '', consistency: o.consistency ?? 'linearizable' }, o.consistency === 'stale');
       return { segments: r.itemsJson.map((j: string) => JSON.parse(j)), nextPageToken: r.nextPageToken || undefined, revision: Number(r.revision) };
     },
     async snapshotAll() {
-      const r = await invoke('SnapshotAll', {});
+      const r = await read('SnapshotAll', {}, false);
       return { revision: Number(r.revision), flags: r.flagsJson.map((j: string) => JSON.parse(j)), segments: r.segmentsJson.map((j: string) => JSON.parse(j)) };
     },
     async history(key, o = {}) {
