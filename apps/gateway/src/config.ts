@@ -2,7 +2,7 @@
 // environment variables that set them are documented in ../README.md.
 import { hostname } from 'node:os';
 import { loadTokens, type TokenStore } from '@flagraft/auth';
-import { clusterSecurityFromEnv, type TlsFiles } from '@flagraft/cluster-client';
+import { clusterSecurityFromEnv, parseReadFrom, type ReadFrom, type TlsFiles } from '@flagraft/cluster-client';
 import { LIMITS } from '@flagraft/flag-model';
 import type { LogLevel } from './log.js';
 import type { ClusterPort } from './types.js';
@@ -31,6 +31,15 @@ export interface GatewayConfig {
   /** Passed to the cluster client: one RPC attempt, and the whole retry budget (leader changes). */
   clusterRequestTimeoutMs?: number;
   clusterRetryDeadlineMs?: number;
+  /**
+   * Where the REST API's reads go (FLAGRAFT_READ_FROM): 'any' (default)
+   * spreads them over every member, voters and learners, each serving a
+   * linearizable read through ReadIndex, so reads scale with the members and
+   * stay off the leader's CPU, which the writes need; 'leader' sends them where
+   * the writes go (one hop less: lower latency on an idle cluster). Writes go
+   * to the leader either way.
+   */
+  clusterReadFrom: ReadFrom;
   /** Use this cluster client instead of creating one (the gateway does not close it). */
   cluster?: ClusterPort;
   tokens: TokenStore;
@@ -166,6 +175,7 @@ export const DEFAULTS = {
   accessLog: 'all',
   accessLogEvaluations: false,
   logLevel: 'info',
+  clusterReadFrom: 'any',
 } as const;
 
 /** Fills defaults; `tokens` defaults to an empty store (only anonymous evaluation, if enabled, works). */
@@ -249,9 +259,11 @@ export function loadConfigFromEnv(env: Env = process.env): GatewayConfig {
   }
   let tokens: TokenStore;
   let security: ReturnType<typeof clusterSecurityFromEnv>;
+  let clusterReadFrom: ReadFrom | undefined;
   try {
     tokens = loadTokens(env);
     security = clusterSecurityFromEnv(env);
+    clusterReadFrom = env.FLAGRAFT_READ_FROM ? parseReadFrom(env.FLAGRAFT_READ_FROM, 'FLAGRAFT_READ_FROM', 'any') : undefined;
   } catch (err) {
     throw new ConfigError((err as Error).message);
   }
@@ -266,6 +278,7 @@ export function loadConfigFromEnv(env: Env = process.env): GatewayConfig {
     clientId: env.FLAGRAFT_GATEWAY_ID || undefined,
     clusterRequestTimeoutMs: int('FLAGRAFT_CLUSTER_REQUEST_TIMEOUT_MS'),
     clusterRetryDeadlineMs: int('FLAGRAFT_CLUSTER_RETRY_DEADLINE_MS'),
+    clusterReadFrom,
     tokens,
     tokensFile: env.FLAGRAFT_TOKENS_FILE || undefined,
     tokensReloadIntervalMs: int('FLAGRAFT_TOKENS_RELOAD_INTERVAL_MS'),

@@ -219,6 +219,7 @@ function ownClusterClient(config: GatewayConfig): ClusterClient {
       clientId: config.clientId,
       requestTimeoutMs: config.clusterRequestTimeoutMs,
       retryDeadlineMs: config.clusterRetryDeadlineMs,
+      readFrom: config.clusterReadFrom,
     });
   } catch (err) {
     if (err instanceof ClusterError) throw new ConfigError(`clusterTls: ${err.message}`);

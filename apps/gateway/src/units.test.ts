@@ -19,6 +19,9 @@ describe('loadConfigFromEnv', () => {
     expect(c).toMatchObject({ host: '127.0.0.1', port: 8080, clusterId: 'c1', clusterInsecure: true, anonymousEvaluation: false, maxBodyBytes: 1048576, accessLog: 'all' });
     expect(c.clusterEndpoints).toEqual(['127.0.0.1:7001', '127.0.0.1:7002', '127.0.0.1:7003']);
     expect(c.tokens.size).toBe(0);
+    // Reads spread over every member (README, FLAGRAFT_READ_FROM); 'leader' keeps them on the leader.
+    expect(c.clusterReadFrom).toBe('any');
+    expect(loadConfigFromEnv({ ...INSECURE, FLAGRAFT_READ_FROM: 'leader' }).clusterReadFrom).toBe('leader');
     // Rate limits are on unless set to 0: 1,000 evaluations and 50 writes per second and token.
     expect(c).toMatchObject({ rateLimitEvaluationsPerSec: 1000, rateLimitWritesPerSec: 50, tokensReloadIntervalMs: 2000 });
     expect(c.rateLimitEvaluationsBurst).toBeUndefined(); // two seconds' worth: 2,000 (rate-limit.test.ts)
@@ -59,6 +62,7 @@ describe('loadConfigFromEnv', () => {
     [{ FLAGRAFT_MAX_BODY_BYTES: '0' }, /maxBodyBytes: must be a positive integer/],
     [{ FLAGRAFT_ANONYMOUS_EVALUATION: 'maybe' }, /FLAGRAFT_ANONYMOUS_EVALUATION: expected true or false/],
     [{ FLAGRAFT_ACCESS_LOG: 'loud' }, /FLAGRAFT_ACCESS_LOG/],
+    [{ FLAGRAFT_READ_FROM: 'followers' }, /FLAGRAFT_READ_FROM: expected leader or any, got "followers"/],
     [{ FLAGRAFT_PUBLIC_URL: 'not a url' }, /publicBaseUrl: not a URL/],
     [{ FLAGRAFT_RATE_LIMIT_WRITES_PER_SEC: '-1' }, /FLAGRAFT_RATE_LIMIT_WRITES_PER_SEC: expected a non-negative integer/],
     [{ FLAGRAFT_RATE_LIMIT_EVALUATIONS_BURST: '0' }, /rateLimitEvaluationsBurst: must be an integer of at least 1/],
