@@ -4,6 +4,14 @@ import { createRng, type Rng } from './rng.js';
 import type { Storage } from './storage.js';
 import type { NodeId } from './types.js';
 
+/**
+ * How the leader confirms a linearizable read (thesis §6.4). 'safe': a
+ * heartbeat round to a quorum per batch of reads (ReadIndex). 'lease-based':
+ * while the leader holds a lease (lease.ts) it answers at once; needs
+ * checkQuorum and bounded clock drift between the nodes.
+ */
+export type ReadOnlyOption = 'safe' | 'lease-based';
+
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 /** Structured log sink: the driver turns these into JSON lines (node id and term are in fields). */
 export type Logger = (level: LogLevel, msg: string, fields: Record<string, unknown>) => void;
@@ -39,6 +47,16 @@ export interface Config {
   preVote?: boolean;
   /** A leader steps down when it has not heard from a quorum within an election timeout; followers ignore vote requests while they hear from a leader (thesis §6.2, §4.2.3). Default true. */
   checkQuorum?: boolean;
+  /** How linearizable reads are confirmed (see ReadOnlyOption). Default 'safe'. */
+  readOnlyOption?: ReadOnlyOption;
+  /**
+   * With 'lease-based': how long a quorum's acknowledgement of a heartbeat
+   * lets the leader answer reads alone, counted from when the heartbeat was
+   * sent. At most electionTick - 2. Unit: ticks. Default electionTick - 2 -
+   * floor(electionTick / 10) (a 10 % margin for nodes whose ticks run at
+   * different rates).
+   */
+  leaseTicks?: number;
   /** Seeded randomness for election timeouts. Default createRng(id). */
   rng?: Rng;
   /** Optional structured logger; the core logs state transitions only. */
@@ -59,6 +77,9 @@ export interface ResolvedConfig {
   maxCommittedSizePerReady: number;
   preVote: boolean;
   checkQuorum: boolean;
+  readOnlyOption: ReadOnlyOption;
+  /** Meaningful only with 'lease-based'. Unit: ticks. */
+  leaseTicks: number;
   rng: Rng;
   logger: Logger | undefined;
 }
@@ -100,9 +121,22 @@ export function resolveConfig(c: Config): ResolvedConfig {
       c.maxCommittedSizePerReady === undefined ? DEFAULT_MAX_COMMITTED_SIZE_PER_READY_BYTES : posInt('maxCommittedSizePerReady', c.maxCommittedSizePerReady, 1),
     preVote: c.preVote ?? true,
     checkQuorum: c.checkQuorum ?? true,
+    readOnlyOption: c.readOnlyOption ?? 'safe',
+    leaseTicks: 0,
     rng: c.rng ?? createRng(id),
     logger: c.logger,
   };
+  if (r.readOnlyOption !== 'safe' && r.readOnlyOption !== 'lease-based') throw new ConfigError('readOnlyOption', `must be 'safe' or 'lease-based', got ${String(r.readOnlyOption)}`);
+  if (r.readOnlyOption === 'lease-based') {
+    // Without CheckQuorum followers vote for a candidate while they still hear from the leader: there is no lease to hold.
+    if (!r.checkQuorum) throw new ConfigError('readOnlyOption', "'lease-based' requires checkQuorum");
+    const most = electionTick - 2;
+    if (most < 1) throw new ConfigError('readOnlyOption', `'lease-based' needs electionTick >= 3, got ${electionTick}`);
+    r.leaseTicks = c.leaseTicks === undefined ? Math.max(1, most - Math.floor(electionTick / 10)) : posInt('leaseTicks', c.leaseTicks, 1);
+    if (r.leaseTicks > most) throw new ConfigError('leaseTicks', `must be at most electionTick - 2 (${most}), got ${r.leaseTicks}`);
+  } else if (c.leaseTicks !== undefined) {
+    throw new ConfigError('leaseTicks', "is only meaningful with readOnlyOption 'lease-based'");
+  }
   if (r.rng && (typeof r.rng.int !== 'function' || typeof r.rng.next !== 'function')) throw new ConfigError('rng', 'must have next() and int(n)');
   return r;
 }

@@ -7,7 +7,7 @@ export {
   type ConfChangeSingle, type ConfChange, type Message, type SoftState, type ReadState, type Ready,
 } from './types.js';
 export { MemoryStorage, type Storage, type InitialState, type MemoryStorageOptions } from './storage.js';
-export type { Config, Logger, LogLevel } from './config.js';
+export type { Config, Logger, LogLevel, ReadOnlyOption } from './config.js';
 export { createRng, type Rng } from './rng.js';
 export {
   RaftError,

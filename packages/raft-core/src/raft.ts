@@ -12,6 +12,7 @@ import { ErrCompacted, ErrSnapshotTemporarilyUnavailable, invariant } from './er
 import { NO_LIMIT, RaftLog } from './log/raft-log.js';
 import { VoteResult } from './quorum/quorum.js';
 import { switchToConfig } from './membership.js';
+import { ReadLease } from './lease.js';
 import { ReadOnly, releasePendingReadIndexMessages } from './read-only.js';
 import { stepCandidate } from './step-candidate.js';
 import { stepFollower } from './step-follower.js';
@@ -76,6 +77,10 @@ export class Raft {
   readOnly = new ReadOnly();
   /** Read requests that arrived before this leader committed an entry of its term (§6.4 step 1). */
   pendingReadIndexMessages: Message[] = [];
+  /** Read requests are waiting for their heartbeat round: one round, sent with the next Ready, confirms all of them. */
+  needReadBcast = false;
+  /** The leader's read lease (readOnlyOption 'lease-based'; lease.ts). */
+  lease = new ReadLease();
   electionElapsed = 0;
   heartbeatElapsed = 0;
   randomizedElectionTimeout = 0;
@@ -239,7 +244,30 @@ export class Raft {
     // Never let a heartbeat advance a follower's commit past what it is known
     // to hold: it may not have the entries yet.
     const commit = Math.min(this.trk.progress.get(to)!.match, this.raftLog.committed);
-    this.send(newMessage({ type: MessageType.MsgHeartbeat, to, commit, context: ctx }));
+    // With leases the heartbeat carries the leader's lease clock; the follower echoes it (lease.ts).
+    const index = this.cfg.readOnlyOption === 'lease-based' ? this.lease.stamp() : 0;
+    this.send(newMessage({ type: MessageType.MsgHeartbeat, to, commit, context: ctx, index }));
+  }
+
+  /**
+   * The heartbeat round of the read requests queued since the last Ready
+   * (§6.4 step 2): one round with the newest context confirms every request
+   * queued before it (ReadOnly.advance), so reads stepped together, from
+   * this node's clients or forwarded by followers, share it. Voters only:
+   * a learner's acknowledgement does not count toward the quorum.
+   */
+  flushReadHeartbeats(): void {
+    if (!this.needReadBcast) return;
+    this.needReadBcast = false;
+    const ctx = this.readOnly.lastPendingRequestCtx();
+    if (this.state !== StateType.Leader || !ctx) return;
+    for (const id of this.trk.voterNodes()) if (id !== this.id) this.sendHeartbeat(id, ctx);
+  }
+
+  /** Lease-based reads: this leader may answer a read now, without a heartbeat round (lease.ts). */
+  inLease(): boolean {
+    return this.cfg.readOnlyOption === 'lease-based' && this.state === StateType.Leader && this.leadTransferee === NONE
+      && this.lease.valid(this.trk.config.voters, this.id, this.cfg.leaseTicks);
   }
 
   bcastHeartbeat(): void {
@@ -253,6 +281,8 @@ export class Raft {
   }
 
   sendTimeoutNow(to: NodeId): void {
+    // The transferee's campaign is exempt from the followers' vote refusal: the lease ends here for this term.
+    this.lease.revoked = true;
     this.send(newMessage({ type: MessageType.MsgTimeoutNow, to }));
   }
 
@@ -379,6 +409,8 @@ export class Raft {
     this.uncommittedSize = 0;
     this.readOnly = new ReadOnly();
     this.pendingReadIndexMessages = [];
+    this.needReadBcast = false;
+    this.lease = new ReadLease();
     this.needBcast = false;
   }
 
@@ -456,6 +488,7 @@ export class Raft {
 
   /** Leader: heartbeats every heartbeatTick; CheckQuorum and transfer abort every electionTick. */
   private tickHeartbeat(): void {
+    this.lease.clock++;
     this.heartbeatElapsed++;
     this.electionElapsed++;
     if (this.electionElapsed >= this.cfg.electionTick) {

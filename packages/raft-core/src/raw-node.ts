@@ -163,6 +163,16 @@ export class RawNode {
     this.raft.step(newMessage({ type: MessageType.MsgReadIndex, entries: [{ index: 0, term: 0, type: EntryType.Normal, data: ctx }] }));
   }
 
+  /**
+   * Lease-based reads: forget every heartbeat acknowledgement so far. Call
+   * it whenever this node's ticks may have fallen behind real time (the
+   * process stalled, the tick interval changed): the lease is measured in
+   * ticks and would otherwise outlast the followers' promise (lease.ts).
+   */
+  expireLease(): void {
+    this.raft.lease.expire();
+  }
+
   /** Ask the leader to hand leadership to `transferee` (§3.10). Proposals are refused until it completes or times out (one election timeout). */
   transferLeader(transferee: NodeId): void {
     this.raft.step(newMessage({ type: MessageType.MsgTransferLeader, from: transferee }));
@@ -188,6 +198,7 @@ export class RawNode {
     if (this.outstanding) return false;
     const r = this.raft;
     r.flushAppends();
+    r.flushReadHeartbeats();
     if (r.lead !== this.prevSoftSt.lead || r.state !== this.prevSoftSt.raftState) return true;
     const hs = this.prevHardSt;
     if (r.term !== hs.term || r.vote !== hs.vote || r.raftLog.committed !== hs.commit) return true;
@@ -201,6 +212,7 @@ export class RawNode {
     if (this.outstanding) throw ErrReadyOutstanding;
     const r = this.raft;
     r.flushAppends();
+    r.flushReadHeartbeats();
     const entries = r.raftLog.unstable.entries.slice();
     const rd: Ready = {
       readStates: r.readStates,

@@ -76,12 +76,20 @@ export function responseToReadIndexReq(r: Raft, req: Message, readIndex: number)
   return newMessage({ type: MessageType.MsgReadIndexResp, to: req.from, index: readIndex, entries: req.entries });
 }
 
-/** ReadIndex step 2 (§6.4): record the commit index and confirm leadership with a heartbeat round. */
+/**
+ * ReadIndex step 2 (§6.4): record the commit index and confirm leadership
+ * with a heartbeat round (sent with the next Ready: flushReadHeartbeats), or
+ * at once while the leader holds a read lease (lease.ts).
+ */
 export function sendMsgReadIndexResponse(r: Raft, m: Message): void {
+  if (r.inLease()) {
+    const resp = responseToReadIndexReq(r, m, r.raftLog.committed);
+    if (resp) r.send(resp);
+    return;
+  }
   if (!r.readOnly.addRequest(r.raftLog.committed, m)) return;
-  const ctx = m.entries[0].data;
-  r.readOnly.recvAck(r.id, ctx);
-  r.bcastHeartbeatWithCtx(ctx);
+  r.readOnly.recvAck(r.id, m.entries[0].data);
+  r.needReadBcast = true;
 }
 
 export function releasePendingReadIndexMessages(r: Raft): void {

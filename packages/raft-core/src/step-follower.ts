@@ -83,7 +83,8 @@ export function handleAppendEntries(r: Raft, m: Message): void {
 
 export function handleHeartbeat(r: Raft, m: Message): void {
   r.raftLog.commitTo(m.commit);
-  r.send(newMessage({ type: MessageType.MsgHeartbeatResp, to: m.from, context: m.context }));
+  // `index` echoes the leader's lease stamp (lease.ts); 0 when it sent none.
+  r.send(newMessage({ type: MessageType.MsgHeartbeatResp, to: m.from, context: m.context, index: m.index }));
 }
 
 export function handleSnapshot(r: Raft, m: Message): void {

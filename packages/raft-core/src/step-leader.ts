@@ -88,6 +88,7 @@ export function stepLeader(r: Raft, m: Message): void {
     }
     case MessageType.MsgHeartbeatResp: {
       pr.recentActive = true;
+      if (m.index > 0 && !pr.isLearner) r.lease.ack(m.from, m.index);
       pr.probeSent = false;
       if (pr.match < r.raftLog.lastIndex() || pr.state === ProgressState.Probe) {
         if (pr.state === ProgressState.Replicate && pr.inflights.full()) {
