@@ -38,6 +38,14 @@ export interface NodeConfig {
   heartbeatMs: number;
   /** Tick while the cluster is idle (ms; 0 = never idle): src/idle.ts. */
   idleTickMs: number;
+  /**
+   * How the leader confirms linearizable reads (FLAGRAFT_READ_MODE): 'safe'
+   * (default) a heartbeat round to a quorum per batch of reads; 'lease' it
+   * answers alone while its lease holds (raft-core lease.ts: assumes the
+   * nodes' clocks tick at rates within 10 % of each other). Set it the same on
+   * every node of a cluster (only the leader's counts).
+   */
+  readMode: ReadMode;
   /** Take a snapshot and compact the log every N applied entries. */
   snapshotEveryEntries: number;
   /** Entries kept in the log behind a snapshot so slightly slow followers avoid a snapshot. */
@@ -80,6 +88,9 @@ export interface NodeConfig {
 /** Bugs apps/torture can switch on to prove its checks catch them (inject.ts says what each does). */
 export const INJECTED_BUGS = ['ack-before-fsync', 'read-without-readindex', 'apply-uncommitted'] as const;
 export type InjectedBug = (typeof INJECTED_BUGS)[number];
+
+export const READ_MODES = ['safe', 'lease'] as const;
+export type ReadMode = (typeof READ_MODES)[number];
 
 export const DEFAULTS = {
   // Loopback/LAN defaults: a dead leader is replaced in ~250-450 ms (measured in
@@ -216,6 +227,10 @@ export function loadConfigFromEnv(env: NodeJS.ProcessEnv = process.env, argv: st
   if (heartbeatMs < tickMs) throw new ConfigError(`FLAGRAFT_HEARTBEAT_MS (${heartbeatMs}) must be >= FLAGRAFT_TICK_MS (${tickMs})`);
   if (electionTimeoutMs < 2 * heartbeatMs) throw new ConfigError(`FLAGRAFT_ELECTION_TIMEOUT_MS (${electionTimeoutMs}) must be at least twice FLAGRAFT_HEARTBEAT_MS (${heartbeatMs})`);
   const idleTickMs = int('IDLE_TICK_MS', DEFAULTS.idleTickMs, 0);
+  const readMode = str('READ_MODE', 'safe');
+  if (!(READ_MODES as readonly string[]).includes(readMode)) throw new ConfigError(`FLAGRAFT_READ_MODE: expected ${READ_MODES.join(' or ')}, got ${JSON.stringify(readMode)}`);
+  // A lease needs electionTick >= 3 (raft-core): at least 3 ticks per election timeout.
+  if (readMode === 'lease' && electionTimeoutMs < 3 * tickMs) throw new ConfigError(`FLAGRAFT_READ_MODE=lease needs FLAGRAFT_ELECTION_TIMEOUT_MS (${electionTimeoutMs}) >= 3 x FLAGRAFT_TICK_MS (${tickMs})`);
   if (idleTickMs > 0 && idleTickMs < tickMs) throw new ConfigError(`FLAGRAFT_IDLE_TICK_MS (${idleTickMs}) must be 0 (never idle) or >= FLAGRAFT_TICK_MS (${tickMs})`);
 
   let security: TransportSecurity;
@@ -278,6 +293,7 @@ export function loadConfigFromEnv(env: NodeJS.ProcessEnv = process.env, argv: st
     electionTimeoutMs,
     heartbeatMs,
     idleTickMs,
+    readMode: readMode as ReadMode,
     snapshotEveryEntries: int('SNAPSHOT_EVERY', DEFAULTS.snapshotEveryEntries),
     snapshotCatchUpEntries: int('SNAPSHOT_CATCHUP_ENTRIES', DEFAULTS.snapshotCatchUpEntries, 0),
     snapshotEveryBytes: int('SNAPSHOT_EVERY_BYTES', DEFAULTS.snapshotEveryBytes),

@@ -37,7 +37,7 @@ export interface DriverEvents<R> {
 
 export type DriverConfig = Pick<NodeConfig,
   'nodeId' | 'tickMs' | 'electionTimeoutMs' | 'heartbeatMs' | 'maxSizePerMsgBytes' | 'maxInflightMsgs' | 'maxUncommittedEntriesBytes'
-  | 'maxCommittedSizePerReadyBytes' | 'snapshotEveryEntries' | 'snapshotCatchUpEntries' | 'snapshotEveryBytes' | 'snapshotCatchUpBytes' | 'maxPendingReads' | 'metricsLogMs' | 'idleTickMs' | 'injectBug'>;
+  | 'maxCommittedSizePerReadyBytes' | 'snapshotEveryEntries' | 'snapshotCatchUpEntries' | 'snapshotEveryBytes' | 'snapshotCatchUpBytes' | 'maxPendingReads' | 'metricsLogMs' | 'idleTickMs' | 'injectBug' | 'readMode'>;
 
 /** What the driver needs of the transport. */
 export interface DriverTransport {
@@ -61,6 +61,9 @@ export class RaftDriver<R> {
   /** Slows the tick while the cluster is idle (src/idle.ts). */
   private readonly idle: IdleClock;
   private tickTimer?: NodeJS.Timeout;
+  /** The tick interval now (ms) and when the last tick ran (performance.now()): lease reads need ticks that keep up with real time. */
+  private tickEveryMs: number;
+  private lastTickAt = performance.now();
   private metricsTimer?: NodeJS.Timeout;
   private scheduled = false;
   private stopped = false;
@@ -89,10 +92,12 @@ export class RaftDriver<R> {
       maxCommittedSizePerReady: cfg.maxCommittedSizePerReadyBytes,
       preVote: true,
       checkQuorum: true,
+      readOnlyOption: cfg.readMode === 'lease' ? 'lease-based' : 'safe',
       applied,
       rng: this.rng,
       logger: (level, msg, fields) => logger.log(level === 'debug' ? 'debug' : level, `raft: ${msg}`, fields),
     });
+    this.tickEveryMs = cfg.tickMs;
     this.term = log.hardState().term;
     this.durability = new Durability<R>({
       log, storage, fsm, node: this.node, logger, metrics: this.metrics,
@@ -108,7 +113,7 @@ export class RaftDriver<R> {
     const readPrefix = `n${cfg.nodeId}-${randomBytes(6).toString('hex')}-r`;
     let readSeq = 0;
     this.reads = new ReadBarrier({
-      readIndex: (ctx) => { this.wake(); this.node.readIndex(ctx); this.kick(); },
+      readIndex: (ctx) => { this.guardLease(); this.wake(); this.node.readIndex(ctx); this.kick(); },
       leaderId: () => this.lead,
       maxPendingReads: cfg.maxPendingReads,
       timeoutMs: Math.max(2 * cfg.electionTimeoutMs, 500),
@@ -154,7 +159,13 @@ export class RaftDriver<R> {
   private startTicking(ms: number): void {
     if (this.stopped) return;
     clearInterval(this.tickTimer);
+    // A new pace: a lease counted in ticks of the old one says nothing about real time.
+    if (this.cfg.readMode === 'lease') this.node.expireLease();
+    this.tickEveryMs = ms;
+    this.lastTickAt = performance.now();
     this.tickTimer = setInterval(() => {
+      this.guardLease();
+      this.lastTickAt = performance.now();
       this.node.tick();
       if (this.isLeader()) this.idle.onLeaderTick({ isLeader: true, settled: this.settled(), readsPending: this.reads.pending() });
       this.kick();
@@ -177,6 +188,19 @@ export class RaftDriver<R> {
       if (peer !== this.cfg.nodeId && (!t.isReachable(peer) || !t.supportsIdle(peer))) return false;
     }
     return true;
+  }
+
+  /**
+   * Lease reads (FLAGRAFT_READ_MODE=lease) count real time in ticks: when
+   * this node's ticks may have fallen behind (the process stalled: no tick for
+   * two intervals, e.g. a GC pause or a long fsync) or run at the idle pace,
+   * the heartbeats acknowledged so far no longer vouch for the lease, and the
+   * next read takes a heartbeat round instead (raft-core lease.ts). Called
+   * before every tick, message and read.
+   */
+  private guardLease(): void {
+    if (this.cfg.readMode !== 'lease') return;
+    if (this.idle.isIdle() || performance.now() - this.lastTickAt > 2 * this.tickEveryMs) this.node.expireLease();
   }
 
   /** Activity: back to the normal tick (a leader tells its peers). */
@@ -215,6 +239,7 @@ export class RaftDriver<R> {
   step(m: Message): void {
     if (this.stopped) return;
     this.idle.onMessage(m, this.isLeader());
+    this.guardLease();
     try {
       this.node.step(m);
     } catch (e) {

@@ -3,7 +3,9 @@
 // §6.4), waits until it has applied that index, and answers locally. Real
 // processes: a write acknowledged by the leader is seen by the next
 // linearizable read on any member; a follower cut off from the leader refuses
-// rather than answering from its stale state.
+// rather than answering from its stale state, and so does a leader cut off
+// from the others once they elected a new leader. Both read modes: 'safe'
+// (a heartbeat round per batch) and 'lease' (FLAGRAFT_READ_MODE=lease).
 import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createClusterClient, type ClusterClient } from '@flagraft/cluster-client';
@@ -24,7 +26,7 @@ function getOn(raw: any, key: string, consistency: 'linearizable' | 'stale', tim
   });
 }
 
-describe('linearizable reads on followers and learners', () => {
+describe.each(['safe', 'lease'])('linearizable reads on followers and learners (FLAGRAFT_READ_MODE=%s)', (readMode) => {
   let cluster: LocalCluster;
   let client: ClusterClient;
   // Node 3's peer links in both directions go through relays the test can cut.
@@ -35,7 +37,8 @@ describe('linearizable reads on followers and learners', () => {
     for (const [from, to] of [[1, 3], [2, 3], [3, 1], [3, 2]]) relays.set(`${from}->${to}`, await startRelay(() => peerAddresses.get(to)));
     cluster = await startLocalCluster({
       size: 3,
-      nodeEnv: (id, a) => {
+      env: { FLAGRAFT_READ_MODE: readMode },
+      nodeEnv: (id, a): Record<string, string> => {
         peerAddresses.set(id, a.peerAddress);
         if (id > 3) return {}; // the learner reaches everyone directly
         const routes = id === 3 ? [1, 2].map((to) => `${to}=${relays.get(`3->${to}`)!.address}`) : [`3=${relays.get(`${id}->3`)!.address}`];
@@ -104,6 +107,36 @@ describe('linearizable reads on followers and learners', () => {
       for (const r of relays.values()) r.heal();
     }
     await waitFor('node 3 serves the new value after the heal', async () => (await getOn(raw, 'cut', 'linearizable')).description === 'after', 20_000, 100);
+    raw.close();
+  });
+
+  it('a leader cut off from the others refuses linearizable reads once they elected a new leader and wrote', async () => {
+    await waitFor('node 3 leads', async () => {
+      if ((await cluster.leader()).id === 3) return true;
+      await client.transferLeader(3);
+      return false;
+    }, 20_000, 200);
+    const n3 = cluster.nodes.find((n) => n.id === 3)!;
+    const raw = await flagsClient(cluster, n3.address);
+    const others = createClusterClient({ ...cluster.clientOptions(), endpoints: cluster.nodes.filter((n) => n.id !== 3 && n.pid).map((n) => n.address), retryDeadlineMs: 20_000 });
+    try {
+      await client.putFlag(flag('old-leader', 'before'), { actor: 'a' });
+      expect(await getOn(raw, 'old-leader', 'linearizable')).toMatchObject({ code: grpc.status.OK, description: 'before' });
+      for (const r of relays.values()) r.cut();
+      // The others elect a leader (after an election timeout, longer than any lease) and write.
+      const after = await others.putFlag(flag('old-leader', 'after'), { actor: 'a' });
+      expect(after.flag.flag.description).toBe('after');
+      expect(await getOn(raw, 'old-leader', 'stale')).toMatchObject({ code: grpc.status.OK, description: 'before' });
+      for (let i = 0; i < 3; i++) {
+        const a = await getOn(raw, 'old-leader', 'linearizable', 4000);
+        expect(a.description).toBeUndefined();
+        expect([grpc.status.UNAVAILABLE, grpc.status.DEADLINE_EXCEEDED]).toContain(a.code);
+      }
+    } finally {
+      for (const r of relays.values()) r.heal();
+      others.close();
+    }
+    await waitFor('node 3 serves the new value after the heal', async () => (await getOn(raw, 'old-leader', 'linearizable')).description === 'after', 20_000, 100);
     raw.close();
   });
 });
