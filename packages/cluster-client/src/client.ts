@@ -305,8 +305,18 @@ export function createClusterClient(opts: ClusterClientOptions): ClusterClient {
     const now = Date.now();
     if (now - membersFetchedAt < memberRefreshMs) return;
     membersFetchedAt = now;
+    const addressesOf = (r: any): string[] => (r.members ?? []).map((m: any) => String(m.address ?? ''));
     invoke('Status', {}, true, requestTimeoutMs, requestTimeoutMs)
-      .then((r: any) => readTargets.setMembers((r.members ?? []).map((m: any) => String(m.address ?? ''))))
+      .then(async (r: any) => {
+        let found = addressesOf(r);
+        // A follower learns a member's client address only from the member's
+        // own messages to it, and learners talk to the leader alone: ask the
+        // leader when the answer lacks some.
+        if (found.some((a) => !a) && r.leaderAddress && Number(r.leaderId) !== Number(r.id)) {
+          found = addressesOf(await call(r.leaderAddress, 'Status', {}, requestTimeoutMs));
+        }
+        readTargets.setMembers(found);
+      })
       .catch(() => { membersFetchedAt = 0; });
   };
 

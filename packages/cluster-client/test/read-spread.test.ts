@@ -39,7 +39,11 @@ describe('reads spread over the members (readFrom any)', () => {
         if (o.fail) return cb(errorWith(grpc.status.UNAVAILABLE, { code: 'UNAVAILABLE', message: 'no leader: cannot serve a linearizable read' }));
         cb(null, { found: true, itemJson: JSON.stringify(stored(name)), revision: 1 });
       },
-      Status: (_call: any, cb: any) => cb(null, { id: 1, members: o.members().map((address, i) => ({ id: i + 1, address, role: i < 3 ? 'voter' : 'learner' })) }),
+      // A follower does not know the learners' client addresses (they talk to the leader alone); it names the leader.
+      Status: (_call: any, cb: any) => cb(null, {
+        id: o.leader ? 1 : 2, leaderId: 1, leaderAddress: addresses[0],
+        members: o.members().map((address, i) => ({ id: i + 1, address: o.leader || i < 3 ? address : '', role: i < 3 ? 'voter' : 'learner' })),
+      }),
       PutFlag: (_call: any, cb: any) => {
         o.counts.set(`${name}:write`, (o.counts.get(`${name}:write`) ?? 0) + 1);
         if (!o.leader) return cb(errorWith(grpc.status.FAILED_PRECONDITION, { code: 'NOT_LEADER', message: 'not the leader', leaderId: 1, leaderAddress: addresses[0] }));
@@ -60,12 +64,12 @@ describe('reads spread over the members (readFrom any)', () => {
       await member('f3', { counts, members }),
       await member('learner4', { counts, members }),
     ];
-    // The client is configured with the leader only: the others come from Status.
-    const c = createClusterClient({ endpoints: [addresses[0]], clusterId: 'cid', insecure: true, readFrom: 'any' });
+    // The client is configured with one follower only: the others come from Status (the learner's address from the leader's).
+    const c = createClusterClient({ endpoints: [addresses[1]], clusterId: 'cid', insecure: true, readFrom: 'any' });
     try {
       await c.getFlag('f');
-      // Let the background Status call land.
-      for (let i = 0; i < 100 && counts.size < 2; i++) { await c.getFlag('f'); await new Promise((r) => setTimeout(r, 10)); }
+      // Let the background Status calls land.
+      for (let i = 0; i < 200 && !counts.has('learner4'); i++) { await c.getFlag('f'); await new Promise((r) => setTimeout(r, 10)); }
       counts.clear();
       const answers = new Map<string, number>();
       await Promise.all(Array.from({ length: 80 }, async () => {
@@ -77,7 +81,8 @@ describe('reads spread over the members (readFrom any)', () => {
       for (const n of answers.values()) expect(n).toBe(20);
       await c.putFlag(stored('x').flag as any, { actor: 'a' });
       expect(counts.get('leader:write')).toBe(1);
-      expect([...counts.keys()].filter((k) => k.endsWith(':write'))).toEqual(['leader:write']);
+      // f2 (the configured endpoint) answered NOT_LEADER; nobody else was asked to write.
+      expect([...counts.keys()].filter((k) => k.endsWith(':write')).sort()).toEqual(['f2:write', 'leader:write']);
     } finally {
       c.close();
     }
