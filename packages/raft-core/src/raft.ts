@@ -77,8 +77,10 @@ export class Raft {
   readOnly = new ReadOnly();
   /** Read requests that arrived before this leader committed an entry of its term (§6.4 step 1). */
   pendingReadIndexMessages: Message[] = [];
-  /** Read requests are waiting for their heartbeat round: one round, sent with the next Ready, confirms all of them. */
+  /** Read requests are waiting for their heartbeat round: one round, sent with a Ready, confirms all of them. */
   needReadBcast = false;
+  /** Context of the read heartbeat round in flight (flushReadHeartbeats). */
+  readRoundCtx: Uint8Array | undefined;
   /** The leader's read lease (readOnlyOption 'lease-based'; lease.ts). */
   lease = new ReadLease();
   electionElapsed = 0;
@@ -250,17 +252,26 @@ export class Raft {
   }
 
   /**
-   * The heartbeat round of the read requests queued since the last Ready
+   * The heartbeat round of the read requests queued since the last round
    * (§6.4 step 2): one round with the newest context confirms every request
    * queued before it (ReadOnly.advance), so reads stepped together, from
-   * this node's clients or forwarded by followers, share it. Voters only:
-   * a learner's acknowledgement does not count toward the quorum.
+   * this node's clients or forwarded by followers, share it. One round is in
+   * flight at a time: requests that arrive meanwhile go with the next one,
+   * sent once it is confirmed, so the leader's work grows with its round
+   * trips, not with the number of members asking (a lost round is made good
+   * by the next regular heartbeat, which carries the newest context). Voters
+   * only: a learner's acknowledgement does not count toward the quorum.
    */
   flushReadHeartbeats(): void {
     if (!this.needReadBcast) return;
-    this.needReadBcast = false;
     const ctx = this.readOnly.lastPendingRequestCtx();
-    if (this.state !== StateType.Leader || !ctx) return;
+    if (this.state !== StateType.Leader || !ctx) {
+      this.needReadBcast = false;
+      return;
+    }
+    if (this.readRoundCtx && this.readOnly.isPending(this.readRoundCtx)) return;
+    this.needReadBcast = false;
+    this.readRoundCtx = ctx;
     for (const id of this.trk.voterNodes()) if (id !== this.id) this.sendHeartbeat(id, ctx);
   }
 
@@ -410,6 +421,7 @@ export class Raft {
     this.readOnly = new ReadOnly();
     this.pendingReadIndexMessages = [];
     this.needReadBcast = false;
+    this.readRoundCtx = undefined;
     this.lease = new ReadLease();
     this.needBcast = false;
   }

@@ -59,6 +59,11 @@ export class ReadOnly {
     return out;
   }
 
+  /** Whether the request with this context still waits for its quorum. */
+  isPending(context: Uint8Array): boolean {
+    return this.pending.has(bytesKey(context));
+  }
+
   lastPendingRequestCtx(): Uint8Array | undefined {
     if (this.queue.length === 0) return undefined;
     return this.pending.get(this.queue[this.queue.length - 1])!.req.entries[0]?.data;

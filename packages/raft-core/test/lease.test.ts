@@ -133,7 +133,9 @@ describe('lease-based reads', () => {
     const rd = c.get(1).node.ready();
     expect(rd.messages.filter((m) => m.type === MessageType.MsgHeartbeat).every((m) => m.index === 0)).toBe(true);
   });
+});
 
+describe('ReadIndex rounds at the leader', () => {
   it('reads stepped together share one heartbeat round, sent to the voters only', () => {
     const c = new TestCluster({ voters: [1, 2, 3] });
     c.campaign(1);
@@ -147,5 +149,51 @@ describe('lease-based reads', () => {
     c.handleReady(l, rd);
     c.stabilize();
     expect(states.map((s) => s.index)).toEqual([l.node.status().commit, l.node.status().commit, l.node.status().commit]);
+  });
+
+  it('one round in flight at a time: reads that arrive meanwhile go with the next round, sent once the first is confirmed', () => {
+    const c = new TestCluster();
+    c.campaign(1);
+    c.stabilize();
+    const l = c.get(1);
+    const states = readStates(c, 1);
+    l.node.readIndex(enc('first'));
+    const rd1 = l.node.ready();
+    const round1 = rd1.messages.filter((m) => m.type === MessageType.MsgHeartbeat);
+    expect(round1.map((m) => new TextDecoder().decode(m.context!))).toEqual(['first', 'first']);
+    l.node.advance();
+    // The first round is in flight (not delivered yet): later reads send nothing.
+    l.node.readIndex(enc('second'));
+    l.node.readIndex(enc('third'));
+    expect(l.node.hasReady()).toBe(false);
+    // The acknowledgements of the first round release it and send the second, with the newest context.
+    for (const m of round1) c.get(m.to).node.step(m);
+    for (const id of [2, 3]) {
+      const rd = c.get(id).node.ready();
+      for (const m of rd.messages) l.node.step(m);
+      c.get(id).node.advance();
+    }
+    const rd2 = l.node.ready();
+    expect(rd2.readStates.map((s) => new TextDecoder().decode(s.requestCtx))).toEqual(['first']);
+    expect(rd2.messages.filter((m) => m.type === MessageType.MsgHeartbeat).map((m) => new TextDecoder().decode(m.context!))).toEqual(['third', 'third']);
+    c.handleReady(l, rd2);
+    c.stabilize();
+    expect(states.length).toBe(3); // 'first' (in rd2), then 'second' and 'third', released together by the second round
+  });
+
+  it('a lost round is made good by the next regular heartbeat', () => {
+    const c = new TestCluster();
+    c.campaign(1);
+    c.stabilize();
+    const states = readStates(c, 1);
+    c.filter = (m) => !(m.type === MessageType.MsgHeartbeat && m.context && new TextDecoder().decode(m.context) === 'lost');
+    c.get(1).node.readIndex(enc('lost'));
+    c.stabilize();
+    c.get(1).node.readIndex(enc('after'));
+    c.stabilize();
+    expect(states).toEqual([]);
+    c.heal();
+    c.tick([1], 1); // heartbeatTick 1: a regular heartbeat carrying the newest context
+    expect(states.length).toBe(2);
   });
 });
