@@ -19,7 +19,11 @@
 // its own: 1000 / (the busiest node's CPU ms per read).
 //
 //   node bench/reads/read-scale.mjs [--seconds 10] [--concurrency 64] [--keys 1000] [--rounds 1] [--settle 2]
-//        [--read-mode safe|lease] [--json out.json]
+//        [--read-mode safe|lease] [--rate N] [--json out.json]
+// --rate N: open loop at N reads/s (at most --concurrency in flight) instead of
+// a closed loop: every phase then does the same work per second, so the CPU per
+// read of the layouts compares at equal batch sizes (a closed loop on a loaded
+// machine runs each layout at a different rate, and the batching with it).
 // --read-mode: the nodes' FLAGRAFT_READ_MODE (default safe).
 //
 // Needs the builds of @flagraft/consensus-node and @flagraft/cluster-client.
@@ -38,6 +42,8 @@ const keys = Number(args.keys ?? 1000);
 const rounds = Number(args.rounds ?? 1);
 const settle = Number(args.settle ?? 2);
 const readMode = args['read-mode'] ?? 'safe';
+const rate = args.rate === undefined ? 0 : Number(args.rate);
+if (!(rate >= 0)) throw new Error(`--rate must be a number >= 0, got ${args.rate}`);
 if (!['safe', 'lease'].includes(readMode)) throw new Error(`--read-mode must be safe or lease, got ${readMode}`);
 for (const [k, v, min] of [['seconds', seconds, 1], ['concurrency', concurrency, 1], ['keys', keys, 1], ['rounds', rounds, 1], ['settle', settle, 0]]) {
   if (!Number.isFinite(v) || v < min) throw new Error(`--${k} must be a number >= ${min}, got ${args[k]}`);
@@ -84,20 +90,39 @@ async function phase(name, client, idle) {
   let failures = 0;
   const lat = [];
   let measuring = false;
-  const loops = Array.from({ length: concurrency }, async (_, w) => {
-    let i = w;
-    while (!stop) {
-      const key = `k-${(i = (i * 7919 + 13) % keys)}`;
-      const t = performance.now();
-      try {
-        const f = await client.getFlag(key);
-        if (!f) throw new Error(`${key} missing`);
-        if (measuring) { count++; lat.push(performance.now() - t); }
-      } catch {
-        if (measuring) failures++;
-      }
+  let seq = 0;
+  const one = async () => {
+    const key = `k-${(seq = (seq * 7919 + 13) % keys)}`;
+    const t = performance.now();
+    try {
+      const f = await client.getFlag(key);
+      if (!f) throw new Error(`${key} missing`);
+      if (measuring) { count++; lat.push(performance.now() - t); }
+    } catch {
+      if (measuring) failures++;
     }
-  });
+  };
+  let loops;
+  if (rate > 0) {
+    // Open loop: reads are due at `rate` per second; skipped (counted as failures) while --concurrency are in flight.
+    loops = [(async () => {
+      let inFlight = 0;
+      const t0 = performance.now();
+      let issued = 0;
+      while (!stop) {
+        const due = Math.floor(((performance.now() - t0) / 1000) * rate);
+        for (; issued < due; issued++) {
+          if (inFlight >= concurrency) { if (measuring) failures++; continue; }
+          inFlight++;
+          void one().finally(() => { inFlight--; });
+        }
+        await sleep(2);
+      }
+      while (inFlight > 0) await sleep(5);
+    })()];
+  } else {
+    loops = Array.from({ length: concurrency }, async () => { while (!stop) await one(); });
+  }
   while (Date.now() < warm) await sleep(50);
   const m0 = machineJiffies();
   const l0 = loadavg();
@@ -151,7 +176,7 @@ try {
   const toLeader = createClusterClient({ ...opts, readFrom: 'leader' });
   const spread = createClusterClient({ ...opts, readFrom: 'any', memberRefreshMs: 1000 });
   clients.push(toLeader, spread);
-  console.log(`read-scale (read mode ${readMode}): ${concurrency} in flight, ${keys} flags, ${seconds} s per phase (+${settle} s warm-up), ${rounds} round(s); machine: load ${loadavg()}`);
+  console.log(`read-scale (read mode ${readMode}${rate ? `, open loop at ${rate} reads/s` : ', closed loop'}): ${concurrency} in flight, ${keys} flags, ${seconds} s per phase (+${settle} s warm-up), ${rounds} round(s); machine: load ${loadavg()}`);
   for (let i = 0; i < keys; i += 32) await Promise.all(Array.from({ length: Math.min(32, keys - i) }, (_, j) => admin.putFlag(flagOf(`k-${i + j}`), { actor: 'bench' })));
   roles = async () => {
     const st = await admin.status();
@@ -198,7 +223,7 @@ try {
   for (const x of rows) {
     console.log(`${x.p.padEnd(9)} ${x.rps.toFixed(0).padStart(7)}  ${(x.rps / base.rps).toFixed(2).padStart(5)}  ${x.leader.toFixed(3).padStart(14)}  ${x.servers.toFixed(3).padStart(15)}  ${x.busiest.toFixed(3).padStart(20)}  ${x.cap.toFixed(0).padStart(28)}  ${(x.cap / base.cap).toFixed(2).padStart(5)}`);
   }
-  if (args.json) writeFileSync(args.json, JSON.stringify({ at: new Date().toISOString(), readMode, seconds, concurrency, keys, rounds, results }, null, 2));
+  if (args.json) writeFileSync(args.json, JSON.stringify({ at: new Date().toISOString(), readMode, rate, seconds, concurrency, keys, rounds, results }, null, 2));
 } finally {
   await cleanup();
 }
