@@ -16,10 +16,11 @@
 // --cpu-prof DIR: the flagraft nodes are profiled (cpu-prof-preload.mjs: a
 // .cpuprofile per node in DIR at exit); summarise with cpuprofile-top.mjs.
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { cpuSeconds, loadavg, machineJiffies } from '../proc-stat.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const REPO = path.resolve(HERE, '..', '..');
@@ -28,26 +29,9 @@ const seconds = Number(args.seconds ?? 60);
 const settle = Number(args.settle ?? 5);
 const only = args.only;
 const etcdBin = args.etcd ?? '/usr/bin/etcd';
-const CLK_TCK = 100; // USER_HZ on Linux
 if (!(seconds > 0) || !(settle >= 0)) throw new Error('--seconds must be > 0 and --settle >= 0');
 if (only && !['flagraft', 'etcd'].includes(only)) throw new Error('--only must be flagraft or etcd');
 
-/** utime + stime of a process, in seconds. */
-function cpuSeconds(pid) {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(f[11]) + Number(f[12])) / CLK_TCK; // fields 14 and 15 of the whole line
-}
-
-/** Busy and total jiffies of the whole machine (/proc/stat's cpu line). */
-function machineJiffies() {
-  const f = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
-  const idle = f[3] + f[4];
-  const total = f.slice(0, 8).reduce((a, b) => a + b, 0);
-  return { busy: total - idle, total };
-}
-
-const loadavg = () => readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 /** Measures the given PIDs for `seconds`; CPU in % of one core. */

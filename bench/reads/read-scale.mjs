@@ -29,9 +29,10 @@
 // Needs the builds of @flagraft/consensus-node and @flagraft/cluster-client.
 // The cluster runs with mutual TLS (the default of every deployment) on free
 // loopback ports; every node is stopped by its PID at the end.
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { cpuSeconds, loadavg, machineJiffies } from '../proc-stat.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const REPO = path.resolve(HERE, '..', '..');
@@ -48,20 +49,6 @@ if (!['safe', 'lease'].includes(readMode)) throw new Error(`--read-mode must be 
 for (const [k, v, min] of [['seconds', seconds, 1], ['concurrency', concurrency, 1], ['keys', keys, 1], ['rounds', rounds, 1], ['settle', settle, 0]]) {
   if (!Number.isFinite(v) || v < min) throw new Error(`--${k} must be a number >= ${min}, got ${args[k]}`);
 }
-const CLK_TCK = 100; // USER_HZ on Linux
-
-/** utime + stime of a process, in seconds. */
-function cpuSeconds(pid) {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(f[11]) + Number(f[12])) / CLK_TCK;
-}
-function machineJiffies() {
-  const f = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
-  const idle = f[3] + f[4];
-  return { busy: f.slice(0, 8).reduce((a, b) => a + b, 0) - idle, total: f.slice(0, 8).reduce((a, b) => a + b, 0) };
-}
-const loadavg = () => readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const pct = (sorted, p) => sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))];
 const flagOf = (key) => ({ key, type: 'boolean', variants: { on: true, off: false }, defaultVariant: 'on', enabled: true, rules: [], description: `bench ${key}` });

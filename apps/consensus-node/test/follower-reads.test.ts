@@ -26,6 +26,15 @@ function getOn(raw: any, key: string, consistency: 'linearizable' | 'stale', tim
   });
 }
 
+/** Three linearizable reads in a row are refused (UNAVAILABLE or past their deadline), none answered. */
+async function expectRefused(raw: any, key: string): Promise<void> {
+  for (let i = 0; i < 3; i++) {
+    const a = await getOn(raw, key, 'linearizable', 4000);
+    expect(a.description).toBeUndefined();
+    expect([grpc.status.UNAVAILABLE, grpc.status.DEADLINE_EXCEEDED]).toContain(a.code);
+  }
+}
+
 describe.each(['safe', 'lease'])('linearizable reads on followers and learners (FLAGRAFT_READ_MODE=%s)', (readMode) => {
   let cluster: LocalCluster;
   let client: ClusterClient;
@@ -98,11 +107,7 @@ describe.each(['safe', 'lease'])('linearizable reads on followers and learners (
       // Node 3's state is stale: a stale read shows the old value...
       expect(await getOn(raw, 'cut', 'stale')).toMatchObject({ code: grpc.status.OK, description: 'before' });
       // ...and a linearizable read is refused (the ReadIndex never comes back, or node 3 knows no leader), several times over.
-      for (let i = 0; i < 3; i++) {
-        const a = await getOn(raw, 'cut', 'linearizable', 4000);
-        expect(a.description).toBeUndefined();
-        expect([grpc.status.UNAVAILABLE, grpc.status.DEADLINE_EXCEEDED]).toContain(a.code);
-      }
+      await expectRefused(raw, 'cut');
     } finally {
       for (const r of relays.values()) r.heal();
     }
@@ -127,11 +132,7 @@ describe.each(['safe', 'lease'])('linearizable reads on followers and learners (
       const after = await others.putFlag(flag('old-leader', 'after'), { actor: 'a' });
       expect(after.flag.flag.description).toBe('after');
       expect(await getOn(raw, 'old-leader', 'stale')).toMatchObject({ code: grpc.status.OK, description: 'before' });
-      for (let i = 0; i < 3; i++) {
-        const a = await getOn(raw, 'old-leader', 'linearizable', 4000);
-        expect(a.description).toBeUndefined();
-        expect([grpc.status.UNAVAILABLE, grpc.status.DEADLINE_EXCEEDED]).toContain(a.code);
-      }
+      await expectRefused(raw, 'old-leader');
     } finally {
       for (const r of relays.values()) r.heal();
       others.close();

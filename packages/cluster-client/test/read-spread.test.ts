@@ -3,27 +3,10 @@
 // leader as the fallback; writes stay on the leader. Scripted gRPC servers
 // on loopback, as in client.test.ts.
 import * as grpc from '@grpc/grpc-js';
-import * as protoLoader from '@grpc/proto-loader';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ClusterError, createClusterClient, parseReadFrom } from '../src/index.js';
 import { ReadTargets } from '../src/read-targets.js';
-import { findProtoDir } from '../src/proto.js';
-
-const def = protoLoader.loadSync(['flags.proto'], { keepCase: false, longs: Number, enums: Number, defaults: true, includeDirs: [findProtoDir()] });
-const Flags = (grpc.loadPackageDefinition(def) as any).flagraft.v1.Flags;
-
-function errorWith(code: grpc.status, body: Record<string, unknown>): Partial<grpc.StatusObject> {
-  const md = new grpc.Metadata();
-  md.set('flagraft-error-bin', Buffer.from(JSON.stringify(body)));
-  return { code, details: String(body.message), metadata: md };
-}
-
-async function serve(impl: grpc.UntypedServiceImplementation): Promise<{ address: string; server: grpc.Server }> {
-  const server = new grpc.Server();
-  server.addService(Flags.service, impl);
-  const port = await new Promise<number>((res, rej) => server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (e, p) => (e ? rej(e) : res(p))));
-  return { address: `127.0.0.1:${port}`, server };
-}
+import { errorWith, serve } from './scripted-server.js';
 
 const stored = (node: string) => ({ flag: { key: 'f', type: 'boolean', variants: { on: true, off: false }, defaultVariant: 'on', enabled: true, rules: [], description: node }, createRevision: 1, modRevision: 1, version: 1, updatedAt: 0, updatedBy: 'a' });
 
