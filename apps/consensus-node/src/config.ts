@@ -42,7 +42,8 @@ export interface NodeConfig {
    * How the leader confirms linearizable reads (FLAGRAFT_READ_MODE): 'safe'
    * (default) a heartbeat round to a quorum per batch of reads; 'lease' it
    * answers alone while its lease holds (raft-core lease.ts: assumes the
-   * nodes' clocks tick at rates within 10 % of each other). Set it the same on
+   * nodes' clocks tick at rates within 10 % of each other; the driver ends
+   * the lease when its own ticks fall behind its clock). Set it the same on
    * every node of a cluster (only the leader's counts).
    */
   readMode: ReadMode;

@@ -35,6 +35,16 @@ export interface DriverEvents<R> {
   securityCounters?(): Record<string, number>;
 }
 
+/**
+ * Lease reads: how many ticks the tick count may lag the clock when a
+ * message or read is handled (guardLease). Right after a tick (catchUpTicks)
+ * it lags by less than one; the next tick is due one interval later, so 1.5
+ * allows that tick half an interval of lateness.
+ */
+const LEASE_LAG_AT_STEP = 1.5;
+/** Lease reads: ticks made up at once when the timer ran late; beyond, the lease ends (catchUpTicks). */
+const LEASE_MAX_CATCH_UP_TICKS = 2;
+
 export type DriverConfig = Pick<NodeConfig,
   'nodeId' | 'tickMs' | 'electionTimeoutMs' | 'heartbeatMs' | 'maxSizePerMsgBytes' | 'maxInflightMsgs' | 'maxUncommittedEntriesBytes'
   | 'maxCommittedSizePerReadyBytes' | 'snapshotEveryEntries' | 'snapshotCatchUpEntries' | 'snapshotEveryBytes' | 'snapshotCatchUpBytes' | 'maxPendingReads' | 'metricsLogMs' | 'idleTickMs' | 'injectBug' | 'readMode'>;
@@ -61,9 +71,13 @@ export class RaftDriver<R> {
   /** Slows the tick while the cluster is idle (src/idle.ts). */
   private readonly idle: IdleClock;
   private tickTimer?: NodeJS.Timeout;
-  /** The tick interval now (ms) and when the last tick ran (performance.now()): lease reads need ticks that keep up with real time. */
+  /**
+   * Lease reads need ticks that keep pace with real time: the tick interval
+   * now (ms), and since when (performance.now()) how many ticks ran (guardLease).
+   */
   private tickEveryMs: number;
-  private lastTickAt = performance.now();
+  private paceSince = performance.now();
+  private ticksSince = 0;
   private metricsTimer?: NodeJS.Timeout;
   private scheduled = false;
   private stopped = false;
@@ -160,12 +174,11 @@ export class RaftDriver<R> {
     if (this.stopped) return;
     clearInterval(this.tickTimer);
     // A new pace: a lease counted in ticks of the old one says nothing about real time.
-    if (this.cfg.readMode === 'lease') this.node.expireLease();
     this.tickEveryMs = ms;
-    this.lastTickAt = performance.now();
+    this.restartPace();
     this.tickTimer = setInterval(() => {
-      this.guardLease();
-      this.lastTickAt = performance.now();
+      this.ticksSince++;
+      this.catchUpTicks();
       this.node.tick();
       if (this.isLeader()) this.idle.onLeaderTick({ isLeader: true, settled: this.settled(), readsPending: this.reads.pending() });
       this.kick();
@@ -191,16 +204,50 @@ export class RaftDriver<R> {
   }
 
   /**
-   * Lease reads (FLAGRAFT_READ_MODE=lease) count real time in ticks: when
-   * this node's ticks may have fallen behind (the process stalled: no tick for
-   * two intervals, e.g. a GC pause or a long fsync) or run at the idle pace,
-   * the heartbeats acknowledged so far no longer vouch for the lease, and the
-   * next read takes a heartbeat round instead (raft-core lease.ts). Called
-   * before every tick, message and read.
+   * Lease reads (FLAGRAFT_READ_MODE=lease) count real time in ticks, and
+   * setInterval only ever runs late: a stalled process (GC pause, long fsync,
+   * a loaded machine) counts fewer ticks than the time that passed. So the
+   * driver compares the ticks run since `paceSince` with the ticks due by the
+   * clock: when they lag by more than LEASE_LAG_AT_STEP ticks, or the node ticks at the
+   * idle pace, the heartbeats acknowledged so far no longer vouch for the
+   * lease (raft-core expireLease) and counting starts over; the next read
+   * takes a heartbeat round, which starts a new lease (catchUpTicks makes up
+   * a timer's small lateness at each tick). At any decision the tick count
+   * lags real time by at most LEASE_LAG_AT_STEP ticks, which
+   * raft-core's default leaseTicks (electionTick - 2 - 10 %) leaves room for:
+   * (leaseTicks + 0.5) leader ticks <= (electionTick - 1) follower ticks
+   * with the followers' ticks up to 10 % faster. Called at every message and
+   * read (catchUpTicks at every tick).
    */
   private guardLease(): void {
     if (this.cfg.readMode !== 'lease') return;
-    if (this.idle.isIdle() || performance.now() - this.lastTickAt > 2 * this.tickEveryMs) this.node.expireLease();
+    const due = (performance.now() - this.paceSince) / this.tickEveryMs;
+    if (this.idle.isIdle() || due - this.ticksSince > LEASE_LAG_AT_STEP) this.restartPace();
+  }
+
+  /**
+   * Lease reads: setInterval runs late, never early, and the lateness adds
+   * up. A tick or two behind the clock is made up here (the Raft clock keeps
+   * pace with real time); more than LEASE_MAX_CATCH_UP_TICKS behind is a
+   * stall, which ends the lease instead.
+   */
+  private catchUpTicks(): void {
+    if (this.cfg.readMode !== 'lease') return;
+    const lag = (performance.now() - this.paceSince) / this.tickEveryMs - this.ticksSince;
+    if (this.idle.isIdle() || lag > LEASE_MAX_CATCH_UP_TICKS) {
+      this.restartPace();
+      return;
+    }
+    for (let i = 0; i < Math.floor(lag); i++) {
+      this.ticksSince++;
+      this.node.tick();
+    }
+  }
+
+  private restartPace(): void {
+    this.paceSince = performance.now();
+    this.ticksSince = 0;
+    if (this.cfg.readMode === 'lease') this.node.expireLease();
   }
 
   /** Activity: back to the normal tick (a leader tells its peers). */
