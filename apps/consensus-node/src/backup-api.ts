@@ -47,7 +47,7 @@ export function backupStream(node: BackupPort, call: grpc.ServerWritableStream<a
       clusterId: node.clusterId, revision: h.revision, createdAt: new Date().toISOString(), counts: h.counts,
       oldestRetainedRevision: h.oldestChangeRevision || h.revision + 1,
     };
-    const started = Date.now();
+    const started = performance.now();
     await write({ headerJson: JSON.stringify(header), kind: '', itemsJson: [] });
     for (const kind of ['segments', 'flags', 'changes'] as const) {
       let chunk: string[] = [];
@@ -67,7 +67,7 @@ export function backupStream(node: BackupPort, call: grpc.ServerWritableStream<a
       if (chunk.length) await write({ headerJson: '', kind, itemsJson: chunk });
     }
     call.end();
-    node.log.info('backup sent', { revision: h.revision, ...h.counts, itemBytes: h.itemBytes, ms: Date.now() - started });
+    node.log.info('backup sent', { revision: h.revision, ...h.counts, itemBytes: h.itemBytes, ms: Math.round(performance.now() - started) });
   })().catch((e) => { if (!cancelled) call.emit('error', toApiError(e).toGrpc()); }).finally(() => reader?.close());
 }
 

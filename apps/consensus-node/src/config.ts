@@ -31,6 +31,12 @@ export interface NodeConfig {
   peerRoutes: Map<number, string>;
   /** A deliberately injected bug (FLAGRAFT_INJECT_BUG; apps/torture proves it catches each). Never set in production. */
   injectBug?: InjectedBug;
+  /**
+   * Testing only (FLAGRAFT_CLOCK_CONTROL, apps/torture clock-jump): a JSON file
+   * {"offsetMs", "rate"} that shifts and skews this process's wall clock
+   * (clock.ts installClockFault; main.ts installs it). Never set in production.
+   */
+  clockControlFile?: string;
   /** Join an existing cluster (start with empty membership; the leader adds us as a learner). */
   join: boolean;
   tickMs: number;
@@ -289,6 +295,7 @@ export function loadConfigFromEnv(env: NodeJS.ProcessEnv = process.env, argv: st
     initialCluster,
     peerRoutes,
     injectBug: injectRaw as InjectedBug | undefined,
+    clockControlFile: e.FLAGRAFT_CLOCK_CONTROL || undefined,
     join,
     tickMs,
     electionTimeoutMs,

@@ -6,3 +6,5 @@ export type { NodeStatus, MemberStatus } from './node-core.js';
 export type { Outbox, OutboxContext, SnsOutboxConfig } from './outbox-types.js';
 // Real node processes on free ports, for tests (moves to the testkit: issue 14, item 4).
 export { startLocalCluster, type LocalCluster, type LocalNode, type LocalClusterOptions } from './local-cluster.js';
+// Time: the injectable clock and the voters' median clock (for leader-proposed scheduled work too).
+export { systemClock, ClusterClock, type Clock } from './clock.js';

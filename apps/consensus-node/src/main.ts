@@ -1,8 +1,10 @@
 // Entry point: config from env + flags, the node with its SNS outbox, start,
 // stop cleanly on SIGTERM/SIGINT.
 import { TlsConfigError } from '@flagraft/identity';
+import { installClockFault } from './clock.js';
 import { ConfigError, loadConfigFromEnv } from './config.js';
 import { createConsensusNode, type OutboxFactory } from './create.js';
+import { createLogger } from './log.js';
 import { StoreCorruptError, StoreOpenError } from './storage/sqlite.js';
 
 function fatal(msg: string, extra: Record<string, unknown> = {}): never {
@@ -18,7 +20,14 @@ let node: ReturnType<typeof createConsensusNode> | undefined;
 // FLAGRAFT_TLS_RELOAD_INTERVAL_MS). Installed first: SIGHUP's default action would end the process.
 process.on('SIGHUP', () => node?.reloadCertificates());
 try {
-  node = createConsensusNode(loadConfigFromEnv(process.env, process.argv.slice(2)), { outbox });
+  const config = loadConfigFromEnv(process.env, process.argv.slice(2));
+  // Process-wide (it replaces Date.now), so here and not in createConsensusNode, which tests embed several times in one process.
+  if (config.clockControlFile) {
+    const log = createLogger({ app: 'consensus-node', node: config.nodeId, component: 'clock' }, config.logLevel);
+    log.warn('CLOCK FAULT INJECTION enabled: this node\'s wall clock follows a control file (testing only)', { file: config.clockControlFile });
+    installClockFault(config.clockControlFile, (msg, fields) => log.warn(msg, fields));
+  }
+  node = createConsensusNode(config, { outbox });
   await node.start();
 } catch (e) {
   if (e instanceof ConfigError || e instanceof StoreOpenError || e instanceof StoreCorruptError || e instanceof TlsConfigError) fatal(`cannot start: ${e.message}`, { error: e.name });

@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { StateType, type NodeId } from '@flagraft/raft-core';
 import { flagsService } from './api.js';
+import { ClusterClock, systemClock } from './clock.js';
 import type { NodeConfig } from './config.js';
 import { ApiError } from './errors.js';
 import { Health } from './health.js';
@@ -55,6 +56,8 @@ const MAX_PROMOTE_LAG_ENTRIES = 1000;
 export class ConsensusNodeCore {
   readonly log: Logger;
   readonly security: NodeSecurity;
+  /** The voters' median wall clock: what this node stamps on commands as leader (clock.ts). */
+  readonly clusterClock: ClusterClock;
   address = '';
   peerAddress = '';
   private readonly storage: NodeStorage;
@@ -111,7 +114,11 @@ export class ConsensusNodeCore {
       clientAddressOf: (id) => this.clientAddressOf(id),
       securityCounters: () => this.security.counters(),
     });
-    this.proposer = new Proposer(this.driver, config);
+    this.clusterClock = new ClusterClock(systemClock, config.nodeId, () => {
+      const cs = this.state.confState();
+      return cs.votersOutgoing.length ? [...cs.voters, ...cs.votersOutgoing] : cs.voters;
+    });
+    this.proposer = new Proposer(this.driver, { ...config, clusterNow: () => this.clusterClock.now() });
     this.watch = new WatchHub({
       changesAfter: (after, limit) => this.state.changesAfter(after, limit),
       oldestRetainedRevision: () => this.state.oldestRetainedRevision(),
@@ -133,6 +140,8 @@ export class ConsensusNodeCore {
       onMessage: (m) => this.driver.step(m),
       onUnreachable: (id) => this.driver.reportUnreachable(id),
       onIdleNotice: (from, notice, term) => this.driver.onIdleNotice(from, notice, term),
+      onPeerClock: (from, wallMs) => this.clusterClock.observe(from, wallMs),
+      wallNow: () => systemClock.now(),
       onPeerStreamEnded: (from) => this.driver.onPeerStreamEnded(from),
       onSnapshotStatus: (id, ok) => this.driver.reportSnapshot(id, ok),
       random: () => this.driver.rng.next(),
@@ -375,7 +384,8 @@ export class ConsensusNodeCore {
     if (this.closing) return;
     this.closing = true;
     const grace = this.config.shutdownGraceMs;
-    const started = Date.now();
+    // Monotonic: a wall-clock jump during shutdown must neither skip the drain nor stretch it (clock.ts).
+    const started = systemClock.monotonic();
     if (this.driver.isLeader()) {
       const target = this.members().filter((m) => m.role === 'voter' && m.id !== this.config.nodeId).sort((a, b) => b.matchIndex - a.matchIndex)[0];
       if (target) {
@@ -389,10 +399,10 @@ export class ConsensusNodeCore {
     }
     this.watch.endAll(ApiError.of('UNAVAILABLE', 'node is shutting down; resume on another node'));
     this.health.endAll();
-    while (this.proposer.pendingWrites() > 0 && Date.now() - started < grace) await new Promise((r) => setTimeout(r, 10));
+    while (this.proposer.pendingWrites() > 0 && systemClock.monotonic() - started < grace) await new Promise((r) => setTimeout(r, 10));
     await this.outbox?.stop().catch((e: Error) => this.log.warn('outbox stop failed', { error: e.message }));
     await new Promise<void>((resolve) => {
-      const t = setTimeout(() => { this.server.forceShutdown(); resolve(); }, Math.max(100, grace - (Date.now() - started)));
+      const t = setTimeout(() => { this.server.forceShutdown(); resolve(); }, Math.max(100, grace - (systemClock.monotonic() - started)));
       this.server.tryShutdown(() => { clearTimeout(t); resolve(); });
     });
     this.driver.stop();
@@ -404,6 +414,6 @@ export class ConsensusNodeCore {
     this.security.close();
     this.storage.log.close();
     this.storage.state.close();
-    this.log.info('node stopped', { ms: Date.now() - started });
+    this.log.info('node stopped', { ms: Math.round(systemClock.monotonic() - started) });
   }
 }

@@ -46,12 +46,14 @@ function bytesOf(b: unknown): number {
  * the Raft messages to step, or the problem (then nothing of the batch is stepped).
  */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-export function checkBatch(batch: any, from: number, self: number, limits: PeerLimits, convert: (w: any) => Message): { messages: Message[]; notice?: { kind: IdleNotice; term: number } } | PeerProblem {
+export function checkBatch(batch: any, from: number, self: number, limits: PeerLimits, convert: (w: any) => Message): { messages: Message[]; notice?: { kind: IdleNotice; term: number }; wallMs: number } | PeerProblem {
   if (Number(batch?.from) !== from) return { reason: 'peer_from_mismatch', details: `batch names node ${String(batch?.from)} as sender, the connection is node ${from}` };
   const idle = batch.idle ?? 0;
   if (idle !== 0 && idle !== 1 && idle !== 2) return bad(`idle must be 0, 1 (idle) or 2 (wake), not ${String(idle)}`);
   const idleTerm = batch.idleTerm ?? 0;
   if (!Number.isSafeInteger(idleTerm) || idleTerm < 0) return bad('idleTerm must be a non-negative integer');
+  const wallMs = Number(batch.wallMs ?? 0);
+  if (!Number.isSafeInteger(wallMs) || wallMs < 0) return bad('wallMs must be a non-negative integer (ms since the Unix epoch)');
   const msgs = batch.messages ?? [];
   if (!Array.isArray(msgs)) return bad('messages must be a list');
   if (msgs.length > limits.maxMessagesPerBatch) return bad(`${msgs.length} messages in one batch; at most ${limits.maxMessagesPerBatch} (maxMessagesPerBatch)`);
@@ -68,7 +70,7 @@ export function checkBatch(batch: any, from: number, self: number, limits: PeerL
     }
     out.push(m);
   }
-  return idle ? { messages: out, notice: { kind: idle === 1 ? 'idle' : 'wake', term: idleTerm } } : { messages: out };
+  return idle ? { messages: out, notice: { kind: idle === 1 ? 'idle' : 'wake', term: idleTerm }, wallMs } : { messages: out, wallMs };
 }
 
 /** The MsgSnap at the head of a Snapshot stream. */

@@ -31,6 +31,13 @@ export interface ProposerOptions {
   proposalTimeoutMs: number;
   /** Writes waiting on this node before new ones are refused (count). */
   maxPendingProposals: number;
+  /**
+   * The time stamped on commands (ms since the Unix epoch): the audit time of
+   * their changes and the replicated clock retention ages are measured on.
+   * The node passes its ClusterClock (clock.ts: the voters' median, so one
+   * jumped clock does not move it); default this process's wall clock.
+   */
+  clusterNow?: () => number;
 }
 
 export class Proposer {
@@ -41,8 +48,10 @@ export class Proposer {
   /** Request ids of writes that come without one, and nonces. */
   private readonly clientId: string;
   private seq = 0;
+  private readonly clusterNow: () => number;
 
   constructor(private readonly raft: ProposalSink, private readonly o: ProposerOptions) {
+    this.clusterNow = o.clusterNow ?? (() => Date.now());
     this.clientId = `n${o.nodeId}-${randomBytes(6).toString('hex')}`;
     const notApplied = (what: string) => () => ApiError.of('UNAVAILABLE', `${what} not applied within ${o.proposalTimeoutMs} ms; retry with the same request id`);
     this.writes = new Waiters(o.proposalTimeoutMs, notApplied('write'));
@@ -60,7 +69,7 @@ export class Proposer {
   async propose(cmd: CommandInput): Promise<WriteOutcome> {
     if (!this.raft.isLeader()) throw this.raft.notLeader();
     if (this.writes.size >= this.o.maxPendingProposals) throw ApiError.of('RESOURCE_EXHAUSTED', `too many pending writes (maxPendingProposals ${this.o.maxPendingProposals})`);
-    const full = { ...cmd, v: 1, time: Date.now() } as Command;
+    const full = { ...cmd, v: 1, time: this.clusterNow() } as Command;
     if (!full.clientId || !full.requestId) {
       full.clientId = this.clientId;
       full.requestId = String(++this.seq);
@@ -77,7 +86,7 @@ export class Proposer {
   /** Proposes one restore entry (the node stamps `v` and `time`) and resolves with its applied outcome. */
   async proposeRestore(cmd: RestoreInput): Promise<RestoreOutcome> {
     if (!this.raft.isLeader()) throw this.raft.notLeader();
-    const full = { ...cmd, v: 1, time: Date.now() } as RestoreCommand;
+    const full = { ...cmd, v: 1, time: this.clusterNow() } as RestoreCommand;
     return this.awaited(this.restores, restoreWaiterKey(full as RestoreCommand & { seq?: number }), () => this.raft.propose(encodeEntry(TAG_RESTORE, encodeRestoreCommand(full))));
   }
 

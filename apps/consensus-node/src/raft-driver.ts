@@ -11,6 +11,7 @@ import {
 } from '@flagraft/raft-core';
 import type { NodeConfig } from './config.js';
 import { Durability, type AppliedReady, type ReadyMetrics } from './durability.js';
+import { systemClock } from './clock.js';
 import { IdleClock, type IdleNotice } from './idle.js';
 import { ApiError } from './errors.js';
 import type { Fsm } from './fsm.js';
@@ -339,8 +340,9 @@ export class RaftDriver<R> {
     this.wake();
     this.node.transferLeader(to);
     this.kick();
-    const deadline = Date.now() + timeoutMs;
-    while (Date.now() < deadline) {
+    // Monotonic: a backward wall jump must not keep the caller waiting for days (clock.ts).
+    const deadline = systemClock.monotonic() + timeoutMs;
+    while (systemClock.monotonic() < deadline) {
       if (this.lead === to) return;
       await new Promise((r) => setTimeout(r, this.cfg.tickMs));
     }

@@ -146,7 +146,8 @@ export class NodeSecurity {
   /** Counts a refusal, logs it (rate limited), and returns the status to answer with. */
   refuse(reason: Refusal, details: string, fields: Record<string, unknown> = {}): StatusError {
     this.counts.set(reason, (this.counts.get(reason) ?? 0) + 1);
-    const now = Date.now();
+    // Monotonic: a backward wall jump must not silence refusal logs for its length.
+    const now = performance.now();
     const last = this.lastLogged.get(reason);
     if (!last || now - last.at >= REFUSAL_LOG_INTERVAL_MS) {
       this.o.log.warn('refused a call', { reason, details, ...fields, ...(last ? { refusedSinceLastLine: this.counts.get(reason)! - last.count } : {}) });

@@ -56,6 +56,10 @@ export interface TransportOptions {
   onUnreachable(id: NodeId): void;
   /** An idle-mode notice from a peer (src/idle.ts), after the batch's messages were stepped. */
   onIdleNotice(from: NodeId, notice: IdleNotice, term: number): void;
+  /** A peer's wall clock as it stamped a batch (clock.ts ClusterClock). */
+  onPeerClock(from: NodeId, wallMs: number): void;
+  /** This node's wall clock, stamped on every batch (wall_ms). */
+  wallNow(): number;
   /** A peer's stream to this node ended (its process died, the connection broke, it restarted). */
   onPeerStreamEnded(from: NodeId): void;
   onSnapshotStatus(id: NodeId, ok: boolean): void;
@@ -268,13 +272,13 @@ export class Transport {
         p.queuedBytes -= b;
         batch.push(toWire(m));
       }
-      const ok = s.write({ clusterId: this.o.clusterId, from: this.o.nodeId, messages: batch });
+      const ok = s.write({ clusterId: this.o.clusterId, from: this.o.nodeId, messages: batch, wallMs: this.o.wallNow() });
       if (!ok) p.blocked = true;
     }
     if (p.notice && !p.blocked && !p.queue.length) {
       const { kind, term } = p.notice;
       p.notice = undefined;
-      if (!s.write({ clusterId: this.o.clusterId, from: this.o.nodeId, messages: [], idle: kind === 'idle' ? 1 : 2, idleTerm: term })) p.blocked = true;
+      if (!s.write({ clusterId: this.o.clusterId, from: this.o.nodeId, messages: [], idle: kind === 'idle' ? 1 : 2, idleTerm: term, wallMs: this.o.wallNow() })) p.blocked = true;
     }
   }
 
@@ -359,6 +363,7 @@ export class Transport {
             finish(this.o.security.refuse(checked.reason, checked.details, { peer: call.getPeer(), from }));
             return;
           }
+          this.o.onPeerClock(from, checked.wallMs);
           for (const m of checked.messages) this.o.onMessage(m);
           if (checked.notice) this.o.onIdleNotice(from, checked.notice.kind, checked.notice.term);
         });

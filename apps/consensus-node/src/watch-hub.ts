@@ -74,7 +74,8 @@ export class WatchHub {
     let last = from;
     let blocked = false;
     let ended = false;
-    let lastSentAt = Date.now();
+    // Monotonic (clock.ts): after a backward wall jump, progress messages must not stop (clients would call the stream dead).
+    let lastSentAt = performance.now();
     const pump = () => {
       if (ended || blocked) return;
       for (;;) {
@@ -89,7 +90,7 @@ export class WatchHub {
         for (const e of evs) { const g = byRev.get(e.revision); if (g) g.push(e); else byRev.set(e.revision, [e]); }
         for (const [rev, group] of byRev) {
           last = rev;
-          lastSentAt = Date.now();
+          lastSentAt = performance.now();
           if (!call.write({ revision: rev, eventsJson: group.map((g) => JSON.stringify(g)), progress: false })) blocked = true;
         }
         if (blocked) return;
@@ -108,10 +109,10 @@ export class WatchHub {
     call.on('cancelled', () => end());
     call.on('error', () => end());
     const timer = setInterval(() => {
-      if (ended || blocked || Date.now() - lastSentAt < progressMs) return;
+      if (ended || blocked || performance.now() - lastSentAt < progressMs) return;
       // Never report a revision past a restore this watcher has not been told about.
       if (last + 1 < feed.oldestRetainedRevision()) { end(ApiError.of('COMPACTED', `watcher fell behind: revision ${last} is compacted`)); return; }
-      lastSentAt = Date.now();
+      lastSentAt = performance.now();
       call.write({ revision: Math.max(last, feed.appliedRevision()), eventsJson: [], progress: true });
     }, Math.min(progressMs, 1000));
     // An immediate progress message tells the client the stream is established.

@@ -159,14 +159,15 @@ export function createSnsOutbox(config: SnsOutboxOptions): Outbox {
 
   function scheduleProposal(): void {
     if (!ctx || acked <= proposed || proposeTimer || proposing) return;
-    const wait = Math.max(0, lastProposeMs + o.proposeIntervalMs - Date.now());
+    // Monotonic: after a backward wall jump, published(R) would otherwise wait the length of the jump (clock.ts).
+    const wait = Math.max(0, lastProposeMs + o.proposeIntervalMs - performance.now());
     proposeTimer = setTimeout(() => { proposeTimer = undefined; void proposeNow(); }, wait);
   }
 
   async function proposeNow(): Promise<void> {
     if (!ctx || acked <= proposed || !ctx.isLeader()) return;
     const r = acked;
-    lastProposeMs = Date.now();
+    lastProposeMs = performance.now();
     c.proposals++;
     proposing = ctx.proposePublished(r).then(() => {
       if (r > proposed) proposed = r;

@@ -177,15 +177,15 @@ export class LogStore {
       + 'this node must not serve it: rebuild it from its peers (README, "Rebuild a damaged node")');
   }
 
-  /** On open (open.ts): checks every entry's checksum until `deadline` (ms since the epoch). */
+  /** On open (open.ts): checks every entry's checksum until `deadline` (performance.now() ms). */
   verifyEntries(deadline: number): VerifyResult {
-    const started = Date.now();
+    const started = performance.now();
     let rows = 0;
     const it = this.db.prepare('SELECT idx, term, type, data, crc FROM log').iterate() as IterableIterator<{ idx: number; term: number; type: number; data: Buffer; crc: number }>;
     for (const r of it) {
       if (pastDeadline(rows, deadline)) {
         it.return?.();
-        return { rows, complete: false, ms: Date.now() - started };
+        return { rows, complete: false, ms: Math.round(performance.now() - started) };
       }
       if (entryCrc(r.term, r.idx, r.type, r.data) !== r.crc) {
         it.return?.();
@@ -193,7 +193,7 @@ export class LogStore {
       }
       rows++;
     }
-    return { rows, complete: true, ms: Date.now() - started };
+    return { rows, complete: true, ms: Math.round(performance.now() - started) };
   }
 
   // ---- writes ------------------------------------------------------------------------

@@ -66,7 +66,7 @@ export function openStorage(o: StorageOptions): NodeStorage {
       if (f.vacuumedMs) o.logger?.info('converted to auto_vacuum=INCREMENTAL (one VACUUM)', { path, ms: f.vacuumedMs });
     }
     // Small tables first, the log's entries last: what the budget leaves out is then what is checked on read anyway.
-    const deadline = Date.now() + (o.verifyBudgetMs ?? DEFAULT_VERIFY_BUDGET_MS);
+    const deadline = performance.now() + (o.verifyBudgetMs ?? DEFAULT_VERIFY_BUDGET_MS);
     const parts = [verifyTables(log.db, logPath, Object.values(LOG_CHECKED), deadline), verifyTables(state.db, o.statePath, Object.values(STATE_CHECKED), deadline)];
     const stores = { log: new LogStore(log.db, logPath, o.tailCacheEntries), state: new StateStore(state.db, o.statePath) };
     if (parts.every((p) => p.complete)) parts.push(stores.log.verifyEntries(deadline));

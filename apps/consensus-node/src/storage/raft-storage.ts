@@ -30,13 +30,14 @@ export class RaftStorage implements Storage {
     // Reuse a recent snapshot (even if a few entries old) while the log still
     // continues it: a follower that keeps failing to receive one must not make
     // the leader serialise the whole state every few milliseconds.
-    if (c && (c.metadata.index === applied || (Date.now() - this.cachedAt < SNAPSHOT_REUSE_MS && c.metadata.index >= compacted.index))) return c;
+    if (c && (c.metadata.index === applied || (performance.now() - this.cachedAt < SNAPSHOT_REUSE_MS && c.metadata.index >= compacted.index))) return c;
     if (applied === 0) {
       return { metadata: { index: compacted.index, term: compacted.term, confState: this.fsm.confState() }, data: new Uint8Array() };
     }
     const s = this.fsm.snapshot();
     this.cached = { metadata: { index: s.index, term: this.log.term(s.index), confState: s.confState }, data: s.data };
-    this.cachedAt = Date.now();
+    // Monotonic: a backward wall jump must not keep an old snapshot for the length of the jump.
+    this.cachedAt = performance.now();
     return this.cached;
   }
 
