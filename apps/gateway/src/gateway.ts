@@ -62,7 +62,8 @@ export function createGateway(partial: Partial<GatewayConfig>): Gateway {
   let lastLeaderId = 0;
   let shuttingDown = false;
   const isReady = () => {
-    const probeAgeMs = lastProbeOkAt === 0 ? -1 : Date.now() - lastProbeOkAt;
+    // Monotonic (performance.now): a wall-clock jump must not make a stale probe look fresh or a fresh one stale.
+    const probeAgeMs = lastProbeOkAt === 0 ? -1 : performance.now() - lastProbeOkAt;
     const clusterReachable = lastProbeOkAt > 0 && probeAgeMs <= config.readyMaxProbeAgeMs;
     const checks: Record<string, boolean | number | string> = {
       replicaLoaded: replica.loaded,
@@ -118,7 +119,7 @@ export function createGateway(partial: Partial<GatewayConfig>): Gateway {
   const probe = async () => {
     try {
       const status = await cluster.status();
-      lastProbeOkAt = Date.now();
+      lastProbeOkAt = performance.now();
       lastProbeError = '';
       lastLeaderId = Number(status.leaderId ?? 0) || 0;
       // appliedRevision: after a restore from a backup, revisions are no longer Raft indexes.
@@ -194,11 +195,11 @@ export function createGateway(partial: Partial<GatewayConfig>): Gateway {
       return `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
     },
     async waitUntilReady(timeoutMs) {
-      const deadline = Date.now() + timeoutMs;
+      const deadline = performance.now() + timeoutMs;
       while (!isReady().ready) {
-        if (Date.now() > deadline) throw new Error(`gateway not ready after ${timeoutMs} ms: ${JSON.stringify(isReady().checks)}`);
+        if (performance.now() > deadline) throw new Error(`gateway not ready after ${timeoutMs} ms: ${JSON.stringify(isReady().checks)}`);
         await new Promise((r) => setTimeout(r, 20));
-        if (lastProbeOkAt === 0 || Date.now() - lastProbeOkAt > config.readyMaxProbeAgeMs) {
+        if (lastProbeOkAt === 0 || performance.now() - lastProbeOkAt > config.readyMaxProbeAgeMs) {
           clearTimeout(probeTimer);
           await probe();
         }

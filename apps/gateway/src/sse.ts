@@ -9,7 +9,8 @@ export type StreamName = 'changes' | 'ofrep';
 
 export class SseConnection {
   closed = false;
-  lastWriteAt = Date.now();
+  /** performance.now() of the last write: monotonic, so a backward wall-clock jump does not stop heartbeats (proxies would cut the idle stream). */
+  lastWriteAt = performance.now();
   constructor(
     readonly res: ServerResponse,
     readonly stream: StreamName,
@@ -20,7 +21,7 @@ export class SseConnection {
   write(chunk: string): boolean {
     if (this.closed) return false;
     this.res.write(chunk);
-    this.lastWriteAt = Date.now();
+    this.lastWriteAt = performance.now();
     if (this.res.writableLength > this.hub.maxBufferedBytes) {
       this.hub.drop(this, 'slow');
       return false;
@@ -116,7 +117,7 @@ export class SseHub {
   }
 
   private heartbeat(): void {
-    const idleSince = Date.now() - this.opts.heartbeatMs;
+    const idleSince = performance.now() - this.opts.heartbeatMs;
     for (const conn of this.conns) if (conn.lastWriteAt <= idleSince) conn.write(': heartbeat\n\n');
   }
 }

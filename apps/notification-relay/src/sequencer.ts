@@ -62,6 +62,11 @@ export interface SequencerOptions {
   signerClockSkewMs: number;
   /** Released revisions remembered to tell a copy from new work (count; oldest forgotten first). */
   rememberedRevisions?: number;
+  /**
+   * Clock for the gap timeout (ms; only durations are measured with it):
+   * monotonic by default (performance.now), so a wall-clock jump neither
+   * declares every hole a gap at once nor leaves one open for the jump's length.
+   */
   now?: () => number;
 }
 
@@ -147,7 +152,7 @@ export class Sequencer {
   private highestReleased: number | undefined;
 
   constructor(private readonly opts: SequencerOptions, private readonly sink: SequencerSink) {
-    this.now = opts.now ?? Date.now;
+    this.now = opts.now ?? (() => performance.now());
   }
 
   /** Last revision released in chain order (undefined until the first chained event). */

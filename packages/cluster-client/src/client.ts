@@ -259,7 +259,9 @@ export function createClusterClient(opts: ClusterClientOptions): ClusterClient {
   /** Calls the leader (or any node for `anyNode`), following NOT_LEADER hints, until the retry deadline. */
   async function invoke(method: string, req: unknown, anyNode = false, attemptMs = requestTimeoutMs, totalMs = retryDeadlineMs): Promise<any> {
     if (closed) throw new ClusterError('UNAVAILABLE', 'client is closed');
-    const deadline = Date.now() + totalMs;
+    // Retry deadlines are monotonic (performance.now): a wall-clock jump must neither end the retries at once nor stretch
+    // them for its length. gRPC call deadlines stay Date.now()-based: grpc-js takes wall time and converts it at once.
+    const deadline = performance.now() + totalMs;
     let attempt = 0;
     let last: NodeErrorBody | undefined;
     for (;;) {
@@ -271,7 +273,7 @@ export function createClusterClient(opts: ClusterClientOptions): ClusterClient {
       }
       const idx = leader;
       const ep = endpoints[idx];
-      const left = deadline - Date.now();
+      const left = deadline - performance.now();
       if (left <= 0) break;
       try {
         return await call(ep, method, req, Math.min(attemptMs, left));
@@ -290,7 +292,7 @@ export function createClusterClient(opts: ClusterClientOptions): ClusterClient {
         if (attempt >= endpoints.length) {
           const n = attempt - endpoints.length;
           const backoff = Math.min(MAX_BACKOFF_MS, MIN_BACKOFF_MS * 2 ** Math.min(n, 8));
-          await sleep(Math.min(backoff * (0.5 + Math.random() / 2), Math.max(0, deadline - Date.now())));
+          await sleep(Math.min(backoff * (0.5 + Math.random() / 2), Math.max(0, deadline - performance.now())));
         }
       }
     }
@@ -459,15 +461,15 @@ export function createClusterClient(opts: ClusterClientOptions): ClusterClient {
   /** Streams Backup from the leader, following NOT_LEADER hints and retrying retryable failures until the deadline. */
   async function readBackup(): Promise<BackupData> {
     if (closed) throw new ClusterError('UNAVAILABLE', 'client is closed');
-    const deadline = Date.now() + backupTimeoutMs;
+    const deadline = performance.now() + backupTimeoutMs;
     let last: NodeErrorBody | undefined;
-    for (let attempt = 0; Date.now() < deadline; attempt++) {
+    for (let attempt = 0; performance.now() < deadline; attempt++) {
       const ep = endpoints[leader];
       try {
         return await new Promise<BackupData>((resolve, reject) => {
           const out: BackupData = { clusterId: '', revision: 0, createdAt: '', oldestRetainedRevision: 0, segmentsJson: [], flagsJson: [], changesJson: [] };
           let header = false;
-          const s: grpc.ClientReadableStream<any> = clientFor(ep).Backup({}, metadata(), { deadline });
+          const s: grpc.ClientReadableStream<any> = clientFor(ep).Backup({}, metadata(), { deadline: Date.now() + Math.max(0, deadline - performance.now()) });
           s.on('data', (m: any) => {
             if (m.headerJson) {
               const h = JSON.parse(m.headerJson);
