@@ -5,7 +5,7 @@
 // process is stopped by PID and every mount unmounted in stop(), which the
 // runner calls in finally.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -29,6 +29,8 @@ export interface TortureClusterOptions {
   injectBug?: string;
   /** Extra environment for every node. */
   env?: Record<string, string>;
+  /** Give every node a clock control file (FLAGRAFT_CLOCK_CONTROL; setClock moves that node's wall clock). */
+  clockControl?: boolean;
 }
 
 export const TOKEN = 'torture-admin-token';
@@ -81,7 +83,7 @@ export class TortureCluster {
       },
       nodeEnv: (id, a) => {
         this.peerAddresses.set(id, a.peerAddress);
-        return { FLAGRAFT_PEER_ROUTES: this.mesh.routesFor(id) };
+        return { FLAGRAFT_PEER_ROUTES: this.mesh.routesFor(id), ...(this.o.clockControl ? { FLAGRAFT_CLOCK_CONTROL: this.clockFile(id) } : {}) };
       },
     });
     this.admin = createClusterClient({ ...this.local.clientOptions(), requestTimeoutMs: 2000, retryDeadlineMs: 4000 });
@@ -156,6 +158,22 @@ export class TortureCluster {
     }
     return { url, pid: child.pid! };
   }
+
+  private clockFile(id: number): string {
+    return join(this.baseDir, `clock-${id}.json`);
+  }
+
+  /**
+   * Moves node `id`'s wall clock: `offsetMs` from the real time, running at
+   * `rate` (consensus-node clock.ts; the node polls the file every 50 ms).
+   * Only with clockControl; the machine's clock is never touched.
+   */
+  setClock(id: number, offsetMs: number, rate = 1): void {
+    if (!this.o.clockControl) throw new Error('setClock needs a cluster started with clockControl');
+    this.clockSeq++;
+    writeFileSync(this.clockFile(id), JSON.stringify({ offsetMs, rate, seq: this.clockSeq }));
+  }
+  private clockSeq = 0;
 
   node(id: number): LocalNode {
     const n = this.local.nodes.find((x) => x.id === id);

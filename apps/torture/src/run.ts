@@ -89,6 +89,8 @@ export async function runScenario(o: RunOptions): Promise<RunReport> {
     tmpfsNodes: scenario.tmpfsNodes,
     tmpfsBytes: 32 * 1024 * 1024,
     injectBug: o.injectBug,
+    env: scenario.env,
+    clockControl: scenario.clockControl,
   });
   const h = new History();
   const keys = Array.from({ length: o.keys ?? 6 }, (_, i) => `k${i}`);
@@ -157,6 +159,13 @@ export async function runScenario(o: RunOptions): Promise<RunReport> {
       for (const s of streams) {
         const ok = await waitUntil(15_000, () => s.delivered() >= fenced);
         if (!ok) x.anomaly(`${s.name} stream did not reach revision ${fenced} within 15 s (at ${s.delivered()})`);
+      }
+      if (scenario.finalCheck) {
+        try {
+          await scenario.finalCheck(x, fenced);
+        } catch (e) {
+          x.anomaly(`the final check failed: ${(e as Error).message}`);
+        }
       }
     }
   } finally {

@@ -4,6 +4,7 @@
 // and checks that the cluster makes progress and that the history holds.
 import { join } from 'node:path';
 import { readFileSync, rmSync } from 'node:fs';
+import { CLOCK_JUMP_ENV, clockJump, clockJumpFinalCheck } from './clock-faults.js';
 import {
   bridge, corruptFile, fillDisk, heal, hold, isolateLeader, killSome, majorityMinority, oneWayLeader, pauseLeader,
   replaceVoter, restartDead, rollingRestart, slowLinks, voters, waitUntil, type FaultContext,
@@ -16,7 +17,13 @@ export interface Scenario {
   size: number;
   /** Node ids whose data dir is a size-limited tmpfs. */
   tmpfsNodes?: number[];
+  /** Extra environment for every node. */
+  env?: Record<string, string>;
+  /** Every node gets a clock control file (TortureCluster.setClock). */
+  clockControl?: boolean;
   run(x: FaultContext): Promise<void>;
+  /** Checks of its own once the fence write committed and the streams reached it (anomalies through x.anomaly). */
+  finalCheck?(x: FaultContext, fenceRevision: number): Promise<void>;
 }
 
 /** Fault, hold, heal, hold; until the time is up. */
@@ -170,6 +177,7 @@ export const SCENARIOS: Scenario[] = [
   { name: 'disk-full', summary: "node 3's data dir (a tmpfs) filled to ENOSPC, then space returned", size: 3, tmpfsNodes: [3], run: diskFull },
   { name: 'corrupt-follower', summary: "a stopped follower's database truncated or with flipped bytes; it must refuse to start, then is rebuilt from its peers", size: 3, run: corruptFollower },
   { name: 'slow-links', summary: 'latency and jitter on every link (up to half an election timeout), sometimes lossy', size: 3, run: (x) => cycle(x, slowLinks, [1000, 3000], CALM) },
+  { name: 'clock-jump', summary: "one node's wall clock (the leader's or a follower's) jumped by ±minutes to ±days or run 0.25-4x, repeatedly, sometimes under a partition; a leader must serve after each jump, and retention by age must not follow the jumped clock", size: 3, env: CLOCK_JUMP_ENV, clockControl: true, run: clockJump, finalCheck: clockJumpFinalCheck },
   { name: 'nemesis', summary: 'a random combined schedule: partitions, bridges, one-way, latency, pauses, kills, membership changes', size: 5, run: nemesis },
 ];
 
