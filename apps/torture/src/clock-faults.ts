@@ -101,9 +101,11 @@ export async function clockJump(x: FaultContext): Promise<void> {
 }
 
 export async function clockJumpFinalCheck(x: FaultContext, fenceRevision: number): Promise<void> {
+  let pruned = 0;
   for (const n of x.c.live()) {
     const s = await x.c.admin.status({ endpoint: n.address });
     if (s.oldestRetainedRevision > 1) {
+      pruned++;
       x.anomaly(`clock-jump: node ${n.id} pruned history through revision ${s.oldestRetainedRevision - 1}, although the whole run is younger than FLAGRAFT_HISTORY_MAX_AGE_MS (${HOUR} ms) on the majority's clock`);
     }
   }
@@ -111,5 +113,5 @@ export async function clockJumpFinalCheck(x: FaultContext, fenceRevision: number
   if (!fence || fence.revision !== fenceRevision) return x.anomaly(`clock-jump: history of k0 does not end at the fence revision ${fenceRevision} (${fence?.revision})`);
   const off = fence.time - Date.now();
   if (Math.abs(off) > HOUR) x.anomaly(`clock-jump: the fence write's change carries a time ${Math.round(off / 60_000)} min off the real time: the replicated clock followed a jumped node`);
-  else x.log(`retention check: no node pruned history; the fence change's time is ${Math.round(off / 1000)} s off the real time`);
+  else x.log(`retention check: ${pruned ? `${pruned} node(s) pruned history` : 'no node pruned history'}; the fence change's time is ${Math.round(off / 1000)} s off the real time`);
 }
