@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { DEFAULT_PEER_LIMITS, checkBatch } from './peer-messages.js';
 import { CLOCK_CONTROL_POLL_MS, ClusterClock, FaultyWallClock, PEER_CLOCK_MAX_AGE_MS, installClockFault, parseClockFault, type Clock } from './clock.js';
 
 const DAY = 24 * 3600_000;
@@ -56,6 +57,15 @@ describe('ClusterClock: the voters\' lower median', () => {
   it('is this node\'s clock in a single-voter cluster', () => {
     const c = manual();
     expect(new ClusterClock(c, 1, () => [1]).now()).toBe(c.now());
+  });
+});
+
+describe("a Send batch's wall_ms", () => {
+  const convert = () => { throw new Error('no messages here'); };
+  it('is handed over, defaults to 0 (an older node), and a bad one refuses the batch naming the field', () => {
+    expect(checkBatch({ from: 2, messages: [], wallMs: 1_800_000_000_000 }, 2, 1, DEFAULT_PEER_LIMITS, convert)).toEqual({ messages: [], wallMs: 1_800_000_000_000 });
+    expect(checkBatch({ from: 2, messages: [] }, 2, 1, DEFAULT_PEER_LIMITS, convert)).toEqual({ messages: [], wallMs: 0 });
+    expect(checkBatch({ from: 2, messages: [], wallMs: -5 }, 2, 1, DEFAULT_PEER_LIMITS, convert)).toMatchObject({ reason: 'peer_bad_message', details: expect.stringContaining('wallMs') });
   });
 });
 
