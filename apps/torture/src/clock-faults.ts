@@ -90,10 +90,11 @@ export async function clockJump(x: FaultContext): Promise<void> {
       heal(x);
     }
     const ms = await leaderServes(x);
-    if (ms === undefined) x.anomaly(`clock-jump: no leader served a linearizable read within ${SERVE_AFTER_JUMP_MS} ms after ${partitioned ? 'the heal' : 'the jump'} (node ${target} ${fault.what})`);
-    else x.log(`a leader serves ${ms} ms after ${partitioned ? 'the heal' : 'the jump'}`);
     await hold(x, 500, 1500);
     const after = await term(x);
+    const terms = `term ${before ?? '?'} -> ${after ?? '?'}`;
+    if (ms === undefined) x.anomaly(`clock-jump: no leader served a linearizable read within ${SERVE_AFTER_JUMP_MS} ms after ${partitioned ? 'the heal' : 'the jump'} (node ${target} ${fault.what})`);
+    else x.log(`a leader serves ${ms} ms after ${partitioned ? 'the heal' : 'the jump'}; ${terms}`);
     if (!partitioned && before !== undefined && after !== undefined && after - before > MAX_TERM_RISE_PER_JUMP) {
       x.anomaly(`clock-jump: term rose from ${before} to ${after} across a jump with no other fault (election storm; node ${target} ${fault.what})`);
     }
