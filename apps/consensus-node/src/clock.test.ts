@@ -20,22 +20,22 @@ function manual(wall = 1_800_000_000_000, mono = 1000): Clock & { wall: number; 
 describe('ClusterClock: the voters\' lower median', () => {
   it('is not moved by one voter whose clock jumped, ahead or behind, leader or follower', () => {
     const c = manual();
-    const leaderAhead = new ClusterClock({ now: () => c.now() + 8 * DAY, monotonic: () => c.monotonic() }, 1, () => [1, 2, 3]);
-    leaderAhead.observe(2, c.now());
-    leaderAhead.observe(3, c.now() + 5);
+    const leaderAhead = new ClusterClock({ now: () => c.now() + 8 * DAY, monotonic: () => c.monotonic() }, 1, () => [1, 2, 3], () => 5);
+    leaderAhead.observe(2, c.now(), 5);
+    leaderAhead.observe(3, c.now() + 5, 5);
     expect(leaderAhead.now()).toBe(c.now() + 5);
 
-    const followerBehind = new ClusterClock(c, 1, () => [1, 2, 3]);
-    followerBehind.observe(2, c.now() - 3 * DAY);
-    followerBehind.observe(3, c.now() + 10);
+    const followerBehind = new ClusterClock(c, 1, () => [1, 2, 3], () => 5);
+    followerBehind.observe(2, c.now() - 3 * DAY, 5);
+    followerBehind.observe(3, c.now() + 10, 5);
     expect(followerBehind.now()).toBe(c.now());
   });
 
   it('advances a peer\'s reading by this node\'s monotonic time, not by its wall clock', () => {
     const c = manual();
-    const cc = new ClusterClock(c, 1, () => [1, 2, 3]);
-    cc.observe(2, c.now());
-    cc.observe(3, c.now());
+    const cc = new ClusterClock(c, 1, () => [1, 2, 3], () => 5);
+    cc.observe(2, c.now(), 5);
+    cc.observe(3, c.now(), 5);
     c.mono += 60_000; // a minute passes; this node's wall clock jumps ahead a week meanwhile
     c.wall += 7 * DAY;
     expect(cc.now()).toBe(c.now() - 7 * DAY + 60_000);
@@ -44,19 +44,31 @@ describe('ClusterClock: the voters\' lower median', () => {
   it('with one voter silent, takes the reading behind; counts only voters and fresh samples', () => {
     const c = manual();
     const voters = [1, 2, 3];
-    const cc = new ClusterClock({ now: () => c.now() + DAY, monotonic: () => c.monotonic() }, 1, () => voters);
-    cc.observe(2, c.now());
+    const cc = new ClusterClock({ now: () => c.now() + DAY, monotonic: () => c.monotonic() }, 1, () => voters, () => 5);
+    cc.observe(2, c.now(), 5);
     expect(cc.now()).toBe(c.now());
-    cc.observe(4, c.now() + 2 * DAY); // not a voter
-    cc.observe(3, 0); // an older node that does not say
+    cc.observe(4, c.now() + 2 * DAY, 5); // not a voter
+    cc.observe(3, 0, 5); // an older node that does not say
     expect(cc.now()).toBe(c.now());
     c.advance(PEER_CLOCK_MAX_AGE_MS + 1);
     expect(cc.now()).toBe(c.now() + DAY); // node 2's sample is too old: only this node's clock is left
   });
 
+  it('counts only readings heard in the current term (a new leader forgets what it heard as a follower)', () => {
+    const c = manual();
+    let term = 5;
+    const cc = new ClusterClock({ now: () => c.now() + 2 * DAY, monotonic: () => c.monotonic() }, 1, () => [1, 2, 3], () => term);
+    cc.observe(2, c.now() + 3 * DAY, 5); // node 2 was days ahead in term 5, then corrected
+    cc.observe(3, c.now(), 6);
+    term = 6;
+    expect(cc.now()).toBe(c.now()); // {self +2 d, node 3}: the lower one; node 2's old reading is not used
+    cc.observe(2, c.now(), 6);
+    expect(cc.now()).toBe(c.now());
+  });
+
   it('is this node\'s clock in a single-voter cluster', () => {
     const c = manual();
-    expect(new ClusterClock(c, 1, () => [1]).now()).toBe(c.now());
+    expect(new ClusterClock(c, 1, () => [1], () => 5).now()).toBe(c.now());
   });
 });
 
@@ -70,18 +82,18 @@ describe("a Send batch's wall_ms", () => {
 });
 
 describe('FaultyWallClock', () => {
-  it('jumps by the offset, runs at the rate, stays continuous when the rate changes, leaves monotonic alone', () => {
+  it('jumps by the offset, runs at the rate from then on, is the real time again after {0, 1}, leaves monotonic alone', () => {
     const c = manual();
     const f = new FaultyWallClock(c);
-    const t0 = c.now();
     f.set({ offsetMs: -2 * DAY, rate: 1 });
-    expect(f.now()).toBe(t0 - 2 * DAY);
-    f.set({ offsetMs: 0, rate: 3 });
+    expect(f.now()).toBe(c.now() - 2 * DAY);
+    f.set({ offsetMs: 60_000, rate: 3 });
+    const t0 = c.now();
     c.advance(1000);
-    expect(f.now()).toBe(t0 + 3000);
+    expect(f.now()).toBe(t0 + 60_000 + 3000);
     f.set({ offsetMs: 0, rate: 1 });
     c.advance(1000);
-    expect(f.now()).toBe(t0 + 4000);
+    expect(f.now()).toBe(c.now());
     expect(f.monotonic()).toBe(c.monotonic());
   });
 });

@@ -16,8 +16,12 @@
 //    the lower median of its own and every voter's last reported clock
 //    (each peer stamps its wall time on every Send batch, raft.proto
 //    MessageBatch.wall_ms; the estimate advances by this node's monotonic
-//    time since). One node whose clock jumped (days ahead or behind, or
-//    running fast) is outvoted as long as a majority of voters agree. The
+//    time since). Only readings heard in the current term count: a leader
+//    hears every voter each heartbeat, but what it heard before its election
+//    (a follower does not hear other followers) may be arbitrarily old and
+//    from a clock corrected since. One node whose clock jumped (days ahead or
+//    behind, or running fast) is outvoted as long as a majority of voters
+//    agree. The
 //    leader stamps it on every command (`time`), which is the replicated
 //    clock retention ages are measured on (retention.ts): a single leader's
 //    jump must never make the cluster prune history or de-duplication rows
@@ -56,13 +60,17 @@ export const PEER_CLOCK_MAX_AGE_MS = 10 * 60_000;
  * Samples come from every peer batch; `voters` says whose count.
  */
 export class ClusterClock {
-  private readonly samples = new Map<NodeId, { wallMs: number; at: number }>();
+  private readonly samples = new Map<NodeId, { wallMs: number; at: number; term: number }>();
 
-  constructor(private readonly clock: Clock, private readonly self: NodeId, private readonly voters: () => readonly NodeId[]) {}
+  /** `term`: this node's current Raft term. */
+  constructor(private readonly clock: Clock, private readonly self: NodeId, private readonly voters: () => readonly NodeId[], private readonly term: () => number) {}
 
-  /** Node `from` said its wall clock read `wallMs` (0 = an older node that does not say). */
-  observe(from: NodeId, wallMs: number): void {
-    if (wallMs > 0) this.samples.set(from, { wallMs, at: this.clock.monotonic() });
+  /**
+   * Node `from` said its wall clock read `wallMs` (0 = an older node that
+   * does not say) on a batch whose messages carry `term` (the highest).
+   */
+  observe(from: NodeId, wallMs: number, term: number): void {
+    if (wallMs > 0) this.samples.set(from, { wallMs, at: this.clock.monotonic(), term });
   }
 
   /**
@@ -72,11 +80,12 @@ export class ClusterClock {
    */
   now(): number {
     const mono = this.clock.monotonic();
+    const term = this.term();
     const readings = [this.clock.now()];
     for (const id of this.voters()) {
       if (id === this.self) continue;
       const s = this.samples.get(id);
-      if (s && mono - s.at <= PEER_CLOCK_MAX_AGE_MS) readings.push(s.wallMs + (mono - s.at));
+      if (s && s.term >= term && mono - s.at <= PEER_CLOCK_MAX_AGE_MS) readings.push(s.wallMs + (mono - s.at));
     }
     readings.sort((a, b) => a - b);
     return Math.round(readings[Math.floor((readings.length - 1) / 2)]);
@@ -109,31 +118,29 @@ export function parseClockFault(text: string): ClockFault | { error: string } {
 }
 
 /**
- * A wall clock that follows `base` shifted by the fault's offset and running
- * at its rate from the moment the fault is set; its monotonic clock is the
- * base's. Changing the rate keeps the wall time continuous.
+ * A wall clock that reads `base` shifted by the fault's offset at the moment
+ * the fault is set, and from then on runs at the fault's rate; its monotonic
+ * clock is the base's. Each fault replaces the last: {offsetMs: 0, rate: 1}
+ * is the real time again.
  */
 export class FaultyWallClock implements Clock {
   private offsetMs = 0;
   private rate = 1;
-  /** Base monotonic time when the rate was last set, and the skew gathered before it. */
-  private rateSince: number;
-  private skewMs = 0;
+  /** Base monotonic time when the fault was set. */
+  private since: number;
 
   constructor(private readonly base: Clock) {
-    this.rateSince = base.monotonic();
+    this.since = base.monotonic();
   }
 
   set(f: ClockFault): void {
-    const mono = this.base.monotonic();
-    this.skewMs += (mono - this.rateSince) * (this.rate - 1);
-    this.rateSince = mono;
+    this.since = this.base.monotonic();
     this.rate = f.rate;
     this.offsetMs = f.offsetMs;
   }
 
   now(): number {
-    return Math.round(this.base.now() + this.offsetMs + this.skewMs + (this.base.monotonic() - this.rateSince) * (this.rate - 1));
+    return Math.round(this.base.now() + this.offsetMs + (this.base.monotonic() - this.since) * (this.rate - 1));
   }
 
   monotonic(): number {

@@ -3,8 +3,9 @@
 // follows a control file; its monotonic clock and timers do not, as with a
 // real `date -s`, NTP step or restored VM). One node at a time, the leader or
 // a follower, jumps by ±minutes to ±days or runs 0.25-4x fast; the previous
-// one jumps back to the real time (itself a jump). At most one node of three
-// is off at a time, so the voters' majority clock is the real one.
+// one jumps back to the real time (itself a jump) a second before. At most
+// one node of three is off at a time, so the voters' majority clock is the
+// real one.
 //
 // Checks besides the history and the streams:
 //  - after a jump with no other fault, a leader serves a linearizable read
@@ -36,6 +37,15 @@ export const SERVE_AFTER_JUMP_MS = 10_000;
 export const MAX_TERM_RISE_PER_JUMP = 2;
 /** The control file is polled every 50 ms; a jump is in effect after this (ms). */
 const JUMP_EFFECT_MS = 200;
+/**
+ * After a node goes back to the real time, the leader still holds its last
+ * (wrong) reading until that node's next batch: the next jump waits this long
+ * (ms; a 50 ms poll plus a heartbeat, with room for a loaded machine), so at
+ * most one clock is off at any moment as the leader hears them. Without the
+ * wait, seed 5008 jumped the leader +14 d while it still heard the follower
+ * just put back at +13 d: two of three clocks, and the majority clock moved.
+ */
+const RESET_SETTLE_MS = 1000;
 
 interface WallFault { offsetMs: number; rate: number; what: string }
 
@@ -79,6 +89,7 @@ export async function clockJump(x: FaultContext): Promise<void> {
     if (jumped !== undefined && jumped !== target) {
       x.c.setClock(jumped, 0, 1);
       x.log(`clock of node ${jumped} back to the real time`);
+      await sleep(RESET_SETTLE_MS);
     }
     x.c.setClock(target, fault.offsetMs, fault.rate);
     jumped = target;
