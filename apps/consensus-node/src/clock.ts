@@ -16,12 +16,14 @@
 //    the lower median of its own and every voter's last reported clock
 //    (each peer stamps its wall time on every Send batch, raft.proto
 //    MessageBatch.wall_ms; the estimate advances by this node's monotonic
-//    time since). Only readings heard in the current term count: a leader
-//    hears every voter each heartbeat, but what it heard before its election
-//    (a follower does not hear other followers) may be arbitrarily old and
-//    from a clock corrected since. One node whose clock jumped (days ahead or
-//    behind, or running fast) is outvoted as long as a majority of voters
-//    agree. The
+//    time since). Only readings of the last PEER_CLOCK_MAX_AGE_MS count: a
+//    leader hears every voter each heartbeat, but what a new leader heard as
+//    a follower (followers do not hear each other) may be old and from a
+//    clock corrected since; readings of a voter that went silent a moment
+//    ago still count (dropping them, e.g. everything before this term, left
+//    a new leader with two readings, its own and one days behind: torture
+//    seed 5013). One node whose clock jumped (days ahead or behind, or
+//    running fast) is outvoted as long as a majority of voters agree. The
 //    leader stamps it on every command (`time`), which is the replicated
 //    clock retention ages are measured on (retention.ts): a single leader's
 //    jump must never make the cluster prune history or de-duplication rows
@@ -52,25 +54,25 @@ export const systemClock: Clock = {
   monotonic: () => performance.now(),
 };
 
-/** A peer's last reported wall clock older than this is not used (ms): a long-gone voter says nothing about the present. */
-export const PEER_CLOCK_MAX_AGE_MS = 10 * 60_000;
+/**
+ * A peer's last reported wall clock older than this is not used (ms): many
+ * heartbeat intervals, idle ones included (idle mode: every 500 ms by
+ * default), yet short enough that a clock corrected since is soon forgotten.
+ */
+export const PEER_CLOCK_MAX_AGE_MS = 30_000;
 
 /**
  * The leader's estimate of the voters' wall clock (see the top of this file).
  * Samples come from every peer batch; `voters` says whose count.
  */
 export class ClusterClock {
-  private readonly samples = new Map<NodeId, { wallMs: number; at: number; term: number }>();
+  private readonly samples = new Map<NodeId, { wallMs: number; at: number }>();
 
-  /** `term`: this node's current Raft term. */
-  constructor(private readonly clock: Clock, private readonly self: NodeId, private readonly voters: () => readonly NodeId[], private readonly term: () => number) {}
+  constructor(private readonly clock: Clock, private readonly self: NodeId, private readonly voters: () => readonly NodeId[]) {}
 
-  /**
-   * Node `from` said its wall clock read `wallMs` (0 = an older node that
-   * does not say) on a batch whose messages carry `term` (the highest).
-   */
-  observe(from: NodeId, wallMs: number, term: number): void {
-    if (wallMs > 0) this.samples.set(from, { wallMs, at: this.clock.monotonic(), term });
+  /** Node `from` said its wall clock read `wallMs` (0 = an older node that does not say). */
+  observe(from: NodeId, wallMs: number): void {
+    if (wallMs > 0) this.samples.set(from, { wallMs, at: this.clock.monotonic() });
   }
 
   /**
@@ -80,12 +82,11 @@ export class ClusterClock {
    */
   now(): number {
     const mono = this.clock.monotonic();
-    const term = this.term();
     const readings = [this.clock.now()];
     for (const id of this.voters()) {
       if (id === this.self) continue;
       const s = this.samples.get(id);
-      if (s && s.term >= term && mono - s.at <= PEER_CLOCK_MAX_AGE_MS) readings.push(s.wallMs + (mono - s.at));
+      if (s && mono - s.at <= PEER_CLOCK_MAX_AGE_MS) readings.push(s.wallMs + (mono - s.at));
     }
     readings.sort((a, b) => a - b);
     return Math.round(readings[Math.floor((readings.length - 1) / 2)]);

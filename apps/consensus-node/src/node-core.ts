@@ -117,7 +117,7 @@ export class ConsensusNodeCore {
     this.clusterClock = new ClusterClock(systemClock, config.nodeId, () => {
       const cs = this.state.confState();
       return cs.votersOutgoing.length ? [...cs.voters, ...cs.votersOutgoing] : cs.voters;
-    }, () => this.driver.currentTerm());
+    });
     this.proposer = new Proposer(this.driver, { ...config, clusterNow: () => this.clusterClock.now() });
     this.watch = new WatchHub({
       changesAfter: (after, limit) => this.state.changesAfter(after, limit),
@@ -140,7 +140,7 @@ export class ConsensusNodeCore {
       onMessage: (m) => this.driver.step(m),
       onUnreachable: (id) => this.driver.reportUnreachable(id),
       onIdleNotice: (from, notice, term) => this.driver.onIdleNotice(from, notice, term),
-      onPeerClock: (from, wallMs, term) => this.clusterClock.observe(from, wallMs, term),
+      onPeerClock: (from, wallMs) => this.clusterClock.observe(from, wallMs),
       wallNow: () => systemClock.now(),
       onPeerStreamEnded: (from) => this.driver.onPeerStreamEnded(from),
       onSnapshotStatus: (id, ok) => this.driver.reportSnapshot(id, ok),

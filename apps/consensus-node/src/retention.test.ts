@@ -103,6 +103,16 @@ describe('history retention', () => {
     expect(revisions(r)).toHaveLength(40);
   });
 
+  it('does not age what a lagging leader wrote from the time its lag began (torture clock-jump seed 5013)', () => {
+    const r = replica({ historyMaxAgeMs: 3600_000 });
+    applyAll(r, Array.from({ length: 10 }, (_, i) => entry(i + 1, T0)));
+    // A leader 5 days behind writes revisions 11-60 (really during the next 50 minutes); then a correct one, 65 minutes after T0.
+    applyAll(r, Array.from({ length: 50 }, (_, i) => entry(i + 11, T0 - 5 * 86_400_000)));
+    applyAll(r, Array.from({ length: 10 }, (_, i) => entry(i + 61, T0 + 65 * 60_000)));
+    // Only revisions through 10 are known to be older than an hour; 11-60 may be minutes old.
+    expect(revisions(r)[0]).toBe(11);
+  });
+
   it('answers history and flags for what it retains exactly as a replica that keeps everything', () => {
     const all = replica({});
     const pruned = replica({ historyMaxBytes: 30_000 });

@@ -289,8 +289,13 @@ export class StateMachine implements Fsm<Applied> {
     const o = this.opts;
     if (revision % o.pruneEveryRevisions !== 0) return;
     // Monotonic: a leader whose clock is behind never moves the clock back.
-    const now = Math.max(this.store.lastClockSample(), time ?? 0);
-    this.store.addClockSample(revision, now);
+    const last = this.store.lastClockSample();
+    const now = Math.max(last, time ?? 0);
+    // Nor does it sample: the sample would say this revision was written at
+    // the last sample's time, older than it is, and a correct clock later
+    // would prune it early by the length of the lag (torture clock-jump seed
+    // 5013). Unsampled, it ages with the next sample, which errs on keeping.
+    if (now > last || last === 0) this.store.addClockSample(revision, now);
     const olderThan = (ageMs: number) => (ageMs > 0 ? this.store.revisionAtOrBefore(now - ageMs) : 0);
     const floor = o.dedupMinAgeMs > 0 ? olderThan(o.dedupMinAgeMs) : revision;
     const dedupThrough = dedupPruneThrough(olderThan(o.dedupMaxAgeMs), floor, this.store.requestsOverBudget(o.dedupMaxBytes, floor));

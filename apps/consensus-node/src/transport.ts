@@ -56,8 +56,8 @@ export interface TransportOptions {
   onUnreachable(id: NodeId): void;
   /** An idle-mode notice from a peer (src/idle.ts), after the batch's messages were stepped. */
   onIdleNotice(from: NodeId, notice: IdleNotice, term: number): void;
-  /** A peer's wall clock as it stamped a batch whose messages carry `term` at most (clock.ts ClusterClock). */
-  onPeerClock(from: NodeId, wallMs: number, term: number): void;
+  /** A peer's wall clock as it stamped a batch (clock.ts ClusterClock). */
+  onPeerClock(from: NodeId, wallMs: number): void;
   /** This node's wall clock, stamped on every batch (wall_ms). */
   wallNow(): number;
   /** A peer's stream to this node ended (its process died, the connection broke, it restarted). */
@@ -363,7 +363,7 @@ export class Transport {
             finish(this.o.security.refuse(checked.reason, checked.details, { peer: call.getPeer(), from }));
             return;
           }
-          this.o.onPeerClock(from, checked.wallMs, checked.messages.reduce((t, m) => Math.max(t, m.term), checked.notice?.term ?? 0));
+          this.o.onPeerClock(from, checked.wallMs);
           for (const m of checked.messages) this.o.onMessage(m);
           if (checked.notice) this.o.onIdleNotice(from, checked.notice.kind, checked.notice.term);
         });

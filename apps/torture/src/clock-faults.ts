@@ -121,6 +121,17 @@ export async function clockJumpFinalCheck(x: FaultContext, fenceRevision: number
       x.anomaly(`clock-jump: node ${n.id} pruned history through revision ${s.oldestRetainedRevision - 1}, although the whole run is younger than FLAGRAFT_HISTORY_MAX_AGE_MS (${HOUR} ms) on the majority's clock`);
     }
   }
+  if (pruned) {
+    // Which changes carry a time far from the real one: the stamps that moved the replicated clock.
+    const off: string[] = [];
+    for (let i = 0; i < 6; i++) {
+      for (const ch of await x.c.admin.history(`k${i}`, { limit: 1000 })) {
+        const d = ch.time - Date.now();
+        if (Math.abs(d) > 30 * MINUTE) off.push(`r${ch.revision} ${Math.round(d / MINUTE)} min`);
+      }
+    }
+    x.log(`changes stamped more than 30 min off the real time: ${off.length ? off.slice(0, 20).join(', ') : 'none retained'}`);
+  }
   const fence = (await x.c.admin.history('k0', { limit: 1 }))[0];
   if (!fence || fence.revision !== fenceRevision) return x.anomaly(`clock-jump: history of k0 does not end at the fence revision ${fenceRevision} (${fence?.revision})`);
   const off = fence.time - Date.now();
