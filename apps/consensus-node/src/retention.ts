@@ -9,8 +9,10 @@
 //  - sizes are estimated from the rows' contents (UTF-8 bytes of their text
 //    plus a fixed per-row overhead), never from the file's size;
 //  - "now" is the replicated clock: the newest `time` the leaders stamped on
-//    commands, sampled at each prune point into the clock_samples table
-//    (revision -> time, monotonic), never this node's wall clock.
+//    commands (the voters' median clock, clock.ts ClusterClock), sampled at
+//    each prune point into the clock_samples table (revision -> time,
+//    monotonic; a stamp behind the last sample takes none), never this
+//    node's wall clock.
 // An age limit of A ms then prunes through the newest sampled revision whose
 // time is at least A ms before the replicated now.
 //
