@@ -55,7 +55,7 @@ function writeMeta(calls: CallGate, req: any, call: grpc.ServerUnaryCall<any, an
     if ((m[f] ?? '').length > MAX_REQUEST_ID_CHARS) throw ApiError.of('INVALID_ARGUMENT', `meta.${f} longer than ${MAX_REQUEST_ID_CHARS} characters`);
   }
   const actor = calls.writeActor(call, typeof m.actor === 'string' ? m.actor : '');
-  const out: { actor: string; clientId?: string; requestId?: string; fingerprint?: string } = { actor, clientId: calls.dedupClientId(call, m.clientId || undefined), requestId: m.requestId || undefined };
+  const out: { actor: string; clientId?: string; requestId?: string; fingerprint?: string } = { actor, clientId: calls.dedupClientId(call, m.clientId || undefined, Boolean(m.fingerprint)), requestId: m.requestId || undefined };
   // Only when set: a command without one stays byte-for-byte what it was.
   if (m.fingerprint) out.fingerprint = m.fingerprint;
   return out;

@@ -175,7 +175,7 @@ export class ConsensusNodeCore {
       calls: {
         check: (md) => this.checkClient(md),
         writeActor: (call, claimed) => this.security.writeActor(call, claimed),
-        dedupClientId: (call, clientId) => this.security.dedupClientId(call, clientId),
+        dedupClientId: (call, clientId, keyed) => this.security.dedupClientId(call, clientId, keyed),
       },
       writes: { propose: proposer.propose.bind(proposer), proposeRestore },
       reads: {

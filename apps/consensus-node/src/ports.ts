@@ -17,8 +17,8 @@ export interface CallGate {
   check(md: grpc.Metadata): ApiError | undefined;
   /** The actor a write is recorded for: the caller's own, or the user a gateway vouches for (security.ts). */
   writeActor(call: grpc.ServerUnaryCall<unknown, unknown>, claimed: string): string;
-  /** The de-duplication client id of a write (per caller identity). */
-  dedupClientId(call: grpc.ServerUnaryCall<unknown, unknown>, clientId: string | undefined): string | undefined;
+  /** The de-duplication client id of a write (per caller identity; `keyed`: an Idempotency-Key write, see security.ts). */
+  dedupClientId(call: grpc.ServerUnaryCall<unknown, unknown>, clientId: string | undefined, keyed: boolean): string | undefined;
 }
 
 /** Proposing writes; each resolves with the outcome once applied on this node (the leader). */

@@ -251,16 +251,19 @@ export class NodeSecurity {
 
   /**
    * Write de-duplication keys are per identity: one service cannot read
-   * another's answers by replaying its request ids. Gateways share one scope:
-   * a client's retry (an HTTP Idempotency-Key) may reach another gateway
-   * behind the load balancer and must find the first answer; every gateway
-   * may already write as any user, so sharing gives none of them more, and
-   * each gateway scopes the ids by the end user it authenticated.
+   * another's answers by replaying its request ids. Keyed writes (an HTTP
+   * Idempotency-Key, which always carries a fingerprint) from gateways share
+   * one scope: a client's retry may reach another gateway behind the load
+   * balancer and must find the first answer; every gateway may already write
+   * as any user, so sharing gives none of them more, and each gateway scopes
+   * the ids by the end user it authenticated. Every other write keeps the
+   * per-identity key the previous release stored, so a retry that spans an
+   * upgrade still finds its first answer (test/data-dir-compat.test.ts).
    */
-  dedupClientId(call: grpc.ServerUnaryCall<unknown, unknown>, clientId: string | undefined): string | undefined {
+  dedupClientId(call: grpc.ServerUnaryCall<unknown, unknown>, clientId: string | undefined, keyed: boolean): string | undefined {
     if (this.insecure || !clientId) return clientId;
     const id = this.callerIdentity(call);
-    return `${mayVouch(id) ? 'gateways' : identityName(id)}/${clientId}`;
+    return `${keyed && mayVouch(id) ? 'gateways' : identityName(id)}/${clientId}`;
   }
 
   private callerIdentity(call: grpc.ServerUnaryCall<unknown, unknown>): Identity {
