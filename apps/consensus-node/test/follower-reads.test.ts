@@ -72,6 +72,12 @@ describe.each(['safe', 'lease'])('linearizable reads on followers and learners (
     const followers = cluster.nodes.filter((n) => n.id !== leader.id);
     const learner: LocalNode = await cluster.spawnJoiner(4);
     await client.addLearner(4, learner.peerAddress);
+    // A member that has not heard from a leader yet has nobody to ask for a
+    // read index and refuses (UNAVAILABLE, as any leaderless member does); the
+    // claim here is about a learner that has joined, so wait until it knows the leader.
+    await waitFor('the learner knows the leader', async () => {
+      try { return (await client.status({ endpoint: learner.address })).leaderId === leader.id; } catch { return false; }
+    });
     const readers = await Promise.all([...followers, learner].map(async (n) => ({ n, raw: await flagsClient(cluster, n.address) })));
     try {
       // Each round: a write acknowledged by the leader, then at once a
