@@ -3,7 +3,10 @@ export type {
   JsonPrimitive, JsonValue, FlagType, ConditionOp, ConditionScalar, Condition, RolloutWeight, Rollout, Rule,
   FlagDefinition, SegmentDefinition, StoredFlag, StoredSegment, ValidationIssue,
   PutFlagOp, DeleteFlagOp, PutSegmentOp, DeleteSegmentOp, SubCommand, BatchOp, CommandEnvelope, Command,
-  CommandErrorCode, CommandError, Change, ApplyResult, StateView,
+  CommandErrorCode, CommandError, Change, ChangeKind, StoredItem, ApplyResult, StateView,
+  ApprovalPolicy, EnvironmentDefinition, StoredEnvironment, ChangeRequestStatus, ChangeRequestOp, ChangeRequestBase, ChangeConflict,
+  ChangeRequestEvent, ChangeRequest, StoredChangeRequest, ScheduleStepStatus, ScheduleStep, Schedule, StoredSchedule,
+  PutEnvironmentOp, DeleteEnvironmentOp, PromoteOp, ChangeRequestAction, ChangeRequestCommandOp, ScheduleAction, ScheduleCommandOp, TopLevelOp,
   EvaluationContext, EvaluationReason, EvaluationErrorCode, EvaluationResult, SegmentLookup,
 } from './types.js';
 export { LIMITS, KEY_PATTERN, NAME_PATTERN } from './limits.js';
@@ -12,6 +15,13 @@ export { ValidationError, CommandDecodeError } from './errors.js';
 export { validateFlag, validateSegment, flagIssues, referencedSegments, FLAG_TYPES, CONDITION_OPS } from './validate.js';
 export { encodeCommand, decodeCommand, commandProblem, encodedCommandBytes, COMMAND_ENCODING_VERSION } from './commands.js';
 export { applyCommand, MemoryStateView } from './apply.js';
+export {
+  DEFAULT_ENVIRONMENT, validateEnvironment, isProtected, promotionPlan, defaultConfigFor, withConfig, sameDefinition, CONFIG_FIELDS,
+} from './environments.js';
+export type { PromotionItem } from './environments.js';
+export { validApprovals, conflictsOf } from './change-requests.js';
+export { dueStep, nextDueAt } from './schedules.js';
+export { CHANGE_REQUEST_OPS } from './commands.js';
 export { parseSemver, compareSemver } from './semver.js';
 export type { SemVer } from './semver.js';
 export { evaluate, compileFlag, compileSegment, CompiledFlag } from './evaluate.js';

@@ -55,6 +55,18 @@ export const LIMITS = Object.freeze({
   /** actor, clientId, requestId, fingerprint length. */
   maxActorChars: 256,
   maxRequestIdChars: 256,
+  /** Environments in a cluster. */
+  maxEnvironments: 32,
+  /** Ops in one change request or one schedule step. */
+  maxChangeRequestOps: 100,
+  /** Comments on one change request (approvals and rejections count apart, each bounded by the approvers there can be). */
+  maxComments: 200,
+  /** A change request comment or title. */
+  maxCommentChars: 4096,
+  /** Approvals a policy may require; also the approver list length. */
+  maxApprovals: 16,
+  /** Steps of one schedule (e.g. 5 % -> 25 % -> 100 %). */
+  maxScheduleSteps: 20,
 });
 
 export type Limits = typeof LIMITS;

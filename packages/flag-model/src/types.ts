@@ -113,19 +113,167 @@ export interface ValidationIssue {
   message: string;
 }
 
+// ---- environments, change requests, schedules (environments.ts) -----------
+
+/**
+ * Who must agree before a change reaches an environment. approvalsRequired
+ * 0 = direct writes allowed; N > 0 = the environment is protected: every write
+ * into it goes through a change request with N approvals (apply.ts enforces it).
+ */
+export interface ApprovalPolicy {
+  approvalsRequired: number;
+  /** The author of a change request cannot approve it. */
+  authorCannotApprove?: boolean;
+  /** Who may approve or reject: actors with one of these roles (the envelope's actorRole), or these named actors. Neither = anyone. */
+  approverRoles?: string[];
+  approvers?: string[];
+}
+
+export interface EnvironmentDefinition {
+  /** Stable id (key characters); what commands, tokens and rows name. */
+  name: string;
+  /** What people see; renaming an environment changes this only. */
+  displayName?: string;
+  /** New flags arrive here switched off (and without an offVariant). */
+  production?: boolean;
+  policy?: ApprovalPolicy;
+}
+
+export interface StoredEnvironment {
+  environment: EnvironmentDefinition;
+  /** The environment commands without `env` (and the legacy endpoints, OFREP) act on; exactly one, never deleted. */
+  isDefault: boolean;
+  createRevision: number;
+  modRevision: number;
+  version: number;
+  updatedAt: number;
+  updatedBy: string;
+}
+
+export type ChangeRequestStatus = 'draft' | 'inReview' | 'approved' | 'applied' | 'rejected' | 'withdrawn' | 'conflicted';
+
+/** What a change request may hold: writes into its own environment (each op's env is the request's). */
+export type ChangeRequestOp = SubCommand | PromoteOp | PutEnvironmentOp;
+
+/** An item a change request was made against: its revision then (0 = absent) and its content then. */
+export interface ChangeRequestBase {
+  kind: 'flag' | 'segment' | 'environment';
+  key: string;
+  env?: string;
+  revision: number;
+  item: StoredFlag | StoredSegment | StoredEnvironment | null;
+}
+
+/** A three-way conflict found on apply: base (when the request was made), current, and what the request would write. */
+export interface ChangeConflict extends ChangeRequestBase {
+  currentRevision: number;
+  current: StoredFlag | StoredSegment | StoredEnvironment | null;
+  proposed: FlagDefinition | SegmentDefinition | EnvironmentDefinition | null;
+}
+
+export interface ChangeRequestEvent { actor: string; time: number; text?: string; /** The actor's role when it acted (approver roles are checked against it). */ role?: string }
+
+export interface ChangeRequest {
+  id: string;
+  env: string;
+  title: string;
+  description?: string;
+  author: string;
+  status: ChangeRequestStatus;
+  ops: ChangeRequestOp[];
+  bases: ChangeRequestBase[];
+  approvals: ChangeRequestEvent[];
+  rejections: ChangeRequestEvent[];
+  comments: ChangeRequestEvent[];
+  conflicts?: ChangeConflict[];
+  /** Why the last apply did not happen (conflicted: an op no longer valid). */
+  applyError?: string;
+  appliedRevision?: number;
+}
+
+export interface StoredChangeRequest {
+  changeRequest: ChangeRequest;
+  createRevision: number;
+  modRevision: number;
+  version: number;
+  updatedAt: number;
+  updatedBy: string;
+}
+
+export type ScheduleStepStatus = 'pending' | 'applied' | 'conflicted' | 'failed' | 'cancelled';
+
+/** One timed step: ops (an unprotected environment only) or an approved change request. */
+export interface ScheduleStep {
+  /** UTC, ms since the epoch. */
+  at: number;
+  ops?: ChangeRequestOp[];
+  changeRequest?: string;
+  status: ScheduleStepStatus;
+  /** applied: the revision it applied at; conflicted / failed: what was found. */
+  revision?: number;
+  conflicts?: ChangeConflict[];
+  error?: string;
+}
+
+export interface Schedule {
+  id: string;
+  env: string;
+  title: string;
+  createdBy: string;
+  steps: ScheduleStep[];
+  /** Revision each flag/segment a step touches must still be at (kept current as steps apply): a step on a stale base is conflicted. */
+  bases: ChangeRequestBase[];
+}
+
+export interface StoredSchedule {
+  schedule: Schedule;
+  createRevision: number;
+  modRevision: number;
+  version: number;
+  updatedAt: number;
+  updatedBy: string;
+}
+
 // ---- commands -------------------------------------------------------------
 
-export interface PutFlagOp { op: 'putFlag'; flag: FlagDefinition; expectedRevision?: number }
-export interface DeleteFlagOp { op: 'deleteFlag'; key: string; expectedRevision?: number }
+/** `env`: the environment written (absent = the default environment). */
+export interface PutFlagOp { op: 'putFlag'; flag: FlagDefinition; expectedRevision?: number; env?: string }
+/** Deletes the flag everywhere (it has one definition); `env` names where expectedRevision is checked. */
+export interface DeleteFlagOp { op: 'deleteFlag'; key: string; expectedRevision?: number; env?: string }
 export interface PutSegmentOp { op: 'putSegment'; segment: SegmentDefinition; expectedRevision?: number }
 export interface DeleteSegmentOp { op: 'deleteSegment'; name: string; expectedRevision?: number }
 export type SubCommand = PutFlagOp | DeleteFlagOp | PutSegmentOp | DeleteSegmentOp;
 export interface BatchOp { op: 'batch'; ops: SubCommand[] }
 
+/** Creates or updates an environment; a new one copies every flag's configuration from `copyFrom` (default: the default environment). */
+export interface PutEnvironmentOp { op: 'putEnvironment'; environment: EnvironmentDefinition; expectedRevision?: number; copyFrom?: string }
+/** Refused while flags are configured in it unless `force` (which deletes those configurations too); never the default environment. */
+export interface DeleteEnvironmentOp { op: 'deleteEnvironment'; name: string; force?: boolean; expectedRevision?: number }
+/** Copies the configuration (enabled, rules, default/off variants) of `keys` (absent = every flag) from one environment to another, atomically. */
+export interface PromoteOp { op: 'promote'; from: string; to: string; keys?: string[] }
+
+export type ChangeRequestAction =
+  | { action: 'create'; env?: string; title: string; description?: string; ops: ChangeRequestOp[]; submit?: boolean }
+  | { action: 'submit' | 'approve' | 'reject' | 'withdraw' | 'apply'; id: string; comment?: string }
+  | { action: 'comment'; id: string; comment: string }
+  | { action: 'rebase'; id: string; ops?: ChangeRequestOp[] };
+export type ChangeRequestCommandOp = { op: 'changeRequest' } & ChangeRequestAction;
+
+export type ScheduleAction =
+  | { action: 'create'; env?: string; title: string; steps: { at: number; ops?: ChangeRequestOp[]; changeRequest?: string }[] }
+  | { action: 'cancel'; id: string }
+  /** Proposed by the leader when a step is due; idempotent by (id, step). */
+  | { action: 'fire'; id: string; step: number };
+export type ScheduleCommandOp = { op: 'schedule' } & ScheduleAction;
+
+export type TopLevelOp = PutEnvironmentOp | DeleteEnvironmentOp | PromoteOp | ChangeRequestCommandOp | ScheduleCommandOp;
+
 export interface CommandEnvelope {
   v: 1;
   /** Who: the authenticated principal. */
   actor: string;
+  /** The actor's role as authenticated (approval policies may name roles). */
+  actorRole?: string;
   /** Client identity and request id: the node de-duplicates retried writes by (clientId, requestId). */
   clientId?: string;
   requestId?: string;
@@ -140,17 +288,27 @@ export interface CommandEnvelope {
   time: number;
 }
 
-export type Command = CommandEnvelope & (SubCommand | BatchOp);
+export type Command = CommandEnvelope & (SubCommand | BatchOp | TopLevelOp);
 
 export type CommandErrorCode =
   | 'REVISION_MISMATCH' | 'VALIDATION' | 'NOT_FOUND' | 'SEGMENT_MISSING' | 'SEGMENT_IN_USE' | 'BAD_COMMAND'
-  | 'IDEMPOTENCY_KEY_REUSED';
+  | 'IDEMPOTENCY_KEY_REUSED'
+  /** A direct write into an environment whose policy requires change requests. */
+  | 'PROTECTED'
+  /** The actor may not do this (approve their own request, not an approver, not the author). */
+  | 'FORBIDDEN'
+  /** The change request / schedule is not in a state that allows this. */
+  | 'INVALID_STATE'
+  /** An environment still has flags configured (deleteEnvironment without force), or is the default. */
+  | 'ENVIRONMENT_IN_USE';
 
 export interface CommandError {
   code: CommandErrorCode;
   message: string;
   /** The flag key or segment name concerned. */
   key?: string;
+  /** The environment concerned. */
+  env?: string;
   /** For REVISION_MISMATCH: the current modRevision (0 = does not exist). */
   currentRevision?: number;
   /** For REVISION_MISMATCH: what the command expected. */
@@ -163,12 +321,17 @@ export interface CommandError {
   opIndex?: number;
 }
 
+export type ChangeKind = 'flag' | 'segment' | 'environment' | 'changeRequest' | 'schedule';
+export type StoredItem = StoredFlag | StoredSegment | StoredEnvironment | StoredChangeRequest | StoredSchedule;
+
 export interface Change {
-  kind: 'flag' | 'segment';
+  kind: ChangeKind;
   key: string;
+  /** Flag changes outside the default environment: the environment (absent = the default environment, as before environments existed). */
+  env?: string;
   op: 'put' | 'delete';
-  before: StoredFlag | StoredSegment | null;
-  after: StoredFlag | StoredSegment | null;
+  before: StoredItem | null;
+  after: StoredItem | null;
   actor: string;
   time: number;
   revision: number;
@@ -178,10 +341,24 @@ export type ApplyResult = { ok: true; changes: Change[] } | { ok: false; error: 
 
 /** Read access to the current state, e.g. inside the node's SQLite transaction. */
 export interface StateView {
+  /** A flag of the default environment. */
   getFlag(key: string): StoredFlag | undefined;
   getSegment(name: string): StoredSegment | undefined;
-  /** Keys of the flags whose rules reference the segment. */
+  /** Keys of the flags (any environment) whose rules reference the segment. */
   segmentUsers(name: string): string[];
+  /** The default environment's name. */
+  defaultEnvironment(): string;
+  getEnvironment(name: string): StoredEnvironment | undefined;
+  /** Every environment's name, in name order. */
+  environmentNames(): string[];
+  /** A flag's configuration in an environment (the default one included). */
+  getFlagIn(env: string, key: string): StoredFlag | undefined;
+  /** Keys of the flags configured in an environment, in key order. */
+  flagKeysIn(env: string): string[];
+  /** Keys of the flags of one environment whose rules reference the segment. */
+  segmentUsersIn(env: string, name: string): string[];
+  getChangeRequest(id: string): StoredChangeRequest | undefined;
+  getSchedule(id: string): StoredSchedule | undefined;
 }
 
 // ---- evaluation -----------------------------------------------------------
