@@ -2,7 +2,7 @@
 // ports.ts: it validates requests and shapes answers; the node does the rest.
 import * as grpc from '@grpc/grpc-js';
 import { ConfChangeType } from '@flagraft/raft-core';
-import { ValidationError, validateFlag, validateSegment, type Change, type SubCommand } from '@flagraft/flag-model';
+import { ValidationError, commandProblem, validateFlag, validateSegment, type Change, type ChangeKind, type SubCommand, type TopLevelOp } from '@flagraft/flag-model';
 import { backupStream, restoreStep } from './backup-api.js';
 import { ApiError, parseJson, toApiError } from './errors.js';
 import type { CallGate, FlagsPorts, ReadPort } from './ports.js';
@@ -41,6 +41,8 @@ function validated<T>(fn: () => T): T {
   }
 }
 
+const HISTORY_KINDS: readonly ChangeKind[] = ['flag', 'segment', 'environment', 'changeRequest', 'schedule'];
+
 /** Longest clientId / requestId / fingerprint of a write (characters). */
 export const MAX_REQUEST_ID_CHARS = 256;
 
@@ -49,17 +51,30 @@ export const MAX_REQUEST_ID_CHARS = 256;
  * from the caller's certificate (security.ts writeActor): meta.actor counts
  * only when a gateway vouches for its user.
  */
-function writeMeta(calls: CallGate, req: any, call: grpc.ServerUnaryCall<any, any>): { actor: string; clientId?: string; requestId?: string; fingerprint?: string } {
+function writeMeta(calls: CallGate, req: any, call: grpc.ServerUnaryCall<any, any>): { actor: string; actorRole?: string; clientId?: string; requestId?: string; fingerprint?: string } {
   const m = req.meta ?? {};
   for (const f of ['clientId', 'requestId', 'fingerprint'] as const) {
     if ((m[f] ?? '').length > MAX_REQUEST_ID_CHARS) throw ApiError.of('INVALID_ARGUMENT', `meta.${f} longer than ${MAX_REQUEST_ID_CHARS} characters`);
   }
   const actor = calls.writeActor(call, typeof m.actor === 'string' ? m.actor : '');
-  const out: { actor: string; clientId?: string; requestId?: string; fingerprint?: string } = { actor, clientId: calls.dedupClientId(call, m.clientId || undefined, Boolean(m.fingerprint)), requestId: m.requestId || undefined };
+  const out: { actor: string; actorRole?: string; clientId?: string; requestId?: string; fingerprint?: string } = { actor, clientId: calls.dedupClientId(call, m.clientId || undefined, Boolean(m.fingerprint)), requestId: m.requestId || undefined };
   // Only when set: a command without one stays byte-for-byte what it was.
   if (m.fingerprint) out.fingerprint = m.fingerprint;
+  const actorRole = calls.writeRole(call, typeof m.actorRole === 'string' ? m.actorRole : '');
+  if (actorRole) out.actorRole = actorRole;
   return out;
 }
+
+/** The environment a flag request names ("" = the default one); NOT_FOUND when it does not exist. */
+function environment(reads: ReadPort, req: any): { env?: string } {
+  const env = String(req.environment ?? '');
+  if (!env) return {};
+  if (!reads.environmentExists(env)) throw ApiError.of('NOT_FOUND', `environment "${env}" does not exist`);
+  return { env };
+}
+
+/** What Propose accepts: the commands of environments, promotion, change requests and schedules (flag writes have their own RPCs). */
+const PROPOSE_OPS: ReadonlySet<string> = new Set(['putEnvironment', 'deleteEnvironment', 'promote', 'changeRequest', 'schedule']);
 
 function expected(req: any): { expectedRevision?: number } {
   return req.hasExpectedRevision ? { expectedRevision: Number(req.expectedRevision) } : {};
@@ -99,7 +114,11 @@ function list(reads: ReadPort, kind: 'flag' | 'segment') {
     const limit = pageLimit(req.limit);
     const prefix = String(req.prefix ?? '');
     const after = decodeToken(req.pageToken);
-    const rows = reads.list(kind, prefix, after, limit + 1);
+    const { env } = kind === 'flag' ? environment(reads, req) : {};
+    // Other environments: their keys filtered here (an environment holds what the default one holds, bounded alike).
+    const rows = env
+      ? reads.allFlagsIn(env).filter((j) => { const k = (JSON.parse(j) as { flag: { key: string } }).flag.key; return k.startsWith(prefix) && k > after; }).slice(0, limit + 1)
+      : reads.list(kind, prefix, after, limit + 1);
     const page = rows.slice(0, limit);
     let next = '';
     if (rows.length > limit) {
@@ -115,11 +134,11 @@ export function flagsService(ports: FlagsPorts): grpc.UntypedServiceImplementati
   return {
     PutFlag: unary(calls, async (req, call) => {
       const flag = validated(() => validateFlag(parseJson(req.definitionJson, 'definition_json')));
-      return answer(await writes.propose({ ...writeMeta(calls, req, call), op: 'putFlag', flag, ...expected(req) }));
+      return answer(await writes.propose({ ...writeMeta(calls, req, call), op: 'putFlag', flag, ...expected(req), ...environment(reads, req) }));
     }),
     DeleteFlag: unary(calls, async (req, call) => {
       if (!req.key) throw ApiError.of('INVALID_ARGUMENT', 'key is required');
-      return answer(await writes.propose({ ...writeMeta(calls, req, call), op: 'deleteFlag', key: req.key, ...expected(req) }));
+      return answer(await writes.propose({ ...writeMeta(calls, req, call), op: 'deleteFlag', key: req.key, ...expected(req), ...environment(reads, req) }));
     }),
     PutSegment: unary(calls, async (req, call) => {
       const segment = validated(() => validateSegment(parseJson(req.definitionJson, 'definition_json')));
@@ -140,9 +159,28 @@ export function flagsService(ports: FlagsPorts): grpc.UntypedServiceImplementati
       }));
       return answer(await writes.propose({ ...writeMeta(calls, req, call), op: 'batch', ops: checked }));
     }),
+    Propose: unary(calls, async (req, call) => {
+      const body = parseJson(req.commandJson, 'command_json') as Record<string, unknown>;
+      if (!body || typeof body !== 'object' || Array.isArray(body) || !PROPOSE_OPS.has(String(body.op))) {
+        throw ApiError.of('INVALID_ARGUMENT', `command_json.op must be one of ${[...PROPOSE_OPS].join(', ')}`);
+      }
+      for (const k of ['v', 'actor', 'actorRole', 'time', 'clientId', 'requestId']) {
+        if (k in body) throw ApiError.of('INVALID_ARGUMENT', `command_json must not set ${k}: the node stamps it (meta carries the request ids)`);
+      }
+      const cmd = { ...writeMeta(calls, req, call), ...body } as Parameters<typeof writes.propose>[0];
+      const problem = commandProblem({ ...cmd, v: 1, time: 0 });
+      if (problem) throw ApiError.of('INVALID_ARGUMENT', problem);
+      return answer(await writes.propose(cmd as typeof cmd & TopLevelOp));
+    }),
+    Query: unary(calls, async (req) => {
+      if (consistency(req.consistency) === 'linearizable') await reads.barrier();
+      const args = req.argsJson ? parseJson(req.argsJson, 'args_json') : {};
+      if (!args || typeof args !== 'object' || Array.isArray(args)) throw ApiError.of('INVALID_ARGUMENT', 'args_json must be a JSON object');
+      return { resultJson: JSON.stringify(reads.query(String(req.what ?? ''), args as Record<string, unknown>)), revision: reads.appliedRevision() };
+    }),
     GetFlag: unary(calls, async (req) => {
       if (consistency(req.consistency) === 'linearizable') await reads.barrier();
-      const f = reads.getFlag(String(req.key));
+      const f = reads.getFlagIn(environment(reads, req).env, String(req.key));
       return { found: !!f, itemJson: f ? JSON.stringify(f) : '', revision: reads.appliedRevision() };
     }),
     GetSegment: unary(calls, async (req) => {
@@ -152,17 +190,19 @@ export function flagsService(ports: FlagsPorts): grpc.UntypedServiceImplementati
     }),
     ListFlags: unary(calls, list(reads, 'flag')),
     ListSegments: unary(calls, list(reads, 'segment')),
-    SnapshotAll: unary(calls, async () => {
+    SnapshotAll: unary(calls, async (req) => {
       await reads.barrier();
+      const { env } = environment(reads, req);
       // Synchronous reads: nothing applies in between, so this is one revision.
-      return { revision: reads.appliedRevision(), flagsJson: reads.allItems('flag'), segmentsJson: reads.allItems('segment') };
+      return { revision: reads.appliedRevision(), flagsJson: reads.allFlagsIn(env), segmentsJson: reads.allItems('segment') };
     }),
     History: unary(calls, async (req) => {
-      const kind = req.kind === 'segment' ? 'segment' : req.kind && req.kind !== 'flag' ? undefined : 'flag';
-      if (!kind) throw ApiError.of('INVALID_ARGUMENT', `kind must be "flag" or "segment", got "${req.kind}"`);
+      const kind = (req.kind || 'flag') as ChangeKind;
+      if (!HISTORY_KINDS.includes(kind)) throw ApiError.of('INVALID_ARGUMENT', `kind must be one of ${HISTORY_KINDS.join(', ')}, got "${req.kind}"`);
       if (!req.key) throw ApiError.of('INVALID_ARGUMENT', 'key is required');
       const before = Number(req.beforeRevision) || Number.MAX_SAFE_INTEGER;
-      return { changesJson: reads.history(kind, req.key, before, pageLimit(req.limit)).map((c) => JSON.stringify(c)) };
+      const { env } = kind === 'flag' ? environment(reads, req) : {};
+      return { changesJson: reads.history(kind, req.key, before, pageLimit(req.limit), env).map((c) => JSON.stringify(c)) };
     }),
     Status: unary(calls, () => ports.status()),
     AddLearner: unary(calls, async (req) => {

@@ -5,6 +5,7 @@ import type { LogLevel, SnsOutboxConfig } from './outbox-types.js';
 import { DEFAULT_RETENTION, defaultPruneEvery, retentionProblem, type RetentionOptions } from './retention.js';
 import { DEFAULT_RECLAIM, type ReclaimOptions } from './storage/reclaim.js';
 import { DEFAULT_TRANSPORT_LIMITS, type TransportLimits } from './transport.js';
+import { DEFAULT_ENVIRONMENT, KEY_PATTERN, LIMITS } from '@flagraft/flag-model';
 
 export interface NodeConfig {
   nodeId: number;
@@ -90,6 +91,14 @@ export interface NodeConfig {
   metricsLogMs: number;
   /** How long SIGTERM waits for leadership transfer and in-flight requests (ms). */
   shutdownGraceMs: number;
+  /**
+   * The default environment's name (FLAGRAFT_DEFAULT_ENVIRONMENT, default
+   * `production`): given to a new data dir, or to one from before
+   * environments when it is upgraded. The same on every node of a cluster.
+   */
+  defaultEnvironment?: string;
+  /** How often the leader looks for due schedule steps (ms; FLAGRAFT_SCHEDULER_POLL_MS). */
+  schedulerPollMs?: number;
 }
 
 /** Bugs apps/torture can switch on to prove its checks catch them (inject.ts says what each does). */
@@ -125,6 +134,9 @@ export const DEFAULTS = {
   maxCommittedSizePerReadyBytes: 16 * 1024 * 1024,
   shutdownGraceMs: 3_000,
 };
+
+/** How often the leader looks for due schedule steps (ms): a step applies at most this late (plus one commit). */
+export const DEFAULT_SCHEDULER_POLL_MS = 250;
 
 export class ConfigError extends Error {
   constructor(message: string) {
@@ -324,5 +336,12 @@ export function loadConfigFromEnv(env: NodeJS.ProcessEnv = process.env, argv: st
     logLevel,
     shutdownGraceMs: int('SHUTDOWN_GRACE_MS', DEFAULTS.shutdownGraceMs),
     metricsLogMs: int('METRICS_LOG_MS', 0, 0),
+    defaultEnvironment: environmentName(str('DEFAULT_ENVIRONMENT', DEFAULT_ENVIRONMENT)),
+    schedulerPollMs: int('SCHEDULER_POLL_MS', DEFAULT_SCHEDULER_POLL_MS),
   };
+}
+
+function environmentName(v: string): string {
+  if (v.length > LIMITS.maxKeyChars || !KEY_PATTERN.test(v)) throw new ConfigError(`FLAGRAFT_DEFAULT_ENVIRONMENT="${v}" must match ${KEY_PATTERN.source} (at most ${LIMITS.maxKeyChars} characters)`);
+  return v;
 }

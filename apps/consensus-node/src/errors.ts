@@ -5,7 +5,8 @@ import * as grpc from '@grpc/grpc-js';
 export type ErrorCode =
   | 'REVISION_MISMATCH' | 'NOT_FOUND' | 'VALIDATION' | 'SEGMENT_MISSING' | 'SEGMENT_IN_USE' | 'BAD_COMMAND'
   | 'UNAVAILABLE' | 'NOT_LEADER' | 'DEADLINE' | 'COMPACTED' | 'INVALID_ARGUMENT' | 'PERMISSION' | 'INTERNAL'
-  | 'RESOURCE_EXHAUSTED' | 'FAILED_PRECONDITION' | 'IDEMPOTENCY_KEY_REUSED';
+  | 'RESOURCE_EXHAUSTED' | 'FAILED_PRECONDITION' | 'IDEMPOTENCY_KEY_REUSED'
+  | 'PROTECTED' | 'FORBIDDEN' | 'INVALID_STATE' | 'ENVIRONMENT_IN_USE';
 
 export interface ErrorBody {
   code: ErrorCode;
@@ -30,6 +31,11 @@ const GRPC_CODE: Record<ErrorCode, grpc.status> = {
   RESOURCE_EXHAUSTED: grpc.status.RESOURCE_EXHAUSTED,
   FAILED_PRECONDITION: grpc.status.FAILED_PRECONDITION,
   IDEMPOTENCY_KEY_REUSED: grpc.status.FAILED_PRECONDITION,
+  // A direct write into a protected environment: the request is fine, the environment's policy wants a change request.
+  PROTECTED: grpc.status.FAILED_PRECONDITION,
+  FORBIDDEN: grpc.status.PERMISSION_DENIED,
+  INVALID_STATE: grpc.status.FAILED_PRECONDITION,
+  ENVIRONMENT_IN_USE: grpc.status.FAILED_PRECONDITION,
 };
 
 export class ApiError extends Error {

@@ -12,11 +12,10 @@ import * as grpc from '@grpc/grpc-js';
 import { StateType, type NodeId } from '@flagraft/raft-core';
 import { flagsService } from './api.js';
 import { ClusterClock, systemClock } from './clock.js';
-import type { NodeConfig } from './config.js';
 import { ApiError } from './errors.js';
 import { Health } from './health.js';
 import { createLogger, type Logger } from './log.js';
-import type { Outbox, OutboxContext, SnsOutboxConfig } from './outbox-types.js';
+import type { ChangeEvent, Outbox, OutboxContext, SnsOutboxConfig } from './outbox-types.js';
 import type { FlagsPorts } from './ports.js';
 import { serviceOf } from './proto-files.js';
 import { Proposer } from './proposer.js';
@@ -27,6 +26,10 @@ import { openStorage, spaceReclaimer, type NodeStorage } from './storage/open.js
 import type { Reclaimer } from './storage/reclaim.js';
 import { Transport } from './transport.js';
 import { WatchHub } from './watch-hub.js';
+import { queryState } from './queries.js';
+import { Scheduler } from './scheduler.js';
+import { DEFAULT_SCHEDULER_POLL_MS, type NodeConfig } from './config.js';
+import type { StoredSchedule } from '@flagraft/flag-model';
 
 /** Makes the SNS outbox (src/outbox/) from its configuration; main.ts passes the real one. */
 export type OutboxFactory = (config: SnsOutboxConfig) => Outbox | Promise<Outbox>;
@@ -64,6 +67,7 @@ export class ConsensusNodeCore {
   private readonly state: StateMachine;
   private readonly driver: RaftDriver<Applied>;
   private readonly proposer: Proposer;
+  private readonly scheduler: Scheduler;
   private readonly watch: WatchHub;
   private readonly transport: Transport;
   private readonly health: Health;
@@ -91,6 +95,7 @@ export class ConsensusNodeCore {
       nodeId: config.nodeId,
       bootstrap: config.join ? undefined : { members },
       logger: this.log,
+      defaultEnvironment: config.defaultEnvironment,
     });
     const { log, state, verified } = this.storage;
     const scan = { rows: verified.rows, ms: verified.ms };
@@ -99,7 +104,7 @@ export class ConsensusNodeCore {
     // INJECTED BUG (FLAGRAFT_INJECT_BUG=ack-before-fsync, apps/torture): the log commits once a second, after the acknowledgements.
     if (config.injectBug === 'ack-before-fsync') log.deferCommits(1000);
     if (config.injectBug) this.log.warn('INJECTED BUG enabled: this node is deliberately unsafe (testing only)', { bug: config.injectBug });
-    this.state = new StateMachine(state, { ...config.retention, logger: this.log });
+    this.state = new StateMachine(state, { ...config.retention, logger: this.log, defaultEnvironment: config.defaultEnvironment });
     this.reclaimer = spaceReclaimer(this.storage, config, this.log);
     this.driver = new RaftDriver<Applied>(config, { log, fsm: this.state, dataBytes: () => log.bytes() + state.bytes() }, this.log, {
       onLeadership: (isLeader, term, _lead, wasLeader) => this.onLeadership(isLeader, term, wasLeader),
@@ -119,8 +124,14 @@ export class ConsensusNodeCore {
       return cs.votersOutgoing.length ? [...cs.voters, ...cs.votersOutgoing] : cs.voters;
     });
     this.proposer = new Proposer(this.driver, { ...config, clusterNow: () => this.clusterClock.now() });
+    this.scheduler = new Scheduler({
+      clock: this.clusterClock, pollMs: config.schedulerPollMs ?? DEFAULT_SCHEDULER_POLL_MS, log: this.log,
+      isLeader: () => this.driver.isLeader(),
+      schedules: () => this.state.records('schedules').map((j) => (JSON.parse(j) as StoredSchedule).schedule),
+      propose: (cmd, time) => this.proposer.propose(cmd, time),
+    });
     this.watch = new WatchHub({
-      changesAfter: (after, limit) => this.state.changesAfter(after, limit),
+      changesAfter: (after, limit, all) => this.state.changesAfter(after, limit, all),
       oldestRetainedRevision: () => this.state.oldestRetainedRevision(),
       appliedRevision: () => this.appliedRevision(),
     }, config.maxWatchers);
@@ -175,6 +186,7 @@ export class ConsensusNodeCore {
       calls: {
         check: (md) => this.checkClient(md),
         writeActor: (call, claimed) => this.security.writeActor(call, claimed),
+        writeRole: (call, claimed) => this.security.writeRole(call, claimed),
         dedupClientId: (call, clientId, keyed) => this.security.dedupClientId(call, clientId, keyed),
       },
       writes: { propose: proposer.propose.bind(proposer), proposeRestore },
@@ -185,7 +197,11 @@ export class ConsensusNodeCore {
         getSegment: (name) => state.getSegment(name),
         list: (kind, prefix, after, limit) => state.list(kind, prefix, after, limit),
         allItems: (kind) => state.allItems(kind),
-        history: (kind, key, before, limit) => state.history(kind, key, before, limit),
+        history: (kind, key, before, limit, env) => state.history(kind, key, before, limit, env),
+        environmentExists: (env) => state.view.getEnvironment(env) !== undefined,
+        getFlagIn: (env, key) => state.getFlagIn(env, key),
+        allFlagsIn: (env) => state.allFlagsIn(env),
+        query: (what, args) => queryState(state, what, args),
       },
       membership: {
         members: () => this.members(),
@@ -290,6 +306,7 @@ export class ConsensusNodeCore {
     this.syncPeers();
     this.driver.start();
     this.reclaimer.start();
+    this.scheduler.start();
     if (this.config.sns) await this.startOutbox(this.config.sns);
     this.log.info('node started', {
       address: this.address, peerAddress: this.peerAddress, healthAddress: health, transportSecurity: this.config.security.mode,
@@ -315,7 +332,8 @@ export class ConsensusNodeCore {
       isLeader: () => this.driver.isLeader(),
       onLeadershipChange: (cb) => { this.leaderListeners.add(cb); return () => this.leaderListeners.delete(cb); },
       onApplied: (cb) => { this.appliedListeners.add(cb); return () => this.appliedListeners.delete(cb); },
-      readChanges: (after, limit) => this.state.changesAfter(after, limit),
+      // The outbox publishes what consumers from before environments understand (changesAfter without all).
+      readChanges: (after, limit) => this.state.changesAfter(after, limit) as ChangeEvent[],
       publishedRevision: () => this.state.publishedRevision(),
       proposePublished: (revision) => this.proposer.proposeInternal({ op: 'published', revision }),
       oldestRetainedRevision: () => this.state.oldestRetainedRevision(),
@@ -405,6 +423,7 @@ export class ConsensusNodeCore {
       const t = setTimeout(() => { this.server.forceShutdown(); resolve(); }, Math.max(100, grace - (systemClock.monotonic() - started)));
       this.server.tryShutdown(() => { clearTimeout(t); resolve(); });
     });
+    this.scheduler.stop();
     this.driver.stop();
     this.reclaimer.stop();
     this.proposer.stop();

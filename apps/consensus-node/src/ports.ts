@@ -1,7 +1,7 @@
 // What the client-facing gRPC services (api.ts, backup-api.ts) may use of
 // the node, and nothing more: node-core.ts builds these from its parts.
 import type * as grpc from '@grpc/grpc-js';
-import type { Change, StoredFlag, StoredSegment } from '@flagraft/flag-model';
+import type { Change, ChangeKind, StoredFlag, StoredSegment } from '@flagraft/flag-model';
 import type { ConfChangeType } from '@flagraft/raft-core';
 import type { ApiError } from './errors.js';
 import type { Logger } from './log.js';
@@ -17,6 +17,8 @@ export interface CallGate {
   check(md: grpc.Metadata): ApiError | undefined;
   /** The actor a write is recorded for: the caller's own, or the user a gateway vouches for (security.ts). */
   writeActor(call: grpc.ServerUnaryCall<unknown, unknown>, claimed: string): string;
+  /** The role a write is recorded with (security.ts writeRole). */
+  writeRole(call: grpc.ServerUnaryCall<unknown, unknown>, claimed: string): string | undefined;
   /** The de-duplication client id of a write (per caller identity; `keyed`: an Idempotency-Key write, see security.ts). */
   dedupClientId(call: grpc.ServerUnaryCall<unknown, unknown>, clientId: string | undefined, keyed: boolean): string | undefined;
 }
@@ -39,7 +41,13 @@ export interface ReadPort {
   list(kind: ItemKind, prefix: string, afterKey: string, limit: number): string[];
   /** Every item of a kind (JSON text), in key order. */
   allItems(kind: ItemKind): string[];
-  history(kind: ItemKind, key: string, beforeRevision: number, limit: number): Change[];
+  history(kind: ChangeKind, key: string, beforeRevision: number, limit: number, env?: string): Change[];
+  /** Environments: undefined = the default one. */
+  environmentExists(env: string): boolean;
+  getFlagIn(env: string | undefined, key: string): StoredFlag | undefined;
+  allFlagsIn(env: string | undefined): string[];
+  /** QueryRequest.what with its args (api.ts checks them): a JSON-able result. */
+  query(what: string, args: Record<string, unknown>): unknown;
 }
 
 /** Changing who is in the cluster (on the leader). */

@@ -5,14 +5,14 @@
 // results (state-machine.ts, Applied.answer) say whom to answer.
 import { randomBytes } from 'node:crypto';
 import type { ConfChange, ConfChangeType, NodeId } from '@flagraft/raft-core';
-import { encodeCommand, encodeRestoreCommand, type BatchOp, type Command, type RestoreCommand, type SubCommand } from '@flagraft/flag-model';
+import { encodeCommand, encodeRestoreCommand, type BatchOp, type Command, type RestoreCommand, type SubCommand, type TopLevelOp } from '@flagraft/flag-model';
 import { TAG_COMMAND, TAG_INTERNAL, TAG_RESTORE, encodeConfContext, encodeEntry, restoreWaiterKey, writeWaiterKey, type InternalCommand } from './entries.js';
 import { ApiError } from './errors.js';
 import type { Applied, RestoreOutcome, WriteOutcome } from './state-machine.js';
 import { Waiters } from './waiters.js';
 
 /** A command as a client sends it: the node stamps `v` and `time`. */
-export type CommandInput = { actor: string; clientId?: string; requestId?: string } & (SubCommand | BatchOp);
+export type CommandInput = { actor: string; actorRole?: string; clientId?: string; requestId?: string } & (SubCommand | BatchOp | TopLevelOp);
 
 /** A restore command as the API hands it over: the node stamps `v` and `time`. */
 export type RestoreInput = RestoreCommand extends infer C ? (C extends RestoreCommand ? Omit<C, 'v' | 'time'> : never) : never;
@@ -65,11 +65,16 @@ export class Proposer {
     return this.writes.size;
   }
 
-  /** Proposes a flag-model command and resolves with its applied outcome. */
-  async propose(cmd: CommandInput): Promise<WriteOutcome> {
+  /**
+   * Proposes a flag-model command and resolves with its applied outcome.
+   * `time`: the time to stamp instead of clusterNow(), for work the leader
+   * decided on a cluster-clock reading it already took (scheduler.ts: the
+   * step is due at that reading, and the state machine checks the same one).
+   */
+  async propose(cmd: CommandInput, time?: number): Promise<WriteOutcome> {
     if (!this.raft.isLeader()) throw this.raft.notLeader();
     if (this.writes.size >= this.o.maxPendingProposals) throw ApiError.of('RESOURCE_EXHAUSTED', `too many pending writes (maxPendingProposals ${this.o.maxPendingProposals})`);
-    const full = { ...cmd, v: 1, time: this.clusterNow() } as Command;
+    const full = { ...cmd, v: 1, time: time ?? this.clusterNow() } as Command;
     if (!full.clientId || !full.requestId) {
       full.clientId = this.clientId;
       full.requestId = String(++this.seq);

@@ -33,8 +33,8 @@ export type Refusal = (typeof REFUSALS)[number];
 
 /** What each client method needs. Anything not listed is refused (default deny). */
 export const CLIENT_METHOD_PERMISSIONS: ReadonlyMap<string, Permission | 'health'> = new Map<string, Permission | 'health'>([
-  ...['GetFlag', 'GetSegment', 'ListFlags', 'ListSegments', 'SnapshotAll', 'Watch', 'History', 'Status'].map((m) => [`/flagraft.v1.Flags/${m}`, 'read'] as const),
-  ...['PutFlag', 'DeleteFlag', 'PutSegment', 'DeleteSegment', 'Batch'].map((m) => [`/flagraft.v1.Flags/${m}`, 'write'] as const),
+  ...['GetFlag', 'GetSegment', 'ListFlags', 'ListSegments', 'SnapshotAll', 'Watch', 'History', 'Status', 'Query'].map((m) => [`/flagraft.v1.Flags/${m}`, 'read'] as const),
+  ...['PutFlag', 'DeleteFlag', 'PutSegment', 'DeleteSegment', 'Batch', 'Propose'].map((m) => [`/flagraft.v1.Flags/${m}`, 'write'] as const),
   ...['AddLearner', 'PromoteLearner', 'RemoveMember', 'TransferLeader', 'Backup', 'Restore'].map((m) => [`/flagraft.v1.Flags/${m}`, 'admin'] as const),
   ['/grpc.health.v1.Health/Check', 'health'], ['/grpc.health.v1.Health/Watch', 'health'],
 ]);
@@ -247,6 +247,19 @@ export class NodeSecurity {
       throw ApiError.of('PERMISSION', s.details);
     }
     return own;
+  }
+
+  /**
+   * The role a write is recorded with (approval policies may name roles):
+   * what a gateway vouches for (its user's role), otherwise the caller's own
+   * certificate role. Insecure: what the request says.
+   */
+  writeRole(call: grpc.ServerUnaryCall<unknown, unknown>, requested: string): string | undefined {
+    if (requested.length > MAX_ACTOR_CHARS) throw ApiError.of('INVALID_ARGUMENT', `meta.actorRole longer than ${MAX_ACTOR_CHARS} characters`);
+    if (this.insecure) return requested || undefined;
+    const id = this.callerIdentity(call);
+    if (mayVouch(id) && requested) return requested;
+    return id.kind === 'service' ? id.role : undefined;
   }
 
   /**

@@ -7,8 +7,9 @@
 import { crc32 } from 'node:zlib';
 import { ConfChangeType, type ConfChange, type ConfState, type Entry, type Snapshot } from '@flagraft/raft-core';
 import {
-  applyCommand, applyRestoreCommand, decodeCommand, decodeRestoreCommand, referencedSegments,
-  type Change, type Command, type CommandError, type RestoreCommand, type RestoreError, type StateView, type StoredFlag, type StoredSegment,
+  DEFAULT_ENVIRONMENT, applyCommand, applyRestoreCommand, decodeCommand, decodeRestoreCommand, referencedSegments,
+  type AnyChangeEvent, type Change, type ChangeKind, type Command, type CommandError, type RestoreCommand, type RestoreError, type StateView, type StoredChangeRequest,
+  type StoredEnvironment, type StoredFlag, type StoredSchedule, type StoredSegment,
 } from '@flagraft/flag-model';
 import { TAG_COMMAND, TAG_INTERNAL, TAG_RESTORE, decodeConfContext, restoreWaiterKey, writeWaiterKey, type InternalCommand } from './entries.js';
 import type { Fsm } from './fsm.js';
@@ -16,7 +17,7 @@ import type { Logger } from './log.js';
 import { changesPruneBelow, dedupPruneThrough, historyPruneThrough, type RetentionOptions } from './retention.js';
 import type { ChangeEvent } from './outbox-types.js';
 import { RestoreState, flagSegments, type RestoreMeta } from './restore-state.js';
-import type { ChangeRow, ItemKind, LiveRows, StagedTables, StateStore } from './storage/state-store.js';
+import { type ChangeRow, type ItemKind, type LiveRows, type RecordTable, type StagedTables, type StateStore } from './storage/state-store.js';
 
 export type WriteOutcome =
   | { ok: true; revision: number; changes: Change[]; deduplicated?: boolean }
@@ -45,7 +46,12 @@ export interface Applied {
 export interface StateOptions extends RetentionOptions {
   /** Where an entry this code cannot read is reported (skipped on every replica alike). */
   logger?: Logger;
+  /** The default environment's name when a snapshot from a node before environments is installed (open.ts says the same for files). */
+  defaultEnvironment?: string;
 }
+
+/** The table of each record kind (flags and segments have their own). */
+const RECORD_TABLE: Partial<Record<ChangeKind, RecordTable>> = { environment: 'environments', changeRequest: 'change_requests', schedule: 'schedules' };
 
 const SNAPSHOT_FORMAT = 1;
 
@@ -60,11 +66,36 @@ export class StateMachine implements Fsm<Applied> {
     this.restoreState = new RestoreState(store);
     this.published = Number(store.meta('published'));
     this.changesPruned = Number(store.meta('changes_pruned'));
-    this.view = {
+    this.view = this.makeView(store);
+  }
+
+  /**
+   * flag-model's StateView over the state file. The default environment's
+   * flags are the flags table (as before environments); the others' are
+   * env_flags. Its name is read per call: it is replicated state.
+   */
+  private makeView(store: StateStore): StateView {
+    const defaultEnv = () => {
+      for (const name of store.recordIds('environments')) {
+        if (parseItem<StoredEnvironment>(store.recordJson('environments', name))?.isDefault) return name;
+      }
+      return this.opts.defaultEnvironment ?? DEFAULT_ENVIRONMENT;
+    };
+    const isDefault = (env: string) => env === defaultEnv();
+    const view: StateView = {
       getFlag: (key) => parseItem<StoredFlag>(store.itemJson('flag', key)),
       getSegment: (name) => parseItem<StoredSegment>(store.itemJson('segment', name)),
-      segmentUsers: (name) => store.segmentUsers(name),
+      defaultEnvironment: defaultEnv,
+      getEnvironment: (name) => parseItem<StoredEnvironment>(store.recordJson('environments', name)),
+      environmentNames: () => store.recordIds('environments'),
+      getFlagIn: (env, key) => (isDefault(env) ? view.getFlag(key) : parseItem<StoredFlag>(store.envFlagJson(env, key))),
+      flagKeysIn: (env) => store.flagKeys(isDefault(env) ? undefined : env),
+      segmentUsersIn: (env, name) => (isDefault(env) ? store.segmentUsers(name) : store.envSegmentUsers(env, name)),
+      segmentUsers: (name) => [...new Set(store.recordIds('environments').flatMap((env) => view.segmentUsersIn(env, name)))].sort(),
+      getChangeRequest: (id) => parseItem<StoredChangeRequest>(store.recordJson('change_requests', id)),
+      getSchedule: (id) => parseItem<StoredSchedule>(store.recordJson('schedules', id)),
     };
+    return view;
   }
 
   // ---- the Fsm -------------------------------------------------------------------
@@ -149,6 +180,8 @@ export class StateMachine implements Fsm<Applied> {
     if (s.index !== index) throw new Error(`snapshot data is for index ${s.index}, metadata says ${index}`);
     this.store.durableTransaction(() => {
       this.store.replaceLiveRows(s, flagSegments);
+      // A snapshot from a node before environments: its flags are the default environment's.
+      if (!s.environments) this.store.ensureDefaultEnvironment(this.opts.defaultEnvironment ?? DEFAULT_ENVIRONMENT);
       this.restoreState.restoreSnapshotPart(s.restore, s.staged);
       this.membersCache = undefined;
       this.published = s.published;
@@ -214,14 +247,22 @@ export class StateMachine implements Fsm<Applied> {
   private writeChange(c: Change, seq: number): void {
     // The item row and the audit row hold the same text: serialised once (a write's hot path).
     const after = c.after ? JSON.stringify(c.after) : null;
-    if (c.kind === 'flag') {
+    const table = RECORD_TABLE[c.kind];
+    if (table) {
+      if (after !== null) this.store.putRecord(table, c.key, after);
+      else this.store.deleteRecord(table, c.key);
+    } else if (c.kind === 'flag' && c.env !== undefined) {
+      // flag-model names the environment of a flag change only outside the default one.
+      if (after !== null) this.store.putEnvFlag(c.env, c.key, after, referencedSegments((c.after as StoredFlag).flag));
+      else this.store.deleteEnvFlag(c.env, c.key);
+    } else if (c.kind === 'flag') {
       if (after !== null) this.store.putFlag(c.key, after, referencedSegments((c.after as StoredFlag).flag));
       else this.store.deleteFlag(c.key);
     } else if (after !== null) this.store.putSegment(c.key, after);
     else this.store.deleteSegment(c.key);
     this.store.addChange({
       revision: c.revision, seq, kind: c.kind, key: c.key, op: c.op,
-      before: c.before ? JSON.stringify(c.before) : null, after, actor: c.actor, time: c.time,
+      before: c.before ? JSON.stringify(c.before) : null, after, actor: c.actor, time: c.time, env: c.env ?? null,
     });
   }
 
@@ -362,22 +403,45 @@ export class StateMachine implements Fsm<Applied> {
     return this.store.allJson(kind);
   }
 
-  history(kind: ItemKind, key: string, beforeRevision: number, limit: number): Change[] {
-    return this.store.history(kind, key, beforeRevision, limit).map(rowToChange);
+  /** `env`: a flag's history in that environment (absent or the default one: as before environments). */
+  history(kind: ChangeKind, key: string, beforeRevision: number, limit: number, env?: string): Change[] {
+    const e = kind === 'flag' && env !== undefined && env !== this.view.defaultEnvironment() ? env : null;
+    return this.store.history(kind, key, beforeRevision, limit, e).map(rowToChange);
   }
 
-  /** Change events with revision > afterRevision (and above the last restore), whole revisions only (a batch is never split). */
-  changesAfter(afterRevision: number, limit: number): ChangeEvent[] {
+  /**
+   * Change events with revision > afterRevision (and above the last
+   * restore), whole revisions only (a batch is never split). `all` = false
+   * (consumers from before environments): only the default environment's
+   * flags and the segments, in the shape those consumers always saw.
+   */
+  changesAfter(afterRevision: number, limit: number, all = false): AnyChangeEvent[] {
     // Never the history a restore imported: it is not a stream of new changes.
     afterRevision = Math.max(afterRevision, this.restoreState.meta.floor);
-    const rows = this.store.changesAfter(afterRevision, limit + 1);
+    const rows = this.store.changesAfter(afterRevision, limit + 1, all);
     if (rows.length > limit) {
       const lastRev = rows[rows.length - 1].revision;
       const whole = rows.filter((r) => r.revision !== lastRev);
       // A single batch larger than the limit is still delivered whole.
-      return (whole.length ? whole : this.store.changesAt(lastRev)).map(rowToEvent);
+      return (whole.length ? whole : this.store.changesAt(lastRev, all)).map(rowToEvent);
     }
     return rows.map(rowToEvent);
+  }
+
+  /** Environments, change requests or schedules (JSON text, id order). */
+  records(table: RecordTable): string[] {
+    return this.store.allRecords(table);
+  }
+
+  /** A flag of one environment (absent: the default one). */
+  getFlagIn(env: string | undefined, key: string): StoredFlag | undefined {
+    return env ? this.view.getFlagIn(env, key) : this.view.getFlag(key);
+  }
+
+  /** Every flag of one environment (JSON text, key order). */
+  allFlagsIn(env: string | undefined): string[] {
+    if (!env || env === this.view.defaultEnvironment()) return this.store.allJson('flag');
+    return this.store.flagKeys(env).map((k) => this.store.envFlagJson(env, k)!);
   }
 }
 
@@ -386,10 +450,12 @@ function parseItem<T>(json: string | undefined): T | undefined {
 }
 
 function rowToChange(r: ChangeRow): Change {
-  return {
+  const c: Change = {
     kind: r.kind, key: r.key, op: r.op, actor: r.actor, time: r.time, revision: r.revision,
     before: r.before ? JSON.parse(r.before) : null, after: r.after ? JSON.parse(r.after) : null,
   };
+  if (r.env) c.env = r.env;
+  return c;
 }
 
 /**
@@ -399,11 +465,16 @@ function rowToChange(r: ChangeRow): Change {
  * history in flag-model's changeIssues, guarantee it), so it is not checked
  * again on every Watch page. Keys in the order consumers have always seen.
  */
-function rowToEvent(r: ChangeRow): ChangeEvent {
+function rowToEvent(r: ChangeRow): AnyChangeEvent {
   const { revision, key, op, actor } = r;
   const time = new Date(r.time).toISOString();
   const after = r.after ? JSON.parse(r.after) : null;
-  return r.kind === 'flag'
-    ? { v: 1, revision, kind: 'flag', key, op, actor, time, flag: after }
-    : { v: 1, revision, kind: 'segment', key, op, actor, time, segment: after };
+  switch (r.kind) {
+    case 'flag': return r.env ? { v: 1, revision, kind: 'flag', key, op, actor, time, flag: after, env: r.env } : { v: 1, revision, kind: 'flag', key, op, actor, time, flag: after };
+    case 'segment': return { v: 1, revision, kind: 'segment', key, op, actor, time, segment: after };
+    // Watch streams that asked for every environment (WatchRequest.all_environments) only.
+    case 'environment': return { v: 1, revision, kind: 'environment', key, op, actor, time, environment: after };
+    case 'changeRequest': return { v: 1, revision, kind: 'changeRequest', key, op, actor, time, changeRequest: after };
+    case 'schedule': return { v: 1, revision, kind: 'schedule', key, op, actor, time, schedule: after };
+  }
 }

@@ -5,7 +5,7 @@
 // apply and ends them on shutdown.
 import type * as grpc from '@grpc/grpc-js';
 import { ApiError } from './errors.js';
-import type { ChangeEvent } from './outbox-types.js';
+import type { AnyChangeEvent } from '@flagraft/flag-model';
 
 /** Changes sent per Watch message while catching up (count). */
 export const WATCH_PAGE_CHANGES = 500;
@@ -16,8 +16,8 @@ export const MIN_PROGRESS_MS = 50;
 
 /** What the Watch streams read: the changes table's window and the applied revision. */
 export interface ChangeFeed {
-  /** Change events with revision > afterRevision, whole revisions only. */
-  changesAfter(afterRevision: number, limit: number): ChangeEvent[];
+  /** Change events with revision > afterRevision, whole revisions only; `all`: every environment's and the records' too (state-machine.ts). */
+  changesAfter(afterRevision: number, limit: number, all: boolean): AnyChangeEvent[];
   /** Every change with revision >= this value is retained. */
   oldestRetainedRevision(): number;
   appliedRevision(): number;
@@ -62,6 +62,8 @@ export class WatchHub {
     }
     const from = Number(call.request.fromRevision) || 0;
     const progressMs = Math.max(MIN_PROGRESS_MS, Number(call.request.progressIntervalMs) || DEFAULT_PROGRESS_MS);
+    // Streams from before environments get exactly what they always got (the default environment's flags, segments).
+    const all = call.request.allEnvironments === true;
     if (this.watchers.size >= this.maxWatchers) {
       call.emit('error', ApiError.of('RESOURCE_EXHAUSTED', `too many watchers (maxWatchers ${this.maxWatchers})`).toGrpc());
       return;
@@ -84,9 +86,9 @@ export class WatchHub {
           end(ApiError.of('COMPACTED', `watcher fell behind: revision ${last} is compacted`));
           return;
         }
-        const evs = feed.changesAfter(last, WATCH_PAGE_CHANGES);
+        const evs = feed.changesAfter(last, WATCH_PAGE_CHANGES, all);
         if (!evs.length) return;
-        const byRev = new Map<number, ChangeEvent[]>();
+        const byRev = new Map<number, AnyChangeEvent[]>();
         for (const e of evs) { const g = byRev.get(e.revision); if (g) g.push(e); else byRev.set(e.revision, [e]); }
         for (const [rev, group] of byRev) {
           last = rev;

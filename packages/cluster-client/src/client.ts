@@ -8,7 +8,7 @@ import {
   CertificateStore, SECURE_CHANNEL_OPTIONS, TlsConfigError, channelCredentials, identityUri, transportSecurityFromEnv,
   DEFAULT_TLS_RELOAD_INTERVAL_MS, type TlsFiles,
 } from '@flagraft/identity';
-import { LIMITS, chunkItems, type BackupDocument, type Change, type FlagDefinition, type SegmentDefinition, type StoredFlag, type StoredSegment, type SubCommand, type ChangeEvent } from '@flagraft/flag-model';
+import { LIMITS, chunkItems, type BackupDocument, type Change, type FlagDefinition, type SegmentDefinition, type StoredFlag, type StoredSegment, type SubCommand, type ChangeEvent, type ChangeKind, type TopLevelOp } from '@flagraft/flag-model';
 import { ClusterError, bodyOf, toClusterError, type NodeErrorBody } from './errors.js';
 import { flagsClientCtor } from './proto.js';
 import { DEFAULT_MEMBER_REFRESH_MS, READ_FROM_VALUES, ReadTargets, type ReadFrom } from './read-targets.js';
@@ -80,7 +80,19 @@ export type Consistency = 'linearizable' | 'stale';
  * (IDEMPOTENCY_KEY_REUSED). Each at most 256 characters (the node's limit).
  */
 export interface WriteIdempotency { clientId: string; requestId: string; fingerprint: string }
-export interface WriteOptions { expectedRevision?: number; actor: string; requestId?: string; idempotency?: WriteIdempotency }
+export interface WriteOptions {
+  expectedRevision?: number;
+  actor: string;
+  requestId?: string;
+  idempotency?: WriteIdempotency;
+  /** Flags: the environment written (absent = the cluster's default environment). */
+  environment?: string;
+  /** The actor's role, recorded when the node trusts this client to vouch (a gateway). */
+  actorRole?: string;
+}
+
+/** Reads of one environment's flags (absent = the default environment). */
+export interface EnvironmentOption { environment?: string }
 
 /** A change as Watch delivers it: flag-model's contract type (docs/CONTRACTS.md, "Change events"). */
 export type { ChangeEvent };
@@ -129,6 +141,8 @@ export interface WatchOptions {
   onError?(err: ClusterError, willRetry: boolean): void;
   /** Server progress interval (ms); the stream is restarted after 3 silent intervals. */
   progressIntervalMs?: number;
+  /** Also every other environment's flags (with `env`) and environment / change request / schedule events (flag-model AnyChangeEvent). */
+  allEnvironments?: boolean;
 }
 
 export interface ClusterClient {
@@ -143,12 +157,16 @@ export interface ClusterClient {
   putSegment(segment: SegmentDefinition, o: WriteOptions): Promise<{ revision: number; segment: StoredSegment }>;
   deleteSegment(name: string, o: WriteOptions): Promise<{ revision: number }>;
   batch(ops: SubCommand[], o: { actor: string; requestId?: string; idempotency?: WriteIdempotency }): Promise<{ revision: number; changes: Change[] }>;
-  getFlag(key: string, o?: { consistency?: Consistency }): Promise<StoredFlag | undefined>;
+  getFlag(key: string, o?: { consistency?: Consistency } & EnvironmentOption): Promise<StoredFlag | undefined>;
   getSegment(name: string, o?: { consistency?: Consistency }): Promise<StoredSegment | undefined>;
-  listFlags(o?: { prefix?: string; limit?: number; pageToken?: string; consistency?: Consistency }): Promise<{ flags: StoredFlag[]; nextPageToken?: string; revision: number }>;
+  listFlags(o?: { prefix?: string; limit?: number; pageToken?: string; consistency?: Consistency } & EnvironmentOption): Promise<{ flags: StoredFlag[]; nextPageToken?: string; revision: number }>;
   listSegments(o?: { prefix?: string; limit?: number; pageToken?: string; consistency?: Consistency }): Promise<{ segments: StoredSegment[]; nextPageToken?: string; revision: number }>;
-  snapshotAll(): Promise<{ revision: number; flags: StoredFlag[]; segments: StoredSegment[] }>;
-  history(key: string, o?: { limit?: number; beforeRevision?: number; kind?: 'flag' | 'segment' }): Promise<Change[]>;
+  snapshotAll(o?: EnvironmentOption): Promise<{ revision: number; flags: StoredFlag[]; segments: StoredSegment[] }>;
+  history(key: string, o?: { limit?: number; beforeRevision?: number; kind?: ChangeKind } & EnvironmentOption): Promise<Change[]>;
+  /** An environment, promotion, change request or schedule command (flag-model TopLevelOp); policies are enforced by the cluster. */
+  propose(command: TopLevelOp, o: { actor: string; actorRole?: string; requestId?: string }): Promise<{ revision: number; changes: Change[] }>;
+  /** environments, changeRequests, changeRequest {id}, schedules, schedule {id}, promotionPlan {from, to, keys?}. */
+  query<T = unknown>(what: string, args?: Record<string, unknown>, o?: { consistency?: Consistency }): Promise<T>;
   watch(o: WatchOptions): { close(): void };
   /** Every flag, segment and retained change at one revision, read linearizably on the leader (streamed). */
   backup(): Promise<BackupData>;
@@ -348,8 +366,11 @@ export function createClusterClient(opts: ClusterClientOptions): ClusterClient {
     return invoke(method, req, stale, requestTimeoutMs, Math.max(1, retryDeadlineMs - (Date.now() - started)));
   }
 
-  const writeMeta = (actor: string, requestId?: string, idem?: WriteIdempotency) =>
-    idem ? { actor, ...idem } : { actor, clientId, requestId: requestId ?? `${Date.now().toString(36)}-${++seq}` };
+  const writeMeta = (actor: string, requestId?: string, idem?: WriteIdempotency, actorRole?: string) => ({
+    ...(idem ? { actor, ...idem } : { actor, clientId, requestId: requestId ?? `${Date.now().toString(36)}-${++seq}` }),
+    ...(actorRole ? { actorRole } : {}),
+  });
+  const envOf = (o: { environment?: string }) => (o.environment ? { environment: o.environment } : {});
   const exp = (o: WriteOptions) => (o.expectedRevision !== undefined ? { hasExpectedRevision: true, expectedRevision: o.expectedRevision } : {});
   const changesOf = (r: any): Change[] => JSON.parse(r.changesJson || '[]') as Change[];
   const parseMembers = (r: any): MemberInfo[] => (r.members ?? []).map((m: any) => ({ id: Number(m.id), address: m.address, peerAddress: m.peerAddress ?? '', role: m.role, matchIndex: Number(m.matchIndex), lag: Number(m.lag), reachable: !!m.reachable }));
@@ -360,12 +381,12 @@ export function createClusterClient(opts: ClusterClientOptions): ClusterClient {
     transportSecurity: store ? 'mtls' : 'insecure',
     reloadCertificates: () => (store ? store.reload() : false),
     async putFlag(flag, o) {
-      const r = await invoke('PutFlag', { meta: writeMeta(o.actor, o.requestId, o.idempotency), definitionJson: JSON.stringify(flag), ...exp(o) });
+      const r = await invoke('PutFlag', { meta: writeMeta(o.actor, o.requestId, o.idempotency, o.actorRole), definitionJson: JSON.stringify(flag), ...exp(o), ...envOf(o) });
       const ch = changesOf(r);
       return { revision: Number(r.revision), flag: ch.find((c) => c.kind === 'flag')?.after as StoredFlag };
     },
     async deleteFlag(key, o) {
-      const r = await invoke('DeleteFlag', { meta: writeMeta(o.actor, o.requestId, o.idempotency), key, ...exp(o) });
+      const r = await invoke('DeleteFlag', { meta: writeMeta(o.actor, o.requestId, o.idempotency, o.actorRole), key, ...exp(o), ...envOf(o) });
       return { revision: Number(r.revision) };
     },
     async putSegment(segment, o) {
@@ -381,7 +402,7 @@ export function createClusterClient(opts: ClusterClientOptions): ClusterClient {
       return { revision: Number(r.revision), changes: changesOf(r) };
     },
     async getFlag(key, o = {}) {
-      const r = await read('GetFlag', { key, consistency: o.consistency ?? 'linearizable' }, o.consistency === 'stale');
+      const r = await read('GetFlag', { key, consistency: o.consistency ?? 'linearizable', ...envOf(o) }, o.consistency === 'stale');
       return r.found ? JSON.parse(r.itemJson) as StoredFlag : undefined;
     },
     async getSegment(name, o = {}) {
@@ -389,20 +410,28 @@ export function createClusterClient(opts: ClusterClientOptions): ClusterClient {
       return r.found ? JSON.parse(r.itemJson) as StoredSegment : undefined;
     },
     async listFlags(o = {}) {
-      const r = await read('ListFlags', { prefix: o.prefix ?? '', limit: o.limit ?? 0, pageToken: o.pageToken ?? '', consistency: o.consistency ?? 'linearizable' }, o.consistency === 'stale');
+      const r = await read('ListFlags', { prefix: o.prefix ?? '', limit: o.limit ?? 0, pageToken: o.pageToken ?? '', consistency: o.consistency ?? 'linearizable', ...envOf(o) }, o.consistency === 'stale');
       return { flags: r.itemsJson.map((j: string) => JSON.parse(j)), nextPageToken: r.nextPageToken || undefined, revision: Number(r.revision) };
     },
     async listSegments(o = {}) {
       const r = await read('ListSegments', { prefix: o.prefix ?? '', limit: o.limit ?? 0, pageToken: o.pageToken ?? '', consistency: o.consistency ?? 'linearizable' }, o.consistency === 'stale');
       return { segments: r.itemsJson.map((j: string) => JSON.parse(j)), nextPageToken: r.nextPageToken || undefined, revision: Number(r.revision) };
     },
-    async snapshotAll() {
-      const r = await read('SnapshotAll', {}, false);
+    async snapshotAll(o = {}) {
+      const r = await read('SnapshotAll', { ...envOf(o) }, false);
       return { revision: Number(r.revision), flags: r.flagsJson.map((j: string) => JSON.parse(j)), segments: r.segmentsJson.map((j: string) => JSON.parse(j)) };
     },
     async history(key, o = {}) {
-      const r = await invoke('History', { key, kind: o.kind ?? 'flag', limit: o.limit ?? 0, beforeRevision: o.beforeRevision ?? 0 }, true);
+      const r = await invoke('History', { key, kind: o.kind ?? 'flag', limit: o.limit ?? 0, beforeRevision: o.beforeRevision ?? 0, ...envOf(o) }, true);
       return r.changesJson.map((j: string) => JSON.parse(j));
+    },
+    async propose(command, o) {
+      const r = await invoke('Propose', { meta: writeMeta(o.actor, o.requestId, undefined, o.actorRole), commandJson: JSON.stringify(command) });
+      return { revision: Number(r.revision), changes: changesOf(r) };
+    },
+    async query(what, args = {}, o = {}) {
+      const r = await invoke('Query', { what, argsJson: JSON.stringify(args), consistency: o.consistency ?? 'linearizable' }, o.consistency === 'stale');
+      return JSON.parse(r.resultJson);
     },
     watch(o) {
       const w = startWatch(o);
@@ -512,7 +541,7 @@ export function createClusterClient(opts: ClusterClientOptions): ClusterClient {
     const connect = () => {
       if (stopped || closed) return;
       const ep = endpoints[leader];
-      const s: grpc.ClientReadableStream<any> = clientFor(ep).Watch({ fromRevision: last, progressIntervalMs: progressMs }, metadata());
+      const s: grpc.ClientReadableStream<any> = clientFor(ep).Watch({ fromRevision: last, progressIntervalMs: progressMs, allEnvironments: o.allEnvironments === true }, metadata());
       stream = s;
       let ended = false;
       armSilence();

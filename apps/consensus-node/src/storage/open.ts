@@ -6,10 +6,11 @@ import { recoverAfterCrash } from '../durability.js';
 import type { Logger } from '../log.js';
 import { LogStore } from './log-store.js';
 import { Reclaimer, type ReclaimOptions } from './reclaim.js';
-import { LOG_CHECKED, LOG_SCHEMA, STATE_CHECKED, STATE_SCHEMA } from './schema.js';
+import { LOG_CHECKED, LOG_SCHEMA, REBUILT_IN_FORMAT_4, STATE_CHECKED, STATE_SCHEMA } from './schema.js';
 import { StateStore } from './state-store.js';
 import { StoreCorruptError, checkIdentity, openDb } from './sqlite.js';
 import { verifyTables, type VerifyResult } from './checksum.js';
+import { DEFAULT_ENVIRONMENT } from '@flagraft/flag-model';
 
 /**
  * The scan of every row's checksum on open stops after this long (ms): a
@@ -31,6 +32,12 @@ export interface StorageOptions {
   logger?: Logger;
   /** Time allowed for the checksum scan on open (ms); default DEFAULT_VERIFY_BUDGET_MS. */
   verifyBudgetMs?: number;
+  /**
+   * The default environment's name, used once: when a new state file is
+   * made, or an older one (no environments) becomes environment-aware. Every
+   * node of a cluster must be given the same (FLAGRAFT_DEFAULT_ENVIRONMENT).
+   */
+  defaultEnvironment?: string;
 }
 
 export interface NodeStorage {
@@ -52,7 +59,7 @@ export function openStorage(o: StorageOptions): NodeStorage {
     throw e;
   }
   try {
-    if (!state.fresh) checkIdentity(state.db, o.statePath, STATE_SCHEMA, id, Object.values(STATE_CHECKED));
+    if (!state.fresh) checkIdentity(state.db, o.statePath, STATE_SCHEMA, id, Object.values(STATE_CHECKED), REBUILT_IN_FORMAT_4);
     if (!log.fresh) checkIdentity(log.db, logPath, LOG_SCHEMA, id, Object.values(LOG_CHECKED));
     // Checked before either is written: a lost log must never be replaced by an empty one (votes and acknowledgements would be forgotten).
     if (state.fresh !== log.fresh) {
@@ -70,6 +77,8 @@ export function openStorage(o: StorageOptions): NodeStorage {
     const parts = [verifyTables(log.db, logPath, Object.values(LOG_CHECKED), deadline), verifyTables(state.db, o.statePath, Object.values(STATE_CHECKED), deadline)];
     const stores = { log: new LogStore(log.db, logPath, o.tailCacheEntries), state: new StateStore(state.db, o.statePath) };
     if (parts.every((p) => p.complete)) parts.push(stores.log.verifyEntries(deadline));
+    // A state file from before environments: its flags become the default environment (revisions and history kept).
+    stores.state.ensureDefaultEnvironment(o.defaultEnvironment ?? DEFAULT_ENVIRONMENT);
     recoverAfterCrash(stores.log, stores.state);
     const verified = { rows: parts.reduce((a, p) => a + p.rows, 0), complete: parts.length === 3 && parts.every((p) => p.complete), ms: parts.reduce((a, p) => a + p.ms, 0) };
     return { ...stores, verified };

@@ -5,7 +5,7 @@
 import { existsSync, statSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import { addRowChecksums, registerChecksumFunctions, type CheckedTable } from './checksum.js';
-import { FORMAT_VERSION, PREVIOUS_FORMAT_VERSION } from './schema.js';
+import { FORMAT_VERSION, OLDER_FORMAT_VERSIONS } from './schema.js';
 import { StoreCorruptError, StoreOpenError } from './store-errors.js';
 
 export { StoreCorruptError, StoreOpenError } from './store-errors.js';
@@ -86,10 +86,11 @@ export function ensureIncrementalVacuum(db: Database.Database): number {
 
 /**
  * Refuses a file of another cluster, node or format; then makes sure every
- * table of `schema` exists. A file of the previous format is converted (one
- * transaction: row checksums added to `tables`).
+ * table of `schema` exists. A file of an older format is converted in one
+ * transaction: format 2 gets row checksums on `tables`; format 3 gets
+ * `rebuiltIn4` rebuilt (their new columns NULL, their checksums recomputed).
  */
-export function checkIdentity(db: Database.Database, path: string, schema: string, id: FileIdentity, tables: readonly CheckedTable[]): void {
+export function checkIdentity(db: Database.Database, path: string, schema: string, id: FileIdentity, tables: readonly CheckedTable[], rebuiltIn4: readonly CheckedTable[] = []): void {
   let rows: { k: string; v: string }[];
   try {
     rows = db.prepare('SELECT k, v FROM meta').all() as { k: string; v: string }[];
@@ -99,8 +100,8 @@ export function checkIdentity(db: Database.Database, path: string, schema: strin
   const meta = new Map(rows.map((r) => [r.k, r.v]));
   if (!meta.has('cluster_id')) throw new StoreOpenError(`${path} is not a flagraft node database (no cluster id)`);
   const format = meta.get('format');
-  if (format !== String(FORMAT_VERSION) && format !== String(PREVIOUS_FORMAT_VERSION)) {
-    throw new StoreOpenError(`${path} has storage format ${format}, this node reads formats ${PREVIOUS_FORMAT_VERSION} (converted on open) and ${FORMAT_VERSION}`);
+  if (format !== String(FORMAT_VERSION) && !OLDER_FORMAT_VERSIONS.map(String).includes(format ?? '')) {
+    throw new StoreOpenError(`${path} has storage format ${format}, this node reads formats ${OLDER_FORMAT_VERSIONS.join(', ')} (converted on open) and ${FORMAT_VERSION}`);
   }
   if (meta.get('cluster_id') !== id.clusterId) throw new StoreOpenError(`${path} belongs to cluster "${meta.get('cluster_id')}", not "${id.clusterId}": refusing to serve foreign data`);
   if (meta.get('node_id') !== String(id.nodeId)) throw new StoreOpenError(`${path} belongs to node ${meta.get('node_id')}, not node ${id.nodeId}`);
@@ -109,7 +110,8 @@ export function checkIdentity(db: Database.Database, path: string, schema: strin
     return;
   }
   db.transaction(() => {
-    addRowChecksums(db, schema, tables);
+    // addRowChecksums copies the columns the old table has: new ones start NULL.
+    addRowChecksums(db, schema, format === '2' ? tables : rebuiltIn4);
     db.prepare('INSERT OR REPLACE INTO meta (k, v) VALUES (?, ?)').run('format', String(FORMAT_VERSION));
   })();
 }

@@ -11,12 +11,28 @@ import { CHANGE_ROW_OVERHEAD_BYTES, DEDUP_ROW_OVERHEAD_BYTES } from '../retentio
 import { verifyRow, verifyTables, type CheckedTable } from './checksum.js';
 import { reclaimPages } from './reclaim.js';
 import { STATE_CHECKED as T, STATE_SCHEMA } from './schema.js';
+import type { ChangeKind, StoredEnvironment } from '@flagraft/flag-model';
+
+const T_OF: Record<RecordTable, CheckedTable> = { environments: T.environments, change_requests: T.changeRequests, schedules: T.schedules };
+
+/** The default environment's row as a new or upgraded state file gets it: a production environment without a policy. */
+export function defaultEnvironmentJson(name: string): string {
+  const e: StoredEnvironment = { environment: { name, production: true }, isDefault: true, createRevision: 0, modRevision: 0, version: 1, updatedAt: 0, updatedBy: 'flagraft' };
+  return JSON.stringify(e);
+}
 import { StoreCorruptError, closeDb, fileBytes, initFile, type FileIdentity } from './sqlite.js';
 
 export type ItemKind = 'flag' | 'segment';
 
-/** A row of the changes table (before/after: the stored item as JSON text, null when absent). */
-export interface ChangeRow { revision: number; seq: number; kind: ItemKind; key: string; op: 'put' | 'delete'; before: string | null; after: string | null; actor: string; time: number }
+/**
+ * A row of the changes table (before/after: the stored item as JSON text,
+ * null when absent). kind: flag-model's ChangeKind; env: a flag change
+ * outside the default environment (null otherwise).
+ */
+export interface ChangeRow { revision: number; seq: number; kind: ChangeKind; key: string; op: 'put' | 'delete'; before: string | null; after: string | null; actor: string; time: number; env?: string | null }
+
+/** Tables of environments, change requests and schedules: (id, json). */
+export type RecordTable = 'environments' | 'change_requests' | 'schedules';
 
 /** Rows of the live tables as a snapshot carries them (column order as in the tables). */
 export interface LiveRows {
@@ -27,14 +43,22 @@ export interface LiveRows {
   members: [number, string][];
   /** (revision, time) samples of the replicated clock (absent in snapshots of older nodes). */
   clock?: [number, number][];
+  /** Absent in snapshots of nodes from before environments (storage format 3). */
+  environments?: [string, string][];
+  envFlags?: [string, string, string][];
+  changeRequests?: [string, string][];
+  schedules?: [string, string][];
 }
 
 /** Rows of a restore's staging tables, for snapshots. */
 export interface StagedTables { flags: [string, string][]; segments: [string, string][]; changes: unknown[][] }
 
 const EMPTY_CONF: ConfState = { voters: [], learners: [], votersOutgoing: [], learnersNext: [], autoLeave: false };
-const CHANGE_COLUMNS = 'revision, seq, kind, key, op, before, after, actor, time';
-const LIVE_TABLES = ['flags', 'segments', 'flag_segments', 'changes', 'client_requests', 'members', 'clock_samples'];
+const CHANGE_COLUMNS = 'revision, seq, kind, key, op, before, after, actor, time, env';
+const ENV_TABLES = ['environments', 'env_flags', 'env_flag_segments', 'change_requests', 'schedules'];
+const LIVE_TABLES = ['flags', 'segments', 'flag_segments', 'changes', 'client_requests', 'members', 'clock_samples', ...ENV_TABLES];
+/** What consumers from before environments see on Watch and the outbox: the default environment's flags and the segments. */
+const LEGACY_FEED = "env IS NULL AND kind IN ('flag', 'segment')";
 /** SQL of a row's estimated bytes (src/retention.ts); changeBytes / requestBytes compute the same in JS. */
 const UTF8 = (col: string) => `coalesce(length(CAST(${col} AS BLOB)), 0)`;
 const CHANGE_BYTES_SQL = `(2 * ${UTF8('key')} + ${UTF8('before')} + ${UTF8('after')} + ${UTF8('actor')} + ${CHANGE_ROW_OVERHEAD_BYTES})`;
@@ -57,6 +81,7 @@ export class StateStore {
   private readonly db: Database.Database;
   private conf: ConfState;
   private readonly q;
+  private readonly records: Map<RecordTable, { get: Database.Statement; put: Database.Statement; del: Database.Statement; ids: Database.Statement }>;
   /** Estimated bytes of the changes and client_requests rows (retention.ts), kept in step with every insert and delete. */
   private historyBytes = 0;
   private dedupBytes = 0;
@@ -69,6 +94,7 @@ export class StateStore {
       const conf: ConfState = bootstrap ? { ...EMPTY_CONF, voters: bootstrap.members.map((m) => m.id).sort((a, b) => a - b) } : EMPTY_CONF;
       set.run('conf_state', JSON.stringify(conf));
       for (const m of bootstrap?.members ?? []) db.prepare('INSERT INTO members (id, address) VALUES (?, ?)').run(m.id, m.address);
+      // The default environment is given by openStorage (ensureDefaultEnvironment), as for an upgraded file.
     })();
   }
 
@@ -93,10 +119,21 @@ export class StateStore {
       countFlags: db.prepare('SELECT COUNT(*) FROM flags').pluck(),
       countSegments: db.prepare('SELECT COUNT(*) FROM segments').pluck(),
       countChanges: db.prepare('SELECT COUNT(*) FROM changes').pluck(),
-      addChange: db.prepare(`INSERT INTO changes (${CHANGE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+      addChange: db.prepare(`INSERT INTO changes (${CHANGE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
       changesAt: db.prepare('SELECT * FROM changes WHERE revision = ? ORDER BY seq'),
       changesAfter: db.prepare('SELECT * FROM changes WHERE revision > ? ORDER BY revision, seq LIMIT ?'),
-      history: db.prepare('SELECT * FROM changes WHERE kind = ? AND key = ? AND revision < ? ORDER BY revision DESC, seq DESC LIMIT ?'),
+      legacyChangesAt: db.prepare(`SELECT * FROM changes WHERE revision = ? AND ${LEGACY_FEED} ORDER BY seq`),
+      legacyChangesAfter: db.prepare(`SELECT * FROM changes WHERE revision > ? AND ${LEGACY_FEED} ORDER BY revision, seq LIMIT ?`),
+      history: db.prepare('SELECT * FROM changes WHERE kind = ? AND key = ? AND env IS ? AND revision < ? ORDER BY revision DESC, seq DESC LIMIT ?'),
+      getEnvFlag: db.prepare('SELECT env, key, json, crc FROM env_flags WHERE env = ? AND key = ?'),
+      putEnvFlag: db.prepare('INSERT OR REPLACE INTO env_flags (env, key, json) VALUES (?, ?, ?)'),
+      delEnvFlag: db.prepare('DELETE FROM env_flags WHERE env = ? AND key = ?'),
+      envFlagKeys: db.prepare('SELECT key FROM env_flags WHERE env = ? ORDER BY key').pluck(),
+      flagKeys: db.prepare('SELECT key FROM flags ORDER BY key').pluck(),
+      envSegUsers: db.prepare('SELECT env, segment, flag, crc FROM env_flag_segments WHERE env = ? AND segment = ? ORDER BY flag'),
+      delEnvFlagSegs: db.prepare('DELETE FROM env_flag_segments WHERE env = ? AND flag = ?'),
+      addEnvFlagSeg: db.prepare('INSERT OR IGNORE INTO env_flag_segments (env, segment, flag) VALUES (?, ?, ?)'),
+      countEnvFlags: db.prepare('SELECT COUNT(*) FROM env_flags').pluck(),
       pruneChanges: db.prepare('DELETE FROM changes WHERE revision <= ?'),
       pruneShifted: db.prepare('DELETE FROM changes WHERE (revision > ? AND revision <= ?) OR revision <= ?'),
       getDedup: db.prepare('SELECT client_id, request_id, revision, result, crc FROM client_requests WHERE client_id = ? AND request_id = ?'),
@@ -120,11 +157,17 @@ export class StateStore {
       delMember: db.prepare('DELETE FROM members WHERE id = ?'),
       stageFlag: db.prepare('INSERT OR REPLACE INTO restore_flags (key, json) VALUES (?, ?)'),
       stageSegment: db.prepare('INSERT OR REPLACE INTO restore_segments (name, json) VALUES (?, ?)'),
-      stageChange: db.prepare(`INSERT OR REPLACE INTO restore_changes (${CHANGE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+      stageChange: db.prepare(`INSERT OR REPLACE INTO restore_changes (${CHANGE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
       stageFlagSeg: db.prepare('INSERT OR IGNORE INTO restore_flag_segments (segment, flag) VALUES (?, ?)'),
       stagedFlag: db.prepare('SELECT 1 FROM restore_flags WHERE key = ?').pluck(),
       stagedSegment: db.prepare('SELECT 1 FROM restore_segments WHERE name = ?').pluck(),
     };
+    this.records = new Map((['environments', 'change_requests', 'schedules'] as const).map((t) => [t, {
+      get: db.prepare(`SELECT ${T_OF[t].columns[0]}, json, crc FROM ${t} WHERE ${T_OF[t].columns[0]} = ?`),
+      put: db.prepare(`INSERT OR REPLACE INTO ${t} (${T_OF[t].columns[0]}, json) VALUES (?, ?)`),
+      del: db.prepare(`DELETE FROM ${t} WHERE ${T_OF[t].columns[0]} = ?`),
+      ids: db.prepare(`SELECT ${T_OF[t].columns[0]} FROM ${t} ORDER BY 1`).pluck(),
+    }]));
     this.conf = JSON.parse(this.meta('conf_state')) as ConfState;
     this.recount();
   }
@@ -252,27 +295,30 @@ export class StateStore {
     return this.checkedRows(t, `ORDER BY ${t.columns[0]}`).map((r) => r[1] as string);
   }
 
+  /** flags: every environment's (a restore into a cluster with flags in any environment needs force). */
   liveCounts(): { flags: number; segments: number; changes: number } {
-    return { flags: this.q.countFlags.get() as number, segments: this.q.countSegments.get() as number, changes: this.q.countChanges.get() as number };
+    return { flags: (this.q.countFlags.get() as number) + (this.q.countEnvFlags.get() as number), segments: this.q.countSegments.get() as number, changes: this.q.countChanges.get() as number };
   }
 
   // ---- changes, de-duplication, members ------------------------------------------------
 
   addChange(r: ChangeRow): void {
-    this.q.addChange.run(r.revision, r.seq, r.kind, r.key, r.op, r.before, r.after, r.actor, r.time);
+    this.q.addChange.run(r.revision, r.seq, r.kind, r.key, r.op, r.before, r.after, r.actor, r.time, r.env ?? null);
     this.historyBytes += changeBytes(r);
   }
 
-  changesAt(revision: number): ChangeRow[] {
-    return (this.q.changesAt.all(revision) as ChangeRow[]).map((r) => this.check(T.changes, r));
+  /** `all` = false: only what consumers from before environments understand (LEGACY_FEED). */
+  changesAt(revision: number, all = true): ChangeRow[] {
+    return ((all ? this.q.changesAt : this.q.legacyChangesAt).all(revision) as ChangeRow[]).map((r) => this.check(T.changes, r));
   }
 
-  changesAfter(revision: number, limit: number): ChangeRow[] {
-    return (this.q.changesAfter.all(revision, limit) as ChangeRow[]).map((r) => this.check(T.changes, r));
+  changesAfter(revision: number, limit: number, all = true): ChangeRow[] {
+    return ((all ? this.q.changesAfter : this.q.legacyChangesAfter).all(revision, limit) as ChangeRow[]).map((r) => this.check(T.changes, r));
   }
 
-  history(kind: ItemKind, key: string, beforeRevision: number, limit: number): ChangeRow[] {
-    return (this.q.history.all(kind, key, beforeRevision, limit) as ChangeRow[]).map((r) => this.check(T.changes, r));
+  /** `env`: a flag's history outside the default environment (null: the default environment's, and every other kind's). */
+  history(kind: ChangeKind, key: string, beforeRevision: number, limit: number, env: string | null = null): ChangeRow[] {
+    return (this.q.history.all(kind, key, env, beforeRevision, limit) as ChangeRow[]).map((r) => this.check(T.changes, r));
   }
 
   /** Drops changes at or below `revision`; with `shifted`, imported history (at or below `floor`) only at or below `importedBelow`. */
@@ -368,6 +414,66 @@ export class StateStore {
     if (oldest.length) this.q.dropSamples.run(Math.min(...oldest));
   }
 
+  // ---- environments, flags outside the default environment, change requests, schedules ----
+
+  envFlagJson(env: string, key: string): string | undefined {
+    const r = this.q.getEnvFlag.get(env, key) as { json: string } | undefined;
+    return r && this.check(T.envFlags, r).json;
+  }
+
+  putEnvFlag(env: string, key: string, json: string, segments: Iterable<string>): void {
+    this.q.putEnvFlag.run(env, key, json);
+    this.q.delEnvFlagSegs.run(env, key);
+    for (const s of segments) this.q.addEnvFlagSeg.run(env, s, key);
+  }
+
+  deleteEnvFlag(env: string, key: string): void {
+    this.q.delEnvFlag.run(env, key);
+    this.q.delEnvFlagSegs.run(env, key);
+  }
+
+  /** Keys configured in a non-default environment, or (env undefined) the default environment's flags. */
+  flagKeys(env?: string): string[] {
+    return (env === undefined ? this.q.flagKeys.all() : this.q.envFlagKeys.all(env)) as string[];
+  }
+
+  envSegmentUsers(env: string, name: string): string[] {
+    return (this.q.envSegUsers.all(env, name) as { flag: string }[]).map((r) => this.check(T.envFlagSegments, r).flag);
+  }
+
+  recordJson(table: RecordTable, id: string): string | undefined {
+    const r = this.records.get(table)!.get.get(id) as Record<string, unknown> | undefined;
+    return r && (this.check(T_OF[table], r).json as string);
+  }
+
+  putRecord(table: RecordTable, id: string, json: string): void {
+    this.records.get(table)!.put.run(id, json);
+  }
+
+  deleteRecord(table: RecordTable, id: string): void {
+    this.records.get(table)!.del.run(id);
+  }
+
+  recordIds(table: RecordTable): string[] {
+    return this.records.get(table)!.ids.all() as string[];
+  }
+
+  /** Every record of a table (JSON text, id order), each row checked. */
+  allRecords(table: RecordTable): string[] {
+    return this.checkedRows(T_OF[table], 'ORDER BY 1').map((r) => r[1] as string);
+  }
+
+  /**
+   * Gives a state file without environments (new, or from before format 4)
+   * its default environment, holding the flags table as it is: revisions and
+   * history unchanged. Deterministic (revision 0, time 0), so every replica
+   * upgraded from the same state holds the same row.
+   */
+  ensureDefaultEnvironment(name: string): void {
+    if (this.recordIds('environments').length > 0) return;
+    this.putRecord('environments', name, defaultEnvironmentJson(name));
+  }
+
   members(): Map<number, string> {
     return new Map((this.q.members.all() as { id: number; address: string }[]).map((m) => [m.id, this.check(T.members, m).address]));
   }
@@ -390,6 +496,10 @@ export class StateStore {
       dedup: this.checkedRows(T.requests),
       members: this.checkedRows(T.members) as [number, string][],
       clock: this.checkedRows(T.clockSamples, 'ORDER BY revision') as [number, number][],
+      environments: this.checkedRows(T.environments, 'ORDER BY name') as [string, string][],
+      envFlags: this.checkedRows(T.envFlags, 'ORDER BY env, key') as [string, string, string][],
+      changeRequests: this.checkedRows(T.changeRequests, 'ORDER BY id') as [string, string][],
+      schedules: this.checkedRows(T.schedules, 'ORDER BY id') as [string, string][],
     };
   }
 
@@ -398,10 +508,15 @@ export class StateStore {
     for (const t of LIVE_TABLES) this.db.prepare(`DELETE FROM ${t}`).run();
     for (const [k, j] of rows.flags) this.putFlag(k, j, segmentsOf(j));
     for (const [k, j] of rows.segments) this.q.putSegment.run(k, j);
-    for (const r of rows.changes) this.q.addChange.run(...r);
+    // Rows from a node before environments have no env column: the default environment's.
+    for (const r of rows.changes) this.q.addChange.run(...(r.length < 10 ? [...r, null] : r));
     for (const r of rows.dedup) this.q.putDedup.run(...r);
     for (const [id, addr] of rows.members) this.q.putMember.run(id, addr);
     for (const [rev, time] of rows.clock ?? []) this.q.addSample.run(rev, time);
+    for (const [name, j] of rows.environments ?? []) this.putRecord('environments', name, j);
+    for (const [env, k, j] of rows.envFlags ?? []) this.putEnvFlag(env, k, j, segmentsOf(j));
+    for (const [id, j] of rows.changeRequests ?? []) this.putRecord('change_requests', id, j);
+    for (const [id, j] of rows.schedules ?? []) this.putRecord('schedules', id, j);
     this.recount();
   }
 
@@ -417,7 +532,7 @@ export class StateStore {
   }
 
   stageChange(r: ChangeRow): void {
-    this.q.stageChange.run(r.revision, r.seq, r.kind, r.key, r.op, r.before, r.after, r.actor, r.time);
+    this.q.stageChange.run(r.revision, r.seq, r.kind, r.key, r.op, r.before, r.after, r.actor, r.time, r.env ?? null);
   }
 
   isStaged(kind: ItemKind, key: string): boolean {
@@ -437,8 +552,10 @@ export class StateStore {
   commitStaging(force: boolean): void {
     // The copies below compute new checksums from the staged rows: check those first.
     verifyTables(this.db, this.path, [T.restoreFlags, T.restoreSegments, T.restoreChanges, T.restoreFlagSegments], Infinity);
-    const tables = force ? ['flags', 'segments', 'flag_segments', 'changes', 'client_requests'] : ['client_requests'];
+    const tables = force ? ['flags', 'segments', 'flag_segments', 'changes', 'client_requests', 'env_flags', 'env_flag_segments', 'change_requests', 'schedules'] : ['client_requests'];
     for (const t of tables) this.db.prepare(`DELETE FROM ${t}`).run();
+    // A backup holds the default environment (today's backup format): the other environments go with what it replaces.
+    if (force) this.db.prepare(`DELETE FROM environments WHERE name NOT IN (${this.defaultEnvironmentNames().map(() => '?').join(', ') || "''"})`).run(...this.defaultEnvironmentNames());
     this.db.prepare('INSERT INTO flags (key, json) SELECT key, json FROM restore_flags').run();
     this.db.prepare('INSERT INTO segments (name, json) SELECT name, json FROM restore_segments').run();
     this.db.prepare(`INSERT INTO changes (${CHANGE_COLUMNS}) SELECT ${CHANGE_COLUMNS} FROM restore_changes`).run();
@@ -460,7 +577,11 @@ export class StateStore {
     this.clearStaging();
     for (const [k, j] of staged?.flags ?? []) this.stageFlag(k, j, segmentsOf(j));
     for (const [k, j] of staged?.segments ?? []) this.q.stageSegment.run(k, j);
-    for (const r of staged?.changes ?? []) this.q.stageChange.run(...r);
+    for (const r of staged?.changes ?? []) this.q.stageChange.run(...(r.length < 10 ? [...r, null] : r));
+  }
+
+  private defaultEnvironmentNames(): string[] {
+    return this.allRecords('environments').map((j) => JSON.parse(j) as { environment: { name: string }; isDefault: boolean }).filter((e) => e.isDefault).map((e) => e.environment.name);
   }
 
   bytes(): number {
