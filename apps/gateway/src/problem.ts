@@ -135,6 +135,11 @@ const CLUSTER_CODES = new Set([
   'INTERNAL',
   'FAILED_PRECONDITION',
   'IDEMPOTENCY_KEY_REUSED',
+  // Environments (issue 16): a write refused by an environment's approval policy, a change request step refused.
+  'PROTECTED',
+  'FORBIDDEN',
+  'INVALID_STATE',
+  'ENVIRONMENT_IN_USE',
 ]);
 
 export interface ClusterErrorLike extends Error {
@@ -203,6 +208,13 @@ export function problemFromClusterError(err: ClusterErrorLike, opts: { retryAfte
       return new HttpProblem('idempotency-key-reused', `${err.message}: an Idempotency-Key names one request; send a new key with a different one`, {
         header: 'Idempotency-Key',
       });
+    case 'PROTECTED':
+    case 'INVALID_STATE':
+    case 'ENVIRONMENT_IN_USE':
+      // The message says what to do (PROTECTED: propose a change request instead).
+      return new HttpProblem('conflict', err.message, { ...ext, reason: err.code, ...(typeof d.env === 'string' ? { environment: d.env } : {}) });
+    case 'FORBIDDEN':
+      return new HttpProblem('forbidden', err.message, ext);
     default:
       return new HttpProblem('internal', 'the cluster reported an internal error', ext);
   }

@@ -3,7 +3,15 @@ import * as grpc from '@grpc/grpc-js';
 export type ClusterErrorCode =
   | 'REVISION_MISMATCH' | 'NOT_FOUND' | 'VALIDATION' | 'SEGMENT_MISSING' | 'SEGMENT_IN_USE'
   | 'UNAVAILABLE' | 'DEADLINE' | 'COMPACTED' | 'INVALID_ARGUMENT' | 'PERMISSION' | 'INTERNAL'
-  | 'FAILED_PRECONDITION' | 'IDEMPOTENCY_KEY_REUSED';
+  | 'FAILED_PRECONDITION' | 'IDEMPOTENCY_KEY_REUSED'
+  /** A direct write into an environment whose policy requires change requests. */
+  | 'PROTECTED'
+  /** The actor may not do this step of a change request (approve their own, not an approver, not the author). */
+  | 'FORBIDDEN'
+  /** The change request or schedule is not in a state that allows this step. */
+  | 'INVALID_STATE'
+  /** An environment still has flags configured (delete without force), or is the default one. */
+  | 'ENVIRONMENT_IN_USE';
 
 /** Every error the client throws. `retryable` errors were already retried until the deadline. */
 export class ClusterError extends Error {
@@ -42,7 +50,8 @@ export function bodyOf(err: grpc.ServiceError): NodeErrorBody {
   }
 }
 
-const KNOWN = new Set<string>(['REVISION_MISMATCH', 'NOT_FOUND', 'VALIDATION', 'SEGMENT_MISSING', 'SEGMENT_IN_USE', 'UNAVAILABLE', 'DEADLINE', 'COMPACTED', 'INVALID_ARGUMENT', 'PERMISSION', 'INTERNAL', 'FAILED_PRECONDITION', 'IDEMPOTENCY_KEY_REUSED']);
+const KNOWN = new Set<string>(['REVISION_MISMATCH', 'NOT_FOUND', 'VALIDATION', 'SEGMENT_MISSING', 'SEGMENT_IN_USE', 'UNAVAILABLE', 'DEADLINE', 'COMPACTED', 'INVALID_ARGUMENT', 'PERMISSION', 'INTERNAL', 'FAILED_PRECONDITION', 'IDEMPOTENCY_KEY_REUSED',
+  'PROTECTED', 'FORBIDDEN', 'INVALID_STATE', 'ENVIRONMENT_IN_USE']);
 
 export function toClusterError(b: NodeErrorBody): ClusterError {
   const { code, message, ...rest } = b;

@@ -8,7 +8,7 @@
 //   ChangeEvent           one change, as on Watch and SSE
 //   PublishedChangeEvent  the same with the outbox's chain fields, possibly truncated (SNS)
 //   ResetEvent            the marker a restore puts into that chain (SNS only)
-import type { StoredFlag, StoredSegment } from './types.js';
+import type { StoredChangeRequest, StoredEnvironment, StoredFlag, StoredSchedule, StoredSegment } from './types.js';
 
 /** Fields every event carries. */
 export interface EventHeader {
@@ -28,6 +28,8 @@ export interface FlagPutEvent extends EventHeader {
   op: 'put';
   flag: StoredFlag;
   segment?: never;
+  /** Only on streams that asked for every environment: a flag outside the default environment (absent = the default one). */
+  env?: string;
 }
 
 /** A flag deleted: `flag` is null. */
@@ -37,6 +39,8 @@ export interface FlagDeleteEvent extends EventHeader {
   op: 'delete';
   flag: null;
   segment?: never;
+  /** Only on streams that asked for every environment: a flag outside the default environment (absent = the default one). */
+  env?: string;
 }
 
 /** A segment created or replaced: `segment` is the StoredSegment after the change (`key` is its name). */
@@ -62,6 +66,21 @@ export type SegmentChangeEvent = SegmentPutEvent | SegmentDeleteEvent;
 
 /** One change as it travels on Watch and SSE (JSON); the body of an SNS message without its chain fields. */
 export type ChangeEvent = FlagChangeEvent | SegmentChangeEvent;
+
+/**
+ * An environment, change request or schedule created, changed (a review
+ * step, a comment, a schedule step applied, conflicted or failed) or deleted:
+ * the item after the change, null on delete. Only on Watch streams that ask
+ * for every environment (WatchRequest.all_environments): consumers from
+ * before environments never see them, nor flags of other environments.
+ */
+export type RecordChangeEvent = EventHeader & { key: string; op: 'put' | 'delete'; flag?: never; segment?: never } & (
+  | { kind: 'environment'; environment: StoredEnvironment | null }
+  | { kind: 'changeRequest'; changeRequest: StoredChangeRequest | null }
+  | { kind: 'schedule'; schedule: StoredSchedule | null });
+
+/** What a stream of every environment carries. */
+export type AnyChangeEvent = ChangeEvent | RecordChangeEvent;
 
 /**
  * What the SNS outbox adds to put its events into one revision chain, so a

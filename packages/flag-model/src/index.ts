@@ -40,7 +40,7 @@ export type {
 } from './restore.js';
 export type {
   EventHeader, FlagPutEvent, FlagDeleteEvent, SegmentPutEvent, SegmentDeleteEvent, FlagChangeEvent, SegmentChangeEvent, ChangeEvent,
-  ChainFields, TruncatedChangeEvent, PublishedChangeEvent, ResetReason, ResetEvent, ChainEvent, Unchained, ReceivedChangeEvent,
+  RecordChangeEvent, AnyChangeEvent, ChainFields, TruncatedChangeEvent, PublishedChangeEvent, ResetReason, ResetEvent, ChainEvent, Unchained, ReceivedChangeEvent,
 } from './events.js';
 export { JSON_LIMITS, MAX_JSON_VIOLATIONS, jsonShapeViolations, jsonTextDepthViolation, safeIntegerViolation, jsonPointer, pointerOfPath } from './json-limits.js';
 export type { JsonLimits, JsonLimitName, JsonLimitViolation } from './json-limits.js';
