@@ -7,7 +7,7 @@
 import Database from 'better-sqlite3';
 import { LIMITS } from '@flagraft/flag-model';
 import { verifyRow } from './storage/checksum.js';
-import { STATE_CHECKED } from './storage/schema.js';
+import { LEGACY_CHANGES_SQL, STATE_CHECKED } from './storage/schema.js';
 
 export type BackupKind = 'segments' | 'flags' | 'changes';
 
@@ -55,12 +55,12 @@ export class BackupReader {
     const appliedIndex = meta('applied', 0);
     const revision = appliedIndex + meta('revision_offset', 0);
     const count = (t: string) => this.db.prepare(`SELECT COUNT(*) FROM ${t}`).pluck().get() as number;
-    const counts = { segments: count('segments'), flags: count('flags'), changes: count('changes') };
+    const counts = { segments: count('segments'), flags: count('flags'), changes: count(`changes WHERE ${LEGACY_CHANGES_SQL}`) };
     const itemBytes = Number(this.db.prepare(`SELECT
       (SELECT coalesce(sum(length(CAST(json AS BLOB))), 0) FROM flags) + (SELECT coalesce(sum(length(CAST(json AS BLOB))), 0) FROM segments)
-      + (SELECT coalesce(sum(length(CAST(${CHANGE_JSON} AS BLOB))), 0) FROM changes)`).pluck().get());
+      + (SELECT coalesce(sum(length(CAST(${CHANGE_JSON} AS BLOB))), 0) FROM changes WHERE ${LEGACY_CHANGES_SQL})`).pluck().get());
     if (itemBytes > this.maxBytes) throw new BackupTooLargeError(itemBytes, this.maxBytes);
-    const oldestChangeRevision = (this.db.prepare('SELECT min(revision) FROM changes').pluck().get() as number | null) ?? 0;
+    const oldestChangeRevision = (this.db.prepare(`SELECT min(revision) FROM changes WHERE ${LEGACY_CHANGES_SQL}`).pluck().get() as number | null) ?? 0;
     return { appliedIndex, revision, counts, itemBytes, oldestChangeRevision };
   }
 
@@ -68,7 +68,7 @@ export class BackupReader {
   *pages(kind: BackupKind): Generator<string[]> {
     if (kind === 'changes') {
       const t = STATE_CHECKED.changes;
-      const q = this.db.prepare(`SELECT ${t.columns.join(', ')}, crc, ${CHANGE_JSON} AS j FROM changes WHERE (revision, seq) > (?, ?) ORDER BY revision, seq LIMIT ${PAGE_ROWS}`);
+      const q = this.db.prepare(`SELECT ${t.columns.join(', ')}, crc, ${CHANGE_JSON} AS j FROM changes WHERE (revision, seq) > (?, ?) AND ${LEGACY_CHANGES_SQL} ORDER BY revision, seq LIMIT ${PAGE_ROWS}`);
       let rev = -1;
       let seq = -1;
       for (;;) {

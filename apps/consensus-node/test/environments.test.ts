@@ -119,6 +119,17 @@ describe('Watch', () => {
   });
 });
 
+describe('backups', () => {
+  it('hold the default environment as before: its flags, the segments, and only their history', async () => {
+    const b = await client.backup();
+    const snap = await client.snapshotAll();
+    expect(b.flagsJson.map((j) => JSON.parse(j))).toEqual(snap.flags);
+    const changes = b.changesJson.map((j) => JSON.parse(j) as { kind: string; env?: string });
+    expect(changes.length).toBeGreaterThan(3);
+    expect(changes.every((c) => (c.kind === 'flag' || c.kind === 'segment') && c.env === undefined)).toBe(true);
+  });
+});
+
 describe('scheduled changes', () => {
   const scheduleOf = async (id: string): Promise<Schedule> => (await client.query<StoredSchedule>('schedule', { id })).schedule;
 

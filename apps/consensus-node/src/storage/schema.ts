@@ -43,6 +43,13 @@ export const STATE_CHECKED = {
   schedules: t('schedules', 1, 'id', 'json'),
   changes: t('changes', 2, 'revision', 'seq', 'kind', 'key', 'op', 'before', 'after', 'actor', 'time', 'env'),
 };
+/**
+ * The rows of the changes table that consumers from before environments
+ * understand: the default environment's flags and the segments (Watch without
+ * all_environments, the SNS outbox, backups).
+ */
+export const LEGACY_CHANGES_SQL = "env IS NULL AND kind IN ('flag', 'segment')";
+
 /** Format 3 -> 4: the tables rebuilt (a new column changes what their checksum covers). */
 export const REBUILT_IN_FORMAT_4 = [STATE_CHECKED.changes, STATE_CHECKED.restoreChanges];
 const L = LOG_CHECKED;

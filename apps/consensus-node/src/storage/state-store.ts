@@ -10,7 +10,7 @@ import type { ConfState } from '@flagraft/raft-core';
 import { CHANGE_ROW_OVERHEAD_BYTES, DEDUP_ROW_OVERHEAD_BYTES } from '../retention.js';
 import { verifyRow, verifyTables, type CheckedTable } from './checksum.js';
 import { reclaimPages } from './reclaim.js';
-import { STATE_CHECKED as T, STATE_SCHEMA } from './schema.js';
+import { LEGACY_CHANGES_SQL, STATE_CHECKED as T, STATE_SCHEMA } from './schema.js';
 import type { ChangeKind, StoredEnvironment } from '@flagraft/flag-model';
 
 const T_OF: Record<RecordTable, CheckedTable> = { environments: T.environments, change_requests: T.changeRequests, schedules: T.schedules };
@@ -57,8 +57,7 @@ const EMPTY_CONF: ConfState = { voters: [], learners: [], votersOutgoing: [], le
 const CHANGE_COLUMNS = 'revision, seq, kind, key, op, before, after, actor, time, env';
 const ENV_TABLES = ['environments', 'env_flags', 'env_flag_segments', 'change_requests', 'schedules'];
 const LIVE_TABLES = ['flags', 'segments', 'flag_segments', 'changes', 'client_requests', 'members', 'clock_samples', ...ENV_TABLES];
-/** What consumers from before environments see on Watch and the outbox: the default environment's flags and the segments. */
-const LEGACY_FEED = "env IS NULL AND kind IN ('flag', 'segment')";
+const LEGACY_FEED = LEGACY_CHANGES_SQL;
 /** SQL of a row's estimated bytes (src/retention.ts); changeBytes / requestBytes compute the same in JS. */
 const UTF8 = (col: string) => `coalesce(length(CAST(${col} AS BLOB)), 0)`;
 const CHANGE_BYTES_SQL = `(2 * ${UTF8('key')} + ${UTF8('before')} + ${UTF8('after')} + ${UTF8('actor')} + ${CHANGE_ROW_OVERHEAD_BYTES})`;
