@@ -3,7 +3,7 @@
 // window, and flag-model's restore.ts for the rules of a restore session.
 import type * as grpc from '@grpc/grpc-js';
 import {
-  LIMITS, restoreCommandProblem, restoreItemsBytes, type RestoreError,
+  LIMITS, RESTORE_KINDS, restoreCommandProblem, restoreItemsBytes, type RestoreError,
 } from '@flagraft/flag-model';
 import { ApiError, parseJson, toApiError } from './errors.js';
 import type { BackupPort } from './ports.js';
@@ -49,7 +49,7 @@ export function backupStream(node: BackupPort, call: grpc.ServerWritableStream<a
     };
     const started = performance.now();
     await write({ headerJson: JSON.stringify(header), kind: '', itemsJson: [] });
-    for (const kind of ['segments', 'flags', 'changes'] as const) {
+    for (const kind of RESTORE_KINDS) {
       let chunk: string[] = [];
       let size = 0;
       for (const page of reader.pages(kind)) {

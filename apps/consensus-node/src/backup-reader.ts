@@ -7,15 +7,15 @@
 import Database from 'better-sqlite3';
 import { LIMITS } from '@flagraft/flag-model';
 import { verifyRow } from './storage/checksum.js';
-import { LEGACY_CHANGES_SQL, STATE_CHECKED } from './storage/schema.js';
+import { STATE_CHECKED } from './storage/schema.js';
 
-export type BackupKind = 'segments' | 'flags' | 'changes';
+export type BackupKind = 'environments' | 'segments' | 'flags' | 'envFlags' | 'changes';
 
 export interface BackupHeader {
   /** Raft index and revision the snapshot is at. */
   appliedIndex: number;
   revision: number;
-  counts: { segments: number; flags: number; changes: number };
+  counts: { segments: number; flags: number; changes: number; environments: number; envFlags: number };
   /** Bytes of the items as JSON text (the document is a little larger). */
   itemBytes: number;
   /** Revision of the oldest change in the backup (0 = none). */
@@ -33,7 +33,12 @@ export class BackupTooLargeError extends Error {
 const PAGE_ROWS = 500;
 
 const CHANGE_JSON = `'{"revision":' || revision || ',"kind":' || json_quote(kind) || ',"key":' || json_quote(key) || ',"op":' || json_quote(op)
-  || ',"before":' || coalesce(before, 'null') || ',"after":' || coalesce(after, 'null') || ',"actor":' || json_quote(actor) || ',"time":' || time || '}'`;
+  || ',"before":' || coalesce(before, 'null') || ',"after":' || coalesce(after, 'null') || ',"actor":' || json_quote(actor) || ',"time":' || time
+  || CASE WHEN env IS NULL THEN '' ELSE ',"env":' || json_quote(env) END || '}'`;
+/** The history a backup holds: flags (of every environment) and segments; change requests and schedules are not in backups. */
+const BACKUP_CHANGES = "kind IN ('flag', 'segment')";
+/** An envFlags item: {env, stored}. */
+const ENV_FLAG_JSON = `'{"env":' || json_quote(env) || ',"stored":' || json || '}'`;
 
 export class BackupReader {
   private readonly db: Database.Database;
@@ -55,12 +60,16 @@ export class BackupReader {
     const appliedIndex = meta('applied', 0);
     const revision = appliedIndex + meta('revision_offset', 0);
     const count = (t: string) => this.db.prepare(`SELECT COUNT(*) FROM ${t}`).pluck().get() as number;
-    const counts = { segments: count('segments'), flags: count('flags'), changes: count(`changes WHERE ${LEGACY_CHANGES_SQL}`) };
+    const counts = {
+      segments: count('segments'), flags: count('flags'), changes: count(`changes WHERE ${BACKUP_CHANGES}`),
+      environments: count('environments'), envFlags: count('env_flags'),
+    };
     const itemBytes = Number(this.db.prepare(`SELECT
       (SELECT coalesce(sum(length(CAST(json AS BLOB))), 0) FROM flags) + (SELECT coalesce(sum(length(CAST(json AS BLOB))), 0) FROM segments)
-      + (SELECT coalesce(sum(length(CAST(${CHANGE_JSON} AS BLOB))), 0) FROM changes WHERE ${LEGACY_CHANGES_SQL})`).pluck().get());
+      + (SELECT coalesce(sum(length(CAST(json AS BLOB))), 0) FROM environments) + (SELECT coalesce(sum(length(CAST(${ENV_FLAG_JSON} AS BLOB))), 0) FROM env_flags)
+      + (SELECT coalesce(sum(length(CAST(${CHANGE_JSON} AS BLOB))), 0) FROM changes WHERE ${BACKUP_CHANGES})`).pluck().get());
     if (itemBytes > this.maxBytes) throw new BackupTooLargeError(itemBytes, this.maxBytes);
-    const oldestChangeRevision = (this.db.prepare(`SELECT min(revision) FROM changes WHERE ${LEGACY_CHANGES_SQL}`).pluck().get() as number | null) ?? 0;
+    const oldestChangeRevision = (this.db.prepare(`SELECT min(revision) FROM changes WHERE ${BACKUP_CHANGES}`).pluck().get() as number | null) ?? 0;
     return { appliedIndex, revision, counts, itemBytes, oldestChangeRevision };
   }
 
@@ -68,7 +77,7 @@ export class BackupReader {
   *pages(kind: BackupKind): Generator<string[]> {
     if (kind === 'changes') {
       const t = STATE_CHECKED.changes;
-      const q = this.db.prepare(`SELECT ${t.columns.join(', ')}, crc, ${CHANGE_JSON} AS j FROM changes WHERE (revision, seq) > (?, ?) AND ${LEGACY_CHANGES_SQL} ORDER BY revision, seq LIMIT ${PAGE_ROWS}`);
+      const q = this.db.prepare(`SELECT ${t.columns.join(', ')}, crc, ${CHANGE_JSON} AS j FROM changes WHERE (revision, seq) > (?, ?) AND ${BACKUP_CHANGES} ORDER BY revision, seq LIMIT ${PAGE_ROWS}`);
       let rev = -1;
       let seq = -1;
       for (;;) {
@@ -78,7 +87,19 @@ export class BackupReader {
         yield rows.map((r) => verifyRow(this.path, t, r).j);
       }
     }
-    const t = kind === 'flags' ? STATE_CHECKED.flags : STATE_CHECKED.segments;
+    if (kind === 'envFlags') {
+      const t = STATE_CHECKED.envFlags;
+      const q = this.db.prepare(`SELECT env, key, json, crc, ${ENV_FLAG_JSON} AS j FROM env_flags WHERE (env, key) > (?, ?) ORDER BY env, key LIMIT ${PAGE_ROWS}`);
+      let env = '';
+      let key = '';
+      for (;;) {
+        const rows = q.all(env, key) as { env: string; key: string; j: string }[];
+        if (!rows.length) return;
+        ({ env, key } = rows[rows.length - 1]);
+        yield rows.map((r) => verifyRow(this.path, t, r).j);
+      }
+    }
+    const t = kind === 'flags' ? STATE_CHECKED.flags : kind === 'environments' ? STATE_CHECKED.environments : STATE_CHECKED.segments;
     const [table, col] = [t.table, t.columns[0]];
     const q = this.db.prepare(`SELECT ${col}, json, crc FROM ${table} WHERE ${col} > ? ORDER BY ${col} LIMIT ${PAGE_ROWS}`);
     let after = '';

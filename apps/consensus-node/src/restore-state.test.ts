@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { chunkItems, encodeCommand, encodeRestoreCommand, type Command, type RestoreCommand } from '@flagraft/flag-model';
-import { BackupReader } from './backup-reader.js';
+import { BackupReader, type BackupKind } from './backup-reader.js';
 import { StateMachine } from './state-machine.js';
 import { DEFAULT_RETENTION } from './retention.js';
 import { openStorage, type NodeStorage } from './storage/open.js';
@@ -62,8 +62,8 @@ function readAll(store: StateStore, between?: () => void) {
   try {
     const h = reader.header();
     between?.();
-    const items = (kind: 'segments' | 'flags' | 'changes') => [...reader.pages(kind)].flat().map((j) => JSON.parse(j));
-    return { revision: h.revision, header: h, segments: items('segments'), flags: items('flags'), changes: items('changes') };
+    const items = (kind: BackupKind) => [...reader.pages(kind)].flat().map((j) => JSON.parse(j));
+    return { revision: h.revision, header: h, segments: items('segments'), flags: items('flags'), changes: items('changes'), environments: items('environments'), envFlags: items('envFlags') };
   } finally {
     reader.close();
   }
@@ -80,11 +80,11 @@ describe('backup reader', () => {
       write(r, 1301, { op: 'deleteFlag', key: 'k1' });
     });
     expect(got.revision).toBe(1200);
-    expect(got.header.counts).toEqual({ segments: 0, flags: 700, changes: 1200 });
+    expect(got.header.counts).toEqual({ segments: 0, flags: 700, changes: 1200, environments: 1, envFlags: 0 });
     expect(got.flags).toEqual(expected.flags); // more than one page of 500, in key order
     expect(got.changes.map((c) => c.revision)).toEqual(Array.from({ length: 1200 }, (_, i) => i + 1));
     expect(got.changes.filter((c) => c.key === 'k5').reverse()).toEqual(expected.history);
-    expect(got.header.itemBytes).toBe([...got.flags, ...got.changes].reduce((n, x) => n + Buffer.byteLength(JSON.stringify(x)), 0));
+    expect(got.header.itemBytes).toBe([...got.flags, ...got.changes, ...got.environments].reduce((n, x) => n + Buffer.byteLength(JSON.stringify(x)), 0));
     // The next backup sees the later writes.
     expect(readAll(r.store).revision).toBe(1301);
   });

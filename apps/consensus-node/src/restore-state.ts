@@ -73,11 +73,13 @@ export class RestoreState {
     for (const r of rows) {
       if (r.kind === 'flag') this.store.stageFlag(r.key, JSON.stringify(r.item), referencedSegments(r.item.flag));
       else if (r.kind === 'segment') this.store.stageSegment(r.key, JSON.stringify(r.item));
+      else if (r.kind === 'environment') this.store.stageEnvironment(r.key, JSON.stringify(r.item));
+      else if (r.kind === 'envFlag') this.store.stageEnvFlag(r.env, r.key, JSON.stringify(r.item));
       else {
         const c = r.change;
         this.store.stageChange({
           revision: c.revision, seq: r.seq, kind: c.kind, key: c.key, op: c.op,
-          before: c.before ? JSON.stringify(c.before) : null, after: c.after ? JSON.stringify(c.after) : null, actor: c.actor, time: c.time,
+          before: c.before ? JSON.stringify(c.before) : null, after: c.after ? JSON.stringify(c.after) : null, actor: c.actor, time: c.time, env: c.env ?? null,
         });
       }
     }
@@ -97,7 +99,7 @@ export class RestoreState {
    * (flags, segments, history and the write de-duplication table).
    */
   commit(index: number, session: RestoreSession): number {
-    this.store.commitStaging(session.force);
+    this.store.commitStaging(session.force, flagSegments);
     // Never backwards: the commit's revision is the backup's, or the next one
     // in this cluster's sequence when that is already higher.
     this.meta.offset = Math.max(this.meta.offset, session.source.revision - index);

@@ -10,7 +10,7 @@ import { readFileSync } from 'node:fs';
 import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createClusterClient, type ClusterClient } from '@flagraft/cluster-client';
-import type { AnyChangeEvent, Schedule, StoredChangeRequest, StoredSchedule } from '@flagraft/flag-model';
+import { validateBackup, type AnyChangeEvent, type BackupDocument, type Schedule, type StoredChangeRequest, type StoredSchedule } from '@flagraft/flag-model';
 import { startLocalCluster, type LocalCluster } from '../src/index.js';
 import { flag, flagsClient, waitFor } from './helpers.js';
 
@@ -120,13 +120,39 @@ describe('Watch', () => {
 });
 
 describe('backups', () => {
-  it('hold the default environment as before: its flags, the segments, and only their history', async () => {
+  it('carry the environments and their flags and history; a restore into a new cluster brings them back, policies included', async () => {
     const b = await client.backup();
-    const snap = await client.snapshotAll();
-    expect(b.flagsJson.map((j) => JSON.parse(j))).toEqual(snap.flags);
-    const changes = b.changesJson.map((j) => JSON.parse(j) as { kind: string; env?: string });
-    expect(changes.length).toBeGreaterThan(3);
-    expect(changes.every((c) => (c.kind === 'flag' || c.kind === 'segment') && c.env === undefined)).toBe(true);
+    const doc: BackupDocument = {
+      format: 'flagraft-backup', v: 1, clusterId: b.clusterId, revision: b.revision, createdAt: b.createdAt,
+      flags: b.flagsJson.map((j) => JSON.parse(j)), segments: b.segmentsJson.map((j) => JSON.parse(j)), changes: b.changesJson.map((j) => JSON.parse(j)),
+      environments: b.environmentsJson.map((j) => JSON.parse(j)), envFlags: b.envFlagsJson.map((j) => JSON.parse(j)),
+    };
+    expect(validateBackup(doc)).toBe(doc);
+    expect(doc.environments!.map((e) => [e.environment.name, e.isDefault])).toEqual(expect.arrayContaining([['production', true], ['staging', false]]));
+    expect(doc.changes.some((c) => c.env === 'staging')).toBe(true);
+    expect(doc.changes.every((c) => c.kind === 'flag' || c.kind === 'segment')).toBe(true);
+
+    const other = await startLocalCluster({ size: 1 });
+    const c2 = createClusterClient({ ...other.clientOptions(), retryDeadlineMs: 15_000 });
+    try {
+      const r = await c2.restore(doc, { actor: 'admin' });
+      expect(r.counts).toMatchObject({ environments: doc.environments!.length, envFlags: doc.envFlags!.length });
+      expect(await c2.query('environments')).toEqual(doc.environments);
+      const staging = await client.snapshotAll({ environment: 'staging' });
+      expect((await c2.snapshotAll({ environment: 'staging' })).flags).toEqual(staging.flags);
+      expect((await c2.snapshotAll()).flags).toEqual(doc.flags);
+      expect(await c2.history('checkout', { environment: 'staging', limit: 100 })).toEqual(await client.history('checkout', { environment: 'staging', limit: 100 }));
+      // The restored policy holds: production is protected there too.
+      await expect(c2.putFlag({ ...flag('checkout', 'x'), enabled: true }, { actor: 'x' })).rejects.toMatchObject({ code: 'PROTECTED' });
+      // A backup from before environments (no environments field) restores into the default environment, dropping the others.
+      const old: BackupDocument = { ...doc, environments: undefined, envFlags: undefined, changes: doc.changes.filter((c) => c.env === undefined) };
+      await c2.restore(old, { actor: 'admin', force: true });
+      expect((await c2.query<{ environment: { name: string } }[]>('environments')).map((e) => e.environment.name)).toEqual(['production']);
+      expect((await c2.snapshotAll()).flags).toEqual(doc.flags);
+    } finally {
+      c2.close();
+      await other.stop();
+    }
   });
 });
 

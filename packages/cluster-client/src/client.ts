@@ -8,7 +8,7 @@ import {
   CertificateStore, SECURE_CHANNEL_OPTIONS, TlsConfigError, channelCredentials, identityUri, transportSecurityFromEnv,
   DEFAULT_TLS_RELOAD_INTERVAL_MS, type TlsFiles,
 } from '@flagraft/identity';
-import { LIMITS, chunkItems, type BackupDocument, type Change, type FlagDefinition, type SegmentDefinition, type StoredFlag, type StoredSegment, type SubCommand, type ChangeEvent, type ChangeKind, type TopLevelOp } from '@flagraft/flag-model';
+import { LIMITS, RESTORE_KINDS, chunkItems, type BackupDocument, type Change, type FlagDefinition, type SegmentDefinition, type StoredFlag, type StoredSegment, type SubCommand, type ChangeEvent, type ChangeKind, type TopLevelOp } from '@flagraft/flag-model';
 import { ClusterError, bodyOf, toClusterError, type NodeErrorBody } from './errors.js';
 import { flagsClientCtor } from './proto.js';
 import { DEFAULT_MEMBER_REFRESH_MS, READ_FROM_VALUES, ReadTargets, type ReadFrom } from './read-targets.js';
@@ -59,6 +59,10 @@ export interface BackupData {
   segmentsJson: string[];
   flagsJson: string[];
   changesJson: string[];
+  /** StoredEnvironment JSON (empty from a node before environments). */
+  environmentsJson: string[];
+  /** {env, stored} JSON: the other environments' flag configurations. */
+  envFlagsJson: string[];
 }
 
 export interface RestoreResult {
@@ -455,15 +459,19 @@ export function createClusterClient(opts: ClusterClientOptions): ClusterClient {
       const restoreId = o.restoreId ?? `r-${randomBytes(8).toString('hex')}`;
       const meta = writeMeta(o.actor);
       const step = (req: Record<string, unknown>) => invoke('Restore', { meta, restoreId, ...req }, false, backupTimeoutMs, Math.max(retryDeadlineMs, backupTimeoutMs));
-      const counts = { segments: doc.segments.length, flags: doc.flags.length, changes: doc.changes.length };
+      // Environments only when the document has them: a node from before environments refuses counts it does not know.
+      const counts = {
+        segments: doc.segments.length, flags: doc.flags.length, changes: doc.changes.length,
+        ...(doc.environments ? { environments: doc.environments.length, envFlags: doc.envFlags?.length ?? 0 } : {}),
+      };
       await step({
         op: 'begin', force: o.force === true, countsJson: JSON.stringify(counts),
         sourceJson: JSON.stringify({ clusterId: doc.clusterId ?? '', revision: doc.revision, createdAt: doc.createdAt ?? '' }),
       });
       let seq = 0;
       try {
-        for (const kind of ['segments', 'flags', 'changes'] as const) {
-          for (const items of chunkItems(doc[kind] as unknown[], Math.min(o.chunkBytes ?? LIMITS.maxRestoreChunkBytes, LIMITS.maxRestoreChunkBytes))) await step({ op: 'chunk', seq: seq++, kind, itemsJson: items.map((x) => JSON.stringify(x)) });
+        for (const kind of RESTORE_KINDS) {
+          for (const items of chunkItems((doc[kind] ?? []) as unknown[], Math.min(o.chunkBytes ?? LIMITS.maxRestoreChunkBytes, LIMITS.maxRestoreChunkBytes))) await step({ op: 'chunk', seq: seq++, kind, itemsJson: items.map((x) => JSON.stringify(x)) });
         }
         const r = await step({ op: 'commit' });
         return { revision: Number(r.revision), restoredRevision: Number(r.restoredRevision), counts, entries: seq + 2 };
@@ -496,7 +504,7 @@ export function createClusterClient(opts: ClusterClientOptions): ClusterClient {
       const ep = endpoints[leader];
       try {
         return await new Promise<BackupData>((resolve, reject) => {
-          const out: BackupData = { clusterId: '', revision: 0, createdAt: '', oldestRetainedRevision: 0, segmentsJson: [], flagsJson: [], changesJson: [] };
+          const out: BackupData = { clusterId: '', revision: 0, createdAt: '', oldestRetainedRevision: 0, segmentsJson: [], flagsJson: [], changesJson: [], environmentsJson: [], envFlagsJson: [] };
           let header = false;
           const s: grpc.ClientReadableStream<any> = clientFor(ep).Backup({}, metadata(), { deadline: Date.now() + Math.max(0, deadline - performance.now()) });
           s.on('data', (m: any) => {
@@ -509,6 +517,8 @@ export function createClusterClient(opts: ClusterClientOptions): ClusterClient {
             if (m.kind === 'segments') out.segmentsJson.push(...items);
             else if (m.kind === 'flags') out.flagsJson.push(...items);
             else if (m.kind === 'changes') out.changesJson.push(...items);
+            else if (m.kind === 'environments') out.environmentsJson.push(...items);
+            else if (m.kind === 'envFlags') out.envFlagsJson.push(...items);
           });
           s.on('error', (e: grpc.ServiceError) => reject(bodyOf(e)));
           s.on('end', () => (header ? resolve(out) : reject({ code: 'UNAVAILABLE', message: 'backup stream ended without a header' })));

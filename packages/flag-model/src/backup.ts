@@ -7,7 +7,11 @@ import { LIMITS, KEY_PATTERN } from './limits.js';
 import { isPlainObject } from './json-util.js';
 import { ValidationError } from './errors.js';
 import { referencedSegments, validateFlag, validateSegment } from './validate.js';
-import type { Change, StoredFlag, StoredSegment, ValidationIssue } from './types.js';
+import { validateEnvironment } from './environments.js';
+import type { Change, StoredEnvironment, StoredFlag, StoredSegment, ValidationIssue } from './types.js';
+
+/** A flag's configuration in an environment other than the default one (the default one's are `flags`). */
+export interface EnvFlagBackupItem { env: string; stored: StoredFlag }
 
 export const BACKUP_FORMAT = 'flagraft-backup';
 export const BACKUP_VERSION = 1;
@@ -28,6 +32,14 @@ export interface BackupDocument {
   changes: Change[];
   /** Changes below this revision had been pruned by the source cluster (informational). */
   oldestRetainedRevision?: number;
+  /**
+   * The environments (exactly one isDefault: `flags` are its flags). Absent
+   * in backups from before environments: they restore into the cluster's
+   * default environment.
+   */
+  environments?: StoredEnvironment[];
+  /** Every other environment's flag configurations. */
+  envFlags?: EnvFlagBackupItem[];
 }
 
 /** Largest revision a backup may carry: keeps revision arithmetic exact (below 2^52). */
@@ -97,7 +109,8 @@ export function changeIssues(x: unknown, path: string, maxRevision: number, prev
   if (!isPlainObject(x)) return [{ path, message: 'must be a change object' }];
   const issues: ValidationIssue[] = [];
   const at = (f: string) => `${path}.${f}`;
-  const { revision, kind, key, op, before, after, actor, time } = x;
+  const { revision, kind, key, op, before, after, actor, time, env } = x;
+  if (env !== undefined && (kind !== 'flag' || !isKey(env))) issues.push({ path: at('env'), message: 'must be an environment name, on flag changes only' });
   if (!isRevision(revision, maxRevision)) issues.push({ path: at('revision'), message: `must be an integer from 1 to the backup's revision ${maxRevision}` });
   else if (revision < prevRevision) issues.push({ path: at('revision'), message: `must be ascending (${revision} follows ${prevRevision})` });
   if (kind !== 'flag' && kind !== 'segment') issues.push({ path: at('kind'), message: 'must be "flag" or "segment"' });
@@ -123,8 +136,39 @@ export function normalizeChange(x: Record<string, unknown>): Change {
   return {
     revision: x.revision as number, kind: x.kind as Kind, key: x.key as string, op: x.op as 'put' | 'delete',
     before: (x.before ?? null) as Change['before'], after: (x.after ?? null) as Change['after'],
-    actor: x.actor as string, time: x.time as number,
+    actor: x.actor as string, time: x.time as number, ...(typeof x.env === 'string' ? { env: x.env } : {}),
   };
+}
+
+/** Issues of one stored environment (the default one's revisions may be 0: it predates every change). */
+export function storedEnvironmentIssues(x: unknown, path: string, maxRevision: number): { issues: ValidationIssue[]; normalized?: StoredEnvironment } {
+  if (!isPlainObject(x)) return { issues: [{ path, message: 'must be a stored environment object' }] };
+  const issues: ValidationIssue[] = [];
+  const at = (f: string) => `${path}.${f}`;
+  let environment;
+  try {
+    environment = validateEnvironment(x.environment);
+  } catch (e) {
+    for (const i of (e as ValidationError).issues ?? [{ path: '', message: String(e) }]) issues.push({ path: i.path ? `${at('environment')}.${i.path}` : at('environment'), message: i.message });
+  }
+  const { isDefault, createRevision: cr, modRevision: mr, version, updatedAt, updatedBy } = x;
+  const rev = (v: unknown) => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0 && v <= maxRevision;
+  if (typeof isDefault !== 'boolean') issues.push({ path: at('isDefault'), message: 'must be a boolean' });
+  if (!rev(cr)) issues.push({ path: at('createRevision'), message: `must be an integer from 0 to the backup's revision ${maxRevision}` });
+  if (!rev(mr)) issues.push({ path: at('modRevision'), message: `must be an integer from 0 to the backup's revision ${maxRevision}` });
+  if (typeof version !== 'number' || !Number.isSafeInteger(version) || version < 1) issues.push({ path: at('version'), message: 'must be a positive integer' });
+  if (typeof updatedAt !== 'number' || !Number.isSafeInteger(updatedAt) || updatedAt < 0) issues.push({ path: at('updatedAt'), message: 'must be a non-negative integer (ms since the epoch)' });
+  if (!isActor(updatedBy)) issues.push({ path: at('updatedBy'), message: `must be a non-empty string of at most ${LIMITS.maxActorChars} characters` });
+  if (issues.length) return { issues };
+  return { issues, normalized: { environment: environment!, isDefault: isDefault as boolean, createRevision: cr as number, modRevision: mr as number, version: version as number, updatedAt: updatedAt as number, updatedBy: updatedBy as string } };
+}
+
+/** Issues of one envFlags item: `{env, stored}` with a valid stored flag. */
+export function envFlagIssues(x: unknown, path: string, maxRevision: number): { issues: ValidationIssue[]; normalized?: EnvFlagBackupItem } {
+  if (!isPlainObject(x)) return { issues: [{ path, message: 'must be an object {env, stored}' }] };
+  if (!isKey(x.env)) return { issues: [{ path: `${path}.env`, message: 'must be an environment name' }] };
+  const r = storedItemIssues('flag', x.stored, `${path}.stored`, maxRevision);
+  return r.issues.length ? { issues: r.issues } : { issues: [], normalized: { env: x.env, stored: r.normalized as StoredFlag } };
 }
 
 /** Every problem of a backup document, each naming its field (`changes[12].revision: ...`); at most MAX_REPORTED_ISSUES. */
@@ -161,6 +205,7 @@ export function backupIssues(doc: unknown): ValidationIssue[] {
       }
     }
   }
+  add(environmentIssues(doc, max, segmentNames));
   const changes = doc.changes;
   if (!Array.isArray(changes)) add([{ path: 'changes', message: 'must be an array' }]);
   else {
@@ -170,6 +215,46 @@ export function backupIssues(doc: unknown): ValidationIssue[] {
       const r = (changes[i] as { revision?: unknown } | null)?.revision;
       if (typeof r === 'number' && Number.isSafeInteger(r) && r > prev) prev = r;
     }
+  }
+  return issues;
+}
+
+/** The environments and envFlags of a document (both optional; together). */
+function environmentIssues(doc: Record<string, unknown>, max: number, segmentNames: Set<string>): ValidationIssue[] {
+  const issues: ValidationIssue[] = [];
+  const envs = doc.environments;
+  const envFlags = doc.envFlags;
+  if (envs === undefined) {
+    if (envFlags !== undefined) issues.push({ path: 'envFlags', message: 'needs environments (the environments they belong to)' });
+    return issues;
+  }
+  if (!Array.isArray(envs)) return [{ path: 'environments', message: 'must be an array' }];
+  const names = new Map<string, boolean>();
+  for (let i = 0; i < envs.length && issues.length < MAX_REPORTED_ISSUES; i++) {
+    const r = storedEnvironmentIssues(envs[i], `environments[${i}]`, max);
+    issues.push(...r.issues);
+    if (!r.normalized) continue;
+    const n = r.normalized.environment.name;
+    if (names.has(n)) issues.push({ path: `environments[${i}].environment.name`, message: `"${n}" appears more than once` });
+    names.set(n, r.normalized.isDefault);
+  }
+  if ([...names.values()].filter(Boolean).length !== 1 && issues.length === 0) issues.push({ path: 'environments', message: 'exactly one environment must be isDefault' });
+  if (envFlags === undefined) return issues;
+  if (!Array.isArray(envFlags)) return [...issues, { path: 'envFlags', message: 'must be an array' }];
+  const flagKeys = new Set((Array.isArray(doc.flags) ? doc.flags : []).map((f) => viewKey('flag', f)));
+  const seen = new Set<string>();
+  for (let i = 0; i < envFlags.length && issues.length < MAX_REPORTED_ISSUES; i++) {
+    const path = `envFlags[${i}]`;
+    const r = envFlagIssues(envFlags[i], path, max);
+    issues.push(...r.issues);
+    if (!r.normalized) continue;
+    const { env, stored } = r.normalized;
+    if (names.get(env) !== false) issues.push({ path: `${path}.env`, message: `"${env}" is not a non-default environment of the backup` });
+    if (!flagKeys.has(stored.flag.key)) issues.push({ path: `${path}.stored.flag.key`, message: `"${stored.flag.key}" is not a flag of the backup (a flag has one definition, in flags)` });
+    if (seen.has(`${env}/${stored.flag.key}`)) issues.push({ path, message: `"${stored.flag.key}" appears more than once in "${env}"` });
+    seen.add(`${env}/${stored.flag.key}`);
+    const missing = referencedSegments(stored.flag).filter((s) => !segmentNames.has(s));
+    if (missing.length) issues.push({ path: `${path}.stored.flag.rules`, message: `references segment(s) not in the backup: ${missing.join(', ')}` });
   }
   return issues;
 }

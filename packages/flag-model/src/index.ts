@@ -30,8 +30,11 @@ export { murmur3, murmur3Bytes } from './murmur3.js';
 export { bucketOf, bucketBigInt, fractionalIndex, Bucketer } from './bucketing.js';
 export { legacyFlagFromValue, legacyValueOf } from './legacy.js';
 export { flagJsonSchema, segmentJsonSchema } from './schema.js';
-export { BACKUP_FORMAT, BACKUP_VERSION, MAX_BACKUP_REVISION, MAX_REPORTED_ISSUES, backupIssues, validateBackup, storedItemIssues, changeIssues, normalizeChange } from './backup.js';
-export type { BackupDocument } from './backup.js';
+export {
+  BACKUP_FORMAT, BACKUP_VERSION, MAX_BACKUP_REVISION, MAX_REPORTED_ISSUES, backupIssues, validateBackup, storedItemIssues, changeIssues, normalizeChange,
+  storedEnvironmentIssues, envFlagIssues,
+} from './backup.js';
+export type { BackupDocument, EnvFlagBackupItem } from './backup.js';
 export {
   RESTORE_KINDS, applyRestoreCommand, encodeRestoreCommand, decodeRestoreCommand, restoreCommandProblem, restoreItemsBytes, chunkItems,
 } from './restore.js';

@@ -19,13 +19,16 @@ import { CommandDecodeError } from './errors.js';
 import { LIMITS } from './limits.js';
 import { isPlainObject, utf8Length } from './json-util.js';
 import { referencedSegments } from './validate.js';
-import { MAX_BACKUP_REVISION, changeIssues, normalizeChange, storedItemIssues } from './backup.js';
-import type { Change, StoredFlag, StoredSegment, ValidationIssue } from './types.js';
+import { MAX_BACKUP_REVISION, changeIssues, envFlagIssues, normalizeChange, storedEnvironmentIssues, storedItemIssues } from './backup.js';
+import type { Change, StoredEnvironment, StoredFlag, StoredSegment, ValidationIssue } from './types.js';
 
-export type RestoreKind = 'segments' | 'flags' | 'changes';
-export const RESTORE_KINDS: readonly RestoreKind[] = ['segments', 'flags', 'changes'];
+/** In the order they must arrive: environments first, a flag's segments before it, a flag's definition (flags) before its other environments' configurations. */
+export type RestoreKind = 'environments' | 'segments' | 'flags' | 'envFlags' | 'changes';
+export const RESTORE_KINDS: readonly RestoreKind[] = ['environments', 'segments', 'flags', 'envFlags', 'changes'];
+/** Kinds a restore from before environments does not announce (counted as 0). */
+const OPTIONAL_KINDS: ReadonlySet<RestoreKind> = new Set(['environments', 'envFlags']);
 
-export interface RestoreCounts { segments: number; flags: number; changes: number }
+export interface RestoreCounts { segments: number; flags: number; changes: number; environments?: number; envFlags?: number }
 export interface RestoreSource { clusterId: string; revision: number; createdAt: string }
 
 interface RestoreEnvelope { v: 1; restoreId: string; actor: string; time: number }
@@ -51,17 +54,22 @@ export interface RestoreSession {
   lastSeq: number;
   /** Bytes of items staged so far (bounded by maxBackupBytes: staging is replicated and snapshotted). */
   bytes?: number;
+  /** A staged environment was the default one. */
+  sawDefault?: boolean;
 }
 
 /** Read access the decision needs: the live tables' sizes and what is already staged. */
 export interface RestoreTarget {
   liveCounts(): { flags: number; segments: number; changes: number };
-  isStaged(kind: 'flag' | 'segment', key: string): boolean;
+  /** envFlag keys are `env/key` (neither may hold a slash). */
+  isStaged(kind: 'flag' | 'segment' | 'environment' | 'envFlag', key: string): boolean;
 }
 
 export type StagedRow =
   | { kind: 'segment'; key: string; item: StoredSegment }
   | { kind: 'flag'; key: string; item: StoredFlag }
+  | { kind: 'environment'; key: string; item: StoredEnvironment }
+  | { kind: 'envFlag'; env: string; key: string; item: StoredFlag }
   | { kind: 'change'; seq: number; change: Change };
 
 export type RestoreErrorCode = 'NOT_EMPTY' | 'VALIDATION' | 'NO_RESTORE' | 'BAD_COMMAND';
@@ -85,6 +93,7 @@ function countsProblem(x: unknown, name: string): string | undefined {
   if (!isPlainObject(x)) return `${name} must be an object`;
   for (const k of RESTORE_KINDS) {
     const n = x[k];
+    if (n === undefined && OPTIONAL_KINDS.has(k)) continue;
     if (typeof n !== 'number' || !Number.isSafeInteger(n) || n < 0) return `${name}.${k} must be a non-negative integer`;
   }
   return undefined;
@@ -109,7 +118,7 @@ export function restoreCommandProblem(x: unknown): string | undefined {
     }
     case 'restoreChunk':
       if (typeof x.seq !== 'number' || !Number.isSafeInteger(x.seq) || x.seq < 0) return 'seq must be a non-negative integer';
-      if (!RESTORE_KINDS.includes(x.kind as RestoreKind)) return 'kind must be "segments", "flags" or "changes"';
+      if (!RESTORE_KINDS.includes(x.kind as RestoreKind)) return `kind must be one of ${RESTORE_KINDS.map((k) => `"${k}"`).join(', ')}`;
       if (!Array.isArray(x.items) || x.items.length === 0) return 'items must be a non-empty array';
       return undefined;
     case 'restoreCommit':
@@ -149,7 +158,7 @@ export function restoreItemsBytes(items: unknown[]): number {
   return n;
 }
 
-const ZERO: RestoreCounts = { segments: 0, flags: 0, changes: 0 };
+const ZERO: RestoreCounts = { segments: 0, flags: 0, changes: 0, environments: 0, envFlags: 0 };
 const fail = (error: RestoreError, abort: boolean): RestoreStep => ({ ok: false, error, abort });
 
 function notEmpty(target: RestoreTarget): RestoreError | undefined {
@@ -193,9 +202,13 @@ export function applyRestoreCommand(session: RestoreSession | undefined, cmd: Re
       }
       const s = session!;
       for (const k of RESTORE_KINDS) {
-        if (s.received[k] !== s.counts[k]) {
-          return fail({ code: 'VALIDATION', message: `restore incomplete: ${s.received[k]} of ${s.counts[k]} ${k} arrived`, issues: [{ path: k, message: `${s.received[k]} of ${s.counts[k]} items arrived` }] }, true);
+        const [got, want] = [s.received[k] ?? 0, s.counts[k] ?? 0];
+        if (got !== want) {
+          return fail({ code: 'VALIDATION', message: `restore incomplete: ${got} of ${want} ${k} arrived`, issues: [{ path: k, message: `${got} of ${want} items arrived` }] }, true);
         }
+      }
+      if ((s.counts.environments ?? 0) > 0 && !s.sawDefault) {
+        return fail({ code: 'VALIDATION', message: 'the backup\'s environments have no default one', issues: [{ path: 'environments', message: 'exactly one environment must be isDefault' }] }, true);
       }
       if (!s.force) {
         const e = notEmpty(target);
@@ -223,19 +236,47 @@ function stageChunk(s: RestoreSession, cmd: Extract<RestoreCommand, { op: 'resto
   const kind = cmd.kind;
   // Segments, then flags, then changes: a flag's segments are staged before it.
   const later = RESTORE_KINDS.slice(RESTORE_KINDS.indexOf(kind) + 1);
-  if (later.some((k) => s.received[k] > 0)) return fail({ code: 'BAD_COMMAND', message: `${kind} must be sent before ${later.join(' and ')}` }, true);
-  const base = s.received[kind];
-  if (base + cmd.items.length > s.counts[kind]) {
-    return fail({ code: 'VALIDATION', message: `more ${kind} than the ${s.counts[kind]} announced`, issues: [{ path: `${kind}[${s.counts[kind]}]`, message: `more ${kind} than the ${s.counts[kind]} announced at restoreBegin` }] }, true);
+  if (later.some((k) => (s.received[k] ?? 0) > 0)) return fail({ code: 'BAD_COMMAND', message: `${kind} must be sent before ${later.join(' and ')}` }, true);
+  const base = s.received[kind] ?? 0;
+  const announced = s.counts[kind] ?? 0;
+  if (base + cmd.items.length > announced) {
+    return fail({ code: 'VALIDATION', message: `more ${kind} than the ${announced} announced`, issues: [{ path: `${kind}[${announced}]`, message: `more ${kind} than the ${announced} announced at restoreBegin` }] }, true);
   }
   const issues: ValidationIssue[] = [];
   const rows: StagedRow[] = [];
   const seen = new Set<string>();
   let lastRevision = s.lastRevision;
   let lastSeq = s.lastSeq;
+  let sawDefault = s.sawDefault ?? false;
   for (let i = 0; i < cmd.items.length; i++) {
     const path = `${kind}[${base + i}]`;
     const item = cmd.items[i];
+    if (kind === 'environments') {
+      const r = storedEnvironmentIssues(item, path, s.source.revision);
+      if (r.issues.length) { issues.push(...r.issues); break; }
+      const env = r.normalized!;
+      const name = env.environment.name;
+      if (seen.has(name) || target.isStaged('environment', name)) { issues.push({ path: `${path}.environment.name`, message: `"${name}" appears more than once` }); break; }
+      if (env.isDefault && sawDefault) { issues.push({ path: `${path}.isDefault`, message: 'a second default environment' }); break; }
+      sawDefault ||= env.isDefault;
+      seen.add(name);
+      rows.push({ kind: 'environment', key: name, item: env });
+      continue;
+    }
+    if (kind === 'envFlags') {
+      const r = envFlagIssues(item, path, s.source.revision);
+      if (r.issues.length) { issues.push(...r.issues); break; }
+      const { env, stored } = r.normalized!;
+      const id = `${env}/${stored.flag.key}`;
+      if (!target.isStaged('environment', env)) { issues.push({ path: `${path}.env`, message: `environment "${env}" is not in the backup` }); break; }
+      if (!target.isStaged('flag', stored.flag.key)) { issues.push({ path: `${path}.stored.flag.key`, message: `"${stored.flag.key}" is not a flag of the backup` }); break; }
+      if (seen.has(id) || target.isStaged('envFlag', id)) { issues.push({ path, message: `"${stored.flag.key}" appears more than once in "${env}"` }); break; }
+      const missing = referencedSegments(stored.flag).filter((n) => !target.isStaged('segment', n));
+      if (missing.length) { issues.push({ path: `${path}.stored.flag.rules`, message: `references segment(s) not in the backup: ${missing.join(', ')}` }); break; }
+      seen.add(id);
+      rows.push({ kind: 'envFlag', env, key: stored.flag.key, item: stored });
+      continue;
+    }
     if (kind === 'changes') {
       const found = changeIssues(item, path, s.source.revision, lastRevision);
       if (found.length) { issues.push(...found); break; }
@@ -263,6 +304,7 @@ function stageChunk(s: RestoreSession, cmd: Extract<RestoreCommand, { op: 'resto
   if (issues.length) return fail({ code: 'VALIDATION', message: `invalid backup: ${issues.map((i) => `${i.path}: ${i.message}`).slice(0, 5).join('; ')}`, issues }, true);
   const session: RestoreSession = {
     ...s, received: { ...s.received, [kind]: base + cmd.items.length }, nextSeq: s.nextSeq + 1, lastRevision, lastSeq, bytes: staged,
+    ...(sawDefault ? { sawDefault } : {}),
   };
   return { ok: true, action: 'stage', session, rows };
 }

@@ -50,8 +50,8 @@ export interface LiveRows {
   schedules?: [string, string][];
 }
 
-/** Rows of a restore's staging tables, for snapshots. */
-export interface StagedTables { flags: [string, string][]; segments: [string, string][]; changes: unknown[][] }
+/** Rows of a restore's staging tables, for snapshots (environments / envFlags absent in snapshots of older nodes). */
+export interface StagedTables { flags: [string, string][]; segments: [string, string][]; changes: unknown[][]; environments?: [string, string][]; envFlags?: [string, string, string][] }
 
 const EMPTY_CONF: ConfState = { voters: [], learners: [], votersOutgoing: [], learnersNext: [], autoLeave: false };
 const CHANGE_COLUMNS = 'revision, seq, kind, key, op, before, after, actor, time, env';
@@ -73,7 +73,7 @@ export function changeBytes(r: { key: string; before: string | null; after: stri
 export function requestBytes(clientId: string, requestId: string, result: string): number {
   return 2 * (Buffer.byteLength(clientId) + Buffer.byteLength(requestId)) + Buffer.byteLength(result) + DEDUP_ROW_OVERHEAD_BYTES;
 }
-const STAGING_TABLES = ['restore_flags', 'restore_segments', 'restore_changes', 'restore_flag_segments'];
+const STAGING_TABLES = ['restore_flags', 'restore_segments', 'restore_changes', 'restore_flag_segments', 'restore_environments', 'restore_env_flags'];
 
 export class StateStore {
   readonly path: string;
@@ -160,6 +160,10 @@ export class StateStore {
       stageFlagSeg: db.prepare('INSERT OR IGNORE INTO restore_flag_segments (segment, flag) VALUES (?, ?)'),
       stagedFlag: db.prepare('SELECT 1 FROM restore_flags WHERE key = ?').pluck(),
       stagedSegment: db.prepare('SELECT 1 FROM restore_segments WHERE name = ?').pluck(),
+      stagedEnvironment: db.prepare('SELECT 1 FROM restore_environments WHERE name = ?').pluck(),
+      stagedEnvFlag: db.prepare('SELECT 1 FROM restore_env_flags WHERE env = ? AND key = ?').pluck(),
+      stageEnvironment: db.prepare('INSERT OR REPLACE INTO restore_environments (name, json) VALUES (?, ?)'),
+      stageEnvFlag: db.prepare('INSERT OR REPLACE INTO restore_env_flags (env, key, json) VALUES (?, ?, ?)'),
     };
     this.records = new Map((['environments', 'change_requests', 'schedules'] as const).map((t) => [t, {
       get: db.prepare(`SELECT ${T_OF[t].columns[0]}, json, crc FROM ${t} WHERE ${T_OF[t].columns[0]} = ?`),
@@ -534,8 +538,22 @@ export class StateStore {
     this.q.stageChange.run(r.revision, r.seq, r.kind, r.key, r.op, r.before, r.after, r.actor, r.time, r.env ?? null);
   }
 
-  isStaged(kind: ItemKind, key: string): boolean {
-    return (kind === 'flag' ? this.q.stagedFlag : this.q.stagedSegment).get(key) !== undefined;
+  stageEnvironment(name: string, json: string): void {
+    this.q.stageEnvironment.run(name, json);
+  }
+
+  stageEnvFlag(env: string, key: string, json: string): void {
+    this.q.stageEnvFlag.run(env, key, json);
+  }
+
+  /** envFlag keys are `env/key` (flag-model RestoreTarget). */
+  isStaged(kind: ItemKind | 'environment' | 'envFlag', key: string): boolean {
+    if (kind === 'envFlag') {
+      const i = key.indexOf('/');
+      return this.q.stagedEnvFlag.get(key.slice(0, i), key.slice(i + 1)) !== undefined;
+    }
+    const q = kind === 'flag' ? this.q.stagedFlag : kind === 'segment' ? this.q.stagedSegment : this.q.stagedEnvironment;
+    return q.get(key) !== undefined;
   }
 
   clearStaging(): void {
@@ -548,13 +566,21 @@ export class StateStore {
    * table is cleared: a retried write from before the restore must not be
    * answered with the outcome of a write the restore replaced.
    */
-  commitStaging(force: boolean): void {
+  commitStaging(force: boolean, segmentsOf: (flagJson: string) => Iterable<string>): void {
     // The copies below compute new checksums from the staged rows: check those first.
-    verifyTables(this.db, this.path, [T.restoreFlags, T.restoreSegments, T.restoreChanges, T.restoreFlagSegments], Infinity);
+    verifyTables(this.db, this.path, [T.restoreFlags, T.restoreSegments, T.restoreChanges, T.restoreFlagSegments, T.restoreEnvironments, T.restoreEnvFlags], Infinity);
     const tables = force ? ['flags', 'segments', 'flag_segments', 'changes', 'client_requests', 'env_flags', 'env_flag_segments', 'change_requests', 'schedules'] : ['client_requests'];
     for (const t of tables) this.db.prepare(`DELETE FROM ${t}`).run();
-    // A backup holds the default environment (today's backup format): the other environments go with what it replaces.
-    if (force) this.db.prepare(`DELETE FROM environments WHERE name NOT IN (${this.defaultEnvironmentNames().map(() => '?').join(', ') || "''"})`).run(...this.defaultEnvironmentNames());
+    const stagedEnvs = this.checkedRows(T.restoreEnvironments) as [string, string][];
+    if (stagedEnvs.length > 0) {
+      // A backup with environments: they are the cluster's environments now (its default one included).
+      this.db.prepare('DELETE FROM environments').run();
+      for (const [name, j] of stagedEnvs) this.putRecord('environments', name, j);
+      for (const [env, key, j] of this.checkedRows(T.restoreEnvFlags) as [string, string, string][]) this.putEnvFlag(env, key, j, segmentsOf(j));
+    } else if (force) {
+      // A backup from before environments holds the default environment: the other environments go with what it replaces.
+      this.db.prepare(`DELETE FROM environments WHERE name NOT IN (${this.defaultEnvironmentNames().map(() => '?').join(', ') || "''"})`).run(...this.defaultEnvironmentNames());
+    }
     this.db.prepare('INSERT INTO flags (key, json) SELECT key, json FROM restore_flags').run();
     this.db.prepare('INSERT INTO segments (name, json) SELECT name, json FROM restore_segments').run();
     this.db.prepare(`INSERT INTO changes (${CHANGE_COLUMNS}) SELECT ${CHANGE_COLUMNS} FROM restore_changes`).run();
@@ -568,6 +594,8 @@ export class StateStore {
       flags: this.checkedRows(T.restoreFlags) as [string, string][],
       segments: this.checkedRows(T.restoreSegments) as [string, string][],
       changes: this.checkedRows(T.restoreChanges),
+      environments: this.checkedRows(T.restoreEnvironments) as [string, string][],
+      envFlags: this.checkedRows(T.restoreEnvFlags) as [string, string, string][],
     };
   }
 
@@ -577,6 +605,8 @@ export class StateStore {
     for (const [k, j] of staged?.flags ?? []) this.stageFlag(k, j, segmentsOf(j));
     for (const [k, j] of staged?.segments ?? []) this.q.stageSegment.run(k, j);
     for (const r of staged?.changes ?? []) this.q.stageChange.run(...(r.length < 10 ? [...r, null] : r));
+    for (const [n, j] of staged?.environments ?? []) this.q.stageEnvironment.run(n, j);
+    for (const [e, k, j] of staged?.envFlags ?? []) this.q.stageEnvFlag.run(e, k, j);
   }
 
   private defaultEnvironmentNames(): string[] {

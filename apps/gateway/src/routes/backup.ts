@@ -21,7 +21,11 @@ const ITEMS_PER_WRITE = 500;
 
 /** The part of @flagraft/cluster-client the backup routes use (the real client has both). */
 interface BackupPort {
-  backup(): Promise<{ clusterId: string; revision: number; createdAt: string; oldestRetainedRevision: number; segmentsJson: string[]; flagsJson: string[]; changesJson: string[] }>;
+  backup(): Promise<{
+    clusterId: string; revision: number; createdAt: string; oldestRetainedRevision: number; segmentsJson: string[]; flagsJson: string[]; changesJson: string[];
+    /** Environments (issue 16): absent or empty from a cluster before them. */
+    environmentsJson?: string[]; envFlagsJson?: string[];
+  }>;
   restore(doc: BackupDocument, o: { actor: string; force?: boolean }): Promise<{ revision: number; restoredRevision: number; counts: { segments: number; flags: number; changes: number }; entries: number }>;
 }
 
@@ -62,7 +66,9 @@ export function registerBackupRoutes(r: Routes, ctx: RouteContext): void {
     if (req.method === 'HEAD') { res.end(); return; }
     const head = { format: BACKUP_FORMAT, v: 1, clusterId: b.clusterId, revision: b.revision, createdAt: b.createdAt, oldestRetainedRevision: b.oldestRetainedRevision };
     await write(res, JSON.stringify(head).slice(0, -1));
-    for (const [name, items] of [['flags', b.flagsJson], ['segments', b.segmentsJson], ['changes', b.changesJson]] as const) {
+    // Environments only when the cluster has them: a backup of an older cluster keeps the shape it always had.
+    const envs = b.environmentsJson?.length ? [['environments', b.environmentsJson], ['envFlags', b.envFlagsJson ?? []]] as const : [];
+    for (const [name, items] of [['flags', b.flagsJson], ['segments', b.segmentsJson], ...envs, ['changes', b.changesJson]] as const) {
       await write(res, `,"${name}":[`);
       for (let i = 0; i < items.length; i += ITEMS_PER_WRITE) {
         await write(res, (i ? ',' : '') + items.slice(i, i + ITEMS_PER_WRITE).join(','));
