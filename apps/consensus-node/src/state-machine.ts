@@ -59,6 +59,7 @@ export class StateMachine implements Fsm<Applied> {
   private published = 0;
   private changesPruned = 0;
   private membersCache?: Map<number, string>;
+  private defaultEnvCache?: string;
   readonly view: StateView;
   readonly restoreState: RestoreState;
 
@@ -75,9 +76,11 @@ export class StateMachine implements Fsm<Applied> {
    * env_flags. Its name is read per call: it is replicated state.
    */
   private makeView(store: StateStore): StateView {
+    // Read on every flag command: cached, and dropped whenever environments may have changed (writeChange, restore, snapshot).
     const defaultEnv = () => {
+      if (this.defaultEnvCache !== undefined) return this.defaultEnvCache;
       for (const name of store.recordIds('environments')) {
-        if (parseItem<StoredEnvironment>(store.recordJson('environments', name))?.isDefault) return name;
+        if (parseItem<StoredEnvironment>(store.recordJson('environments', name))?.isDefault) return (this.defaultEnvCache = name);
       }
       return this.opts.defaultEnvironment ?? DEFAULT_ENVIRONMENT;
     };
@@ -184,6 +187,7 @@ export class StateMachine implements Fsm<Applied> {
       if (!s.environments) this.store.ensureDefaultEnvironment(this.opts.defaultEnvironment ?? DEFAULT_ENVIRONMENT);
       this.restoreState.restoreSnapshotPart(s.restore, s.staged);
       this.membersCache = undefined;
+      this.defaultEnvCache = undefined;
       this.published = s.published;
       this.changesPruned = s.changesPruned;
       this.store.setMeta('published', s.published);
@@ -248,6 +252,7 @@ export class StateMachine implements Fsm<Applied> {
     // The item row and the audit row hold the same text: serialised once (a write's hot path).
     const after = c.after ? JSON.stringify(c.after) : null;
     const table = RECORD_TABLE[c.kind];
+    if (c.kind === 'environment') this.defaultEnvCache = undefined;
     if (table) {
       if (after !== null) this.store.putRecord(table, c.key, after);
       else this.store.deleteRecord(table, c.key);
@@ -307,6 +312,7 @@ export class StateMachine implements Fsm<Applied> {
       case 'abort': rs.abort(); break;
       case 'commit': {
         const revision = rs.commit(index, step.session);
+        this.defaultEnvCache = undefined; // a restore brings its own environments
         // Imported history ages from the restore, not from when this cluster last passed its (older) revisions.
         this.store.restartClockSamples(revision, cmd.time);
         return { outcome: { ok: true, revision, action: 'commit', restoredRevision: step.session.source.revision }, key, changed: true };
