@@ -45,7 +45,8 @@ export function applyCommand(view: StateView, cmd: Command, revision: number): A
       seen.add(id);
     }
   }
-  const r = applyOps(overlay, cmd.op === 'batch' ? cmd.ops : [cmd], ctx, cmd.op === 'batch');
+  // One op reads the state as it is; a batch's ops read each other's effects through the overlay.
+  const r = cmd.op === 'batch' ? applyOps(overlay, cmd.ops, ctx, true) : single(view, cmd, ctx);
   if (!r.ok) return r;
   const refused = protectionError(view, r.changes, ctx);
   return refused ? fail(refused) : r;
@@ -71,6 +72,11 @@ export function applyOps(overlay: Overlay, ops: readonly Parameters<typeof apply
     }
   }
   return { ok: true, changes };
+}
+
+function single(view: StateView, op: Parameters<typeof applyOp>[1], ctx: Ctx): ApplyResult {
+  const r = applyOp(view, op, ctx);
+  return Array.isArray(r) ? { ok: true, changes: r } : fail(r);
 }
 
 function targetId(op: SubCommand): string {

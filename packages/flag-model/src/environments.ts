@@ -112,8 +112,10 @@ export function canonical(f: FlagDefinition): FlagDefinition {
 
 /** Whether two flags have the same definition (configuration ignored). */
 export function sameDefinition(a: FlagDefinition, b: FlagDefinition): boolean {
-  const strip = (f: FlagDefinition) => JSON.stringify(canonical({ ...f, enabled: true, rules: [], defaultVariant: '', offVariant: undefined }));
-  return strip(a) === strip(b);
+  // On every flag write, once per other environment: scalars first, JSON only for the structured fields.
+  if (a.key !== b.key || a.type !== b.type || a.description !== b.description || a.owner !== b.owner) return false;
+  const j = (v: unknown) => (v === undefined ? '' : JSON.stringify(v));
+  return j(a.variants) === j(b.variants) && j(a.tags) === j(b.tags) && j(a.metadata) === j(b.metadata);
 }
 
 /**
