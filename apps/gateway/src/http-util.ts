@@ -209,7 +209,7 @@ export function instrument(req: IncomingMessage, res: ServerResponse, recorder: 
 }
 
 /** CORS headers for OFREP answers; empty when the origin is not allowed. */
-const ANY_ORIGIN: Record<string, string> = Object.freeze({ 'access-control-allow-origin': '*', 'access-control-expose-headers': 'ETag, Retry-After' }) as Record<string, string>;
+export const ANY_ORIGIN: Record<string, string> = Object.freeze({ 'access-control-allow-origin': '*', 'access-control-expose-headers': 'ETag, Retry-After' }) as Record<string, string>;
 
 export function corsHeaders(req: IncomingMessage, origins: string[]): Record<string, string> {
   const origin = req.headers.origin;

@@ -15,11 +15,11 @@
 // replica is behind that revision waits for it (bounded) before answering, so
 // the client never re-reads the configuration it was just told is outdated.
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { jsonShapeViolations, jsonTextDepthViolation, type EvaluationContext, type EvaluationResult } from '@flagraft/flag-model';
+import { jsonShapeViolations, jsonTextDepthViolation, jsonWithinLimits, type EvaluationContext, type EvaluationResult } from '@flagraft/flag-model';
 import type { TokenStore } from '@flagraft/auth';
 import { checkAuth, type AuthOutcome } from './authz.js';
 import type { GatewayConfig } from './config.js';
-import { BodyTooLargeError, canonicalJson, corsHeaders, preflightHeaders, readBodyThen, shortHash, type RequestRecorder } from './http-util.js';
+import { ANY_ORIGIN, BodyTooLargeError, canonicalJson, corsHeaders, preflightHeaders, readBodyThen, shortHash, type RequestRecorder } from './http-util.js';
 import type { GatewayMetrics } from './metrics.js';
 import type { RateLimiter } from './rate-limit.js';
 import { HttpProblem } from './problem.js';
@@ -53,6 +53,18 @@ const JSON_TYPE = 'application/json; charset=utf-8';
  * header-merging path on every answer.
  */
 function send(res: ServerResponse, status: number, body: string, requestId: string, cors: Record<string, string>, extra?: Record<string, string>): void {
+  if (cors === ANY_ORIGIN && extra === undefined) {
+    // The common answer (default CORS, no extra header): one literal of a fixed shape, no copying loops.
+    res.writeHead(status, {
+      'content-type': JSON_TYPE,
+      'content-length': Buffer.byteLength(body),
+      'x-request-id': requestId,
+      'access-control-allow-origin': '*',
+      'access-control-expose-headers': ANY_ORIGIN['access-control-expose-headers'],
+    });
+    res.end(body);
+    return;
+  }
   const headers: Record<string, string | number> = { 'content-type': JSON_TYPE, 'content-length': Buffer.byteLength(body), 'x-request-id': requestId };
   for (const k in cors) headers[k] = cors[k];
   if (extra !== undefined) for (const k in extra) headers[k] = extra[k];
@@ -77,12 +89,13 @@ export function createOfrepHandler(deps: OfrepDeps): (req: IncomingMessage, res:
 
   /** The cached success answer (body + counter child) of a flag for this result. */
   const answerFor = (entry: ReplicaFlag, result: EvaluationResult): { body: string; counter: { value: number } } => {
-    const id = result.variant === undefined ? result.reason : result.reason + '\u0000' + result.variant;
     const answers = (entry.answers ??= new Map());
-    let a = answers.get(id);
+    let byVariant = answers.get(result.reason);
+    if (byVariant === undefined) answers.set(result.reason, (byVariant = new Map()));
+    let a = byVariant.get(result.variant);
     if (a === undefined) {
       a = { body: JSON.stringify(ofrepSuccessBody(result)), counter: metrics.evaluations.child(entry.flag.key, result.reason) };
-      answers.set(id, a);
+      byVariant.set(result.variant, a);
     }
     return a;
   };
@@ -281,17 +294,21 @@ function freshnessRevision(query: URLSearchParams): number | undefined {
 function parseContext(buf: Buffer): EvaluationContext {
   if (buf.length === 0) return {};
   const text = buf.toString('utf8');
-  // Shape limits before anything recursive (the bulk ETag hashes the context, rules walk it).
-  const deep = jsonTextDepthViolation(text);
-  if (deep) throw new OfrepError(400, 'INVALID_CONTEXT', `the request body ${deep.message} (${deep.limit} = ${deep.max})`);
+  // JSON.parse is iterative in V8 and the text is at most maxEvaluationBodyBytes,
+  // so parsing first is safe; jsonWithinLimits then checks every shape limit
+  // (depth included) before anything recursive (the bulk ETag hashes the
+  // context, rules walk it). The text scan and the full walk run only to name
+  // a violation, in the same order as before: depth of the text first.
   let body: unknown;
   try {
     body = JSON.parse(text);
   } catch {
+    throwDepthViolation(text);
     throw new OfrepError(400, 'PARSE_ERROR', 'the request body is not valid JSON');
   }
-  const violations = jsonShapeViolations(body);
-  if (violations.length > 0) {
+  if (!jsonWithinLimits(body)) {
+    throwDepthViolation(text);
+    const violations = jsonShapeViolations(body);
     const v = violations[0]!;
     throw new OfrepError(400, 'INVALID_CONTEXT', `${v.path || 'the request body'}: ${v.message} (${v.limit}${v.max ? ` = ${v.max}` : ''})`);
   }
@@ -304,4 +321,9 @@ function parseContext(buf: Buffer): EvaluationContext {
   const tk = (context as { targetingKey?: unknown }).targetingKey;
   if (tk !== undefined && typeof tk !== 'string') throw new OfrepError(400, 'INVALID_CONTEXT', 'context.targetingKey must be a string');
   return context as EvaluationContext;
+}
+
+function throwDepthViolation(text: string): void {
+  const deep = jsonTextDepthViolation(text);
+  if (deep) throw new OfrepError(400, 'INVALID_CONTEXT', `the request body ${deep.message} (${deep.limit} = ${deep.max})`);
 }

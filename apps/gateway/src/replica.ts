@@ -24,10 +24,11 @@ export class ReplicaFlag {
    * OFREP success bodies by (reason, variant), filled by the evaluation path:
    * a success answer's JSON depends only on the flag (variant values and
    * metadata) and which variant was picked for what reason, never on the
-   * context, so it is serialised once per revision. Bounded by reasons x
+   * context, so it is serialised once per revision. Keyed by reason, then
+   * variant (no key string built per evaluation). Bounded by reasons x
    * variants of this flag; dropped with the entry when the flag changes.
    */
-  answers?: Map<string, { body: string; counter: { value: number } }>;
+  answers?: Map<string, Map<string | undefined, { body: string; counter: { value: number } }>>;
 
   constructor(
     readonly stored: StoredFlag,

@@ -45,5 +45,5 @@ export type {
   EventHeader, FlagPutEvent, FlagDeleteEvent, SegmentPutEvent, SegmentDeleteEvent, FlagChangeEvent, SegmentChangeEvent, ChangeEvent,
   RecordChangeEvent, AnyChangeEvent, ChainFields, TruncatedChangeEvent, PublishedChangeEvent, ResetReason, ResetEvent, ChainEvent, Unchained, ReceivedChangeEvent,
 } from './events.js';
-export { JSON_LIMITS, MAX_JSON_VIOLATIONS, jsonShapeViolations, jsonTextDepthViolation, safeIntegerViolation, jsonPointer, pointerOfPath } from './json-limits.js';
+export { JSON_LIMITS, MAX_JSON_VIOLATIONS, jsonShapeViolations, jsonTextDepthViolation, jsonWithinLimits, safeIntegerViolation, jsonPointer, pointerOfPath } from './json-limits.js';
 export type { JsonLimits, JsonLimitName, JsonLimitViolation } from './json-limits.js';

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { JSON_LIMITS, jsonShapeViolations, jsonTextDepthViolation, pointerOfPath, safeIntegerViolation } from './index.js';
+import { JSON_LIMITS, jsonShapeViolations, jsonTextDepthViolation, jsonWithinLimits, pointerOfPath, safeIntegerViolation } from './index.js';
 
 function nested(levels: number, leaf: unknown = 1): unknown {
   let v = leaf;
@@ -76,6 +76,30 @@ describe('jsonShapeViolations', () => {
       }),
       { seed: 1206, numRuns: 200 },
     );
+  });
+});
+
+describe('jsonWithinLimits', () => {
+  // Small limits so that random values land on both sides of each.
+  const small = { maxJsonDepth: 3, maxJsonStringChars: 5, maxJsonKeyChars: 3, maxJsonArrayItems: 3, maxJsonObjectKeys: 3, maxJsonNodes: 12 };
+
+  it('gives the verdict of jsonShapeViolations on random JSON and on each limit', () => {
+    fc.assert(
+      fc.property(fc.jsonValue({ maxDepth: 5 }), (v) => {
+        expect(jsonWithinLimits(v, small)).toBe(jsonShapeViolations(v, small).length === 0);
+        expect(jsonWithinLimits(v)).toBe(jsonShapeViolations(v).length === 0);
+      }),
+      { numRuns: 2000 },
+    );
+    const cases: unknown[] = [[[[1]]], [[[[1]]]], 'abcdef', { abcd: 1 }, [1, 2, 3, 4], { a: 1, b: 2, c: 3, d: 4 }, Array.from({ length: 3 }, () => [1, 2, 3]), 1e400, -1e400, { ok: [true, null, 'x'] }];
+    for (const v of cases) expect([v, jsonWithinLimits(v, small)]).toEqual([v, jsonShapeViolations(v, small).length === 0]);
+    expect(jsonWithinLimits(JSON.parse('1e400'))).toBe(false);
+    expect(jsonWithinLimits(JSON.parse('{"__proto__":{"a":"' + 'x'.repeat(70_000) + '"}}'))).toBe(false);
+  });
+
+  it('stops at the depth limit instead of recursing further', () => {
+    const deep = JSON.parse('['.repeat(100_000) + ']'.repeat(100_000));
+    expect(jsonWithinLimits(deep)).toBe(false);
   });
 });
 

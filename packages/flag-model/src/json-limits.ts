@@ -142,6 +142,43 @@ export function jsonShapeViolations(value: unknown, overrides: Partial<JsonLimit
 }
 
 /**
+ * Whether a parsed JSON value fits every shape limit: the same verdict as
+ * `jsonShapeViolations(value, overrides).length === 0`, for hot paths that
+ * only need yes or no (OFREP evaluation contexts). It builds nothing (no
+ * frames, no merged limits object); on false, call jsonShapeViolations for
+ * the violations and their paths. Recursive, but never deeper than
+ * maxJsonDepth + 1 calls: a container past the limit answers false before
+ * its children are entered.
+ */
+export function jsonWithinLimits(value: unknown, limits: JsonLimits = JSON_LIMITS): boolean {
+  withinNodes = 0;
+  return within(value, 0, limits);
+}
+let withinNodes = 0;
+
+function within(v: unknown, depth: number, lim: JsonLimits): boolean {
+  if (++withinNodes > lim.maxJsonNodes) return false;
+  if (typeof v === 'string') return v.length <= lim.maxJsonStringChars;
+  if (typeof v === 'number') return Number.isFinite(v);
+  if (typeof v !== 'object' || v === null) return true;
+  const d = depth + 1;
+  if (d > lim.maxJsonDepth) return false;
+  if (Array.isArray(v)) {
+    if (v.length > lim.maxJsonArrayItems) return false;
+    for (let i = 0; i < v.length; i++) if (!within(v[i], d, lim)) return false;
+    return true;
+  }
+  // Own enumerable keys, as jsonShapeViolations reads them (Object.keys).
+  const keys = Object.keys(v);
+  if (keys.length > lim.maxJsonObjectKeys) return false;
+  for (let i = 0; i < keys.length; i++) {
+    const k = keys[i]!;
+    if (k.length > lim.maxJsonKeyChars || !within((v as Record<string, unknown>)[k], d, lim)) return false;
+  }
+  return true;
+}
+
+/**
  * Nesting depth check on raw JSON text, before JSON.parse builds anything:
  * a linear scan that tracks strings and escapes. Returns the violation or
  * undefined. Malformed text is not judged here (JSON.parse will refuse it).
