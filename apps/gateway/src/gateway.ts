@@ -6,7 +6,7 @@ import { ClusterError, createClusterClient, type ClusterClient } from '@flagraft
 import { createApp } from './app.js';
 import { CachingTokenStore, watchTokensFile, type TokenFileWatch } from '@flagraft/auth';
 import { ConfigError, resolveConfig, type GatewayConfig } from './config.js';
-import { createRequestRecorder, instrument } from './http-util.js';
+import { createRequestRecorder, instrument, InstrumentedRequest, InstrumentedResponse } from './http-util.js';
 import { limiterFor } from './rate-limit.js';
 import { createLogger, type Logger } from './log.js';
 import { createMetrics, type GatewayMetrics } from './metrics.js';
@@ -102,7 +102,7 @@ export function createGateway(partial: Partial<GatewayConfig>): Gateway {
     limiter: evaluationLimiter,
   });
   const flagPut = createFlagPutFastPath({ config, cluster, replica, tokens, log, metrics, writeLimiter, recorder });
-  const server: Server = createServer((req, res) => {
+  const server: Server = createServer({ IncomingMessage: InstrumentedRequest, ServerResponse: InstrumentedResponse }, (req, res) => {
     // OFREP first, straight on node:http (the hot path; it records its own metrics and logs).
     if (ofrep(req, res)) return;
     // Then the plain flag write, also on node:http (flag-put.ts); the rest is Express.

@@ -1,6 +1,6 @@
 // Small HTTP helpers shared by the Express routes and the raw OFREP handlers.
 import { createHash, randomBytes } from 'node:crypto';
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import { IncomingMessage, ServerResponse } from 'node:http';
 import type { Principal } from '@flagraft/auth';
 import type { GatewayConfig } from './config.js';
 import type { Logger } from './log.js';
@@ -111,6 +111,19 @@ export interface RequestInfo {
 
 const infoKey = Symbol('flagraft.request');
 
+/**
+ * node:http's request and response classes with the RequestInfo slot made in
+ * the constructor (gateway.ts hands them to createServer): every request and
+ * response then starts with the same hidden class, instead of V8 adding a
+ * property to each one on the hot path (a shape transition per object).
+ */
+export class InstrumentedRequest extends IncomingMessage {
+  [infoKey]: RequestInfo | undefined = undefined;
+}
+export class InstrumentedResponse<R extends IncomingMessage = IncomingMessage> extends ServerResponse<R> {
+  [infoKey]: RequestInfo | undefined = undefined;
+}
+
 export function requestInfo(req: IncomingMessage): RequestInfo {
   return (req as unknown as Record<symbol, RequestInfo>)[infoKey];
 }
@@ -192,7 +205,8 @@ export function createRequestRecorder(deps: {
   }
   return {
     begin(req, res) {
-      const info: RequestInfo = { route: 'unmatched', requestId: requestIdOf(req), start: performance.now(), req };
+      // Every field set here, in one order: later assignments change values, not the object's shape.
+      const info: RequestInfo = { route: 'unmatched', principal: undefined, requestId: requestIdOf(req), evaluation: false, start: performance.now(), req };
       (req as unknown as Record<symbol, RequestInfo>)[infoKey] = info;
       (res as unknown as Record<symbol, RequestInfo>)[infoKey] = info;
       res.on('close', onClose);
