@@ -25,7 +25,7 @@ import type { RateLimiter } from './rate-limit.js';
 import { HttpProblem } from './problem.js';
 import { ofrepSuccessBody, type Replica, type ReplicaFlag } from './replica.js';
 import { openOfrepStream, type StreamDeps } from './streams.js';
-import { authenticateStreamTicket, ticketForRequest, type StreamAuthConfig } from './stream-auth.js';
+import { authenticateStreamTicket, cachedTicketIssuer, type StreamAuthConfig } from './stream-auth.js';
 
 // Everything under /ofrep/ answers in OFREP shapes, unknown paths included.
 const PREFIX = '/ofrep/';
@@ -86,6 +86,7 @@ class OfrepError extends Error {
 /** Returns a handler that answers /ofrep/* requests and returns false for anything else. */
 export function createOfrepHandler(deps: OfrepDeps): (req: IncomingMessage, res: ServerResponse) => boolean {
   const { config, replica, metrics, recorder } = deps;
+  const ticketFor = cachedTicketIssuer(config);
 
   /** The cached success answer (body + counter child) of a flag for this result. */
   const answerFor = (entry: ReplicaFlag, result: EvaluationResult): { body: string; counter: { value: number } } => {
@@ -247,7 +248,7 @@ export function createOfrepHandler(deps: OfrepDeps): (req: IncomingMessage, res:
     // A token caller's answer advertises a ticketed stream URL; the ticket's
     // window is part of the ETag, so a client never keeps (through 304s) a URL
     // whose ticket has expired.
-    const ticket = ticketForRequest(req, config);
+    const ticket = ticketFor(req);
     const etag = `"${replica.revision}-${shortHash(canonicalJson(context))}${ticket ? `-w${ticket.window}` : ''}"`;
     const inm = req.headers['if-none-match'];
     if (typeof inm === 'string' && inm.split(',').some((t) => t.trim() === etag || t.trim() === 'W/' + etag)) {

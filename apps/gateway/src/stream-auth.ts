@@ -64,3 +64,31 @@ export function ticketForRequest(
   const { ticket, expiresAt } = issueTicket(token, purpose, { windowSec: config.streamTicketWindowSec, secret: config.streamTicketSecret, nowMs: now });
   return { ticket, expiresAt, window: Math.floor(now / (config.streamTicketWindowSec * 1000)) };
 }
+
+/** Tokens whose current stream ticket is remembered (entries); beyond it the oldest is forgotten. */
+export const MAX_CACHED_TICKETS = 1_000;
+
+/**
+ * ticketForRequest for the bulk evaluation hot path: a ticket depends only on
+ * the token, purpose, window and secret, so it is issued (two hashes and an
+ * HMAC) once per token and window instead of once per request. Only callers
+ * that have already authenticated reach it; a revoked token is refused before
+ * (and a ticket it got earlier fails verifyTicket, which checks the current tokens).
+ */
+export function cachedTicketIssuer(config: StreamAuthConfig, maxEntries: number = MAX_CACHED_TICKETS): (req: IncomingMessage) => { ticket: string; expiresAt: number; window: number } | undefined {
+  const cache = new Map<string, { ticket: string; expiresAt: number; window: number }>();
+  const windowMs = config.streamTicketWindowSec * 1000;
+  return (req) => {
+    const token = tokenFromHeaders(req.headers);
+    if (token === undefined) return undefined;
+    const now = Date.now();
+    const window = Math.floor(now / windowMs);
+    const hit = cache.get(token);
+    if (hit !== undefined && hit.window === window) return hit;
+    const { ticket, expiresAt } = issueTicket(token, 'ofrep-events', { windowSec: config.streamTicketWindowSec, secret: config.streamTicketSecret, nowMs: now });
+    const entry = { ticket, expiresAt, window };
+    if (hit === undefined && cache.size >= maxEntries) cache.delete(cache.keys().next().value as string);
+    cache.set(token, entry);
+    return entry;
+  };
+}
