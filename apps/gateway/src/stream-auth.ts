@@ -75,13 +75,17 @@ export const MAX_CACHED_TICKETS = 1_000;
  * that have already authenticated reach it; a revoked token is refused before
  * (and a ticket it got earlier fails verifyTicket, which checks the current tokens).
  */
-export function cachedTicketIssuer(config: StreamAuthConfig, maxEntries: number = MAX_CACHED_TICKETS): (req: IncomingMessage) => { ticket: string; expiresAt: number; window: number } | undefined {
+export function cachedTicketIssuer(
+  config: StreamAuthConfig,
+  maxEntries: number = MAX_CACHED_TICKETS,
+  clock: () => number = Date.now,
+): (req: IncomingMessage) => { ticket: string; expiresAt: number; window: number } | undefined {
   const cache = new Map<string, { ticket: string; expiresAt: number; window: number }>();
   const windowMs = config.streamTicketWindowSec * 1000;
   return (req) => {
     const token = tokenFromHeaders(req.headers);
     if (token === undefined) return undefined;
-    const now = Date.now();
+    const now = clock();
     const window = Math.floor(now / windowMs);
     const hit = cache.get(token);
     if (hit !== undefined && hit.window === window) return hit;
