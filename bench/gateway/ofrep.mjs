@@ -6,6 +6,7 @@
 //
 //   node bench/gateway/ofrep.mjs [--builds dist,node_modules/.dist-main] [--rounds 5]
 //     [--duration 4] [--warmup 1] [--connections 64] [--bulk-duration 3]
+//     [--gateway-node-args "--max-semi-space-size=32"]  (or "dist=...;other=..." per build)
 //     [--cpu-prof DIR]   (profile each server; SIGTERM writes DIR/<build>/*.cpuprofile, DIR/bare/)
 //
 // Each build (relative to apps/gateway) runs as its own process in front of
@@ -32,6 +33,8 @@ const { values: args } = parseArgs({
     connections: { type: 'string', default: '64' },
     'cpu-prof': { type: 'string', default: '' },
     'skip-bulk': { type: 'boolean', default: false },
+    // Node options for the gateways, space-separated; "BUILD=opts;BUILD2=opts" gives each build its own.
+    'gateway-node-args': { type: 'string', default: '' },
   },
 });
 const num = (name) => {
@@ -127,7 +130,9 @@ try {
   const bare = await startChild('bare', [...bareArgs, fileURLToPath(new URL('./bare-server.mjs', import.meta.url))], {});
   const gateways = [];
   for (const build of builds) {
-    const nodeArgs = [];
+    const spec = args['gateway-node-args'];
+    const own = spec.includes('=') && !spec.startsWith('-') ? spec.split(';').map((x) => x.split(/=(.*)/s)).find(([b]) => b === build)?.[1] ?? '' : spec;
+    const nodeArgs = own.split(' ').filter(Boolean);
     if (args['cpu-prof']) {
       const dir = join(args['cpu-prof'], build.replace(/[^\w.-]/g, '_'));
       mkdirSync(dir, { recursive: true });
