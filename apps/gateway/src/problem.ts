@@ -3,63 +3,12 @@
 // clients can branch on it without parsing `detail`.
 import type { ServerResponse } from 'node:http';
 import { pointerOfPath } from '@flagraft/flag-model';
+import { PROBLEM_CONTENT_TYPE, PROBLEM_KINDS as TITLES, PROBLEM_TYPE_PREFIX as TYPE_PREFIX, type Problem, type ProblemKind } from '@flagraft/api';
 
-export const PROBLEM_CONTENT_TYPE = 'application/problem+json';
-const TYPE_PREFIX = 'urn:flagraft:problem:';
-
-export interface ProblemDocument {
-  type: string;
-  title: string;
-  status: number;
-  detail?: string;
-  instance?: string;
-  [extension: string]: unknown;
-}
-
-export type ProblemKind =
-  | 'bad-request'
-  | 'malformed-json'
-  | 'unsupported-media-type'
-  | 'payload-too-large'
-  | 'unauthorized'
-  | 'forbidden'
-  | 'not-found'
-  | 'method-not-allowed'
-  | 'conflict'
-  | 'precondition-failed'
-  | 'precondition-required'
-  | 'validation'
-  | 'json-limit'
-  | 'idempotency-key-reused'
-  | 'gone'
-  | 'too-many-requests'
-  | 'unavailable'
-  | 'timeout'
-  | 'internal';
-
-const TITLES: Record<ProblemKind, [number, string]> = {
-  'bad-request': [400, 'Bad request'],
-  'malformed-json': [400, 'Malformed JSON body'],
-  'unsupported-media-type': [415, 'Unsupported media type'],
-  'payload-too-large': [413, 'Request body too large'],
-  unauthorized: [401, 'Authentication required'],
-  forbidden: [403, 'Forbidden'],
-  'not-found': [404, 'Not found'],
-  'method-not-allowed': [405, 'Method not allowed'],
-  conflict: [409, 'Conflict'],
-  'precondition-failed': [412, 'Precondition failed'],
-  'precondition-required': [428, 'Precondition required'],
-  validation: [422, 'Validation failed'],
-  'json-limit': [422, 'JSON shape limit exceeded'],
-  // 422 as draft-ietf-httpapi-idempotency-key-header section 2.7 asks.
-  'idempotency-key-reused': [422, 'Idempotency-Key reused for a different request'],
-  gone: [410, 'Gone'],
-  'too-many-requests': [429, 'Too many requests'],
-  unavailable: [503, 'Cluster unavailable'],
-  // 503, not 504: for clients both mean "cluster unavailable, retry later"; the type tells them apart.
-  timeout: [503, 'Cluster did not answer in time'],
-  internal: [500, 'Internal error'],
-};
+// The kinds, their statuses and titles are @flagraft/api's contract.
+export { PROBLEM_CONTENT_TYPE };
+export type { ProblemKind };
+export type ProblemDocument = Problem;
 
 /** An error that maps onto one problem document. Thrown by handlers, rendered by the error middleware. */
 export class HttpProblem extends Error {
@@ -85,7 +34,7 @@ export function problemDocument(kind: ProblemKind, detail: string, instance?: st
   const doc: ProblemDocument = { type: TYPE_PREFIX + kind, title, status, detail };
   if (instance !== undefined) doc.instance = instance;
   Object.assign(doc, extensions);
-  if (Array.isArray(doc.issues)) doc.issues = doc.issues.map(withPointer);
+  if (Array.isArray(doc.issues)) doc.issues = doc.issues.map(withPointer) as ProblemDocument['issues'];
   return doc;
 }
 

@@ -1,0 +1,426 @@
+// The gateway's HTTP API as a route table: one entry per operation, keyed by
+// its operationId, with method, path, parameters, request body and every
+// response (success bodies by schema, errors as problem documents with what
+// each status means). The OpenAPI document (openapi.ts) is generated from
+// this table, the client (client.ts) calls by it, and the gateway's tests
+// check that it serves exactly these routes with these bodies.
+import { KEY_PATTERN, LIMITS } from '@flagraft/flag-model';
+import { schemaRef as ref } from './schemas.js';
+const json = (schema: object) => ({ content: { 'application/json': { schema } } });
+/** A problem+json answer; the description says which problem types (urn:flagraft:problem:<kind>) and when. */
+const problem = (description: string) => ({ description, content: { 'application/problem+json': { schema: ref('Problem') } } });
+const retryAfter = { 'Retry-After': { description: 'Whole seconds until a request would be allowed', schema: { type: 'integer', minimum: 1 } } };
+const tooMany = (description: string) => ({ ...problem(description), headers: retryAfter });
+const etagHeader = { ETag: { description: 'The revision, quoted: "42"', schema: { type: 'string' } } };
+
+const commonErrors = {
+  '400': problem('Bad request (query, headers or path)'),
+  '401': problem('No valid token'),
+  '403': problem('The token\'s role does not allow this'),
+  '503': problem('No leader / cluster unreachable / no answer in time (type ...:timeout: a write\'s outcome is unknown); see Retry-After'),
+};
+const writeErrors = {
+  ...commonErrors,
+  '409': problem('Conflict (a segment in use, or a revision mismatch inside a batch)'),
+  '412': problem('If-Match / If-None-Match did not hold; has currentRevision'),
+  '413': problem('Body larger than its limit once decompressed (type ...:payload-too-large; limit names it, e.g. maxBodyBytes, limitBytes its value)'),
+  '415': problem('The body is not JSON, not UTF-8, or in an unknown Content-Encoding'),
+  '422': problem('Invalid definition (type ...:validation; issues name every bad field with path and pointer), or a JSON shape limit (type ...:json-limit; limit names the first one hit, e.g. maxJsonDepth; issues[] have path, pointer, limit, message)'),
+  '429': tooMany('Over the token\'s write rate limit (FLAGRAFT_RATE_LIMIT_WRITES_PER_SEC, default 50/s, burst 100); type ...:too-many-requests with retryAfterSeconds'),
+};
+
+const keyParam = { name: 'key', in: 'path', required: true, schema: { type: 'string', pattern: KEY_PATTERN.source, maxLength: LIMITS.maxKeyChars } };
+const nameParam = { ...keyParam, name: 'name' };
+const idParam = { name: 'id', in: 'path', required: true, schema: { type: 'integer', minimum: 1 } };
+const consistencyParam = { name: 'consistency', in: 'query', schema: { enum: ['linearizable', 'stale'] } };
+const listParams = [
+  { name: 'prefix', in: 'query', schema: { type: 'string', maxLength: 128 } },
+  { name: 'limit', in: 'query', schema: { type: 'integer', minimum: 1, maximum: 1000 } },
+  { name: 'pageToken', in: 'query', schema: { type: 'string' } },
+  consistencyParam,
+];
+const historyParams = [
+  { name: 'limit', in: 'query', schema: { type: 'integer', minimum: 1, maximum: 1000 } },
+  { name: 'before', in: 'query', description: 'Only changes with a smaller revision', schema: { type: 'integer', minimum: 1 } },
+];
+const ifMatch = { name: 'If-Match', in: 'header', description: 'Compare-and-set: "<revision>" (or *: must exist)', schema: { type: 'string' } };
+const ifNoneMatchStar = { name: 'If-None-Match', in: 'header', description: '* = create only', schema: { type: 'string' } };
+
+// OFREP answers errors in its own shape ({errorCode, errorDetails}), not as problem documents.
+const ofrepError = (description: string) => ({ description, ...json(ref('OfrepError')) });
+const ofrepErrors = {
+  '401': ofrepError('No valid token'),
+  '403': ofrepError('The token\'s role does not allow evaluation'),
+  '405': ofrepError('Wrong method; Allow names the right one'),
+  '413': ofrepError('Body larger than maxEvaluationBodyBytes (FLAGRAFT_MAX_EVALUATION_BODY_BYTES)'),
+  '415': ofrepError('A Content-Encoding other than identity'),
+  '429': { ...ofrepError('Over the per-token evaluation rate limit'), headers: retryAfter },
+  '503': { ...ofrepError('The replica has not loaded the flag configuration yet'), headers: retryAfter },
+};
+const ofrepFreshness = { name: 'flagConfigEtag', in: 'query', description: 'OFREP ADR-0008: the revision an event announced; the answer waits (bounded) until the replica has it', schema: { type: 'string' } };
+
+export type HttpMethod = 'get' | 'put' | 'post' | 'patch' | 'delete';
+
+export interface RouteSpec {
+  method: HttpMethod;
+  /** OpenAPI form: /api/v1/flags/{key}. */
+  path: string;
+  /** Changes state: the client sends an Idempotency-Key (one per logical write, reused on its retries). */
+  write?: boolean;
+  summary: string;
+  description?: string;
+  /** [] = no authentication (the document's default is a token). */
+  security?: readonly never[];
+  parameters?: readonly object[];
+  requestBody?: object;
+  /** By status: a description and, where there is a body, its media type and schema. */
+  responses: Record<string, { description: string; content?: object; headers?: object }>;
+}
+
+/** Parameters of the path templates, shared by every operation on that path. */
+export const PATH_PARAMETERS: Record<string, readonly object[]> = {
+  '/api/v1/flags/{key}': [keyParam],
+  '/api/v1/flags/{key}/history': [keyParam],
+  '/api/v1/segments/{name}': [nameParam],
+  '/api/v1/segments/{name}/history': [nameParam],
+  '/api/v1/cluster/members/{id}/promote': [idParam],
+  '/api/v1/cluster/members/{id}': [idParam],
+  '/get/{key}': [keyParam],
+  '/ofrep/v1/evaluate/flags/{key}': [{ name: 'key', in: 'path', required: true, description: 'The flag key, percent-encoded', schema: { type: 'string' } }],
+};
+
+export const ROUTES = {
+  listFlags: {
+    method: 'get',
+    path: '/api/v1/flags',
+    summary: 'List flags (role reader)',
+    description:
+      'Pages in key order. consistency=stale pages are served from this gateway\'s in-memory replica (no cluster round trip); ' +
+      'their revision is the replica\'s, i.e. the position its /api/v1/stream has delivered up to, and a write this gateway ' +
+      'answered is already in them. nextPageToken works with either consistency.',
+    parameters: listParams,
+    responses: { '200': { description: 'A page of flags', ...json(ref('FlagPage')) }, ...commonErrors },
+  },
+  getFlag: {
+    method: 'get',
+    path: '/api/v1/flags/{key}',
+    summary: 'Read a flag (role reader); ETag = modRevision',
+    parameters: [consistencyParam, { name: 'If-None-Match', in: 'header', schema: { type: 'string' } }],
+    responses: {
+      '200': { description: 'The flag', headers: etagHeader, ...json(ref('StoredFlag')) },
+      '304': { description: 'Unchanged since the given ETag' },
+      '404': problem('No such flag'),
+      ...commonErrors,
+    },
+  },
+  putFlag: {
+    method: 'put',
+    path: '/api/v1/flags/{key}',
+    write: true,
+    summary: 'Create or replace a flag (role editor)',
+    parameters: [ifMatch, ifNoneMatchStar],
+    requestBody: { required: true, ...json(ref('FlagDefinition')) },
+    responses: {
+      '200': { description: 'Replaced', headers: etagHeader, ...json(ref('StoredFlag')) },
+      '201': { description: 'Created', headers: etagHeader, ...json(ref('StoredFlag')) },
+      ...writeErrors,
+    },
+  },
+  patchFlag: {
+    method: 'patch',
+    path: '/api/v1/flags/{key}',
+    write: true,
+    summary: 'Edit a flag (role editor): JSON Merge Patch (object) or JSON Patch (array)',
+    parameters: [ifMatch],
+    requestBody: {
+      required: true,
+      content: {
+        'application/merge-patch+json': { schema: { type: 'object' } },
+        'application/json-patch+json': { schema: { type: 'array', items: { type: 'object' } } },
+      },
+    },
+    responses: {
+      '200': { description: 'Edited', headers: etagHeader, ...json(ref('StoredFlag')) },
+      '404': problem('No such flag'),
+      ...writeErrors,
+    },
+  },
+  deleteFlag: {
+    method: 'delete',
+    path: '/api/v1/flags/{key}',
+    write: true,
+    summary: 'Delete a flag (role editor)',
+    parameters: [ifMatch],
+    responses: { '200': { description: 'Deleted', ...json(ref('Deleted')) }, '404': problem('No such flag'), ...writeErrors },
+  },
+  getFlagHistory: {
+    method: 'get',
+    path: '/api/v1/flags/{key}/history',
+    summary: 'Audit trail of a flag, newest first (role reader)',
+    parameters: historyParams,
+    responses: { '200': { description: 'Changes', ...json(ref('FlagHistory')) }, ...commonErrors, '410': problem('Older than retained') },
+  },
+  listSegments: {
+    method: 'get',
+    path: '/api/v1/segments',
+    summary: 'List segments (role reader)',
+    parameters: listParams,
+    responses: { '200': { description: 'A page of segments', ...json(ref('SegmentPage')) }, ...commonErrors },
+  },
+  getSegment: {
+    method: 'get',
+    path: '/api/v1/segments/{name}',
+    summary: 'Read a segment (role reader)',
+    parameters: [consistencyParam],
+    responses: { '200': { description: 'The segment', headers: etagHeader, ...json(ref('StoredSegment')) }, '404': problem('No such segment'), ...commonErrors },
+  },
+  putSegment: {
+    method: 'put',
+    path: '/api/v1/segments/{name}',
+    write: true,
+    summary: 'Create or replace a segment (role editor)',
+    parameters: [ifMatch, ifNoneMatchStar],
+    requestBody: { required: true, ...json(ref('SegmentDefinition')) },
+    responses: {
+      '200': { description: 'Replaced', headers: etagHeader, ...json(ref('StoredSegment')) },
+      '201': { description: 'Created', headers: etagHeader, ...json(ref('StoredSegment')) },
+      ...writeErrors,
+    },
+  },
+  deleteSegment: {
+    method: 'delete',
+    path: '/api/v1/segments/{name}',
+    write: true,
+    summary: 'Delete a segment (role editor); 409 while flags use it',
+    parameters: [ifMatch],
+    responses: { '200': { description: 'Deleted', ...json(ref('SegmentDeleted')) }, '404': problem('No such segment'), ...writeErrors },
+  },
+  getSegmentHistory: {
+    method: 'get',
+    path: '/api/v1/segments/{name}/history',
+    summary: 'Audit trail of a segment (role reader)',
+    parameters: historyParams,
+    responses: { '200': { description: 'Changes', ...json(ref('SegmentHistory')) }, ...commonErrors },
+  },
+  applyBatch: {
+    method: 'post',
+    path: '/api/v1/batch',
+    write: true,
+    summary: 'Atomic multi-flag/segment change (role editor): all operations commit at one revision or none',
+    requestBody: { required: true, ...json(ref('BatchRequest')) },
+    responses: { '200': { description: 'Committed', ...json(ref('BatchResult')) }, '404': problem('A deleted key does not exist'), ...writeErrors },
+  },
+  getClusterStatus: { method: 'get', path: '/api/v1/cluster', summary: 'Cluster status (role reader)', responses: { '200': { description: 'Status', ...json(ref('ClusterStatus')) }, ...commonErrors } },
+  addClusterMember: {
+    method: 'post',
+    path: '/api/v1/cluster/members',
+    write: true,
+    summary: 'Add a learner (role admin)',
+    requestBody: { required: true, ...json({ type: 'object', required: ['id', 'address'], properties: { id: { type: 'integer', minimum: 1 }, address: { type: 'string', description: "the new node's peer (Raft) address, host:port (FLAGRAFT_PEER_ADVERTISE)" } } }) },
+    responses: { '201': { description: 'Added', ...json({ type: 'object' }) }, ...writeErrors },
+  },
+  promoteClusterMember: { method: 'post', path: '/api/v1/cluster/members/{id}/promote', write: true, summary: 'Promote a learner to voter (role admin)', responses: { '200': { description: 'Promoted', ...json({ type: 'object' }) }, ...writeErrors } },
+  removeClusterMember: { method: 'delete', path: '/api/v1/cluster/members/{id}', write: true, summary: 'Remove a member (role admin)', responses: { '200': { description: 'Removed', ...json({ type: 'object' }) }, ...writeErrors } },
+  transferLeadership: {
+    method: 'post',
+    path: '/api/v1/cluster/leader',
+    write: true,
+    summary: 'Transfer leadership (role admin)',
+    requestBody: { required: true, ...json({ type: 'object', required: ['id'], properties: { id: { type: 'integer', minimum: 1 } } }) },
+    responses: { '200': { description: 'Transferred', ...json({ type: 'object' }) }, ...writeErrors },
+  },
+  getBackup: {
+    method: 'get',
+    path: '/api/v1/admin/backup',
+    summary: 'Consistent backup of every flag, segment and retained change at one revision, read on the Raft leader (role admin)',
+    responses: {
+      '200': { description: 'The backup document (ETag: its revision)', headers: etagHeader, ...json(ref('BackupDocument')) },
+      '409': problem('The backup would exceed maxBackupBytes (134217728); reason backup-too-large'),
+      ...commonErrors,
+    },
+  },
+  restoreBackup: {
+    method: 'post',
+    path: '/api/v1/admin/restore',
+    write: true,
+    summary: 'Load a backup into an empty cluster through Raft, keeping revisions and history (role admin); atomic for readers',
+    parameters: [{ name: 'force', in: 'query', description: 'true = replace all flags, segments and history the cluster holds', schema: { enum: ['true', 'false'] } }],
+    requestBody: { required: true, ...json(ref('BackupDocument')) },
+    responses: {
+      '200': { description: 'Restored', ...json(ref('RestoreResult')) },
+      ...writeErrors,
+      '409': problem('The cluster is not empty (reason not-empty, liveCounts) and force is not set'),
+      '413': problem('The document is larger than maxBackupBytes (134217728)'),
+      '422': problem('Invalid backup document; issues name each bad field, e.g. changes[12].revision'),
+    },
+  },
+  streamChanges: {
+    method: 'get',
+    path: '/api/v1/stream',
+    summary: 'Server-Sent Events of committed changes (role reader)',
+    description:
+      'Each change is `id: <id>` + `data: <ChangeEvent JSON>`. The id is the revision, or `<revision>:<index>` for all but the last ' +
+      'event of a multi-change revision (a batch). Resume with Last-Event-ID (or ?since=<revision>): no change is lost or repeated. ' +
+      '`event: ready` opens the stream; `event: reset` means the client must re-read the state (history no longer retained). ' +
+      'Comment lines are heartbeats. A client that cannot keep up is disconnected.',
+    parameters: [
+      { name: 'since', in: 'query', schema: { type: 'string', pattern: '^\\d+(:\\d+)?$' } },
+      { name: 'Last-Event-ID', in: 'header', schema: { type: 'string' } },
+      { name: 'prefix', in: 'query', schema: { type: 'string' } },
+      { name: 'kind', in: 'query', schema: { enum: ['flag', 'segment'] } },
+      { name: 'ticket', in: 'query', description: 'A stream ticket (POST /api/v1/stream-tickets?stream=changes) instead of a token header, for EventSource', schema: { type: 'string', maxLength: 128 } },
+    ],
+    responses: { '200': { description: 'The stream', content: { 'text/event-stream': { schema: { type: 'string' } } } }, ...commonErrors },
+  },
+  getSnapshot: {
+    method: 'get',
+    path: '/api/v1/snapshot',
+    summary: 'Every flag (optionally by key prefix) and every segment at one revision, from the gateway replica (role reader): the in-process provider\'s initial load',
+    parameters: [{ name: 'prefix', in: 'query', schema: { type: 'string', maxLength: 128 } }],
+    responses: {
+      '200': {
+        description: 'The snapshot; follow /api/v1/stream?since=<revision> from here',
+        headers: etagHeader,
+        ...json({ type: 'object', required: ['revision', 'flags', 'segments'], properties: { revision: { type: 'integer' }, flags: { type: 'array', items: ref('StoredFlag') }, segments: { type: 'array', items: ref('StoredSegment') } } }),
+      },
+      ...commonErrors,
+    },
+  },
+  createStreamTicket: {
+    method: 'post',
+    path: '/api/v1/stream-tickets',
+    summary: 'A short-lived, single-purpose ticket that opens a stream from a URL (for EventSource, which cannot send a token); any role for ofrep-events, reader for changes',
+    parameters: [{ name: 'stream', in: 'query', schema: { enum: ['ofrep-events', 'changes'] } }],
+    responses: {
+      '200': { description: 'The ticket', ...json({ type: 'object', required: ['stream', 'ticket', 'path', 'expiresAt'], properties: { stream: { type: 'string' }, ticket: { type: 'string' }, path: { type: 'string' }, expiresAt: { type: 'string', format: 'date-time' } } }) },
+      ...commonErrors,
+    },
+  },
+  importFlagd: {
+    method: 'post',
+    path: '/api/v1/flagd/import',
+    write: true,
+    summary: 'Import a flagd flag-definition document (role editor): flags, $evaluators as segments, targeting. dryRun=true answers the plan only',
+    parameters: [{ name: 'dryRun', in: 'query', schema: { enum: ['true', 'false'] } }, { name: 'skipUnmappable', in: 'query', schema: { enum: ['true', 'false'] } }],
+    requestBody: { required: true, ...json({ type: 'object', description: 'A flagd document: {"flags": {...}, "$evaluators"?: {...}, "metadata"?: {...}}' }) },
+    responses: {
+      '200': {
+        description: 'The plan (create / update / unchanged per flag and segment), counts, issues by JSON path, and (when applied) the last revision written',
+        ...json({ type: 'object', required: ['dryRun', 'plan', 'counts', 'issues'], properties: { dryRun: { type: 'boolean' }, revision: { type: 'integer' }, batches: { type: 'integer' }, plan: { type: 'array', items: { type: 'object' } }, counts: { type: 'object' }, issues: { type: 'array', items: { type: 'object', required: ['path', 'severity', 'message'] } } } }),
+      },
+      ...writeErrors,
+      '409': problem('A flag or segment changed since the plan was made'),
+      '413': problem('Body larger than FLAGRAFT_MAX_FLAGD_IMPORT_BODY_BYTES'),
+      '422': problem('Some flags cannot be mapped (issues with JSON paths, plan of the rest); nothing written'),
+    },
+  },
+  exportFlagd: {
+    method: 'get',
+    path: '/api/v1/flagd/export',
+    summary: 'Every flag (optionally by key prefix) as a flagd flag-definition document, with what flagd cannot express reported by path (role reader)',
+    parameters: [{ name: 'prefix', in: 'query', schema: { type: 'string', maxLength: 128 } }],
+    responses: {
+      '200': { description: 'The document and the issues', headers: etagHeader, ...json({ type: 'object', required: ['revision', 'document', 'issues'], properties: { revision: { type: 'integer' }, document: { type: 'object' }, issues: { type: 'array', items: { type: 'object' } } } }) },
+      ...commonErrors,
+    },
+  },
+  reportEvaluationCounts: {
+    method: 'post',
+    path: '/api/v1/evaluation-counts',
+    write: true,
+    summary: 'In-process evaluation counts reported by OpenFeature providers (any role); added to the evaluation metrics. Unknown flags and variants are ignored (counted in ignored)',
+    requestBody: {
+      required: true,
+      ...json({ type: 'object', required: ['counts'], properties: { counts: { type: 'array', maxItems: 1000, items: { type: 'object', required: ['flag', 'reason', 'count'], properties: { flag: { type: 'string' }, variant: { type: 'string' }, reason: { type: 'string' }, count: { type: 'integer', minimum: 1 } } } } } }),
+    },
+    responses: {
+      '200': { description: 'Recorded', ...json({ type: 'object', required: ['accepted', 'ignored'], properties: { accepted: { type: 'integer' }, ignored: { type: 'integer' } } }) },
+      '413': problem('Body larger than FLAGRAFT_MAX_EVALUATION_COUNTS_BODY_BYTES'),
+      '422': problem('Invalid report; issues name each bad field'),
+      '429': tooMany('Over the per-token evaluation rate limit (FLAGRAFT_RATE_LIMIT_EVALUATIONS_PER_SEC, default 1000/s, burst 2000)'),
+      ...commonErrors,
+    },
+  },
+  legacySetFlag: {
+    method: 'post',
+    path: '/set',
+    write: true,
+    summary: 'Original API: set a flag from a text value (role editor); answers after commit',
+    requestBody: { required: true, ...json(ref('LegacySet')) },
+    responses: { '200': { description: 'Committed', ...json(ref('LegacyValue')) }, ...writeErrors },
+  },
+  legacySetFlagV1: {
+    method: 'post',
+    path: '/api/v1/flags/set',
+    write: true,
+    summary: 'Original API (dashboard): same as POST /set',
+    requestBody: { required: true, ...json(ref('LegacySet')) },
+    responses: { '200': { description: 'Committed', ...json(ref('LegacyValue')) }, ...writeErrors },
+  },
+  legacyGetFlag: {
+    method: 'get',
+    path: '/get/{key}',
+    summary: 'Original API: a flag as a text value (role reader)',
+    parameters: [consistencyParam],
+    responses: { '200': { description: 'The value', ...json(ref('LegacyValue')) }, '404': problem('No such flag'), ...commonErrors },
+  },
+  legacyListFlags: {
+    method: 'get',
+    path: '/api/v1/flags/all',
+    summary: 'Original API: every flag as {key: text value} (role reader)',
+    parameters: [consistencyParam],
+    responses: { '200': { description: 'The map', ...json({ type: 'object', additionalProperties: { type: 'string' } }) }, ...commonErrors },
+  },
+  evaluateFlag: {
+    method: 'post',
+    path: '/ofrep/v1/evaluate/flags/{key}',
+    summary: 'OFREP: evaluate one flag for a context (role evaluator; anonymous if FLAGRAFT_ANONYMOUS_EVALUATION). Served from the replica',
+    parameters: [ofrepFreshness],
+    requestBody: { required: false, ...json(ref('OfrepRequest')) },
+    responses: {
+      '200': { description: 'The evaluation', ...json(ref('OfrepSuccess')) },
+      '400': { description: 'PARSE_ERROR / INVALID_CONTEXT / TARGETING_KEY_MISSING / TYPE_MISMATCH / GENERAL', ...json(ref('OfrepError')) },
+      '404': { description: 'FLAG_NOT_FOUND', ...json(ref('OfrepError')) },
+      ...ofrepErrors,
+    },
+  },
+  evaluateAllFlags: {
+    method: 'post',
+    path: '/ofrep/v1/evaluate/flags',
+    summary: 'OFREP: evaluate every flag for a context (role evaluator; anonymous if allowed). ETag covers revision and context',
+    parameters: [ofrepFreshness, { name: 'If-None-Match', in: 'header', schema: { type: 'string' } }],
+    requestBody: { required: false, ...json(ref('OfrepRequest')) },
+    responses: {
+      '200': { description: 'Every flag\'s evaluation or error, the revision, and the events stream to watch', headers: { ETag: { schema: { type: 'string' } } }, ...json(ref('OfrepBulk')) },
+      '304': { description: 'Unchanged since the given ETag' },
+      '400': { description: 'PARSE_ERROR / INVALID_CONTEXT', ...json(ref('OfrepError')) },
+      ...ofrepErrors,
+    },
+  },
+  streamOfrepEvents: {
+    method: 'get',
+    path: '/ofrep/v1/events',
+    summary: 'OFREP: server-sent events, data {"type":"refetchEvaluation"} on every change (role evaluator, or a stream ticket)',
+    parameters: [
+      { name: 'ticket', in: 'query', description: 'Stream ticket from the bulk answer\'s eventStreams url (EventSource cannot send headers)', schema: { type: 'string' } },
+      { name: 'since', in: 'query', description: 'Revision the client has seen; the stream starts after it', schema: { type: 'string' } },
+    ],
+    responses: {
+      '200': { description: 'The event stream', content: { 'text/event-stream': { schema: { type: 'string' } } } },
+      '400': { description: 'Bad since or ticket', ...json(ref('OfrepError')) },
+      ...ofrepErrors,
+    },
+  },
+  getOpenApiDocument: { method: 'get', path: '/api/v1/openapi.json', summary: 'This document', security: [], responses: { '200': { description: 'OpenAPI 3.1', ...json({ type: 'object' }) } } },
+  getHealth: { method: 'get', path: '/health', summary: 'The process is alive', security: [], responses: { '200': { description: 'Alive', ...json({ type: 'object', required: ['status'], properties: { status: { const: 'ok' } } }) } } },
+  getReadiness: {
+    method: 'get',
+    path: '/ready',
+    summary: 'Replica loaded and cluster reachable',
+    security: [],
+    responses: { '200': { description: 'Ready', ...json(ref('Readiness')) }, '503': { description: 'Not ready', ...json(ref('Readiness')) } },
+  },
+  getMetrics: { method: 'get', path: '/metrics', summary: 'Prometheus metrics', security: [], responses: { '200': { description: 'Text exposition format', content: { 'text/plain': { schema: { type: 'string' } } } } } },
+} satisfies Record<string, RouteSpec>;
+
+export type OperationId = keyof typeof ROUTES;

@@ -1,0 +1,125 @@
+// The TypeScript shapes of the API's bodies, one per schema component
+// (schemas.ts) or inline schema of routes.ts. Flag and segment shapes are
+// flag-model's. Fields the gateway may add later are not listed: clients
+// read what is here, and a new field is added here and in schemas.ts.
+import type { BackupDocument, FlagDefinition, SegmentDefinition, StoredFlag, StoredSegment } from '@flagraft/flag-model';
+
+export type { BackupDocument, FlagDefinition, SegmentDefinition, StoredFlag, StoredSegment };
+
+export type Consistency = 'linearizable' | 'stale';
+
+export interface FlagPage {
+  flags: StoredFlag[];
+  nextPageToken?: string;
+  /** The revision the page was read at. */
+  revision: number;
+}
+export interface SegmentPage {
+  segments: StoredSegment[];
+  nextPageToken?: string;
+  revision: number;
+}
+
+export interface FlagDeleted { key: string; deleted: true; revision: number }
+export interface SegmentDeleted { name: string; deleted: true; revision: number }
+
+export interface HistoryEntry {
+  revision: number;
+  kind?: 'flag' | 'segment';
+  key?: string;
+  op: 'put' | 'delete';
+  actor: string;
+  /** ISO 8601. */
+  time: string;
+  /** The stored item before and after (StoredFlag / StoredSegment), null when absent. */
+  before: StoredFlag | StoredSegment | null;
+  after: StoredFlag | StoredSegment | null;
+}
+export interface FlagHistory { key: string; changes: HistoryEntry[] }
+export interface SegmentHistory { name: string; changes: HistoryEntry[] }
+
+export type BatchOp =
+  | { op: 'putFlag'; flag: FlagDefinition; expectedRevision?: number }
+  | { op: 'deleteFlag'; key: string; expectedRevision?: number }
+  | { op: 'putSegment'; segment: SegmentDefinition; expectedRevision?: number }
+  | { op: 'deleteSegment'; name: string; expectedRevision?: number };
+export interface BatchRequest { ops: BatchOp[] }
+export interface BatchResult { revision: number; changes: HistoryEntry[] }
+
+export interface ClusterMember {
+  id: number;
+  /** Client address ('' while the answering node does not know it). */
+  address: string;
+  /** Raft address. */
+  peerAddress?: string;
+  role: string;
+  matchIndex?: number;
+  lag?: number;
+  reachable?: boolean;
+}
+export interface ClusterStatus {
+  clusterId?: string;
+  nodeId?: number;
+  leaderId?: number;
+  term?: number;
+  commitIndex?: number;
+  appliedIndex?: number;
+  /** The flag revision applied; differs from appliedIndex after a restore. */
+  appliedRevision?: number;
+  publishedRevision?: number;
+  publishLag?: number;
+  members: ClusterMember[];
+  gateway: { replicaRevision: number; replicaLoaded: boolean; flags?: number };
+}
+export interface MemberAdded { added: { id: number; address: string; role: 'learner' }; result: unknown }
+export interface MemberPromoted { promoted: number; result: unknown }
+export interface MemberRemoved { removed: number; result: unknown }
+export interface LeaderTransferred { transferredTo: number; result: unknown }
+
+export interface RestoreResult {
+  /** The cluster revision after the restore (later writes get higher ones). */
+  revision: number;
+  restoredRevision: number;
+  restored: { flags: number; segments: number; changes: number };
+  historyPreserved: true;
+  force?: boolean;
+  entries?: number;
+}
+
+export interface Snapshot { revision: number; flags: StoredFlag[]; segments: StoredSegment[] }
+export interface StreamTicket { stream: string; ticket: string; path: string; expiresAt: string }
+
+export interface FlagdImportIssue { path: string; severity: 'error' | 'warning'; message: string }
+export interface FlagdImportResult {
+  dryRun: boolean;
+  revision?: number;
+  batches?: number;
+  plan: { action: 'create' | 'update' | 'unchanged'; kind: 'flag' | 'segment'; key: string }[];
+  counts: { create: number; update: number; unchanged: number; unmappable: number };
+  issues: FlagdImportIssue[];
+}
+export interface FlagdExport { revision: number; document: { flags: Record<string, unknown>; [k: string]: unknown }; issues: FlagdImportIssue[] }
+
+export interface EvaluationCount { flag: string; variant?: string; reason: string; count: number }
+export interface EvaluationCountsResult { accepted: number; ignored: number }
+
+export interface LegacyValue { key: string; value: string; revision: number }
+
+export interface OfrepRequest { context?: Record<string, unknown> | null }
+export interface OfrepSuccess { key: string; reason: string; variant?: string; value?: unknown; metadata?: Record<string, unknown> }
+export interface OfrepError { key?: string; errorCode: string; errorDetails?: string }
+export interface OfrepBulk {
+  flags: (OfrepSuccess | OfrepError)[];
+  metadata: { revision: number };
+  eventStreams: { type: 'sse'; url: string; inactivityDelaySec?: number }[];
+}
+
+export interface Readiness {
+  ready: boolean;
+  replicaLoaded: boolean;
+  replicaRevision: number;
+  clusterReachable: boolean;
+  clusterLeader?: boolean;
+  shuttingDown?: boolean;
+  clusterError?: string;
+}
