@@ -28,12 +28,8 @@ function condition(ctx: CommandContext): api.WriteCondition {
   return { ifRevision: intOpt(ctx, 'if-revision'), createOnly: ctx.opts.create === true };
 }
 
-function describeWrite(verb: string, key: string, body: unknown): string {
-  const b = (body ?? {}) as Record<string, unknown>;
-  let rev = b.revision;
-  if (rev === undefined && b.flag && typeof b.flag === 'object') rev = (b.flag as Record<string, unknown>).modRevision;
-  if (rev === undefined) rev = b.modRevision;
-  return `${verb} ${key}${rev !== undefined ? ` at revision ${String(rev)}` : ''}\n`;
+function describeWrite(verb: string, key: string, revision: number | undefined): string {
+  return `${verb} ${key}${revision !== undefined ? ` at revision ${revision}` : ''}\n`;
 }
 
 async function readDefinition(ctx: CommandContext, file: string): Promise<Record<string, unknown>> {
@@ -106,25 +102,29 @@ export const flagCommands: CommandSpec[] = [
       if (modes !== 1) throw usageError('give exactly one of --file, --value, or --enable/--disable/--default');
       const cond = condition(ctx);
       let body: unknown;
+      let revision: number;
       if (file !== undefined) {
         const def = await readDefinition(ctx, file);
         if (def.key !== undefined && def.key !== key) throw usageError(`the file defines flag ${JSON.stringify(def.key)}, not ${JSON.stringify(key)}`);
-        body = await api.putFlag(ctx.api(), key, { ...def, key }, cond);
+        const stored = await api.putFlag(ctx.api(), key, { ...def, key }, cond);
+        [body, revision] = [stored, stored.modRevision];
       } else if (value !== undefined) {
         if (cond.ifRevision !== undefined || cond.createOnly) throw usageError('--value does not support --if-revision/--create; use --file');
-        body = await api.setLegacyValue(ctx.api(), key, value);
+        const set = await api.setLegacyValue(ctx.api(), key, value);
+        [body, revision] = [set, set.revision];
       } else {
         if (cond.createOnly) throw usageError('--create needs --file (a full definition)');
-        body = await api.patchFlag(ctx.api(), key, patch, cond);
+        const stored = await api.patchFlag(ctx.api(), key, patch, cond);
+        [body, revision] = [stored, stored.modRevision];
       }
-      ctx.emit(body, () => describeWrite('set', key, body));
+      ctx.emit(body, () => describeWrite('set', key, revision));
     },
   },
   {
     words: ['flags', 'delete'], usage: 'flags delete <key> [--if-revision n]', help: 'delete a flag', arity: [1, 1], options: ['if-revision'],
     async run(ctx) {
       const body = await api.deleteFlag(ctx.api(), ctx.args[0], condition(ctx));
-      ctx.emit(body ?? { deleted: ctx.args[0] }, () => describeWrite('deleted', ctx.args[0], body));
+      ctx.emit(body, () => describeWrite('deleted', ctx.args[0], body.revision));
     },
   },
   {
@@ -145,14 +145,13 @@ export const clusterCommands: CommandSpec[] = [
     async run(ctx) {
       const s = await api.clusterStatus(ctx.api());
       ctx.emit(s, () => {
-        const members = (Array.isArray(s.members) ? s.members : []) as Array<Record<string, unknown>>;
         const head = formatFields([
-          ['cluster', s.clusterId as string], ['leader', s.leaderId as number], ['term', s.term as number],
-          ['commit index', s.commitIndex as number], ['applied index', s.appliedIndex as number],
-          ['published revision', s.publishedRevision as number | undefined],
+          ['cluster', s.clusterId], ['leader', s.leaderId], ['term', s.term],
+          ['commit index', s.commitIndex], ['applied index', s.appliedIndex],
+          ['published revision', s.publishedRevision],
         ]);
-        const rows = members.map((m) => [m.id as number, m.address as string, m.role as string,
-          m.id === s.leaderId ? 'yes' : '', m.matchIndex as number, m.lag as number,
+        const rows = s.members.map((m) => [m.id, m.address, m.role,
+          m.id === s.leaderId ? 'yes' : '', m.matchIndex, m.lag,
           m.reachable === undefined ? undefined : m.reachable ? 'yes' : 'NO']);
         return `${head}\n${formatTable(['ID', 'ADDRESS', 'ROLE', 'LEADER', 'MATCH', 'LAG', 'REACHABLE'], rows)}`;
       });
@@ -165,7 +164,7 @@ export const clusterCommands: CommandSpec[] = [
       const address = ctx.args[1];
       if (!/^[^\s:]+:\d{1,5}$/.test(address) && !/^\[[0-9a-fA-F:]+\]:\d{1,5}$/.test(address)) throw usageError(`address must be host:port, got ${JSON.stringify(address)}`);
       const body = await api.addLearner(ctx.api(), id, address);
-      ctx.emit(body ?? {}, () => `added node ${id} (${address}) as a learner; promote it once it has caught up: flagraft cluster promote ${id}\n`);
+      ctx.emit(body, () => `added node ${id} (${address}) as a learner; promote it once it has caught up: flagraft cluster promote ${id}\n`);
     },
   },
   {
@@ -173,7 +172,7 @@ export const clusterCommands: CommandSpec[] = [
     async run(ctx) {
       const id = memberId(ctx.args[0]);
       const body = await api.promoteMember(ctx.api(), id);
-      ctx.emit(body ?? {}, () => `node ${id} is now a voter\n`);
+      ctx.emit(body, () => `node ${id} is now a voter\n`);
     },
   },
   {
@@ -181,7 +180,7 @@ export const clusterCommands: CommandSpec[] = [
     async run(ctx) {
       const id = memberId(ctx.args[0]);
       const body = await api.removeMember(ctx.api(), id);
-      ctx.emit(body ?? {}, () => `node ${id} removed from the cluster\n`);
+      ctx.emit(body, () => `node ${id} removed from the cluster\n`);
     },
   },
   {
@@ -189,7 +188,7 @@ export const clusterCommands: CommandSpec[] = [
     async run(ctx) {
       const id = memberId(ctx.args[0]);
       const body = await api.transferLeader(ctx.api(), id);
-      ctx.emit(body ?? {}, () => `leadership transferred to node ${id}\n`);
+      ctx.emit(body, () => `leadership transferred to node ${id}\n`);
     },
   },
 ];

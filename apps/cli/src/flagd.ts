@@ -2,6 +2,8 @@
 // definition format through the gateway's /api/v1/flagd endpoints (the
 // mapping lives in the gateway, so the CLI and the REST API agree).
 import { readFileSync } from 'node:fs';
+import type { FlagdImportIssue } from '@flagraft/api';
+import { exportFlagd, importFlagd } from './api.js';
 import type { CommandSpec } from './cli.js';
 import { CliError, ExitCode, usageError } from './errors.js';
 import { writeBackupFile } from './backup-file.js';
@@ -10,8 +12,6 @@ import { formatTable } from './table.js';
 /** Largest flagd file the CLI reads, bytes (the gateway's default import limit). */
 export const MAX_FLAGD_FILE_BYTES = 8 * 1024 * 1024;
 
-interface Issue { path: string; severity: string; message: string }
-interface ImportAnswer { dryRun: boolean; revision?: number; plan: { kind: string; key: string; action: string }[]; counts: Record<string, number>; issues: Issue[] }
 
 function readFlagdFile(file: string, readStdin?: () => Promise<string>): Promise<unknown> | unknown {
   const parse = (text: string) => {
@@ -35,7 +35,7 @@ function readFlagdFile(file: string, readStdin?: () => Promise<string>): Promise
   return parse(text);
 }
 
-const issueLines = (issues: Issue[]) => issues.map((i) => `${i.severity === 'error' ? 'not mapped' : 'note'}: ${i.path}: ${i.message}\n`).join('');
+const issueLines = (issues: FlagdImportIssue[]) => issues.map((i) => `${i.severity === 'error' ? 'not mapped' : 'note'}: ${i.path}: ${i.message}\n`).join('');
 
 export const flagdCommands: CommandSpec[] = [
   {
@@ -43,11 +43,7 @@ export const flagdCommands: CommandSpec[] = [
     help: 'create/update flags and segments from a flagd flag file', arity: [1, 1], options: ['dry-run', 'skip-unmappable'],
     async run(ctx) {
       const doc = await readFlagdFile(ctx.args[0], ctx.io.readStdin);
-      const res = await ctx.api().request('POST', '/api/v1/flagd/import', {
-        body: doc,
-        query: { dryRun: ctx.opts['dry-run'] ? 'true' : undefined, skipUnmappable: ctx.opts['skip-unmappable'] ? 'true' : undefined },
-      });
-      const a = res.body as ImportAnswer;
+      const a = await importFlagd(ctx.api(), doc, { dryRun: Boolean(ctx.opts['dry-run']), skipUnmappable: Boolean(ctx.opts['skip-unmappable']) });
       ctx.emit(a, () => {
         const rows = a.plan.filter((p) => p.action !== 'unchanged').map((p) => [p.action, p.kind, p.key]);
         const c = a.counts;
@@ -62,8 +58,7 @@ export const flagdCommands: CommandSpec[] = [
     words: ['export', 'flagd'], usage: 'export flagd [--prefix p] [--out file.json]',
     help: 'write flags (and their segments) as a flagd flag file', arity: [0, 0], options: ['prefix', 'out'],
     async run(ctx) {
-      const res = await ctx.api().request('GET', '/api/v1/flagd/export', { query: { prefix: ctx.opts.prefix as string | undefined } });
-      const a = res.body as { document: unknown; issues: Issue[]; revision?: number };
+      const a = await exportFlagd(ctx.api(), ctx.opts.prefix as string | undefined);
       const out = ctx.opts.out as string | undefined;
       if (out) {
         const bytes = writeBackupFile(out, a.document);

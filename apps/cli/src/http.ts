@@ -5,6 +5,7 @@ import http from 'node:http';
 import https from 'node:https';
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { FlagraftClient, type ApiProblem, type Transport } from '@flagraft/api';
 import { CliError, ExitCode, exitCodeForStatus } from './errors.js';
 
 /** Largest response body the CLI reads into memory, in bytes (a backup of a big cluster fits). */
@@ -65,6 +66,8 @@ function isProxy502(res: ApiResponse): boolean {
 export interface ApiClient {
   readonly baseUrl: string;
   request(method: string, path: string, opts?: RequestOptions): Promise<ApiResponse>;
+  /** The typed @flagraft/api client over this one's transport (its CA, token and limits). */
+  readonly gateway: FlagraftClient;
 }
 
 export function createApiClient(options: ApiClientOptions): ApiClient {
@@ -109,7 +112,29 @@ export function createApiClient(options: ApiClientOptions): ApiClient {
     return res;
   }
 
-  return { baseUrl: base.href.replace(/\/+$/, ''), request };
+  // The typed client sends through the same node:http(s) requests: errors of
+  // the connection stay CliErrors (exit code UNAVAILABLE, the CA hint).
+  const transport: Transport = async (req) => {
+    const headers = { ...req.headers };
+    if (options.token) headers.authorization = `Bearer ${options.token}`;
+    const payload = req.body === undefined ? undefined : Buffer.from(req.body);
+    if (payload) headers['content-length'] = String(payload.length);
+    const res = await send(req.url, req.method, headers, payload, ca, req.timeoutMs);
+    const h = new Headers();
+    for (const [k, v] of Object.entries(res.headers)) if (v !== undefined) h.set(k, Array.isArray(v) ? v.join(', ') : v);
+    return { status: res.status, headers: h, text: res.text };
+  };
+  const baseUrl = base.href.replace(/\/+$/, '');
+  return { baseUrl, request, gateway: new FlagraftClient({ baseUrl, transport, timeoutMs }) };
+}
+
+/** A refusal of the typed client as the CliError the CLI reports (same words and exit code as errorFromResponse). */
+export function cliErrorOf(p: ApiProblem, baseUrl: string): CliError {
+  const headers: http.IncomingHttpHeaders = {};
+  p.headers.forEach((v, k) => { headers[k] = v; });
+  const body = p.body;
+  const text = typeof body === 'string' ? body : JSON.stringify(body);
+  return errorFromResponse(p.method ?? 'GET', new URL(baseUrl + (p.path ?? '')), { status: p.status, headers, body, text });
 }
 
 function send(url: URL, method: string, headers: Record<string, string>, payload: Buffer | undefined,

@@ -30,7 +30,7 @@ export { murmur3, murmur3Bytes } from './murmur3.js';
 export { bucketOf, bucketBigInt, fractionalIndex, Bucketer } from './bucketing.js';
 export { legacyFlagFromValue, legacyValueOf } from './legacy.js';
 export { flagJsonSchema, segmentJsonSchema } from './schema.js';
-export { FLAG_KIND, SEGMENT_KIND, ITEM_KINDS, itemPath } from './item-kind.js';
+export { FLAG_KIND, SEGMENT_KIND, ITEM_KINDS, itemPath, storedItemId } from './item-kind.js';
 export type { ItemKind, FlagKind, SegmentKind, AnyItemKind } from './item-kind.js';
 export {
   BACKUP_FORMAT, BACKUP_VERSION, MAX_BACKUP_REVISION, MAX_REPORTED_ISSUES, backupIssues, validateBackup, storedItemIssues, changeIssues, normalizeChange,

@@ -60,3 +60,11 @@ export const ITEM_KINDS: readonly AnyItemKind[] = Object.freeze([FLAG_KIND, SEGM
 export function itemPath(kind: AnyItemKind, id: string): string {
   return `${kind.path}/${encodeURIComponent(id)}`;
 }
+
+/** The identifier of a stored item of a kind ({flag: {key}} -> key, {segment: {name}} -> name). */
+export function storedItemId(kind: AnyItemKind, stored: StoredFlag | StoredSegment): string {
+  const def = (stored as unknown as Record<string, Record<string, unknown> | undefined>)[kind.kind];
+  const id = def?.[kind.idField];
+  if (typeof id !== 'string') throw new TypeError(`a stored ${kind.kind} without its ${kind.idField}`);
+  return id;
+}
