@@ -66,6 +66,8 @@ export interface ApiResponse<T> {
 /** An answer whatever its status: what a raw request returns. */
 export interface RawResponse {
   status: number;
+  /** The status line's text, where the transport has it. */
+  statusText?: string;
   headers: Headers;
   /** Parsed JSON when the answer is JSON, else its text ('' = none). */
   body: unknown;
@@ -217,7 +219,7 @@ export class FlagraftClient {
         await sleep(this.backoff(attempt, Number(res.headers.get('retry-after') ?? '')));
         continue;
       }
-      return { status: res.status, headers: res.headers, body: parseBody(res), text: res.text };
+      return { status: res.status, statusText: res.statusText, headers: res.headers, body: parseBody(res), text: res.text };
     }
   }
 
@@ -357,7 +359,7 @@ export class FlagraftClient {
     const res = await fetch(url, { headers });
     if (!res.ok) {
       const text = await res.text();
-      throw problemOf({ status: res.status, headers: res.headers, text, body: parseBody({ status: res.status, headers: res.headers, text }) }, { operationId, method: 'GET', path: route.path });
+      throw problemOf({ status: res.status, statusText: res.statusText, headers: res.headers, text, body: parseBody({ status: res.status, headers: res.headers, text }) }, { operationId, method: 'GET', path: route.path });
     }
     return res;
   }
@@ -387,5 +389,7 @@ function parseBody(res: Pick<TransportResponse, 'headers' | 'text'> & { status?:
 function problemOf(res: RawResponse, context: { operationId?: string; method: string; path: string }): ApiProblem {
   const doc = res.body !== null && typeof res.body === 'object' && !Array.isArray(res.body) ? (res.body as Partial<Problem>) : {};
   const detail = typeof doc.detail === 'string' ? doc.detail : typeof res.body === 'string' && res.body ? res.body.slice(0, 500) : undefined;
-  return new ApiProblem({ ...doc, status: res.status, ...(detail !== undefined ? { detail } : {}) }, { ...context, headers: res.headers, body: res.body ?? res.text });
+  // A document without a title (or no document) is titled by the status line, as browsers show it.
+  const title = typeof doc.title === 'string' ? doc.title : res.statusText || undefined;
+  return new ApiProblem({ ...doc, status: res.status, title, ...(detail !== undefined ? { detail } : {}) }, { ...context, headers: res.headers, body: res.body ?? res.text });
 }

@@ -23,7 +23,8 @@ export interface SegmentPage {
 export interface FlagDeleted { key: string; deleted: true; revision: number }
 export interface SegmentDeleted { name: string; deleted: true; revision: number }
 
-export interface HistoryEntry {
+/** One change; S is the stored shape of the item kind (a flag's history holds StoredFlags). */
+export interface HistoryEntry<S extends StoredFlag | StoredSegment = StoredFlag | StoredSegment> {
   revision: number;
   kind?: 'flag' | 'segment';
   key?: string;
@@ -32,11 +33,11 @@ export interface HistoryEntry {
   /** ISO 8601. */
   time: string;
   /** The stored item before and after (StoredFlag / StoredSegment), null when absent. */
-  before: StoredFlag | StoredSegment | null;
-  after: StoredFlag | StoredSegment | null;
+  before: S | null;
+  after: S | null;
 }
-export interface FlagHistory { key: string; changes: HistoryEntry[] }
-export interface SegmentHistory { name: string; changes: HistoryEntry[] }
+export interface FlagHistory { key: string; changes: HistoryEntry<StoredFlag>[] }
+export interface SegmentHistory { name: string; changes: HistoryEntry<StoredSegment>[] }
 
 export type BatchOp =
   | { op: 'putFlag'; flag: FlagDefinition; expectedRevision?: number }
