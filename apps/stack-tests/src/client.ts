@@ -4,6 +4,7 @@
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
+import { FlagraftClient } from '@flagraft/api';
 import WebSocket from 'ws';
 import { repoRoot, waitFor } from './stack.js';
 
@@ -11,63 +12,36 @@ export interface JsonResponse {
   status: number;
   headers: Headers;
   body: any; // eslint-disable-line @typescript-eslint/no-explicit-any
-  /** Requests sent for this call: more than 1 when a proxy 502 was retried. */
+  /** Requests sent for this call: more than 1 when Caddy's own 502 was repeated. */
   attempts: number;
 }
+
+/** One request may take this long, in milliseconds. */
+export const CALL_TIMEOUT_MS = 15_000;
 
 /** A fresh Idempotency-Key: one per logical write, reused by that write's retries. */
 export function newIdempotencyKey(): string {
   return randomUUID();
 }
 
-/** Writes the gateway applies once per Idempotency-Key (apps/gateway README, "Safe retries"). */
-const KEYED_WRITE = /^\/(?:set|api\/v1\/flags\/set|api\/v1\/batch|api\/v1\/(?:flags|segments)\/[^/?]+)(?:\?|$)/;
-/** Attempts of one call that is safe to repeat, when Caddy answers 502 (it could not get an answer from a gateway). */
-export const PROXY_502_ATTEMPTS = 3;
-
-/**
- * Whether repeating the request is harmless: reads, OFREP evaluations, and
- * writes that carry an Idempotency-Key (applied once, however often sent).
- */
-function safeToRepeat(method: string, path: string, headers: Record<string, string>): boolean {
-  if (method === 'GET' || method === 'HEAD') return true;
-  if (method === 'POST' && path.startsWith('/ofrep/')) return true;
-  return Object.keys(headers).some((h) => h.toLowerCase() === 'idempotency-key');
+/** The typed @flagraft/api client for the stack (through Caddy), as `token`. */
+export function gatewayClient(baseUrl: string, token: string | undefined): FlagraftClient {
+  return new FlagraftClient({ baseUrl, token, timeoutMs: CALL_TIMEOUT_MS });
 }
 
-/** Caddy's own 502 (handle_errors in the Caddyfile): the request met a broken connection to a gateway. */
-const isProxy502 = (status: number, body: unknown) =>
-  status === 502 && typeof (body as { detail?: unknown })?.detail === 'string' && (body as { detail: string }).detail.startsWith('proxy: 502');
-
 /**
- * One JSON call through Caddy. Keyed writes get a fresh Idempotency-Key
- * unless the caller names one; a call that is safe to repeat is repeated
- * (same key) when Caddy answers its own 502, which Caddy 2.6 does when a
- * write with a body met a broken keep-alive connection to a gateway that
- * just died (see the Caddyfile). Nothing else is retried.
+ * One JSON call through Caddy, answered whatever its status (the tests check
+ * refusals, Caddy's included): the client's raw call. A keyed write (a route
+ * that takes an Idempotency-Key) gets a fresh key unless the caller names
+ * one, and a call that is safe to repeat is repeated (same key) when Caddy
+ * answers its own 502 (see @flagraft/api's client). Nothing else is retried.
  */
 export async function call(baseUrl: string, token: string | undefined, method: string, path: string,
   body?: unknown, headers: Record<string, string> = {}): Promise<JsonResponse> {
-  const all: Record<string, string> = {
-    ...(token ? { authorization: `Bearer ${token}` } : {}),
-    ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
-    ...(method !== 'GET' && method !== 'HEAD' && KEYED_WRITE.test(path) ? { 'idempotency-key': newIdempotencyKey() } : {}),
-    ...headers,
-  };
-  const attempts = safeToRepeat(method, path, all) ? PROXY_502_ATTEMPTS : 1;
-  for (let attempt = 1; ; attempt++) {
-    const res = await fetch(baseUrl + path, {
-      method,
-      headers: all,
-      body: body === undefined ? undefined : JSON.stringify(body),
-      signal: AbortSignal.timeout(15_000),
-    });
-    const text = await res.text();
-    let parsed: unknown = text;
-    try { parsed = text ? JSON.parse(text) : undefined; } catch { /* not JSON */ }
-    if (attempt < attempts && isProxy502(res.status, parsed)) continue;
-    return { status: res.status, headers: res.headers, body: parsed, attempts: attempt };
-  }
+  const url = new URL(path, baseUrl);
+  const query = Object.fromEntries(url.searchParams);
+  const res = await gatewayClient(baseUrl, token).raw(method, url.pathname, { body, headers, query });
+  return { status: res.status, headers: res.headers, body: res.body, attempts: res.attempts };
 }
 
 export interface CliResult { code: number; stdout: string; stderr: string }

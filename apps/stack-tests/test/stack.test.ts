@@ -9,7 +9,7 @@ import { afterAll, describe, expect, inject, it } from 'vitest';
 import { chromium } from 'playwright-core';
 import { createClusterClient } from '@flagraft/cluster-client';
 import { pkiFiles } from '@flagraft/identity';
-import { call, newIdempotencyKey, openSocket, runCli } from '../src/client.js';
+import { call, gatewayClient, newIdempotencyKey, openSocket, runCli } from '../src/client.js';
 import { isAlive, launcherLogTail, readStackInfo, repoRoot, startStack, stopPid, waitFor, type StackInfo } from '../src/stack.js';
 
 const { dataDir, adminToken } = inject('stack');
@@ -27,9 +27,8 @@ const checkout = {
 };
 
 async function allFlags(): Promise<Map<string, { flag: unknown; modRevision: number }>> {
-  const r = await api('GET', '/api/v1/flags?limit=1000');
-  expect(r.status).toBe(200);
-  return new Map(r.body.flags.map((f: { flag: { key: string }; modRevision: number }) => [f.flag.key, { flag: f.flag, modRevision: f.modRevision }]));
+  const page = await gatewayClient(info.url, adminToken).listFlags({ limit: 1000 });
+  return new Map(page.flags.map((f) => [f.flag.key, { flag: f.flag as unknown, modRevision: f.modRevision }]));
 }
 
 /** Stops the running launcher (and so every process it started) and starts a new one on the same data. */
