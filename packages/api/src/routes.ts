@@ -29,6 +29,12 @@ const writeErrors = {
   '429': tooMany('Over the token\'s write rate limit (FLAGRAFT_RATE_LIMIT_WRITES_PER_SEC, default 50/s, burst 100); type ...:too-many-requests with retryAfterSeconds'),
 };
 
+/** A write that takes no If-Match / If-None-Match cannot fail one (412). */
+const { '412': _412, ...unconditionalWriteErrors } = writeErrors;
+/** A write without a body cannot be too large, of the wrong media type or an invalid definition. */
+const { '413': _413, '415': _415, '422': _422, ...bodilessWriteErrors } = writeErrors;
+const { '412': _b412, ...bodilessUnconditionalWriteErrors } = bodilessWriteErrors;
+
 const keyParam = { name: 'key', in: 'path', required: true, schema: { type: 'string', pattern: KEY_PATTERN.source, maxLength: LIMITS.maxKeyChars } };
 const nameParam = { ...keyParam, name: 'name' };
 const idParam = { name: 'id', in: 'path', required: true, schema: { type: 'integer', minimum: 1 } };
@@ -57,6 +63,7 @@ const ofrepErrors = {
   '429': { ...ofrepError('Over the per-token evaluation rate limit'), headers: retryAfter },
   '503': { ...ofrepError('The replica has not loaded the flag configuration yet'), headers: retryAfter },
 };
+const { '413': _o413, '415': _o415, ...ofrepBodilessErrors } = ofrepErrors;
 const ofrepFreshness = { name: 'flagConfigEtag', in: 'query', description: 'OFREP ADR-0008: the revision an event announced; the answer waits (bounded) until the replica has it', schema: { type: 'string' } };
 
 export type HttpMethod = 'get' | 'put' | 'post' | 'patch' | 'delete';
@@ -151,7 +158,7 @@ export const ROUTES = {
     write: true,
     summary: 'Delete a flag (role editor)',
     parameters: [ifMatch],
-    responses: { '200': { description: 'Deleted', ...json(ref('Deleted')) }, '404': problem('No such flag'), ...writeErrors },
+    responses: { '200': { description: 'Deleted', ...json(ref('Deleted')) }, '404': problem('No such flag'), ...bodilessWriteErrors },
   },
   getFlagHistory: {
     method: 'get',
@@ -193,7 +200,7 @@ export const ROUTES = {
     write: true,
     summary: 'Delete a segment (role editor); 409 while flags use it',
     parameters: [ifMatch],
-    responses: { '200': { description: 'Deleted', ...json(ref('SegmentDeleted')) }, '404': problem('No such segment'), ...writeErrors },
+    responses: { '200': { description: 'Deleted', ...json(ref('SegmentDeleted')) }, '404': problem('No such segment'), ...bodilessWriteErrors },
   },
   getSegmentHistory: {
     method: 'get',
@@ -208,7 +215,7 @@ export const ROUTES = {
     write: true,
     summary: 'Atomic multi-flag/segment change (role editor): all operations commit at one revision or none',
     requestBody: { required: true, ...json(ref('BatchRequest')) },
-    responses: { '200': { description: 'Committed', ...json(ref('BatchResult')) }, '404': problem('A deleted key does not exist'), ...writeErrors },
+    responses: { '200': { description: 'Committed', ...json(ref('BatchResult')) }, '404': problem('A deleted key does not exist'), ...unconditionalWriteErrors },
   },
   getClusterStatus: { method: 'get', path: '/api/v1/cluster', summary: 'Cluster status (role reader)', responses: { '200': { description: 'Status', ...json(ref('ClusterStatus')) }, ...commonErrors } },
   addClusterMember: {
@@ -217,17 +224,17 @@ export const ROUTES = {
     write: true,
     summary: 'Add a learner (role admin)',
     requestBody: { required: true, ...json({ type: 'object', required: ['id', 'address'], properties: { id: { type: 'integer', minimum: 1 }, address: { type: 'string', description: "the new node's peer (Raft) address, host:port (FLAGRAFT_PEER_ADVERTISE)" } } }) },
-    responses: { '201': { description: 'Added', ...json({ type: 'object' }) }, ...writeErrors },
+    responses: { '201': { description: 'Added', ...json({ type: 'object' }) }, ...unconditionalWriteErrors },
   },
-  promoteClusterMember: { method: 'post', path: '/api/v1/cluster/members/{id}/promote', write: true, summary: 'Promote a learner to voter (role admin)', responses: { '200': { description: 'Promoted', ...json({ type: 'object' }) }, ...writeErrors } },
-  removeClusterMember: { method: 'delete', path: '/api/v1/cluster/members/{id}', write: true, summary: 'Remove a member (role admin)', responses: { '200': { description: 'Removed', ...json({ type: 'object' }) }, ...writeErrors } },
+  promoteClusterMember: { method: 'post', path: '/api/v1/cluster/members/{id}/promote', write: true, summary: 'Promote a learner to voter (role admin)', responses: { '200': { description: 'Promoted', ...json({ type: 'object' }) }, ...bodilessUnconditionalWriteErrors } },
+  removeClusterMember: { method: 'delete', path: '/api/v1/cluster/members/{id}', write: true, summary: 'Remove a member (role admin)', responses: { '200': { description: 'Removed', ...json({ type: 'object' }) }, ...bodilessUnconditionalWriteErrors } },
   transferLeadership: {
     method: 'post',
     path: '/api/v1/cluster/leader',
     write: true,
     summary: 'Transfer leadership (role admin)',
     requestBody: { required: true, ...json({ type: 'object', required: ['id'], properties: { id: { type: 'integer', minimum: 1 } } }) },
-    responses: { '200': { description: 'Transferred', ...json({ type: 'object' }) }, ...writeErrors },
+    responses: { '200': { description: 'Transferred', ...json({ type: 'object' }) }, ...unconditionalWriteErrors },
   },
   getBackup: {
     method: 'get',
@@ -248,7 +255,7 @@ export const ROUTES = {
     requestBody: { required: true, ...json(ref('BackupDocument')) },
     responses: {
       '200': { description: 'Restored', ...json(ref('RestoreResult')) },
-      ...writeErrors,
+      ...unconditionalWriteErrors,
       '409': problem('The cluster is not empty (reason not-empty, liveCounts) and force is not set'),
       '413': problem('The document is larger than maxBackupBytes (134217728)'),
       '422': problem('Invalid backup document; issues name each bad field, e.g. changes[12].revision'),
@@ -308,7 +315,7 @@ export const ROUTES = {
         description: 'The plan (create / update / unchanged per flag and segment), counts, issues by JSON path, and (when applied) the last revision written',
         ...json({ type: 'object', required: ['dryRun', 'plan', 'counts', 'issues'], properties: { dryRun: { type: 'boolean' }, revision: { type: 'integer' }, batches: { type: 'integer' }, plan: { type: 'array', items: { type: 'object' } }, counts: { type: 'object' }, issues: { type: 'array', items: { type: 'object', required: ['path', 'severity', 'message'] } } } }),
       },
-      ...writeErrors,
+      ...unconditionalWriteErrors,
       '409': problem('A flag or segment changed since the plan was made'),
       '413': problem('Body larger than FLAGRAFT_MAX_FLAGD_IMPORT_BODY_BYTES'),
       '422': problem('Some flags cannot be mapped (issues with JSON paths, plan of the rest); nothing written'),
@@ -336,6 +343,7 @@ export const ROUTES = {
     responses: {
       '200': { description: 'Recorded', ...json({ type: 'object', required: ['accepted', 'ignored'], properties: { accepted: { type: 'integer' }, ignored: { type: 'integer' } } }) },
       '413': problem('Body larger than FLAGRAFT_MAX_EVALUATION_COUNTS_BODY_BYTES'),
+      '415': writeErrors['415'],
       '422': problem('Invalid report; issues name each bad field'),
       '429': tooMany('Over the per-token evaluation rate limit (FLAGRAFT_RATE_LIMIT_EVALUATIONS_PER_SEC, default 1000/s, burst 2000)'),
       ...commonErrors,
@@ -347,7 +355,7 @@ export const ROUTES = {
     write: true,
     summary: 'Original API: set a flag from a text value (role editor); answers after commit',
     requestBody: { required: true, ...json(ref('LegacySet')) },
-    responses: { '200': { description: 'Committed', ...json(ref('LegacyValue')) }, ...writeErrors },
+    responses: { '200': { description: 'Committed', ...json(ref('LegacyValue')) }, ...unconditionalWriteErrors },
   },
   legacySetFlagV1: {
     method: 'post',
@@ -355,7 +363,7 @@ export const ROUTES = {
     write: true,
     summary: 'Original API (dashboard): same as POST /set',
     requestBody: { required: true, ...json(ref('LegacySet')) },
-    responses: { '200': { description: 'Committed', ...json(ref('LegacyValue')) }, ...writeErrors },
+    responses: { '200': { description: 'Committed', ...json(ref('LegacyValue')) }, ...unconditionalWriteErrors },
   },
   legacyGetFlag: {
     method: 'get',
@@ -408,7 +416,7 @@ export const ROUTES = {
     responses: {
       '200': { description: 'The event stream', content: { 'text/event-stream': { schema: { type: 'string' } } } },
       '400': { description: 'Bad since or ticket', ...json(ref('OfrepError')) },
-      ...ofrepErrors,
+      ...ofrepBodilessErrors,
     },
   },
   getOpenApiDocument: { method: 'get', path: '/api/v1/openapi.json', summary: 'This document', security: [], responses: { '200': { description: 'OpenAPI 3.1', ...json({ type: 'object' }) } } },
