@@ -1,11 +1,10 @@
 // POST /api/v1/batch (atomic multi-flag change) and /api/v1/cluster (status,
 // membership: admin only).
-import { KEY_PATTERN, LIMITS, MAX_REPORTED_ISSUES, safeIntegerViolation, type SubCommand } from '@flagraft/flag-model';
+import { FLAG_KIND, KEY_PATTERN, LIMITS, MAX_REPORTED_ISSUES, SEGMENT_KIND, safeIntegerViolation, type AnyItemKind, type SubCommand } from '@flagraft/flag-model';
 import { HttpProblem } from '../problem.js';
 import { refuseIdempotencyKey, writeIdempotency } from '../idempotency.js';
 import { intParam, jsonBody, viaCluster, type RouteContext, type Routes } from './context.js';
-import { checkFlag, historyEntry } from './flags.js';
-import { checkSegment } from './segments.js';
+import { checkItem, historyEntry } from './items.js';
 
 /** Operations in one batch (flag-model's maxBatchOps). */
 export const MAX_BATCH_OPS = 100;
@@ -17,6 +16,10 @@ function prefixIssues(err: unknown, prefix: string): never {
   }
   throw err;
 }
+
+/** Batch operations by name, each on its item kind. */
+const PUT_OPS = new Map<string, AnyItemKind>([['putFlag', FLAG_KIND], ['putSegment', SEGMENT_KIND]]);
+const DELETE_OPS = new Map<string, AnyItemKind>([['deleteFlag', FLAG_KIND], ['deleteSegment', SEGMENT_KIND]]);
 
 function checkOp(raw: unknown, i: number): SubCommand {
   const at = `ops[${i}]`;
@@ -33,36 +36,22 @@ function checkOp(raw: unknown, i: number): SubCommand {
     if (typeof v !== 'string' || !KEY_PATTERN.test(v) || v.length > LIMITS.maxKeyChars) throw issue(`${at}.${field}`, 'must be a valid key');
     return v;
   };
-  switch (op.op) {
-    case 'putFlag': {
-      const f = op.flag as Record<string, unknown> | undefined;
-      if (!f || typeof f !== 'object') throw issue(`${at}.flag`, 'must be a flag definition');
-      let flag;
-      try {
-        flag = checkFlag(f, keyLike(f.key, 'flag.key'));
-      } catch (err) {
-        prefixIssues(err, `${at}.flag`);
-      }
-      return { op: 'putFlag', flag, ...exp };
+  // putFlag / putSegment carry a definition under the kind's name; deleteFlag / deleteSegment its id.
+  const put = PUT_OPS.get(op.op as string);
+  if (put) {
+    const def = op[put.kind] as Record<string, unknown> | undefined;
+    if (!def || typeof def !== 'object') throw issue(`${at}.${put.kind}`, `must be a ${put.kind} definition`);
+    let checked;
+    try {
+      checked = checkItem(put, def, keyLike(def[put.idField], `${put.kind}.${put.idField}`));
+    } catch (err) {
+      prefixIssues(err, `${at}.${put.kind}`);
     }
-    case 'deleteFlag':
-      return { op: 'deleteFlag', key: keyLike(op.key, 'key'), ...exp };
-    case 'putSegment': {
-      const s = op.segment as Record<string, unknown> | undefined;
-      if (!s || typeof s !== 'object') throw issue(`${at}.segment`, 'must be a segment definition');
-      let segment;
-      try {
-        segment = checkSegment(s, keyLike(s.name, 'segment.name'));
-      } catch (err) {
-        prefixIssues(err, `${at}.segment`);
-      }
-      return { op: 'putSegment', segment, ...exp };
-    }
-    case 'deleteSegment':
-      return { op: 'deleteSegment', name: keyLike(op.name, 'name'), ...exp };
-    default:
-      throw issue(`${at}.op`, 'must be putFlag, deleteFlag, putSegment or deleteSegment');
+    return { op: op.op, [put.kind]: checked, ...exp } as SubCommand;
   }
+  const del = DELETE_OPS.get(op.op as string);
+  if (del) return { op: op.op, [del.idField]: keyLike(op[del.idField], del.idField), ...exp } as SubCommand;
+  throw issue(`${at}.op`, 'must be putFlag, deleteFlag, putSegment or deleteSegment');
 }
 
 export function registerAdminRoutes(r: Routes, ctx: RouteContext): void {
