@@ -22,11 +22,10 @@ import type { IncomingMessage } from 'node:http';
 import type { WriteIdempotency } from './types.js';
 import { HttpProblem } from './problem.js';
 
-export const IDEMPOTENCY_KEY_HEADER = 'Idempotency-Key';
-/** Longest accepted Idempotency-Key (characters): a UUID is 36, a random base64url key of 32 bytes 43. */
-export const MAX_IDEMPOTENCY_KEY_CHARS = 128;
-/** Characters of a key: letters, digits and - _ . ~ : + / = (UUIDs, base64, base64url, ULIDs). */
-export const IDEMPOTENCY_KEY_PATTERN = /^[A-Za-z0-9\-_.~:+/=]+$/;
+// The header's name, length and characters are @flagraft/api's contract.
+import { IDEMPOTENCY_KEY_HEADER, IDEMPOTENCY_KEY_PATTERN, MAX_IDEMPOTENCY_KEY_CHARS } from '@flagraft/api';
+
+export { IDEMPOTENCY_KEY_HEADER, IDEMPOTENCY_KEY_PATTERN, MAX_IDEMPOTENCY_KEY_CHARS };
 
 /**
  * The Idempotency-Key of a request, checked; undefined when it has none.

@@ -208,6 +208,14 @@ describe('the contract on a real gateway', () => {
     await hit(stack.url, 'admin', 'deleteSegment', { params: { name: 'c-seg' } }); // 409: in use
     await hit(stack.url, 'admin', 'restoreBackup', { body: JSON.stringify(await admin.getBackup()) }); // 409: not empty
     await hit(stack.url, 'admin', 'promoteClusterMember', { params: { id: '99' } });
+    // 422: an Idempotency-Key used again for another request (here: another item's path).
+    await admin.putFlag(boolFlag('c-keyed') as FlagDefinition);
+    await admin.putSegment({ name: 'c-keyed', conditions: [] });
+    for (const id of ['deleteFlag', 'deleteSegment'] as const) {
+      const headers = { 'idempotency-key': `c-${id}-key` };
+      expect((await hit(stack.url, 'admin', id, { params: { key: 'c-keyed', name: 'c-keyed' }, headers })).status).toBe(200);
+      await hit(stack.url, 'admin', id, { params: { key: 'c-other', name: 'c-other' }, headers });
+    }
     for (const id of ['promoteClusterMember', 'removeClusterMember'] as const) await hit(stack.url, 'admin', id, { params: { id: 'abc' } }); // 400
     await hit(stack.url, 'evaluator', 'evaluateFlag', { body: '{}' }); // 404 FLAG_NOT_FOUND
     await hit(stack.url, 'evaluator', 'evaluateFlag', { body: '{"context": 5}', params: { key: 'c-flag' } }); // 400

@@ -6,7 +6,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FLAG_KIND, SEGMENT_KIND, type FlagDefinition } from '@flagraft/flag-model';
-import { ApiProblem, buildOpenApiDocument, createClient, FlagraftClient, ROUTES, type OperationId } from './index.js';
+import { ApiProblem, buildOpenApiDocument, createClient, FlagraftClient, PROXY_502_ATTEMPTS, ROUTES, type OperationId } from './index.js';
 
 interface Seen { method: string; url: string; headers: IncomingMessage['headers']; body: string }
 type Answer = (req: Seen) => { status: number; type?: string; body?: string; headers?: Record<string, string> };
@@ -147,6 +147,34 @@ describe('the client', () => {
     expect(all.revisions).toEqual([3, 4]);
     await client.getFlagHistory('a/b c', { limit: 5 });
     expect(seen.map((s) => s.url)).toEqual(['/prefix/api/v1/segments?limit=1', '/prefix/api/v1/segments?limit=1&pageToken=YQ', '/prefix/api/v1/flags/a%2Fb%20c/history?limit=5']);
+  });
+
+  it('repeats a safe request, with the same key, while Caddy answers its own 502; never an unkeyed write or a gateway\'s 502', async () => {
+    const proxy502 = problem(502, 'x', { type: 'about:blank', detail: 'proxy: 502 Bad Gateway' });
+    const client = createClient({ baseUrl: base });
+    fresh([proxy502, proxy502, json(200, stored('a', 7))]);
+    expect((await client.patchFlag('a', { enabled: true })).modRevision).toBe(7);
+    expect(seen.length).toBe(3);
+    expect(new Set(seen.map((s) => s.headers['idempotency-key'])).size).toBe(1);
+    expect(seen[0].headers['content-type']).toBe('application/merge-patch+json');
+    fresh([proxy502, proxy502, proxy502, json(200, {})]);
+    await expect(client.getClusterStatus()).rejects.toMatchObject({ status: 502 });
+    expect(seen.length).toBe(PROXY_502_ATTEMPTS);
+    fresh([proxy502]);
+    await expect(client.transferLeadership(2)).rejects.toMatchObject({ status: 502 });
+    expect(seen.length).toBe(1);
+    expect(seen[0].headers['idempotency-key']).toBeUndefined(); // membership routes refuse a key
+    fresh([problem(502, 'internal', { detail: 'upstream said no' })]);
+    await expect(client.deleteFlag('a')).rejects.toMatchObject({ status: 502 });
+    expect(seen.length).toBe(1);
+    fresh([proxy502, json(200, { revision: 3, changes: [] })]);
+    const raw = await client.raw('POST', '/api/v1/batch', { body: { ops: [] } });
+    expect(raw).toMatchObject({ status: 200, attempts: 2 });
+    expect(seen[1].headers['idempotency-key']).toBe(seen[0].headers['idempotency-key']);
+    expect(seen[0].headers['idempotency-key']).toMatch(/^[0-9a-f-]{36}$/);
+    fresh([json(200, {})]);
+    await client.raw('POST', '/api/v1/admin/restore', { body: {}, headers: {} });
+    expect(seen[0].headers['idempotency-key']).toBeUndefined();
   });
 
   it('checks its options', () => {

@@ -5,8 +5,9 @@
 // retries, so a gateway that honours it applies a retried write once; one
 // that ignores the header is unaffected (retries are off unless asked for).
 import { FLAG_KIND, SEGMENT_KIND, type AnyItemKind } from '@flagraft/flag-model';
+import { IDEMPOTENCY_KEY_HEADER } from './idempotency.js';
 import { ApiProblem, PROBLEM_CONTENT_TYPE, type Problem } from './problem.js';
-import { ROUTES, type OperationId, type RouteSpec } from './routes.js';
+import { operationOf, ROUTES, type OperationId, type RouteSpec } from './routes.js';
 import { DEFAULT_MAX_RESPONSE_BYTES, fetchTransport, type Transport, type TransportResponse } from './transport.js';
 import type {
   BackupDocument, BatchOp, BatchResult, ClusterStatus, Consistency, EvaluationCount, EvaluationCountsResult, FlagDefinition, FlagDeleted,
@@ -21,7 +22,19 @@ export const DEFAULT_TIMEOUT_MS = 10_000;
 export const MAX_RETRY_DELAY_MS = 5_000;
 /** Most retries one call may be configured for. */
 export const MAX_RETRIES = 10;
-export const IDEMPOTENCY_KEY_HEADER = 'Idempotency-Key';
+/** Attempts of a request that is safe to repeat (a read, an OFREP evaluation, a keyed write) while Caddy answers its own 502. */
+export const PROXY_502_ATTEMPTS = 3;
+
+/**
+ * Caddy's own 502 (the Caddyfile's handle_errors): the request met a broken
+ * connection to a gateway, for instance a keep-alive connection to one that
+ * just died; Caddy 2.6 cannot re-send a body to the other gateway itself. A
+ * gateway's own 502 does not say "proxy: 502".
+ */
+export function isProxy502(status: number, body: unknown): boolean {
+  const detail = body !== null && typeof body === 'object' ? (body as { detail?: unknown }).detail : undefined;
+  return status === 502 && typeof detail === 'string' && detail.startsWith('proxy: 502');
+}
 
 export interface ClientOptions {
   /** The gateway (or Caddy in front of it), e.g. https://localhost:8443; a path prefix is kept. */
@@ -65,6 +78,8 @@ export interface ApiResponse<T> {
 
 /** An answer whatever its status: what a raw request returns. */
 export interface RawResponse {
+  /** Requests sent for this call: more than 1 when Caddy's own 502 was repeated or a retry was made. */
+  attempts: number;
   status: number;
   /** The status line's text, where the transport has it. */
   statusText?: string;
@@ -164,10 +179,7 @@ export class FlagraftClient {
       if (v === undefined) throw new TypeError(`${operationId}: missing path parameter ${name}`);
       return encodeURIComponent(String(v));
     });
-    const headers = { ...o.headers };
-    // One key per logical write, decided before the first attempt: every retry below resends it.
-    if (route.write && !Object.keys(headers).some((h) => h.toLowerCase() === 'idempotency-key')) headers[IDEMPOTENCY_KEY_HEADER] = this.newKey();
-    const res = await this.send(route.method.toUpperCase(), path, { ...o, headers }, operationId);
+    const res = await this.send(route.method.toUpperCase(), path, o, operationId);
     if (res.body !== undefined && res.text !== '' && !isJson(res.headers.get('content-type')) && jsonAnswer(route, res.status)) {
       throw new ApiProblem(
         { status: 502, title: 'Bad gateway answer', detail: `${operationId}: expected JSON, got ${res.headers.get('content-type') ?? 'no content type'}` },
@@ -177,7 +189,11 @@ export class FlagraftClient {
     return { status: res.status, headers: res.headers, body: res.body as T };
   }
 
-  /** Any request, answered whatever its status (for what the contract does not cover, and for tests of refusals). */
+  /**
+   * Any request, answered whatever its status (for what the contract does not
+   * cover, and for tests of refusals). A request that is one of the table's
+   * idempotent operations gets its Idempotency-Key as a call would.
+   */
   async raw(method: string, path: string, o: Omit<CallOptions, 'params' | 'okStatuses'> = {}): Promise<RawResponse> {
     return this.attempts(method.toUpperCase(), path, o);
   }
@@ -194,32 +210,46 @@ export class FlagraftClient {
     return res;
   }
 
-  /** Sends, retrying (up to `retries`) a request that got no answer or a 503, with the same headers. */
+  /**
+   * Sends one logical request. An idempotent operation carries an
+   * Idempotency-Key, chosen here before the first attempt (unless the caller
+   * named one), so every repeat below sends the same key. Repeated with the
+   * same headers: up to `retries` times when no answer came or a 503 did, and
+   * up to PROXY_502_ATTEMPTS times when Caddy answered its own 502 to a
+   * request that is safe to repeat.
+   */
   private async attempts(method: string, path: string, o: Omit<CallOptions, 'params' | 'okStatuses'>): Promise<RawResponse> {
     const url = new URL(this.base.href);
     url.pathname = this.base.pathname.replace(/\/+$/, '') + path;
     for (const [k, v] of Object.entries(o.query ?? {})) if (v !== undefined) url.searchParams.set(k, String(v));
     const headers: Record<string, string> = { accept: `application/json, ${PROBLEM_CONTENT_TYPE}`, ...o.headers };
+    const op = operationOf(method, path);
+    const keyed = () => Object.keys(headers).some((h) => h.toLowerCase() === 'idempotency-key');
+    if (op && (ROUTES[op] as RouteSpec).idempotent && !keyed()) headers[IDEMPOTENCY_KEY_HEADER] = this.newKey();
+    const repeatable = method === 'GET' || method === 'HEAD' || (method === 'POST' && path.startsWith('/ofrep/')) || keyed();
     if (this.options.token !== undefined) headers.authorization = `Bearer ${this.options.token}`;
     let body: string | undefined;
     if (o.body !== undefined) {
       body = JSON.stringify(o.body);
       headers['content-type'] ??= 'application/json';
     }
-    for (let attempt = 0; ; attempt++) {
+    let proxy502s = 0;
+    for (let attempt = 0, sent = 1; ; sent++) {
       let res: TransportResponse;
       try {
         res = await this.transport({ method, url, headers, body, timeoutMs: o.timeoutMs ?? this.timeoutMs });
       } catch (err) {
         if (attempt >= this.retries) throw err;
-        await sleep(this.backoff(attempt, undefined));
+        await sleep(this.backoff(attempt++, undefined));
         continue;
       }
+      const parsed = parseBody(res);
+      if (repeatable && isProxy502(res.status, parsed) && ++proxy502s < PROXY_502_ATTEMPTS) continue;
       if (res.status === 503 && attempt < this.retries) {
-        await sleep(this.backoff(attempt, Number(res.headers.get('retry-after') ?? '')));
+        await sleep(this.backoff(attempt++, Number(res.headers.get('retry-after') ?? '')));
         continue;
       }
-      return { status: res.status, statusText: res.statusText, headers: res.headers, body: parseBody(res), text: res.text };
+      return { status: res.status, statusText: res.statusText, headers: res.headers, body: parsed, text: res.text, attempts: sent };
     }
   }
 
@@ -359,7 +389,7 @@ export class FlagraftClient {
     const res = await fetch(url, { headers });
     if (!res.ok) {
       const text = await res.text();
-      throw problemOf({ status: res.status, statusText: res.statusText, headers: res.headers, text, body: parseBody({ status: res.status, headers: res.headers, text }) }, { operationId, method: 'GET', path: route.path });
+      throw problemOf({ status: res.status, statusText: res.statusText, headers: res.headers, text, body: parseBody({ headers: res.headers, text }), attempts: 1 }, { operationId, method: 'GET', path: route.path });
     }
     return res;
   }
@@ -375,7 +405,7 @@ function jsonAnswer(route: RouteSpec, status: number): boolean {
   return content !== undefined && Object.keys(content).some((m) => m.includes('json'));
 }
 
-function parseBody(res: Pick<TransportResponse, 'headers' | 'text'> & { status?: number }): unknown {
+function parseBody(res: Pick<TransportResponse, 'headers' | 'text'>): unknown {
   if (!res.text) return undefined;
   if (!isJson(res.headers.get('content-type'))) return res.text;
   try {

@@ -1,7 +1,7 @@
 // Generates the OpenAPI 3.1 document of the gateway's HTTP API from the route
 // table and the schema components. The gateway serves it at
 // /api/v1/openapi.json; nothing in it is written by hand elsewhere.
-import { PATH_PARAMETERS, ROUTES, type RouteSpec } from './routes.js';
+import { IDEMPOTENCY_KEY_PARAMETER, PATH_PARAMETERS, ROUTES, type RouteSpec } from './routes.js';
 import { SCHEMAS } from './schemas.js';
 
 type PathItem = { parameters?: readonly object[] } & Partial<Record<RouteSpec['method'], object>>;
@@ -10,7 +10,8 @@ type PathItem = { parameters?: readonly object[] } & Partial<Record<RouteSpec['m
 export function buildOpenApiDocument() {
   const paths: Record<string, PathItem> = {};
   for (const [operationId, spec] of Object.entries(ROUTES) as [string, RouteSpec][]) {
-    const { method, path, write: _write, ...operation } = spec;
+    const { method, path, idempotent, ...operation } = spec;
+    if (idempotent) operation.parameters = [...(operation.parameters ?? []), IDEMPOTENCY_KEY_PARAMETER];
     const item = (paths[path] ??= PATH_PARAMETERS[path] ? { parameters: PATH_PARAMETERS[path] } : {});
     if (item[method]) throw new Error(`routes: two operations for ${method.toUpperCase()} ${path}`);
     item[method] = { operationId, ...operation };

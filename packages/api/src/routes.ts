@@ -5,6 +5,7 @@
 // this table, the client (client.ts) calls by it, and the gateway's tests
 // check that it serves exactly these routes with these bodies.
 import { KEY_PATTERN, LIMITS } from '@flagraft/flag-model';
+import { IDEMPOTENCY_KEY_PATTERN, MAX_IDEMPOTENCY_KEY_CHARS } from './idempotency.js';
 import { schemaRef as ref } from './schemas.js';
 const json = (schema: object) => ({ content: { 'application/json': { schema } } });
 /** A problem+json answer; the description says which problem types (urn:flagraft:problem:<kind>) and when. */
@@ -25,15 +26,16 @@ const writeErrors = {
   '412': problem('If-Match / If-None-Match did not hold; has currentRevision'),
   '413': problem('Body larger than its limit once decompressed (type ...:payload-too-large; limit names it, e.g. maxBodyBytes, limitBytes its value)'),
   '415': problem('The body is not JSON, not UTF-8, or in an unknown Content-Encoding'),
-  '422': problem('Invalid definition (type ...:validation; issues name every bad field with path and pointer), or a JSON shape limit (type ...:json-limit; limit names the first one hit, e.g. maxJsonDepth; issues[] have path, pointer, limit, message)'),
+  '422': problem('An Idempotency-Key reused for a different request (type ...:idempotency-key-reused; header names it), or an invalid definition (type ...:validation; issues name every bad field with path and pointer), or a JSON shape limit (type ...:json-limit; limit names the first one hit, e.g. maxJsonDepth; issues[] have path, pointer, limit, message)'),
   '429': tooMany('Over the token\'s write rate limit (FLAGRAFT_RATE_LIMIT_WRITES_PER_SEC, default 50/s, burst 100); type ...:too-many-requests with retryAfterSeconds'),
 };
 
 /** A write that takes no If-Match / If-None-Match cannot fail one (412). */
 const { '412': _412, ...unconditionalWriteErrors } = writeErrors;
-/** A write without a body cannot be too large, of the wrong media type or an invalid definition. */
-const { '413': _413, '415': _415, '422': _422, ...bodilessWriteErrors } = writeErrors;
-const { '412': _b412, ...bodilessUnconditionalWriteErrors } = bodilessWriteErrors;
+/** A write without a body cannot be too large or of the wrong media type. */
+const { '413': _413, '415': _415, ...bodilessWriteErrors } = writeErrors;
+/** ... and without a body, a precondition or a key (membership), nor fail either (412, 422). */
+const { '412': _b412, '422': _b422, ...bodilessUnconditionalWriteErrors } = bodilessWriteErrors;
 
 const keyParam = { name: 'key', in: 'path', required: true, schema: { type: 'string', pattern: KEY_PATTERN.source, maxLength: LIMITS.maxKeyChars } };
 const nameParam = { ...keyParam, name: 'name' };
@@ -50,6 +52,13 @@ const historyParams = [
   { name: 'before', in: 'query', description: 'Only changes with a smaller revision', schema: { type: 'integer', minimum: 1 } },
 ];
 const ifMatch = { name: 'If-Match', in: 'header', description: 'Compare-and-set: "<revision>" (or *: must exist)', schema: { type: 'string' } };
+/** The Idempotency-Key header, added by the generator to every idempotent route's parameters. */
+export const IDEMPOTENCY_KEY_PARAMETER = {
+  name: 'Idempotency-Key',
+  in: 'header',
+  description: `Names this write (draft-ietf-httpapi-idempotency-key-header): sent again with the same key by the same token, on any gateway, it is applied once and answered with the first outcome (same revision). The same key with a different request (method, path, query, If-Match/If-None-Match, Content-Type, body) is refused with 422 (type ...:idempotency-key-reused). Keys are kept for the cluster's de-duplication window. At most ${MAX_IDEMPOTENCY_KEY_CHARS} characters of A-Z a-z 0-9 - _ . ~ : + / = (a bare token or a Structured Field string "..."); 400 naming Idempotency-Key otherwise.`,
+  schema: { type: 'string', minLength: 1, maxLength: MAX_IDEMPOTENCY_KEY_CHARS, pattern: IDEMPOTENCY_KEY_PATTERN.source },
+};
 const ifNoneMatchStar = { name: 'If-None-Match', in: 'header', description: '* = create only', schema: { type: 'string' } };
 
 // OFREP answers errors in its own shape ({errorCode, errorDetails}), not as problem documents.
@@ -72,8 +81,8 @@ export interface RouteSpec {
   method: HttpMethod;
   /** OpenAPI form: /api/v1/flags/{key}. */
   path: string;
-  /** Changes state: the client sends an Idempotency-Key (one per logical write, reused on its retries). */
-  write?: boolean;
+  /** Takes an Idempotency-Key (applied once per key): the client sends one per logical write, the same on its repeats. Other writes refuse a key (400). */
+  idempotent?: boolean;
   summary: string;
   description?: string;
   /** [] = no authentication (the document's default is a token). */
@@ -123,7 +132,8 @@ export const ROUTES = {
   putFlag: {
     method: 'put',
     path: '/api/v1/flags/{key}',
-    write: true,
+    idempotent: true,
+   
     summary: 'Create or replace a flag (role editor)',
     parameters: [ifMatch, ifNoneMatchStar],
     requestBody: { required: true, ...json(ref('FlagDefinition')) },
@@ -136,7 +146,8 @@ export const ROUTES = {
   patchFlag: {
     method: 'patch',
     path: '/api/v1/flags/{key}',
-    write: true,
+    idempotent: true,
+   
     summary: 'Edit a flag (role editor): JSON Merge Patch (object) or JSON Patch (array)',
     parameters: [ifMatch],
     requestBody: {
@@ -155,7 +166,8 @@ export const ROUTES = {
   deleteFlag: {
     method: 'delete',
     path: '/api/v1/flags/{key}',
-    write: true,
+    idempotent: true,
+   
     summary: 'Delete a flag (role editor)',
     parameters: [ifMatch],
     responses: { '200': { description: 'Deleted', ...json(ref('Deleted')) }, '404': problem('No such flag'), ...bodilessWriteErrors },
@@ -184,7 +196,8 @@ export const ROUTES = {
   putSegment: {
     method: 'put',
     path: '/api/v1/segments/{name}',
-    write: true,
+    idempotent: true,
+   
     summary: 'Create or replace a segment (role editor)',
     parameters: [ifMatch, ifNoneMatchStar],
     requestBody: { required: true, ...json(ref('SegmentDefinition')) },
@@ -197,7 +210,8 @@ export const ROUTES = {
   deleteSegment: {
     method: 'delete',
     path: '/api/v1/segments/{name}',
-    write: true,
+    idempotent: true,
+   
     summary: 'Delete a segment (role editor); 409 while flags use it',
     parameters: [ifMatch],
     responses: { '200': { description: 'Deleted', ...json(ref('SegmentDeleted')) }, '404': problem('No such segment'), ...bodilessWriteErrors },
@@ -212,7 +226,8 @@ export const ROUTES = {
   applyBatch: {
     method: 'post',
     path: '/api/v1/batch',
-    write: true,
+    idempotent: true,
+   
     summary: 'Atomic multi-flag/segment change (role editor): all operations commit at one revision or none',
     requestBody: { required: true, ...json(ref('BatchRequest')) },
     responses: { '200': { description: 'Committed', ...json(ref('BatchResult')) }, '404': problem('A deleted key does not exist'), ...unconditionalWriteErrors },
@@ -221,17 +236,17 @@ export const ROUTES = {
   addClusterMember: {
     method: 'post',
     path: '/api/v1/cluster/members',
-    write: true,
+   
     summary: 'Add a learner (role admin)',
     requestBody: { required: true, ...json({ type: 'object', required: ['id', 'address'], properties: { id: { type: 'integer', minimum: 1 }, address: { type: 'string', description: "the new node's peer (Raft) address, host:port (FLAGRAFT_PEER_ADVERTISE)" } } }) },
     responses: { '201': { description: 'Added', ...json({ type: 'object' }) }, ...unconditionalWriteErrors },
   },
-  promoteClusterMember: { method: 'post', path: '/api/v1/cluster/members/{id}/promote', write: true, summary: 'Promote a learner to voter (role admin)', responses: { '200': { description: 'Promoted', ...json({ type: 'object' }) }, ...bodilessUnconditionalWriteErrors } },
-  removeClusterMember: { method: 'delete', path: '/api/v1/cluster/members/{id}', write: true, summary: 'Remove a member (role admin)', responses: { '200': { description: 'Removed', ...json({ type: 'object' }) }, ...bodilessUnconditionalWriteErrors } },
+  promoteClusterMember: { method: 'post', path: '/api/v1/cluster/members/{id}/promote', summary: 'Promote a learner to voter (role admin)', responses: { '200': { description: 'Promoted', ...json({ type: 'object' }) }, ...bodilessUnconditionalWriteErrors } },
+  removeClusterMember: { method: 'delete', path: '/api/v1/cluster/members/{id}', summary: 'Remove a member (role admin)', responses: { '200': { description: 'Removed', ...json({ type: 'object' }) }, ...bodilessUnconditionalWriteErrors } },
   transferLeadership: {
     method: 'post',
     path: '/api/v1/cluster/leader',
-    write: true,
+   
     summary: 'Transfer leadership (role admin)',
     requestBody: { required: true, ...json({ type: 'object', required: ['id'], properties: { id: { type: 'integer', minimum: 1 } } }) },
     responses: { '200': { description: 'Transferred', ...json({ type: 'object' }) }, ...unconditionalWriteErrors },
@@ -249,7 +264,7 @@ export const ROUTES = {
   restoreBackup: {
     method: 'post',
     path: '/api/v1/admin/restore',
-    write: true,
+   
     summary: 'Load a backup into an empty cluster through Raft, keeping revisions and history (role admin); atomic for readers',
     parameters: [{ name: 'force', in: 'query', description: 'true = replace all flags, segments and history the cluster holds', schema: { enum: ['true', 'false'] } }],
     requestBody: { required: true, ...json(ref('BackupDocument')) },
@@ -306,7 +321,7 @@ export const ROUTES = {
   importFlagd: {
     method: 'post',
     path: '/api/v1/flagd/import',
-    write: true,
+   
     summary: 'Import a flagd flag-definition document (role editor): flags, $evaluators as segments, targeting. dryRun=true answers the plan only',
     parameters: [{ name: 'dryRun', in: 'query', schema: { enum: ['true', 'false'] } }, { name: 'skipUnmappable', in: 'query', schema: { enum: ['true', 'false'] } }],
     requestBody: { required: true, ...json({ type: 'object', description: 'A flagd document: {"flags": {...}, "$evaluators"?: {...}, "metadata"?: {...}}' }) },
@@ -334,7 +349,7 @@ export const ROUTES = {
   reportEvaluationCounts: {
     method: 'post',
     path: '/api/v1/evaluation-counts',
-    write: true,
+   
     summary: 'In-process evaluation counts reported by OpenFeature providers (any role); added to the evaluation metrics. Unknown flags and variants are ignored (counted in ignored)',
     requestBody: {
       required: true,
@@ -352,7 +367,8 @@ export const ROUTES = {
   legacySetFlag: {
     method: 'post',
     path: '/set',
-    write: true,
+    idempotent: true,
+   
     summary: 'Original API: set a flag from a text value (role editor); answers after commit',
     requestBody: { required: true, ...json(ref('LegacySet')) },
     responses: { '200': { description: 'Committed', ...json(ref('LegacyValue')) }, ...unconditionalWriteErrors },
@@ -360,7 +376,8 @@ export const ROUTES = {
   legacySetFlagV1: {
     method: 'post',
     path: '/api/v1/flags/set',
-    write: true,
+    idempotent: true,
+   
     summary: 'Original API (dashboard): same as POST /set',
     requestBody: { required: true, ...json(ref('LegacySet')) },
     responses: { '200': { description: 'Committed', ...json(ref('LegacyValue')) }, ...unconditionalWriteErrors },
@@ -432,3 +449,14 @@ export const ROUTES = {
 } satisfies Record<string, RouteSpec>;
 
 export type OperationId = keyof typeof ROUTES;
+
+/** Literal paths first (/api/v1/flags/set before /api/v1/flags/{key}), then templates. */
+const MATCHERS = (Object.entries(ROUTES) as [OperationId, RouteSpec][])
+  .map(([id, r]) => ({ id, method: r.method, literal: !r.path.includes('{'), re: new RegExp(`^${r.path.replace(/\{[^}]+\}/g, '[^/]+')}$`) }))
+  .sort((a, b) => Number(b.literal) - Number(a.literal));
+
+/** The operation a request is, by method and path (without the query); undefined when the table has none. */
+export function operationOf(method: string, path: string): OperationId | undefined {
+  const m = method.toLowerCase();
+  return MATCHERS.find((x) => x.method === m && x.re.test(path))?.id;
+}
