@@ -305,7 +305,7 @@ const NOT_PROVOKED = new Set<string>([
   'putFlag 409', 'patchFlag 409', 'deleteFlag 409', 'putSegment 409', 'importFlagd 409', 'legacySetFlag 409', 'legacySetFlagV1 409',
   'addClusterMember 409', 'removeClusterMember 409', 'transferLeadership 409',
   // Older than retained: needs compaction of the change history (compaction.test.ts).
-  'getFlagHistory 410',
+  'getFlagHistory 410', 'getSegmentHistory 410',
   // No parameters to get wrong.
   'getClusterStatus 400', 'getBackup 400',
   // A backup over maxBackupBytes (128 MiB).

@@ -4,9 +4,9 @@
 // each status means). The OpenAPI document (openapi.ts) is generated from
 // this table, the client (client.ts) calls by it, and the gateway's tests
 // check that it serves exactly these routes with these bodies.
-import { KEY_PATTERN, LIMITS } from '@flagraft/flag-model';
+import { FLAG_KIND, ITEM_KINDS, KEY_PATTERN, LIMITS, SEGMENT_KIND, type AnyItemKind } from '@flagraft/flag-model';
 import { IDEMPOTENCY_KEY_PATTERN, MAX_IDEMPOTENCY_KEY_CHARS } from './idempotency.js';
-import { schemaRef as ref } from './schemas.js';
+import { schemaRef as ref, type SchemaName } from './schemas.js';
 const json = (schema: object) => ({ content: { 'application/json': { schema } } });
 /** A problem+json answer; the description says which problem types (urn:flagraft:problem:<kind>) and when. */
 const problem = (description: string) => ({ description, content: { 'application/problem+json': { schema: ref('Problem') } } });
@@ -38,7 +38,6 @@ const { '413': _413, '415': _415, ...bodilessWriteErrors } = writeErrors;
 const { '412': _b412, '422': _b422, ...bodilessUnconditionalWriteErrors } = bodilessWriteErrors;
 
 const keyParam = { name: 'key', in: 'path', required: true, schema: { type: 'string', pattern: KEY_PATTERN.source, maxLength: LIMITS.maxKeyChars } };
-const nameParam = { ...keyParam, name: 'name' };
 const idParam = { name: 'id', in: 'path', required: true, schema: { type: 'integer', minimum: 1 } };
 const consistencyParam = { name: 'consistency', in: 'query', schema: { enum: ['linearizable', 'stale'] } };
 const listParams = [
@@ -95,59 +94,69 @@ export interface RouteSpec {
 
 /** Parameters of the path templates, shared by every operation on that path. */
 export const PATH_PARAMETERS: Record<string, readonly object[]> = {
-  '/api/v1/flags/{key}': [keyParam],
-  '/api/v1/flags/{key}/history': [keyParam],
-  '/api/v1/segments/{name}': [nameParam],
-  '/api/v1/segments/{name}/history': [nameParam],
+  ...Object.fromEntries(ITEM_KINDS.flatMap((kind) => {
+    const param = [{ name: kind.idField, in: 'path', required: true, schema: { type: 'string', pattern: kind.pattern.source, maxLength: kind.maxIdChars } }];
+    return [[`${kind.path}/{${kind.idField}}`, param], [`${kind.path}/{${kind.idField}}/history`, param]];
+  })),
   '/api/v1/cluster/members/{id}/promote': [idParam],
   '/api/v1/cluster/members/{id}': [idParam],
   '/get/{key}': [keyParam],
   '/ofrep/v1/evaluate/flags/{key}': [{ name: 'key', in: 'path', required: true, description: 'The flag key, percent-encoded', schema: { type: 'string' } }],
 };
 
+type ItemSchemas = { definition: SchemaName; stored: SchemaName; page: SchemaName; deleted: SchemaName; history: SchemaName };
+
+/** The five routes every item kind has (flags.ts and segments.ts of the gateway serve them from one table, items.ts). */
+function itemRoutes(kind: AnyItemKind, schemas: ItemSchemas) {
+  const one = `${kind.path}/{${kind.idField}}`;
+  const missing = problem(`No such ${kind.kind}`);
+  return {
+    list: { method: 'get', path: kind.path, summary: `List ${kind.plural} (role reader)`, parameters: listParams, responses: { '200': { description: `A page of ${kind.plural}`, ...json(ref(schemas.page)) }, ...commonErrors } },
+    get: {
+      method: 'get', path: one, summary: `Read a ${kind.kind} (role reader)`, parameters: [consistencyParam],
+      responses: { '200': { description: `The ${kind.kind}`, headers: etagHeader, ...json(ref(schemas.stored)) }, '404': missing, ...commonErrors },
+    },
+    put: {
+      method: 'put', path: one, idempotent: true, summary: `Create or replace a ${kind.kind} (role editor)`, parameters: [ifMatch, ifNoneMatchStar],
+      requestBody: { required: true, ...json(ref(schemas.definition)) },
+      responses: {
+        '200': { description: 'Replaced', headers: etagHeader, ...json(ref(schemas.stored)) },
+        '201': { description: 'Created', headers: etagHeader, ...json(ref(schemas.stored)) },
+        ...writeErrors,
+      },
+    },
+    delete: {
+      method: 'delete', path: one, idempotent: true, summary: `Delete a ${kind.kind} (role editor)`, parameters: [ifMatch],
+      responses: { '200': { description: 'Deleted', ...json(ref(schemas.deleted)) }, '404': missing, ...bodilessWriteErrors },
+    },
+    history: {
+      method: 'get', path: `${one}/history`, summary: `Audit trail of a ${kind.kind}, newest first (role reader)`, parameters: historyParams,
+      responses: { '200': { description: 'Changes', ...json(ref(schemas.history)) }, ...commonErrors, '410': problem('Older than retained') },
+    },
+  } satisfies Record<string, RouteSpec>;
+}
+const flagRoutes = itemRoutes(FLAG_KIND, { definition: 'FlagDefinition', stored: 'StoredFlag', page: 'FlagPage', deleted: 'Deleted', history: 'FlagHistory' });
+const segmentRoutes = itemRoutes(SEGMENT_KIND, { definition: 'SegmentDefinition', stored: 'StoredSegment', page: 'SegmentPage', deleted: 'SegmentDeleted', history: 'SegmentHistory' });
+
 export const ROUTES = {
   listFlags: {
-    method: 'get',
-    path: '/api/v1/flags',
-    summary: 'List flags (role reader)',
+    ...flagRoutes.list,
     description:
       'Pages in key order. consistency=stale pages are served from this gateway\'s in-memory replica (no cluster round trip); ' +
       'their revision is the replica\'s, i.e. the position its /api/v1/stream has delivered up to, and a write this gateway ' +
       'answered is already in them. nextPageToken works with either consistency.',
-    parameters: listParams,
-    responses: { '200': { description: 'A page of flags', ...json(ref('FlagPage')) }, ...commonErrors },
   },
   getFlag: {
-    method: 'get',
-    path: '/api/v1/flags/{key}',
+    ...flagRoutes.get,
     summary: 'Read a flag (role reader); ETag = modRevision',
     parameters: [consistencyParam, { name: 'If-None-Match', in: 'header', schema: { type: 'string' } }],
-    responses: {
-      '200': { description: 'The flag', headers: etagHeader, ...json(ref('StoredFlag')) },
-      '304': { description: 'Unchanged since the given ETag' },
-      '404': problem('No such flag'),
-      ...commonErrors,
-    },
+    responses: { ...flagRoutes.get.responses, '304': { description: 'Unchanged since the given ETag' } },
   },
-  putFlag: {
-    method: 'put',
-    path: '/api/v1/flags/{key}',
-    idempotent: true,
-   
-    summary: 'Create or replace a flag (role editor)',
-    parameters: [ifMatch, ifNoneMatchStar],
-    requestBody: { required: true, ...json(ref('FlagDefinition')) },
-    responses: {
-      '200': { description: 'Replaced', headers: etagHeader, ...json(ref('StoredFlag')) },
-      '201': { description: 'Created', headers: etagHeader, ...json(ref('StoredFlag')) },
-      ...writeErrors,
-    },
-  },
+  putFlag: flagRoutes.put,
   patchFlag: {
     method: 'patch',
-    path: '/api/v1/flags/{key}',
+    path: flagRoutes.put.path,
     idempotent: true,
-   
     summary: 'Edit a flag (role editor): JSON Merge Patch (object) or JSON Patch (array)',
     parameters: [ifMatch],
     requestBody: {
@@ -163,71 +172,17 @@ export const ROUTES = {
       ...writeErrors,
     },
   },
-  deleteFlag: {
-    method: 'delete',
-    path: '/api/v1/flags/{key}',
-    idempotent: true,
-   
-    summary: 'Delete a flag (role editor)',
-    parameters: [ifMatch],
-    responses: { '200': { description: 'Deleted', ...json(ref('Deleted')) }, '404': problem('No such flag'), ...bodilessWriteErrors },
-  },
-  getFlagHistory: {
-    method: 'get',
-    path: '/api/v1/flags/{key}/history',
-    summary: 'Audit trail of a flag, newest first (role reader)',
-    parameters: historyParams,
-    responses: { '200': { description: 'Changes', ...json(ref('FlagHistory')) }, ...commonErrors, '410': problem('Older than retained') },
-  },
-  listSegments: {
-    method: 'get',
-    path: '/api/v1/segments',
-    summary: 'List segments (role reader)',
-    parameters: listParams,
-    responses: { '200': { description: 'A page of segments', ...json(ref('SegmentPage')) }, ...commonErrors },
-  },
-  getSegment: {
-    method: 'get',
-    path: '/api/v1/segments/{name}',
-    summary: 'Read a segment (role reader)',
-    parameters: [consistencyParam],
-    responses: { '200': { description: 'The segment', headers: etagHeader, ...json(ref('StoredSegment')) }, '404': problem('No such segment'), ...commonErrors },
-  },
-  putSegment: {
-    method: 'put',
-    path: '/api/v1/segments/{name}',
-    idempotent: true,
-   
-    summary: 'Create or replace a segment (role editor)',
-    parameters: [ifMatch, ifNoneMatchStar],
-    requestBody: { required: true, ...json(ref('SegmentDefinition')) },
-    responses: {
-      '200': { description: 'Replaced', headers: etagHeader, ...json(ref('StoredSegment')) },
-      '201': { description: 'Created', headers: etagHeader, ...json(ref('StoredSegment')) },
-      ...writeErrors,
-    },
-  },
-  deleteSegment: {
-    method: 'delete',
-    path: '/api/v1/segments/{name}',
-    idempotent: true,
-   
-    summary: 'Delete a segment (role editor); 409 while flags use it',
-    parameters: [ifMatch],
-    responses: { '200': { description: 'Deleted', ...json(ref('SegmentDeleted')) }, '404': problem('No such segment'), ...bodilessWriteErrors },
-  },
-  getSegmentHistory: {
-    method: 'get',
-    path: '/api/v1/segments/{name}/history',
-    summary: 'Audit trail of a segment (role reader)',
-    parameters: historyParams,
-    responses: { '200': { description: 'Changes', ...json(ref('SegmentHistory')) }, ...commonErrors },
-  },
+  deleteFlag: flagRoutes.delete,
+  getFlagHistory: flagRoutes.history,
+  listSegments: segmentRoutes.list,
+  getSegment: segmentRoutes.get,
+  putSegment: segmentRoutes.put,
+  deleteSegment: { ...segmentRoutes.delete, summary: 'Delete a segment (role editor); 409 while flags use it' },
+  getSegmentHistory: segmentRoutes.history,
   applyBatch: {
     method: 'post',
     path: '/api/v1/batch',
     idempotent: true,
-   
     summary: 'Atomic multi-flag/segment change (role editor): all operations commit at one revision or none',
     requestBody: { required: true, ...json(ref('BatchRequest')) },
     responses: { '200': { description: 'Committed', ...json(ref('BatchResult')) }, '404': problem('A deleted key does not exist'), ...unconditionalWriteErrors },
@@ -236,7 +191,6 @@ export const ROUTES = {
   addClusterMember: {
     method: 'post',
     path: '/api/v1/cluster/members',
-   
     summary: 'Add a learner (role admin)',
     requestBody: { required: true, ...json({ type: 'object', required: ['id', 'address'], properties: { id: { type: 'integer', minimum: 1 }, address: { type: 'string', description: "the new node's peer (Raft) address, host:port (FLAGRAFT_PEER_ADVERTISE)" } } }) },
     responses: { '201': { description: 'Added', ...json({ type: 'object' }) }, ...unconditionalWriteErrors },
@@ -246,7 +200,6 @@ export const ROUTES = {
   transferLeadership: {
     method: 'post',
     path: '/api/v1/cluster/leader',
-   
     summary: 'Transfer leadership (role admin)',
     requestBody: { required: true, ...json({ type: 'object', required: ['id'], properties: { id: { type: 'integer', minimum: 1 } } }) },
     responses: { '200': { description: 'Transferred', ...json({ type: 'object' }) }, ...unconditionalWriteErrors },
@@ -264,7 +217,6 @@ export const ROUTES = {
   restoreBackup: {
     method: 'post',
     path: '/api/v1/admin/restore',
-   
     summary: 'Load a backup into an empty cluster through Raft, keeping revisions and history (role admin); atomic for readers',
     parameters: [{ name: 'force', in: 'query', description: 'true = replace all flags, segments and history the cluster holds', schema: { enum: ['true', 'false'] } }],
     requestBody: { required: true, ...json(ref('BackupDocument')) },
@@ -321,7 +273,6 @@ export const ROUTES = {
   importFlagd: {
     method: 'post',
     path: '/api/v1/flagd/import',
-   
     summary: 'Import a flagd flag-definition document (role editor): flags, $evaluators as segments, targeting. dryRun=true answers the plan only',
     parameters: [{ name: 'dryRun', in: 'query', schema: { enum: ['true', 'false'] } }, { name: 'skipUnmappable', in: 'query', schema: { enum: ['true', 'false'] } }],
     requestBody: { required: true, ...json({ type: 'object', description: 'A flagd document: {"flags": {...}, "$evaluators"?: {...}, "metadata"?: {...}}' }) },
@@ -349,7 +300,6 @@ export const ROUTES = {
   reportEvaluationCounts: {
     method: 'post',
     path: '/api/v1/evaluation-counts',
-   
     summary: 'In-process evaluation counts reported by OpenFeature providers (any role); added to the evaluation metrics. Unknown flags and variants are ignored (counted in ignored)',
     requestBody: {
       required: true,
@@ -368,7 +318,6 @@ export const ROUTES = {
     method: 'post',
     path: '/set',
     idempotent: true,
-   
     summary: 'Original API: set a flag from a text value (role editor); answers after commit',
     requestBody: { required: true, ...json(ref('LegacySet')) },
     responses: { '200': { description: 'Committed', ...json(ref('LegacyValue')) }, ...unconditionalWriteErrors },
@@ -377,7 +326,6 @@ export const ROUTES = {
     method: 'post',
     path: '/api/v1/flags/set',
     idempotent: true,
-   
     summary: 'Original API (dashboard): same as POST /set',
     requestBody: { required: true, ...json(ref('LegacySet')) },
     responses: { '200': { description: 'Committed', ...json(ref('LegacyValue')) }, ...unconditionalWriteErrors },

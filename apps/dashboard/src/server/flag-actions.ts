@@ -3,9 +3,9 @@
 import { routeAction$ } from '@builder.io/qwik-city';
 import type { FlagDefinition, StoredFlag, ValidationIssue } from '~/lib/types';
 import { GatewayError } from './gateway';
-import { revisionOf } from './input-limits';
+import { FLAG_KIND } from '@flagraft/flag-model';
+import { deleteConfirmed, readEdit } from './item-actions';
 import { gatewayFor, problemOf } from './request';
-import { checkFlag, parseEditorJson } from './validation';
 
 export interface SaveFailure {
   message: string;
@@ -20,13 +20,9 @@ export interface SaveFailure {
  * anything else replaces with If-Match, so a concurrent change is never overwritten.
  */
 export const useSaveFlag = routeAction$(async (data, ev) => {
-  const parsed = parseEditorJson(data.json);
-  if (!parsed.ok) return ev.fail(400, { message: 'The flag could not be read.', issues: parsed.issues } as SaveFailure);
-  const checked = checkFlag(parsed.value);
-  if (!checked.ok) return ev.fail(422, { message: 'Fix the problems below, then save again.', issues: checked.issues } as SaveFailure);
-  const flag = checked.value;
-  const revision = revisionOf(data.revision);
-  if (revision === undefined) return ev.fail(400, { message: 'revision must be a whole number' } as SaveFailure);
+  const edit = readEdit(data, FLAG_KIND);
+  if (!edit.ok) return ev.fail(edit.status, edit.failure as SaveFailure);
+  const { value: flag, revision } = edit;
   const gw = gatewayFor(ev);
   let stored: StoredFlag;
   try {
@@ -52,17 +48,8 @@ export const useSaveFlag = routeAction$(async (data, ev) => {
 });
 
 /** Delete with typed confirmation (the key) and If-Match. */
-export const useDeleteFlag = routeAction$(async (data, ev) => {
-  const key = typeof data.key === 'string' ? data.key : '';
-  if (!key || data.confirm !== key) return ev.fail(400, { message: 'Type the flag key exactly to confirm deletion.' });
-  const revision = revisionOf(data.revision, 1);
-  try {
-    await gatewayFor(ev).deleteFlag(key, revision);
-  } catch (err) {
-    if (err instanceof GatewayError && err.status === 412) {
-      return ev.fail(412, { message: 'The flag changed since you loaded it. Reload the page, review the change, then delete again.' });
-    }
-    return ev.fail(problemOf(err).status, { message: problemOf(err).message });
-  }
-  throw ev.redirect(303, `/flags?deleted=${encodeURIComponent(key)}`);
-});
+export const useDeleteFlag = routeAction$(async (data, ev) =>
+  deleteConfirmed(data, ev, FLAG_KIND, (err) =>
+    err instanceof GatewayError && err.status === 412
+      ? { status: 412, message: 'The flag changed since you loaded it. Reload the page, review the change, then delete again.' }
+      : undefined));

@@ -1,6 +1,6 @@
 // Validation with the same package the gateway and the cluster use, so the
 // editor shows exactly the messages a save would be refused with.
-import { ValidationError, validateFlag, validateSegment } from '@flagraft/flag-model';
+import { FLAG_KIND, ValidationError, type AnyItemKind, type FlagKind } from '@flagraft/flag-model';
 import type { FlagDefinition, SegmentDefinition, ValidationIssue } from '~/lib/types';
 import { checkShape, DOCUMENT_LIMITS } from './input-limits';
 import { serverFunction } from './server-functions';
@@ -17,12 +17,13 @@ function check<T>(fn: () => T): Checked<T> {
   }
 }
 
-export function checkFlag(input: unknown): Checked<FlagDefinition> {
-  return check(() => validateFlag(input) as unknown as FlagDefinition);
+/** A definition of either kind checked by its descriptor's validator. */
+export function checkItem<K extends AnyItemKind>(kind: K, input: unknown): Checked<K extends FlagKind ? FlagDefinition : SegmentDefinition> {
+  return check(() => kind.validate(input) as unknown as K extends FlagKind ? FlagDefinition : SegmentDefinition);
 }
 
-export function checkSegment(input: unknown): Checked<SegmentDefinition> {
-  return check(() => validateSegment(input) as unknown as SegmentDefinition);
+export function checkFlag(input: unknown): Checked<FlagDefinition> {
+  return checkItem(FLAG_KIND, input);
 }
 
 /** Largest JSON body an editor action accepts, in characters. */

@@ -32,39 +32,39 @@ export interface ItemStore<D, S> {
   list(q: ListQuery): Promise<ItemPage<S>>;
 }
 
+/** The cluster's calls for each kind; their answers name the item by kind (flag / segment) and the page by plural. */
+type KindCalls<D, S> = {
+  get(id: string, consistency?: Consistency): Promise<S | undefined>;
+  put(def: D, opts: WriteOptions): Promise<{ revision: number } & Partial<Record<string, S | number>>>;
+  delete(id: string, opts: WriteOptions): Promise<{ revision: number }>;
+  list(q: ListQuery): Promise<{ nextPageToken?: string; revision: number } & Record<string, unknown>>;
+};
+const flagCalls = (c: ClusterPort): KindCalls<FlagDefinition, StoredFlag> => ({
+  get: (key, consistency) => c.getFlag(key, consistency === undefined ? undefined : { consistency }),
+  put: (flag, opts) => c.putFlag(flag, opts), delete: (key, opts) => c.deleteFlag(key, opts), list: (q) => c.listFlags(q),
+});
+const segmentCalls = (c: ClusterPort): KindCalls<SegmentDefinition, StoredSegment> => ({
+  // A cluster client without getSegment: a prefix page, filtered.
+  get: async (name, consistency = 'linearizable') => c.getSegment
+    ? c.getSegment(name, { consistency })
+    : (await c.listSegments({ prefix: name, limit: 1000, consistency })).segments.find((s) => s.segment.name === name),
+  put: (segment, opts) => c.putSegment(segment, opts), delete: (name, opts) => c.deleteSegment(name, opts), list: (q) => c.listSegments(q),
+});
+
 export function itemStore<K extends AnyItemKind>(kind: K, cluster: ClusterPort): ItemStore<DefOf<K>, StoredOf<K>> {
-  if (kind.kind === FLAG_KIND.kind) {
-    const store: ItemStore<FlagDefinition, StoredFlag> = {
-      get: (key, consistency) => cluster.getFlag(key, consistency === undefined ? undefined : { consistency }),
-      put: async (flag, opts) => {
-        const out = await cluster.putFlag(flag, opts);
-        return { revision: out.revision, stored: out.flag };
-      },
-      delete: (key, opts) => cluster.deleteFlag(key, opts),
-      list: async (q) => {
-        const page = await cluster.listFlags(q);
-        return { items: page.flags, nextPageToken: page.nextPageToken, revision: page.revision };
-      },
-    };
-    return store as unknown as ItemStore<DefOf<K>, StoredOf<K>>;
-  }
-  const store: ItemStore<SegmentDefinition, StoredSegment> = {
-    get: async (name, consistency = 'linearizable') => {
-      if (cluster.getSegment) return cluster.getSegment(name, { consistency });
-      const page = await cluster.listSegments({ prefix: name, limit: 1000, consistency });
-      return page.segments.find((s) => s.segment.name === name);
+  const calls = (kind.kind === FLAG_KIND.kind ? flagCalls(cluster) : segmentCalls(cluster)) as unknown as KindCalls<DefOf<K>, StoredOf<K>>;
+  return {
+    get: calls.get,
+    delete: calls.delete,
+    put: async (def, opts) => {
+      const out = await calls.put(def, opts);
+      return { revision: out.revision, stored: out[kind.kind] as StoredOf<K> | undefined };
     },
-    put: async (segment, opts) => {
-      const out = await cluster.putSegment(segment, opts);
-      return { revision: out.revision, stored: out.segment };
-    },
-    delete: (name, opts) => cluster.deleteSegment(name, opts),
     list: async (q) => {
-      const page = await cluster.listSegments(q);
-      return { items: page.segments, nextPageToken: page.nextPageToken, revision: page.revision };
+      const page = await calls.list(q);
+      return { items: page[kind.plural] as StoredOf<K>[], nextPageToken: page.nextPageToken, revision: page.revision };
     },
   };
-  return store as unknown as ItemStore<DefOf<K>, StoredOf<K>>;
 }
 
 /**
