@@ -6,13 +6,13 @@
 // too); refusals are provoked with raw requests. Three more gateways make
 // the problems one gateway cannot show at once: small body limits (413), a
 // write/evaluation rate of 1 (429), and no reachable cluster (503).
-import { createServer } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Role } from '@flagraft/auth';
 import { buildOpenApiDocument, fetchTransport, FlagraftClient, ROUTES, type OperationId, type RouteSpec, type Transport } from '@flagraft/api';
 import { FLAG_KIND, SEGMENT_KIND, type FlagDefinition } from '@flagraft/flag-model';
-import { createGateway, type Gateway } from '../src/index.js';
-import { boolFlag, startStack, TOKENS, tokenStore, type Stack } from './support/harness.js';
+import type { Gateway } from '../src/index.js';
+import { boolFlag, startStack, TOKENS, type Stack } from './support/harness.js';
+import { freePort, startGatewayWithoutCluster } from './support/no-cluster.js';
 import { OpenApiChecker, type Recorded } from './support/openapi-check.js';
 
 /** Longest a gateway without a cluster may take to answer, in milliseconds. */
@@ -86,14 +86,6 @@ function withQuery(u: URL, q: Record<string, string> = {}): URL {
 const hasBody = (r: RouteSpec) => r.requestBody !== undefined;
 const isPublic = (r: RouteSpec) => r.security !== undefined;
 const isWrite = (r: RouteSpec) => r.method !== 'get' && !r.path.startsWith('/ofrep/') && r.path !== '/api/v1/stream-tickets' && r.path !== '/api/v1/evaluation-counts';
-const freePort = () => new Promise<number>((resolve) => {
-  const s = createServer();
-  s.listen(0, '127.0.0.1', () => {
-    const p = (s.address() as { port: number }).port;
-    s.close(() => resolve(p));
-  });
-});
-
 beforeAll(async () => {
   stack = await startStack();
   small = await stack.newGateway({
@@ -101,17 +93,7 @@ beforeAll(async () => {
     maxEvaluationCountsBodyBytes: SMALL_BODY_BYTES, maxFlagdImportBodyBytes: SMALL_BODY_BYTES, maxRestoreBodyBytes: SMALL_BODY_BYTES,
   });
   limited = await stack.newGateway({ rateLimitWritesPerSec: 1, rateLimitWritesBurst: 1, rateLimitEvaluationsPerSec: 1, rateLimitEvaluationsBurst: 1 });
-  nowhere = createGateway({
-    port: 0,
-    clusterEndpoints: [`127.0.0.1:${await freePort()}`],
-    clusterInsecure: true, // nothing listens there: plain text is as good as TLS for a refusal
-    clusterId: 'nowhere',
-    clusterRetryDeadlineMs: 300,
-    clusterRequestTimeoutMs: 200,
-    tokens: tokenStore(),
-    logWrite: () => {},
-  });
-  await nowhere.start();
+  nowhere = await startGatewayWithoutCluster();
 });
 afterAll(async () => {
   await nowhere?.close();

@@ -1,32 +1,13 @@
 // A gateway whose cluster cannot be reached: alive, not ready, evaluation and
 // writes answer 503 with Retry-After (nothing is listening on the endpoint).
-import { createServer } from 'node:net';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { createGateway, type Gateway } from '../src/index.js';
-import { boolFlag, request, tokenStore } from './support/harness.js';
+import type { Gateway } from '../src/index.js';
+import { boolFlag, request } from './support/harness.js';
+import { startGatewayWithoutCluster } from './support/no-cluster.js';
 
 let gw: Gateway;
 beforeAll(async () => {
-  // A port that was free a moment ago: nothing listens there.
-  const port = await new Promise<number>((resolve) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const p = (s.address() as { port: number }).port;
-      s.close(() => resolve(p));
-    });
-  });
-  gw = createGateway({
-    port: 0,
-    clusterEndpoints: [`127.0.0.1:${port}`],
-    // Nothing listens there, so plain text is as good as TLS for what this tests.
-    clusterInsecure: true,
-    clusterId: 'nowhere',
-    clusterRetryDeadlineMs: 300,
-    clusterRequestTimeoutMs: 200,
-    tokens: tokenStore(),
-    logWrite: () => {},
-  });
-  await gw.start();
+  gw = await startGatewayWithoutCluster();
 });
 afterAll(async () => {
   await gw?.close();

@@ -138,6 +138,15 @@ function itemRoutes(kind: AnyItemKind, schemas: ItemSchemas) {
 const flagRoutes = itemRoutes(FLAG_KIND, { definition: 'FlagDefinition', stored: 'StoredFlag', page: 'FlagPage', deleted: 'Deleted', history: 'FlagHistory' });
 const segmentRoutes = itemRoutes(SEGMENT_KIND, { definition: 'SegmentDefinition', stored: 'StoredSegment', page: 'SegmentPage', deleted: 'SegmentDeleted', history: 'SegmentHistory' });
 
+const LEGACY_SET = {
+  method: 'post',
+  path: '/set',
+  idempotent: true,
+  summary: 'Original API: set a flag from a text value (role editor); answers after commit',
+  requestBody: { required: true, ...json(ref('LegacySet')) },
+  responses: { '200': { description: 'Committed', ...json(ref('LegacyValue')) }, ...unconditionalWriteErrors },
+} satisfies RouteSpec;
+
 export const ROUTES = {
   listFlags: {
     ...flagRoutes.list,
@@ -314,22 +323,8 @@ export const ROUTES = {
       ...commonErrors,
     },
   },
-  legacySetFlag: {
-    method: 'post',
-    path: '/set',
-    idempotent: true,
-    summary: 'Original API: set a flag from a text value (role editor); answers after commit',
-    requestBody: { required: true, ...json(ref('LegacySet')) },
-    responses: { '200': { description: 'Committed', ...json(ref('LegacyValue')) }, ...unconditionalWriteErrors },
-  },
-  legacySetFlagV1: {
-    method: 'post',
-    path: '/api/v1/flags/set',
-    idempotent: true,
-    summary: 'Original API (dashboard): same as POST /set',
-    requestBody: { required: true, ...json(ref('LegacySet')) },
-    responses: { '200': { description: 'Committed', ...json(ref('LegacyValue')) }, ...unconditionalWriteErrors },
-  },
+  legacySetFlag: LEGACY_SET,
+  legacySetFlagV1: { ...LEGACY_SET, path: '/api/v1/flags/set', summary: 'Original API (dashboard): same as POST /set' },
   legacyGetFlag: {
     method: 'get',
     path: '/get/{key}',
