@@ -9,6 +9,7 @@ import type {
   StoredSegment,
   SubCommand,
 } from '@flagraft/flag-model';
+import type { ClusterMember } from '@flagraft/api';
 
 export type Consistency = 'linearizable' | 'stale';
 
@@ -46,17 +47,8 @@ export interface WatchOptions {
   onError?(err: unknown, willRetry?: boolean): void;
 }
 
-export interface ClusterMember {
-  id: number | string;
-  /** Client address ('' while the answering node does not know it). */
-  address: string;
-  /** Raft address. */
-  peerAddress?: string;
-  role: string;
-  matchIndex?: number;
-  lag?: number;
-  reachable?: boolean;
-}
+/** A member as the REST API reports it: @flagraft/api's contract (the cluster client's MemberInfo satisfies it). */
+export type { ClusterMember };
 
 export interface ClusterStatus {
   clusterId: string;
