@@ -1,21 +1,17 @@
-// Starts a real N-node cluster of `node dist/main.js` processes on free
-// loopback ports, for tests of this and other packages (gateway, relay, ...).
-// Mutual TLS by default, with a PKI made once per process (one CA and
-// cluster id per test file, not per test); `insecure: true` runs plain text
-// for tests of the transport. Processes are stopped by PID only.
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, mkdirSync, openSync, closeSync, readFileSync, rmSync, existsSync } from 'node:fs';
-import { createServer } from 'node:net';
+// Starts a real N-node cluster of consensus-node `dist/main.js` processes on
+// free loopback ports, for tests of every app (consensus-node, gateway,
+// relay, dashboard, torture) and the benchmarks. Mutual TLS by default, with
+// a PKI made once per process (one CA and cluster id per test file, not per
+// test); `insecure: true` runs plain text for tests of the transport.
+// Processes are stopped by PID only. The node binary is found by path, not
+// as a dependency: consensus-node's own tests use this package.
+import { mkdtempSync, mkdirSync, readFileSync, rmSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import * as grpc from '@grpc/grpc-js';
-import {
-  CertificateStore, SECURE_CHANNEL_OPTIONS, channelCredentials, initPki, issueInto, readClusterId, tlsFilesFor,
-  type ServiceRole, type TlsFiles,
-} from '@flagraft/identity';
-import { serviceOf } from './proto-files.js';
-import { MD_CLUSTER } from './security.js';
+import { createClusterClient, type ClusterStatus } from '@flagraft/cluster-client';
+import { initPki, issueInto, readClusterId, tlsFilesFor, type ServiceRole, type TlsFiles } from '@flagraft/identity';
+import { freePorts, spawnProcess, waitFor, type Proc } from './process.js';
 
 export interface LocalClusterOptions {
   size?: number;
@@ -37,7 +33,12 @@ export interface LocalClusterOptions {
   pkiDir?: string;
   /** Extra environment for one node, by id and addresses (apps/torture: each node's FLAGRAFT_PEER_ROUTES through its fault proxies). */
   nodeEnv?: (id: number, addresses: { address: string; peerAddress: string }) => Record<string, string>;
+  /** The node program (default NODE_MAIN_JS, this repository's build). */
+  mainJs?: string;
 }
+
+/** SIGTERM -> SIGKILL for a node in stop() (ms). */
+export const NODE_STOP_GRACE_MS = 5_000;
 
 export interface LocalNode {
   id: number;
@@ -83,18 +84,8 @@ export interface LocalCluster {
   stop(): Promise<void>;
 }
 
-export const MAIN_JS = fileURLToPath(new URL('../dist/main.js', import.meta.url));
-
-export async function freePorts(n: number): Promise<number[]> {
-  const servers = await Promise.all(Array.from({ length: n }, () => new Promise<import('node:net').Server>((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => resolve(s));
-  })));
-  const ports = servers.map((s) => (s.address() as import('node:net').AddressInfo).port);
-  await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
-  return ports;
-}
+/** The consensus node's entry point in this repository (built by `pnpm --filter @flagraft/consensus-node build`). */
+export const NODE_MAIN_JS = fileURLToPath(new URL('../../../apps/consensus-node/dist/main.js', import.meta.url));
 
 // One PKI per process and cluster id: certificate generation once per test file.
 const pkis = new Map<string, Promise<string>>();
@@ -131,24 +122,27 @@ async function ensureServiceCert(dir: string, role: ServiceRole, name: string): 
   return files;
 }
 
-/** One Status call (used to find the leader and wait for health). `tls` = a service certificate, or undefined for plain text. */
-export function nodeStatus(address: string, clusterId: string, timeoutMs = 1000, tls?: TlsFiles): Promise<any> {
-  const Flags = serviceOf('flagraft.v1.Flags');
-  const client = tls
-    ? new Flags(address, channelCredentials(new CertificateStore(tls)), SECURE_CHANNEL_OPTIONS)
-    : new Flags(address, grpc.credentials.createInsecure());
-  const md = new grpc.Metadata();
-  md.set(MD_CLUSTER, clusterId);
-  return new Promise((resolve, reject) => {
-    (client as any).Status({}, md, { deadline: Date.now() + timeoutMs }, (err: Error | null, res: unknown) => {
-      client.close();
-      if (err) reject(err); else resolve(res);
-    });
+/**
+ * One Status call to one node (to find the leader and wait for health), on a
+ * client of its own: a fresh channel per call, so a node that was just
+ * restarted is asked at once, not after a reconnect backoff.
+ * `tls` = a service certificate, or undefined for plain text.
+ */
+export async function nodeStatus(address: string, clusterId: string, timeoutMs = 1000, tls?: TlsFiles): Promise<ClusterStatus> {
+  const client = createClusterClient({
+    endpoints: [address], ...(tls ? { tls, tlsReloadIntervalMs: 0 } : { insecure: true, clusterId }),
+    requestTimeoutMs: timeoutMs, retryDeadlineMs: timeoutMs,
   });
+  try {
+    return await client.status({ endpoint: address });
+  } finally {
+    client.close();
+  }
 }
 
 export async function startLocalCluster(opts: LocalClusterOptions = {}): Promise<LocalCluster> {
-  if (!existsSync(MAIN_JS)) throw new Error(`${MAIN_JS} not found: build @flagraft/consensus-node first (pnpm --filter @flagraft/consensus-node build)`);
+  const mainJs = opts.mainJs ?? NODE_MAIN_JS;
+  if (!existsSync(mainJs)) throw new Error(`${mainJs} not found: build @flagraft/consensus-node first (pnpm --filter @flagraft/consensus-node build)`);
   const size = opts.size ?? 3;
   const pkiDir = opts.insecure ? undefined : opts.pkiDir ?? await testPki(opts.clusterId);
   const clusterId = pkiDir ? readClusterId(pkiDir) : opts.clusterId ?? `local-${process.pid}-${Date.now().toString(36)}`;
@@ -160,7 +154,7 @@ export async function startLocalCluster(opts: LocalClusterOptions = {}): Promise
   const ports = await freePorts(2 * size);
   const addr = (i: number) => ({ address: `127.0.0.1:${ports[2 * i]}`, peerAddress: `127.0.0.1:${ports[2 * i + 1]}` });
   const initial = Array.from({ length: size }, (_, i) => `${i + 1}=${addr(i).peerAddress}`).join(',');
-  const children = new Set<ChildProcess>();
+  const procs = new Set<Proc>();
 
   const baseEnv = (): Record<string, string> => ({
     ...(process.env as Record<string, string>),
@@ -183,26 +177,21 @@ export async function startLocalCluster(opts: LocalClusterOptions = {}): Promise
       const f = await ensureNodeCert(pkiDir, id);
       Object.assign(tlsEnv, { FLAGRAFT_TLS_CA: f.caFile, FLAGRAFT_TLS_CERT: f.certFile, FLAGRAFT_TLS_KEY: f.keyFile });
     }
-    let child: ChildProcess | undefined;
-    let exited: Promise<void> = Promise.resolve();
+    let proc: Proc | undefined;
     const launch = (override: Record<string, string> = {}) => {
-      const fd = openSync(logFile, 'a');
-      child = spawn(process.execPath, [MAIN_JS], {
+      const p = spawnProcess({
+        name: `node-${id}`, command: process.execPath, args: [mainJs], output: { file: logFile },
         env: { ...baseEnv(), ...tlsEnv, ...opts.nodeEnv?.(id, { address, peerAddress }), FLAGRAFT_NODE_ID: String(id), FLAGRAFT_LISTEN: address, FLAGRAFT_PEER_LISTEN: peerAddress, FLAGRAFT_DATA_DIR: dataDir, ...extraEnv, ...override },
-        stdio: ['ignore', fd, fd],
       });
-      closeSync(fd);
-      const c = child;
-      children.add(c);
-      exited = new Promise((resolve) => c.once('exit', () => { children.delete(c); resolve(); }));
+      proc = p;
+      procs.add(p);
+      void p.exited.then(() => procs.delete(p));
     };
     const node: LocalNode = {
       id, address, peerAddress, dataDir, logFile,
-      get pid() { return child && child.exitCode === null && child.signalCode === null ? child.pid ?? 0 : 0; },
+      get pid() { return proc?.pid ?? 0; },
       async kill(signal: NodeJS.Signals = 'SIGKILL') {
-        if (!node.pid) return;
-        process.kill(node.pid, signal);
-        await exited;
+        await proc?.kill(signal);
       },
       async restart(ro: { join?: boolean; wait?: boolean } = {}) {
         await node.kill('SIGKILL');
@@ -225,14 +214,7 @@ export async function startLocalCluster(opts: LocalClusterOptions = {}): Promise
 
   const nodes: LocalNode[] = [];
   const stop = async () => {
-    await Promise.all(nodes.map(async (n) => {
-      if (!n.pid) return;
-      const pid = n.pid;
-      const t = setTimeout(() => { try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ } }, 5000);
-      await n.kill('SIGTERM');
-      clearTimeout(t);
-    }));
-    for (const c of children) if (c.pid && c.exitCode === null) try { process.kill(c.pid, 'SIGKILL'); } catch { /* gone */ }
+    await Promise.all([...procs].map((p) => p.stop(NODE_STOP_GRACE_MS)));
     if (ownDir) rmSync(baseDir, { recursive: true, force: true });
   };
   const cluster: LocalCluster = {
@@ -255,18 +237,16 @@ export async function startLocalCluster(opts: LocalClusterOptions = {}): Promise
       };
     },
     async leader(timeoutMs = readyTimeoutMs) {
-      const deadline = Date.now() + timeoutMs;
       let lastErr = '';
-      while (Date.now() < deadline) {
-        const st = await Promise.all(nodes.filter((n) => n.pid).map((n) => nodeStatus(n.address, clusterId, 500, statusTls).catch((e: Error) => { lastErr = e.message; return undefined; })));
-        const leaders = st.filter((s) => s && s.role === 'leader');
-        if (leaders.length === 1) {
-          const l = nodes.find((n) => n.id === Number(leaders[0].id));
-          if (l) return l;
-        }
-        await new Promise((r) => setTimeout(r, 20));
+      try {
+        return await waitFor('a leader', { timeoutMs, everyMs: 20 }, async () => {
+          const st = await Promise.all(nodes.filter((n) => n.pid).map((n) => nodeStatus(n.address, clusterId, 500, statusTls).catch((e: Error) => { lastErr = e.message; return undefined; })));
+          const leaders = st.filter((s) => s && s.role === 'leader');
+          return leaders.length === 1 ? nodes.find((n) => n.id === leaders[0]!.nodeId) : undefined;
+        });
+      } catch {
+        throw new Error(`no leader within ${timeoutMs} ms (${lastErr})`);
       }
-      throw new Error(`no leader within ${timeoutMs} ms (${lastErr})`);
     },
     async spawnJoiner(id: number) {
       const [port, peerPort] = await freePorts(2);
@@ -299,17 +279,15 @@ export async function startLocalCluster(opts: LocalClusterOptions = {}): Promise
 
 /** Waits until the node answers Status (and, with needLeader, knows a leader). */
 async function waitServing(address: string, clusterId: string, timeoutMs: number, needLeader = true, tls?: TlsFiles): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
   let last = '';
-  while (Date.now() < deadline) {
-    try {
-      const s = await nodeStatus(address, clusterId, 500, tls);
-      if (!needLeader || Number(s.leaderId) > 0) return;
-      last = 'no leader yet';
-    } catch (e) {
-      last = (e as Error).message;
-    }
-    await new Promise((r) => setTimeout(r, 20));
+  try {
+    await waitFor(`node at ${address}`, { timeoutMs, everyMs: 20 }, async () => {
+      const s = await nodeStatus(address, clusterId, 500, tls).catch((e: Error) => { last = e.message; return undefined; });
+      if (s && (!needLeader || s.leaderId > 0)) return true;
+      if (s) last = 'no leader yet';
+      return false;
+    });
+  } catch {
+    throw new Error(`node at ${address} not serving within ${timeoutMs} ms: ${last}`);
   }
-  throw new Error(`node at ${address} not serving within ${timeoutMs} ms: ${last}`);
 }

@@ -1,0 +1,239 @@
+// One suite of the cluster API's semantics (revisions, preconditions,
+// history, page tokens, errors, Watch, de-duplication), run against the
+// in-memory cluster and against a real 3-node cluster through
+// @flagraft/cluster-client: what passes on both is what tests built on the
+// in-memory cluster may rely on. Revisions are compared by order, never by
+// value: a real cluster's log also holds entries that are not writes
+// (leader no-ops, membership, outbox progress).
+import { describe, expect, it } from 'vitest';
+import type { ChangeEvent, FlagDefinition, SegmentDefinition, StoredFlag } from '@flagraft/flag-model';
+import type { ClusterApi } from '../src/index.js';
+
+const ACTOR = 'conformance';
+let seq = 0;
+/** A fresh key prefix per test: the suite shares one cluster. */
+const fresh = (p: string) => `${p}-${process.pid}-${seq++}`;
+
+export function flag(key: string, extra: Partial<FlagDefinition> = {}): FlagDefinition {
+  return { key, type: 'boolean', variants: { on: true, off: false }, defaultVariant: 'off', enabled: true, rules: [], ...extra };
+}
+const segment = (name: string): SegmentDefinition => ({ name, conditions: [{ attribute: 'plan', op: 'equals', value: 'pro' }] });
+
+/** The ClusterError a call fails with (code and details), or a failed expectation if it succeeds. */
+async function failure(p: Promise<unknown>): Promise<{ code: string; details: Record<string, unknown>; message: string }> {
+  try {
+    await p;
+  } catch (e) {
+    const err = e as { code?: string; details?: Record<string, unknown>; message: string; name?: string };
+    expect(err.name).toBe('ClusterError');
+    return { code: err.code!, details: err.details ?? {}, message: err.message };
+  }
+  throw new Error('expected the call to fail');
+}
+
+function waitUntil(what: string, cond: () => boolean, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  return new Promise((resolve, reject) => {
+    const tick = () => {
+      if (cond()) return resolve();
+      if (Date.now() > deadline) return reject(new Error(`timed out waiting for ${what}`));
+      setTimeout(tick, 10);
+    };
+    tick();
+  });
+}
+
+export function clusterConformance(name: string, port: () => ClusterApi): void {
+  describe(`cluster API conformance: ${name}`, () => {
+    it('a put creates a flag at its revision, an update keeps createRevision and counts versions', async () => {
+      const c = port();
+      const key = fresh('create');
+      const a = await c.putFlag(flag(key), { actor: ACTOR });
+      expect(a.revision).toBeGreaterThan(0);
+      expect(a.flag).toMatchObject({ createRevision: a.revision, modRevision: a.revision, version: 1, updatedBy: ACTOR });
+      expect(a.flag.flag).toEqual(flag(key));
+      expect(await c.getFlag(key)).toEqual(a.flag);
+      const b = await c.putFlag(flag(key, { enabled: false }), { actor: 'other', expectedRevision: a.revision });
+      expect(b.revision).toBeGreaterThan(a.revision);
+      expect(b.flag).toMatchObject({ createRevision: a.revision, modRevision: b.revision, version: 2, updatedBy: 'other' });
+      expect(await c.getFlag(fresh('missing'))).toBeUndefined();
+    });
+
+    it('preconditions: a stale or create-only expectation is REVISION_MISMATCH with the current revision', async () => {
+      const c = port();
+      const key = fresh('cas');
+      const a = await c.putFlag(flag(key), { actor: ACTOR, expectedRevision: 0 });
+      await c.putFlag(flag(key, { description: 'second' }), { actor: ACTOR, expectedRevision: a.revision });
+      const current = (await c.getFlag(key))!;
+      const stale = await failure(c.putFlag(flag(key), { actor: ACTOR, expectedRevision: a.revision }));
+      expect(stale.code).toBe('REVISION_MISMATCH');
+      expect(stale.details).toMatchObject({ key, currentRevision: current.modRevision, expectedRevision: a.revision });
+      expect(stale.details.revision).toBeGreaterThan(current.modRevision);
+      const exists = await failure(c.putFlag(flag(key), { actor: ACTOR, expectedRevision: 0 }));
+      expect(exists).toMatchObject({ code: 'REVISION_MISMATCH', details: { currentRevision: current.modRevision } });
+      const missing = await failure(c.putFlag(flag(fresh('cas-missing')), { actor: ACTOR, expectedRevision: 5 }));
+      expect(missing).toMatchObject({ code: 'REVISION_MISMATCH', details: { currentRevision: 0, expectedRevision: 5 } });
+      const del = await failure(c.deleteFlag(key, { actor: ACTOR, expectedRevision: a.revision }));
+      expect(del).toMatchObject({ code: 'REVISION_MISMATCH', details: { currentRevision: current.modRevision } });
+      expect(await c.getFlag(key)).toEqual(current);
+    });
+
+    it('validation, missing items and bad requests are named errors', async () => {
+      const c = port();
+      const bad = await failure(c.putFlag({ ...flag(fresh('bad')), defaultVariant: 'nope' }, { actor: ACTOR }));
+      expect(bad.code).toBe('VALIDATION');
+      expect(bad.details.issues).toEqual(expect.arrayContaining([expect.objectContaining({ path: 'defaultVariant' })]));
+      const badKey = await failure(c.putFlag(flag('Not A Key!'), { actor: ACTOR }));
+      expect(badKey.code).toBe('VALIDATION');
+      const gone = await failure(c.deleteFlag(fresh('gone'), { actor: ACTOR }));
+      expect(gone).toMatchObject({ code: 'NOT_FOUND', details: { currentRevision: 0 } });
+      expect((await failure(c.deleteSegment(fresh('gone'), { actor: ACTOR }))).code).toBe('NOT_FOUND');
+      expect((await failure(c.deleteFlag('', { actor: ACTOR }))).code).toBe('INVALID_ARGUMENT');
+      expect((await failure(c.batch([], { actor: ACTOR }))).code).toBe('INVALID_ARGUMENT');
+      expect((await failure(c.history('', {}))).code).toBe('INVALID_ARGUMENT');
+    });
+
+    it('segments: a flag cannot reference a missing one, a referenced one cannot be deleted', async () => {
+      const c = port();
+      const seg = fresh('seg');
+      const key = fresh('segflag');
+      const withSeg = flag(key, { rules: [{ conditions: [], segments: [seg], variant: 'on' }] });
+      expect((await failure(c.putFlag(withSeg, { actor: ACTOR }))).code).toBe('SEGMENT_MISSING');
+      const s = await c.putSegment(segment(seg), { actor: ACTOR });
+      expect(s.segment).toMatchObject({ createRevision: s.revision, modRevision: s.revision, version: 1, segment: segment(seg) });
+      expect(await c.getSegment(seg)).toEqual(s.segment);
+      await c.putFlag(withSeg, { actor: ACTOR });
+      const inUse = await failure(c.deleteSegment(seg, { actor: ACTOR }));
+      expect(inUse).toMatchObject({ code: 'SEGMENT_IN_USE', details: { key: seg, usedBy: [key] } });
+      await c.deleteFlag(key, { actor: ACTOR });
+      await c.deleteSegment(seg, { actor: ACTOR });
+      expect(await c.getSegment(seg)).toBeUndefined();
+    });
+
+    it('a batch is atomic: one failing op fails it whole, naming the op', async () => {
+      const c = port();
+      const k1 = fresh('batch');
+      const k2 = fresh('batch');
+      const bad = await failure(c.batch([{ op: 'putFlag', flag: flag(k1) }, { op: 'deleteFlag', key: k2 }], { actor: ACTOR }));
+      expect(bad).toMatchObject({ code: 'NOT_FOUND', details: { opIndex: 1 } });
+      expect(bad.message).toMatch(/^ops\[1\]: /);
+      expect(await c.getFlag(k1)).toBeUndefined();
+      const twice = await failure(c.batch([{ op: 'putFlag', flag: flag(k1) }, { op: 'putFlag', flag: flag(k1) }], { actor: ACTOR }));
+      expect(twice).toMatchObject({ code: 'INVALID_ARGUMENT', details: { opIndex: 1 } });
+      const ok = await c.batch([{ op: 'putFlag', flag: flag(k1) }, { op: 'putFlag', flag: flag(k2) }], { actor: ACTOR });
+      expect(ok.changes.map((ch) => [ch.kind, ch.key, ch.op, ch.revision])).toEqual([['flag', k1, 'put', ok.revision], ['flag', k2, 'put', ok.revision]]);
+      expect((await c.getFlag(k2))?.modRevision).toBe(ok.revision);
+    });
+
+    it('lists page in key order with opaque tokens, bounded by the limit', async () => {
+      const c = port();
+      const prefix = `${fresh('page')}-`;
+      const keys = ['e', 'a', 'c', 'b', 'd'].map((s) => `${prefix}${s}`);
+      let last = 0;
+      for (const k of keys) last = (await c.putFlag(flag(k), { actor: ACTOR })).revision;
+      const seen: string[] = [];
+      const sizes: number[] = [];
+      let token: string | undefined;
+      do {
+        const p = await c.listFlags({ prefix, limit: 2, pageToken: token });
+        expect(p.revision).toBeGreaterThanOrEqual(last);
+        sizes.push(p.flags.length);
+        seen.push(...p.flags.map((f) => f.flag.key));
+        token = p.nextPageToken;
+      } while (token);
+      expect(sizes).toEqual([2, 2, 1]);
+      expect(seen).toEqual([...keys].sort());
+      const all = await c.listFlags({ prefix });
+      expect(all.nextPageToken).toBeUndefined();
+      expect(all.flags.map((f) => f.flag.key)).toEqual([...keys].sort());
+      // A limit of 2 with exactly 2 items left: no token for an empty page.
+      const tail = await c.listFlags({ prefix: `${prefix}d`, limit: 1 });
+      expect(tail.flags.length).toBe(1);
+      expect(tail.nextPageToken).toBeUndefined();
+      const snap = await c.snapshotAll();
+      expect(snap.revision).toBeGreaterThanOrEqual(last);
+      const inSnap = snap.flags.map((f) => f.flag.key).filter((k) => k.startsWith(prefix));
+      expect(inSnap).toEqual([...keys].sort());
+    });
+
+    it('segments list with the same paging', async () => {
+      const c = port();
+      const prefix = `${fresh('segpage')}-`;
+      for (const s of ['b', 'a', 'c']) await c.putSegment(segment(`${prefix}${s}`), { actor: ACTOR });
+      const first = await c.listSegments({ prefix, limit: 2 });
+      expect(first.segments.map((s) => s.segment.name)).toEqual([`${prefix}a`, `${prefix}b`]);
+      const second = await c.listSegments({ prefix, limit: 2, pageToken: first.nextPageToken });
+      expect(second.segments.map((s) => s.segment.name)).toEqual([`${prefix}c`]);
+      expect(second.nextPageToken).toBeUndefined();
+    });
+
+    it('history is newest first, with before/after, bounded by limit and beforeRevision', async () => {
+      const c = port();
+      const key = fresh('hist');
+      const r1 = (await c.putFlag(flag(key), { actor: 'a1' })).revision;
+      const r2 = (await c.putFlag(flag(key, { enabled: false }), { actor: 'a2' })).revision;
+      const r3 = (await c.deleteFlag(key, { actor: 'a3' })).revision;
+      const h = await c.history(key);
+      expect(h.map((x) => [x.revision, x.op, x.actor])).toEqual([[r3, 'delete', 'a3'], [r2, 'put', 'a2'], [r1, 'put', 'a1']]);
+      expect(h[0].after).toBeNull();
+      expect((h[0].before as StoredFlag).modRevision).toBe(r2);
+      expect(h[2].before).toBeNull();
+      expect(typeof h[0].time).toBe('number');
+      expect((await c.history(key, { limit: 1 })).map((x) => x.revision)).toEqual([r3]);
+      expect((await c.history(key, { beforeRevision: r3 })).map((x) => x.revision)).toEqual([r2, r1]);
+      expect(await c.history(key, { kind: 'segment' })).toEqual([]);
+    });
+
+    it('a write retried with the same requestId applies once and answers the same', async () => {
+      const c = port();
+      const key = fresh('dedup');
+      const requestId = `req-${key}`;
+      const a = await c.putFlag(flag(key), { actor: ACTOR, requestId });
+      const b = await c.putFlag(flag(key), { actor: ACTOR, requestId });
+      expect(b).toEqual(a);
+      expect((await c.history(key)).length).toBe(1);
+      const failedId = `req-fail-${key}`;
+      const e1 = await failure(c.deleteFlag(fresh('none'), { actor: ACTOR, requestId: failedId }));
+      const e2 = await failure(c.deleteFlag(fresh('none'), { actor: ACTOR, requestId: failedId }));
+      expect(e2).toEqual(e1);
+    });
+
+    it('watch delivers the changes after fromRevision, then live ones, with progress', async () => {
+      const c = port();
+      const key = fresh('watch');
+      const from = (await c.putFlag(flag(key), { actor: ACTOR })).revision;
+      const r2 = (await c.putFlag(flag(key, { enabled: false }), { actor: ACTOR })).revision;
+      const events: ChangeEvent[] = [];
+      const progress: number[] = [];
+      const w = c.watch({ fromRevision: from, onChange: (e) => { if (e.key === key) events.push(e); }, onProgress: (r) => progress.push(r), progressIntervalMs: 100 });
+      try {
+        await waitUntil('the catch-up event', () => events.length === 1);
+        expect(progress[0]).toBe(from);
+        const r3 = (await c.deleteFlag(key, { actor: ACTOR })).revision;
+        await waitUntil('the live event', () => events.length === 2);
+        expect(events.map((e) => [e.revision, e.op])).toEqual([[r2, 'put'], [r3, 'delete']]);
+        expect(events[0]).toMatchObject({ v: 1, kind: 'flag', key, actor: ACTOR });
+        expect((events[0] as { flag: StoredFlag }).flag.modRevision).toBe(r2);
+        expect((events[1] as { flag: StoredFlag | null }).flag).toBeNull();
+        expect(new Date(events[0].time).toISOString()).toBe(events[0].time);
+        await waitUntil('a progress message at or past the delete', () => progress.some((p) => p >= r3));
+      } finally {
+        w.close();
+      }
+    });
+
+    it('status names the cluster and its members; membership changes are checked', async () => {
+      const c = port();
+      const s = await c.status();
+      expect(s.clusterId).toBe(c.clusterId);
+      expect(s.members.map((m) => [m.id, m.role])).toEqual([[1, 'voter'], [2, 'voter'], [3, 'voter']]);
+      expect(s.leaderId).toBeGreaterThan(0);
+      expect(s.appliedIndex).toBeGreaterThan(0);
+      expect((await failure(c.promoteLearner(99))).code).toBe('FAILED_PRECONDITION');
+      expect((await failure(c.removeMember(99))).code).toBe('NOT_FOUND');
+      expect((await failure(c.transferLeader(99))).code).toBe('FAILED_PRECONDITION');
+      expect((await failure(c.addLearner(1, '127.0.0.1:1'))).code).toBe('FAILED_PRECONDITION');
+      expect((await failure(c.addLearner(7, 'no port'))).code).toBe('INVALID_ARGUMENT');
+    });
+  });
+}
