@@ -5,7 +5,7 @@
 // the backup and against the target after the restore's commit, to show the
 // node keeps answering while a backup streams.
 import { createClusterClient } from '@flagraft/cluster-client';
-import { startLocalCluster } from '../dist/index.js';
+import { startLocalCluster } from '@flagraft/testkit';
 
 const [flags = 1000, versions = 10, descBytes = 200] = process.argv.slice(2).map(Number);
 const BATCH = 50;

@@ -8,7 +8,6 @@
 // and the load average. A smoke on a shared machine, not a figure: figures
 // come from bench/etcd on a quiet machine.
 import { createClusterClient } from '@flagraft/cluster-client';
-import { pathToFileURL } from 'node:url';
 import { resolve } from 'node:path';
 import { loadavg } from 'node:os';
 
@@ -18,11 +17,11 @@ const seconds = Number(args.get('seconds') ?? 10);
 const writers = Number(args.get('writers') ?? 64);
 const warmup = Number(args.get('warmup') ?? 2);
 const dist = resolve(args.get('dist') ?? new URL('../dist', import.meta.url).pathname);
-const { startLocalCluster } = await import(pathToFileURL(resolve(dist, 'index.js')).href);
+const { startLocalCluster } = await import('@flagraft/testkit');
 
 const flag = (key) => ({ key, type: 'boolean', variants: { on: true, off: false }, defaultVariant: 'on', enabled: true, rules: [], description: `value of ${key}`.padEnd(256, '.') });
 
-const cluster = await startLocalCluster({ size: 3 });
+const cluster = await startLocalCluster({ size: 3, mainJs: resolve(dist, 'main.js') });
 const client = createClusterClient({ ...cluster.clientOptions(), retryDeadlineMs: 10_000 });
 try {
   await cluster.leader();

@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createClusterClient, type ClusterClient } from '@flagraft/cluster-client';
 import { validateBackup, type BackupDocument, type Change } from '@flagraft/flag-model';
-import { startLocalCluster, type LocalCluster } from '../src/index.js';
+import { startLocalCluster, type LocalCluster } from '@flagraft/testkit';
 import { flag, waitFor } from './helpers.js';
 
 function toDocument(b: Awaited<ReturnType<ClusterClient['backup']>>): BackupDocument {

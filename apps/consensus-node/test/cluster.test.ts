@@ -4,7 +4,7 @@
 import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ClusterError, createClusterClient, type ChangeEvent, type ClusterClient } from '@flagraft/cluster-client';
-import { startLocalCluster, type LocalCluster } from '../src/index.js';
+import { startLocalCluster, type LocalCluster } from '@flagraft/testkit';
 import { flag, rawClient, verifyAcked, waitFor, writeLoad } from './helpers.js';
 
 describe('3-node cluster', () => {

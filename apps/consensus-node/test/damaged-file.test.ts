@@ -8,7 +8,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createClusterClient, type ClusterClient } from '@flagraft/cluster-client';
-import { startLocalCluster, type LocalCluster } from '../src/index.js';
+import { startLocalCluster, type LocalCluster } from '@flagraft/testkit';
 import { flag, waitFor } from './helpers.js';
 
 describe('a node with a damaged state file', () => {

@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createClusterClient, type ClusterClient } from '@flagraft/cluster-client';
-import { startLocalCluster, type LocalCluster } from '../src/index.js';
+import { startLocalCluster, type LocalCluster } from '@flagraft/testkit';
 import { flag } from './helpers.js';
 import { rowCrc } from '../src/storage/checksum.js';
 import { FORMAT_VERSION, LOG_CHECKED, STATE_CHECKED } from '../src/storage/schema.js';

@@ -1,7 +1,7 @@
 import * as grpc from '@grpc/grpc-js';
 import type { ClusterClient } from '@flagraft/cluster-client';
 import { CertificateStore, SECURE_CHANNEL_OPTIONS, channelCredentials, type ServiceRole } from '@flagraft/identity';
-import type { LocalCluster } from '../src/index.js';
+import type { LocalCluster } from '@flagraft/testkit';
 import { serviceOf } from '../src/proto-files.js';
 
 /** A raw gRPC client to a node's client port with a service certificate of the cluster (plain text if the cluster is). */

@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createClusterClient, type ClusterClient } from '@flagraft/cluster-client';
-import { startLocalCluster, type LocalCluster, type LocalNode } from '../src/index.js';
+import { startLocalCluster, type LocalCluster, type LocalNode } from '@flagraft/testkit';
 import { flag, waitFor } from './helpers.js';
 
 let cluster: LocalCluster;

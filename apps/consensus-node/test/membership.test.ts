@@ -4,7 +4,7 @@
 // Watch older than the retained changes gets COMPACTED.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createClusterClient, type ClusterClient } from '@flagraft/cluster-client';
-import { startLocalCluster, type LocalCluster } from '../src/index.js';
+import { startLocalCluster, type LocalCluster } from '@flagraft/testkit';
 import { verifyAcked, waitFor, writeLoad } from './helpers.js';
 
 describe('membership changes under load', () => {

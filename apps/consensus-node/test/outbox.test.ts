@@ -14,8 +14,8 @@ import { CreateTopicCommand, SNSClient, SubscribeCommand } from '@aws-sdk/client
 import { CreateQueueCommand, DeleteMessageBatchCommand, GetQueueAttributesCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import type { BackupDocument } from '@flagraft/flag-model';
 import { createClusterClient, type ClusterClient } from '@flagraft/cluster-client';
-import { startLocalCluster, type LocalCluster } from '../src/index.js';
-import { MAIN_JS } from '../src/local-cluster.js';
+import { startLocalCluster, type LocalCluster } from '@flagraft/testkit';
+import { NODE_MAIN_JS as MAIN_JS } from '@flagraft/testkit';
 import { flag, waitFor } from './helpers.js';
 
 const REGION = 'us-east-1';

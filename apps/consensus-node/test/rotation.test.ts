@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createClusterClient, type ClusterClient } from '@flagraft/cluster-client';
 import { dropOldCas, pkiFiles, rotateCa, rotateLeaves } from '@flagraft/identity';
-import { startLocalCluster, type LocalCluster, type LocalNode } from '../src/index.js';
+import { startLocalCluster, type LocalCluster, type LocalNode } from '@flagraft/testkit';
 import { flag, verifyAcked, waitFor, writeLoad } from './helpers.js';
 
 let cluster: LocalCluster;

@@ -18,7 +18,7 @@ import { createClusterClient, type ClusterClient } from '@flagraft/cluster-clien
 import { encodeCommand, type Command } from '@flagraft/flag-model';
 import { CertificateStore, SECURE_CHANNEL_OPTIONS, channelCredentials, initPki, issueInto, pkiFiles, type TlsFiles } from '@flagraft/identity';
 import { MessageType } from '@flagraft/raft-core';
-import { startLocalCluster, type LocalCluster, type LocalNode } from '../src/index.js';
+import { startLocalCluster, type LocalCluster, type LocalNode } from '@flagraft/testkit';
 import { serviceOf } from '../src/proto-files.js';
 import { TAG_COMMAND, encodeEntry } from '../src/entries.js';
 import { flag, waitFor } from './helpers.js';
