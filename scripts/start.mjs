@@ -21,15 +21,12 @@
 // --ports free picks free ports for everything (tests use it); the default
 // ports are the documented ones (README, Quick start) and a busy one is an error.
 // FLAGRAFT_ADMIN_TOKEN=<token> sets the first admin token instead of a random one.
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { chmodSync, closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync, renameSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
-import net from 'node:net';
-import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
-import { createInterface } from 'node:readline';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { ensureEventKeysFile } from './event-keys.mjs';
@@ -100,25 +97,12 @@ function makePrinter(name) {
 }
 
 // ---------------------------------------------------------------- helpers
-function freePort() {
-  return new Promise((res, rej) => {
-    const s = net.createServer();
-    s.unref();
-    s.on('error', rej);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => res(port));
-    });
-  });
-}
-function portIsFree(port) {
-  return new Promise((res) => {
-    const s = net.createServer();
-    s.once('error', () => res(false));
-    s.listen(port, '127.0.0.1', () => s.close(() => res(true)));
-  });
-}
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+/**
+ * @flagraft/testkit (packages/testkit): the process launcher this script
+ * shares with the tests (free ports, spawning, waiting, stopping by PID,
+ * the emulator). Loaded in main() once the build is known to be there.
+ */
+let tk;
 
 /** GET url; resolves to the status code, or 0 when it cannot connect. */
 function probe(url, ca) {
@@ -162,7 +146,7 @@ let restartsEnabled = false;
 let onRestarted = () => {};
 
 function startProcess(name, cmd, args, env, cwd = root) {
-  const p = { name, spec: { cmd, args, env, cwd }, child: undefined, pid: undefined, exited: false, lastLines: [], restarts: 0, startedAt: 0, restartTimer: undefined };
+  const p = { name, spec: { cmd, args, env, cwd }, proc: undefined, pid: undefined, exited: false, lastLines: [], restarts: 0, startedAt: 0, restartTimer: undefined };
   spawnChild(p);
   procs.push(p);
   return p;
@@ -170,30 +154,30 @@ function startProcess(name, cmd, args, env, cwd = root) {
 
 function spawnChild(p) {
   const { cmd, args, env, cwd } = p.spec;
-  const child = spawn(cmd, args, {
-    cwd,
+  const print = p.print ?? (p.print = makePrinter(p.name));
+  const proc = tk.spawnProcess({
+    name: p.name, command: cmd, args, cwd,
     env: { ...process.env, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
     // Own process group: a terminal Ctrl-C reaches only the launcher, which
     // then stops the processes in order (gateways before nodes, ...).
     detached: true,
+    onLine: (line, stream) => {
+      print(line);
+      if (stream === 'stderr') { p.lastLines.push(line); if (p.lastLines.length > 5) p.lastLines.shift(); }
+    },
   });
-  const print = p.print ?? (p.print = makePrinter(p.name));
-  createInterface({ input: child.stdout }).on('line', print);
-  createInterface({ input: child.stderr }).on('line', print);
-  createInterface({ input: child.stderr }).on('line', (l) => { p.lastLines.push(l); if (p.lastLines.length > 5) p.lastLines.shift(); });
-  p.child = child;
-  p.pid = child.pid;
+  p.proc = proc;
+  p.pid = proc.child.pid;
   p.exited = false;
   p.startedAt = Date.now();
-  child.on('exit', (code, signal) => {
+  proc.child.once('error', (err) => say(`${p.name}: cannot start ${cmd}: ${err.message}`));
+  void proc.exited.then(({ code, signal }) => {
     p.exited = true;
     if (shuttingDown) return;
     const how = signal ?? `with code ${code}`;
-    if (!restartsEnabled) return say(`${p.name} (pid ${child.pid}) exited ${how}`);
+    if (!restartsEnabled) return say(`${p.name} (pid ${proc.child.pid}) exited ${how}`);
     scheduleRestart(p, how);
   });
-  child.on('error', (err) => say(`${p.name}: cannot start ${cmd}: ${err.message}`));
 }
 
 function scheduleRestart(p, how) {
@@ -218,11 +202,7 @@ function scheduleRestart(p, how) {
 async function stopProcess(p) {
   if (p.restartTimer) { clearTimeout(p.restartTimer); p.restartTimer = undefined; }
   if (p.exited) return;
-  const exited = new Promise((r) => p.child.once('exit', r));
-  try { process.kill(p.pid, 'SIGTERM'); } catch { return; }
-  const timer = setTimeout(() => { try { process.kill(p.pid, 'SIGKILL'); } catch { /* gone */ } }, STOP_GRACE_MS);
-  await exited;
-  clearTimeout(timer);
+  await p.proc.stop(STOP_GRACE_MS);
 }
 
 let fauxqs;
@@ -234,7 +214,7 @@ async function shutdown(code) {
   const nodes = procs.filter((p) => p.name.startsWith('node-'));
   for (const p of procs.filter((q) => !q.name.startsWith('node-')).reverse()) await stopProcess(p);
   await Promise.all(nodes.map(stopProcess));
-  if (fauxqs) await fauxqs.close().catch(() => {});
+  if (fauxqs) await fauxqs.stop().catch(() => {});
   try { rmSync(join(dataDir, 'stack.json'), { force: true }); } catch { /* ignore */ }
   say('stopped');
   process.exit(code);
@@ -273,46 +253,6 @@ function findCaddy() {
   }
   // Debian's package also starts a system-wide caddy service on :80; we run our own process.
   return ok ? '/usr/bin/caddy' : undefined;
-}
-
-// ---------------------------------------------------------------- fauxqs
-/**
- * The SNS/SQS emulator, in this process. fauxqs's own startFauxqs() binds
- * 0.0.0.0; we build its app and listen on loopback only.
- */
-async function startEmulator(port) {
-  const candidates = ['apps/stack-tests', 'apps/notification-relay', 'apps/consensus-node'];
-  let entry;
-  for (const c of candidates) {
-    try {
-      entry = createRequire(join(root, c, 'package.json')).resolve('fauxqs');
-      break;
-    } catch { /* next */ }
-  }
-  if (!entry) {
-    // fauxqs is ESM-only with an "import" condition: resolve the file ourselves.
-    for (const c of candidates) {
-      const f = join(root, c, 'node_modules', 'fauxqs', 'dist', 'app.js');
-      if (existsSync(f)) { entry = f; break; }
-    }
-  }
-  if (!entry) fatal('the SNS/SQS emulator (npm package fauxqs) is not installed: run `npm start` (it installs the workspace)');
-  const { buildApp } = await import(pathToFileURL(entry).href);
-  const app = buildApp({ logger: false });
-  await app.listen({ port, host: '127.0.0.1' });
-  return app;
-}
-
-async function createTopic(endpoint, name) {
-  const body = new URLSearchParams({ Action: 'CreateTopic', Name: name, Version: '2010-03-31' });
-  const res = await fetch(endpoint, {
-    method: 'POST', body,
-    headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: 'AWS4-HMAC-SHA256 Credential=local/20260101/us-east-1/sns/aws4_request, SignedHeaders=host, Signature=0' },
-  });
-  const text = await res.text();
-  const arn = /<TopicArn>([^<]+)<\/TopicArn>/.exec(text)?.[1];
-  if (!res.ok || !arn) throw new Error(`CreateTopic failed: ${res.status} ${text.slice(0, 200)}`);
-  return arn;
 }
 
 // ---------------------------------------------------------------- certificates
@@ -373,6 +313,7 @@ async function seedDemo(gatewayUrl, token) {
 async function main() {
   const needBuilt = {
     identity: 'packages/identity/dist/index.js',
+    testkit: 'packages/testkit/dist/index.js',
     'consensus-node': 'apps/consensus-node/dist/main.js',
     gateway: 'apps/gateway/dist/main.js',
     'notification-relay': 'apps/notification-relay/dist/main.js',
@@ -382,13 +323,15 @@ async function main() {
   // by several teams at once); without consensus nodes there is nothing to run.
   const built = Object.fromEntries(Object.entries(needBuilt).map(([a, f]) => [a, existsSync(join(root, f))]));
   for (const [a, ok] of Object.entries(built)) if (!ok) say(`WARNING: ${a} is not built (${needBuilt[a]} missing): starting without it`);
-  if (!built['consensus-node'] || !built.identity) {
+  if (!built['consensus-node'] || !built.identity || !built.testkit) {
     const demo = join(root, 'packages/raft-core/dist/demo.js');
     if (!existsSync(demo)) fatal('nothing is built yet: run `npm start`, which builds first');
     say('the consensus node is not built: running the raft-core demo instead');
     const r = spawnSync(process.execPath, [demo], { stdio: 'inherit' });
     process.exit(r.status ?? 1);
   }
+
+  tk = await import(pathToFileURL(join(root, needBuilt.testkit)).href);
 
   if (opts.fresh && existsSync(dataDir)) {
     stopLeftovers();
@@ -440,13 +383,13 @@ async function main() {
     // A folder from before the nodes had a separate peer port: their replicated
     // address book holds the old node ports as Raft addresses, so those become
     // the peer ports and the clients get new ones.
-    for (const i of [1, 2, 3]) { ports[`peer${i}`] = keptPorts[`node${i}`]; ports[`node${i}`] = await freePort(); }
+    for (const i of [1, 2, 3]) { ports[`peer${i}`] = keptPorts[`node${i}`]; ports[`node${i}`] = await tk.freePort(); }
     writeJson(portsFile, ports);
     say(`this data folder predates the separate peer ports: Raft stays on ${[1, 2, 3].map((i) => ports[`peer${i}`]).join(', ')}, clients move to ${[1, 2, 3].map((i) => ports[`node${i}`]).join(', ')}`);
   }
   if (!ports) {
-    ports = { ...DEFAULT_PORTS, http: await freePort() };
-    if (opts.ports === 'free') for (const k of Object.keys(ports)) ports[k] = await freePort();
+    ports = { ...DEFAULT_PORTS, http: await tk.freePort() };
+    if (opts.ports === 'free') for (const k of Object.keys(ports)) ports[k] = await tk.freePort();
     if (opts['https-port']) {
       const p = Number(opts['https-port']);
       if (!Number.isInteger(p) || p < 1 || p > 65535) fatal(`--https-port must be 1..65535, got ${opts['https-port']}`);
@@ -457,13 +400,14 @@ async function main() {
     say(`using the ports chosen at the first start (${portsFile}); --fresh to choose again`);
   }
   for (const [k, p] of Object.entries(ports)) {
-    if (!(await portIsFree(p))) fatal(`port ${p} (${k}) is in use on 127.0.0.1: is flagraft already running? (ports are kept in ${portsFile}; --fresh with --ports free picks new ones)`);
+    if (!(await tk.portIsFree(p))) fatal(`port ${p} (${k}) is in use on 127.0.0.1: is flagraft already running? (ports are kept in ${portsFile}; --fresh with --ports free picks new ones)`);
   }
 
   // 1. SNS/SQS emulator + the topic the nodes publish to.
-  const sqsUrl = `http://127.0.0.1:${ports.sqs}`;
-  fauxqs = await startEmulator(ports.sqs);
-  const topicArn = await createTopic(sqsUrl, 'flagraft-changes');
+  // The SNS/SQS emulator (fauxqs) runs in this process, on loopback only.
+  fauxqs = await tk.startEmulator({ port: ports.sqs });
+  const sqsUrl = fauxqs.endpoint;
+  const topicArn = await fauxqs.createTopic('flagraft-changes');
   say(`SNS/SQS emulator on ${sqsUrl} (topic ${topicArn})`);
 
   const aws = {
@@ -536,8 +480,7 @@ async function main() {
   // Caddy creates at its first start: wait for the file.
   let dashboardGateway = gatewayUrls[0];
   if (caddyBin) {
-    const deadline = Date.now() + READY_TIMEOUT_MS;
-    while (!existsSync(caFile) && Date.now() < deadline && !shuttingDown) await sleep(POLL_INTERVAL_MS);
+    await tk.waitFor(`Caddy's CA (${caFile})`, { timeoutMs: READY_TIMEOUT_MS, everyMs: POLL_INTERVAL_MS }, () => existsSync(caFile) || shuttingDown).catch(() => {});
     if (existsSync(caFile)) dashboardGateway = publicUrl;
   }
   if (built.dashboard) startProcess('dashboard', process.execPath, [join(root, needBuilt.dashboard)], {
@@ -561,18 +504,20 @@ async function main() {
   ];
   const deadline = Date.now() + READY_TIMEOUT_MS;
   for (const c of checks) {
-    for (;;) {
-      if (shuttingDown) return;
-      const p = procs.find((q) => q.name === c.name);
-      if (p?.exited) return failStart(`${c.name} exited during start-up`);
+    let status = 0;
+    let exited = false;
+    const ready = await tk.waitFor(`${c.name}`, { timeoutMs: Math.max(0, deadline - Date.now()), everyMs: POLL_INTERVAL_MS }, async () => {
+      if (shuttingDown) return true;
+      if (procs.find((q) => q.name === c.name)?.exited) { exited = true; return true; }
       let ca;
       if (c.caddy) ca = existsSync(caFile) ? readFileSync(caFile) : undefined;
       // Through Caddy, any answer from the gateway (401 without a token) means the path works.
-      const status = c.caddy && !ca ? 0 : await probe(c.url, ca);
-      if (c.caddy ? status > 0 && status < 500 : status === 200) break;
-      if (Date.now() > deadline) return failStart(`${c.name} not ready after ${READY_TIMEOUT_MS} ms (${c.url} answered ${status || 'nothing'})`);
-      await sleep(POLL_INTERVAL_MS);
-    }
+      status = c.caddy && !ca ? 0 : await probe(c.url, ca);
+      return c.caddy ? status > 0 && status < 500 : status === 200;
+    }).catch(() => false);
+    if (shuttingDown) return;
+    if (exited) return failStart(`${c.name} exited during start-up`);
+    if (!ready) return failStart(`${c.name} not ready after ${READY_TIMEOUT_MS} ms (${c.url} answered ${status || 'nothing'})`);
   }
 
   const adminTokenFromEnv = newToken && newToken === process.env.FLAGRAFT_ADMIN_TOKEN;

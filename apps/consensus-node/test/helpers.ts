@@ -1,7 +1,7 @@
 import * as grpc from '@grpc/grpc-js';
 import type { ClusterClient } from '@flagraft/cluster-client';
 import { CertificateStore, SECURE_CHANNEL_OPTIONS, channelCredentials, type ServiceRole } from '@flagraft/identity';
-import type { LocalCluster } from '@flagraft/testkit';
+import { waitFor as tkWaitFor, type LocalCluster } from '@flagraft/testkit';
 import { serviceOf } from '../src/proto-files.js';
 
 /** A raw gRPC client to a node's client port with a service certificate of the cluster (plain text if the cluster is). */
@@ -24,20 +24,9 @@ export function flag(key: string, note = '') {
   return { key, type: 'boolean' as const, variants: { on: true, off: false }, defaultVariant: 'on', enabled: true, rules: [], description: note };
 }
 
-/** Polls `fn` until it returns a truthy value or the deadline passes. */
-export async function waitFor<T>(what: string, fn: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 15_000, everyMs = 20): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let lastErr: unknown;
-  while (Date.now() < deadline) {
-    try {
-      const v = await fn();
-      if (v) return v;
-    } catch (e) {
-      lastErr = e;
-    }
-    await new Promise((r) => setTimeout(r, everyMs));
-  }
-  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${lastErr ? `: ${(lastErr as Error).message}` : ''}`);
+/** Polls `fn` until it returns a truthy value or the deadline passes (testkit's waitFor; errors are retried). */
+export function waitFor<T>(what: string, fn: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 15_000, everyMs = 20): Promise<T> {
+  return tkWaitFor(what, { timeoutMs, everyMs }, fn) as Promise<T>;
 }
 
 /** Closed-loop writers on unique keys; records every acknowledged write and when. */

@@ -9,20 +9,18 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EventKeyRing, EventKeySet, verifyEvent } from '@flagraft/auth';
-import { startFauxqs, type FauxqsServer } from 'fauxqs';
 import { CreateTopicCommand, SNSClient, SubscribeCommand } from '@aws-sdk/client-sns';
 import { CreateQueueCommand, DeleteMessageBatchCommand, GetQueueAttributesCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import type { BackupDocument } from '@flagraft/flag-model';
 import { createClusterClient, type ClusterClient } from '@flagraft/cluster-client';
-import { startLocalCluster, type LocalCluster } from '@flagraft/testkit';
-import { NODE_MAIN_JS as MAIN_JS } from '@flagraft/testkit';
+import { NODE_MAIN_JS as MAIN_JS, startEmulator, startLocalCluster, type Emulator, type LocalCluster } from '@flagraft/testkit';
 import { flag, waitFor } from './helpers.js';
 
 const REGION = 'us-east-1';
 const CREDS = { accessKeyId: 'test', secretAccessKey: 'test' };
 
 describe('SNS outbox wiring', () => {
-  let fx: FauxqsServer;
+  let fx: Emulator;
   let cluster: LocalCluster;
   let client: ClusterClient;
   let sqs: SQSClient;
@@ -32,7 +30,7 @@ describe('SNS outbox wiring', () => {
   writeFileSync(keysFile, JSON.stringify({ v: 1, active: 'node-test', keys: [{ id: 'node-test', secret: randomBytes(32).toString('base64') }] }), { mode: 0o600 });
 
   beforeAll(async () => {
-    fx = await startFauxqs({ port: 0, logger: false, host: '127.0.0.1' });
+    fx = await startEmulator();
     const endpoint = `http://127.0.0.1:${fx.port}`;
     const sns = new SNSClient({ endpoint, region: REGION, credentials: CREDS });
     sqs = new SQSClient({ endpoint, region: REGION, credentials: CREDS });

@@ -3,16 +3,13 @@
 // consensus cluster (real processes, SQLite, gRPC) publishing to SNS, a
 // gateway, and the built dashboard as its own process. Every port is free
 // (port 0); everything binds 127.0.0.1 and is stopped by stop(), by PID.
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { once } from 'node:events';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { startFauxqs, type FauxqsServer } from 'fauxqs';
 import { EventKeyRing, EventKeySet, createTokenStore, hashToken } from '@flagraft/auth';
-import { startLocalCluster, type LocalCluster } from '@flagraft/consensus-node';
+import { spawnProcess, startEmulator, startLocalCluster, waitFor as tkWaitFor, type Emulator, type LocalCluster } from '@flagraft/testkit';
 import { createGateway, type Gateway, type GatewayConfig } from '@flagraft/gateway';
 import { createRelay, type Relay } from '@flagraft/notification-relay';
 
@@ -38,14 +35,8 @@ export const tokenEntries = [
 ];
 
 /** Polls `cond` until it holds or `timeoutMs` passes. */
-export async function waitFor<T>(cond: () => T | undefined | false | Promise<T | undefined | false>, what: string, timeoutMs = 15_000, everyMs = 25): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await cond();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for: ${what}`);
-    await new Promise((r) => setTimeout(r, everyMs));
-  }
+export function waitFor<T>(cond: () => T | undefined | false | Promise<T | undefined | false>, what: string, timeoutMs = 15_000, everyMs = 25): Promise<T> {
+  return tkWaitFor(what, { timeoutMs, everyMs, retryErrors: false }, cond) as Promise<T>;
 }
 
 export interface Stack {
@@ -80,7 +71,7 @@ export async function startStack(
     cleanups.length = 0;
   };
   try {
-    const fauxqs: FauxqsServer = await startFauxqs({ port: 0, logger: false, host: '127.0.0.1' });
+    const fauxqs: Emulator = await startEmulator();
     cleanups.push(() => fauxqs.stop());
     const awsEndpoint = `http://127.0.0.1:${fauxqs.port}`;
     const creds = { accessKeyId: 'test', secretAccessKey: 'test' };
@@ -188,7 +179,11 @@ export async function startDashboard(o: {
 }): Promise<{ url: string; pid: number; logs: string[]; alive(): boolean; stop(): Promise<void> }> {
   const logs: string[] = [];
   if (o.tokensFile) writeTokens(o.tokensFile, tokenEntries);
-  const child: ChildProcess = spawn(process.execPath, [SERVER_ENTRY], {
+  let port = 0;
+  const proc = spawnProcess({
+    name: 'dashboard',
+    command: process.execPath,
+    args: [SERVER_ENTRY],
     cwd: APP_DIR,
     env: {
       PATH: process.env.PATH ?? '',
@@ -204,11 +199,7 @@ export async function startDashboard(o: {
       FLAGRAFT_DASHBOARD_SIGNIN_PER_MINUTE: '1000',
       ...o.env,
     },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let port = 0;
-  const onLine = (chunk: Buffer) => {
-    for (const line of chunk.toString().split('\n').filter(Boolean)) {
+    onLine: (line) => {
       logs.push(line);
       try {
         const j = JSON.parse(line);
@@ -217,24 +208,14 @@ export async function startDashboard(o: {
       } catch {
         o.say?.(`dashboard: ${line}`);
       }
-    }
-  };
-  child.stdout!.on('data', onLine);
-  child.stderr!.on('data', onLine);
-  const stop = async () => {
-    if (child.exitCode !== null || child.signalCode !== null) return;
-    const exited = once(child, 'exit');
-    process.kill(child.pid!, 'SIGTERM');
-    const t = setTimeout(() => child.exitCode === null && process.kill(child.pid!, 'SIGKILL'), 5000);
-    await exited;
-    clearTimeout(t);
-  };
+    },
+  });
+  const stop = () => proc.stop(5_000);
   try {
-    await waitFor(() => port || (child.exitCode !== null && Promise.reject(new Error(`dashboard exited: ${logs.join('\n')}`))), 'dashboard listening', 20_000);
+    await waitFor(() => port || (!proc.alive() && Promise.reject(new Error(`dashboard exited: ${logs.join('\n')}`))), 'dashboard listening', 20_000);
   } catch (err) {
     await stop();
     throw err;
   }
-  const alive = () => child.exitCode === null && child.signalCode === null;
-  return { url: `http://127.0.0.1:${port}`, pid: child.pid!, logs, alive, stop };
+  return { url: `http://127.0.0.1:${port}`, pid: proc.child.pid!, logs, alive: proc.alive, stop };
 }

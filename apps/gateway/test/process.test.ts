@@ -4,7 +4,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startLocalCluster, type LocalCluster } from '@flagraft/consensus-node';
+import { startLocalCluster, type LocalCluster } from '@flagraft/testkit';
 import { hashToken } from '@flagraft/auth';
 import { rotateLeaves } from '@flagraft/identity';
 import { eventually } from './support/harness.js';

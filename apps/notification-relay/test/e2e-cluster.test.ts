@@ -3,7 +3,7 @@
 // relay on its own SQS queue, and real WebSocket clients. SNS is reached
 // through a TCP proxy so the test can take it away.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startLocalCluster, type LocalCluster } from '@flagraft/consensus-node';
+import { startLocalCluster, type LocalCluster } from '@flagraft/testkit';
 import { createClusterClient, type ClusterClient } from '@flagraft/cluster-client';
 import type { ChangeEvent } from '../src/index.js';
 import { EVENT_KEYS_FILE, TOKENS, connect, startEmulator, startProxy, startRelay, waitFor, type RelayFixture, type TestClient } from './helpers.js';

@@ -1,4 +1,3 @@
-import { startFauxqs, type FauxqsServer } from 'fauxqs';
 import { SNSClient, PublishBatchCommand, PublishCommand } from '@aws-sdk/client-sns';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { WebSocket } from 'ws';
@@ -7,7 +6,8 @@ import type { ChangeEvent, ResetMarker } from '../src/index.js';
 import { createRelay, type Relay, type RelayOptions } from '../src/index.js';
 import { createServer as createTcpServer, connect as tcpConnect, type Server as TcpServer, type Socket } from 'node:net';
 import type { AddressInfo } from 'node:net';
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { spawnProcess, startEmulator as startLoopbackEmulator, waitFor as tkWaitFor, type Emulator } from '@flagraft/testkit';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -55,8 +55,8 @@ export function signAttributes(body: string, attrs: Attrs, opts: SignOptions = {
   return { ...attrs, [EVENT_SIGNATURE_ATTRIBUTE]: { DataType: 'String', StringValue: sig } };
 }
 
-export async function startEmulator(): Promise<{ server: FauxqsServer; endpoint: string; sns: SNSClient; sqs: SQSClient; stop(): Promise<void> }> {
-  const server = await startFauxqs({ port: 0, logger: false, host: '127.0.0.1' });
+export async function startEmulator(): Promise<{ server: Emulator; endpoint: string; sns: SNSClient; sqs: SQSClient; stop(): Promise<void> }> {
+  const server = await startLoopbackEmulator();
   const endpoint = `http://127.0.0.1:${server.port}`;
   const sns = new SNSClient({ endpoint, region: REGION, credentials: CREDS });
   const sqs = new SQSClient({ endpoint, region: REGION, credentials: CREDS });
@@ -134,12 +134,7 @@ export async function publishRaw(sns: SNSClient, topicArn: string, message: stri
 
 /** Polls `cond` until it is true or the deadline passes (then throws with `what`). */
 export async function waitFor(cond: () => boolean | Promise<boolean>, what: string, timeoutMs = 10_000, everyMs = 10): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (await cond()) return;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for: ${what}`);
-    await new Promise((r) => setTimeout(r, everyMs));
-  }
+  await tkWaitFor(what, { timeoutMs, everyMs, retryErrors: false }, cond);
 }
 
 export interface TestClient {
@@ -235,19 +230,16 @@ export interface Proc { p: ChildProcess; lines: any[]; exited: Promise<number | 
 export function spawnJson(main: string, env: Record<string, string>): Proc {
   if (!existsSync(main)) throw new Error(`${main} is missing: build it first (pnpm --filter ... build)`);
   const nodeArgs = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
-  const p = spawn(process.execPath, [...nodeArgs, main], { env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'pipe', 'inherit'] });
   const lines: any[] = [];
-  let buf = '';
-  p.stdout!.on('data', (d) => {
-    buf += d.toString();
-    let i;
-    while ((i = buf.indexOf('\n')) >= 0) {
-      const line = buf.slice(0, i);
-      buf = buf.slice(i + 1);
+  const proc = spawnProcess({
+    name: main, command: process.execPath, args: [...nodeArgs, main], env: { PATH: process.env.PATH ?? '', ...env },
+    onLine: (line, stream) => {
+      if (stream === 'stderr') { process.stderr.write(`${line}\n`); return; }
       try { lines.push(JSON.parse(line)); } catch { /* not JSON */ }
-    }
+    },
   });
-  const exited = new Promise<number | null>((res) => p.once('exit', (code) => res(code)));
+  const p = proc.child;
+  const exited = proc.exited.then((e) => e.code);
   return {
     p, lines, exited,
     cpuSeconds() {
@@ -257,12 +249,6 @@ export function spawnJson(main: string, env: Record<string, string>): Proc {
         return (Number(f[11]) + Number(f[12])) / 100;
       } catch { return NaN; }
     },
-    async stop() {
-      if (p.exitCode !== null || !p.pid) return;
-      process.kill(p.pid, 'SIGTERM');
-      const t = setTimeout(() => { if (p.exitCode === null && p.pid) process.kill(p.pid, 'SIGKILL'); }, 15_000);
-      await exited;
-      clearTimeout(t);
-    },
+    stop: () => proc.stop(15_000),
   };
 }

@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CreateQueueCommand, DeleteMessageBatchCommand, GetQueueAttributesCommand, GetQueueUrlCommand, ReceiveMessageCommand, type Message } from '@aws-sdk/client-sqs';
 import { SubscribeCommand } from '@aws-sdk/client-sns';
 import { EventKeyRing, EventKeySet, hashToken } from '@flagraft/auth';
-import { startLocalCluster, type LocalCluster } from '@flagraft/consensus-node';
+import { startLocalCluster, type LocalCluster } from '@flagraft/testkit';
 import { createClusterClient, type ClusterClient } from '@flagraft/cluster-client';
 import {
   TOKENS, connect, newSecret, publishRaw, signAttributes, spawnJson, startEmulator, uniqueName, waitFor, writeKeysFile,

@@ -6,6 +6,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, existsSync, fstatSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { isAlive, stopPid as tkStopPid, waitFor as tkWaitFor } from '@flagraft/testkit';
 
 export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 
@@ -42,40 +43,16 @@ export interface RunningStack {
   stop(): Promise<void>;
 }
 
-export function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
+export { isAlive };
 
-export async function waitFor<T>(what: string, timeoutMs: number, fn: () => Promise<T | undefined> | T | undefined): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let lastErr: unknown;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v !== undefined && v !== false) return v;
-    } catch (err) {
-      lastErr = err;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${lastErr ? `: ${String(lastErr)}` : ''}`);
-    await new Promise((r) => setTimeout(r, POLL_MS));
-  }
+/** Polls `fn` until it returns a value (testkit's waitFor, every POLL_MS; errors are retried). */
+export function waitFor<T>(what: string, timeoutMs: number, fn: () => Promise<T | undefined> | T | undefined): Promise<T> {
+  return tkWaitFor(what, { timeoutMs, everyMs: POLL_MS }, fn) as Promise<T>;
 }
 
 /** Stops a process by PID: SIGTERM, then SIGKILL after the grace period; resolves once it is gone. */
-export async function stopPid(pid: number, graceMs = STACK_STOP_TIMEOUT_MS): Promise<void> {
-  if (!isAlive(pid)) return;
-  try { process.kill(pid, 'SIGTERM'); } catch { return; }
-  try {
-    await waitFor(`pid ${pid} to exit`, graceMs, () => !isAlive(pid) || undefined);
-  } catch {
-    try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ }
-    await waitFor(`pid ${pid} to exit after SIGKILL`, 5_000, () => !isAlive(pid) || undefined);
-  }
+export function stopPid(pid: number, graceMs = STACK_STOP_TIMEOUT_MS): Promise<void> {
+  return tkStopPid(pid, graceMs);
 }
 
 export function readStackInfo(dataDir: string): StackInfo | undefined {

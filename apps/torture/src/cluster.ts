@@ -4,14 +4,14 @@
 // optional size-limited tmpfs data dirs, and an admin cluster client. Every
 // process is stopped by PID and every mount unmounted in stop(), which the
 // runner calls in finally.
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { hashToken } from '@flagraft/auth';
 import { createClusterClient, type ClusterClient } from '@flagraft/cluster-client';
-import { startLocalCluster, type LocalCluster, type LocalNode } from '@flagraft/consensus-node';
+import { startGatewayProcess, startLocalCluster, type LocalCluster, type LocalNode, type Proc } from '@flagraft/testkit';
 import { LinkMesh } from './proxy.js';
 import type { Rng } from './rng.js';
 
@@ -35,7 +35,7 @@ export interface TortureClusterOptions {
 
 export const TOKEN = 'torture-admin-token';
 const GATEWAY_MAIN = join(dirname(createRequire(import.meta.url).resolve('@flagraft/gateway')), 'main.js');
-/** How long a gateway may take to print its listening line (ms). */
+/** How long a gateway may take to print its listening line, and then to be ready (ms). */
 const GATEWAY_START_TIMEOUT_MS = 20_000;
 
 export interface Gateway { url: string; pid: number }
@@ -47,7 +47,7 @@ export class TortureCluster {
   readonly gateways: Gateway[] = [];
   readonly baseDir = mkdtempSync(join(tmpdir(), 'flagraft-torture-'));
   private readonly mounts: string[] = [];
-  private readonly children = new Set<ChildProcess>();
+  private readonly children = new Set<Proc>();
   /** Real peer addresses by node id (what the links forward to), known once a node is launched. */
   private readonly peerAddresses = new Map<number, string>();
   /**
@@ -127,36 +127,10 @@ export class TortureCluster {
       FLAGRAFT_CLUSTER_RETRY_DEADLINE_MS: '3000',
       FLAGRAFT_WRITE_VISIBILITY_TIMEOUT_MS: '1000',
     };
-    const child = spawn(process.execPath, [GATEWAY_MAIN], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-    this.children.add(child);
-    child.once('exit', () => this.children.delete(child));
-    let out = '';
-    const port = await new Promise<number>((resolve, reject) => {
-      const t = setTimeout(() => reject(new Error(`gateway ${i} did not start within ${GATEWAY_START_TIMEOUT_MS} ms: ${out.slice(-500)}`)), GATEWAY_START_TIMEOUT_MS);
-      const onData = (d: Buffer) => {
-        out += d.toString();
-        if (out.length > 20_000) out = out.slice(-10_000);
-        const m = /"msg":"gateway listening".*?"port":(\d+)/.exec(out);
-        if (m) {
-          clearTimeout(t);
-          resolve(Number(m[1]));
-        }
-      };
-      child.stdout!.on('data', onData);
-      child.stderr!.on('data', onData);
-      child.once('exit', (code) => reject(new Error(`gateway ${i} exited (${code}): ${out.slice(-500)}`)));
-    });
-    // Keep draining its output (a full pipe would stall it).
-    child.stdout!.resume();
-    child.stderr!.resume();
-    const url = `http://127.0.0.1:${port}`;
     // Ready = its replica is loaded (the change stream and stale lists need it).
-    const deadline = Date.now() + GATEWAY_START_TIMEOUT_MS;
-    while ((await fetch(`${url}/ready`).then((r) => r.status, () => 0)) !== 200) {
-      if (Date.now() > deadline) throw new Error(`gateway ${i} not ready within ${GATEWAY_START_TIMEOUT_MS} ms: ${out.slice(-500)}`);
-      await new Promise((r) => setTimeout(r, 100));
-    }
-    return { url, pid: child.pid! };
+    const g = await startGatewayProcess({ name: `gateway ${i}`, env, mainJs: GATEWAY_MAIN, readyTimeoutMs: GATEWAY_START_TIMEOUT_MS });
+    this.children.add(g.proc);
+    return { url: g.url, pid: g.proc.child.pid! };
   }
 
   private clockFile(id: number): string {
@@ -227,7 +201,7 @@ export class TortureCluster {
     const errors: string[] = [];
     try { this.admin?.close(); } catch { /* closed */ }
     for (const id of [...this.paused]) try { this.resume(id); } catch { /* gone */ }
-    for (const c of this.children) if (c.pid && c.exitCode === null) try { process.kill(c.pid, 'SIGKILL'); } catch { /* gone */ }
+    await Promise.all([...this.children].map((c) => c.kill('SIGKILL')));
     try { await this.local?.stop(); } catch (e) { errors.push((e as Error).message); }
     try { await this.mesh?.close(); } catch (e) { errors.push((e as Error).message); }
     for (const dir of this.mounts.splice(0)) {

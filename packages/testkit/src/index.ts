@@ -13,3 +13,7 @@ export {
   createMemoryCluster, MEMORY_DEFAULT_PAGE_LIMIT, MEMORY_MAX_PAGE_LIMIT, MEMORY_PROGRESS_MS,
   type MemoryCluster, type MemoryClusterOptions, type ClusterApi,
 } from './memory-cluster.js';
+export {
+  startEmulator, createTopic, startGatewayProcess, GATEWAY_MAIN_JS, RELAY_MAIN_JS, DASHBOARD_SERVER_JS, GATEWAY_READY_TIMEOUT_MS,
+  type Emulator, type GatewayProcess,
+} from './components.js';

@@ -45,12 +45,15 @@ export interface WaitOptions {
   timeoutMs: number;
   /** Check every this long (ms; default DEFAULT_POLL_MS). */
   everyMs?: number;
+  /** false: an error thrown by the check ends the wait at once (default true: it is retried). */
+  retryErrors?: boolean;
 }
 
 /**
  * Calls `check` until it returns a truthy value (returned) or the time is up
  * (throws naming `what`, with the last error `check` threw). A check that
- * throws is retried: "not answering yet" is the normal state while waiting.
+ * throws is retried unless `retryErrors: false`: "not answering yet" is the
+ * normal state while waiting. GiveUp stops at once either way.
  */
 export async function waitFor<T>(what: string, o: WaitOptions, check: () => T | Promise<T>): Promise<NonNullable<T>> {
   const deadline = Date.now() + o.timeoutMs;
@@ -61,6 +64,7 @@ export async function waitFor<T>(what: string, o: WaitOptions, check: () => T | 
       if (v) return v as NonNullable<T>;
     } catch (err) {
       if (err instanceof GiveUp) throw err.cause;
+      if (o.retryErrors === false) throw err;
       last = err;
     }
     if (Date.now() > deadline) {

@@ -9,17 +9,17 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { startFauxqs, type FauxqsServer } from 'fauxqs';
 import { CreateTopicCommand, SNSClient, SubscribeCommand } from '@aws-sdk/client-sns';
 import { CreateQueueCommand, DeleteMessageBatchCommand, GetQueueAttributesCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import type { FlagDefinition, StoredFlag } from '@flagraft/flag-model';
 import { EventKeyRing, EventKeySet, verifyEvent, type EventAttribute } from '@flagraft/auth';
+import { startEmulator, type Emulator } from '@flagraft/testkit';
 import type { ChangeEvent, OutboxContext, Outbox } from '../outbox-types.js';
 import { createSnsOutbox, OutboxConfigError } from './index.js';
 
 const REGION = 'us-east-1';
 const CREDS = { accessKeyId: 'test', secretAccessKey: 'test' };
-let fx: FauxqsServer;
+let fx: Emulator;
 let endpoint: string;
 let sns: SNSClient;
 let sqs: SQSClient;
@@ -39,7 +39,7 @@ const KEYS = new EventKeyRing(EventKeySet.load(keysFile('default.json', 'k1', ['
 const verifier = () => new EventKeyRing(EventKeySet.load(keysFile('verify.json', undefined, [...SECRETS.keys()])));
 
 beforeAll(async () => {
-  fx = await startFauxqs({ port: 0, logger: false, host: '127.0.0.1' });
+  fx = await startEmulator();
   endpoint = `http://127.0.0.1:${fx.port}`;
   sns = new SNSClient({ endpoint, region: REGION, credentials: CREDS });
   sqs = new SQSClient({ endpoint, region: REGION, credentials: CREDS });

@@ -1,7 +1,7 @@
 // Test stack: a real 3-node cluster (consensus-node's startLocalCluster: real
 // processes, SQLite files, gRPC on loopback) and a gateway in this process on
 // a free port. Everything started here is stopped in stop(), by PID.
-import { startLocalCluster, type LocalCluster, type LocalClusterOptions } from '@flagraft/consensus-node';
+import { startLocalCluster, waitFor, type LocalCluster, type LocalClusterOptions } from '@flagraft/testkit';
 import { createTokenStore, hashToken, type Role } from '@flagraft/auth';
 import { createGateway, type Gateway, type GatewayConfig } from '../../src/index.js';
 
@@ -116,20 +116,9 @@ export async function startStack(opts: { gateway?: Partial<GatewayConfig>; clust
   };
 }
 
-/** Polls `check` until it returns a truthy value or the deadline passes. */
-export async function eventually<T>(check: () => T | Promise<T>, timeoutMs = 10_000, what = 'condition'): Promise<NonNullable<T>> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await check();
-      if (v) return v as NonNullable<T>;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
+/** Polls `check` until it returns a truthy value or the deadline passes (testkit's waitFor; errors are retried). */
+export function eventually<T>(check: () => T | Promise<T>, timeoutMs = 10_000, what = 'condition'): Promise<NonNullable<T>> {
+  return waitFor(what, { timeoutMs }, check);
 }
 
 export function boolFlag(key: string, extra: Record<string, unknown> = {}) {
