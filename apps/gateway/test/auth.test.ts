@@ -3,11 +3,11 @@
 // forbidden ones get 403, anonymous ones 401 with WWW-Authenticate.
 import type { Role } from '@flagraft/auth';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { boolFlag, startStack, type RequestOptions, type Stack } from './support/harness.js';
+import { boolFlag, startMemoryStack, type RequestOptions, type MemoryStack } from './support/harness.js';
 
-let stack: Stack;
+let stack: MemoryStack;
 beforeAll(async () => {
-  stack = await startStack();
+  stack = await startMemoryStack();
   const seed = [
     ['PUT', '/api/v1/flags/m-flag', boolFlag('m-flag')],
     ['PUT', '/api/v1/segments/m-seg', { conditions: [] }],

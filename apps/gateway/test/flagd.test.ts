@@ -7,11 +7,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FlagdCore } from '@openfeature/flagd-core';
 import { runCli } from '@flagraft/cli';
-import { startStack, TOKENS, type Stack } from './support/harness.js';
+import { startMemoryStack, TOKENS, type MemoryStack } from './support/harness.js';
 
-let stack: Stack;
+let stack: MemoryStack;
 beforeAll(async () => {
-  stack = await startStack({ gateway: { maxFlagdImportBodyBytes: 64 * 1024 } });
+  stack = await startMemoryStack({ gateway: { maxFlagdImportBodyBytes: 64 * 1024 } });
 });
 afterAll(async () => {
   await stack?.stop();

@@ -25,7 +25,7 @@ import {
   admin, contentTypes, credentialHeaders, credentials, enc, gateway, isMembershipChange, jsonish, mangling, METHODS, preconditions, printable,
   ROUTES, SECRETS, write, writeCredentials,
 } from './support/fuzz-inputs.js';
-import { boolFlag, eventually, NAMES, startStack, TOKENS, type Stack } from './support/harness.js';
+import { boolFlag, eventually, NAMES, startMemoryStack, TOKENS, type MemoryStack } from './support/harness.js';
 
 /** Time budget of one property, ms: no run starts after it (shrinking a failure may add to it). */
 const PROPERTY_DEFAULT_MS = 20_000;
@@ -33,10 +33,10 @@ const SEED = Number(process.env.FLAGRAFT_FUZZ_SEED ?? Date.now() % 2_147_483_647
 const PROPERTY_MS = Number(process.env.FLAGRAFT_FUZZ_MS ?? PROPERTY_DEFAULT_MS);
 const RUNS = Number(process.env.FUZZ_RUNS ?? 150);
 
-let stack: Stack;
+let stack: MemoryStack;
 let gateways: Gateway[];
 beforeAll(async () => {
-  stack = await startStack();
+  stack = await startMemoryStack();
   gateways = [stack.gateway, await stack.newGateway()];
   const asAdmin = { ...admin, 'content-type': 'application/json' };
   expect((await send(0, 'PUT', '/api/v1/flags/fz', asAdmin, JSON.stringify(boolFlag('fz')))).status).toBe(201);

@@ -6,15 +6,15 @@
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Gateway } from '../src/index.js';
-import { TOKENS, boolFlag, eventually, request, startStack, type Stack } from './support/harness.js';
+import { TOKENS, boolFlag, eventually, request, startMemoryStack, type MemoryStack } from './support/harness.js';
 
 /** Restore limit of these gateways: below the 20 MB bomb, so a valid token gets 413 naming it. */
 const RESTORE_LIMIT = 16 * 1024 * 1024;
 
-let stack: Stack;
+let stack: MemoryStack;
 let second: Gateway;
 beforeAll(async () => {
-  stack = await startStack({ gateway: { maxRestoreBodyBytes: RESTORE_LIMIT } });
+  stack = await startMemoryStack({ gateway: { maxRestoreBodyBytes: RESTORE_LIMIT } });
   second = await stack.newGateway();
 });
 afterAll(async () => {

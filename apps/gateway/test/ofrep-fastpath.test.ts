@@ -9,10 +9,10 @@ import { join } from 'node:path';
 import { hashToken, loadTokens } from '@flagraft/auth';
 import { evaluate, type FlagDefinition } from '@flagraft/flag-model';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { eventually, request, startStack, TOKENS, NAMES, type Stack } from './support/harness.js';
+import { eventually, request, startMemoryStack, TOKENS, NAMES, type MemoryStack } from './support/harness.js';
 import { OpenApiChecker, record, type Recorded } from './support/openapi-check.js';
 
-let stack: Stack;
+let stack: MemoryStack;
 const dir = mkdtempSync(join(tmpdir(), 'gw-fastpath-'));
 
 const ruled: FlagDefinition = {
@@ -30,7 +30,7 @@ const ruled: FlagDefinition = {
 const ctx = { targetingKey: 'user-1', email: 'a@example.com', plan: 'pro' };
 
 beforeAll(async () => {
-  stack = await startStack();
+  stack = await startMemoryStack();
   const r = await stack.req('PUT', `/api/v1/flags/${ruled.key}`, { role: 'editor', body: ruled });
   expect(r.status, r.text).toBe(201);
 });

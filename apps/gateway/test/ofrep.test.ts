@@ -5,11 +5,11 @@ import { OpenFeature, type Client } from '@openfeature/server-sdk';
 import { OFREPProvider } from '@openfeature/ofrep-provider';
 import { evaluate, type FlagDefinition } from '@flagraft/flag-model';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { boolFlag, request, startStack, TOKENS, type Stack } from './support/harness.js';
+import { boolFlag, request, startMemoryStack, TOKENS, type MemoryStack } from './support/harness.js';
 import { OpenApiChecker, record, type Recorded } from './support/openapi-check.js';
 import { openSse } from './support/sse.js';
 
-let stack: Stack;
+let stack: MemoryStack;
 let client: Client;
 
 const flags: FlagDefinition[] = [
@@ -41,7 +41,7 @@ const flags: FlagDefinition[] = [
 ];
 
 beforeAll(async () => {
-  stack = await startStack();
+  stack = await startMemoryStack();
   for (const f of flags) {
     const r = await stack.req('PUT', `/api/v1/flags/${f.key}`, { role: 'editor', body: f });
     expect(r.status, r.text).toBe(201);

@@ -3,12 +3,12 @@
 // a URL, as EventSource must), event payloads with changed keys, freshness
 // waits, and forwarded evaluation counts; each refusal has its test.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { boolFlag, startStack, TOKENS, type Stack } from './support/harness.js';
+import { boolFlag, startMemoryStack, TOKENS, type MemoryStack } from './support/harness.js';
 import { openSse } from './support/sse.js';
 
-let stack: Stack;
+let stack: MemoryStack;
 beforeAll(async () => {
-  stack = await startStack({ gateway: { streamTicketWindowSec: 60 } });
+  stack = await startMemoryStack({ gateway: { streamTicketWindowSec: 60 } });
 });
 afterAll(async () => {
   await stack?.stop();

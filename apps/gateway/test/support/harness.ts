@@ -1,9 +1,14 @@
-// Test stack: a real 3-node cluster (consensus-node's startLocalCluster: real
-// processes, SQLite files, gRPC on loopback) and a gateway in this process on
-// a free port. Everything started here is stopped in stop(), by PID.
-import { startLocalCluster, waitFor, type LocalCluster, type LocalClusterOptions } from '@flagraft/testkit';
+// Test stacks: a gateway in this process on a free port in front of either a
+// real 3-node cluster (testkit's startLocalCluster: real processes, SQLite
+// files, gRPC on loopback; startStack) or testkit's in-memory cluster
+// (startMemoryStack), which gives the same answers (packages/testkit's
+// conformance suite) without processes: for tests of the gateway's own
+// routes, auth and formats. Failover, durability, compaction, backup and the
+// change stream stay on real processes. Everything started here is stopped
+// in stop(), by PID.
+import { createMemoryCluster, startLocalCluster, waitFor, type LocalCluster, type LocalClusterOptions, type MemoryCluster } from '@flagraft/testkit';
 import { createTokenStore, hashToken, type Role } from '@flagraft/auth';
-import { createGateway, type Gateway, type GatewayConfig } from '../../src/index.js';
+import { createGateway, type ClusterPort, type Gateway, type GatewayConfig } from '../../src/index.js';
 
 export const TOKENS: Record<Role, string> = {
   admin: 'tok-admin-9f1c2a',
@@ -31,8 +36,8 @@ export interface RequestOptions {
   headers?: Record<string, string>;
 }
 
-export interface Stack {
-  cluster: LocalCluster;
+export interface Stack<C = LocalCluster> {
+  cluster: C;
   gateway: Gateway;
   url: string;
   logs: string[];
@@ -69,13 +74,27 @@ export function clusterSecurity(cluster: LocalCluster): Pick<GatewayConfig, 'clu
 
 export async function startStack(opts: { gateway?: Partial<GatewayConfig>; cluster?: LocalClusterOptions } = {}): Promise<Stack> {
   const cluster = await startLocalCluster({ size: 3, ...opts.cluster });
+  return withGateways(cluster, { clusterEndpoints: cluster.endpoints, ...clusterSecurity(cluster) }, opts.gateway, () => cluster.stop());
+}
+
+export type MemoryStack = Stack<MemoryCluster>;
+
+/** A gateway over testkit's in-memory cluster (no processes). */
+export function startMemoryStack(opts: { gateway?: Partial<GatewayConfig> } = {}): Promise<Stack<MemoryCluster>> {
+  const cluster = createMemoryCluster();
+  // The cast is the one gateway.ts makes for the real client: ClusterPort's
+  // status() has an index signature the client's ClusterStatus lacks (issue 14, item 1).
+  return withGateways(cluster, { cluster: cluster as unknown as ClusterPort }, opts.gateway, async () => cluster.close());
+}
+
+async function withGateways<C>(cluster: C, reach: Partial<GatewayConfig>, base: Partial<GatewayConfig> | undefined, stopCluster: () => Promise<void>): Promise<Stack<C>> {
+  const opts = { gateway: base };
   const logs: string[] = [];
   const gateways: Gateway[] = [];
   const newGateway = async (config: Partial<GatewayConfig> = {}) => {
     const gw = createGateway({
       port: 0,
-      clusterEndpoints: cluster.endpoints,
-      ...clusterSecurity(cluster),
+      ...reach,
       tokens: tokenStore(),
       logWrite: (chunk) => logs.push(...chunk.split('\n').filter(Boolean)),
       shutdownTimeoutMs: 2_000,
@@ -98,7 +117,7 @@ export async function startStack(opts: { gateway?: Partial<GatewayConfig>; clust
     gateway = await newGateway();
   } catch (err) {
     await Promise.allSettled(gateways.map((g) => g.close()));
-    await cluster.stop();
+    await stopCluster();
     throw err;
   }
   const url = gateway.url();
@@ -111,7 +130,7 @@ export async function startStack(opts: { gateway?: Partial<GatewayConfig>; clust
     req: (method, path, o) => request(url, method, path, o),
     async stop() {
       await Promise.allSettled(gateways.map((g) => g.close()));
-      await cluster.stop();
+      await stopCluster();
     },
   };
 }
