@@ -1,8 +1,9 @@
-// DEVELOPMENT AID ONLY: the real gateway over the in-memory cluster stand-in,
-// plus the built dashboard, seeded with N flags. `node --import tsx dev/dev-gateway.ts [N]`.
+// DEVELOPMENT AID ONLY: the real gateway over testkit's in-memory cluster
+// (the same answers as a real one, without processes), plus the built
+// dashboard, seeded with N flags. `node --import tsx dev/dev-gateway.ts [N]`.
 import { createTokenStore, hashToken } from '@flagraft/auth';
 import { createGateway } from '@flagraft/gateway';
-import { createMemoryCluster } from './memory-cluster';
+import { createMemoryCluster } from '@flagraft/testkit';
 import { startDashboard, TOKENS, NAMES } from '../test/stack';
 
 const n = Number(process.argv[2] ?? 30);

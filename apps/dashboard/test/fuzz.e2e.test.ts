@@ -1,6 +1,7 @@
 // Fuzzing the dashboard over real HTTP (issue 12): generated hostile input at
 // its pages, its sign-in `next=`, its actions and server$ calls, against the
-// built dashboard process on the real stack (cluster, gateway, relay). Requests
+// built dashboard process on the real stack (gateway, relay; the gateway over
+// testkit's in-memory cluster: nothing here needs node processes). Requests
 // are written byte for byte (raw-http.ts), so "..", CR/LF, NUL and bad
 // percent-encoding reach the server as sent.
 //
@@ -48,7 +49,7 @@ beforeAll(async () => {
   process.stderr.write(`dashboard fuzz: FUZZ_SEED=${SEED}${PATH ? ` FUZZ_PATH=${PATH}` : ''} FUZZ_MS=${TIME_MS} FUZZ_RUNS=${RUNS}\n`);
   // Warnings are what hostile input is expected to cause (refused sign-ins, sockets closed at once); errors are shown.
   const log = (m: string) => m.includes('"level":"warn"') || process.stderr.write(m + '\n');
-  stack = await startStack({ log, dashboardEnv: { FLAGRAFT_DASHBOARD_COOKIE_SECRET: COOKIE_SECRET } });
+  stack = await startStack({ log, dashboardEnv: { FLAGRAFT_DASHBOARD_COOKIE_SECRET: COOKIE_SECRET }, memoryCluster: true });
   host = new URL(stack.dashboardUrl).hostname;
   port = Number(new URL(stack.dashboardUrl).port);
   for (const key of ['fz', 'constructor']) {

@@ -3,14 +3,18 @@
 // consensus cluster (real processes, SQLite, gRPC) publishing to SNS, a
 // gateway, and the built dashboard as its own process. Every port is free
 // (port 0); everything binds 127.0.0.1 and is stopped by stop(), by PID.
+// `memoryCluster: true` puts testkit's in-memory cluster behind the gateway
+// instead of node processes (the same answers: packages/testkit's
+// conformance suite), for tests that do not need changes to arrive through
+// SNS -> relay -> WebSocket (nothing is published to the relay then).
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { EventKeyRing, EventKeySet, createTokenStore, hashToken } from '@flagraft/auth';
-import { spawnProcess, startEmulator, startLocalCluster, waitFor as tkWaitFor, type Emulator, type LocalCluster } from '@flagraft/testkit';
-import { createGateway, type Gateway, type GatewayConfig } from '@flagraft/gateway';
+import { createMemoryCluster, spawnProcess, startEmulator, startLocalCluster, waitFor as tkWaitFor, type Emulator, type LocalCluster } from '@flagraft/testkit';
+import { createGateway, type ClusterPort, type Gateway, type GatewayConfig } from '@flagraft/gateway';
 import { createRelay, type Relay } from '@flagraft/notification-relay';
 
 export const APP_DIR = fileURLToPath(new URL('..', import.meta.url));
@@ -43,7 +47,8 @@ export interface Stack {
   dashboardUrl: string;
   gatewayUrl: string;
   relayUrl: string;
-  cluster: LocalCluster;
+  /** The node processes (undefined with memoryCluster). */
+  cluster: LocalCluster | undefined;
   gateway: Gateway;
   dashboardLogs: string[];
   /** PID of the dashboard process (for SIGHUP, and to check it is alive). */
@@ -61,7 +66,7 @@ export interface Stack {
  * `dashboardEnv` adds or overrides the dashboard process's environment (e.g. a known cookie secret).
  */
 export async function startStack(
-  opts: { log?: (msg: string) => void; gateway?: Partial<GatewayConfig>; dashboardEnv?: Record<string, string> } = {},
+  opts: { log?: (msg: string) => void; gateway?: Partial<GatewayConfig>; dashboardEnv?: Record<string, string>; memoryCluster?: boolean } = {},
 ): Promise<Stack> {
   if (!existsSync(SERVER_ENTRY)) throw new Error(`${SERVER_ENTRY} is missing: run \`pnpm --filter @flagraft/dashboard build\` first`);
   const say = opts.log ?? (() => {});
@@ -105,19 +110,29 @@ export async function startStack(
     if (!topicArn) throw new Error('relay did not report the topic it provisioned');
     say(`relay ${relay.url} topic ${topicArn}`);
 
-    const cluster = await startLocalCluster({
-      size: 3,
-      env: { FLAGRAFT_SNS_TOPIC_ARN: topicArn, FLAGRAFT_SNS_ENDPOINT: awsEndpoint, FLAGRAFT_SNS_REGION: 'us-east-1', FLAGRAFT_EVENT_KEYS_FILE: eventKeysFile },
-    });
-    cleanups.push(() => cluster.stop());
-    say(`cluster ${cluster.endpoints.join(',')}`);
+    let cluster: LocalCluster | undefined;
+    let reach: Partial<GatewayConfig>;
+    if (opts.memoryCluster) {
+      const memory = createMemoryCluster();
+      cleanups.push(async () => memory.close());
+      // As gateway.ts casts the real client: ClusterPort's status() is looser (issue 14, item 1).
+      reach = { cluster: memory as unknown as ClusterPort };
+    } else {
+      const local = await startLocalCluster({
+        size: 3,
+        env: { FLAGRAFT_SNS_TOPIC_ARN: topicArn, FLAGRAFT_SNS_ENDPOINT: awsEndpoint, FLAGRAFT_SNS_REGION: 'us-east-1', FLAGRAFT_EVENT_KEYS_FILE: eventKeysFile },
+      });
+      cluster = local;
+      cleanups.push(() => local.stop());
+      say(`cluster ${local.endpoints.join(',')}`);
+      // The gateway's certificate (mutual TLS towards the nodes).
+      reach = { clusterEndpoints: local.endpoints, clusterTls: local.clientOptions().tls };
+    }
 
     const gateway = createGateway({
       host: '127.0.0.1',
       port: 0,
-      clusterEndpoints: cluster.endpoints,
-      // The gateway's certificate (mutual TLS towards the nodes).
-      clusterTls: cluster.clientOptions().tls,
+      ...reach,
       tokens: createTokenStore(tokenEntries),
       accessLog: 'errors',
       logLevel: 'warn',
