@@ -1,4 +1,7 @@
-// Public API of @flagraft/flag-model (see docs/CONTRACTS.md and README.md).
+// Public API of @flagraft/flag-model (see docs/CONTRACTS.md and README.md):
+// what other packages use, and the types of the contracts. Helpers only the
+// package itself uses (semver parsing, bucket maths, encoding constants) stay
+// inside; its tests import them from their modules.
 export type {
   JsonPrimitive, JsonValue, FlagType, ConditionOp, ConditionScalar, Condition, RolloutWeight, Rollout, Rule,
   FlagDefinition, SegmentDefinition, StoredFlag, StoredSegment, ValidationIssue,
@@ -12,8 +15,8 @@ export type {
 export { LIMITS, KEY_PATTERN, NAME_PATTERN } from './limits.js';
 export type { Limits } from './limits.js';
 export { ValidationError, CommandDecodeError } from './errors.js';
-export { validateFlag, validateSegment, flagIssues, referencedSegments, FLAG_TYPES, CONDITION_OPS } from './validate.js';
-export { encodeCommand, decodeCommand, commandProblem, encodedCommandBytes, COMMAND_ENCODING_VERSION } from './commands.js';
+export { validateFlag, validateSegment, flagIssues, referencedSegments, CONDITION_OPS } from './validate.js';
+export { encodeCommand, decodeCommand } from './commands.js';
 export { applyCommand, MemoryStateView } from './apply.js';
 export {
   DEFAULT_ENVIRONMENT, validateEnvironment, isProtected, promotionPlan, defaultConfigFor, withConfig, sameDefinition, CONFIG_FIELDS,
@@ -21,22 +24,16 @@ export {
 export type { PromotionItem } from './environments.js';
 export { validApprovals, conflictsOf } from './change-requests.js';
 export { dueStep, nextDueAt } from './schedules.js';
-export { CHANGE_REQUEST_OPS } from './commands.js';
-export { parseSemver, compareSemver } from './semver.js';
-export type { SemVer } from './semver.js';
-export { evaluate, compileFlag, compileSegment, CompiledFlag } from './evaluate.js';
-export type { CompiledSegment } from './evaluate.js';
-export { murmur3, murmur3Bytes } from './murmur3.js';
-export { bucketOf, bucketBigInt, fractionalIndex, Bucketer } from './bucketing.js';
+export { CHANGE_REQUEST_OPS, commandProblem } from './commands.js';
+export { evaluate, compileFlag, CompiledFlag } from './evaluate.js';
+export { murmur3 } from './murmur3.js';
+export { fractionalIndex } from './bucketing.js';
 export { legacyFlagFromValue, legacyValueOf } from './legacy.js';
 export { flagJsonSchema, segmentJsonSchema } from './schema.js';
 export { FLAG_KIND, SEGMENT_KIND, ITEM_KINDS, itemPath, storedItemId } from './item-kind.js';
 export type { ItemKind, FlagKind, SegmentKind, AnyItemKind } from './item-kind.js';
-export {
-  BACKUP_FORMAT, BACKUP_VERSION, MAX_BACKUP_REVISION, MAX_REPORTED_ISSUES, backupIssues, validateBackup, storedItemIssues, changeIssues, normalizeChange,
-  storedEnvironmentIssues, envFlagIssues,
-} from './backup.js';
-export type { BackupDocument, EnvFlagBackupItem } from './backup.js';
+export { BACKUP_FORMAT, MAX_REPORTED_ISSUES, backupIssues, validateBackup, storedItemIssues, changeIssues } from './backup.js';
+export type { BackupDocument } from './backup.js';
 export {
   RESTORE_KINDS, applyRestoreCommand, encodeRestoreCommand, decodeRestoreCommand, restoreCommandProblem, restoreItemsBytes, chunkItems,
 } from './restore.js';
@@ -47,5 +44,5 @@ export type {
   EventHeader, FlagPutEvent, FlagDeleteEvent, SegmentPutEvent, SegmentDeleteEvent, FlagChangeEvent, SegmentChangeEvent, ChangeEvent,
   RecordChangeEvent, AnyChangeEvent, ChainFields, TruncatedChangeEvent, PublishedChangeEvent, ResetReason, ResetEvent, ChainEvent, Unchained, ReceivedChangeEvent,
 } from './events.js';
-export { JSON_LIMITS, MAX_JSON_VIOLATIONS, jsonShapeViolations, jsonTextDepthViolation, jsonWithinLimits, safeIntegerViolation, jsonPointer, pointerOfPath } from './json-limits.js';
+export { JSON_LIMITS, jsonShapeViolations, jsonTextDepthViolation, jsonWithinLimits, safeIntegerViolation, pointerOfPath } from './json-limits.js';
 export type { JsonLimits, JsonLimitName, JsonLimitViolation } from './json-limits.js';

@@ -86,9 +86,3 @@ export function reapply<T extends Record<string, unknown>>(base: T, mine: T, cur
   const overlapping = mineFields.filter((f) => theirFields.includes(f) && JSON.stringify(mine[f]) !== JSON.stringify(current[f]));
   return { merged: merged as T, overlapping, mine: mineFields, theirs: theirFields };
 }
-
-export function shortJson(v: JsonValue | string | undefined, max = 80): string {
-  if (v === undefined) return '';
-  const s = typeof v === 'string' ? v : JSON.stringify(v);
-  return s.length > max ? s.slice(0, max - 1) + '…' : s;
-}

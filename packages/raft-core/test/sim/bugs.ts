@@ -1,7 +1,9 @@
-// Three classic Raft bugs, injected in TEST CODE ONLY by patching methods of
-// one RawNode instance (the production core has no switch for them). The
-// simulator must catch each (see bugs.test.ts): a checker that cannot fail
-// is a defect.
+// Raft bugs injected in TEST CODE ONLY by patching methods of one RawNode
+// instance (the production core has no switch for them): four classic ones
+// (commit-old-term, forget-vote, no-prev-log-check, stale-leader-read), three
+// of membership safety (MEMBERSHIP_BUGS), one of durability (no-sync-vote),
+// and two of the application around the core (CLIENT_BUGS). The simulator
+// must catch each (see bugs.test.ts): a checker that cannot fail is a defect.
 import { RawNode, StateType, type Config } from '../../src/index.js';
 import { CampaignType } from '../../src/raft.js';
 
