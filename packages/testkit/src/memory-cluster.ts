@@ -44,8 +44,13 @@ export function createMemoryCluster(o: MemoryClusterOptions = {}): MemoryCluster
   const view = new MemoryStateView();
   /** Every change, in revision order (the node's changes table, never pruned here). */
   const log: Change[] = [];
-  /** Written (requestId -> outcome): a retried write is answered from here, as the node's client_requests table. */
-  const requests = new Map<string, Outcome>();
+  /**
+   * Written writes by (clientId, requestId): a retried write is answered from
+   * here, as from the node's client_requests table; `fingerprint` is what the
+   * caller said the request was (Idempotency-Key: the same ids for another
+   * request are refused).
+   */
+  const requests = new Map<string, { revision: number; outcome: Outcome; fingerprint: string }>();
   const watchers = new Set<() => void>();
   const members: MemberInfo[] = [1, 2, 3].map((id) => member(id, 'voter'));
   let index = 0;
@@ -55,12 +60,23 @@ export function createMemoryCluster(o: MemoryClusterOptions = {}): MemoryCluster
     if (closed) throw new ClusterError('UNAVAILABLE', 'client is closed');
   };
 
-  /** Proposes a command: every command takes a revision (a log index), whether it applies or fails. */
-  const propose = async (body: Record<string, unknown>, w: { actor: string; requestId?: string }): Promise<Outcome> => {
+  /**
+   * Proposes a command: every command takes a revision (a log index), whether
+   * it applies, fails, or repeats an earlier one (then the answer is the
+   * earlier one's, at its revision).
+   */
+  const propose = async (body: Record<string, unknown>, w: Pick<WriteOptions, 'actor' | 'requestId' | 'idempotency'>): Promise<Outcome> => {
     open();
-    const prior = w.requestId ? requests.get(w.requestId) : undefined;
-    if (prior) return prior;
+    const ids = w.idempotency ?? (w.requestId ? { clientId: cluster.clientId, requestId: w.requestId, fingerprint: '' } : undefined);
+    const dedupKey = ids ? JSON.stringify([ids.clientId, ids.requestId]) : undefined;
+    const prior = dedupKey ? requests.get(dedupKey) : undefined;
     const revision = ++index;
+    if (prior && ids) {
+      if (prior.fingerprint !== ids.fingerprint) {
+        return { ok: false, revision: prior.revision, error: { code: 'IDEMPOTENCY_KEY_REUSED', message: `request id ${ids.requestId} was first used at revision ${prior.revision} for a different request` } };
+      }
+      return prior.outcome;
+    }
     const cmd = { v: 1, actor: w.actor, time: now(), ...body } as Command;
     const r = applyCommand(view, cmd, revision);
     let out: Outcome;
@@ -71,7 +87,7 @@ export function createMemoryCluster(o: MemoryClusterOptions = {}): MemoryCluster
     } else {
       out = { ok: false, revision, error: r.error };
     }
-    if (w.requestId) requests.set(w.requestId, out);
+    if (dedupKey && ids) requests.set(dedupKey, { revision, outcome: out, fingerprint: ids.fingerprint });
     // Watchers hear of it after the answer, as from another process.
     if (out.ok) setImmediate(() => { for (const pump of watchers) pump(); });
     return out;

@@ -198,6 +198,19 @@ export function clusterConformance(name: string, port: () => ClusterApi): void {
       expect(e2).toEqual(e1);
     });
 
+    it('caller-chosen ids (Idempotency-Key): the same ids and fingerprint apply once, another fingerprint is refused', async () => {
+      const c = port();
+      const key = fresh('idem');
+      const ids = { clientId: `gw-${key}`, requestId: `key-${key}`, fingerprint: 'f1' };
+      const a = await c.putFlag(flag(key), { actor: ACTOR, idempotency: ids });
+      const b = await c.putFlag(flag(key), { actor: ACTOR, idempotency: ids });
+      expect(b).toEqual(a);
+      const reused = await failure(c.putFlag(flag(key, { enabled: false }), { actor: ACTOR, idempotency: { ...ids, fingerprint: 'f2' } }));
+      expect(reused).toMatchObject({ code: 'IDEMPOTENCY_KEY_REUSED', details: { revision: a.revision } });
+      expect((await c.getFlag(key))?.flag.enabled).toBe(true);
+      expect((await c.history(key)).length).toBe(1);
+    });
+
     it('watch delivers the changes after fromRevision, then live ones, with progress', async () => {
       const c = port();
       const key = fresh('watch');
