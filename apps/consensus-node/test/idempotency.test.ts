@@ -5,7 +5,7 @@
 // client with the same ids has a scope of its own.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ClusterError, createClusterClient, type ClusterClient } from '@flagraft/cluster-client';
-import { startLocalCluster, type LocalCluster } from '../src/index.js';
+import { startLocalCluster, type LocalCluster } from '@flagraft/testkit';
 import { flag } from './helpers.js';
 
 let cluster: LocalCluster;
