@@ -161,6 +161,8 @@ function spawnChild(p) {
     // Own process group: a terminal Ctrl-C reaches only the launcher, which
     // then stops the processes in order (gateways before nodes, ...).
     detached: true,
+    // shutdown() stops them; a launcher killed hard leaves them to the next start (stopLeftovers).
+    stopOnExit: false,
     onLine: (line, stream) => {
       print(line);
       if (stream === 'stderr') { p.lastLines.push(line); if (p.lastLines.length > 5) p.lastLines.shift(); }

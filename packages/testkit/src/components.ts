@@ -2,17 +2,13 @@
 // emulator (in this process, loopback only) and gateway processes (waited
 // for until they answer /ready). Programs are found by their path in this
 // repository, so that the apps' own tests can use this package without a
-// dependency cycle; every `mainJs` option picks another build.
+// dependency cycle; a `mainJs` option picks another build.
 import { fileURLToPath } from 'node:url';
 import { buildApp } from 'fauxqs';
 import { GiveUp, spawnProcess, waitFor, type Proc } from './process.js';
 
 /** The gateway's entry point in this repository (pnpm --filter @flagraft/gateway build). */
 export const GATEWAY_MAIN_JS = fileURLToPath(new URL('../../../apps/gateway/dist/main.js', import.meta.url));
-/** The notification relay's entry point in this repository. */
-export const RELAY_MAIN_JS = fileURLToPath(new URL('../../../apps/notification-relay/dist/main.js', import.meta.url));
-/** The dashboard's Node server (built by the dashboard's `vite build -c adapters/node-server/...`). */
-export const DASHBOARD_SERVER_JS = fileURLToPath(new URL('../../../apps/dashboard/server/entry.node-server.js', import.meta.url));
 
 /** How long a gateway may take from spawn to answering /ready 200 (ms). */
 export const GATEWAY_READY_TIMEOUT_MS = 20_000;

@@ -125,6 +125,27 @@ export interface SpawnOptions {
   detached?: boolean;
   /** Lines kept for tail() (count; default DEFAULT_TAIL_LINES). */
   tailLines?: number;
+  /**
+   * SIGKILL it when this process exits while it still runs (default true):
+   * a test that failed before its stop() leaves nothing behind. A
+   * supervisor whose children are meant to outlive it (or that stops them
+   * in order itself) says false.
+   */
+  stopOnExit?: boolean;
+}
+
+/** Children to kill when this process exits (stopOnExit). */
+const orphans = new Set<ChildProcess>();
+let exitHookInstalled = false;
+function killOnExit(child: ChildProcess): void {
+  orphans.add(child);
+  child.once('exit', () => orphans.delete(child));
+  if (exitHookInstalled) return;
+  exitHookInstalled = true;
+  // 'exit' handlers must be synchronous: signals only, by PID.
+  process.once('exit', () => {
+    for (const c of orphans) if (c.pid !== undefined) try { process.kill(c.pid, 'SIGKILL'); } catch { /* gone */ }
+  });
 }
 
 /** A child process we started: stopped by its PID only. */
@@ -164,6 +185,7 @@ export function spawnProcess(o: SpawnOptions): Proc {
     createInterface({ input: child.stdout! }).on('line', take('stdout'));
     createInterface({ input: child.stderr! }).on('line', take('stderr'));
   }
+  if (o.stopOnExit !== false) killOnExit(child);
   let done = false;
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
     child.once('exit', (code, signal) => { done = true; resolve({ code, signal }); });
