@@ -9,7 +9,7 @@
 import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createClusterClient, type ClusterClient } from '@flagraft/cluster-client';
-import { startLocalCluster, type LocalCluster, type LocalNode } from '../src/index.js';
+import { startLocalCluster, type LocalCluster, type LocalNode } from '@flagraft/testkit';
 import { flag, flagsClient, waitFor } from './helpers.js';
 import { startRelay, type Relay } from './relay.js';
 

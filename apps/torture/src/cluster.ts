@@ -1,4 +1,4 @@
-// The system under test: real consensus nodes (consensus-node's LocalCluster:
+// The system under test: real consensus nodes (testkit's LocalCluster:
 // dist/main.js processes with mutual TLS) whose peer traffic goes through the
 // fault proxies, real gateways (apps/gateway dist/main.js) in front of them,
 // optional size-limited tmpfs data dirs, and an admin cluster client. Every
