@@ -11,7 +11,7 @@ import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createClusterClient, type ClusterClient } from '@flagraft/cluster-client';
 import { validateBackup, type AnyChangeEvent, type BackupDocument, type Schedule, type StoredChangeRequest, type StoredSchedule } from '@flagraft/flag-model';
-import { startLocalCluster, type LocalCluster } from '../src/index.js';
+import { startLocalCluster, type LocalCluster } from '@flagraft/testkit';
 import { flag, flagsClient, waitFor } from './helpers.js';
 
 let cluster: LocalCluster;

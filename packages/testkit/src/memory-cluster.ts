@@ -11,7 +11,7 @@
 // timing; those tests keep real processes (startLocalCluster).
 import { ClusterError, type ClusterClient, type ClusterStatus, type MemberInfo, type WatchOptions, type WriteOptions } from '@flagraft/cluster-client';
 import {
-  MemoryStateView, ValidationError, applyCommand, validateFlag, validateSegment,
+  DEFAULT_ENVIRONMENT, MemoryStateView, ValidationError, applyCommand, validateFlag, validateSegment,
   type Change, type ChangeEvent, type Command, type CommandError,
   type StoredFlag, type StoredSegment, type SubCommand,
 } from '@flagraft/flag-model';
@@ -22,8 +22,32 @@ export const MEMORY_MAX_PAGE_LIMIT = 1000;
 /** Watch progress interval when the caller asks for none (ms), as the node's DEFAULT_PROGRESS_MS. */
 export const MEMORY_PROGRESS_MS = 1000;
 
-/** The cluster client's API without what needs a real cluster's storage (backup and restore). */
-export type ClusterApi = Omit<ClusterClient, 'backup' | 'restore'>;
+/** Per-call options of the cluster client without the environment ones (issue 16). */
+type DefaultEnvironmentOnly<O> = Omit<O, 'environment' | 'actorRole' | 'allEnvironments'>;
+type EnvironmentMethod = 'putFlag' | 'deleteFlag' | 'putSegment' | 'deleteSegment' | 'getFlag' | 'listFlags' | 'snapshotAll' | 'history' | 'watch';
+type Opts<K extends EnvironmentMethod, I extends number> = DefaultEnvironmentOnly<NonNullable<Parameters<ClusterClient[K]>[I]>>;
+type Answer<K extends EnvironmentMethod> = ReturnType<ClusterClient[K]>;
+
+/**
+ * The cluster client's API as the in-memory cluster has it: without what
+ * needs a real cluster's storage (backup, restore) and without environments
+ * (issue 16: propose, query, and the `environment` / `actorRole` /
+ * `allEnvironments` options). It holds only the default environment; tests
+ * of environments, change requests and schedules run on real nodes
+ * (startLocalCluster). A caller that passes an environment anyway (past the
+ * type) gets INVALID_ARGUMENT naming it.
+ */
+export interface ClusterApi extends Omit<ClusterClient, 'backup' | 'restore' | 'propose' | 'query' | EnvironmentMethod> {
+  putFlag(flag: Parameters<ClusterClient['putFlag']>[0], o: Opts<'putFlag', 1>): Answer<'putFlag'>;
+  deleteFlag(key: string, o: Opts<'deleteFlag', 1>): Answer<'deleteFlag'>;
+  putSegment(segment: Parameters<ClusterClient['putSegment']>[0], o: Opts<'putSegment', 1>): Answer<'putSegment'>;
+  deleteSegment(name: string, o: Opts<'deleteSegment', 1>): Answer<'deleteSegment'>;
+  getFlag(key: string, o?: Opts<'getFlag', 1>): Answer<'getFlag'>;
+  listFlags(o?: Opts<'listFlags', 0>): Answer<'listFlags'>;
+  snapshotAll(): Answer<'snapshotAll'>;
+  history(key: string, o?: Opts<'history', 1>): Answer<'history'>;
+  watch(o: Opts<'watch', 0>): ReturnType<ClusterClient['watch']>;
+}
 
 export interface MemoryClusterOptions {
   clusterId?: string;
@@ -99,7 +123,7 @@ export function createMemoryCluster(o: MemoryClusterOptions = {}): MemoryCluster
     }
     return copy(out);
   };
-  const expected = (w: WriteOptions) => (w.expectedRevision !== undefined ? { expectedRevision: w.expectedRevision } : {});
+  const expected = (w: Pick<WriteOptions, 'expectedRevision'>) => (w.expectedRevision !== undefined ? { expectedRevision: w.expectedRevision } : {});
 
   const cluster: MemoryCluster = {
     clientId: 'memory-client',
@@ -109,20 +133,24 @@ export function createMemoryCluster(o: MemoryClusterOptions = {}): MemoryCluster
     reloadCertificates: () => false,
 
     async putFlag(flag, w) {
+      defaultEnvironmentOnly(w);
       const checked = validated(() => validateFlag(flag));
       const r = answer(await propose({ op: 'putFlag', flag: checked, ...expected(w) }, w));
       return { revision: r.revision, flag: r.changes.find((c) => c.kind === 'flag')?.after as StoredFlag };
     },
     async deleteFlag(key, w) {
+      defaultEnvironmentOnly(w);
       if (!key) throw new ClusterError('INVALID_ARGUMENT', 'key is required');
       return { revision: answer(await propose({ op: 'deleteFlag', key, ...expected(w) }, w)).revision };
     },
     async putSegment(segment, w) {
+      defaultEnvironmentOnly(w);
       const checked = validated(() => validateSegment(segment));
       const r = answer(await propose({ op: 'putSegment', segment: checked, ...expected(w) }, w));
       return { revision: r.revision, segment: r.changes.find((c) => c.kind === 'segment')?.after as StoredSegment };
     },
     async deleteSegment(name, w) {
+      defaultEnvironmentOnly(w);
       if (!name) throw new ClusterError('INVALID_ARGUMENT', 'key (segment name) is required');
       return { revision: answer(await propose({ op: 'deleteSegment', name, ...expected(w) }, w)).revision };
     },
@@ -138,8 +166,9 @@ export function createMemoryCluster(o: MemoryClusterOptions = {}): MemoryCluster
       return { revision: r.revision, changes: r.changes };
     },
 
-    async getFlag(key) {
+    async getFlag(key, q) {
       open();
+      defaultEnvironmentOnly(q);
       return copy(view.getFlag(key));
     },
     async getSegment(name) {
@@ -148,6 +177,7 @@ export function createMemoryCluster(o: MemoryClusterOptions = {}): MemoryCluster
     },
     async listFlags(q = {}) {
       open();
+      defaultEnvironmentOnly(q);
       const p = page([...view.flags.values()], (f) => f.flag.key, q);
       return { flags: p.items, ...(p.next ? { nextPageToken: p.next } : {}), revision: index };
     },
@@ -163,8 +193,9 @@ export function createMemoryCluster(o: MemoryClusterOptions = {}): MemoryCluster
     },
     async history(key, q = {}) {
       open();
+      defaultEnvironmentOnly(q);
       const kind = q.kind ?? 'flag';
-      if (kind !== 'flag' && kind !== 'segment') throw new ClusterError('INVALID_ARGUMENT', `kind must be "flag" or "segment", got "${String(kind)}"`);
+      if (kind !== 'flag' && kind !== 'segment') throw new ClusterError('INVALID_ARGUMENT', `kind must be "flag" or "segment" (the in-memory cluster keeps no environments, change requests or schedules), got "${String(kind)}"`);
       if (!key) throw new ClusterError('INVALID_ARGUMENT', 'key is required');
       const before = q.beforeRevision || Number.MAX_SAFE_INTEGER;
       const out: Change[] = [];
@@ -177,6 +208,7 @@ export function createMemoryCluster(o: MemoryClusterOptions = {}): MemoryCluster
     },
     watch(w) {
       open();
+      defaultEnvironmentOnly(w);
       return startWatch(w);
     },
 
@@ -272,6 +304,21 @@ export function createMemoryCluster(o: MemoryClusterOptions = {}): MemoryCluster
 
 function member(id: number, role: 'voter' | 'learner'): MemberInfo {
   return { id, address: `memory:${id}`, peerAddress: `memory-peer:${id}`, role, matchIndex: 0, lag: 0, reachable: true };
+}
+
+/**
+ * Refuses the environment options a caller passed past ClusterApi's type
+ * (from JavaScript, or through a cast): the in-memory cluster holds only the
+ * default environment, and answering another one's calls from it would be a
+ * silent lie.
+ */
+function defaultEnvironmentOnly(o: object | undefined): void {
+  const x = (o ?? {}) as { environment?: unknown; actorRole?: unknown; allEnvironments?: unknown };
+  if (x.environment !== undefined && x.environment !== DEFAULT_ENVIRONMENT) {
+    throw new ClusterError('INVALID_ARGUMENT', `environment "${String(x.environment)}": the in-memory cluster has only the default environment (${DEFAULT_ENVIRONMENT}); test environments on real nodes (startLocalCluster)`);
+  }
+  if (x.actorRole !== undefined) throw new ClusterError('INVALID_ARGUMENT', 'actorRole: the in-memory cluster has no approval policies; test them on real nodes (startLocalCluster)');
+  if (x.allEnvironments === true) throw new ClusterError('INVALID_ARGUMENT', 'allEnvironments: the in-memory cluster has only the default environment; watch every environment on real nodes (startLocalCluster)');
 }
 
 /** The node's VALIDATION answer for a definition that fails validateFlag / validateSegment. */
