@@ -66,6 +66,16 @@ async function main(): Promise<number> {
   return reports.some((r) => r.verdict !== 'ok') ? 1 : 0;
 }
 
+// Ctrl-C / SIGTERM: leave through process.exit, so testkit's exit hooks stop
+// every node and gateway by PID (a signal's default action ends this process
+// without running them and left whole clusters running).
+for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(sig, () => {
+    process.stderr.write(`torture: ${sig}: stopping the cluster\n`);
+    process.exit(130);
+  });
+}
+
 main().then((code) => process.exit(code), (e: Error) => {
   process.stderr.write(`torture: ${e.message}\n`);
   process.exit(2);

@@ -295,11 +295,20 @@ function writeWhole(path: string, buf: Buffer): void {
   try { writeSync(fd, buf, 0, buf.length, 0); } finally { closeSync(fd); }
 }
 
-/** Flips one byte in the middle of a live row's value; undefined when no such row is found on its page. */
+/**
+ * Flips one byte in the middle of a live row's value; undefined when no such
+ * row is found on its pages. The row's bytes may also sit in dead space (a
+ * cell freed by a delete, a compaction or a page split keeps its old bytes),
+ * and damage there is harmless — the node is right to start. So each copy is
+ * tried in turn and kept only when reading the row back shows the stored value
+ * changed (campaign finding 7: the first copy was dead space, the harness
+ * claimed a damaged live entry and flagged a node that had nothing to refuse).
+ */
 function flipInsideValue(path: string, rng: Rng): string | undefined {
   const isLog = path.endsWith('raft-log.db');
   const db = new Database(path);
   let value: Buffer | undefined;
+  let key: unknown;
   let pages: number[] = [];
   let what = '';
   try {
@@ -307,6 +316,7 @@ function flipInsideValue(path: string, rng: Rng): string | undefined {
     if (!rows.length) return undefined;
     const row = rng.pick(rows);
     value = Buffer.from(row.v);
+    key = row.k;
     what = isLog ? `log entry ${String(row.k)}` : `flag ${String(row.k)}`;
     pages = (db.prepare('SELECT pageno FROM dbstat WHERE name = ?').pluck().all(isLog ? 'log' : 'flags') as number[]);
   } finally {
@@ -315,12 +325,28 @@ function flipInsideValue(path: string, rng: Rng): string | undefined {
   const buf = readFileSync(path);
   const pageSize = buf.readUInt16BE(16) === 1 ? 65536 : buf.readUInt16BE(16);
   for (const p of pages) {
-    const at = buf.subarray((p - 1) * pageSize, p * pageSize).indexOf(value);
-    if (at < 0) continue;
-    const byte = (p - 1) * pageSize + at + Math.floor(value.length / 2);
-    buf[byte] ^= 0x01;
-    writeWhole(path, buf);
-    return `flipped one byte inside ${what} (page ${p}, offset ${byte}) of ${path}`;
+    const page = buf.subarray((p - 1) * pageSize, p * pageSize);
+    for (let at = page.indexOf(value); at >= 0; at = page.indexOf(value, at + 1)) {
+      const byte = (p - 1) * pageSize + at + Math.floor(value.length / 2);
+      buf[byte] ^= 0x01;
+      writeWhole(path, buf);
+      if (liveValueChanged(path, isLog, key, value)) return `flipped one byte inside ${what} (page ${p}, offset ${byte}) of ${path}`;
+      buf[byte] ^= 0x01; // dead space: undo and try the next copy
+      writeWhole(path, buf);
+    }
   }
   return undefined;
+}
+
+/** True when the row's stored value is no longer `before` (or SQLite can no longer read it: damage it will notice too). */
+function liveValueChanged(path: string, isLog: boolean, key: unknown, before: Buffer): boolean {
+  const db = new Database(path);
+  try {
+    const r = db.prepare(isLog ? 'SELECT data AS v FROM log WHERE idx = ?' : 'SELECT json AS v FROM flags WHERE key = ?').get(key) as { v: Buffer | string } | undefined;
+    return !r || !Buffer.from(r.v).equals(before);
+  } catch {
+    return true;
+  } finally {
+    db.close();
+  }
 }
