@@ -1,16 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { applyCommand, MemoryStateView } from './apply.js';
-import { decodeCommand, encodeCommand } from './commands.js';
-import { boolFlag, cmd, segment } from './test-fixtures.js';
-import type { ApplyResult, ChangeRequest, Command, StoredChangeRequest } from './types.js';
+import { MemoryStateView } from './apply.js';
+import { boolFlag, cmd, segment, errOf, revisions } from './test-fixtures.js';
+import type { ChangeRequest, Command, StoredChangeRequest } from './types.js';
 
-let rev = 0;
-function run(view: MemoryStateView, c: Command): ApplyResult {
-  const r = applyCommand(view, decodeCommand(encodeCommand(c)), ++rev);
-  if (r.ok) view.commit(r.changes);
-  return r;
-}
-const errOf = (r: ApplyResult) => (r.ok ? undefined : r.error);
+const revs = revisions();
+const run = revs.run;
 const as = (actor: string, body: object, role?: string): Command => ({ ...cmd(body, actor), ...(role ? { actorRole: role } : {}) }) as Command;
 const crOf = (v: MemoryStateView, id: string): ChangeRequest => (v.getChangeRequest(id) as StoredChangeRequest).changeRequest;
 
@@ -82,7 +76,7 @@ describe('change requests', () => {
     const applied = run(v, as('dave', { op: 'changeRequest', action: 'apply', id }));
     expect(applied.ok && applied.changes.map((c) => `${c.kind}:${c.key}:${c.actor}`)).toEqual(['flag:checkout:dave', `changeRequest:${id}:dave`]);
     expect(v.getFlag('checkout')!.flag.enabled).toBe(false);
-    expect(crOf(v, id)).toMatchObject({ status: 'applied', appliedRevision: rev, comments: [{ actor: 'carol', text: 'looks fine' }] });
+    expect(crOf(v, id)).toMatchObject({ status: 'applied', appliedRevision: revs.rev, comments: [{ actor: 'carol', text: 'looks fine' }] });
     expect(crOf(v, id).approvals.map((a) => a.actor)).toEqual(['bob', 'carol']);
     expect(errOf(run(v, as('dave', { op: 'changeRequest', action: 'apply', id })))).toMatchObject({ code: 'INVALID_STATE' });
   });

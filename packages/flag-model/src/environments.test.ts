@@ -1,17 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { applyCommand, MemoryStateView } from './apply.js';
-import { decodeCommand, encodeCommand } from './commands.js';
+import { MemoryStateView } from './apply.js';
+import { encodeCommand } from './commands.js';
 import { promotionPlan } from './environments.js';
-import { boolFlag, cmd, segment } from './test-fixtures.js';
-import type { ApplyResult, Command, StoredEnvironment } from './types.js';
+import { boolFlag, cmd, segment, errOf, revisions } from './test-fixtures.js';
+import type { Command, StoredEnvironment } from './types.js';
 
-let rev = 0;
-function run(view: MemoryStateView, c: Command): ApplyResult {
-  const r = applyCommand(view, decodeCommand(encodeCommand(c)), ++rev);
-  if (r.ok) view.commit(r.changes);
-  return r;
-}
-const errOf = (r: ApplyResult) => (r.ok ? undefined : r.error);
+const revs = revisions();
+const run = revs.run;
 
 /** production (default) + staging + dev; staging copies production. */
 function threeEnvs(): MemoryStateView {
@@ -72,7 +67,7 @@ describe('environments', () => {
     const r = run(v, cmd({ op: 'putEnvironment', environment: { name: 'qa' } }));
     expect(r.ok && r.changes.map((c) => `${c.kind}:${c.key}:${c.env ?? ''}`)).toEqual(['environment:qa:', 'flag:a:qa', 'flag:b:qa']);
     expect(v.getFlagIn('qa', 'a')!.flag.enabled).toBe(true);
-    expect(run(v, cmd({ op: 'putEnvironment', environment: { name: 'qa', displayName: 'Quality' }, expectedRevision: rev })).ok).toBe(true);
+    expect(run(v, cmd({ op: 'putEnvironment', environment: { name: 'qa', displayName: 'Quality' }, expectedRevision: revs.rev })).ok).toBe(true);
     expect((v.getEnvironment('qa') as StoredEnvironment).environment.displayName).toBe('Quality');
     expect(v.flagKeysIn('qa')).toEqual(['a', 'b']);
 

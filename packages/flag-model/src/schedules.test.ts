@@ -1,17 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { applyCommand, MemoryStateView } from './apply.js';
-import { decodeCommand, encodeCommand } from './commands.js';
+import { MemoryStateView } from './apply.js';
 import { dueStep } from './schedules.js';
-import { boolFlag, cmd } from './test-fixtures.js';
-import type { ApplyResult, Command, FlagDefinition, Schedule } from './types.js';
+import { boolFlag, cmd, errOf, revisions } from './test-fixtures.js';
+import type { Command, FlagDefinition, Schedule } from './types.js';
 
-let rev = 0;
-function run(view: MemoryStateView, c: Command): ApplyResult {
-  const r = applyCommand(view, decodeCommand(encodeCommand(c)), ++rev);
-  if (r.ok) view.commit(r.changes);
-  return r;
-}
-const errOf = (r: ApplyResult) => (r.ok ? undefined : r.error);
+const revs = revisions();
+const run = revs.run;
 const T0 = 1_800_000_000_000;
 const at = (actor: string, time: number, body: object): Command => cmd(body, actor, time);
 const scheduleOf = (v: MemoryStateView, id: string): Schedule => v.getSchedule(id)!.schedule;
@@ -48,7 +42,7 @@ describe('schedules', () => {
     run(v, at('bob', T0 + 500, { op: 'putFlag', flag: rollout(10) }));
     const f = run(v, at('leader', T0 + 1000, { op: 'schedule', action: 'fire', id, step: 0 }));
     expect(f.ok && f.changes.map((x) => x.kind)).toEqual(['schedule']);
-    expect(scheduleOf(v, id).steps[0]).toMatchObject({ status: 'conflicted', conflicts: [{ key: 'checkout', currentRevision: rev - 1 }] });
+    expect(scheduleOf(v, id).steps[0]).toMatchObject({ status: 'conflicted', conflicts: [{ key: 'checkout', currentRevision: revs.rev - 1 }] });
     expect(v.getFlag('checkout')!.flag.rules[0].rollout!.weights[0].weight).toBe(10);
   });
 
