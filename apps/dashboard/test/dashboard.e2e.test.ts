@@ -73,7 +73,7 @@ describe('dashboard in Chromium against the real stack', () => {
     await eddie.getByTestId('rule-0-rollout').check();
     await eddie.getByTestId('rule-0-weight-on').fill('30');
     await eddie.getByTestId('rule-0-weight-off').fill('60');
-    await expect(eddie.getByTestId('rule-0-total').textContent()).resolves.toContain('must add up to 100');
+    await waitFor(async () => (await eddie.getByTestId('rule-0-total').textContent())?.includes('must add up to 100'), 'total warns');
     await eddie.getByTestId('rule-0-weight-off').fill('70');
     await waitFor(async () => (await eddie.getByTestId('rule-0-total').textContent())?.includes('100%'), 'total 100%');
     await screenshot(eddie, 'flag-new');

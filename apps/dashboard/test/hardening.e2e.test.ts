@@ -133,7 +133,9 @@ describe('hostile input does not take the dashboard down (issue 12)', () => {
     // Renaming the default variant and the rule's variant carries both references along.
     await page.getByTestId('variant-name-0').fill('constructor');
     await page.getByTestId('variant-name-1').fill('toString');
-    await expect(page.locator('#flag-default').inputValue()).resolves.toBe('constructor');
+    // Qwik loads and runs the rename handler asynchronously after the keystrokes: wait for its effect, never read once.
+    await waitFor(async () => (await page.locator('#flag-default').inputValue()) === 'constructor', 'default variant follows the rename');
+    await waitFor(async () => (await page.locator('#rule-0-variant').inputValue()) === 'toString', 'rule variant follows the rename');
     await page.getByTestId('save').click();
     await page.getByText(/Saved: revision \d+/).waitFor();
     const stored = (await stack.api('GET', `/api/v1/flags/${key}`)).body.flag;
@@ -157,7 +159,7 @@ describe('hostile input does not take the dashboard down (issue 12)', () => {
     await page.getByTestId('variant-name-1').fill('__proto__');
     await page.getByTestId('save').click();
     await page.getByRole('group', { name: 'Variant 2' }).getByText('Variant “__proto__”: must match').waitFor();
-    await expect(page.getByTestId('editor-notice').textContent()).resolves.toContain('Fix the problems below');
+    await waitFor(async () => (await page.getByTestId('editor-notice').textContent())?.includes('Fix the problems below'), 'editor notice');
     expect((await stack.api('GET', `/api/v1/flags/${key}`)).body.flag.variants).toEqual({ constructor: 'A', toString: 'B' });
     expect(errors).toEqual([]);
     await alive();
