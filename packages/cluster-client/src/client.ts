@@ -284,6 +284,9 @@ export function createClusterClient(opts: ClusterClientOptions): ClusterClient {
     // Retry deadlines are monotonic (performance.now): a wall-clock jump must neither end the retries at once nor stretch
     // them for its length. gRPC call deadlines stay Date.now()-based: grpc-js takes wall time and converts it at once.
     const deadline = performance.now() + totalMs;
+    // A long total (restore steps: backupTimeoutMs) is for slow answers, not for nodes that refuse or cannot be reached:
+    // those are retried for the ordinary retry deadline only, so an unreachable cluster is reported in seconds.
+    const unansweredUntil = performance.now() + Math.min(totalMs, retryDeadlineMs);
     let attempt = 0;
     let last: NodeErrorBody | undefined;
     for (;;) {
@@ -303,6 +306,7 @@ export function createClusterClient(opts: ClusterClientOptions): ClusterClient {
         const body = b as NodeErrorBody;
         last = body;
         if (!RETRYABLE.has(body.code)) throw toClusterError(body);
+        if (body.code !== 'DEADLINE' && performance.now() >= unansweredUntil) break;
         if (body.code === 'NOT_LEADER' && body.leaderAddress && !anyNode) {
           let li = endpoints.indexOf(body.leaderAddress);
           if (li < 0) { endpoints.push(body.leaderAddress); li = endpoints.length - 1; }
@@ -319,7 +323,8 @@ export function createClusterClient(opts: ClusterClientOptions): ClusterClient {
       }
     }
     if (last?.code === 'DEADLINE' || !last) throw new ClusterError('DEADLINE', `${method}: no answer within ${totalMs} ms`);
-    throw new ClusterError(last.code === 'NOT_LEADER' ? 'UNAVAILABLE' : 'DEADLINE', `${method}: gave up after ${totalMs} ms: ${last.message}`, { lastError: last });
+    const waited = Math.min(totalMs, retryDeadlineMs);
+    throw new ClusterError(last.code === 'NOT_LEADER' || last.code === 'UNAVAILABLE' ? 'UNAVAILABLE' : 'DEADLINE', `${method}: gave up after ${waited} ms: ${last.message}`, { lastError: last });
   }
 
   const readTargets = new ReadTargets(endpoints, channelDown);
@@ -499,16 +504,23 @@ export function createClusterClient(opts: ClusterClientOptions): ClusterClient {
   async function readBackup(): Promise<BackupData> {
     if (closed) throw new ClusterError('UNAVAILABLE', 'client is closed');
     const deadline = performance.now() + backupTimeoutMs;
+    // backupTimeoutMs is for streaming a large backup; reaching a node that starts one gets the ordinary retry deadline,
+    // and each attempt must see the header within it, so an unreachable or leaderless cluster is reported in seconds.
+    let reachBy = performance.now() + Math.min(backupTimeoutMs, retryDeadlineMs);
     let last: NodeErrorBody | undefined;
     for (let attempt = 0; performance.now() < deadline; attempt++) {
       const ep = endpoints[leader];
+      let started = false;
       try {
         return await new Promise<BackupData>((resolve, reject) => {
           const out: BackupData = { clusterId: '', revision: 0, createdAt: '', oldestRetainedRevision: 0, segmentsJson: [], flagsJson: [], changesJson: [], environmentsJson: [], envFlagsJson: [] };
           let header = false;
           const s: grpc.ClientReadableStream<any> = clientFor(ep).Backup({}, metadata(), { deadline: Date.now() + Math.max(0, deadline - performance.now()) });
+          const headerTimer = setTimeout(() => s.cancel(), Math.max(0, Math.min(retryDeadlineMs, deadline - performance.now())));
           s.on('data', (m: any) => {
             if (m.headerJson) {
+              clearTimeout(headerTimer);
+              started = true;
               const h = JSON.parse(m.headerJson);
               Object.assign(out, { clusterId: h.clusterId, revision: Number(h.revision), createdAt: h.createdAt, oldestRetainedRevision: Number(h.oldestRetainedRevision ?? 0) });
               header = true;
@@ -520,13 +532,23 @@ export function createClusterClient(opts: ClusterClientOptions): ClusterClient {
             else if (m.kind === 'environments') out.environmentsJson.push(...items);
             else if (m.kind === 'envFlags') out.envFlagsJson.push(...items);
           });
-          s.on('error', (e: grpc.ServiceError) => reject(bodyOf(e)));
-          s.on('end', () => (header ? resolve(out) : reject({ code: 'UNAVAILABLE', message: 'backup stream ended without a header' })));
+          s.on('error', (e: grpc.ServiceError) => {
+            clearTimeout(headerTimer);
+            reject(header || e.code !== grpc.status.CANCELLED ? bodyOf(e) : { code: 'UNAVAILABLE', message: `${ep} sent no backup header within ${retryDeadlineMs} ms` });
+          });
+          s.on('end', () => {
+            clearTimeout(headerTimer);
+            if (header) resolve(out);
+            else reject({ code: 'UNAVAILABLE', message: 'backup stream ended without a header' });
+          });
         });
       } catch (b) {
         const body = b as NodeErrorBody;
         last = body;
         if (!RETRYABLE.has(body.code)) throw toClusterError(body);
+        // A stream that started and then broke (leader change) earns the next attempts a fresh window.
+        if (started) reachBy = performance.now() + Math.min(backupTimeoutMs, retryDeadlineMs);
+        else if (performance.now() >= reachBy) throw new ClusterError('UNAVAILABLE', `Backup: no node started a backup within ${Math.min(backupTimeoutMs, retryDeadlineMs)} ms: ${body.message}`, { lastError: body });
         const li = body.code === 'NOT_LEADER' && body.leaderAddress ? endpoints.indexOf(body.leaderAddress) : -1;
         if (body.code === 'NOT_LEADER' && body.leaderAddress && li < 0) { endpoints.push(body.leaderAddress); leader = endpoints.length - 1; }
         else leader = li >= 0 && li !== leader ? li : (leader + 1) % endpoints.length;

@@ -92,6 +92,37 @@ describe('cluster-client', () => {
     expect(Date.now() - t0).toBeLessThan(3000);
   });
 
+  it('reports an unreachable cluster within the retry deadline for backup and restore too, not their long streaming deadline', async () => {
+    const c = createClusterClient({ endpoints: ['127.0.0.1:1'], clusterId: 'cid', insecure: true, retryDeadlineMs: 300, requestTimeoutMs: 100, backupTimeoutMs: 60_000 });
+    try {
+      for (const op of [() => c.backup(), () => c.restore({ clusterId: 'cid', revision: 1, createdAt: new Date(0).toISOString(), segments: [], flags: [], changes: [] } as never, { actor: 't' })]) {
+        const t0 = Date.now();
+        const err = await op().catch((e) => e);
+        expect(err).toBeInstanceOf(ClusterError);
+        expect(err.code).toBe('UNAVAILABLE');
+        expect(Date.now() - t0).toBeLessThan(5000);
+      }
+    } finally {
+      c.close();
+    }
+  });
+
+  it('a backup stream that sends no header is given up after the retry deadline', async () => {
+    const { address, server } = await serve({ Backup: () => { /* accepts the call and never answers */ } });
+    servers.push(server);
+    const c = createClusterClient({ endpoints: [address], clusterId: 'cid', insecure: true, retryDeadlineMs: 400, requestTimeoutMs: 100, backupTimeoutMs: 60_000 });
+    try {
+      const t0 = Date.now();
+      const err = await c.backup().catch((e) => e);
+      expect(err).toBeInstanceOf(ClusterError);
+      expect(err.code).toBe('UNAVAILABLE');
+      expect(err.message).toMatch(/no backup header within 400 ms/);
+      expect(Date.now() - t0).toBeLessThan(5000);
+    } finally {
+      c.close();
+    }
+  });
+
   it('resumes a watch after the stream breaks, from the last delivered revision, without duplicates', async () => {
     const froms: number[] = [];
     let first = true;
