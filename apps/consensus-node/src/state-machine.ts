@@ -7,7 +7,7 @@
 import { crc32 } from 'node:zlib';
 import { ConfChangeType, type ConfChange, type ConfState, type Entry, type Snapshot } from '@flagraft/raft-core';
 import {
-  DEFAULT_ENVIRONMENT, applyCommand, applyRestoreCommand, decodeCommand, decodeRestoreCommand, referencedSegments,
+  DEFAULT_ENVIRONMENT, applyCommand, changeEvent, applyRestoreCommand, decodeCommand, decodeRestoreCommand, referencedSegments,
   type AnyChangeEvent, type Change, type ChangeKind, type Command, type CommandError, type RestoreCommand, type RestoreError, type StateView, type StoredChangeRequest,
   type StoredEnvironment, type StoredFlag, type StoredSchedule, type StoredSegment,
 } from '@flagraft/flag-model';
@@ -469,18 +469,8 @@ function rowToChange(r: ChangeRow): Change {
  * was written with: a StoredFlag for a flag put, a StoredSegment for a
  * segment put, null on a delete (apply, and the validation of restored
  * history in flag-model's changeIssues, guarantee it), so it is not checked
- * again on every Watch page. Keys in the order consumers have always seen.
+ * again on every Watch page.
  */
 function rowToEvent(r: ChangeRow): AnyChangeEvent {
-  const { revision, key, op, actor } = r;
-  const time = new Date(r.time).toISOString();
-  const after = r.after ? JSON.parse(r.after) : null;
-  switch (r.kind) {
-    case 'flag': return r.env ? { v: 1, revision, kind: 'flag', key, op, actor, time, flag: after, env: r.env } : { v: 1, revision, kind: 'flag', key, op, actor, time, flag: after };
-    case 'segment': return { v: 1, revision, kind: 'segment', key, op, actor, time, segment: after };
-    // Watch streams that asked for every environment (WatchRequest.all_environments) only.
-    case 'environment': return { v: 1, revision, kind: 'environment', key, op, actor, time, environment: after };
-    case 'changeRequest': return { v: 1, revision, kind: 'changeRequest', key, op, actor, time, changeRequest: after };
-    case 'schedule': return { v: 1, revision, kind: 'schedule', key, op, actor, time, schedule: after };
-  }
+  return changeEvent(r, r.after ? JSON.parse(r.after) : null);
 }

@@ -145,3 +145,36 @@ export interface Unchained {
  * `prevRevision === undefined` to tell them apart.
  */
 export type ReceivedChangeEvent = PublishedChangeEvent | (ChangeEvent & Unchained);
+
+/** What a change event is made from: the change's header fields and the item after it (null on delete). */
+export interface ChangeEventSource {
+  revision: number;
+  kind: AnyChangeEvent['kind'];
+  key: string;
+  op: 'put' | 'delete';
+  actor: string;
+  /** ms since the epoch. */
+  time: number;
+  /** Set only for a flag outside the default environment. */
+  env?: string | null;
+}
+
+/**
+ * A change as Watch and SSE carry it: keys in the order consumers have
+ * always seen, time as ISO text, `env` only on flags outside the default
+ * environment. One function for the node (from its changes rows) and the
+ * in-memory cluster (from applied changes), so the two cannot drift apart.
+ */
+export function changeEvent(c: ChangeEventSource, after: unknown): AnyChangeEvent {
+  const { revision, key, op, actor } = c;
+  const time = new Date(c.time).toISOString();
+  const a = after as never;
+  switch (c.kind) {
+    case 'flag': return c.env ? { v: 1, revision, kind: 'flag', key, op, actor, time, flag: a, env: c.env } : { v: 1, revision, kind: 'flag', key, op, actor, time, flag: a };
+    case 'segment': return { v: 1, revision, kind: 'segment', key, op, actor, time, segment: a };
+    // Streams that asked for every environment only.
+    case 'environment': return { v: 1, revision, kind: 'environment', key, op, actor, time, environment: a };
+    case 'changeRequest': return { v: 1, revision, kind: 'changeRequest', key, op, actor, time, changeRequest: a };
+    case 'schedule': return { v: 1, revision, kind: 'schedule', key, op, actor, time, schedule: a };
+  }
+}

@@ -44,5 +44,7 @@ export type {
   EventHeader, FlagPutEvent, FlagDeleteEvent, SegmentPutEvent, SegmentDeleteEvent, FlagChangeEvent, SegmentChangeEvent, ChangeEvent,
   RecordChangeEvent, AnyChangeEvent, ChainFields, TruncatedChangeEvent, PublishedChangeEvent, ResetReason, ResetEvent, ChainEvent, Unchained, ReceivedChangeEvent,
 } from './events.js';
+export { changeEvent } from './events.js';
+export type { ChangeEventSource } from './events.js';
 export { JSON_LIMITS, jsonShapeViolations, jsonTextDepthViolation, jsonWithinLimits, safeIntegerViolation, pointerOfPath } from './json-limits.js';
 export type { JsonLimits, JsonLimitName, JsonLimitViolation } from './json-limits.js';

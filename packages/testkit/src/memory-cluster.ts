@@ -7,12 +7,16 @@
 // delivery) is done here the way the node does it. test/conformance.ts runs
 // one suite against this and a real cluster to keep the two the same.
 //
+// Environments, change requests and schedules are the model's too (propose,
+// query, the `environment` / `actorRole` / `allEnvironments` options); the
+// leader's scheduler is `runSchedules()`, called by the test on its clock.
+//
 // What it cannot show: durability, failover, compaction and anything about
 // timing; those tests keep real processes (startLocalCluster).
 import { ClusterError, type ClusterClient, type ClusterStatus, type MemberInfo, type WatchOptions, type WriteOptions } from '@flagraft/cluster-client';
 import {
-  DEFAULT_ENVIRONMENT, MemoryStateView, ValidationError, applyCommand, validateFlag, validateSegment,
-  type Change, type ChangeEvent, type Command, type CommandError,
+  MemoryStateView, ValidationError, applyCommand, changeEvent, commandProblem, dueStep, promotionPlan, validateFlag, validateSegment,
+  type Change, type ChangeEvent, type ChangeKind, type Command, type CommandError,
   type StoredFlag, type StoredSegment, type SubCommand,
 } from '@flagraft/flag-model';
 
@@ -22,32 +26,22 @@ export const MEMORY_MAX_PAGE_LIMIT = 1000;
 /** Watch progress interval when the caller asks for none (ms), as the node's DEFAULT_PROGRESS_MS. */
 export const MEMORY_PROGRESS_MS = 1000;
 
-/** Per-call options of the cluster client without the environment ones (issue 16). */
-type DefaultEnvironmentOnly<O> = Omit<O, 'environment' | 'actorRole' | 'allEnvironments'>;
-type EnvironmentMethod = 'putFlag' | 'deleteFlag' | 'putSegment' | 'deleteSegment' | 'getFlag' | 'listFlags' | 'snapshotAll' | 'history' | 'watch';
-type Opts<K extends EnvironmentMethod, I extends number> = DefaultEnvironmentOnly<NonNullable<Parameters<ClusterClient[K]>[I]>>;
-type Answer<K extends EnvironmentMethod> = ReturnType<ClusterClient[K]>;
+/** Flag history kinds the node answers (consensus-node api.ts HISTORY_KINDS). */
+const HISTORY_KINDS: readonly ChangeKind[] = ['flag', 'segment', 'environment', 'changeRequest', 'schedule'];
+/** What Propose accepts (the node's PROPOSE_OPS): flag writes have their own calls. */
+const PROPOSE_OPS: ReadonlySet<string> = new Set(['putEnvironment', 'deleteEnvironment', 'promote', 'changeRequest', 'schedule']);
+/** Fields a proposed command must not set: the node stamps them. */
+const STAMPED = ['v', 'actor', 'actorRole', 'time', 'clientId', 'requestId'];
+/** The node's QUERIES. */
+export const MEMORY_QUERIES = ['environments', 'changeRequests', 'changeRequest', 'schedules', 'schedule', 'promotionPlan'] as const;
+/** Who the audit log shows for a step runSchedules applied, as the node's scheduler (SCHEDULER_ACTOR). */
+export const MEMORY_SCHEDULER_ACTOR = 'scheduler';
 
 /**
- * The cluster client's API as the in-memory cluster has it: without what
- * needs a real cluster's storage (backup, restore) and without environments
- * (issue 16: propose, query, and the `environment` / `actorRole` /
- * `allEnvironments` options). It holds only the default environment; tests
- * of environments, change requests and schedules run on real nodes
- * (startLocalCluster). A caller that passes an environment anyway (past the
- * type) gets INVALID_ARGUMENT naming it.
+ * The cluster client's API as the in-memory cluster has it: everything but
+ * what needs a real cluster's storage (backup, restore).
  */
-export interface ClusterApi extends Omit<ClusterClient, 'backup' | 'restore' | 'propose' | 'query' | EnvironmentMethod> {
-  putFlag(flag: Parameters<ClusterClient['putFlag']>[0], o: Opts<'putFlag', 1>): Answer<'putFlag'>;
-  deleteFlag(key: string, o: Opts<'deleteFlag', 1>): Answer<'deleteFlag'>;
-  putSegment(segment: Parameters<ClusterClient['putSegment']>[0], o: Opts<'putSegment', 1>): Answer<'putSegment'>;
-  deleteSegment(name: string, o: Opts<'deleteSegment', 1>): Answer<'deleteSegment'>;
-  getFlag(key: string, o?: Opts<'getFlag', 1>): Answer<'getFlag'>;
-  listFlags(o?: Opts<'listFlags', 0>): Answer<'listFlags'>;
-  snapshotAll(): Answer<'snapshotAll'>;
-  history(key: string, o?: Opts<'history', 1>): Answer<'history'>;
-  watch(o: Opts<'watch', 0>): ReturnType<ClusterClient['watch']>;
-}
+export type ClusterApi = Omit<ClusterClient, 'backup' | 'restore'>;
 
 export interface MemoryClusterOptions {
   clusterId?: string;
@@ -58,6 +52,13 @@ export interface MemoryClusterOptions {
 export interface MemoryCluster extends ClusterApi {
   /** The revision of the last applied write (0 before the first). */
   readonly revision: number;
+  /**
+   * What the leader's scheduler does on each look (consensus-node
+   * scheduler.ts): proposes every due schedule step, at `now()`, with the
+   * request id `<id>/<step>` that makes a repeat a no-op. Resolves to the
+   * number of steps proposed.
+   */
+  runSchedules(): Promise<number>;
 }
 
 type Outcome = { ok: true; revision: number; changes: Change[] } | { ok: false; revision: number; error: CommandError };
@@ -89,9 +90,9 @@ export function createMemoryCluster(o: MemoryClusterOptions = {}): MemoryCluster
    * it applies, fails, or repeats an earlier one (then the answer is the
    * earlier one's, at its revision).
    */
-  const propose = async (body: Record<string, unknown>, w: Pick<WriteOptions, 'actor' | 'requestId' | 'idempotency'>): Promise<Outcome> => {
+  const propose = async (body: Record<string, unknown>, w: Pick<WriteOptions, 'actor' | 'requestId' | 'idempotency' | 'actorRole'>, clientId = cluster.clientId, time = now()): Promise<Outcome> => {
     open();
-    const ids = w.idempotency ?? (w.requestId ? { clientId: cluster.clientId, requestId: w.requestId, fingerprint: '' } : undefined);
+    const ids = w.idempotency ?? (w.requestId ? { clientId, requestId: w.requestId, fingerprint: '' } : undefined);
     const dedupKey = ids ? JSON.stringify([ids.clientId, ids.requestId]) : undefined;
     const prior = dedupKey ? requests.get(dedupKey) : undefined;
     const revision = ++index;
@@ -101,7 +102,8 @@ export function createMemoryCluster(o: MemoryClusterOptions = {}): MemoryCluster
       }
       return prior.outcome;
     }
-    const cmd = { v: 1, actor: w.actor, time: now(), ...body } as Command;
+    // The caller is trusted to vouch for the role, as a gateway is by the node.
+    const cmd = { v: 1, actor: w.actor, ...(w.actorRole ? { actorRole: w.actorRole } : {}), time, ...body } as Command;
     const r = applyCommand(view, cmd, revision);
     let out: Outcome;
     if (r.ok) {
@@ -124,6 +126,14 @@ export function createMemoryCluster(o: MemoryClusterOptions = {}): MemoryCluster
     return copy(out);
   };
   const expected = (w: Pick<WriteOptions, 'expectedRevision'>) => (w.expectedRevision !== undefined ? { expectedRevision: w.expectedRevision } : {});
+  /** The environment a flag call names (none or "": the default one), as the node's command field; NOT_FOUND when it does not exist. */
+  const environment = (o: { environment?: string } | undefined): { env?: string } => {
+    const env = o?.environment ?? '';
+    if (!env) return {};
+    if (!view.getEnvironment(env)) throw new ClusterError('NOT_FOUND', `environment "${env}" does not exist`);
+    return { env };
+  };
+  const flagsIn = (env: string | undefined): Map<string, StoredFlag> => view.envFlags.get(env ?? view.defaultEnvironment()) ?? new Map();
 
   const cluster: MemoryCluster = {
     clientId: 'memory-client',
@@ -133,24 +143,20 @@ export function createMemoryCluster(o: MemoryClusterOptions = {}): MemoryCluster
     reloadCertificates: () => false,
 
     async putFlag(flag, w) {
-      defaultEnvironmentOnly(w);
       const checked = validated(() => validateFlag(flag));
-      const r = answer(await propose({ op: 'putFlag', flag: checked, ...expected(w) }, w));
+      const r = answer(await propose({ op: 'putFlag', flag: checked, ...expected(w), ...environment(w) }, w));
       return { revision: r.revision, flag: r.changes.find((c) => c.kind === 'flag')?.after as StoredFlag };
     },
     async deleteFlag(key, w) {
-      defaultEnvironmentOnly(w);
       if (!key) throw new ClusterError('INVALID_ARGUMENT', 'key is required');
-      return { revision: answer(await propose({ op: 'deleteFlag', key, ...expected(w) }, w)).revision };
+      return { revision: answer(await propose({ op: 'deleteFlag', key, ...expected(w), ...environment(w) }, w)).revision };
     },
     async putSegment(segment, w) {
-      defaultEnvironmentOnly(w);
       const checked = validated(() => validateSegment(segment));
       const r = answer(await propose({ op: 'putSegment', segment: checked, ...expected(w) }, w));
       return { revision: r.revision, segment: r.changes.find((c) => c.kind === 'segment')?.after as StoredSegment };
     },
     async deleteSegment(name, w) {
-      defaultEnvironmentOnly(w);
       if (!name) throw new ClusterError('INVALID_ARGUMENT', 'key (segment name) is required');
       return { revision: answer(await propose({ op: 'deleteSegment', name, ...expected(w) }, w)).revision };
     },
@@ -165,11 +171,39 @@ export function createMemoryCluster(o: MemoryClusterOptions = {}): MemoryCluster
       const r = answer(await propose({ op: 'batch', ops: checked }, w));
       return { revision: r.revision, changes: r.changes };
     },
+    async propose(command, w) {
+      const body = command as unknown as Record<string, unknown>;
+      if (!body || typeof body !== 'object' || Array.isArray(body) || !PROPOSE_OPS.has(String(body.op))) {
+        throw new ClusterError('INVALID_ARGUMENT', `command_json.op must be one of ${[...PROPOSE_OPS].join(', ')}`);
+      }
+      for (const k of STAMPED) {
+        if (k in body) throw new ClusterError('INVALID_ARGUMENT', `command_json must not set ${k}: the node stamps it (meta carries the request ids)`);
+      }
+      const problem = commandProblem({ ...body, v: 1, actor: w.actor, time: 0 });
+      if (problem) throw new ClusterError('INVALID_ARGUMENT', problem);
+      const r = answer(await propose(copy(body), w));
+      return { revision: r.revision, changes: r.changes };
+    },
+    async query<T>(what: string, args: Record<string, unknown> = {}): Promise<T> {
+      open();
+      if (!args || typeof args !== 'object' || Array.isArray(args)) throw new ClusterError('INVALID_ARGUMENT', 'args_json must be a JSON object');
+      return copy(query(what, args)) as T;
+    },
+    async runSchedules() {
+      let proposed = 0;
+      for (const s of [...view.schedules.values()].sort((a, b) => compareKeys(a.schedule.id, b.schedule.id)).map((x) => x.schedule)) {
+        const time = now();
+        const step = dueStep(s, time);
+        if (step === undefined) continue;
+        proposed++;
+        await propose({ op: 'schedule', action: 'fire', id: s.id, step }, { actor: `${MEMORY_SCHEDULER_ACTOR} (${s.createdBy})`.slice(0, 256), requestId: `${s.id}/${step}` }, 'flagraft-scheduler', time);
+      }
+      return proposed;
+    },
 
     async getFlag(key, q) {
       open();
-      defaultEnvironmentOnly(q);
-      return copy(view.getFlag(key));
+      return copy(flagsIn(environment(q).env).get(key));
     },
     async getSegment(name) {
       open();
@@ -177,8 +211,7 @@ export function createMemoryCluster(o: MemoryClusterOptions = {}): MemoryCluster
     },
     async listFlags(q = {}) {
       open();
-      defaultEnvironmentOnly(q);
-      const p = page([...view.flags.values()], (f) => f.flag.key, q);
+      const p = page([...flagsIn(environment(q).env).values()], (f) => f.flag.key, q);
       return { flags: p.items, ...(p.next ? { nextPageToken: p.next } : {}), revision: index };
     },
     async listSegments(q = {}) {
@@ -186,29 +219,30 @@ export function createMemoryCluster(o: MemoryClusterOptions = {}): MemoryCluster
       const p = page([...view.segments.values()], (s) => s.segment.name, q);
       return { segments: p.items, ...(p.next ? { nextPageToken: p.next } : {}), revision: index };
     },
-    async snapshotAll() {
+    async snapshotAll(q) {
       open();
       const byKey = <T>(items: T[], keyOf: (t: T) => string) => items.sort((a, b) => compareKeys(keyOf(a), keyOf(b))).map(copy) as T[];
-      return { revision: index, flags: byKey([...view.flags.values()], (f) => f.flag.key), segments: byKey([...view.segments.values()], (s) => s.segment.name) };
+      return { revision: index, flags: byKey([...flagsIn(environment(q).env).values()], (f) => f.flag.key), segments: byKey([...view.segments.values()], (s) => s.segment.name) };
     },
     async history(key, q = {}) {
       open();
-      defaultEnvironmentOnly(q);
       const kind = q.kind ?? 'flag';
-      if (kind !== 'flag' && kind !== 'segment') throw new ClusterError('INVALID_ARGUMENT', `kind must be "flag" or "segment" (the in-memory cluster keeps no environments, change requests or schedules), got "${String(kind)}"`);
+      if (!HISTORY_KINDS.includes(kind)) throw new ClusterError('INVALID_ARGUMENT', `kind must be one of ${HISTORY_KINDS.join(', ')}, got "${String(kind)}"`);
       if (!key) throw new ClusterError('INVALID_ARGUMENT', 'key is required');
       const before = q.beforeRevision || Number.MAX_SAFE_INTEGER;
+      // A flag's history is one environment's (changes of the default one carry no env).
+      const env = kind === 'flag' ? environment(q).env : undefined;
+      const wanted = env === view.defaultEnvironment() ? undefined : env;
       const out: Change[] = [];
       // Newest first, as the node's ORDER BY revision DESC, seq DESC.
       for (let i = log.length - 1; i >= 0 && out.length < pageLimit(q.limit); i--) {
         const c = log[i];
-        if (c.kind === kind && c.key === key && c.revision < before) out.push(copy(c));
+        if (c.kind === kind && c.key === key && c.revision < before && (kind !== 'flag' || c.env === wanted)) out.push(copy(c));
       }
       return out;
     },
     watch(w) {
       open();
-      defaultEnvironmentOnly(w);
       return startWatch(w);
     },
 
@@ -261,19 +295,54 @@ export function createMemoryCluster(o: MemoryClusterOptions = {}): MemoryCluster
 
   const stoppers = new Set<() => void>();
 
+  /** The node's queryState over the model's view: records in id order, NOT_FOUND / INVALID_ARGUMENT naming the argument. */
+  function query(what: string, args: Record<string, unknown>): unknown {
+    const str = (k: string): string => {
+      const v = args[k];
+      if (typeof v !== 'string' || v === '') throw new ClusterError('INVALID_ARGUMENT', `args_json.${k} must be a non-empty string`);
+      return v;
+    };
+    const inIdOrder = <T>(m: Map<string, T>): T[] => [...m.entries()].sort((a, b) => compareKeys(a[0], b[0])).map((e) => e[1]);
+    switch (what) {
+      case 'environments': return inIdOrder(view.environments);
+      case 'changeRequests': return inIdOrder(view.changeRequests);
+      case 'schedules': return inIdOrder(view.schedules);
+      case 'changeRequest': {
+        const id = str('id');
+        return view.getChangeRequest(id) ?? notFound(`change request "${id}" does not exist`);
+      }
+      case 'schedule': {
+        const id = str('id');
+        return view.getSchedule(id) ?? notFound(`schedule "${id}" does not exist`);
+      }
+      case 'promotionPlan': {
+        const keys = args.keys;
+        if (keys !== undefined && (!Array.isArray(keys) || !keys.every((k) => typeof k === 'string'))) throw new ClusterError('INVALID_ARGUMENT', 'args_json.keys must be an array of flag keys');
+        const plan = promotionPlan(view, str('from'), str('to'), keys as string[] | undefined);
+        if (typeof plan === 'string') throw new ClusterError(plan.includes('does not exist') ? 'NOT_FOUND' : 'INVALID_ARGUMENT', plan);
+        return plan;
+      }
+    }
+    throw new ClusterError('INVALID_ARGUMENT', `what must be one of ${MEMORY_QUERIES.join(', ')}, got "${what}"`);
+  }
+
   /** Delivers changes after fromRevision (all of one revision together), then live ones; progress when idle. */
   function startWatch(w: WatchOptions): { close(): void } {
     let last = w.fromRevision;
     let stopped = false;
     let lastSentAt = Date.now();
     const progressMs = Math.max(50, w.progressIntervalMs ?? MEMORY_PROGRESS_MS);
+    // Consumers from before environments: the default environment's flags and the segments only (the node's changesAfter without all).
+    const sent = (c: Change) => w.allEnvironments === true || (c.kind === 'flag' && c.env === undefined) || c.kind === 'segment';
     const pump = () => {
       if (stopped) return;
       for (const c of log) {
         if (c.revision <= last) continue;
         last = c.revision;
-        lastSentAt = Date.now();
-        for (const e of log.filter((x) => x.revision === c.revision)) w.onChange(toEvent(e));
+        const events = log.filter((x) => x.revision === c.revision && sent(x));
+        if (events.length) lastSentAt = Date.now();
+        // ClusterClient types onChange with the default environment's events; a stream of every environment carries the rest too.
+        for (const e of events) w.onChange(changeEvent(e, copy(e.after)) as ChangeEvent);
       }
     };
     const timer = setInterval(() => {
@@ -306,19 +375,8 @@ function member(id: number, role: 'voter' | 'learner'): MemberInfo {
   return { id, address: `memory:${id}`, peerAddress: `memory-peer:${id}`, role, matchIndex: 0, lag: 0, reachable: true };
 }
 
-/**
- * Refuses the environment options a caller passed past ClusterApi's type
- * (from JavaScript, or through a cast): the in-memory cluster holds only the
- * default environment, and answering another one's calls from it would be a
- * silent lie.
- */
-function defaultEnvironmentOnly(o: object | undefined): void {
-  const x = (o ?? {}) as { environment?: unknown; actorRole?: unknown; allEnvironments?: unknown };
-  if (x.environment !== undefined && x.environment !== DEFAULT_ENVIRONMENT) {
-    throw new ClusterError('INVALID_ARGUMENT', `environment "${String(x.environment)}": the in-memory cluster has only the default environment (${DEFAULT_ENVIRONMENT}); test environments on real nodes (startLocalCluster)`);
-  }
-  if (x.actorRole !== undefined) throw new ClusterError('INVALID_ARGUMENT', 'actorRole: the in-memory cluster has no approval policies; test them on real nodes (startLocalCluster)');
-  if (x.allEnvironments === true) throw new ClusterError('INVALID_ARGUMENT', 'allEnvironments: the in-memory cluster has only the default environment; watch every environment on real nodes (startLocalCluster)');
+function notFound(message: string): never {
+  throw new ClusterError('NOT_FOUND', message);
 }
 
 /** The node's VALIDATION answer for a definition that fails validateFlag / validateSegment. */
@@ -354,16 +412,6 @@ function page<T>(items: T[], keyOf: (t: T) => string, q: { prefix?: string; limi
     .sort((a, b) => compareKeys(keyOf(a), keyOf(b)));
   const slice = rows.slice(0, limit).map(copy);
   return { items: slice, next: rows.length > limit ? Buffer.from(keyOf(slice[slice.length - 1]), 'utf8').toString('base64url') : undefined };
-}
-
-/** A change as Watch sends it (the node's rowToEvent: keys in that order, time as ISO text). */
-function toEvent(c: Change): ChangeEvent {
-  const { revision, key, op, actor } = c;
-  const time = new Date(c.time).toISOString();
-  const after = copy(c.after);
-  return (c.kind === 'flag'
-    ? { v: 1, revision, kind: 'flag', key, op, actor, time, flag: after as StoredFlag | null }
-    : { v: 1, revision, kind: 'segment', key, op, actor, time, segment: after as StoredSegment | null }) as ChangeEvent;
 }
 
 /** Callers get their own copies, as from the wire: mutating an answer never changes the store. */

@@ -6,7 +6,7 @@
 // value: a real cluster's log also holds entries that are not writes
 // (leader no-ops, membership, outbox progress).
 import { describe, expect, it } from 'vitest';
-import type { ChangeEvent, FlagDefinition, SegmentDefinition, StoredFlag } from '@flagraft/flag-model';
+import type { AnyChangeEvent, ChangeEvent, FlagDefinition, SegmentDefinition, StoredChangeRequest, StoredEnvironment, StoredFlag } from '@flagraft/flag-model';
 import type { ClusterApi } from '../src/index.js';
 
 const ACTOR = 'conformance';
@@ -247,6 +247,93 @@ export function clusterConformance(name: string, port: () => ClusterApi): void {
       expect((await failure(c.transferLeader(99))).code).toBe('FAILED_PRECONDITION');
       expect((await failure(c.addLearner(1, '127.0.0.1:1'))).code).toBe('FAILED_PRECONDITION');
       expect((await failure(c.addLearner(7, 'no port'))).code).toBe('INVALID_ARGUMENT');
+    });
+
+    it('environments: a flag has one definition and a configuration per environment; reads, lists, history and snapshots name the environment', async () => {
+      const c = port();
+      const env = fresh('stage');
+      const key = fresh('env-flag');
+      const base = await c.putFlag(flag(key), { actor: ACTOR });
+      const created = await c.propose({ op: 'putEnvironment', environment: { name: env, displayName: 'Staging' } }, { actor: ACTOR });
+      expect(created.changes.find((x) => x.kind === 'environment')).toMatchObject({ key: env, op: 'put' });
+      const envs = await c.query<StoredEnvironment[]>('environments');
+      expect(envs.find((e) => e.environment.name === env)).toMatchObject({ environment: { displayName: 'Staging' }, isDefault: false });
+      expect(envs.filter((e) => e.isDefault)).toHaveLength(1);
+      // A new environment copies every flag's configuration from the default one.
+      expect((await c.getFlag(key, { environment: env }))?.flag).toEqual(base.flag.flag);
+      const staged = await c.putFlag(flag(key, { enabled: false }), { actor: 'stager', environment: env });
+      expect(staged.flag.flag.enabled).toBe(false);
+      expect((await c.getFlag(key))?.flag.enabled).toBe(true);
+      expect((await c.getFlag(key, { environment: env }))?.flag.enabled).toBe(false);
+      expect((await c.listFlags({ environment: env, prefix: key })).flags.map((f) => [f.flag.key, f.flag.enabled])).toEqual([[key, false]]);
+      expect((await c.snapshotAll({ environment: env })).flags.find((f) => f.flag.key === key)?.flag.enabled).toBe(false);
+      const staging = await c.history(key, { environment: env });
+      // Newest first: the edit, then the copy the new environment was given.
+      expect(staging.map((h) => [h.revision, h.env, h.actor])).toEqual([[staged.revision, env, 'stager'], [created.revision, env, ACTOR]]);
+      expect((await c.history(key)).map((h) => h.revision)).toEqual([base.revision]);
+      expect((await c.history(env, { kind: 'environment' })).map((h) => h.revision)).toEqual([created.revision]);
+      for (const call of [() => c.getFlag(key, { environment: 'nowhere' }), () => c.putFlag(flag(key), { actor: ACTOR, environment: 'nowhere' }), () => c.listFlags({ environment: 'nowhere' })]) {
+        expect(await failure(call())).toMatchObject({ code: 'NOT_FOUND', message: 'environment "nowhere" does not exist' });
+      }
+      expect((await failure(c.query('nothing'))).code).toBe('INVALID_ARGUMENT');
+      expect((await failure(c.propose({ op: 'putFlag', flag: flag(key) } as never, { actor: ACTOR }))).code).toBe('INVALID_ARGUMENT');
+    });
+
+    it('watch: old streams see only the default environment; a stream of every environment sees the rest, with env', async () => {
+      const c = port();
+      const env = fresh('watch-env');
+      const key = fresh('watch-env-flag');
+      const from = (await c.putFlag(flag(key), { actor: ACTOR })).revision;
+      const old: ChangeEvent[] = [];
+      const all: AnyChangeEvent[] = [];
+      // Other tests' environments get copies of the definition change too: only the default one and this test's count.
+      const mine = (e: AnyChangeEvent) => (e.kind === 'environment' && e.key === env) || (e.key === key && [undefined, env].includes((e as { env?: string }).env));
+      const w1 = c.watch({ fromRevision: from, onChange: (e) => { if (mine(e)) old.push(e); } });
+      const w2 = c.watch({ fromRevision: from, allEnvironments: true, onChange: (e) => { if (mine(e)) all.push(e); } });
+      try {
+        const r1 = (await c.propose({ op: 'putEnvironment', environment: { name: env } }, { actor: ACTOR })).revision;
+        const r2 = (await c.putFlag(flag(key, { enabled: false }), { actor: ACTOR, environment: env })).revision;
+        const r3 = (await c.putFlag(flag(key, { description: 'last' }), { actor: ACTOR })).revision;
+        await waitUntil('every stream caught up', () => all.length === 5 && old.length === 1);
+        expect(old.map((e) => [e.revision, e.kind])).toEqual([[r3, 'flag']]);
+        // The new environment with its copy of the flag, the edit there, then the definition change in each environment.
+        expect(all.map((e) => [e.revision, e.kind, (e as { env?: string }).env])).toEqual([[r1, 'environment', undefined], [r1, 'flag', env], [r2, 'flag', env], [r3, 'flag', undefined], [r3, 'flag', env]]);
+      } finally {
+        w1.close();
+        w2.close();
+      }
+    });
+
+    // Last: while an environment is protected, definition changes of every flag reach it; the test lowers the policy again the only way there is.
+    it('a protected environment refuses direct writes; a change request needs an approver other than its author, then applies', async () => {
+      const c = port();
+      const env = fresh('prod');
+      const key = fresh('cr-flag');
+      await c.putFlag(flag(key), { actor: ACTOR });
+      await c.propose({ op: 'putEnvironment', environment: { name: env, production: true, policy: { approvalsRequired: 1, authorCannotApprove: true } } }, { actor: ACTOR });
+      const direct = await failure(c.putFlag(flag(key, { enabled: false }), { actor: 'alice', environment: env }));
+      expect(direct).toMatchObject({ code: 'PROTECTED', details: { env } });
+      expect(direct.message).toContain('change request');
+      const created = await c.propose({ op: 'changeRequest', action: 'create', env, title: 'turn it off', ops: [{ op: 'putFlag', flag: flag(key, { enabled: false }) }], submit: true }, { actor: 'alice' });
+      const id = (created.changes.find((x) => x.kind === 'changeRequest')!.after as StoredChangeRequest).changeRequest.id;
+      expect((await c.query<StoredChangeRequest>('changeRequest', { id })).changeRequest).toMatchObject({ status: 'inReview', author: 'alice', env });
+      expect((await failure(c.propose({ op: 'changeRequest', action: 'approve', id }, { actor: 'alice' }))).code).toBe('FORBIDDEN');
+      expect((await failure(c.propose({ op: 'changeRequest', action: 'apply', id }, { actor: 'alice' }))).code).toBe('INVALID_STATE');
+      await c.propose({ op: 'changeRequest', action: 'approve', id, comment: 'ok' }, { actor: 'bob' });
+      const applied = await c.propose({ op: 'changeRequest', action: 'apply', id }, { actor: 'alice' });
+      expect((await c.getFlag(key, { environment: env }))?.flag.enabled).toBe(false);
+      expect((await c.getFlag(key))?.flag.enabled).toBe(true);
+      const cr = (await c.query<StoredChangeRequest>('changeRequest', { id })).changeRequest;
+      expect(cr).toMatchObject({ status: 'applied', appliedRevision: applied.revision, approvals: [{ actor: 'bob', text: 'ok' }] });
+      expect((await c.history(id, { kind: 'changeRequest' })).map((h) => h.actor)).toEqual(['alice', 'bob', 'alice']); // newest first: apply, approve, create (submitted at once)
+      expect((await failure(c.query('changeRequest', { id: 'cr-none' }))).code).toBe('NOT_FOUND');
+      // Lowering the policy is a protected change too: only a change request does it.
+      expect((await failure(c.propose({ op: 'putEnvironment', environment: { name: env } }, { actor: 'alice' }))).code).toBe('PROTECTED');
+      const lower = await c.propose({ op: 'changeRequest', action: 'create', env, title: 'unprotect', ops: [{ op: 'putEnvironment', environment: { name: env } }], submit: true }, { actor: 'alice' });
+      const lid = (lower.changes.find((x) => x.kind === 'changeRequest')!.after as StoredChangeRequest).changeRequest.id;
+      await c.propose({ op: 'changeRequest', action: 'approve', id: lid }, { actor: 'bob' });
+      await c.propose({ op: 'changeRequest', action: 'apply', id: lid }, { actor: 'bob' });
+      await c.putFlag(flag(key, { description: 'direct again' }), { actor: 'alice', environment: env });
     });
   });
 }
