@@ -13,6 +13,8 @@ export {
   loadTokenEntries,
   tokenFromHeaders,
   keyIdOfDigest,
+  MAX_TOKEN_ENVIRONMENTS,
+  principalAllowsEnvironment,
 } from './tokens.js';
 export { TICKET_PURPOSES, MAX_TICKET_CHARS, issueTicket, verifyTicket } from './tickets.js';
 export type { TicketPurpose, TicketOptions, IssuedTicket, TicketCheck } from './tickets.js';

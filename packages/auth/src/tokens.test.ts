@@ -11,6 +11,7 @@ import {
   TokenConfigError,
   tokenFromHeaders,
   MAX_TOKEN_BYTES,
+  principalAllowsEnvironment,
 } from './index.js';
 
 const entries = [
@@ -45,6 +46,29 @@ describe('parseTokens', () => {
   ])('rejects %s with a message naming the field', (_name, json, message) => {
     expect(() => parseTokens(json, 'T')).toThrow(TokenConfigError);
     expect(() => parseTokens(json, 'T')).toThrow(message);
+  });
+
+  it('reads environments: an evaluator in exactly one, others in one or more', () => {
+    const parsed = parseTokens(JSON.stringify([
+      { name: 'e', role: 'evaluator', sha256: 'a'.repeat(64), environments: ['staging'] },
+      { name: 'w', role: 'editor', sha256: 'b'.repeat(64), environments: ['staging', 'dev'] },
+    ]), 'T');
+    expect(parsed.map((p) => p.environments)).toEqual([['staging'], ['staging', 'dev']]);
+    const store = createTokenStore([{ name: 'w', role: 'editor', sha256: hashToken('w-secret'), environments: ['staging'] }]);
+    const who = store.authenticate('w-secret')!;
+    expect(who.environments).toEqual(['staging']);
+    expect(principalAllowsEnvironment(who, 'staging')).toBe(true);
+    expect(principalAllowsEnvironment(who, 'production')).toBe(false);
+    expect(principalAllowsEnvironment({ name: 'x', role: 'admin' }, 'production')).toBe(true);
+  });
+
+  it.each([
+    ['an evaluator in two', { role: 'evaluator', environments: ['a', 'b'] }, /T\[0\]\.environments: an evaluator token belongs to exactly one environment/],
+    ['an empty list', { role: 'editor', environments: [] }, /T\[0\]\.environments: must be a non-empty array/],
+    ['a bad name', { role: 'reader', environments: ['no spaces'] }, /T\[0\]\.environments\[0\]: must be an environment name/],
+    ['a repeat', { role: 'reader', environments: ['a', 'a'] }, /T\[0\]\.environments: lists an environment twice/],
+  ])('refuses environments with %s', (_name, extra, message) => {
+    expect(() => parseTokens(JSON.stringify([{ name: 'x', sha256: 'a'.repeat(64), ...extra }]), 'T')).toThrow(message);
   });
 
   it('never echoes a hash in an error', () => {

@@ -19,6 +19,12 @@ const GRANTS: Record<Role, ReadonlySet<Permission>> = {
 export interface Principal {
   name: string;
   role: Role;
+  /**
+   * The environments this token may act in (issue 16); absent = every
+   * environment. An evaluator's list has exactly one entry: the environment
+   * OFREP evaluates in for it.
+   */
+  environments?: readonly string[];
 }
 
 /** One configured token: its owner's name, role and the hex sha256 of the secret. */
@@ -26,7 +32,14 @@ export interface TokenEntry {
   name: string;
   role: Role;
   sha256: string;
+  /** Environment names the token is limited to (absent = all); an evaluator names exactly one. */
+  environments?: string[];
 }
+
+/** Most environments one token entry may list (the cluster holds at most 32). */
+export const MAX_TOKEN_ENVIRONMENTS = 32;
+/** An environment name as the cluster accepts it (flag-model's key characters, at most 128). */
+const ENVIRONMENT_NAME = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/;
 
 /** Longest accepted token name (characters); names end up in audit records and logs. */
 export const MAX_TOKEN_NAME_CHARS = 128;
@@ -78,7 +91,7 @@ export function parseTokens(json: string, source: string): TokenEntry[] {
     if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
       throw new TokenConfigError(`${at}: expected an object {name, role, sha256}`);
     }
-    const { name, role, sha256 } = raw as Record<string, unknown>;
+    const { name, role, sha256, environments } = raw as Record<string, unknown>;
     if (typeof name !== 'string' || name.trim() === '' || name.length > MAX_TOKEN_NAME_CHARS) {
       throw new TokenConfigError(`${at}.name: must be a non-empty string of at most ${MAX_TOKEN_NAME_CHARS} characters`);
     }
@@ -89,8 +102,33 @@ export function parseTokens(json: string, source: string): TokenEntry[] {
     const hash = sha256.toLowerCase();
     if (seenHashes.has(hash)) throw new TokenConfigError(`${at}.sha256: the same token is configured twice`);
     seenHashes.add(hash);
-    return { name, role, sha256: hash };
+    const entry: TokenEntry = { name, role, sha256: hash };
+    if (environments !== undefined) entry.environments = parseEnvironments(environments, role, `${at}.environments`);
+    return entry;
   });
+}
+
+/**
+ * A token entry's `environments`: distinct environment names, at least one,
+ * at most MAX_TOKEN_ENVIRONMENTS; exactly one for an evaluator (OFREP takes
+ * no environment parameter, so the token names the one it evaluates in).
+ */
+function parseEnvironments(value: unknown, role: Role, at: string): string[] {
+  if (!Array.isArray(value) || value.length === 0 || value.length > MAX_TOKEN_ENVIRONMENTS) {
+    throw new TokenConfigError(`${at}: must be a non-empty array of at most ${MAX_TOKEN_ENVIRONMENTS} environment names (MAX_TOKEN_ENVIRONMENTS)`);
+  }
+  const names = value.map((v, j) => {
+    if (typeof v !== 'string' || !ENVIRONMENT_NAME.test(v)) throw new TokenConfigError(`${at}[${j}]: must be an environment name (${ENVIRONMENT_NAME.source})`);
+    return v;
+  });
+  if (new Set(names).size !== names.length) throw new TokenConfigError(`${at}: lists an environment twice`);
+  if (role === 'evaluator' && names.length !== 1) throw new TokenConfigError(`${at}: an evaluator token belongs to exactly one environment (OFREP evaluates in it)`);
+  return names;
+}
+
+/** Whether a principal may act in an environment (no list = every environment). */
+export function principalAllowsEnvironment(principal: Principal, env: string): boolean {
+  return principal.environments === undefined || principal.environments.includes(env);
 }
 
 export interface TokenStore {
@@ -113,7 +151,7 @@ export interface TokenStore {
  */
 export function createTokenStore(entries: readonly TokenEntry[]): TokenStore {
   const table = entries.map((e) => ({
-    principal: Object.freeze({ name: e.name, role: e.role }) as Principal,
+    principal: Object.freeze(e.environments ? { name: e.name, role: e.role, environments: Object.freeze([...e.environments]) } : { name: e.name, role: e.role }) as Principal,
     digest: Buffer.from(e.sha256, 'hex'),
   }));
   const byKey = new Map(table.map((t) => [keyIdOfDigest(t.digest), t]));
