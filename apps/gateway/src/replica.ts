@@ -4,12 +4,15 @@
 // failures; on COMPACTED we reload the whole snapshot). Subscribers (SSE
 // streams) receive applied changes grouped by revision, with each event's
 // JSON serialised once for all of them.
-import type { EvaluationResult, FlagDefinition, SegmentDefinition, StoredFlag, StoredSegment } from '@flagraft/flag-model';
+import type { EvaluationResult, FlagDefinition, SegmentDefinition, StoredEnvironment, StoredFlag, StoredSegment } from '@flagraft/flag-model';
 import { compileFlag, type CompiledFlag } from '@flagraft/flag-model';
+import { EventRing, ReplicaEvent } from './event-ring.js';
 import type { Logger } from './log.js';
 import type { GatewayMetrics } from './metrics.js';
-import type { ChangeEvent, ClusterPort, WatchHandle } from './types.js';
+import type { AnyChangeEvent, ChangeEvent, ClusterPort, WatchHandle } from './types.js';
 import { isClusterError } from './problem.js';
+
+export { ReplicaEvent };
 
 /**
  * A flag prepared for the evaluation hot path. Its compiled form and, for a
@@ -57,24 +60,8 @@ export class ReplicaFlag {
   }
 }
 
-/** One applied change with its stream position: (revision, index within the revision). */
-export class ReplicaEvent {
-  private text: string | undefined;
-  constructor(
-    readonly event: ChangeEvent,
-    readonly index: number,
-    /** SSE `id:` — `R` when it is the last event of revision R, else `R:index`. */
-    readonly id: string,
-  ) {}
-
-  /** The event as JSON, serialised once, when a stream first needs it (not at all without streams). */
-  get json(): string {
-    return (this.text ??= JSON.stringify(this.event));
-  }
-}
-
-export interface ReplicaSubscriber {
-  onEvents(events: ReplicaEvent[], revision: number): void;
+export interface ReplicaSubscriber<E extends AnyChangeEvent = ChangeEvent> {
+  onEvents(events: ReplicaEvent<E>[], revision: number): void;
   /** The replica reloaded a snapshot at `revision`: events between may be missing. */
   onReset(revision: number, reason: string): void;
 }
@@ -93,22 +80,29 @@ export interface ReplicaOptions {
 export class Replica {
   revision = 0;
   loaded = false;
+  /** The default environment's flags: what the legacy endpoints, OFREP without a scoped token, and old streams read. */
   readonly flags = new Map<string, ReplicaFlag>();
   readonly segments = new Map<string, StoredSegment>();
   readonly segmentLookup = (name: string): SegmentDefinition | undefined => this.segments.get(name)?.segment;
+  /** Every environment (empty on a cluster from before environments: then there is only the default one). */
+  readonly environments = new Map<string, StoredEnvironment>();
+  /** The other environments' flags, by environment name. */
+  private readonly envFlags = new Map<string, Map<string, ReplicaFlag>>();
+  /** Name of the default environment (undefined until a cluster with environments answered). */
+  defaultEnvironment: string | undefined;
 
   private readonly opts: Required<ReplicaOptions>;
   private readonly subscribers = new Set<ReplicaSubscriber>();
-  /**
-   * The events kept for resume are ring[ringStart..]: dropping the oldest
-   * advances ringStart, and the array is compacted only once half of it is
-   * dropped, so a write does not move the whole window (replayEvents) in memory.
-   */
-  private readonly ring: ReplicaEvent[] = [];
-  private ringStart = 0;
-  /** Every event with revision > ringFloor is in the ring. */
-  private ringFloor = 0;
-  private pending: ChangeEvent[] = [];
+  private readonly allSubscribers = new Set<ReplicaSubscriber<AnyChangeEvent>>();
+  /** The legacy feed (default environment's flags, segments): ids exactly as before environments. */
+  private readonly legacyRing: EventRing<ChangeEvent>;
+  /** The feed of every environment (allEnvironments watch). */
+  private readonly allRing: EventRing<AnyChangeEvent>;
+  /** Snapshot revisions: events at or below them are already in the state (legacy: below, as always). */
+  private loadedAt = { legacy: 0, env: new Map<string, number>() };
+  /** Whether the cluster has environments (propose/query): the watch then asks for every environment. */
+  private multi = false;
+  private pending: AnyChangeEvent[] = [];
   private flushScheduled = false;
   private waiters: { revision: number; resolve: (ok: boolean) => void; deadline: number }[] = [];
   /**
@@ -127,6 +121,8 @@ export class Replica {
 
   constructor(opts: ReplicaOptions) {
     this.opts = { minBackoffMs: 100, maxBackoffMs: 5_000, ...opts };
+    this.legacyRing = new EventRing(this.opts.replayEvents);
+    this.allRing = new EventRing(this.opts.replayEvents);
   }
 
   start(): void {
@@ -145,9 +141,16 @@ export class Replica {
     await this.runPromise;
   }
 
+  /** The legacy feed (the default environment's flags and segments). */
   subscribe(sub: ReplicaSubscriber): () => void {
     this.subscribers.add(sub);
     return () => this.subscribers.delete(sub);
+  }
+
+  /** The feed of every environment: flags with `env`, and environment / change request / schedule records. */
+  subscribeAll(sub: ReplicaSubscriber<AnyChangeEvent>): () => void {
+    this.allSubscribers.add(sub);
+    return () => this.allSubscribers.delete(sub);
   }
 
   /**
@@ -155,18 +158,26 @@ export class Replica {
    * `revision` was seen. Undefined when the position is older than what we keep.
    */
   eventsAfter(revision: number, index?: number): ReplicaEvent[] | undefined {
-    if (index === undefined ? revision < this.ringFloor : revision <= this.ringFloor) return undefined;
-    const out: ReplicaEvent[] = [];
-    // The ring is in stream order; scan back to the first event past the position.
-    let i = this.ring.length;
-    while (i > this.ringStart) {
-      const e = this.ring[i - 1];
-      const after = e.event.revision > revision || (index !== undefined && e.event.revision === revision && e.index > index);
-      if (!after) break;
-      i--;
-    }
-    for (; i < this.ring.length; i++) out.push(this.ring[i]);
-    return out;
+    return this.legacyRing.after(revision, index);
+  }
+
+  /** eventsAfter on the feed of every environment. */
+  allEventsAfter(revision: number, index?: number): ReplicaEvent<AnyChangeEvent>[] | undefined {
+    return this.allRing.after(revision, index);
+  }
+
+  /** The name an absent environment means: the default one. */
+  resolveEnvironment(env: string | undefined): string {
+    return env ?? this.defaultEnvironment ?? 'production';
+  }
+
+  /** An environment's flags; undefined for an environment this replica does not know. */
+  flagsIn(env: string | undefined): Map<string, ReplicaFlag> | undefined {
+    if (env === undefined || env === this.defaultEnvironment || (this.defaultEnvironment === undefined && !this.multi)) return this.flags;
+    if (!this.environments.has(env)) return undefined;
+    let m = this.envFlags.get(env);
+    if (!m) this.envFlags.set(env, (m = new Map()));
+    return m;
   }
 
   /** Keys of the flags whose rules use a segment (a scan: segment changes are rare). */
@@ -225,13 +236,25 @@ export class Replica {
     let backoff = this.opts.minBackoffMs;
     while (!this.closed) {
       try {
-        const snap = await this.opts.cluster.snapshotAll();
+        const { cluster } = this.opts;
+        const snap = await cluster.snapshotAll();
+        // Then the environments and each other environment's flags, each at its
+        // own (later) revision: events at or below it are skipped for that
+        // environment, so the state converges to the watch's without a gap.
+        const environments = cluster.query ? await cluster.query<StoredEnvironment[]>('environments') : [];
+        const others: { name: string; revision: number; flags: StoredFlag[] }[] = [];
+        for (const e of environments) {
+          if (e.isDefault) continue;
+          const s = await cluster.snapshotAll({ environment: e.environment.name });
+          others.push({ name: e.environment.name, revision: s.revision, flags: s.flags });
+        }
         if (this.closed) return;
         const wasLoaded = this.loaded;
-        this.install(snap.revision, snap.flags, snap.segments);
+        this.multi = cluster.query !== undefined && cluster.propose !== undefined;
+        this.install(snap.revision, snap.flags, snap.segments, environments, others);
         this.opts.metrics.replicaReloads.inc();
         this.opts.log.log('info', 'replica loaded', { revision: snap.revision, flags: snap.flags.length, segments: snap.segments.length });
-        if (wasLoaded) for (const s of this.subscribers) s.onReset(snap.revision, 'reloaded');
+        if (wasLoaded) for (const s of [...this.subscribers, ...this.allSubscribers]) s.onReset(snap.revision, 'reloaded');
         backoff = this.opts.minBackoffMs;
         const reason = await this.follow(snap.revision);
         if (this.closed) return;
@@ -261,8 +284,9 @@ export class Replica {
       this.wake = () => finish('closed');
       this.watch = this.opts.cluster.watch({
         fromRevision,
+        ...(this.multi ? { allEnvironments: true } : {}),
         onChange: (raw) => {
-          const event = toChangeEvent(raw);
+          const event = toAnyChangeEvent(raw);
           if (!event) {
             this.opts.log.log('error', 'unreadable watch event; reloading', {});
             finish('bad event');
@@ -290,16 +314,34 @@ export class Replica {
     });
   }
 
-  private install(revision: number, flags: StoredFlag[], segments: StoredSegment[]): void {
+  private install(revision: number, flags: StoredFlag[], segments: StoredSegment[], environments: StoredEnvironment[], others: { name: string; revision: number; flags: StoredFlag[] }[]): void {
     this.flushPending();
     this.flags.clear();
     this.segments.clear();
+    this.environments.clear();
+    this.envFlags.clear();
+    this.defaultEnvironment = undefined;
+    for (const e of environments) {
+      this.environments.set(e.environment.name, e);
+      if (e.isDefault) this.defaultEnvironment = e.environment.name;
+    }
     for (const s of segments) this.segments.set(s.segment.name, s);
     for (const f of flags) this.flags.set(f.flag.key, this.compile(f));
+    this.loadedAt = { legacy: revision, env: new Map() };
+    let top = revision;
+    for (const o of others) {
+      const m = new Map<string, ReplicaFlag>();
+      for (const f of o.flags) m.set(f.flag.key, this.compile(f));
+      this.envFlags.set(o.name, m);
+      this.loadedAt.env.set(o.name, o.revision);
+      top = Math.max(top, o.revision);
+    }
+    // The replica's revision is the default environment's snapshot, as before
+    // environments: the watch starts there, and events of another environment
+    // up to its own snapshot are skipped as held (but still advance it).
     this.revision = revision;
-    this.ring.length = 0;
-    this.ringStart = 0;
-    this.ringFloor = revision;
+    this.legacyRing.reset(revision);
+    this.allRing.reset(top);
     this.loaded = true;
     this.opts.metrics.replicaLoaded.set(1);
     this.opts.metrics.replicaRevision.set(revision);
@@ -311,10 +353,21 @@ export class Replica {
     return new ReplicaFlag(stored, this.segmentLookup);
   }
 
+  /** Whether the state loaded already holds this event (it was part of a snapshot). */
+  private alreadyHeld(event: AnyChangeEvent): boolean {
+    if (event.kind === 'segment' || (event.kind === 'flag' && event.env === undefined)) return event.revision < this.loadedAt.legacy;
+    if (event.kind === 'flag') return event.revision <= (this.loadedAt.env.get(event.env!) ?? 0);
+    if (event.kind === 'environment') return event.revision <= (this.environments.get(event.key)?.modRevision ?? 0);
+    return false;
+  }
+
   // Events of one revision arrive back to back (one WatchResponse); grouping
   // them per microtask lets us mark the last one of each revision in its id.
-  private enqueue(event: ChangeEvent): void {
-    if (event.revision < this.revision) return; // already applied (e.g. part of the snapshot)
+  private enqueue(event: AnyChangeEvent): void {
+    if (this.alreadyHeld(event)) {
+      this.revision = Math.max(this.revision, event.revision);
+      return;
+    }
     this.apply(event);
     this.pending.push(event);
     if (!this.flushScheduled) {
@@ -323,15 +376,30 @@ export class Replica {
     }
   }
 
-  private apply(event: ChangeEvent): void {
+  private apply(event: AnyChangeEvent): void {
     if (event.kind === 'flag') {
-      if (event.op === 'delete' || !event.flag) this.flags.delete(event.key);
-      else this.flags.set(event.key, this.compile(event.flag));
-    } else {
+      const map = event.env === undefined ? this.flags : this.envFlagsFor(event.env);
+      if (event.op === 'delete' || !event.flag) map.delete(event.key);
+      else map.set(event.key, this.compile(event.flag));
+    } else if (event.kind === 'segment') {
       if (event.op === 'delete' || !event.segment) this.segments.delete(event.key);
       else this.segments.set(event.key, event.segment);
+    } else if (event.kind === 'environment') {
+      if (event.op === 'delete' || !event.environment) {
+        this.environments.delete(event.key);
+        this.envFlags.delete(event.key);
+      } else {
+        this.environments.set(event.key, event.environment);
+        if (event.environment.isDefault) this.defaultEnvironment = event.key;
+      }
     }
     this.revision = Math.max(this.revision, event.revision);
+  }
+
+  private envFlagsFor(env: string): Map<string, ReplicaFlag> {
+    let m = this.envFlags.get(env);
+    if (!m) this.envFlags.set(env, (m = new Map()));
+    return m;
   }
 
   private flushPending(): void {
@@ -339,35 +407,20 @@ export class Replica {
     if (this.pending.length === 0) return;
     const batch = this.pending;
     this.pending = [];
-    const out: ReplicaEvent[] = [];
-    for (let i = 0; i < batch.length; i++) {
-      const event = batch[i];
-      const prev = this.ring.length > this.ringStart ? this.ring[this.ring.length - 1] : undefined;
-      const index = out.length > 0 && out[out.length - 1].event.revision === event.revision
-        ? out[out.length - 1].index + 1
-        : prev && prev.event.revision === event.revision
-          ? prev.index + 1
-          : 0;
-      const last = i + 1 === batch.length || batch[i + 1].revision !== event.revision;
-      const re = new ReplicaEvent(event, index, last ? String(event.revision) : `${event.revision}:${index}`);
-      out.push(re);
-      this.ring.push(re);
-    }
-    const excess = this.ring.length - this.ringStart - this.opts.replayEvents;
-    if (excess > 0) {
-      this.ringStart += excess;
-      this.ringFloor = this.ring[this.ringStart - 1].event.revision;
-      if (this.ringStart * 2 >= this.ring.length) {
-        this.ring.splice(0, this.ringStart);
-        this.ringStart = 0;
-      }
-    }
+    const legacy = batch.filter(isLegacyEvent);
+    const out = legacy.length > 0 ? this.legacyRing.push(legacy) : [];
+    const all = this.allSubscribers.size > 0 || this.multi ? this.allRing.push(batch) : [];
     this.opts.metrics.replicaRevision.set(this.revision);
     this.opts.metrics.replicaFlags.set(this.flags.size);
     this.resolveWaiters(this.revision);
-    for (const s of this.subscribers) {
+    if (out.length > 0) this.notify(this.subscribers, out);
+    if (all.length > 0) this.notify(this.allSubscribers, all);
+  }
+
+  private notify<E extends AnyChangeEvent>(subs: Set<ReplicaSubscriber<E>>, events: ReplicaEvent<E>[]): void {
+    for (const s of subs) {
       try {
-        s.onEvents(out, this.revision);
+        s.onEvents(events, this.revision);
       } catch (err) {
         this.opts.log.log('error', 'stream subscriber failed', { error: (err as Error).message });
       }
@@ -430,6 +483,34 @@ export function toChangeEvent(raw: unknown): ChangeEvent | undefined {
   return c.kind === 'flag'
     ? { ...head, kind: 'flag', op: 'put', flag: value as StoredFlag }
     : { ...head, kind: 'segment', op: 'put', segment: value as StoredSegment };
+}
+
+const RECORD_KINDS = new Set(['environment', 'changeRequest', 'schedule']);
+
+/** Whether an event belongs to the legacy feed: a flag of the default environment, or a segment. */
+export function isLegacyEvent(e: AnyChangeEvent): e is ChangeEvent {
+  return e.kind === 'segment' || (e.kind === 'flag' && e.env === undefined);
+}
+
+/**
+ * An event of a watch of every environment: a flag or segment event as
+ * toChangeEvent reads it (keeping a flag's `env`), or an environment / change
+ * request / schedule record as the node sends it; undefined for anything else.
+ */
+export function toAnyChangeEvent(raw: unknown): AnyChangeEvent | undefined {
+  if (!raw || typeof raw !== 'object') return undefined;
+  const c = raw as Record<string, unknown>;
+  if (typeof c.kind === 'string' && RECORD_KINDS.has(c.kind)) {
+    const ok = c.v === 1 && typeof c.key === 'string' && (c.op === 'put' || c.op === 'delete') && typeof c.revision === 'number' && typeof c.time === 'string'
+      && typeof c.actor === 'string' && (c.op === 'delete' ? c[c.kind] === null : c[c.kind] !== null && typeof c[c.kind] === 'object');
+    return ok ? (c as unknown as AnyChangeEvent) : undefined;
+  }
+  if (c.kind === 'flag' && typeof c.env === 'string') {
+    const { env, ...rest } = c;
+    const e = toChangeEvent(rest);
+    return e ? { ...e, env } as AnyChangeEvent : undefined;
+  }
+  return toChangeEvent(raw);
 }
 
 /**

@@ -8,6 +8,7 @@ import type {
   StoredFlag,
   StoredSegment,
   SubCommand,
+  TopLevelOp,
 } from '@flagraft/flag-model';
 import type { ClusterMember } from '@flagraft/api';
 
@@ -24,9 +25,16 @@ export interface WriteOptions {
   expectedRevision?: number;
   actor: string;
   idempotency?: WriteIdempotency;
+  /** Flags: the environment written (absent = the default environment). */
+  environment?: string;
+  /** The token's role, vouched for by the gateway (approval policies may name roles). */
+  actorRole?: string;
 }
 
-export interface ListOptions {
+/** A read of one environment's flags (absent = the default environment). */
+export interface EnvironmentOption { environment?: string }
+
+export interface ListOptions extends EnvironmentOption {
   prefix?: string;
   limit?: number;
   pageToken?: string;
@@ -45,6 +53,8 @@ export interface WatchOptions {
   onCompacted?(): void;
   /** willRetry false: the watch has stopped. */
   onError?(err: unknown, willRetry?: boolean): void;
+  /** Also other environments' flags (with `env`) and environment / change request / schedule records. */
+  allEnvironments?: boolean;
 }
 
 /** A member as the REST API reports it: @flagraft/api's contract (the cluster client's MemberInfo satisfies it). */
@@ -66,14 +76,22 @@ export interface ClusterPort {
   deleteFlag(key: string, opts: WriteOptions): Promise<{ revision: number }>;
   putSegment(segment: SegmentDefinition, opts: WriteOptions): Promise<{ revision: number; segment?: StoredSegment }>;
   deleteSegment(name: string, opts: WriteOptions): Promise<{ revision: number }>;
-  batch(ops: SubCommand[], opts: { actor: string; idempotency?: WriteIdempotency }): Promise<{ revision: number; changes: Change[] }>;
-  getFlag(key: string, opts?: { consistency?: Consistency }): Promise<StoredFlag | undefined>;
+  batch(ops: SubCommand[], opts: { actor: string; idempotency?: WriteIdempotency; actorRole?: string }): Promise<{ revision: number; changes: Change[] }>;
+  getFlag(key: string, opts?: { consistency?: Consistency } & EnvironmentOption): Promise<StoredFlag | undefined>;
   /** Not in the CONTRACTS list; used when the client has it, else a prefix list. */
   getSegment?(name: string, opts?: { consistency?: Consistency }): Promise<StoredSegment | undefined>;
   listFlags(opts?: ListOptions): Promise<{ flags: StoredFlag[]; nextPageToken?: string; revision: number }>;
   listSegments(opts?: ListOptions): Promise<{ segments: StoredSegment[]; nextPageToken?: string; revision: number }>;
-  snapshotAll(): Promise<{ revision: number; flags: StoredFlag[]; segments: StoredSegment[] }>;
-  history(key: string, opts?: { limit?: number; beforeRevision?: number; kind?: 'flag' | 'segment' }): Promise<Change[]>;
+  snapshotAll(opts?: EnvironmentOption): Promise<{ revision: number; flags: StoredFlag[]; segments: StoredSegment[] }>;
+  history(key: string, opts?: { limit?: number; beforeRevision?: number; kind?: 'flag' | 'segment' } & EnvironmentOption): Promise<Change[]>;
+  /**
+   * Environment, promotion, change request and schedule commands (issue 16).
+   * Optional: a cluster from before environments (testkit's in-memory one) has
+   * neither this nor query; the gateway then holds only the default environment.
+   */
+  propose?(command: TopLevelOp, opts: { actor: string; actorRole?: string; requestId?: string }): Promise<{ revision: number; changes: Change[] }>;
+  /** environments, changeRequests, changeRequest {id}, schedules, schedule {id}, promotionPlan {from, to, keys?}. */
+  query?<T = unknown>(what: string, args?: Record<string, unknown>, opts?: { consistency?: Consistency }): Promise<T>;
   watch(opts: WatchOptions): WatchHandle;
   status(): Promise<ClusterStatus>;
   /** `address`: the new node's peer (Raft) address. */
@@ -86,3 +104,5 @@ export interface ClusterPort {
 
 /** A committed change as streamed to clients (CONTRACTS.md "Change events"). */
 export type { ChangeEvent } from '@flagraft/cluster-client';
+/** What a stream of every environment carries (flag-model's contract). */
+export type { AnyChangeEvent, RecordChangeEvent } from '@flagraft/flag-model';

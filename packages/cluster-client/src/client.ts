@@ -160,7 +160,7 @@ export interface ClusterClient {
   deleteFlag(key: string, o: WriteOptions): Promise<{ revision: number }>;
   putSegment(segment: SegmentDefinition, o: WriteOptions): Promise<{ revision: number; segment: StoredSegment }>;
   deleteSegment(name: string, o: WriteOptions): Promise<{ revision: number }>;
-  batch(ops: SubCommand[], o: { actor: string; requestId?: string; idempotency?: WriteIdempotency }): Promise<{ revision: number; changes: Change[] }>;
+  batch(ops: SubCommand[], o: { actor: string; requestId?: string; idempotency?: WriteIdempotency; actorRole?: string }): Promise<{ revision: number; changes: Change[] }>;
   getFlag(key: string, o?: { consistency?: Consistency } & EnvironmentOption): Promise<StoredFlag | undefined>;
   getSegment(name: string, o?: { consistency?: Consistency }): Promise<StoredSegment | undefined>;
   listFlags(o?: { prefix?: string; limit?: number; pageToken?: string; consistency?: Consistency } & EnvironmentOption): Promise<{ flags: StoredFlag[]; nextPageToken?: string; revision: number }>;
@@ -399,15 +399,15 @@ export function createClusterClient(opts: ClusterClientOptions): ClusterClient {
       return { revision: Number(r.revision) };
     },
     async putSegment(segment, o) {
-      const r = await invoke('PutSegment', { meta: writeMeta(o.actor, o.requestId, o.idempotency), definitionJson: JSON.stringify(segment), ...exp(o) });
+      const r = await invoke('PutSegment', { meta: writeMeta(o.actor, o.requestId, o.idempotency, o.actorRole), definitionJson: JSON.stringify(segment), ...exp(o) });
       return { revision: Number(r.revision), segment: changesOf(r).find((c) => c.kind === 'segment')?.after as StoredSegment };
     },
     async deleteSegment(name, o) {
-      const r = await invoke('DeleteSegment', { meta: writeMeta(o.actor, o.requestId, o.idempotency), key: name, ...exp(o) });
+      const r = await invoke('DeleteSegment', { meta: writeMeta(o.actor, o.requestId, o.idempotency, o.actorRole), key: name, ...exp(o) });
       return { revision: Number(r.revision) };
     },
     async batch(ops, o) {
-      const r = await invoke('Batch', { meta: writeMeta(o.actor, o.requestId, o.idempotency), opsJson: JSON.stringify(ops) });
+      const r = await invoke('Batch', { meta: writeMeta(o.actor, o.requestId, o.idempotency, o.actorRole), opsJson: JSON.stringify(ops) });
       return { revision: Number(r.revision), changes: changesOf(r) };
     },
     async getFlag(key, o = {}) {
