@@ -24,6 +24,9 @@ import type { GatewayMetrics } from './metrics.js';
 import type { RateLimiter } from './rate-limit.js';
 import { HttpProblem } from './problem.js';
 import { ofrepSuccessBody, type Replica, type ReplicaFlag } from './replica.js';
+import { evaluationEnvironment } from './env-scope.js';
+
+const NO_FLAGS: ReadonlyMap<string, ReplicaFlag> = new Map();
 import { openOfrepStream, type StreamDeps } from './streams.js';
 import { authenticateStreamTicket, cachedTicketIssuer, type StreamAuthConfig } from './stream-auth.js';
 
@@ -102,8 +105,8 @@ export function createOfrepHandler(deps: OfrepDeps): (req: IncomingMessage, res:
   };
 
   /** A success answer as its JSON body (counted), or an error result (counted unless FLAG_NOT_FOUND). */
-  const evaluateOne = (key: string, context: EvaluationContext): EvaluationResult | string => {
-    const entry = replica.flags.get(key);
+  const evaluateOne = (flags: ReadonlyMap<string, ReplicaFlag>, key: string, context: EvaluationContext): EvaluationResult | string => {
+    const entry = flags.get(key);
     if (!entry) return { key, reason: 'ERROR', errorCode: 'FLAG_NOT_FOUND', errorDetails: `flag ${key} does not exist`, metadata: {} };
     const result = entry.fixed ? entry.fixed.result : entry.compiled.evaluate(context, replica.segmentLookup, key);
     if (result.errorCode !== undefined) {
@@ -188,10 +191,12 @@ export function createOfrepHandler(deps: OfrepDeps): (req: IncomingMessage, res:
       if (!replica.loaded) {
         throw new OfrepError(503, 'GENERAL', 'the gateway has not loaded the flag configuration yet', { 'retry-after': String(config.retryAfterSeconds) });
       }
+      // The token's environment (env-scope.ts): no parameter, so official providers work unchanged.
+      const env = evaluationEnvironment(replica, auth.principal);
       if (route === 'events') {
         try {
           res.setHeader('x-request-id', requestId);
-          openOfrepStream(deps.streams, req, res, cors, query?.get('since') ?? undefined);
+          openOfrepStream(deps.streams, req, res, cors, query?.get('since') ?? undefined, env === replica.resolveEnvironment(undefined) ? undefined : env);
         } catch (err) {
           if (err instanceof HttpProblem) throw new OfrepError(err.status, 'GENERAL', err.message, err.headers);
           throw err;
@@ -214,8 +219,8 @@ export function createOfrepHandler(deps: OfrepDeps): (req: IncomingMessage, res:
         }
         const answer = () => {
           try {
-            if (route === 'single') answerSingle(res, requestId, key!, context, cors);
-            else answerBulk(req, res, requestId, context, cors);
+            if (route === 'single') answerSingle(res, requestId, key!, context, cors, env);
+            else answerBulk(req, res, requestId, context, cors, env);
           } catch (e) {
             fail(e);
           }
@@ -230,8 +235,11 @@ export function createOfrepHandler(deps: OfrepDeps): (req: IncomingMessage, res:
     return true;
   };
 
-  function answerSingle(res: ServerResponse, requestId: string, key: string, context: EvaluationContext, cors: Record<string, string>): void {
-    const out = evaluateOne(key, context);
+  /** The flags OFREP evaluates for an environment: none for one this gateway does not know (FLAG_NOT_FOUND, never another's). */
+  const flagsOf = (env: string): ReadonlyMap<string, ReplicaFlag> => replica.flagsIn(env) ?? NO_FLAGS;
+
+  function answerSingle(res: ServerResponse, requestId: string, key: string, context: EvaluationContext, cors: Record<string, string>, env: string): void {
+    const out = evaluateOne(flagsOf(env), key, context);
     if (typeof out === 'string') return send(res, 200, out, requestId, cors);
     if (out.errorCode !== undefined) {
       const status = out.errorCode === 'FLAG_NOT_FOUND' ? 404 : 400;
@@ -242,14 +250,16 @@ export function createOfrepHandler(deps: OfrepDeps): (req: IncomingMessage, res:
     send(res, 200, JSON.stringify(ofrepSuccessBody(out)), requestId, cors);
   }
 
-  function answerBulk(req: IncomingMessage, res: ServerResponse, requestId: string, context: EvaluationContext, cors: Record<string, string>): void {
+  function answerBulk(req: IncomingMessage, res: ServerResponse, requestId: string, context: EvaluationContext, cors: Record<string, string>, env: string): void {
     // The ETag covers the configuration (revision) and the context, so a
     // client keeping its ETag across a context change still gets fresh values.
     // A token caller's answer advertises a ticketed stream URL; the ticket's
     // window is part of the ETag, so a client never keeps (through 304s) a URL
     // whose ticket has expired.
     const ticket = ticketFor(req);
-    const etag = `"${replica.revision}-${shortHash(canonicalJson(context))}${ticket ? `-w${ticket.window}` : ''}"`;
+    // Another environment's answer differs at the same revision and context: its name is in the ETag.
+    const envTag = env === replica.resolveEnvironment(undefined) ? '' : `-${shortHash(env)}`;
+    const etag = `"${replica.revision}-${shortHash(canonicalJson(context))}${envTag}${ticket ? `-w${ticket.window}` : ''}"`;
     const inm = req.headers['if-none-match'];
     if (typeof inm === 'string' && inm.split(',').some((t) => t.trim() === etag || t.trim() === 'W/' + etag)) {
       res.writeHead(304, { etag, ...cors, 'x-request-id': requestId });
@@ -257,8 +267,9 @@ export function createOfrepHandler(deps: OfrepDeps): (req: IncomingMessage, res:
       return;
     }
     let items = '';
-    for (const key of replica.flags.keys()) {
-      const out = evaluateOne(key, context);
+    const flags = flagsOf(env);
+    for (const key of flags.keys()) {
+      const out = evaluateOne(flags, key, context);
       let item: string;
       if (typeof out === 'string') item = out;
       else if (out.errorCode !== undefined) {

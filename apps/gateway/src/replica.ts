@@ -173,7 +173,7 @@ export class Replica {
 
   /** An environment's flags; undefined for an environment this replica does not know. */
   flagsIn(env: string | undefined): Map<string, ReplicaFlag> | undefined {
-    if (env === undefined || env === this.defaultEnvironment || (this.defaultEnvironment === undefined && !this.multi)) return this.flags;
+    if (env === undefined || env === this.resolveEnvironment(undefined)) return this.flags;
     if (!this.environments.has(env)) return undefined;
     let m = this.envFlags.get(env);
     if (!m) this.envFlags.set(env, (m = new Map()));
@@ -181,9 +181,9 @@ export class Replica {
   }
 
   /** Keys of the flags whose rules use a segment (a scan: segment changes are rare). */
-  flagsUsingSegment(name: string): string[] {
+  flagsUsingSegment(name: string, env?: string): string[] {
     const out: string[] = [];
-    for (const [key, entry] of this.flags) {
+    for (const [key, entry] of this.flagsIn(env) ?? this.flags) {
       if (entry.flag.rules.some((r) => r.segments?.includes(name) || r.excludeSegments?.includes(name))) out.push(key);
     }
     return out;

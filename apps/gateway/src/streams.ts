@@ -195,7 +195,7 @@ export const MAX_CHANGED_KEYS_PER_EVENT = 100;
  * A client that resumes (Last-Event-ID, else `?since=`) from an older revision
  * gets one message at once.
  */
-export function openOfrepStream(deps: StreamDeps, req: IncomingMessage, res: ServerResponse, corsHeaders: Record<string, string>, since?: string): void {
+export function openOfrepStream(deps: StreamDeps, req: IncomingMessage, res: ServerResponse, corsHeaders: Record<string, string>, since?: string, env?: string): void {
   const { hub, replica } = deps;
   if (hub.full()) throw new HttpProblem('unavailable', 'too many stream clients on this gateway', {}, { 'retry-after': '5' });
   const header = req.headers['last-event-id'];
@@ -207,19 +207,31 @@ export function openOfrepStream(deps: StreamDeps, req: IncomingMessage, res: Ser
     const data = keys === undefined ? { type: 'refetchEvaluation', etag: String(revision) } : { type: 'refetchEvaluation', etag: String(revision), flags: keys };
     conn.write(frame(JSON.stringify(data), String(revision), 'message'));
   };
-  unsubscribe = replica.subscribe({
-    onEvents: (events, revision) => refetch(revision, changedFlagKeys(replica, events)),
-    onReset: (revision) => refetch(revision),
-  });
+  // An evaluator of another environment than the default one (env-scope.ts)
+  // follows the feed of every environment, told only of its own flags'
+  // changes (and of segments, shared by all): never of another environment's.
+  unsubscribe = env === undefined
+    ? replica.subscribe({
+      onEvents: (events, revision) => refetch(revision, changedFlagKeys(replica, events)),
+      onReset: (revision) => refetch(revision),
+    })
+    : replica.subscribeAll({
+      onEvents: (events, revision) => {
+        const mine = events.filter(({ event: e }) => (e.kind === 'flag' && e.env === env) || e.kind === 'segment' || (e.kind === 'environment' && e.key === env));
+        if (mine.length > 0) refetch(revision, changedFlagKeys(replica, mine as ReplicaEvent[], env));
+      },
+      onReset: (revision) => refetch(revision),
+    });
   if (pos && pos.revision < replica.revision) refetch(replica.revision);
 }
 
 /** Flag keys whose evaluation a batch of changes may affect; undefined = too many to list. */
-export function changedFlagKeys(replica: Replica, events: ReplicaEvent[]): string[] | undefined {
+export function changedFlagKeys(replica: Replica, events: ReplicaEvent[], env?: string): string[] | undefined {
   const keys = new Set<string>();
   for (const { event } of events) {
     if (event.kind === 'flag') keys.add(event.key);
-    else for (const key of replica.flagsUsingSegment(event.key)) keys.add(key);
+    else if (event.kind !== 'segment') return undefined; // the environment itself changed: anything may have
+    else for (const key of replica.flagsUsingSegment(event.key, env)) keys.add(key);
     if (keys.size > MAX_CHANGED_KEYS_PER_EVENT) return undefined;
   }
   return [...keys];

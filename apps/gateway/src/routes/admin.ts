@@ -5,6 +5,7 @@ import { HttpProblem } from '../problem.js';
 import { refuseIdempotencyKey, writeIdempotency } from '../idempotency.js';
 import { intParam, jsonBody, viaCluster, type RouteContext, type Routes } from './context.js';
 import { checkItem, historyEntry } from './items.js';
+import { requireAllEnvironments, scopedEnvironment } from '../env-scope.js';
 
 /** Operations in one batch (flag-model's maxBatchOps). */
 export const MAX_BATCH_OPS = 100;
@@ -21,7 +22,8 @@ function prefixIssues(err: unknown, prefix: string): never {
 const PUT_OPS = new Map<string, AnyItemKind>([['putFlag', FLAG_KIND], ['putSegment', SEGMENT_KIND]]);
 const DELETE_OPS = new Map<string, AnyItemKind>([['deleteFlag', FLAG_KIND], ['deleteSegment', SEGMENT_KIND]]);
 
-function checkOp(raw: unknown, i: number): SubCommand {
+/** One batch (or change request) operation, checked; every problem names its path (ops[i].field). */
+export function checkOp(raw: unknown, i: number): SubCommand {
   const at = `ops[${i}]`;
   const issue = (path: string, message: string) => new HttpProblem('validation', `${path}: ${message}`, { issues: [{ path, message }] });
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) throw issue(at, 'must be an object');
@@ -36,6 +38,12 @@ function checkOp(raw: unknown, i: number): SubCommand {
     if (typeof v !== 'string' || !KEY_PATTERN.test(v) || v.length > LIMITS.maxKeyChars) throw issue(`${at}.${field}`, 'must be a valid key');
     return v;
   };
+  // A flag op may name its environment (absent = the default one); segments are shared by every environment.
+  const envOf = (kind: AnyItemKind) => {
+    if (op.env === undefined) return {};
+    if (kind !== FLAG_KIND) throw issue(`${at}.env`, 'segments are shared by every environment: a segment op takes no env');
+    return { env: keyLike(op.env, 'env') };
+  };
   // putFlag / putSegment carry a definition under the kind's name; deleteFlag / deleteSegment its id.
   const put = PUT_OPS.get(op.op as string);
   if (put) {
@@ -47,10 +55,10 @@ function checkOp(raw: unknown, i: number): SubCommand {
     } catch (err) {
       prefixIssues(err, `${at}.${put.kind}`);
     }
-    return { op: op.op, [put.kind]: checked, ...exp } as SubCommand;
+    return { op: op.op, [put.kind]: checked, ...exp, ...envOf(put) } as SubCommand;
   }
   const del = DELETE_OPS.get(op.op as string);
-  if (del) return { op: op.op, [del.idField]: keyLike(op[del.idField], del.idField), ...exp } as SubCommand;
+  if (del) return { op: op.op, [del.idField]: keyLike(op[del.idField], del.idField), ...exp, ...envOf(del) } as SubCommand;
   throw issue(`${at}.op`, 'must be putFlag, deleteFlag, putSegment or deleteSegment');
 }
 
@@ -83,11 +91,16 @@ export function registerAdminRoutes(r: Routes, ctx: RouteContext): void {
         issues: issues.slice(0, MAX_REPORTED_ISSUES),
       });
     }
+    // An environment-limited token: every flag op in its environments, no segment op (shared by all).
+    for (const op of ops) {
+      if (op.op === 'putFlag' || op.op === 'deleteFlag') scopedEnvironment(replica, who, op.env);
+      else requireAllEnvironments(who, 'a segment write');
+    }
     const idempotency = writeIdempotency(req, who, body);
-    const out = await viaCluster(ctx, () => cluster.batch(ops, { actor: who.name, idempotency }));
+    const out = await viaCluster(ctx, () => cluster.batch(ops, { actor: who.name, actorRole: who.role, idempotency }));
     await replica.waitFor(out.revision, config.writeVisibilityTimeoutMs);
     res.json({ revision: out.revision, changes: out.changes.map(historyEntry) });
-  }, { body: (c) => ({ name: 'maxBatchBodyBytes', maxBytes: c.maxBatchBodyBytes }) });
+  }, { body: (c) => ({ name: 'maxBatchBodyBytes', maxBytes: c.maxBatchBodyBytes }), scope: 'own' });
 
   r.add('get', '/api/v1/cluster', 'read', async (_req, res) => {
     const status = await viaCluster(ctx, () => cluster.status());

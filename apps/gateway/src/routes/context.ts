@@ -5,6 +5,7 @@ import type { Express, Request, Response } from 'express';
 import type { Permission, Principal, TokenStore } from '@flagraft/auth';
 import { KEY_PATTERN, LIMITS } from '@flagraft/flag-model';
 import { authorize } from '../authz.js';
+import { requireAllEnvironments, requireEnvironment } from '../env-scope.js';
 import type { GatewayConfig } from '../config.js';
 import { readJsonBody, type BodyLimit } from '../body.js';
 import { requestInfo } from '../http-util.js';
@@ -37,6 +38,15 @@ export interface RouteOptions {
   body?: (config: GatewayConfig) => BodyLimit;
   /** Runs after authentication and before the body is read (a route's own budget). */
   preBody?: (principal: Principal) => void;
+  /**
+   * Which environments an environment-limited token must cover (env-scope.ts),
+   * checked before the body is read: 'default' (the default: routes that act
+   * on the default environment, as every route before environments did;
+   * admin routes default to 'all'), 'all' (segments, backups, membership:
+   * every environment), 'own' (the
+   * route resolves and checks its environment itself).
+   */
+  scope?: 'default' | 'all' | 'own';
 }
 
 const defaultBody = (config: GatewayConfig): BodyLimit => ({ name: 'maxBodyBytes', maxBytes: config.maxBodyBytes });
@@ -70,6 +80,11 @@ export class Routes {
           ? { name: 'anonymous', role: 'evaluator' as const }
           : authorize(req, this.ctx.tokens, permission, this.ctx.config.anonymousEvaluation);
       info.principal = principal;
+      if (permission !== 'public' && principal.environments !== undefined) {
+        const scope = opts.scope ?? (permission === 'admin' ? 'all' : 'default');
+        if (scope === 'default') requireEnvironment(principal, this.ctx.replica.resolveEnvironment(undefined));
+        else if (scope === 'all') requireAllEnvironments(principal, `${method.toUpperCase()} ${path}`);
+      }
       if (method !== 'get' && (permission === 'write' || permission === 'admin')) takeWriteBudget(this.ctx, principal);
       opts.preBody?.(principal);
       if (method === 'put' || method === 'post' || method === 'patch') {

@@ -9,7 +9,8 @@ import { writeIdempotency } from '../idempotency.js';
 import { HttpProblem } from '../problem.js';
 import { jsonPatch, mergePatch } from '../patch.js';
 import { jsonBody, parseEtag, pathKey, ifNoneMatchRefuses, viaCluster, type RouteContext, type Routes } from './context.js';
-import { checkItem, itemPutter, registerItemRoutes, sendStored, type ItemPage, type PutOutcome } from './items.js';
+import { checkItem, itemPutter, registerItemRoutes, sendStored, writeScope, type ItemPage, type PutOutcome } from './items.js';
+import { environmentParam, scopedEnvironment } from '../env-scope.js';
 
 /** Flags in a stale (replica) page without ?limit=, as the cluster's default page. */
 export const STALE_DEFAULT_PAGE_LIMIT = 100;
@@ -62,7 +63,7 @@ export type FlagPutOutcome = PutOutcome<StoredFlag>;
  * gateway's replica has it). Shared by the Express route and the node:http
  * fast path (flag-put.ts).
  */
-export function flagPutter(ctx: RouteContext): (req: IncomingMessage, key: string, body: unknown, who: Principal) => Promise<FlagPutOutcome> {
+export function flagPutter(ctx: RouteContext): (req: IncomingMessage, key: string, body: unknown, who: Principal, environment?: string) => Promise<FlagPutOutcome> {
   return itemPutter(ctx, FLAG_KIND);
 }
 
@@ -100,10 +101,14 @@ export function registerFlagRoutes(r: Routes, ctx: RouteContext): void {
   // stream has delivered up to. Before the replica has loaded, the cluster answers.
   registerItemRoutes(r, ctx, FLAG_KIND, {
     notModified: true,
-    listPage: (q) => (q.consistency === 'stale' && replica.loaded ? replicaPage({ prefix: q.prefix, limit: q.limit ?? STALE_DEFAULT_PAGE_LIMIT, pageToken: q.pageToken }) : undefined),
+    // Other environments' stale pages are the cluster's (stale reads there are served by any node).
+    listPage: (q) => (q.consistency === 'stale' && replica.loaded && q.environment === undefined ? replicaPage({ prefix: q.prefix, limit: q.limit ?? STALE_DEFAULT_PAGE_LIMIT, pageToken: q.pageToken }) : undefined),
   });
 
   r.add('patch', '/api/v1/flags/:key', 'write', async (req, res, who) => {
+    const environment = environmentParam(req);
+    scopedEnvironment(replica, who, environment);
+    const env = environment ? { environment } : {};
     const key = pathKey(req);
     const body = jsonBody(req);
     const ifMatch = req.get('if-match');
@@ -116,8 +121,8 @@ export function registerFlagRoutes(r: Routes, ctx: RouteContext): void {
     // Without If-Match the edit is applied to the current version with CAS,
     // retried if someone else wrote in between: never a lost update.
     for (let attempt = 1; ; attempt++) {
-      const current = await viaCluster(ctx, () => cluster.getFlag(key));
-      if (!current) throw new HttpProblem('not-found', `flag ${key} does not exist`, { key });
+      const current = await viaCluster(ctx, () => cluster.getFlag(key, environment ? env : undefined));
+      if (!current) throw new HttpProblem('not-found', `flag ${key} does not exist${environment ? ` in environment ${environment}` : ''}`, { key });
       // With a key, a pinned revision is left to the node, which looks up the
       // key first: a retry of a patch that already applied (and so moved the
       // flag past `pinned`) gets the first answer, any other write a 412.
@@ -132,7 +137,7 @@ export function registerFlagRoutes(r: Routes, ctx: RouteContext): void {
       const flag = checkItem(FLAG_KIND, patched, key);
       try {
         const expectedRevision = pinned ?? current.modRevision;
-        const out = await viaCluster(ctx, () => cluster.putFlag(flag, { expectedRevision, actor: who.name, idempotency }), {
+        const out = await viaCluster(ctx, () => cluster.putFlag(flag, { expectedRevision, actor: who.name, idempotency, ...writeScope(who, environment) }), {
           precondition: true,
         });
         await waitVisible(out.revision);
@@ -143,7 +148,7 @@ export function registerFlagRoutes(r: Routes, ctx: RouteContext): void {
         if (!retry) throw err;
       }
     }
-  });
+  }, { scope: 'own' });
 }
 
 export type { Request };

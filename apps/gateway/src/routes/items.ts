@@ -5,12 +5,13 @@
 // kind's own extras (flags: stale pages from the replica, 304, PATCH) are
 // options or routes of its own (flags.ts).
 import type { IncomingMessage } from 'node:http';
-import type { Response } from 'express';
+import type { Request, Response } from 'express';
 import type { Principal } from '@flagraft/auth';
 import {
   FLAG_KIND, itemPath, ValidationError,
   type AnyItemKind, type FlagDefinition, type FlagKind, type SegmentDefinition, type SegmentKind, type StoredFlag, type StoredSegment,
 } from '@flagraft/flag-model';
+import { environmentParam, requireAllEnvironments, scopedEnvironment } from '../env-scope.js';
 import { writeIdempotency } from '../idempotency.js';
 import { HttpProblem } from '../problem.js';
 import type { ClusterPort, Consistency, WriteOptions } from '../types.js';
@@ -21,11 +22,11 @@ import {
 type DefOf<K extends AnyItemKind> = K extends FlagKind ? FlagDefinition : SegmentDefinition;
 type StoredOf<K extends AnyItemKind> = K extends FlagKind ? StoredFlag : StoredSegment;
 export interface ItemPage<S> { items: S[]; nextPageToken?: string; revision: number }
-export interface ListQuery { prefix?: string; limit?: number; pageToken?: string; consistency: Consistency }
+export interface ListQuery { prefix?: string; limit?: number; pageToken?: string; consistency: Consistency; environment?: string }
 
-/** The cluster calls of one kind, under one set of names. */
+/** The cluster calls of one kind, under one set of names; `environment` matters for flags only (segments are shared). */
 export interface ItemStore<D, S> {
-  get(id: string, consistency?: Consistency): Promise<S | undefined>;
+  get(id: string, consistency?: Consistency, environment?: string): Promise<S | undefined>;
   /** `stored` may be missing (a cluster that answers only the revision): the route reads it back. */
   put(def: D, opts: WriteOptions): Promise<{ revision: number; stored?: S }>;
   delete(id: string, opts: WriteOptions): Promise<{ revision: number }>;
@@ -34,13 +35,14 @@ export interface ItemStore<D, S> {
 
 /** The cluster's calls for each kind; their answers name the item by kind (flag / segment) and the page by plural. */
 type KindCalls<D, S> = {
-  get(id: string, consistency?: Consistency): Promise<S | undefined>;
+  get(id: string, consistency?: Consistency, environment?: string): Promise<S | undefined>;
   put(def: D, opts: WriteOptions): Promise<{ revision: number } & Partial<Record<string, S | number>>>;
   delete(id: string, opts: WriteOptions): Promise<{ revision: number }>;
   list(q: ListQuery): Promise<{ nextPageToken?: string; revision: number } & Record<string, unknown>>;
 };
 const flagCalls = (c: ClusterPort): KindCalls<FlagDefinition, StoredFlag> => ({
-  get: (key, consistency) => c.getFlag(key, consistency === undefined ? undefined : { consistency }),
+  // Options only when given: a cluster from before environments (testkit's in-memory one) refuses an `environment` key.
+  get: (key, consistency, environment) => c.getFlag(key, consistency === undefined && environment === undefined ? undefined : { ...(consistency ? { consistency } : {}), ...(environment ? { environment } : {}) }),
   put: (flag, opts) => c.putFlag(flag, opts), delete: (key, opts) => c.deleteFlag(key, opts), list: (q) => c.listFlags(q),
 });
 const segmentCalls = (c: ClusterPort): KindCalls<SegmentDefinition, StoredSegment> => ({
@@ -48,7 +50,7 @@ const segmentCalls = (c: ClusterPort): KindCalls<SegmentDefinition, StoredSegmen
   get: async (name, consistency = 'linearizable') => c.getSegment
     ? c.getSegment(name, { consistency })
     : (await c.listSegments({ prefix: name, limit: 1000, consistency })).segments.find((s) => s.segment.name === name),
-  put: (segment, opts) => c.putSegment(segment, opts), delete: (name, opts) => c.deleteSegment(name, opts), list: (q) => c.listSegments(q),
+  put: (segment, opts) => c.putSegment(segment, opts), delete: (name, opts) => c.deleteSegment(name, opts), list: ({ environment: _shared, ...q }) => c.listSegments(q),
 });
 
 export function itemStore<K extends AnyItemKind>(kind: K, cluster: ClusterPort): ItemStore<DefOf<K>, StoredOf<K>> {
@@ -131,25 +133,47 @@ export interface PutOutcome<S> {
  * after this gateway's replica has the revision, so the writer's next read or
  * evaluation through this gateway sees its write (read-your-writes).
  */
-export function itemPutter<K extends AnyItemKind>(ctx: RouteContext, kind: K): (req: IncomingMessage, id: string, body: unknown, who: Principal) => Promise<PutOutcome<StoredOf<K>>> {
+export function itemPutter<K extends AnyItemKind>(ctx: RouteContext, kind: K): (req: IncomingMessage, id: string, body: unknown, who: Principal, environment?: string) => Promise<PutOutcome<StoredOf<K>>> {
   const store = itemStore(kind, ctx.cluster);
-  return async (req, id, body, who) => {
+  return async (req, id, body, who, environment) => {
+    checkScope(ctx, kind, who, environment);
     const pre = writePrecondition(req);
     const def = checkItem(kind, presentBody(body), id);
     const idempotency = writeIdempotency(req, who, body);
     let expectedRevision = pre.expectedRevision;
     if (pre.mustExist) {
-      const current = await viaCluster(ctx, () => store.get(id));
+      const current = await viaCluster(ctx, () => store.get(id, undefined, environment));
       if (!current) throw new HttpProblem('precondition-failed', `${kind.kind} ${id} does not exist (If-Match: *)`, { key: id, currentRevision: 0 });
       expectedRevision = current.modRevision;
     }
     const precondition = pre.expectedRevision !== undefined || pre.mustExist === true;
-    const out = await viaCluster(ctx, () => store.put(def, { expectedRevision, actor: who.name, idempotency }), { precondition });
+    const out = await viaCluster(ctx, () => store.put(def, { expectedRevision, actor: who.name, idempotency, ...writeScope(who, environment) }), { precondition });
     await ctx.replica.waitFor(out.revision, ctx.config.writeVisibilityTimeoutMs);
-    const stored = out.stored ?? (await viaCluster(ctx, () => store.get(id)));
+    const stored = out.stored ?? (await viaCluster(ctx, () => store.get(id, undefined, environment)));
     if (!stored) throw new HttpProblem('conflict', `${kind.kind} ${id} was deleted right after this write`, { key: id });
-    return { status: stored.version === 1 ? 201 : 200, stored, location: itemPath(kind, id) };
+    return { status: stored.version === 1 ? 201 : 200, stored, location: itemPath(kind, id) + (environment ? `?environment=${encodeURIComponent(environment)}` : '') };
   };
+}
+
+/**
+ * An environment-limited token: a flag route acts in its (checked)
+ * environment; a segment write acts in every environment (segments are
+ * shared), so it needs an unlimited token. Reading a segment is allowed.
+ */
+function checkScope(ctx: RouteContext, kind: AnyItemKind, who: Principal, environment: string | undefined, write = true): void {
+  if (who.environments === undefined) return;
+  if (kind === FLAG_KIND) scopedEnvironment(ctx.replica, who, environment);
+  else if (write) requireAllEnvironments(who, 'a segment write');
+}
+
+/** The write options naming the environment (when one was asked for) and the role the gateway vouches for. */
+export function writeScope(who: Principal, environment: string | undefined): { environment?: string; actorRole: string } {
+  return environment ? { environment, actorRole: who.role } : { actorRole: who.role };
+}
+
+/** `?environment=` of a flag route (segments take none). */
+function envOf(kind: AnyItemKind, req: Request): string | undefined {
+  return kind === FLAG_KIND ? environmentParam(req) : undefined;
 }
 
 export interface ItemRouteOptions<S> {
@@ -165,19 +189,23 @@ export function registerItemRoutes<K extends AnyItemKind>(r: Routes, ctx: RouteC
   const one = `${kind.path}/:${kind.idField}`;
   const waitVisible = (revision: number) => ctx.replica.waitFor(revision, ctx.config.writeVisibilityTimeoutMs);
 
-  r.add('get', kind.path, 'read', async (req, res) => {
+  r.add('get', kind.path, 'read', async (req, res, who) => {
+    const environment = envOf(kind, req);
+    checkScope(ctx, kind, who, environment, false);
     const prefix = req.query.prefix;
     if (prefix !== undefined && (typeof prefix !== 'string' || prefix.length > 128)) throw new HttpProblem('bad-request', 'prefix: must be a string of at most 128 characters');
-    const q: ListQuery = { prefix, pageToken: pageTokenParam(req.query.pageToken), limit: intParam(req.query.limit, 'limit', 1, 1000), consistency: consistencyOf(req) };
+    const q: ListQuery = { prefix, pageToken: pageTokenParam(req.query.pageToken), limit: intParam(req.query.limit, 'limit', 1, 1000), consistency: consistencyOf(req), ...(environment ? { environment } : {}) };
     const page = opts.listPage?.(q) ?? (await viaCluster(ctx, () => store.list(q)));
     const body: Record<string, unknown> = { [kind.plural]: page.items, revision: page.revision };
     if (page.nextPageToken) body.nextPageToken = page.nextPageToken;
     res.json(body);
-  });
+  }, { scope: 'own' });
 
-  r.add('get', one, 'read', async (req, res) => {
+  r.add('get', one, 'read', async (req, res, who) => {
+    const environment = envOf(kind, req);
+    checkScope(ctx, kind, who, environment, false);
     const id = pathKey(req, kind.idField);
-    const stored = await viaCluster(ctx, () => store.get(id, consistencyOf(req)));
+    const stored = await viaCluster(ctx, () => store.get(id, consistencyOf(req), environment));
     if (!stored) throw new HttpProblem('not-found', `${kind.kind} ${id} does not exist`, { key: id });
     const inm = opts.notModified ? req.get('if-none-match') : undefined;
     if (inm !== undefined && inm.split(',').some((t) => t.trim().replace(/^W\//, '') === etagOf(stored.modRevision))) {
@@ -185,32 +213,36 @@ export function registerItemRoutes<K extends AnyItemKind>(r: Routes, ctx: RouteC
       return;
     }
     sendStored(res, 200, stored);
-  });
+  }, { scope: 'own' });
 
   const put = itemPutter(ctx, kind);
   r.add('put', one, 'write', async (req, res, who) => {
-    const out = await put(req, pathKey(req, kind.idField), req.body, who);
+    const out = await put(req, pathKey(req, kind.idField), req.body, who, envOf(kind, req));
     if (out.status === 201) res.location(out.location);
     sendStored(res, out.status, out.stored);
-  });
+  }, { scope: 'own', preBody: (who) => who.environments === undefined || kind === FLAG_KIND || requireAllEnvironments(who, 'a segment write') });
 
   r.add('delete', one, 'write', async (req, res, who) => {
+    const environment = envOf(kind, req);
+    checkScope(ctx, kind, who, environment);
     const id = pathKey(req, kind.idField);
     const pre = writePrecondition(req);
     if (pre.expectedRevision === 0) throw new HttpProblem('bad-request', 'If-None-Match: * makes no sense on DELETE');
     const idempotency = writeIdempotency(req, who, undefined);
-    const out = await viaCluster(ctx, () => store.delete(id, { expectedRevision: pre.expectedRevision, actor: who.name, idempotency }), {
+    const out = await viaCluster(ctx, () => store.delete(id, { expectedRevision: pre.expectedRevision, actor: who.name, idempotency, ...writeScope(who, environment) }), {
       precondition: pre.expectedRevision !== undefined,
     });
     await waitVisible(out.revision);
     res.status(200).json({ [kind.idField]: id, deleted: true, revision: out.revision });
-  });
+  }, { scope: 'own' });
 
-  r.add('get', `${one}/history`, 'read', async (req, res) => {
+  r.add('get', `${one}/history`, 'read', async (req, res, who) => {
+    const environment = envOf(kind, req);
+    checkScope(ctx, kind, who, environment, false);
     const id = pathKey(req, kind.idField);
     const limit = intParam(req.query.limit, 'limit', 1, 1000);
     const beforeRevision = intParam(req.query.before, 'before', 1, Number.MAX_SAFE_INTEGER);
-    const changes = await viaCluster(ctx, () => ctx.cluster.history(id, { limit, beforeRevision, kind: kind.kind }));
+    const changes = await viaCluster(ctx, () => ctx.cluster.history(id, { limit, beforeRevision, kind: kind.kind, ...(environment ? { environment } : {}) }));
     res.json({ [kind.idField]: id, changes: changes.map(historyEntry) });
-  });
+  }, { scope: 'own' });
 }

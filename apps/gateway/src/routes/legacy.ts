@@ -47,7 +47,7 @@ export function registerLegacyRoutes(r: Routes, ctx: RouteContext): void {
         throw err;
       }
       try {
-        const out = await viaCluster(ctx, () => cluster.putFlag(flag, { expectedRevision: existing?.modRevision ?? 0, actor: who.name, idempotency }), {
+        const out = await viaCluster(ctx, () => cluster.putFlag(flag, { expectedRevision: existing?.modRevision ?? 0, actor: who.name, actorRole: who.role, idempotency }), {
           precondition: true,
         });
         await replica.waitFor(out.revision, config.writeVisibilityTimeoutMs);

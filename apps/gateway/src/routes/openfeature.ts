@@ -47,7 +47,7 @@ export function registerOpenFeatureRoutes(r: Routes, deps: OpenFeatureRouteDeps)
     if (!t) throw new HttpProblem('unauthorized', 'stream tickets are issued to a token: send it as "Authorization: Bearer <token>"');
     const path = stream === 'changes' ? '/api/v1/stream' : '/ofrep/v1/events';
     res.set('cache-control', 'no-store').json({ stream, ticket: t.ticket, path: `${path}?ticket=${t.ticket}`, expiresAt: new Date(t.expiresAt).toISOString() });
-  });
+  }, { scope: 'own' }); // the stream it opens checks the token's environment
 
   r.add('post', '/api/v1/evaluation-counts', 'evaluate', (req, res) => {
     const entries = parseCounts(jsonBody(req));
@@ -67,6 +67,8 @@ export function registerOpenFeatureRoutes(r: Routes, deps: OpenFeatureRouteDeps)
     }
     res.json({ accepted, ignored });
   }, {
+    // Counts are metrics of flag keys (the default environment's definitions), not a configuration read.
+    scope: 'own',
     // A report costs one evaluation request, taken before its body is read.
     preBody: (principal) => takeEvaluationBudget(deps, principal),
     body: (config) => ({ name: 'maxEvaluationCountsBodyBytes', maxBytes: config.maxEvaluationCountsBodyBytes }),
