@@ -16,6 +16,9 @@ import { Routes, type RouteContext } from './routes/context.js';
 import { registerFlagRoutes } from './routes/flags.js';
 import { registerLegacyRoutes } from './routes/legacy.js';
 import { registerSegmentRoutes } from './routes/segments.js';
+import { registerEnvironmentRoutes } from './routes/environments.js';
+import { registerChangeRequestRoutes } from './routes/change-requests.js';
+import { registerScheduleRoutes } from './routes/schedules.js';
 import type { SseHub } from './sse.js';
 import { openChangeStream, parseFilter, resumePosition } from './streams.js';
 
@@ -41,6 +44,9 @@ export function createApp(deps: AppDeps): express.Express {
   registerSegmentRoutes(r, deps);
   registerAdminRoutes(r, deps);
   registerBackupRoutes(r, deps);
+  registerEnvironmentRoutes(r, deps);
+  registerChangeRequestRoutes(r, deps);
+  registerScheduleRoutes(r, deps);
 
   r.add('get', '/api/v1/stream', 'public', (req, res) => {
     // A token in the headers, or a stream ticket in the URL (browsers' EventSource cannot send headers).
