@@ -156,6 +156,7 @@ export function createOfrepHandler(deps: OfrepDeps): (req: IncomingMessage, res:
           : err instanceof BodyTooLargeError
             ? new OfrepError(413, 'GENERAL', err.message)
             : new OfrepError(500, 'GENERAL', 'internal error');
+      if (e.status === 500) deps.streams.log.log('error', 'evaluation failed', { route, error: (err as Error)?.stack ?? String(err) });
       const body: Record<string, string> = { errorCode: e.errorCode, errorDetails: e.message };
       if (key !== undefined) body.key = key;
       send(res, e.status, JSON.stringify(body), requestId, cors, e.headers);
@@ -236,7 +237,9 @@ export function createOfrepHandler(deps: OfrepDeps): (req: IncomingMessage, res:
   };
 
   /** The flags OFREP evaluates for an environment: none for one this gateway does not know (FLAG_NOT_FOUND, never another's). */
-  const flagsOf = (env: string): ReadonlyMap<string, ReplicaFlag> => replica.flagsIn(env) ?? NO_FLAGS;
+  function flagsOf(env: string): ReadonlyMap<string, ReplicaFlag> {
+    return replica.flagsIn(env) ?? NO_FLAGS;
+  }
 
   function answerSingle(res: ServerResponse, requestId: string, key: string, context: EvaluationContext, cors: Record<string, string>, env: string): void {
     const out = evaluateOne(flagsOf(env), key, context);
