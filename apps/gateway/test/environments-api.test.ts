@@ -186,7 +186,7 @@ describe('change requests over REST', () => {
     expect(ok(await req('GET', `/api/v1/change-requests?author=${NAMES.admin}`, 'reader')).changeRequests).toEqual([]);
     problem(await req('GET', '/api/v1/change-requests?state=sideways', 'reader'), 400, { issues: [{ path: 'state' }] });
     problem(await req('GET', '/api/v1/change-requests/cr-999999', 'reader'), 404);
-    problem(await req('GET', '/api/v1/change-requests/nope', 'reader'), 400, { issues: [{ path: 'id' }] });
+    problem(await req('GET', '/api/v1/change-requests/nope', 'reader'), 400, { issues: [{ path: 'changeRequestId' }] });
   });
 
   it('answers a conflicted apply with base, current and proposed; the author rebases; withdraw and reject', async () => {

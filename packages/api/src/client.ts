@@ -14,6 +14,8 @@ import type {
   FlagdExport, FlagdImportResult, FlagHistory, FlagPage, LeaderTransferred, LegacyValue, MemberAdded, MemberPromoted, MemberRemoved,
   OfrepBulk, OfrepRequest, OfrepSuccess, Readiness, RestoreResult, SegmentDefinition, SegmentDeleted, SegmentHistory, SegmentPage,
   Snapshot, StoredFlag, StoredSegment, StreamTicket,
+  ChangeRequestCreate, ChangeRequestList, ChangeRequestOp, ChangeRequestQuery, EnvironmentCreate, EnvironmentDeleted, EnvironmentList, EnvironmentUpdate,
+  PromotionPlan, PromotionRequest, PromotionResult, ScheduleCreate, ScheduleList, StoredChangeRequest, StoredEnvironment, StoredSchedule,
 } from './types.js';
 
 /** Default time limit of one request, in milliseconds. */
@@ -101,13 +103,16 @@ export function expectedRevisionCondition(expectedRevision: number | undefined):
   return expectedRevision === 0 ? { ifNoneMatch: '*' } : { ifMatch: expectedRevision };
 }
 
-export interface ListQuery {
+/** A flag call's environment (absent = the default environment). */
+export interface EnvironmentQuery { environment?: string }
+
+export interface ListQuery extends EnvironmentQuery {
   prefix?: string;
   limit?: number;
   pageToken?: string;
   consistency?: Consistency;
 }
-export interface HistoryQuery {
+export interface HistoryQuery extends EnvironmentQuery {
   limit?: number;
   /** Only changes with a smaller revision. */
   before?: number;
@@ -285,20 +290,20 @@ export class FlagraftClient {
     return { items, revisions };
   }
 
-  async getItem<K extends AnyItemKind>(kind: K, id: string, q: { consistency?: Consistency } = {}): Promise<ItemOf<K>> {
+  async getItem<K extends AnyItemKind>(kind: K, id: string, q: { consistency?: Consistency } & EnvironmentQuery = {}): Promise<ItemOf<K>> {
     return (await this.call<ItemOf<K>>(opsOf(kind).get, { params: { [kind.idField]: id }, query: { ...q } })).body;
   }
 
   /** Creates or replaces; `created` is true for a 201. */
-  async putItem<K extends AnyItemKind>(kind: K, def: DefOf<K>, c: WriteCondition = {}): Promise<{ stored: ItemOf<K>; created: boolean }> {
+  async putItem<K extends AnyItemKind>(kind: K, def: DefOf<K>, c: WriteCondition & EnvironmentQuery = {}): Promise<{ stored: ItemOf<K>; created: boolean }> {
     const id = (kind.idOf as (d: DefOf<K>) => unknown)(def);
     if (typeof id !== 'string') throw new TypeError(`put ${kind.kind}: the definition has no ${kind.idField}`);
-    const res = await this.call<ItemOf<K>>(opsOf(kind).put, { params: { [kind.idField]: id }, body: def, headers: conditionHeaders(c) });
+    const res = await this.call<ItemOf<K>>(opsOf(kind).put, { params: { [kind.idField]: id }, body: def, headers: conditionHeaders(c), query: { environment: c.environment } });
     return { stored: res.body, created: res.status === 201 };
   }
 
-  async deleteItem<K extends AnyItemKind>(kind: K, id: string, c: WriteCondition = {}) {
-    return (await this.call<K extends typeof FLAG_KIND ? FlagDeleted : SegmentDeleted>(opsOf(kind).delete, { params: { [kind.idField]: id }, headers: conditionHeaders(c) })).body;
+  async deleteItem<K extends AnyItemKind>(kind: K, id: string, c: WriteCondition & EnvironmentQuery = {}) {
+    return (await this.call<K extends typeof FLAG_KIND ? FlagDeleted : SegmentDeleted>(opsOf(kind).delete, { params: { [kind.idField]: id }, headers: conditionHeaders(c), query: { environment: c.environment } })).body;
   }
 
   async itemHistory<K extends AnyItemKind>(kind: K, id: string, q: HistoryQuery = {}) {
@@ -308,14 +313,14 @@ export class FlagraftClient {
   // ---- one method per operation -------------------------------------------
 
   async listFlags(q: ListQuery = {}): Promise<FlagPage> { return (await this.call<FlagPage>('listFlags', { query: { ...q } })).body; }
-  getFlag(key: string, q: { consistency?: Consistency } = {}): Promise<StoredFlag> { return this.getItem(FLAG_KIND, key, q); }
-  async putFlag(flag: FlagDefinition, c: WriteCondition = {}): Promise<StoredFlag> { return (await this.putItem(FLAG_KIND, flag, c)).stored; }
+  getFlag(key: string, q: { consistency?: Consistency } & EnvironmentQuery = {}): Promise<StoredFlag> { return this.getItem(FLAG_KIND, key, q); }
+  async putFlag(flag: FlagDefinition, c: WriteCondition & EnvironmentQuery = {}): Promise<StoredFlag> { return (await this.putItem(FLAG_KIND, flag, c)).stored; }
   /** A JSON Merge Patch (object) or JSON Patch (array of operations). */
-  async patchFlag(key: string, patch: Record<string, unknown> | Record<string, unknown>[], c: Pick<WriteCondition, 'ifMatch'> = {}): Promise<StoredFlag> {
+  async patchFlag(key: string, patch: Record<string, unknown> | Record<string, unknown>[], c: Pick<WriteCondition, 'ifMatch'> & EnvironmentQuery = {}): Promise<StoredFlag> {
     const contentType = Array.isArray(patch) ? 'application/json-patch+json' : 'application/merge-patch+json';
-    return (await this.call<StoredFlag>('patchFlag', { params: { key }, body: patch, headers: { ...conditionHeaders(c), 'content-type': contentType } })).body;
+    return (await this.call<StoredFlag>('patchFlag', { params: { key }, body: patch, headers: { ...conditionHeaders(c), 'content-type': contentType }, query: { environment: c.environment } })).body;
   }
-  deleteFlag(key: string, c: WriteCondition = {}): Promise<FlagDeleted> { return this.deleteItem(FLAG_KIND, key, c); }
+  deleteFlag(key: string, c: WriteCondition & EnvironmentQuery = {}): Promise<FlagDeleted> { return this.deleteItem(FLAG_KIND, key, c); }
   getFlagHistory(key: string, q: HistoryQuery = {}): Promise<FlagHistory> { return this.itemHistory(FLAG_KIND, key, q); }
 
   async listSegments(q: ListQuery = {}): Promise<SegmentPage> { return (await this.call<SegmentPage>('listSegments', { query: { ...q } })).body; }
@@ -337,6 +342,45 @@ export class FlagraftClient {
   async restoreBackup(backup: unknown, o: { force?: boolean; timeoutMs?: number } = {}): Promise<RestoreResult> {
     return (await this.call<RestoreResult>('restoreBackup', { body: backup, query: { force: o.force ? 'true' : undefined }, timeoutMs: o.timeoutMs })).body;
   }
+
+  // ---- environments, promotion, change requests, schedules (issue 16) -----
+
+  async listEnvironments(): Promise<EnvironmentList> { return (await this.call<EnvironmentList>('listEnvironments')).body; }
+  async createEnvironment(env: EnvironmentCreate): Promise<StoredEnvironment> { return (await this.call<StoredEnvironment>('createEnvironment', { body: env })).body; }
+  async getEnvironment(name: string): Promise<StoredEnvironment> { return (await this.call<StoredEnvironment>('getEnvironment', { params: { name } })).body; }
+  async updateEnvironment(name: string, change: EnvironmentUpdate): Promise<StoredEnvironment> { return (await this.call<StoredEnvironment>('updateEnvironment', { params: { name }, body: change })).body; }
+  async deleteEnvironment(name: string, o: { force?: boolean } = {}): Promise<EnvironmentDeleted> {
+    return (await this.call<EnvironmentDeleted>('deleteEnvironment', { params: { name }, query: { force: o.force ? 'true' : undefined } })).body;
+  }
+  async getPromotionPlan(q: PromotionRequest): Promise<PromotionPlan> {
+    return (await this.call<PromotionPlan>('getPromotionPlan', { query: { from: q.from, to: q.to, keys: q.keys?.join(',') } })).body;
+  }
+  async planPromotion(q: PromotionRequest): Promise<PromotionPlan> { return (await this.call<PromotionPlan>('planPromotion', { body: q })).body; }
+  async applyPromotion(q: PromotionRequest): Promise<PromotionResult> { return (await this.call<PromotionResult>('applyPromotion', { body: q })).body; }
+
+  async listChangeRequests(q: ChangeRequestQuery = {}): Promise<ChangeRequestList> {
+    return (await this.call<ChangeRequestList>('listChangeRequests', { query: { ...q, toReview: q.toReview === undefined ? undefined : String(q.toReview) } })).body;
+  }
+  async createChangeRequest(cr: ChangeRequestCreate): Promise<StoredChangeRequest> { return (await this.call<StoredChangeRequest>('createChangeRequest', { body: cr })).body; }
+  async getChangeRequest(id: string): Promise<StoredChangeRequest> { return (await this.call<StoredChangeRequest>('getChangeRequest', { params: { changeRequestId: id } })).body; }
+  async commentChangeRequest(id: string, comment: string): Promise<StoredChangeRequest> { return this.crStep('commentChangeRequest', id, { comment }); }
+  submitChangeRequest(id: string, comment?: string): Promise<StoredChangeRequest> { return this.crStep('submitChangeRequest', id, comment === undefined ? {} : { comment }); }
+  approveChangeRequest(id: string, comment?: string): Promise<StoredChangeRequest> { return this.crStep('approveChangeRequest', id, comment === undefined ? {} : { comment }); }
+  rejectChangeRequest(id: string, comment?: string): Promise<StoredChangeRequest> { return this.crStep('rejectChangeRequest', id, comment === undefined ? {} : { comment }); }
+  /** A conflicted apply is an ApiProblem 409 whose problem has reason CONFLICTED, conflicts and changeRequest. */
+  applyChangeRequest(id: string): Promise<StoredChangeRequest> { return this.crStep('applyChangeRequest', id, {}); }
+  withdrawChangeRequest(id: string): Promise<StoredChangeRequest> { return this.crStep('withdrawChangeRequest', id, {}); }
+  rebaseChangeRequest(id: string, ops?: ChangeRequestOp[]): Promise<StoredChangeRequest> { return this.crStep('rebaseChangeRequest', id, ops === undefined ? {} : { ops }); }
+  private async crStep(op: OperationId, id: string, body: object): Promise<StoredChangeRequest> {
+    return (await this.call<StoredChangeRequest>(op, { params: { changeRequestId: id }, body })).body;
+  }
+
+  async listSchedules(q: { environment?: string; pending?: boolean } = {}): Promise<ScheduleList> {
+    return (await this.call<ScheduleList>('listSchedules', { query: { environment: q.environment, pending: q.pending === undefined ? undefined : String(q.pending) } })).body;
+  }
+  async createSchedule(s: ScheduleCreate): Promise<StoredSchedule> { return (await this.call<StoredSchedule>('createSchedule', { body: s })).body; }
+  async getSchedule(id: string): Promise<StoredSchedule> { return (await this.call<StoredSchedule>('getSchedule', { params: { scheduleId: id } })).body; }
+  async cancelSchedule(id: string): Promise<StoredSchedule> { return (await this.call<StoredSchedule>('cancelSchedule', { params: { scheduleId: id } })).body; }
 
   /** The change stream (server-sent events) as a streaming fetch Response: read it, then cancel its body. */
   streamChanges(q: { since?: string; prefix?: string; kind?: 'flag' | 'segment'; ticket?: string; lastEventId?: string } = {}): Promise<Response> {

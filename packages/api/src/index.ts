@@ -13,7 +13,7 @@ export type { Problem, ProblemIssue, ProblemKind, ApiProblemContext } from './pr
 export {
   FlagraftClient, createClient, expectedRevisionCondition, DEFAULT_TIMEOUT_MS, MAX_RETRY_DELAY_MS, MAX_RETRIES, PROXY_502_ATTEMPTS, isProxy502,
 } from './client.js';
-export type { ClientOptions, CallOptions, ApiResponse, RawResponse, WriteCondition, ListQuery, HistoryQuery, QueryValue } from './client.js';
+export type { ClientOptions, CallOptions, ApiResponse, RawResponse, WriteCondition, ListQuery, HistoryQuery, QueryValue, EnvironmentQuery } from './client.js';
 export { fetchTransport, DEFAULT_MAX_RESPONSE_BYTES } from './transport.js';
 export type { Transport, TransportRequest, TransportResponse } from './transport.js';
 export type * from './types.js';

@@ -74,6 +74,9 @@ const ofrepErrors = {
 const { '413': _o413, '415': _o415, ...ofrepBodilessErrors } = ofrepErrors;
 const ofrepFreshness = { name: 'flagConfigEtag', in: 'query', description: 'OFREP ADR-0008: the revision an event announced; the answer waits (bounded) until the replica has it', schema: { type: 'string' } };
 
+const changeRequestIdParam = { name: 'changeRequestId', in: 'path', required: true, schema: { type: 'string', pattern: '^cr-\\d{1,15}$' } };
+const scheduleIdParam = { name: 'scheduleId', in: 'path', required: true, schema: { type: 'string', pattern: '^sch-\\d{1,15}$' } };
+
 export type HttpMethod = 'get' | 'put' | 'post' | 'patch' | 'delete';
 
 export interface RouteSpec {
@@ -101,23 +104,34 @@ export const PATH_PARAMETERS: Record<string, readonly object[]> = {
   '/api/v1/cluster/members/{id}/promote': [idParam],
   '/api/v1/cluster/members/{id}': [idParam],
   '/get/{key}': [keyParam],
+  '/api/v1/environments/{name}': [{ name: 'name', in: 'path', required: true, schema: { type: 'string', pattern: KEY_PATTERN.source, maxLength: LIMITS.maxKeyChars } }],
+  ...Object.fromEntries(['', '/comments', '/submit', '/approve', '/reject', '/apply', '/withdraw', '/rebase'].map((p) => [`/api/v1/change-requests/{changeRequestId}${p}`, [changeRequestIdParam]])),
+  ...Object.fromEntries(['', '/cancel'].map((p) => [`/api/v1/schedules/{scheduleId}${p}`, [scheduleIdParam]])),
   '/ofrep/v1/evaluate/flags/{key}': [{ name: 'key', in: 'path', required: true, description: 'The flag key, percent-encoded', schema: { type: 'string' } }],
 };
 
 type ItemSchemas = { definition: SchemaName; stored: SchemaName; page: SchemaName; deleted: SchemaName; history: SchemaName };
 
-/** The five routes every item kind has (flags.ts and segments.ts of the gateway serve them from one table, items.ts). */
-function itemRoutes(kind: AnyItemKind, schemas: ItemSchemas) {
+/** A flag route's environment (issue 16); a token limited to other environments is refused 403 naming it. */
+const environmentParam = {
+  name: 'environment',
+  in: 'query',
+  description: 'The environment acted in (absent = the default environment, as every route before environments). A token limited to other environments gets 403 naming this one.',
+  schema: { type: 'string', pattern: KEY_PATTERN.source, maxLength: LIMITS.maxKeyChars },
+};
+
+/** The five routes every item kind has (flags.ts and segments.ts of the gateway serve them from one table, items.ts). `extra`: parameters of every one (flags: the environment). */
+function itemRoutes(kind: AnyItemKind, schemas: ItemSchemas, extra: readonly object[] = []) {
   const one = `${kind.path}/{${kind.idField}}`;
   const missing = problem(`No such ${kind.kind}`);
   return {
-    list: { method: 'get', path: kind.path, summary: `List ${kind.plural} (role reader)`, parameters: listParams, responses: { '200': { description: `A page of ${kind.plural}`, ...json(ref(schemas.page)) }, ...commonErrors } },
+    list: { method: 'get', path: kind.path, summary: `List ${kind.plural} (role reader)`, parameters: [...listParams, ...extra], responses: { '200': { description: `A page of ${kind.plural}`, ...json(ref(schemas.page)) }, ...commonErrors } },
     get: {
-      method: 'get', path: one, summary: `Read a ${kind.kind} (role reader)`, parameters: [consistencyParam],
+      method: 'get', path: one, summary: `Read a ${kind.kind} (role reader)`, parameters: [consistencyParam, ...extra],
       responses: { '200': { description: `The ${kind.kind}`, headers: etagHeader, ...json(ref(schemas.stored)) }, '404': missing, ...commonErrors },
     },
     put: {
-      method: 'put', path: one, idempotent: true, summary: `Create or replace a ${kind.kind} (role editor)`, parameters: [ifMatch, ifNoneMatchStar],
+      method: 'put', path: one, idempotent: true, summary: `Create or replace a ${kind.kind} (role editor)`, parameters: [ifMatch, ifNoneMatchStar, ...extra],
       requestBody: { required: true, ...json(ref(schemas.definition)) },
       responses: {
         '200': { description: 'Replaced', headers: etagHeader, ...json(ref(schemas.stored)) },
@@ -126,16 +140,16 @@ function itemRoutes(kind: AnyItemKind, schemas: ItemSchemas) {
       },
     },
     delete: {
-      method: 'delete', path: one, idempotent: true, summary: `Delete a ${kind.kind} (role editor)`, parameters: [ifMatch],
+      method: 'delete', path: one, idempotent: true, summary: `Delete a ${kind.kind} (role editor)`, parameters: [ifMatch, ...extra],
       responses: { '200': { description: 'Deleted', ...json(ref(schemas.deleted)) }, '404': missing, ...bodilessWriteErrors },
     },
     history: {
-      method: 'get', path: `${one}/history`, summary: `Audit trail of a ${kind.kind}, newest first (role reader)`, parameters: historyParams,
+      method: 'get', path: `${one}/history`, summary: `Audit trail of a ${kind.kind}, newest first (role reader)`, parameters: [...historyParams, ...extra],
       responses: { '200': { description: 'Changes', ...json(ref(schemas.history)) }, ...commonErrors, '410': problem('Older than retained') },
     },
   } satisfies Record<string, RouteSpec>;
 }
-const flagRoutes = itemRoutes(FLAG_KIND, { definition: 'FlagDefinition', stored: 'StoredFlag', page: 'FlagPage', deleted: 'Deleted', history: 'FlagHistory' });
+const flagRoutes = itemRoutes(FLAG_KIND, { definition: 'FlagDefinition', stored: 'StoredFlag', page: 'FlagPage', deleted: 'Deleted', history: 'FlagHistory' }, [environmentParam]);
 const segmentRoutes = itemRoutes(SEGMENT_KIND, { definition: 'SegmentDefinition', stored: 'StoredSegment', page: 'SegmentPage', deleted: 'SegmentDeleted', history: 'SegmentHistory' });
 
 const LEGACY_SET = {
@@ -146,6 +160,31 @@ const LEGACY_SET = {
   requestBody: { required: true, ...json(ref('LegacySet')) },
   responses: { '200': { description: 'Committed', ...json(ref('LegacyValue')) }, ...unconditionalWriteErrors },
 } satisfies RouteSpec;
+
+/** A write an environment's policy or a record's state may refuse. */
+const recordConflict = problem('Conflict: reason PROTECTED (the environment requires a change request: POST /api/v1/change-requests), INVALID_STATE, ENVIRONMENT_IN_USE, or a revision that moved (currentRevision)');
+/** The body answers of a route that takes one (no Idempotency-Key: these commands are not de-duplicated; read the outcome before retrying). */
+const recordBodyErrors = {
+  '413': writeErrors['413'],
+  '415': writeErrors['415'],
+  '422': problem('Invalid body (type ...:validation): issues name every bad field with path and pointer, or a JSON shape limit (type ...:json-limit)'),
+  '429': writeErrors['429'],
+};
+
+/** A step of a change request's lifecycle: POST /api/v1/change-requests/{id}/<action>, answered with the request after it. */
+function crStep(action: string, summary: string, body: SchemaName, bodyRequired = false) {
+  return {
+    method: 'post', path: `/api/v1/change-requests/{changeRequestId}/${action}`, summary,
+    requestBody: { required: bodyRequired, ...json(ref(body)) },
+    responses: {
+      '200': { description: 'The change request after the step', ...json(ref('StoredChangeRequest')) },
+      '404': problem('No such change request'),
+      '409': problem('Not in a state that allows this step (reason INVALID_STATE)'),
+      ...recordBodyErrors,
+      ...commonErrors,
+    },
+  } satisfies RouteSpec;
+}
 
 export const ROUTES = {
   listFlags: {
@@ -158,7 +197,7 @@ export const ROUTES = {
   getFlag: {
     ...flagRoutes.get,
     summary: 'Read a flag (role reader); ETag = modRevision',
-    parameters: [consistencyParam, { name: 'If-None-Match', in: 'header', schema: { type: 'string' } }],
+    parameters: [consistencyParam, environmentParam, { name: 'If-None-Match', in: 'header', schema: { type: 'string' } }],
     responses: { ...flagRoutes.get.responses, '304': { description: 'Unchanged since the given ETag' } },
   },
   putFlag: flagRoutes.put,
@@ -167,7 +206,7 @@ export const ROUTES = {
     path: flagRoutes.put.path,
     idempotent: true,
     summary: 'Edit a flag (role editor): JSON Merge Patch (object) or JSON Patch (array)',
-    parameters: [ifMatch],
+    parameters: [ifMatch, environmentParam],
     requestBody: {
       required: true,
       content: {
@@ -378,6 +417,99 @@ export const ROUTES = {
       '400': { description: 'Bad since or ticket', ...json(ref('OfrepError')) },
       ...ofrepBodilessErrors,
     },
+  },
+  // ---- environments, promotion, change requests, schedules (issue 16) -------
+  listEnvironments: {
+    method: 'get', path: '/api/v1/environments', summary: 'Every environment the token may act in, and the default one\'s name (role reader)',
+    responses: { '200': { description: 'The environments', ...json(ref('EnvironmentList')) }, ...commonErrors },
+  },
+  createEnvironment: {
+    method: 'post', path: '/api/v1/environments', summary: 'Create an environment (role admin); every flag\'s configuration is copied from copyFrom (default: the default environment), switched off in a production or protected one',
+    requestBody: { required: true, ...json(ref('EnvironmentCreate')) },
+    responses: { '201': { description: 'Created', headers: etagHeader, ...json(ref('StoredEnvironment')) }, '409': recordConflict, ...recordBodyErrors, ...commonErrors },
+  },
+  getEnvironment: {
+    method: 'get', path: '/api/v1/environments/{name}', summary: 'Read an environment (role reader)',
+    responses: { '200': { description: 'The environment', headers: etagHeader, ...json(ref('StoredEnvironment')) }, '404': problem('No such environment'), ...commonErrors },
+  },
+  updateEnvironment: {
+    method: 'patch', path: '/api/v1/environments/{name}', summary: 'Change an environment\'s display name, production flag or approval policy (role admin); lowering a protected environment\'s policy is itself refused (409 PROTECTED)',
+    requestBody: { required: true, ...json(ref('EnvironmentUpdate')) },
+    responses: { '200': { description: 'Updated', headers: etagHeader, ...json(ref('StoredEnvironment')) }, '404': problem('No such environment'), '409': recordConflict, ...recordBodyErrors, ...commonErrors },
+  },
+  deleteEnvironment: {
+    method: 'delete', path: '/api/v1/environments/{name}', summary: 'Delete an environment (role admin): refused (409 ENVIRONMENT_IN_USE) while flags are configured in it unless force=true; never the default one',
+    parameters: [{ name: 'force', in: 'query', description: 'true = delete its flag configurations too (each audited)', schema: { enum: ['true', 'false'] } }],
+    responses: { '200': { description: 'Deleted', ...json(ref('EnvironmentDeleted')) }, '404': problem('No such environment'), '409': recordConflict, '429': writeErrors['429'], ...commonErrors },
+  },
+  getPromotionPlan: {
+    method: 'get', path: '/api/v1/promotions/plan', summary: 'Dry run of a promotion: the flags whose configuration in `to` would change, with the current row and the result (role reader, both environments)',
+    parameters: [
+      { name: 'from', in: 'query', required: true, schema: { type: 'string' } }, { name: 'to', in: 'query', required: true, schema: { type: 'string' } },
+      { name: 'keys', in: 'query', description: 'Comma-separated flag keys (absent = every flag)', schema: { type: 'string' } },
+    ],
+    responses: { '200': { description: 'The plan', ...json(ref('PromotionPlan')) }, '404': problem('No such environment'), ...commonErrors },
+  },
+  planPromotion: {
+    method: 'post', path: '/api/v1/promotions/plan', summary: 'The same dry run with the request in the body (role reader)',
+    requestBody: { required: true, ...json(ref('PromotionRequest')) },
+    responses: { '200': { description: 'The plan', ...json(ref('PromotionPlan')) }, '404': problem('No such environment'), ...recordBodyErrors, ...commonErrors },
+  },
+  applyPromotion: {
+    method: 'post', path: '/api/v1/promotions', summary: 'Copy the configuration of some or all flags from one environment to another in one atomic change (role editor, both environments); into a protected environment: 409 PROTECTED, put a promote op in a change request',
+    requestBody: { required: true, ...json(ref('PromotionRequest')) },
+    responses: { '200': { description: 'Applied at one revision', ...json(ref('PromotionResult')) }, '404': problem('No such environment'), '409': recordConflict, ...recordBodyErrors, ...commonErrors },
+  },
+  listChangeRequests: {
+    method: 'get', path: '/api/v1/change-requests', summary: 'Change requests, newest first, of the environments the token may act in (role reader)',
+    parameters: [
+      { name: 'state', in: 'query', schema: { enum: ['draft', 'inReview', 'approved', 'applied', 'rejected', 'withdrawn', 'conflicted'] } },
+      environmentParam,
+      { name: 'author', in: 'query', schema: { type: 'string', maxLength: 128 } },
+      { name: 'toReview', in: 'query', description: 'true = in review, and the token may still approve it (not its author where the policy says so, not already approved by it, an eligible approver)', schema: { enum: ['true', 'false'] } },
+      { name: 'limit', in: 'query', schema: { type: 'integer', minimum: 1, maximum: 1000, default: 100 } },
+    ],
+    responses: { '200': { description: 'The change requests (more: true when limit cut the list)', ...json(ref('ChangeRequestList')) }, ...commonErrors },
+  },
+  createChangeRequest: {
+    method: 'post', path: '/api/v1/change-requests', summary: 'Propose changes to an environment (role editor): tried at once against the current state, the revisions they touch recorded as bases',
+    requestBody: { required: true, ...json(ref('ChangeRequestCreate')) },
+    responses: { '201': { description: 'Created (draft, or inReview with submit: true)', ...json(ref('StoredChangeRequest')) }, '404': problem('No such environment, or an item an op deletes'), '409': recordConflict, ...recordBodyErrors, ...commonErrors },
+  },
+  getChangeRequest: {
+    method: 'get', path: '/api/v1/change-requests/{changeRequestId}', summary: 'Read a change request with its ops, bases, reviews, comments and conflicts (role reader)',
+    responses: { '200': { description: 'The change request', ...json(ref('StoredChangeRequest')) }, '404': problem('No such change request'), ...commonErrors },
+  },
+  commentChangeRequest: crStep('comments', 'Comment on a change request (role editor)', 'ChangeRequestComment', true),
+  submitChangeRequest: crStep('submit', 'Put a draft into review (its author)', 'ChangeRequestStep'),
+  approveChangeRequest: crStep('approve', 'Approve (an eligible reviewer: the policy\'s approver roles or names; not the author when authorCannotApprove: 403)', 'ChangeRequestStep'),
+  rejectChangeRequest: crStep('reject', 'Reject (an eligible reviewer)', 'ChangeRequestStep'),
+  applyChangeRequest: {
+    ...crStep('apply', 'Apply an approved request (role editor): approvals re-counted under the policy now, bases re-checked; its ops commit atomically at one revision', 'ChangeRequestStep'),
+    responses: {
+      ...crStep('apply', '', 'ChangeRequestStep').responses,
+      '409': problem('Not applied: reason CONFLICTED (something it was made against changed: conflicts[] has base, current and proposed per item, changeRequest the request now conflicted; its author rebases), or INVALID_STATE (not approved, or fewer approvals than the policy now requires)'),
+    },
+  },
+  withdrawChangeRequest: crStep('withdraw', 'Withdraw an open request (its author)', 'ChangeRequestStep'),
+  rebaseChangeRequest: crStep('rebase', 'Re-make a request on the current state, with new ops or the same (its author); approvals reset', 'ChangeRequestRebase'),
+  listSchedules: {
+    method: 'get', path: '/api/v1/schedules', summary: 'Schedules, newest first, of the environments the token may act in (role reader)',
+    parameters: [environmentParam, { name: 'pending', in: 'query', description: 'true = with a step still pending; false = without', schema: { enum: ['true', 'false'] } }],
+    responses: { '200': { description: 'The schedules', ...json(ref('ScheduleList')) }, ...commonErrors },
+  },
+  createSchedule: {
+    method: 'post', path: '/api/v1/schedules', summary: 'Schedule changes at UTC times (role editor): steps of ops (unprotected environments), toggles, or change requests (approved by the time they are due); the leader applies each exactly once, or marks it conflicted when its base moved',
+    requestBody: { required: true, ...json(ref('ScheduleCreate')) },
+    responses: { '201': { description: 'Created', ...json(ref('StoredSchedule')) }, '404': problem('No such environment, change request, or flag to toggle'), '409': recordConflict, ...recordBodyErrors, ...commonErrors },
+  },
+  getSchedule: {
+    method: 'get', path: '/api/v1/schedules/{scheduleId}', summary: 'Read a schedule and the state of each step (role reader)',
+    responses: { '200': { description: 'The schedule', ...json(ref('StoredSchedule')) }, '404': problem('No such schedule'), ...commonErrors },
+  },
+  cancelSchedule: {
+    method: 'post', path: '/api/v1/schedules/{scheduleId}/cancel', summary: 'Cancel every pending step of a schedule (role editor)',
+    responses: { '200': { description: 'Cancelled', ...json(ref('StoredSchedule')) }, '404': problem('No such schedule'), '409': problem('No pending step (reason INVALID_STATE)'), '429': writeErrors['429'], ...commonErrors },
   },
   getOpenApiDocument: { method: 'get', path: '/api/v1/openapi.json', summary: 'This document', security: [], responses: { '200': { description: 'OpenAPI 3.1', ...json({ type: 'object' }) } } },
   getHealth: { method: 'get', path: '/health', summary: 'The process is alive', security: [], responses: { '200': { description: 'Alive', ...json({ type: 'object', required: ['status'], properties: { status: { const: 'ok' } } }) } } },

@@ -70,6 +70,10 @@ export const SCHEMAS = {
         retryAfterSeconds: { type: 'integer', description: 'too-many-requests: as Retry-After' },
         currentRevision: { type: ['integer', 'null'] },
         key: { type: 'string' },
+        reason: { type: 'string', description: 'conflict: PROTECTED (the environment needs a change request), INVALID_STATE, ENVIRONMENT_IN_USE, CONFLICTED (a change request\'s base moved)' },
+        environment: { type: 'string', description: 'The environment concerned (PROTECTED, or a token limited to other environments: 403)' },
+        conflicts: { type: 'array', description: 'CONFLICTED: per item, the base it was made from (item, revision), the current item and what the request proposes', items: ref('ChangeConflict') },
+        changeRequest: ref('StoredChangeRequest'),
       },
     },
     FlagDefinition: embedSchema(flagJsonSchema, 'FlagDefinition'),
@@ -182,6 +186,127 @@ export const SCHEMAS = {
         eventStreams: {
           type: 'array',
           items: { type: 'object', required: ['type', 'url'], properties: { type: { const: 'sse' }, url: { type: 'string' }, inactivityDelaySec: { type: 'integer' } } },
+        },
+      },
+    },
+    ApprovalPolicy: {
+      type: 'object', required: ['approvalsRequired'],
+      properties: {
+        approvalsRequired: { type: 'integer', minimum: 0, description: '0 = direct writes allowed; N > 0 = every write goes through a change request with N approvals' },
+        authorCannotApprove: { type: 'boolean' },
+        approverRoles: { type: 'array', items: { type: 'string' }, description: 'Who may approve or reject, by role (neither list = anyone who may write)' },
+        approvers: { type: 'array', items: { type: 'string' }, description: '... or by token name' },
+      },
+    },
+    EnvironmentDefinition: {
+      type: 'object', required: ['name'],
+      properties: {
+        name: { type: 'string', description: 'Stable id (key characters)' }, displayName: { type: 'string' },
+        production: { type: 'boolean', description: 'New flags arrive here switched off' }, policy: ref('ApprovalPolicy'),
+      },
+    },
+    EnvironmentCreate: {
+      type: 'object', required: ['name'],
+      properties: {
+        name: { type: 'string' }, displayName: { type: 'string' }, production: { type: 'boolean' }, policy: ref('ApprovalPolicy'),
+        copyFrom: { type: 'string', description: 'Every flag\'s configuration is copied from this environment (default: the default one)' },
+      },
+    },
+    EnvironmentUpdate: {
+      type: 'object', description: 'Fields to change; null removes one (policy: null = direct writes again, itself protected)',
+      properties: { displayName: { type: ['string', 'null'] }, production: { type: ['boolean', 'null'] }, policy: { anyOf: [ref('ApprovalPolicy'), { type: 'null' }] } },
+    },
+    StoredEnvironment: {
+      type: 'object', required: ['environment', 'isDefault', 'createRevision', 'modRevision', 'version', 'updatedAt', 'updatedBy'],
+      properties: { environment: ref('EnvironmentDefinition'), isDefault: { type: 'boolean' }, ...storedMeta },
+    },
+    EnvironmentList: { type: 'object', required: ['environments'], properties: { environments: { type: 'array', items: ref('StoredEnvironment') }, defaultEnvironment: { type: 'string' } } },
+    EnvironmentDeleted: {
+      type: 'object', required: ['name', 'deleted', 'revision', 'flagConfigurations'],
+      properties: { name: { type: 'string' }, deleted: { const: true }, revision: { type: 'integer' }, flagConfigurations: { type: 'integer', description: 'Flag configurations deleted with it (force)' } },
+    },
+    PromotionRequest: {
+      type: 'object', required: ['from', 'to'],
+      properties: { from: { type: 'string' }, to: { type: 'string' }, keys: { type: 'array', minItems: 1, maxItems: 100, items: { type: 'string' }, description: 'Absent = every flag' } },
+    },
+    PromotionPlan: {
+      type: 'object', required: ['from', 'to', 'items'],
+      properties: {
+        from: { type: 'string' }, to: { type: 'string' }, keys: { type: 'array', items: { type: 'string' } },
+        items: {
+          type: 'array', description: 'The flags whose configuration in `to` would change',
+          items: { type: 'object', required: ['key', 'before', 'after'], properties: { key: { type: 'string' }, before: { anyOf: [ref('StoredFlag'), { type: 'null' }] }, after: ref('FlagDefinition') } },
+        },
+      },
+    },
+    PromotionResult: { type: 'object', required: ['from', 'to', 'revision', 'flags'], properties: { from: { type: 'string' }, to: { type: 'string' }, revision: { type: 'integer' }, flags: { type: 'array', items: { type: 'string' } } } },
+    ChangeRequestOp: {
+      type: 'object', required: ['op'],
+      description: 'putFlag / deleteFlag / putSegment / deleteSegment (as in a batch; flag ops act in the request\'s environment), promote {from, to: the request\'s environment, keys?}, or putEnvironment {environment} of the request\'s environment',
+      properties: { op: { enum: ['putFlag', 'deleteFlag', 'putSegment', 'deleteSegment', 'promote', 'putEnvironment'] } },
+    },
+    ChangeRequestEvent: { type: 'object', required: ['actor', 'time'], properties: { actor: { type: 'string' }, time: { type: 'number', description: 'ms since the epoch' }, text: { type: 'string' }, role: { type: 'string' } } },
+    ChangeConflict: {
+      type: 'object', required: ['kind', 'key', 'revision', 'item', 'currentRevision', 'current', 'proposed'],
+      properties: {
+        kind: { enum: ['flag', 'segment', 'environment'] }, key: { type: 'string' }, env: { type: 'string' },
+        revision: { type: 'integer', description: 'The base: the item\'s revision when the request was made (0 = absent)' }, item: { type: ['object', 'null'], description: 'The base item' },
+        currentRevision: { type: 'integer' }, current: { type: ['object', 'null'] }, proposed: { type: ['object', 'null'] },
+      },
+    },
+    ChangeRequest: {
+      type: 'object', required: ['id', 'env', 'title', 'author', 'status', 'ops', 'bases', 'approvals', 'rejections', 'comments'],
+      properties: {
+        id: { type: 'string' }, env: { type: 'string' }, title: { type: 'string' }, description: { type: 'string' }, author: { type: 'string' },
+        status: { enum: ['draft', 'inReview', 'approved', 'applied', 'rejected', 'withdrawn', 'conflicted'] },
+        ops: { type: 'array', items: ref('ChangeRequestOp') }, bases: { type: 'array', items: { type: 'object' } },
+        approvals: { type: 'array', items: ref('ChangeRequestEvent') }, rejections: { type: 'array', items: ref('ChangeRequestEvent') }, comments: { type: 'array', items: ref('ChangeRequestEvent') },
+        conflicts: { type: 'array', items: ref('ChangeConflict') }, applyError: { type: 'string' }, appliedRevision: { type: 'integer' },
+      },
+    },
+    StoredChangeRequest: {
+      type: 'object', required: ['changeRequest', 'createRevision', 'modRevision', 'version', 'updatedAt', 'updatedBy'],
+      properties: { changeRequest: ref('ChangeRequest'), ...storedMeta },
+    },
+    ChangeRequestList: { type: 'object', required: ['changeRequests'], properties: { changeRequests: { type: 'array', items: ref('StoredChangeRequest') }, more: { const: true } } },
+    ChangeRequestCreate: {
+      type: 'object', required: ['title', 'ops'],
+      properties: {
+        environment: { type: 'string', description: 'Absent = the default environment' }, title: { type: 'string', maxLength: 200 }, description: { type: 'string' },
+        ops: { type: 'array', minItems: 1, maxItems: 100, items: ref('ChangeRequestOp') }, submit: { type: 'boolean', description: 'true = straight into review' },
+      },
+    },
+    ChangeRequestStep: { type: 'object', description: 'Optional (no body is fine)', properties: { comment: { type: 'string' } } },
+    ChangeRequestComment: { type: 'object', required: ['comment'], properties: { comment: { type: 'string' } } },
+    ChangeRequestRebase: { type: 'object', description: 'New ops, or none to re-base the same ops on the current state', properties: { ops: { type: 'array', minItems: 1, maxItems: 100, items: ref('ChangeRequestOp') } } },
+    ScheduleStep: {
+      type: 'object', required: ['at', 'status'],
+      properties: {
+        at: { type: 'integer', description: 'UTC, ms since the epoch' }, ops: { type: 'array', items: ref('ChangeRequestOp') }, changeRequest: { type: 'string' },
+        status: { enum: ['pending', 'applied', 'conflicted', 'failed', 'cancelled'] }, revision: { type: 'integer' }, conflicts: { type: 'array', items: ref('ChangeConflict') }, error: { type: 'string' },
+      },
+    },
+    Schedule: {
+      type: 'object', required: ['id', 'env', 'title', 'createdBy', 'steps', 'bases'],
+      properties: { id: { type: 'string' }, env: { type: 'string' }, title: { type: 'string' }, createdBy: { type: 'string' }, steps: { type: 'array', items: ref('ScheduleStep') }, bases: { type: 'array', items: { type: 'object' } } },
+    },
+    StoredSchedule: { type: 'object', required: ['schedule', 'createRevision', 'modRevision', 'version', 'updatedAt', 'updatedBy'], properties: { schedule: ref('Schedule'), ...storedMeta } },
+    ScheduleList: { type: 'object', required: ['schedules'], properties: { schedules: { type: 'array', items: ref('StoredSchedule') } } },
+    ScheduleCreate: {
+      type: 'object', required: ['title', 'steps'],
+      properties: {
+        environment: { type: 'string', description: 'Absent = the default environment' }, title: { type: 'string', maxLength: 200 },
+        steps: {
+          type: 'array', minItems: 1, maxItems: 20, description: 'In time order; each has `at` and exactly one of ops, changeRequest, toggle',
+          items: {
+            type: 'object', required: ['at'],
+            properties: {
+              at: { anyOf: [{ type: 'string', format: 'date-time', description: 'RFC 3339 with its zone' }, { type: 'integer', description: 'ms since the epoch (UTC)' }] },
+              ops: { type: 'array', items: ref('ChangeRequestOp'), description: 'Unprotected environments only' },
+              changeRequest: { type: 'string', description: 'A change request of the environment, approved by the time the step is due (the way into a protected environment)' },
+              toggle: { type: 'object', required: ['flag', 'enabled'], properties: { flag: { type: 'string' }, enabled: { type: 'boolean' } }, description: 'Short form: switch one flag on or off' },
+            },
+          },
         },
       },
     },

@@ -2,9 +2,15 @@
 // (schemas.ts) or inline schema of routes.ts. Flag and segment shapes are
 // flag-model's. Fields the gateway may add later are not listed: clients
 // read what is here, and a new field is added here and in schemas.ts.
-import type { BackupDocument, FlagDefinition, SegmentDefinition, StoredFlag, StoredSegment } from '@flagraft/flag-model';
+import type {
+  ApprovalPolicy, BackupDocument, ChangeConflict, ChangeRequest, ChangeRequestOp, ChangeRequestStatus, EnvironmentDefinition, FlagDefinition, PromotionItem,
+  Schedule, SegmentDefinition, StoredChangeRequest, StoredEnvironment, StoredFlag, StoredSchedule, StoredSegment,
+} from '@flagraft/flag-model';
 
-export type { BackupDocument, FlagDefinition, SegmentDefinition, StoredFlag, StoredSegment };
+export type {
+  ApprovalPolicy, BackupDocument, ChangeConflict, ChangeRequest, ChangeRequestOp, ChangeRequestStatus, EnvironmentDefinition, FlagDefinition, PromotionItem,
+  Schedule, SegmentDefinition, StoredChangeRequest, StoredEnvironment, StoredFlag, StoredSchedule, StoredSegment,
+};
 
 export type Consistency = 'linearizable' | 'stale';
 
@@ -124,3 +130,24 @@ export interface Readiness {
   shuttingDown?: boolean;
   clusterError?: string;
 }
+
+// ---- environments, promotion, change requests, schedules (issue 16) ---------
+
+export interface EnvironmentList { environments: StoredEnvironment[]; defaultEnvironment?: string }
+export interface EnvironmentCreate extends EnvironmentDefinition { copyFrom?: string }
+/** Fields to change; null removes one. */
+export interface EnvironmentUpdate { displayName?: string | null; production?: boolean | null; policy?: ApprovalPolicy | null }
+export interface EnvironmentDeleted { name: string; deleted: true; revision: number; flagConfigurations: number }
+
+export interface PromotionRequest { from: string; to: string; keys?: string[] }
+export interface PromotionPlan { from: string; to: string; keys?: string[]; items: PromotionItem[] }
+export interface PromotionResult { from: string; to: string; revision: number; flags: string[] }
+
+export interface ChangeRequestList { changeRequests: StoredChangeRequest[]; more?: true }
+export interface ChangeRequestCreate { environment?: string; title: string; description?: string; ops: ChangeRequestOp[]; submit?: boolean }
+export interface ChangeRequestQuery { state?: ChangeRequestStatus; environment?: string; author?: string; toReview?: boolean; limit?: number }
+
+export interface ScheduleList { schedules: StoredSchedule[] }
+/** One step: `at` (RFC 3339 with its zone, or ms since the epoch, UTC) and exactly one of ops, changeRequest, toggle. */
+export interface ScheduleStepCreate { at: string | number; ops?: ChangeRequestOp[]; changeRequest?: string; toggle?: { flag: string; enabled: boolean } }
+export interface ScheduleCreate { environment?: string; title: string; steps: ScheduleStepCreate[] }

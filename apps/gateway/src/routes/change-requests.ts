@@ -26,7 +26,7 @@ export const MAX_LIST = 1000;
 
 const STATES: readonly ChangeRequestStatus[] = ['draft', 'inReview', 'approved', 'applied', 'rejected', 'withdrawn', 'conflicted'];
 const COLLECTION = '/api/v1/change-requests';
-const ONE = `${COLLECTION}/:id`;
+const ONE = `${COLLECTION}/:changeRequestId`;
 
 /**
  * A change request's operations: flag and segment writes (flag ops act in

@@ -92,9 +92,10 @@ export function keyField(v: unknown, path: string): string {
 
 /** A record id in the path: cr-<n> / sch-<n> (400 naming the parameter otherwise). */
 export function recordId(req: Request, prefix: 'cr' | 'sch'): string {
-  const id = req.params.id;
+  const param = prefix === 'cr' ? 'changeRequestId' : 'scheduleId';
+  const id = req.params[param];
   if (typeof id !== 'string' || !new RegExp(`^${prefix}-\\d{1,15}$`).test(id)) {
-    throw new HttpProblem('bad-request', `id: must be ${prefix}-<number>, got ${JSON.stringify(String(id).slice(0, 40))}`, { issues: [{ path: 'id', message: `must be ${prefix}-<number>` }] });
+    throw new HttpProblem('bad-request', `${param}: must be ${prefix}-<number>, got ${JSON.stringify(String(id).slice(0, 40))}`, { issues: [{ path: param, message: `must be ${prefix}-<number>` }] });
   }
   return id;
 }

@@ -14,7 +14,7 @@ import { checkChangeRequestOps } from './change-requests.js';
 import { boolParam, invalid, keyField, MAX_TITLE_CHARS, objectBody, propose, query, recordId, stringField, written } from './records.js';
 
 const COLLECTION = '/api/v1/schedules';
-const ONE = `${COLLECTION}/:id`;
+const ONE = `${COLLECTION}/:scheduleId`;
 /** Latest accepted step time: year 9999 (a typo like 20260 is refused, not scheduled for ever). */
 const MAX_AT_MS = Date.UTC(9999, 11, 31, 23, 59, 59);
 /** An RFC 3339 date-time with its offset (Z or +hh:mm): a time without a zone would be read in the gateway's local zone. */
