@@ -453,7 +453,10 @@ export const ROUTES = {
   planPromotion: {
     method: 'post', path: '/api/v1/promotions/plan', summary: 'The same dry run with the request in the body (role reader)',
     requestBody: { required: true, ...json(ref('PromotionRequest')) },
-    responses: { '200': { description: 'The plan', ...json(ref('PromotionPlan')) }, '404': problem('No such environment'), ...recordBodyErrors, ...commonErrors },
+    responses: {
+      '200': { description: 'The plan', ...json(ref('PromotionPlan')) }, '404': problem('No such environment'),
+      '413': recordBodyErrors['413'], '415': recordBodyErrors['415'], '422': recordBodyErrors['422'], ...commonErrors,
+    },
   },
   applyPromotion: {
     method: 'post', path: '/api/v1/promotions', summary: 'Copy the configuration of some or all flags from one environment to another in one atomic change (role editor, both environments); into a protected environment: 409 PROTECTED, put a promote op in a change request',

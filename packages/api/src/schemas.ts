@@ -218,7 +218,8 @@ export const SCHEMAS = {
     },
     StoredEnvironment: {
       type: 'object', required: ['environment', 'isDefault', 'createRevision', 'modRevision', 'version', 'updatedAt', 'updatedBy'],
-      properties: { environment: ref('EnvironmentDefinition'), isDefault: { type: 'boolean' }, ...storedMeta },
+      // The default environment made with (or upgraded into) a data dir has revisions 0.
+      properties: { environment: ref('EnvironmentDefinition'), isDefault: { type: 'boolean' }, ...storedMeta, createRevision: { type: 'integer', minimum: 0 }, modRevision: { type: 'integer', minimum: 0 } },
     },
     EnvironmentList: { type: 'object', required: ['environments'], properties: { environments: { type: 'array', items: ref('StoredEnvironment') }, defaultEnvironment: { type: 'string' } } },
     EnvironmentDeleted: {

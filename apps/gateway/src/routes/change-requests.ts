@@ -120,8 +120,6 @@ export function registerChangeRequestRoutes(r: Routes, ctx: RouteContext): void 
     r.add('post', `${ONE}/${path}`, 'write', async (req: Request, res: Response, who: Principal) => {
       const id = recordId(req, 'cr');
       const body = objectBody(req, action !== 'comment');
-      const before = await get(id);
-      requireEnvironment(who, before.changeRequest.env);
       let cmd: ChangeRequestAction;
       if (action === 'comment') cmd = { action, id, comment: stringField(body, 'comment', { required: true, max: MAX_COMMENT_CHARS })! };
       else if (action === 'rebase') cmd = { action, id, ...(body.ops === undefined ? {} : { ops: checkChangeRequestOps(body.ops) }) };
@@ -129,6 +127,9 @@ export function registerChangeRequestRoutes(r: Routes, ctx: RouteContext): void 
         const comment = stringField(body, 'comment', { max: MAX_COMMENT_CHARS });
         cmd = { action, id, ...(comment ? { comment } : {}) };
       }
+      // The request's environment, for a token limited to some (a staging reviewer cannot approve production).
+      const before = await get(id);
+      requireEnvironment(who, before.changeRequest.env);
       const out = await propose(ctx, req, who, { op: 'changeRequest', ...cmd });
       const stored = written<StoredChangeRequest>(out.changes, 'changeRequest', id) ?? (await get(id));
       if (action === 'apply' && stored.changeRequest.status === 'conflicted') {

@@ -100,7 +100,7 @@ export function registerEnvironmentRoutes(r: Routes, ctx: RouteContext): void {
   };
 
   r.add('get', '/api/v1/promotions/plan', 'read', async (req, res, who) => {
-    const { from, to } = fromTo({ from: environmentParam(req, 'from'), to: environmentParam(req, 'to') });
+    const { from, to } = fromTo({ from: environmentParam(req, 'from'), to: environmentParam(req, 'to') }, 'bad-request');
     res.json(await plan(who, from, to, keysParam(req)));
   }, { scope: 'own' });
 
@@ -122,10 +122,12 @@ export function registerEnvironmentRoutes(r: Routes, ctx: RouteContext): void {
   }, { scope: 'own' });
 }
 
-function fromTo(v: { from?: string; to?: string }): { from: string; to: string } {
-  if (v.from === undefined) throw new HttpProblem('bad-request', 'from: name the environment to copy from', { issues: [{ path: 'from', message: 'is required' }] });
-  if (v.to === undefined) throw new HttpProblem('bad-request', 'to: name the environment to copy into', { issues: [{ path: 'to', message: 'is required' }] });
-  if (v.from === v.to) throw new HttpProblem('bad-request', 'to: must differ from from', { issues: [{ path: 'to', message: 'must differ from from' }] });
+/** from and to, both named and different: a 400 for query parameters, a 422 for a body's fields. */
+function fromTo(v: { from?: string; to?: string }, kind: 'bad-request' | 'validation' = 'validation'): { from: string; to: string } {
+  const refuse = (path: string, message: string) => new HttpProblem(kind, `${path}: ${message}`, { issues: [{ path, message }] });
+  if (v.from === undefined) throw refuse('from', 'is required: the environment to copy from');
+  if (v.to === undefined) throw refuse('to', 'is required: the environment to copy into');
+  if (v.from === v.to) throw refuse('to', 'must differ from from');
   return { from: v.from, to: v.to };
 }
 
