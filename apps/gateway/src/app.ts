@@ -20,7 +20,8 @@ import { registerEnvironmentRoutes } from './routes/environments.js';
 import { registerChangeRequestRoutes } from './routes/change-requests.js';
 import { registerScheduleRoutes } from './routes/schedules.js';
 import type { SseHub } from './sse.js';
-import { openChangeStream, parseFilter, resumePosition } from './streams.js';
+import { environmentOf, openChangeStream, parseFilter, resumePosition } from './streams.js';
+import { requireEnvironment } from './env-scope.js';
 
 export interface AppDeps extends RouteContext {
   hub: SseHub;
@@ -55,9 +56,16 @@ export function createApp(deps: AppDeps): express.Express {
     const outcome = typeof ticket === 'string'
       ? authenticateStreamTicket(req, new URLSearchParams({ ticket }), deps.tokens, 'changes', deps.config, byHeader)
       : byHeader;
-    requestInfo(req).principal = principalOrThrow(outcome);
+    const principal = principalOrThrow(outcome);
+    requestInfo(req).principal = principal;
     const pos = resumePosition(req, req.query);
     const filter = parseFilter(req.query);
+    const defaultEnvironment = deps.replica.resolveEnvironment(undefined);
+    if (filter.visible) {
+      // Every environment's events, those of a limited token's environments only (segments are shared: always).
+      const allowed = principal.environments;
+      if (allowed !== undefined) filter.visible = (e) => { const env = environmentOf(e, defaultEnvironment); return env === undefined || allowed.includes(env); };
+    } else requireEnvironment(principal, defaultEnvironment);
     if (req.method === 'HEAD') {
       // A stream has no end: answer HEAD with the headers alone instead of holding the connection.
       res.status(200).type('text/event-stream').end();

@@ -10,7 +10,8 @@ import { HttpProblem } from './problem.js';
 import type { Replica, ReplicaEvent } from './replica.js';
 import { toChangeEvent } from './replica.js';
 import { frame, parsePosition, type SseConnection, type SseHub, type StreamPosition } from './sse.js';
-import type { ChangeEvent, ClusterPort, WatchHandle } from './types.js';
+import { toAnyChangeEvent } from './replica.js';
+import type { AnyChangeEvent, ChangeEvent, ClusterPort, WatchHandle } from './types.js';
 import { isClusterError } from './problem.js';
 
 export interface StreamDeps {
@@ -20,15 +21,37 @@ export interface StreamDeps {
   log: Logger;
 }
 
-interface Filter {
+/** Kinds a stream of every environment may filter on (the legacy stream: flag, segment). */
+export const STREAM_KINDS = ['flag', 'segment', 'environment', 'changeRequest', 'schedule'] as const;
+type StreamKind = (typeof STREAM_KINDS)[number];
+
+export interface Filter {
   prefix?: string;
-  kind?: 'flag' | 'segment';
+  kind?: StreamKind;
+  /**
+   * Set: the stream of every environment (?environments=all), keeping the
+   * events this returns true for (a limited token's environments). Unset:
+   * the legacy stream, exactly as before environments.
+   */
+  visible?: (e: AnyChangeEvent) => boolean;
 }
 
-function matches(filter: Filter, e: ChangeEvent): boolean {
+function matches(filter: Filter, e: AnyChangeEvent): boolean {
   if (filter.kind && e.kind !== filter.kind) return false;
   if (filter.prefix && !e.key.startsWith(filter.prefix)) return false;
+  if (filter.visible && !filter.visible(e)) return false;
   return true;
+}
+
+/** The environment an event belongs to (undefined: a segment, shared by all). */
+export function environmentOf(e: AnyChangeEvent, defaultEnvironment: string): string | undefined {
+  switch (e.kind) {
+    case 'flag': return e.env ?? defaultEnvironment;
+    case 'segment': return undefined;
+    case 'environment': return e.key;
+    case 'changeRequest': return e.changeRequest?.changeRequest.env ?? undefined;
+    case 'schedule': return e.schedule?.schedule.env ?? undefined;
+  }
 }
 
 function isAfter(rev: number, index: number, pos: StreamPosition): boolean {
@@ -51,10 +74,14 @@ export function parseFilter(query: Record<string, unknown>): Filter {
     if (typeof query.prefix !== 'string' || query.prefix.length > 128) throw new HttpProblem('bad-request', 'prefix: must be a string of at most 128 characters');
     filter.prefix = query.prefix;
   }
+  const all = query.environments !== undefined;
+  if (all && query.environments !== 'all') throw new HttpProblem('bad-request', 'environments: must be all (or absent: the default environment\'s flags and segments, as before environments)');
   if (query.kind !== undefined) {
-    if (query.kind !== 'flag' && query.kind !== 'segment') throw new HttpProblem('bad-request', 'kind: must be flag or segment');
-    filter.kind = query.kind;
+    const kinds: readonly string[] = all ? STREAM_KINDS : ['flag', 'segment'];
+    if (typeof query.kind !== 'string' || !kinds.includes(query.kind)) throw new HttpProblem('bad-request', `kind: must be ${kinds.join(', ')}${all ? '' : ' (the other kinds with environments=all)'}`);
+    filter.kind = query.kind as StreamKind;
   }
+  if (all) filter.visible = () => true;
   return filter;
 }
 
@@ -70,9 +97,16 @@ export function openChangeStream(
   if (!replica.loaded) throw new HttpProblem('unavailable', 'the gateway has not loaded its replica yet', {}, { 'retry-after': '1' });
   if (hub.full()) throw new HttpProblem('unavailable', 'too many stream clients on this gateway', {}, { 'retry-after': '5' });
 
+  // The feed: the legacy one, or every environment's (its own ring and ids, its catch-up asks the cluster for every environment).
+  const all = filter.visible !== undefined;
+  const subscribe = (sub: { onEvents(events: ReplicaEvent<AnyChangeEvent>[]): void; onReset(revision: number, reason: string): void }) =>
+    all ? replica.subscribeAll(sub) : replica.subscribe(sub);
+  const eventsAfter = (revision: number, index?: number): ReplicaEvent<AnyChangeEvent>[] | undefined =>
+    all ? replica.allEventsAfter(revision, index) : replica.eventsAfter(revision, index);
+  const parse = (raw: unknown): AnyChangeEvent | undefined => (all ? toAnyChangeEvent(raw) : toChangeEvent(raw));
   let last: StreamPosition = pos ?? { revision: replica.revision };
   let live = false;
-  let pendingLive: ReplicaEvent[] = [];
+  let pendingLive: ReplicaEvent<AnyChangeEvent>[] = [];
   let pendingBytes = 0;
   let catchup: WatchHandle | undefined;
   let unsubscribe = () => {};
@@ -81,13 +115,13 @@ export function openChangeStream(
     catchup?.close();
   });
 
-  const send = (e: ChangeEvent, index: number, id: string, json?: string): boolean => {
+  const send = (e: AnyChangeEvent, index: number, id: string, json?: string): boolean => {
     if (!isAfter(e.revision, index, last)) return true;
     last = id.includes(':') ? { revision: e.revision, index } : { revision: e.revision };
     if (!matches(filter, e)) return true;
     return conn.write(frame(json ?? JSON.stringify(e), id));
   };
-  const sendAll = (events: ReplicaEvent[]) => {
+  const sendAll = (events: ReplicaEvent<AnyChangeEvent>[]) => {
     let chunk = '';
     for (const e of events) {
       if (!isAfter(e.event.revision, e.index, last)) continue;
@@ -101,7 +135,7 @@ export function openChangeStream(
     conn.write(frame(JSON.stringify({ revision, reason }), String(revision), 'reset'));
   };
 
-  unsubscribe = replica.subscribe({
+  unsubscribe = subscribe({
     onEvents(events) {
       if (live) return sendAll(events);
       // While catching up from the cluster, hold live events; the bound is the
@@ -128,7 +162,7 @@ export function openChangeStream(
     return;
   }
   conn.write(frame(JSON.stringify({ revision: replica.revision, resumeFrom: pos.index === undefined ? String(pos.revision) : `${pos.revision}:${pos.index}` }), undefined, 'ready'));
-  const fromMemory = replica.eventsAfter(pos.revision, pos.index);
+  const fromMemory = eventsAfter(pos.revision, pos.index);
   if (fromMemory) {
     sendAll(fromMemory);
     live = true;
@@ -162,9 +196,10 @@ export function openChangeStream(
   if (pos.revision >= target) return goLive();
   catchup = deps.cluster.watch({
     fromRevision: pos.index === undefined ? pos.revision : pos.revision - 1,
+    ...(all ? { allEnvironments: true } : {}),
     onChange(raw) {
       if (live || conn.closed) return;
-      const e = toChangeEvent(raw);
+      const e = parse(raw);
       if (!e) return;
       watchIndex = e.revision === watchRev ? watchIndex + 1 : 0;
       watchRev = e.revision;

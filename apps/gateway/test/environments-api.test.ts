@@ -9,6 +9,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTokenStore, hashToken, type Role, type TokenEntry } from '@flagraft/auth';
 import { boolFlag, eventually, NAMES, request, startStack, TOKENS, type Reply, type Stack } from './support/harness.js';
+import { openSse, type SseFrame, type SseReader } from './support/sse.js';
 
 /** Tokens beyond the harness's four: a second editor (the reviewer) and tokens limited to staging. */
 const EXTRA = {
@@ -203,6 +204,54 @@ describe('change requests over REST', () => {
     ok(await req('POST', `/api/v1/change-requests/${second}/reject`, 'reviewer', { comment: 'not now' }));
     const third = await make(false);
     expect(ok(await req('POST', `/api/v1/change-requests/${third}/withdraw`, 'editor')).changeRequest.status).toBe('withdrawn');
+  });
+});
+
+describe('the change stream with environments=all', () => {
+  it('carries other environments\' flags, environment, change request and schedule events; old streams stay as they were', async () => {
+    const streams: SseReader[] = [];
+    const open = async (who: Who, query: string) => {
+      const token = who in EXTRA ? EXTRA[who as keyof typeof EXTRA].token : TOKENS[who as Role];
+      const s = await openSse(`${stack.url}/api/v1/stream${query}`, { authorization: `Bearer ${token}` });
+      streams.push(s);
+      return s;
+    };
+    try {
+      const all = await open('reader', '?environments=all');
+      const legacy = await open('reader', '');
+      const stagingOnly = await open('stagingReader', '?environments=all');
+      expect([all.status, legacy.status, stagingOnly.status]).toEqual([200, 200, 200]);
+      problem(await req('GET', '/api/v1/stream', 'stagingReader'), 403, { environment: 'production' });
+      problem(await req('GET', '/api/v1/stream?environments=some', 'reader'), 400);
+      problem(await req('GET', '/api/v1/stream?kind=schedule', 'reader'), 400);
+      const events = (s: SseReader) => s.frames.filter((f: SseFrame) => f.event === 'message' || f.event === undefined || f.event === '').map((f) => JSON.parse(f.data));
+      ok(await req('PUT', '/api/v1/flags/stream-flag?environment=staging', 'editor', boolFlag('stream-flag')), 201);
+      const cr = ok(await req('POST', '/api/v1/change-requests', 'editor', { title: 'stream', ops: [{ op: 'putFlag', flag: boolFlag('stream-flag', { enabled: false }) }] }), 201);
+      ok(await req('POST', `/api/v1/change-requests/${cr.changeRequest.id}/withdraw`, 'editor'));
+      ok(await req('PATCH', '/api/v1/environments/staging', 'admin', { displayName: 'Staging again' }));
+      await all.waitFor((f) => events({ ...all, frames: f }).some((e) => e.kind === 'environment' && e.key === 'staging'), 10_000, 'environment event');
+      const seen = events(all);
+      // The flag arrived in both environments (one revision): staging's event names its env, production's has none.
+      expect(seen.filter((e) => e.kind === 'flag' && e.key === 'stream-flag').map((e) => e.env ?? 'production').sort()).toEqual(['production', 'staging']);
+      expect(seen.filter((e) => e.kind === 'changeRequest').map((e) => e.changeRequest.changeRequest.status)).toEqual(['draft', 'withdrawn']);
+      expect(seen.find((e) => e.kind === 'environment')).toMatchObject({ op: 'put', environment: { environment: { displayName: 'Staging again' } } });
+      // The legacy stream: the default environment's flag only, without env, exactly as before environments.
+      await legacy.waitFor((f) => events({ ...legacy, frames: f }).some((e) => e.key === 'stream-flag'), 10_000, 'legacy flag event');
+      const old = events(legacy);
+      expect(old.every((e) => (e.kind === 'flag' || e.kind === 'segment') && e.env === undefined)).toBe(true);
+      expect(old.filter((e) => e.key === 'stream-flag')).toHaveLength(1);
+      // A token limited to staging: staging's events only.
+      await stagingOnly.waitFor((f) => events({ ...stagingOnly, frames: f }).some((e) => e.kind === 'environment'), 10_000, 'staging environment event');
+      const limited = events(stagingOnly);
+      expect(limited.some((e) => e.kind === 'flag' && e.env === 'staging')).toBe(true);
+      expect(limited.filter((e) => (e.kind === 'flag' && e.env === undefined) || e.kind === 'changeRequest')).toEqual([]);
+      // Resume with Last-Event-ID on the all stream: nothing lost or repeated.
+      const resumed = await open('reader', `?environments=all&since=${seen[0].revision}`);
+      await resumed.waitFor((f) => events({ ...resumed, frames: f }).some((e) => e.kind === 'environment'), 10_000, 'resumed');
+      expect(events(resumed).map((e) => `${e.revision}/${e.kind}/${e.key}`)).toEqual(seen.filter((e) => e.revision > seen[0].revision).map((e) => `${e.revision}/${e.kind}/${e.key}`));
+    } finally {
+      for (const s of streams) s.close();
+    }
   });
 });
 

@@ -383,7 +383,7 @@ export class FlagraftClient {
   async cancelSchedule(id: string): Promise<StoredSchedule> { return (await this.call<StoredSchedule>('cancelSchedule', { params: { scheduleId: id } })).body; }
 
   /** The change stream (server-sent events) as a streaming fetch Response: read it, then cancel its body. */
-  streamChanges(q: { since?: string; prefix?: string; kind?: 'flag' | 'segment'; ticket?: string; lastEventId?: string } = {}): Promise<Response> {
+  streamChanges(q: { since?: string; prefix?: string; kind?: 'flag' | 'segment' | 'environment' | 'changeRequest' | 'schedule'; environments?: 'all'; ticket?: string; lastEventId?: string } = {}): Promise<Response> {
     const { lastEventId, ...query } = q;
     return this.openStream('streamChanges', query, lastEventId === undefined ? {} : { 'last-event-id': lastEventId });
   }

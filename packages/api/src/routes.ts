@@ -284,12 +284,19 @@ export const ROUTES = {
       'Each change is `id: <id>` + `data: <ChangeEvent JSON>`. The id is the revision, or `<revision>:<index>` for all but the last ' +
       'event of a multi-change revision (a batch). Resume with Last-Event-ID (or ?since=<revision>): no change is lost or repeated. ' +
       '`event: ready` opens the stream; `event: reset` means the client must re-read the state (history no longer retained). ' +
-      'Comment lines are heartbeats. A client that cannot keep up is disconnected.',
+      'Comment lines are heartbeats. A client that cannot keep up is disconnected. ' +
+      'Without `environments`: the default environment\'s flags and segments, exactly as before environments (a token limited to ' +
+      'other environments: 403). With `environments=all`: also other environments\' flag events (`env` names the environment; absent = ' +
+      'the default one) and records, `{"v":1,"revision","kind":"environment"|"changeRequest"|"schedule","key","op":"put"|"delete","actor","time", ' +
+      '"environment"|"changeRequest"|"schedule": <StoredEnvironment|StoredChangeRequest|StoredSchedule> or null}` (every review step, comment, ' +
+      'schedule step applied, conflicted or failed is a put of the record); a limited token gets its environments\' events (and segments). ' +
+      'Its ids are its own sequence (resume a stream with the same parameters).',
     parameters: [
       { name: 'since', in: 'query', schema: { type: 'string', pattern: '^\\d+(:\\d+)?$' } },
       { name: 'Last-Event-ID', in: 'header', schema: { type: 'string' } },
       { name: 'prefix', in: 'query', schema: { type: 'string' } },
-      { name: 'kind', in: 'query', schema: { enum: ['flag', 'segment'] } },
+      { name: 'environments', in: 'query', description: 'all = every environment, with environment, change request and schedule events', schema: { enum: ['all'] } },
+      { name: 'kind', in: 'query', description: 'environment, changeRequest and schedule with environments=all only', schema: { enum: ['flag', 'segment', 'environment', 'changeRequest', 'schedule'] } },
       { name: 'ticket', in: 'query', description: 'A stream ticket (POST /api/v1/stream-tickets?stream=changes) instead of a token header, for EventSource', schema: { type: 'string', maxLength: 128 } },
     ],
     responses: { '200': { description: 'The stream', content: { 'text/event-stream': { schema: { type: 'string' } } } }, ...commonErrors },
