@@ -4,7 +4,7 @@ import { FLAG_KIND, KEY_PATTERN, LIMITS, MAX_REPORTED_ISSUES, SEGMENT_KIND, safe
 import { HttpProblem } from '../problem.js';
 import { refuseIdempotencyKey, writeIdempotency } from '../idempotency.js';
 import { intParam, jsonBody, viaCluster, type RouteContext, type Routes } from './context.js';
-import { checkItem, historyEntry } from './items.js';
+import { checkItem, historyEntry, writeScope } from './items.js';
 import { requireAllEnvironments, scopedEnvironment } from '../env-scope.js';
 
 /** Operations in one batch (flag-model's maxBatchOps). */
@@ -97,7 +97,7 @@ export function registerAdminRoutes(r: Routes, ctx: RouteContext): void {
       else requireAllEnvironments(who, 'a segment write');
     }
     const idempotency = writeIdempotency(req, who, body);
-    const out = await viaCluster(ctx, () => cluster.batch(ops, { actor: who.name, actorRole: who.role, idempotency }));
+    const out = await viaCluster(ctx, () => cluster.batch(ops, { actor: who.name, ...writeScope(ctx, who), idempotency }));
     await replica.waitFor(out.revision, config.writeVisibilityTimeoutMs);
     res.json({ revision: out.revision, changes: out.changes.map(historyEntry) });
   }, { body: (c) => ({ name: 'maxBatchBodyBytes', maxBytes: c.maxBatchBodyBytes }), scope: 'own' });

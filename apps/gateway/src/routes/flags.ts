@@ -137,7 +137,7 @@ export function registerFlagRoutes(r: Routes, ctx: RouteContext): void {
       const flag = checkItem(FLAG_KIND, patched, key);
       try {
         const expectedRevision = pinned ?? current.modRevision;
-        const out = await viaCluster(ctx, () => cluster.putFlag(flag, { expectedRevision, actor: who.name, idempotency, ...writeScope(who, environment) }), {
+        const out = await viaCluster(ctx, () => cluster.putFlag(flag, { expectedRevision, actor: who.name, idempotency, ...writeScope(ctx, who, environment) }), {
           precondition: true,
         });
         await waitVisible(out.revision);

@@ -147,7 +147,7 @@ export function itemPutter<K extends AnyItemKind>(ctx: RouteContext, kind: K): (
       expectedRevision = current.modRevision;
     }
     const precondition = pre.expectedRevision !== undefined || pre.mustExist === true;
-    const out = await viaCluster(ctx, () => store.put(def, { expectedRevision, actor: who.name, idempotency, ...writeScope(who, environment) }), { precondition });
+    const out = await viaCluster(ctx, () => store.put(def, { expectedRevision, actor: who.name, idempotency, ...writeScope(ctx, who, environment) }), { precondition });
     await ctx.replica.waitFor(out.revision, ctx.config.writeVisibilityTimeoutMs);
     const stored = out.stored ?? (await viaCluster(ctx, () => store.get(id, undefined, environment)));
     if (!stored) throw new HttpProblem('conflict', `${kind.kind} ${id} was deleted right after this write`, { key: id });
@@ -166,9 +166,15 @@ function checkScope(ctx: RouteContext, kind: AnyItemKind, who: Principal, enviro
   else if (write) requireAllEnvironments(who, 'a segment write');
 }
 
-/** The write options naming the environment (when one was asked for) and the role the gateway vouches for. */
-export function writeScope(who: Principal, environment: string | undefined): { environment?: string; actorRole: string } {
-  return environment ? { environment, actorRole: who.role } : { actorRole: who.role };
+/**
+ * The write options naming the environment (when one was asked for) and the
+ * role the gateway vouches for (WriteMeta.actor_role), sent to a cluster that
+ * has environments (propose): testkit's in-memory cluster has no policies and
+ * refuses the option.
+ */
+export function writeScope(ctx: RouteContext, who: Principal, environment?: string): { environment?: string; actorRole?: string } {
+  const role = ctx.cluster.propose ? { actorRole: who.role } : {};
+  return environment ? { environment, ...role } : role;
 }
 
 /** `?environment=` of a flag route (segments take none). */
@@ -229,7 +235,7 @@ export function registerItemRoutes<K extends AnyItemKind>(r: Routes, ctx: RouteC
     const pre = writePrecondition(req);
     if (pre.expectedRevision === 0) throw new HttpProblem('bad-request', 'If-None-Match: * makes no sense on DELETE');
     const idempotency = writeIdempotency(req, who, undefined);
-    const out = await viaCluster(ctx, () => store.delete(id, { expectedRevision: pre.expectedRevision, actor: who.name, idempotency, ...writeScope(who, environment) }), {
+    const out = await viaCluster(ctx, () => store.delete(id, { expectedRevision: pre.expectedRevision, actor: who.name, idempotency, ...writeScope(ctx, who, environment) }), {
       precondition: pre.expectedRevision !== undefined,
     });
     await waitVisible(out.revision);

@@ -12,6 +12,7 @@ import { HttpProblem } from '../problem.js';
 import { writeIdempotency } from '../idempotency.js';
 import { consistencyOf, jsonBody, viaCluster, type RouteContext, type Routes } from './context.js';
 import { validationProblem } from './flags.js';
+import { writeScope } from './items.js';
 
 /** Attempts when another writer changes the flag between our read and our compare-and-set. */
 export const LEGACY_SET_ATTEMPTS = 5;
@@ -47,7 +48,7 @@ export function registerLegacyRoutes(r: Routes, ctx: RouteContext): void {
         throw err;
       }
       try {
-        const out = await viaCluster(ctx, () => cluster.putFlag(flag, { expectedRevision: existing?.modRevision ?? 0, actor: who.name, actorRole: who.role, idempotency }), {
+        const out = await viaCluster(ctx, () => cluster.putFlag(flag, { expectedRevision: existing?.modRevision ?? 0, actor: who.name, ...writeScope(ctx, who), idempotency }), {
           precondition: true,
         });
         await replica.waitFor(out.revision, config.writeVisibilityTimeoutMs);
