@@ -133,6 +133,23 @@ describe('environment-scoped tokens', () => {
   });
 });
 
+describe('OFREP per environment costs what it did', () => {
+  it('evaluates as fast for a staging evaluator as for the default environment (printed, not asserted: a shared machine)', async () => {
+    const timeOne = async (who: Who) => {
+      const ms: number[] = [];
+      for (let i = 0; i < 300; i++) {
+        const t0 = performance.now();
+        const r = await req('POST', '/ofrep/v1/evaluate/flags/checkout', who, { context: { targetingKey: `u${i}` } });
+        ms.push(performance.now() - t0);
+        expect(r.status).toBe(200);
+      }
+      ms.sort((a, b) => a - b);
+      return `median ${ms[150].toFixed(2)} ms, p99 ${ms[296].toFixed(2)} ms`;
+    };
+    console.log(`OFREP single, 300 sequential requests: default environment ${await timeOne('evaluator')}; staging ${await timeOne('stagingEvaluator')}`);
+  });
+});
+
 describe('promotion', () => {
   it('shows the plan, then copies staging to production in one revision', async () => {
     const plan = ok(await req('GET', '/api/v1/promotions/plan?from=staging&to=production&keys=checkout', 'reader'));
