@@ -89,7 +89,7 @@ export interface ClusterPort {
    * Optional: a cluster from before environments (testkit's in-memory one) has
    * neither this nor query; the gateway then holds only the default environment.
    */
-  propose?(command: TopLevelOp, opts: { actor: string; actorRole?: string; requestId?: string }): Promise<{ revision: number; changes: Change[] }>;
+  propose?(command: TopLevelOp, opts: { actor: string; actorRole?: string; requestId?: string; idempotency?: WriteIdempotency }): Promise<{ revision: number; changes: Change[] }>;
   /** environments, changeRequests, changeRequest {id}, schedules, schedule {id}, promotionPlan {from, to, keys?}. */
   query?<T = unknown>(what: string, args?: Record<string, unknown>, opts?: { consistency?: Consistency }): Promise<T>;
   watch(opts: WatchOptions): WatchHandle;

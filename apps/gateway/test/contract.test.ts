@@ -196,6 +196,11 @@ describe('the contract on a real gateway', () => {
     expect((await reviewer.listSchedules({ environment: 'c-dev', pending: true })).schedules.map((x) => x.schedule.id)).toEqual([sch.schedule.id]);
     expect((await reviewer.getSchedule(sch.schedule.id)).schedule.steps[0].status).toBe('pending');
     expect((await editor.cancelSchedule(sch.schedule.id)).schedule.steps[0].status).toBe('cancelled');
+    const later = await editor.createSchedule({ environment: 'c-dev', title: 'later', steps: [{ at: 4_000_000_000_000, toggle: { flag: 'c-on', enabled: true } }] });
+    expect((await hit(stack.url, 'editor', 'cancelSchedule', { params: { scheduleId: later.schedule.id }, headers: { 'idempotency-key': 'c-sch-key' } })).status).toBe(200);
+    // The same key again, same request: the first answer; another request: 422.
+    expect((await hit(stack.url, 'editor', 'cancelSchedule', { params: { scheduleId: later.schedule.id }, headers: { 'idempotency-key': 'c-sch-key' } })).status).toBe(200);
+    await hit(stack.url, 'editor', 'cancelSchedule', { params: { scheduleId: sch.schedule.id }, headers: { 'idempotency-key': 'c-sch-key' } }); // 422
 
     // Refusals beyond the generic ones of the next test.
     const body = (v: unknown) => JSON.stringify(v);
@@ -208,7 +213,9 @@ describe('the contract on a real gateway', () => {
     await hit(stack.url, 'admin', 'deleteEnvironment', { params: { name: 'c-dev' } }); // 409: flags configured
     await hit(stack.url, 'admin', 'deleteEnvironment', { params: { name: 'c-dev' }, query: { force: 'maybe' } }); // 400
     await hit(stack.url, 'admin', 'deleteEnvironment', { params: { name: 'c-nowhere' } }); // 404
-    expect((await admin.deleteEnvironment('c-dev', { force: true })).deleted).toBe(true);
+    // An Idempotency-Key names one write: the same key for another request is 422.
+    expect((await hit(stack.url, 'admin', 'deleteEnvironment', { params: { name: 'c-dev' }, query: { force: 'true' }, headers: { 'idempotency-key': 'c-env-key' } })).status).toBe(200);
+    await hit(stack.url, 'admin', 'deleteEnvironment', { params: { name: 'c-nowhere' }, query: { force: 'true' }, headers: { 'idempotency-key': 'c-env-key' } }); // 422
     await hit(stack.url, 'reader', 'getPromotionPlan', { query: { from: 'production' } }); // 400
     await hit(stack.url, 'reader', 'getPromotionPlan', { query: { from: 'production', to: 'c-nowhere' } }); // 404
     await hit(stack.url, 'reader', 'planPromotion', { body: body({ from: 'production', to: 'c-nowhere' }) }); // 404

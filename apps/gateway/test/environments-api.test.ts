@@ -211,7 +211,14 @@ describe('change requests over REST', () => {
     const make = async (enabled: boolean) => ok(await req('POST', '/api/v1/change-requests', 'editor', { title: `checkout ${enabled}`, submit: true, ops: [{ op: 'putFlag', flag: boolFlag('checkout', { enabled }) }] }), 201).changeRequest.id as string;
     const first = await make(true);
     const second = await make(true);
-    for (const id of [first, second]) ok(await req('POST', `/api/v1/change-requests/${id}/approve`, 'reviewer'));
+    // An approval retried with its Idempotency-Key is applied once and answered alike (without a key, a second approval is refused).
+    const keyed = (id: string) => request(stack.url, 'POST', `/api/v1/change-requests/${id}/approve`, { token: EXTRA.reviewer.token, headers: { 'idempotency-key': `approve-${id}` } });
+    const once = ok(await keyed(first));
+    const again = ok(await keyed(first));
+    expect(again.changeRequest.approvals).toHaveLength(1);
+    expect(again.modRevision).toBe(once.modRevision);
+    problem(await req('POST', `/api/v1/change-requests/${first}/approve`, 'reviewer'), 409);
+    ok(await req('POST', `/api/v1/change-requests/${second}/approve`, 'reviewer'));
     ok(await req('POST', `/api/v1/change-requests/${first}/apply`, 'editor'));
     const conflicted = problem(await req('POST', `/api/v1/change-requests/${second}/apply`, 'editor'), 409, { reason: 'CONFLICTED', changeRequest: { changeRequest: { status: 'conflicted' } } });
     expect(conflicted.conflicts[0]).toMatchObject({ kind: 'flag', key: 'checkout', item: { flag: { enabled: false } }, current: { flag: { enabled: true } }, proposed: { enabled: true } });

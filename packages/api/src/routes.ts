@@ -163,18 +163,20 @@ const LEGACY_SET = {
 
 /** A write an environment's policy or a record's state may refuse. */
 const recordConflict = problem('Conflict: reason PROTECTED (the environment requires a change request: POST /api/v1/change-requests), INVALID_STATE, ENVIRONMENT_IN_USE, or a revision that moved (currentRevision)');
-/** The body answers of a route that takes one (no Idempotency-Key: these commands are not de-duplicated; read the outcome before retrying). */
+/** A bodiless write's 422: its Idempotency-Key used before for another request. */
+const keyReused = problem('An Idempotency-Key reused for a different request (type ...:idempotency-key-reused)');
+/** The body answers of a route that takes one. */
 const recordBodyErrors = {
   '413': writeErrors['413'],
   '415': writeErrors['415'],
-  '422': problem('Invalid body (type ...:validation): issues name every bad field with path and pointer, or a JSON shape limit (type ...:json-limit)'),
+  '422': problem('Invalid body (type ...:validation): issues name every bad field with path and pointer, or a JSON shape limit (type ...:json-limit), or an Idempotency-Key reused for another request (type ...:idempotency-key-reused)'),
   '429': writeErrors['429'],
 };
 
 /** A step of a change request's lifecycle: POST /api/v1/change-requests/{id}/<action>, answered with the request after it. */
 function crStep(action: string, summary: string, body: SchemaName, bodyRequired = false) {
   return {
-    method: 'post', path: `/api/v1/change-requests/{changeRequestId}/${action}`, summary,
+    method: 'post', path: `/api/v1/change-requests/{changeRequestId}/${action}`, idempotent: true, summary,
     requestBody: { required: bodyRequired, ...json(ref(body)) },
     responses: {
       '200': { description: 'The change request after the step', ...json(ref('StoredChangeRequest')) },
@@ -431,7 +433,7 @@ export const ROUTES = {
     responses: { '200': { description: 'The environments', ...json(ref('EnvironmentList')) }, ...commonErrors },
   },
   createEnvironment: {
-    method: 'post', path: '/api/v1/environments', summary: 'Create an environment (role admin); every flag\'s configuration is copied from copyFrom (default: the default environment), switched off in a production or protected one',
+    method: 'post', idempotent: true, path: '/api/v1/environments', summary: 'Create an environment (role admin); every flag\'s configuration is copied from copyFrom (default: the default environment), switched off in a production or protected one',
     requestBody: { required: true, ...json(ref('EnvironmentCreate')) },
     responses: { '201': { description: 'Created', headers: etagHeader, ...json(ref('StoredEnvironment')) }, '409': recordConflict, ...recordBodyErrors, ...commonErrors },
   },
@@ -440,14 +442,14 @@ export const ROUTES = {
     responses: { '200': { description: 'The environment', headers: etagHeader, ...json(ref('StoredEnvironment')) }, '404': problem('No such environment'), ...commonErrors },
   },
   updateEnvironment: {
-    method: 'patch', path: '/api/v1/environments/{name}', summary: 'Change an environment\'s display name, production flag or approval policy (role admin); lowering a protected environment\'s policy is itself refused (409 PROTECTED)',
+    method: 'patch', idempotent: true, path: '/api/v1/environments/{name}', summary: 'Change an environment\'s display name, production flag or approval policy (role admin); lowering a protected environment\'s policy is itself refused (409 PROTECTED)',
     requestBody: { required: true, ...json(ref('EnvironmentUpdate')) },
     responses: { '200': { description: 'Updated', headers: etagHeader, ...json(ref('StoredEnvironment')) }, '404': problem('No such environment'), '409': recordConflict, ...recordBodyErrors, ...commonErrors },
   },
   deleteEnvironment: {
-    method: 'delete', path: '/api/v1/environments/{name}', summary: 'Delete an environment (role admin): refused (409 ENVIRONMENT_IN_USE) while flags are configured in it unless force=true; never the default one',
+    method: 'delete', idempotent: true, path: '/api/v1/environments/{name}', summary: 'Delete an environment (role admin): refused (409 ENVIRONMENT_IN_USE) while flags are configured in it unless force=true; never the default one',
     parameters: [{ name: 'force', in: 'query', description: 'true = delete its flag configurations too (each audited)', schema: { enum: ['true', 'false'] } }],
-    responses: { '200': { description: 'Deleted', ...json(ref('EnvironmentDeleted')) }, '404': problem('No such environment'), '409': recordConflict, '429': writeErrors['429'], ...commonErrors },
+    responses: { '200': { description: 'Deleted', ...json(ref('EnvironmentDeleted')) }, '404': problem('No such environment'), '409': recordConflict, '422': keyReused, '429': writeErrors['429'], ...commonErrors },
   },
   getPromotionPlan: {
     method: 'get', path: '/api/v1/promotions/plan', summary: 'Dry run of a promotion: the flags whose configuration in `to` would change, with the current row and the result (role reader, both environments)',
@@ -466,7 +468,7 @@ export const ROUTES = {
     },
   },
   applyPromotion: {
-    method: 'post', path: '/api/v1/promotions', summary: 'Copy the configuration of some or all flags from one environment to another in one atomic change (role editor, both environments); into a protected environment: 409 PROTECTED, put a promote op in a change request',
+    method: 'post', idempotent: true, path: '/api/v1/promotions', summary: 'Copy the configuration of some or all flags from one environment to another in one atomic change (role editor, both environments); into a protected environment: 409 PROTECTED, put a promote op in a change request',
     requestBody: { required: true, ...json(ref('PromotionRequest')) },
     responses: { '200': { description: 'Applied at one revision', ...json(ref('PromotionResult')) }, '404': problem('No such environment'), '409': recordConflict, ...recordBodyErrors, ...commonErrors },
   },
@@ -482,7 +484,7 @@ export const ROUTES = {
     responses: { '200': { description: 'The change requests (more: true when limit cut the list)', ...json(ref('ChangeRequestList')) }, ...commonErrors },
   },
   createChangeRequest: {
-    method: 'post', path: '/api/v1/change-requests', summary: 'Propose changes to an environment (role editor): tried at once against the current state, the revisions they touch recorded as bases',
+    method: 'post', idempotent: true, path: '/api/v1/change-requests', summary: 'Propose changes to an environment (role editor): tried at once against the current state, the revisions they touch recorded as bases',
     requestBody: { required: true, ...json(ref('ChangeRequestCreate')) },
     responses: { '201': { description: 'Created (draft, or inReview with submit: true)', ...json(ref('StoredChangeRequest')) }, '404': problem('No such environment, or an item an op deletes'), '409': recordConflict, ...recordBodyErrors, ...commonErrors },
   },
@@ -509,7 +511,7 @@ export const ROUTES = {
     responses: { '200': { description: 'The schedules', ...json(ref('ScheduleList')) }, ...commonErrors },
   },
   createSchedule: {
-    method: 'post', path: '/api/v1/schedules', summary: 'Schedule changes at UTC times (role editor): steps of ops (unprotected environments), toggles, or change requests (approved by the time they are due); the leader applies each exactly once, or marks it conflicted when its base moved',
+    method: 'post', idempotent: true, path: '/api/v1/schedules', summary: 'Schedule changes at UTC times (role editor): steps of ops (unprotected environments), toggles, or change requests (approved by the time they are due); the leader applies each exactly once, or marks it conflicted when its base moved',
     requestBody: { required: true, ...json(ref('ScheduleCreate')) },
     responses: { '201': { description: 'Created', ...json(ref('StoredSchedule')) }, '404': problem('No such environment, change request, or flag to toggle'), '409': recordConflict, ...recordBodyErrors, ...commonErrors },
   },
@@ -518,8 +520,8 @@ export const ROUTES = {
     responses: { '200': { description: 'The schedule', ...json(ref('StoredSchedule')) }, '404': problem('No such schedule'), ...commonErrors },
   },
   cancelSchedule: {
-    method: 'post', path: '/api/v1/schedules/{scheduleId}/cancel', summary: 'Cancel every pending step of a schedule (role editor)',
-    responses: { '200': { description: 'Cancelled', ...json(ref('StoredSchedule')) }, '404': problem('No such schedule'), '409': problem('No pending step (reason INVALID_STATE)'), '429': writeErrors['429'], ...commonErrors },
+    method: 'post', idempotent: true, path: '/api/v1/schedules/{scheduleId}/cancel', summary: 'Cancel every pending step of a schedule (role editor)',
+    responses: { '200': { description: 'Cancelled', ...json(ref('StoredSchedule')) }, '404': problem('No such schedule'), '409': problem('No pending step (reason INVALID_STATE)'), '422': keyReused, '429': writeErrors['429'], ...commonErrors },
   },
   getOpenApiDocument: { method: 'get', path: '/api/v1/openapi.json', summary: 'This document', security: [], responses: { '200': { description: 'OpenAPI 3.1', ...json({ type: 'object' }) } } },
   getHealth: { method: 'get', path: '/health', summary: 'The process is alive', security: [], responses: { '200': { description: 'Alive', ...json({ type: 'object', required: ['status'], properties: { status: { const: 'ok' } } }) } } },

@@ -168,7 +168,7 @@ export interface ClusterClient {
   snapshotAll(o?: EnvironmentOption): Promise<{ revision: number; flags: StoredFlag[]; segments: StoredSegment[] }>;
   history(key: string, o?: { limit?: number; beforeRevision?: number; kind?: ChangeKind } & EnvironmentOption): Promise<Change[]>;
   /** An environment, promotion, change request or schedule command (flag-model TopLevelOp); policies are enforced by the cluster. */
-  propose(command: TopLevelOp, o: { actor: string; actorRole?: string; requestId?: string }): Promise<{ revision: number; changes: Change[] }>;
+  propose(command: TopLevelOp, o: { actor: string; actorRole?: string; requestId?: string; idempotency?: WriteIdempotency }): Promise<{ revision: number; changes: Change[] }>;
   /** environments, changeRequests, changeRequest {id}, schedules, schedule {id}, promotionPlan {from, to, keys?}. */
   query<T = unknown>(what: string, args?: Record<string, unknown>, o?: { consistency?: Consistency }): Promise<T>;
   watch(o: WatchOptions): { close(): void };
@@ -435,7 +435,7 @@ export function createClusterClient(opts: ClusterClientOptions): ClusterClient {
       return r.changesJson.map((j: string) => JSON.parse(j));
     },
     async propose(command, o) {
-      const r = await invoke('Propose', { meta: writeMeta(o.actor, o.requestId, undefined, o.actorRole), commandJson: JSON.stringify(command) });
+      const r = await invoke('Propose', { meta: writeMeta(o.actor, o.requestId, o.idempotency, o.actorRole), commandJson: JSON.stringify(command) });
       return { revision: Number(r.revision), changes: changesOf(r) };
     },
     async query(what, args = {}, o = {}) {

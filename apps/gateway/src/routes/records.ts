@@ -5,7 +5,7 @@
 import type { Request } from 'express';
 import type { Principal } from '@flagraft/auth';
 import { KEY_PATTERN, LIMITS, ValidationError, type Change, type TopLevelOp } from '@flagraft/flag-model';
-import { refuseIdempotencyKey } from '../idempotency.js';
+import { writeIdempotency } from '../idempotency.js';
 import { HttpProblem } from '../problem.js';
 import { viaCluster, type RouteContext } from './context.js';
 
@@ -27,13 +27,14 @@ function recordsOf(ctx: RouteContext): ClusterWithRecords {
 /**
  * Proposes a command as the token (its name the actor, its role vouched for
  * by the gateway as WriteMeta.actor_role) and answers once this gateway's
- * replica has the revision. No Idempotency-Key: Propose does not
- * de-duplicate one, so a retry must read the outcome first.
+ * replica has the revision. An Idempotency-Key names the write as on every
+ * other write route: the cluster applies it once and answers a repeat (on
+ * any gateway) with the first outcome.
  */
 export async function propose(ctx: RouteContext, req: Request, who: Principal, command: TopLevelOp): Promise<{ revision: number; changes: Change[] }> {
-  refuseIdempotencyKey(req, `${req.method} ${req.route?.path ?? req.path}`);
+  const idempotency = writeIdempotency(req, who, req.body);
   const c = recordsOf(ctx);
-  const out = await viaCluster(ctx, () => c.propose(command, { actor: who.name, actorRole: who.role }));
+  const out = await viaCluster(ctx, () => c.propose(command, { actor: who.name, actorRole: who.role, ...(idempotency ? { idempotency } : {}) }));
   await ctx.replica.waitFor(out.revision, ctx.config.writeVisibilityTimeoutMs);
   return out;
 }
