@@ -312,6 +312,20 @@ describe('schedules over REST', () => {
     expect(flag.flag.enabled).toBe(false);
     expect(flag.modRevision).toBe(fired.schedule.steps[0].revision);
     expect(ok(await req('GET', '/api/v1/schedules?environment=staging&pending=false', 'reader')).schedules.map((s: { schedule: { id: string } }) => s.schedule.id)).toContain(id);
+    // A rollout as a schedule of steps (5 % -> 100 %), each fired in turn; a bad weight is refused by its path.
+    problem(await req('POST', '/api/v1/schedules', 'editor', { environment: 'staging', title: 'r', steps: [{ at: Date.now(), rollout: { flag: 'checkout', weights: [{ variant: 'on', weight: -1 }] } }] }), 422, { issues: [{ path: 'steps[0].rollout.weights[0]' }] });
+    const w = (on: number) => [{ variant: 'on', weight: on }, { variant: 'off', weight: 100 - on }];
+    const rollout = ok(await req('POST', '/api/v1/schedules', 'editor', {
+      environment: 'staging', title: 'rollout', steps: [{ at: Date.now() + 1_000, rollout: { flag: 'checkout', weights: w(5) } }, { at: Date.now() + 2_000, rollout: { flag: 'checkout', weights: w(100) } }],
+    }), 201).schedule.id as string;
+    const done = await eventually(async () => {
+      const s = ok(await req('GET', `/api/v1/schedules/${rollout}`, 'reader'));
+      return s.schedule.steps.every((st: { status: string }) => st.status === 'applied') ? s : undefined;
+    }, 15_000, 'both rollout steps applied');
+    expect(done.schedule.steps[1].revision).toBeGreaterThan(done.schedule.steps[0].revision);
+    const rolled = ok(await req('GET', '/api/v1/flags/checkout?environment=staging', 'reader'));
+    expect(rolled.flag.rules.at(-1).rollout.weights).toEqual(w(100));
+    expect(ok(await req('GET', '/api/v1/flags/checkout/history?environment=staging&limit=2', 'reader')).changes.map((c: { after: { flag: { rules: { rollout?: { weights: unknown } }[] } } }) => c.after.flag.rules.at(-1)?.rollout?.weights)).toEqual([w(100), w(5)]);
     const later = ok(await req('POST', '/api/v1/schedules', 'editor', { environment: 'staging', title: 'later', steps: [{ at: Date.now() + 3_600_000, toggle: { flag: 'checkout', enabled: true } }] }), 201);
     expect(ok(await req('POST', `/api/v1/schedules/${later.schedule.id}/cancel`, 'editor')).schedule.steps[0].status).toBe('cancelled');
     problem(await req('POST', `/api/v1/schedules/${later.schedule.id}/cancel`, 'editor'), 409, { reason: 'INVALID_STATE' });

@@ -298,7 +298,7 @@ export const SCHEMAS = {
       properties: {
         environment: { type: 'string', description: 'Absent = the default environment' }, title: { type: 'string', maxLength: 200 },
         steps: {
-          type: 'array', minItems: 1, maxItems: 20, description: 'In time order; each has `at` and exactly one of ops, changeRequest, toggle',
+          type: 'array', minItems: 1, maxItems: 20, description: 'In time order; each has `at` and exactly one of ops, changeRequest, toggle, rollout',
           items: {
             type: 'object', required: ['at'],
             properties: {
@@ -306,6 +306,10 @@ export const SCHEMAS = {
               ops: { type: 'array', items: ref('ChangeRequestOp'), description: 'Unprotected environments only' },
               changeRequest: { type: 'string', description: 'A change request of the environment, approved by the time the step is due (the way into a protected environment)' },
               toggle: { type: 'object', required: ['flag', 'enabled'], properties: { flag: { type: 'string' }, enabled: { type: 'boolean' } }, description: 'Short form: switch one flag on or off' },
+              rollout: {
+                type: 'object', required: ['flag', 'weights'], description: 'Short form: the weights of a flag\'s rollout (the rule with this id, else its first rule with a rollout, else a new last rule for everyone)',
+                properties: { flag: { type: 'string' }, rule: { type: 'string' }, weights: { type: 'array', minItems: 1, items: { type: 'object', required: ['variant', 'weight'], properties: { variant: { type: 'string' }, weight: { type: 'integer', minimum: 0 } } } } },
+              },
             },
           },
         },

@@ -148,6 +148,13 @@ export interface ChangeRequestCreate { environment?: string; title: string; desc
 export interface ChangeRequestQuery { state?: ChangeRequestStatus; environment?: string; author?: string; toReview?: boolean; limit?: number }
 
 export interface ScheduleList { schedules: StoredSchedule[] }
-/** One step: `at` (RFC 3339 with its zone, or ms since the epoch, UTC) and exactly one of ops, changeRequest, toggle. */
-export interface ScheduleStepCreate { at: string | number; ops?: ChangeRequestOp[]; changeRequest?: string; toggle?: { flag: string; enabled: boolean } }
+/** One step: `at` (RFC 3339 with its zone, or ms since the epoch, UTC) and exactly one of ops, changeRequest, toggle, rollout. */
+export interface ScheduleStepCreate {
+  at: string | number;
+  ops?: ChangeRequestOp[];
+  changeRequest?: string;
+  toggle?: { flag: string; enabled: boolean };
+  /** The weights of the flag's rollout: the rule with id `rule`, else its first rule with a rollout, else a new last rule for everyone. */
+  rollout?: { flag: string; rule?: string; weights: { variant: string; weight: number }[] };
+}
 export interface ScheduleCreate { environment?: string; title: string; steps: ScheduleStepCreate[] }

@@ -1,8 +1,9 @@
 // /api/v1/schedules: changes at a given time (UTC). A schedule is a list of
 // steps in time order, each either operations (an unprotected environment
 // only) or an approved change request (the way to schedule into a protected
-// one); a rollout of 5 % -> 25 % -> 100 % is three steps. `toggle` is the
-// short form of a step that switches one flag on or off. The leader fires
+// one); a rollout of 5 % -> 25 % -> 100 % is three steps. `toggle` and
+// `rollout` are the short forms of a step that switches one flag on or off
+// or sets the weights of its rollout. The leader fires
 // each step when due, exactly once (consensus-node scheduler.ts); a step
 // whose base moved is marked conflicted, not applied.
 import type { Principal } from '@flagraft/auth';
@@ -43,6 +44,33 @@ export function registerScheduleRoutes(r: Routes, ctx: RouteContext): void {
     return { op: 'putFlag', flag: { ...current.flag, enabled: t.enabled }, env };
   };
 
+  /**
+   * The short form of a rollout step {flag, weights: [{variant, weight}], rule?}:
+   * the flag's configuration in the environment with that rollout in the rule
+   * named by id, else its first rule with a rollout, else a new last rule for
+   * everyone. Each step is made from the configuration at creation; the
+   * schedule's bases make a step conflicted if the flag moved meanwhile.
+   */
+  const rolloutOp = async (raw: unknown, env: string, path: string): Promise<ChangeRequestOp> => {
+    const t = raw as Record<string, unknown> | null;
+    if (!t || typeof t !== 'object' || !Array.isArray(t.weights) || t.weights.length === 0) throw invalid(path, 'must be {"flag": "<key>", "weights": [{"variant", "weight"}], "rule"?: "<rule id>"}');
+    const key = keyField(t.flag, `${path}.flag`);
+    const weights = t.weights.map((w, i) => {
+      const x = w as Record<string, unknown> | null;
+      if (!x || typeof x.variant !== 'string' || !Number.isSafeInteger(x.weight) || (x.weight as number) < 0) throw invalid(`${path}.weights[${i}]`, 'must be {"variant": "<name>", "weight": <whole number >= 0>}');
+      return { variant: x.variant, weight: x.weight as number };
+    });
+    const current = await viaCluster(ctx, () => ctx.cluster.getFlag(key, { environment: env }));
+    if (!current) throw new HttpProblem('not-found', `${path}.flag: flag ${key} does not exist in environment ${env}`, { key, environment: env });
+    const rules = structuredClone(current.flag.rules);
+    let at = t.rule === undefined ? rules.findIndex((r) => r.rollout !== undefined) : rules.findIndex((r) => r.id === t.rule);
+    if (t.rule !== undefined && at < 0) throw invalid(`${path}.rule`, `flag ${key} has no rule with id ${JSON.stringify(String(t.rule)).slice(0, 80)} in environment ${env}`);
+    if (at < 0) at = rules.push({ conditions: [] }) - 1;
+    const { variant: _fixed, ...rule } = rules[at];
+    rules[at] = { ...rule, rollout: { ...rules[at].rollout, weights } };
+    return { op: 'putFlag', flag: { ...current.flag, rules }, env };
+  };
+
   r.add('get', COLLECTION, 'read', async (req, res, who) => {
     const environment = environmentParam(req);
     if (environment !== undefined) requireEnvironment(who, environment);
@@ -74,13 +102,14 @@ export function registerScheduleRoutes(r: Routes, ctx: RouteContext): void {
       const at = `steps[${i}]`;
       const st = raw as Record<string, unknown> | null;
       if (!st || typeof st !== 'object' || Array.isArray(st)) throw invalid(at, 'must be an object');
-      const forms = ['ops', 'changeRequest', 'toggle'].filter((k) => st[k] !== undefined);
-      if (forms.length !== 1) throw invalid(at, 'must have exactly one of ops, changeRequest, toggle');
+      const forms = ['ops', 'changeRequest', 'toggle', 'rollout'].filter((k) => st[k] !== undefined);
+      if (forms.length !== 1) throw invalid(at, 'must have exactly one of ops, changeRequest, toggle, rollout');
       const time = atField(st.at, `${at}.at`);
       if (st.changeRequest !== undefined) {
         if (typeof st.changeRequest !== 'string' || !/^cr-\d{1,15}$/.test(st.changeRequest)) throw invalid(`${at}.changeRequest`, 'must be a change request id (cr-<number>)');
         steps.push({ at: time, changeRequest: st.changeRequest });
       } else if (st.toggle !== undefined) steps.push({ at: time, ops: [await toggleOp(st.toggle, env, `${at}.toggle`)] });
+      else if (st.rollout !== undefined) steps.push({ at: time, ops: [await rolloutOp(st.rollout, env, `${at}.rollout`)] });
       else steps.push({ at: time, ops: checkChangeRequestOps(st.ops, `${at}.ops`) });
     }
     const out = await propose(ctx, req, who, { op: 'schedule', action: 'create', env, title, steps });
