@@ -297,6 +297,7 @@ describe('schedules over REST', () => {
   it('schedules a toggle in staging that the leader fires; refuses bad steps by field', async () => {
     problem(await req('POST', '/api/v1/schedules', 'editor', { environment: 'staging', title: 't', steps: [{ at: '2026-12-24 09:00', toggle: { flag: 'checkout', enabled: false } }] }), 422, { issues: [{ path: 'steps[0].at' }] });
     problem(await req('POST', '/api/v1/schedules', 'editor', { environment: 'staging', title: 't', steps: [{ at: Date.now(), toggle: { flag: 'checkout', enabled: false }, ops: [] }] }), 422, { issues: [{ path: 'steps[0]' }] });
+    problem(await req('POST', '/api/v1/schedules', 'editor', { environment: 'staging', title: 't', steps: [{ at: Date.now(), ops: [{ op: 'deleteFlag', key: 'no spaces' }] }] }), 422, { issues: [{ path: 'steps[0].ops[0].key' }] });
     problem(await req('POST', '/api/v1/schedules', 'stagingEditor', { title: 't', steps: [{ at: Date.now(), toggle: { flag: 'checkout', enabled: false } }] }), 403, { environment: 'production' });
     // Ops steps into a protected environment are refused by the state machine: schedule an approved change request there.
     problem(await req('POST', '/api/v1/schedules', 'editor', { title: 't', steps: [{ at: Date.now() + 60_000, toggle: { flag: 'checkout', enabled: true } }] }), 409, { reason: 'PROTECTED' });

@@ -23,8 +23,8 @@ const PUT_OPS = new Map<string, AnyItemKind>([['putFlag', FLAG_KIND], ['putSegme
 const DELETE_OPS = new Map<string, AnyItemKind>([['deleteFlag', FLAG_KIND], ['deleteSegment', SEGMENT_KIND]]);
 
 /** One batch (or change request) operation, checked; every problem names its path (ops[i].field). */
-export function checkOp(raw: unknown, i: number): SubCommand {
-  const at = `ops[${i}]`;
+export function checkOp(raw: unknown, i: number, field = 'ops'): SubCommand {
+  const at = `${field}[${i}]`;
   const issue = (path: string, message: string) => new HttpProblem('validation', `${path}: ${message}`, { issues: [{ path, message }] });
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) throw issue(at, 'must be an object');
   const op = raw as Record<string, unknown>;

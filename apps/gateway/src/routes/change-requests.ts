@@ -51,7 +51,7 @@ export function checkChangeRequestOps(raw: unknown, field = 'ops'): ChangeReques
         validationOf(err, `${at}.environment`);
       }
     }
-    return checkOp(op, i);
+    return checkOp(op, i, field);
   });
 }
 
