@@ -40,6 +40,22 @@ describe('command line parsing', () => {
     expect(d.out()).toContain('certs init|issue|rotate');
   });
 
+  it('tokens: adds a token to the tokens file and lists it, with no gateway', async () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'flagraft-cli-tokens-')), 'tokens.json');
+    const a = io({ FLAGRAFT_TOKENS_FILE: file });
+    expect(await runCli(['tokens', 'add', '--name', 'bob', '--role', 'editor', '--env', 'staging'], a.io)).toBe(ExitCode.OK);
+    expect(a.out()).toMatch(/^fr_\S+\n$/);
+    expect(readFileSync(file, 'utf8')).not.toContain(a.out().trim());
+    const b = io();
+    expect(await runCli(['tokens', 'list', '--file', file], b.io)).toBe(ExitCode.OK);
+    expect(b.out()).toMatch(/^bob\s+editor\s+staging\n$/);
+    const c = io();
+    expect(await runCli(['tokens', 'add', '--file', file, '--name', 'bob', '--role', 'editor'], c.io)).toBe(ExitCode.USAGE);
+    const d = io();
+    expect(await runCli(['--help'], d.io)).toBe(ExitCode.OK);
+    expect(d.out()).toContain('tokens add|list|remove');
+  });
+
   it('names the unknown command and the known ones', async () => {
     const a = io();
     expect(await runCli(['flags', 'lsit'], a.io)).toBe(ExitCode.USAGE);

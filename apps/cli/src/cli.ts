@@ -4,6 +4,7 @@ import { parseArgs } from 'node:util';
 import { CliError, ExitCode, usageError } from './errors.js';
 import { createApiClient, DEFAULT_TIMEOUT_MS, type ApiClient } from './http.js';
 import { runCertsCommand } from '@flagraft/identity';
+import { runTokensCommand } from '@flagraft/auth';
 import { clusterCommands, flagCommands, snapshotCommands } from './commands.js';
 import { flagdCommands } from './flagd.js';
 
@@ -78,6 +79,7 @@ export function helpText(): string {
     'Commands:',
     ...COMMANDS.map((c) => `  ${c.usage.padEnd(52)} ${c.help}`),
     `  ${'certs init|issue|rotate|rotate-ca|drop-old-ca|list --dir <folder>'.padEnd(52)} the cluster's certificates (flagraft certs --help)`,
+    `  ${'tokens add|list|remove --file <tokens.json>'.padEnd(52)} API tokens: roles, environments (flagraft tokens --help)`,
     '',
     'Global options:',
     `  --url <url>        gateway or Caddy URL (env FLAGRAFT_URL, default ${DEFAULT_URL})`,
@@ -103,6 +105,8 @@ function parsePositiveInt(name: string, v: string | undefined): number | undefin
 export async function runCli(argv: string[], io: CliIo): Promise<ExitCode> {
   // `flagraft certs ...` works on files, not through the gateway: its own options (packages/identity).
   if (argv[0] === 'certs') return (await runCertsCommand(argv.slice(1), io)) as ExitCode;
+  // `flagraft tokens ...` edits the tokens file (no API may mint a token): its own options (packages/auth).
+  if (argv[0] === 'tokens') return (await runTokensCommand(argv.slice(1), io)) as ExitCode;
   let json = argv.includes('--json');
   try {
     let parsed;
@@ -127,7 +131,7 @@ export async function runCli(argv: string[], io: CliIo): Promise<ExitCode> {
       const known = COMMANDS.filter((c) => c.words[0] === group).map((c) => c.words[1]);
       throw usageError(known.length
         ? `unknown command 'flagraft ${[group, verb].filter(Boolean).join(' ')}'; ${group} has: ${known.join(', ')}`
-        : `unknown command '${group}' (commands: flags, cluster, snapshot, import, export, certs; see flagraft --help)`);
+        : `unknown command '${group}' (commands: flags, cluster, snapshot, import, export, certs, tokens; see flagraft --help)`);
     }
     for (const name of Object.keys(opts)) {
       if (!GLOBAL_OPTIONS.has(name) && !(spec.options ?? []).includes(name)) {

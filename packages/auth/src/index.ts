@@ -32,3 +32,5 @@ export {
   signEvent, verifyEvent, canonicalEventBytes, EventSigningError, EVENT_SIGNATURE_ATTRIBUTE, SIGNED_EVENT_ATTRIBUTES,
 } from './event-signing.js';
 export type { EventAttribute, EventAttributeLookup, EventVerification, EventSignatureFailure } from './event-signing.js';
+export { runTokensCommand, TOKENS_USAGE } from './tokens-cli.js';
+export type { TokensIo } from './tokens-cli.js';
