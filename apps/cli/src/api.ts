@@ -13,7 +13,7 @@ export type ChangeView = HistoryEntry;
 export const LIST_PAGE_SIZE = 500;
 
 /** Runs a typed call; a refusal becomes the CliError the CLI reports. */
-async function gw<T>(api: ApiClient, call: (c: ApiClient['gateway']) => Promise<T>): Promise<T> {
+export async function gw<T>(api: ApiClient, call: (c: ApiClient['gateway']) => Promise<T>): Promise<T> {
   try {
     return await call(api.gateway);
   } catch (err) {
@@ -21,13 +21,13 @@ async function gw<T>(api: ApiClient, call: (c: ApiClient['gateway']) => Promise<
   }
 }
 
-export async function listFlags(api: ApiClient, q: { prefix?: string; limit?: number; stale?: boolean }) {
+export async function listFlags(api: ApiClient, q: { prefix?: string; limit?: number; stale?: boolean; environment?: string }) {
   const flags: StoredFlag[] = [];
   let pageToken: string | undefined;
   let revision: number | undefined;
   do {
     const want = q.limit !== undefined ? Math.min(LIST_PAGE_SIZE, q.limit - flags.length) : LIST_PAGE_SIZE;
-    const page = await gw(api, (c) => c.listFlags({ prefix: q.prefix, limit: want, pageToken, consistency: q.stale ? 'stale' : undefined }));
+    const page = await gw(api, (c) => c.listFlags({ prefix: q.prefix, limit: want, pageToken, consistency: q.stale ? 'stale' : undefined, environment: q.environment }));
     flags.push(...page.flags);
     revision ??= page.revision;
     pageToken = page.nextPageToken || undefined;
@@ -35,15 +35,16 @@ export async function listFlags(api: ApiClient, q: { prefix?: string; limit?: nu
   return { flags, revision };
 }
 
-export async function getFlag(api: ApiClient, key: string, stale = false) {
-  const stored = await gw(api, (c) => c.getFlag(key, { consistency: stale ? 'stale' : undefined }));
+export async function getFlag(api: ApiClient, key: string, stale = false, environment?: string) {
+  const stored = await gw(api, (c) => c.getFlag(key, { consistency: stale ? 'stale' : undefined, environment }));
   return { stored, raw: stored };
 }
 
-export interface WriteCondition { ifRevision?: number; createOnly?: boolean }
+/** `environment`: where the write goes (absent = the default environment). */
+export interface WriteCondition { ifRevision?: number; createOnly?: boolean; environment?: string }
 
-function condition(c: WriteCondition): ApiWriteCondition {
-  return { ifMatch: c.ifRevision, ifNoneMatch: c.createOnly ? '*' : undefined };
+function condition(c: WriteCondition): ApiWriteCondition & { environment?: string } {
+  return { ifMatch: c.ifRevision, ifNoneMatch: c.createOnly ? '*' : undefined, environment: c.environment };
 }
 
 /** `definition` is the user's file as read: the gateway validates it and names every bad field. */
@@ -52,7 +53,7 @@ export async function putFlag(api: ApiClient, key: string, definition: Record<st
 }
 
 export async function patchFlag(api: ApiClient, key: string, patch: Record<string, unknown>, c: WriteCondition) {
-  return gw(api, (g) => g.patchFlag(key, patch, { ifMatch: c.ifRevision }));
+  return gw(api, (g) => g.patchFlag(key, patch, { ifMatch: c.ifRevision, environment: c.environment }));
 }
 
 /** The original design's write (`{key, value}`), mapped by the gateway onto a typed flag. */
@@ -64,8 +65,8 @@ export async function deleteFlag(api: ApiClient, key: string, c: WriteCondition)
   return gw(api, (g) => g.deleteFlag(key, condition(c)));
 }
 
-export async function flagHistory(api: ApiClient, key: string, limit?: number) {
-  const raw = await gw(api, (c) => c.getFlagHistory(key, { limit }));
+export async function flagHistory(api: ApiClient, key: string, limit?: number, environment?: string) {
+  const raw = await gw(api, (c) => c.getFlagHistory(key, { limit, environment }));
   return { changes: raw.changes, raw };
 }
 

@@ -7,6 +7,9 @@ import { runCertsCommand } from '@flagraft/identity';
 import { runTokensCommand } from '@flagraft/auth';
 import { clusterCommands, flagCommands, snapshotCommands } from './commands.js';
 import { flagdCommands } from './flagd.js';
+import { environmentCommands } from './environments.js';
+import { changeRequestCommands } from './change-requests.js';
+import { scheduleCommands } from './schedules.js';
 
 export const VERSION = '0.1.0';
 export const DEFAULT_URL = 'https://localhost:8443';
@@ -17,9 +20,15 @@ export interface CliIo {
   stderr: { write(s: string): unknown };
   /** Reads all of standard input (for `--file -`). */
   readStdin?: () => Promise<string>;
+  /**
+   * Asks the person at the terminal a yes/no question (absent when standard
+   * input is not a terminal: a command that needs confirmation then wants --yes).
+   */
+  confirm?: (question: string) => Promise<boolean>;
 }
 
-export type OptionValues = Record<string, string | boolean | undefined>;
+/** Option values as parsed; options that may be repeated (--flag, --approver...) are string arrays. */
+export type OptionValues = Record<string, string | boolean | string[] | undefined>;
 
 export interface CommandContext {
   args: string[];
@@ -33,7 +42,8 @@ export interface CommandContext {
 }
 
 export interface CommandSpec {
-  words: [string, string];
+  /** `['flags', 'list']`, or one word for a command without a verb (`['promote']`). */
+  words: [string, string] | [string];
   usage: string;
   help: string;
   /** Positional argument count: [min, max]. */
@@ -65,10 +75,44 @@ const OPTIONS = {
   'dry-run': { type: 'boolean' },
   'skip-unmappable': { type: 'boolean' },
   out: { type: 'string', short: 'o' },
+  // environments, promotion, change requests, schedules (issue 16)
+  env: { type: 'string' },
+  'display-name': { type: 'string' },
+  production: { type: 'boolean' },
+  'copy-from': { type: 'string' },
+  approvals: { type: 'string' },
+  'author-cannot-approve': { type: 'boolean' },
+  'author-can-approve': { type: 'boolean' },
+  'approver-role': { type: 'string', multiple: true },
+  approver: { type: 'string', multiple: true },
+  'any-approver': { type: 'boolean' },
+  from: { type: 'string' },
+  to: { type: 'string' },
+  flag: { type: 'string', multiple: true },
+  yes: { type: 'boolean', short: 'y' },
+  state: { type: 'string' },
+  mine: { type: 'boolean' },
+  'to-review': { type: 'boolean' },
+  author: { type: 'string' },
+  title: { type: 'string' },
+  description: { type: 'string' },
+  'flag-file': { type: 'string', multiple: true },
+  'promote-from': { type: 'string' },
+  submit: { type: 'boolean' },
+  comment: { type: 'string' },
+  at: { type: 'string' },
+  cr: { type: 'string' },
+  toggle: { type: 'string' },
+  rollout: { type: 'string' },
+  steps: { type: 'string' },
+  variant: { type: 'string' },
+  pending: { type: 'boolean' },
 } as const;
 const GLOBAL_OPTIONS = new Set(['url', 'token', 'ca', 'timeout', 'json', 'help', 'version']);
 
-export const COMMANDS: CommandSpec[] = [...flagCommands, ...clusterCommands, ...snapshotCommands, ...flagdCommands];
+export const COMMANDS: CommandSpec[] = [
+  ...flagCommands, ...environmentCommands, ...changeRequestCommands, ...scheduleCommands, ...clusterCommands, ...snapshotCommands, ...flagdCommands,
+];
 
 export function helpText(): string {
   const lines = [
@@ -77,7 +121,7 @@ export function helpText(): string {
     'Usage: flagraft <command> [options]',
     '',
     'Commands:',
-    ...COMMANDS.map((c) => `  ${c.usage.padEnd(52)} ${c.help}`),
+    ...COMMANDS.map((c) => c.usage.length > 52 ? `  ${c.usage}\n  ${''.padEnd(52)} ${c.help}` : `  ${c.usage.padEnd(52)} ${c.help}`),
     `  ${'certs init|issue|rotate|rotate-ca|drop-old-ca|list --dir <folder>'.padEnd(52)} the cluster's certificates (flagraft certs --help)`,
     `  ${'tokens add|list|remove --file <tokens.json>'.padEnd(52)} API tokens: roles, environments (flagraft tokens --help)`,
     '',
@@ -87,6 +131,10 @@ export function helpText(): string {
     '  --ca <file>        extra CA certificate to trust (env FLAGRAFT_CA_FILE; or NODE_EXTRA_CA_CERTS)',
     `  --timeout <ms>     per-request timeout (env FLAGRAFT_TIMEOUT_MS, default ${DEFAULT_TIMEOUT_MS})`,
     '  --json             machine-readable output (errors too, on stderr)',
+    '',
+    'Environments: flag commands act on the default environment unless --env <name>.',
+    'Times (--at, rollout steps) are RFC 3339 with a zone (2026-12-08T10:00Z, 2026-12-08T11:00+01:00);',
+    'they are shown in local time (TZ) with UTC beside.',
     '',
     'Exit codes: 0 ok, 1 error, 2 usage, 3 auth (401/403), 4 not found, 5 conflict (412/409),',
     '            6 invalid input (400/413/422), 7 unavailable (503, timeout, unreachable)',
@@ -117,7 +165,7 @@ export async function runCli(argv: string[], io: CliIo): Promise<ExitCode> {
     }
     const opts = parsed.values as OptionValues;
     json = opts.json === true;
-    const [group, verb, ...rest] = parsed.positionals;
+    const [group, verb] = parsed.positionals;
     if (opts.version) {
       io.stdout.write(`${VERSION}\n`);
       return ExitCode.OK;
@@ -126,13 +174,14 @@ export async function runCli(argv: string[], io: CliIo): Promise<ExitCode> {
       io.stdout.write(helpText());
       return group || opts.help ? ExitCode.OK : ExitCode.USAGE;
     }
-    const spec = COMMANDS.find((c) => c.words[0] === group && c.words[1] === verb);
+    const spec = COMMANDS.find((c) => c.words[0] === group && (c.words.length === 1 || c.words[1] === verb));
     if (!spec) {
       const known = COMMANDS.filter((c) => c.words[0] === group).map((c) => c.words[1]);
       throw usageError(known.length
         ? `unknown command 'flagraft ${[group, verb].filter(Boolean).join(' ')}'; ${group} has: ${known.join(', ')}`
-        : `unknown command '${group}' (commands: flags, cluster, snapshot, import, export, certs, tokens; see flagraft --help)`);
+        : `unknown command '${group}' (commands: flags, env, promote, cr, schedule, cluster, snapshot, import, export, certs, tokens; see flagraft --help)`);
     }
+    const rest = parsed.positionals.slice(spec.words.length);
     for (const name of Object.keys(opts)) {
       if (!GLOBAL_OPTIONS.has(name) && !(spec.options ?? []).includes(name)) {
         throw usageError(`'flagraft ${spec.words.join(' ')}' does not take --${name} (usage: flagraft ${spec.usage})`);

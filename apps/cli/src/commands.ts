@@ -10,7 +10,7 @@ import { formatFields, formatTable, formatTime } from './table.js';
 /** Largest flag definition file read by `flags set --file`, in bytes. */
 export const MAX_FLAG_FILE_BYTES = 1024 * 1024;
 
-function intOpt(ctx: CommandContext, name: string): number | undefined {
+export function intOpt(ctx: CommandContext, name: string): number | undefined {
   const v = ctx.opts[name];
   if (v === undefined) return undefined;
   const n = Number(v);
@@ -25,14 +25,30 @@ function memberId(raw: string): number {
 }
 
 function condition(ctx: CommandContext): api.WriteCondition {
-  return { ifRevision: intOpt(ctx, 'if-revision'), createOnly: ctx.opts.create === true };
+  return { ifRevision: intOpt(ctx, 'if-revision'), createOnly: ctx.opts.create === true, environment: envOpt(ctx) };
 }
 
-function describeWrite(verb: string, key: string, revision: number | undefined): string {
-  return `${verb} ${key}${revision !== undefined ? ` at revision ${revision}` : ''}\n`;
+/** `--env <name>`: the environment a flag command acts in (absent = the default environment). */
+export function envOpt(ctx: CommandContext, name = 'env'): string | undefined {
+  const v = ctx.opts[name];
+  if (v === undefined) return undefined;
+  if (typeof v !== 'string' || !ENV_NAME.test(v)) throw usageError(`--${name} must be an environment name (letters, digits, . _ -), got ${JSON.stringify(v)}`);
+  return v;
+}
+const ENV_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
+
+function describeWrite(verb: string, key: string, revision: number | undefined, env?: string): string {
+  return `${verb} ${key}${env ? ` in ${env}` : ''}${revision !== undefined ? ` at revision ${revision}` : ''}\n`;
 }
 
-async function readDefinition(ctx: CommandContext, file: string): Promise<Record<string, unknown>> {
+export async function readDefinition(ctx: CommandContext, file: string): Promise<Record<string, unknown>> {
+  const v = await readJsonFile(ctx, file);
+  if (!v || typeof v !== 'object' || Array.isArray(v)) throw new CliError(`${file}: expected a JSON object (a flag definition)`, ExitCode.INVALID);
+  return v as Record<string, unknown>;
+}
+
+/** A JSON file (or `-`: standard input) of at most MAX_FLAG_FILE_BYTES, parsed. */
+export async function readJsonFile(ctx: CommandContext, file: string): Promise<unknown> {
   let text: string;
   try {
     if (file === '-') {
@@ -46,9 +62,7 @@ async function readDefinition(ctx: CommandContext, file: string): Promise<Record
   }
   if (Buffer.byteLength(text) > MAX_FLAG_FILE_BYTES) throw new CliError(`${file} is larger than MAX_FLAG_FILE_BYTES (${MAX_FLAG_FILE_BYTES} bytes)`, ExitCode.INVALID);
   try {
-    const v = JSON.parse(text) as unknown;
-    if (!v || typeof v !== 'object' || Array.isArray(v)) throw new Error('expected a JSON object (a flag definition)');
-    return v as Record<string, unknown>;
+    return JSON.parse(text) as unknown;
   } catch (err) {
     throw new CliError(`${file}: ${(err as Error).message}`, ExitCode.INVALID);
   }
@@ -63,17 +77,18 @@ const FLAG_HEADERS = ['KEY', 'TYPE', 'ENABLED', 'DEFAULT', 'REVISION', 'UPDATED 
 
 export const flagCommands: CommandSpec[] = [
   {
-    words: ['flags', 'list'], usage: 'flags list [--prefix p] [--limit n] [--stale]', help: 'list flags',
-    arity: [0, 0], options: ['prefix', 'limit', 'stale'],
+    words: ['flags', 'list'], usage: 'flags list [--env e] [--prefix p] [--limit n] [--stale]', help: 'list flags (of one environment)',
+    arity: [0, 0], options: ['prefix', 'limit', 'stale', 'env'],
     async run(ctx) {
-      const r = await api.listFlags(ctx.api(), { prefix: ctx.opts.prefix as string | undefined, limit: intOpt(ctx, 'limit'), stale: ctx.opts.stale === true });
-      ctx.emit(r, () => formatTable(FLAG_HEADERS, r.flags.map(flagRow)) + `${r.flags.length} flag(s)${r.revision !== undefined ? ` at revision ${r.revision}` : ''}\n`);
+      const env = envOpt(ctx);
+      const r = await api.listFlags(ctx.api(), { prefix: ctx.opts.prefix as string | undefined, limit: intOpt(ctx, 'limit'), stale: ctx.opts.stale === true, environment: env });
+      ctx.emit(r, () => formatTable(FLAG_HEADERS, r.flags.map(flagRow)) + `${r.flags.length} flag(s)${env ? ` in ${env}` : ''}${r.revision !== undefined ? ` at revision ${r.revision}` : ''}\n`);
     },
   },
   {
-    words: ['flags', 'get'], usage: 'flags get <key> [--stale]', help: 'show one flag', arity: [1, 1], options: ['stale'],
+    words: ['flags', 'get'], usage: 'flags get <key> [--env e] [--stale]', help: 'show one flag', arity: [1, 1], options: ['stale', 'env'],
     async run(ctx) {
-      const { stored, raw } = await api.getFlag(ctx.api(), ctx.args[0], ctx.opts.stale === true);
+      const { stored, raw } = await api.getFlag(ctx.api(), ctx.args[0], ctx.opts.stale === true, envOpt(ctx));
       ctx.emit(raw, () => {
         const f = stored.flag;
         return formatFields([
@@ -88,8 +103,8 @@ export const flagCommands: CommandSpec[] = [
   },
   {
     words: ['flags', 'set'],
-    usage: 'flags set <key> --file f.json|-|--value v|--enable|--disable|--default v',
-    help: 'create or change a flag (--if-revision n, --create)', arity: [1, 1], options: ['file', 'value', 'enable', 'disable', 'default', 'if-revision', 'create'],
+    usage: 'flags set <key> --file f.json|-|--value v|--enable|--disable|--default v [--env e]',
+    help: 'create or change a flag (--if-revision n, --create)', arity: [1, 1], options: ['file', 'value', 'enable', 'disable', 'default', 'if-revision', 'create', 'env'],
     async run(ctx) {
       const key = ctx.args[0];
       const { file, value } = ctx.opts as { file?: string; value?: string };
@@ -110,6 +125,7 @@ export const flagCommands: CommandSpec[] = [
         [body, revision] = [stored, stored.modRevision];
       } else if (value !== undefined) {
         if (cond.ifRevision !== undefined || cond.createOnly) throw usageError('--value does not support --if-revision/--create; use --file');
+        if (cond.environment !== undefined) throw usageError('--value is the original API, which acts on the default environment only; with --env use --file, --enable/--disable or --default');
         const set = await api.setLegacyValue(ctx.api(), key, value);
         [body, revision] = [set, set.revision];
       } else {
@@ -117,20 +133,22 @@ export const flagCommands: CommandSpec[] = [
         const stored = await api.patchFlag(ctx.api(), key, patch, cond);
         [body, revision] = [stored, stored.modRevision];
       }
-      ctx.emit(body, () => describeWrite('set', key, revision));
+      ctx.emit(body, () => describeWrite('set', key, revision, cond.environment));
     },
   },
   {
-    words: ['flags', 'delete'], usage: 'flags delete <key> [--if-revision n]', help: 'delete a flag', arity: [1, 1], options: ['if-revision'],
+    words: ['flags', 'delete'], usage: 'flags delete <key> [--if-revision n [--env e]]', help: 'delete a flag (from every environment: one definition)',
+    arity: [1, 1], options: ['if-revision', 'env'],
     async run(ctx) {
+      // A flag has one definition: deleting it removes it from every environment; --env names where --if-revision is checked.
       const body = await api.deleteFlag(ctx.api(), ctx.args[0], condition(ctx));
-      ctx.emit(body, () => describeWrite('deleted', ctx.args[0], body.revision));
+      ctx.emit(body, () => describeWrite('deleted', ctx.args[0], body.revision) + (ctx.opts.env ? '(a flag has one definition: it is gone from every environment)\n' : ''));
     },
   },
   {
-    words: ['flags', 'history'], usage: 'flags history <key> [--limit n]', help: 'audit trail of a flag', arity: [1, 1], options: ['limit'],
+    words: ['flags', 'history'], usage: 'flags history <key> [--env e] [--limit n]', help: 'audit trail of a flag', arity: [1, 1], options: ['limit', 'env'],
     async run(ctx) {
-      const { changes, raw } = await api.flagHistory(ctx.api(), ctx.args[0], intOpt(ctx, 'limit'));
+      const { changes, raw } = await api.flagHistory(ctx.api(), ctx.args[0], intOpt(ctx, 'limit'), envOpt(ctx));
       ctx.emit(raw, () => formatTable(['REVISION', 'OP', 'ACTOR', 'TIME', 'ENABLED', 'DEFAULT'], changes.map((c) => {
         const after = (c.after ?? null) as { flag?: { enabled?: boolean; defaultVariant?: string } } | null;
         return [c.revision, c.op, c.actor, formatTime(c.time), after?.flag?.enabled === undefined ? undefined : after.flag.enabled ? 'on' : 'off', after?.flag?.defaultVariant];

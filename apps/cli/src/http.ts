@@ -193,6 +193,17 @@ export function errorFromResponse(method: string, url: URL, res: ApiResponse): C
   if (p.currentRevision !== undefined) details.push(`current revision: ${String(p.currentRevision)}`);
   if (res.status === 503 && res.headers['retry-after']) details.push(`retry after ${String(res.headers['retry-after'])} s`);
   if (!detail && !issues.length && typeof res.body === 'string' && res.body.trim()) details.push(res.body.trim().slice(0, 500));
+  const environment = typeof p.environment === 'string' ? p.environment : undefined;
+  if (res.status === 409 && p.reason === 'PROTECTED') {
+    // The way in is a change request: say so in the CLI's own words.
+    const env = environment ?? 'this environment';
+    return new CliError(`environment ${env} is protected: its policy requires approvals, so direct writes are refused`, ExitCode.CONFLICT, [
+      `propose the change instead: flagraft cr create --env ${env} --title "<what and why>" --flag-file <flag.json> (or --file ops.json, --promote-from <env>)`,
+      'a reviewer approves it (flagraft cr approve <id>), then flagraft cr apply <id>',
+      ...(detail ? [`(${method} ${url.pathname}: ${detail})`] : []),
+    ], res.body);
+  }
+  if (res.status === 403 && environment && !detail.includes(environment)) details.push(`environment: ${environment}`);
   const msg = `${method} ${url.pathname} failed: ${res.status} ${title}${detail ? ` — ${detail}` : ''}`;
   return new CliError(msg, exitCodeForStatus(res.status), details, res.body);
 }

@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 // `flagraft` entry point: run one command, exit with its code.
+import { createInterface } from 'node:readline/promises';
 import { runCli } from './cli.js';
 
 async function readStdin(): Promise<string> {
@@ -8,4 +9,17 @@ async function readStdin(): Promise<string> {
   return Buffer.concat(chunks).toString('utf8');
 }
 
-process.exitCode = await runCli(process.argv.slice(2), { env: process.env, stdout: process.stdout, stderr: process.stderr, readStdin });
+/** A yes/no question on the terminal (on stderr, so that stdout stays the command's output); only y or yes is a yes. */
+async function confirm(question: string): Promise<boolean> {
+  const rl = createInterface({ input: process.stdin, output: process.stderr });
+  try {
+    return /^(y|yes)$/i.test((await rl.question(`${question} [y/N] `)).trim());
+  } finally {
+    rl.close();
+  }
+}
+
+process.exitCode = await runCli(process.argv.slice(2), {
+  env: process.env, stdout: process.stdout, stderr: process.stderr, readStdin,
+  ...(process.stdin.isTTY ? { confirm } : {}),
+});
