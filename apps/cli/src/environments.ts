@@ -5,7 +5,7 @@ import type { ApprovalPolicy, EnvironmentUpdate, StoredEnvironment } from '@flag
 import { gw } from './api.js';
 import type { CommandContext, CommandSpec } from './cli.js';
 import { envOpt, intOpt } from './commands.js';
-import { usageError } from './errors.js';
+import { CliError, usageError } from './errors.js';
 import { flagChange } from './diff.js';
 import { formatFields, formatTable, formatTime } from './table.js';
 
@@ -89,9 +89,9 @@ export const environmentCommands: CommandSpec[] = [
       const name = envName(ctx.args[0]);
       const copyFrom = envOpt(ctx, 'copy-from');
       const displayName = ctx.opts['display-name'] as string | undefined;
-      const e = await gw(ctx.api(), (c) => c.createEnvironment({
+      const e = await withOptionNames(() => gw(ctx.api(), (c) => c.createEnvironment({
         name, ...(displayName !== undefined ? { displayName } : {}), ...(ctx.opts.production ? { production: true } : {}), ...(copyFrom ? { copyFrom } : {}),
-      }));
+      })));
       ctx.emit(e, () => `created environment ${name} at revision ${e.modRevision}${copyFrom ? ` (flags configured as in ${copyFrom})` : ''}\n`);
     },
   },
@@ -113,7 +113,7 @@ export const environmentCommands: CommandSpec[] = [
         const policy = policyUpdate(ctx, current.environment.policy)!;
         change.policy = policy.approvalsRequired === 0 && !policy.authorCannotApprove && !policy.approverRoles && !policy.approvers ? null : policy;
       }
-      const e = await gw(api, (c) => c.updateEnvironment(name, change));
+      const e = await withOptionNames(() => gw(api, (c) => c.updateEnvironment(name, change)));
       ctx.emit(e, () => `updated environment ${name} at revision ${e.modRevision}: ${policyText(e.environment.policy)}\n`);
     },
   },
@@ -155,6 +155,27 @@ export const environmentCommands: CommandSpec[] = [
     },
   },
 ];
+
+/** The option that sets each field of an environment, for the gateway's field-by-field refusals. */
+const OPTION_OF_FIELD = new Map([
+  ['displayName', '--display-name'], ['copyFrom', '--copy-from'], ['policy.approvalsRequired', '--approvals'],
+  ['policy.approverRoles', '--approver-role'], ['policy.approvers', '--approver'], ['name', 'the environment name'],
+]);
+
+/** Runs a write; a refusal's field lines (`environment.policy.approvalsRequired: ...`) get the option that sets the field. */
+async function withOptionNames<T>(write: () => Promise<T>): Promise<T> {
+  try {
+    return await write();
+  } catch (err) {
+    if (!(err instanceof CliError)) throw err;
+    const details = err.details.map((d) => {
+      const field = d.slice(0, d.indexOf(':')).replace(/^environment\./, '').replace(/\[\d+\]$/, '');
+      const option = OPTION_OF_FIELD.get(field);
+      return option ? `${d} (${option})` : d;
+    });
+    throw new CliError(err.message, err.exitCode, details, err.problem);
+  }
+}
 
 /**
  * A change that needs a yes: --yes, or a question at the terminal. Without a
