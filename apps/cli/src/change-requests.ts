@@ -36,7 +36,7 @@ export function describeOp(op: ChangeRequestOp): string {
       const f = op.flag;
       const rollout = (f.rules ?? []).find((r) => r.rollout)?.rollout;
       const total = rollout ? rollout.weights.reduce((s, w) => s + w.weight, 0) : 0;
-      const parts = [f.enabled === undefined ? undefined : f.enabled ? 'on' : 'off', rollout ? `rollout ${rollout.weights.map((w) => `${w.variant} ${percent(w.weight, total)}`).join(' / ')}` : undefined];
+      const parts = [f.enabled === undefined ? undefined : f.enabled ? 'enabled' : 'disabled', rollout ? `rollout ${rollout.weights.map((w) => `${w.variant} ${percent(w.weight, total)}`).join(' / ')}` : undefined];
       return `set flag ${f.key}${parts.some(Boolean) ? ` (${parts.filter(Boolean).join(', ')})` : ''}`;
     }
     case 'deleteFlag': return `delete flag ${op.key}`;
@@ -209,7 +209,17 @@ export const changeRequestCommands: CommandSpec[] = [
     },
   },
   step('submit', 'cr submit <id> [--comment text]', 'send a draft to review', (c, id, ctx) => c.submitChangeRequest(id, comment(ctx)), { options: ['comment'] }),
-  step('approve', 'cr approve <id> [--comment text]', 'approve (as an eligible reviewer)', (c, id, ctx) => c.approveChangeRequest(id, comment(ctx)), { options: ['comment'] }),
+  {
+    words: ['cr', 'approve'], usage: 'cr approve <id> [--comment text]', help: 'approve (as an eligible reviewer)', arity: [1, 1], options: ['comment'],
+    async run(ctx) {
+      const id = crId(ctx.args[0]);
+      const api = ctx.api();
+      const s = await gw(api, (c) => c.approveChangeRequest(id, comment(ctx)));
+      // "1 of 2": the policy now (the cluster counts against it on apply).
+      const required = ctx.json ? undefined : (await gw(api, (c) => c.getEnvironment(s.changeRequest.env))).environment.policy?.approvalsRequired;
+      ctx.emit(s, () => stepSummary('approved', s).replace(/, (\d+) approval\(s\)/, (m, n) => (required ? `, ${n} of ${required} approval(s)` : m)));
+    },
+  },
   step('reject', 'cr reject <id> [--comment text]', 'reject (as an eligible reviewer)', (c, id, ctx) => c.rejectChangeRequest(id, comment(ctx)), { options: ['comment'] }),
   {
     words: ['cr', 'apply'], usage: 'cr apply <id>', help: 'apply an approved change request (refused with the diff if its base moved)', arity: [1, 1],

@@ -119,7 +119,7 @@ describe('change requests', () => {
     expect(r.err).toBe('');
     r = await stack.cli('reviewer', ['cr', 'approve', id!, '--comment', 'ship it']);
     expect(r.err).toBe('');
-    expect(r.out).toBe(`approved ${id} (production): now approved, 1 approval(s)\n`);
+    expect(r.out).toBe(`approved ${id} (production): now approved, 1 of 1 approval(s)\n`);
 
     r = await stack.cli('reader', ['cr', 'show', id!]);
     expect(r.out).toMatch(/state:\s+approved/);
@@ -158,6 +158,20 @@ describe('change requests', () => {
     expect((await stack.cli('editor', ['cr', 'submit', draft])).out).toContain('now inReview');
     expect((await stack.cli('reviewer', ['cr', 'reject', draft, '--comment', 'not now'])).out).toContain('now rejected');
     expect((await stack.cli('editor', ['cr', 'withdraw', ids[1]])).out).toContain('now withdrawn');
+
+    // From an ops file (an array, or {"ops": [...]}) and as a promotion.
+    const opsFile = file('ops.json', { ops: [{ op: 'putFlag', flag: boolFlag('banner', { enabled: true }) }] });
+    let o = await stack.cli('editor', ['cr', 'create', '--env', 'staging', '--title', 'banner', '--file', opsFile]);
+    expect(o.err).toBe('');
+    const banner = /(cr-\d+)/.exec(o.out)![1];
+    o = await stack.cli('reader', ['cr', 'show', banner]);
+    expect(o.out).toMatch(/\+ flag banner in staging: new\n {4}key: \(none\) -> "banner"\n/);
+    o = await stack.cli('editor', ['cr', 'create', '--env', 'production', '--title', 'as staging', '--promote-from', 'staging', '--flag', 'checkout']);
+    o = await stack.cli('reader', ['cr', 'show', /(cr-\d+)/.exec(o.out)![1]]);
+    expect(o.out).toContain('~ promote staging -> production (checkout); the flags it changes: flagraft promote --from staging --to production --dry-run');
+    o = await stack.cli('editor', ['cr', 'create', '--env', 'staging', '--title', 'bad', '--file', file('bad-ops.json', { nope: 1 })]);
+    expect(o.code).toBe(ExitCode.INVALID);
+    expect(o.err).toContain('expected a JSON array of 1 to 100 operations');
   });
 });
 
@@ -195,6 +209,12 @@ describe('promotion', () => {
     r = await stack.cli('reader', ['flags', 'get', 'checkout', '--json']);
     expect(JSON.parse(r.out).flag.enabled).toBe(true);
     await stack.cli('editor', ['flags', 'set', 'checkout', '--enable', '--env', 'staging']);
+
+    r = await stack.cli('admin', ['env', 'delete', 'dev']);
+    expect(r.code, 'flags are configured in dev').toBe(ExitCode.CONFLICT);
+    r = await stack.cli('admin', ['env', 'delete', 'dev', '--force']);
+    expect(r.out).toMatch(/^deleted environment dev at revision \d+ with 1 flag configuration\(s\)\n$/);
+    expect((await stack.cli('reader', ['env', 'get', 'dev'])).code).toBe(ExitCode.NOT_FOUND);
   });
 });
 
@@ -206,7 +226,7 @@ describe('schedules', () => {
     const id = /^scheduled (sch-\d+) in staging: 1 step\(s\)/.exec(r.out)?.[1];
     expect(id, r.out).toBeDefined();
     expect(r.out).toContain(`(${iso(at).replace(/\.\d{3}Z$/, 'Z')})`);
-    expect(r.out).toMatch(/set flag checkout \(off\)\s+pending/);
+    expect(r.out).toMatch(/set flag checkout \(disabled\)\s+pending/);
 
     expect(await stack.cluster.runSchedules(), 'not due yet').toBe(0);
     stack.now = at + 1;
@@ -214,7 +234,7 @@ describe('schedules', () => {
     await waitFor('the step applied in staging', { timeoutMs: 10_000 }, async () =>
       JSON.parse((await stack.cli('reader', ['flags', 'get', 'checkout', '--env', 'staging', '--json'])).out).flag.enabled === false);
     r = await stack.cli('reader', ['schedule', 'show', id!]);
-    expect(r.out).toMatch(/set flag checkout \(off\)\s+applied\s+revision \d+/);
+    expect(r.out).toMatch(/set flag checkout \(disabled\)\s+applied\s+revision \d+/);
     r = await stack.cli('reader', ['schedule', 'list', '--env', 'staging']);
     expect(r.out).toMatch(new RegExp(`\\n${id}\\s+staging\\s+Checkout off tonight\\s+-\\s+1/1\\s+ed`));
 
@@ -222,8 +242,8 @@ describe('schedules', () => {
     const t2 = stack.now + 120_000;
     r = await stack.cli('editor', ['schedule', 'create', '--env', 'staging', '--title', 'Ramp checkout', '--rollout', 'checkout', '--steps', `5%@${iso(t1)},100%@${iso(t2)}`]);
     expect(r.err).toBe('');
-    expect(r.out).toMatch(/set flag checkout \(off, rollout on 5% \/ off 95%\)\s+pending/);
-    expect(r.out).toMatch(/set flag checkout \(off, rollout on 100% \/ off 0%\)\s+pending/);
+    expect(r.out).toMatch(/set flag checkout \(disabled, rollout on 5% \/ off 95%\)\s+pending/);
+    expect(r.out).toMatch(/set flag checkout \(disabled, rollout on 100% \/ off 0%\)\s+pending/);
     const ramp = /(sch-\d+)/.exec(r.out)![1];
     r = await stack.cli('reader', ['schedule', 'list', '--pending', '--json']);
     expect(JSON.parse(r.out).schedules.map((s: any) => s.schedule.id)).toEqual([ramp]);
