@@ -197,9 +197,13 @@ export function errorFromResponse(method: string, url: URL, res: ApiResponse): C
   if (res.status === 409 && p.reason === 'PROTECTED') {
     // The way in is a change request: say so in the CLI's own words.
     const env = environment ?? 'this environment';
+    const how = url.pathname.startsWith('/api/v1/environments')
+      ? `--file ops.json holding [{"op": "putEnvironment", "environment": {...the whole new definition...}}]`
+      : '--flag-file <flag.json> (or --file ops.json, --promote-from <env>)';
     return new CliError(`environment ${env} is protected: its policy requires approvals, so direct writes are refused`, ExitCode.CONFLICT, [
-      `propose the change instead: flagraft cr create --env ${env} --title "<what and why>" --flag-file <flag.json> (or --file ops.json, --promote-from <env>)`,
+      `propose the change instead: flagraft cr create --env ${env} --title "<what and why>" ${how}`,
       'a reviewer approves it (flagraft cr approve <id>), then flagraft cr apply <id>',
+      ...(url.pathname.startsWith('/api/v1/schedules') ? [`to make it happen at a given time, schedule the approved request: flagraft schedule create --env ${env} --cr <id> --at <time>`] : []),
       ...(detail ? [`(${method} ${url.pathname}: ${detail})`] : []),
     ], res.body);
   }

@@ -94,6 +94,9 @@ describe('environments and flags per environment', () => {
     expect(JSON.parse(r.err)).toMatchObject({ exitCode: ExitCode.CONFLICT, problem: { reason: 'PROTECTED', environment: 'production' } });
     r = await stack.cli('reader', ['flags', 'get', 'checkout', '--json']);
     expect(JSON.parse(r.out).flag.enabled).toBe(false);
+    r = await stack.cli('admin', ['env', 'update', 'production', '--approvals', '0']);
+    expect(r.code, 'lowering a policy needs approval too').toBe(ExitCode.CONFLICT);
+    expect(r.err).toContain('--file ops.json holding [{"op": "putEnvironment"');
   });
 });
 
@@ -267,6 +270,7 @@ describe('schedules', () => {
     expect(r.out).toMatch(new RegExp(`apply ${id}\\s+pending`));
     r = await stack.cli('editor', ['schedule', 'create', '--env', 'production', '--title', 'direct', '--at', iso(stack.now + 1000), '--toggle', 'checkout=on']);
     expect(r.code, 'toggles are direct writes: refused in a protected environment').toBe(ExitCode.CONFLICT);
+    expect(r.err).toContain('schedule the approved request: flagraft schedule create --env production --cr <id> --at <time>');
     stack.now += 2000;
     expect(await stack.cluster.runSchedules()).toBe(1);
     await waitFor('the change request applied', { timeoutMs: 10_000 }, async () =>
