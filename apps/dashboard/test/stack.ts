@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { EventKeyRing, EventKeySet, createTokenStore, hashToken } from '@flagraft/auth';
 import { createMemoryCluster, spawnProcess, startEmulator, startLocalCluster, waitFor as tkWaitFor, type Emulator, type LocalCluster } from '@flagraft/testkit';
-import { createGateway, type ClusterPort, type Gateway, type GatewayConfig } from '@flagraft/gateway';
+import { createGateway, type Gateway, type GatewayConfig } from '@flagraft/gateway';
 import { createRelay, type Relay } from '@flagraft/notification-relay';
 
 export const APP_DIR = fileURLToPath(new URL('..', import.meta.url));
@@ -115,8 +115,7 @@ export async function startStack(
     if (opts.memoryCluster) {
       const memory = createMemoryCluster();
       cleanups.push(async () => memory.close());
-      // As gateway.ts casts the real client: ClusterPort's status() is looser (issue 14, item 1).
-      reach = { cluster: memory as unknown as ClusterPort };
+      reach = { cluster: memory };
     } else {
       const local = await startLocalCluster({
         size: 3,

@@ -44,7 +44,7 @@ export function createGateway(partial: Partial<GatewayConfig>): Gateway {
   const metrics = createMetrics({ defaultMetrics: true });
   const ownsCluster = !config.cluster;
   const owned = config.cluster ? undefined : ownClusterClient(config);
-  const cluster: ClusterPort = config.cluster ?? (owned as unknown as ClusterPort);
+  const cluster: ClusterPort = config.cluster ?? owned!;
   if (owned?.transportSecurity === 'insecure') {
     log.log('warn', 'INSECURE: FLAGRAFT_INSECURE=1, the connection to the nodes is plain text and unauthenticated; use only for tests of the transport', { security: 'insecure' });
   }

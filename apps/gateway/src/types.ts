@@ -60,6 +60,7 @@ export interface WatchOptions {
 /** A member as the REST API reports it: @flagraft/api's contract (the cluster client's MemberInfo satisfies it). */
 export type { ClusterMember };
 
+/** What the gateway reads of the cluster's status; the answer is passed on whole (the client's ClusterStatus has more). */
 export interface ClusterStatus {
   clusterId: string;
   leaderId?: number | string;
@@ -67,8 +68,9 @@ export interface ClusterStatus {
   members: ClusterMember[];
   commitIndex?: number;
   appliedIndex?: number;
+  /** Revision at the applied index (differs from appliedIndex once the cluster was restored from a backup). */
+  appliedRevision?: number;
   publishedRevision?: number;
-  [extra: string]: unknown;
 }
 
 export interface ClusterPort {
@@ -86,7 +88,7 @@ export interface ClusterPort {
   history(key: string, opts?: { limit?: number; beforeRevision?: number; kind?: 'flag' | 'segment' } & EnvironmentOption): Promise<Change[]>;
   /**
    * Environment, promotion, change request and schedule commands (issue 16).
-   * Optional: a cluster from before environments (testkit's in-memory one) has
+   * Optional: a cluster from before environments (a test's stand-in) has
    * neither this nor query; the gateway then holds only the default environment.
    */
   propose?(command: TopLevelOp, opts: { actor: string; actorRole?: string; requestId?: string; idempotency?: WriteIdempotency }): Promise<{ revision: number; changes: Change[] }>;

@@ -8,7 +8,7 @@
 // in stop(), by PID.
 import { createMemoryCluster, startLocalCluster, waitFor, type LocalCluster, type LocalClusterOptions, type MemoryCluster } from '@flagraft/testkit';
 import { createTokenStore, hashToken, type Role } from '@flagraft/auth';
-import { createGateway, type ClusterPort, type Gateway, type GatewayConfig } from '../../src/index.js';
+import { createGateway, type Gateway, type GatewayConfig } from '../../src/index.js';
 
 export const TOKENS: Record<Role, string> = {
   admin: 'tok-admin-9f1c2a',
@@ -82,9 +82,7 @@ export type MemoryStack = Stack<MemoryCluster>;
 /** A gateway over testkit's in-memory cluster (no processes). */
 export function startMemoryStack(opts: { gateway?: Partial<GatewayConfig> } = {}): Promise<Stack<MemoryCluster>> {
   const cluster = createMemoryCluster();
-  // The cast is the one gateway.ts makes for the real client: ClusterPort's
-  // status() has an index signature the client's ClusterStatus lacks (issue 14, item 1).
-  return withGateways(cluster, { cluster: cluster as unknown as ClusterPort }, opts.gateway, async () => cluster.close());
+  return withGateways(cluster, { cluster }, opts.gateway, async () => cluster.close());
 }
 
 async function withGateways<C>(cluster: C, reach: Partial<GatewayConfig>, base: Partial<GatewayConfig> | undefined, stopCluster: () => Promise<void>): Promise<Stack<C>> {
