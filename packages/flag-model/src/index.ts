@@ -43,6 +43,7 @@ export type {
 export type {
   EventHeader, FlagPutEvent, FlagDeleteEvent, SegmentPutEvent, SegmentDeleteEvent, FlagChangeEvent, SegmentChangeEvent, ChangeEvent,
   RecordChangeEvent, AnyChangeEvent, ChainFields, TruncatedChangeEvent, PublishedChangeEvent, ResetReason, ResetEvent, ChainEvent, Unchained, ReceivedChangeEvent,
+  TruncatedRecordEvent, PublishedAnyEvent, ReceivedAnyEvent,
 } from './events.js';
 export { changeEvent } from './events.js';
 export type { ChangeEventSource } from './events.js';
