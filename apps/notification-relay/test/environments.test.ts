@@ -134,7 +134,7 @@ describe('environment, change request and schedule events through SNS and the re
       expect(approval.changeRequest.changeRequest).toMatchObject({ env: 'secure', status: 'approved', approvals: [{ actor: 'bob', role: 'editor' }] });
       expect(approval.actor).toBe('bob');
       // Applied: the secure flag change and the request's record share one revision.
-      expect(got.filter((e) => e.revision === applied.revision).map((e) => `${e.kind}:${e.env ?? ''}`)).toEqual(['flag:secure', 'changeRequest:']);
+      expect(got.filter((e) => e.revision === applied.revision).map((e) => `${e.kind}:${(e as { env?: string }).env ?? ''}`)).toEqual(['flag:secure', 'changeRequest:']);
     } finally {
       w1.close();
       w2.close();
