@@ -15,6 +15,7 @@ import type { AnyChangeEvent, FlagDefinition, StoredFlag } from '@flagraft/flag-
 import { EventKeyRing, EventKeySet, verifyEvent, type EventAttribute } from '@flagraft/auth';
 import { startEmulator, type Emulator } from '@flagraft/testkit';
 import type { OutboxContext, Outbox } from '../outbox-types.js';
+import { loadConfigFromEnv } from '../config.js';
 import { createSnsOutbox, OutboxConfigError } from './index.js';
 
 const REGION = 'us-east-1';
@@ -477,3 +478,12 @@ async function startProxy(targetPort: number): Promise<{ port: number; setUp(up:
     close: () => new Promise<void>((res) => { for (const s of sockets) s.destroy(); server.close(() => res()); }),
   };
 }
+
+describe('FLAGRAFT_SNS_EVENTS', () => {
+  const base = { FLAGRAFT_NODE_ID: '1', FLAGRAFT_INSECURE: '1', FLAGRAFT_CLUSTER_ID: 'c1', FLAGRAFT_DATA_DIR: '/tmp/unused', FLAGRAFT_SNS_TOPIC_ARN: 'arn:aws:sns:us-east-1:000000000000:t', FLAGRAFT_EVENT_KEYS_FILE: '/tmp/unused-keys.json' };
+  it('is all by default, legacy on request, anything else refused by name', () => {
+    expect(loadConfigFromEnv(base).sns?.events).toBe('all');
+    expect(loadConfigFromEnv({ ...base, FLAGRAFT_SNS_EVENTS: 'legacy' }).sns?.events).toBe('legacy');
+    expect(() => loadConfigFromEnv({ ...base, FLAGRAFT_SNS_EVENTS: 'some' })).toThrow(/FLAGRAFT_SNS_EVENTS must be "all" .* got "some"/);
+  });
+});
