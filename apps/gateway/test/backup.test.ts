@@ -5,6 +5,7 @@
 // naming the bad field. Responses are checked against the OpenAPI document.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createClusterClient } from '@flagraft/cluster-client';
+import type { FlagDefinition } from '@flagraft/flag-model';
 import { TOKENS, boolFlag, eventually, request, startStack, type Reply, type RequestOptions, type Stack } from './support/harness.js';
 import { openSse } from './support/sse.js';
 import { OpenApiChecker, record, type Recorded } from './support/openapi-check.js';
@@ -123,9 +124,9 @@ describe('backup and restore through the gateway', () => {
     const onDst = createClusterClient({ ...dst.cluster.clientOptions(), retryDeadlineMs: 15_000 });
     try {
       await direct.propose({ op: 'putEnvironment', environment: { name: 'staging' } }, { actor: 'ops' });
-      const cr = await direct.propose({ op: 'changeRequest', action: 'create', env: 'staging', title: 'checkout on in staging', ops: [{ op: 'putFlag', flag: boolFlag('checkout', { defaultVariant: 'off' }) }], submit: true }, { actor: 'alice' });
+      const cr = await direct.propose({ op: 'changeRequest', action: 'create', env: 'staging', title: 'checkout on in staging', ops: [{ op: 'putFlag', flag: boolFlag('checkout', { defaultVariant: 'off' }) as FlagDefinition }], submit: true }, { actor: 'alice' });
       const at = Date.now() + 3_600_000;
-      await direct.propose({ op: 'schedule', action: 'create', env: 'staging', title: 'later', steps: [{ at, ops: [{ op: 'putFlag', flag: boolFlag('checkout') }] }] }, { actor: 'alice' });
+      await direct.propose({ op: 'schedule', action: 'create', env: 'staging', title: 'later', steps: [{ at, ops: [{ op: 'putFlag', flag: boolFlag('checkout') as FlagDefinition }] }] }, { actor: 'alice' });
       const r = await call(src, 'GET', '/api/v1/admin/backup');
       expect(r.status).toBe(200);
       expect(r.json.changeRequests).toEqual(await direct.query('changeRequests'));
