@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTokenStore, hashToken } from '@flagraft/auth';
 import { startLocalCluster, type LocalCluster } from '@flagraft/testkit';
 import { createClusterClient, type ClusterClient } from '@flagraft/cluster-client';
-import type { AnyChangeEvent, StoredChangeRequest } from '@flagraft/flag-model';
+import type { AnyChangeEvent, StoredChangeRequest, StoredSchedule } from '@flagraft/flag-model';
 import type { ChangeEvent } from '../src/index.js';
 import { EVENT_KEYS_FILE, connect, startEmulator, startRelay, upgradeStatus, waitFor, type RelayFixture, type TestClient } from './helpers.js';
 
@@ -62,7 +62,7 @@ const unchained = (e: ChangeEvent) => {
 const ident = (e: { kind: string; key: string; revision: number; env?: string }) => `${e.revision}:${e.kind}:${e.key}:${e.env ?? ''}`;
 
 describe('environment, change request and schedule events through SNS and the relay', () => {
-  it('old-style clients get exactly the old events; every-environment and staging clients get theirs, in order, with no gap; a change request approval reaches subscribers', async () => {
+  it('old-style clients get exactly the old events; every-environment and staging clients get theirs, in order, with no gap; change request and schedule transitions reach subscribers', async () => {
     // Environments first (the default, production, stays open for direct writes).
     const from = Number((await client!.status()).appliedRevision);
     const watchAll: AnyChangeEvent[] = [];
@@ -96,6 +96,11 @@ describe('environment, change request and schedule events through SNS and the re
       const crId = created.changes[0]!.key;
       const approved = await client!.propose({ op: 'changeRequest', action: 'approve', id: crId }, { actor: 'bob', actorRole: 'editor' });
       const applied = await client!.propose({ op: 'changeRequest', action: 'apply', id: crId }, { actor: 'carol' });
+      // A schedule in staging whose one step the leader fires shortly: created, then applied.
+      const sch = await client!.propose({ op: 'schedule', action: 'create', env: 'staging', title: 'ramp up', steps: [{ at: Date.now() + 500, ops: [{ op: 'putFlag', flag: flag('ramp', 10) }] }] }, { actor: 'sam' });
+      const schId = sch.changes[0]!.key;
+      const stepApplied = (e: { kind: string; key: string }) => e.kind === 'schedule' && e.key === schId && (e as { schedule?: StoredSchedule }).schedule?.schedule.steps[0]!.status === 'applied';
+      await waitFor(() => watchAll.some(stepApplied), 'the schedule step applied', 15_000);
       const marker = await client!.putSegment({ name: 'marker', conditions: [] }, { actor: 'ops' });
       const atMarker = (es: { revision: number }[]) => es.some((e) => e.revision === marker.revision);
       await waitFor(() => atMarker(watchAll) && atMarker(watchLegacy) && atMarker(legacy.changes()) && atMarker(all.changes()) && atMarker(staging.changes()), 'every stream at the marker', 30_000);
@@ -118,9 +123,11 @@ describe('environment, change request and schedule events through SNS and the re
 
       // 3. Staging: the staging flag changes in order, staging's environment event, the shared segments; nothing of production or secure.
       const st = staging.changes();
-      const stagingWatch = watchAll.filter((e) => e.kind === 'segment' || (e.kind === 'flag' && e.env === 'staging') || (e.kind === 'environment' && e.key === 'staging'));
+      const stagingWatch = watchAll.filter((e) => e.kind === 'segment' || (e.kind === 'flag' && e.env === 'staging') || (e.kind === 'environment' && e.key === 'staging')
+        || (e.kind === 'schedule' && e.schedule?.schedule.env === 'staging'));
       expect(st.map(unchained)).toEqual(stagingWatch);
-      expect(st.filter((e) => e.kind === 'flag' && e.key === 'ramp').map((e) => e.revision).slice(-6)).toEqual(stagingRevs);
+      const firedAt = watchAll.find(stepApplied)!.revision;
+      expect(st.filter((e) => e.kind === 'flag' && e.key === 'ramp').map((e) => e.revision)).toEqual([...stagingRevs, firedAt]);
       expect(st.some((e) => e.kind === 'changeRequest' || (e.kind === 'flag' && e.env !== 'staging'))).toBe(false);
       expect(staging.messages.some((m) => m.type === 'resync')).toBe(false);
       // The auth-message subscription (a staging token asking for "all", flags and change requests): staging flags only.
@@ -133,6 +140,20 @@ describe('environment, change request and schedule events through SNS and the re
       const approval = crEvents[1] as ChangeEvent & { changeRequest: StoredChangeRequest };
       expect(approval.changeRequest.changeRequest).toMatchObject({ env: 'secure', status: 'approved', approvals: [{ actor: 'bob', role: 'editor' }] });
       expect(approval.actor).toBe('bob');
+      // 5. The schedule: created, then its step applied by the leader together with the staging flag change, at one revision,
+      // to the every-environment and the staging subscribers alike.
+      for (const c of [got, st]) {
+        const evs = c.filter((e) => e.kind === 'schedule' && e.key === schId) as (ChangeEvent & { schedule: StoredSchedule })[];
+        expect(evs.map((e) => e.schedule.schedule.steps[0]!.status)).toEqual(['pending', 'applied']);
+        const rev = evs[1]!.revision;
+        expect(c.filter((e) => e.revision === rev).map((e) => `${e.kind}:${(e as { env?: string }).env ?? ''}:${e.part}/${e.parts}`)).toEqual(['flag:staging:0/2', 'schedule::1/2']);
+      }
+      // 6. Replay: a staging client reconnecting with ?since= gets exactly the staging events it missed, then `replayed`.
+      const since = stagingRevs[2]!;
+      const again = ws(`?envs=staging&since=${since}`, TOKENS.staging);
+      await waitFor(() => again.messages.some((m) => m.type === 'replayed'), 'replay done', 10_000);
+      expect(again.changes()).toEqual(st.filter((e) => e.revision > since));
+      expect(again.messages.at(-1)).toMatchObject({ type: 'replayed', count: st.filter((e) => e.revision > since).length });
       // Applied: the secure flag change and the request's record share one revision.
       expect(got.filter((e) => e.revision === applied.revision).map((e) => `${e.kind}:${(e as { env?: string }).env ?? ''}`)).toEqual(['flag:secure', 'changeRequest:']);
     } finally {
