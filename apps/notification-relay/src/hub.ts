@@ -117,7 +117,7 @@ export class Hub {
         since: parseSince(url.searchParams.get('since') ?? undefined, 'since'),
         prefixes: parsePrefixes(url.searchParams.getAll('prefix'), this.cfg.maxPrefixesPerClient, 'prefix'),
         kinds: parseKinds(url.searchParams.get('kinds') ?? undefined, 'kinds'),
-        envs: parseEnvRequest(url.searchParams.get('envs') ?? undefined, 'envs'),
+        envs: parseEnvRequest(url.searchParams.get('environments') ?? undefined, 'environments'),
       };
     } catch (err) {
       return reject(400, 'BAD_REQUEST', (err as Error).message);
@@ -206,7 +206,7 @@ export class Hub {
         if (c.sub.since === undefined) c.sub.since = parseSince(msg.since, 'since');
         if (c.sub.prefixes.length === 0) c.sub.prefixes = parsePrefixes(msg.prefixes, this.cfg.maxPrefixesPerClient, 'prefixes');
         if (c.sub.kinds === undefined) c.sub.kinds = parseKinds(msg.kinds, 'kinds');
-        if (c.sub.envs === undefined) c.sub.envs = parseEnvRequest(msg.envs, 'envs');
+        if (c.sub.envs === undefined) c.sub.envs = parseEnvRequest(msg.environments, 'environments');
         c.sub.scope = resolveScope(p, c.sub.envs, c.sub.kinds, this.defaultEnvironment);
       } catch (err) {
         const forbidden = err instanceof ForbiddenSubscription;

@@ -12,13 +12,13 @@ const anyone = { name: 'rita', role: 'reader' as const };
 const stagingOnly = { name: 'stan', role: 'reader' as const, environments: ['staging'] };
 
 describe('subscription scope', () => {
-  it('parses envs and kinds, refusing bad ones by name', () => {
-    expect(parseEnvRequest(undefined, 'envs')).toBeUndefined();
-    expect(parseEnvRequest('all', 'envs')).toBe('all');
-    expect([...(parseEnvRequest('staging,dev', 'envs') as Set<string>)]).toEqual(['staging', 'dev']);
-    expect([...(parseEnvRequest(['dev'], 'envs') as Set<string>)]).toEqual(['dev']);
-    expect(() => parseEnvRequest('a/b', 'envs')).toThrow(/envs: each must be an environment name/);
-    expect(() => parseEnvRequest(Array(33).fill('x'), 'envs')).toThrow(BadSubscription);
+  it('parses environments and kinds, refusing bad ones by name', () => {
+    expect(parseEnvRequest(undefined, 'environments')).toBeUndefined();
+    expect(parseEnvRequest('all', 'environments')).toBe('all');
+    expect([...(parseEnvRequest('staging,dev', 'environments') as Set<string>)]).toEqual(['staging', 'dev']);
+    expect([...(parseEnvRequest(['dev'], 'environments') as Set<string>)]).toEqual(['dev']);
+    expect(() => parseEnvRequest('a/b', 'environments')).toThrow(/environments: each must be an environment name/);
+    expect(() => parseEnvRequest(Array(33).fill('x'), 'environments')).toThrow(BadSubscription);
     expect([...parseKinds('flag,changeRequest', 'kinds')!]).toEqual(['flag', 'changeRequest']);
     expect(() => parseKinds('flags', 'kinds')).toThrow(/kinds: each must be one of flag, segment, environment, changeRequest, schedule/);
   });
@@ -31,7 +31,7 @@ describe('subscription scope', () => {
     expect(() => resolveScope(stagingOnly, new Set(['production']), undefined, 'production')).toThrow(/may not read environment production/);
     // A token limited to the default environment keeps the old stream.
     expect(resolveScope({ ...anyone, environments: ['production'] }, undefined, undefined, 'production')).toBeUndefined();
-    expect(() => resolveScope(anyone, undefined, new Set(['schedule']), 'production')).toThrow(/schedule need envs/);
+    expect(() => resolveScope(anyone, undefined, new Set(['schedule']), 'production')).toThrow(/schedule need environments/);
   });
 
   it('routes every kind to its environment', () => {

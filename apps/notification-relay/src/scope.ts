@@ -5,7 +5,7 @@
  * The outbox publishes every change. A client that names no environments
  * (every client from before environments) gets exactly the old events:
  * flags of the default environment (events without `env`) and segments.
- * A client that subscribes with `envs=<names>` or `envs=all` also gets flag
+ * A client that subscribes with `environments=<names>` or `environments=all` also gets flag
  * events of those environments (with `env`; a default-environment flag
  * event has none, and `hello` names the default environment) and the
  * environment, change request and schedule events that belong to them.
@@ -38,7 +38,7 @@ export type EnvScope = 'all' | ReadonlySet<string>;
 export class BadSubscription extends Error {}
 export class ForbiddenSubscription extends Error {}
 
-/** Parses `envs` from the URL (`a,b` or `all`) or the auth message (an array, or "all"). */
+/** Parses `environments` from the URL (`a,b` or `all`) or the auth message (an array, or "all"). */
 export function parseEnvRequest(v: unknown, field: string): EnvRequest {
   if (v === undefined || v === null || v === '') return undefined;
   if (v === 'all') return 'all';
@@ -54,7 +54,7 @@ export function parseEnvRequest(v: unknown, field: string): EnvRequest {
   return out;
 }
 
-/** Parses `kinds` (`flag,segment,...` or an array); kinds beyond flag/segment need `envs`. */
+/** Parses `kinds` (`flag,segment,...` or an array); kinds beyond flag/segment need `environments`. */
 export function parseKinds(v: unknown, field: string): Set<EventKind> | undefined {
   if (v === undefined || v === null || v === '') return undefined;
   const list = (Array.isArray(v) ? v : String(v).split(',')) as unknown[];
@@ -68,15 +68,15 @@ export function parseKinds(v: unknown, field: string): Set<EventKind> | undefine
 
 /**
  * The environments a principal receives for a request, or a refusal:
- * BadSubscription (kinds that need `envs`), ForbiddenSubscription (an
+ * BadSubscription (kinds that need `environments`), ForbiddenSubscription (an
  * environment the token may not read). undefined = the old stream.
  */
 export function resolveScope(principal: Principal, req: EnvRequest, kinds: ReadonlySet<EventKind> | undefined, defaultEnv: string): EnvScope | undefined {
   if (req === undefined) {
     const extra = kinds ? [...kinds].filter((k) => !OLD_KINDS.has(k)) : [];
-    if (extra.length > 0) throw new BadSubscription(`kinds: ${extra.join(', ')} need envs (envs=<names> or envs=all)`);
+    if (extra.length > 0) throw new BadSubscription(`kinds: ${extra.join(', ')} need environments (environments=<names> or environments=all)`);
     if (!principalAllowsEnvironment(principal, defaultEnv)) {
-      throw new ForbiddenSubscription(`token is limited to environment(s) ${principal.environments!.join(', ')}; subscribe with envs=${principal.environments!.join(',')}`);
+      throw new ForbiddenSubscription(`token is limited to environment(s) ${principal.environments!.join(', ')}; subscribe with environments=${principal.environments!.join(',')}`);
     }
     return undefined;
   }

@@ -70,13 +70,13 @@ describe('environment, change request and schedule events through SNS and the re
     const w1 = client!.watch({ fromRevision: from, allEnvironments: true, onChange: (e) => watchAll.push(e as AnyChangeEvent) });
     const w2 = client!.watch({ fromRevision: from, onChange: (e) => watchLegacy.push(e as AnyChangeEvent) });
     const legacy = ws('', TOKENS.reader);
-    const all = ws('?envs=all', TOKENS.reader);
-    const staging = ws('?envs=staging', TOKENS.staging);
+    const all = ws('?environments=all', TOKENS.reader);
+    const staging = ws('?environments=staging', TOKENS.staging);
     // By auth message: a staging token asking for "all" gets all of its environments, staging.
     const viaAuth = connect(`${relay!.wsUrl}`, {});
     sockets.push(viaAuth);
     await viaAuth.opened;
-    viaAuth.ws.send(JSON.stringify({ type: 'auth', token: TOKENS.staging, envs: 'all', kinds: ['flag', 'changeRequest'] }));
+    viaAuth.ws.send(JSON.stringify({ type: 'auth', token: TOKENS.staging, environments: 'all', kinds: ['flag', 'changeRequest'] }));
     await Promise.all([hello(legacy), hello(all), hello(staging), hello(viaAuth)]);
     // The old hello is unchanged; a client that named environments is told what it gets and which one is the default.
     expect(Object.keys(legacy.messages[0]).sort()).toEqual(['principal', 'replayFloor', 'revision', 'type']);
@@ -150,7 +150,7 @@ describe('environment, change request and schedule events through SNS and the re
       }
       // 6. Replay: a staging client reconnecting with ?since= gets exactly the staging events it missed, then `replayed`.
       const since = stagingRevs[2]!;
-      const again = ws(`?envs=staging&since=${since}`, TOKENS.staging);
+      const again = ws(`?environments=staging&since=${since}`, TOKENS.staging);
       await waitFor(() => again.messages.some((m) => m.type === 'replayed'), 'replay done', 10_000);
       expect(again.changes()).toEqual(st.filter((e) => e.revision > since));
       expect(again.messages.at(-1)).toMatchObject({ type: 'replayed', count: st.filter((e) => e.revision > since).length });
@@ -166,17 +166,17 @@ describe('environment, change request and schedule events through SNS and the re
     const auth = (t: string) => ({ authorization: `Bearer ${t}` });
     // The old stream is the default environment's: a staging token may not have it.
     expect(await upgradeStatus(relay!.wsUrl, auth(TOKENS.staging))).toBe(403);
-    expect(await upgradeStatus(`${relay!.wsUrl}?envs=production`, auth(TOKENS.staging))).toBe(403);
-    expect(await upgradeStatus(`${relay!.wsUrl}?envs=staging,production`, auth(TOKENS.staging))).toBe(403);
-    expect(await upgradeStatus(`${relay!.wsUrl}?envs=staging`, auth(TOKENS.staging))).toBe(101);
-    // Kinds beyond flag/segment need envs; a bad environment name is a bad request.
+    expect(await upgradeStatus(`${relay!.wsUrl}?environments=production`, auth(TOKENS.staging))).toBe(403);
+    expect(await upgradeStatus(`${relay!.wsUrl}?environments=staging,production`, auth(TOKENS.staging))).toBe(403);
+    expect(await upgradeStatus(`${relay!.wsUrl}?environments=staging`, auth(TOKENS.staging))).toBe(101);
+    // Kinds beyond flag/segment need environments; a bad environment name is a bad request.
     expect(await upgradeStatus(`${relay!.wsUrl}?kinds=changeRequest`, auth(TOKENS.reader))).toBe(400);
-    expect(await upgradeStatus(`${relay!.wsUrl}?envs=bad/name`, auth(TOKENS.reader))).toBe(400);
+    expect(await upgradeStatus(`${relay!.wsUrl}?environments=bad/name`, auth(TOKENS.reader))).toBe(400);
     // The same by auth message: an error naming the environment, then close 4403.
     const c = connect(relay!.wsUrl, {});
     sockets.push(c);
     await c.opened;
-    c.ws.send(JSON.stringify({ type: 'auth', token: TOKENS.staging, envs: ['production'] }));
+    c.ws.send(JSON.stringify({ type: 'auth', token: TOKENS.staging, environments: ['production'] }));
     await waitFor(() => c.closed !== undefined, 'closed', 5_000);
     expect(c.closed!.code).toBe(4403);
     expect(c.messages).toEqual([expect.objectContaining({ type: 'error', code: 'FORBIDDEN', message: expect.stringContaining('production') })]);
