@@ -9,13 +9,13 @@ import { LIMITS } from '@flagraft/flag-model';
 import { verifyRow } from './storage/checksum.js';
 import { STATE_CHECKED } from './storage/schema.js';
 
-export type BackupKind = 'environments' | 'segments' | 'flags' | 'envFlags' | 'changes';
+export type BackupKind = 'environments' | 'segments' | 'flags' | 'envFlags' | 'changes' | 'changeRequests' | 'schedules';
 
 export interface BackupHeader {
   /** Raft index and revision the snapshot is at. */
   appliedIndex: number;
   revision: number;
-  counts: { segments: number; flags: number; changes: number; environments: number; envFlags: number };
+  counts: { segments: number; flags: number; changes: number; environments: number; envFlags: number; changeRequests: number; schedules: number };
   /** Bytes of the items as JSON text (the document is a little larger). */
   itemBytes: number;
   /** Revision of the oldest change in the backup (0 = none). */
@@ -35,7 +35,11 @@ const PAGE_ROWS = 500;
 const CHANGE_JSON = `'{"revision":' || revision || ',"kind":' || json_quote(kind) || ',"key":' || json_quote(key) || ',"op":' || json_quote(op)
   || ',"before":' || coalesce(before, 'null') || ',"after":' || coalesce(after, 'null') || ',"actor":' || json_quote(actor) || ',"time":' || time
   || CASE WHEN env IS NULL THEN '' ELSE ',"env":' || json_quote(env) END || '}'`;
-/** The history a backup holds: flags (of every environment) and segments; change requests and schedules are not in backups. */
+/**
+ * The history a backup holds: flags (of every environment) and segments. The
+ * change requests and schedules themselves are in it (their current records),
+ * not their step-by-step history.
+ */
 const BACKUP_CHANGES = "kind IN ('flag', 'segment')";
 /** An envFlags item: {env, stored}. */
 const ENV_FLAG_JSON = `'{"env":' || json_quote(env) || ',"stored":' || json || '}'`;
@@ -62,11 +66,12 @@ export class BackupReader {
     const count = (t: string) => this.db.prepare(`SELECT COUNT(*) FROM ${t}`).pluck().get() as number;
     const counts = {
       segments: count('segments'), flags: count('flags'), changes: count(`changes WHERE ${BACKUP_CHANGES}`),
-      environments: count('environments'), envFlags: count('env_flags'),
+      environments: count('environments'), envFlags: count('env_flags'), changeRequests: count('change_requests'), schedules: count('schedules'),
     };
     const itemBytes = Number(this.db.prepare(`SELECT
       (SELECT coalesce(sum(length(CAST(json AS BLOB))), 0) FROM flags) + (SELECT coalesce(sum(length(CAST(json AS BLOB))), 0) FROM segments)
       + (SELECT coalesce(sum(length(CAST(json AS BLOB))), 0) FROM environments) + (SELECT coalesce(sum(length(CAST(${ENV_FLAG_JSON} AS BLOB))), 0) FROM env_flags)
+      + (SELECT coalesce(sum(length(CAST(json AS BLOB))), 0) FROM change_requests) + (SELECT coalesce(sum(length(CAST(json AS BLOB))), 0) FROM schedules)
       + (SELECT coalesce(sum(length(CAST(${CHANGE_JSON} AS BLOB))), 0) FROM changes WHERE ${BACKUP_CHANGES})`).pluck().get());
     if (itemBytes > this.maxBytes) throw new BackupTooLargeError(itemBytes, this.maxBytes);
     const oldestChangeRevision = (this.db.prepare(`SELECT min(revision) FROM changes WHERE ${BACKUP_CHANGES}`).pluck().get() as number | null) ?? 0;
@@ -99,7 +104,8 @@ export class BackupReader {
         yield rows.map((r) => verifyRow(this.path, t, r).j);
       }
     }
-    const t = kind === 'flags' ? STATE_CHECKED.flags : kind === 'environments' ? STATE_CHECKED.environments : STATE_CHECKED.segments;
+    const t = kind === 'flags' ? STATE_CHECKED.flags : kind === 'environments' ? STATE_CHECKED.environments : kind === 'changeRequests' ? STATE_CHECKED.changeRequests
+      : kind === 'schedules' ? STATE_CHECKED.schedules : STATE_CHECKED.segments;
     const [table, col] = [t.table, t.columns[0]];
     const q = this.db.prepare(`SELECT ${col}, json, crc FROM ${table} WHERE ${col} > ? ORDER BY ${col} LIMIT ${PAGE_ROWS}`);
     let after = '';

@@ -272,6 +272,7 @@ export function loadConfigFromEnv(env: NodeJS.ProcessEnv = process.env, argv: st
       endpoint: e.FLAGRAFT_SNS_ENDPOINT || undefined,
       fifo: e.FLAGRAFT_SNS_FIFO ? bool('SNS_FIFO') : str('SNS_TOPIC_ARN').endsWith('.fifo'),
       batchSize: int('SNS_BATCH_SIZE', 10),
+      events: snsEvents(e.FLAGRAFT_SNS_EVENTS),
     };
     if (e.AWS_ACCESS_KEY_ID && e.AWS_SECRET_ACCESS_KEY) {
       sns.credentials = { accessKeyId: e.AWS_ACCESS_KEY_ID, secretAccessKey: e.AWS_SECRET_ACCESS_KEY, sessionToken: e.AWS_SESSION_TOKEN };
@@ -344,4 +345,11 @@ export function loadConfigFromEnv(env: NodeJS.ProcessEnv = process.env, argv: st
 function environmentName(v: string): string {
   if (v.length > LIMITS.maxKeyChars || !KEY_PATTERN.test(v)) throw new ConfigError(`FLAGRAFT_DEFAULT_ENVIRONMENT="${v}" must match ${KEY_PATTERN.source} (at most ${LIMITS.maxKeyChars} characters)`);
   return v;
+}
+
+/** FLAGRAFT_SNS_EVENTS: which changes the outbox publishes (outbox-types.ts OutboxEvents). */
+function snsEvents(v: string | undefined): 'all' | 'legacy' {
+  if (v === undefined || v === '' || v === 'all') return 'all';
+  if (v === 'legacy') return 'legacy';
+  throw new ConfigError(`FLAGRAFT_SNS_EVENTS must be "all" (every change) or "legacy" (default-environment flags and segments only), got "${v}"`);
 }

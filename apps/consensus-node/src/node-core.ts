@@ -15,7 +15,7 @@ import { ClusterClock, systemClock } from './clock.js';
 import { ApiError } from './errors.js';
 import { Health } from './health.js';
 import { createLogger, type Logger } from './log.js';
-import type { ChangeEvent, Outbox, OutboxContext, SnsOutboxConfig } from './outbox-types.js';
+import type { Outbox, OutboxContext, SnsOutboxConfig } from './outbox-types.js';
 import type { FlagsPorts } from './ports.js';
 import { serviceOf } from './proto-files.js';
 import { Proposer } from './proposer.js';
@@ -332,8 +332,8 @@ export class ConsensusNodeCore {
       isLeader: () => this.driver.isLeader(),
       onLeadershipChange: (cb) => { this.leaderListeners.add(cb); return () => this.leaderListeners.delete(cb); },
       onApplied: (cb) => { this.appliedListeners.add(cb); return () => this.appliedListeners.delete(cb); },
-      // The outbox publishes what consumers from before environments understand (changesAfter without all).
-      readChanges: (after, limit) => this.state.changesAfter(after, limit) as ChangeEvent[],
+      // 'all' (the default): every change; the relay sends each client only what it asked for.
+      readChanges: (after, limit, events = 'all') => this.state.changesAfter(after, limit, events === 'all'),
       publishedRevision: () => this.state.publishedRevision(),
       proposePublished: (revision) => this.proposer.proposeInternal({ op: 'published', revision }),
       oldestRetainedRevision: () => this.state.oldestRetainedRevision(),

@@ -2,7 +2,7 @@
 // owned by the notifications work). The node defines and drives it; the outbox only
 // reads changes and proposes `published(R)` through Raft. See docs/CONTRACTS.md.
 
-import type { ChangeEvent } from '@flagraft/flag-model';
+import type { AnyChangeEvent, ChangeEvent } from '@flagraft/flag-model';
 
 /** A change as it travels on Watch, SSE, SNS and WebSocket (JSON): defined in @flagraft/flag-model (src/events.ts). */
 export type { ChangeEvent };
@@ -16,8 +16,12 @@ export interface OutboxContext {
   onLeadershipChange(cb: (isLeader: boolean, term: number) => void): () => void;
   /** Called after each apply batch with the highest applied revision. */
   onApplied(cb: (revision: number) => void): () => void;
-  /** Changes with revision > afterRevision, in revision order, at most `limit` of them. */
-  readChanges(afterRevision: number, limit: number): ChangeEvent[];
+  /**
+   * Changes with revision > afterRevision, in revision order, at most `limit` of them (whole revisions).
+   * `events`: 'all' = every change (flags of every environment, segments, environments, change requests,
+   * schedules); 'legacy' = only what consumers from before environments know (default-environment flags, segments).
+   */
+  readChanges(afterRevision: number, limit: number, events?: OutboxEvents): AnyChangeEvent[];
   /** The replicated published revision (from the state machine). */
   publishedRevision(): number;
   /** Replicates published(R) through Raft; resolves once applied locally. Rejects when not leader. */
@@ -39,6 +43,9 @@ export interface Outbox {
   metrics(): Record<string, number>;
 }
 
+/** Which changes the outbox publishes (FLAGRAFT_SNS_EVENTS): every one (default), or only the old kinds. */
+export type OutboxEvents = 'all' | 'legacy';
+
 export interface SnsOutboxConfig {
   topicArn: string;
   region: string;
@@ -48,4 +55,10 @@ export interface SnsOutboxConfig {
   batchSize?: number;
   /** FLAGRAFT_EVENT_KEYS_FILE: the keys that sign every published event (the active one signs). */
   eventKeysFile?: string;
+  /**
+   * FLAGRAFT_SNS_EVENTS: 'all' (default) publishes every change; 'legacy' only default-environment flags and
+   * segments, for a rolling upgrade while relays from before environments still read the topic (they would
+   * refuse the new kinds and pass other environments' flag events to their clients).
+   */
+  events?: OutboxEvents;
 }

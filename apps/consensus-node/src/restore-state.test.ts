@@ -63,7 +63,10 @@ function readAll(store: StateStore, between?: () => void) {
     const h = reader.header();
     between?.();
     const items = (kind: BackupKind) => [...reader.pages(kind)].flat().map((j) => JSON.parse(j));
-    return { revision: h.revision, header: h, segments: items('segments'), flags: items('flags'), changes: items('changes'), environments: items('environments'), envFlags: items('envFlags') };
+    return {
+      revision: h.revision, header: h, segments: items('segments'), flags: items('flags'), changes: items('changes'), environments: items('environments'), envFlags: items('envFlags'),
+      changeRequests: items('changeRequests'), schedules: items('schedules'),
+    };
   } finally {
     reader.close();
   }
@@ -80,7 +83,7 @@ describe('backup reader', () => {
       write(r, 1301, { op: 'deleteFlag', key: 'k1' });
     });
     expect(got.revision).toBe(1200);
-    expect(got.header.counts).toEqual({ segments: 0, flags: 700, changes: 1200, environments: 1, envFlags: 0 });
+    expect(got.header.counts).toEqual({ segments: 0, flags: 700, changes: 1200, environments: 1, envFlags: 0, changeRequests: 0, schedules: 0 });
     expect(got.flags).toEqual(expected.flags); // more than one page of 500, in key order
     expect(got.changes.map((c) => c.revision)).toEqual(Array.from({ length: 1200 }, (_, i) => i + 1));
     expect(got.changes.filter((c) => c.key === 'k5').reverse()).toEqual(expected.history);
@@ -148,6 +151,46 @@ describe('restore in the state machine', () => {
     expect(entry({ op: 'restoreCommit' }).outcome).toMatchObject({ ok: true, action: 'duplicate', revision: doc.revision });
     const again = restoreEntry(a, ++index, { op: 'restoreBegin', restoreId: 'r2', force: false, source: { clusterId: 'x', revision: 1, createdAt: '' }, counts: { segments: 0, flags: 0, changes: 0 } });
     expect(again.outcome).toMatchObject({ ok: false, error: { code: 'NOT_EMPTY' } });
+  });
+
+  it('carries change requests and schedules: staged rows survive a snapshot mid-session, every replica commits the same', () => {
+    const src = replica();
+    write(src, 1, { op: 'putEnvironment', environment: { name: 'staging' } });
+    write(src, 2, { op: 'putFlag', flag: flag('f'), env: 'staging' });
+    for (let i = 3; i < 9; i++) write(src, i, { op: 'changeRequest', action: 'create', env: 'staging', title: `cr ${i}`, ops: [{ op: 'putFlag', flag: flag('f', { enabled: i % 2 === 0 }) }], submit: i % 2 === 0 });
+    for (let i = 9; i < 12; i++) write(src, i, { op: 'schedule', action: 'create', env: 'staging', title: `s ${i}`, steps: [{ at: 1_800_000_000_000 + i, ops: [{ op: 'putFlag', flag: flag('f', { enabled: false }) }] }] });
+    const doc = readAll(src.store);
+    expect(doc.header.counts).toMatchObject({ changeRequests: 6, schedules: 3 });
+    expect(doc.changeRequests.map((c) => c.changeRequest.id)).toEqual(src.sm.records('change_requests').map((j) => JSON.parse(j).changeRequest.id));
+    const a = replica();
+    let index = 0;
+    const counts = { environments: doc.environments.length, segments: 0, flags: doc.flags.length, envFlags: doc.envFlags.length, changes: doc.changes.length, changeRequests: 6, schedules: 3 };
+    expect(restoreEntry(a, ++index, { op: 'restoreBegin', force: false, source: { clusterId: 'src', revision: doc.revision, createdAt: '' }, counts }).outcome.ok).toBe(true);
+    const chunks: { kind: string; items: unknown[] }[] = [];
+    for (const kind of ['environments', 'flags', 'envFlags', 'changes', 'changeRequests', 'schedules'] as const) for (const items of chunkItems(doc[kind], 1500)) chunks.push({ kind, items });
+    // Snapshot once the change requests are staged and before the schedules are.
+    const cut = chunks.findIndex((c) => c.kind === 'schedules');
+    for (let i = 0; i < cut; i++) expect(restoreEntry(a, ++index, { op: 'restoreChunk', seq: i, ...chunks[i] }).outcome.ok).toBe(true);
+    expect(a.sm.records('change_requests')).toEqual([]);
+    const snap = a.sm.snapshot();
+    const b = replica();
+    b.sm.restore({ metadata: { index: snap.index, term: 1, confState: snap.confState }, data: snap.data });
+    let indexB = index;
+    for (let i = cut; i < chunks.length; i++) {
+      expect(restoreEntry(a, ++index, { op: 'restoreChunk', seq: i, ...chunks[i] }).outcome.ok).toBe(true);
+      expect(restoreEntry(b, ++indexB, { op: 'restoreChunk', seq: i, ...chunks[i] }).outcome.ok).toBe(true);
+    }
+    expect(restoreEntry(a, ++index, { op: 'restoreCommit' }).outcome).toMatchObject({ ok: true, action: 'commit' });
+    expect(restoreEntry(b, ++indexB, { op: 'restoreCommit' }).outcome).toMatchObject({ ok: true, action: 'commit' });
+    for (const r of [a, b]) {
+      expect(r.sm.records('change_requests').map((j) => JSON.parse(j))).toEqual(doc.changeRequests);
+      expect(r.sm.records('schedules').map((j) => JSON.parse(j))).toEqual(doc.schedules);
+    }
+    // A request in an environment the backup does not hold is refused, naming it.
+    const c = replica();
+    restoreEntry(c, 1, { op: 'restoreBegin', force: false, source: { clusterId: 'src', revision: doc.revision, createdAt: '' }, counts: { segments: 0, flags: 0, changes: 0, changeRequests: 1 } });
+    const bad = restoreEntry(c, 2, { op: 'restoreChunk', seq: 0, kind: 'changeRequests', items: [doc.changeRequests[0]] });
+    expect(bad.outcome).toMatchObject({ ok: false, error: { code: 'VALIDATION', message: expect.stringContaining('changeRequests[0].changeRequest.env: environment "staging" is not in the backup') } });
   });
 
   it('keeps the bookkeeping across a reopen of the file, and a forced restore never moves revisions backwards', () => {

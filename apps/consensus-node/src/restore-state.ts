@@ -75,6 +75,7 @@ export class RestoreState {
       else if (r.kind === 'segment') this.store.stageSegment(r.key, JSON.stringify(r.item));
       else if (r.kind === 'environment') this.store.stageEnvironment(r.key, JSON.stringify(r.item));
       else if (r.kind === 'envFlag') this.store.stageEnvFlag(r.env, r.key, JSON.stringify(r.item));
+      else if (r.kind === 'changeRequest' || r.kind === 'schedule') this.store.stageRecord(r.kind, r.key, JSON.stringify(r.item));
       else {
         const c = r.change;
         this.store.stageChange({

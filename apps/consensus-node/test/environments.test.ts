@@ -156,6 +156,61 @@ describe('backups', () => {
   });
 });
 
+describe('backups of change requests and schedules', () => {
+  it('carry open change requests and pending schedules; a restore into a new cluster brings them back as live work; a backup without them still restores', async () => {
+    const cr = await client.propose({ op: 'changeRequest', action: 'create', env: 'production', title: 'checkout to v2 in production', ops: [{ op: 'putFlag', flag: { ...flag('checkout', 'v1'), enabled: true, rules: [] } }], submit: true }, { actor: 'alice' });
+    const crId = cr.changes[0]!.key;
+    await client.propose({ op: 'changeRequest', action: 'comment', id: crId, comment: 'looks right' }, { actor: 'bob' });
+    const in1h = Date.now() + 3_600_000;
+    const sch = await client.propose({ op: 'schedule', action: 'create', env: 'staging', title: 'ramp later', steps: [{ at: in1h, ops: [{ op: 'putFlag', flag: { ...flag('checkout', 'v1'), enabled: false } }] }] }, { actor: 'alice' });
+    const schId = sch.changes[0]!.key;
+
+    const b = await client.backup();
+    const parse = (js: string[]) => js.map((j) => JSON.parse(j));
+    const doc: BackupDocument = {
+      format: 'flagraft-backup', v: 1, clusterId: b.clusterId, revision: b.revision, createdAt: b.createdAt,
+      flags: parse(b.flagsJson), segments: parse(b.segmentsJson), changes: parse(b.changesJson),
+      environments: parse(b.environmentsJson), envFlags: parse(b.envFlagsJson), changeRequests: parse(b.changeRequestsJson), schedules: parse(b.schedulesJson),
+    };
+    expect(validateBackup(doc)).toBe(doc);
+    // Every change request and schedule of the cluster, exactly as it holds them.
+    expect(doc.changeRequests).toEqual(await client.query('changeRequests'));
+    expect(doc.schedules).toEqual(await client.query('schedules'));
+    expect(doc.changeRequests!.find((c) => c.changeRequest.id === crId)!.changeRequest).toMatchObject({ status: 'inReview', comments: [{ actor: 'bob', text: 'looks right' }] });
+    expect(doc.schedules!.find((x) => x.schedule.id === schId)!.schedule.steps).toMatchObject([{ at: in1h, status: 'pending' }]);
+
+    const other = await startLocalCluster({ size: 1 });
+    const c2 = createClusterClient({ ...other.clientOptions(), retryDeadlineMs: 15_000 });
+    try {
+      const r = await c2.restore(doc, { actor: 'admin' });
+      expect(r.counts).toMatchObject({ changeRequests: doc.changeRequests!.length, schedules: doc.schedules!.length });
+      expect(await c2.query('changeRequests')).toEqual(doc.changeRequests);
+      expect(await c2.query('schedules')).toEqual(doc.schedules);
+      // Live work, not just a record: the restored request is approved by a second person and applied there.
+      await c2.propose({ op: 'changeRequest', action: 'approve', id: crId }, { actor: 'bob', actorRole: 'editor' });
+      const applied = await c2.propose({ op: 'changeRequest', action: 'apply', id: crId }, { actor: 'carol' });
+      expect(applied.changes.map((c) => c.kind)).toEqual(['flag', 'changeRequest']);
+      expect((await c2.getFlag('checkout'))?.flag).toMatchObject({ enabled: true, rules: [] });
+      // The restored schedule can be cancelled like any other.
+      await c2.propose({ op: 'schedule', action: 'cancel', id: schId }, { actor: 'alice' });
+      expect((await c2.query<StoredSchedule>('schedule', { id: schId })).schedule.steps[0]!.status).toBe('cancelled');
+      // A backup from before change requests were carried (no changeRequests / schedules fields) still restores; forced, it leaves none.
+      const old: BackupDocument = { ...doc, changeRequests: undefined, schedules: undefined };
+      const r2 = await c2.restore(old, { actor: 'admin', force: true });
+      expect(r2.counts).not.toHaveProperty('changeRequests');
+      expect(await c2.query('changeRequests')).toEqual([]);
+      expect(await c2.query('schedules')).toEqual([]);
+      expect((await c2.snapshotAll()).flags).toEqual(doc.flags);
+      // A change request in an environment the backup does not have is refused, naming it.
+      const bad = { ...doc, changeRequests: [{ ...doc.changeRequests![0]!, changeRequest: { ...doc.changeRequests![0]!.changeRequest, env: 'nowhere' } }] };
+      await expect(c2.restore(bad, { actor: 'admin', force: true })).rejects.toMatchObject({ message: expect.stringContaining('environment "nowhere" is not in the backup') });
+    } finally {
+      c2.close();
+      await other.stop();
+    }
+  });
+});
+
 describe('scheduled changes', () => {
   const scheduleOf = async (id: string): Promise<Schedule> => (await client.query<StoredSchedule>('schedule', { id })).schedule;
 

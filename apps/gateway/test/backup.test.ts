@@ -4,6 +4,8 @@
 // a second gateway's replica both converge; errors are problem documents
 // naming the bad field. Responses are checked against the OpenAPI document.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createClusterClient } from '@flagraft/cluster-client';
+import type { FlagDefinition } from '@flagraft/flag-model';
 import { TOKENS, boolFlag, eventually, request, startStack, type Reply, type RequestOptions, type Stack } from './support/harness.js';
 import { openSse } from './support/sse.js';
 import { OpenApiChecker, record, type Recorded } from './support/openapi-check.js';
@@ -114,6 +116,45 @@ describe('backup and restore through the gateway', () => {
     expect(list.flags).toEqual(backup.flags);
     expect((await call(dst, 'GET', '/api/v1/flags/extra')).status).toBe(404);
     expect((await call(dst, 'GET', '/api/v1/flags/checkout/history')).json).toEqual((await call(src, 'GET', '/api/v1/flags/checkout/history')).json);
+  });
+
+  it('carries change requests and schedules: a forced restore brings them back; a backup without them still restores', async () => {
+    // No REST routes for them in this test: they are made on the cluster directly.
+    const direct = createClusterClient({ ...src.cluster.clientOptions(), retryDeadlineMs: 15_000 });
+    const onDst = createClusterClient({ ...dst.cluster.clientOptions(), retryDeadlineMs: 15_000 });
+    try {
+      await direct.propose({ op: 'putEnvironment', environment: { name: 'staging' } }, { actor: 'ops' });
+      const cr = await direct.propose({ op: 'changeRequest', action: 'create', env: 'staging', title: 'checkout on in staging', ops: [{ op: 'putFlag', flag: boolFlag('checkout', { defaultVariant: 'off' }) as FlagDefinition }], submit: true }, { actor: 'alice' });
+      const at = Date.now() + 3_600_000;
+      await direct.propose({ op: 'schedule', action: 'create', env: 'staging', title: 'later', steps: [{ at, ops: [{ op: 'putFlag', flag: boolFlag('checkout') as FlagDefinition }] }] }, { actor: 'alice' });
+      const r = await call(src, 'GET', '/api/v1/admin/backup');
+      expect(r.status).toBe(200);
+      expect(r.json.changeRequests).toEqual(await direct.query('changeRequests'));
+      expect(r.json.schedules).toEqual(await direct.query('schedules'));
+      expect(r.json.changeRequests.map((c: any) => [c.changeRequest.id, c.changeRequest.status])).toEqual([[cr.changes[0]!.key, 'approved']]); // staging needs no approvals
+      expect(r.json.schedules.map((x: any) => x.schedule.steps.map((st: any) => [st.at, st.status]))).toEqual([[[at, 'pending']]]);
+
+      const f = await call(dst, 'POST', '/api/v1/admin/restore?force=true', { body: r.json });
+      expect(f.status, f.text).toBe(200);
+      expect(f.json.restored).toMatchObject({ changeRequests: 1, schedules: 1 });
+      expect(await onDst.query('changeRequests')).toEqual(r.json.changeRequests);
+      expect(await onDst.query('schedules')).toEqual(r.json.schedules);
+      // The first backup of this file has neither field (nor environments): it still restores, and replaces them.
+      expect(backup.changeRequests).toBeUndefined();
+      const old = await call(dst, 'POST', '/api/v1/admin/restore?force=true', { body: backup });
+      expect(old.status, old.text).toBe(200);
+      expect(await onDst.query('changeRequests')).toEqual([]);
+      expect(await onDst.query('schedules')).toEqual([]);
+      expect((await call(dst, 'GET', '/api/v1/flags')).json.flags).toEqual(backup.flags);
+      // A change request whose environment is not in the document: 422 naming the field.
+      const bad = { ...r.json, changeRequests: [{ ...r.json.changeRequests[0], changeRequest: { ...r.json.changeRequests[0].changeRequest, env: 'nowhere' } }] };
+      const b = await call(dst, 'POST', '/api/v1/admin/restore?force=true', { body: bad });
+      expect(b.status).toBe(422);
+      expect(b.json.issues).toEqual([{ path: 'changeRequests[0].changeRequest.env', pointer: '/changeRequests/0/changeRequest/env', message: '"nowhere" is not an environment of the backup' }]);
+    } finally {
+      direct.close();
+      onDst.close();
+    }
   });
 
   it('every response seen in this file conforms to the OpenAPI document', async () => {

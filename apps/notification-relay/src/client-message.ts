@@ -42,7 +42,7 @@ export class ClientMessageError extends Error {
 }
 
 /** Fields of client messages, the only object keys a refusal names; any other key is the client's text. */
-const KNOWN_FIELDS = new Set(['type', 'token', 'since', 'prefixes', 'kinds']);
+const KNOWN_FIELDS = new Set(['type', 'token', 'since', 'prefixes', 'kinds', 'environments']);
 
 /**
  * Where a violation is, without quoting the client: the pointer's segments

@@ -1,5 +1,6 @@
 import type { EventKeyRing, TokenStore } from '@flagraft/auth';
 import type { LogFn, LogLevel } from './log.js';
+import { ENVIRONMENT_NAME } from './scope.js';
 
 export class RelayConfigError extends Error {
   override readonly name = 'RelayConfigError';
@@ -65,6 +66,11 @@ export interface RelayConfig {
   authTimeoutMs: number;
   /** Key prefixes per client filter. */
   maxPrefixesPerClient: number;
+  /**
+   * The cluster's default environment (the nodes' FLAGRAFT_DEFAULT_ENVIRONMENT): flag events without `env`
+   * are its. An environment event marking another one as the default replaces it (src/relay.ts).
+   */
+  defaultEnvironment: string;
   /** Time allowed for graceful shutdown before sockets are destroyed, ms. */
   shutdownTimeoutMs: number;
   /** Bearer tokens (reader or above may subscribe), or 'none' to disable auth (local use only). */
@@ -107,6 +113,7 @@ export const RELAY_DEFAULTS = {
   pingIntervalMs: 15_000,
   authTimeoutMs: 5_000,
   maxPrefixesPerClient: 16,
+  defaultEnvironment: 'production',
   shutdownTimeoutMs: 10_000,
   maxSignatureAgeSeconds: 300,
   replayMemorySignatures: 50_000,
@@ -159,6 +166,9 @@ export function resolveRelayConfig(o: RelayOptions): RelayConfig {
   int('authTimeoutMs', c.authTimeoutMs, 10, 600_000);
   int('maxPrefixesPerClient', c.maxPrefixesPerClient, 1, 1000);
   int('shutdownTimeoutMs', c.shutdownTimeoutMs, 1, 600_000);
+  if (typeof c.defaultEnvironment !== 'string' || !ENVIRONMENT_NAME.test(c.defaultEnvironment)) {
+    throw new RelayConfigError(`defaultEnvironment (FLAGRAFT_DEFAULT_ENVIRONMENT): must be an environment name (${ENVIRONMENT_NAME.source}), got ${JSON.stringify(c.defaultEnvironment)}`);
+  }
   if (c.provision) {
     int('provision.maxReceiveCount', c.provision.maxReceiveCount, 1, 1000);
     if (!c.provision.topicArn && !c.provision.topicName) throw new RelayConfigError('provision: topicArn or topicName is required');
@@ -214,6 +224,7 @@ export function loadConfigFromEnv(env: Env, loadTokens: (env: Env) => TokenStore
   }
   const o: RelayOptions = { aws, auth, eventKeys };
   if (env.FLAGRAFT_RELAY_HOST) o.host = env.FLAGRAFT_RELAY_HOST;
+  if (env.FLAGRAFT_DEFAULT_ENVIRONMENT) o.defaultEnvironment = env.FLAGRAFT_DEFAULT_ENVIRONMENT;
   if (env.FLAGRAFT_RELAY_QUEUE_URL) o.queueUrl = env.FLAGRAFT_RELAY_QUEUE_URL;
   if (env.FLAGRAFT_RELAY_QUEUE_NAME) o.queueName = env.FLAGRAFT_RELAY_QUEUE_NAME;
   pick('port', 'FLAGRAFT_RELAY_PORT', o);

@@ -9,6 +9,11 @@ describe('parseSqsBody', () => {
     expect(parseSqsBody(body)).toMatchObject({ revision: 7, key: 'k' });
   });
 
+  it('accepts every kind the outbox publishes, with env where it belongs', () => {
+    for (const kind of ['environment', 'changeRequest', 'schedule']) expect(parseSqsBody(JSON.stringify({ ...event, kind, flag: undefined }))).toMatchObject({ kind });
+    expect(parseSqsBody(JSON.stringify({ ...event, env: 'staging' }))).toMatchObject({ kind: 'flag', env: 'staging' });
+  });
+
   it('accepts raw delivery', () => {
     expect(parseSqsBody(JSON.stringify(event))).toMatchObject({ revision: 7 });
   });
@@ -22,6 +27,8 @@ describe('parseSqsBody', () => {
     [JSON.stringify({ ...event, v: 2 }), /v must be 1/],
     [JSON.stringify({ ...event, revision: 0 }), /revision/],
     [JSON.stringify({ ...event, kind: 'x' }), /kind/],
+    [JSON.stringify({ ...event, env: 'a/b' }), /env must be an environment name/],
+    [JSON.stringify({ ...event, kind: 'segment', env: 'staging' }), /env must be an environment name \(flag, changeRequest and schedule events only\)/],
     [JSON.stringify({ ...event, key: '' }), /key/],
     [JSON.stringify({ ...event, op: 'upsert' }), /op/],
     [JSON.stringify({ ...event, prevRevision: 9, part: 0, parts: 1 }), /prevRevision/],

@@ -14,18 +14,29 @@
  * They are ordered like any chained event and, when released, make the relay
  * tell every client to resync; they are never sent to clients as changes.
  */
-import { jsonShapeViolations, jsonTextDepthViolation, JSON_LIMITS, type JsonLimitName, type JsonLimits, type JsonLimitViolation, type ReceivedChangeEvent, type ResetEvent } from '@flagraft/flag-model';
+import { jsonShapeViolations, jsonTextDepthViolation, JSON_LIMITS, type JsonLimitName, type JsonLimits, type JsonLimitViolation, type ReceivedAnyEvent, type ResetEvent } from '@flagraft/flag-model';
 import { EVENT_SIGNATURE_ATTRIBUTE, type EventAttributeLookup } from '@flagraft/auth';
 
 /**
  * A change as the relay receives it and sends it to clients: chained by the
  * outbox (possibly `truncated`: the body was too large for SNS and
- * `flag`/`segment` were left out, reload via the gateway) or unchained.
- * The type is @flagraft/flag-model's ReceivedChangeEvent. The relay checks
- * the envelope fields below, never the flag/segment payload: it only
- * forwards it.
+ * `flag`/`segment`/the item were left out, reload via the gateway) or
+ * unchained. Any kind: flag (with `env` outside the default environment),
+ * segment, environment, changeRequest, schedule (scope.ts decides who gets
+ * which). The type is @flagraft/flag-model's ReceivedAnyEvent. The relay
+ * checks the envelope fields below, never the payload: it only forwards it.
  */
-export type ChangeEvent = ReceivedChangeEvent;
+export type ChangeEvent = ReceivedAnyEvent;
+
+const EVENT_KINDS: ReadonlySet<unknown> = new Set(['flag', 'segment', 'environment', 'changeRequest', 'schedule']);
+/** An environment name (as scope.ts ENVIRONMENT_NAME). */
+const ENV_RE = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/;
+
+/** One event's identity for per-key de-duplication: kind, environment (flags) and key. */
+export function eventKeyOf(ev: ChangeEvent): string {
+  // Newline cannot occur in a key or an environment name.
+  return ev.kind === 'flag' && ev.env !== undefined ? `flag\n${ev.env}\n${ev.key}` : `${ev.kind}\n${ev.key}`;
+}
 
 /**
  * A reset marker from the flagraft outbox (@flagraft/flag-model's
@@ -103,7 +114,8 @@ export function validateChangeEvent(x: unknown): RelayEvent {
   if (e.v !== 1) bad('v', `must be 1 (got ${JSON.stringify(e.v)})`);
   if (!isNonNegInt(e.revision) || e.revision === 0) bad('revision', 'must be a positive integer');
   if (e.kind === 'reset') return validateResetMarker(e, bad);
-  if (e.kind !== 'flag' && e.kind !== 'segment') bad('kind', 'must be "flag", "segment" or "reset"');
+  if (!EVENT_KINDS.has(e.kind)) bad('kind', 'must be "flag", "segment", "environment", "changeRequest", "schedule" or "reset"');
+  if (e.env !== undefined && (typeof e.env !== 'string' || !ENV_RE.test(e.env) || e.kind === 'segment' || e.kind === 'environment')) bad('env', 'must be an environment name (flag, changeRequest and schedule events only)');
   if (typeof e.key !== 'string' || e.key.length === 0) bad('key', 'must be a non-empty string');
   if (e.op !== 'put' && e.op !== 'delete') bad('op', 'must be "put" or "delete"');
   if (typeof e.actor !== 'string') bad('actor', 'must be a string');

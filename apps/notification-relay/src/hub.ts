@@ -8,6 +8,7 @@ import type { RelayMetrics } from './metrics.js';
 import type { LogFn } from './log.js';
 import { parseClientMessage, type ClientMessage, type ClientMessageError } from './client-message.js';
 import type { ReplayWindow } from './window.js';
+import { BadSubscription, ForbiddenSubscription, parseEnvRequest, parseKinds, resolveScope, scopeMatches, type EnvRequest, type EnvScope, type EventKind } from './scope.js';
 
 /**
  * The WebSocket side of the relay: authentication (header or first message),
@@ -33,7 +34,11 @@ const CLOSE_GRACE_MS = 1000;
 interface Subscription {
   since?: number;
   prefixes: string[];
-  kinds?: Set<'flag' | 'segment'>;
+  kinds?: Set<EventKind>;
+  /** What the client asked for (scope.ts); undefined = the old stream. */
+  envs?: EnvRequest;
+  /** What it gets, once authenticated (its token may narrow `all`). */
+  scope?: EnvScope;
 }
 
 interface Client {
@@ -46,7 +51,7 @@ interface Client {
   remote: string;
 }
 
-export class BadRequest extends Error {}
+export class BadRequest extends BadSubscription {}
 
 function parseSince(v: unknown, field: string): number | undefined {
   if (v === undefined || v === null || v === '') return undefined;
@@ -65,17 +70,6 @@ function parsePrefixes(v: unknown, max: number, field: string): string[] {
   return (list as string[]).filter((p) => p !== '');
 }
 
-function parseKinds(v: unknown, field: string): Set<'flag' | 'segment'> | undefined {
-  if (v === undefined || v === null || v === '') return undefined;
-  const list = (Array.isArray(v) ? v : String(v).split(',')) as unknown[];
-  const out = new Set<'flag' | 'segment'>();
-  for (const k of list) {
-    if (k !== 'flag' && k !== 'segment') throw new BadRequest(`${field}: must be "flag" and/or "segment"`);
-    out.add(k);
-  }
-  return out;
-}
-
 export class Hub {
   private readonly wss: WebSocketServer;
   private readonly clients = new Set<Client>();
@@ -85,6 +79,12 @@ export class Hub {
   private flushScheduled = false;
   /** Called with the events each flush sent (for the fan-out latency metric). */
   onFlushed?: (events: ChangeEvent[]) => void;
+  /**
+   * The cluster's default environment: flag events without `env` are its
+   * (config defaultEnvironment, FLAGRAFT_DEFAULT_ENVIRONMENT, until an
+   * environment event says otherwise; see relay.ts).
+   */
+  defaultEnvironment: string;
 
   constructor(
     private readonly cfg: RelayConfig,
@@ -93,6 +93,7 @@ export class Hub {
     private readonly window: ReplayWindow,
     private readonly frontier: () => number | undefined,
   ) {
+    this.defaultEnvironment = cfg.defaultEnvironment;
     this.wss = new WebSocketServer({ noServer: true, maxPayload: cfg.maxClientMessageBytes, perMessageDeflate: false, clientTracking: false, autoPong: false });
     this.pinger = setInterval(() => this.heartbeat(), cfg.pingIntervalMs);
     this.pinger.unref();
@@ -116,6 +117,7 @@ export class Hub {
         since: parseSince(url.searchParams.get('since') ?? undefined, 'since'),
         prefixes: parsePrefixes(url.searchParams.getAll('prefix'), this.cfg.maxPrefixesPerClient, 'prefix'),
         kinds: parseKinds(url.searchParams.get('kinds') ?? undefined, 'kinds'),
+        envs: parseEnvRequest(url.searchParams.get('environments') ?? undefined, 'environments'),
       };
     } catch (err) {
       return reject(400, 'BAD_REQUEST', (err as Error).message);
@@ -133,6 +135,14 @@ export class Hub {
       if (!roleAllows(principal.role, 'read')) {
         this.metrics.authFailures.inc();
         return reject(403, 'FORBIDDEN', `role ${principal.role} may not subscribe (reader or above required)`);
+      }
+    }
+    if (principal) {
+      try {
+        sub.scope = resolveScope(principal, sub.envs, sub.kinds, this.defaultEnvironment);
+      } catch (err) {
+        if (err instanceof ForbiddenSubscription) this.metrics.authFailures.inc();
+        return err instanceof ForbiddenSubscription ? reject(403, 'FORBIDDEN', err.message) : reject(400, 'BAD_REQUEST', (err as Error).message);
       }
     }
     this.wss.handleUpgrade(req, socket, head, (ws) => this.accept(ws, sub, principal, req.socket.remoteAddress ?? ''));
@@ -196,9 +206,13 @@ export class Hub {
         if (c.sub.since === undefined) c.sub.since = parseSince(msg.since, 'since');
         if (c.sub.prefixes.length === 0) c.sub.prefixes = parsePrefixes(msg.prefixes, this.cfg.maxPrefixesPerClient, 'prefixes');
         if (c.sub.kinds === undefined) c.sub.kinds = parseKinds(msg.kinds, 'kinds');
+        if (c.sub.envs === undefined) c.sub.envs = parseEnvRequest(msg.environments, 'environments');
+        c.sub.scope = resolveScope(p, c.sub.envs, c.sub.kinds, this.defaultEnvironment);
       } catch (err) {
-        this.sendControl(c, { type: 'error', code: 'BAD_REQUEST', message: (err as Error).message });
-        c.ws.close(CLOSE_BAD_REQUEST, 'bad request');
+        const forbidden = err instanceof ForbiddenSubscription;
+        if (forbidden) this.metrics.authFailures.inc();
+        this.sendControl(c, { type: 'error', code: forbidden ? 'FORBIDDEN' : 'BAD_REQUEST', message: (err as Error).message });
+        c.ws.close(forbidden ? CLOSE_FORBIDDEN : CLOSE_BAD_REQUEST, forbidden ? 'forbidden' : 'bad request');
         return;
       }
       c.principal = p;
@@ -231,7 +245,13 @@ export class Hub {
     c.live = true;
     this.metrics.connectedClients.inc();
     const frontier = this.frontier();
-    this.sendControl(c, { type: 'hello', revision: frontier ?? null, replayFloor: this.window.floor ?? null, principal: c.principal?.name });
+    const hello: Record<string, unknown> = { type: 'hello', revision: frontier ?? null, replayFloor: this.window.floor ?? null, principal: c.principal?.name };
+    // Only for clients that named environments: the old hello is unchanged.
+    if (c.sub.scope !== undefined) {
+      hello.environments = c.sub.scope === 'all' ? 'all' : [...c.sub.scope];
+      hello.defaultEnvironment = this.defaultEnvironment;
+    }
+    this.sendControl(c, hello);
     if (c.sub.since === undefined) return;
     const missed = this.window.since(c.sub.since);
     if (!missed) {
@@ -262,7 +282,7 @@ export class Hub {
 
   private matches(c: Client, ev: ChangeEvent): boolean {
     if (c.sub.since !== undefined && ev.revision <= c.sub.since) return false;
-    if (c.sub.kinds && !c.sub.kinds.has(ev.kind)) return false;
+    if (!scopeMatches(c.sub.scope, c.sub.kinds, ev, this.defaultEnvironment)) return false;
     if (c.sub.prefixes.length === 0) return true;
     return c.sub.prefixes.some((p) => ev.key.startsWith(p));
   }

@@ -54,6 +54,7 @@ export function createRelay(options: RelayOptions): Relay {
         log('info', 'revision chain established; replay window starts here', { floor });
       },
       release(events) {
+        noteDefaultEnvironment(events);
         hub.broadcast(events);
         for (const ev of events) {
           if (ev.prevRevision === undefined) window.invalidate();
@@ -100,6 +101,20 @@ export function createRelay(options: RelayOptions): Relay {
       },
     },
   );
+
+  /**
+   * The default environment is replicated state: an environment event that
+   * marks one as the default (its creation, a change) is the cluster's word
+   * for it, over the configured name. Events are signed, so only a node can say so.
+   */
+  const noteDefaultEnvironment = (events: ChangeEvent[]) => {
+    for (const ev of events) {
+      if (ev.kind !== 'environment' || !('environment' in ev) || ev.environment?.isDefault !== true) continue;
+      if (hub.defaultEnvironment === ev.key) continue;
+      log('warn', 'the cluster\'s default environment differs from the configured one; following the cluster', { configured: hub.defaultEnvironment, cluster: ev.key, revision: ev.revision });
+      hub.defaultEnvironment = ev.key;
+    }
+  };
 
   hub.onFlushed = (events) => {
     const now = Date.now();

@@ -36,6 +36,14 @@ function harness(opts: Partial<{ maxPendingEvents: number; gapTimeoutMs: number;
 }
 
 describe('Sequencer', () => {
+  it('de-duplicates unchained flag events per environment: one key written at one revision in two environments is two events', () => {
+    const h = harness();
+    const inEnv = (env: string | undefined, revision: number) => Object.assign(ev(revision, undefined, 'f'), env ? { env } : {});
+    h.s.offer([h.d(inEnv(undefined, 4)), h.d(inEnv('staging', 4)), h.d(inEnv('staging', 4)), h.d(inEnv('staging', 3))]);
+    expect(h.released.map((e) => `${e.revision}:${(e as { env?: string }).env ?? ''}`)).toEqual(['4:', '4:staging']);
+    expect(h.drops).toEqual(['duplicate', 'stale']);
+  });
+
   it('releases chained events in revision order whatever order they arrive in', () => {
     const h = harness();
     h.s.offer([h.d(ev(5, 3))]);

@@ -1,4 +1,4 @@
-import { isResetMarker, type ChangeEvent, type RelayEvent, type ResetMarker } from './event.js';
+import { eventKeyOf, isResetMarker, type ChangeEvent, type RelayEvent, type ResetMarker } from './event.js';
 
 /**
  * Puts change events back into revision order and drops duplicates.
@@ -209,7 +209,7 @@ export class Sequencer {
       this.rejectDeliveries([d], `revision ${d.event.revision} is more than ${this.opts.maxRevisionGap} above ${ref} (unchained)`);
       return;
     }
-    const k = `${d.event.kind}:${d.event.key}`;
+    const k = eventKeyOf(d.event);
     const last = this.keyRevision.get(k);
     if (last !== undefined && d.event.revision <= last) {
       this.sink.dropped(d.event.revision === last ? 'duplicate' : 'stale', d.event);
@@ -411,7 +411,7 @@ export class Sequencer {
     const events: ChangeEvent[] = [];
     for (const [, copies] of parts) {
       const ev = copies[0]!.event as ChangeEvent;
-      const k = `${ev.kind}:${ev.key}`;
+      const k = eventKeyOf(ev);
       const last = this.keyRevision.get(k);
       if (last !== undefined && ev.revision < last) {
         // Cannot happen for one producer's chain; guards against a second producer.

@@ -132,6 +132,7 @@ export const SCHEMAS = {
       properties: {
         revision: { type: 'integer', minimum: 1 }, kind: { enum: ['flag', 'segment'] }, key: { type: 'string' }, op: { enum: ['put', 'delete'] },
         before: { type: ['object', 'null'] }, after: { type: ['object', 'null'] }, actor: { type: 'string' }, time: { type: 'integer', description: 'ms since the epoch' },
+        env: { type: 'string', description: 'A flag change outside the default environment' },
       },
     },
     BackupDocument: {
@@ -141,6 +142,13 @@ export const SCHEMAS = {
         createdAt: { type: 'string', format: 'date-time' }, oldestRetainedRevision: { type: 'integer' },
         flags: { type: 'array', items: ref('StoredFlag') }, segments: { type: 'array', items: ref('StoredSegment') },
         changes: { type: 'array', description: 'Every retained change, ascending by revision', items: ref('BackupChange') },
+        environments: { type: 'array', description: 'The environments (exactly one isDefault: flags are its flags); absent in backups from before environments', items: ref('StoredEnvironment') },
+        envFlags: {
+          type: 'array', description: 'Every other environment\'s flag configurations',
+          items: { type: 'object', required: ['env', 'stored'], properties: { env: { type: 'string' }, stored: ref('StoredFlag') } },
+        },
+        changeRequests: { type: 'array', description: 'Change requests of every status (docs/ENVIRONMENTS.md "Backups"); absent when the cluster has none', items: ref('StoredChangeRequest') },
+        schedules: { type: 'array', description: 'Schedules, pending steps included; absent when the cluster has none', items: ref('StoredSchedule') },
       },
     },
     RestoreResult: {

@@ -63,6 +63,9 @@ export interface BackupData {
   environmentsJson: string[];
   /** {env, stored} JSON: the other environments' flag configurations. */
   envFlagsJson: string[];
+  /** StoredChangeRequest / StoredSchedule JSON (empty from a node that does not back them up). */
+  changeRequestsJson: string[];
+  schedulesJson: string[];
 }
 
 export interface RestoreResult {
@@ -468,6 +471,8 @@ export function createClusterClient(opts: ClusterClientOptions): ClusterClient {
       const counts = {
         segments: doc.segments.length, flags: doc.flags.length, changes: doc.changes.length,
         ...(doc.environments ? { environments: doc.environments.length, envFlags: doc.envFlags?.length ?? 0 } : {}),
+        // Likewise change requests and schedules, only when there are some.
+        ...(doc.changeRequests?.length || doc.schedules?.length ? { changeRequests: doc.changeRequests?.length ?? 0, schedules: doc.schedules?.length ?? 0 } : {}),
       };
       await step({
         op: 'begin', force: o.force === true, countsJson: JSON.stringify(counts),
@@ -513,7 +518,7 @@ export function createClusterClient(opts: ClusterClientOptions): ClusterClient {
       let started = false;
       try {
         return await new Promise<BackupData>((resolve, reject) => {
-          const out: BackupData = { clusterId: '', revision: 0, createdAt: '', oldestRetainedRevision: 0, segmentsJson: [], flagsJson: [], changesJson: [], environmentsJson: [], envFlagsJson: [] };
+          const out: BackupData = { clusterId: '', revision: 0, createdAt: '', oldestRetainedRevision: 0, segmentsJson: [], flagsJson: [], changesJson: [], environmentsJson: [], envFlagsJson: [], changeRequestsJson: [], schedulesJson: [] };
           let header = false;
           const s: grpc.ClientReadableStream<any> = clientFor(ep).Backup({}, metadata(), { deadline: Date.now() + Math.max(0, deadline - performance.now()) });
           const headerTimer = setTimeout(() => s.cancel(), Math.max(0, Math.min(retryDeadlineMs, deadline - performance.now())));
@@ -531,6 +536,8 @@ export function createClusterClient(opts: ClusterClientOptions): ClusterClient {
             else if (m.kind === 'changes') out.changesJson.push(...items);
             else if (m.kind === 'environments') out.environmentsJson.push(...items);
             else if (m.kind === 'envFlags') out.envFlagsJson.push(...items);
+            else if (m.kind === 'changeRequests') out.changeRequestsJson.push(...items);
+            else if (m.kind === 'schedules') out.schedulesJson.push(...items);
           });
           s.on('error', (e: grpc.ServiceError) => {
             clearTimeout(headerTimer);

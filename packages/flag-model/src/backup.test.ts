@@ -98,6 +98,28 @@ describe('backup document validation', () => {
     expect(backupIssues({ ...doc, revision: -1 }).map((i) => i.path)).toContain('revision');
   });
 
+  it('checks change requests and schedules: their shape, an environment of the backup, unique ids; they need environments', () => {
+    const stored = { createRevision: 8, modRevision: 9, version: 2, updatedAt: 1, updatedBy: 'bob' };
+    const production = { environment: { name: 'production' }, isDefault: true, createRevision: 0, modRevision: 0, version: 1, updatedAt: 0, updatedBy: 'flagraft' };
+    const cr = { ...stored, changeRequest: { id: 'cr-8', env: 'production', title: 't', author: 'alice', status: 'inReview', ops: [], bases: [], approvals: [], rejections: [], comments: [] } };
+    const sch = { ...stored, schedule: { id: 'sch-9', env: 'production', title: 's', createdBy: 'alice', bases: [], steps: [{ at: 5, status: 'pending', ops: [] }] } };
+    const base = { ...sampleBackup(), environments: [production] } as BackupDocument;
+    expect(backupIssues({ ...base, changeRequests: [cr], schedules: [sch] })).toEqual([]);
+    const paths = (d: unknown) => backupIssues(d).map((i) => `${i.path}: ${i.message}`);
+    expect(paths({ ...sampleBackup(), changeRequests: [cr] })).toEqual(['changeRequests: needs environments (each belongs to one)']);
+    expect(paths({ ...base, changeRequests: [cr, { ...cr, changeRequest: { ...cr.changeRequest, env: 'staging' } }] })).toEqual([
+      'changeRequests[1].changeRequest.env: "staging" is not an environment of the backup', 'changeRequests[1].changeRequest.id: "cr-8" appears more than once',
+    ]);
+    expect(paths({ ...base, changeRequests: [{ ...cr, changeRequest: { ...cr.changeRequest, status: 'merged', id: 'x' } }] })).toEqual([
+      'changeRequests[0].changeRequest.id: must be an id like cr-12', 'changeRequests[0].changeRequest.status: must be one of draft, inReview, approved, applied, rejected, withdrawn, conflicted',
+    ]);
+    expect(paths({ ...base, schedules: [{ ...sch, modRevision: 99, schedule: { ...sch.schedule, steps: [{ at: -1, status: 'pending' }] } }] })).toEqual([
+      'schedules[0].schedule.steps[0]: must be {at: ms since the epoch, status: pending | applied | conflicted | failed | cancelled, ops | changeRequest}',
+      "schedules[0].modRevision: must be an integer from 1 to the backup's revision 12",
+    ]);
+    expect(paths({ ...base, schedules: {} })).toEqual(['schedules: must be an array']);
+  });
+
   it('caps the number of reported issues', () => {
     const doc = sampleBackup();
     const many = Array.from({ length: 500 }, () => ({ nope: true }));

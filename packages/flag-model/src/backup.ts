@@ -8,7 +8,7 @@ import { isPlainObject } from './json-util.js';
 import { ValidationError } from './errors.js';
 import { referencedSegments, validateFlag, validateSegment } from './validate.js';
 import { validateEnvironment } from './environments.js';
-import type { Change, StoredEnvironment, StoredFlag, StoredSegment, ValidationIssue } from './types.js';
+import type { Change, StoredChangeRequest, StoredEnvironment, StoredFlag, StoredSchedule, StoredSegment, ValidationIssue } from './types.js';
 
 /** A flag's configuration in an environment other than the default one (the default one's are `flags`). */
 export interface EnvFlagBackupItem { env: string; stored: StoredFlag }
@@ -40,6 +40,14 @@ export interface BackupDocument {
   environments?: StoredEnvironment[];
   /** Every other environment's flag configurations. */
   envFlags?: EnvFlagBackupItem[];
+  /**
+   * Change requests (every status: the open ones are work to carry over, the
+   * closed ones their record) and schedules. Absent in backups from before
+   * they were carried: a restore then keeps none (force) or has none.
+   * Both need `environments` (each belongs to one of them).
+   */
+  changeRequests?: StoredChangeRequest[];
+  schedules?: StoredSchedule[];
 }
 
 /** Largest revision a backup may carry: keeps revision arithmetic exact (below 2^52). */
@@ -171,6 +179,56 @@ export function envFlagIssues(x: unknown, path: string, maxRevision: number): { 
   return r.issues.length ? { issues: r.issues } : { issues: [], normalized: { env: x.env, stored: r.normalized as StoredFlag } };
 }
 
+const CR_STATUSES: ReadonlySet<unknown> = new Set(['draft', 'inReview', 'approved', 'applied', 'rejected', 'withdrawn', 'conflicted']);
+const STEP_STATUSES: ReadonlySet<unknown> = new Set(['pending', 'applied', 'conflicted', 'failed', 'cancelled']);
+/** Ids the cluster gives them: `cr-<revision>`, `sch-<revision>`. */
+const RECORD_ID = { changeRequest: /^cr-[1-9][0-9]{0,15}$/, schedule: /^sch-[1-9][0-9]{0,15}$/ };
+
+/**
+ * Issues of one stored change request or schedule. Checked for shape only,
+ * like history: their ops were valid when written, and anything they would
+ * write is validated again when they are applied or fired (which also
+ * re-checks their bases), so an old request cannot put a bad row anywhere.
+ */
+export function storedRecordIssues(kind: 'changeRequest' | 'schedule', x: unknown, path: string, maxRevision: number): { issues: ValidationIssue[]; normalized?: StoredChangeRequest | StoredSchedule } {
+  if (!isPlainObject(x)) return { issues: [{ path, message: `must be a stored ${kind} object` }] };
+  const issues: ValidationIssue[] = [];
+  const at = (f: string) => `${path}.${f}`;
+  const body = x[kind];
+  if (!isPlainObject(body)) issues.push({ path: at(kind), message: 'must be an object' });
+  else {
+    const b = (f: string) => `${at(kind)}.${f}`;
+    if (typeof body.id !== 'string' || !RECORD_ID[kind].test(body.id)) issues.push({ path: b('id'), message: `must be an id like ${kind === 'changeRequest' ? 'cr-12' : 'sch-12'}` });
+    if (!isKey(body.env)) issues.push({ path: b('env'), message: 'must be an environment name' });
+    if (typeof body.title !== 'string' || body.title.length === 0) issues.push({ path: b('title'), message: 'must be a non-empty string' });
+    if (!Array.isArray(body.bases)) issues.push({ path: b('bases'), message: 'must be an array' });
+    if (kind === 'changeRequest') {
+      if (!CR_STATUSES.has(body.status)) issues.push({ path: b('status'), message: `must be one of ${[...CR_STATUSES].join(', ')}` });
+      if (!isActor(body.author)) issues.push({ path: b('author'), message: 'must be a non-empty actor name' });
+      for (const f of ['ops', 'approvals', 'rejections', 'comments']) if (!Array.isArray(body[f])) issues.push({ path: b(f), message: 'must be an array' });
+    } else {
+      if (!isActor(body.createdBy)) issues.push({ path: b('createdBy'), message: 'must be a non-empty actor name' });
+      if (!Array.isArray(body.steps) || body.steps.length === 0) issues.push({ path: b('steps'), message: 'must be a non-empty array' });
+      else {
+        body.steps.forEach((st: unknown, i: number) => {
+          if (!isPlainObject(st) || typeof st.at !== 'number' || !Number.isSafeInteger(st.at) || st.at < 0 || !STEP_STATUSES.has(st.status)) {
+            issues.push({ path: b(`steps[${i}]`), message: `must be {at: ms since the epoch, status: ${[...STEP_STATUSES].join(' | ')}, ops | changeRequest}` });
+          }
+        });
+      }
+    }
+  }
+  const { createRevision: cr, modRevision: mr, version, updatedAt, updatedBy } = x;
+  if (!isRevision(cr, maxRevision)) issues.push({ path: at('createRevision'), message: `must be an integer from 1 to the backup's revision ${maxRevision}` });
+  if (!isRevision(mr, maxRevision)) issues.push({ path: at('modRevision'), message: `must be an integer from 1 to the backup's revision ${maxRevision}` });
+  else if (isRevision(cr, maxRevision) && mr < cr) issues.push({ path: at('modRevision'), message: `must not be below createRevision ${cr}` });
+  if (typeof version !== 'number' || !Number.isSafeInteger(version) || version < 1) issues.push({ path: at('version'), message: 'must be a positive integer' });
+  if (typeof updatedAt !== 'number' || !Number.isSafeInteger(updatedAt) || updatedAt < 0) issues.push({ path: at('updatedAt'), message: 'must be a non-negative integer (ms since the epoch)' });
+  if (!isActor(updatedBy)) issues.push({ path: at('updatedBy'), message: `must be a non-empty string of at most ${LIMITS.maxActorChars} characters` });
+  if (issues.length) return { issues };
+  return { issues, normalized: x as unknown as StoredChangeRequest | StoredSchedule };
+}
+
 /** Every problem of a backup document, each naming its field (`changes[12].revision: ...`); at most MAX_REPORTED_ISSUES. */
 export function backupIssues(doc: unknown): ValidationIssue[] {
   const issues: ValidationIssue[] = [];
@@ -206,6 +264,7 @@ export function backupIssues(doc: unknown): ValidationIssue[] {
     }
   }
   add(environmentIssues(doc, max, segmentNames));
+  add(recordIssues(doc, max));
   const changes = doc.changes;
   if (!Array.isArray(changes)) add([{ path: 'changes', message: 'must be an array' }]);
   else {
@@ -255,6 +314,30 @@ function environmentIssues(doc: Record<string, unknown>, max: number, segmentNam
     seen.add(`${env}/${stored.flag.key}`);
     const missing = referencedSegments(stored.flag).filter((s) => !segmentNames.has(s));
     if (missing.length) issues.push({ path: `${path}.stored.flag.rules`, message: `references segment(s) not in the backup: ${missing.join(', ')}` });
+  }
+  return issues;
+}
+
+/** The changeRequests and schedules of a document (optional; each in an environment of the backup, ids unique). */
+function recordIssues(doc: Record<string, unknown>, max: number): ValidationIssue[] {
+  const issues: ValidationIssue[] = [];
+  const envs = new Set(Array.isArray(doc.environments) ? doc.environments.map((e) => (isPlainObject(e) && isPlainObject(e.environment) ? e.environment.name : undefined)) : []);
+  for (const [field, kind] of [['changeRequests', 'changeRequest'], ['schedules', 'schedule']] as const) {
+    const list = doc[field];
+    if (list === undefined) continue;
+    if (!Array.isArray(list)) { issues.push({ path: field, message: 'must be an array' }); continue; }
+    if (list.length > 0 && doc.environments === undefined) { issues.push({ path: field, message: 'needs environments (each belongs to one)' }); continue; }
+    const seen = new Set<string>();
+    for (let i = 0; i < list.length && issues.length < MAX_REPORTED_ISSUES; i++) {
+      const path = `${field}[${i}]`;
+      const r = storedRecordIssues(kind, list[i], path, max);
+      issues.push(...r.issues);
+      if (!r.normalized) continue;
+      const body = (r.normalized as unknown as Record<string, { id: string; env: string }>)[kind]!;
+      if (!envs.has(body.env)) issues.push({ path: `${path}.${kind}.env`, message: `"${body.env}" is not an environment of the backup` });
+      if (seen.has(body.id)) issues.push({ path: `${path}.${kind}.id`, message: `"${body.id}" appears more than once` });
+      seen.add(body.id);
+    }
   }
   return issues;
 }

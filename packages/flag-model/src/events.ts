@@ -105,6 +105,8 @@ export interface TruncatedChangeEvent extends EventHeader, ChainFields {
   truncated: true;
   flag?: never;
   segment?: never;
+  /** A flag outside the default environment (kept when the flag is left out). */
+  env?: string;
 }
 
 /** A change as the SNS outbox publishes it: chained, and whole or truncated (narrow on `truncated`). */
@@ -128,8 +130,31 @@ export interface ResetEvent<Reason extends string = ResetReason> extends EventHe
   parts: 1;
 }
 
+/**
+ * A truncated environment, change request or schedule event: the item was
+ * left out (too large for SNS); `env` names the environment it belongs to
+ * (a change request's or schedule's `env`, an environment's own name), so a
+ * consumer limited to environments can still route it.
+ */
+export interface TruncatedRecordEvent extends EventHeader, ChainFields {
+  kind: RecordChangeEvent['kind'];
+  key: string;
+  op: 'put' | 'delete';
+  truncated: true;
+  env?: string;
+  flag?: never;
+  segment?: never;
+}
+
+/**
+ * Every event the SNS outbox publishes besides reset markers: the old
+ * (PublishedChangeEvent) ones, flags of other environments (with `env`), and
+ * environment / change request / schedule events, chained, whole or truncated.
+ */
+export type PublishedAnyEvent = PublishedChangeEvent | (RecordChangeEvent & ChainFields & { truncated?: never }) | TruncatedRecordEvent;
+
 /** Anything the SNS outbox publishes in its revision chain. */
-export type ChainEvent = PublishedChangeEvent | ResetEvent;
+export type ChainEvent = PublishedAnyEvent | ResetEvent;
 
 /** No chain fields: a change on the topic that the flagraft outbox did not chain (published by something else). */
 export interface Unchained {
@@ -145,6 +170,9 @@ export interface Unchained {
  * `prevRevision === undefined` to tell them apart.
  */
 export type ReceivedChangeEvent = PublishedChangeEvent | (ChangeEvent & Unchained);
+
+/** Any event a consumer of the SNS topic receives (besides reset markers), of any kind. */
+export type ReceivedAnyEvent = PublishedAnyEvent | (AnyChangeEvent & Unchained);
 
 /** What a change event is made from: the change's header fields and the item after it (null on delete). */
 export interface ChangeEventSource {

@@ -32,7 +32,7 @@ export { legacyFlagFromValue, legacyValueOf } from './legacy.js';
 export { flagJsonSchema, segmentJsonSchema } from './schema.js';
 export { FLAG_KIND, SEGMENT_KIND, ITEM_KINDS, itemPath, storedItemId } from './item-kind.js';
 export type { ItemKind, FlagKind, SegmentKind, AnyItemKind } from './item-kind.js';
-export { BACKUP_FORMAT, MAX_REPORTED_ISSUES, backupIssues, validateBackup, storedItemIssues, changeIssues } from './backup.js';
+export { BACKUP_FORMAT, MAX_REPORTED_ISSUES, backupIssues, validateBackup, storedItemIssues, storedRecordIssues, changeIssues } from './backup.js';
 export type { BackupDocument } from './backup.js';
 export {
   RESTORE_KINDS, applyRestoreCommand, encodeRestoreCommand, decodeRestoreCommand, restoreCommandProblem, restoreItemsBytes, chunkItems,
@@ -43,6 +43,7 @@ export type {
 export type {
   EventHeader, FlagPutEvent, FlagDeleteEvent, SegmentPutEvent, SegmentDeleteEvent, FlagChangeEvent, SegmentChangeEvent, ChangeEvent,
   RecordChangeEvent, AnyChangeEvent, ChainFields, TruncatedChangeEvent, PublishedChangeEvent, ResetReason, ResetEvent, ChainEvent, Unchained, ReceivedChangeEvent,
+  TruncatedRecordEvent, PublishedAnyEvent, ReceivedAnyEvent,
 } from './events.js';
 export { changeEvent } from './events.js';
 export type { ChangeEventSource } from './events.js';

@@ -19,16 +19,16 @@ import { CommandDecodeError } from './errors.js';
 import { LIMITS } from './limits.js';
 import { isPlainObject, utf8Length } from './json-util.js';
 import { referencedSegments } from './validate.js';
-import { MAX_BACKUP_REVISION, changeIssues, envFlagIssues, normalizeChange, storedEnvironmentIssues, storedItemIssues } from './backup.js';
-import type { Change, StoredEnvironment, StoredFlag, StoredSegment, ValidationIssue } from './types.js';
+import { MAX_BACKUP_REVISION, changeIssues, envFlagIssues, normalizeChange, storedEnvironmentIssues, storedItemIssues, storedRecordIssues } from './backup.js';
+import type { Change, StoredChangeRequest, StoredEnvironment, StoredFlag, StoredSchedule, StoredSegment, ValidationIssue } from './types.js';
 
 /** In the order they must arrive: environments first, a flag's segments before it, a flag's definition (flags) before its other environments' configurations. */
-export type RestoreKind = 'environments' | 'segments' | 'flags' | 'envFlags' | 'changes';
-export const RESTORE_KINDS: readonly RestoreKind[] = ['environments', 'segments', 'flags', 'envFlags', 'changes'];
-/** Kinds a restore from before environments does not announce (counted as 0). */
-const OPTIONAL_KINDS: ReadonlySet<RestoreKind> = new Set(['environments', 'envFlags']);
+export type RestoreKind = 'environments' | 'segments' | 'flags' | 'envFlags' | 'changes' | 'changeRequests' | 'schedules';
+export const RESTORE_KINDS: readonly RestoreKind[] = ['environments', 'segments', 'flags', 'envFlags', 'changes', 'changeRequests', 'schedules'];
+/** Kinds a restore from before environments (or before change requests were backed up) does not announce (counted as 0). */
+const OPTIONAL_KINDS: ReadonlySet<RestoreKind> = new Set(['environments', 'envFlags', 'changeRequests', 'schedules']);
 
-export interface RestoreCounts { segments: number; flags: number; changes: number; environments?: number; envFlags?: number }
+export interface RestoreCounts { segments: number; flags: number; changes: number; environments?: number; envFlags?: number; changeRequests?: number; schedules?: number }
 export interface RestoreSource { clusterId: string; revision: number; createdAt: string }
 
 interface RestoreEnvelope { v: 1; restoreId: string; actor: string; time: number }
@@ -62,7 +62,7 @@ export interface RestoreSession {
 export interface RestoreTarget {
   liveCounts(): { flags: number; segments: number; changes: number };
   /** envFlag keys are `env/key` (neither may hold a slash). */
-  isStaged(kind: 'flag' | 'segment' | 'environment' | 'envFlag', key: string): boolean;
+  isStaged(kind: 'flag' | 'segment' | 'environment' | 'envFlag' | 'changeRequest' | 'schedule', key: string): boolean;
 }
 
 export type StagedRow =
@@ -70,7 +70,9 @@ export type StagedRow =
   | { kind: 'flag'; key: string; item: StoredFlag }
   | { kind: 'environment'; key: string; item: StoredEnvironment }
   | { kind: 'envFlag'; env: string; key: string; item: StoredFlag }
-  | { kind: 'change'; seq: number; change: Change };
+  | { kind: 'change'; seq: number; change: Change }
+  | { kind: 'changeRequest'; key: string; item: StoredChangeRequest }
+  | { kind: 'schedule'; key: string; item: StoredSchedule };
 
 export type RestoreErrorCode = 'NOT_EMPTY' | 'VALIDATION' | 'NO_RESTORE' | 'BAD_COMMAND';
 export interface RestoreError { code: RestoreErrorCode; message: string; issues?: ValidationIssue[]; liveCounts?: { flags: number; segments: number; changes: number } }
@@ -158,7 +160,7 @@ export function restoreItemsBytes(items: unknown[]): number {
   return n;
 }
 
-const ZERO: RestoreCounts = { segments: 0, flags: 0, changes: 0, environments: 0, envFlags: 0 };
+const ZERO: RestoreCounts = { segments: 0, flags: 0, changes: 0, environments: 0, envFlags: 0, changeRequests: 0, schedules: 0 };
 const fail = (error: RestoreError, abort: boolean): RestoreStep => ({ ok: false, error, abort });
 
 function notEmpty(target: RestoreTarget): RestoreError | undefined {
@@ -275,6 +277,17 @@ function stageChunk(s: RestoreSession, cmd: Extract<RestoreCommand, { op: 'resto
       if (missing.length) { issues.push({ path: `${path}.stored.flag.rules`, message: `references segment(s) not in the backup: ${missing.join(', ')}` }); break; }
       seen.add(id);
       rows.push({ kind: 'envFlag', env, key: stored.flag.key, item: stored });
+      continue;
+    }
+    if (kind === 'changeRequests' || kind === 'schedules') {
+      const one = kind === 'changeRequests' ? 'changeRequest' : 'schedule';
+      const r = storedRecordIssues(one, item, path, s.source.revision);
+      if (r.issues.length) { issues.push(...r.issues); break; }
+      const body = one === 'changeRequest' ? (r.normalized as StoredChangeRequest).changeRequest : (r.normalized as StoredSchedule).schedule;
+      if (!target.isStaged('environment', body.env)) { issues.push({ path: `${path}.${one}.env`, message: `environment "${body.env}" is not in the backup` }); break; }
+      if (seen.has(body.id) || target.isStaged(one, body.id)) { issues.push({ path: `${path}.${one}.id`, message: `"${body.id}" appears more than once` }); break; }
+      seen.add(body.id);
+      rows.push(one === 'changeRequest' ? { kind: one, key: body.id, item: r.normalized as StoredChangeRequest } : { kind: one, key: body.id, item: r.normalized as StoredSchedule });
       continue;
     }
     if (kind === 'changes') {

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { EVENT_SIGNATURE_ATTRIBUTE, signEvent, type EventKeyRing } from '@flagraft/auth';
-import type { ChainEvent, ChangeEvent, PublishedChangeEvent, ResetEvent, ResetReason, TruncatedChangeEvent } from '@flagraft/flag-model';
+import type { AnyChangeEvent, ChainEvent, PublishedAnyEvent, ResetEvent, ResetReason, TruncatedChangeEvent, TruncatedRecordEvent } from '@flagraft/flag-model';
 
 /**
  * How a change becomes an SNS message. The body is the versioned ChangeEvent
@@ -17,13 +17,19 @@ import type { ChainEvent, ChangeEvent, PublishedChangeEvent, ResetEvent, ResetRe
  * change links to it and consumers learn of the restore at once instead of
  * at the next write.
  *
+ * Every change is published (docs/ENVIRONMENTS.md "Events"): flags of the
+ * default environment and segments exactly as before, flags of other
+ * environments with `env`, and environment / change request / schedule
+ * events. Consumers choose (the relay sends clients only what they asked
+ * for; a client from before environments gets the old events only).
+ *
  * The event types themselves are @flagraft/flag-model's (src/events.ts);
  * the names below are this package's for them.
  */
 export type { ResetEvent, ResetReason };
 
-/** A change as published: chained, whole or (`truncated: true`) without its flag/segment. */
-export type PublishedEvent = PublishedChangeEvent;
+/** A change as published: chained, whole or (`truncated: true`) without its flag/segment/item. */
+export type PublishedEvent = PublishedAnyEvent;
 
 /** Anything the outbox publishes in the revision chain. */
 export type OutboxEvent = ChainEvent;
@@ -49,7 +55,7 @@ export const MAX_EVENT_BODY_BYTES = SNS_MAX_PAYLOAD_BYTES - ATTRIBUTE_ALLOWANCE_
 const GROUP_ID_RE = /^[\x21-\x7e]{1,128}$/;
 
 /** Adds part/parts/prevRevision to one page of changes (whole revisions, revision order). */
-export function chainEvents(page: ChangeEvent[], prevRevision: number): PublishedEvent[] {
+export function chainEvents(page: AnyChangeEvent[], prevRevision: number): PublishedEvent[] {
   const out: PublishedEvent[] = [];
   let i = 0;
   let prev = prevRevision;
@@ -57,7 +63,7 @@ export function chainEvents(page: ChangeEvent[], prevRevision: number): Publishe
     const rev = page[i]!.revision;
     let j = i;
     while (j < page.length && page[j]!.revision === rev) j++;
-    for (let k = i; k < j; k++) out.push({ ...page[k]!, part: k - i, parts: j - i, prevRevision: prev });
+    for (let k = i; k < j; k++) out.push({ ...page[k]!, part: k - i, parts: j - i, prevRevision: prev } as PublishedEvent);
     prev = rev;
     i = j;
   }
@@ -70,10 +76,22 @@ export interface SnsEntry {
   bytes: number;
 }
 
-/** The event without its flag/segment, marked `truncated` (consumers reload the item through the gateway). */
-export function truncateEvent(ev: PublishedEvent): TruncatedChangeEvent {
-  const { flag: _f, segment: _s, ...rest } = ev;
-  return { ...rest, truncated: true };
+/**
+ * The event without its flag/segment/item, marked `truncated` (consumers
+ * reload the item through the gateway). A change request or schedule keeps
+ * the environment it belongs to as `env`, so consumers limited to
+ * environments can still route it (a flag keeps its `env`; an environment's
+ * is its key).
+ */
+export function truncateEvent(ev: PublishedEvent): TruncatedChangeEvent | TruncatedRecordEvent {
+  const { v, revision, kind, key, op, actor, time, part, parts, prevRevision } = ev;
+  const head = { v, revision, key, op, actor, time, part, parts, prevRevision, truncated: true as const };
+  if (kind === 'flag') return ev.env === undefined ? { ...head, kind } : { ...head, kind, env: ev.env };
+  if (kind === 'segment') return { ...head, kind };
+  const env = 'truncated' in ev && ev.truncated ? ev.env
+    : kind === 'changeRequest' && 'changeRequest' in ev ? ev.changeRequest?.changeRequest.env
+      : kind === 'schedule' && 'schedule' in ev ? ev.schedule?.schedule.env : undefined;
+  return env === undefined ? { ...head, kind } : { ...head, kind, env };
 }
 
 /** Serialises an event; a body over MAX_EVENT_BODY_BYTES is replaced by its truncated form. */
@@ -134,7 +152,7 @@ export function signedMessageAttributes(ev: OutboxEvent, body: string, keys: Eve
 /** FIFO group of markers in 'key' mode (they belong to no key). */
 export const RESET_GROUP_ID = 'flagraft:reset';
 
-export function messageGroupId(ev: ChangeEvent | OutboxEvent, mode: 'key' | 'single'): string {
+export function messageGroupId(ev: OutboxEvent, mode: 'key' | 'single'): string {
   if (mode === 'single') return 'flagraft';
   if (ev.kind === 'reset') return RESET_GROUP_ID;
   const g = `${ev.kind}:${ev.key}`;

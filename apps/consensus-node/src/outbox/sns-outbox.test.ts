@@ -11,10 +11,11 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { CreateTopicCommand, SNSClient, SubscribeCommand } from '@aws-sdk/client-sns';
 import { CreateQueueCommand, DeleteMessageBatchCommand, GetQueueAttributesCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
-import type { FlagDefinition, StoredFlag } from '@flagraft/flag-model';
+import type { AnyChangeEvent, FlagDefinition, StoredFlag } from '@flagraft/flag-model';
 import { EventKeyRing, EventKeySet, verifyEvent, type EventAttribute } from '@flagraft/auth';
 import { startEmulator, type Emulator } from '@flagraft/testkit';
-import type { ChangeEvent, OutboxContext, Outbox } from '../outbox-types.js';
+import type { OutboxContext, Outbox } from '../outbox-types.js';
+import { loadConfigFromEnv } from '../config.js';
 import { createSnsOutbox, OutboxConfigError } from './index.js';
 
 const REGION = 'us-east-1';
@@ -94,7 +95,7 @@ class FakeNode implements OutboxContext {
   leader = true;
   published = 0;
   oldest = 1;
-  changes: ChangeEvent[] = [];
+  changes: AnyChangeEvent[] = [];
   proposals: number[] = [];
   private leaderCbs = new Set<(l: boolean, t: number) => void>();
   private appliedCbs = new Set<(r: number) => void>();
@@ -104,8 +105,12 @@ class FakeNode implements OutboxContext {
   isLeader() { return this.leader; }
   onLeadershipChange(cb: (l: boolean, t: number) => void) { this.leaderCbs.add(cb); return () => this.leaderCbs.delete(cb); }
   onApplied(cb: (r: number) => void) { this.appliedCbs.add(cb); return () => this.appliedCbs.delete(cb); }
-  readChanges(after: number, limit: number) {
-    const out = this.changes.filter((c) => c.revision > after);
+  /** What the outbox asked for last ('all' or 'legacy'), as the node's readChanges sees it. */
+  asked: string[] = [];
+  readChanges(after: number, limit: number, events: 'all' | 'legacy' = 'all') {
+    this.asked.push(events);
+    const old = (c: AnyChangeEvent) => c.kind === 'segment' || (c.kind === 'flag' && c.env === undefined);
+    const out = this.changes.filter((c) => c.revision > after && (events === 'all' || old(c)));
     // Whole revisions only, as the node promises.
     let end = Math.min(limit, out.length);
     while (end < out.length && end > 0 && out[end]!.revision === out[end - 1]!.revision) end++;
@@ -267,6 +272,40 @@ describe('SNS outbox', () => {
     await waitFor(async () => { await t.drain(); return t.got.length === 1; }, 'one message');
     expect(t.got[0]!.body).toMatchObject({ revision: r, key: 'huge', truncated: true });
     expect(t.got[0]!.body.flag).toBeUndefined();
+  });
+
+  it('publishes every change: other environments\' flags with env, change requests (a too-large one truncated, keeping its env); FLAGRAFT_SNS_EVENTS=legacy only the old kinds', async () => {
+    const node = new FakeNode();
+    const r1 = node.write(['a']);
+    const r2 = r1 + 1;
+    const time = new Date().toISOString();
+    node.changes.push({ v: 1, revision: r2, kind: 'flag', key: 'a', op: 'put', flag: storedFlag('a', r2, 'sam'), actor: 'sam', time, env: 'staging' });
+    const cr = (revision: number, description: string) => ({
+      v: 1 as const, revision, kind: 'changeRequest' as const, key: `cr-${r2 + 1}`, op: 'put' as const, actor: 'bob', time,
+      changeRequest: { changeRequest: { id: `cr-${r2 + 1}`, env: 'secure', title: 't', description, author: 'alice', status: 'approved' as const, ops: [], bases: [], approvals: [], rejections: [], comments: [] }, createRevision: r2 + 1, modRevision: revision, version: 1, updatedAt: 0, updatedBy: 'bob' },
+    });
+    node.changes.push(cr(r2 + 1, 'small'), cr(r2 + 2, 'x'.repeat(300_000)));
+    const t = await topicWithQueue();
+    outbox({ topicArn: t.topicArn, region: REGION, endpoint, credentials: CREDS }).start(node);
+    await waitFor(async () => { await t.drain(); return t.got.length === 4; }, 'four messages');
+    expect(node.asked.every((a) => a === 'all')).toBe(true);
+    expect(t.got.map((m) => [m.body.revision, m.body.kind, m.body.env, m.body.prevRevision])).toEqual([
+      [r1, 'flag', undefined, 0], [r2, 'flag', 'staging', r1], [r2 + 1, 'changeRequest', undefined, r2], [r2 + 2, 'changeRequest', 'secure', r2 + 1],
+    ]);
+    expect(t.got[2]!.body.changeRequest.changeRequest).toMatchObject({ env: 'secure', status: 'approved' });
+    expect(t.got[3]!.body).toMatchObject({ truncated: true, key: `cr-${r2 + 1}` });
+    expect(t.got[3]!.body.changeRequest).toBeUndefined();
+    expect(t.got[2]!.attrs).toMatchObject({ kind: 'changeRequest', key: `cr-${r2 + 1}`, op: 'put' });
+
+    const legacyNode = new FakeNode();
+    legacyNode.changes = node.changes.map((c) => ({ ...c }));
+    const t2 = await topicWithQueue();
+    outbox({ topicArn: t2.topicArn, region: REGION, endpoint, credentials: CREDS, events: 'legacy' }).start(legacyNode);
+    await waitFor(async () => { await t2.drain(); return t2.got.length >= 1 && legacyNode.published === r1; }, 'the old event published');
+    await t2.drain();
+    expect(t2.got.map((m) => m.body.revision)).toEqual([r1]);
+    expect(legacyNode.asked.every((a) => a === 'legacy')).toBe(true);
+    expect(() => outbox({ topicArn: t2.topicArn, region: REGION, endpoint, credentials: CREDS, events: 'some' as never })).toThrow(/events must be "all" or "legacy"/);
   });
 
   it('links across pruned changes so consumers see the hole', async () => {
@@ -439,3 +478,12 @@ async function startProxy(targetPort: number): Promise<{ port: number; setUp(up:
     close: () => new Promise<void>((res) => { for (const s of sockets) s.destroy(); server.close(() => res()); }),
   };
 }
+
+describe('FLAGRAFT_SNS_EVENTS', () => {
+  const base = { FLAGRAFT_NODE_ID: '1', FLAGRAFT_INSECURE: '1', FLAGRAFT_CLUSTER_ID: 'c1', FLAGRAFT_DATA_DIR: '/tmp/unused', FLAGRAFT_SNS_TOPIC_ARN: 'arn:aws:sns:us-east-1:000000000000:t', FLAGRAFT_EVENT_KEYS_FILE: '/tmp/unused-keys.json' };
+  it('is all by default, legacy on request, anything else refused by name', () => {
+    expect(loadConfigFromEnv(base).sns?.events).toBe('all');
+    expect(loadConfigFromEnv({ ...base, FLAGRAFT_SNS_EVENTS: 'legacy' }).sns?.events).toBe('legacy');
+    expect(() => loadConfigFromEnv({ ...base, FLAGRAFT_SNS_EVENTS: 'some' })).toThrow(/FLAGRAFT_SNS_EVENTS must be "all" .* got "some"/);
+  });
+});

@@ -109,6 +109,8 @@ export function createSnsOutbox(config: SnsOutboxOptions): Outbox {
   if (o.messageGroup !== 'key' && o.messageGroup !== 'single') throw new OutboxConfigError('sns outbox: messageGroup must be "key" or "single"');
   checkInt('eventKeysPollMs', o.eventKeysPollMs, 0, 600_000);
   const keys = signingKeys(config);
+  const eventSet = config.events ?? 'all';
+  if (eventSet !== 'all' && eventSet !== 'legacy') throw new OutboxConfigError(`sns outbox: events must be "all" or "legacy" (got ${JSON.stringify(eventSet)})`);
 
   // A local emulator accepts any credentials: with a loopback endpoint and no
   // credentials anywhere, use placeholders. Otherwise the SDK's default chain
@@ -267,7 +269,7 @@ export function createSnsOutbox(config: SnsOutboxOptions): Outbox {
     acked = cursor;
     proposed = Math.max(proposed, cx.publishedRevision());
     let prev = cursor;
-    log('info', 'outbox publishing as leader', { fromRevision: cursor, topicArn: config.topicArn, fifo });
+    log('info', 'outbox publishing as leader', { fromRevision: cursor, topicArn: config.topicArn, fifo, events: eventSet });
     while (current(gen)) {
       // Checked before every read, in the same synchronous step as the read:
       // the node's readChanges never returns the imported history, so a
@@ -299,7 +301,7 @@ export function createSnsOutbox(config: SnsOutboxOptions): Outbox {
       }
       let page;
       try {
-        page = cx.readChanges(cursor, o.pageSize);
+        page = cx.readChanges(cursor, o.pageSize, eventSet);
       } catch (err) {
         log('error', 'reading the changes table failed; retrying', { error: String(err) });
         await nap(o.maxBackoffMs, false);

@@ -37,6 +37,8 @@ export const STATE_CHECKED = {
   restoreFlagSegments: t('restore_flag_segments', 2, 'segment', 'flag'),
   restoreEnvironments: t('restore_environments', 1, 'name', 'json'),
   restoreEnvFlags: t('restore_env_flags', 2, 'env', 'key', 'json'),
+  restoreChangeRequests: t('restore_change_requests', 1, 'id', 'json'),
+  restoreSchedules: t('restore_schedules', 1, 'id', 'json'),
   restoreChanges: t('restore_changes', 2, 'revision', 'seq', 'kind', 'key', 'op', 'before', 'after', 'actor', 'time', 'env'),
   environments: t('environments', 1, 'name', 'json'),
   envFlags: t('env_flags', 2, 'env', 'key', 'json'),
@@ -95,6 +97,8 @@ CREATE TABLE IF NOT EXISTS restore_segments (name TEXT PRIMARY KEY, json TEXT NO
 CREATE TABLE IF NOT EXISTS restore_flag_segments (segment TEXT NOT NULL, flag TEXT NOT NULL, ${crcColumn(S.restoreFlagSegments)}, PRIMARY KEY (segment, flag)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS restore_environments (name TEXT PRIMARY KEY, json TEXT NOT NULL, ${crcColumn(S.restoreEnvironments)}) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS restore_env_flags (env TEXT NOT NULL, key TEXT NOT NULL, json TEXT NOT NULL, ${crcColumn(S.restoreEnvFlags)}, PRIMARY KEY (env, key)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS restore_change_requests (id TEXT PRIMARY KEY, json TEXT NOT NULL, ${crcColumn(S.restoreChangeRequests)}) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS restore_schedules (id TEXT PRIMARY KEY, json TEXT NOT NULL, ${crcColumn(S.restoreSchedules)}) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS restore_changes (revision INTEGER NOT NULL, seq INTEGER NOT NULL, kind TEXT NOT NULL, key TEXT NOT NULL, op TEXT NOT NULL,
   before TEXT, after TEXT, actor TEXT NOT NULL, time INTEGER NOT NULL, env TEXT, ${crcColumn(S.restoreChanges)}, PRIMARY KEY (revision, seq)) WITHOUT ROWID;
 `;

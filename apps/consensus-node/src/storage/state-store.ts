@@ -50,8 +50,11 @@ export interface LiveRows {
   schedules?: [string, string][];
 }
 
-/** Rows of a restore's staging tables, for snapshots (environments / envFlags absent in snapshots of older nodes). */
-export interface StagedTables { flags: [string, string][]; segments: [string, string][]; changes: unknown[][]; environments?: [string, string][]; envFlags?: [string, string, string][] }
+/** Rows of a restore's staging tables, for snapshots (environments / envFlags / changeRequests / schedules absent in snapshots of older nodes). */
+export interface StagedTables {
+  flags: [string, string][]; segments: [string, string][]; changes: unknown[][]; environments?: [string, string][]; envFlags?: [string, string, string][];
+  changeRequests?: [string, string][]; schedules?: [string, string][];
+}
 
 const EMPTY_CONF: ConfState = { voters: [], learners: [], votersOutgoing: [], learnersNext: [], autoLeave: false };
 const CHANGE_COLUMNS = 'revision, seq, kind, key, op, before, after, actor, time, env';
@@ -73,7 +76,9 @@ export function changeBytes(r: { key: string; before: string | null; after: stri
 export function requestBytes(clientId: string, requestId: string, result: string): number {
   return 2 * (Buffer.byteLength(clientId) + Buffer.byteLength(requestId)) + Buffer.byteLength(result) + DEDUP_ROW_OVERHEAD_BYTES;
 }
-const STAGING_TABLES = ['restore_flags', 'restore_segments', 'restore_changes', 'restore_flag_segments', 'restore_environments', 'restore_env_flags'];
+const STAGING_TABLES = ['restore_flags', 'restore_segments', 'restore_changes', 'restore_flag_segments', 'restore_environments', 'restore_env_flags', 'restore_change_requests', 'restore_schedules'];
+/** A restore's staged change requests and schedules, and the live tables they go to. */
+const STAGED_RECORDS = { changeRequest: { staged: 'restore_change_requests', live: 'change_requests' }, schedule: { staged: 'restore_schedules', live: 'schedules' } } as const;
 
 export class StateStore {
   readonly path: string;
@@ -164,6 +169,10 @@ export class StateStore {
       stagedEnvFlag: db.prepare('SELECT 1 FROM restore_env_flags WHERE env = ? AND key = ?').pluck(),
       stageEnvironment: db.prepare('INSERT OR REPLACE INTO restore_environments (name, json) VALUES (?, ?)'),
       stageEnvFlag: db.prepare('INSERT OR REPLACE INTO restore_env_flags (env, key, json) VALUES (?, ?, ?)'),
+      stageChangeRequest: db.prepare('INSERT OR REPLACE INTO restore_change_requests (id, json) VALUES (?, ?)'),
+      stageSchedule: db.prepare('INSERT OR REPLACE INTO restore_schedules (id, json) VALUES (?, ?)'),
+      stagedChangeRequest: db.prepare('SELECT 1 FROM restore_change_requests WHERE id = ?').pluck(),
+      stagedSchedule: db.prepare('SELECT 1 FROM restore_schedules WHERE id = ?').pluck(),
     };
     this.records = new Map((['environments', 'change_requests', 'schedules'] as const).map((t) => [t, {
       get: db.prepare(`SELECT ${T_OF[t].columns[0]}, json, crc FROM ${t} WHERE ${T_OF[t].columns[0]} = ?`),
@@ -546,13 +555,19 @@ export class StateStore {
     this.q.stageEnvFlag.run(env, key, json);
   }
 
+  /** A staged change request or schedule (by id). */
+  stageRecord(kind: keyof typeof STAGED_RECORDS, id: string, json: string): void {
+    (kind === 'changeRequest' ? this.q.stageChangeRequest : this.q.stageSchedule).run(id, json);
+  }
+
   /** envFlag keys are `env/key` (flag-model RestoreTarget). */
-  isStaged(kind: ItemKind | 'environment' | 'envFlag', key: string): boolean {
+  isStaged(kind: ItemKind | 'environment' | 'envFlag' | keyof typeof STAGED_RECORDS, key: string): boolean {
     if (kind === 'envFlag') {
       const i = key.indexOf('/');
       return this.q.stagedEnvFlag.get(key.slice(0, i), key.slice(i + 1)) !== undefined;
     }
-    const q = kind === 'flag' ? this.q.stagedFlag : kind === 'segment' ? this.q.stagedSegment : this.q.stagedEnvironment;
+    const q = kind === 'flag' ? this.q.stagedFlag : kind === 'segment' ? this.q.stagedSegment : kind === 'changeRequest' ? this.q.stagedChangeRequest
+      : kind === 'schedule' ? this.q.stagedSchedule : this.q.stagedEnvironment;
     return q.get(key) !== undefined;
   }
 
@@ -568,7 +583,7 @@ export class StateStore {
    */
   commitStaging(force: boolean, segmentsOf: (flagJson: string) => Iterable<string>): void {
     // The copies below compute new checksums from the staged rows: check those first.
-    verifyTables(this.db, this.path, [T.restoreFlags, T.restoreSegments, T.restoreChanges, T.restoreFlagSegments, T.restoreEnvironments, T.restoreEnvFlags], Infinity);
+    verifyTables(this.db, this.path, [T.restoreFlags, T.restoreSegments, T.restoreChanges, T.restoreFlagSegments, T.restoreEnvironments, T.restoreEnvFlags, T.restoreChangeRequests, T.restoreSchedules], Infinity);
     const tables = force ? ['flags', 'segments', 'flag_segments', 'changes', 'client_requests', 'env_flags', 'env_flag_segments', 'change_requests', 'schedules'] : ['client_requests'];
     for (const t of tables) this.db.prepare(`DELETE FROM ${t}`).run();
     const stagedEnvs = this.checkedRows(T.restoreEnvironments) as [string, string][];
@@ -585,6 +600,8 @@ export class StateStore {
     this.db.prepare('INSERT INTO segments (name, json) SELECT name, json FROM restore_segments').run();
     this.db.prepare(`INSERT INTO changes (${CHANGE_COLUMNS}) SELECT ${CHANGE_COLUMNS} FROM restore_changes`).run();
     this.db.prepare('INSERT INTO flag_segments (segment, flag) SELECT segment, flag FROM restore_flag_segments').run();
+    // Change requests and schedules of the backup (none in backups from before they were carried).
+    for (const { staged, live } of Object.values(STAGED_RECORDS)) this.db.prepare(`INSERT OR REPLACE INTO ${live} (id, json) SELECT id, json FROM ${staged}`).run();
     this.clearStaging();
     this.recount();
   }
@@ -596,6 +613,8 @@ export class StateStore {
       changes: this.checkedRows(T.restoreChanges),
       environments: this.checkedRows(T.restoreEnvironments) as [string, string][],
       envFlags: this.checkedRows(T.restoreEnvFlags) as [string, string, string][],
+      changeRequests: this.checkedRows(T.restoreChangeRequests) as [string, string][],
+      schedules: this.checkedRows(T.restoreSchedules) as [string, string][],
     };
   }
 
@@ -607,6 +626,8 @@ export class StateStore {
     for (const r of staged?.changes ?? []) this.q.stageChange.run(...(r.length < 10 ? [...r, null] : r));
     for (const [n, j] of staged?.environments ?? []) this.q.stageEnvironment.run(n, j);
     for (const [e, k, j] of staged?.envFlags ?? []) this.q.stageEnvFlag.run(e, k, j);
+    for (const [id, j] of staged?.changeRequests ?? []) this.q.stageChangeRequest.run(id, j);
+    for (const [id, j] of staged?.schedules ?? []) this.q.stageSchedule.run(id, j);
   }
 
   private defaultEnvironmentNames(): string[] {

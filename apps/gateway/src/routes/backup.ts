@@ -25,6 +25,8 @@ interface BackupPort {
     clusterId: string; revision: number; createdAt: string; oldestRetainedRevision: number; segmentsJson: string[]; flagsJson: string[]; changesJson: string[];
     /** Environments (issue 16): absent or empty from a cluster before them. */
     environmentsJson?: string[]; envFlagsJson?: string[];
+    /** Change requests and schedules: absent or empty from a cluster that does not back them up. */
+    changeRequestsJson?: string[]; schedulesJson?: string[];
   }>;
   restore(doc: BackupDocument, o: { actor: string; force?: boolean }): Promise<{ revision: number; restoredRevision: number; counts: { segments: number; flags: number; changes: number }; entries: number }>;
 }
@@ -59,7 +61,7 @@ export function registerBackupRoutes(r: Routes, ctx: RouteContext): void {
       }
       return viaCluster(ctx, () => Promise.reject(err));
     }
-    ctx.log.log('info', 'backup served', { revision: b.revision, flags: b.flagsJson.length, segments: b.segmentsJson.length, changes: b.changesJson.length });
+    ctx.log.log('info', 'backup served', { revision: b.revision, flags: b.flagsJson.length, segments: b.segmentsJson.length, changes: b.changesJson.length, changeRequests: b.changeRequestsJson?.length ?? 0, schedules: b.schedulesJson?.length ?? 0 });
     res.status(200).type('application/json');
     res.set('etag', `"${b.revision}"`);
     res.set('content-disposition', `attachment; filename="flagraft-backup-r${b.revision}.json"`);
@@ -67,8 +69,11 @@ export function registerBackupRoutes(r: Routes, ctx: RouteContext): void {
     const head = { format: BACKUP_FORMAT, v: 1, clusterId: b.clusterId, revision: b.revision, createdAt: b.createdAt, oldestRetainedRevision: b.oldestRetainedRevision };
     await write(res, JSON.stringify(head).slice(0, -1));
     // Environments only when the cluster has them: a backup of an older cluster keeps the shape it always had.
+    // Change requests and schedules belong to environments: with them, and only when there are some.
     const envs = b.environmentsJson?.length ? [['environments', b.environmentsJson], ['envFlags', b.envFlagsJson ?? []]] as const : [];
-    for (const [name, items] of [['flags', b.flagsJson], ['segments', b.segmentsJson], ...envs, ['changes', b.changesJson]] as const) {
+    const records = b.environmentsJson?.length && (b.changeRequestsJson?.length || b.schedulesJson?.length)
+      ? [['changeRequests', b.changeRequestsJson ?? []], ['schedules', b.schedulesJson ?? []]] as const : [];
+    for (const [name, items] of [['flags', b.flagsJson], ['segments', b.segmentsJson], ...envs, ['changes', b.changesJson], ...records] as const) {
       await write(res, `,"${name}":[`);
       for (let i = 0; i < items.length; i += ITEMS_PER_WRITE) {
         await write(res, (i ? ',' : '') + items.slice(i, i + ITEMS_PER_WRITE).join(','));
