@@ -69,7 +69,8 @@ describe('dashboard in Chromium against the real stack', () => {
     await eddie.getByTestId('add-rule').click();
     await eddie.locator('#rule-0-cond-0-attr').fill('country');
     await eddie.locator('#rule-0-cond-0-val').fill('DE');
-    await eddie.locator('#rule-0-segs').fill('beta-testers');
+    // The segment picker (a checkbox per segment), not a text field.
+    await eddie.getByTestId('rule-0-seg-in-beta-testers').check();
     await eddie.getByTestId('rule-0-rollout').check();
     await eddie.getByTestId('rule-0-weight-on').fill('30');
     await eddie.getByTestId('rule-0-weight-off').fill('60');

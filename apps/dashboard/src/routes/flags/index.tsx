@@ -107,7 +107,9 @@ export default component$(() => {
 
   // `/` focuses the search box unless the user is typing in a field. Qwik's
   // loader listens on the document and fetches this handler on the first key
-  // press, so it costs nothing on first load.
+  // press, so it costs nothing on first load. Qwik runs the handler after the
+  // event (the chunk may still be loading), so preventDefault may come too
+  // late; that is harmless: the key went to the page, not into the box.
   useOnDocument(
     'keydown',
     $((e: KeyboardEvent) => {
