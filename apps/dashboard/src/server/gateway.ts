@@ -97,6 +97,15 @@ export class GatewayClient {
     await this.api.deleteSegment(name, { ifMatch: expectedRevision });
   }
 
+  /**
+   * OFREP evaluation of one flag as this user (readers may evaluate).
+   * `atRevision`: answer from a replica that has at least this revision
+   * (OFREP's flagConfigEtag), so the answer is not older than a flag just read.
+   */
+  evaluate(key: string, context: Record<string, unknown>, atRevision?: number) {
+    return this.api.evaluateFlag(key, { context }, atRevision === undefined ? {} : { flagConfigEtag: String(atRevision) });
+  }
+
   cluster() {
     return this.api.getClusterStatus();
   }

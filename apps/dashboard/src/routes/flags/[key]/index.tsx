@@ -52,6 +52,7 @@ export default component$(() => {
         </span>
         <div class="actions">
           <Link href={`/flags/${encodeURIComponent(s.flag.key)}/history`}>History</Link>
+          <Link href={`/evaluate?flag=${encodeURIComponent(s.flag.key)}`}>Evaluate</Link>
           <Link href="/flags">All flags</Link>
         </div>
       </div>
