@@ -17,7 +17,7 @@ import type { Logger } from './log.js';
 import { changesPruneBelow, dedupPruneThrough, historyPruneThrough, type RetentionOptions } from './retention.js';
 import type { ChangeEvent } from './outbox-types.js';
 import { RestoreState, flagSegments, type RestoreMeta } from './restore-state.js';
-import { type ChangeRow, type ItemKind, type LiveRows, type RecordTable, type StagedTables, type StateStore } from './storage/state-store.js';
+import { type AuditQuery, type ChangeRow, type ItemKind, type LiveRows, type RecordTable, type StagedTables, type StateStore } from './storage/state-store.js';
 
 export type WriteOutcome =
   | { ok: true; revision: number; changes: Change[]; deduplicated?: boolean }
@@ -432,6 +432,19 @@ export class StateMachine implements Fsm<Applied> {
       return (whole.length ? whole : this.store.changesAt(lastRev, all)).map(rowToEvent);
     }
     return rows.map(rowToEvent);
+  }
+
+  /**
+   * A page of the global audit log, newest first, and the cursor after its
+   * last change (undefined: no more). `env` names an environment; the
+   * default one is stored without a name, so it is looked up as such.
+   */
+  auditLog(q: Omit<AuditQuery, 'env'> & { env?: string }): { changes: Change[]; next?: { revision: number; seq: number } } {
+    const env = q.env === undefined ? undefined : q.env === this.view.defaultEnvironment() ? null : q.env;
+    const rows = this.store.auditChanges({ ...q, env, limit: q.limit + 1 });
+    const page = rows.slice(0, q.limit);
+    const last = page[page.length - 1];
+    return { changes: page.map(rowToChange), next: rows.length > q.limit && last ? { revision: last.revision, seq: last.seq } : undefined };
   }
 
   /** Environments, change requests or schedules (JSON text, id order). */
