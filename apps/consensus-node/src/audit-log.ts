@@ -45,5 +45,6 @@ export function auditQuery(state: StateMachine, args: Record<string, unknown>) {
     untilMs: optInt(args, 'untilMs', 0, Number.MAX_SAFE_INTEGER) ?? Number.MAX_SAFE_INTEGER,
     limit: optInt(args, 'limit', 1, AUDIT_MAX_LIMIT) ?? AUDIT_DEFAULT_LIMIT,
   });
-  return { changes: page.changes, nextPageToken: page.next ? `${page.next.revision}:${page.next.seq}` : undefined };
+  // The default environment's flag changes carry no name: the reader needs it to show one.
+  return { changes: page.changes, nextPageToken: page.next ? `${page.next.revision}:${page.next.seq}` : undefined, defaultEnvironment: state.view.defaultEnvironment() };
 }
