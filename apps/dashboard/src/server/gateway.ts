@@ -4,7 +4,7 @@
 // the gateway enforces roles and records the right actor; the dashboard
 // never holds a token of its own.
 import { ApiProblem, FlagraftClient, expectedRevisionCondition } from '@flagraft/api';
-import type { HistoryEntry as ApiHistoryEntry } from '@flagraft/api';
+import type { ChangeQuery, HistoryEntry as ApiHistoryEntry } from '@flagraft/api';
 import { FLAG_KIND } from '@flagraft/flag-model';
 import type { FlagDefinition, SegmentDefinition, StoredFlag, StoredSegment } from '~/lib/types';
 import { noteWrite } from './write-marks';
@@ -79,6 +79,11 @@ export class GatewayClient {
 
   async history(key: string, limit = 100): Promise<HistoryEntry[]> {
     return (await this.api.getFlagHistory(key, { limit })).changes;
+  }
+
+  /** A page of the global audit log (GET /api/v1/changes), newest first. */
+  listChanges(q: ChangeQuery) {
+    return this.api.listChanges(q);
   }
 
   async listSegments(): Promise<StoredSegment[]> {
