@@ -7,7 +7,7 @@
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { launchBrowser, screenshot, signIn } from './browser';
+import { closeAll, launchBrowser, screenshot, signIn } from './browser';
 import { NAMES, startStack, TOKENS, waitFor, type Stack } from './stack';
 
 /** The flag list's first-load JavaScript must stay under this (issue 16 item 5), in bytes. */
@@ -66,11 +66,7 @@ beforeAll(async () => {
   expect((await as(TOKENS.editor, 'PUT', `/api/v1/flags/${FLAG}`, flag)).status).toBe(201);
 }, 240_000);
 
-afterAll(async () => {
-  for (const c of contexts) await c.close().catch(() => {});
-  await browser?.close().catch(() => {});
-  await stack?.stop();
-}, 60_000);
+afterAll(() => closeAll(contexts, browser, stack), 60_000);
 
 describe('dashboard UX (issue 16 item 5) in Chromium against the real stack', () => {
   it('keeps the flag list\'s first-load JavaScript under 50 KB (gzip, as Caddy serves it)', async () => {

@@ -54,8 +54,6 @@ export const SegmentPicker = component$((props: { rule: RuleRow; idPrefix: strin
               </thead>
               <tbody>
                 {shown.map((c) => {
-                  const isIn = rule.segments.includes(c.name);
-                  const isOut = rule.excludeSegments.includes(c.name);
                   return (
                     <tr key={userKey(c.name)} data-segment={c.name}>
                       <th scope="row">
@@ -64,30 +62,10 @@ export const SegmentPicker = component$((props: { rule: RuleRow; idPrefix: strin
                         {c.description && <span class="muted small"> — {c.description}</span>}
                       </th>
                       <td>
-                        <input
-                          type="checkbox"
-                          aria-label={`Rule matches only in ${c.name}`}
-                          data-testid={`${id}-seg-in-${c.name}`}
-                          checked={isIn}
-                          disabled={props.readOnly}
-                          onChange$={(_, el) => {
-                            rule.segments = withName(rule.segments, c.name, el.checked);
-                            if (el.checked) rule.excludeSegments = withName(rule.excludeSegments, c.name, false);
-                          }}
-                        />
+                        <SegmentCheck rule={rule} name={c.name} list="segments" label={`Rule matches only in ${c.name}`} testId={`${id}-seg-in-${c.name}`} readOnly={props.readOnly} />
                       </td>
                       <td>
-                        <input
-                          type="checkbox"
-                          aria-label={`Rule never matches in ${c.name}`}
-                          data-testid={`${id}-seg-out-${c.name}`}
-                          checked={isOut}
-                          disabled={props.readOnly}
-                          onChange$={(_, el) => {
-                            rule.excludeSegments = withName(rule.excludeSegments, c.name, el.checked);
-                            if (el.checked) rule.segments = withName(rule.segments, c.name, false);
-                          }}
-                        />
+                        <SegmentCheck rule={rule} name={c.name} list="excludeSegments" label={`Rule never matches in ${c.name}`} testId={`${id}-seg-out-${c.name}`} readOnly={props.readOnly} />
                       </td>
                       <td class="small" data-testid={`${id}-seg-used-${c.name}`}>
                         {c.usedByCount === 0 ? (
@@ -117,3 +95,24 @@ export const SegmentPicker = component$((props: { rule: RuleRow; idPrefix: strin
     </fieldset>
   );
 });
+
+/** One "in" or "not in" box: checking one side clears the other (a segment cannot be both). */
+const SegmentCheck = component$(
+  (props: { rule: RuleRow; name: string; list: 'segments' | 'excludeSegments'; label: string; testId: string; readOnly: boolean }) => {
+    const rule = props.rule;
+    return (
+      <input
+        type="checkbox"
+        aria-label={props.label}
+        data-testid={props.testId}
+        checked={rule[props.list].includes(props.name)}
+        disabled={props.readOnly}
+        onChange$={(_, el) => {
+          const other = props.list === 'segments' ? 'excludeSegments' : 'segments';
+          rule[props.list] = withName(rule[props.list], props.name, el.checked);
+          if (el.checked) rule[other] = withName(rule[other], props.name, false);
+        }}
+      />
+    );
+  },
+);

@@ -128,13 +128,14 @@ export default component$(() => {
                     <span class="muted small"> · revision {r.revision}</span>
                   </summary>
                   <DiffTable caption={`Changes in revision ${r.revision}`} entries={r.diff} />
+                  {/* Plain links: Qwik's <Link> would prefetch every entry's page data (100 loads a page). */}
                   {itemHref(r) && (
                     <p class="small u-m0">
-                      <Link href={itemHref(r)}>Open the {KIND_LABELS[r.kind]}</Link>
+                      <a href={itemHref(r)}>Open the {KIND_LABELS[r.kind]}</a>
                       {r.kind === 'flag' && (
                         <>
                           {' '}
-                          · <Link href={`/flags/${encodeURIComponent(r.key)}/history`}>its history</Link>
+                          · <a href={`/flags/${encodeURIComponent(r.key)}/history`}>its history</a>
                         </>
                       )}
                     </p>
