@@ -8,7 +8,7 @@ import { crc32 } from 'node:zlib';
 import { ConfChangeType, type ConfChange, type ConfState, type Entry, type Snapshot } from '@flagraft/raft-core';
 import {
   DEFAULT_ENVIRONMENT, applyCommand, changeEvent, applyRestoreCommand, decodeCommand, decodeRestoreCommand, referencedSegments,
-  type AnyChangeEvent, type Change, type ChangeKind, type Command, type CommandError, type RestoreCommand, type RestoreError, type StateView, type StoredChangeRequest,
+  type AnyChangeEvent, type Change, type ChangeKind, type Command, type CommandError, type RestoreCommand, type RestoreError, type StateView, type StoredChangeRequest, type AuditFilter,
   type StoredEnvironment, type StoredFlag, type StoredSchedule, type StoredSegment,
 } from '@flagraft/flag-model';
 import { TAG_COMMAND, TAG_INTERNAL, TAG_RESTORE, decodeConfContext, restoreWaiterKey, writeWaiterKey, type InternalCommand } from './entries.js';
@@ -17,7 +17,7 @@ import type { Logger } from './log.js';
 import { changesPruneBelow, dedupPruneThrough, historyPruneThrough, type RetentionOptions } from './retention.js';
 import type { ChangeEvent } from './outbox-types.js';
 import { RestoreState, flagSegments, type RestoreMeta } from './restore-state.js';
-import { type AuditQuery, type ChangeRow, type ItemKind, type LiveRows, type RecordTable, type StagedTables, type StateStore } from './storage/state-store.js';
+import { type ChangeRow, type ItemKind, type LiveRows, type RecordTable, type StagedTables, type StateStore } from './storage/state-store.js';
 
 export type WriteOutcome =
   | { ok: true; revision: number; changes: Change[]; deduplicated?: boolean }
@@ -436,11 +436,12 @@ export class StateMachine implements Fsm<Applied> {
 
   /**
    * A page of the global audit log, newest first, and the cursor after its
-   * last change (undefined: no more). `env` names an environment; the
-   * default one is stored without a name, so it is looked up as such.
+   * last change (undefined: no more). The default environment's changes
+   * are stored without a name, so its name is looked up as such.
    */
-  auditLog(q: Omit<AuditQuery, 'env'> & { env?: string }): { changes: Change[]; next?: { revision: number; seq: number } } {
-    const env = q.env === undefined ? undefined : q.env === this.view.defaultEnvironment() ? null : q.env;
+  auditLog(f: AuditFilter): { changes: Change[]; next?: { revision: number; seq: number } } {
+    const env = f.environment === undefined ? undefined : f.environment === this.view.defaultEnvironment() ? null : f.environment;
+    const { environment: _, ...q } = f;
     const rows = this.store.auditChanges({ ...q, env, limit: q.limit + 1 });
     const page = rows.slice(0, q.limit);
     const last = page[page.length - 1];

@@ -25,6 +25,8 @@ export type { PromotionItem } from './environments.js';
 export { validApprovals, conflictsOf } from './change-requests.js';
 export { dueStep, nextDueAt } from './schedules.js';
 export { CHANGE_REQUEST_OPS, commandProblem } from './commands.js';
+export { AUDIT_DEFAULT_LIMIT, AUDIT_MAX_LIMIT, AUDIT_MAX_FILTER_CHARS, AUDIT_KINDS, parseAuditArgs, auditMatches, auditCursor } from './audit.js';
+export type { AuditFilter } from './audit.js';
 export { evaluate, explainEvaluation, compileFlag, CompiledFlag } from './evaluate.js';
 export type { EvaluationTrace } from './evaluate.js';
 export { murmur3 } from './murmur3.js';

@@ -45,7 +45,7 @@ export function registerChangeRoutes(r: Routes, ctx: RouteContext): void {
       untilMs: time(q.until, 'until'),
     };
     const query = ctx.cluster.query?.bind(ctx.cluster);
-    if (!query) throw new HttpProblem('unavailable', 'this cluster does not serve the audit log (an in-memory cluster)');
+    if (!query) throw new HttpProblem('unavailable', 'this cluster port does not serve queries (no audit log)');
     const page = (await viaCluster(ctx, () => query('changes', args))) as { changes: NodeChange[]; nextPageToken?: string; defaultEnvironment?: string };
     const changes = page.changes.map((c) => {
       const e = historyEntry(c);
