@@ -90,9 +90,12 @@ async function ofrepAnswer(gw: GatewayClient, key: string, context: Record<strin
     const r = await gw.evaluate(key, context, revision);
     return { value: r.value as JsonValue | undefined, variant: r.variant, reason: r.reason, errorCode: undefined, errorDetails: undefined };
   } catch (err) {
-    const body = err instanceof GatewayError ? (err.body as { errorCode?: unknown; errorDetails?: unknown } | undefined) : undefined;
-    if (!body || typeof body.errorCode !== 'string' || err instanceof GatewayError && (err.status === 401 || err.status === 403 || err.status === 429 || err.status >= 500)) throw err;
-    return { value: undefined, variant: undefined, reason: 'ERROR', errorCode: body.errorCode, errorDetails: typeof body.errorDetails === 'string' ? body.errorDetails : undefined };
+    if (!(err instanceof GatewayError)) throw err;
+    // Access, rate and availability problems are the user's to see as such, not an evaluation result.
+    const body = err.body as { errorCode?: unknown; errorDetails?: unknown } | undefined;
+    const errorCode = typeof body?.errorCode === 'string' ? body.errorCode : undefined;
+    if (err.status === 401 || err.status === 403 || err.status === 429 || err.status >= 500 || errorCode === undefined) throw err;
+    return { value: undefined, variant: undefined, reason: 'ERROR', errorCode, errorDetails: typeof body?.errorDetails === 'string' ? body.errorDetails : undefined };
   }
 }
 
