@@ -18,8 +18,8 @@ let browser: Browser;
 const contexts: BrowserContext[] = [];
 const FLAG = 'eval-flag';
 
-async function newPage(token: string, opts: { colorScheme?: 'light' | 'dark' } = {}): Promise<Page> {
-  const ctx = await browser.newContext({ viewport: { width: 1280, height: 900 }, colorScheme: opts.colorScheme ?? 'light' });
+async function newPage(token: string, opts: { colorScheme?: 'light' | 'dark'; viewport?: { width: number; height: number } } = {}): Promise<Page> {
+  const ctx = await browser.newContext({ viewport: opts.viewport ?? { width: 1280, height: 900 }, colorScheme: opts.colorScheme ?? 'light' });
   contexts.push(ctx);
   const page = await ctx.newPage();
   page.on('pageerror', (e) => process.stderr.write(`pageerror: ${e.message}\n`));
@@ -280,5 +280,15 @@ describe('dashboard UX (issue 16 item 5) in Chromium against the real stack', ()
     // A time that cannot be read is named, not silently taken.
     await page.goto(`${stack.dashboardUrl}/audit?kind=segment&from=yesterday`);
     expect(await page.getByTestId('audit-problems').textContent()).toContain('from');
+  });
+
+  it('the new pages fit a phone-width screen (no horizontal scrolling)', async () => {
+    const phone = await newPage(TOKENS.editor, { viewport: { width: 390, height: 844 } });
+    for (const path of ['/audit', `/evaluate?flag=${FLAG}`, `/flags/${FLAG}`]) {
+      await phone.goto(`${stack.dashboardUrl}${path}`);
+      await phone.locator('main h1').waitFor();
+      expect({ path, overflow: await phone.evaluate(() => document.documentElement.scrollWidth - window.innerWidth) }).toEqual({ path, overflow: 0 });
+    }
+    await screenshot(phone, 'segment-picker-phone');
   });
 });
