@@ -273,7 +273,7 @@ describe('the contract on a real gateway', () => {
     await hit(stack.url, 'admin', 'getFlag', { params: { key: 'c-flag' }, headers: { 'if-none-match': `"${current.modRevision}"` } }); // 304
     await hit(stack.url, 'admin', 'getFlag', { params: { key: 'c-flag' }, query: { consistency: 'sometimes' } }); // 400
     for (const id of ['listFlags', 'listSegments', 'getFlagHistory', 'getSegmentHistory', 'listChanges'] as const) await hit(stack.url, 'admin', id, { query: { limit: '0' } }); // 400
-    for (const query of [{ since: 'yesterday' }, { kind: 'flags' }, { pageToken: 'x' }]) expect((await hit(stack.url, 'reader', 'listChanges', { query })).status).toBe(400);
+    for (const query of [{ since: 'yesterday' }, { kind: 'flags' }, { pageToken: 'x' }] as Record<string, string>[]) expect((await hit(stack.url, 'reader', 'listChanges', { query })).status).toBe(400);
     for (const id of ['getFlag', 'patchFlag', 'deleteFlag', 'getSegment', 'deleteSegment', 'legacyGetFlag'] as const) {
       await hit(stack.url, 'admin', id, { body: id === 'patchFlag' ? '{}' : undefined }); // 404
     }

@@ -2,6 +2,7 @@
 // kind, newest first), read from the cluster's `changes` query with the
 // caller's filters. Query parameters are checked here and named when wrong;
 // the node checks them again.
+import { requireAllEnvironments, requireEnvironment } from '../env-scope.js';
 import { HttpProblem } from '../problem.js';
 import { historyEntry } from './items.js';
 import { intParam, viaCluster, type RouteContext, type Routes } from './context.js';
@@ -28,19 +29,26 @@ function time(v: unknown, name: string): number | undefined {
 }
 
 export function registerChangeRoutes(r: Routes, ctx: RouteContext): void {
-  r.add('get', '/api/v1/changes', 'read', async (req, res) => {
+  r.add('get', '/api/v1/changes', 'read', async (req, res, who) => {
     const q = req.query;
     const kind = text(q.kind, 'kind');
     if (kind !== undefined && !KINDS.has(kind)) throw new HttpProblem('bad-request', `kind: must be one of ${[...KINDS].join(', ')}`);
     const pageToken = text(q.pageToken, 'pageToken');
     if (pageToken !== undefined && !PAGE_TOKEN.test(pageToken)) throw new HttpProblem('bad-request', 'pageToken: must be the nextPageToken of an earlier page');
+    // A token limited to environments sees only flag changes of one of them
+    // (?environment= names it); the whole log covers every environment.
+    const environment = text(q.environment, 'environment');
+    if (who.environments !== undefined) {
+      if (environment === undefined) requireAllEnvironments(who, 'the audit log of every environment (name one with ?environment=)');
+      else requireEnvironment(who, ctx.replica.resolveEnvironment(environment));
+    }
     const args = {
       limit: intParam(q.limit, 'limit', 1, 1000),
       pageToken,
       kind,
       key: text(q.key, 'key'),
       actor: text(q.actor, 'actor'),
-      environment: text(q.environment, 'environment'),
+      environment,
       sinceMs: time(q.since, 'since'),
       untilMs: time(q.until, 'until'),
     };
@@ -53,5 +61,5 @@ export function registerChangeRoutes(r: Routes, ctx: RouteContext): void {
       return environment === undefined ? e : { ...e, environment };
     });
     res.json(page.nextPageToken ? { changes, nextPageToken: page.nextPageToken } : { changes });
-  });
+  }, { scope: 'own' });
 }
