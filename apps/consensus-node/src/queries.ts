@@ -1,11 +1,13 @@
 // The reads of QueryRequest (proto/flags.proto): environments, change
-// requests, schedules and the dry run of a promotion. Answers are JSON-able
+// requests, schedules, the dry run of a promotion, and the global audit log
+// (audit-log.ts). Answers are JSON-able
 // values; bad arguments are INVALID_ARGUMENT naming the argument.
 import { promotionPlan } from '@flagraft/flag-model';
+import { auditQuery } from './audit-log.js';
 import { ApiError } from './errors.js';
 import type { StateMachine } from './state-machine.js';
 
-export const QUERIES = ['environments', 'changeRequests', 'changeRequest', 'schedules', 'schedule', 'promotionPlan'] as const;
+export const QUERIES = ['environments', 'changeRequests', 'changeRequest', 'schedules', 'schedule', 'promotionPlan', 'changes'] as const;
 
 function str(args: Record<string, unknown>, k: string): string {
   const v = args[k];
@@ -31,6 +33,7 @@ export function queryState(state: StateMachine, what: string, args: Record<strin
       if (!s) throw ApiError.of('NOT_FOUND', `schedule "${id}" does not exist`);
       return s;
     }
+    case 'changes': return auditQuery(state, args);
     case 'promotionPlan': {
       const keys = args.keys;
       if (keys !== undefined && (!Array.isArray(keys) || !keys.every((k) => typeof k === 'string'))) throw ApiError.of('INVALID_ARGUMENT', 'args_json.keys must be an array of flag keys');

@@ -8,7 +8,7 @@ import { crc32 } from 'node:zlib';
 import { ConfChangeType, type ConfChange, type ConfState, type Entry, type Snapshot } from '@flagraft/raft-core';
 import {
   DEFAULT_ENVIRONMENT, applyCommand, changeEvent, applyRestoreCommand, decodeCommand, decodeRestoreCommand, referencedSegments,
-  type AnyChangeEvent, type Change, type ChangeKind, type Command, type CommandError, type RestoreCommand, type RestoreError, type StateView, type StoredChangeRequest,
+  type AnyChangeEvent, type Change, type ChangeKind, type Command, type CommandError, type RestoreCommand, type RestoreError, type StateView, type StoredChangeRequest, type AuditFilter,
   type StoredEnvironment, type StoredFlag, type StoredSchedule, type StoredSegment,
 } from '@flagraft/flag-model';
 import { TAG_COMMAND, TAG_INTERNAL, TAG_RESTORE, decodeConfContext, restoreWaiterKey, writeWaiterKey, type InternalCommand } from './entries.js';
@@ -432,6 +432,20 @@ export class StateMachine implements Fsm<Applied> {
       return (whole.length ? whole : this.store.changesAt(lastRev, all)).map(rowToEvent);
     }
     return rows.map(rowToEvent);
+  }
+
+  /**
+   * A page of the global audit log, newest first, and the cursor after its
+   * last change (undefined: no more). The default environment's changes
+   * are stored without a name, so its name is looked up as such.
+   */
+  auditLog(f: AuditFilter): { changes: Change[]; next?: { revision: number; seq: number } } {
+    const env = f.environment === undefined ? undefined : f.environment === this.view.defaultEnvironment() ? null : f.environment;
+    const { environment: _, ...q } = f;
+    const rows = this.store.auditChanges({ ...q, env, limit: q.limit + 1 });
+    const page = rows.slice(0, q.limit);
+    const last = page[page.length - 1];
+    return { changes: page.map(rowToChange), next: rows.length > q.limit && last ? { revision: last.revision, seq: last.seq } : undefined };
   }
 
   /** Environments, change requests or schedules (JSON text, id order). */

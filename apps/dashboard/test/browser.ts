@@ -3,7 +3,7 @@
 // (root in a container), no GPU, no background services.
 import { mkdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 
 export const ARTIFACTS = fileURLToPath(new URL('../test-artifacts/', import.meta.url));
 
@@ -34,4 +34,11 @@ export async function signIn(page: Page, baseUrl: string, token: string): Promis
 
 export async function screenshot(page: Page, name: string, fullPage = true): Promise<void> {
   await page.screenshot({ path: `${ARTIFACTS}${name}.png`, fullPage });
+}
+
+/** An e2e file's afterAll: its browser contexts, the browser, then the stack (each may be missing after a failed start). */
+export async function closeAll(contexts: BrowserContext[], browser: Browser | undefined, stack: { stop(): Promise<void> } | undefined): Promise<void> {
+  for (const c of contexts) await c.close().catch(() => {});
+  await browser?.close().catch(() => {});
+  await stack?.stop();
 }

@@ -4,7 +4,7 @@
 // conflict -> history -> delete, then the reader's view.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { launchBrowser, screenshot, signIn } from './browser';
+import { closeAll, launchBrowser, screenshot, signIn } from './browser';
 import { NAMES, startStack, TOKENS, waitFor, type Stack } from './stack';
 
 let stack: Stack;
@@ -37,11 +37,7 @@ beforeAll(async () => {
   expect(seg.status).toBeLessThan(300);
 }, 240_000);
 
-afterAll(async () => {
-  for (const c of contexts) await c.close().catch(() => {});
-  await browser?.close().catch(() => {});
-  await stack?.stop();
-}, 60_000);
+afterAll(() => closeAll(contexts, browser, stack), 60_000);
 
 describe('dashboard in Chromium against the real stack', () => {
   let eddie: Page;
@@ -69,7 +65,8 @@ describe('dashboard in Chromium against the real stack', () => {
     await eddie.getByTestId('add-rule').click();
     await eddie.locator('#rule-0-cond-0-attr').fill('country');
     await eddie.locator('#rule-0-cond-0-val').fill('DE');
-    await eddie.locator('#rule-0-segs').fill('beta-testers');
+    // The segment picker (a checkbox per segment), not a text field.
+    await eddie.getByTestId('rule-0-seg-in-beta-testers').check();
     await eddie.getByTestId('rule-0-rollout').check();
     await eddie.getByTestId('rule-0-weight-on').fill('30');
     await eddie.getByTestId('rule-0-weight-off').fill('60');

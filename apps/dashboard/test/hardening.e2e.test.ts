@@ -6,7 +6,7 @@ import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { WebSocket } from 'ws';
-import { launchBrowser, signIn } from './browser';
+import { closeAll, launchBrowser, signIn } from './browser';
 import { actionIds, echoesToken, send, signInCookie } from './hostile';
 import { APP_DIR, NAMES, startStack, tokenEntries, TOKENS, waitFor, writeTokens, type Stack } from './stack';
 
@@ -38,11 +38,7 @@ beforeAll(async () => {
   browser = await launchBrowser();
 }, 240_000);
 
-afterAll(async () => {
-  for (const c of contexts) await c.close().catch(() => {});
-  await browser?.close().catch(() => {});
-  await stack?.stop();
-}, 60_000);
+afterAll(() => closeAll(contexts, browser, stack), 60_000);
 
 describe('hostile input does not take the dashboard down (issue 12)', () => {
   it('sign-in with next=/%0a/evil.example, and /login?next=/%0a/x with a session, land on our own pages; the process lives', async () => {

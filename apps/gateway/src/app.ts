@@ -12,6 +12,7 @@ import { openapiDocument } from './openapi.js';
 import { HttpProblem, sendProblem, toProblem } from './problem.js';
 import { registerAdminRoutes } from './routes/admin.js';
 import { registerBackupRoutes } from './routes/backup.js';
+import { registerChangeRoutes } from './routes/changes.js';
 import { Routes, type RouteContext } from './routes/context.js';
 import { registerFlagRoutes } from './routes/flags.js';
 import { registerLegacyRoutes } from './routes/legacy.js';
@@ -43,6 +44,7 @@ export function createApp(deps: AppDeps): express.Express {
   registerLegacyRoutes(r, deps); // before /api/v1/flags/:key: "set" and "all" are routes there
   registerFlagRoutes(r, deps);
   registerSegmentRoutes(r, deps);
+  registerChangeRoutes(r, deps);
   registerAdminRoutes(r, deps);
   registerBackupRoutes(r, deps);
   registerEnvironmentRoutes(r, deps);

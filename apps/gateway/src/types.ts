@@ -92,7 +92,7 @@ export interface ClusterPort {
    * neither this nor query; the gateway then holds only the default environment.
    */
   propose?(command: TopLevelOp, opts: { actor: string; actorRole?: string; requestId?: string; idempotency?: WriteIdempotency }): Promise<{ revision: number; changes: Change[] }>;
-  /** environments, changeRequests, changeRequest {id}, schedules, schedule {id}, promotionPlan {from, to, keys?}. */
+  /** environments, changeRequests, changeRequest {id}, schedules, schedule {id}, promotionPlan {from, to, keys?}, changes (the audit log, routes/changes.ts). */
   query?<T = unknown>(what: string, args?: Record<string, unknown>, opts?: { consistency?: Consistency }): Promise<T>;
   watch(opts: WatchOptions): WatchHandle;
   status(): Promise<ClusterStatus>;

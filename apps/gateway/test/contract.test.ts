@@ -118,6 +118,15 @@ describe('the contract on a real gateway', () => {
     expect((await admin.getSegmentHistory('c-seg')).changes.length).toBe(2);
     const batch = await admin.applyBatch([{ op: 'putFlag', flag: boolFlag('c-batch') as FlagDefinition }, { op: 'putSegment', segment: { name: 'c-seg2', conditions: [] } }]);
     expect(batch.changes.length).toBe(2);
+    // The global audit log: the batch's two changes on top, newest first; filters and paging.
+    const audit = await admin.listChanges({ limit: 2 });
+    expect(audit.changes.map((c) => `${c.kind} ${c.key}`)).toEqual(['segment c-seg2', 'flag c-batch']);
+    expect(audit.changes[1].environment).toBeTruthy();
+    expect(audit.nextPageToken).toBeTruthy();
+    const older = await admin.listChanges({ limit: 1000, pageToken: audit.nextPageToken, kind: 'segment' });
+    expect(older.changes.map((c) => `${c.kind} ${c.key} ${c.actor}`)).toEqual(['segment c-seg alice', 'segment c-seg alice']);
+    expect((await admin.listChanges({ key: 'c-flag', since: new Date(Date.now() - 600_000).toISOString() })).changes.length).toBe(3);
+    expect((await admin.listChanges({ actor: 'nobody' })).changes).toEqual([]);
     expect((await admin.deleteSegment('c-seg2')).deleted).toBe(true);
     expect((await admin.deleteFlag('c-batch')).deleted).toBe(true);
     expect((await admin.legacySetFlag('c-legacy', 'hello')).value).toBe('hello');
@@ -263,7 +272,8 @@ describe('the contract on a real gateway', () => {
     const current = await admin.getFlag('c-flag');
     await hit(stack.url, 'admin', 'getFlag', { params: { key: 'c-flag' }, headers: { 'if-none-match': `"${current.modRevision}"` } }); // 304
     await hit(stack.url, 'admin', 'getFlag', { params: { key: 'c-flag' }, query: { consistency: 'sometimes' } }); // 400
-    for (const id of ['listFlags', 'listSegments', 'getFlagHistory', 'getSegmentHistory'] as const) await hit(stack.url, 'admin', id, { query: { limit: '0' } }); // 400
+    for (const id of ['listFlags', 'listSegments', 'getFlagHistory', 'getSegmentHistory', 'listChanges'] as const) await hit(stack.url, 'admin', id, { query: { limit: '0' } }); // 400
+    for (const query of [{ since: 'yesterday' }, { kind: 'flags' }, { pageToken: 'x' }] as Record<string, string>[]) expect((await hit(stack.url, 'reader', 'listChanges', { query })).status).toBe(400);
     for (const id of ['getFlag', 'patchFlag', 'deleteFlag', 'getSegment', 'deleteSegment', 'legacyGetFlag'] as const) {
       await hit(stack.url, 'admin', id, { body: id === 'patchFlag' ? '{}' : undefined }); // 404
     }

@@ -133,6 +133,23 @@ describe('environment-scoped tokens', () => {
   });
 });
 
+describe('the audit log (GET /api/v1/changes) with environments', () => {
+  it('names each flag change\'s environment; a token limited to staging reads staging\'s flag changes only', async () => {
+    type Entry = { kind: string; key: string; environment?: string; actor: string };
+    const all = ok(await req('GET', '/api/v1/changes?limit=1000', 'reader')).changes as Entry[];
+    expect(all.some((c) => c.kind === 'environment' && c.key === 'staging')).toBe(true);
+    expect(all.filter((c) => c.kind === 'flag').every((c) => c.environment === 'production' || c.environment === 'staging' || c.environment === 'scratch')).toBe(true);
+    expect(all.filter((c) => c.kind !== 'flag').every((c) => c.environment === undefined)).toBe(true);
+    const staging = ok(await req('GET', '/api/v1/changes?limit=1000&environment=staging', 'reader')).changes as Entry[];
+    expect(staging.length).toBeGreaterThan(0);
+    expect(staging).toEqual(all.filter((c) => c.kind === 'flag' && c.environment === 'staging'));
+    // Limited to staging: staging's changes, nothing of production, and not the whole log.
+    expect(ok(await req('GET', '/api/v1/changes?limit=1000&environment=staging', 'stagingReader')).changes).toEqual(staging);
+    problem(await req('GET', '/api/v1/changes?environment=production', 'stagingReader'), 403, { environment: 'production' });
+    problem(await req('GET', '/api/v1/changes', 'stagingReader'), 403);
+  });
+});
+
 describe('OFREP per environment costs what it did', () => {
   it('evaluates as fast for a staging evaluator as for the default environment (printed, not asserted: a shared machine)', async () => {
     const timeOne = async (who: Who) => {

@@ -10,7 +10,7 @@ import { ApiProblem, PROBLEM_CONTENT_TYPE, type Problem } from './problem.js';
 import { operationOf, ROUTES, type OperationId, type RouteSpec } from './routes.js';
 import { DEFAULT_MAX_RESPONSE_BYTES, fetchTransport, type Transport, type TransportResponse } from './transport.js';
 import type {
-  BackupDocument, BatchOp, BatchResult, ClusterStatus, Consistency, EvaluationCount, EvaluationCountsResult, FlagDefinition, FlagDeleted,
+  BackupDocument, BatchOp, BatchResult, ChangePage, ChangeQuery, ClusterStatus, Consistency, EvaluationCount, EvaluationCountsResult, FlagDefinition, FlagDeleted,
   FlagdExport, FlagdImportResult, FlagHistory, FlagPage, LeaderTransferred, LegacyValue, MemberAdded, MemberPromoted, MemberRemoved,
   OfrepBulk, OfrepRequest, OfrepSuccess, Readiness, RestoreResult, SegmentDefinition, SegmentDeleted, SegmentHistory, SegmentPage,
   Snapshot, StoredFlag, StoredSegment, StreamTicket,
@@ -328,6 +328,9 @@ export class FlagraftClient {
   async putSegment(segment: SegmentDefinition, c: WriteCondition = {}): Promise<StoredSegment> { return (await this.putItem(SEGMENT_KIND, segment, c)).stored; }
   deleteSegment(name: string, c: WriteCondition = {}): Promise<SegmentDeleted> { return this.deleteItem(SEGMENT_KIND, name, c); }
   getSegmentHistory(name: string, q: HistoryQuery = {}): Promise<SegmentHistory> { return this.itemHistory(SEGMENT_KIND, name, q); }
+
+  /** The global audit log, newest first; follow nextPageToken for older pages. */
+  async listChanges(q: ChangeQuery = {}): Promise<ChangePage> { return (await this.call<ChangePage>('listChanges', { query: { ...q } })).body; }
 
   async applyBatch(ops: BatchOp[]): Promise<BatchResult> { return (await this.call<BatchResult>('applyBatch', { body: { ops } })).body; }
 

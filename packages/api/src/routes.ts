@@ -229,6 +229,23 @@ export const ROUTES = {
   putSegment: segmentRoutes.put,
   deleteSegment: { ...segmentRoutes.delete, summary: 'Delete a segment (role editor); 409 while flags use it' },
   getSegmentHistory: segmentRoutes.history,
+  listChanges: {
+    method: 'get',
+    path: '/api/v1/changes',
+    summary: 'The global audit log: every retained change of every flag, segment, environment, change request and schedule, newest first (role reader)',
+    description: 'Filters combine (all must hold); an environment filter keeps flag changes made in that environment. Pages follow nextPageToken; a batch\'s changes (one revision) are never repeated or lost across pages.',
+    parameters: [
+      { name: 'limit', in: 'query', schema: { type: 'integer', minimum: 1, maximum: 1000 } },
+      { name: 'pageToken', in: 'query', schema: { type: 'string', pattern: '^\\d{1,15}:\\d{1,9}$' } },
+      { name: 'kind', in: 'query', schema: { enum: ['flag', 'segment', 'environment', 'changeRequest', 'schedule'] } },
+      { name: 'key', in: 'query', description: 'Flag key, segment name, or the id of the item', schema: { type: 'string', maxLength: 256 } },
+      { name: 'actor', in: 'query', description: 'Who made the change (a token\'s name)', schema: { type: 'string', maxLength: 256 } },
+      { name: 'environment', in: 'query', schema: { type: 'string', maxLength: 256 } },
+      { name: 'since', in: 'query', description: 'Changes at or after this time', schema: { type: 'string', format: 'date-time' } },
+      { name: 'until', in: 'query', description: 'Changes before this time', schema: { type: 'string', format: 'date-time' } },
+    ],
+    responses: { '200': { description: 'A page of changes', ...json(ref('ChangePage')) }, ...commonErrors },
+  },
   applyBatch: {
     method: 'post',
     path: '/api/v1/batch',

@@ -106,6 +106,27 @@ export const SCHEMAS = {
         after: { type: ['object', 'null'] },
       },
     },
+    AuditEntry: {
+      type: 'object',
+      description: 'One change of the global audit log: any kind of item, with the environment of a flag change',
+      required: ['revision', 'kind', 'key', 'op', 'actor', 'time', 'before', 'after'],
+      properties: {
+        revision: { type: 'integer' },
+        kind: { enum: ['flag', 'segment', 'environment', 'changeRequest', 'schedule'] },
+        key: { type: 'string' },
+        environment: { type: 'string', description: 'Flag changes only: the environment the change was made in' },
+        op: { enum: ['put', 'delete'] },
+        actor: { type: 'string' },
+        time: { type: 'string', format: 'date-time' },
+        before: { type: ['object', 'null'] },
+        after: { type: ['object', 'null'] },
+      },
+    },
+    ChangePage: {
+      type: 'object',
+      required: ['changes'],
+      properties: { changes: { type: 'array', items: ref('AuditEntry') }, nextPageToken: { type: 'string', description: 'Pass as pageToken for the next (older) page; absent on the last' } },
+    },
     FlagHistory: { type: 'object', required: ['key', 'changes'], properties: { key: { type: 'string' }, changes: { type: 'array', items: ref('HistoryEntry') } } },
     SegmentHistory: { type: 'object', required: ['name', 'changes'], properties: { name: { type: 'string' }, changes: { type: 'array', items: ref('HistoryEntry') } } },
     BatchRequest: {

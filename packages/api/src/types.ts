@@ -45,6 +45,33 @@ export interface HistoryEntry<S extends StoredFlag | StoredSegment = StoredFlag 
 export interface FlagHistory { key: string; changes: HistoryEntry<StoredFlag>[] }
 export interface SegmentHistory { name: string; changes: HistoryEntry<StoredSegment>[] }
 
+/** One change of the global audit log (GET /api/v1/changes). */
+export interface AuditEntry {
+  revision: number;
+  kind: 'flag' | 'segment' | 'environment' | 'changeRequest' | 'schedule';
+  key: string;
+  /** Flag changes: the environment the change was made in. */
+  environment?: string;
+  op: 'put' | 'delete';
+  actor: string;
+  /** ISO 8601. */
+  time: string;
+  before: Record<string, unknown> | null;
+  after: Record<string, unknown> | null;
+}
+export interface ChangePage { changes: AuditEntry[]; nextPageToken?: string }
+/** Filters of the audit log; `since` / `until` are ISO 8601 times. */
+export interface ChangeQuery {
+  limit?: number;
+  pageToken?: string;
+  kind?: AuditEntry['kind'];
+  key?: string;
+  actor?: string;
+  environment?: string;
+  since?: string;
+  until?: string;
+}
+
 export type BatchOp =
   | { op: 'putFlag'; flag: FlagDefinition; expectedRevision?: number }
   | { op: 'deleteFlag'; key: string; expectedRevision?: number }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { compileFlag, evaluate } from './evaluate.js';
+import { compileFlag, evaluate, explainEvaluation } from './evaluate.js';
 import { validateFlag } from './validate.js';
 import type { Condition, FlagDefinition, SegmentDefinition } from './types.js';
 import { boolFlag } from './test-fixtures.js';
@@ -180,5 +180,41 @@ describe('evaluate: rules, segments, operators', () => {
       const r = evaluate(colors, 'colors', ctx as never, noSegments);
       expect(['TARGETING_MATCH', 'SPLIT', 'DEFAULT', 'ERROR']).toContain(r.reason);
     }), { numRuns: 1000, seed: 22 });
+  });
+});
+
+describe('explainEvaluation: which rule decided', () => {
+  const staff: SegmentDefinition = { name: 'staff', conditions: [{ attribute: 'email', op: 'endsWith', value: '@example.com' }] };
+  const lookup = (n: string) => (n === 'staff' ? staff : undefined);
+  const withSegments: FlagDefinition = {
+    ...colors,
+    rules: [{ conditions: [], segments: ['staff'], variant: 'green' }, { conditions: [], excludeSegments: ['staff'], rollout: { weights: [{ variant: 'red', weight: 100 }], bucketBy: 'org', onMissing: 'skip' } }, ...colors.rules],
+  };
+  it('names the matching rule, and agrees with evaluate()', () => {
+    for (const [ctx, rule] of [
+      [{ country: 'US', plan: 'enterprise' }, 0],
+      [{ appVersion: '3.0.0' }, 1],
+      [{ targetingKey: 'u', country: 'DE' }, 2],
+    ] as const) {
+      const r = explainEvaluation(colors, 'colors', ctx, noSegments);
+      expect(r.ruleIndex).toBe(rule);
+      const { ruleIndex: _, ...plain } = r;
+      expect(plain).toEqual(evaluate(colors, 'colors', ctx, noSegments));
+    }
+  });
+  it('no rule for DEFAULT, DISABLED and STATIC', () => {
+    expect(explainEvaluation(colors, 'colors', { country: 'FR' }, noSegments)).not.toHaveProperty('ruleIndex');
+    expect(explainEvaluation({ ...colors, enabled: false }, 'colors', { country: 'US', plan: 'enterprise' }, noSegments)).not.toHaveProperty('ruleIndex');
+    expect(explainEvaluation(boolFlag('b', { defaultVariant: 'on' }), 'b', {}, noSegments)).not.toHaveProperty('ruleIndex');
+  });
+  it('skips a rule whose segment does not match, and a rollout skipped for a missing attribute', () => {
+    expect(explainEvaluation(withSegments, 'colors', { email: 'a@example.com' }, lookup)).toMatchObject({ ruleIndex: 0, variant: 'green' });
+    // Not staff: rule 1 applies only with "org"; without it the rollout is skipped, then colors' own rules follow.
+    expect(explainEvaluation(withSegments, 'colors', { email: 'a@other.org', org: 'acme' }, lookup)).toMatchObject({ ruleIndex: 1, variant: 'red', reason: 'SPLIT' });
+    expect(explainEvaluation(withSegments, 'colors', { email: 'a@other.org', appVersion: '2.6.0' }, lookup)).toMatchObject({ ruleIndex: 3, variant: 'green' });
+    expect(explainEvaluation(withSegments, 'colors', { email: 'a@other.org' }, lookup)).not.toHaveProperty('ruleIndex');
+  });
+  it('an unknown flag is FLAG_NOT_FOUND without a rule', () => {
+    expect(explainEvaluation(undefined, 'nope', {}, noSegments)).toMatchObject({ reason: 'ERROR', errorCode: 'FLAG_NOT_FOUND' });
   });
 });

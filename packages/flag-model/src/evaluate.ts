@@ -103,16 +103,21 @@ export class CompiledFlag {
     }
   }
 
-  /** Evaluates for a context; `key` defaults to the flag's key. Never throws. */
-  evaluate(context: EvaluationContext, segments: SegmentLookup, key: string = this.key): EvaluationResult {
+  /**
+   * Evaluates for a context; `key` defaults to the flag's key. Never throws.
+   * `trace`, when given, receives the index of the rule that decided a
+   * TARGETING_MATCH or SPLIT (or that failed it with an error); the hot path
+   * passes none and builds nothing extra.
+   */
+  evaluate(context: EvaluationContext, segments: SegmentLookup, key: string = this.key, trace?: EvaluationTrace): EvaluationResult {
     try {
-      return this.run(context, segments, key);
+      return this.run(context, segments, key, trace);
     } catch (e) {
       return errorResult(key, 'GENERAL', `evaluation failed: ${e instanceof Error ? e.message : String(e)}`, this.metadata);
     }
   }
 
-  private run(context: EvaluationContext, segments: SegmentLookup, key: string): EvaluationResult {
+  private run(context: EvaluationContext, segments: SegmentLookup, key: string, trace: EvaluationTrace | undefined): EvaluationResult {
     if (this.error !== undefined) return errorResult(key, 'PARSE_ERROR', this.error, NO_METADATA);
     if (context === undefined || context === null) context = {};
     if (typeof context !== 'object' || Array.isArray(context)) {
@@ -137,10 +142,14 @@ export class CompiledFlag {
         }
       }
       if (!ok) continue;
+      if (trace !== undefined) trace.ruleIndex = i;
       if (r.segments.length > 0 || r.excludeSegments.length > 0) {
         const m = this.segmentsMatch(r, ctx, segments, key);
         if (m !== true) {
-          if (m === false) continue;
+          if (m === false) {
+            if (trace !== undefined) trace.ruleIndex = undefined;
+            continue;
+          }
           return m;
         }
       }
@@ -150,7 +159,10 @@ export class CompiledFlag {
       if (bv === undefined && ro.bucketPath !== null) bv = readPath(ctx, ro.bucketPath);
       if (typeof bv === 'number' && Number.isFinite(bv)) bv = String(bv);
       if (typeof bv !== 'string') {
-        if (ro.onMissingSkip) continue;
+        if (ro.onMissingSkip) {
+          if (trace !== undefined) trace.ruleIndex = undefined;
+          continue;
+        }
         if (ro.bucketBy === 'targetingKey') {
           return errorResult(key, 'TARGETING_KEY_MISSING', `rule ${i} splits by targetingKey, which the context lacks`, this.metadata);
         }
@@ -224,6 +236,25 @@ export function compileSegment(segment: SegmentDefinition): CompiledSegment {
 }
 
 const NO_SEGMENTS: SegmentLookup = () => undefined;
+
+/** Which rule decided an evaluation (filled by CompiledFlag.evaluate when asked). */
+export interface EvaluationTrace {
+  /** Index into `rules` of the rule that matched (TARGETING_MATCH, SPLIT) or failed with an error; undefined when no rule decided. */
+  ruleIndex?: number;
+}
+
+/**
+ * evaluate() plus the deciding rule's index, for tools that explain a result
+ * (the dashboard's evaluation console); same rules, same answer.
+ */
+export function explainEvaluation(
+  flag: FlagDefinition | undefined, key: string, context: EvaluationContext, segments: SegmentLookup = NO_SEGMENTS,
+): EvaluationResult & EvaluationTrace {
+  if (flag === undefined || flag === null || typeof flag !== 'object') return evaluate(flag, key, context, segments);
+  const trace: EvaluationTrace = {};
+  const result = compileFlag(flag).evaluate(context, segments, key, trace);
+  return trace.ruleIndex === undefined ? result : { ...result, ruleIndex: trace.ruleIndex };
+}
 
 /**
  * Evaluates a flag (undefined = not found) for a context. Never throws:

@@ -15,7 +15,7 @@
 // timing; those tests keep real processes (startLocalCluster).
 import { ClusterError, type ClusterClient, type ClusterStatus, type MemberInfo, type WatchOptions, type WriteOptions } from '@flagraft/cluster-client';
 import {
-  MemoryStateView, ValidationError, applyCommand, changeEvent, commandProblem, dueStep, promotionPlan, validateFlag, validateSegment,
+  MemoryStateView, ValidationError, applyCommand, auditCursor, auditMatches, changeEvent, commandProblem, dueStep, parseAuditArgs, promotionPlan, validateFlag, validateSegment,
   type Change, type ChangeEvent, type ChangeKind, type Command, type CommandError,
   type StoredFlag, type StoredSegment, type SubCommand,
 } from '@flagraft/flag-model';
@@ -33,7 +33,7 @@ const PROPOSE_OPS: ReadonlySet<string> = new Set(['putEnvironment', 'deleteEnvir
 /** Fields a proposed command must not set: the node stamps them. */
 const STAMPED = ['v', 'actor', 'actorRole', 'time', 'clientId', 'requestId'];
 /** The node's QUERIES. */
-export const MEMORY_QUERIES = ['environments', 'changeRequests', 'changeRequest', 'schedules', 'schedule', 'promotionPlan'] as const;
+export const MEMORY_QUERIES = ['environments', 'changeRequests', 'changeRequest', 'schedules', 'schedule', 'promotionPlan', 'changes'] as const;
 /** Who the audit log shows for a step runSchedules applied, as the node's scheduler (SCHEDULER_ACTOR). */
 export const MEMORY_SCHEDULER_ACTOR = 'scheduler';
 
@@ -315,6 +315,7 @@ export function createMemoryCluster(o: MemoryClusterOptions = {}): MemoryCluster
         const id = str('id');
         return view.getSchedule(id) ?? notFound(`schedule "${id}" does not exist`);
       }
+      case 'changes': return auditPage(args);
       case 'promotionPlan': {
         const keys = args.keys;
         if (keys !== undefined && (!Array.isArray(keys) || !keys.every((k) => typeof k === 'string'))) throw new ClusterError('INVALID_ARGUMENT', 'args_json.keys must be an array of flag keys');
@@ -324,6 +325,33 @@ export function createMemoryCluster(o: MemoryClusterOptions = {}): MemoryCluster
       }
     }
     throw new ClusterError('INVALID_ARGUMENT', `what must be one of ${MEMORY_QUERIES.join(', ')}, got "${what}"`);
+  }
+
+  /** The global audit log as the node's `changes` query answers it: newest first, (revision, seq) cursor. */
+  function auditPage(args: Record<string, unknown>) {
+    const f = parseAuditArgs(args);
+    if (typeof f === 'string') throw new ClusterError('INVALID_ARGUMENT', f);
+    // seq: a change's index within its revision (the log is in revision, then seq, order).
+    const seqOf = new Array<number>(log.length);
+    for (let i = 0; i < log.length; i++) seqOf[i] = i > 0 && log[i - 1].revision === log[i].revision ? seqOf[i - 1] + 1 : 0;
+    const page: number[] = [];
+    let more = false;
+    for (let i = log.length - 1; i >= 0; i--) {
+      const c = log[i];
+      if (c.revision > f.before.revision || (c.revision === f.before.revision && seqOf[i] >= f.before.seq)) continue;
+      if (!auditMatches(c, f, view.defaultEnvironment())) continue;
+      if (page.length === f.limit) {
+        more = true;
+        break;
+      }
+      page.push(i);
+    }
+    const last = page[page.length - 1];
+    return {
+      changes: page.map((i) => copy(log[i])),
+      nextPageToken: more ? auditCursor(log[last].revision, seqOf[last]) : undefined,
+      defaultEnvironment: view.defaultEnvironment(),
+    };
   }
 
   /** Delivers changes after fromRevision (all of one revision together), then live ones; progress when idle. */

@@ -6,7 +6,7 @@
 // value: a real cluster's log also holds entries that are not writes
 // (leader no-ops, membership, outbox progress).
 import { describe, expect, it } from 'vitest';
-import type { AnyChangeEvent, ChangeEvent, FlagDefinition, SegmentDefinition, StoredChangeRequest, StoredEnvironment, StoredFlag } from '@flagraft/flag-model';
+import type { AnyChangeEvent, Change, ChangeEvent, FlagDefinition, SegmentDefinition, StoredChangeRequest, StoredEnvironment, StoredFlag } from '@flagraft/flag-model';
 import type { ClusterApi } from '../src/index.js';
 
 const ACTOR = 'conformance';
@@ -277,6 +277,31 @@ export function clusterConformance(name: string, port: () => ClusterApi): void {
       }
       expect((await failure(c.query('nothing'))).code).toBe('INVALID_ARGUMENT');
       expect((await failure(c.propose({ op: 'putFlag', flag: flag(key) } as never, { actor: ACTOR }))).code).toBe('INVALID_ARGUMENT');
+    });
+
+    it('changes: the global audit log, newest first, filtered by actor, kind, environment and time, paged through a batch', async () => {
+      const c = port();
+      const actor = fresh('auditor');
+      const seg = fresh('audit-seg');
+      const keys = [fresh('audit-a'), fresh('audit-b'), fresh('audit-c')];
+      await c.putSegment(segment(seg), { actor });
+      // One revision for three flags (and, in other tests' environments, their copies there).
+      await c.batch(keys.map((k) => ({ op: 'putFlag' as const, flag: flag(k) })), { actor });
+      type Page = { changes: Change[]; nextPageToken?: string; defaultEnvironment: string };
+      const def = (await c.query<Page>('changes', { limit: 1 })).defaultEnvironment;
+      const flags = await c.query<Page>('changes', { actor, kind: 'flag', environment: def });
+      expect(flags.changes.map((x) => [x.key, x.actor, x.env])).toEqual([...keys].reverse().map((k) => [k, actor, undefined]));
+      expect(flags.nextPageToken).toBeUndefined();
+      expect((await c.query<Page>('changes', { actor, kind: 'segment' })).changes.map((x) => x.key)).toEqual([seg]);
+      expect((await c.query<Page>('changes', { key: keys[1], environment: def })).changes.map((x) => x.key)).toEqual([keys[1]]);
+      expect((await c.query<Page>('changes', { actor, untilMs: 1 })).changes).toEqual([]);
+      // Two a page: the batch's changes split across pages, none lost or repeated.
+      const p1 = await c.query<Page>('changes', { actor, kind: 'flag', environment: def, limit: 2 });
+      expect(p1.nextPageToken).toMatch(/^\d+:\d+$/);
+      const p2 = await c.query<Page>('changes', { actor, kind: 'flag', environment: def, limit: 2, pageToken: p1.nextPageToken });
+      expect([...p1.changes, ...p2.changes].map((x) => x.key)).toEqual([...keys].reverse());
+      expect(p2.nextPageToken).toBeUndefined();
+      for (const args of [{ limit: 0 }, { pageToken: 'x' }, { kind: 'flags' }, { sinceMs: -1 }]) expect((await failure(c.query('changes', args))).code).toBe('INVALID_ARGUMENT');
     });
 
     it('watch: old streams see only the default environment; a stream of every environment sees the rest, with env', async () => {

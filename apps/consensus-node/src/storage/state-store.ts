@@ -31,6 +31,21 @@ export type ItemKind = 'flag' | 'segment';
  */
 export interface ChangeRow { revision: number; seq: number; kind: ChangeKind; key: string; op: 'put' | 'delete'; before: string | null; after: string | null; actor: string; time: number; env?: string | null }
 
+/** A page of the global audit log: changes before the cursor that pass every filter given. */
+export interface AuditQuery {
+  /** Exclusive cursor: changes with (revision, seq) below it. */
+  before: { revision: number; seq: number };
+  kind?: ChangeKind;
+  key?: string;
+  actor?: string;
+  /** Flag changes in one environment: null = the default environment (rows without env). Absent: any. */
+  env?: string | null;
+  /** Time range in ms since the epoch, [sinceMs, untilMs). */
+  sinceMs: number;
+  untilMs: number;
+  limit: number;
+}
+
 /** Tables of environments, change requests and schedules: (id, json). */
 export type RecordTable = 'environments' | 'change_requests' | 'schedules';
 
@@ -129,6 +144,12 @@ export class StateStore {
       legacyChangesAt: db.prepare(`SELECT * FROM changes WHERE revision = ? AND ${LEGACY_FEED} ORDER BY seq`),
       legacyChangesAfter: db.prepare(`SELECT * FROM changes WHERE revision > ? AND ${LEGACY_FEED} ORDER BY revision, seq LIMIT ?`),
       history: db.prepare('SELECT * FROM changes WHERE kind = ? AND key = ? AND env IS ? AND revision < ? ORDER BY revision DESC, seq DESC LIMIT ?'),
+      // The global audit log, newest first from a (revision, seq) cursor; a NULL filter matches everything.
+      // An environment filter matches flag changes only (segments and the rest belong to no environment).
+      audit: db.prepare(`SELECT * FROM changes WHERE (revision, seq) < (@rev, @seq)
+        AND (@kind IS NULL OR kind = @kind) AND (@key IS NULL OR key = @key) AND (@actor IS NULL OR actor = @actor)
+        AND (@envFilter = 0 OR (kind = 'flag' AND env IS @env)) AND time >= @since AND time < @until
+        ORDER BY revision DESC, seq DESC LIMIT @limit`),
       getEnvFlag: db.prepare('SELECT env, key, json, crc FROM env_flags WHERE env = ? AND key = ?'),
       putEnvFlag: db.prepare('INSERT OR REPLACE INTO env_flags (env, key, json) VALUES (?, ?, ?)'),
       delEnvFlag: db.prepare('DELETE FROM env_flags WHERE env = ? AND key = ?'),
@@ -331,6 +352,15 @@ export class StateStore {
   /** `env`: a flag's history outside the default environment (null: the default environment's, and every other kind's). */
   history(kind: ChangeKind, key: string, beforeRevision: number, limit: number, env: string | null = null): ChangeRow[] {
     return (this.q.history.all(kind, key, env, beforeRevision, limit) as ChangeRow[]).map((r) => this.check(T.changes, r));
+  }
+
+  /** The audit log page `f` asks for (see AuditQuery), newest first. */
+  auditChanges(f: AuditQuery): ChangeRow[] {
+    const params = {
+      rev: f.before.revision, seq: f.before.seq, kind: f.kind ?? null, key: f.key ?? null, actor: f.actor ?? null,
+      envFilter: f.env === undefined ? 0 : 1, env: f.env ?? null, since: f.sinceMs, until: f.untilMs, limit: f.limit,
+    };
+    return (this.q.audit.all(params) as ChangeRow[]).map((r) => this.check(T.changes, r));
   }
 
   /** Drops changes at or below `revision`; with `shifted`, imported history (at or below `floor`) only at or below `importedBelow`. */

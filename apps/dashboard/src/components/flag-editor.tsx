@@ -3,6 +3,7 @@ import { Link, server$ } from '@builder.io/qwik-city';
 import { diffJson, reapply } from '~/lib/diff';
 import { fromDefinition, issuesAt, newFlagState, newRule, renameVariant, toDefinition, type EditorState } from '~/lib/editor-model';
 import type { FlagDefinition, FlagType, StoredFlag, ValidationIssue } from '~/lib/types';
+import type { SegmentChoice } from '~/lib/segment-usage';
 import { useDeleteFlag, useSaveFlag, type SaveFailure } from '~/server/flag-actions';
 import { validateEditorJson } from '~/server/validation';
 import { DiffTable } from './diff-table';
@@ -23,7 +24,8 @@ export interface FlagEditorProps {
   /** The stored flag being edited; undefined when creating. */
   stored?: StoredFlag;
   canEdit: boolean;
-  segmentNames: string[];
+  /** The segment picker's choices (with the flags using each). */
+  segments: SegmentChoice[];
 }
 
 interface Conflict {
@@ -192,11 +194,6 @@ export const FlagEditor = component$((props: FlagEditorProps) => {
         aria-label={creating ? 'New flag' : `Edit ${state.key}`}
         noValidate
       >
-        <datalist id="segment-names">
-          {props.segmentNames.map((n) => (
-            <option key={userKey(n)} value={n} />
-          ))}
-        </datalist>
         <fieldset>
           <legend>Flag</legend>
           <div class="grid2">
@@ -390,7 +387,7 @@ export const FlagEditor = component$((props: FlagEditorProps) => {
           ))}
           {state.rules.length === 0 && <p class="muted">No targeting rules: every evaluation serves the default variant.</p>}
           {state.rules.map((_, i) => (
-            <RuleEditor key={i} state={state} index={i} issues={issues} readOnly={readOnly} segmentNames={props.segmentNames} />
+            <RuleEditor key={i} state={state} index={i} issues={issues} readOnly={readOnly} segments={props.segments} />
           ))}
           {!readOnly && (
             <button type="button" data-testid="add-rule" onClick$={() => state.rules.push(newRule(state, state.rules.length))}>

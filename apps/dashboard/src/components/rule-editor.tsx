@@ -2,12 +2,14 @@ import { component$ } from '@builder.io/qwik';
 import { issuesAt, weightShares, type EditorState } from '~/lib/editor-model';
 import type { ValidationIssue } from '~/lib/types';
 import { ConditionRows } from './condition-rows';
+import { SegmentPicker } from './segment-picker';
+import type { SegmentChoice } from '~/lib/segment-usage';
 import { humanIssue } from '~/lib/human-path';
 import { userKey } from '~/lib/jsx-key';
 
 /** One ordered targeting rule: conditions, segments, then a variant or a rollout. */
 export const RuleEditor = component$(
-  (props: { state: EditorState; index: number; issues: ValidationIssue[]; readOnly: boolean; segmentNames: string[] }) => {
+  (props: { state: EditorState; index: number; issues: ValidationIssue[]; readOnly: boolean; segments: SegmentChoice[] }) => {
     const i = props.index;
     const rule = props.state.rules[i];
     const rules = props.state.rules;
@@ -55,32 +57,7 @@ export const RuleEditor = component$(
         </div>
         <h4 class="u-my1">If all of these match</h4>
         <ConditionRows rows={rule.conditions} idPrefix={`${id}-cond`} pathPrefix={`${path}.conditions`} issues={props.issues} readOnly={props.readOnly} />
-        <div class="grid2 u-mt3">
-          <div class="field">
-            <label for={`${id}-segs`}>
-              In segments <span class="hint">(comma separated, all must match)</span>
-            </label>
-            <input
-              id={`${id}-segs`}
-              {...{ list: 'segment-names' }}
-              value={rule.segments}
-              disabled={props.readOnly}
-              onInput$={(_, el) => (rule.segments = el.value)}
-            />
-          </div>
-          <div class="field">
-            <label for={`${id}-xsegs`}>
-              Not in segments <span class="hint">(none may match)</span>
-            </label>
-            <input
-              id={`${id}-xsegs`}
-              {...{ list: 'segment-names' }}
-              value={rule.excludeSegments}
-              disabled={props.readOnly}
-              onInput$={(_, el) => (rule.excludeSegments = el.value)}
-            />
-          </div>
-        </div>
+        <SegmentPicker rule={rule} idPrefix={id} choices={props.segments} readOnly={props.readOnly} />
         <fieldset>
           <legend>Serve</legend>
           <div class="row-inline">

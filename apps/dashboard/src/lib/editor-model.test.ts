@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { validateFlag } from '@flagraft/flag-model';
-import { fromDefinition, newFlagState, newRule, parseVariantValue, renameVariant, toDefinition, weightShares } from './editor-model';
+import { fromDefinition, newFlagState, newRule, parseVariantValue, renameVariant, toDefinition, weightShares, withName } from './editor-model';
 import type { FlagDefinition } from './types';
 
 const flag: FlagDefinition = {
@@ -92,5 +92,14 @@ describe('editor model', () => {
     renameVariant(s, 0, 'c');
     expect(s.offVariant).toBe('');
     expect(s.defaultVariant).toBe('c');
+  });
+});
+
+describe('withName (segment picker)', () => {
+  it('adds a name once, at the end, and removes it', () => {
+    expect(withName(['a', 'b'], 'c', true)).toEqual(['a', 'b', 'c']);
+    expect(withName(['a', 'b'], 'a', true)).toEqual(['b', 'a']);
+    expect(withName(['a', 'b'], 'a', false)).toEqual(['b']);
+    expect(withName([], 'x', false)).toEqual([]);
   });
 });

@@ -24,8 +24,10 @@ export interface RuleRow {
   id: string;
   description: string;
   conditions: ConditionRow[];
-  segments: string;
-  excludeSegments: string;
+  /** Segment names, in the order picked (all must match). */
+  segments: string[];
+  /** Segment names none of which may match. */
+  excludeSegments: string[];
   mode: 'variant' | 'rollout';
   variant: string;
   weights: WeightRow[];
@@ -94,8 +96,8 @@ function ruleRow(r: Rule, i: number): RuleRow {
     id: r.id ?? `rule-${i + 1}`,
     description: r.description ?? '',
     conditions: (r.conditions ?? []).map(conditionRow),
-    segments: (r.segments ?? []).join(', '),
-    excludeSegments: (r.excludeSegments ?? []).join(', '),
+    segments: [...(r.segments ?? [])],
+    excludeSegments: [...(r.excludeSegments ?? [])],
     mode: r.rollout ? 'rollout' : 'variant',
     variant: r.variant ?? '',
     weights: (r.rollout?.weights ?? []).map((w) => ({ variant: w.variant, weight: String(w.weight) })),
@@ -145,8 +147,8 @@ export function newRule(state: EditorState, index: number): RuleRow {
     id: `rule-${index + 1}`,
     description: '',
     conditions: [{ attribute: '', op: 'equals', value: '', valueType: 'string' }],
-    segments: '',
-    excludeSegments: '',
+    segments: [],
+    excludeSegments: [],
     mode: 'variant',
     variant: state.variants[0]?.name ?? '',
     weights: state.variants.map((v) => ({ variant: v.name, weight: '0' })),
@@ -243,10 +245,8 @@ export function toDefinition(s: EditorState): { flag: FlagDefinition; issues: Va
     const rule: Rule = { conditions: toConditions(r.conditions) };
     if (r.id.trim()) rule.id = r.id.trim();
     if (r.description.trim()) rule.description = r.description.trim();
-    const segs = splitList(r.segments);
-    if (segs.length) rule.segments = segs;
-    const ex = splitList(r.excludeSegments);
-    if (ex.length) rule.excludeSegments = ex;
+    if (r.segments.length) rule.segments = [...r.segments];
+    if (r.excludeSegments.length) rule.excludeSegments = [...r.excludeSegments];
     if (r.mode === 'rollout') {
       rule.rollout = {
         weights: r.weights.map((w, j) => {
@@ -322,4 +322,10 @@ export function weightShares(weights: WeightRow[]): { variant: string; pct: numb
 /** Issues whose path is `prefix` or lies under it. */
 export function issuesAt(issues: ValidationIssue[], prefix: string): ValidationIssue[] {
   return issues.filter((i) => i.path === prefix || i.path.startsWith(prefix + '.') || i.path.startsWith(prefix + '['));
+}
+
+/** `names` with `name` added (at the end, once) or removed: the segment picker's checkboxes. */
+export function withName(names: readonly string[], name: string, on: boolean): string[] {
+  const rest = names.filter((n) => n !== name);
+  return on ? [...rest, name] : rest;
 }

@@ -12,6 +12,8 @@ const RESYNC_RELOAD_MIN_INTERVAL_MS = 5000;
 const NAV = [
   { href: '/flags', label: 'Flags' },
   { href: '/segments', label: 'Segments' },
+  { href: '/evaluate', label: 'Evaluate' },
+  { href: '/audit', label: 'Audit log' },
   { href: '/cluster', label: 'Cluster' },
 ];
 

@@ -4,7 +4,7 @@
 // the gateway enforces roles and records the right actor; the dashboard
 // never holds a token of its own.
 import { ApiProblem, FlagraftClient, expectedRevisionCondition } from '@flagraft/api';
-import type { HistoryEntry as ApiHistoryEntry } from '@flagraft/api';
+import type { ChangeQuery, HistoryEntry as ApiHistoryEntry } from '@flagraft/api';
 import { FLAG_KIND } from '@flagraft/flag-model';
 import type { FlagDefinition, SegmentDefinition, StoredFlag, StoredSegment } from '~/lib/types';
 import { noteWrite } from './write-marks';
@@ -81,6 +81,11 @@ export class GatewayClient {
     return (await this.api.getFlagHistory(key, { limit })).changes;
   }
 
+  /** A page of the global audit log (GET /api/v1/changes), newest first. */
+  listChanges(q: ChangeQuery) {
+    return this.api.listChanges(q);
+  }
+
   async listSegments(): Promise<StoredSegment[]> {
     return (await this.api.listSegments({ limit: LIST_PAGE_LIMIT })).segments;
   }
@@ -95,6 +100,15 @@ export class GatewayClient {
 
   async deleteSegment(name: string, expectedRevision?: number): Promise<void> {
     await this.api.deleteSegment(name, { ifMatch: expectedRevision });
+  }
+
+  /**
+   * OFREP evaluation of one flag as this user (readers may evaluate).
+   * `atRevision`: answer from a replica that has at least this revision
+   * (OFREP's flagConfigEtag), so the answer is not older than a flag just read.
+   */
+  evaluate(key: string, context: Record<string, unknown>, atRevision?: number) {
+    return this.api.evaluateFlag(key, { context }, atRevision === undefined ? {} : { flagConfigEtag: String(atRevision) });
   }
 
   cluster() {

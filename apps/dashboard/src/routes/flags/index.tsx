@@ -1,4 +1,4 @@
-import { component$, useContext, useSignal, useStore, useTask$ } from '@builder.io/qwik';
+import { $, component$, useContext, useOnDocument, useSignal, useStore, useTask$ } from '@builder.io/qwik';
 import { isServer } from '@builder.io/qwik/build';
 import { Link, routeAction$, routeLoader$, useLocation, useNavigate, type DocumentHead } from '@builder.io/qwik-city';
 import { LiveContext } from '~/components/live';
@@ -11,6 +11,7 @@ import { revisionOf } from '~/server/input-limits';
 import { allFlags } from '~/server/list-cache';
 import { canEdit, gatewayFor, problemOf, requireSession } from '~/server/request';
 import { userKey } from '~/lib/jsx-key';
+import { isSearchShortcut } from '~/lib/shortcuts';
 
 export const useFlagList = routeLoader$(async (ev) => {
   const q = parseListQuery(ev.url.searchParams);
@@ -103,6 +104,23 @@ export default component$(() => {
   const pending = useSignal<{ key: string; enabled: boolean; revision: number } | null>(null);
   const dialogRef = useSignal<HTMLDialogElement>();
   const message = useSignal<{ kind: 'ok' | 'bad'; text: string } | null>(null);
+
+  // `/` focuses the search box unless the user is typing in a field. Qwik's
+  // loader listens on the document and fetches this handler on the first key
+  // press, so it costs nothing on first load. Qwik runs the handler after the
+  // event (the chunk may still be loading), so preventDefault may come too
+  // late; that is harmless: the key went to the page, not into the box.
+  useOnDocument(
+    'keydown',
+    $((e: KeyboardEvent) => {
+      if (!isSearchShortcut(e)) return;
+      const box = document.getElementById('q') as HTMLInputElement | null;
+      if (!box) return;
+      e.preventDefault();
+      box.focus();
+      box.select();
+    }),
+  );
 
   // Resume the live feed from the revision this list was read at.
   useTask$(({ track }) => {
@@ -205,7 +223,7 @@ export default component$(() => {
       <form class="filters" method="get" action="/flags" role="search" aria-label="Filter flags">
         <div class="field">
           <label for="q">Search key or tag</label>
-          <input id="q" name="q" type="search" value={q.q} maxLength={200} placeholder="e.g. checkout" />
+          <input id="q" name="q" type="search" value={q.q} maxLength={200} placeholder="e.g. checkout (press /)" aria-keyshortcuts="/" />
         </div>
         <div class="field">
           <label for="tag">Tag</label>

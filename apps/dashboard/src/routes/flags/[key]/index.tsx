@@ -4,6 +4,7 @@ import { FlagEditor } from '~/components/flag-editor';
 import { when } from '~/components/format';
 import { GatewayError } from '~/server/gateway';
 import { canEdit, gatewayFor, problemOf } from '~/server/request';
+import { loadSegmentChoices } from '~/server/segment-choices';
 import { userKey } from '~/lib/jsx-key';
 
 export { useSaveFlag, useDeleteFlag } from '~/server/flag-actions';
@@ -12,8 +13,8 @@ export const useFlag = routeLoader$(async (ev) => {
   const key = ev.params.key;
   const gw = gatewayFor(ev);
   try {
-    const [stored, segments] = await Promise.all([gw.getFlag(key), gw.listSegments().catch(() => [])]);
-    return { ok: true as const, stored, canEdit: canEdit(ev), segmentNames: segments.map((s) => s.segment.name).sort() };
+    const [stored, segments] = await Promise.all([gw.getFlag(key), loadSegmentChoices(ev)]);
+    return { ok: true as const, stored, canEdit: canEdit(ev), segments };
   } catch (err) {
     if (err instanceof GatewayError && err.status === 404) ev.status(404);
     return { ok: false as const, key, status: problemOf(err).status, error: problemOf(err).message };
@@ -51,6 +52,7 @@ export default component$(() => {
         </span>
         <div class="actions">
           <Link href={`/flags/${encodeURIComponent(s.flag.key)}/history`}>History</Link>
+          <Link href={`/evaluate?flag=${encodeURIComponent(s.flag.key)}`}>Evaluate</Link>
           <Link href="/flags">All flags</Link>
         </div>
       </div>
@@ -59,7 +61,7 @@ export default component$(() => {
           Flag created.
         </p>
       )}
-      <FlagEditor key={userKey(s.flag.key)} stored={s} canEdit={data.value.canEdit} segmentNames={data.value.segmentNames} />
+      <FlagEditor key={userKey(s.flag.key)} stored={s} canEdit={data.value.canEdit} segments={data.value.segments} />
     </section>
   );
 });

@@ -1,14 +1,14 @@
 import { component$ } from '@builder.io/qwik';
 import { Link, routeLoader$, type DocumentHead } from '@builder.io/qwik-city';
 import { FlagEditor } from '~/components/flag-editor';
-import { canEdit, gatewayFor } from '~/server/request';
+import { canEdit } from '~/server/request';
+import { loadSegmentChoices } from '~/server/segment-choices';
 
 export { useSaveFlag, useDeleteFlag } from '~/server/flag-actions';
 
 export const useNewFlag = routeLoader$(async (ev) => {
   if (!canEdit(ev)) throw ev.redirect(302, '/flags');
-  const segments = await gatewayFor(ev).listSegments().catch(() => []);
-  return { segmentNames: segments.map((s) => s.segment.name).sort() };
+  return { segments: await loadSegmentChoices(ev) };
 });
 
 export default component$(() => {
@@ -21,7 +21,7 @@ export default component$(() => {
           <Link href="/flags">Back to flags</Link>
         </div>
       </div>
-      <FlagEditor canEdit={true} segmentNames={data.value.segmentNames} />
+      <FlagEditor canEdit={true} segments={data.value.segments} />
     </section>
   );
 });
