@@ -97,6 +97,7 @@ export class StateMachine implements Fsm<Applied> {
       segmentUsers: (name) => [...new Set(store.recordIds('environments').flatMap((env) => view.segmentUsersIn(env, name)))].sort(),
       getChangeRequest: (id) => parseItem<StoredChangeRequest>(store.recordJson('change_requests', id)),
       getSchedule: (id) => parseItem<StoredSchedule>(store.recordJson('schedules', id)),
+      recordIds: (kind) => store.recordIds(kind === 'changeRequest' ? 'change_requests' : 'schedules'),
     };
     return view;
   }

@@ -210,6 +210,8 @@ describe('the contract on a real gateway', () => {
     // The same key again, same request: the first answer; another request: 422.
     expect((await hit(stack.url, 'editor', 'cancelSchedule', { params: { scheduleId: later.schedule.id }, headers: { 'idempotency-key': 'c-sch-key' } })).status).toBe(200);
     await hit(stack.url, 'editor', 'cancelSchedule', { params: { scheduleId: sch.schedule.id }, headers: { 'idempotency-key': 'c-sch-key' } }); // 422
+    // Before c-dev goes (deleting an environment takes its schedules with it).
+    await hit(stack.url, 'editor', 'cancelSchedule', { params: { scheduleId: sch.schedule.id } }); // 409: nothing pending
 
     // Refusals beyond the generic ones of the next test.
     const body = (v: unknown) => JSON.stringify(v);
@@ -247,7 +249,6 @@ describe('the contract on a real gateway', () => {
     await hit(stack.url, 'reader', 'getSchedule', { params: { scheduleId: 'sch-999999' } }); // 404
     await hit(stack.url, 'editor', 'cancelSchedule', { params: { scheduleId: 'sch-999999' } }); // 404
     await hit(stack.url, 'editor', 'cancelSchedule', { params: { scheduleId: 'nope' } }); // 400
-    await hit(stack.url, 'editor', 'cancelSchedule', { params: { scheduleId: sch.schedule.id } }); // 409: nothing pending
     // Unprotect c-prot the only way there is (a change request), then drop it: a protected environment
     // refuses deleting a flag anywhere (one definition), which the next test does.
     const lower = (await editor.createChangeRequest({ environment: 'c-prot', title: 'unprotect', submit: true, ops: [{ op: 'putEnvironment', environment: { name: 'c-prot' } }] })).changeRequest.id;

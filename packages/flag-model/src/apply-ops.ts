@@ -8,7 +8,7 @@ import { defaultConfigFor, promotionPlan, sameDefinition, validateEnvironment, w
 import { referencedSegments, validateFlag, validateSegment } from './validate.js';
 import type {
   ApplyResult, Change, CommandError, DeleteEnvironmentOp, EnvironmentDefinition, FlagDefinition, PromoteOp, PutEnvironmentOp,
-  SegmentDefinition, StateView, StoredEnvironment, StoredFlag, StoredSegment, SubCommand,
+  SegmentDefinition, StateView, StoredChangeRequest, StoredEnvironment, StoredFlag, StoredSchedule, StoredSegment, SubCommand,
 } from './types.js';
 
 /** What every change of one command shares; `unlocked`: the environment a change request being applied may write into. */
@@ -182,7 +182,28 @@ function putEnvironment(view: StateView, op: PutEnvironmentOp, ctx: Ctx): Change
   return out;
 }
 
-/** Never the default environment; with flags configured in it only with `force`, which deletes those configurations (audited) too. */
+/** The change requests and schedules of one environment; `open`: those still to be decided or applied. */
+function environmentRecords(view: StateView, env: string): { kind: 'changeRequest' | 'schedule'; id: string; before: StoredChangeRequest | StoredSchedule; open: boolean }[] {
+  const out: { kind: 'changeRequest' | 'schedule'; id: string; before: StoredChangeRequest | StoredSchedule; open: boolean }[] = [];
+  for (const id of view.recordIds('changeRequest')) {
+    const cr = view.getChangeRequest(id)!;
+    if (cr.changeRequest.env === env) out.push({ kind: 'changeRequest', id, before: cr, open: OPEN_CHANGE_REQUEST.has(cr.changeRequest.status) });
+  }
+  for (const id of view.recordIds('schedule')) {
+    const s = view.getSchedule(id)!;
+    if (s.schedule.env === env) out.push({ kind: 'schedule', id, before: s, open: s.schedule.steps.some((st) => st.status === 'pending') });
+  }
+  return out;
+}
+const OPEN_CHANGE_REQUEST: ReadonlySet<string> = new Set(['draft', 'inReview', 'approved', 'conflicted']);
+
+/**
+ * Never the default environment; with flags configured in it, or change
+ * requests / schedules still open there, only with `force`, which deletes
+ * those configurations and records (audited) too. Closed change requests and
+ * finished schedules go with it: every record belongs to an environment that
+ * exists (backups rely on it), and their history stays in the audit log.
+ */
 function deleteEnvironment(view: StateView, op: DeleteEnvironmentOp, ctx: Ctx): Change[] | CommandError {
   const before = view.getEnvironment(op.name);
   if (!before) return unknownEnv(op.name);
@@ -193,7 +214,13 @@ function deleteEnvironment(view: StateView, op: DeleteEnvironmentOp, ctx: Ctx): 
   if (keys.length > 0 && !op.force) {
     return { code: 'ENVIRONMENT_IN_USE', env: op.name, key: op.name, usedBy: keys.slice(0, 100), message: `environment "${op.name}" still has ${keys.length} flag${keys.length > 1 ? 's' : ''} configured; delete with force to drop their configurations too` };
   }
+  const records = environmentRecords(view, op.name);
+  const open = records.filter((r) => r.open).map((r) => r.id);
+  if (open.length > 0 && !op.force) {
+    return { code: 'ENVIRONMENT_IN_USE', env: op.name, key: op.name, usedBy: open.slice(0, 100), message: `environment "${op.name}" has ${open.length} open change request${open.length > 1 ? 's' : ''} or pending schedule${open.length > 1 ? 's' : ''} (${open.slice(0, 5).join(', ')}${open.length > 5 ? ', ...' : ''}); finish or cancel them, or delete with force to drop them too` };
+  }
   const out = keys.map((k) => change(view, 'flag', k, 'delete', view.getFlagIn(op.name, k)!, null, ctx, op.name));
+  for (const r of records) out.push(change(view, r.kind, r.id, 'delete', r.before, null, ctx));
   out.push(change(view, 'environment', op.name, 'delete', before, null, ctx));
   return out;
 }

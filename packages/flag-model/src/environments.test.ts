@@ -80,6 +80,30 @@ describe('environments', () => {
     expect(errOf(run(v, cmd({ op: 'putFlag', env: 'qa', flag: boolFlag('c') })))).toMatchObject({ code: 'NOT_FOUND', env: 'qa' });
   });
 
+  it('delete is refused while change requests or schedules are open there unless forced, and takes every record of the environment with it', () => {
+    const v = threeEnvs();
+    const crId = (r: ReturnType<typeof run>) => (r.ok ? (r.changes.find((c) => c.kind === 'changeRequest')!.key) : 'none');
+    const open = crId(run(v, cmd({ op: 'changeRequest', action: 'create', env: 'dev', title: 'open', ops: [{ op: 'putFlag', flag: boolFlag('x') }] })));
+    const closed = crId(run(v, cmd({ op: 'changeRequest', action: 'create', env: 'dev', title: 'closed', ops: [{ op: 'putFlag', flag: boolFlag('y') }] })));
+    expect(run(v, cmd({ op: 'changeRequest', action: 'withdraw', id: closed })).ok).toBe(true);
+    const sch = run(v, cmd({ op: 'schedule', action: 'create', env: 'dev', title: 'later', steps: [{ at: 4_000_000_000_000, ops: [{ op: 'putFlag', flag: boolFlag('z') }] }] }));
+    const schId = sch.ok ? sch.changes.find((c) => c.kind === 'schedule')!.key : 'none';
+    const other = crId(run(v, cmd({ op: 'changeRequest', action: 'create', env: 'staging', title: 'elsewhere', ops: [{ op: 'putFlag', flag: boolFlag('w') }] })));
+    expect(v.flagKeysIn('dev')).toEqual([]);
+    const refused = errOf(run(v, cmd({ op: 'deleteEnvironment', name: 'dev' })));
+    expect(refused).toMatchObject({ code: 'ENVIRONMENT_IN_USE', usedBy: [open, schId] });
+    expect(refused.message).toContain('open change requests or pending schedules');
+    const d = run(v, cmd({ op: 'deleteEnvironment', name: 'dev', force: true }));
+    expect(d.ok && d.changes.map((c) => `${c.kind}:${c.op}:${c.key}`)).toEqual([`changeRequest:delete:${open}`, `changeRequest:delete:${closed}`, `schedule:delete:${schId}`, 'environment:delete:dev']);
+    expect(v.recordIds('changeRequest')).toEqual([other]);
+    expect(v.recordIds('schedule')).toEqual([]);
+    // With only closed records left, no force is needed, and they go too.
+    expect(run(v, cmd({ op: 'changeRequest', action: 'withdraw', id: other })).ok).toBe(true);
+    const s2 = run(v, cmd({ op: 'deleteEnvironment', name: 'staging' }));
+    expect(s2.ok && s2.changes.map((c) => `${c.kind}:${c.op}:${c.key}`)).toEqual([`changeRequest:delete:${other}`, 'environment:delete:staging']);
+    expect(v.recordIds('changeRequest')).toEqual([]);
+  });
+
   it('promotion copies one or all configurations atomically, with the same plan as its dry run', () => {
     const v = threeEnvs();
     run(v, cmd({ op: 'putSegment', segment: segment('beta') }));

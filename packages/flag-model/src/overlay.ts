@@ -48,6 +48,7 @@ export class Overlay implements StateView {
   }
 
   environmentNames(): string[] { return this.keys('environment', '', this.base.environmentNames()); }
+  recordIds(kind: 'changeRequest' | 'schedule'): string[] { return this.keys(kind, '', this.base.recordIds(kind)); }
   flagKeysIn(env: string): string[] { return this.keys('flag', env, this.base.flagKeysIn(env)); }
   segmentUsersIn(env: string, name: string): string[] {
     return this.keys('flag', env, this.base.segmentUsersIn(env, name), (f) => referencedSegments((f as StoredFlag).flag).includes(name));
@@ -88,6 +89,7 @@ export class MemoryStateView implements StateView {
   getChangeRequest(id: string): StoredChangeRequest | undefined { return this.changeRequests.get(id); }
   getSchedule(id: string): StoredSchedule | undefined { return this.schedules.get(id); }
   environmentNames(): string[] { return [...this.environments.keys()].sort(); }
+  recordIds(kind: 'changeRequest' | 'schedule'): string[] { return [...(kind === 'changeRequest' ? this.changeRequests : this.schedules).keys()].sort(); }
   flagKeysIn(env: string): string[] { return [...(this.envFlags.get(env)?.keys() ?? [])].sort(); }
   segmentUsersIn(env: string, name: string): string[] {
     const out: string[] = [];

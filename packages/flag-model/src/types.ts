@@ -359,6 +359,8 @@ export interface StateView {
   segmentUsersIn(env: string, name: string): string[];
   getChangeRequest(id: string): StoredChangeRequest | undefined;
   getSchedule(id: string): StoredSchedule | undefined;
+  /** Ids of every change request or schedule (all environments), in id order. */
+  recordIds(kind: 'changeRequest' | 'schedule'): string[];
 }
 
 // ---- evaluation -----------------------------------------------------------
