@@ -31,7 +31,12 @@ export interface TortureClusterOptions {
   env?: Record<string, string>;
   /** Give every node a clock control file (FLAGRAFT_CLOCK_CONTROL; setClock moves that node's wall clock). */
   clockControl?: boolean;
+  /** FLAGRAFT_LOG_LEVEL of every node (default warn; info shows elections, transfers and membership changes). */
+  nodeLogLevel?: NodeLogLevel;
 }
+
+export const NODE_LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const;
+export type NodeLogLevel = (typeof NODE_LOG_LEVELS)[number];
 
 export const TOKEN = 'torture-admin-token';
 const GATEWAY_MAIN = join(dirname(createRequire(import.meta.url).resolve('@flagraft/gateway')), 'main.js');
@@ -73,7 +78,7 @@ export class TortureCluster {
       heartbeatMs: Math.max(20, Math.floor(this.o.electionTimeoutMs / 5)),
       readyTimeoutMs: 30_000,
       env: {
-        FLAGRAFT_LOG_LEVEL: 'warn',
+        FLAGRAFT_LOG_LEVEL: this.o.nodeLogLevel ?? 'warn',
         // Compaction and snapshots happen within a run.
         FLAGRAFT_SNAPSHOT_EVERY: '2000',
         FLAGRAFT_SNAPSHOT_CATCHUP_ENTRIES: '500',
@@ -197,7 +202,11 @@ export class TortureCluster {
     this.mesh.heal();
   }
 
-  async stop(): Promise<void> {
+  /**
+   * Stops everything; the base dir (node-N.log and the data dirs not on a
+   * tmpfs) is removed unless keepDir, for reading the node logs after a run.
+   */
+  async stop(keepDir = false): Promise<void> {
     const errors: string[] = [];
     try { this.admin?.close(); } catch { /* closed */ }
     for (const id of [...this.paused]) try { this.resume(id); } catch { /* gone */ }
@@ -212,7 +221,7 @@ export class TortureCluster {
         try { execFileSync('umount', ['-l', dir], { stdio: 'pipe' }); } catch (e) { errors.push(`umount ${dir}: ${(e as Error).message}`); }
       }
     }
-    rmSync(this.baseDir, { recursive: true, force: true });
+    if (!keepDir) rmSync(this.baseDir, { recursive: true, force: true });
     if (errors.length) throw new Error(`cleanup: ${errors.join('; ')}`);
   }
 }
