@@ -175,6 +175,24 @@ export class TortureCluster {
     }
   }
 
+  /**
+   * One line per running node, from its own Status (role, term, leader,
+   * commit/applied/last index, voters): what a run that made no progress
+   * reports, so the state it stopped in is known without rerunning it.
+   */
+  async describeNodes(): Promise<string[]> {
+    return Promise.all(this.live().map(async (n) => {
+      try {
+        const s = await this.admin.status({ endpoint: n.address });
+        const voters = s.members.filter((m) => m.role === 'voter').map((m) => m.id).join(',');
+        const learners = s.members.filter((m) => m.role === 'learner').map((m) => m.id).join(',');
+        return `node ${n.id}: ${s.role} term ${s.term} leader ${s.leaderId} commit ${s.commitIndex} applied ${s.appliedIndex} last ${s.lastIndex} voters ${voters || '-'}${learners ? ` learners ${learners}` : ''}`;
+      } catch (e) {
+        return `node ${n.id}: no status: ${(e as Error).message.slice(0, 120)}`;
+      }
+    }));
+  }
+
   async leaderId(timeoutMs = 5000): Promise<number | undefined> {
     try {
       return (await this.local.leader(timeoutMs)).id;

@@ -30,13 +30,13 @@ export interface FaultContext {
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /** Waits until fn() is truthy or the time runs out; returns the last value (undefined = timed out). */
-export async function waitUntil<T>(timeoutMs: number, fn: () => Promise<T | undefined | false> | T | undefined | false, everyMs = 100): Promise<T | undefined> {
+export async function waitUntil<T>(timeoutMs: number, fn: () => Promise<T | undefined | false> | T | undefined | false, everyMs = 100, onError?: (e: Error) => void): Promise<T | undefined> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     try {
       const v = await fn();
       if (v) return v;
-    } catch { /* not yet */ }
+    } catch (e) { onError?.(e as Error); /* not yet */ }
     if (Date.now() > deadline) return undefined;
     await sleep(everyMs);
   }
@@ -225,11 +225,12 @@ export async function replaceVoter(x: FaultContext): Promise<void> {
     x.log(`membership: ${vs.length} voters of ${x.size}: adding one back`);
   }
   const n = await x.c.spawnJoiner(newId);
-  const added = await waitUntil(15_000, async () => (await x.c.admin.addLearner(newId, n.peerAddress)).some((m) => m.id === newId), 300);
-  x.log(`membership: add learner ${newId}${added ? '' : ' failed'}`);
+  let why = '';
+  const added = await waitUntil(15_000, async () => (await x.c.admin.addLearner(newId, n.peerAddress)).some((m) => m.id === newId), 300, (e) => { why = e.message; });
+  x.log(`membership: add learner ${newId}${added ? '' : ` failed${why ? ` (last error: ${why.slice(0, 160)})` : ''}`}`);
   if (!added) return;
-  const promoted = await waitUntil(30_000, async () => (await x.c.admin.promoteLearner(newId)).find((m) => m.id === newId)?.role === 'voter', 300);
-  x.log(`membership: promote ${newId}${promoted ? '' : ' not done within 30 s'}`);
+  const promoted = await waitUntil(30_000, async () => (await x.c.admin.promoteLearner(newId)).find((m) => m.id === newId)?.role === 'voter', 300, (e) => { why = e.message; });
+  x.log(`membership: promote ${newId}${promoted ? '' : ` not done within 30 s${why ? ` (last error: ${why.slice(0, 160)})` : ''}`}`);
   if (old === undefined) return;
   await hold(x, 200, 1000);
   await x.c.node(old).kill('SIGTERM');

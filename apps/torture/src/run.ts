@@ -158,11 +158,16 @@ export async function runScenario(o: RunOptions): Promise<RunReport> {
 
     // Progress after healing: a fence write through the cluster client, then a final read of every key.
     const fence = transports.find((t) => t instanceof GrpcTransport) ?? transports[0];
+    let fenceWhy = '';
     const fenced = await waitUntil(PROGRESS_TIMEOUT_MS, async () => {
       const out = await h.record('final', fence.name, { kind: 'put', key: keys[0], value: `fence-${o.seed}-${h.ops.length}` }, () => fence.put(keys[0], `fence-${o.seed}-${h.ops.length}`));
+      if (out.type === 'pending') fenceWhy = out.detail ? `${out.why}: ${out.detail}` : out.why;
       return out.type === 'ok' && (out.result as { ok: boolean; revision?: number }).ok ? (out.result as { revision: number }).revision : undefined;
     }, 200);
-    if (!fenced) x.anomaly(`no write committed within ${PROGRESS_TIMEOUT_MS / 1000} s after healing`);
+    if (!fenced) {
+      x.anomaly(`no write committed within ${PROGRESS_TIMEOUT_MS / 1000} s after healing${fenceWhy ? ` (last: ${fenceWhy.slice(0, 240)})` : ''}`);
+      for (const l of await c.describeNodes()) line(l);
+    }
     else {
       fenceRevision = fenced;
       line(`fence write committed at revision ${fenced}`);
