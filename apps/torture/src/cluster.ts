@@ -5,7 +5,7 @@
 // process is stopped by PID and every mount unmounted in stop(), which the
 // runner calls in finally.
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createWriteStream, mkdirSync, mkdtempSync, rmSync, writeFileSync, type WriteStream } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -53,6 +53,8 @@ export class TortureCluster {
   readonly baseDir = mkdtempSync(join(tmpdir(), 'flagraft-torture-'));
   private readonly mounts: string[] = [];
   private readonly children = new Set<Proc>();
+  /** The gateways' log files (closed in stop). */
+  private readonly logStreams: WriteStream[] = [];
   /** Real peer addresses by node id (what the links forward to), known once a node is launched. */
   private readonly peerAddresses = new Map<number, string>();
   /**
@@ -133,7 +135,10 @@ export class TortureCluster {
       FLAGRAFT_WRITE_VISIBILITY_TIMEOUT_MS: '1000',
     };
     // Ready = its replica is loaded (the change stream and stale lists need it).
-    const g = await startGatewayProcess({ name: `gateway ${i}`, env, mainJs: GATEWAY_MAIN, readyTimeoutMs: GATEWAY_START_TIMEOUT_MS });
+    // Its log next to the nodes' (node-N.log), for a kept base dir (--keep).
+    const out = createWriteStream(join(this.baseDir, `gateway-${i}.log`), { flags: 'a' });
+    this.logStreams.push(out);
+    const g = await startGatewayProcess({ name: `gateway ${i}`, env, mainJs: GATEWAY_MAIN, readyTimeoutMs: GATEWAY_START_TIMEOUT_MS, onLine: (l) => out.write(l + '\n') });
     this.children.add(g.proc);
     return { url: g.url, pid: g.proc.child.pid! };
   }
@@ -229,6 +234,7 @@ export class TortureCluster {
     try { this.admin?.close(); } catch { /* closed */ }
     for (const id of [...this.paused]) try { this.resume(id); } catch { /* gone */ }
     await Promise.all([...this.children].map((c) => c.kill('SIGKILL')));
+    await Promise.all(this.logStreams.splice(0).map((w) => new Promise<void>((r) => w.end(r))));
     try { await this.local?.stop(); } catch (e) { errors.push((e as Error).message); }
     try { await this.mesh?.close(); } catch (e) { errors.push((e as Error).message); }
     for (const dir of this.mounts.splice(0)) {
