@@ -1,8 +1,11 @@
 // pnpm --filter @flagraft/torture torture -- --scenario S --seed N --duration 60s [--runs R] [--bug B] [--out DIR]
 // --scenario all runs every scenario; --runs R runs seeds N..N+R-1. Exit code 1 when any run found an anomaly.
+// --node-log-level L: FLAGRAFT_LOG_LEVEL of the nodes (debug, info, warn (default), error).
+// --keep anomaly|always: keep the cluster's base dir (node-N.log per node, data dirs) of anomalous runs or of every run.
 // --until-anomaly (with --bug: proving the harness catches an injected bug): stops at the first anomaly, prints
 // how many runs it took, exit code 0 when one was found within --runs runs, 1 when none was.
 import { appendFileSync } from 'node:fs';
+import { NODE_LOG_LEVELS, type NodeLogLevel } from './cluster.js';
 import { runScenario, type RunReport } from './run.js';
 import { SCENARIOS } from './scenarios.js';
 import { campaignRows, formatReport } from './report.js';
@@ -28,7 +31,7 @@ function parseArgs(argv: string[]): Record<string, string> {
   return out;
 }
 
-const KNOWN = new Set(['scenario', 'seed', 'duration', 'runs', 'bug', 'out', 'clients', 'jsonl', 'quiet', 'until-anomaly']);
+const KNOWN = new Set(['scenario', 'seed', 'duration', 'runs', 'bug', 'out', 'clients', 'jsonl', 'quiet', 'until-anomaly', 'node-log-level', 'keep']);
 
 async function main(): Promise<number> {
   const a = parseArgs(process.argv.slice(2));
@@ -38,12 +41,18 @@ async function main(): Promise<number> {
   const runs = Number(a.runs ?? 1);
   if (!Number.isSafeInteger(seed) || !Number.isSafeInteger(runs) || runs < 1) throw new Error('--seed and --runs must be integers (runs >= 1)');
   const durationMs = parseDuration(a.duration ?? '60s');
+  const nodeLogLevel = a['node-log-level'];
+  if (nodeLogLevel !== undefined && !(NODE_LOG_LEVELS as readonly string[]).includes(nodeLogLevel)) throw new Error(`--node-log-level "${nodeLogLevel}": expected one of ${NODE_LOG_LEVELS.join(', ')}`);
+  // A bare --keep keeps the anomalous runs' dirs.
+  const keep = a.keep === '1' ? 'anomaly' : a.keep;
+  if (keep !== undefined && keep !== 'anomaly' && keep !== 'always') throw new Error(`--keep "${keep}": expected anomaly or always`);
   const reports: RunReport[] = [];
   for (let r = 0; r < runs; r++) {
     for (const scenario of names) {
       const report = await runScenario({
         scenario, seed: seed + r, durationMs, injectBug: a.bug || undefined, outDir: a.out,
         clients: a.clients ? Number(a.clients) : undefined,
+        nodeLogLevel: nodeLogLevel as NodeLogLevel | undefined, keep,
         onLine: a.quiet ? undefined : (l) => process.stdout.write(`  ${l}\n`),
       });
       reports.push(report);

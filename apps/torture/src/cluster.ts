@@ -5,7 +5,7 @@
 // process is stopped by PID and every mount unmounted in stop(), which the
 // runner calls in finally.
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createWriteStream, mkdirSync, mkdtempSync, rmSync, writeFileSync, type WriteStream } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -31,7 +31,12 @@ export interface TortureClusterOptions {
   env?: Record<string, string>;
   /** Give every node a clock control file (FLAGRAFT_CLOCK_CONTROL; setClock moves that node's wall clock). */
   clockControl?: boolean;
+  /** FLAGRAFT_LOG_LEVEL of every node (default warn; info shows elections, transfers and membership changes). */
+  nodeLogLevel?: NodeLogLevel;
 }
+
+export const NODE_LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const;
+export type NodeLogLevel = (typeof NODE_LOG_LEVELS)[number];
 
 export const TOKEN = 'torture-admin-token';
 const GATEWAY_MAIN = join(dirname(createRequire(import.meta.url).resolve('@flagraft/gateway')), 'main.js');
@@ -48,6 +53,8 @@ export class TortureCluster {
   readonly baseDir = mkdtempSync(join(tmpdir(), 'flagraft-torture-'));
   private readonly mounts: string[] = [];
   private readonly children = new Set<Proc>();
+  /** The gateways' log files (closed in stop). */
+  private readonly logStreams: WriteStream[] = [];
   /** Real peer addresses by node id (what the links forward to), known once a node is launched. */
   private readonly peerAddresses = new Map<number, string>();
   /**
@@ -73,7 +80,7 @@ export class TortureCluster {
       heartbeatMs: Math.max(20, Math.floor(this.o.electionTimeoutMs / 5)),
       readyTimeoutMs: 30_000,
       env: {
-        FLAGRAFT_LOG_LEVEL: 'warn',
+        FLAGRAFT_LOG_LEVEL: this.o.nodeLogLevel ?? 'warn',
         // Compaction and snapshots happen within a run.
         FLAGRAFT_SNAPSHOT_EVERY: '2000',
         FLAGRAFT_SNAPSHOT_CATCHUP_ENTRIES: '500',
@@ -128,7 +135,10 @@ export class TortureCluster {
       FLAGRAFT_WRITE_VISIBILITY_TIMEOUT_MS: '1000',
     };
     // Ready = its replica is loaded (the change stream and stale lists need it).
-    const g = await startGatewayProcess({ name: `gateway ${i}`, env, mainJs: GATEWAY_MAIN, readyTimeoutMs: GATEWAY_START_TIMEOUT_MS });
+    // Its log next to the nodes' (node-N.log), for a kept base dir (--keep).
+    const out = createWriteStream(join(this.baseDir, `gateway-${i}.log`), { flags: 'a' });
+    this.logStreams.push(out);
+    const g = await startGatewayProcess({ name: `gateway ${i}`, env, mainJs: GATEWAY_MAIN, readyTimeoutMs: GATEWAY_START_TIMEOUT_MS, onLine: (l) => out.write(l + '\n') });
     this.children.add(g.proc);
     return { url: g.url, pid: g.proc.child.pid! };
   }
@@ -170,6 +180,24 @@ export class TortureCluster {
     }
   }
 
+  /**
+   * One line per running node, from its own Status (role, term, leader,
+   * commit/applied/last index, voters): what a run that made no progress
+   * reports, so the state it stopped in is known without rerunning it.
+   */
+  async describeNodes(): Promise<string[]> {
+    return Promise.all(this.live().map(async (n) => {
+      try {
+        const s = await this.admin.status({ endpoint: n.address });
+        const voters = s.members.filter((m) => m.role === 'voter').map((m) => m.id).join(',');
+        const learners = s.members.filter((m) => m.role === 'learner').map((m) => m.id).join(',');
+        return `node ${n.id}: ${s.role} term ${s.term} leader ${s.leaderId} commit ${s.commitIndex} applied ${s.appliedIndex} last ${s.lastIndex} voters ${voters || '-'}${learners ? ` learners ${learners}` : ''}`;
+      } catch (e) {
+        return `node ${n.id}: no status: ${(e as Error).message.slice(0, 120)}`;
+      }
+    }));
+  }
+
   async leaderId(timeoutMs = 5000): Promise<number | undefined> {
     try {
       return (await this.local.leader(timeoutMs)).id;
@@ -197,11 +225,16 @@ export class TortureCluster {
     this.mesh.heal();
   }
 
-  async stop(): Promise<void> {
+  /**
+   * Stops everything; the base dir (node-N.log and the data dirs not on a
+   * tmpfs) is removed unless keepDir, for reading the node logs after a run.
+   */
+  async stop(keepDir = false): Promise<void> {
     const errors: string[] = [];
     try { this.admin?.close(); } catch { /* closed */ }
     for (const id of [...this.paused]) try { this.resume(id); } catch { /* gone */ }
     await Promise.all([...this.children].map((c) => c.kill('SIGKILL')));
+    await Promise.all(this.logStreams.splice(0).map((w) => new Promise<void>((r) => w.end(r))));
     try { await this.local?.stop(); } catch (e) { errors.push((e as Error).message); }
     try { await this.mesh?.close(); } catch (e) { errors.push((e as Error).message); }
     for (const dir of this.mounts.splice(0)) {
@@ -212,7 +245,7 @@ export class TortureCluster {
         try { execFileSync('umount', ['-l', dir], { stdio: 'pipe' }); } catch (e) { errors.push(`umount ${dir}: ${(e as Error).message}`); }
       }
     }
-    rmSync(this.baseDir, { recursive: true, force: true });
+    if (!keepDir) rmSync(this.baseDir, { recursive: true, force: true });
     if (errors.length) throw new Error(`cleanup: ${errors.join('; ')}`);
   }
 }

@@ -30,13 +30,13 @@ export interface FaultContext {
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /** Waits until fn() is truthy or the time runs out; returns the last value (undefined = timed out). */
-export async function waitUntil<T>(timeoutMs: number, fn: () => Promise<T | undefined | false> | T | undefined | false, everyMs = 100): Promise<T | undefined> {
+export async function waitUntil<T>(timeoutMs: number, fn: () => Promise<T | undefined | false> | T | undefined | false, everyMs = 100, onError?: (e: Error) => void): Promise<T | undefined> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     try {
       const v = await fn();
       if (v) return v;
-    } catch { /* not yet */ }
+    } catch (e) { onError?.(e as Error); /* not yet */ }
     if (Date.now() > deadline) return undefined;
     await sleep(everyMs);
   }
@@ -167,20 +167,44 @@ export async function rollingRestart(x: FaultContext): Promise<void> {
  *  - fewer voters than the scenario started with: an earlier add failed, and
  *    removing more shrinks the cluster towards one that cannot keep a quorum;
  *  - the voters left would have no reachable majority (a partition or a kill
- *    is going on): the removal commits, then nothing can until the fault ends;
+ *    is going on): the removal commits, then nothing can until the fault ends.
+ *    Two views, both must allow it: the leader's (Status `reachable`), and
+ *    the harness's own faults (a majority of the remaining voters running,
+ *    not paused and connected to each other). The leader's view lags a fresh
+ *    partition: a blocked link holds new connections silent, so for a while
+ *    the peer still counts as reachable (seed 4301 rerun: voters {1,2,4},
+ *    partition [2,4] | [1,3], the leader 2 removed itself 0.6 s later, and
+ *    1 and 4, cut off from each other, had no leader for 20 s);
  *  - no voter the clients are configured with would remain: the clients only
  *    find a leader through a member's NOT_LEADER hint, and a removed node
  *    knows no leader (an operator adds new nodes to the clients' endpoints
  *    before replacing the last old one; the gateways here keep theirs).
  */
-function removalRefusal(members: MemberInfo[], old: number, size: number): string | undefined {
+function removalRefusal(x: FaultContext, members: MemberInfo[], old: number): string | undefined {
   const vs = members.filter((m) => m.role === 'voter');
-  if (vs.length < size) return `${vs.length} voters of ${size}`;
+  if (vs.length < x.size) return `${vs.length} voters of ${x.size}`;
   const rest = vs.filter((m) => m.id !== old);
   const reachable = rest.filter((m) => m.reachable).length;
   if (reachable <= rest.length / 2) return `only ${reachable} of the remaining voters ${rest.map((m) => m.id).join(',')} reachable`;
-  if (!rest.some((m) => m.id <= size)) return 'no voter the clients know would remain';
+  if (!connectedMajority(x.c, rest.map((m) => m.id))) return `the harness's faults leave no connected majority of the remaining voters ${rest.map((m) => m.id).join(',')}`;
+  if (!rest.some((m) => m.id <= x.size)) return 'no voter the clients know would remain';
   return undefined;
+}
+
+/**
+ * Whether more than half of `ids` are running, not paused, and pairwise
+ * connected through the mesh (so they can elect a leader among themselves).
+ * Few ids (at most 4 voters remain here): every subset is tried.
+ */
+export function connectedMajority(c: TortureCluster, ids: number[]): boolean {
+  const up = ids.filter((id) => c.node(id).pid && !c.paused.has(id));
+  const need = Math.floor(ids.length / 2) + 1;
+  for (let mask = 0; mask < 1 << up.length; mask++) {
+    const group = up.filter((_, i) => mask & (1 << i));
+    if (group.length < need) continue;
+    if (group.every((a, i) => group.slice(i + 1).every((b) => c.mesh.connected(a, b)))) return true;
+  }
+  return false;
 }
 
 /**
@@ -206,7 +230,7 @@ export async function replaceVoter(x: FaultContext): Promise<void> {
   if (vs.length >= x.size) {
     const l = await x.c.leaderId(3000);
     const pick = x.rng.next() < 0.5 && l ? l : x.rng.pick(vs);
-    const refusal = removalRefusal(members, pick, x.size);
+    const refusal = removalRefusal(x, members, pick);
     if (refusal) {
       x.log(`membership: not removing ${pick}: ${refusal}`);
       x.spareIds.unshift(newId);
@@ -225,11 +249,12 @@ export async function replaceVoter(x: FaultContext): Promise<void> {
     x.log(`membership: ${vs.length} voters of ${x.size}: adding one back`);
   }
   const n = await x.c.spawnJoiner(newId);
-  const added = await waitUntil(15_000, async () => (await x.c.admin.addLearner(newId, n.peerAddress)).some((m) => m.id === newId), 300);
-  x.log(`membership: add learner ${newId}${added ? '' : ' failed'}`);
+  let why = '';
+  const added = await waitUntil(15_000, async () => (await x.c.admin.addLearner(newId, n.peerAddress)).some((m) => m.id === newId), 300, (e) => { why = e.message; });
+  x.log(`membership: add learner ${newId}${added ? '' : ` failed${why ? ` (last error: ${why.slice(0, 160)})` : ''}`}`);
   if (!added) return;
-  const promoted = await waitUntil(30_000, async () => (await x.c.admin.promoteLearner(newId)).find((m) => m.id === newId)?.role === 'voter', 300);
-  x.log(`membership: promote ${newId}${promoted ? '' : ' not done within 30 s'}`);
+  const promoted = await waitUntil(30_000, async () => (await x.c.admin.promoteLearner(newId)).find((m) => m.id === newId)?.role === 'voter', 300, (e) => { why = e.message; });
+  x.log(`membership: promote ${newId}${promoted ? '' : ` not done within 30 s${why ? ` (last error: ${why.slice(0, 160)})` : ''}`}`);
   if (old === undefined) return;
   await hold(x, 200, 1000);
   await x.c.node(old).kill('SIGTERM');

@@ -8,7 +8,8 @@ import type { Op, ReadResult, Write, WriteResult } from '@flagraft/history-check
 
 export type Outcome =
   | { type: 'ok'; result: WriteResult | ReadResult }
-  | { type: 'pending'; why: string }
+  // why: counted per distinct value in the report; detail: the full error, for a single op's diagnosis (the fence).
+  | { type: 'pending'; why: string; detail?: string }
   | { type: 'excluded'; why: string };
 
 type OpBody =

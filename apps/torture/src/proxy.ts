@@ -161,6 +161,11 @@ export class LinkMesh {
     return out.join(',');
   }
 
+  /** True when neither direction between a and b is blocked (partitions; delay and drop still deliver, late or resent). */
+  connected(a: number, b: number): boolean {
+    return !this.link(a, b).faults.blocked && !this.link(b, a).faults.blocked;
+  }
+
   all(): Link[] {
     return [...this.links.values()];
   }

@@ -15,6 +15,7 @@ export function formatReport(r: RunReport): string {
     ...r.anomalies.map((a) => `  ANOMALY ${a}`),
   ];
   if (r.file) out.push(`history and minimal failing windows written to ${r.file}`);
+  if (r.keptDir) out.push(`node logs and data dirs kept in ${r.keptDir}`);
   return out.join('\n');
 }
 

@@ -3,10 +3,10 @@
 // every key), then check the history (linearizability, stale reads) and both
 // change streams. Everything started is stopped in finally. A failing run
 // writes its history and the minimal failing windows to a file.
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { checkHistory, checkStream, committedLog, describeOp, type Op } from '@flagraft/history-check';
-import { TOKEN, TortureCluster } from './cluster.js';
+import { TOKEN, TortureCluster, type NodeLogLevel } from './cluster.js';
 import { heal, restartDead, voters, waitUntil, type FaultContext } from './faults.js';
 import { History } from './history.js';
 import { Rng } from './rng.js';
@@ -37,6 +37,14 @@ export interface RunOptions {
    * history worth checking instead of a run judged on a handful of ops.
    */
   minCompletedOps?: number;
+  /** FLAGRAFT_LOG_LEVEL of the nodes (default warn). */
+  nodeLogLevel?: NodeLogLevel;
+  /**
+   * Keep the cluster's base dir (node-N.log, data dirs) after the run:
+   * 'anomaly' only when the verdict is an anomaly, 'always' every run. Its
+   * path is in the report (keptDir). Default: removed.
+   */
+  keep?: 'anomaly' | 'always';
 }
 
 export interface RunReport {
@@ -57,6 +65,8 @@ export interface RunReport {
   anomalies: string[];
   verdict: 'ok' | 'anomaly';
   file?: string;
+  /** The base dir kept (options.keep): node-N.log per node. */
+  keptDir?: string;
   checkMs: number;
   wallMs: number;
 }
@@ -91,6 +101,7 @@ export async function runScenario(o: RunOptions): Promise<RunReport> {
     injectBug: o.injectBug,
     env: scenario.env,
     clockControl: scenario.clockControl,
+    nodeLogLevel: o.nodeLogLevel,
   });
   const h = new History();
   const keys = Array.from({ length: o.keys ?? 6 }, (_, i) => `k${i}`);
@@ -147,11 +158,16 @@ export async function runScenario(o: RunOptions): Promise<RunReport> {
 
     // Progress after healing: a fence write through the cluster client, then a final read of every key.
     const fence = transports.find((t) => t instanceof GrpcTransport) ?? transports[0];
+    let fenceWhy = '';
     const fenced = await waitUntil(PROGRESS_TIMEOUT_MS, async () => {
       const out = await h.record('final', fence.name, { kind: 'put', key: keys[0], value: `fence-${o.seed}-${h.ops.length}` }, () => fence.put(keys[0], `fence-${o.seed}-${h.ops.length}`));
+      if (out.type === 'pending') fenceWhy = out.detail ? `${out.why}: ${out.detail}` : out.why;
       return out.type === 'ok' && (out.result as { ok: boolean; revision?: number }).ok ? (out.result as { revision: number }).revision : undefined;
     }, 200);
-    if (!fenced) x.anomaly(`no write committed within ${PROGRESS_TIMEOUT_MS / 1000} s after healing`);
+    if (!fenced) {
+      x.anomaly(`no write committed within ${PROGRESS_TIMEOUT_MS / 1000} s after healing${fenceWhy ? ` (last: ${fenceWhy.slice(0, 240)})` : ''}`);
+      for (const l of await c.describeNodes()) line(l);
+    }
     else {
       fenceRevision = fenced;
       line(`fence write committed at revision ${fenced}`);
@@ -171,7 +187,7 @@ export async function runScenario(o: RunOptions): Promise<RunReport> {
   } finally {
     for (const s of streams) s.close();
     for (const t of transports) t.close();
-    try { await c.stop(); } catch (e) { anomalies.push(`cleanup failed: ${(e as Error).message}`); }
+    try { await c.stop(o.keep !== undefined); } catch (e) { anomalies.push(`cleanup failed: ${(e as Error).message}`); }
   }
 
   const t0 = Date.now();
@@ -194,6 +210,8 @@ export async function runScenario(o: RunOptions): Promise<RunReport> {
     failures, anomalies, verdict: failures.length || anomalies.length ? 'anomaly' : 'ok', checkMs, wallMs: Date.now() - started,
   };
   if (report.verdict !== 'ok') report.file = writeFailure(o, report, h.ops, result.failures.map((f) => ({ kind: f.kind, message: f.message, window: f.window.map(describeOp), windowStart: f.windowStart ? [...f.windowStart] : undefined })), streams);
+  if (o.keep === 'always' || (o.keep === 'anomaly' && report.verdict !== 'ok')) report.keptDir = c.baseDir;
+  else if (o.keep) rmSync(c.baseDir, { recursive: true, force: true });
   return report;
 }
 

@@ -29,7 +29,7 @@ function valueOf(stored: StoredFlag): string {
   return String(stored.flag.variants.v);
 }
 
-const pending = (why: string): Outcome => ({ type: 'pending', why });
+const pending = (why: string, detail?: string): Outcome => ({ type: 'pending', why, detail });
 
 export class HttpTransport implements Transport {
   constructor(readonly name: string, private readonly url: string, private readonly token: string) {}
@@ -107,7 +107,7 @@ export class GrpcTransport implements Transport {
       if (e.code === 'REVISION_MISMATCH') return { type: 'ok', result: { ok: false, error: 'revision-mismatch', currentRevision: e.currentRevision, key: e.details.key as string | undefined } };
       if (e.code === 'NOT_FOUND') return { type: 'ok', result: { ok: false, error: 'not-found', key: e.details.key as string | undefined } };
       if (e.code === 'VALIDATION' || e.code === 'INVALID_ARGUMENT' || e.code === 'PERMISSION') return { type: 'excluded', why: `grpc ${e.code}` };
-      return pending(`grpc ${e.code}`);
+      return pending(`grpc ${e.code}`, e.message);
     }
   }
 

@@ -268,6 +268,14 @@ export function createClusterClient(opts: ClusterClientOptions): ClusterClient {
     const c = clients.get(ep);
     return !!c && c.getChannel().getConnectivityState(false) === grpc.connectivityState.TRANSIENT_FAILURE;
   };
+  /** The first endpoint after `from` (in rotation order) whose connection is not known to be down; `from` if none. */
+  const nextNotDown = (from: number): number => {
+    for (let k = 1; k < endpoints.length; k++) {
+      const i = (from + k) % endpoints.length;
+      if (!channelDown(endpoints[i])) return i;
+    }
+    return from;
+  };
   const metadata = () => {
     const md = new grpc.Metadata();
     md.set('flagraft-cluster-id', clusterId);
@@ -295,10 +303,11 @@ export function createClusterClient(opts: ClusterClientOptions): ClusterClient {
     for (;;) {
       // An endpoint whose connection is known to be down is skipped while
       // another one is not: waiting on it would burn the attempt's deadline.
-      if (channelDown(endpoints[leader])) {
-        const alt = endpoints.findIndex((e, i) => i !== leader && !channelDown(e));
-        if (alt >= 0) leader = alt;
-      }
+      // The next one in rotation order, not the first in the list: that may be
+      // the node whose "no leader known" answer sent us here, and the two would
+      // alternate forever without asking the nodes after them (torture finding
+      // 6: a removed node, a stopped one, then the leader).
+      if (channelDown(endpoints[leader])) leader = nextNotDown(leader);
       const idx = leader;
       const ep = endpoints[idx];
       const left = deadline - performance.now();

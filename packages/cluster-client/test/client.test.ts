@@ -67,6 +67,48 @@ describe('cluster-client', () => {
     expect(seen.every((s) => s.cluster === 'cid')).toBe(true);
   });
 
+  it('rotates past a node that is down to the nodes after it, not back to the first one (torture finding 6)', async () => {
+    // Endpoints as the torture clients had them after membership changes: a
+    // removed node that keeps running and knows no leader, a stopped node,
+    // then the leader. Skipping the stopped node used to pick the first
+    // endpoint not down (the removed node again): the client went back and
+    // forth between those two and never asked the third.
+    const asked: string[] = [];
+    const status = (_call: any, cb: any) => cb(null, { clusterId: 'cid', id: 1, role: 'follower' });
+    const removed = await serve({
+      Status: status,
+      PutFlag: (_call: any, cb: any) => {
+        asked.push('removed');
+        cb(errorWith(grpc.status.FAILED_PRECONDITION, { code: 'NOT_LEADER', message: 'node 1 is not the leader and knows no leader', leaderId: 0 }));
+      },
+    });
+    const leader = await serve({
+      Status: status,
+      PutFlag: (call: any, cb: any) => {
+        asked.push('leader');
+        const stored = { flag: JSON.parse(call.request.definitionJson), createRevision: 9, modRevision: 9, version: 1, updatedAt: 0, updatedBy: 'a' };
+        cb(null, { revision: 9, changesJson: JSON.stringify([{ kind: 'flag', key: 'f', op: 'put', before: null, after: stored, actor: 'a', time: 0, revision: 9 }]) });
+      },
+    });
+    const stopped = await serve({});
+    stopped.server.forceShutdown();
+    servers.push(removed.server, leader.server);
+    const c = createClusterClient({ endpoints: [removed.address, stopped.address, leader.address], clusterId: 'cid', insecure: true, requestTimeoutMs: 2000, retryDeadlineMs: 500 });
+    try {
+      // Connections as a long-running client has them: the live nodes connected, the stopped node's refused
+      // (its channel is then down, TRANSIENT_FAILURE, for gRPC's first reconnect backoff: 1 s - 20 %, longer
+      // than the write's 500 ms retry deadline).
+      await c.status({ endpoint: removed.address });
+      await c.status({ endpoint: leader.address });
+      await expect(c.status({ endpoint: stopped.address })).rejects.toBeInstanceOf(ClusterError);
+      const r = await c.putFlag(flag, { actor: 'a' });
+      expect(r.revision).toBe(9);
+      expect(asked).toEqual(['removed', 'leader']);
+    } finally {
+      c.close();
+    }
+  });
+
   it('maps node errors to typed ClusterErrors without retrying them', async () => {
     let calls = 0;
     const node = await serve({

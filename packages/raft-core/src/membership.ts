@@ -29,7 +29,15 @@ export function switchToConfig(r: Raft, res: ChangeResult): ConfState {
   if ((!pr || r.isLearner) && r.state === StateType.Leader) {
     // This leader was removed (or demoted). Hand leadership to the most
     // up-to-date voter at once instead of leaving the cluster to wait an
-    // election timeout, then step down (thesis §4.2.2).
+    // election timeout, then step down (thesis §4.2.2). Also when that voter
+    // lacks our newest entries: under a write load some always follow the
+    // conf change and are on no voter yet (torture finding 6). Those entries
+    // are not committed (no voter has them), so nothing committed is lost;
+    // the voter has everything committed (its match is the highest, and the
+    // change committed on a quorum), and the election rules stay the judge:
+    // a voter with a longer log refuses its vote and elects later, as it would
+    // have anyway. A removed leader cannot wait for it to catch up: it no
+    // longer leads the new configuration.
     let best = NONE;
     let bestMatch = -1;
     r.trk.visit((id, p) => {
@@ -39,8 +47,8 @@ export function switchToConfig(r: Raft, res: ChangeResult): ConfState {
         bestMatch = p.match;
       }
     });
-    if (best !== NONE && bestMatch === r.raftLog.lastIndex()) r.sendTimeoutNow(best);
-    r.log('info', 'leader removed from configuration; stepping down', { handoff: best });
+    if (best !== NONE) r.sendTimeoutNow(best);
+    r.log('info', 'leader removed from configuration; stepping down', { handoff: best, handoffMatch: bestMatch, lastIndex: r.raftLog.lastIndex() });
     r.becomeFollower(r.term, NONE);
     return cs;
   }

@@ -302,6 +302,41 @@ describe('chapter 4 membership changes', () => {
     expect(c.appliedData(3).at(-1)).toBe('after');
   });
 
+  it('a leader removing itself hands off even when no voter has its newest entries (a write load)', () => {
+    // Torture finding 6: writes proposed after the conf change were not yet
+    // on any voter when the leader applied its removal, so no voter's match
+    // was the leader's last index and no TimeoutNow was sent: the voters
+    // waited an election timeout (and split a vote) although one of them had
+    // everything committed and could win at once.
+    const c = new TestCluster();
+    c.campaign(1);
+    c.get(1).node.propose(enc('a'));
+    c.stabilize();
+    const term = c.get(1).node.status().term;
+    c.get(1).node.proposeConfChange(remove(1));
+    const confIndex = c.get(1).node.status().lastIndex;
+    // The change goes out alone; the write proposed next never reaches a voter.
+    c.handleReady(c.get(1));
+    c.get(1).node.propose(enc('late'));
+    c.filter = (m) => !(m.from === 1 && m.type === MessageType.MsgApp && m.entries.some((e) => e.index > confIndex));
+    c.stabilize();
+    // No tick: the hand-off alone elects one of 2 and 3.
+    expect(c.get(1).node.status().raftState).toBe(StateType.Follower);
+    // It stepped down holding the write no voter had (the new leader does not write to a removed node).
+    expect(c.get(1).node.status().lastIndex).toBe(confIndex + 1);
+    c.filter = () => true;
+    c.stabilize();
+    const l = c.leader();
+    expect(l && l.id !== 1).toBe(true);
+    expect(l!.node.status().term).toBe(term + 1);
+    expect(l!.node.status().confState.voters).toEqual([2, 3]);
+    // The write no voter had was never committed; the new leader's log goes on without it.
+    l!.node.propose(enc('after'));
+    c.stabilize();
+    expect(c.appliedData(2).slice(-1)).toEqual(['after']);
+    expect(c.appliedData(3)).not.toContain('late');
+  });
+
   it('a leader removing itself hands off even when the transferee steps the commit and TimeoutNow before applying', () => {
     // On a real node both messages often arrive in one batch and are stepped
     // before the Ready that applies the change: the TimeoutNow must not be lost.

@@ -62,12 +62,17 @@ export interface GatewayProcess { url: string; port: number; proc: Proc }
  * and waits until /ready answers 200. On failure it is stopped and the error
  * carries the end of its output.
  */
-export async function startGatewayProcess(o: { name: string; env: NodeJS.ProcessEnv; mainJs?: string; readyTimeoutMs?: number }): Promise<GatewayProcess> {
+export async function startGatewayProcess(o: {
+  name: string; env: NodeJS.ProcessEnv; mainJs?: string; readyTimeoutMs?: number;
+  /** Also called with every output line (e.g. to keep the gateway's log in a file). */
+  onLine?: (line: string) => void;
+}): Promise<GatewayProcess> {
   const timeoutMs = o.readyTimeoutMs ?? GATEWAY_READY_TIMEOUT_MS;
   let port = 0;
   const proc = spawnProcess({
     name: o.name, command: process.execPath, args: [o.mainJs ?? GATEWAY_MAIN_JS], env: o.env,
     onLine: (line) => {
+      o.onLine?.(line);
       const m = /"msg":"gateway listening".*?"port":(\d+)/.exec(line);
       if (m) port = Number(m[1]);
     },
