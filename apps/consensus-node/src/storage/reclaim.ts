@@ -10,6 +10,34 @@
 import type Database from 'better-sqlite3';
 import type { Logger } from '../log.js';
 
+/** SQLite page size of the node's files (bytes): SQLite's default, which the node never changes. */
+export const PAGE_BYTES = 4096;
+/**
+ * A WAL is checkpointed into its file once it holds this many pages.
+ * SQLite's default is 1,000 (~4 MiB per file, the largest part of a small
+ * data dir); 128 (512 KiB) keeps each WAL inside the budget's local margin
+ * (localMarginBytes) and each checkpoint (which runs inside the commit that
+ * crosses it) short.
+ */
+export const WAL_AUTOCHECKPOINT_PAGES = 128;
+/** WAL files are truncated to this after checkpoints (bytes); otherwise a WAL keeps its high-water mark (a snapshot install, a VACUUM) for good. */
+export const JOURNAL_SIZE_LIMIT_BYTES = WAL_AUTOCHECKPOINT_PAGES * PAGE_BYTES;
+/** Room for one WAL: a checkpoint starts once it passes WAL_AUTOCHECKPOINT_PAGES, so it also holds the commit that crossed it (frame headers included; measured at 1.1-1.15x). */
+const WAL_ALLOWANCE_BYTES = Math.ceil(1.5 * WAL_AUTOCHECKPOINT_PAGES) * (PAGE_BYTES + 24);
+/** Free pages the state file keeps for reuse (pruning frees and the next rows refill them): 256 KiB. */
+export const STATE_KEEP_FREE_PAGES = 64;
+
+/**
+ * Bytes a node's data dir may hold beyond its rows, from its configuration
+ * alone (retention.ts reservedBytes, inside FLAGRAFT_HISTORY_MAX_BYTES): the
+ * Raft log's entries up to a compaction (snapshotEveryBytes +
+ * snapshotCatchUpBytes; the log's kept free pages are that same space), the
+ * two WALs, and the state file's kept free pages.
+ */
+export function localMarginBytes(o: { snapshotEveryBytes: number; snapshotCatchUpBytes: number }): number {
+  return o.snapshotEveryBytes + o.snapshotCatchUpBytes + 2 * WAL_ALLOWANCE_BYTES + STATE_KEEP_FREE_PAGES * PAGE_BYTES;
+}
+
 /** One incremental_vacuum step on `db`, leaving `keepFreePages` free pages for reuse; returns the pages released. */
 export function reclaimPages(db: Database.Database, maxPages: number, keepFreePages: number): number {
   const free = db.pragma('freelist_count', { simple: true }) as number;

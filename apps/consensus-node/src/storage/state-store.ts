@@ -7,7 +7,7 @@
 // behind it is compacted, when a snapshot from the leader is installed).
 import type Database from 'better-sqlite3';
 import type { ConfState } from '@flagraft/raft-core';
-import { CHANGE_ROW_OVERHEAD_BYTES, DEDUP_ROW_OVERHEAD_BYTES } from '../retention.js';
+import { CHANGE_ROW_OVERHEAD_BYTES, DEDUP_PAGE_SLACK_DIVISOR, DEDUP_ROW_OVERHEAD_BYTES, PAGE_SLACK_DIVISOR } from '../retention.js';
 import { verifyRow, verifyTables, type CheckedTable } from './checksum.js';
 import { reclaimPages } from './reclaim.js';
 import { LEGACY_CHANGES_SQL, STATE_CHECKED as T, STATE_SCHEMA } from './schema.js';
@@ -78,18 +78,21 @@ const LIVE_TABLES = ['flags', 'segments', 'flag_segments', 'changes', 'client_re
 const LEGACY_FEED = LEGACY_CHANGES_SQL;
 /** SQL of a row's estimated bytes (src/retention.ts); changeBytes / requestBytes compute the same in JS. */
 const UTF8 = (col: string) => `coalesce(length(CAST(${col} AS BLOB)), 0)`;
-const CHANGE_BYTES_SQL = `(2 * ${UTF8('key')} + ${UTF8('before')} + ${UTF8('after')} + ${UTF8('actor')} + ${CHANGE_ROW_OVERHEAD_BYTES})`;
-const REQUEST_BYTES_SQL = `(2 * (${UTF8('client_id')} + ${UTF8('request_id')}) + ${UTF8('result')} + ${DEDUP_ROW_OVERHEAD_BYTES})`;
+/** A row's content estimate with the pages' unused space added (retention.ts PAGE_SLACK_DIVISOR); integer division in SQL as in JS (withSlack). */
+const WITH_SLACK_SQL = (e: string, divisor: number) => `(${e} + ${e} / ${divisor})`;
+const CHANGE_BYTES_SQL = WITH_SLACK_SQL(`(2 * ${UTF8('key')} + ${UTF8('before')} + ${UTF8('after')} + ${UTF8('actor')} + ${CHANGE_ROW_OVERHEAD_BYTES})`, PAGE_SLACK_DIVISOR);
+const REQUEST_BYTES_SQL = WITH_SLACK_SQL(`(2 * (${UTF8('client_id')} + ${UTF8('request_id')}) + ${UTF8('result')} + ${DEDUP_ROW_OVERHEAD_BYTES})`, DEDUP_PAGE_SLACK_DIVISOR);
+const withSlack = (e: number, divisor: number) => e + Math.floor(e / divisor);
 
-/** Estimated stored bytes of a changes row: must equal CHANGE_BYTES_SQL (replicas recount from rows and must agree). */
+/** Estimated bytes on disk of a changes row: must equal CHANGE_BYTES_SQL (replicas recount from rows and must agree). */
 export function changeBytes(r: { key: string; before: string | null; after: string | null; actor: string }): number {
   const u = (s: string | null) => (s === null ? 0 : Buffer.byteLength(s));
-  return 2 * u(r.key) + u(r.before) + u(r.after) + u(r.actor) + CHANGE_ROW_OVERHEAD_BYTES;
+  return withSlack(2 * u(r.key) + u(r.before) + u(r.after) + u(r.actor) + CHANGE_ROW_OVERHEAD_BYTES, PAGE_SLACK_DIVISOR);
 }
 
-/** Estimated stored bytes of a client_requests row: must equal REQUEST_BYTES_SQL. */
+/** Estimated bytes on disk of a client_requests row: must equal REQUEST_BYTES_SQL. */
 export function requestBytes(clientId: string, requestId: string, result: string): number {
-  return 2 * (Buffer.byteLength(clientId) + Buffer.byteLength(requestId)) + Buffer.byteLength(result) + DEDUP_ROW_OVERHEAD_BYTES;
+  return withSlack(2 * (Buffer.byteLength(clientId) + Buffer.byteLength(requestId)) + Buffer.byteLength(result) + DEDUP_ROW_OVERHEAD_BYTES, DEDUP_PAGE_SLACK_DIVISOR);
 }
 const STAGING_TABLES = ['restore_flags', 'restore_segments', 'restore_changes', 'restore_flag_segments', 'restore_environments', 'restore_env_flags', 'restore_change_requests', 'restore_schedules'];
 /** A restore's staged change requests and schedules, and the live tables they go to. */
