@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { encodeCommand, type Command } from '@flagraft/flag-model';
-import { ConfigError, loadConfigFromEnv } from '../config.js';
+import { ConfigError, DEFAULTS, loadConfigFromEnv } from '../config.js';
 import { Durability } from '../durability.js';
 import { TAG_COMMAND } from '../entries.js';
 import { createLogger } from '../log.js';
@@ -16,6 +16,7 @@ import { DEFAULT_RETENTION } from '../retention.js';
 import { StateMachine } from '../state-machine.js';
 import { openStorage, spaceReclaimer, type NodeStorage } from './open.js';
 import { RaftStorage } from './raft-storage.js';
+import { localMarginBytes } from './reclaim.js';
 
 const dirs: string[] = [];
 const open: NodeStorage[] = [];
@@ -161,9 +162,15 @@ describe('retention configuration', () => {
   const base = { FLAGRAFT_NODE_ID: '1', FLAGRAFT_INSECURE: '1', FLAGRAFT_CLUSTER_ID: 'c' };
   it('reads sizes and ages, with defaults', () => {
     const c = loadConfigFromEnv({ ...base, FLAGRAFT_HISTORY_MAX_BYTES: '1000', FLAGRAFT_HISTORY_MAX_AGE_MS: '0', FLAGRAFT_DEDUP_MIN_AGE_MS: '5000', FLAGRAFT_DEDUP_MAX_AGE_MS: '9000', FLAGRAFT_DEDUP_MAX_BYTES: '77', FLAGRAFT_SNAPSHOT_EVERY_BYTES: '4096' });
-    expect(c.retention).toMatchObject({ historyMaxBytes: 1000, historyMaxAgeMs: 0, dedupMinAgeMs: 5000, dedupMaxAgeMs: 9000, dedupMaxBytes: 77, changesRetentionRevisions: 0, pruneEveryRevisions: 1000 });
+    expect(c.retention).toMatchObject({ historyMaxBytes: 1000, historyMaxAgeMs: 0, dedupMinAgeMs: 5000, dedupMaxAgeMs: 9000, dedupMaxBytes: 77, changesRetentionRevisions: 0, pruneEveryRevisions: 250 });
     expect(c.snapshotEveryBytes).toBe(4096);
-    expect(loadConfigFromEnv(base).retention).toEqual(DEFAULT_RETENTION);
+    // The local margins inside the budget follow the log settings.
+    expect(c.retention.reservedBytes).toBe(localMarginBytes({ snapshotEveryBytes: 4096, snapshotCatchUpBytes: DEFAULTS.snapshotCatchUpBytes }));
+    expect(c.retention.reservedBytes).toBeLessThan(DEFAULTS.retention.reservedBytes);
+    expect(loadConfigFromEnv(base).retention).toEqual({ ...DEFAULT_RETENTION, reservedBytes: localMarginBytes(DEFAULTS) });
+    expect(DEFAULTS.retention).toEqual(loadConfigFromEnv(base).retention);
+    // With the defaults, the margins leave history and de-dup most of the 8 MiB.
+    expect(DEFAULTS.retention.reservedBytes).toBeLessThan(DEFAULTS.retention.historyMaxBytes / 2);
     expect(loadConfigFromEnv({ ...base, FLAGRAFT_CHANGES_RETENTION: '8' }).retention).toMatchObject({ changesRetentionRevisions: 8, pruneEveryRevisions: 2 });
   });
 
