@@ -16,7 +16,7 @@ import { DEFAULT_RETENTION } from '../retention.js';
 import { StateMachine } from '../state-machine.js';
 import { openStorage, spaceReclaimer, type NodeStorage } from './open.js';
 import { RaftStorage } from './raft-storage.js';
-import { localMarginBytes } from './reclaim.js';
+import { STATE_KEEP_FREE_PAGES, STATE_RECLAIM_ABOVE_PAGES, localMarginBytes } from './reclaim.js';
 
 const dirs: string[] = [];
 const open: NodeStorage[] = [];
@@ -124,6 +124,23 @@ describe('giving freed pages back', () => {
     // Nothing readable changed.
     expect(small.allItems('flag')).toHaveLength(10);
     expect(small.history('flag', 'k0', Number.MAX_SAFE_INTEGER, 1000).length).toBeGreaterThan(0);
+    // The state file keeps at least STATE_KEEP_FREE_PAGES; steps stop once no more than STATE_RECLAIM_ABOVE_PAGES are free.
+    const freePages = (s.state as unknown as { db: Database.Database }).db.pragma('freelist_count', { simple: true }) as number;
+    expect(freePages).toBeGreaterThanOrEqual(STATE_KEEP_FREE_PAGES);
+    expect(freePages).toBeLessThanOrEqual(STATE_RECLAIM_ABOVE_PAGES);
+  });
+
+  it('releases nothing until more than startAbovePages are free, then down to keepFreePages', () => {
+    const dir = tempDir();
+    const s = storageIn(dir);
+    const fsm = new StateMachine(s.state, { ...DEFAULT_RETENTION, historyMaxBytes: 1e12, pruneEveryRevisions: 100 });
+    fsm.atomically({ index: 400, term: 1 }, () => { for (let j = 1; j <= 400; j++) fsm.apply(entry(j, 1000)); });
+    s.state.pruneChangesThrough(400);
+    const free = (s.state as unknown as { db: Database.Database }).db.pragma('freelist_count', { simple: true }) as number;
+    expect(free).toBeGreaterThan(20);
+    expect(s.state.reclaim(10_000, 10, free)).toBe(0);
+    expect(s.state.reclaim(10_000, 10, free - 1)).toBe(free - 10);
+    expect(s.state.reclaim(10_000, 0, 10)).toBe(0);
   });
 });
 

@@ -5,7 +5,7 @@ import { dirname, join } from 'node:path';
 import { recoverAfterCrash } from '../durability.js';
 import type { Logger } from '../log.js';
 import { LogStore } from './log-store.js';
-import { PAGE_BYTES, Reclaimer, STATE_KEEP_FREE_PAGES, type ReclaimOptions } from './reclaim.js';
+import { PAGE_BYTES, Reclaimer, STATE_KEEP_FREE_PAGES, STATE_RECLAIM_ABOVE_PAGES, type ReclaimOptions } from './reclaim.js';
 import { LOG_CHECKED, LOG_SCHEMA, REBUILT_IN_FORMAT_4, STATE_CHECKED, STATE_SCHEMA } from './schema.js';
 import { StateStore } from './state-store.js';
 import { StoreCorruptError, checkIdentity, openDb } from './sqlite.js';
@@ -96,7 +96,7 @@ export function openStorage(o: StorageOptions): NodeStorage {
  */
 export function spaceReclaimer(s: NodeStorage, o: { reclaim: ReclaimOptions; snapshotEveryBytes: number }, logger?: Logger): Reclaimer {
   return new Reclaimer([
-    { name: 'state', reclaim: (n, keep) => s.state.reclaim(n, keep), keepFreePages: STATE_KEEP_FREE_PAGES },
+    { name: 'state', reclaim: (n, keep) => s.state.reclaim(n, keep, STATE_RECLAIM_ABOVE_PAGES), keepFreePages: STATE_KEEP_FREE_PAGES },
     { name: 'log', reclaim: (n, keep) => s.log.reclaim(n, keep), keepFreePages: Math.ceil(o.snapshotEveryBytes / PAGE_BYTES) },
   ], o.reclaim, logger);
 }

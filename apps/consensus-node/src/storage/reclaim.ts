@@ -24,8 +24,9 @@ export const WAL_AUTOCHECKPOINT_PAGES = 128;
 export const JOURNAL_SIZE_LIMIT_BYTES = WAL_AUTOCHECKPOINT_PAGES * PAGE_BYTES;
 /** Room for one WAL: a checkpoint starts once it passes WAL_AUTOCHECKPOINT_PAGES, so it also holds the commit that crossed it (frame headers included; measured at 1.1-1.15x). */
 const WAL_ALLOWANCE_BYTES = Math.ceil(1.5 * WAL_AUTOCHECKPOINT_PAGES) * (PAGE_BYTES + 24);
-/** Free pages the state file keeps for reuse (pruning frees and the next rows refill them): 256 KiB. */
+/** Free pages the state file keeps for reuse (pruning frees and the next rows refill them): 256 KiB; released only once twice that is free. */
 export const STATE_KEEP_FREE_PAGES = 64;
+export const STATE_RECLAIM_ABOVE_PAGES = 2 * STATE_KEEP_FREE_PAGES;
 
 /**
  * Bytes a node's data dir may hold beyond its rows, from its configuration
@@ -35,14 +36,19 @@ export const STATE_KEEP_FREE_PAGES = 64;
  * two WALs, and the state file's kept free pages.
  */
 export function localMarginBytes(o: { snapshotEveryBytes: number; snapshotCatchUpBytes: number }): number {
-  return o.snapshotEveryBytes + o.snapshotCatchUpBytes + 2 * WAL_ALLOWANCE_BYTES + STATE_KEEP_FREE_PAGES * PAGE_BYTES;
+  return o.snapshotEveryBytes + o.snapshotCatchUpBytes + 2 * WAL_ALLOWANCE_BYTES + STATE_RECLAIM_ABOVE_PAGES * PAGE_BYTES;
 }
 
-/** One incremental_vacuum step on `db`, leaving `keepFreePages` free pages for reuse; returns the pages released. */
-export function reclaimPages(db: Database.Database, maxPages: number, keepFreePages: number): number {
+/**
+ * One incremental_vacuum step on `db`, leaving `keepFreePages` free pages for
+ * reuse; returns the pages released. Nothing until more than
+ * `startAbovePages` are free: each step is a commit (and now and then a WAL
+ * checkpoint), so fewer, larger steps cost less than one per prune's pages.
+ */
+export function reclaimPages(db: Database.Database, maxPages: number, keepFreePages: number, startAbovePages = keepFreePages): number {
   const free = db.pragma('freelist_count', { simple: true }) as number;
   const n = Math.min(maxPages, free - keepFreePages);
-  if (n <= 0) return 0;
+  if (n <= 0 || free <= startAbovePages) return 0;
   // exec, not a prepared statement's run(): run() steps a pragma once, releasing one page.
   db.exec(`PRAGMA incremental_vacuum(${Math.floor(n)})`);
   return free - (db.pragma('freelist_count', { simple: true }) as number);

@@ -691,8 +691,8 @@ export class StateStore {
   }
 
   /** Hands up to `maxPages` free pages back to the file system (storage/reclaim.ts); local, not replicated. */
-  reclaim(maxPages: number, keepFreePages: number): number {
-    return reclaimPages(this.db, maxPages, keepFreePages);
+  reclaim(maxPages: number, keepFreePages: number, startAbovePages?: number): number {
+    return reclaimPages(this.db, maxPages, keepFreePages, startAbovePages);
   }
 
   close(): void {
