@@ -22,8 +22,11 @@ export const PAGE_BYTES = 4096;
 export const WAL_AUTOCHECKPOINT_PAGES = 128;
 /** WAL files are truncated to this after checkpoints (bytes); otherwise a WAL keeps its high-water mark (a snapshot install, a VACUUM) for good. */
 export const JOURNAL_SIZE_LIMIT_BYTES = WAL_AUTOCHECKPOINT_PAGES * PAGE_BYTES;
-/** Room for one WAL: a checkpoint starts once it passes WAL_AUTOCHECKPOINT_PAGES, so it also holds the commit that crossed it (frame headers included; measured at 1.1-1.15x). */
-const WAL_ALLOWANCE_BYTES = Math.ceil(1.5 * WAL_AUTOCHECKPOINT_PAGES) * (PAGE_BYTES + 24);
+/**
+ * Room for one WAL: a checkpoint starts once it passes WAL_AUTOCHECKPOINT_PAGES, so it also holds the
+ * commit that crossed it (a Ready's apply with a prune: up to ~100 pages measured; frame headers included).
+ */
+const WAL_ALLOWANCE_BYTES = 2 * WAL_AUTOCHECKPOINT_PAGES * (PAGE_BYTES + 24);
 /** Free pages the state file keeps for reuse (pruning frees and the next rows refill them): 256 KiB; released only once twice that is free. */
 export const STATE_KEEP_FREE_PAGES = 64;
 export const STATE_RECLAIM_ABOVE_PAGES = 2 * STATE_KEEP_FREE_PAGES;
