@@ -172,6 +172,9 @@ describe('history retention', () => {
     expect(historyPruneThrough(0, (b) => (b >= 1000 ? 40 : 90), 100, 50)).toBe(50);
     expect(historyPruneThrough(0, () => 90, 100, 50)).toBe(90);
     expect(historyPruneThrough(70, () => 0, 100, 0)).toBe(70);
+    // History's share shrunk to 10 by de-dup: the hold still counts from the whole budget (100 x 10).
+    expect(historyPruneThrough(0, (b) => (b >= 1000 ? 40 : 90), 10, 50, 1000)).toBe(50);
+    expect(historyPruneThrough(0, (b) => (b >= 1000 ? 40 : 90), 10, 50)).toBe(90);
   });
 });
 

@@ -137,12 +137,14 @@ export function historyBudget(o: Pick<RetentionOptions, 'historyMaxBytes' | 'res
  * older than the age limit), `overBudget(bytes)` (the revision through which
  * the oldest rows must go to leave at most `bytes`). Unpublished changes
  * (above `published`, once an outbox publishes) stay unless they exceed
- * OUTBOX_HOLD_FACTOR x the budget.
+ * `holdBytes` (the state machine: OUTBOX_HOLD_FACTOR x the whole budget,
+ * historyMaxBytes, not x history's share of it, which a busy de-dup table
+ * may shrink to a sixteenth).
  */
-export function historyPruneThrough(byAge: number, overBudget: (bytes: number) => number, maxBytes: number, published: number): number {
+export function historyPruneThrough(byAge: number, overBudget: (bytes: number) => number, maxBytes: number, published: number, holdBytes = maxBytes * OUTBOX_HOLD_FACTOR): number {
   const through = Math.max(byAge, overBudget(maxBytes));
   if (published <= 0 || through <= published) return through;
-  return Math.max(published, overBudget(maxBytes * OUTBOX_HOLD_FACTOR));
+  return Math.max(published, overBudget(holdBytes));
 }
 
 /**

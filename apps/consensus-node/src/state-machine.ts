@@ -14,7 +14,7 @@ import {
 import { TAG_COMMAND, TAG_INTERNAL, TAG_RESTORE, decodeConfContext, restoreWaiterKey, writeWaiterKey, type InternalCommand } from './entries.js';
 import type { Fsm } from './fsm.js';
 import type { Logger } from './log.js';
-import { changesPruneBelow, dedupPruneThrough, historyBudget, historyPruneThrough, type RetentionOptions } from './retention.js';
+import { OUTBOX_HOLD_FACTOR, changesPruneBelow, dedupPruneThrough, historyBudget, historyPruneThrough, type RetentionOptions } from './retention.js';
 import type { ChangeEvent } from './outbox-types.js';
 import { RestoreState, flagSegments, type RestoreMeta } from './restore-state.js';
 import { type ChangeRow, type ItemKind, type LiveRows, type RecordTable, type StagedTables, type StateStore } from './storage/state-store.js';
@@ -351,7 +351,7 @@ export class StateMachine implements Fsm<Applied> {
     if (o.changesRetentionRevisions > 0) this.pruneByRevisions(revision);
     // History gets what the budget leaves after the local margins and the de-dup rows just pruned (replicated counts: every replica alike).
     const budget = historyBudget(o, this.store.requestsBytes());
-    const through = historyPruneThrough(olderThan(o.historyMaxAgeMs), (b) => this.store.changesOverBudget(b), budget, this.published);
+    const through = historyPruneThrough(olderThan(o.historyMaxAgeMs), (b) => this.store.changesOverBudget(b), budget, this.published, o.historyMaxBytes * OUTBOX_HOLD_FACTOR);
     if (through > this.changesPruned) {
       this.store.pruneChangesThrough(through);
       this.setChangesPruned(through);
