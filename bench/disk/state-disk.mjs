@@ -14,7 +14,9 @@
 // Prints one JSON line per `--every` writes: the data dir (both files with
 // -wal/-shm), the live flags' JSON bytes, their ratio, the estimated history
 // and de-dup bytes, and the longest Ready (a write's stall: persist + apply +
-// prune + compaction) and reclaim step so far. The de-dup table holds at
+// prune + compaction) and reclaim step so far; at the end where the bytes
+// are (SQLite dbstat per table and index, free pages, WALs) and how the
+// history and de-dup pages compare with their estimates. The de-dup table holds at
 // least rate x FLAGRAFT_DEDUP_MIN_AGE_MS rows (the correctness floor), so
 // `--rate` changes the figure; fsync 0 skips the log's fsyncs (same sizes,
 // faster; the stall figures then leave out the disk).
@@ -122,8 +124,8 @@ try {
         writes: last, keys, rate, seconds: Math.round((Date.now() - t0) / 1000),
         dataDirMB: mb(stateBytes + logBytes), stateMB: mb(stateBytes), logMB: mb(logBytes), liveFlagJsonKB: Math.round(live / 1000),
         ratio: Math.round(((stateBytes + logBytes) / live) * 10) / 10,
-        // The issue's target (10 x live + the history budget), and the same with every configured budget (de-dup, log).
-        targetMB: mb(10 * live + R.historyMaxBytes), targetAllBudgetsMB: mb(10 * live + R.historyMaxBytes + R.dedupMaxBytes + DEFAULTS.snapshotEveryBytes + DEFAULTS.snapshotCatchUpBytes),
+        // The issue's target (10 x live + the history budget, which holds the local margins, de-dup and history: retention.ts).
+        targetMB: mb(10 * live + R.historyMaxBytes), reservedMB: mb(R.reservedBytes),
         historyMB: mb(storage.state.changesBytes()), dedupMB: mb(storage.state.requestsBytes()), logEntriesMB: mb(storage.log.entriesBytes()),
         rows: storage.state.liveCounts(),
         p50ReadyMs: pct(readyMs, 0.5), p99ReadyMs: pct(readyMs, 0.99), maxReadyMs: Math.round(maxReadyMs * 10) / 10,
@@ -163,7 +165,7 @@ try {
   side.pragma('wal_checkpoint(TRUNCATE)');
   side.close();
   console.log(JSON.stringify({ fullVacuumOfStateFileMs: Math.round(performance.now() - vacuumStarted), stateMBAfterVacuum: mb(storage.state.bytes()) }));
-  console.log(JSON.stringify({ budgets: { historyMaxBytes: R.historyMaxBytes, dedupMaxBytes: R.dedupMaxBytes, dedupMinAgeMs: R.dedupMinAgeMs, snapshotEveryBytes: DEFAULTS.snapshotEveryBytes, snapshotCatchUpBytes: DEFAULTS.snapshotCatchUpBytes }, fsync, batch, loadavg: (await import('node:os')).loadavg().map((x) => Math.round(x * 100) / 100) }));
+  console.log(JSON.stringify({ budgets: { historyMaxBytes: R.historyMaxBytes, reservedBytes: R.reservedBytes, dedupMaxBytes: R.dedupMaxBytes, dedupMinAgeMs: R.dedupMinAgeMs, snapshotEveryBytes: DEFAULTS.snapshotEveryBytes, snapshotCatchUpBytes: DEFAULTS.snapshotCatchUpBytes }, fsync, batch, loadavg: (await import('node:os')).loadavg().map((x) => Math.round(x * 100) / 100) }));
 } finally {
   reclaimer.stop();
   storage.log.close();
