@@ -25,7 +25,8 @@
 // the live data plus that one budget, whatever the write rate and count.
 //
 // The retention settings must therefore be the same on every node (like the
-// rest of the state machine's code). During a rolling change of them
+// rest of the state machine's code), and so must the log's byte settings
+// reservedBytes is computed from (config.ts). During a rolling change of them
 // replicas may keep different amounts of history for a while; a retried
 // write inside the de-duplication floor (below) is answered alike everywhere.
 
