@@ -14,13 +14,15 @@
 // Prints one JSON line per `--every` writes: the data dir (both files with
 // -wal/-shm), the live flags' JSON bytes, their ratio, the estimated history
 // and de-dup bytes, and the longest Ready (a write's stall: persist + apply +
-// prune + compaction) and reclaim step so far. The de-dup table holds at
+// prune + compaction) and reclaim step so far; at the end where the bytes
+// are (SQLite dbstat per table and index, free pages, WALs) and how the
+// history and de-dup pages compare with their estimates. The de-dup table holds at
 // least rate x FLAGRAFT_DEDUP_MIN_AGE_MS rows (the correctness floor), so
 // `--rate` changes the figure; fsync 0 skips the log's fsyncs (same sizes,
 // faster; the stall figures then leave out the disk).
 //   node bench/disk/state-disk.mjs [--writes 1000000] [--keys 1000] [--every 100000] [--batch 64] [--rate 2000] [--fsync 1]
 //                                  [--history-bytes <FLAGRAFT_HISTORY_MAX_BYTES>] [--dedup-bytes <FLAGRAFT_DEDUP_MAX_BYTES>]
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -96,6 +98,7 @@ const t0 = Date.now();
 // Ctrl-C / SIGTERM stop at the next report line (the loop yields there), and the temporary data dir is still removed.
 let stopRequested = false;
 for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => { stopRequested = true; });
+const fileBytes = (p) => { try { return statSync(p).size; } catch { return 0; } };
 const mb = (n) => Math.round(n / 1e5) / 10;
 try {
   for (let i = 1; i <= writes && !stopRequested;) {
@@ -121,8 +124,8 @@ try {
         writes: last, keys, rate, seconds: Math.round((Date.now() - t0) / 1000),
         dataDirMB: mb(stateBytes + logBytes), stateMB: mb(stateBytes), logMB: mb(logBytes), liveFlagJsonKB: Math.round(live / 1000),
         ratio: Math.round(((stateBytes + logBytes) / live) * 10) / 10,
-        // The issue's target (10 x live + the history budget), and the same with every configured budget (de-dup, log).
-        targetMB: mb(10 * live + R.historyMaxBytes), targetAllBudgetsMB: mb(10 * live + R.historyMaxBytes + R.dedupMaxBytes + DEFAULTS.snapshotEveryBytes + DEFAULTS.snapshotCatchUpBytes),
+        // The issue's target (10 x live + the history budget, which holds the local margins, de-dup and history: retention.ts).
+        targetMB: mb(10 * live + R.historyMaxBytes), reservedMB: mb(R.reservedBytes),
         historyMB: mb(storage.state.changesBytes()), dedupMB: mb(storage.state.requestsBytes()), logEntriesMB: mb(storage.log.entriesBytes()),
         rows: storage.state.liveCounts(),
         p50ReadyMs: pct(readyMs, 0.5), p99ReadyMs: pct(readyMs, 0.99), maxReadyMs: Math.round(maxReadyMs * 10) / 10,
@@ -133,22 +136,36 @@ try {
     }
     i = last + 1;
   }
+  // Where the bytes are, before anything is vacuumed: each table's and index's pages (SQLite's dbstat), the
+  // -wal files and the free pages; history and de-dup on disk against their estimates.
+  const Database = (await import(path.join(REPO, 'apps', 'consensus-node', 'node_modules', 'better-sqlite3', 'lib', 'index.js'))).default;
+  const { registerChecksumFunctions } = await dist('storage/checksum.js');
+  const breakdown = {};
+  for (const f of ['flagraft.db', 'raft-log.db']) {
+    const db = new Database(path.join(dir, f), { readonly: true });
+    const rows = db.prepare('SELECT name, count(*) AS pages, sum(pgsize) AS bytes FROM dbstat GROUP BY name ORDER BY bytes DESC').all();
+    breakdown[f] = {
+      tablesKB: Object.fromEntries(rows.filter((r) => r.bytes >= 8192).map((r) => [r.name, Math.round(r.bytes / 1000)])),
+      freePagesKB: Math.round((db.pragma('freelist_count', { simple: true }) * 4096) / 1000),
+      walKB: Math.round(fileBytes(path.join(dir, `${f}-wal`)) / 1000),
+    };
+    db.close();
+  }
+  const onDisk = (names) => names.reduce((a, n) => a + (breakdown['flagraft.db'].tablesKB[n] ?? 0) * 1000, 0);
+  console.log(JSON.stringify({
+    breakdown,
+    historyOnDiskPerEstimate: Math.round((onDisk(['changes', 'changes_key']) / storage.state.changesBytes()) * 100) / 100,
+    dedupOnDiskPerEstimate: Math.round((onDisk(['client_requests', 'client_requests_rev']) / Math.max(1, storage.state.requestsBytes())) * 100) / 100,
+  }));
   // What a one-shot VACUUM of the state file would stall a write for (the incremental steps above replace it).
   const vacuumStarted = performance.now();
-  const Database = (await import(path.join(REPO, 'apps', 'consensus-node', 'node_modules', 'better-sqlite3', 'lib', 'index.js'))).default;
   const side = new Database(path.join(dir, 'flagraft.db'));
+  registerChecksumFunctions(side);
   side.exec('VACUUM');
   side.pragma('wal_checkpoint(TRUNCATE)');
   side.close();
   console.log(JSON.stringify({ fullVacuumOfStateFileMs: Math.round(performance.now() - vacuumStarted), stateMBAfterVacuum: mb(storage.state.bytes()) }));
-  if (process.env.STATE_DISK_DBSTAT) {
-    for (const f of ['flagraft.db', 'raft-log.db']) {
-      const db = new Database(path.join(dir, f), { readonly: true });
-      console.log(f, JSON.stringify(db.prepare("SELECT name, count(*) AS pages, sum(pgsize) AS bytes, sum(payload) AS payload, sum(unused) AS unused FROM dbstat GROUP BY name ORDER BY bytes DESC").all()), 'free', db.pragma('freelist_count', { simple: true }));
-      db.close();
-    }
-  }
-  console.log(JSON.stringify({ budgets: { historyMaxBytes: R.historyMaxBytes, dedupMaxBytes: R.dedupMaxBytes, dedupMinAgeMs: R.dedupMinAgeMs, snapshotEveryBytes: DEFAULTS.snapshotEveryBytes, snapshotCatchUpBytes: DEFAULTS.snapshotCatchUpBytes }, fsync, batch, loadavg: (await import('node:os')).loadavg().map((x) => Math.round(x * 100) / 100) }));
+  console.log(JSON.stringify({ budgets: { historyMaxBytes: R.historyMaxBytes, reservedBytes: R.reservedBytes, dedupMaxBytes: R.dedupMaxBytes, dedupMinAgeMs: R.dedupMinAgeMs, snapshotEveryBytes: DEFAULTS.snapshotEveryBytes, snapshotCatchUpBytes: DEFAULTS.snapshotCatchUpBytes }, fsync, batch, loadavg: (await import('node:os')).loadavg().map((x) => Math.round(x * 100) / 100) }));
 } finally {
   reclaimer.stop();
   storage.log.close();

@@ -3,7 +3,7 @@
 import { DEFAULT_TLS_RELOAD_INTERVAL_MS, TlsConfigError, identityUri, loadCertificates, transportSecurityFromEnv, type TransportSecurity } from '@flagraft/identity';
 import type { LogLevel, SnsOutboxConfig } from './outbox-types.js';
 import { DEFAULT_RETENTION, defaultPruneEvery, retentionProblem, type RetentionOptions } from './retention.js';
-import { DEFAULT_RECLAIM, type ReclaimOptions } from './storage/reclaim.js';
+import { DEFAULT_RECLAIM, localMarginBytes, type ReclaimOptions } from './storage/reclaim.js';
 import { DEFAULT_TRANSPORT_LIMITS, type TransportLimits } from './transport.js';
 import { DEFAULT_ENVIRONMENT, KEY_PATTERN, LIMITS } from '@flagraft/flag-model';
 
@@ -108,6 +108,9 @@ export type InjectedBug = (typeof INJECTED_BUGS)[number];
 export const READ_MODES = ['safe', 'lease'] as const;
 export type ReadMode = (typeof READ_MODES)[number];
 
+/** The log is compacted once it holds this + the catch-up margin (512 KiB each: 1 MiB of the 8 MiB history budget). */
+const LOG_BYTES = { snapshotEveryBytes: 512 * 1024, snapshotCatchUpBytes: 512 * 1024 };
+
 export const DEFAULTS = {
   // Loopback/LAN defaults: a dead leader is replaced in ~250-450 ms (measured in
   // bench/etcd). On slow disks or WANs raise the election timeout (etcd uses 1000 ms).
@@ -119,9 +122,9 @@ export const DEFAULTS = {
   idleTickMs: 250,
   snapshotEveryEntries: 10_000,
   snapshotCatchUpEntries: 5_000,
-  snapshotEveryBytes: 1024 * 1024,
-  snapshotCatchUpBytes: 1024 * 1024,
-  retention: DEFAULT_RETENTION,
+  ...LOG_BYTES,
+  // The local margins count inside the history budget (retention.ts reservedBytes).
+  retention: { ...DEFAULT_RETENTION, reservedBytes: localMarginBytes(LOG_BYTES) },
   reclaim: DEFAULT_RECLAIM,
   proposalTimeoutMs: 5_000,
   maxPendingProposals: 10_000,
@@ -282,8 +285,13 @@ export function loadConfigFromEnv(env: NodeJS.ProcessEnv = process.env, argv: st
     throw new ConfigError('FLAGRAFT_DEDUP_WINDOW (a count of revisions) was replaced by FLAGRAFT_DEDUP_MIN_AGE_MS, FLAGRAFT_DEDUP_MAX_AGE_MS and FLAGRAFT_DEDUP_MAX_BYTES (README "Disk and retention")');
   }
   const changesRetentionRevisions = int('CHANGES_RETENTION', DEFAULT_RETENTION.changesRetentionRevisions, 0);
+  const logBytes = {
+    snapshotEveryBytes: int('SNAPSHOT_EVERY_BYTES', DEFAULTS.snapshotEveryBytes),
+    snapshotCatchUpBytes: int('SNAPSHOT_CATCHUP_BYTES', DEFAULTS.snapshotCatchUpBytes, 0),
+  };
   const retention: RetentionOptions = {
     historyMaxBytes: int('HISTORY_MAX_BYTES', DEFAULT_RETENTION.historyMaxBytes, 0),
+    reservedBytes: localMarginBytes(logBytes),
     historyMaxAgeMs: int('HISTORY_MAX_AGE_MS', DEFAULT_RETENTION.historyMaxAgeMs, 0),
     changesRetentionRevisions,
     dedupMinAgeMs: int('DEDUP_MIN_AGE_MS', DEFAULT_RETENTION.dedupMinAgeMs, 0),
@@ -317,8 +325,7 @@ export function loadConfigFromEnv(env: NodeJS.ProcessEnv = process.env, argv: st
     readMode: readMode as ReadMode,
     snapshotEveryEntries: int('SNAPSHOT_EVERY', DEFAULTS.snapshotEveryEntries),
     snapshotCatchUpEntries: int('SNAPSHOT_CATCHUP_ENTRIES', DEFAULTS.snapshotCatchUpEntries, 0),
-    snapshotEveryBytes: int('SNAPSHOT_EVERY_BYTES', DEFAULTS.snapshotEveryBytes),
-    snapshotCatchUpBytes: int('SNAPSHOT_CATCHUP_BYTES', DEFAULTS.snapshotCatchUpBytes, 0),
+    ...logBytes,
     retention,
     reclaim: { intervalMs: int('RECLAIM_INTERVAL_MS', DEFAULT_RECLAIM.intervalMs, 0), stepPages: int('RECLAIM_STEP_PAGES', DEFAULT_RECLAIM.stepPages) },
     proposalTimeoutMs: int('PROPOSAL_TIMEOUT_MS', DEFAULTS.proposalTimeoutMs),

@@ -6,10 +6,11 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { encodeCommand, type Command } from '@flagraft/flag-model';
 import { TAG_COMMAND } from './entries.js';
-import { DEFAULT_RETENTION, dedupPruneThrough, historyPruneThrough, type RetentionOptions } from './retention.js';
+import { DEFAULT_RETENTION, dedupPruneThrough, historyBudget, historyPruneThrough, type RetentionOptions } from './retention.js';
 import { StateMachine } from './state-machine.js';
 import { openStorage, type NodeStorage } from './storage/open.js';
 
@@ -67,7 +68,8 @@ const revisions = (r: Replica) => r.sm.changesAfter(0, 1e6).map((e) => e.revisio
 
 describe('history retention', () => {
   it('prunes the oldest revisions by size, keeping the budget, and counts bytes exactly as the rows do', () => {
-    const r = replica({ historyMaxBytes: 20_000 });
+    // No de-dup rows kept (no floor, no bytes): the whole budget is history's.
+    const r = replica({ historyMaxBytes: 20_000, dedupMinAgeMs: 0, dedupMaxBytes: 0 });
     applyAll(r, Array.from({ length: 400 }, (_, i) => entry(i + 1, T0 + i)));
     const { history: bytes } = r.storage.state.countedBytes();
     expect(r.storage.state.changesBytes()).toBe(bytes);
@@ -79,6 +81,43 @@ describe('history retention', () => {
     expect(kept[kept.length - 1]).toBe(400);
     expect(kept).toEqual(Array.from({ length: kept.length }, (_, i) => 400 - kept.length + 1 + i));
     expect(r.sm.oldestRetainedRevision()).toBe(kept[0]);
+  });
+
+  it('counts the de-dup rows and the reserved local margins inside the budget, history taking the rest but never less than a sixteenth', () => {
+    // De-dup inside its 30 s floor (all 400 writes within 4 s): every row stays, and history gets what is left.
+    const r = replica({ historyMaxBytes: 60_000, reservedBytes: 10_000, dedupMinAgeMs: 30_000, dedupMaxBytes: 0 });
+    applyAll(r, Array.from({ length: 400 }, (_, i) => entry(i + 1, T0 + i * 10)));
+    const s = r.storage.state;
+    expect(s.countedBytes()).toEqual({ history: s.changesBytes(), dedup: s.requestsBytes() });
+    expect(s.requestsBytes()).toBeGreaterThan(10_000);
+    expect(s.changesBytes()).toBeGreaterThan(0);
+    expect(s.changesBytes()).toBeLessThanOrEqual(60_000 - 10_000 - s.requestsBytes());
+    expect(historyBudget({ historyMaxBytes: 60_000, reservedBytes: 10_000 }, s.requestsBytes())).toBe(50_000 - s.requestsBytes());
+    // A budget the floor alone overflows: history keeps a sixteenth of it (its newest revision at least), not nothing.
+    const small = replica({ historyMaxBytes: 16_000, reservedBytes: 10_000, dedupMinAgeMs: 30_000, dedupMaxBytes: 0 });
+    applyAll(small, Array.from({ length: 400 }, (_, i) => entry(i + 1, T0 + i * 10)));
+    expect(small.storage.state.changesBytes()).toBeLessThanOrEqual(1_000);
+    expect(revisions(small)).toContain(400);
+    expect(historyBudget({ historyMaxBytes: 16_000, reservedBytes: 10_000 }, 1e6)).toBe(1_000);
+  });
+
+  it('estimates bound the bytes the rows take on disk (SQLite dbstat: table and index pages), within a fifth over', () => {
+    const r = replica({});
+    // Rows of three sizes, keys spread so the changes_key index is written out of order as on a real node.
+    applyAll(r, Array.from({ length: 3000 }, (_, i) => entry(i + 1, T0 + i, `flag-${(i * 7919) % 200}`, `req-${i}-${'q'.repeat(i % 3 * 20)}`)), 64);
+    const s = r.storage.state;
+    const db = new Database(join(r.dir, 'flagraft.db'), { readonly: true });
+    try {
+      const pages = new Map((db.prepare('SELECT name, sum(pgsize) AS bytes FROM dbstat GROUP BY name').all() as { name: string; bytes: number }[]).map((x) => [x.name, x.bytes]));
+      const history = pages.get('changes')! + pages.get('changes_key')!;
+      const dedup = pages.get('client_requests')! + pages.get('client_requests_rev')!;
+      expect(history).toBeLessThanOrEqual(s.changesBytes());
+      expect(history).toBeGreaterThan(s.changesBytes() / 1.2);
+      expect(dedup).toBeLessThanOrEqual(s.requestsBytes());
+      expect(dedup).toBeGreaterThan(s.requestsBytes() / 1.2);
+    } finally {
+      db.close();
+    }
   });
 
   it('prunes by age on the replicated clock, not by count', () => {
@@ -133,6 +172,9 @@ describe('history retention', () => {
     expect(historyPruneThrough(0, (b) => (b >= 1000 ? 40 : 90), 100, 50)).toBe(50);
     expect(historyPruneThrough(0, () => 90, 100, 50)).toBe(90);
     expect(historyPruneThrough(70, () => 0, 100, 0)).toBe(70);
+    // History's share shrunk to 10 by de-dup: the hold still counts from the whole budget (100 x 10).
+    expect(historyPruneThrough(0, (b) => (b >= 1000 ? 40 : 90), 10, 50, 1000)).toBe(50);
+    expect(historyPruneThrough(0, (b) => (b >= 1000 ? 40 : 90), 10, 50)).toBe(90);
   });
 });
 

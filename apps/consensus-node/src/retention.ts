@@ -16,8 +16,17 @@
 // An age limit of A ms then prunes through the newest sampled revision whose
 // time is at least A ms before the replicated now.
 //
+// One budget, historyMaxBytes (FLAGRAFT_HISTORY_MAX_BYTES), bounds the bytes
+// on disk of everything the node keeps about past writes: the node's local
+// margins (`reservedBytes`: the Raft log's compaction window, SQLite's
+// write-ahead logs and kept free pages, from its configuration), the
+// de-duplication rows (their retry floor first) and the history, which gets
+// what the others leave (historyBudget below). So the data dir stays within
+// the live data plus that one budget, whatever the write rate and count.
+//
 // The retention settings must therefore be the same on every node (like the
-// rest of the state machine's code). During a rolling change of them
+// rest of the state machine's code), and so must the log's byte settings
+// reservedBytes is computed from (config.ts). During a rolling change of them
 // replicas may keep different amounts of history for a while; a retried
 // write inside the de-duplication floor (below) is answered alike everywhere.
 
@@ -25,13 +34,36 @@
 export const CHANGE_ROW_OVERHEAD_BYTES = 48;
 /** Estimated stored bytes of a client_requests row beyond its text (the revision index repeats the key). */
 export const DEDUP_ROW_OVERHEAD_BYTES = 32;
+/**
+ * Estimates are scaled by (1 + 1/PAGE_SLACK_DIVISOR) for the B-tree pages'
+ * unused space, so they bound the rows' bytes on disk, not just their
+ * content: SQLite's dbstat measured the changes table and its index at
+ * 1.18x the unscaled estimate with 11,600 rows and ~1.24x with 600 (the
+ * interior pages and the last, part-filled ones weigh more), de-duplication
+ * at 1.06x (bench/disk/state-disk.mjs prints both ratios).
+ */
+export const PAGE_SLACK_DIVISOR = 4;
+/** The same for de-duplication rows: (1 + 1/10) over the measured 1.06. */
+export const DEDUP_PAGE_SLACK_DIVISOR = 10;
+
+/** The share of the budget history always keeps, however much de-duplication and the local margins take (its Watch resume window never vanishes). */
+export const HISTORY_MIN_SHARE_DIVISOR = 16;
 
 /** How far past the history budget unpublished changes are kept for the outbox during an SNS outage. */
 export const OUTBOX_HOLD_FACTOR = 10;
 
 export interface RetentionOptions {
-  /** History (changes rows) kept up to this many estimated bytes; the oldest revisions go first. */
+  /**
+   * Bytes on disk for everything kept about past writes: `reservedBytes`,
+   * the de-duplication rows and the history (changes rows, oldest revisions
+   * pruned first), which gets the rest (historyBudget).
+   */
   historyMaxBytes: number;
+  /**
+   * The node's local margins inside historyMaxBytes (config.ts localMarginBytes: the log's compaction window, the WALs, kept free pages).
+   * From configuration only, so the same on every node with the same settings (0: none, as in unit tests).
+   */
+  reservedBytes: number;
   /** History older than this on the replicated clock is pruned (ms; 0 = no age limit). */
   historyMaxAgeMs: number;
   /** Optional extra cap: only the changes of the last N revisions (0 = off; FLAGRAFT_CHANGES_RETENTION). */
@@ -45,7 +77,7 @@ export interface RetentionOptions {
   dedupMinAgeMs: number;
   /** A (clientId, requestId) older than this is pruned (ms, >= dedupMinAgeMs). */
   dedupMaxAgeMs: number;
-  /** De-duplication rows past their minimum age are pruned, oldest first, while they hold more than this (estimated bytes). */
+  /** De-duplication rows past their minimum age are pruned, oldest first, while they hold more than this (estimated bytes; counted inside historyMaxBytes). */
   dedupMaxBytes: number;
   /** Pruning (and a clock sample) runs at revisions that are multiples of this (deterministic on every replica). */
   pruneEveryRevisions: number;
@@ -53,12 +85,14 @@ export interface RetentionOptions {
 
 export const DEFAULT_RETENTION: RetentionOptions = {
   historyMaxBytes: 8 * 1024 * 1024,
+  reservedBytes: 0,
   historyMaxAgeMs: 7 * 24 * 3600 * 1000,
   changesRetentionRevisions: 0,
   dedupMinAgeMs: 30_000,
   dedupMaxAgeMs: 5 * 60_000,
-  dedupMaxBytes: 4 * 1024 * 1024,
-  pruneEveryRevisions: 1000,
+  dedupMaxBytes: 1024 * 1024,
+  // Between two prune points history grows past its budget by their rows (the file keeps that high-water mark as free pages): 250 keeps it small.
+  pruneEveryRevisions: 250,
 };
 
 /** Prune often enough that a revision cap is honoured within a quarter of its size. */
@@ -89,16 +123,30 @@ export function changesPruneBelow(index: number, retention: number, published: n
 }
 
 /**
+ * The estimated bytes history may keep: what the budget leaves after the
+ * local margins and the de-duplication rows (`dedupBytes`, replicated: every
+ * replica computes the same), but never less than 1/HISTORY_MIN_SHARE_DIVISOR
+ * of the budget. Only when the de-duplication floor (rate x
+ * dedupMinAgeMs) and the margins take more than 15/16 of the budget does the
+ * data dir pass it.
+ */
+export function historyBudget(o: Pick<RetentionOptions, 'historyMaxBytes' | 'reservedBytes'>, dedupBytes: number): number {
+  return Math.max(o.historyMaxBytes - o.reservedBytes - dedupBytes, Math.ceil(o.historyMaxBytes / HISTORY_MIN_SHARE_DIVISOR));
+}
+
+/**
  * Through which revision history goes by size and age: `byAge` (revision
  * older than the age limit), `overBudget(bytes)` (the revision through which
  * the oldest rows must go to leave at most `bytes`). Unpublished changes
  * (above `published`, once an outbox publishes) stay unless they exceed
- * OUTBOX_HOLD_FACTOR x the budget.
+ * `holdBytes` (the state machine: OUTBOX_HOLD_FACTOR x the whole budget,
+ * historyMaxBytes, not x history's share of it, which a busy de-dup table
+ * may shrink to a sixteenth).
  */
-export function historyPruneThrough(byAge: number, overBudget: (bytes: number) => number, maxBytes: number, published: number): number {
+export function historyPruneThrough(byAge: number, overBudget: (bytes: number) => number, maxBytes: number, published: number, holdBytes = maxBytes * OUTBOX_HOLD_FACTOR): number {
   const through = Math.max(byAge, overBudget(maxBytes));
   if (published <= 0 || through <= published) return through;
-  return Math.max(published, overBudget(maxBytes * OUTBOX_HOLD_FACTOR));
+  return Math.max(published, overBudget(holdBytes));
 }
 
 /**

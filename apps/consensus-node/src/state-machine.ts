@@ -14,7 +14,7 @@ import {
 import { TAG_COMMAND, TAG_INTERNAL, TAG_RESTORE, decodeConfContext, restoreWaiterKey, writeWaiterKey, type InternalCommand } from './entries.js';
 import type { Fsm } from './fsm.js';
 import type { Logger } from './log.js';
-import { changesPruneBelow, dedupPruneThrough, historyPruneThrough, type RetentionOptions } from './retention.js';
+import { OUTBOX_HOLD_FACTOR, changesPruneBelow, dedupPruneThrough, historyBudget, historyPruneThrough, type RetentionOptions } from './retention.js';
 import type { ChangeEvent } from './outbox-types.js';
 import { RestoreState, flagSegments, type RestoreMeta } from './restore-state.js';
 import { type ChangeRow, type ItemKind, type LiveRows, type RecordTable, type StagedTables, type StateStore } from './storage/state-store.js';
@@ -331,7 +331,8 @@ export class StateMachine implements Fsm<Applied> {
    * At every pruneEveryRevisions-th revision: samples the replicated clock
    * (`time`: the command's, stamped by its leader; absent for internal
    * entries) and prunes history and de-duplication rows by size and age
-   * (retention.ts). Only replicated inputs: every replica cuts alike.
+   * (retention.ts): de-dup first, then history within what the budget
+   * leaves. Only replicated inputs: every replica cuts alike.
    */
   private maybePrune(revision: number, time?: number): void {
     const o = this.opts;
@@ -349,7 +350,9 @@ export class StateMachine implements Fsm<Applied> {
     const dedupThrough = dedupPruneThrough(olderThan(o.dedupMaxAgeMs), floor, this.store.requestsOverBudget(o.dedupMaxBytes, floor));
     if (dedupThrough > 0) this.store.pruneRequests(dedupThrough);
     if (o.changesRetentionRevisions > 0) this.pruneByRevisions(revision);
-    const through = historyPruneThrough(olderThan(o.historyMaxAgeMs), (b) => this.store.changesOverBudget(b), o.historyMaxBytes, this.published);
+    // History gets what the budget leaves after the local margins and the de-dup rows just pruned (replicated counts: every replica alike).
+    const budget = historyBudget(o, this.store.requestsBytes());
+    const through = historyPruneThrough(olderThan(o.historyMaxAgeMs), (b) => this.store.changesOverBudget(b), budget, this.published, o.historyMaxBytes * OUTBOX_HOLD_FACTOR);
     if (through > this.changesPruned) {
       this.store.pruneChangesThrough(through);
       this.setChangesPruned(through);

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { encodeCommand, type Command } from '@flagraft/flag-model';
-import { ConfigError, loadConfigFromEnv } from '../config.js';
+import { ConfigError, DEFAULTS, loadConfigFromEnv } from '../config.js';
 import { Durability } from '../durability.js';
 import { TAG_COMMAND } from '../entries.js';
 import { createLogger } from '../log.js';
@@ -16,6 +16,7 @@ import { DEFAULT_RETENTION } from '../retention.js';
 import { StateMachine } from '../state-machine.js';
 import { openStorage, spaceReclaimer, type NodeStorage } from './open.js';
 import { RaftStorage } from './raft-storage.js';
+import { STATE_KEEP_FREE_PAGES, STATE_RECLAIM_ABOVE_PAGES, localMarginBytes } from './reclaim.js';
 
 const dirs: string[] = [];
 const open: NodeStorage[] = [];
@@ -123,6 +124,23 @@ describe('giving freed pages back', () => {
     // Nothing readable changed.
     expect(small.allItems('flag')).toHaveLength(10);
     expect(small.history('flag', 'k0', Number.MAX_SAFE_INTEGER, 1000).length).toBeGreaterThan(0);
+    // The state file keeps at least STATE_KEEP_FREE_PAGES; steps stop once no more than STATE_RECLAIM_ABOVE_PAGES are free.
+    const freePages = (s.state as unknown as { db: Database.Database }).db.pragma('freelist_count', { simple: true }) as number;
+    expect(freePages).toBeGreaterThanOrEqual(STATE_KEEP_FREE_PAGES);
+    expect(freePages).toBeLessThanOrEqual(STATE_RECLAIM_ABOVE_PAGES);
+  });
+
+  it('releases nothing until more than startAbovePages are free, then down to keepFreePages', () => {
+    const dir = tempDir();
+    const s = storageIn(dir);
+    const fsm = new StateMachine(s.state, { ...DEFAULT_RETENTION, historyMaxBytes: 1e12, pruneEveryRevisions: 100 });
+    fsm.atomically({ index: 400, term: 1 }, () => { for (let j = 1; j <= 400; j++) fsm.apply(entry(j, 1000)); });
+    s.state.pruneChangesThrough(400);
+    const free = (s.state as unknown as { db: Database.Database }).db.pragma('freelist_count', { simple: true }) as number;
+    expect(free).toBeGreaterThan(20);
+    expect(s.state.reclaim(10_000, 10, free)).toBe(0);
+    expect(s.state.reclaim(10_000, 10, free - 1)).toBe(free - 10);
+    expect(s.state.reclaim(10_000, 0, 10)).toBe(0);
   });
 });
 
@@ -161,9 +179,15 @@ describe('retention configuration', () => {
   const base = { FLAGRAFT_NODE_ID: '1', FLAGRAFT_INSECURE: '1', FLAGRAFT_CLUSTER_ID: 'c' };
   it('reads sizes and ages, with defaults', () => {
     const c = loadConfigFromEnv({ ...base, FLAGRAFT_HISTORY_MAX_BYTES: '1000', FLAGRAFT_HISTORY_MAX_AGE_MS: '0', FLAGRAFT_DEDUP_MIN_AGE_MS: '5000', FLAGRAFT_DEDUP_MAX_AGE_MS: '9000', FLAGRAFT_DEDUP_MAX_BYTES: '77', FLAGRAFT_SNAPSHOT_EVERY_BYTES: '4096' });
-    expect(c.retention).toMatchObject({ historyMaxBytes: 1000, historyMaxAgeMs: 0, dedupMinAgeMs: 5000, dedupMaxAgeMs: 9000, dedupMaxBytes: 77, changesRetentionRevisions: 0, pruneEveryRevisions: 1000 });
+    expect(c.retention).toMatchObject({ historyMaxBytes: 1000, historyMaxAgeMs: 0, dedupMinAgeMs: 5000, dedupMaxAgeMs: 9000, dedupMaxBytes: 77, changesRetentionRevisions: 0, pruneEveryRevisions: 250 });
     expect(c.snapshotEveryBytes).toBe(4096);
-    expect(loadConfigFromEnv(base).retention).toEqual(DEFAULT_RETENTION);
+    // The local margins inside the budget follow the log settings.
+    expect(c.retention.reservedBytes).toBe(localMarginBytes({ snapshotEveryBytes: 4096, snapshotCatchUpBytes: DEFAULTS.snapshotCatchUpBytes }));
+    expect(c.retention.reservedBytes).toBeLessThan(DEFAULTS.retention.reservedBytes);
+    expect(loadConfigFromEnv(base).retention).toEqual({ ...DEFAULT_RETENTION, reservedBytes: localMarginBytes(DEFAULTS) });
+    expect(DEFAULTS.retention).toEqual(loadConfigFromEnv(base).retention);
+    // With the defaults, the margins leave history and de-dup most of the 8 MiB.
+    expect(DEFAULTS.retention.reservedBytes).toBeLessThan(DEFAULTS.retention.historyMaxBytes / 2);
     expect(loadConfigFromEnv({ ...base, FLAGRAFT_CHANGES_RETENTION: '8' }).retention).toMatchObject({ changesRetentionRevisions: 8, pruneEveryRevisions: 2 });
   });
 

@@ -5,7 +5,7 @@ import { dirname, join } from 'node:path';
 import { recoverAfterCrash } from '../durability.js';
 import type { Logger } from '../log.js';
 import { LogStore } from './log-store.js';
-import { Reclaimer, type ReclaimOptions } from './reclaim.js';
+import { PAGE_BYTES, Reclaimer, STATE_KEEP_FREE_PAGES, STATE_RECLAIM_ABOVE_PAGES, type ReclaimOptions } from './reclaim.js';
 import { LOG_CHECKED, LOG_SCHEMA, REBUILT_IN_FORMAT_4, STATE_CHECKED, STATE_SCHEMA } from './schema.js';
 import { StateStore } from './state-store.js';
 import { StoreCorruptError, checkIdentity, openDb } from './sqlite.js';
@@ -89,9 +89,6 @@ export function openStorage(o: StorageOptions): NodeStorage {
   }
 }
 
-/** SQLite page size of the node's files (bytes): SQLite's default, which the node never changes. */
-const PAGE_BYTES = 4096;
-
 /**
  * The Reclaimer for a node's two files. The log keeps free pages for one
  * compaction interval (snapshotEveryBytes): the next entries fill them again,
@@ -99,7 +96,7 @@ const PAGE_BYTES = 4096;
  */
 export function spaceReclaimer(s: NodeStorage, o: { reclaim: ReclaimOptions; snapshotEveryBytes: number }, logger?: Logger): Reclaimer {
   return new Reclaimer([
-    { name: 'state', reclaim: (n, keep) => s.state.reclaim(n, keep), keepFreePages: o.reclaim.stepPages },
+    { name: 'state', reclaim: (n, keep) => s.state.reclaim(n, keep, STATE_RECLAIM_ABOVE_PAGES), keepFreePages: STATE_KEEP_FREE_PAGES },
     { name: 'log', reclaim: (n, keep) => s.log.reclaim(n, keep), keepFreePages: Math.ceil(o.snapshotEveryBytes / PAGE_BYTES) },
   ], o.reclaim, logger);
 }

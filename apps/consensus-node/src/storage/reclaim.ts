@@ -10,11 +10,48 @@
 import type Database from 'better-sqlite3';
 import type { Logger } from '../log.js';
 
-/** One incremental_vacuum step on `db`, leaving `keepFreePages` free pages for reuse; returns the pages released. */
-export function reclaimPages(db: Database.Database, maxPages: number, keepFreePages: number): number {
+/** SQLite page size of the node's files (bytes): SQLite's default, which the node never changes. */
+export const PAGE_BYTES = 4096;
+/**
+ * A WAL is checkpointed into its file once it holds this many pages.
+ * SQLite's default is 1,000 (~4 MiB per file, the largest part of a small
+ * data dir); 128 (512 KiB) keeps each WAL inside the budget's local margin
+ * (localMarginBytes) and each checkpoint (which runs inside the commit that
+ * crosses it) short.
+ */
+export const WAL_AUTOCHECKPOINT_PAGES = 128;
+/** WAL files are truncated to this after checkpoints (bytes); otherwise a WAL keeps its high-water mark (a snapshot install, a VACUUM) for good. */
+export const JOURNAL_SIZE_LIMIT_BYTES = WAL_AUTOCHECKPOINT_PAGES * PAGE_BYTES;
+/**
+ * Room for one WAL: a checkpoint starts once it passes WAL_AUTOCHECKPOINT_PAGES, so it also holds the
+ * commit that crossed it (a Ready's apply with a prune: up to ~100 pages measured; frame headers included).
+ */
+const WAL_ALLOWANCE_BYTES = 2 * WAL_AUTOCHECKPOINT_PAGES * (PAGE_BYTES + 24);
+/** Free pages the state file keeps for reuse (pruning frees and the next rows refill them): 256 KiB; released only once twice that is free. */
+export const STATE_KEEP_FREE_PAGES = 64;
+export const STATE_RECLAIM_ABOVE_PAGES = 2 * STATE_KEEP_FREE_PAGES;
+
+/**
+ * Bytes a node's data dir may hold beyond its rows, from its configuration
+ * alone (retention.ts reservedBytes, inside FLAGRAFT_HISTORY_MAX_BYTES): the
+ * Raft log's entries up to a compaction (snapshotEveryBytes +
+ * snapshotCatchUpBytes; the log's kept free pages are that same space), the
+ * two WALs, and the state file's kept free pages.
+ */
+export function localMarginBytes(o: { snapshotEveryBytes: number; snapshotCatchUpBytes: number }): number {
+  return o.snapshotEveryBytes + o.snapshotCatchUpBytes + 2 * WAL_ALLOWANCE_BYTES + STATE_RECLAIM_ABOVE_PAGES * PAGE_BYTES;
+}
+
+/**
+ * One incremental_vacuum step on `db`, leaving `keepFreePages` free pages for
+ * reuse; returns the pages released. Nothing until more than
+ * `startAbovePages` are free: each step is a commit (and now and then a WAL
+ * checkpoint), so fewer, larger steps cost less than one per prune's pages.
+ */
+export function reclaimPages(db: Database.Database, maxPages: number, keepFreePages: number, startAbovePages = keepFreePages): number {
   const free = db.pragma('freelist_count', { simple: true }) as number;
   const n = Math.min(maxPages, free - keepFreePages);
-  if (n <= 0) return 0;
+  if (n <= 0 || free <= startAbovePages) return 0;
   // exec, not a prepared statement's run(): run() steps a pragma once, releasing one page.
   db.exec(`PRAGMA incremental_vacuum(${Math.floor(n)})`);
   return free - (db.pragma('freelist_count', { simple: true }) as number);

@@ -5,6 +5,7 @@
 import { existsSync, statSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import { addRowChecksums, registerChecksumFunctions, type CheckedTable } from './checksum.js';
+import { JOURNAL_SIZE_LIMIT_BYTES, WAL_AUTOCHECKPOINT_PAGES } from './reclaim.js';
 import { FORMAT_VERSION, OLDER_FORMAT_VERSIONS } from './schema.js';
 import { StoreCorruptError, StoreOpenError } from './store-errors.js';
 
@@ -13,15 +14,6 @@ export { StoreCorruptError, StoreOpenError } from './store-errors.js';
 /** Which node a file belongs to. */
 export interface FileIdentity { clusterId: string; nodeId: number }
 
-/**
- * A WAL is checkpointed into its file once it holds this many pages (4 KiB
- * each). SQLite's default is 1,000 (~4 MiB per file, the largest part of a
- * small data dir); a smaller WAL also makes each checkpoint (which runs inside
- * the commit that crosses it) shorter.
- */
-const WAL_AUTOCHECKPOINT_PAGES = 256;
-/** WAL files are truncated to this after checkpoints (bytes); otherwise a WAL keeps its high-water mark (a snapshot install, a VACUUM) for good. */
-const JOURNAL_SIZE_LIMIT_BYTES = 1024 * 1024;
 
 /**
  * Opens (or creates) one of the node's files; `fresh` = it did not exist or

@@ -7,7 +7,7 @@
 // behind it is compacted, when a snapshot from the leader is installed).
 import type Database from 'better-sqlite3';
 import type { ConfState } from '@flagraft/raft-core';
-import { CHANGE_ROW_OVERHEAD_BYTES, DEDUP_ROW_OVERHEAD_BYTES } from '../retention.js';
+import { CHANGE_ROW_OVERHEAD_BYTES, DEDUP_PAGE_SLACK_DIVISOR, DEDUP_ROW_OVERHEAD_BYTES, PAGE_SLACK_DIVISOR } from '../retention.js';
 import { verifyRow, verifyTables, type CheckedTable } from './checksum.js';
 import { reclaimPages } from './reclaim.js';
 import { LEGACY_CHANGES_SQL, STATE_CHECKED as T, STATE_SCHEMA } from './schema.js';
@@ -78,19 +78,37 @@ const LIVE_TABLES = ['flags', 'segments', 'flag_segments', 'changes', 'client_re
 const LEGACY_FEED = LEGACY_CHANGES_SQL;
 /** SQL of a row's estimated bytes (src/retention.ts); changeBytes / requestBytes compute the same in JS. */
 const UTF8 = (col: string) => `coalesce(length(CAST(${col} AS BLOB)), 0)`;
-const CHANGE_BYTES_SQL = `(2 * ${UTF8('key')} + ${UTF8('before')} + ${UTF8('after')} + ${UTF8('actor')} + ${CHANGE_ROW_OVERHEAD_BYTES})`;
-const REQUEST_BYTES_SQL = `(2 * (${UTF8('client_id')} + ${UTF8('request_id')}) + ${UTF8('result')} + ${DEDUP_ROW_OVERHEAD_BYTES})`;
+/** A row's content estimate with the pages' unused space added (retention.ts PAGE_SLACK_DIVISOR); integer division in SQL as in JS (withSlack). */
+const WITH_SLACK_SQL = (e: string, divisor: number) => `(${e} + ${e} / ${divisor})`;
+const CHANGE_BYTES_SQL = WITH_SLACK_SQL(`(2 * ${UTF8('key')} + ${UTF8('before')} + ${UTF8('after')} + ${UTF8('actor')} + ${CHANGE_ROW_OVERHEAD_BYTES})`, PAGE_SLACK_DIVISOR);
+const REQUEST_BYTES_SQL = WITH_SLACK_SQL(`(2 * (${UTF8('client_id')} + ${UTF8('request_id')}) + ${UTF8('result')} + ${DEDUP_ROW_OVERHEAD_BYTES})`, DEDUP_PAGE_SLACK_DIVISOR);
+const withSlack = (e: number, divisor: number) => e + Math.floor(e / divisor);
 
-/** Estimated stored bytes of a changes row: must equal CHANGE_BYTES_SQL (replicas recount from rows and must agree). */
+/** Estimated bytes on disk of a changes row: must equal CHANGE_BYTES_SQL (replicas recount from rows and must agree). */
 export function changeBytes(r: { key: string; before: string | null; after: string | null; actor: string }): number {
   const u = (s: string | null) => (s === null ? 0 : Buffer.byteLength(s));
-  return 2 * u(r.key) + u(r.before) + u(r.after) + u(r.actor) + CHANGE_ROW_OVERHEAD_BYTES;
+  return withSlack(2 * u(r.key) + u(r.before) + u(r.after) + u(r.actor) + CHANGE_ROW_OVERHEAD_BYTES, PAGE_SLACK_DIVISOR);
 }
 
-/** Estimated stored bytes of a client_requests row: must equal REQUEST_BYTES_SQL. */
+/** Estimated bytes on disk of a client_requests row: must equal REQUEST_BYTES_SQL. */
 export function requestBytes(clientId: string, requestId: string, result: string): number {
-  return 2 * (Buffer.byteLength(clientId) + Buffer.byteLength(requestId)) + Buffer.byteLength(result) + DEDUP_ROW_OVERHEAD_BYTES;
+  return withSlack(2 * (Buffer.byteLength(clientId) + Buffer.byteLength(requestId)) + Buffer.byteLength(result) + DEDUP_ROW_OVERHEAD_BYTES, DEDUP_PAGE_SLACK_DIVISOR);
 }
+/**
+ * What a write that applied (with no fingerprint) leaves as its de-dup
+ * result: the state machine's JSON, as every node before this one stored it
+ * and as snapshots carry it (older nodes read it). Stored as '' instead: a
+ * retried write is answered from the row's revision and the changes at it,
+ * so those 11 bytes say nothing but "ok" (~13% of a row). Every node of this
+ * version stores only the short form (apply, snapshot install, and once on
+ * open for rows an older version wrote), so replicas hold identical rows and
+ * count identical bytes.
+ */
+const OK_RESULT = '{"ok":true}';
+const OK_STORED = '';
+const storedResult = (result: string) => (result === OK_RESULT ? OK_STORED : result);
+const fullResult = (stored: string) => (stored === OK_STORED ? OK_RESULT : stored);
+
 const STAGING_TABLES = ['restore_flags', 'restore_segments', 'restore_changes', 'restore_flag_segments', 'restore_environments', 'restore_env_flags', 'restore_change_requests', 'restore_schedules'];
 /** A restore's staged change requests and schedules, and the live tables they go to. */
 const STAGED_RECORDS = { changeRequest: { staged: 'restore_change_requests', live: 'change_requests' }, schedule: { staged: 'restore_schedules', live: 'schedules' } } as const;
@@ -202,6 +220,8 @@ export class StateStore {
       ids: db.prepare(`SELECT ${T_OF[t].columns[0]} FROM ${t} ORDER BY 1`).pluck(),
     }]));
     this.conf = JSON.parse(this.meta('conf_state')) as ConfState;
+    // Rows an older version wrote: into the short form every replica of this version holds (storedResult).
+    db.prepare('UPDATE client_requests SET result = ? WHERE result = ?').run(OK_STORED, OK_RESULT);
     this.recount();
   }
 
@@ -392,13 +412,14 @@ export class StateStore {
     const r = this.q.getDedup.get(clientId, requestId) as { client_id?: string; request_id?: string; revision: number; result: string } | undefined;
     if (!r) return undefined;
     this.check(T.requests, r);
-    return { revision: r.revision, result: r.result };
+    return { revision: r.revision, result: fullResult(r.result) };
   }
 
   /** Records a request's first result; (clientId, requestId) is new (request() found nothing). */
   putRequest(clientId: string, requestId: string, revision: number, result: string): void {
-    this.q.putDedup.run(clientId, requestId, revision, result);
-    this.dedupBytes += requestBytes(clientId, requestId, result);
+    const stored = storedResult(result);
+    this.q.putDedup.run(clientId, requestId, revision, stored);
+    this.dedupBytes += requestBytes(clientId, requestId, stored);
   }
 
   pruneRequests(throughRevision: number): void {
@@ -535,7 +556,8 @@ export class StateStore {
       flags: this.checkedRows(T.flags) as [string, string][],
       segments: this.checkedRows(T.segments) as [string, string][],
       changes: this.checkedRows(T.changes, 'ORDER BY revision, seq'),
-      dedup: this.checkedRows(T.requests),
+      // The result as older nodes store and read it (storedResult).
+      dedup: this.checkedRows(T.requests).map(([c, q, rev, result]) => [c, q, rev, fullResult(result as string)]),
       members: this.checkedRows(T.members) as [number, string][],
       clock: this.checkedRows(T.clockSamples, 'ORDER BY revision') as [number, number][],
       environments: this.checkedRows(T.environments, 'ORDER BY name') as [string, string][],
@@ -552,7 +574,7 @@ export class StateStore {
     for (const [k, j] of rows.segments) this.q.putSegment.run(k, j);
     // Rows from a node before environments have no env column: the default environment's.
     for (const r of rows.changes) this.q.addChange.run(...(r.length < 10 ? [...r, null] : r));
-    for (const r of rows.dedup) this.q.putDedup.run(...r);
+    for (const [c, q, rev, result] of rows.dedup) this.q.putDedup.run(c, q, rev, storedResult(result as string));
     for (const [id, addr] of rows.members) this.q.putMember.run(id, addr);
     for (const [rev, time] of rows.clock ?? []) this.q.addSample.run(rev, time);
     for (const [name, j] of rows.environments ?? []) this.putRecord('environments', name, j);
@@ -669,8 +691,8 @@ export class StateStore {
   }
 
   /** Hands up to `maxPages` free pages back to the file system (storage/reclaim.ts); local, not replicated. */
-  reclaim(maxPages: number, keepFreePages: number): number {
-    return reclaimPages(this.db, maxPages, keepFreePages);
+  reclaim(maxPages: number, keepFreePages: number, startAbovePages?: number): number {
+    return reclaimPages(this.db, maxPages, keepFreePages, startAbovePages);
   }
 
   close(): void {
