@@ -3,6 +3,7 @@
 export type {
   JsonPrimitive, JsonValue, FlagType, ConditionScalar, Condition, RolloutWeight, Rollout, Rule,
   FlagDefinition, SegmentDefinition, StoredFlag, StoredSegment, ValidationIssue,
+  StoredEnvironment, StoredChangeRequest, ChangeRequest, ChangeRequestOp, ChangeRequestStatus, ChangeConflict, StoredSchedule, ScheduleStep,
 } from '@flagraft/flag-model';
 import type { ReceivedChangeEvent } from '@flagraft/flag-model';
 

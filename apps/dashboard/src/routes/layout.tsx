@@ -2,9 +2,11 @@ import { component$, Slot, useContextProvider, useSignal, useStore, useTask$, us
 import { Link, routeLoader$, useLocation, useNavigate } from '@builder.io/qwik-city';
 import { applyFrame, createReloadThrottle, LiveContext, reconnectDelayMs, type LiveStore } from '~/components/live';
 import { sessionView } from '~/server/request';
+import { environmentView } from '~/server/environments';
 import { userKey } from '~/lib/jsx-key';
 
 export const useSessionView = routeLoader$((ev) => sessionView(ev));
+export const useEnvView = routeLoader$((ev) => environmentView(ev));
 
 /** Shortest time between two data reloads asked for by relay `resync` frames, in ms. */
 const RESYNC_RELOAD_MIN_INTERVAL_MS = 5000;
@@ -14,11 +16,14 @@ const NAV = [
   { href: '/segments', label: 'Segments' },
   { href: '/evaluate', label: 'Evaluate' },
   { href: '/audit', label: 'Audit log' },
+  { href: '/change-requests', label: 'Change requests' },
+  { href: '/schedules', label: 'Schedules' },
   { href: '/cluster', label: 'Cluster' },
 ];
 
 export default component$(() => {
   const session = useSessionView();
+  const envs = useEnvView();
   const loc = useLocation();
   const nav = useNavigate();
   const live = useStore<LiveStore>({ state: 'connecting', since: 0, seq: 0, events: [], resync: 0, resyncRevision: 0 });
@@ -104,6 +109,22 @@ export default component$(() => {
           </ul>
         </nav>
         <span class="spacer" />
+        {envs.value.environments.length > 0 && (
+          // A plain GET form: ?env= on the current page chooses the environment (remembered in a cookie).
+          <form method="get" action={loc.url.pathname} class="env-switch">
+            <label for="env-select">Environment</label>
+            <select id="env-select" name="env" data-testid="env-select">
+              {envs.value.environments.map((e) => (
+                <option key={userKey(e.name)} value={e.name} selected={e.name === envs.value.current}>
+                  {e.approvals > 0 ? `${e.label} (protected)` : e.label}
+                </option>
+              ))}
+            </select>
+            <button type="submit" data-testid="env-switch">
+              Switch
+            </button>
+          </form>
+        )}
         <span class="live" data-state={live.state} role="status" aria-live="polite" data-testid="live-indicator">
           {liveLabel}
         </span>

@@ -24,20 +24,22 @@ export { ApiProblem as GatewayError };
 export type HistoryEntry = ApiHistoryEntry<StoredFlag>;
 
 export class GatewayClient {
-  private readonly api: FlagraftClient;
+  /** The typed client itself, for the calls the dashboard makes as they are (environments, change requests, schedules). */
+  readonly api: FlagraftClient;
 
   constructor(baseUrl: string, token: string, timeoutMs = 10_000) {
     this.api = new FlagraftClient({ baseUrl, token, timeoutMs, maxResponseBytes: MAX_GATEWAY_RESPONSE_BYTES });
   }
 
   async listFlagsPage(
-    opts: { prefix?: string; limit?: number; pageToken?: string; stale?: boolean } = {},
+    opts: { prefix?: string; limit?: number; pageToken?: string; stale?: boolean; environment?: string } = {},
   ): Promise<{ flags: StoredFlag[]; nextPageToken?: string; revision?: number }> {
     const page = await this.api.listFlags({
       consistency: opts.stale ? 'stale' : undefined,
       prefix: opts.prefix || undefined,
       limit: opts.limit ?? LIST_PAGE_LIMIT,
       pageToken: opts.pageToken || undefined,
+      environment: opts.environment,
     });
     return { flags: page.flags, nextPageToken: page.nextPageToken || undefined, revision: page.revision };
   }
@@ -49,36 +51,39 @@ export class GatewayClient {
    * the list page uses them, because live events patch the rows afterwards
    * and a linearizable read of 10,000 flags costs a cluster round trip per page.
    */
-  async listAllFlags(opts: { stale?: boolean } = {}): Promise<{ flags: StoredFlag[]; revision: number }> {
-    const all = await this.api.listAllItems(FLAG_KIND, { consistency: opts.stale ? 'stale' : undefined, pageSize: LIST_PAGE_LIMIT, maxPages: MAX_LIST_PAGES });
+  async listAllFlags(opts: { stale?: boolean; environment?: string } = {}): Promise<{ flags: StoredFlag[]; revision: number }> {
+    const all = await this.api.listAllItems(FLAG_KIND, {
+      consistency: opts.stale ? 'stale' : undefined, pageSize: LIST_PAGE_LIMIT, maxPages: MAX_LIST_PAGES, environment: opts.environment,
+    });
     let revision = Math.max(0, ...all.revisions);
     for (const f of all.items) revision = Math.max(revision, f.modRevision);
     return { flags: all.items, revision };
   }
 
-  getFlag(key: string): Promise<StoredFlag> {
-    return this.api.getFlag(key);
+  /** `environment`: undefined = the default environment (every flag method). */
+  getFlag(key: string, environment?: string): Promise<StoredFlag> {
+    return this.api.getFlag(key, { environment });
   }
 
   /** Create (expectedRevision 0 -> If-None-Match: *) or replace with If-Match. */
-  async putFlag(flag: FlagDefinition, expectedRevision: number | undefined): Promise<StoredFlag> {
-    const stored = await this.api.putFlag(flag, expectedRevisionCondition(expectedRevision));
+  async putFlag(flag: FlagDefinition, expectedRevision: number | undefined, environment?: string): Promise<StoredFlag> {
+    const stored = await this.api.putFlag(flag, { ...expectedRevisionCondition(expectedRevision), environment });
     noteWrite(stored.modRevision);
     return stored;
   }
 
-  async patchFlag(key: string, patch: Partial<FlagDefinition>, expectedRevision?: number): Promise<StoredFlag> {
-    const stored = await this.api.patchFlag(key, patch as Record<string, unknown>, { ifMatch: expectedRevision });
+  async patchFlag(key: string, patch: Partial<FlagDefinition>, expectedRevision?: number, environment?: string): Promise<StoredFlag> {
+    const stored = await this.api.patchFlag(key, patch as Record<string, unknown>, { ifMatch: expectedRevision, environment });
     noteWrite(stored.modRevision);
     return stored;
   }
 
-  async deleteFlag(key: string, expectedRevision?: number): Promise<void> {
-    noteWrite((await this.api.deleteFlag(key, { ifMatch: expectedRevision })).revision);
+  async deleteFlag(key: string, expectedRevision?: number, environment?: string): Promise<void> {
+    noteWrite((await this.api.deleteFlag(key, { ifMatch: expectedRevision, environment })).revision);
   }
 
-  async history(key: string, limit = 100): Promise<HistoryEntry[]> {
-    return (await this.api.getFlagHistory(key, { limit })).changes;
+  async history(key: string, limit = 100, environment?: string): Promise<HistoryEntry[]> {
+    return (await this.api.getFlagHistory(key, { limit, environment })).changes;
   }
 
   /** A page of the global audit log (GET /api/v1/changes), newest first. */

@@ -1,6 +1,6 @@
 import { $, component$, useContext, useOnDocument, useSignal, useStore, useTask$ } from '@builder.io/qwik';
 import { isServer } from '@builder.io/qwik/build';
-import { Link, routeAction$, routeLoader$, useLocation, useNavigate, type DocumentHead } from '@builder.io/qwik-city';
+import { Form, Link, routeAction$, routeLoader$, useLocation, useNavigate, type DocumentHead } from '@builder.io/qwik-city';
 import { LiveContext } from '~/components/live';
 import { plural, when } from '~/components/format';
 import { pageOf, parseListQuery, queryString, toRow, PAGE_SIZES, type Row } from '~/lib/list';
@@ -9,23 +9,52 @@ import { getConfig } from '~/server/config';
 import { GatewayError } from '~/server/gateway';
 import { revisionOf } from '~/server/input-limits';
 import { allFlags } from '~/server/list-cache';
+import { envParam, environmentView } from '~/server/environments';
+import { useProposeChange, protectedEnv, proposalOf, type Proposal } from '~/server/change-requests';
 import { canEdit, gatewayFor, problemOf, requireSession } from '~/server/request';
 import { userKey } from '~/lib/jsx-key';
 import { isSearchShortcut } from '~/lib/shortcuts';
+
+export { useProposeChange };
+
+/** Environment columns shown at most (each costs one list read per load). */
+export const MAX_ENV_COLUMNS = 5;
 
 export const useFlagList = routeLoader$(async (ev) => {
   const q = parseListQuery(ev.url.searchParams);
   try {
     const started = performance.now();
     const cfg = getConfig();
-    const { flags, revision, source } = await allFlags(gatewayFor(ev), cfg.gatewayUrl, cfg.feedToken, cfg.gatewayTimeoutMs);
+    const envs = await environmentView(ev);
+    const gw = gatewayFor(ev);
+    // The default environment comes from the live index; another one is read from the gateway's replica.
+    const inEnv = (env: string | undefined) =>
+      env === undefined
+        ? allFlags(gw, cfg.gatewayUrl, cfg.feedToken, cfg.gatewayTimeoutMs)
+        : gw.listAllFlags({ stale: true, environment: env }).then((r) => ({ ...r, source: 'walk' as const }));
+    const { flags, revision, source } = await inEnv(envParam(envs));
     const gatewayMs = performance.now() - started;
     const page = pageOf(flags, q);
+    // Enabled per environment at a glance: the other environments' lists, only for this page's keys.
+    const columns = envs.environments.length > 1 ? envs.environments.slice(0, MAX_ENV_COLUMNS) : [];
+    const enabledIn = await Promise.all(
+      columns.map(async (e) => {
+        const all = e.name === envs.current ? page.rows : (await inEnv(e.name === envs.defaultName ? undefined : e.name)).flags;
+        const byKey = new Map(all.map((f) => [f.flag.key, f.flag.enabled]));
+        return page.rows.map((r) => byKey.get(r.flag.key) ?? null);
+      }),
+    );
     ev.headers.set(
       'Server-Timing',
       `gateway;dur=${gatewayMs.toFixed(1)};desc="${source === 'index' ? 'live index' : 'full list'}", list;dur=${(performance.now() - started - gatewayMs).toFixed(1)}`,
     );
-    return { ok: true as const, query: q, revision, canEdit: canEdit(ev), ...page, rows: page.rows.map(toRow) };
+    return {
+      ok: true as const, query: q, revision, canEdit: canEdit(ev), ...page, rows: page.rows.map(toRow),
+      env: envs.current, envIsDefault: envs.isDefault,
+      envColumns: columns.map((c) => ({ name: c.name, label: c.label })),
+      // [column][row]: null = not configured there.
+      enabledIn,
+    };
   } catch (err) {
     return { ok: false as const, query: q, error: problemOf(err).message, canEdit: false };
   }
@@ -47,12 +76,23 @@ export const useToggle = routeAction$(async (data, ev) => {
   const enabled = data.enabled === 'true';
   if (!key || revision === undefined) return ev.fail(400, { message: 'key and revision (a whole number ≥ 1) are required', key });
   const gw = gatewayFor(ev);
+  const envs = await environmentView(ev);
+  const environment = envParam(envs);
   try {
-    const stored = await gw.patchFlag(key, { enabled }, revision);
+    const stored = await gw.patchFlag(key, { enabled }, revision, environment);
     return { ok: true as const, key, stored };
   } catch (err) {
+    const prot = protectedEnv(err, envs.current);
+    if (prot) {
+      // The same change, proposed for review instead (the flag as stored, switched).
+      const current = await gw.getFlag(key, environment).catch(() => undefined);
+      const proposal: Proposal | undefined = current
+        ? proposalOf(prot, `${enabled ? 'Enable' : 'Disable'} ${key} in ${prot}`, [{ op: 'putFlag', flag: { ...current.flag, enabled }, expectedRevision: current.modRevision }])
+        : undefined;
+      return ev.fail(409, { key, proposal, message: `${prot} is protected: changes there need approval. Propose this change as a change request instead.` });
+    }
     if (err instanceof GatewayError && err.status === 412) {
-      const current = await gw.getFlag(key).catch(() => undefined);
+      const current = await gw.getFlag(key, environment).catch(() => undefined);
       return ev.fail(412, {
         key,
         current,
@@ -104,6 +144,8 @@ export default component$(() => {
   const pending = useSignal<{ key: string; enabled: boolean; revision: number } | null>(null);
   const dialogRef = useSignal<HTMLDialogElement>();
   const message = useSignal<{ kind: 'ok' | 'bad'; text: string } | null>(null);
+  const proposal = useSignal<Proposal | null>(null);
+  const propose = useProposeChange();
 
   // `/` focuses the search box unless the user is typing in a field. Qwik's
   // loader listens on the document and fetches this handler on the first key
@@ -152,7 +194,8 @@ export default component$(() => {
     for (const { seq, event } of live.events) {
       if (seq <= seenSeq.value) continue;
       seenSeq.value = seq;
-      if (event.kind !== 'flag') continue;
+      // The relay's events are the default environment's; another environment's list is read on reload.
+      if (event.kind !== 'flag' || (list.value.ok && !list.value.envIsDefault)) continue;
       if (shown.has(event.key) && event.op === 'put' && !event.flag) {
         // A truncated event (the flag was too large for an SNS message): it
         // says the flag changed but not how, so read the list again.
@@ -175,11 +218,13 @@ export default component$(() => {
     const r = track(() => toggle.value);
     if (!r) return;
     if (r.failed) {
-      const f = r as unknown as { key: string; message: string; current?: StoredFlag };
+      const f = r as unknown as { key: string; message: string; current?: StoredFlag; proposal?: Proposal };
       message.value = { kind: 'bad', text: f.message };
+      proposal.value = f.proposal ?? null;
       if (f.current) setOverride(over.rows, f.key, toRow(f.current));
     } else if ('stored' in r && r.stored) {
       const st = r.stored as StoredFlag;
+      proposal.value = null;
       message.value = { kind: 'ok', text: `“${st.flag.key}” is now ${st.flag.enabled ? 'enabled' : 'disabled'} (revision ${st.modRevision}).` };
       setOverride(over.rows, st.flag.key, toRow(st));
     }
@@ -273,6 +318,17 @@ export default component$(() => {
           {message.value.text}
         </p>
       )}
+      {proposal.value && (
+        <Form action={propose} class="notice warn" data-testid="propose-form">
+          <input type="hidden" name="env" value={proposal.value.env} />
+          <input type="hidden" name="title" value={proposal.value.title} />
+          <input type="hidden" name="ops" value={proposal.value.ops} />
+          <button type="submit" class="primary" data-testid="propose-cr" disabled={propose.isRunning}>
+            Create a change request: {proposal.value.title}
+          </button>
+          {propose.value?.failed && <span class="error-text"> {(propose.value as { message?: string }).message}</span>}
+        </Form>
+      )}
       {unseen.value > 0 && (
         <p class="notice warn" role="status">
           {plural(unseen.value, 'change')} to flags not on this page.{' '}
@@ -293,14 +349,19 @@ export default component$(() => {
               <tr>
                 <th scope="col">Key</th>
                 <th scope="col">Type</th>
-                <th scope="col">Enabled</th>
+                <th scope="col">Enabled{v.envColumns.length > 0 ? ` (${v.env})` : ''}</th>
+                {v.envColumns.map((c) => (
+                  <th key={userKey(c.name)} scope="col" class="env-cell">
+                    {c.label}
+                  </th>
+                ))}
                 <th scope="col">Default</th>
                 <th scope="col">Tags</th>
                 <th scope="col">Last change</th>
               </tr>
             </thead>
             <tbody>
-              {v.rows.map((r) => {
+              {v.rows.map((r, ri) => {
                 const { s, flash } = rowOf(r);
                 const key = r.key;
                 if (!s) {
@@ -309,7 +370,7 @@ export default component$(() => {
                       <td data-label="Key">
                         <code>{key}</code>
                       </td>
-                      <td colSpan={5}>deleted</td>
+                      <td colSpan={5 + v.envColumns.length}>deleted</td>
                     </tr>
                   );
                 }
@@ -344,6 +405,14 @@ export default component$(() => {
                         <span class={`badge ${f.enabled ? 'on' : 'off'}`}>{f.enabled ? 'On' : 'Off'}</span>
                       )}
                     </td>
+                    {v.envColumns.map((c, ci) => {
+                      const on = c.name === v.env ? f.enabled : v.enabledIn[ci][ri];
+                      return (
+                        <td key={userKey(c.name)} data-label={c.label} class="env-cell" data-env={c.name} data-testid={`env-${c.name}-${key}`}>
+                          {on === null ? <span class="muted">—</span> : on ? 'on' : 'off'}
+                        </td>
+                      );
+                    })}
                     <td data-label="Default">
                       <code>{f.defaultVariant}</code>
                     </td>
