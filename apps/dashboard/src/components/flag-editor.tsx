@@ -5,6 +5,8 @@ import { fromDefinition, issuesAt, newFlagState, newRule, renameVariant, toDefin
 import type { FlagDefinition, FlagType, StoredFlag, ValidationIssue } from '~/lib/types';
 import type { SegmentChoice } from '~/lib/segment-usage';
 import { useDeleteFlag, useSaveFlag, type SaveFailure } from '~/server/flag-actions';
+import type { Proposal } from '~/server/change-requests';
+import { ProposeForm } from './propose-form';
 import { validateEditorJson } from '~/server/validation';
 import { DiffTable } from './diff-table';
 import { when } from './format';
@@ -26,6 +28,8 @@ export interface FlagEditorProps {
   canEdit: boolean;
   /** The segment picker's choices (with the flags using each). */
   segments: SegmentChoice[];
+  /** The environment shown (saves go there); '' or absent = the default environment. */
+  env?: string;
 }
 
 interface Conflict {
@@ -48,6 +52,7 @@ export const FlagEditor = component$((props: FlagEditorProps) => {
   const conflictRef = useSignal<HTMLDialogElement>();
   const deleteRef = useSignal<HTMLDialogElement>();
   const save = useSaveFlag();
+  const proposal = useSignal<Proposal | null>(null);
   const del = useDeleteFlag();
   const live = useContext(LiveContext);
   const seenSeq = useSignal(live.seq);
@@ -85,6 +90,7 @@ export const FlagEditor = component$((props: FlagEditorProps) => {
     if (r.failed) {
       const f = r as unknown as SaveFailure;
       serverIssues.value = f.issues ?? [];
+      proposal.value = f.proposal ?? null;
       if (f.mine && base.value) {
         conflict.value = { current: f.current ?? null, mine: f.mine, base: base.value };
         conflictRef.value?.showModal();
@@ -110,7 +116,8 @@ export const FlagEditor = component$((props: FlagEditorProps) => {
       return;
     }
     notice.value = null;
-    await save.submit({ json: JSON.stringify(flag), revision: String(revision.value) });
+    proposal.value = null;
+    await save.submit({ json: JSON.stringify(flag), revision: String(revision.value), env: props.env ?? '' });
   });
 
   const resolve = $((how: 'reapply' | 'discard') => {
@@ -164,6 +171,7 @@ export const FlagEditor = component$((props: FlagEditorProps) => {
           {notice.value.text}
         </p>
       )}
+      {proposal.value && <ProposeForm proposal={proposal.value} />}
       {remoteChange.value && (
         <p class="notice warn" role="status" data-testid="remote-change">
           {remoteChange.value.actor} {remoteChange.value.op === 'delete' ? 'deleted' : 'changed'} this flag (revision {remoteChange.value.revision}) while

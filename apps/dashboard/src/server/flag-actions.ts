@@ -6,6 +6,8 @@ import { GatewayError } from './gateway';
 import { FLAG_KIND } from '@flagraft/flag-model';
 import { deleteConfirmed, readEdit } from './item-actions';
 import { gatewayFor, problemOf } from './request';
+import { protectedEnv, proposalOf, type Proposal } from './change-requests';
+import { environmentView } from './environments';
 
 export interface SaveFailure {
   message: string;
@@ -13,6 +15,8 @@ export interface SaveFailure {
   /** Set on 412: what is stored now, for the conflict view. */
   current?: StoredFlag | null;
   mine?: FlagDefinition;
+  /** Set on 409 PROTECTED: the same save, to propose as a change request. */
+  proposal?: Proposal;
 }
 
 /**
@@ -24,15 +28,26 @@ export const useSaveFlag = routeAction$(async (data, ev) => {
   if (!edit.ok) return ev.fail(edit.status, edit.failure as SaveFailure);
   const { value: flag, revision } = edit;
   const gw = gatewayFor(ev);
+  // The environment the editor was loaded in (a hidden field), else the session's choice.
+  const envs = await environmentView(ev);
+  const named = typeof data.env === 'string' && data.env ? data.env : envs.current;
+  const environment = !named || named === envs.defaultName ? undefined : named;
   let stored: StoredFlag;
   try {
-    stored = await gw.putFlag(flag, revision);
+    stored = await gw.putFlag(flag, revision, environment);
   } catch (err) {
+    const prot = protectedEnv(err, named);
+    if (prot) {
+      return ev.fail(409, {
+        message: `${prot} is protected: changes there need approval. Propose this save as a change request instead.`,
+        proposal: proposalOf(prot, `${revision === 0 ? 'Create' : 'Change'} ${flag.key} in ${prot}`, [{ op: 'putFlag', flag, ...(revision ? { expectedRevision: revision } : {}) }]),
+      } as SaveFailure);
+    }
     if (err instanceof GatewayError && (err.status === 412 || err.status === 409)) {
       if (revision === 0) {
         return ev.fail(409, { message: `A flag with the key “${flag.key}” already exists. Choose another key.`, issues: [{ path: 'key', message: 'already exists' }] } as SaveFailure);
       }
-      const current = await gw.getFlag(flag.key).catch((e) => (e instanceof GatewayError && e.status === 404 ? null : undefined));
+      const current = await gw.getFlag(flag.key, environment).catch((e) => (e instanceof GatewayError && e.status === 404 ? null : undefined));
       return ev.fail(412, {
         message: current === null ? 'This flag was deleted while you were editing it.' : 'This flag was changed while you were editing it.',
         current: current ?? null,

@@ -1,7 +1,8 @@
 import { $, component$, useContext, useOnDocument, useSignal, useStore, useTask$ } from '@builder.io/qwik';
 import { isServer } from '@builder.io/qwik/build';
-import { Form, Link, routeAction$, routeLoader$, useLocation, useNavigate, type DocumentHead } from '@builder.io/qwik-city';
+import { Link, routeAction$, routeLoader$, useLocation, useNavigate, type DocumentHead } from '@builder.io/qwik-city';
 import { LiveContext } from '~/components/live';
+import { ProposeForm } from '~/components/propose-form';
 import { plural, when } from '~/components/format';
 import { pageOf, parseListQuery, queryString, toRow, PAGE_SIZES, type Row } from '~/lib/list';
 import type { StoredFlag } from '~/lib/types';
@@ -145,7 +146,6 @@ export default component$(() => {
   const dialogRef = useSignal<HTMLDialogElement>();
   const message = useSignal<{ kind: 'ok' | 'bad'; text: string } | null>(null);
   const proposal = useSignal<Proposal | null>(null);
-  const propose = useProposeChange();
 
   // `/` focuses the search box unless the user is typing in a field. Qwik's
   // loader listens on the document and fetches this handler on the first key
@@ -319,15 +319,7 @@ export default component$(() => {
         </p>
       )}
       {proposal.value && (
-        <Form action={propose} class="notice warn" data-testid="propose-form">
-          <input type="hidden" name="env" value={proposal.value.env} />
-          <input type="hidden" name="title" value={proposal.value.title} />
-          <input type="hidden" name="ops" value={proposal.value.ops} />
-          <button type="submit" class="primary" data-testid="propose-cr" disabled={propose.isRunning}>
-            Create a change request: {proposal.value.title}
-          </button>
-          {propose.value?.failed && <span class="error-text"> {(propose.value as { message?: string }).message}</span>}
-        </Form>
+        <ProposeForm proposal={proposal.value} />
       )}
       {unseen.value > 0 && (
         <p class="notice warn" role="status">

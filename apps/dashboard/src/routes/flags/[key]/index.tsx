@@ -8,13 +8,16 @@ import { loadSegmentChoices } from '~/server/segment-choices';
 import { userKey } from '~/lib/jsx-key';
 
 export { useSaveFlag, useDeleteFlag } from '~/server/flag-actions';
+export { useProposeChange } from '~/server/change-requests';
+import { envParam, environmentView } from '~/server/environments';
 
 export const useFlag = routeLoader$(async (ev) => {
   const key = ev.params.key;
   const gw = gatewayFor(ev);
   try {
-    const [stored, segments] = await Promise.all([gw.getFlag(key), loadSegmentChoices(ev)]);
-    return { ok: true as const, stored, canEdit: canEdit(ev), segments };
+    const envs = await environmentView(ev);
+    const [stored, segments] = await Promise.all([gw.getFlag(key, envParam(envs)), loadSegmentChoices(ev)]);
+    return { ok: true as const, stored, env: envs.current, canEdit: canEdit(ev), segments };
   } catch (err) {
     if (err instanceof GatewayError && err.status === 404) ev.status(404);
     return { ok: false as const, key, status: problemOf(err).status, error: problemOf(err).message };
@@ -46,7 +49,10 @@ export default component$(() => {
         <h1 id="flag-title">
           <code>{s.flag.key}</code>
         </h1>
-        <span class={`badge ${s.flag.enabled ? 'on' : 'off'}`}>{s.flag.enabled ? 'Enabled' : 'Disabled'}</span>
+        <span class={`badge ${s.flag.enabled ? 'on' : 'off'}`}>
+          {s.flag.enabled ? 'Enabled' : 'Disabled'}
+          {data.value.env ? ` in ${data.value.env}` : ''}
+        </span>
         <span class="muted small">
           revision {s.modRevision} · version {s.version} · last changed by {s.updatedBy}, {when(s.updatedAt)}
         </span>
@@ -61,7 +67,7 @@ export default component$(() => {
           Flag created.
         </p>
       )}
-      <FlagEditor key={userKey(s.flag.key)} stored={s} canEdit={data.value.canEdit} segments={data.value.segments} />
+      <FlagEditor key={userKey(s.flag.key)} stored={s} canEdit={data.value.canEdit} segments={data.value.segments} env={data.value.env} />
     </section>
   );
 });

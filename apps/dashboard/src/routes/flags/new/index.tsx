@@ -5,6 +5,7 @@ import { canEdit } from '~/server/request';
 import { loadSegmentChoices } from '~/server/segment-choices';
 
 export { useSaveFlag, useDeleteFlag } from '~/server/flag-actions';
+export { useProposeChange } from '~/server/change-requests';
 
 export const useNewFlag = routeLoader$(async (ev) => {
   if (!canEdit(ev)) throw ev.redirect(302, '/flags');

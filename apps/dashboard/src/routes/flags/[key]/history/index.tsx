@@ -7,6 +7,7 @@ import type { FlagDefinition } from '~/lib/types';
 import { GatewayError } from '~/server/gateway';
 import { revisionOf } from '~/server/input-limits';
 import { canEdit, gatewayFor, problemOf } from '~/server/request';
+import { envParam, environmentView } from '~/server/environments';
 import { userKey } from '~/lib/jsx-key';
 
 /** Entries shown (newest first). */
@@ -15,7 +16,7 @@ const HISTORY_LIMIT = 100;
 export const useHistory = routeLoader$(async (ev) => {
   const key = ev.params.key;
   try {
-    const entries = await gatewayFor(ev).history(key, HISTORY_LIMIT);
+    const entries = await gatewayFor(ev).history(key, HISTORY_LIMIT, envParam(await environmentView(ev)));
     const sorted = [...entries].sort((a, b) => b.revision - a.revision);
     return {
       ok: true as const,
@@ -42,13 +43,14 @@ export const useRestore = routeAction$(async (data, ev) => {
   if (rev === undefined) return ev.fail(400, { message: 'revision must be a whole number ≥ 1' });
   const expected = data.expected === undefined || data.expected === '' ? undefined : revisionOf(data.expected);
   const gw = gatewayFor(ev);
+  const environment = envParam(await environmentView(ev));
   let version: FlagDefinition | undefined;
   let currentRev = 0;
   try {
-    const entry = (await gw.history(key, HISTORY_LIMIT)).find((e) => e.revision === rev);
+    const entry = (await gw.history(key, HISTORY_LIMIT, environment)).find((e) => e.revision === rev);
     version = (entry?.after ?? entry?.before)?.flag;
     if (!version) return ev.fail(404, { message: `Revision ${rev} is not in this flag's history.` });
-    currentRev = await gw.getFlag(key).then(
+    currentRev = await gw.getFlag(key, environment).then(
       (s) => s.modRevision,
       (e) => {
         if (e instanceof GatewayError && e.status === 404) return 0;
@@ -58,7 +60,7 @@ export const useRestore = routeAction$(async (data, ev) => {
     if (expected !== undefined && expected !== 0 && expected !== currentRev && currentRev !== 0) {
       return ev.fail(412, { message: `The flag changed (now revision ${currentRev}) since this page loaded. Review the history again, then restore.` });
     }
-    await gw.putFlag(version, currentRev);
+    await gw.putFlag(version, currentRev, environment);
   } catch (err) {
     return ev.fail(problemOf(err).status, { message: problemOf(err).message });
   }
