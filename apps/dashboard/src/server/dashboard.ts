@@ -12,6 +12,7 @@ import { setConfig, type DashboardConfig } from './config';
 import { closeFeeds } from './flag-feed';
 import { createLiveProxy, LIVE_PATH } from './live-proxy';
 import { log } from './log';
+import { createRecordStreams, RECORD_EVENTS_PATH } from './record-stream';
 
 type Next = (err?: unknown) => void;
 
@@ -39,11 +40,13 @@ export interface Dashboard {
 export function createDashboard(config: DashboardConfig, qwik: QwikHandlers): Dashboard {
   setConfig(config);
   const live = createLiveProxy(config);
+  const records = createRecordStreams(config);
   const server = createServer((req, res) => {
     const requestId = requestIdOf(req);
     const fail = guardRequest(req, res, requestId);
     if (refuseUndecodablePath(req, res) || refuseOversizedBody(req, res)) return;
     try {
+      if ((req.url ?? '').split('?')[0] === RECORD_EVENTS_PATH) return records.handle(req, res);
       qwik.staticFile(req, res, (e1) => {
         // A static path with no file: a plain 404 that nobody caches (Qwik City set `immutable` before it knew).
         if (e1 && STATIC_NOT_FOUND.has((e1 as NodeJS.ErrnoException).code ?? '')) return fail(e1, 404);
@@ -82,6 +85,7 @@ export function createDashboard(config: DashboardConfig, qwik: QwikHandlers): Da
     close: () =>
       new Promise<void>((resolve) => {
         live.close();
+        records.close();
         closeFeeds();
         server.close(() => resolve());
         server.closeAllConnections();
