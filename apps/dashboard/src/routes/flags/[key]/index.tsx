@@ -9,6 +9,8 @@ import { userKey } from '~/lib/jsx-key';
 
 export { useSaveFlag, useDeleteFlag } from '~/server/flag-actions';
 export { useProposeChange } from '~/server/change-requests';
+export { useCreateSchedule } from '~/server/schedule-actions';
+import { SchedulePicker } from '~/components/schedule-picker';
 import { envParam, environmentView } from '~/server/environments';
 
 export const useFlag = routeLoader$(async (ev) => {
@@ -68,6 +70,15 @@ export default component$(() => {
         </p>
       )}
       <FlagEditor key={userKey(s.flag.key)} stored={s} canEdit={data.value.canEdit} segments={data.value.segments} env={data.value.env} />
+      {data.value.canEdit && (
+        <SchedulePicker
+          flagKey={s.flag.key}
+          env={data.value.env}
+          variants={Object.keys(s.flag.variants)}
+          onVariant={Object.keys(s.flag.variants).find((n) => s.flag.variants[n] === true) ?? Object.keys(s.flag.variants)[0]}
+          restVariant={Object.keys(s.flag.variants).find((n) => s.flag.variants[n] === false) ?? s.flag.defaultVariant}
+        />
+      )}
     </section>
   );
 });
