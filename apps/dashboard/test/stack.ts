@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { EventKeyRing, EventKeySet, createTokenStore, hashToken } from '@flagraft/auth';
-import { createMemoryCluster, spawnProcess, startEmulator, startLocalCluster, waitFor as tkWaitFor, type Emulator, type LocalCluster } from '@flagraft/testkit';
+import { createMemoryCluster, spawnProcess, startEmulator, startLocalCluster, waitFor as tkWaitFor, type Emulator, type LocalCluster, type MemoryCluster } from '@flagraft/testkit';
 import { createGateway, type Gateway, type GatewayConfig } from '@flagraft/gateway';
 import { createRelay, type Relay } from '@flagraft/notification-relay';
 
@@ -49,6 +49,8 @@ export interface Stack {
   relayUrl: string;
   /** The node processes (undefined with memoryCluster). */
   cluster: LocalCluster | undefined;
+  /** The in-memory cluster (memoryCluster only): runSchedules() fires due schedule steps at its clock. */
+  memory: MemoryCluster | undefined;
   gateway: Gateway;
   dashboardLogs: string[];
   /** PID of the dashboard process (for SIGHUP, and to check it is alive). */
@@ -66,7 +68,11 @@ export interface Stack {
  * `dashboardEnv` adds or overrides the dashboard process's environment (e.g. a known cookie secret).
  */
 export async function startStack(
-  opts: { log?: (msg: string) => void; gateway?: Partial<GatewayConfig>; dashboardEnv?: Record<string, string>; memoryCluster?: boolean } = {},
+  opts: {
+    log?: (msg: string) => void; gateway?: Partial<GatewayConfig>; dashboardEnv?: Record<string, string>; memoryCluster?: boolean;
+    /** The in-memory cluster's clock (ms since the epoch; default Date.now). */
+    clock?: () => number;
+  } = {},
 ): Promise<Stack> {
   if (!existsSync(SERVER_ENTRY)) throw new Error(`${SERVER_ENTRY} is missing: run \`pnpm --filter @flagraft/dashboard build\` first`);
   const say = opts.log ?? (() => {});
@@ -111,10 +117,12 @@ export async function startStack(
     say(`relay ${relay.url} topic ${topicArn}`);
 
     let cluster: LocalCluster | undefined;
+    let memory: MemoryCluster | undefined;
     let reach: Partial<GatewayConfig>;
     if (opts.memoryCluster) {
-      const memory = createMemoryCluster();
-      cleanups.push(async () => memory.close());
+      memory = createMemoryCluster({ now: opts.clock });
+      const m = memory;
+      cleanups.push(async () => m.close());
       reach = { cluster: memory };
     } else {
       const local = await startLocalCluster({
@@ -161,6 +169,7 @@ export async function startStack(
       gatewayUrl,
       relayUrl: relay.url,
       cluster,
+      memory,
       gateway,
       dashboardLogs: dash.logs,
       dashboardPid: dash.pid,

@@ -147,6 +147,10 @@ describe('the client', () => {
     expect(all.revisions).toEqual([3, 4]);
     await client.getFlagHistory('a/b c', { limit: 5 });
     expect(seen.map((s) => s.url)).toEqual(['/prefix/api/v1/segments?limit=1', '/prefix/api/v1/segments?limit=1&pageToken=YQ', '/prefix/api/v1/flags/a%2Fb%20c/history?limit=5']);
+    // The environment goes to every page of a walk.
+    fresh([json(200, { flags: [stored('a', 1)], nextPageToken: 'YQ', revision: 3 }), json(200, { flags: [], revision: 3 })]);
+    await client.listAllItems(FLAG_KIND, { pageSize: 1, environment: 'staging' });
+    expect(seen.map((s) => s.url)).toEqual(['/prefix/api/v1/flags?limit=1&environment=staging', '/prefix/api/v1/flags?limit=1&pageToken=YQ&environment=staging']);
   });
 
   it('repeats a safe request, with the same key, while Caddy answers its own 502; never an unkeyed write or a gateway\'s 502', async () => {

@@ -281,7 +281,7 @@ export class FlagraftClient {
     const revisions: number[] = [];
     let pageToken: string | undefined;
     for (let page = 0; page < (q.maxPages ?? Number.MAX_SAFE_INTEGER); page++) {
-      const p = await this.listItems(kind, { prefix: q.prefix, consistency: q.consistency, limit: q.pageSize, pageToken });
+      const p = await this.listItems(kind, { prefix: q.prefix, consistency: q.consistency, limit: q.pageSize, pageToken, environment: q.environment });
       items.push(...p.items);
       revisions.push(p.revision);
       pageToken = p.nextPageToken;
