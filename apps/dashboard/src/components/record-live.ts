@@ -7,15 +7,20 @@ import { useNavigate } from '@builder.io/qwik-city';
 /** Events arriving within this many ms share one reload. */
 export const RELOAD_AFTER_MS = 150;
 
-/** Returns 'connecting' | 'live' (the gateway's `ready` arrived) for a status indicator and the tests. */
+/**
+ * Returns `state`: 'connecting' | 'live' (the gateway's `ready` arrived), and
+ * `events`: how many events arrived (for a status indicator and the tests).
+ */
 export function useRecordLive(kind: 'changeRequest' | 'schedule') {
   const nav = useNavigate();
   const state = useSignal<'connecting' | 'live'>('connecting');
+  const events = useSignal(0);
   // eslint-disable-next-line qwik/no-use-visible-task
   useVisibleTask$(({ cleanup }) => {
     const es = new EventSource(`/live/records?kind=${kind}`);
     let timer: ReturnType<typeof setTimeout> | undefined;
     const reload = () => {
+      events.value++;
       if (timer) return;
       timer = setTimeout(() => {
         timer = undefined;
@@ -32,5 +37,5 @@ export function useRecordLive(kind: 'changeRequest' | 'schedule') {
       if (timer) clearTimeout(timer);
     });
   });
-  return state;
+  return { state, events };
 }

@@ -101,7 +101,8 @@ export default component$(() => {
           <ul>
             {NAV.map((n) => (
               <li key={userKey(n.href)}>
-                <Link href={n.href} aria-current={loc.url.pathname.startsWith(n.href) ? 'page' : undefined}>
+                {/* prefetch="js": a data prefetch of the current page's own link would be served to the next forced reload (live / resync) instead of fresh data. */}
+                <Link href={n.href} prefetch="js" aria-current={loc.url.pathname.startsWith(n.href) ? 'page' : undefined}>
                   {n.label}
                 </Link>
               </li>

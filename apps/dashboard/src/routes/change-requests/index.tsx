@@ -43,8 +43,8 @@ export default component$(() => {
     <section aria-labelledby="cr-title">
       <div class="page-head">
         <h1 id="cr-title">Change requests</h1>
-        <span class="muted small" data-testid="cr-live" data-state={live.value}>
-          {live.value === 'live' ? 'updates live' : 'connecting…'}
+        <span class="muted small" data-testid="cr-live" data-state={live.state.value} data-events={live.events.value}>
+          {live.state.value === 'live' ? 'updates live' : 'connecting…'}
         </span>
       </div>
       <nav class="tabs" aria-label="Inbox">

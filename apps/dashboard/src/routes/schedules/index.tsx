@@ -1,4 +1,5 @@
-import { component$, useVisibleTask$ } from '@builder.io/qwik';
+import { component$ } from '@builder.io/qwik';
+import { LocalTime } from '~/components/local-time';
 import { Form, routeLoader$, type DocumentHead } from '@builder.io/qwik-city';
 import { useRecordLive } from '~/components/record-live';
 import { userKey } from '~/lib/jsx-key';
@@ -41,22 +42,14 @@ export default component$(() => {
   const data = useSchedules();
   const cancel = useCancelSchedule();
   const live = useRecordLive('schedule');
-  // Times are rendered in UTC on the server; the browser shows them in its own time zone.
-  // eslint-disable-next-line qwik/no-use-visible-task
-  useVisibleTask$(({ track }) => {
-    track(() => data.value);
-    for (const el of document.querySelectorAll<HTMLTimeElement>('time[data-local]')) {
-      el.textContent = `${new Date(el.dateTime).toLocaleString()} (${el.dateTime.slice(0, 16).replace('T', ' ')} UTC)`;
-    }
-  });
   const v = data.value;
   const failed = cancel.value?.failed ? (cancel.value as { message?: string }).message : '';
   return (
     <section aria-labelledby="sch-title">
       <div class="page-head">
         <h1 id="sch-title">Schedules</h1>
-        <span class="muted small" data-testid="sch-live" data-state={live.value}>
-          {live.value === 'live' ? 'updates live' : ''}
+        <span class="muted small" data-testid="sch-live" data-state={live.state.value} data-events={live.events.value}>
+          {live.state.value === 'live' ? 'updates live' : ''}
         </span>
         <div class="actions">
           {v.pending ? <a href="/schedules">All</a> : <a href="/schedules?pending=1">Pending only</a>}
@@ -82,9 +75,7 @@ export default component$(() => {
             <ol>
               {s.steps.map((st, i) => (
                 <li key={i} data-status={st.status} data-testid={`schedule-${s.id}-step-${i}`}>
-                  <time data-local dateTime={st.at}>
-                    {st.at.replace('T', ' ').slice(0, 19)} UTC
-                  </time>{' '}
+                  <LocalTime iso={st.at} />{' '}
                   · {st.what} · <strong>{st.status}</strong>
                   {st.detail && <span class="muted small"> ({st.detail})</span>}
                 </li>

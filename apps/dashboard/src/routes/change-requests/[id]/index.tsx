@@ -88,8 +88,8 @@ export default component$(() => {
         <span class="muted small">
           {v.id} · {v.env} · by {v.author} · last change by {v.updatedBy}, {when(v.updatedAt)}
         </span>
-        <span class="muted small" data-testid="cr-live" data-state={live.value}>
-          {live.value === 'live' ? 'updates live' : ''}
+        <span class="muted small" data-testid="cr-live" data-state={live.state.value} data-events={live.events.value}>
+          {live.state.value === 'live' ? 'updates live' : ''}
         </span>
         <div class="actions">
           <Link href="/change-requests">All change requests</Link>
