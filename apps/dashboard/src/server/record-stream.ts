@@ -35,14 +35,13 @@ export function createRecordStreams(cfg: DashboardConfig): { handle(req: Incomin
   return {
     handle(req, res) {
       if (req.method !== 'GET') return refuse(res, 405, 'GET only');
-      const url = new URL(req.url ?? '/', 'http://dashboard');
-      const kind = url.searchParams.get('kind') ?? '';
-      if (!KINDS.has(kind)) return refuse(res, 400, 'kind must be changeRequest or schedule');
       // EventSource sends no Origin on same-origin GETs in every browser; when one is sent it must be ours.
       if (req.headers.origin !== undefined && req.headers.origin !== expectedOrigin(req)) return refuse(res, 403, 'Forbidden');
       const ref = unsealSession(readCookie(req.headers.cookie, SESSION_COOKIE), cfg.cookieSecret);
       const session = ref ? sessions.get(ref.sid) : undefined;
       if (!session) return refuse(res, 401, 'Unauthorized');
+      const kind = new URL(req.url ?? '/', 'http://dashboard').searchParams.get('kind') ?? '';
+      if (!KINDS.has(kind)) return refuse(res, 400, 'kind must be changeRequest or schedule');
       if (open.size >= MAX_RECORD_STREAMS) return refuse(res, 503, 'Too Many Connections');
       const lastId = req.headers['last-event-id'];
       const lastEventId = typeof lastId === 'string' && /^[0-9:]{1,40}$/.test(lastId) ? lastId : undefined;
