@@ -188,4 +188,39 @@ describe('environments, change requests and schedules in Chromium', () => {
     clock = Date.parse('2030-02-04T00:00:00Z');
     expect(await stack.memory!.runSchedules()).toBe(0);
   });
+  it('a conflicted apply shows base / current / proposed; the author rebases it', async () => {
+    const as = (token: string) => ({ authorization: `Bearer ${token}` });
+    const base = (await stack.api('GET', `/api/v1/flags/${KEY}?environment=${prod}`)).body.flag;
+    const make = async (title: string, flag: object) => {
+      const r = await stack.api('POST', '/api/v1/change-requests', { environment: prod, title, ops: [{ op: 'putFlag', flag }], submit: true }, as(TOKENS.editor));
+      expect(r.status).toBe(201);
+      const id = r.body.changeRequest.id as string;
+      expect((await stack.api('POST', `/api/v1/change-requests/${id}/approve`, {}, as(TOKENS.editor2))).status).toBe(200);
+      return id;
+    };
+    const first = await make('default off', { ...base, defaultVariant: 'off' });
+    const second = await make('description', { ...base, description: 'second' });
+    expect((await stack.api('POST', `/api/v1/change-requests/${first}/apply`, {}, as(TOKENS.editor2))).status).toBe(200);
+    await eddie.goto(`${stack.dashboardUrl}/change-requests/${second}`);
+    await eddie.getByTestId('cr-apply').click();
+    await waitFor(async () => (await eddie.getByTestId('cr-status').textContent()) === 'conflicted', 'conflicted');
+    const conflicts = eddie.getByTestId('cr-conflicts');
+    for (const h of ['Base', 'Current', 'Proposed']) expect(await conflicts.getByRole('heading', { name: h }).count()).toBe(1);
+    expect(await conflicts.textContent()).toContain('"defaultVariant": "off"');
+    await screenshot(eddie, 'envs-cr-conflict');
+    await eddie.getByTestId('cr-rebase').click();
+    await waitFor(async () => (await eddie.getByTestId('cr-status').textContent()) === 'in review', 'rebased, back in review');
+    expect(await eddie.getByTestId('cr-approvals').textContent()).toBe('0 of 1 approval');
+  });
+
+  it('the change request and schedule pages fit a phone-width screen', async () => {
+    const phone = await newPage(TOKENS.editor2);
+    await phone.setViewportSize({ width: 390, height: 800 });
+    const ids = (await stack.api('GET', '/api/v1/change-requests')).body.changeRequests.map((c: { changeRequest: { id: string } }) => c.changeRequest.id);
+    for (const path of ['/change-requests?tab=mine', `/change-requests/${ids[0]}`, '/schedules', `/flags?env=${prod}`]) {
+      await phone.goto(stack.dashboardUrl + path);
+      const over = await phone.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+      expect(over, path).toBeLessThanOrEqual(0);
+    }
+  });
 });
