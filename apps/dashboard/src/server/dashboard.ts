@@ -46,7 +46,8 @@ export function createDashboard(config: DashboardConfig, qwik: QwikHandlers): Da
     const fail = guardRequest(req, res, requestId);
     if (refuseUndecodablePath(req, res) || refuseOversizedBody(req, res)) return;
     try {
-      if ((req.url ?? '').split('?')[0] === RECORD_EVENTS_PATH) return records.handle(req, res);
+      // Only GET: any other method goes through Qwik City's Origin and session checks (and is a 404 there).
+      if (req.method === 'GET' && (req.url ?? '').split('?')[0] === RECORD_EVENTS_PATH) return records.handle(req, res);
       qwik.staticFile(req, res, (e1) => {
         // A static path with no file: a plain 404 that nobody caches (Qwik City set `immutable` before it knew).
         if (e1 && STATIC_NOT_FOUND.has((e1 as NodeJS.ErrnoException).code ?? '')) return fail(e1, 404);

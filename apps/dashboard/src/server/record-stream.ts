@@ -34,7 +34,6 @@ export function createRecordStreams(cfg: DashboardConfig): { handle(req: Incomin
   });
   return {
     handle(req, res) {
-      if (req.method !== 'GET') return refuse(res, 405, 'GET only');
       // EventSource sends no Origin on same-origin GETs in every browser; when one is sent it must be ours.
       if (req.headers.origin !== undefined && req.headers.origin !== expectedOrigin(req)) return refuse(res, 403, 'Forbidden');
       const ref = unsealSession(readCookie(req.headers.cookie, SESSION_COOKIE), cfg.cookieSecret);
