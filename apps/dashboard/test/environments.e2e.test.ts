@@ -96,7 +96,7 @@ describe('environments, change requests and schedules in Chromium', () => {
     await eddie.locator('table.diff td', { hasText: 'enabled' }).first().waitFor();
     // The author's approval is refused by the gateway.
     await eddie.getByTestId('cr-approve').click();
-    await waitFor(async () => (await eddie.getByTestId('cr-step-error').textContent().catch(() => ''))?.length, 'author approval refused');
+    await waitFor(async () => (await eddie.getByTestId('cr-step-error').textContent().catch(() => ''))?.includes('author'), 'author approval refused, saying why');
     expect(await eddie.getByTestId('cr-status').textContent()).toBe('in review');
     await screenshot(eddie, 'envs-cr-review');
 
@@ -222,5 +222,18 @@ describe('environments, change requests and schedules in Chromium', () => {
       const over = await phone.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
       expect(over, path).toBeLessThanOrEqual(0);
     }
+  });
+  it('/live/records: 401 without a session, 400 for another kind, 403 for a foreign Origin; other methods get the usual checks', async () => {
+    const url = `${stack.dashboardUrl}/live/records?kind=changeRequest`;
+    expect((await fetch(url)).status).toBe(401);
+    const cookie = (await eddie.context().cookies()).map((c) => `${c.name}=${c.value}`).join('; ');
+    expect((await fetch(`${stack.dashboardUrl}/live/records?kind=flag`, { headers: { cookie } })).status).toBe(400);
+    expect((await fetch(url, { headers: { cookie, origin: 'http://evil.example' } })).status).toBe(403);
+    expect((await fetch(url, { method: 'POST', headers: { cookie, origin: 'http://evil.example' } })).status).toBe(403);
+    const ctl = new AbortController();
+    const ok = await fetch(url, { headers: { cookie }, signal: ctl.signal });
+    expect(ok.status).toBe(200);
+    expect(ok.headers.get('content-type')).toContain('text/event-stream');
+    ctl.abort();
   });
 });

@@ -80,7 +80,9 @@ export const useChangeRequestStep = routeAction$(async (data, ev) => {
     return { ok: true as const, step, status: stored.changeRequest.status };
   } catch (err) {
     const p = problemOf(err);
+    // A 403 here is mostly the policy (author-cannot-approve, approvers), not the role: the gateway's own words.
+    const message = err instanceof GatewayError && err.status === 403 && err.problem.detail ? `Refused: ${err.problem.detail}` : p.message;
     // A conflicted apply: the page reloads the request, which now holds the conflicts.
-    return ev.fail(p.status, { step, message: p.message });
+    return ev.fail(p.status, { step, message });
   }
 });
