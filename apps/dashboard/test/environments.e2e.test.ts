@@ -236,4 +236,18 @@ describe('environments, change requests and schedules in Chromium', () => {
     expect(ok.headers.get('content-type')).toContain('text/event-stream');
     ctl.abort();
   });
+  it('a flag editor save refused as PROTECTED proposes the same flag as a change request', async () => {
+    await eddie.goto(`${stack.dashboardUrl}/flags/${KEY}?env=${prod}`);
+    await eddie.locator('#flag-desc').fill('Proposed from the editor');
+    await waitFor(async () => (await eddie.locator('#flag-desc').inputValue()) === 'Proposed from the editor', 'description typed');
+    await eddie.getByTestId('save').click();
+    await eddie.getByTestId('propose-cr').waitFor();
+    expect(await eddie.getByTestId('editor-notice').textContent()).toContain('protected');
+    await eddie.getByTestId('propose-cr').click();
+    await eddie.waitForURL(/\/change-requests\/[^/?]+\?created=1/);
+    expect(await eddie.getByTestId('cr-status').textContent()).toBe('in review');
+    expect(await eddie.locator('table.diff').textContent()).toContain('Proposed from the editor');
+    expect((await stack.api('GET', `/api/v1/flags/${KEY}?environment=${prod}`)).body.flag.description).toBeUndefined();
+  });
+
 });

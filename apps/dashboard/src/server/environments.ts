@@ -57,29 +57,33 @@ function wanted(raw: string | null | undefined): string | undefined {
  * `?env=` or the cookie falls back to the default environment; a known one
  * from `?env=` is remembered.
  */
-export async function environmentView(ev: RequestEventBase): Promise<EnvView> {
-  const cached = ev.sharedMap.get(VIEW_KEY) as EnvView | undefined;
+export function environmentView(ev: RequestEventBase): Promise<EnvView> {
+  // The promise is kept, so the layout's and the page's loaders (run side by side) share one gateway call.
+  const cached = ev.sharedMap.get(VIEW_KEY) as Promise<EnvView> | undefined;
   if (cached) return cached;
-  let view: EnvView = { current: '', isDefault: true, defaultName: '', environments: [] };
-  if (sessionOf(ev)) {
-    try {
-      const list = await gatewayFor(ev).api.listEnvironments();
-      const environments = list.environments.map(summaryOf).sort((a, b) => a.name.localeCompare(b.name));
-      const defaultName = list.defaultEnvironment ?? list.environments.find((e) => e.isDefault)?.environment.name ?? '';
-      const fromUrl = wanted(ev.url.searchParams.get('env'));
-      const fromCookie = wanted(ev.cookie.get(ENV_COOKIE)?.value);
-      const known = (n: string | undefined) => (n && environments.some((e) => e.name === n) ? n : undefined);
-      const current = known(fromUrl) ?? known(fromCookie) ?? defaultName;
-      if (fromUrl && known(fromUrl)) {
-        ev.cookie.set(ENV_COOKIE, fromUrl, { path: '/', sameSite: 'lax', httpOnly: true, secure: getConfig().cookieSecure, maxAge: 365 * 24 * 3600 });
-      }
-      view = { current, isDefault: current === defaultName, defaultName, environments };
-    } catch {
-      // An older gateway, or a token limited so it cannot list: flag pages act on the default environment.
-    }
-  }
+  const view = readView(ev);
   ev.sharedMap.set(VIEW_KEY, view);
   return view;
+}
+
+async function readView(ev: RequestEventBase): Promise<EnvView> {
+  if (!sessionOf(ev)) return { current: '', isDefault: true, defaultName: '', environments: [] };
+  try {
+    const list = await gatewayFor(ev).api.listEnvironments();
+    const environments = list.environments.map(summaryOf).sort((a, b) => a.name.localeCompare(b.name));
+    const defaultName = list.defaultEnvironment ?? list.environments.find((e) => e.isDefault)?.environment.name ?? '';
+    const fromUrl = wanted(ev.url.searchParams.get('env'));
+    const fromCookie = wanted(ev.cookie.get(ENV_COOKIE)?.value);
+    const known = (n: string | undefined) => (n && environments.some((e) => e.name === n) ? n : undefined);
+    const current = known(fromUrl) ?? known(fromCookie) ?? defaultName;
+    if (fromUrl && known(fromUrl)) {
+      ev.cookie.set(ENV_COOKIE, fromUrl, { path: '/', sameSite: 'lax', httpOnly: true, secure: getConfig().cookieSecure, maxAge: 365 * 24 * 3600 });
+    }
+    return { current, isDefault: current === defaultName, defaultName, environments };
+  } catch {
+    // An older gateway, or a token limited so it cannot list: flag pages act on the default environment.
+    return { current: '', isDefault: true, defaultName: '', environments: [] };
+  }
 }
 
 /** The `environment` to send to the gateway: undefined for the default environment (the old routes). */
