@@ -75,7 +75,8 @@ async function readView(ev: RequestEventBase): Promise<EnvView> {
     const fromUrl = wanted(ev.url.searchParams.get('env'));
     const fromCookie = wanted(ev.cookie.get(ENV_COOKIE)?.value);
     const known = (n: string | undefined) => (n && environments.some((e) => e.name === n) ? n : undefined);
-    const current = known(fromUrl) ?? known(fromCookie) ?? defaultName;
+    // A token limited to some environments may not see the default one: then its first environment.
+    const current = known(fromUrl) ?? known(fromCookie) ?? known(defaultName) ?? environments[0]?.name ?? defaultName;
     if (fromUrl && known(fromUrl)) {
       ev.cookie.set(ENV_COOKIE, fromUrl, { path: '/', sameSite: 'lax', httpOnly: true, secure: getConfig().cookieSecure, maxAge: 365 * 24 * 3600 });
     }
