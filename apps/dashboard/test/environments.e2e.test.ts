@@ -84,20 +84,20 @@ describe('environments, change requests and schedules in Chromium', () => {
     await toggle(eddie).click();
     await eddie.getByTestId('toggle-confirm').click();
     await eddie.getByTestId('propose-cr').waitFor();
-    expect(await eddie.getByTestId('list-message').textContent()).toContain('protected');
+    await waitFor(async () => (await eddie.getByTestId('list-message').textContent())?.includes('protected'), 'protected notice');
     expect((await flagIn(prod)).enabled).toBe(false);
     await eddie.getByTestId('propose-cr').click();
     await eddie.waitForURL(/\/change-requests\/[^/?]+\?created=1/);
     const crPath = new URL(eddie.url()).pathname;
-    expect(await eddie.getByTestId('cr-status').textContent()).toBe('in review');
-    expect(await eddie.getByTestId('cr-approvals').textContent()).toBe('0 of 1 approval');
-    expect(await eddie.getByTestId('cr-cannot-approve').textContent()).toContain('author cannot approve');
+    await waitFor(async () => (await eddie.getByTestId('cr-status').textContent().catch(() => '')) === 'in review', 'in review');
+    await waitFor(async () => (await eddie.getByTestId('cr-approvals').textContent()) === '0 of 1 approval', '0 of 1');
+    await waitFor(async () => (await eddie.getByTestId('cr-cannot-approve').textContent())?.includes('author cannot approve'), 'why not');
     // The diff of the op against its base.
     await eddie.locator('table.diff td', { hasText: 'enabled' }).first().waitFor();
     // The author's approval is refused by the gateway.
     await eddie.getByTestId('cr-approve').click();
     await waitFor(async () => (await eddie.getByTestId('cr-step-error').textContent().catch(() => ''))?.includes('author'), 'author approval refused, saying why');
-    expect(await eddie.getByTestId('cr-status').textContent()).toBe('in review');
+    await waitFor(async () => (await eddie.getByTestId('cr-status').textContent()) === 'in review', 'still in review');
     await screenshot(eddie, 'envs-cr-review');
 
     // The author's inbox ("mine"), live.
@@ -105,7 +105,7 @@ describe('environments, change requests and schedules in Chromium', () => {
     await eddie.locator('[data-testid="cr-live"][data-state="live"]').waitFor({ timeout: 20_000 });
     const id = crPath.split('/').pop()!;
     const row = eddie.locator(`tr[data-id="${id}"]`);
-    expect(await row.getAttribute('data-status')).toBe('inReview');
+    await waitFor(async () => (await row.getAttribute('data-status')) === 'inReview', 'in review in the inbox');
 
     // The second user reviews it from their inbox.
     erin = await newPage(TOKENS.editor2);
@@ -117,8 +117,9 @@ describe('environments, change requests and schedules in Chromium', () => {
     await erin.locator('#cr-comment').fill('Looks right');
     await erin.getByTestId('cr-approve').click();
     await waitFor(async () => (await erin.getByTestId('cr-status').textContent()) === 'approved', 'approved on the reviewer page');
-    expect(await erin.getByTestId('cr-approvals').textContent()).toBe('1 of 1 approval');
-    expect(await erin.getByTestId('cr-activity').textContent()).toContain('Looks right');
+    // The same render holds both, but Qwik may patch the DOM in more than one step: wait, never read once.
+    await waitFor(async () => (await erin.getByTestId('cr-approvals').textContent()) === '1 of 1 approval', '1 of 1 approval');
+    await waitFor(async () => (await erin.getByTestId('cr-activity').textContent())?.includes('Looks right'), 'comment shown');
 
     // Eddie's inbox shows it without a reload.
     await waitFor(async () => (await row.getAttribute('data-status')) === 'approved', 'inbox updated live');
@@ -210,7 +211,7 @@ describe('environments, change requests and schedules in Chromium', () => {
     await screenshot(eddie, 'envs-cr-conflict');
     await eddie.getByTestId('cr-rebase').click();
     await waitFor(async () => (await eddie.getByTestId('cr-status').textContent()) === 'in review', 'rebased, back in review');
-    expect(await eddie.getByTestId('cr-approvals').textContent()).toBe('0 of 1 approval');
+    await waitFor(async () => (await eddie.getByTestId('cr-approvals').textContent()) === '0 of 1 approval', 'approvals reset');
   });
 
   it('the change request and schedule pages fit a phone-width screen', async () => {
@@ -242,11 +243,11 @@ describe('environments, change requests and schedules in Chromium', () => {
     await waitFor(async () => (await eddie.locator('#flag-desc').inputValue()) === 'Proposed from the editor', 'description typed');
     await eddie.getByTestId('save').click();
     await eddie.getByTestId('propose-cr').waitFor();
-    expect(await eddie.getByTestId('editor-notice').textContent()).toContain('protected');
+    await waitFor(async () => (await eddie.getByTestId('editor-notice').textContent())?.includes('protected'), 'protected notice');
     await eddie.getByTestId('propose-cr').click();
     await eddie.waitForURL(/\/change-requests\/[^/?]+\?created=1/);
-    expect(await eddie.getByTestId('cr-status').textContent()).toBe('in review');
-    expect(await eddie.locator('table.diff').textContent()).toContain('Proposed from the editor');
+    await waitFor(async () => (await eddie.getByTestId('cr-status').textContent().catch(() => '')) === 'in review', 'in review');
+    await waitFor(async () => (await eddie.locator('table.diff').textContent())?.includes('Proposed from the editor'), 'diff shown');
     expect((await stack.api('GET', `/api/v1/flags/${KEY}?environment=${prod}`)).body.flag.description).toBeUndefined();
   });
 
