@@ -5,7 +5,8 @@ import { OpenFeature, type Client } from '@openfeature/server-sdk';
 import { OFREPProvider } from '@openfeature/ofrep-provider';
 import { evaluate, type FlagDefinition } from '@flagraft/flag-model';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { boolFlag, request, startMemoryStack, TOKENS, type MemoryStack } from './support/harness.js';
+import { createTokenStore, hashToken, type Role } from '@flagraft/auth';
+import { boolFlag, NAMES, request, startMemoryStack, TOKENS, type MemoryStack } from './support/harness.js';
 import { OpenApiChecker, record, type Recorded } from './support/openapi-check.js';
 import { openSse } from './support/sse.js';
 
@@ -204,6 +205,28 @@ describe('OFREP wire format', () => {
     expect(res.headers.get('access-control-allow-headers')).toMatch(/If-None-Match/);
     const r = await post('/ofrep/v1/evaluate/flags', { body: {}, headers: { origin: 'https://app.example' } });
     expect(r.headers.get('access-control-expose-headers')).toMatch(/ETag/);
+  });
+
+  it('per environment (issue 16): the official provider with an evaluator token of staging evaluates in staging, with no code change', async () => {
+    const token = 'tok-ofrep-staging-eval-81aa';
+    const gw = await stack.newGateway({
+      tokens: createTokenStore([
+        ...(Object.keys(TOKENS) as Role[]).map((role) => ({ name: NAMES[role], role, sha256: hashToken(TOKENS[role]) })),
+        { name: 'staging-eval', role: 'evaluator', sha256: hashToken(token), environments: ['ofrep-staging'] },
+      ]),
+    });
+    expect((await stack.req('POST', '/api/v1/environments', { role: 'admin', body: { name: 'ofrep-staging' } })).status).toBe(201);
+    const staged = await stack.req('PUT', '/api/v1/flags/banner?environment=ofrep-staging', { role: 'editor', body: { ...flags[1], defaultVariant: 'vip', rules: [] } });
+    expect(staged.status, staged.text).toBe(200);
+    await OpenFeature.setProviderAndWait('staging', new OFREPProvider({ baseUrl: gw.url(), headers: [['Authorization', `Bearer ${token}`]] }));
+    await OpenFeature.setProviderAndWait('production', new OFREPProvider({ baseUrl: gw.url(), headers: [['Authorization', `Bearer ${TOKENS.evaluator}`]] }));
+    const ctx = { targetingKey: 'u1', country: 'DE' };
+    // Staging's configuration (no rules, default vip) on the staging token; production's rules on the other. Both wait for the replica's copy.
+    await expect.poll(() => OpenFeature.getClient('staging').getStringValue('banner', 'x', ctx), { timeout: 10_000 }).toBe('welcome back');
+    expect(await OpenFeature.getClient('production').getStringValue('banner', 'x', ctx)).toBe('hallo');
+    // An ?environment= parameter does not let the staging token read production.
+    const r = await request(gw.url(), 'POST', '/ofrep/v1/evaluate/flags/banner?environment=production', { token, body: { context: ctx } });
+    expect(r.json).toMatchObject({ value: 'welcome back', variant: 'vip' });
   });
 
   it('development mode: anonymous evaluation only', async () => {

@@ -4,7 +4,8 @@
 // stream ticket: EventSource cannot send the token) with no polling at all.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chromium, type Browser, type Page } from 'playwright-core';
-import { boolFlag, startStack, TOKENS, type Stack } from '../../../apps/gateway/test/support/harness.js';
+import { createTokenStore, hashToken, type Role } from '@flagraft/auth';
+import { boolFlag, NAMES, startStack, TOKENS, type Stack } from '../../../apps/gateway/test/support/harness.js';
 import { servePage } from './browser/bundle.js';
 
 let stack: Stack;
@@ -35,7 +36,7 @@ async function put(key: string, on: boolean): Promise<void> {
 
 interface Traffic { bulk: number; single: number; streams: number; urls: string[] }
 
-async function openPage(kind: 'official' | 'ours'): Promise<{ p: Page; traffic: Traffic }> {
+async function openPage(kind: 'official' | 'ours', at: { url: string; token: string } = { url: stack.url, token: TOKENS.evaluator }): Promise<{ p: Page; traffic: Traffic }> {
   const traffic: Traffic = { bulk: 0, single: 0, streams: 0, urls: [] };
   const p = await browser.newPage();
   p.on('request', (r) => {
@@ -45,20 +46,20 @@ async function openPage(kind: 'official' | 'ours'): Promise<{ p: Page; traffic: 
     else if (u.pathname.startsWith('/ofrep/v1/evaluate/flags/') && r.method() === 'POST') traffic.single++;
     else if (u.pathname === '/ofrep/v1/events') traffic.streams++;
   });
-  const streamsBefore = await sseClients();
-  await p.goto(`${page.url}#gateway=${encodeURIComponent(stack.url)}&token=${TOKENS.evaluator}&provider=${kind}`);
+  const streamsBefore = await sseClients(at.url);
+  await p.goto(`${page.url}#gateway=${encodeURIComponent(at.url)}&token=${at.token}&provider=${kind}`);
   await p.waitForFunction(() => (window as any).__ready === true, undefined, { timeout: 15_000 });
   // The stream is open once the gateway counts it.
   const deadline = Date.now() + 10_000;
-  while ((await sseClients()) <= streamsBefore) {
+  while ((await sseClients(at.url)) <= streamsBefore) {
     if (Date.now() > deadline) throw new Error('the page never opened the event stream');
     await new Promise((r) => setTimeout(r, 20));
   }
   return { p, traffic };
 }
 
-async function sseClients(): Promise<number> {
-  const text = await (await fetch(`${stack.url}/metrics`)).text();
+async function sseClients(url = stack.url): Promise<number> {
+  const text = await (await fetch(`${url}/metrics`)).text();
   return Number(/flagraft_gateway_sse_clients\{stream="ofrep"\} (\d+)/.exec(text)?.[1] ?? 0);
 }
 
@@ -128,5 +129,43 @@ describe('our web provider: only the flags an event names are re-evaluated', () 
     expect(last.flagsChanged).toEqual(['br-seg']);
     expect(traffic.bulk).toBe(1);
     await p.close();
+  });
+});
+
+describe('the official OFREP web provider per environment (issue 16)', () => {
+  it('an evaluator token of staging evaluates in staging with no code change, and receives staging\'s changes live', async () => {
+    const staging = 'br-staging';
+    const token = 'tok-br-staging-eval-3c9d';
+    // A gateway whose tokens include an evaluator of staging (the harness's own four stay).
+    const gw = await stack.newGateway({
+      tokens: createTokenStore([
+        ...(Object.keys(TOKENS) as Role[]).map((role) => ({ name: NAMES[role], role, sha256: hashToken(TOKENS[role]) })),
+        { name: 'br-staging-eval', role: 'evaluator', sha256: hashToken(token), environments: [staging] },
+      ]),
+    });
+    const created = await stack.req('POST', '/api/v1/environments', { role: 'admin', body: { name: staging } });
+    expect(created.status, created.text).toBe(201);
+    await put('br-env', true);
+    const off = await stack.req('PUT', `/api/v1/flags/br-env?environment=${staging}`, { role: 'editor', body: boolFlag('br-env', { defaultVariant: 'on', enabled: false }) });
+    expect(off.status, off.text).toBeLessThan(300);
+    const prod = await openPage('official', { url: gw.url(), token: TOKENS.evaluator });
+    const stage = await openPage('official', { url: gw.url(), token });
+    try {
+      await prod.p.waitForFunction(() => (window as any).__value('br-env') === true, undefined, { timeout: 15_000 });
+      await stage.p.waitForFunction(() => (window as any).__value('br-env') === false, undefined, { timeout: 15_000 });
+      // Production changes; staging's page keeps its value. Then staging changes, and its page follows.
+      await put('br-env', false);
+      await prod.p.waitForFunction(() => (window as any).__value('br-env') === false, undefined, { timeout: 15_000 });
+      expect(await stage.p.evaluate(() => (window as any).__value('br-env'))).toBe(false);
+      const on = await stack.req('PUT', `/api/v1/flags/br-env?environment=${staging}`, { role: 'editor', body: boolFlag('br-env', { defaultVariant: 'on', enabled: true }) });
+      expect(on.status, on.text).toBeLessThan(300);
+      await stage.p.waitForFunction(() => (window as any).__value('br-env') === true, undefined, { timeout: 15_000 });
+      expect(await prod.p.evaluate(() => (window as any).__value('br-env'))).toBe(false);
+      // The token never appeared in a URL.
+      expect(stage.traffic.urls.some((u) => u.includes(token))).toBe(false);
+    } finally {
+      await prod.p.close();
+      await stage.p.close();
+    }
   });
 });
