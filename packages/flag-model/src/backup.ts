@@ -57,6 +57,17 @@ export const MAX_REPORTED_ISSUES = 50;
 
 type Kind = 'flag' | 'segment';
 
+/** The bookkeeping every stored item carries (revisions, version, who and when), each bad field an issue at `at(field)`. */
+function storedMetaIssues(x: Record<string, unknown>, at: (field: string) => string, maxRevision: number, issues: ValidationIssue[]): void {
+  const { createRevision: cr, modRevision: mr, version, updatedAt, updatedBy } = x;
+  if (!isRevision(cr, maxRevision)) issues.push({ path: at('createRevision'), message: `must be an integer from 1 to the backup's revision ${maxRevision}` });
+  if (!isRevision(mr, maxRevision)) issues.push({ path: at('modRevision'), message: `must be an integer from 1 to the backup's revision ${maxRevision}` });
+  else if (isRevision(cr, maxRevision) && (mr as number) < (cr as number)) issues.push({ path: at('modRevision'), message: `must not be below createRevision ${cr}` });
+  if (typeof version !== 'number' || !Number.isSafeInteger(version) || version < 1) issues.push({ path: at('version'), message: 'must be a positive integer' });
+  if (typeof updatedAt !== 'number' || !Number.isSafeInteger(updatedAt) || updatedAt < 0) issues.push({ path: at('updatedAt'), message: 'must be a non-negative integer (ms since the epoch)' });
+  if (!isActor(updatedBy)) issues.push({ path: at('updatedBy'), message: `must be a non-empty string of at most ${LIMITS.maxActorChars} characters` });
+}
+
 function isRevision(x: unknown, max: number): x is number {
   return typeof x === 'number' && Number.isSafeInteger(x) && x >= 1 && x <= max;
 }
@@ -88,15 +99,10 @@ export function storedItemIssues(kind: Kind, x: unknown, path: string, maxRevisi
       for (const i of e.issues) issues.push({ path: i.path ? (i.path.startsWith('[') ? `${at(body)}${i.path}` : `${at(body)}.${i.path}`) : at(body), message: i.message });
     } else issues.push({ path: at(body), message: String(e) });
   }
-  const { createRevision: cr, modRevision: mr, version, updatedAt, updatedBy } = x;
-  if (!isRevision(cr, maxRevision)) issues.push({ path: at('createRevision'), message: `must be an integer from 1 to the backup's revision ${maxRevision}` });
-  if (!isRevision(mr, maxRevision)) issues.push({ path: at('modRevision'), message: `must be an integer from 1 to the backup's revision ${maxRevision}` });
-  else if (isRevision(cr, maxRevision) && mr < cr) issues.push({ path: at('modRevision'), message: `must not be below createRevision ${cr}` });
-  if (typeof version !== 'number' || !Number.isSafeInteger(version) || version < 1) issues.push({ path: at('version'), message: 'must be a positive integer' });
-  if (typeof updatedAt !== 'number' || !Number.isSafeInteger(updatedAt) || updatedAt < 0) issues.push({ path: at('updatedAt'), message: 'must be a non-negative integer (ms since the epoch)' });
-  if (!isActor(updatedBy)) issues.push({ path: at('updatedBy'), message: `must be a non-empty string of at most ${LIMITS.maxActorChars} characters` });
+  storedMetaIssues(x, at, maxRevision, issues);
   if (issues.length) return { issues };
-  const normalized = { [body]: def, createRevision: cr, modRevision: mr, version, updatedAt, updatedBy } as unknown as StoredFlag | StoredSegment;
+  const { createRevision, modRevision, version, updatedAt, updatedBy } = x;
+  const normalized = { [body]: def, createRevision, modRevision, version, updatedAt, updatedBy } as unknown as StoredFlag | StoredSegment;
   return { issues, normalized };
 }
 
@@ -218,13 +224,7 @@ export function storedRecordIssues(kind: 'changeRequest' | 'schedule', x: unknow
       }
     }
   }
-  const { createRevision: cr, modRevision: mr, version, updatedAt, updatedBy } = x;
-  if (!isRevision(cr, maxRevision)) issues.push({ path: at('createRevision'), message: `must be an integer from 1 to the backup's revision ${maxRevision}` });
-  if (!isRevision(mr, maxRevision)) issues.push({ path: at('modRevision'), message: `must be an integer from 1 to the backup's revision ${maxRevision}` });
-  else if (isRevision(cr, maxRevision) && mr < cr) issues.push({ path: at('modRevision'), message: `must not be below createRevision ${cr}` });
-  if (typeof version !== 'number' || !Number.isSafeInteger(version) || version < 1) issues.push({ path: at('version'), message: 'must be a positive integer' });
-  if (typeof updatedAt !== 'number' || !Number.isSafeInteger(updatedAt) || updatedAt < 0) issues.push({ path: at('updatedAt'), message: 'must be a non-negative integer (ms since the epoch)' });
-  if (!isActor(updatedBy)) issues.push({ path: at('updatedBy'), message: `must be a non-empty string of at most ${LIMITS.maxActorChars} characters` });
+  storedMetaIssues(x, at, maxRevision, issues);
   if (issues.length) return { issues };
   return { issues, normalized: x as unknown as StoredChangeRequest | StoredSchedule };
 }

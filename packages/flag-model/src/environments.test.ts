@@ -92,7 +92,7 @@ describe('environments', () => {
     expect(v.flagKeysIn('dev')).toEqual([]);
     const refused = errOf(run(v, cmd({ op: 'deleteEnvironment', name: 'dev' })));
     expect(refused).toMatchObject({ code: 'ENVIRONMENT_IN_USE', usedBy: [open, schId] });
-    expect(refused.message).toContain('open change requests or pending schedules');
+    expect(refused?.message).toContain('open change requests or pending schedules');
     const d = run(v, cmd({ op: 'deleteEnvironment', name: 'dev', force: true }));
     expect(d.ok && d.changes.map((c) => `${c.kind}:${c.op}:${c.key}`)).toEqual([`changeRequest:delete:${open}`, `changeRequest:delete:${closed}`, `schedule:delete:${schId}`, 'environment:delete:dev']);
     expect(v.recordIds('changeRequest')).toEqual([other]);
