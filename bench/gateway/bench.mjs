@@ -53,7 +53,7 @@ const gatewayDir = join(root, 'apps/gateway');
 const requireFromGateway = createRequire(join(gatewayDir, 'package.json'));
 const load = async (name) => import(pathToFileURL(requireFromGateway.resolve(name)).href);
 const autocannon = (await load('autocannon')).default;
-const { startLocalCluster } = await load('@flagraft/consensus-node');
+const { startLocalCluster } = await load('@flagraft/testkit');
 const { createClusterClient } = await load('@flagraft/cluster-client');
 
 const TOKEN = 'bench-token-' + Math.random().toString(36).slice(2);

@@ -10,7 +10,7 @@
 //        [--flagraft-env KEY=V,KEY=V] [--cpu-prof DIR] [--etcd /usr/bin/etcd]
 //
 // flagraft runs with its defaults (mutual TLS, like `npm start`), through
-// @flagraft/consensus-node's startLocalCluster (build it first). etcd (Debian's
+// @flagraft/testkit's startLocalCluster (build it first). etcd (Debian's
 // etcd-server 3.4) runs with its defaults (heartbeat 100 ms, election 1000 ms)
 // like the etcd-baseline harness. Every process is stopped by its PID.
 // --cpu-prof DIR: the flagraft nodes are profiled (cpu-prof-preload.mjs: a
@@ -57,7 +57,7 @@ async function measure(name, pids, beforeWindow = () => {}) {
 const round = (x) => Math.round(x * 100) / 100;
 
 async function flagraft() {
-  const { startLocalCluster } = await import(path.join(REPO, 'apps', 'consensus-node', 'dist', 'index.js'));
+  const { startLocalCluster } = await import(path.join(REPO, 'packages', 'testkit', 'dist', 'index.js'));
   const env = { FLAGRAFT_TLS_RELOAD_INTERVAL_MS: '5000' }; // the node's default (the test harness checks more often)
   for (const kv of (args['flagraft-env'] ?? '').split(',').filter(Boolean)) {
     const i = kv.indexOf('=');

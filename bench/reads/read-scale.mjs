@@ -53,7 +53,7 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const pct = (sorted, p) => sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))];
 const flagOf = (key) => ({ key, type: 'boolean', variants: { on: true, off: false }, defaultVariant: 'on', enabled: true, rules: [], description: `bench ${key}` });
 
-const { startLocalCluster } = await import(path.join(REPO, 'apps', 'consensus-node', 'dist', 'index.js'));
+const { startLocalCluster } = await import(path.join(REPO, 'packages', 'testkit', 'dist', 'index.js'));
 const { createClusterClient } = await import(path.join(REPO, 'packages', 'cluster-client', 'dist', 'index.js'));
 
 /** Each node's CPU while nothing is asked of the cluster (% of a core), over `secs`. */
