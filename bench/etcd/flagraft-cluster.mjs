@@ -23,7 +23,11 @@ export const REPO = path.resolve(HERE, '..', '..');
 export const MAIN_JS = path.join(REPO, 'apps', 'consensus-node', 'dist', 'main.js');
 export const BENCH_DIR = process.env.FLAGRAFT_BENCH_DIR || '/tmp/flagraft-bench';
 export const CLUSTER_ID = 'flagraft-bench';
-export const MEMBERS = ['1', '2', '3'].map((n) => ({ name: `n${n}`, id: Number(n), address: `127.0.0.1:2700${n}`, peerAddress: `127.0.0.1:2710${n}` }));
+// FLAGRAFT_BENCH_PORT_BASE moves the ports (client base+1..3, peer base+101..103) so two
+// benches can run side by side without sharing a cluster.
+const PORT_BASE = Number(process.env.FLAGRAFT_BENCH_PORT_BASE || 27000);
+if (!Number.isInteger(PORT_BASE) || PORT_BASE < 1024 || PORT_BASE > 65000) throw new Error(`FLAGRAFT_BENCH_PORT_BASE: ${process.env.FLAGRAFT_BENCH_PORT_BASE} is not a port base in 1024..65000`);
+export const MEMBERS = [1, 2, 3].map((n) => ({ name: `n${n}`, id: n, address: `127.0.0.1:${PORT_BASE + n}`, peerAddress: `127.0.0.1:${PORT_BASE + 100 + n}` }));
 const INITIAL = MEMBERS.map((m) => `${m.id}=${m.peerAddress}`).join(',');
 /** TLS on unless FLAGRAFT_BENCH_TLS=0. */
 export const TLS = process.env.FLAGRAFT_BENCH_TLS !== '0';
