@@ -140,9 +140,8 @@ export const changeRequestCommands: CommandSpec[] = [
       let author = ctx.opts.author as string | undefined;
       if (ctx.opts.mine) {
         if (author !== undefined) throw usageError('--mine and --author exclude each other');
-        // The gateway has no "who am I": the token's name comes from FLAGRAFT_USER.
-        author = ctx.io.env.FLAGRAFT_USER;
-        if (!author) throw usageError('--mine needs your token\'s name in FLAGRAFT_USER (or use --author <name>)');
+        // The gateway says whose token this is (the name its writes are recorded under).
+        author = (await gw(ctx.api(), (c) => c.getCurrentPrincipal())).name;
       }
       const limit = intOpt(ctx, 'limit');
       const r = await gw(ctx.api(), (c) => c.listChangeRequests({

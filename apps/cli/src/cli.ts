@@ -5,7 +5,7 @@ import { CliError, ExitCode, usageError } from './errors.js';
 import { createApiClient, DEFAULT_TIMEOUT_MS, type ApiClient } from './http.js';
 import { runCertsCommand } from '@flagraft/identity';
 import { runTokensCommand } from '@flagraft/auth';
-import { clusterCommands, flagCommands, snapshotCommands } from './commands.js';
+import { clusterCommands, flagCommands, snapshotCommands, whoamiCommands } from './commands.js';
 import { flagdCommands } from './flagd.js';
 import { environmentCommands } from './environments.js';
 import { changeRequestCommands } from './change-requests.js';
@@ -111,7 +111,7 @@ const OPTIONS = {
 const GLOBAL_OPTIONS = new Set(['url', 'token', 'ca', 'timeout', 'json', 'help', 'version']);
 
 export const COMMANDS: CommandSpec[] = [
-  ...flagCommands, ...environmentCommands, ...changeRequestCommands, ...scheduleCommands, ...clusterCommands, ...snapshotCommands, ...flagdCommands,
+  ...flagCommands, ...environmentCommands, ...changeRequestCommands, ...scheduleCommands, ...clusterCommands, ...whoamiCommands, ...snapshotCommands, ...flagdCommands,
 ];
 
 export function helpText(): string {

@@ -157,6 +157,20 @@ export const flagCommands: CommandSpec[] = [
   },
 ];
 
+export const whoamiCommands: CommandSpec[] = [
+  {
+    words: ['whoami'], usage: 'whoami', help: 'your token: its name (the actor of your changes), role, environments', arity: [0, 0],
+    async run(ctx) {
+      const me = await api.gw(ctx.api(), (c) => c.getCurrentPrincipal());
+      ctx.emit(me, () => formatFields([
+        ['name', me.name], ['role', me.role],
+        ['environments', me.environments ? me.environments.join(', ') : 'all'],
+        ['may', me.permissions.join(', ')],
+      ]));
+    },
+  },
+];
+
 export const clusterCommands: CommandSpec[] = [
   {
     words: ['cluster', 'status'], usage: 'cluster status', help: 'members, leader, term, lag', arity: [0, 0],

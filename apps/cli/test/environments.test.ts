@@ -115,9 +115,14 @@ describe('change requests', () => {
     expect(r.out).toMatch(new RegExp(`\\n${id}\\s+production\\s+inReview\\s+Checkout on\\s+ed\\s+0`));
     r = await stack.cli('editor', ['cr', 'list', '--to-review', '--json']);
     expect(JSON.parse(r.out).changeRequests.map((c: any) => c.changeRequest.id)).not.toContain(id);
-    r = await stack.cli('editor', ['cr', 'list', '--mine', '--state', 'inReview', '--json'], { env: { FLAGRAFT_USER: 'ed' } });
-    expect(JSON.parse(r.out).changeRequests.map((c: any) => c.changeRequest.id)).toEqual([id]);
+    r = await stack.cli('editor', ['cr', 'list', '--mine', '--state', 'inReview', '--json']);
+    expect(JSON.parse(r.out).changeRequests.map((c: any) => c.changeRequest.id), 'the gateway names the token: ed').toEqual([id]);
+    r = await stack.cli('reviewer', ['cr', 'list', '--mine', '--state', 'inReview', '--json']);
+    expect(JSON.parse(r.out).changeRequests, 'the reviewer wrote none').toEqual([]);
 
+    r = await stack.cli('editor', ['whoami']);
+    expect(r.out).toMatch(/^name:\s+ed\nrole:\s+editor\nenvironments:\s+all\n/);
+    expect(JSON.parse((await stack.cli('editor', ['whoami', '--json'])).out)).toMatchObject({ name: 'ed', role: 'editor', permissions: ['evaluate', 'read', 'write'] });
     r = await stack.cli('reviewer', ['cr', 'comment', id!, 'looks right']);
     expect(r.err).toBe('');
     r = await stack.cli('reviewer', ['cr', 'approve', id!, '--comment', 'ship it']);
@@ -294,7 +299,7 @@ describe('argument errors name the option, before any request', () => {
       [['cr', 'create', '--env', 'production', '--flag-file', 'a.json'], '--title is required'],
       [['cr', 'show', 'abc'], 'change request id must be cr-<number>'],
       [['cr', 'list', '--state', 'open'], '--state must be one of draft, inReview'],
-      [['cr', 'list', '--mine'], '--mine needs your token\'s name in FLAGRAFT_USER'],
+      [['cr', 'list', '--mine', '--author', 'ed'], '--mine and --author exclude each other'],
       [['env', 'update', 'staging'], 'nothing to change'],
       [['env', 'update', 'staging', '--approvals', 'two'], '--approvals must be a non-negative integer'],
       [['env', 'create', 'bad name'], 'environment name must be letters'],

@@ -20,6 +20,7 @@ import { registerSegmentRoutes } from './routes/segments.js';
 import { registerEnvironmentRoutes } from './routes/environments.js';
 import { registerChangeRequestRoutes } from './routes/change-requests.js';
 import { registerScheduleRoutes } from './routes/schedules.js';
+import { registerMeRoutes } from './routes/me.js';
 import type { SseHub } from './sse.js';
 import { environmentOf, openChangeStream, parseFilter, resumePosition } from './streams.js';
 import { requireEnvironment } from './env-scope.js';
@@ -50,6 +51,7 @@ export function createApp(deps: AppDeps): express.Express {
   registerEnvironmentRoutes(r, deps);
   registerChangeRequestRoutes(r, deps);
   registerScheduleRoutes(r, deps);
+  registerMeRoutes(r);
 
   r.add('get', '/api/v1/stream', 'public', (req, res) => {
     // A token in the headers, or a stream ticket in the URL (browsers' EventSource cannot send headers).

@@ -54,6 +54,7 @@ const ENDPOINTS: [string, string, Need, RequestOptions?][] = [
   ['POST', '/ofrep/v1/evaluate/flags/m-flag', 'evaluate', { body: {} }],
   ['POST', '/ofrep/v1/evaluate/flags', 'evaluate', { body: {} }],
   ['GET', '/ofrep/v1/events', 'evaluate'],
+  ['GET', '/api/v1/me', 'evaluate'],
   ['GET', '/health', 'public'],
   ['GET', '/ready', 'public'],
   ['GET', '/metrics', 'public'],

@@ -133,6 +133,7 @@ describe('the contract on a real gateway', () => {
     expect((await admin.legacySetFlagV1('c-legacy', 'again')).value).toBe('again');
     expect((await admin.legacyGetFlag('c-legacy')).value).toBe('again');
     expect((await admin.legacyListFlags())['c-legacy']).toBe('again');
+    expect(await admin.getCurrentPrincipal()).toEqual({ name: 'alice', role: 'admin', permissions: ['evaluate', 'read', 'write', 'admin'] });
     const status = await admin.getClusterStatus();
     expect(status.members.length).toBe(3);
     const backup = await admin.getBackup();

@@ -10,7 +10,7 @@ import { ApiProblem, PROBLEM_CONTENT_TYPE, type Problem } from './problem.js';
 import { operationOf, ROUTES, type OperationId, type RouteSpec } from './routes.js';
 import { DEFAULT_MAX_RESPONSE_BYTES, fetchTransport, type Transport, type TransportResponse } from './transport.js';
 import type {
-  BackupDocument, BatchOp, BatchResult, ChangePage, ChangeQuery, ClusterStatus, Consistency, EvaluationCount, EvaluationCountsResult, FlagDefinition, FlagDeleted,
+  BackupDocument, BatchOp, BatchResult, ChangePage, ChangeQuery, ClusterStatus, PrincipalInfo, Consistency, EvaluationCount, EvaluationCountsResult, FlagDefinition, FlagDeleted,
   FlagdExport, FlagdImportResult, FlagHistory, FlagPage, LeaderTransferred, LegacyValue, MemberAdded, MemberPromoted, MemberRemoved,
   OfrepBulk, OfrepRequest, OfrepSuccess, Readiness, RestoreResult, SegmentDefinition, SegmentDeleted, SegmentHistory, SegmentPage,
   Snapshot, StoredFlag, StoredSegment, StreamTicket,
@@ -334,6 +334,8 @@ export class FlagraftClient {
 
   async applyBatch(ops: BatchOp[]): Promise<BatchResult> { return (await this.call<BatchResult>('applyBatch', { body: { ops } })).body; }
 
+  /** Who this client's token is (name = the actor its writes are recorded as). */
+  async getCurrentPrincipal(): Promise<PrincipalInfo> { return (await this.call<PrincipalInfo>('getCurrentPrincipal')).body; }
   async getClusterStatus(): Promise<ClusterStatus> { return (await this.call<ClusterStatus>('getClusterStatus')).body; }
   /** Adds a learner; `address` is its Raft (peer) address, host:port. */
   async addClusterMember(id: number, address: string): Promise<MemberAdded> { return (await this.call<MemberAdded>('addClusterMember', { body: { id, address, role: 'learner' } })).body; }

@@ -254,6 +254,10 @@ export const ROUTES = {
     requestBody: { required: true, ...json(ref('BatchRequest')) },
     responses: { '200': { description: 'Committed', ...json(ref('BatchResult')) }, '404': problem('A deleted key does not exist'), ...unconditionalWriteErrors },
   },
+  getCurrentPrincipal: {
+    method: 'get', path: '/api/v1/me', summary: 'Who the token is: its name (the audit actor), role, environments and permissions (any role)',
+    responses: { '200': { description: 'The caller', ...json(ref('Principal')) }, '401': commonErrors['401'] },
+  },
   getClusterStatus: { method: 'get', path: '/api/v1/cluster', summary: 'Cluster status (role reader)', responses: { '200': { description: 'Status', ...json(ref('ClusterStatus')) }, ...commonErrors } },
   addClusterMember: {
     method: 'post',

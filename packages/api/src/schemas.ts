@@ -183,6 +183,16 @@ export const SCHEMAS = {
       },
     },
     BatchResult: { type: 'object', required: ['revision', 'changes'], properties: { revision: { type: 'integer' }, changes: { type: 'array', items: ref('HistoryEntry') } } },
+    Principal: {
+      type: 'object',
+      required: ['name', 'role', 'permissions'],
+      properties: {
+        name: { type: 'string', description: 'The token\'s name: the actor the audit trail records for its writes' },
+        role: { enum: ['admin', 'editor', 'reader', 'evaluator'] },
+        environments: { type: 'array', items: { type: 'string' }, description: 'The environments the token is limited to; absent = every environment. An evaluator has exactly one: the one OFREP evaluates in' },
+        permissions: { type: 'array', items: { enum: ['evaluate', 'read', 'write', 'admin'] }, description: 'What the role allows' },
+      },
+    },
     ClusterStatus: {
       type: 'object',
       required: ['members', 'gateway'],

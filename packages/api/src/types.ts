@@ -91,6 +91,15 @@ export interface ClusterMember {
   lag?: number;
   reachable?: boolean;
 }
+/** GET /api/v1/me: the caller as the gateway sees its token. */
+export interface PrincipalInfo {
+  name: string;
+  role: 'admin' | 'editor' | 'reader' | 'evaluator';
+  /** Absent = every environment. */
+  environments?: string[];
+  permissions: ('evaluate' | 'read' | 'write' | 'admin')[];
+}
+
 export interface ClusterStatus {
   clusterId?: string;
   nodeId?: number;

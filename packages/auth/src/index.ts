@@ -6,6 +6,7 @@ export {
   TokenConfigError,
   hashToken,
   roleAllows,
+  PERMISSIONS,
   isRole,
   parseTokens,
   createTokenStore,

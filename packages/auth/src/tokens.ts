@@ -6,7 +6,8 @@ export const ROLES = ['admin', 'editor', 'reader', 'evaluator'] as const;
 export type Role = (typeof ROLES)[number];
 
 /** What a request wants to do; each role grants a fixed set of these. */
-export type Permission = 'evaluate' | 'read' | 'write' | 'admin';
+export const PERMISSIONS = ['evaluate', 'read', 'write', 'admin'] as const;
+export type Permission = (typeof PERMISSIONS)[number];
 
 const GRANTS: Record<Role, ReadonlySet<Permission>> = {
   admin: new Set<Permission>(['evaluate', 'read', 'write', 'admin']),
