@@ -23,7 +23,7 @@ import { registerScheduleRoutes } from './routes/schedules.js';
 import { registerMeRoutes } from './routes/me.js';
 import type { SseHub } from './sse.js';
 import { environmentOf, openChangeStream, parseFilter, resumePosition } from './streams.js';
-import { requireEnvironment } from './env-scope.js';
+import { environmentParam, requireEnvironment } from './env-scope.js';
 
 export interface AppDeps extends RouteContext {
   hub: SseHub;
@@ -65,7 +65,14 @@ export function createApp(deps: AppDeps): express.Express {
     const pos = resumePosition(req, req.query);
     const filter = parseFilter(req.query);
     const defaultEnvironment = deps.replica.resolveEnvironment(undefined);
-    if (filter.visible) {
+    const only = environmentParam(req);
+    if (only !== undefined) {
+      // One environment's flags and the shared segments (the in-process provider of that environment), from the feed of every environment.
+      if (filter.visible) throw new HttpProblem('bad-request', 'environment and environments exclude each other: name one environment, or all');
+      requireEnvironment(principal, only);
+      if (deps.replica.loaded && !deps.replica.flagsIn(only)) throw new HttpProblem('not-found', `environment ${only} does not exist`, { environment: only });
+      filter.visible = (e) => e.kind === 'segment' || (e.kind === 'flag' && (e.env ?? defaultEnvironment) === only);
+    } else if (filter.visible) {
       // Every environment's events, those of a limited token's environments only (segments are shared: always).
       const allowed = principal.environments;
       if (allowed !== undefined) filter.visible = (e) => { const env = environmentOf(e, defaultEnvironment); return env === undefined || allowed.includes(env); };

@@ -388,11 +388,11 @@ export class FlagraftClient {
   async cancelSchedule(id: string): Promise<StoredSchedule> { return (await this.call<StoredSchedule>('cancelSchedule', { params: { scheduleId: id } })).body; }
 
   /** The change stream (server-sent events) as a streaming fetch Response: read it, then cancel its body. */
-  streamChanges(q: { since?: string; prefix?: string; kind?: 'flag' | 'segment' | 'environment' | 'changeRequest' | 'schedule'; environments?: 'all'; ticket?: string; lastEventId?: string } = {}): Promise<Response> {
+  streamChanges(q: { since?: string; prefix?: string; kind?: 'flag' | 'segment' | 'environment' | 'changeRequest' | 'schedule'; environments?: 'all'; environment?: string; ticket?: string; lastEventId?: string } = {}): Promise<Response> {
     const { lastEventId, ...query } = q;
     return this.openStream('streamChanges', query, lastEventId === undefined ? {} : { 'last-event-id': lastEventId });
   }
-  async getSnapshot(q: { prefix?: string } = {}): Promise<Snapshot> { return (await this.call<Snapshot>('getSnapshot', { query: { ...q } })).body; }
+  async getSnapshot(q: { prefix?: string; environment?: string } = {}): Promise<Snapshot> { return (await this.call<Snapshot>('getSnapshot', { query: { ...q } })).body; }
   async createStreamTicket(stream: 'ofrep-events' | 'changes'): Promise<StreamTicket> { return (await this.call<StreamTicket>('createStreamTicket', { query: { stream } })).body; }
 
   async importFlagd(document: unknown, q: { dryRun?: boolean; skipUnmappable?: boolean } = {}): Promise<FlagdImportResult> {

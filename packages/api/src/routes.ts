@@ -313,28 +313,32 @@ export const ROUTES = {
       'the default one) and records, `{"v":1,"revision","kind":"environment"|"changeRequest"|"schedule","key","op":"put"|"delete","actor","time", ' +
       '"environment"|"changeRequest"|"schedule": <StoredEnvironment|StoredChangeRequest|StoredSchedule> or null}` (every review step, comment, ' +
       'schedule step applied, conflicted or failed is a put of the record); a limited token gets its environments\' events (and segments). ' +
-      'Its ids are its own sequence (resume a stream with the same parameters).',
+      'Its ids are its own sequence (resume a stream with the same parameters). With `environment=<name>`: that environment\'s flag ' +
+      'events and the segments, with the ids of the environments=all stream (what the in-process provider of that environment follows ' +
+      'after GET /api/v1/snapshot?environment=<name>); 404 if the environment does not exist.',
     parameters: [
       { name: 'since', in: 'query', schema: { type: 'string', pattern: '^\\d+(:\\d+)?$' } },
       { name: 'Last-Event-ID', in: 'header', schema: { type: 'string' } },
       { name: 'prefix', in: 'query', schema: { type: 'string' } },
       { name: 'environments', in: 'query', description: 'all = every environment, with environment, change request and schedule events', schema: { enum: ['all'] } },
+      { ...environmentParam, description: 'One environment\'s flags and the segments (not with environments); a token limited to other environments gets 403' },
       { name: 'kind', in: 'query', description: 'environment, changeRequest and schedule with environments=all only', schema: { enum: ['flag', 'segment', 'environment', 'changeRequest', 'schedule'] } },
       { name: 'ticket', in: 'query', description: 'A stream ticket (POST /api/v1/stream-tickets?stream=changes) instead of a token header, for EventSource', schema: { type: 'string', maxLength: 128 } },
     ],
-    responses: { '200': { description: 'The stream', content: { 'text/event-stream': { schema: { type: 'string' } } } }, ...commonErrors },
+    responses: { '200': { description: 'The stream', content: { 'text/event-stream': { schema: { type: 'string' } } } }, '404': problem('environment names no environment'), ...commonErrors },
   },
   getSnapshot: {
     method: 'get',
     path: '/api/v1/snapshot',
-    summary: 'Every flag (optionally by key prefix) and every segment at one revision, from the gateway replica (role reader): the in-process provider\'s initial load',
-    parameters: [{ name: 'prefix', in: 'query', schema: { type: 'string', maxLength: 128 } }],
+    summary: 'Every flag of one environment (optionally by key prefix) and every segment at one revision, from the gateway replica (role reader): the in-process provider\'s initial load',
+    parameters: [{ name: 'prefix', in: 'query', schema: { type: 'string', maxLength: 128 } }, { ...environmentParam, description: 'Whose flags (absent = the default environment); a token limited to other environments gets 403' }],
     responses: {
       '200': {
         description: 'The snapshot; follow /api/v1/stream?since=<revision> from here',
         headers: etagHeader,
         ...json({ type: 'object', required: ['revision', 'flags', 'segments'], properties: { revision: { type: 'integer' }, flags: { type: 'array', items: ref('StoredFlag') }, segments: { type: 'array', items: ref('StoredSegment') } } }),
       },
+      '404': problem('environment names no environment'),
       ...commonErrors,
     },
   },

@@ -58,6 +58,27 @@ describe('relay transport', () => {
     expect(p.stats.outOfOrder).toBe(0);
   });
 
+  it('one environment: its flag changes and the segments arrive over the WebSocket, other environments\' do not', async () => {
+    const created = await fetch(`${gateway.url()}/api/v1/environments`, { method: 'POST', headers: { authorization: `Bearer ${TOKENS.admin}`, 'content-type': 'application/json' }, body: JSON.stringify({ name: 'ws-staging' }) });
+    expect(created.status, await created.text()).toBe(201);
+    await client.putFlag(flag('wse-a', false), { actor: 'test' });
+    const p = new FlagraftProvider({ url: gateway.url(), token: TOKENS.reader, transport: 'relay', relay: { websocketUrl: relay.wsUrl }, prefix: 'wse-', environment: 'ws-staging', minBackoffMs: 50, maxBackoffMs: 300 });
+    providers.push(p);
+    await p.initialize();
+    const revisions: number[] = [];
+    p.events.addHandler(ProviderEvents.ConfigurationChanged, (d) => revisions.push((d as unknown as { metadata: { revision: number } }).metadata.revision));
+    const other = (await client.putFlag({ ...flag('wse-a', false), enabled: false }, { actor: 'test' })).revision; // the default environment
+    const mine = (await client.putFlag(flag('wse-a', true), { actor: 'test', environment: 'ws-staging' })).revision;
+    const deadline = Date.now() + 20_000;
+    while (p.revision < mine) {
+      if (Date.now() > deadline) throw new Error(`provider at ${p.revision}, expected ${mine}`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    expect(other).toBeLessThan(mine);
+    expect(revisions, 'only the staging change').toEqual([mine]);
+    expect(p.resolve('wse-a', false, {}).value).toBe(true);
+  });
+
   it('a token without the reader role is refused at initialize (403), as the relay refuses it for streams', async () => {
     const p = new FlagraftProvider({ url: gateway.url(), token: TOKENS.evaluator, transport: 'relay', relay: { websocketUrl: relay.wsUrl }, initTimeoutMs: 5_000 });
     providers.push(p);

@@ -154,6 +154,45 @@ describe('live changes', () => {
   });
 });
 
+describe('one environment (issue 16)', () => {
+  it('evaluates the named environment\'s flags from its snapshot and follows only its changes (segments are shared)', async () => {
+    const env = 'pv-staging';
+    expect((await stack.req('POST', '/api/v1/environments', { role: 'admin', body: { name: env } })).status).toBe(201);
+    const putIn = async (key: string, extra: Record<string, unknown>, environment?: string) => {
+      const r = await stack.req('PUT', `/api/v1/flags/${key}${environment ? `?environment=${environment}` : ''}`, { role: 'editor', body: boolFlag(key, extra) });
+      expect(r.status, r.text).toBeLessThan(300);
+      return r.json.modRevision as number;
+    };
+    await putIn('pv-env', { defaultVariant: 'off' });
+    await putIn('pv-env', { defaultVariant: 'on' }, env);
+    const p = provider({ prefix: 'pv-', environment: env });
+    await p.initialize();
+    expect(p.resolve('pv-env', false, {}).value, 'staging\'s definition, not the default environment\'s').toBe(true);
+
+    const seen = record(p);
+    await putIn('pv-env', { defaultVariant: 'on', enabled: false }); // the default environment: not for this provider
+    const staged = await putIn('pv-env', { defaultVariant: 'off' }, env);
+    await eventually(() => p.revision >= staged, 5_000, `revision ${staged}`);
+    expect(p.resolve('pv-env', true, {}).value).toBe(false);
+    const changed = seen.filter((e) => e.type === ProviderEvents.ConfigurationChanged).map((e) => (e.details as any).metadata.revision);
+    expect(changed, 'only the staging change reached it').toEqual([staged]);
+
+    // Segments are shared: a segment change reaches every environment's provider.
+    const seg = await stack.req('PUT', '/api/v1/segments/pv-seg', { role: 'editor', body: { conditions: [{ attribute: 'plan', op: 'equals', value: 'pro' }] } });
+    expect(seg.status, seg.text).toBe(201);
+    const ruled = await putIn('pv-ruled', { defaultVariant: 'off', rules: [{ segments: ['pv-seg'], variant: 'on' }] }, env);
+    await eventually(() => p.revision >= ruled, 5_000, `revision ${ruled}`);
+    expect(p.resolve('pv-ruled', false, { targetingKey: 'u', plan: 'pro' }).value).toBe(true);
+    const segChange = await stack.req('PUT', '/api/v1/segments/pv-seg', { role: 'editor', body: { conditions: [{ attribute: 'plan', op: 'equals', value: 'team' }] } });
+    await eventually(() => p.revision >= segChange.json.modRevision, 5_000, 'the segment change');
+    expect(p.resolve('pv-ruled', false, { targetingKey: 'u', plan: 'pro' }).value).toBe(false);
+
+    // A name that is not one refuses at construction; an environment that does not exist at initialize (404).
+    expect(() => provider({ environment: 'no such' })).toThrow(/environment: expected an environment name/);
+    await expect(provider({ environment: 'pv-missing', initTimeoutMs: 3_000 }).initialize()).rejects.toThrow(/404|pv-missing/);
+  });
+});
+
 describe('failures', () => {
   it('gateway SIGKILL: evaluation goes on from the last copy, STALE, then READY and every revision in order after a restart', async () => {
     await put('gk-a', {}, gwProc.url);

@@ -1,7 +1,8 @@
 // What OpenFeature providers need besides OFREP:
 //
-//   GET  /api/v1/snapshot?prefix=            every flag and segment at one revision (the in-process
-//                                             provider's initial load; then it follows /api/v1/stream)
+//   GET  /api/v1/snapshot?prefix=&environment=  every flag (of one environment) and segment at one revision
+//                                             (the in-process provider's initial load; then it follows
+//                                             /api/v1/stream with the same environment)
 //   POST /api/v1/stream-tickets?stream=      a stream ticket for browsers (stream-auth.ts)
 //   POST /api/v1/evaluation-counts           in-process evaluation counts, batched by a provider hook
 //
@@ -14,6 +15,7 @@ import { HttpProblem } from '../problem.js';
 import type { RateLimiter } from '../rate-limit.js';
 import { ticketForRequest } from '../stream-auth.js';
 import { jsonBody, type RouteContext, type Routes } from './context.js';
+import { environmentParam, scopedEnvironment } from '../env-scope.js';
 
 /** Entries in one POST /api/v1/evaluation-counts body at most. */
 export const MAX_EVALUATION_COUNT_ENTRIES = 1_000;
@@ -28,14 +30,18 @@ export interface OpenFeatureRouteDeps extends RouteContext {
 }
 
 export function registerOpenFeatureRoutes(r: Routes, deps: OpenFeatureRouteDeps): void {
-  r.add('get', '/api/v1/snapshot', 'read', (req, res) => {
+  r.add('get', '/api/v1/snapshot', 'read', (req, res, principal) => {
+    const environment = environmentParam(req);
+    const env = scopedEnvironment(deps.replica, principal, environment);
     if (!deps.replica.loaded) throw new HttpProblem('unavailable', 'the gateway has not loaded its replica yet', {}, { 'retry-after': '1' });
     const prefix = req.query.prefix;
     if (prefix !== undefined && (typeof prefix !== 'string' || prefix.length > 128)) {
       throw new HttpProblem('bad-request', 'prefix: must be a string of at most 128 characters');
     }
-    sendSnapshot(res, deps, typeof prefix === 'string' ? prefix : '');
-  });
+    const flags = deps.replica.flagsIn(env);
+    if (!flags) throw new HttpProblem('not-found', `environment ${env} does not exist`, { environment: env });
+    sendSnapshot(res, deps, flags, typeof prefix === 'string' ? prefix : '');
+  }, { scope: 'own' }); // ?environment= names it (absent = the default one), checked above
 
   r.add('post', '/api/v1/stream-tickets', 'evaluate', (req, res, principal) => {
     const stream = req.query.stream ?? 'ofrep-events';
@@ -86,10 +92,10 @@ function takeEvaluationBudget(deps: OpenFeatureRouteDeps, principal: Principal):
 }
 
 /** The snapshot as JSON built in one synchronous pass: every item is at `revision`. */
-function sendSnapshot(res: Response, deps: RouteContext, prefix: string): void {
+function sendSnapshot(res: Response, deps: RouteContext, inEnvironment: Map<string, { stored: StoredFlag }>, prefix: string): void {
   const { replica } = deps;
   const flags: StoredFlag[] = [];
-  for (const [key, entry] of replica.flags) if (key.startsWith(prefix)) flags.push(entry.stored);
+  for (const [key, entry] of inEnvironment) if (key.startsWith(prefix)) flags.push(entry.stored);
   // Segments are small and any flag may use any of them: always all of them.
   const segments: StoredSegment[] = [...replica.segments.values()];
   const revision = replica.revision;

@@ -17,8 +17,9 @@ interface CacheDocument extends Snapshot {
   savedAt: string;
 }
 
-export function cacheSource(url: string, prefix: string | undefined): string {
-  return `${url}|${prefix ?? ''}`;
+export function cacheSource(url: string, prefix: string | undefined, environment?: string): string {
+  // The default environment keeps the old form: caches written before environments stay valid.
+  return environment === undefined ? `${url}|${prefix ?? ''}` : `${url}|${prefix ?? ''}|${environment}`;
 }
 
 /** The cached snapshot, or undefined when there is none or it does not fit (reason given). */

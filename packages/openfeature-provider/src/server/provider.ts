@@ -11,7 +11,7 @@
 // applied event, so every revision is applied in order, or a reload happens.
 import type { EvaluationContext as OFContext, JsonValue, Logger, Provider, ResolutionDetails } from '@openfeature/server-sdk';
 import { OpenFeatureEventEmitter, ProviderEvents } from '@openfeature/server-sdk';
-import type { EvaluationContext } from '@flagraft/flag-model';
+import { KEY_PATTERN, LIMITS, type EvaluationContext } from '@flagraft/flag-model';
 import { toResolution } from '../shared/details.js';
 import { cacheSource, readCache, writeCache } from './cache-file.js';
 import { FlagStore } from './store.js';
@@ -25,6 +25,11 @@ export interface FlagraftProviderOptions {
   token: string;
   /** Only flags whose key starts with this (memory for very large flag sets). */
   prefix?: string;
+  /**
+   * The environment whose flags are evaluated (absent: the default one). A
+   * token limited to environments must name one of its own.
+   */
+  environment?: string;
   /** 'sse' (default): the gateway's change stream. 'relay': the notification relay's WebSocket (needs `relay`). */
   transport?: 'sse' | 'relay';
   relay?: RelayOptions;
@@ -69,11 +74,15 @@ export class FlagraftProvider implements Provider {
     const url = options.url.replace(/\/+$/, '');
     if (!/^https?:\/\//.test(url)) throw new Error(`url: expected http(s)://..., got ${JSON.stringify(options.url)}`);
     if (!options.token) throw new Error('token: required (a reader token)');
+    if (options.environment !== undefined && (!KEY_PATTERN.test(options.environment) || options.environment.length > LIMITS.maxKeyChars)) {
+      throw new Error(`environment: expected an environment name matching ${KEY_PATTERN.source} (at most ${LIMITS.maxKeyChars} characters), got ${JSON.stringify(options.environment)}`);
+    }
     this.opts = { ...options, url, staleAfterMs: options.staleAfterMs ?? 5_000 };
     const syncOpts: SyncOptions = {
       url,
       token: options.token,
       prefix: options.prefix,
+      environment: options.environment,
       requestTimeoutMs: options.requestTimeoutMs ?? 10_000,
       minBackoffMs: options.minBackoffMs ?? 100,
       maxBackoffMs: options.maxBackoffMs ?? 5_000,
@@ -84,7 +93,7 @@ export class FlagraftProvider implements Provider {
     const transport = options.transport === 'relay'
       ? new RelayTransport(syncOpts, options.relay ?? (() => { throw new Error('transport relay: set relay.websocketUrl'); })())
       : new SseTransport(syncOpts);
-    this.source = cacheSource(url, options.prefix);
+    this.source = cacheSource(url, options.prefix, options.environment);
     this.sync = new SyncEngine(syncOpts, this.store, transport, {
       onSnapshot: (keys, revision) => this.changed(keys, revision, 'reloaded'),
       onChanges: (keys, revision) => this.changed(keys, revision, 'changed'),

@@ -17,6 +17,8 @@ export interface SyncOptions {
   token: string;
   /** Only flags whose key starts with this (segments are always all). */
   prefix?: string;
+  /** Whose flags (absent: the default environment). */
+  environment?: string;
   /** One snapshot request, ms. */
   requestTimeoutMs: number;
   /** Reconnect backoff, ms: doubles from min to max, with jitter. */
@@ -97,8 +99,7 @@ export async function fetchSnapshot(opts: SyncOptions, signal: AbortSignal): Pro
   const onAbort = () => ac.abort(signal.reason);
   signal.addEventListener('abort', onAbort);
   try {
-    const q = opts.prefix ? `?prefix=${encodeURIComponent(opts.prefix)}` : '';
-    const res = await opts.fetch(`${opts.url}/api/v1/snapshot${q}`, { headers: { authorization: `Bearer ${opts.token}`, accept: 'application/json' }, signal: ac.signal });
+    const res = await opts.fetch(`${opts.url}/api/v1/snapshot${scopeQuery(opts)}`, { headers: { authorization: `Bearer ${opts.token}`, accept: 'application/json' }, signal: ac.signal });
     if (!res.ok) {
       const text = await res.text().catch(() => '');
       throw new HttpError(res.status, `snapshot: HTTP ${res.status} ${text.slice(0, 200)}`);
@@ -114,9 +115,14 @@ export async function fetchSnapshot(opts: SyncOptions, signal: AbortSignal): Pro
   }
 }
 
-/** True for errors retrying cannot fix (bad token, role too weak, snapshot over the memory bound). */
+/**
+ * True for errors retrying cannot fix by itself (bad token, role too weak or
+ * another environment's token, an environment that does not exist, a snapshot
+ * over the memory bound): initialize() rejects with it at once. Retries go on,
+ * so an operator's fix (a new token, the environment created) is picked up.
+ */
 export function isFatal(err: unknown): boolean {
-  return (err instanceof HttpError && (err.status === 401 || err.status === 403)) || err instanceof SnapshotTooLargeError;
+  return (err instanceof HttpError && (err.status === 401 || err.status === 403 || err.status === 404)) || err instanceof SnapshotTooLargeError;
 }
 
 export class SyncEngine {
@@ -252,4 +258,13 @@ export class SyncEngine {
       signal.addEventListener('abort', done);
     });
   }
+}
+
+/** `?prefix=&environment=` of the snapshot and of the gateway's stream (one environment's stream keeps its own ids: always the same query). */
+export function scopeQuery(opts: Pick<SyncOptions, 'prefix' | 'environment'>): string {
+  const q = new URLSearchParams();
+  if (opts.prefix) q.set('prefix', opts.prefix);
+  if (opts.environment !== undefined) q.set('environment', opts.environment);
+  const s = q.toString();
+  return s ? `?${s}` : '';
 }

@@ -11,7 +11,7 @@
 // `resync` = reload; a truncated event (flag too large for SNS) also reloads.
 import type { ChangeEvent } from '@flagraft/flag-model';
 import { SseParser } from './sse.js';
-import { HttpError, type ChangeTransport, type SyncOptions, type TransportSink } from './sync.js';
+import { HttpError, scopeQuery, type ChangeTransport, type SyncOptions, type TransportSink } from './sync.js';
 
 export class SseTransport implements ChangeTransport {
   constructor(private readonly opts: SyncOptions) {}
@@ -27,8 +27,7 @@ export class SseTransport implements ChangeTransport {
     };
     try {
       touch();
-      const q = this.opts.prefix ? `?prefix=${encodeURIComponent(this.opts.prefix)}` : '';
-      const res = await this.opts.fetch(`${this.opts.url}/api/v1/stream${q}`, {
+      const res = await this.opts.fetch(`${this.opts.url}/api/v1/stream${scopeQuery(this.opts)}`, {
         headers: { authorization: `Bearer ${this.opts.token}`, accept: 'text/event-stream', 'last-event-id': position },
         signal: ac.signal,
       });
@@ -92,7 +91,11 @@ export class RelayTransport implements ChangeTransport {
     // The relay resumes by revision only: a position inside a batch resumes from the batch's start,
     // and the parts we already applied come again (applying a put or delete twice is harmless).
     const since = position.includes(':') ? Number(position.split(':')[0]) - 1 : Number(position);
-    const url = `${this.relay.websocketUrl}?since=${since}${this.opts.prefix ? `&prefix=${encodeURIComponent(this.opts.prefix)}` : ''}`;
+    const q = new URLSearchParams({ since: String(since) });
+    if (this.opts.prefix) q.set('prefix', this.opts.prefix);
+    // One environment: its flag events and the segments (the relay's environments subscription, kinds limited to those two).
+    if (this.opts.environment !== undefined) { q.set('environments', this.opts.environment); q.set('kinds', 'flag,segment'); }
+    const url = `${this.relay.websocketUrl}?${q}`;
     const connect = this.relay.connect ?? defaultConnect;
     const ws = await connect(url, { authorization: `Bearer ${this.opts.token}` });
     return new Promise((resolve, reject) => {
