@@ -91,12 +91,12 @@ export async function transferLeader(api: ApiClient, id: number) {
 }
 
 /** The import/export endpoints of the flagd format. */
-export async function importFlagd(api: ApiClient, doc: unknown, q: { dryRun?: boolean; skipUnmappable?: boolean }) {
+export async function importFlagd(api: ApiClient, doc: unknown, q: { dryRun?: boolean; skipUnmappable?: boolean; environment?: string }) {
   return gw(api, (c) => c.importFlagd(doc, q));
 }
 
-export async function exportFlagd(api: ApiClient, prefix?: string) {
-  return gw(api, (c) => c.exportFlagd({ prefix }));
+export async function exportFlagd(api: ApiClient, prefix?: string, environment?: string) {
+  return gw(api, (c) => c.exportFlagd({ prefix, environment }));
 }
 
 /** Listing attempts when the cluster's revision moves between pages of an assembled backup. */

@@ -5,6 +5,7 @@ import { readFileSync } from 'node:fs';
 import type { FlagdImportIssue } from '@flagraft/api';
 import { exportFlagd, importFlagd } from './api.js';
 import type { CommandSpec } from './cli.js';
+import { envOpt } from './commands.js';
 import { CliError, ExitCode, usageError } from './errors.js';
 import { writeBackupFile } from './backup-file.js';
 import { formatTable } from './table.js';
@@ -39,11 +40,11 @@ const issueLines = (issues: FlagdImportIssue[]) => issues.map((i) => `${i.severi
 
 export const flagdCommands: CommandSpec[] = [
   {
-    words: ['import', 'flagd'], usage: 'import flagd <file.json|-> [--dry-run] [--skip-unmappable]',
-    help: 'create/update flags and segments from a flagd flag file', arity: [1, 1], options: ['dry-run', 'skip-unmappable'],
+    words: ['import', 'flagd'], usage: 'import flagd <file.json|-> [--dry-run] [--skip-unmappable] [--env e]',
+    help: 'create/update flags (of one environment) and segments from a flagd flag file', arity: [1, 1], options: ['dry-run', 'skip-unmappable', 'env'],
     async run(ctx) {
       const doc = await readFlagdFile(ctx.args[0], ctx.io.readStdin);
-      const a = await importFlagd(ctx.api(), doc, { dryRun: Boolean(ctx.opts['dry-run']), skipUnmappable: Boolean(ctx.opts['skip-unmappable']) });
+      const a = await importFlagd(ctx.api(), doc, { dryRun: Boolean(ctx.opts['dry-run']), skipUnmappable: Boolean(ctx.opts['skip-unmappable']), environment: envOpt(ctx) });
       ctx.emit(a, () => {
         const rows = a.plan.filter((p) => p.action !== 'unchanged').map((p) => [p.action, p.kind, p.key]);
         const c = a.counts;
@@ -55,10 +56,10 @@ export const flagdCommands: CommandSpec[] = [
     },
   },
   {
-    words: ['export', 'flagd'], usage: 'export flagd [--prefix p] [--out file.json]',
-    help: 'write flags (and their segments) as a flagd flag file', arity: [0, 0], options: ['prefix', 'out'],
+    words: ['export', 'flagd'], usage: 'export flagd [--prefix p] [--out file.json] [--env e]',
+    help: 'write flags of one environment (and their segments) as a flagd flag file', arity: [0, 0], options: ['prefix', 'out', 'env'],
     async run(ctx) {
-      const a = await exportFlagd(ctx.api(), ctx.opts.prefix as string | undefined);
+      const a = await exportFlagd(ctx.api(), ctx.opts.prefix as string | undefined, envOpt(ctx));
       const out = ctx.opts.out as string | undefined;
       if (out) {
         const bytes = writeBackupFile(out, a.document);

@@ -249,6 +249,8 @@ describe('the contract on a real gateway', () => {
     await hit(stack.url, 'editor', 'createSchedule', { body: body({ environment: 'c-prot', title: 't', steps: [{ at: 4_000_000_000_000, ops: [{ op: 'deleteFlag', key: 'c-on' }] }] }) }); // 409 PROTECTED
     await hit(stack.url, 'reader', 'getSchedule', { params: { scheduleId: 'sch-999999' } }); // 404
     await hit(stack.url, 'reader', 'getSnapshot', { query: { environment: 'c-nowhere' } }); // 404
+    await hit(stack.url, 'reader', 'exportFlagd', { query: { environment: 'c-nowhere' } }); // 404
+    await hit(stack.url, 'editor', 'importFlagd', { query: { environment: 'c-nowhere' }, body: body({ flags: {} }) }); // 404
     await hit(stack.url, 'reader', 'streamChanges', { query: { environment: 'c-nowhere' } }); // 404
     await hit(stack.url, 'editor', 'cancelSchedule', { params: { scheduleId: 'sch-999999' } }); // 404
     await hit(stack.url, 'editor', 'cancelSchedule', { params: { scheduleId: 'nope' } }); // 400

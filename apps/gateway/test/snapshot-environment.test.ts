@@ -1,16 +1,19 @@
-// GET /api/v1/snapshot and /api/v1/stream with ?environment=: one
-// environment's flags (and the shared segments) for the in-process provider
-// of that environment; refusals name what was wrong.
+// ?environment= on the whole-configuration routes: GET /api/v1/snapshot and
+// /api/v1/stream (one environment's flags and the shared segments, for the
+// in-process provider of that environment) and flagd import/export;
+// refusals name what was wrong.
 import { createTokenStore, hashToken, type Role } from '@flagraft/auth';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { boolFlag, NAMES, TOKENS, startMemoryStack, type MemoryStack } from './support/harness.js';
 
 const STAGING_READER = 'tok-snap-st-reader-7d21';
+const STAGING_EDITOR = 'tok-snap-st-editor-09c4';
 let stack: MemoryStack;
 let defaultEnv: string;
 beforeAll(async () => {
   const entries = (Object.keys(TOKENS) as Role[]).map((role) => ({ name: NAMES[role], role, sha256: hashToken(TOKENS[role]) }));
   entries.push({ name: 'st-reader', role: 'reader', sha256: hashToken(STAGING_READER), environments: ['staging'] } as (typeof entries)[number]);
+  entries.push({ name: 'st-editor', role: 'editor', sha256: hashToken(STAGING_EDITOR), environments: ['staging'] } as (typeof entries)[number]);
   stack = await startMemoryStack({ gateway: { tokens: createTokenStore(entries) } });
   expect((await stack.req('POST', '/api/v1/environments', { role: 'admin', body: { name: 'staging' } })).status).toBe(201);
   defaultEnv = (await stack.req('GET', '/api/v1/environments', { role: 'admin' })).json.defaultEnvironment;
@@ -97,5 +100,43 @@ describe('GET /api/v1/stream?environment=', () => {
     ac.abort();
     const events = text.split('\n').filter((l) => l.startsWith('data: ')).map((l) => JSON.parse(l.slice(6))).filter((e) => e.revision !== undefined && e.kind !== undefined);
     expect(events.map((e) => [e.kind, e.key, e.revision])).toEqual([['flag', 's-env', w2.json.modRevision], ['segment', 's-seg', w3.json.modRevision]]);
+  });
+});
+
+describe('flagd import and export with ?environment=', () => {
+  const doc = (variant: 'on' | 'off', extra: Record<string, unknown> = {}) => ({
+    flags: { 'fd-env': { state: 'ENABLED', variants: { on: true, off: false }, defaultVariant: variant } },
+    ...extra,
+  });
+
+  it('imports into and exports from the named environment only', async () => {
+    expect((await stack.req('POST', '/api/v1/flagd/import', { role: 'editor', body: doc('off') })).status).toBe(200);
+    const plan = await stack.req('POST', '/api/v1/flagd/import?environment=staging&dryRun=true', { token: STAGING_EDITOR, body: doc('on') });
+    expect(plan.status, plan.text).toBe(200);
+    expect(plan.json.plan).toEqual([{ kind: 'flag', key: 'fd-env', action: 'update' }]);
+    const done = await stack.req('POST', '/api/v1/flagd/import?environment=staging', { token: STAGING_EDITOR, body: doc('on') });
+    expect(done.status, done.text).toBe(200);
+    const staging = await stack.req('GET', '/api/v1/flagd/export?environment=staging&prefix=fd-', { token: STAGING_READER });
+    expect(staging.json.document.flags['fd-env'].defaultVariant).toBe('on');
+    const dflt = await stack.req('GET', '/api/v1/flagd/export?prefix=fd-', { role: 'reader' });
+    expect(dflt.json.document.flags['fd-env'].defaultVariant, 'the default environment kept its configuration').toBe('off');
+  });
+
+  it('refuses a staging token a segment change (shared by every environment), another environment, an unknown one', async () => {
+    const withSegment = {
+      flags: { 'fd-env': { state: 'ENABLED', variants: { on: true, off: false }, defaultVariant: 'off', targeting: { if: [{ $ref: 'fdStaffSeg' }, 'on', 'off'] } } },
+      $evaluators: { fdStaffSeg: { ends_with: [{ var: 'email' }, '@corp.example'] } },
+    };
+    const seg = await stack.req('POST', '/api/v1/flagd/import?environment=staging&skipUnmappable=true', { token: STAGING_EDITOR, body: withSegment });
+    expect(seg.status, seg.text).toBe(403);
+    expect(seg.json.detail).toContain('segments are shared by every environment');
+    const other = await stack.req('POST', '/api/v1/flagd/import', { token: STAGING_EDITOR, body: doc('on') });
+    expect(other.status).toBe(403);
+    expect(other.json.detail).toContain(`may not act in environment ${defaultEnv}`);
+    for (const [m, path] of [['POST', '/api/v1/flagd/import?environment=qa'], ['GET', '/api/v1/flagd/export?environment=qa']] as const) {
+      const r = await stack.req(m, path, { role: 'editor', body: m === 'POST' ? doc('on') : undefined });
+      expect(r.status, path).toBe(404);
+      expect(r.json.detail).toBe('environment qa does not exist');
+    }
   });
 });

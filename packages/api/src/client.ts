@@ -395,11 +395,11 @@ export class FlagraftClient {
   async getSnapshot(q: { prefix?: string; environment?: string } = {}): Promise<Snapshot> { return (await this.call<Snapshot>('getSnapshot', { query: { ...q } })).body; }
   async createStreamTicket(stream: 'ofrep-events' | 'changes'): Promise<StreamTicket> { return (await this.call<StreamTicket>('createStreamTicket', { query: { stream } })).body; }
 
-  async importFlagd(document: unknown, q: { dryRun?: boolean; skipUnmappable?: boolean } = {}): Promise<FlagdImportResult> {
-    const query = { dryRun: q.dryRun ? 'true' : undefined, skipUnmappable: q.skipUnmappable ? 'true' : undefined };
+  async importFlagd(document: unknown, q: { dryRun?: boolean; skipUnmappable?: boolean; environment?: string } = {}): Promise<FlagdImportResult> {
+    const query = { dryRun: q.dryRun ? 'true' : undefined, skipUnmappable: q.skipUnmappable ? 'true' : undefined, environment: q.environment };
     return (await this.call<FlagdImportResult>('importFlagd', { body: document, query })).body;
   }
-  async exportFlagd(q: { prefix?: string } = {}): Promise<FlagdExport> { return (await this.call<FlagdExport>('exportFlagd', { query: { ...q } })).body; }
+  async exportFlagd(q: { prefix?: string; environment?: string } = {}): Promise<FlagdExport> { return (await this.call<FlagdExport>('exportFlagd', { query: { ...q } })).body; }
   async reportEvaluationCounts(counts: EvaluationCount[]): Promise<EvaluationCountsResult> {
     return (await this.call<EvaluationCountsResult>('reportEvaluationCounts', { body: { counts } })).body;
   }

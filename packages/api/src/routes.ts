@@ -356,7 +356,7 @@ export const ROUTES = {
     method: 'post',
     path: '/api/v1/flagd/import',
     summary: 'Import a flagd flag-definition document (role editor): flags, $evaluators as segments, targeting. dryRun=true answers the plan only',
-    parameters: [{ name: 'dryRun', in: 'query', schema: { enum: ['true', 'false'] } }, { name: 'skipUnmappable', in: 'query', schema: { enum: ['true', 'false'] } }],
+    parameters: [{ name: 'dryRun', in: 'query', schema: { enum: ['true', 'false'] } }, { name: 'skipUnmappable', in: 'query', schema: { enum: ['true', 'false'] } }, { ...environmentParam, description: 'Whose flag configurations are compared and written (absent = the default environment); changing a segment (shared) needs a token of every environment' }],
     requestBody: { required: true, ...json({ type: 'object', description: 'A flagd document: {"flags": {...}, "$evaluators"?: {...}, "metadata"?: {...}}' }) },
     responses: {
       '200': {
@@ -364,6 +364,7 @@ export const ROUTES = {
         ...json({ type: 'object', required: ['dryRun', 'plan', 'counts', 'issues'], properties: { dryRun: { type: 'boolean' }, revision: { type: 'integer' }, batches: { type: 'integer' }, plan: { type: 'array', items: { type: 'object' } }, counts: { type: 'object' }, issues: { type: 'array', items: { type: 'object', required: ['path', 'severity', 'message'] } } } }),
       },
       ...unconditionalWriteErrors,
+      '404': problem('environment names no environment'),
       '409': problem('A flag or segment changed since the plan was made'),
       '413': problem('Body larger than FLAGRAFT_MAX_FLAGD_IMPORT_BODY_BYTES'),
       '422': problem('Some flags cannot be mapped (issues with JSON paths, plan of the rest); nothing written'),
@@ -372,10 +373,11 @@ export const ROUTES = {
   exportFlagd: {
     method: 'get',
     path: '/api/v1/flagd/export',
-    summary: 'Every flag (optionally by key prefix) as a flagd flag-definition document, with what flagd cannot express reported by path (role reader)',
-    parameters: [{ name: 'prefix', in: 'query', schema: { type: 'string', maxLength: 128 } }],
+    summary: 'Every flag of one environment (optionally by key prefix) as a flagd flag-definition document, with what flagd cannot express reported by path (role reader)',
+    parameters: [{ name: 'prefix', in: 'query', schema: { type: 'string', maxLength: 128 } }, { ...environmentParam, description: 'Whose flag configurations (absent = the default environment)' }],
     responses: {
       '200': { description: 'The document and the issues', headers: etagHeader, ...json({ type: 'object', required: ['revision', 'document', 'issues'], properties: { revision: { type: 'integer' }, document: { type: 'object' }, issues: { type: 'array', items: { type: 'object' } } } }) },
+      '404': problem('environment names no environment'),
       ...commonErrors,
     },
   },
