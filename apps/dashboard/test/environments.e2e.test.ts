@@ -251,4 +251,43 @@ describe('environments, change requests and schedules in Chromium', () => {
     expect((await stack.api('GET', `/api/v1/flags/${KEY}?environment=${prod}`)).body.flag.description).toBeUndefined();
   });
 
+  it('the promotion page shows the plan per flag; promoting into a protected environment proposes a change request; into staging applies', async () => {
+    // A new flag, created in staging and switched on there: it arrives switched off in the protected default environment.
+    const promo = { key: 'promoflag', type: 'boolean', enabled: true, variants: { on: true, off: false }, defaultVariant: 'on', offVariant: 'off' };
+    expect((await stack.api('PUT', '/api/v1/flags/promoflag?environment=staging', promo)).status).toBe(201);
+    expect((await stack.api('GET', `/api/v1/flags/promoflag?environment=${prod}`)).body.flag.enabled).toBe(false);
+
+    await eddie.goto(`${stack.dashboardUrl}/promote?from=staging&to=${prod}`);
+    const item = eddie.getByTestId('promote-item-promoflag');
+    await item.waitFor();
+    await waitFor(async () => (await item.textContent())?.includes('off → on'), 'the plan names the change');
+    await waitFor(async () => (await item.locator('table.diff td', { hasText: 'enabled' }).count()) > 0, 'the enabled field in the diff');
+    // Only promoflag: untick every other flag of the plan.
+    for (const box of await eddie.locator('input[name="keys[]"]').all()) {
+      if ((await box.getAttribute('value')) !== 'promoflag') await box.uncheck();
+    }
+    await eddie.getByTestId('promote-selected').click();
+    await waitFor(async () => (await eddie.getByTestId('promote-error').textContent().catch(() => ''))?.includes('protected'), 'refused as protected');
+    expect((await stack.api('GET', `/api/v1/flags/promoflag?environment=${prod}`)).body.flag.enabled).toBe(false);
+    await eddie.getByTestId('propose-cr').click();
+    await eddie.waitForURL(/\/change-requests\/[^/?]+\?created=1/);
+    const id = new URL(eddie.url()).pathname.split('/').pop()!;
+    const cr = await stack.api('GET', `/api/v1/change-requests/${id}`);
+    expect(cr.body.changeRequest.ops).toEqual([{ op: 'promote', from: 'staging', to: prod, keys: ['promoflag'] }]);
+    expect(cr.body.changeRequest.status).toBe('inReview');
+
+    // Into staging (unprotected): switch promoflag off in the default environment's config, then promote it back.
+    await eddie.goto(`${stack.dashboardUrl}/promote?from=${prod}&to=staging`);
+    const back = eddie.getByTestId('promote-item-promoflag');
+    await back.waitFor();
+    await waitFor(async () => (await back.textContent())?.includes('on → off'), 'the reverse plan');
+    for (const box of await eddie.locator('input[name="keys[]"]').all()) {
+      if ((await box.getAttribute('value')) !== 'promoflag') await box.uncheck();
+    }
+    await eddie.getByTestId('promote-selected').click();
+    await waitFor(async () => (await eddie.getByTestId('promote-done').textContent().catch(() => ''))?.includes('Promoted 1 flag(s)'), 'applied');
+    expect((await stack.api('GET', '/api/v1/flags/promoflag?environment=staging')).body.flag.enabled).toBe(false);
+    await screenshot(eddie, 'envs-promote');
+  });
+
 });

@@ -18,6 +18,7 @@ const NAV = [
   { href: '/audit', label: 'Audit log' },
   { href: '/change-requests', label: 'Change requests' },
   { href: '/schedules', label: 'Schedules' },
+  { href: '/promote', label: 'Promote' },
   { href: '/cluster', label: 'Cluster' },
 ];
 
