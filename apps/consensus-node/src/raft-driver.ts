@@ -130,6 +130,7 @@ export class RaftDriver<R> {
     this.reads = new ReadBarrier({
       readIndex: (ctx) => { this.guardLease(); this.wake(); this.node.readIndex(ctx); this.kick(); },
       leaderId: () => this.lead,
+      nodeId: cfg.nodeId,
       maxPendingReads: cfg.maxPendingReads,
       timeoutMs: Math.max(2 * cfg.electionTimeoutMs, 500),
       newContext: () => `${readPrefix}${++readSeq}`,

@@ -4,6 +4,7 @@
 import { describe, expect, it } from 'vitest';
 import { ReadBarrier } from './read-barrier.js';
 
+/** A barrier on node 1; `leader` is the leader it knows (2: it is a follower). */
 function barrier(leader = 2) {
   const asked: string[] = [];
   let n = 0;
@@ -11,6 +12,7 @@ function barrier(leader = 2) {
   const b = new ReadBarrier({
     readIndex: (ctx) => { asked.push(Buffer.from(ctx).toString()); },
     leaderId: () => leader,
+    nodeId: 1,
     maxPendingReads: 100,
     timeoutMs: 60_000,
     newContext: () => `ctx-${++n}`,
@@ -54,7 +56,7 @@ describe('ReadBarrier', () => {
     await read;
   });
 
-  it('batches: reads arriving while two ReadIndex requests are in flight share the next one', async () => {
+  it('a follower batches: reads arriving while two ReadIndex requests are in flight share the next one', async () => {
     const { b, asked, metrics } = barrier();
     const first = b.wait();
     const second = b.wait();
@@ -68,6 +70,25 @@ describe('ReadBarrier', () => {
     b.onReadStates([rs(4, 'ctx-3'), rs(4, 'ctx-2')], 4);
     await Promise.all([second, ...waiting]);
     expect(metrics).toEqual({ readBatches: 3, reads: 5 });
+  });
+
+  it('the leader hands over one batch at a time: reads arriving while it is out wait and share the next one', async () => {
+    // raft-core fixes a request's read index when it is stepped and runs one
+    // heartbeat round at a time: a second request handed over now would only
+    // queue there, and the reads after it would wait a round longer.
+    const { b, asked, metrics } = barrier(1);
+    const first = b.wait();
+    const waiting = [b.wait(), b.wait(), b.wait()];
+    expect(asked).toEqual(['ctx-1']);
+    b.maybeIssue();
+    expect(asked).toEqual(['ctx-1']);
+    b.onReadStates([rs(3, 'ctx-1')], 3);
+    await first;
+    b.maybeIssue();
+    expect(asked).toEqual(['ctx-1', 'ctx-2']);
+    b.onReadStates([rs(4, 'ctx-2')], 4);
+    await Promise.all(waiting);
+    expect(metrics).toEqual({ readBatches: 2, reads: 4 });
   });
 
   it('refuses at once when no leader is known, and after stop()', async () => {
