@@ -78,6 +78,8 @@ export class NodeSecurity {
   private readonly counts = new Map<Refusal, number>();
   /** Identities the client interceptor verified, by the call's Metadata object (gone with the call). */
   private readonly verified = new WeakMap<grpc.Metadata, Identity>();
+  /** Client identities by TLS connection (connectionOf; gone with the connection). */
+  private readonly byConnection = new WeakMap<object, Identity>();
   private readonly lastLogged = new Map<Refusal, { at: number; count: number }>();
 
   constructor(private readonly o: SecurityOptions) {
@@ -218,7 +220,7 @@ export class NodeSecurity {
   private authorizeClient(path: string, call: grpc.ServerInterceptingCallInterface): StatusError | { id: Identity } {
     let id: Identity | undefined;
     try {
-      id = identityOfCall(call);
+      id = this.clientIdentity(call);
     } catch (e) {
       return this.refuse('client_not_a_service', `the client certificate names no flagraft identity: ${(e as IdentityError).message}`, { peer: call.getPeer(), method: path });
     }
@@ -229,6 +231,24 @@ export class NodeSecurity {
     if (id.kind === 'node') return this.refuse('client_not_a_service', 'node certificates speak Raft on the peer port; the client API needs a service certificate', { peer: call.getPeer(), method: path, identity: identityName(id) });
     if (!need || !mayCall(id, need)) return this.refuse('client_forbidden', `role ${id.role} may not call ${path.slice(path.lastIndexOf('/') + 1)}`, { peer: call.getPeer(), method: path, identity: identityName(id) });
     return { id };
+  }
+
+  /**
+   * The caller's verified identity, asked of TLS once per connection:
+   * getPeerCertificate() builds a new object from the certificate on every
+   * call (~50 µs, a quarter of the leader's CPU per linearizable read). A
+   * connection's peer certificate is fixed at its handshake: HTTP/2 forbids
+   * renegotiation and Node's HTTP/2 disables it on the socket, and grpc-js
+   * itself only reads the `authorized` flag the handshake set. Refusals are
+   * not cached (they are rare, and each is counted and logged).
+   */
+  private clientIdentity(call: grpc.ServerInterceptingCallInterface): Identity | undefined {
+    const conn = connectionOf(call);
+    const known = conn && this.byConnection.get(conn);
+    if (known) return known;
+    const id = identityOfCall(call);
+    if (conn && id) this.byConnection.set(conn, id);
+    return id;
   }
 
   /**
@@ -289,4 +309,14 @@ export class NodeSecurity {
     if (!id) throw ApiError.of('PERMISSION', 'no client certificate');
     return id;
   }
+}
+
+/**
+ * The HTTP/2 session (one TLS connection) a client-port call came on, as
+ * grpc-js 1.14's base server call holds it (the call the first interceptor
+ * gets). Undefined if that shape changes: then every call asks TLS again.
+ */
+export function connectionOf(call: unknown): object | undefined {
+  const session = (call as { stream?: { session?: unknown } } | undefined)?.stream?.session;
+  return typeof session === 'object' && session !== null ? session : undefined;
 }

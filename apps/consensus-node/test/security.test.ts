@@ -243,6 +243,27 @@ describe('the client port', () => {
     expect((await admin.history('as-itself-named'))[0]).toMatchObject({ actor: 'admin:ops', revision: named.revision });
   });
 
+  it('each connection keeps its own identity (identities are cached per TLS connection): a reader and an admin interleaved on one node', async () => {
+    const l = await cluster.leader();
+    const reader = createClusterClient({ endpoints: [l.address], tls: (await cluster.serviceTls('reader', 'metrics'))!, retryDeadlineMs: 3000 });
+    const ops = createClusterClient({ endpoints: [l.address], tls: (await cluster.serviceTls('admin', 'ops'))! });
+    try {
+      for (let i = 0; i < 3; i++) {
+        // Reads on both connections first, so each has a cached identity when the writes come.
+        await reader.getFlag('before');
+        await ops.getFlag('before');
+        await expect(reader.putFlag(flag(`interleaved-reader-${i}`, 'x'), { actor: '' })).rejects.toMatchObject({ code: 'PERMISSION' });
+        const w = await ops.putFlag(flag(`interleaved-ops-${i}`, 'x'), { actor: '' });
+        expect((await admin.history(`interleaved-ops-${i}`))[0]).toMatchObject({ actor: 'admin:ops', revision: w.revision });
+        await expect(reader.putFlag(flag(`interleaved-reader-${i}`, 'x'), { actor: '' })).rejects.toMatchObject({ code: 'PERMISSION' });
+      }
+    } finally {
+      reader.close();
+      ops.close();
+    }
+    expect((await admin.getFlag('interleaved-reader-0'))).toBeUndefined();
+  });
+
   it('Status tells how a node is secured', async () => {
     const st = await admin.status({ endpoint: target.address });
     expect(st.transportSecurity).toBe('mtls');
