@@ -124,7 +124,7 @@ export function jsonLimitProblem(violations: JsonLimitViolation[], prefix = ''):
 
 /** Parses JSON text under the shape limits: 400 for malformed text, 422 naming the limit for a shape over it. */
 export function parseLimitedJson(text: string, json: Partial<JsonLimits> = {}): unknown {
-  const limits = json.maxJsonDepth === undefined && json.maxJsonNodes === undefined && json.maxJsonStringChars === undefined && json.maxJsonKeyChars === undefined ? JSON_LIMITS : { ...JSON_LIMITS, ...json };
+  const limits: JsonLimits = Object.keys(json).length === 0 ? JSON_LIMITS : { ...JSON_LIMITS, ...json };
   // Parse first, then one cheap walk (jsonWithinLimits, its recursion bounded
   // by maxJsonDepth) that accepts nearly every body: JSON.parse is iterative in
   // V8 and the text is at most maxBodyBytes, so a too-deep text is safe to
