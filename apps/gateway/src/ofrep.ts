@@ -20,7 +20,7 @@ import type { TokenStore } from '@flagraft/auth';
 import { checkAuth, type AuthOutcome } from './authz.js';
 import type { GatewayConfig } from './config.js';
 import { ANY_ORIGIN, BodyTooLargeError, corsHeaders, preflightHeaders, readBodyThen, shortHash, type RequestRecorder } from './http-util.js';
-import { ContextCache, contextEtagHash, OfrepError, type ParsedContext } from './ofrep-context.js';
+import { contextEtagHash, contextOf, OfrepError, type ParsedContext } from './ofrep-context.js';
 import type { GatewayMetrics } from './metrics.js';
 import type { RateLimiter } from './rate-limit.js';
 import { HttpProblem } from './problem.js';
@@ -80,7 +80,6 @@ function send(res: ServerResponse, status: number, body: string, requestId: stri
 export function createOfrepHandler(deps: OfrepDeps): (req: IncomingMessage, res: ServerResponse) => boolean {
   const { config, replica, metrics, recorder } = deps;
   const ticketFor = cachedTicketIssuer(config);
-  const contexts = new ContextCache();
 
   /** The cached success answer (body + counter child) of a flag for this result. */
   const answerFor = (entry: ReplicaFlag, result: EvaluationResult): { body: string; counter: { value: number } } => {
@@ -205,7 +204,7 @@ export function createOfrepHandler(deps: OfrepDeps): (req: IncomingMessage, res:
         if (err) return fail(err);
         let context: ParsedContext;
         try {
-          context = contexts.parse(buf);
+          context = contextOf(buf, req.socket);
         } catch (e) {
           return fail(e);
         }
