@@ -58,6 +58,12 @@ describe('contextOf', () => {
     expect(contextOf(buf(text), conn)).toBe(p);
   });
 
+  it('without a connection the body is parsed every time', () => {
+    const a = contextOf(buf('{"context":{"targetingKey":"u"}}'), undefined);
+    expect(a.context).toEqual({ targetingKey: 'u' });
+    expect(contextOf(buf('{"context":{"targetingKey":"u"}}'), undefined)).not.toBe(a);
+  });
+
   it('empty body, {} and {"context": null} are the empty context', () => {
     const conn = connection();
     for (const t of ['', '{}', '{"context":null}']) expect(contextOf(buf(t), conn).context).toEqual({});

@@ -59,14 +59,15 @@ export function prepareConnection(conn: ContextHolder): void {
 }
 
 /** The request body's context; throws OfrepError (400) naming what is wrong, exactly as without the memo. */
-export function contextOf(buf: Buffer, conn: ContextHolder): ParsedContext {
+export function contextOf(buf: Buffer, conn: ContextHolder | null | undefined): ParsedContext {
   if (buf.length === 0) return EMPTY_CONTEXT;
   const text = buf.toString('utf8');
-  const last = (conn as Slot)[LAST];
+  // No connection (a request object not from a socket): parsed every time.
+  const last = conn ? (conn as Slot)[LAST] : undefined;
   if (last !== undefined && last.text === text) return last.parsed;
   const context = parseContextText(text);
   const parsed: ParsedContext = { context: context === NO_CONTEXT ? EMPTY_CONTEXT.context : context, etagHash: undefined };
-  if (text.length <= MAX_REMEMBERED_CONTEXT_CHARS) (conn as Slot)[LAST] = { text, parsed };
+  if (conn && text.length <= MAX_REMEMBERED_CONTEXT_CHARS) (conn as Slot)[LAST] = { text, parsed };
   return parsed;
 }
 
