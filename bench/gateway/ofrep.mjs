@@ -8,6 +8,7 @@
 //     [--duration 4] [--warmup 1] [--connections 64] [--bulk-duration 3]
 //     [--gateway-node-args "--max-semi-space-size=32"]  (or "dist=...;other=..." per build)
 //     [--cpu-prof DIR]   (profile each server; SIGTERM writes DIR/<build>/*.cpuprofile, DIR/bare/)
+//     [--contexts N]     (N >= 2: each connection cycles through N contexts, so no body repeats its predecessor)
 //
 // Each build (relative to apps/gateway) runs as its own process in front of
 // write-path-server.mjs's in-memory cluster: OFREP reads only the gateway's
@@ -33,6 +34,9 @@ const { values: args } = parseArgs({
     connections: { type: 'string', default: '64' },
     'cpu-prof': { type: 'string', default: '' },
     'skip-bulk': { type: 'boolean', default: false },
+    // Distinct contexts each connection cycles through (targetingKey differs): with 2 or more no request
+    // repeats its connection's previous body, so the gateway's per-connection context memo never hits.
+    contexts: { type: 'string', default: '1' },
     // Node options for the gateways, space-separated; "BUILD=opts;BUILD2=opts" gives each build its own.
     'gateway-node-args': { type: 'string', default: '' },
   },
@@ -110,6 +114,11 @@ const ruled = {
 const context = { context: { targetingKey: 'user-4711', email: 'someone@example.com', country: 'FR', appVersion: '2.3.1', plan: 'pro' } };
 const headers = { 'content-type': 'application/json', authorization: `Bearer ${TOKEN}` };
 const evalOpts = { method: 'POST', body: JSON.stringify(context), headers };
+const CONTEXTS = num('contexts');
+if (CONTEXTS > 1) {
+  // Every key still lands in the rollout rule (plan pro): only the bucket differs.
+  evalOpts.requests = Array.from({ length: CONTEXTS }, (_, i) => ({ method: 'POST', body: JSON.stringify({ context: { ...context.context, targetingKey: `user-${4711 + i}` } }) }));
+}
 
 async function put(base, flag) {
   const res = await fetch(`${base}/api/v1/flags/${flag.key}`, { method: 'PUT', headers, body: JSON.stringify(flag) });
@@ -171,6 +180,7 @@ try {
     rounds: ROUNDS,
     durationS: DURATION,
     connections: CONNECTIONS,
+    contexts: CONTEXTS,
     bare: { medianRps: median(bareRuns.map((r) => r.rps)), medianP99Ms: median(bareRuns.map((r) => r.p99)), medianCpuUsPerReq: median(bareRuns.map((r) => r.cpuUs)) },
     loadavg: [Math.min(...bareRuns.map((r) => r.load)), Math.max(...bareRuns.map((r) => r.load))],
     builds: gateways.map((g) => ({

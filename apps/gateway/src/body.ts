@@ -12,7 +12,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { Transform } from 'node:stream';
 import { createBrotliDecompress, createGunzip, createInflate } from 'node:zlib';
-import { jsonShapeViolations, jsonTextDepthViolation, JSON_LIMITS, type JsonLimits, type JsonLimitViolation } from '@flagraft/flag-model';
+import { jsonShapeViolations, jsonTextDepthViolation, jsonWithinLimits, JSON_LIMITS, type JsonLimits, type JsonLimitViolation } from '@flagraft/flag-model';
 import { HttpProblem } from './problem.js';
 
 export interface BodyLimit {
@@ -124,17 +124,30 @@ export function jsonLimitProblem(violations: JsonLimitViolation[], prefix = ''):
 
 /** Parses JSON text under the shape limits: 400 for malformed text, 422 naming the limit for a shape over it. */
 export function parseLimitedJson(text: string, json: Partial<JsonLimits> = {}): unknown {
-  const depth = jsonTextDepthViolation(text, json.maxJsonDepth ?? JSON_LIMITS.maxJsonDepth);
-  if (depth) throw jsonLimitProblem([depth]);
+  const limits: JsonLimits = Object.keys(json).length === 0 ? JSON_LIMITS : { ...JSON_LIMITS, ...json };
+  // Parse first, then one cheap walk (jsonWithinLimits, its recursion bounded
+  // by maxJsonDepth) that accepts nearly every body: JSON.parse is iterative in
+  // V8 and the text is at most maxBodyBytes, so a too-deep text is safe to
+  // parse. The text's depth scan and the full walk, which name the violation,
+  // run only for a body that fails, in the same order as before (depth of the
+  // text first), so every refusal is the same answer as before.
   let value: unknown;
   try {
     value = JSON.parse(text);
   } catch (err) {
+    throwTextDepth(text, limits.maxJsonDepth);
     throw new HttpProblem('malformed-json', `the body is not valid JSON: ${String((err as Error).message).slice(0, 200)}`);
   }
+  if (jsonWithinLimits(value, limits)) return value;
+  throwTextDepth(text, limits.maxJsonDepth);
   const violations = jsonShapeViolations(value, json);
   if (violations.length > 0) throw jsonLimitProblem(violations);
   return value;
+}
+
+function throwTextDepth(text: string, maxDepth: number): void {
+  const depth = jsonTextDepthViolation(text, maxDepth);
+  if (depth) throw jsonLimitProblem([depth]);
 }
 
 /**

@@ -11,6 +11,7 @@ import { limiterFor } from './rate-limit.js';
 import { createLogger, type Logger } from './log.js';
 import { createMetrics, type GatewayMetrics } from './metrics.js';
 import { createOfrepHandler } from './ofrep.js';
+import { prepareConnection } from './ofrep-context.js';
 import { createFlagPutFastPath } from './flag-put.js';
 import { Replica } from './replica.js';
 import { SseHub } from './sse.js';
@@ -110,6 +111,8 @@ export function createGateway(partial: Partial<GatewayConfig>): Gateway {
     instrument(req, res, recorder);
     app(req, res);
   });
+  // Each connection remembers the last OFREP context it sent (ofrep-context.ts); its slot is made here, once per socket.
+  server.on('connection', prepareConnection);
   // Behind Caddy / load balancers: keep idle connections longer than they do.
   server.keepAliveTimeout = 65_000;
   server.headersTimeout = 66_000;

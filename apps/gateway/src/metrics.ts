@@ -23,13 +23,28 @@ export interface GatewayMetrics {
   logDropped: Gauge;
   tokenReloads: Counter<'result'>;
   rateLimited: Counter<'kind'>;
+  /**
+   * The replica whose revision and flag count the replica gauges report, read
+   * at scrape time: prom-client's set() (label hashing, validation) on every
+   * applied change cost more than applying the change.
+   */
+  followReplica(source: ReplicaGaugeSource): void;
+}
+
+export interface ReplicaGaugeSource {
+  readonly revision: number;
+  readonly flags: { readonly size: number };
 }
 
 export function createMetrics(opts: { defaultMetrics: boolean }): GatewayMetrics {
   const registry = new Registry();
   if (opts.defaultMetrics) collectDefaultMetrics({ register: registry, prefix: 'flagraft_gateway_' });
   const registers = [registry];
+  let replica: ReplicaGaugeSource = { revision: 0, flags: { size: 0 } };
   return {
+    followReplica(source) {
+      replica = source;
+    },
     registry,
     httpRequests: new CounterFamily({
       name: 'flagraft_gateway_http_requests_total',
@@ -52,14 +67,28 @@ export function createMetrics(opts: { defaultMetrics: boolean }): GatewayMetrics
       help: 'In-process evaluations reported by OpenFeature providers, by flag key, variant and reason (also added to flagraft_gateway_evaluations_total)',
       labelNames: ['flag', 'variant', 'reason'],
     }).register(registry),
-    replicaRevision: new Gauge({ name: 'flagraft_gateway_replica_revision', help: 'Revision the in-memory replica has applied', registers }),
+    replicaRevision: new Gauge({
+      name: 'flagraft_gateway_replica_revision',
+      help: 'Revision the in-memory replica has applied',
+      registers,
+      collect() {
+        this.set(replica.revision);
+      },
+    }),
     replicaLoaded: new Gauge({ name: 'flagraft_gateway_replica_loaded', help: '1 once the replica holds a full snapshot', registers }),
     replicaLag: new Gauge({
       name: 'flagraft_gateway_replica_lag_revisions',
       help: 'Cluster applied index at the last probe minus the replica revision (includes no-op log entries)',
       registers,
     }),
-    replicaFlags: new Gauge({ name: 'flagraft_gateway_replica_flags', help: 'Flags held by the replica', registers }),
+    replicaFlags: new Gauge({
+      name: 'flagraft_gateway_replica_flags',
+      help: 'Flags held by the replica',
+      registers,
+      collect() {
+        this.set(replica.flags.size);
+      },
+    }),
     replicaReloads: new Counter({ name: 'flagraft_gateway_replica_reloads_total', help: 'Full snapshot loads (start, compaction, errors)', registers }),
     watchReconnects: new Counter({ name: 'flagraft_gateway_watch_reconnects_total', help: 'Cluster watch errors after which the watch resumed', registers }),
     sseClients: new Gauge({ name: 'flagraft_gateway_sse_clients', help: 'Connected SSE clients', labelNames: ['stream'] as const, registers }),

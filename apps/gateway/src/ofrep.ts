@@ -15,11 +15,12 @@
 // replica is behind that revision waits for it (bounded) before answering, so
 // the client never re-reads the configuration it was just told is outdated.
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { jsonShapeViolations, jsonTextDepthViolation, jsonWithinLimits, type EvaluationContext, type EvaluationResult } from '@flagraft/flag-model';
+import type { EvaluationContext, EvaluationResult } from '@flagraft/flag-model';
 import type { TokenStore } from '@flagraft/auth';
 import { checkAuth, type AuthOutcome } from './authz.js';
 import type { GatewayConfig } from './config.js';
-import { ANY_ORIGIN, BodyTooLargeError, canonicalJson, corsHeaders, preflightHeaders, readBodyThen, shortHash, type RequestRecorder } from './http-util.js';
+import { ANY_ORIGIN, BodyTooLargeError, corsHeaders, preflightHeaders, readBodyThen, shortHash, type RequestRecorder } from './http-util.js';
+import { contextEtagHash, contextOf, OfrepError, type ParsedContext } from './ofrep-context.js';
 import type { GatewayMetrics } from './metrics.js';
 import type { RateLimiter } from './rate-limit.js';
 import { HttpProblem } from './problem.js';
@@ -73,17 +74,6 @@ function send(res: ServerResponse, status: number, body: string, requestId: stri
   if (extra !== undefined) for (const k in extra) headers[k] = extra[k];
   res.writeHead(status, headers);
   res.end(body);
-}
-
-class OfrepError extends Error {
-  constructor(
-    readonly status: number,
-    readonly errorCode: string,
-    detail: string,
-    readonly headers: Record<string, string> = {},
-  ) {
-    super(detail);
-  }
 }
 
 /** Returns a handler that answers /ofrep/* requests and returns false for anything else. */
@@ -212,15 +202,15 @@ export function createOfrepHandler(deps: OfrepDeps): (req: IncomingMessage, res:
       }
       readBodyThen(req, config.maxEvaluationBodyBytes, (err, buf) => {
         if (err) return fail(err);
-        let context: EvaluationContext;
+        let context: ParsedContext;
         try {
-          context = parseContext(buf);
+          context = contextOf(buf, req.socket);
         } catch (e) {
           return fail(e);
         }
         const answer = () => {
           try {
-            if (route === 'single') answerSingle(res, requestId, key!, context, cors, env);
+            if (route === 'single') answerSingle(res, requestId, key!, context.context, cors, env);
             else answerBulk(req, res, requestId, context, cors, env);
           } catch (e) {
             fail(e);
@@ -253,7 +243,8 @@ export function createOfrepHandler(deps: OfrepDeps): (req: IncomingMessage, res:
     send(res, 200, JSON.stringify(ofrepSuccessBody(out)), requestId, cors);
   }
 
-  function answerBulk(req: IncomingMessage, res: ServerResponse, requestId: string, context: EvaluationContext, cors: Record<string, string>, env: string): void {
+  function answerBulk(req: IncomingMessage, res: ServerResponse, requestId: string, parsed: ParsedContext, cors: Record<string, string>, env: string): void {
+    const context = parsed.context;
     // The ETag covers the configuration (revision) and the context, so a
     // client keeping its ETag across a context change still gets fresh values.
     // A token caller's answer advertises a ticketed stream URL; the ticket's
@@ -262,7 +253,7 @@ export function createOfrepHandler(deps: OfrepDeps): (req: IncomingMessage, res:
     const ticket = ticketFor(req);
     // Another environment's answer differs at the same revision and context: its name is in the ETag.
     const envTag = env === replica.resolveEnvironment(undefined) ? '' : `-${shortHash(env)}`;
-    const etag = `"${replica.revision}-${shortHash(canonicalJson(context))}${envTag}${ticket ? `-w${ticket.window}` : ''}"`;
+    const etag = `"${replica.revision}-${contextEtagHash(parsed)}${envTag}${ticket ? `-w${ticket.window}` : ''}"`;
     const inm = req.headers['if-none-match'];
     if (typeof inm === 'string' && inm.split(',').some((t) => t.trim() === etag || t.trim() === 'W/' + etag)) {
       res.writeHead(304, { etag, ...cors, 'x-request-id': requestId });
@@ -303,42 +294,4 @@ function freshnessRevision(query: URLSearchParams): number | undefined {
   if (raw === null) return undefined;
   const m = /^"?(\d{1,15})"?$/.exec(raw);
   return m ? Number(m[1]) : undefined;
-}
-
-/** The request body: `{}` or empty, or `{"context": {...}}`. */
-function parseContext(buf: Buffer): EvaluationContext {
-  if (buf.length === 0) return {};
-  const text = buf.toString('utf8');
-  // JSON.parse is iterative in V8 and the text is at most maxEvaluationBodyBytes,
-  // so parsing first is safe; jsonWithinLimits then checks every shape limit
-  // (depth included) before anything recursive (the bulk ETag hashes the
-  // context, rules walk it). The text scan and the full walk run only to name
-  // a violation, in the same order as before: depth of the text first.
-  let body: unknown;
-  try {
-    body = JSON.parse(text);
-  } catch {
-    throwDepthViolation(text);
-    throw new OfrepError(400, 'PARSE_ERROR', 'the request body is not valid JSON');
-  }
-  if (!jsonWithinLimits(body)) {
-    throwDepthViolation(text);
-    const violations = jsonShapeViolations(body);
-    const v = violations[0]!;
-    throw new OfrepError(400, 'INVALID_CONTEXT', `${v.path || 'the request body'}: ${v.message} (${v.limit}${v.max ? ` = ${v.max}` : ''})`);
-  }
-  if (body === null || typeof body !== 'object' || Array.isArray(body)) {
-    throw new OfrepError(400, 'PARSE_ERROR', 'the request body must be a JSON object like {"context": {...}}');
-  }
-  const context = (body as { context?: unknown }).context;
-  if (context === undefined || context === null) return {};
-  if (typeof context !== 'object' || Array.isArray(context)) throw new OfrepError(400, 'INVALID_CONTEXT', 'context must be a JSON object');
-  const tk = (context as { targetingKey?: unknown }).targetingKey;
-  if (tk !== undefined && typeof tk !== 'string') throw new OfrepError(400, 'INVALID_CONTEXT', 'context.targetingKey must be a string');
-  return context as EvaluationContext;
-}
-
-function throwDepthViolation(text: string): void {
-  const deep = jsonTextDepthViolation(text);
-  if (deep) throw new OfrepError(400, 'INVALID_CONTEXT', `the request body ${deep.message} (${deep.limit} = ${deep.max})`);
 }

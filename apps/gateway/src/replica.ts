@@ -123,6 +123,7 @@ export class Replica {
     this.opts = { minBackoffMs: 100, maxBackoffMs: 5_000, ...opts };
     this.legacyRing = new EventRing(this.opts.replayEvents);
     this.allRing = new EventRing(this.opts.replayEvents);
+    opts.metrics.followReplica(this);
   }
 
   start(): void {
@@ -344,8 +345,6 @@ export class Replica {
     this.allRing.reset(top);
     this.loaded = true;
     this.opts.metrics.replicaLoaded.set(1);
-    this.opts.metrics.replicaRevision.set(revision);
-    this.opts.metrics.replicaFlags.set(this.flags.size);
     this.resolveWaiters(revision);
   }
 
@@ -410,8 +409,6 @@ export class Replica {
     const legacy = batch.filter(isLegacyEvent);
     const out = legacy.length > 0 ? this.legacyRing.push(legacy) : [];
     const all = this.allSubscribers.size > 0 || this.multi ? this.allRing.push(batch) : [];
-    this.opts.metrics.replicaRevision.set(this.revision);
-    this.opts.metrics.replicaFlags.set(this.flags.size);
     this.resolveWaiters(this.revision);
     if (out.length > 0) this.notify(this.subscribers, out);
     if (all.length > 0) this.notify(this.allSubscribers, all);

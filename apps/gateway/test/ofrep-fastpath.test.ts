@@ -86,6 +86,26 @@ describe('OFREP single-flag answers', () => {
     expect((await stack.req('PUT', `/api/v1/flags/${ruled.key}`, { role: 'editor', body: ruled })).status).toBe(200);
   });
 
+  it('the same body again on a connection (its last context is remembered): same answers, same refusals, for single and bulk', async () => {
+    const text = JSON.stringify({ context: { ...ctx, email: 'z@flagraft.dev' } });
+    const raw = { rawBody: text, headers: { 'content-type': 'application/json' } };
+    const first = await post(stack.url, ruled.key, raw);
+    expect(first.json).toMatchObject({ reason: 'TARGETING_MATCH', variant: 'internal' });
+    for (let i = 0; i < 3; i++) expect((await post(stack.url, ruled.key, raw)).text).toBe(first.text);
+    expect((await post(stack.url, 'no-such', raw)).status).toBe(404);
+    const bulk1 = await request(stack.url, 'POST', '/ofrep/v1/evaluate/flags', { role: 'evaluator', ...raw });
+    const bulk2 = await request(stack.url, 'POST', '/ofrep/v1/evaluate/flags', { role: 'evaluator', ...raw });
+    expect(bulk2.headers.get('etag')).toBe(bulk1.headers.get('etag'));
+    expect(bulk2.json.flags).toEqual(bulk1.json.flags);
+    const deep = '{"context":{"a":' + '['.repeat(80) + ']'.repeat(80) + '}}';
+    const refusals = [];
+    for (let i = 0; i < 2; i++) refusals.push(await post(stack.url, ruled.key, { rawBody: deep, headers: { 'content-type': 'application/json' } }));
+    expect(refusals.map((r) => r.status)).toEqual([400, 400]);
+    expect(refusals[1].json).toEqual(refusals[0].json);
+    expect(refusals[0].json).toMatchObject({ key: ruled.key, errorCode: 'INVALID_CONTEXT' });
+    expect((await post(stack.url, ruled.key, raw)).text).toBe(first.text);
+  });
+
   it('errors: 404 FLAG_NOT_FOUND, 400 PARSE_ERROR / INVALID_CONTEXT, 401, 405, all in OFREP shape with CORS', async () => {
     const nf = await post(stack.url, 'no-such', { body: {} });
     expect(nf.status).toBe(404);
