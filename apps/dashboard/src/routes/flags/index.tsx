@@ -15,6 +15,9 @@ import { useProposeChange, protectedEnv, proposalOf, type Proposal } from '~/ser
 import { canEdit, gatewayFor, problemOf, requireSession } from '~/server/request';
 import { userKey } from '~/lib/jsx-key';
 import { isSearchShortcut } from '~/lib/shortcuts';
+import { Options } from '~/components/markup';
+
+const STATE_CHOICES = [['all', 'All'], ['enabled', 'Enabled'], ['disabled', 'Disabled']] as const;
 
 export { useProposeChange };
 
@@ -284,15 +287,7 @@ export default component$(() => {
         <div class="field">
           <label for="state">State</label>
           <select id="state" name="state">
-            <option value="all" selected={q.state === 'all'}>
-              All
-            </option>
-            <option value="enabled" selected={q.state === 'enabled'}>
-              Enabled
-            </option>
-            <option value="disabled" selected={q.state === 'disabled'}>
-              Disabled
-            </option>
+            <Options choices={STATE_CHOICES} selected={q.state} />
           </select>
         </div>
         <div class="field">
