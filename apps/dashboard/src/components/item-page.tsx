@@ -1,5 +1,5 @@
-// The page frames flags and segments share (new item, an item that could not
-// be loaded), so a new item kind gets its pages by passing its names and
+// The page frames flags and segments share (new item, an item, an item that
+// could not be loaded), so a new item kind gets its pages by passing its names and
 // editor. Inline components: they add no lazy-loaded chunk to a page.
 import type { JSXChildren } from '@builder.io/qwik';
 import { Link } from '@builder.io/qwik-city';
@@ -30,10 +30,23 @@ export const ItemNotLoaded = (props: { id: string; message: string; children?: J
   </section>
 );
 
-/** The notice after a create redirected here (?created=1). */
-export const CreatedNotice = (props: { show: boolean; kind: string }) =>
-  props.show ? (
-    <p class="notice ok" role="status">
-      {props.kind} created.
-    </p>
-  ) : null;
+/**
+ * An item's page: its title (the h1 the section is labelled by), what the
+ * page head shows beside it (`head`: state, revision, links), the notice
+ * after a create redirected here (?created=1), then the kind's editor and
+ * more (children).
+ */
+export const ItemPage = (props: { titleId: string; title: JSXChildren; head: JSXChildren; kind: string; created: boolean; children?: JSXChildren }) => (
+  <section aria-labelledby={props.titleId}>
+    <div class="page-head">
+      <h1 id={props.titleId}>{props.title}</h1>
+      {props.head}
+    </div>
+    {props.created && (
+      <p class="notice ok" role="status">
+        {props.kind} created.
+      </p>
+    )}
+    {props.children}
+  </section>
+);

@@ -18,14 +18,17 @@ export const ColumnHeads = (props: { names: readonly string[] }) => (
   </thead>
 );
 
-/** A select's options, [value, label] each, the one equal to `selected` chosen. */
-export const Options = (props: { choices: readonly (readonly [string, string])[]; selected: string }) => (
+/** A select's options, each [value, label] or a value shown as it is; the one equal to `selected` is chosen. */
+export const Options = (props: { choices: readonly (string | readonly [string, string])[]; selected: string }) => (
   <>
-    {props.choices.map(([value, label]) => (
-      <option key={userKey(value)} value={value} selected={value === props.selected}>
-        {label}
-      </option>
-    ))}
+    {props.choices.map((c) => {
+      const [value, label] = typeof c === 'string' ? [c, c] : c;
+      return (
+        <option key={userKey(value)} value={value} selected={value === props.selected}>
+          {label}
+        </option>
+      );
+    })}
   </>
 );
 

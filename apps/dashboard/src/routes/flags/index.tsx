@@ -277,11 +277,7 @@ export default component$(() => {
           <label for="tag">Tag</label>
           <select id="tag" name="tag">
             <option value="">Any tag</option>
-            {v.tags.map((t) => (
-              <option key={userKey(t)} value={t} selected={t === q.tag}>
-                {t}
-              </option>
-            ))}
+            <Options choices={v.tags} selected={q.tag} />
           </select>
         </div>
         <div class="field">
@@ -293,11 +289,7 @@ export default component$(() => {
         <div class="field">
           <label for="size">Per page</label>
           <select id="size" name="size">
-            {PAGE_SIZES.map((n) => (
-              <option key={userKey(n)} value={String(n)} selected={n === q.pageSize}>
-                {String(n)}
-              </option>
-            ))}
+            <Options choices={PAGE_SIZES.map(String)} selected={String(q.pageSize)} />
           </select>
         </div>
         <button type="submit">Apply</button>

@@ -2,7 +2,7 @@ import { component$ } from '@builder.io/qwik';
 import { Link, routeLoader$, useLocation, type DocumentHead } from '@builder.io/qwik-city';
 import { FlagEditor } from '~/components/flag-editor';
 import { when } from '~/components/format';
-import { CreatedNotice, ItemNotLoaded } from '~/components/item-page';
+import { ItemNotLoaded, ItemPage } from '~/components/item-page';
 import { loadItemPage } from '~/server/item-pages';
 import { gatewayFor } from '~/server/request';
 import { loadSegmentChoices } from '~/server/segment-choices';
@@ -38,25 +38,28 @@ export default component$(() => {
   }
   const s = data.value.stored;
   return (
-    <section aria-labelledby="flag-title">
-      <div class="page-head">
-        <h1 id="flag-title">
-          <code>{s.flag.key}</code>
-        </h1>
-        <span class={`badge ${s.flag.enabled ? 'on' : 'off'}`}>
-          {s.flag.enabled ? 'Enabled' : 'Disabled'}
-          {data.value.env ? ` in ${data.value.env}` : ''}
-        </span>
-        <span class="muted small">
-          revision {s.modRevision} · version {s.version} · last changed by {s.updatedBy}, {when(s.updatedAt)}
-        </span>
-        <div class="actions">
-          <Link href={`/flags/${encodeURIComponent(s.flag.key)}/history`}>History</Link>
-          <Link href={`/evaluate?flag=${encodeURIComponent(s.flag.key)}`}>Evaluate</Link>
-          <Link href="/flags">All flags</Link>
-        </div>
-      </div>
-      <CreatedNotice show={!!loc.url.searchParams.get('created')} kind="Flag" />
+    <ItemPage
+      titleId="flag-title"
+      title={<code>{s.flag.key}</code>}
+      kind="Flag"
+      created={!!loc.url.searchParams.get('created')}
+      head={
+        <>
+          <span class={`badge ${s.flag.enabled ? 'on' : 'off'}`}>
+            {s.flag.enabled ? 'Enabled' : 'Disabled'}
+            {data.value.env ? ` in ${data.value.env}` : ''}
+          </span>
+          <span class="muted small">
+            revision {s.modRevision} · version {s.version} · last changed by {s.updatedBy}, {when(s.updatedAt)}
+          </span>
+          <div class="actions">
+            <Link href={`/flags/${encodeURIComponent(s.flag.key)}/history`}>History</Link>
+            <Link href={`/evaluate?flag=${encodeURIComponent(s.flag.key)}`}>Evaluate</Link>
+            <Link href="/flags">All flags</Link>
+          </div>
+        </>
+      }
+    >
       <FlagEditor key={userKey(s.flag.key)} stored={s} canEdit={data.value.canEdit} segments={data.value.segments} env={data.value.env} />
       {data.value.canEdit && (
         <SchedulePicker
@@ -67,7 +70,7 @@ export default component$(() => {
           restVariant={Object.keys(s.flag.variants).find((n) => s.flag.variants[n] === false) ?? s.flag.defaultVariant}
         />
       )}
-    </section>
+    </ItemPage>
   );
 });
 

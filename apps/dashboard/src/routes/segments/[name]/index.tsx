@@ -3,7 +3,7 @@ import { Link, routeLoader$, useLocation, type DocumentHead } from '@builder.io/
 import { when } from '~/components/format';
 import { SegmentEditor } from '~/components/segment-editor';
 import { SEGMENT_KIND } from '@flagraft/flag-model';
-import { CreatedNotice, ItemNotLoaded } from '~/components/item-page';
+import { ItemNotLoaded, ItemPage } from '~/components/item-page';
 import { loadItemPage } from '~/server/item-pages';
 import { gatewayFor } from '~/server/request';
 import { userKey } from '~/lib/jsx-key';
@@ -25,21 +25,24 @@ export default component$(() => {
   }
   const s = data.value.stored;
   return (
-    <section aria-labelledby="seg-title">
-      <div class="page-head">
-        <h1 id="seg-title">
-          Segment <code>{s.segment.name}</code>
-        </h1>
-        <span class="muted small">
-          revision {s.modRevision} · last changed by {s.updatedBy}, {when(s.updatedAt)}
-        </span>
-        <div class="actions">
-          <Link href="/segments">All segments</Link>
-        </div>
-      </div>
-      <CreatedNotice show={!!loc.url.searchParams.get('created')} kind="Segment" />
+    <ItemPage
+      titleId="seg-title"
+      title={<>Segment <code>{s.segment.name}</code></>}
+      kind="Segment"
+      created={!!loc.url.searchParams.get('created')}
+      head={
+        <>
+          <span class="muted small">
+            revision {s.modRevision} · last changed by {s.updatedBy}, {when(s.updatedAt)}
+          </span>
+          <div class="actions">
+            <Link href="/segments">All segments</Link>
+          </div>
+        </>
+      }
+    >
       <SegmentEditor key={userKey(s.segment.name)} stored={s} canEdit={data.value.canEdit} />
-    </section>
+    </ItemPage>
   );
 });
 
