@@ -6,7 +6,7 @@
 import { ApiProblem, type ChangeConflict, type ChangeRequestOp, type ChangeRequestStatus, type StoredChangeRequest, type StoredFlag } from '@flagraft/api';
 import { gw } from './api.js';
 import type { CommandContext, CommandSpec } from './cli.js';
-import { envOpt, intOpt, readDefinition, readJsonFile } from './commands.js';
+import { envAndTitle, envOpt, intOpt, readDefinition, readJsonFile } from './commands.js';
 import { flagChange, jsonDiff } from './diff.js';
 import { listOpt, MAX_PROMOTION_KEYS } from './environments.js';
 import { CliError, ExitCode, usageError } from './errors.js';
@@ -166,10 +166,7 @@ export const changeRequestCommands: CommandSpec[] = [
     help: 'propose changes to an environment (--submit: straight to review)',
     arity: [0, 0], options: ['env', 'title', 'description', 'file', 'flag-file', 'promote-from', 'flag', 'submit'],
     async run(ctx) {
-      const env = envOpt(ctx);
-      if (!env) throw usageError('--env <environment> is required: the environment the changes go to');
-      const title = ctx.opts.title as string | undefined;
-      if (!title?.trim()) throw usageError('--title is required: what the change is, for its reviewers');
+      const { env, title } = envAndTitle(ctx, { env: 'the environment the changes go to', title: 'what the change is, for its reviewers' });
       const file = ctx.opts.file as string | undefined;
       const flagFiles = listOpt(ctx, 'flag-file');
       const promoteFrom = envOpt(ctx, 'promote-from');

@@ -37,6 +37,18 @@ export function envOpt(ctx: CommandContext, name = 'env'): string | undefined {
 }
 const ENV_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 
+/**
+ * The `--env` and `--title` every proposal or schedule must have; a missing
+ * one is refused saying what it is for (`why.env`, `why.title`).
+ */
+export function envAndTitle(ctx: CommandContext, why: { env: string; title: string }): { env: string; title: string } {
+  const env = envOpt(ctx);
+  if (!env) throw usageError(`--env <environment> is required: ${why.env}`);
+  const title = ctx.opts.title as string | undefined;
+  if (!title?.trim()) throw usageError(`--title is required: ${why.title}`);
+  return { env, title };
+}
+
 function describeWrite(verb: string, key: string, revision: number | undefined, env?: string): string {
   return `${verb} ${key}${env ? ` in ${env}` : ''}${revision !== undefined ? ` at revision ${revision}` : ''}\n`;
 }

@@ -5,7 +5,7 @@
 import type { ScheduleStepCreate, StoredFlag, StoredSchedule } from '@flagraft/api';
 import { gw } from './api.js';
 import type { CommandContext, CommandSpec } from './cli.js';
-import { envOpt } from './commands.js';
+import { envAndTitle, envOpt } from './commands.js';
 import { crId, describeOp } from './change-requests.js';
 import { usageError } from './errors.js';
 import { formatFields, formatTable } from './table.js';
@@ -142,10 +142,7 @@ export const scheduleCommands: CommandSpec[] = [
     help: 'schedule an approved change request, a toggle, or a rollout in steps',
     arity: [0, 1], options: ['env', 'title', 'at', 'cr', 'toggle', 'rollout', 'steps', 'variant'],
     async run(ctx) {
-      const env = envOpt(ctx);
-      if (!env) throw usageError('--env <environment> is required: the environment the schedule changes');
-      const title = ctx.opts.title as string | undefined;
-      if (!title?.trim()) throw usageError('--title is required: what the schedule does, for the audit log');
+      const { env, title } = envAndTitle(ctx, { env: 'the environment the schedule changes', title: 'what the schedule does, for the audit log' });
       const steps = await stepsFromOptions(ctx, env);
       const s = await gw(ctx.api(), (c) => c.createSchedule({ environment: env, title, steps }));
       ctx.emit(s, () => `scheduled ${s.schedule.id} in ${s.schedule.env}: ${s.schedule.steps.length} step(s)\n` + showSchedule(s));

@@ -1,32 +1,21 @@
 // The global audit log (the `changes` query) on a real SQLite file: changes
 // written through the real apply path, then read with every filter and paged
 // through a batch, whose changes share one revision.
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { encodeCommand, type Command } from '@flagraft/flag-model';
 import { auditQuery } from './audit-log.js';
 import { ApiError } from './errors.js';
 import { StateMachine } from './state-machine.js';
 import { DEFAULT_RETENTION } from './retention.js';
-import { openStorage, type NodeStorage } from './storage/open.js';
+import { tempStorages } from '../test/temp-storage.js';
 
-const dirs: string[] = [];
-const open: NodeStorage[] = [];
-afterEach(() => {
-  for (const s of open.splice(0)) { s.log.close(); s.state.close(); }
-  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
-});
+const storages = tempStorages('flagraft-audit-');
 
 const T0 = 1_700_000_000_000;
 const flag = (key: string, enabled = true) => ({ key, type: 'boolean', variants: { on: true, off: false }, defaultVariant: 'on', enabled, rules: [] });
 
 function replica() {
-  const dir = mkdtempSync(join(tmpdir(), 'flagraft-audit-'));
-  dirs.push(dir);
-  const storage = openStorage({ statePath: join(dir, 'flagraft.db'), clusterId: 'c', nodeId: 1, bootstrap: { members: [{ id: 1, address: '127.0.0.1:1' }] } });
-  open.push(storage);
+  const storage = storages.open(storages.dir());
   const sm = new StateMachine(storage.state, { ...DEFAULT_RETENTION, changesRetentionRevisions: 10_000, pruneEveryRevisions: 100 });
   let index = 0;
   const write = (body: Record<string, unknown>, actor: string, time: number) => {

@@ -1,30 +1,20 @@
 // The state machine's restore path on real SQLite files: entries applied the
 // way the driver applies them, a snapshot taken in the middle of a restore
 // session installed on another replica, and the same commit on both.
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { chunkItems, encodeCommand, encodeRestoreCommand, type Command, type RestoreCommand } from '@flagraft/flag-model';
 import { BackupReader, type BackupKind } from './backup-reader.js';
 import { StateMachine } from './state-machine.js';
 import { DEFAULT_RETENTION } from './retention.js';
-import { openStorage, type NodeStorage } from './storage/open.js';
+import type { NodeStorage } from './storage/open.js';
+import { tempStorages } from '../test/temp-storage.js';
 import type { StateStore } from './storage/state-store.js';
 
-const dirs: string[] = [];
-const open: NodeStorage[] = [];
-const close = (s: NodeStorage) => { s.log.close(); s.state.close(); };
-afterEach(() => {
-  for (const s of open.splice(0)) close(s);
-  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
-});
+const storages = tempStorages('flagraft-restore-');
 
 function replica(opts = { ...DEFAULT_RETENTION, changesRetentionRevisions: 10_000, pruneEveryRevisions: 100 }): { storage: NodeStorage; store: StateStore; sm: StateMachine; dir: string } {
-  const dir = mkdtempSync(join(tmpdir(), 'flagraft-restore-'));
-  dirs.push(dir);
-  const storage = openStorage({ statePath: join(dir, 'flagraft.db'), clusterId: 'c', nodeId: 1, bootstrap: { members: [{ id: 1, address: '127.0.0.1:1' }] } });
-  open.push(storage);
+  const dir = storages.dir();
+  const storage = storages.open(dir);
   const sm = new StateMachine(storage.state, opts);
   return { storage, store: storage.state, sm, dir };
 }
@@ -208,10 +198,8 @@ describe('restore in the state machine', () => {
     expect(r.sm.allItems('flag').map((j) => JSON.parse(j).flag.key)).toEqual(doc.flags.map((f) => f.flag.key));
     expect(r.sm.history('flag', 'live-1', Number.MAX_SAFE_INTEGER, 10)).toEqual([]);
     // Reopen the same files: offset, floor and data are durable.
-    close(r.storage);
-    open.splice(open.indexOf(r.storage), 1);
-    const storage = openStorage({ statePath: join(r.dir, 'flagraft.db'), clusterId: 'c', nodeId: 1 });
-    open.push(storage);
+    storages.close(r.storage);
+    const storage = storages.open(r.dir, false);
     const sm = new StateMachine(storage.state, { ...DEFAULT_RETENTION, changesRetentionRevisions: 10_000, pruneEveryRevisions: 100 });
     expect(sm.restoredRevision()).toBe(index);
     expect(sm.revisionAt(index + 1)).toBe(index + 1);

@@ -3,23 +3,17 @@
 // age on the replicated clock, de-duplication kept inside its floor whatever
 // the budget, identical cuts on replicas that batch and restart differently,
 // and reads of what is retained unchanged by pruning.
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { encodeCommand, type Command } from '@flagraft/flag-model';
 import { TAG_COMMAND } from './entries.js';
 import { DEFAULT_RETENTION, dedupPruneThrough, historyBudget, historyPruneThrough, type RetentionOptions } from './retention.js';
 import { StateMachine } from './state-machine.js';
-import { openStorage, type NodeStorage } from './storage/open.js';
+import type { NodeStorage } from './storage/open.js';
+import { tempStorages } from '../test/temp-storage.js';
 
-const dirs: string[] = [];
-const open: NodeStorage[] = [];
-afterEach(() => {
-  for (const s of open.splice(0)) { s.log.close(); s.state.close(); }
-  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
-});
+const storages = tempStorages('flagraft-retention-');
 
 const T0 = 1_700_000_000_000;
 /** Retention that never prunes unless a test says so. */
@@ -27,19 +21,14 @@ const KEEP_ALL: RetentionOptions = { ...DEFAULT_RETENTION, historyMaxBytes: 1e12
 
 interface Replica { storage: NodeStorage; sm: StateMachine; dir: string; opts: RetentionOptions }
 
-function replica(opts: Partial<RetentionOptions>, dir = mkdtempSync(join(tmpdir(), 'flagraft-retention-'))): Replica {
-  if (!dirs.includes(dir)) dirs.push(dir);
-  const storage = openStorage({ statePath: join(dir, 'flagraft.db'), clusterId: 'c', nodeId: 1, bootstrap: { members: [{ id: 1, address: '127.0.0.1:1' }] } });
-  open.push(storage);
+function replica(opts: Partial<RetentionOptions>, dir = storages.dir()): Replica {
+  const storage = storages.open(dir);
   const full = { ...KEEP_ALL, ...opts };
   return { storage, sm: new StateMachine(storage.state, full), dir, opts: full };
 }
 
 function reopen(r: Replica): Replica {
-  const i = open.indexOf(r.storage);
-  open.splice(i, 1);
-  r.storage.log.close();
-  r.storage.state.close();
+  storages.close(r.storage);
   return replica(r.opts, r.dir);
 }
 

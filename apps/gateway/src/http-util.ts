@@ -51,37 +51,22 @@ export function readBodyThen(req: IncomingMessage, limitBytes: number, done: (er
 }
 const EMPTY = Buffer.alloc(0);
 
-/** Reads the whole body, refusing (without buffering) anything over limitBytes. */
+/**
+ * Reads the whole body, refusing (without buffering) anything over
+ * limitBytes: readBodyThen as a promise. Unlike the hot path it listens for
+ * 'error', so a request that fails mid-body rejects instead of never settling.
+ */
 export function readBody(req: IncomingMessage, limitBytes: number): Promise<Buffer> {
-  const declared = Number(req.headers['content-length']);
-  if (Number.isFinite(declared) && declared > limitBytes) {
-    req.resume();
-    return Promise.reject(new BodyTooLargeError(limitBytes));
-  }
   return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    let failed = false;
-    req.on('data', (chunk: Buffer) => {
-      if (failed) return;
-      size += chunk.length;
-      if (size > limitBytes) {
-        failed = true;
-        chunks.length = 0;
-        reject(new BodyTooLargeError(limitBytes));
-        return;
-      }
-      chunks.push(chunk);
-    });
-    req.on('end', () => {
-      if (!failed) resolve(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks));
-    });
-    req.on('error', (err) => {
-      if (!failed) {
-        failed = true;
-        reject(err);
-      }
-    });
+    let settled = false;
+    const settle = (err: Error | undefined, body: Buffer) => {
+      if (settled) return;
+      settled = true;
+      if (err) reject(err);
+      else resolve(body);
+    };
+    readBodyThen(req, limitBytes, settle);
+    req.on('error', (err) => settle(err, EMPTY));
   });
 }
 

@@ -11,6 +11,8 @@
 // caller. One request is one unit, so a bulk evaluation of every flag costs
 // the same as a single flag.
 
+import { TokenBuckets } from '@flagraft/auth';
+
 /** Callers tracked at once (entries); beyond it the longest-tracked one is forgotten (it restarts with a full bucket). */
 export const MAX_RATE_LIMITED_CALLERS = 10_000;
 
@@ -22,14 +24,15 @@ export interface RateLimit {
 }
 
 export class RateLimiter {
-  private readonly buckets = new Map<string, { tokens: number; at: number }>();
+  private readonly buckets: TokenBuckets;
 
   constructor(
     readonly limit: RateLimit,
     private readonly now: () => number = () => performance.now(),
-    private readonly maxCallers: number = MAX_RATE_LIMITED_CALLERS,
+    maxCallers: number = MAX_RATE_LIMITED_CALLERS,
   ) {
-    if (!(limit.perSecond > 0) || !(limit.burst >= 1)) throw new Error(`rate limit: perSecond must be > 0 and burst >= 1, got ${JSON.stringify(limit)}`);
+    // Longest-tracked forgotten: no Map re-insert on the per-request path.
+    this.buckets = new TokenBuckets({ ...limit, maxKeys: maxCallers, forget: 'longest-tracked' });
   }
 
   /**
@@ -37,22 +40,7 @@ export class RateLimiter {
    * whole seconds (at least 1) until a request would be allowed: the Retry-After.
    */
   take(caller: string): number {
-    const t = this.now();
-    const { perSecond, burst } = this.limit;
-    let b = this.buckets.get(caller);
-    if (b === undefined) {
-      if (this.buckets.size >= this.maxCallers) this.buckets.delete(this.buckets.keys().next().value as string);
-      b = { tokens: burst, at: t };
-      this.buckets.set(caller, b);
-    } else {
-      b.tokens = Math.min(burst, b.tokens + ((t - b.at) / 1000) * perSecond);
-      b.at = t;
-    }
-    if (b.tokens >= 1) {
-      b.tokens -= 1;
-      return 0;
-    }
-    return Math.max(1, Math.ceil((1 - b.tokens) / perSecond));
+    return this.buckets.take(caller, this.now());
   }
 
   /** Callers currently tracked. */

@@ -3,17 +3,18 @@
 // relay on its own SQS queue, and real WebSocket clients. SNS is reached
 // through a TCP proxy so the test can take it away.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startLocalCluster, type LocalCluster } from '@flagraft/testkit';
-import { createClusterClient, type ClusterClient } from '@flagraft/cluster-client';
+import type { LocalCluster, TcpProxy } from '@flagraft/testkit';
+import type { ClusterClient } from '@flagraft/cluster-client';
 import type { ChangeEvent } from '../src/index.js';
-import { EVENT_KEYS_FILE, TOKENS, connect, startEmulator, startProxy, startRelay, waitFor, type RelayFixture, type TestClient } from './helpers.js';
+import { TOKENS, connect, waitFor, type RelayFixture, type TestClient } from './helpers.js';
+import { clusterStack } from './cluster-stack.js';
 
-let emu: Awaited<ReturnType<typeof startEmulator>>;
-let proxy: Awaited<ReturnType<typeof startProxy>>;
+const stack = clusterStack();
+let proxy: TcpProxy;
 let cluster: LocalCluster | undefined;
 let relay: RelayFixture | undefined;
 let client: ClusterClient | undefined;
-const sockets: TestClient[] = [];
+const sockets: TestClient[] = stack.sockets;
 
 const flag = (key: string, n: number) => ({
   key, type: 'boolean' as const, variants: { on: true, off: false }, defaultVariant: n % 2 ? 'on' : 'off', enabled: true, rules: [],
@@ -21,24 +22,12 @@ const flag = (key: string, n: number) => ({
 });
 
 beforeAll(async () => {
-  emu = await startEmulator();
-  proxy = await startProxy(emu.server.port);
-  relay = await startRelay(emu.endpoint, { gapTimeoutMs: 20_000 });
-  cluster = await startLocalCluster({
-    size: 3,
-    env: { FLAGRAFT_SNS_TOPIC_ARN: relay.topicArn, FLAGRAFT_SNS_ENDPOINT: `http://127.0.0.1:${proxy.port}`, FLAGRAFT_SNS_REGION: 'us-east-1', FLAGRAFT_EVENT_KEYS_FILE: EVENT_KEYS_FILE },
-  });
-  client = createClusterClient({ ...cluster.clientOptions(), retryDeadlineMs: 30_000 });
+  const s = await stack.start({ proxy: true, relay: { gapTimeoutMs: 20_000 } });
+  ({ relay, cluster, client } = s);
+  proxy = s.proxy!;
 }, 120_000);
 
-afterAll(async () => {
-  for (const s of sockets) await s.close();
-  client?.close();
-  await cluster?.stop();
-  await relay?.relay.close();
-  await proxy?.close();
-  await emu?.stop();
-}, 60_000);
+afterAll(() => stack.stop(), 60_000);
 
 function ws(since?: number): TestClient {
   const c = connect(`${relay!.wsUrl}${since !== undefined ? `?since=${since}` : ''}`, { token: TOKENS.reader });
@@ -120,7 +109,7 @@ describe('cluster -> SNS -> SQS -> relay -> WebSocket', () => {
     await old.relay.close();
     const missed: number[] = [];
     for (let i = 1; i <= 5; i++) missed.push((await client!.putFlag(flag('restart', i), { actor: 'dan' })).revision);
-    relay = await startRelay(emu.endpoint, { queueName: old.queueName, topicArn: old.topicArn, gapTimeoutMs: 20_000 });
+    relay = await stack.startRelay({ queueName: old.queueName, topicArn: old.topicArn, gapTimeoutMs: 20_000 });
     await waitFor(() => (relay!.relay.frontierRevision() ?? 0) >= missed[4]!, 'new relay caught up', 20_000);
     const back = ws(r0);
     await waitFor(() => back.messages.some((m) => m.type === 'replayed' || m.type === 'resync'), 'answer');
@@ -211,13 +200,8 @@ describe('cluster -> SNS -> SQS -> relay -> WebSocket', () => {
     // The old cluster is lost; a new one (same topic) is restored from the backup.
     client!.close();
     await cluster!.stop();
-    cluster = await startLocalCluster({
-      size: 3,
-      // A new cluster: its own CA and cluster id.
-      clusterId: 'recovered-cluster',
-      env: { FLAGRAFT_SNS_TOPIC_ARN: relay!.topicArn, FLAGRAFT_SNS_ENDPOINT: `http://127.0.0.1:${proxy.port}`, FLAGRAFT_SNS_REGION: 'us-east-1', FLAGRAFT_EVENT_KEYS_FILE: EVENT_KEYS_FILE },
-    });
-    client = createClusterClient({ ...cluster.clientOptions(), retryDeadlineMs: 30_000 });
+    // A new cluster: its own CA and cluster id.
+    ({ cluster, client } = await stack.startCluster({ clusterId: 'recovered-cluster' }));
     const r = await client.restore(doc, { actor: 'admin' });
     expect(r.revision).toBe(b.revision); // below what the relay already released
     await waitFor(() => a.messages.some((m) => m.type === 'resync'), 'resync from the new cluster\'s marker', 10_000);

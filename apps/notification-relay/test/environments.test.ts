@@ -7,11 +7,12 @@
 // carries, in revision order with an unbroken chain.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTokenStore, hashToken } from '@flagraft/auth';
-import { startLocalCluster, type LocalCluster } from '@flagraft/testkit';
-import { createClusterClient, type ClusterClient } from '@flagraft/cluster-client';
+import type { LocalCluster } from '@flagraft/testkit';
+import type { ClusterClient } from '@flagraft/cluster-client';
 import type { AnyChangeEvent, StoredChangeRequest, StoredSchedule } from '@flagraft/flag-model';
 import type { ChangeEvent } from '../src/index.js';
-import { EVENT_KEYS_FILE, connect, startEmulator, startRelay, upgradeStatus, waitFor, type RelayFixture, type TestClient } from './helpers.js';
+import { connect, upgradeStatus, waitFor, type RelayFixture, type TestClient } from './helpers.js';
+import { clusterStack } from './cluster-stack.js';
 
 const TOKENS = { reader: 'env-reader-secret', staging: 'staging-reader-secret' };
 const tokens = () => createTokenStore([
@@ -19,11 +20,11 @@ const tokens = () => createTokenStore([
   { name: 'stan', role: 'reader', sha256: hashToken(TOKENS.staging), environments: ['staging'] },
 ]);
 
-let emu: Awaited<ReturnType<typeof startEmulator>>;
+const stack = clusterStack();
 let cluster: LocalCluster | undefined;
 let relay: RelayFixture | undefined;
 let client: ClusterClient | undefined;
-const sockets: TestClient[] = [];
+const sockets: TestClient[] = stack.sockets;
 
 const flag = (key: string, n: number) => ({
   // Only the configuration varies: a definition change would also reach the protected environment.
@@ -31,22 +32,10 @@ const flag = (key: string, n: number) => ({
 });
 
 beforeAll(async () => {
-  emu = await startEmulator();
-  relay = await startRelay(emu.endpoint, { auth: tokens(), gapTimeoutMs: 20_000 });
-  cluster = await startLocalCluster({
-    size: 3,
-    env: { FLAGRAFT_SNS_TOPIC_ARN: relay.topicArn, FLAGRAFT_SNS_ENDPOINT: emu.endpoint, FLAGRAFT_SNS_REGION: 'us-east-1', FLAGRAFT_EVENT_KEYS_FILE: EVENT_KEYS_FILE },
-  });
-  client = createClusterClient({ ...cluster.clientOptions(), retryDeadlineMs: 30_000 });
+  ({ relay, cluster, client } = await stack.start({ relay: { auth: tokens(), gapTimeoutMs: 20_000 } }));
 }, 120_000);
 
-afterAll(async () => {
-  for (const s of sockets) await s.close();
-  client?.close();
-  await cluster?.stop();
-  await relay?.relay.close();
-  await emu?.stop();
-}, 60_000);
+afterAll(() => stack.stop(), 60_000);
 
 function ws(query: string, token: string): TestClient {
   const c = connect(`${relay!.wsUrl}${query}`, { token });

@@ -4,7 +4,6 @@ import { WebSocket } from 'ws';
 import { EventKeyRing, EventKeySet, createTokenStore, hashToken, signEvent, EVENT_SIGNATURE_ATTRIBUTE } from '@flagraft/auth';
 import type { ChangeEvent, ResetMarker } from '../src/index.js';
 import { createRelay, type Relay, type RelayOptions } from '../src/index.js';
-import { createServer as createTcpServer, connect as tcpConnect, type Server as TcpServer, type Socket } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import type { ChildProcess } from 'node:child_process';
 import { spawnProcess, startEmulator as startLoopbackEmulator, waitFor as tkWaitFor, type Emulator } from '@flagraft/testkit';
@@ -202,24 +201,7 @@ async function findTopicArn(_relay: Relay, logs: any[]): Promise<string> {
 }
 
 /** A TCP proxy that can refuse and cut connections: makes SNS "unreachable" for the cluster. */
-export async function startProxy(targetPort: number): Promise<{ port: number; setUp(up: boolean): void; close(): Promise<void> }> {
-  let up = true;
-  const sockets = new Set<Socket>();
-  const server: TcpServer = createTcpServer((client) => {
-    if (!up) { client.destroy(); return; }
-    const upstream = tcpConnect(targetPort, '127.0.0.1');
-    sockets.add(client); sockets.add(upstream);
-    const drop = () => { client.destroy(); upstream.destroy(); sockets.delete(client); sockets.delete(upstream); };
-    client.on('error', drop); upstream.on('error', drop); client.on('close', drop); upstream.on('close', drop);
-    client.pipe(upstream); upstream.pipe(client);
-  });
-  await new Promise<void>((res) => server.listen(0, '127.0.0.1', res));
-  return {
-    port: (server.address() as AddressInfo).port,
-    setUp(v: boolean) { up = v; if (!v) for (const s of sockets) s.destroy(); },
-    close: () => new Promise<void>((res) => { for (const s of sockets) s.destroy(); server.close(() => res()); }),
-  };
-}
+export { startTcpProxy as startProxy } from '@flagraft/testkit';
 
 export interface Proc { p: ChildProcess; lines: any[]; exited: Promise<number | null>; stop(): Promise<void>; cpuSeconds(): number }
 

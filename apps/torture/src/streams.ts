@@ -5,6 +5,7 @@
 // the last delivered revision itself).
 import { createClusterClient, type ClusterClientOptions } from '@flagraft/cluster-client';
 import type { StreamEvent } from '@flagraft/history-check';
+import { sseBlocks } from '@flagraft/testkit';
 
 /** Events kept per subscriber (a bound: a longer run keeps checking from the start, so this is generous). */
 export const MAX_STREAM_EVENTS = 2_000_000;
@@ -54,42 +55,23 @@ export function recordSse(name: string, url: string, token: string, now: () => n
       const [r, i] = lastId.split(':').map(Number);
       push(events, { type: 'reconnect', from: i === undefined ? r : r - 1 });
     }
-    const decoder = new TextDecoder();
-    let buf = '';
-    for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
-      buf += decoder.decode(chunk, { stream: true });
-      let end: number;
-      while ((end = buf.indexOf('\n\n')) >= 0) {
-        const block = buf.slice(0, end);
-        buf = buf.slice(end + 2);
-        let event = 'message';
-        let data = '';
-        let id: string | undefined;
-        for (const line of block.split('\n')) {
-          if (line.startsWith(':')) continue;
-          const i = line.indexOf(':');
-          const field = i < 0 ? line : line.slice(0, i);
-          const value = i < 0 ? '' : line.slice(i + 1).replace(/^ /, '');
-          if (field === 'event') event = value;
-          else if (field === 'data') data += value;
-          else if (field === 'id') id = value;
-        }
-        if (id !== undefined) lastId = id;
-        if (!data) continue; // "retry:" and comment-only blocks
-        if (event === 'ready') {
-          const r = JSON.parse(data).revision as number;
-          if (rec.from < 0) rec.from = r;
-          top = Math.max(top, r);
-        } else if (event === 'reset') {
-          const r = JSON.parse(data).revision as number;
-          push(events, { type: 'resync', revision: r });
-          top = Math.max(top, r);
-        } else if (event === 'message') {
-          const c = changeOf(JSON.parse(data), now());
-          if (c && c.type === 'change') {
-            push(events, c);
-            top = Math.max(top, c.revision);
-          }
+    for await (const { frame } of sseBlocks(res.body as unknown as AsyncIterable<Uint8Array>)) {
+      const { event, data, id } = frame;
+      if (id !== undefined) lastId = id;
+      if (!data) continue; // "retry:" and comment-only blocks
+      if (event === 'ready') {
+        const r = JSON.parse(data).revision as number;
+        if (rec.from < 0) rec.from = r;
+        top = Math.max(top, r);
+      } else if (event === 'reset') {
+        const r = JSON.parse(data).revision as number;
+        push(events, { type: 'resync', revision: r });
+        top = Math.max(top, r);
+      } else if (event === 'message') {
+        const c = changeOf(JSON.parse(data), now());
+        if (c && c.type === 'change') {
+          push(events, c);
+          top = Math.max(top, c.revision);
         }
       }
     }

@@ -35,3 +35,5 @@ export {
 export type { EventAttribute, EventAttributeLookup, EventVerification, EventSignatureFailure } from './event-signing.js';
 export { runTokensCommand, TOKENS_USAGE } from './tokens-cli.js';
 export type { TokensIo } from './tokens-cli.js';
+export { TokenBuckets } from './token-buckets.js';
+export type { TokenBucketOptions } from './token-buckets.js';

@@ -1,6 +1,6 @@
 // Public API of @flagraft/identity: identities and roles, the cluster PKI
 // (issuing, folder layout, the `certs` command), TLS files that reload, and
-// gRPC credentials built from them.
+// gRPC credentials built from them, and the proto files every gRPC side loads.
 export {
   IDENTITY_SCHEME, SERVICE_ROLES, NAME_PATTERN, MAX_NODE_ID, MAX_CACHED_IDENTITIES, IdentityError,
   isServiceRole, isValidName, mayCall, mayVouch, ownActor, identityName, sameIdentity, identityUri, checkIdentity,
@@ -20,3 +20,4 @@ export { serverCredentials, channelCredentials, serverIdentityProblem, identityO
 export type { ServerExpectation, CallWithAuthContext } from './credentials.js';
 export { runCertsCommand, CERTS_USAGE, MAX_INIT_NODES } from './certs-cli.js';
 export type { CertsIo } from './certs-cli.js';
+export { findProtoDir, loadProtoFiles, serviceIn, PROTO_LOADER_OPTIONS } from './proto-files.js';

@@ -2,7 +2,6 @@
 // OutboxContext here is a small in-memory stand-in for the node (our own
 // interface, not a mock of AWS): a changes table, a leadership flag and a
 // published revision that proposePublished advances.
-import { createServer, connect as tcpConnect, type Server, type Socket } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -13,7 +12,7 @@ import { CreateTopicCommand, SNSClient, SubscribeCommand } from '@aws-sdk/client
 import { CreateQueueCommand, DeleteMessageBatchCommand, GetQueueAttributesCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import type { AnyChangeEvent, FlagDefinition, StoredFlag } from '@flagraft/flag-model';
 import { EventKeyRing, EventKeySet, verifyEvent, type EventAttribute } from '@flagraft/auth';
-import { startEmulator, type Emulator } from '@flagraft/testkit';
+import { startEmulator, startTcpProxy, type Emulator } from '@flagraft/testkit';
 import type { OutboxContext, Outbox } from '../outbox-types.js';
 import { loadConfigFromEnv } from '../config.js';
 import { createSnsOutbox, OutboxConfigError } from './index.js';
@@ -232,7 +231,7 @@ describe('SNS outbox', () => {
 
   it('keeps accepting changes while SNS is unreachable, reports the lag, and delivers the backlog in order when it is back', async () => {
     const t = await topicWithQueue();
-    const proxy = await startProxy(fx.port);
+    const proxy = await startTcpProxy(fx.port);
     try {
       proxy.setUp(false);
       const node = new FakeNode();
@@ -459,25 +458,6 @@ describe('SNS outbox', () => {
   });
 });
 
-/** A TCP proxy to the emulator that can refuse and cut connections (SNS "unreachable"). */
-async function startProxy(targetPort: number): Promise<{ port: number; setUp(up: boolean): void; close(): Promise<void> }> {
-  let up = true;
-  const sockets = new Set<Socket>();
-  const server: Server = createServer((client) => {
-    if (!up) { client.destroy(); return; }
-    const upstream = tcpConnect(targetPort, '127.0.0.1');
-    sockets.add(client); sockets.add(upstream);
-    const drop = () => { client.destroy(); upstream.destroy(); sockets.delete(client); sockets.delete(upstream); };
-    client.on('error', drop); upstream.on('error', drop); client.on('close', drop); upstream.on('close', drop);
-    client.pipe(upstream); upstream.pipe(client);
-  });
-  await new Promise<void>((res) => server.listen(0, '127.0.0.1', res));
-  return {
-    port: (server.address() as AddressInfo).port,
-    setUp(v: boolean) { up = v; if (!v) for (const s of sockets) s.destroy(); },
-    close: () => new Promise<void>((res) => { for (const s of sockets) s.destroy(); server.close(() => res()); }),
-  };
-}
 
 describe('FLAGRAFT_SNS_EVENTS', () => {
   const base = { FLAGRAFT_NODE_ID: '1', FLAGRAFT_INSECURE: '1', FLAGRAFT_CLUSTER_ID: 'c1', FLAGRAFT_DATA_DIR: '/tmp/unused', FLAGRAFT_SNS_TOPIC_ARN: 'arn:aws:sns:us-east-1:000000000000:t', FLAGRAFT_EVENT_KEYS_FILE: '/tmp/unused-keys.json' };

@@ -1,8 +1,8 @@
 import { component$ } from '@builder.io/qwik';
 import type { ConditionRow } from '~/lib/editor-model';
 import { CONDITION_OPS, type ValidationIssue } from '~/lib/types';
-import { humanIssue } from '~/lib/human-path';
 import { userKey } from '~/lib/jsx-key';
+import { IssueLines } from './markup';
 
 /** Editable list of conditions (rules and segments share it). */
 export const ConditionRows = component$(
@@ -59,11 +59,7 @@ export const ConditionRows = component$(
                   ✕
                 </button>
               )}
-              {errs.map((e) => (
-                <p key={userKey(e.path, e.message)} class="error-text u-full-row">
-                  {humanIssue(e)}
-                </p>
-              ))}
+              <IssueLines issues={errs} />
             </div>
           );
         })}

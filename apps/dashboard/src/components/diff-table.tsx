@@ -1,6 +1,7 @@
 import { component$ } from '@builder.io/qwik';
 import type { DiffEntry } from '~/lib/diff';
 import { userKey } from '~/lib/jsx-key';
+import { ColumnHeads } from './markup';
 
 /** A readable field-by-field diff: path, before, after. */
 export const DiffTable = component$((props: { entries: DiffEntry[]; caption: string; empty?: string }) => {
@@ -9,13 +10,7 @@ export const DiffTable = component$((props: { entries: DiffEntry[]; caption: str
     <div class="table-wrap">
       <table class="diff">
         <caption class="visually-hidden">{props.caption}</caption>
-        <thead>
-          <tr>
-            <th scope="col">Field</th>
-            <th scope="col">Before</th>
-            <th scope="col">After</th>
-          </tr>
-        </thead>
+        <ColumnHeads names={['Field', 'Before', 'After']} />
         <tbody>
           {props.entries.map((d) => (
             <tr key={userKey(d.path)}>

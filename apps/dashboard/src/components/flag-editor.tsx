@@ -15,6 +15,9 @@ import { RuleEditor } from './rule-editor';
 import { TypedConfirmDialog } from './typed-confirm';
 import { humanIssue } from '~/lib/human-path';
 import { userKey } from '~/lib/jsx-key';
+import { IssueLines, Options } from './markup';
+
+const BOOLEAN_CHOICES = [['true', 'true'], ['false', 'false']] as const;
 
 /** Validation with @flagraft/flag-model, run on the dashboard server (a marked server function, server-functions.ts). */
 const validateOnServer = server$(validateEditorJson);
@@ -293,12 +296,7 @@ export const FlagEditor = component$((props: FlagEditorProps) => {
                 </label>
                 {state.type === 'boolean' ? (
                   <select id={`var-value-${i}`} disabled={readOnly} onChange$={(_, el) => (v.value = el.value)}>
-                    <option value="true" selected={v.value === 'true'}>
-                      true
-                    </option>
-                    <option value="false" selected={v.value === 'false'}>
-                      false
-                    </option>
+                    <Options choices={BOOLEAN_CHOICES} selected={v.value} />
                   </select>
                 ) : state.type === 'object' ? (
                   <textarea
@@ -327,11 +325,7 @@ export const FlagEditor = component$((props: FlagEditorProps) => {
                     ✕
                   </button>
                 )}
-                {errs.map((e) => (
-                  <p key={userKey(e.path, e.message)} class="error-text u-full-row">
-                    {humanIssue(e)}
-                  </p>
-                ))}
+                <IssueLines issues={errs} />
               </div>
             );
           })}
@@ -469,17 +463,7 @@ export const FlagEditor = component$((props: FlagEditorProps) => {
       </dialog>
 
       {!creating && (
-        <TypedConfirmDialog
-          dialogRef={deleteRef}
-          id="delete"
-          what="flag"
-          name={state.key}
-          error={del.value?.failed ? (del.value as { message?: string }).message : undefined}
-          running={del.isRunning}
-          onConfirm$={async (typed) => {
-            await del.submit({ key: state.key, confirm: typed, revision: String(revision.value) });
-          }}
-        >
+        <TypedConfirmDialog dialogRef={deleteRef} id="delete" what="flag" idField="key" name={state.key} revision={revision.value} action={del}>
           <p>Services evaluating it will get FLAG_NOT_FOUND and fall back to their code default. History is kept.</p>
         </TypedConfirmDialog>
       )}

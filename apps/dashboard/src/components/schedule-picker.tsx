@@ -1,6 +1,6 @@
 import { $, component$, useStore } from '@builder.io/qwik';
-import { userKey } from '~/lib/jsx-key';
 import { useCreateSchedule } from '~/server/schedule-actions';
+import { Options } from './markup';
 
 interface PickerState {
   mode: 'toggle' | 'rollout';
@@ -82,21 +82,13 @@ export const SchedulePicker = component$((props: { flagKey: string; env: string;
               <div class="field">
                 <label for="sch-variant">Variant rolled out</label>
                 <select id="sch-variant" onChange$={(_, el) => (st.variant = el.value)}>
-                  {props.variants.map((v) => (
-                    <option key={userKey(v)} value={v} selected={v === st.variant}>
-                      {v}
-                    </option>
-                  ))}
+                  <Options choices={props.variants} selected={st.variant} />
                 </select>
               </div>
               <div class="field">
                 <label for="sch-rest">Everyone else gets</label>
                 <select id="sch-rest" onChange$={(_, el) => (st.rest = el.value)}>
-                  {props.variants.map((v) => (
-                    <option key={userKey(v)} value={v} selected={v === st.rest}>
-                      {v}
-                    </option>
-                  ))}
+                  <Options choices={props.variants} selected={st.rest} />
                 </select>
               </div>
             </div>

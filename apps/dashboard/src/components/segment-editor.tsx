@@ -91,17 +91,7 @@ export const SegmentEditor = component$((props: { stored?: StoredSegment; canEdi
         )}
       </form>
       {!creating && (
-        <TypedConfirmDialog
-          dialogRef={deleteRef}
-          id="seg-delete"
-          what="segment"
-          name={state.name}
-          error={del.value?.failed ? (del.value as { message?: string }).message : undefined}
-          running={del.isRunning}
-          onConfirm$={async (typed) => {
-            await del.submit({ name: state.name, confirm: typed, revision: String(revision.value) });
-          }}
-        >
+        <TypedConfirmDialog dialogRef={deleteRef} id="seg-delete" what="segment" idField="name" name={state.name} revision={revision.value} action={del}>
           <p>A segment used by a flag's rules cannot be deleted; remove it from those rules first.</p>
         </TypedConfirmDialog>
       )}

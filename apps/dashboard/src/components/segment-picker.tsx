@@ -2,6 +2,7 @@ import { component$, useSignal } from '@builder.io/qwik';
 import { withName, type RuleRow } from '~/lib/editor-model';
 import type { SegmentChoice } from '~/lib/segment-usage';
 import { userKey } from '~/lib/jsx-key';
+import { ColumnHeads } from './markup';
 
 /** Above this many segments the picker offers a filter box. */
 const FILTER_FROM = 8;
@@ -44,14 +45,7 @@ export const SegmentPicker = component$((props: { rule: RuleRow; idPrefix: strin
           )}
           <div class="table-wrap">
             <table class="seg-table">
-              <thead>
-                <tr>
-                  <th scope="col">Segment</th>
-                  <th scope="col">In</th>
-                  <th scope="col">Not in</th>
-                  <th scope="col">Used by</th>
-                </tr>
-              </thead>
+              <ColumnHeads names={['Segment', 'In', 'Not in', 'Used by']} />
               <tbody>
                 {shown.map((c) => {
                   return (

@@ -1,8 +1,14 @@
-import { component$, Slot, useSignal, type QRL, type Signal } from '@builder.io/qwik';
+import { component$, Slot, useSignal, type Signal } from '@builder.io/qwik';
+import type { ActionStore } from '@builder.io/qwik-city';
+
+/** The delete action of an item kind (useDeleteFlag, useDeleteSegment): its failure carries a message. */
+type DeleteAction = ActionStore<{ failed?: boolean; message?: string } | object, Record<string, unknown>>;
 
 /**
- * A destructive action confirmed by typing the object's name (flag key,
- * segment name). The button stays disabled until the text matches exactly.
+ * Deleting an item, confirmed by typing its id (flag key, segment name). The
+ * button stays disabled until the text matches exactly; confirming submits
+ * the kind's delete action with the id (as `idField`), the typed text and the
+ * revision the editor loaded (If-Match).
  */
 export const TypedConfirmDialog = component$(
   (props: {
@@ -10,11 +16,13 @@ export const TypedConfirmDialog = component$(
     id: string;
     what: string;
     name: string;
-    error?: string;
-    running: boolean;
-    onConfirm$: QRL<(typed: string) => unknown>;
+    idField: 'key' | 'name';
+    revision: number;
+    action: DeleteAction;
   }) => {
     const typed = useSignal('');
+    const failed = props.action.value as { failed?: boolean; message?: string } | undefined;
+    const error = failed?.failed ? failed.message : undefined;
     return (
       <dialog ref={props.dialogRef} aria-labelledby={`${props.id}-title`} data-testid={`${props.id}-dialog`} onClose$={() => (typed.value = '')}>
         <h2 id={`${props.id}-title`}>
@@ -33,9 +41,9 @@ export const TypedConfirmDialog = component$(
             data-testid={`${props.id}-confirm`}
           />
         </div>
-        {props.error && (
+        {error && (
           <p class="error-text" role="alert">
-            {props.error}
+            {error}
           </p>
         )}
         <div class="dialog-actions">
@@ -45,9 +53,9 @@ export const TypedConfirmDialog = component$(
           <button
             type="button"
             class="danger solid"
-            disabled={typed.value !== props.name || props.running}
+            disabled={typed.value !== props.name || props.action.isRunning}
             data-testid={`${props.id}-submit`}
-            onClick$={() => props.onConfirm$(typed.value)}
+            onClick$={() => props.action.submit({ [props.idField]: props.name, confirm: typed.value, revision: String(props.revision) })}
           >
             Delete permanently
           </button>

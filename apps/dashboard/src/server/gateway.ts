@@ -5,7 +5,7 @@
 // never holds a token of its own.
 import { ApiProblem, FlagraftClient, expectedRevisionCondition } from '@flagraft/api';
 import type { ChangeQuery, HistoryEntry as ApiHistoryEntry } from '@flagraft/api';
-import { FLAG_KIND } from '@flagraft/flag-model';
+import { FLAG_KIND, type AnyItemKind, type FlagKind } from '@flagraft/flag-model';
 import type { FlagDefinition, SegmentDefinition, StoredFlag, StoredSegment } from '~/lib/types';
 import { noteWrite } from './write-marks';
 
@@ -22,6 +22,20 @@ export const MAX_LIST_PAGES = 200;
 export { ApiProblem as GatewayError };
 
 export type HistoryEntry = ApiHistoryEntry<StoredFlag>;
+
+/** A kind's definition and stored item (flag-model's descriptor picks them). */
+export type DefOf<K extends AnyItemKind> = K extends FlagKind ? FlagDefinition : SegmentDefinition;
+export type StoredOf<K extends AnyItemKind> = K extends FlagKind ? StoredFlag : StoredSegment;
+
+/** Segments live outside environments: a segment call ignores `environment`. */
+function envOf(kind: AnyItemKind, environment: string | undefined): { environment?: string } {
+  return kind === FLAG_KIND ? { environment } : {};
+}
+
+/** The flag list's read-your-writes mark (write-marks.ts) follows flag writes only: the flag index is what waits for it. */
+function noteItemWrite(kind: AnyItemKind, revision: number): void {
+  if (kind === FLAG_KIND) noteWrite(revision);
+}
 
 export class GatewayClient {
   /** The typed client itself, for the calls the dashboard makes as they are (environments, change requests, schedules). */
@@ -60,26 +74,30 @@ export class GatewayClient {
     return { flags: all.items, revision };
   }
 
-  /** `environment`: undefined = the default environment (every flag method). */
-  getFlag(key: string, environment?: string): Promise<StoredFlag> {
-    return this.api.getFlag(key, { environment });
+  /** One item of a kind. `environment`: undefined = the default environment (flags only, as every flag method). */
+  getItem<K extends AnyItemKind>(kind: K, id: string, environment?: string): Promise<StoredOf<K>> {
+    return this.api.getItem(kind, id, envOf(kind, environment)) as Promise<StoredOf<K>>;
   }
 
   /** Create (expectedRevision 0 -> If-None-Match: *) or replace with If-Match. */
-  async putFlag(flag: FlagDefinition, expectedRevision: number | undefined, environment?: string): Promise<StoredFlag> {
-    const stored = await this.api.putFlag(flag, { ...expectedRevisionCondition(expectedRevision), environment });
-    noteWrite(stored.modRevision);
-    return stored;
+  async putItem<K extends AnyItemKind>(kind: K, def: DefOf<K>, expectedRevision: number | undefined, environment?: string): Promise<StoredOf<K>> {
+    const { stored } = await this.api.putItem(kind, def as never, { ...expectedRevisionCondition(expectedRevision), ...envOf(kind, environment) });
+    noteItemWrite(kind, stored.modRevision);
+    return stored as StoredOf<K>;
+  }
+
+  async deleteItem(kind: AnyItemKind, id: string, expectedRevision?: number, environment?: string): Promise<void> {
+    noteItemWrite(kind, (await this.api.deleteItem(kind, id, { ifMatch: expectedRevision, ...envOf(kind, environment) })).revision);
+  }
+
+  getFlag(key: string, environment?: string): Promise<StoredFlag> {
+    return this.getItem(FLAG_KIND, key, environment);
   }
 
   async patchFlag(key: string, patch: Partial<FlagDefinition>, expectedRevision?: number, environment?: string): Promise<StoredFlag> {
     const stored = await this.api.patchFlag(key, patch as Record<string, unknown>, { ifMatch: expectedRevision, environment });
     noteWrite(stored.modRevision);
     return stored;
-  }
-
-  async deleteFlag(key: string, expectedRevision?: number, environment?: string): Promise<void> {
-    noteWrite((await this.api.deleteFlag(key, { ifMatch: expectedRevision, environment })).revision);
   }
 
   async history(key: string, limit = 100, environment?: string): Promise<HistoryEntry[]> {
@@ -93,18 +111,6 @@ export class GatewayClient {
 
   async listSegments(): Promise<StoredSegment[]> {
     return (await this.api.listSegments({ limit: LIST_PAGE_LIMIT })).segments;
-  }
-
-  getSegment(name: string): Promise<StoredSegment> {
-    return this.api.getSegment(name);
-  }
-
-  putSegment(segment: SegmentDefinition, expectedRevision: number | undefined): Promise<StoredSegment> {
-    return this.api.putSegment(segment, expectedRevisionCondition(expectedRevision));
-  }
-
-  async deleteSegment(name: string, expectedRevision?: number): Promise<void> {
-    await this.api.deleteSegment(name, { ifMatch: expectedRevision });
   }
 
   /**

@@ -4,6 +4,7 @@
 // the last X-Forwarded-For entry, the one the proxy itself appended; that
 // header is only believed from a loopback or private peer (a proxy next to us).
 import { isIP } from 'node:net';
+import { TokenBuckets } from '@flagraft/auth';
 
 /** Most addresses tracked at once; beyond it the least recently refilled bucket is forgotten. */
 export const MAX_RATE_LIMIT_KEYS = 10_000;
@@ -16,32 +17,17 @@ export interface RateLimit {
 }
 
 export class RateLimiter {
-  private readonly buckets = new Map<string, { tokens: number; at: number }>();
+  /** Undefined when perMinute is 0 (no limit). */
+  private readonly buckets: TokenBuckets | undefined;
 
-  constructor(
-    private readonly limit: RateLimit,
-    private readonly maxKeys = MAX_RATE_LIMIT_KEYS,
-  ) {}
+  constructor(limit: RateLimit, maxKeys = MAX_RATE_LIMIT_KEYS) {
+    // Least recently used forgotten: an address that keeps trying keeps its (empty) bucket.
+    this.buckets = limit.perMinute > 0 ? new TokenBuckets({ perSecond: limit.perMinute / 60, burst: limit.burst, maxKeys, forget: 'least-recently-used' }) : undefined;
+  }
 
   /** Takes one attempt for `key`; returns 0 if allowed, else the seconds until the next one is. */
   take(key: string, now = Date.now()): number {
-    if (this.limit.perMinute <= 0) return 0;
-    const perMs = this.limit.perMinute / 60_000;
-    let b = this.buckets.get(key);
-    if (b) {
-      this.buckets.delete(key); // re-insert: the Map's order is least recently used first
-      b.tokens = Math.min(this.limit.burst, b.tokens + (now - b.at) * perMs);
-      b.at = now;
-    } else {
-      b = { tokens: this.limit.burst, at: now };
-      while (this.buckets.size >= this.maxKeys) this.buckets.delete(this.buckets.keys().next().value as string);
-    }
-    this.buckets.set(key, b);
-    if (b.tokens >= 1) {
-      b.tokens -= 1;
-      return 0;
-    }
-    return Math.max(1, Math.ceil((1 - b.tokens) / perMs / 1000));
+    return this.buckets ? this.buckets.take(key, now) : 0;
   }
 }
 

@@ -1,9 +1,7 @@
-// A minimal SSE reader for tests: parses frames from a streaming fetch.
-export interface SseFrame {
-  id?: string;
-  event: string;
-  data: string;
-}
+// A minimal SSE reader for tests: the frames of a streaming fetch (framing: @flagraft/testkit's sseBlocks).
+import { sseBlocks, type SseFrame } from '@flagraft/testkit';
+
+export type { SseFrame };
 
 export interface SseReader {
   status: number;
@@ -40,35 +38,10 @@ export async function openSse(url: string, headers: Record<string, string> = {})
   };
   if (!res.body || res.status !== 200) return reader;
   reader.closed = (async () => {
-    const decoder = new TextDecoder();
-    let buf = '';
     try {
-      for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
-        buf += decoder.decode(chunk, { stream: true });
-        let end: number;
-        while ((end = buf.indexOf('\n\n')) >= 0) {
-          const block = buf.slice(0, end);
-          buf = buf.slice(end + 2);
-          const f: SseFrame = { event: 'message', data: '' };
-          let hasData = false;
-          for (const line of block.split('\n')) {
-            if (line.startsWith(':')) {
-              reader.comments++;
-              continue;
-            }
-            const i = line.indexOf(':');
-            const field = i < 0 ? line : line.slice(0, i);
-            const value = i < 0 ? '' : line.slice(i + 1).replace(/^ /, '');
-            if (field === 'id') f.id = value;
-            else if (field === 'event') f.event = value;
-            else if (field === 'data') {
-              f.data += (hasData ? '\n' : '') + value;
-              hasData = true;
-            }
-          }
-          if (f.id !== undefined) reader.lastId = f.id;
-          if (hasData) frames.push(f);
-        }
+      for await (const { frame, hasData } of sseBlocks(res.body as unknown as AsyncIterable<Uint8Array>, () => reader.comments++)) {
+        if (frame.id !== undefined) reader.lastId = frame.id;
+        if (hasData) frames.push(frame);
       }
     } catch {
       // aborted or connection dropped

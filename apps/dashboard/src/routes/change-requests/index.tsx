@@ -7,6 +7,7 @@ import { userKey } from '~/lib/jsx-key';
 import type { ChangeRequestStatus } from '~/lib/types';
 import { environmentView } from '~/server/environments';
 import { gatewayFor, problemOf, requireSession } from '~/server/request';
+import { ColumnHeads } from '~/components/markup';
 
 /** Change requests listed at most on one tab. */
 export const INBOX_LIMIT = 200;
@@ -81,16 +82,7 @@ export default component$(() => {
       ) : (
         <div class="table-wrap">
           <table class="cards" aria-describedby="cr-title" data-testid="cr-table">
-            <thead>
-              <tr>
-                <th scope="col">Title</th>
-                <th scope="col">Environment</th>
-                <th scope="col">Author</th>
-                <th scope="col">State</th>
-                <th scope="col">Approvals</th>
-                <th scope="col">Last change</th>
-              </tr>
-            </thead>
+            <ColumnHeads names={['Title', 'Environment', 'Author', 'State', 'Approvals', 'Last change']} />
             <tbody>
               {v.rows.map((r) => (
                 <tr key={userKey(r.id)} data-id={r.id} data-status={r.status}>

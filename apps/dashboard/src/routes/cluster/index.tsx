@@ -4,6 +4,7 @@ import { serverFunction } from '~/server/server-functions';
 import type { ClusterStatus } from '~/server/gateway';
 import { gatewayFor, problemOf } from '~/server/request';
 import { userKey } from '~/lib/jsx-key';
+import { ColumnHeads } from '~/components/markup';
 
 /** How often the page refreshes the cluster status, in ms. */
 const REFRESH_INTERVAL_MS = 2000;
@@ -103,16 +104,7 @@ export default component$(() => {
           <div class="table-wrap">
             <table class="cards">
               <caption class="visually-hidden">Members</caption>
-              <thead>
-                <tr>
-                  <th scope="col">Node</th>
-                  <th scope="col">Address</th>
-                  <th scope="col">Role</th>
-                  <th scope="col">Match index</th>
-                  <th scope="col">Lag</th>
-                  <th scope="col">Reachable</th>
-                </tr>
-              </thead>
+              <ColumnHeads names={['Node', 'Address', 'Role', 'Match index', 'Lag', 'Reachable']} />
               <tbody>
                 {d.status.members.map((m) => {
                   const leader = String(m.id) === String(d.status.leaderId);

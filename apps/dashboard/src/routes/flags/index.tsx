@@ -15,6 +15,9 @@ import { useProposeChange, protectedEnv, proposalOf, type Proposal } from '~/ser
 import { canEdit, gatewayFor, problemOf, requireSession } from '~/server/request';
 import { userKey } from '~/lib/jsx-key';
 import { isSearchShortcut } from '~/lib/shortcuts';
+import { Options } from '~/components/markup';
+
+const STATE_CHOICES = [['all', 'All'], ['enabled', 'Enabled'], ['disabled', 'Disabled']] as const;
 
 export { useProposeChange };
 
@@ -274,35 +277,19 @@ export default component$(() => {
           <label for="tag">Tag</label>
           <select id="tag" name="tag">
             <option value="">Any tag</option>
-            {v.tags.map((t) => (
-              <option key={userKey(t)} value={t} selected={t === q.tag}>
-                {t}
-              </option>
-            ))}
+            <Options choices={v.tags} selected={q.tag} />
           </select>
         </div>
         <div class="field">
           <label for="state">State</label>
           <select id="state" name="state">
-            <option value="all" selected={q.state === 'all'}>
-              All
-            </option>
-            <option value="enabled" selected={q.state === 'enabled'}>
-              Enabled
-            </option>
-            <option value="disabled" selected={q.state === 'disabled'}>
-              Disabled
-            </option>
+            <Options choices={STATE_CHOICES} selected={q.state} />
           </select>
         </div>
         <div class="field">
           <label for="size">Per page</label>
           <select id="size" name="size">
-            {PAGE_SIZES.map((n) => (
-              <option key={userKey(n)} value={String(n)} selected={n === q.pageSize}>
-                {String(n)}
-              </option>
-            ))}
+            <Options choices={PAGE_SIZES.map(String)} selected={String(q.pageSize)} />
           </select>
         </div>
         <button type="submit">Apply</button>

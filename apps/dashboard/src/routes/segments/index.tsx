@@ -3,6 +3,7 @@ import { Link, routeLoader$, useLocation, type DocumentHead } from '@builder.io/
 import { when } from '~/components/format';
 import { canEdit, gatewayFor, problemOf } from '~/server/request';
 import { userKey } from '~/lib/jsx-key';
+import { ColumnHeads } from '~/components/markup';
 
 export const useSegments = routeLoader$(async (ev) => {
   try {
@@ -43,14 +44,7 @@ export default component$(() => {
       ) : (
         <div class="table-wrap">
           <table class="cards">
-            <thead>
-              <tr>
-                <th scope="col">Name</th>
-                <th scope="col">Description</th>
-                <th scope="col">Conditions</th>
-                <th scope="col">Last change</th>
-              </tr>
-            </thead>
+            <ColumnHeads names={['Name', 'Description', 'Conditions', 'Last change']} />
             <tbody>
               {data.value.segments.map((s) => (
                 <tr key={userKey(s.segment.name)}>

@@ -1,27 +1,23 @@
 import { component$ } from '@builder.io/qwik';
-import { Link, routeLoader$, type DocumentHead } from '@builder.io/qwik-city';
+import { routeLoader$, type DocumentHead } from '@builder.io/qwik-city';
+import { SEGMENT_KIND } from '@flagraft/flag-model';
+import { NewItemPage } from '~/components/item-page';
 import { SegmentEditor } from '~/components/segment-editor';
-import { canEdit } from '~/server/request';
+import { guardNewItem } from '~/server/item-pages';
 
 export { useSaveSegment, useDeleteSegment } from '~/server/segment-actions';
 
 export const useGuard = routeLoader$((ev) => {
-  if (!canEdit(ev)) throw ev.redirect(302, '/segments');
+  guardNewItem(ev, SEGMENT_KIND);
   return true;
 });
 
 export default component$(() => {
   useGuard();
   return (
-    <section aria-labelledby="newseg-title">
-      <div class="page-head">
-        <h1 id="newseg-title">New segment</h1>
-        <div class="actions">
-          <Link href="/segments">Back to segments</Link>
-        </div>
-      </div>
+    <NewItemPage kind="segment" plural="segments">
       <SegmentEditor canEdit={true} />
-    </section>
+    </NewItemPage>
   );
 });
 

@@ -5,6 +5,7 @@ import { when } from '~/components/format';
 import { diffJson } from '~/lib/diff';
 import type { FlagDefinition } from '~/lib/types';
 import { GatewayError } from '~/server/gateway';
+import { FLAG_KIND } from '@flagraft/flag-model';
 import { revisionOf } from '~/server/input-limits';
 import { canEdit, gatewayFor, problemOf } from '~/server/request';
 import { envParam, environmentView } from '~/server/environments';
@@ -60,7 +61,7 @@ export const useRestore = routeAction$(async (data, ev) => {
     if (expected !== undefined && expected !== 0 && expected !== currentRev && currentRev !== 0) {
       return ev.fail(412, { message: `The flag changed (now revision ${currentRev}) since this page loaded. Review the history again, then restore.` });
     }
-    await gw.putFlag(version, currentRev, environment);
+    await gw.putItem(FLAG_KIND, version, currentRev, environment);
   } catch (err) {
     return ev.fail(problemOf(err).status, { message: problemOf(err).message });
   }
