@@ -199,6 +199,12 @@ describe('dashboard in Chromium against the real stack', () => {
     await eddie.locator('#seg-cond-0-attr').fill('country');
     await eddie.locator('#seg-cond-0-op').selectOption('in');
     await eddie.locator('#seg-cond-0-val').fill('DE, FR');
+    // Qwik runs each input's handler asynchronously: wait until the form holds every value before submitting.
+    const typed = async () => [
+      await eddie.locator('#seg-name').inputValue(), await eddie.locator('#seg-desc').inputValue(),
+      await eddie.locator('#seg-cond-0-attr').inputValue(), await eddie.locator('#seg-cond-0-op').inputValue(), await eddie.locator('#seg-cond-0-val').inputValue(),
+    ].join('|');
+    await waitFor(async () => (await typed()) === 'eu-users|Users in Germany and France|country|in|DE, FR', 'the segment form holds what was typed');
     await eddie.getByRole('button', { name: 'Create segment' }).click();
     await eddie.getByText('Segment created.').waitFor();
     const seg = await stack.api('GET', '/api/v1/segments/eu-users');
