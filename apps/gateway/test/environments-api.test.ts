@@ -1,14 +1,18 @@
-// The REST resources of issue 16 on a real gateway in front of a real 3-node
-// cluster: environments (list, get, create, update, delete), flags per
+// The REST resources of issue 16 on a real gateway in front of testkit's
+// in-memory cluster (the same answers as a real one: testkit's conformance
+// suite runs environments, promotion, change requests, schedules and the
+// audit log against both): environments (list, get, create, update, delete), flags per
 // environment (?environment=), environment-scoped tokens (a staging
 // evaluator never sees production; an editor limited to staging is refused
 // in production, approvals included), promotion (plan, then one atomic
 // change), the whole change request lifecycle with two people (the author
 // cannot approve), a conflicted apply answering base/current/proposed, and a
-// schedule made through REST and fired by the leader.
+// schedule made through REST and fired by the leader's scheduler
+// (runSchedules, on this file's clock; environments.test.ts has a real
+// leader fire one on its own).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTokenStore, hashToken, type Role, type TokenEntry } from '@flagraft/auth';
-import { boolFlag, eventually, NAMES, request, startStack, TOKENS, type Reply, type Stack } from './support/harness.js';
+import { boolFlag, NAMES, request, startMemoryStack, TOKENS, type MemoryStack, type Reply } from './support/harness.js';
 import { openSse, type SseFrame, type SseReader } from './support/sse.js';
 
 /** Tokens beyond the harness's four: a second editor (the reviewer) and tokens limited to staging. */
@@ -24,7 +28,10 @@ const tokens = () => createTokenStore([
   ...Object.values(EXTRA).map((t): TokenEntry => ({ name: t.name, role: t.role, sha256: hashToken(t.token), ...('environments' in t ? { environments: [...t.environments] } : {}) })),
 ]);
 
-let stack: Stack;
+let stack: MemoryStack;
+/** The cluster's clock: real time plus what the schedule tests moved it on by (ms). */
+let skew = 0;
+const clock = () => Date.now() + skew;
 type Who = Role | keyof typeof EXTRA;
 const req = (method: string, path: string, who: Who | undefined, body?: unknown): Promise<Reply> => {
   const token = who === undefined ? undefined : who in EXTRA ? EXTRA[who as keyof typeof EXTRA].token : TOKENS[who as Role];
@@ -42,8 +49,8 @@ const problem = (r: Reply, status: number, match: Record<string, unknown> = {}) 
 };
 
 beforeAll(async () => {
-  stack = await startStack({ gateway: { tokens: tokens() } });
-}, 120_000);
+  stack = await startMemoryStack({ gateway: { tokens: tokens() }, cluster: { now: clock } });
+});
 afterAll(async () => {
   await stack?.stop();
 });
@@ -311,21 +318,23 @@ describe('the change stream with environments=all', () => {
 });
 
 describe('schedules over REST', () => {
-  it('schedules a toggle in staging that the leader fires; refuses bad steps by field', async () => {
+  it('schedules a toggle in staging that the leader\'s scheduler fires; refuses bad steps by field', async () => {
     problem(await req('POST', '/api/v1/schedules', 'editor', { environment: 'staging', title: 't', steps: [{ at: '2026-12-24 09:00', toggle: { flag: 'checkout', enabled: false } }] }), 422, { issues: [{ path: 'steps[0].at' }] });
     problem(await req('POST', '/api/v1/schedules', 'editor', { environment: 'staging', title: 't', steps: [{ at: Date.now(), toggle: { flag: 'checkout', enabled: false }, ops: [] }] }), 422, { issues: [{ path: 'steps[0]' }] });
     problem(await req('POST', '/api/v1/schedules', 'editor', { environment: 'staging', title: 't', steps: [{ at: Date.now(), ops: [{ op: 'deleteFlag', key: 'no spaces' }] }] }), 422, { issues: [{ path: 'steps[0].ops[0].key' }] });
     problem(await req('POST', '/api/v1/schedules', 'stagingEditor', { title: 't', steps: [{ at: Date.now(), toggle: { flag: 'checkout', enabled: false } }] }), 403, { environment: 'production' });
     // Ops steps into a protected environment are refused by the state machine: schedule an approved change request there.
     problem(await req('POST', '/api/v1/schedules', 'editor', { title: 't', steps: [{ at: Date.now() + 60_000, toggle: { flag: 'checkout', enabled: true } }] }), 409, { reason: 'PROTECTED' });
-    const at = new Date(Date.now() + 1_500).toISOString();
+    const at = new Date(clock() + 1_500).toISOString();
     const created = ok(await req('POST', '/api/v1/schedules', 'stagingEditor', { environment: 'staging', title: 'staging off', steps: [{ at, toggle: { flag: 'checkout', enabled: false } }] }), 201);
     const id = created.schedule.id as string;
     expect(created.schedule).toMatchObject({ env: 'staging', createdBy: 'st-ed', steps: [{ at: Date.parse(at), status: 'pending' }] });
-    const fired = await eventually(async () => {
-      const s = ok(await req('GET', `/api/v1/schedules/${id}`, 'stagingReader'));
-      return s.schedule.steps[0].status === 'applied' ? s : undefined;
-    }, 15_000, 'the schedule step applied');
+    // Not yet due: the scheduler proposes nothing. Once the clock passes the step, it fires it.
+    expect(await stack.cluster.runSchedules()).toBe(0);
+    skew += 1_500;
+    expect(await stack.cluster.runSchedules()).toBe(1);
+    const fired = ok(await req('GET', `/api/v1/schedules/${id}`, 'stagingReader'));
+    expect(fired.schedule.steps[0].status).toBe('applied');
     const flag = ok(await req('GET', '/api/v1/flags/checkout?environment=staging', 'reader'));
     expect(flag.flag.enabled).toBe(false);
     expect(flag.modRevision).toBe(fired.schedule.steps[0].revision);
@@ -334,17 +343,19 @@ describe('schedules over REST', () => {
     problem(await req('POST', '/api/v1/schedules', 'editor', { environment: 'staging', title: 'r', steps: [{ at: Date.now(), rollout: { flag: 'checkout', weights: [{ variant: 'on', weight: -1 }] } }] }), 422, { issues: [{ path: 'steps[0].rollout.weights[0]' }] });
     const w = (on: number) => [{ variant: 'on', weight: on }, { variant: 'off', weight: 100 - on }];
     const rollout = ok(await req('POST', '/api/v1/schedules', 'editor', {
-      environment: 'staging', title: 'rollout', steps: [{ at: Date.now() + 1_000, rollout: { flag: 'checkout', weights: w(5) } }, { at: Date.now() + 2_000, rollout: { flag: 'checkout', weights: w(100) } }],
+      environment: 'staging', title: 'rollout', steps: [{ at: clock() + 1_000, rollout: { flag: 'checkout', weights: w(5) } }, { at: clock() + 2_000, rollout: { flag: 'checkout', weights: w(100) } }],
     }), 201).schedule.id as string;
-    const done = await eventually(async () => {
-      const s = ok(await req('GET', `/api/v1/schedules/${rollout}`, 'reader'));
-      return s.schedule.steps.every((st: { status: string }) => st.status === 'applied') ? s : undefined;
-    }, 15_000, 'both rollout steps applied');
+    // The scheduler fires one due step per look, in turn.
+    skew += 2_000;
+    expect(await stack.cluster.runSchedules()).toBe(1);
+    expect(await stack.cluster.runSchedules()).toBe(1);
+    const done = ok(await req('GET', `/api/v1/schedules/${rollout}`, 'reader'));
+    expect(done.schedule.steps.map((st: { status: string }) => st.status)).toEqual(['applied', 'applied']);
     expect(done.schedule.steps[1].revision).toBeGreaterThan(done.schedule.steps[0].revision);
     const rolled = ok(await req('GET', '/api/v1/flags/checkout?environment=staging', 'reader'));
     expect(rolled.flag.rules.at(-1).rollout.weights).toEqual(w(100));
     expect(ok(await req('GET', '/api/v1/flags/checkout/history?environment=staging&limit=2', 'reader')).changes.map((c: { after: { flag: { rules: { rollout?: { weights: unknown } }[] } } }) => c.after.flag.rules.at(-1)?.rollout?.weights)).toEqual([w(100), w(5)]);
-    const later = ok(await req('POST', '/api/v1/schedules', 'editor', { environment: 'staging', title: 'later', steps: [{ at: Date.now() + 3_600_000, toggle: { flag: 'checkout', enabled: true } }] }), 201);
+    const later = ok(await req('POST', '/api/v1/schedules', 'editor', { environment: 'staging', title: 'later', steps: [{ at: clock() + 3_600_000, toggle: { flag: 'checkout', enabled: true } }] }), 201);
     expect(ok(await req('POST', `/api/v1/schedules/${later.schedule.id}/cancel`, 'editor')).schedule.steps[0].status).toBe('cancelled');
     problem(await req('POST', `/api/v1/schedules/${later.schedule.id}/cancel`, 'editor'), 409, { reason: 'INVALID_STATE' });
     problem(await req('GET', '/api/v1/schedules/sch-999999', 'reader'), 404);

@@ -4,10 +4,12 @@
 // segments used by a production flag — is refused by the state machine and
 // answered 409 with the reason and a pointer to change requests; reads and
 // OFREP evaluation keep working against the default environment unchanged.
+// Last, the one thing environments-api.test.ts (in-memory cluster) cannot
+// show: a schedule made through REST fired by a real leader's own scheduler.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createClusterClient, type ClusterClient } from '@flagraft/cluster-client';
 import type { FlagDefinition } from '@flagraft/flag-model';
-import { boolFlag, request, startStack, type Reply, type Stack } from './support/harness.js';
+import { boolFlag, eventually, request, startStack, type Reply, type Stack } from './support/harness.js';
 
 let stack: Stack;
 let client: ClusterClient;
@@ -51,5 +53,24 @@ describe('a protected default environment behind the gateway', () => {
     const ev = await request(stack.url, 'POST', '/ofrep/v1/evaluate/flags/checkout', { role: 'evaluator', body: { context: { targetingKey: 'u1', plan: 'beta' } } });
     expect(ev.status, ev.text).toBe(200);
     expect(ev.json).toMatchObject({ key: 'checkout', value: true, reason: 'TARGETING_MATCH' });
+  });
+});
+
+describe("the leader's own scheduler", () => {
+  it('fires a schedule made through REST when it is due, at the step\'s revision', async () => {
+    await client.propose({ op: 'putEnvironment', environment: { name: 'staging' } }, { actor: 'setup' });
+    const at = new Date(Date.now() + 1_500).toISOString();
+    const created = await stack.req('POST', '/api/v1/schedules', { role: 'editor', body: { environment: 'staging', title: 'staging off', steps: [{ at, toggle: { flag: 'checkout', enabled: false } }] } });
+    expect(created.status, created.text).toBe(201);
+    const id = created.json.schedule.id as string;
+    const fired = await eventually(async () => {
+      const s = await stack.req('GET', `/api/v1/schedules/${id}`, { role: 'reader' });
+      return s.json?.schedule?.steps[0].status === 'applied' ? s.json : undefined;
+    }, 15_000, 'the schedule step applied');
+    const flag = await stack.req('GET', '/api/v1/flags/checkout?environment=staging', { role: 'reader' });
+    expect(flag.json.flag.enabled).toBe(false);
+    expect(flag.json.modRevision).toBe(fired.schedule.steps[0].revision);
+    const history = await stack.req('GET', '/api/v1/flags/checkout/history?environment=staging&limit=1', { role: 'reader' });
+    expect(history.json.changes[0].actor).toBe('scheduler (ed)');
   });
 });

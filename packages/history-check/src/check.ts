@@ -24,7 +24,7 @@ export function checkHistory(ops: readonly Op[], opts: CheckOptions = {}): Check
         f.window = w.ops;
         f.windowStart = w.start;
       }
-      f.message = `${keysText(f.keys)} ${f.keys.length > 1 ? 'are' : 'is'} not linearizable (${part.length} ops; minimal failing window of ${f.window.length}${
+      f.message = `${keysText(f.keys)} ${f.keys.length > 1 ? 'are' : 'is'} not linearizable (${part.length} ops; ${opts.minimalWindows === false ? 'not shrunk to a minimal window' : `minimal failing window of ${f.window.length}`}${
         f.stuckAt ? `, cannot linearize ${describeOp(f.stuckAt)}` : ''
       }${startText(f)}): ${listOps(f.window)}`;
     } else if (part) {

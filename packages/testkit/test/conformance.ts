@@ -6,7 +6,7 @@
 // value: a real cluster's log also holds entries that are not writes
 // (leader no-ops, membership, outbox progress).
 import { describe, expect, it } from 'vitest';
-import type { AnyChangeEvent, Change, ChangeEvent, FlagDefinition, SegmentDefinition, StoredChangeRequest, StoredEnvironment, StoredFlag } from '@flagraft/flag-model';
+import type { AnyChangeEvent, Change, ChangeEvent, FlagDefinition, PromotionItem, SegmentDefinition, StoredChangeRequest, StoredEnvironment, StoredFlag, StoredSchedule } from '@flagraft/flag-model';
 import type { ClusterApi } from '../src/index.js';
 
 const ACTOR = 'conformance';
@@ -327,6 +327,85 @@ export function clusterConformance(name: string, port: () => ClusterApi): void {
         w1.close();
         w2.close();
       }
+    });
+
+    it('promotion: the plan names what differs, promote copies it in one revision; an environment in use is deleted only with force', async () => {
+      const c = port();
+      const env = fresh('promo');
+      const key = fresh('promo-flag');
+      await c.putFlag(flag(key), { actor: ACTOR });
+      await c.propose({ op: 'putEnvironment', environment: { name: env } }, { actor: ACTOR });
+      await c.putFlag(flag(key, { enabled: false }), { actor: ACTOR, environment: env });
+      const def = (await c.query<StoredEnvironment[]>('environments')).find((e) => e.isDefault)!.environment.name;
+      const plan = await c.query<PromotionItem[]>('promotionPlan', { from: env, to: def, keys: [key] });
+      expect(plan).toHaveLength(1);
+      expect(plan[0]).toMatchObject({ key, before: { flag: { enabled: true } }, after: { enabled: false } });
+      const promoted = await c.propose({ op: 'promote', from: env, to: def, keys: [key] }, { actor: ACTOR });
+      expect(promoted.changes.filter((x) => x.kind === 'flag').map((x) => [x.key, x.revision])).toEqual([[key, promoted.revision]]);
+      expect(await c.getFlag(key)).toMatchObject({ flag: { enabled: false }, modRevision: promoted.revision });
+      expect(await c.query<PromotionItem[]>('promotionPlan', { from: env, to: def, keys: [key] })).toEqual([]);
+      expect((await failure(c.query('promotionPlan', { from: env, to: 'nowhere' }))).code).toBe('NOT_FOUND');
+      expect((await failure(c.propose({ op: 'promote', from: env, to: 'nowhere' }, { actor: ACTOR }))).code).toBe('NOT_FOUND');
+      expect(await failure(c.propose({ op: 'deleteEnvironment', name: env }, { actor: ACTOR }))).toMatchObject({ code: 'ENVIRONMENT_IN_USE', details: { env } });
+      await c.propose({ op: 'deleteEnvironment', name: env, force: true }, { actor: ACTOR });
+      expect((await c.query<StoredEnvironment[]>('environments')).map((e) => e.environment.name)).not.toContain(env);
+      expect((await failure(c.getFlag(key, { environment: env }))).code).toBe('NOT_FOUND');
+      expect((await failure(c.propose({ op: 'deleteEnvironment', name: def, force: true }, { actor: ACTOR }))).code).toBe('ENVIRONMENT_IN_USE');
+    });
+
+    it('schedules: created with every step checked at once, listed, read, cancelled once', async () => {
+      const c = port();
+      const env = fresh('sched');
+      const key = fresh('sched-flag');
+      await c.putFlag(flag(key), { actor: ACTOR });
+      await c.propose({ op: 'putEnvironment', environment: { name: env } }, { actor: ACTOR });
+      const at = Date.now() + 3_600_000;
+      const off = [{ op: 'putFlag' as const, flag: flag(key, { enabled: false }) }];
+      const made = await c.propose({ op: 'schedule', action: 'create', env, title: 'later', steps: [{ at, ops: off }] }, { actor: 'planner' });
+      const id = (made.changes.find((x) => x.kind === 'schedule')!.after as StoredSchedule).schedule.id;
+      const read = await c.query<StoredSchedule>('schedule', { id });
+      expect(read.schedule).toMatchObject({ env, title: 'later', createdBy: 'planner', steps: [{ at, status: 'pending' }] });
+      expect((await c.query<StoredSchedule[]>('schedules')).map((x) => x.schedule.id)).toContain(id);
+      expect((await c.getFlag(key, { environment: env }))?.flag.enabled).toBe(true);
+      // Steps out of time order, a step that could never apply, an unknown environment: refused at once.
+      expect((await failure(c.propose({ op: 'schedule', action: 'create', env, title: 't', steps: [{ at, ops: off }, { at: at - 1, ops: off }] }, { actor: ACTOR }))).code).toBe('INVALID_ARGUMENT');
+      expect((await failure(c.propose({ op: 'schedule', action: 'create', env, title: 't', steps: [{ at, ops: [{ op: 'deleteFlag', key: fresh('none') }] }] }, { actor: ACTOR }))).code).toBe('NOT_FOUND');
+      expect((await failure(c.propose({ op: 'schedule', action: 'create', env: 'nowhere', title: 't', steps: [{ at, ops: off }] }, { actor: ACTOR }))).code).toBe('NOT_FOUND');
+      const cancelled = await c.propose({ op: 'schedule', action: 'cancel', id }, { actor: 'planner' });
+      expect((cancelled.changes.find((x) => x.kind === 'schedule')!.after as StoredSchedule).schedule.steps.map((st) => st.status)).toEqual(['cancelled']);
+      expect((await failure(c.propose({ op: 'schedule', action: 'cancel', id }, { actor: 'planner' }))).code).toBe('INVALID_STATE');
+      expect((await failure(c.query('schedule', { id: 'sch-none' }))).code).toBe('NOT_FOUND');
+    });
+
+    it('change requests: an apply on a stale base is conflicted with base, current and proposed; the author rebases; reject and withdraw', async () => {
+      const c = port();
+      const env = fresh('crc');
+      const key = fresh('crc-flag');
+      await c.putFlag(flag(key), { actor: ACTOR });
+      await c.propose({ op: 'putEnvironment', environment: { name: env } }, { actor: ACTOR });
+      const idOf = (r: { changes: Change[] }) => (r.changes.find((x) => x.kind === 'changeRequest')!.after as StoredChangeRequest).changeRequest.id;
+      const cr = async (id: string) => (await c.query<StoredChangeRequest>('changeRequest', { id })).changeRequest;
+      const make = async (enabled: boolean) => idOf(await c.propose({ op: 'changeRequest', action: 'create', env, title: `${enabled}`, submit: true, ops: [{ op: 'putFlag', flag: flag(key, { enabled }) }] }, { actor: 'alice' }));
+      const first = await make(false);
+      const second = await make(false);
+      await c.propose({ op: 'changeRequest', action: 'approve', id: first }, { actor: 'bob' });
+      await c.propose({ op: 'changeRequest', action: 'approve', id: second }, { actor: 'bob' });
+      await c.propose({ op: 'changeRequest', action: 'apply', id: first }, { actor: 'alice' });
+      await c.propose({ op: 'changeRequest', action: 'apply', id: second }, { actor: 'alice' });
+      const conflicted = await cr(second);
+      expect(conflicted.status).toBe('conflicted');
+      expect(conflicted.conflicts?.[0]).toMatchObject({ kind: 'flag', key, current: { flag: { enabled: false } }, proposed: { enabled: false } });
+      expect((await failure(c.propose({ op: 'changeRequest', action: 'rebase', id: second, ops: [{ op: 'putFlag', flag: flag(key, { enabled: true }) }] }, { actor: 'bob' }))).code).toBe('FORBIDDEN');
+      await c.propose({ op: 'changeRequest', action: 'rebase', id: second, ops: [{ op: 'putFlag', flag: flag(key, { enabled: true }) }] }, { actor: 'alice' });
+      // Its approvals are gone; the environment asks for none, so it is approved again as it stands.
+      expect(await cr(second)).toMatchObject({ status: 'approved', approvals: [] });
+      await c.propose({ op: 'changeRequest', action: 'reject', id: second, comment: 'not now' }, { actor: 'bob' });
+      expect((await cr(second)).status).toBe('rejected');
+      const third = await make(true);
+      await c.propose({ op: 'changeRequest', action: 'withdraw', id: third }, { actor: 'alice' });
+      expect((await cr(third)).status).toBe('withdrawn');
+      expect((await failure(c.propose({ op: 'changeRequest', action: 'apply', id: third }, { actor: 'alice' }))).code).toBe('INVALID_STATE');
+      expect((await c.getFlag(key, { environment: env }))?.flag.enabled).toBe(false);
     });
 
     // Last: while an environment is protected, definition changes of every flag reach it; the test lowers the policy again the only way there is.

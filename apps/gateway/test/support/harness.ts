@@ -6,7 +6,7 @@
 // routes, auth and formats. Failover, durability, compaction, backup and the
 // change stream stay on real processes. Everything started here is stopped
 // in stop(), by PID.
-import { createMemoryCluster, startLocalCluster, waitFor, type LocalCluster, type LocalClusterOptions, type MemoryCluster } from '@flagraft/testkit';
+import { createMemoryCluster, startLocalCluster, waitFor, type LocalCluster, type LocalClusterOptions, type MemoryCluster, type MemoryClusterOptions } from '@flagraft/testkit';
 import { createTokenStore, hashToken, type Role } from '@flagraft/auth';
 import { createGateway, type Gateway, type GatewayConfig } from '../../src/index.js';
 
@@ -79,9 +79,9 @@ export async function startStack(opts: { gateway?: Partial<GatewayConfig>; clust
 
 export type MemoryStack = Stack<MemoryCluster>;
 
-/** A gateway over testkit's in-memory cluster (no processes). */
-export function startMemoryStack(opts: { gateway?: Partial<GatewayConfig> } = {}): Promise<Stack<MemoryCluster>> {
-  const cluster = createMemoryCluster();
+/** A gateway over testkit's in-memory cluster (no processes); `cluster` sets its clock (tests of schedules). */
+export function startMemoryStack(opts: { gateway?: Partial<GatewayConfig>; cluster?: MemoryClusterOptions } = {}): Promise<Stack<MemoryCluster>> {
+  const cluster = createMemoryCluster(opts.cluster);
   return withGateways(cluster, { cluster }, opts.gateway, async () => cluster.close());
 }
 

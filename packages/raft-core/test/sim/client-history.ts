@@ -64,8 +64,9 @@ export class ClientHistory {
     return this.ops.filter((o) => o.ret === Infinity && !this.failed.has(o.id)).length;
   }
 
-  check(): { failures: Failure[]; descriptions: string[]; maxPartitionSteps: number } {
-    const r = checkHistory(this.ops.filter((o) => !this.failed.has(o.id)));
+  /** minimalWindows: shrink each failure to a minimal failing window (history-check's default; costly on long histories). */
+  check(minimalWindows = true): { failures: Failure[]; descriptions: string[]; maxPartitionSteps: number } {
+    const r = checkHistory(this.ops.filter((o) => !this.failed.has(o.id)), { minimalWindows });
     return { failures: r.failures, descriptions: r.failures.map((f) => f.message), maxPartitionSteps: r.stats.maxPartitionSteps };
   }
 }
