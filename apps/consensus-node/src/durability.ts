@@ -82,6 +82,7 @@ import type { LogStore } from './storage/log-store.js';
 import type { RaftStorage } from './storage/raft-storage.js';
 import type { StateStore } from './storage/state-store.js';
 import { StoreCorruptError } from './storage/sqlite.js';
+import type { WriteTrace } from './write-trace.js';
 
 /** Exit code when the log or the state cannot be written: stopping is safe, going on would diverge. */
 export const EXIT_STORAGE_FAILED = 70;
@@ -115,6 +116,8 @@ export interface DurabilityOptions<R> {
   stopped(): boolean;
   /** INJECTED BUG (FLAGRAFT_INJECT_BUG=apply-uncommitted, apps/torture): a follower applies entries once persisted, before they commit. */
   applyUncommitted?: boolean;
+  /** Stage timings of writes (FLAGRAFT_TRACE_WRITES=1); undefined when off. */
+  trace?: WriteTrace;
 }
 
 /** What one Ready applied, for the hooks. */
@@ -159,6 +162,7 @@ export class Durability<R> {
       for (const m of rd.messages) (EARLY_TYPES.has(m.type) ? early : late).push(m);
       if (early.length) {
         this.o.send(early);
+        if (this.o.trace && rd.entries.length) this.o.trace.leaderStage('sent', rd.entries[0].index, rd.entries[rd.entries.length - 1].index);
         if (rd.entries.length > 0) {
           // Let the sockets take them before the fsync blocks the loop (step 1).
           setImmediate(() => {
@@ -174,12 +178,17 @@ export class Durability<R> {
   /** Steps 2-6. */
   private finish(rd: Ready, snap: Snapshot | undefined, toApply: Entry[], late: Message[], hooks: ReadyHooks<R>): void {
     const t0 = performance.now();
+    const { trace } = this.o;
+    const [from, to] = rd.entries.length ? [rd.entries[0].index, rd.entries[rd.entries.length - 1].index] : [1, 0];
+    trace?.leaderStage('persistStart', from, to);
     try {
       this.persist(rd, snap);
     } catch (e) {
       this.fatal('fatal: persisting a Ready failed', e as Error);
     }
+    if (trace) { trace.leaderStage('persisted', from, to); trace.followerStage('persisted', from, to); }
     if (late.length) this.o.send(late);
+    trace?.followerStage('acked', from, to);
     this.o.metrics.txMs += performance.now() - t0;
     if (toApply.length && late.some((m) => m.type === MessageType.MsgAppResp)) {
       // A follower's acknowledgement reaches the socket only when the loop
@@ -204,6 +213,7 @@ export class Durability<R> {
       } catch (e) {
         this.fatal('fatal: applying committed entries failed', e as Error);
       }
+      this.o.trace?.leaderStage('applied', toApply[0].index, toApply[toApply.length - 1].index);
     }
     metrics.txMs += performance.now() - t0;
     metrics.readies++;

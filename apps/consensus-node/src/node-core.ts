@@ -26,6 +26,7 @@ import { openStorage, spaceReclaimer, type NodeStorage } from './storage/open.js
 import type { Reclaimer } from './storage/reclaim.js';
 import { Transport } from './transport.js';
 import { WatchHub } from './watch-hub.js';
+import { WriteTrace } from './write-trace.js';
 import { queryState } from './queries.js';
 import { Scheduler } from './scheduler.js';
 import { DEFAULT_SCHEDULER_POLL_MS, type NodeConfig } from './config.js';
@@ -66,6 +67,8 @@ export class ConsensusNodeCore {
   private readonly storage: NodeStorage;
   private readonly state: StateMachine;
   private readonly driver: RaftDriver<Applied>;
+  /** FLAGRAFT_TRACE_WRITES=1: stage timings of writes (write-trace.ts). */
+  private readonly trace?: WriteTrace;
   private readonly proposer: Proposer;
   private readonly scheduler: Scheduler;
   private readonly watch: WatchHub;
@@ -106,7 +109,8 @@ export class ConsensusNodeCore {
     if (config.injectBug) this.log.warn('INJECTED BUG enabled: this node is deliberately unsafe (testing only)', { bug: config.injectBug });
     this.state = new StateMachine(state, { ...config.retention, logger: this.log, defaultEnvironment: config.defaultEnvironment });
     this.reclaimer = spaceReclaimer(this.storage, config, this.log);
-    this.driver = new RaftDriver<Applied>(config, { log, fsm: this.state, dataBytes: () => log.bytes() + state.bytes() }, this.log, {
+    this.trace = WriteTrace.fromEnv(this.log);
+    this.driver = new RaftDriver<Applied>(config, { log, fsm: this.state, dataBytes: () => log.bytes() + state.bytes(), trace: this.trace }, this.log, {
       onLeadership: (isLeader, term, _lead, wasLeader) => this.onLeadership(isLeader, term, wasLeader),
       onResults: (applied) => {
         if (applied.snapshot || applied.results.some((r) => r.membersChanged)) {
@@ -123,7 +127,7 @@ export class ConsensusNodeCore {
       const cs = this.state.confState();
       return cs.votersOutgoing.length ? [...cs.voters, ...cs.votersOutgoing] : cs.voters;
     });
-    this.proposer = new Proposer(this.driver, { ...config, clusterNow: () => this.clusterClock.now() });
+    this.proposer = new Proposer(this.driver, { ...config, clusterNow: () => this.clusterClock.now(), trace: this.trace });
     this.scheduler = new Scheduler({
       clock: this.clusterClock, pollMs: config.schedulerPollMs ?? DEFAULT_SCHEDULER_POLL_MS, log: this.log,
       isLeader: () => this.driver.isLeader(),
@@ -425,6 +429,7 @@ export class ConsensusNodeCore {
     });
     this.scheduler.stop();
     this.driver.stop();
+    this.trace?.stop();
     this.reclaimer.stop();
     this.proposer.stop();
     this.transport.close();

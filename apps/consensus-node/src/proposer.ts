@@ -10,6 +10,7 @@ import { TAG_COMMAND, TAG_INTERNAL, TAG_RESTORE, encodeConfContext, encodeEntry,
 import { ApiError } from './errors.js';
 import type { Applied, RestoreOutcome, WriteOutcome } from './state-machine.js';
 import { Waiters } from './waiters.js';
+import type { WriteTrace } from './write-trace.js';
 
 /** A command as a client sends it: the node stamps `v` and `time`. */
 export type CommandInput = { actor: string; actorRole?: string; clientId?: string; requestId?: string } & (SubCommand | BatchOp | TopLevelOp);
@@ -21,7 +22,8 @@ export type RestoreInput = RestoreCommand extends infer C ? (C extends RestoreCo
 export interface ProposalSink {
   isLeader(): boolean;
   notLeader(): ApiError;
-  propose(data: Uint8Array): void;
+  /** Returns the entry's log index. */
+  propose(data: Uint8Array): number;
   proposeConfChange(cc: ConfChange): void;
 }
 
@@ -38,6 +40,8 @@ export interface ProposerOptions {
    * jumped clock does not move it); default this process's wall clock.
    */
   clusterNow?: () => number;
+  /** Stage timings of writes (FLAGRAFT_TRACE_WRITES=1): the answer's moment. */
+  trace?: WriteTrace;
 }
 
 export class Proposer {
@@ -79,7 +83,10 @@ export class Proposer {
       full.clientId = this.clientId;
       full.requestId = String(++this.seq);
     }
-    return this.awaited(this.writes, writeWaiterKey(full.clientId, full.requestId, full.fingerprint), () => this.raft.propose(encodeEntry(TAG_COMMAND, encodeCommand(full))));
+    let index = 0;
+    const p = this.awaited(this.writes, writeWaiterKey(full.clientId, full.requestId, full.fingerprint), () => { index = this.raft.propose(encodeEntry(TAG_COMMAND, encodeCommand(full))); });
+    const { trace } = this.o;
+    return trace && index ? p.then((out) => { trace.answered(index); return out; }) : p;
   }
 
   async proposeInternal(cmd: Omit<InternalCommand, 'nonce'>): Promise<void> {

@@ -6,7 +6,7 @@
 // DriverEvents.
 import { randomBytes } from 'node:crypto';
 import {
-  ErrProposalDropped, NotLeaderError, RawNode, SnapshotStatus, StateType, createRng,
+  ErrProposalDropped, MessageType, NotLeaderError, RawNode, SnapshotStatus, StateType, createRng,
   type ConfChange, type Message, type NodeId, type Ready, type Rng, type Status,
 } from '@flagraft/raft-core';
 import type { NodeConfig } from './config.js';
@@ -19,6 +19,7 @@ import type { Logger } from './log.js';
 import { ReadBarrier } from './read-barrier.js';
 import type { LogStore } from './storage/log-store.js';
 import { RaftStorage } from './storage/raft-storage.js';
+import type { WriteTrace } from './write-trace.js';
 
 /** Readies handled per event-loop turn before yielding to I/O (count). */
 const MAX_READIES_PER_TURN = 8;
@@ -85,11 +86,13 @@ export class RaftDriver<R> {
   private lead: NodeId = 0;
   private raftState: StateType = StateType.Follower;
   private term: number;
+  /** Stage timings of writes (FLAGRAFT_TRACE_WRITES=1, write-trace.ts); undefined when off. */
+  private readonly trace?: WriteTrace;
 
-  /** `dataBytes`: the size of the data dir, for the compaction log line. */
+  /** `dataBytes`: the size of the data dir, for the compaction log line. `trace`: opt-in write timings. */
   constructor(
     private readonly cfg: DriverConfig,
-    { log, fsm, dataBytes }: { log: LogStore; fsm: Fsm<R>; dataBytes(): number },
+    { log, fsm, dataBytes, trace }: { log: LogStore; fsm: Fsm<R>; dataBytes(): number; trace?: WriteTrace },
     private readonly logger: Logger,
     private readonly events: DriverEvents<R>,
   ) {
@@ -114,6 +117,7 @@ export class RaftDriver<R> {
     });
     this.tickEveryMs = cfg.tickMs;
     this.term = log.hardState().term;
+    this.trace = trace;
     this.durability = new Durability<R>({
       log, storage, fsm, node: this.node, logger, metrics: this.metrics,
       send: (m) => this.send(m),
@@ -124,6 +128,7 @@ export class RaftDriver<R> {
       dataBytes,
       stopped: () => this.stopped,
       applyUncommitted: cfg.injectBug === 'apply-uncommitted',
+      trace,
     });
     const readPrefix = `n${cfg.nodeId}-${randomBytes(6).toString('hex')}-r`;
     let readSeq = 0;
@@ -289,6 +294,7 @@ export class RaftDriver<R> {
     if (this.stopped) return;
     this.idle.onMessage(m, this.isLeader());
     this.guardLease();
+    if (this.trace) traceStep(this.trace, m);
     try {
       this.node.step(m);
     } catch (e) {
@@ -309,18 +315,21 @@ export class RaftDriver<R> {
     this.kick();
   }
 
-  /** Appends a Normal entry on the leader; its outcome comes back through onResults once applied. */
-  propose(data: Uint8Array): void {
+  /** Appends a Normal entry on the leader and returns its index; its outcome comes back through onResults once applied. */
+  propose(data: Uint8Array): number {
     if (this.stopped) throw ApiError.of('UNAVAILABLE', 'node is shutting down');
     this.wake();
+    let index: number;
     try {
-      this.node.propose(data);
+      index = this.node.propose(data);
     } catch (e) {
       if (e instanceof NotLeaderError) throw this.notLeader(e.leaderHint);
       if (e === ErrProposalDropped) throw ApiError.of('UNAVAILABLE', 'proposal dropped (leadership transfer or overload); retry');
       throw e;
     }
+    this.trace?.proposed(index);
     this.kick();
+    return index;
   }
 
   /** Appends a ConfChange entry on the leader. */
@@ -371,6 +380,7 @@ export class RaftDriver<R> {
   private handleReady(rd: Ready): void {
     // A node that was leader and stays leader may replicate before its own fsync (durability.ts, step 1).
     const leaderThroughout = this.raftState === StateType.Leader && !rd.softState;
+    if (this.trace) traceReady(this.trace, rd);
     this.durability.handle(rd, leaderThroughout, {
       answer: (applied) => {
         if (rd.hardState) this.term = rd.hardState.term;
@@ -408,4 +418,18 @@ export class RaftDriver<R> {
     clearInterval(this.metricsTimer);
     this.reads.stop(ApiError.of('UNAVAILABLE', 'node is shutting down; retry on another node'));
   }
+}
+
+function traceStep(t: WriteTrace, m: Message): void {
+  if (m.type === MessageType.MsgAppResp && !m.reject) t.acked(m.index);
+  else if (m.type === MessageType.MsgApp && m.entries.length) t.received(m.entries[m.entries.length - 1].index);
+}
+
+function traceReady(t: WriteTrace, rd: Ready): void {
+  if (rd.entries.length) {
+    const from = rd.entries[0].index, to = rd.entries[rd.entries.length - 1].index;
+    t.leaderStage('ready', from, to);
+    t.followerStage('ready', from, to);
+  }
+  if (rd.committedEntries.length) t.leaderStage('commit', rd.committedEntries[0].index, rd.committedEntries[rd.committedEntries.length - 1].index);
 }
