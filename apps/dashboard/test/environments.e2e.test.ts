@@ -262,9 +262,13 @@ describe('environments, change requests and schedules in Chromium', () => {
     await item.waitFor();
     await waitFor(async () => (await item.textContent())?.includes('off → on'), 'the plan names the change');
     await waitFor(async () => (await item.locator('table.diff td', { hasText: 'enabled' }).count()) > 0, 'the enabled field in the diff');
+    // Nothing selected: refused, naming what is missing.
+    for (const box of await eddie.locator('input[name="keys[]"]').all()) await box.uncheck();
+    await eddie.getByTestId('promote-selected').click();
+    await waitFor(async () => (await eddie.getByTestId('promote-error').textContent().catch(() => ''))?.includes('Select at least one flag'), 'nothing selected refused');
     // Only promoflag: untick every other flag of the plan.
     for (const box of await eddie.locator('input[name="keys[]"]').all()) {
-      if ((await box.getAttribute('value')) !== 'promoflag') await box.uncheck();
+      if ((await box.getAttribute('value')) === 'promoflag') await box.check(); else await box.uncheck();
     }
     await eddie.getByTestId('promote-selected').click();
     await waitFor(async () => (await eddie.getByTestId('promote-error').textContent().catch(() => ''))?.includes('protected'), 'refused as protected');

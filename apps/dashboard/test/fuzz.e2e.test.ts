@@ -57,6 +57,9 @@ beforeAll(async () => {
     expect(put.status).toBeLessThan(300);
   }
   expect((await stack.api('PUT', '/api/v1/segments/fz-seg', { name: 'fz-seg', conditions: [] })).status).toBeLessThan(300);
+  // A second environment where fz differs: the promotion page then has its form (and action) to fuzz.
+  expect((await stack.api('POST', '/api/v1/environments', { name: 'fz-env' })).status).toBeLessThan(300);
+  expect((await stack.api('PATCH', '/api/v1/flags/fz?environment=fz-env', { enabled: false })).status).toBe(200);
   const v = await signInCookie(stack.dashboardUrl, TOKENS.admin);
   victim = { cookie: v.cookie.slice(SESSION_COOKIE.length + 1), sid: unsealSession(v.cookie.slice(SESSION_COOKIE.length + 1), COOKIE_SECRET)!.sid };
   attacker = (await signInCookie(stack.dashboardUrl, TOKENS.editor)).cookie;
@@ -66,6 +69,9 @@ beforeAll(async () => {
   for (const page of ['/flags', '/flags/new', '/flags/fz', '/segments/new', '/segments/fz-seg', '/cluster']) {
     for (const id of await actionIds(stack.dashboardUrl, page, attacker)) actions.push({ page, id });
   }
+  const promoteActions = await actionIds(stack.dashboardUrl, '/promote?from=fz-env', attacker);
+  expect(promoteActions.length, 'the promotion page has its form').toBeGreaterThan(0);
+  for (const id of promoteActions) actions.push({ page: '/promote', id });
   expect(actions.length).toBeGreaterThan(3);
 }, 240_000);
 
