@@ -84,6 +84,8 @@ export class ConsensusNodeCore {
   private readonly clientAddresses = new Map<number, string>();
   private outbox?: Outbox;
   private readonly reclaimer: Reclaimer;
+  /** A leader removed from the configuration while this node followed it, and until when its handoff is taken (noteDepartingLeader). */
+  private departingLeader?: { id: NodeId; until: number };
   private readonly leaderListeners = new Set<(isLeader: boolean, term: number) => void>();
   private readonly appliedListeners = new Set<(rev: number) => void>();
   private closing = false;
@@ -114,6 +116,7 @@ export class ConsensusNodeCore {
       onLeadership: (isLeader, term, _lead, wasLeader) => this.onLeadership(isLeader, term, wasLeader),
       onResults: (applied) => {
         if (applied.snapshot || applied.results.some((r) => r.membersChanged)) {
+          this.noteDepartingLeader();
           this.syncPeers();
           this.refuseWatchesIfRemoved();
         }
@@ -158,6 +161,7 @@ export class ConsensusNodeCore {
       onPeerClock: (from, wallMs) => this.clusterClock.observe(from, wallMs),
       wallNow: () => systemClock.now(),
       onPeerStreamEnded: (from) => this.driver.onPeerStreamEnded(from),
+      handoffFrom: (from) => this.departingLeader?.id === from && Date.now() < this.departingLeader.until,
       onSnapshotStatus: (id, ok) => this.driver.reportSnapshot(id, ok),
       random: () => this.driver.rng.next(),
     });
@@ -262,6 +266,22 @@ export class ConsensusNodeCore {
     const member = [cs.voters, cs.learners, cs.votersOutgoing, cs.learnersNext].some((ids) => ids.includes(id));
     const removed = !member && this.state.applied().index > 0;
     this.watch.refuse(removed ? ApiError.of('UNAVAILABLE', `node ${id} was removed from the cluster and receives no new changes; watch on a member`) : undefined);
+  }
+
+  /**
+   * The leader this node follows was just removed from the configuration. It
+   * hands leadership over with a MsgTimeoutNow once it applies its own
+   * removal (raft-core membership.ts), usually after this node applied it:
+   * without this note the transport would refuse that message as coming from
+   * a non-member, and the cluster would wait an election timeout for a leader
+   * (issue 13, self-removal.test.ts). For two election timeouts the transport
+   * takes MsgTimeoutNow, and nothing else, from that node.
+   */
+  private noteDepartingLeader(): void {
+    const lead = this.driver.leaderId();
+    if (lead !== 0 && lead !== this.config.nodeId && !this.isKnownPeer(lead)) {
+      this.departingLeader = { id: lead, until: Date.now() + 2 * this.config.electionTimeoutMs };
+    }
   }
 
   private isKnownPeer(id: NodeId): boolean {

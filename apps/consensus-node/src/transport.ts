@@ -62,6 +62,8 @@ export interface TransportOptions {
   wallNow(): number;
   /** A peer's stream to this node ended (its process died, the connection broke, it restarted). */
   onPeerStreamEnded(from: NodeId): void;
+  /** `from` is no longer a member but is the leader that just removed itself: its MsgTimeoutNow (only) is still taken. */
+  handoffFrom(from: NodeId): boolean;
   onSnapshotStatus(id: NodeId, ok: boolean): void;
   random(): number;
 }
@@ -352,8 +354,11 @@ export class Transport {
         // eslint-disable-next-line @typescript-eslint/no-explicit-any
         call.on('data', (batch: any) => {
           if (finished) return;
-          // Membership can change while a stream is open: a removed node is cut off at its next batch.
-          if (!this.o.security.isMember(from)) {
+          // Membership can change while a stream is open: a removed node is cut off at its next batch,
+          // except a leader that removed itself, whose leadership handoff is still taken for a moment.
+          const member = this.o.security.isMember(from);
+          const handoff = !member && this.o.handoffFrom(from);
+          if (!member && !handoff) {
             finish(this.o.security.refuse('peer_not_member', `node ${from} is no longer a member`, { peer: call.getPeer() }));
             return;
           }
@@ -361,6 +366,10 @@ export class Transport {
           if ('reason' in checked) {
             // Nothing of a bad batch is stepped, and the stream ends: a correct peer never sends one.
             finish(this.o.security.refuse(checked.reason, checked.details, { peer: call.getPeer(), from }));
+            return;
+          }
+          if (handoff) {
+            for (const m of checked.messages) if (m.type === MessageType.MsgTimeoutNow) this.o.onMessage(m);
             return;
           }
           this.o.onPeerClock(from, checked.wallMs);

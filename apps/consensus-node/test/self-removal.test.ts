@@ -7,6 +7,7 @@
 // behind the finding, alternating between those two endpoints, is pinned
 // down deterministically in packages/cluster-client/test/client.test.ts;
 // here the whole path runs: node answers, transport, client.)
+import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createClusterClient, type ClusterClient } from '@flagraft/cluster-client';
 import { startLocalCluster, type LocalCluster } from '@flagraft/testkit';
@@ -58,6 +59,10 @@ describe('a leader that removes itself while another original node is stopped', 
       const st = await admin.status();
       expect(st.members.filter((m) => m.role === 'voter').map((m) => m.id).sort()).toEqual([3, 4]);
       expect([3, 4]).toContain(st.leaderId);
+      // Node 1 handed leadership over as it removed itself (a MsgTimeoutNow), and the voter it chose took it:
+      // the transport did not refuse the message as coming from a non-member (else an election timeout passes).
+      const handoffs = [cluster.nodes[2], n4].flatMap((n) => readFileSync(n.logFile, 'utf8').split('\n').filter((l) => l.includes('"raft: received MsgTimeoutNow; starting a transfer campaign"') && l.includes('"from":1')));
+      expect(handoffs).toHaveLength(1);
     } finally {
       await load.stop();
     }
