@@ -170,10 +170,15 @@ export class Transport {
     return this.peers.get(id)?.address;
   }
 
-  /** Connected = a stream is open and no error was seen since. */
+  /**
+   * Connected = a stream is open, and no error was seen since or the channel
+   * is connected again. The error count itself is only reset by the next
+   * flush, which may be an idle heartbeat away: Status would show a restarted
+   * peer unreachable for that long.
+   */
   isReachable(id: NodeId): boolean {
     const p = this.peers.get(id);
-    return !!p && !!p.stream && p.failures === 0;
+    return !!p && !!p.stream && (p.failures === 0 || p.client.getChannel().getConnectivityState(false) === grpc.connectivityState.READY);
   }
 
   /** True when `id` has an open stream to this node and understands idle-mode notices. */
