@@ -84,7 +84,7 @@ export class ConsensusNodeCore {
   private readonly clientAddresses = new Map<number, string>();
   private outbox?: Outbox;
   private readonly reclaimer: Reclaimer;
-  /** A leader removed from the configuration while this node followed it, and until when its handoff is taken (noteDepartingLeader). */
+  /** A leader removed from the configuration while this node followed it, and until when (performance.now) its handoff is taken (noteDepartingLeader). */
   private departingLeader?: { id: NodeId; until: number };
   private readonly leaderListeners = new Set<(isLeader: boolean, term: number) => void>();
   private readonly appliedListeners = new Set<(rev: number) => void>();
@@ -161,7 +161,7 @@ export class ConsensusNodeCore {
       onPeerClock: (from, wallMs) => this.clusterClock.observe(from, wallMs),
       wallNow: () => systemClock.now(),
       onPeerStreamEnded: (from) => this.driver.onPeerStreamEnded(from),
-      handoffFrom: (from) => this.departingLeader?.id === from && Date.now() < this.departingLeader.until,
+      handoffFrom: (from) => this.departingLeader?.id === from && performance.now() < this.departingLeader.until,
       onSnapshotStatus: (id, ok) => this.driver.reportSnapshot(id, ok),
       random: () => this.driver.rng.next(),
     });
@@ -280,7 +280,8 @@ export class ConsensusNodeCore {
   private noteDepartingLeader(): void {
     const lead = this.driver.leaderId();
     if (lead !== 0 && lead !== this.config.nodeId && !this.isKnownPeer(lead)) {
-      this.departingLeader = { id: lead, until: Date.now() + 2 * this.config.electionTimeoutMs };
+      // A duration: on the monotonic clock, like every other one (a wall-clock step must not stretch it).
+      this.departingLeader = { id: lead, until: performance.now() + 2 * this.config.electionTimeoutMs };
     }
   }
 
