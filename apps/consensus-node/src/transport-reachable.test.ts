@@ -53,8 +53,6 @@ describe('whether a peer is reachable', () => {
     let up = await serve(b.transport.serverHandlers());
     cleanup.push(() => up.server.forceShutdown());
     a.transport.setPeer(2, `127.0.0.1:${up.port}`);
-    expect(a.transport.isReachable(2)).toBe(false); // nothing sent yet: no stream
-
     a.transport.send([heartbeat(2, 1)]);
     await waitFor('first heartbeat delivered', () => b.received.length === 1);
     await waitFor('reachable', () => a.transport.isReachable(2));
@@ -70,5 +68,18 @@ describe('whether a peer is reachable', () => {
     await waitFor('the message gets through', () => b.received.length === 2);
     // ... and with nothing more sent, the peer counts as reachable again.
     await waitFor('reachable again without another message', () => a.transport.isReachable(2), 3000);
+  });
+
+  it('to which nothing was sent (a follower\'s view of another follower): reachable while it is up, not once it is gone', async () => {
+    const a = node(1);
+    const b = node(2);
+    cleanup.push(() => { a.transport.close(); a.security.close(); b.transport.close(); b.security.close(); });
+    const up = await serve(b.transport.serverHandlers());
+    cleanup.push(() => up.server.forceShutdown());
+    a.transport.setPeer(2, `127.0.0.1:${up.port}`);
+    await waitFor('reachable without a stream', () => a.transport.isReachable(2));
+    expect(b.received).toHaveLength(0);
+    up.server.forceShutdown();
+    await waitFor('unreachable once the peer is gone', () => !a.transport.isReachable(2));
   });
 });

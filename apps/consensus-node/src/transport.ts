@@ -151,6 +151,8 @@ export class Transport {
       'grpc.keepalive_timeout_ms': 5_000,
     });
     this.peers.set(id, { id, address, client, blocked: false, queue: [], queuedBytes: 0, failures: 0, snapshotInFlight: false, dropped: 0 });
+    // Connect now, not at the first message: a follower sends nothing to the other followers, and isReachable asks the channel.
+    client.getChannel().getConnectivityState(true);
   }
 
   removePeer(id: NodeId): void {
@@ -171,14 +173,24 @@ export class Transport {
   }
 
   /**
-   * Connected = a stream is open, and no error was seen since or the channel
-   * is connected again. The error count itself is only reset by the next
-   * flush, which may be an idle heartbeat away: Status would show a restarted
-   * peer unreachable for that long.
+   * With a stream open (a leader's peers): no error was seen since, or the
+   * channel is connected again. The error count itself is only reset by the
+   * next flush, which may be an idle heartbeat away: Status would show a
+   * restarted peer unreachable for that long. Without a stream and without
+   * an error (a follower's view of another follower, to which it sends
+   * nothing): the channel is connected; asking also starts a connection when
+   * the channel idles, so Status from a follower does not call a live
+   * follower unreachable. A peer whose stream failed is not asked to
+   * connect: a call started while a connection attempt has just failed fails
+   * at once, and would lengthen the retry backoff of the stream that carries
+   * its entries.
    */
   isReachable(id: NodeId): boolean {
     const p = this.peers.get(id);
-    return !!p && !!p.stream && (p.failures === 0 || p.client.getChannel().getConnectivityState(false) === grpc.connectivityState.READY);
+    if (!p) return false;
+    const neverFailed = !p.stream && p.failures === 0;
+    const ready = p.client.getChannel().getConnectivityState(neverFailed) === grpc.connectivityState.READY;
+    return p.stream ? p.failures === 0 || ready : neverFailed && ready;
   }
 
   /** True when `id` has an open stream to this node and understands idle-mode notices. */
