@@ -45,14 +45,21 @@ function serve(handlers: grpc.UntypedServiceImplementation, port = 0): Promise<{
 describe('whether a peer is reachable', () => {
   const cleanup: (() => void)[] = [];
   afterEach(() => { for (const c of cleanup.splice(0)) c(); });
-
-  it('goes false when the peer goes away and true again once it is back and connected', async () => {
+  /** Node 1 with node 2 as its peer; node 2 serving the Raft port (`first`; a test may serve it again on that port). */
+  const pair = async () => {
     const a = node(1);
     const b = node(2);
     cleanup.push(() => { a.transport.close(); a.security.close(); b.transport.close(); b.security.close(); });
-    let up = await serve(b.transport.serverHandlers());
-    cleanup.push(() => up.server.forceShutdown());
-    a.transport.setPeer(2, `127.0.0.1:${up.port}`);
+    const first = await serve(b.transport.serverHandlers());
+    let current = first;
+    cleanup.push(() => current.server.forceShutdown());
+    a.transport.setPeer(2, `127.0.0.1:${first.port}`);
+    return { a, b, first, served: (s: typeof first) => { current = s; } };
+  };
+
+  it('goes false when the peer goes away and true again once it is back and connected', async () => {
+    const { a, b, first, served } = await pair();
+    let up = first;
     a.transport.send([heartbeat(2, 1)]);
     await waitFor('first heartbeat delivered', () => b.received.length === 1);
     await waitFor('reachable', () => a.transport.isReachable(2));
@@ -61,6 +68,7 @@ describe('whether a peer is reachable', () => {
     await waitFor('unreachable once the peer is gone', () => !a.transport.isReachable(2));
 
     up = await serve(b.transport.serverHandlers(), up.port);
+    served(up);
     // One message after the peer is back (as an idle heartbeat would be): it reopens the stream
     // before the channel is connected again (so the failure is not forgotten yet) ...
     a.transport.send([heartbeat(2, 1)]);
@@ -71,12 +79,7 @@ describe('whether a peer is reachable', () => {
   });
 
   it('to which nothing was sent (a follower\'s view of another follower): reachable while it is up, not once it is gone', async () => {
-    const a = node(1);
-    const b = node(2);
-    cleanup.push(() => { a.transport.close(); a.security.close(); b.transport.close(); b.security.close(); });
-    const up = await serve(b.transport.serverHandlers());
-    cleanup.push(() => up.server.forceShutdown());
-    a.transport.setPeer(2, `127.0.0.1:${up.port}`);
+    const { a, b, first: up } = await pair();
     await waitFor('reachable without a stream', () => a.transport.isReachable(2));
     expect(b.received).toHaveLength(0);
     up.server.forceShutdown();
